@@ -1,0 +1,163 @@
+"""The AgentContext aggregate: one per agent, its version is its event count.
+
+The first event an agent receives creates it (there is no separate "created" event), so that
+version N means exactly N events and version 0 the empty context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+
+from domain.agent_id import aggregate_id
+from domain.state import Content, apply_event, check_applicable, copy_content, empty_content
+
+RESTORE_STRATEGIES = ("replace", "merge")
+
+
+class AgentContext(Aggregate):
+    """The folded context of one agent; `content` holds the hashed fields of DESIGN §2."""
+
+    agent_id: str
+    content: Content
+    sessions: list[dict[str, Any]]
+
+    @classmethod
+    def start(cls, agent_id: str) -> AgentContext:
+        """A version-0 agent, not yet stored; its first recorded event creates it."""
+        agent = cast(AgentContext, object.__new__(cls))
+        agent._init_empty(aggregate_id(agent_id), agent_id)
+        return agent
+
+    def _init_empty(self, originator_id: UUID, agent_id: str) -> None:
+        self._id = originator_id
+        self._version = 0
+        self._created_on = None  # type: ignore[assignment]
+        self._modified_on = None  # type: ignore[assignment]
+        self._pending_events = []
+        self.agent_id = agent_id
+        self.content = empty_content()
+        self.sessions = []
+
+    # Commands --------------------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        event_id: str,
+        type: str,
+        data: dict[str, Any],
+        timestamp: datetime,
+        session_id: str | None = None,
+    ) -> None:
+        """Append one validated wire event; raises EventNotApplicable before changing anything."""
+        check_applicable(self.content, type, data)
+        self.trigger_event(
+            self.Recorded,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            type=type,
+            data=data,
+            session_id=session_id,
+            timestamp=timestamp,
+        )
+
+    def restore(
+        self,
+        *,
+        event_id: str,
+        content: Content,
+        provenance: dict[str, Any],
+        timestamp: datetime,
+    ) -> None:
+        """Make `content` this agent's content (a rewind or a fork); provenance says from where."""
+        self.trigger_event(
+            self.ContextRestored,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            content=copy_content(content),
+            provenance=provenance,
+            timestamp=timestamp,
+        )
+
+    def note_checkpoint(self, *, event_id: str, checkpoint: dict[str, Any],
+                        timestamp: datetime) -> None:
+        self.trigger_event(
+            self.CheckpointTaken,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            checkpoint=checkpoint,
+            timestamp=timestamp,
+        )
+
+    # State -----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The agent's context as DESIGN §2 shows it (content_hash added by the caller's hash)."""
+        from domain.state import content_hash
+
+        return {
+            "agent_id": self.agent_id,
+            "version": self.version,
+            "as_of": self.modified_on.isoformat() if self.modified_on else None,
+            **self.content,
+            "sessions": self.sessions,
+            "content_hash": content_hash(self.content),
+        }
+
+    def _track_session(self, session_id: str | None, version: int) -> None:
+        if session_id is None:
+            return
+        if self.sessions and self.sessions[-1]["session_id"] == session_id:
+            self.sessions[-1]["last_version"] = version
+            return
+        for session in self.sessions:
+            if session["session_id"] == session_id:
+                session["last_version"] = version
+                return
+        self.sessions.append(
+            {"session_id": session_id, "first_version": version, "last_version": version}
+        )
+
+    # Events ----------------------------------------------------------------------------------
+    @dataclass(frozen=True)
+    class Event(Aggregate.Event):
+        """Base of every stored agent event: the first one creates the aggregate."""
+
+        agent_id: str
+        event_id: str
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                aggregate = object.__new__(AgentContext)
+                aggregate._init_empty(self.originator_id, self.agent_id)
+                aggregate._created_on = self.timestamp
+            return CanMutateAggregate.mutate(self, aggregate)
+
+    @dataclass(frozen=True)
+    class Recorded(Event):
+        type: str
+        data: dict[str, Any]
+        session_id: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            apply_event(aggregate.content, self.type, self.data)
+            aggregate._track_session(self.session_id, self.originator_version)
+
+    @dataclass(frozen=True)
+    class ContextRestored(Event):
+        content: Content
+        provenance: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.content = copy_content(self.content)
+
+    @dataclass(frozen=True)
+    class CheckpointTaken(Event):
+        checkpoint: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            pass
+

@@ -1,0 +1,120 @@
+"""Folding wire events into an agent's context, and the canonical content hash (DESIGN §2).
+
+The content is plain JSON (dicts, lists, strings, numbers) so that it snapshots, compresses,
+hashes and exports without any custom encoding.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+Content = dict[str, Any]
+CONTENT_FIELDS: tuple[str, ...] = (
+    "messages",
+    "reasoning",
+    "tool_calls",
+    "memories",
+    "memory_links",
+    "mcp_servers",
+)
+
+
+class EventNotApplicable(ValueError):
+    """A well-formed event that contradicts the agent's state (e.g. updating an unknown memory)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def empty_content() -> Content:
+    return {
+        "messages": [],
+        "reasoning": {},
+        "tool_calls": [],
+        "memories": {},
+        "memory_links": [],
+        "mcp_servers": {},
+    }
+
+
+def canonical_json(value: Any) -> bytes:
+    """Keys sorted, no spaces, UTF-8, no NaN: the one byte form that is hashed and exported."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def content_of(state: dict[str, Any]) -> Content:
+    return {field: state[field] for field in CONTENT_FIELDS}
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the content fields only (not id, version, time, sessions)."""
+    return "sha256:" + hashlib.sha256(canonical_json(content_of(content))).hexdigest()
+
+
+def copy_content(content: Content) -> Content:
+    return copy.deepcopy(content_of(content))
+
+
+def check_applicable(content: Content, type: str, data: dict[str, Any]) -> None:
+    """Raise EventNotApplicable when an event refers to something the agent does not hold."""
+    if type in ("memory_updated", "memory_forgotten"):
+        memory_id = data["memory_id"]
+        if memory_id not in content["memories"]:
+            raise EventNotApplicable(
+                "data.memory_id", f"memory {memory_id!r} is not stored for this agent"
+            )
+
+
+def _find_tool_call(tool_calls: list[dict[str, Any]], call_id: str) -> dict[str, Any] | None:
+    # Results nearly always follow their call closely: search from the end.
+    for entry in reversed(tool_calls):
+        if entry["call_id"] == call_id:
+            return entry
+    return None
+
+
+def apply_event(content: Content, type: str, data: dict[str, Any]) -> None:
+    """Mutate `content` by one wire event whose data has been validated (see domain.events)."""
+    if type == "message":
+        content["messages"].append(dict(data))
+    elif type == "reasoning":
+        step = {k: v for k, v in data.items() if k != "thread_id"}
+        content["reasoning"].setdefault(data["thread_id"], []).append(step)
+    elif type == "tool_call":
+        entry = {k: v for k, v in data.items()}
+        entry["result"] = None
+        content["tool_calls"].append(entry)
+    elif type == "tool_result":
+        result = {k: v for k, v in data.items() if k != "call_id"}
+        result.setdefault("is_error", False)
+        call = _find_tool_call(content["tool_calls"], data["call_id"])
+        if call is None or call.get("result") is not None:
+            # A result without a recorded call is kept, not lost.
+            content["tool_calls"].append({"call_id": data["call_id"], "result": result})
+        else:
+            call["result"] = result
+    elif type == "memory_stored":
+        memory = {k: v for k, v in data.items() if k != "memory_id"}
+        content["memories"][data["memory_id"]] = memory
+    elif type == "memory_updated":
+        memory = content["memories"][data["memory_id"]]
+        for key in ("content", "importance", "metadata"):
+            if key in data:
+                memory[key] = data[key]
+    elif type == "memory_forgotten":
+        del content["memories"][data["memory_id"]]
+    elif type == "memory_linked":
+        link = {"source_id": data["source_id"], "target_id": data["target_id"],
+                "relation": data["relation"]}
+        if link not in content["memory_links"]:
+            content["memory_links"].append(link)
+    elif type == "mcp_state":
+        content["mcp_servers"][data["server"]] = data["state"]
+    else:  # pragma: no cover - the envelope models admit no other type
+        raise ValueError(f"unknown event type {type!r}")

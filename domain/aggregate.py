@@ -133,6 +133,7 @@ class AgentContext(Aggregate):
             if aggregate is None:
                 aggregate = object.__new__(AgentContext)
                 aggregate._init_empty(self.originator_id, self.agent_id)
+            if aggregate._created_on is None:
                 aggregate._created_on = self.timestamp
             return CanMutateAggregate.mutate(self, aggregate)
 

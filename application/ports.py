@@ -1,0 +1,68 @@
+"""What the application needs from persistence beyond the eventsourcing recorder interface.
+
+The side tables (event-id index, per-version timestamps, agent catalogue) are written by the
+recorder in the same transaction as the events; these types describe them without naming a
+database.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class EventIndexRow:
+    """One recorded event as the side tables see it."""
+
+    event_id: str
+    originator_id: UUID
+    version: int
+    timestamp_us: int
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """An agent's catalogue entry after a write: its latest version and owner."""
+
+    agent_id: str
+    originator_id: UUID
+    version: int
+    created_us: int
+    updated_us: int
+    tenant: str
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    agent_id: str
+    version: int
+    created_us: int
+    updated_us: int
+    tenant: str
+
+
+class ContextIndex(ABC):
+    """Queries over the side tables that our recorders keep beside the events."""
+
+    @abstractmethod
+    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
+        """Those of `event_ids` already recorded, with where they were recorded."""
+
+    @abstractmethod
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        """The last version recorded at or before the time (0 when none)."""
+
+    @abstractmethod
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        """Recorded timestamps of the given versions."""
+
+    @abstractmethod
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        """Every agent (of one tenant, when given) with its latest version."""
+
+    @abstractmethod
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        """One agent's catalogue entry, or None when it has never been written."""

@@ -1,0 +1,320 @@
+"""The context store application: record envelopes, read an agent at any point, page history.
+
+Built on eventsourcing's Application. Writes for many agents go into one transaction; an
+event id already in the index is a duplicate for ever; a version conflict with another writer
+is retried from fresh state, so no event is lost or reordered.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Compressor, IntegrityError, Mapper, StoredEvent
+
+from application.errors import AgentNotFound, PointNotFound, WriteConflict
+from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from application.results import EventOutcome, HistoryItem, RecordResult
+from domain.agent_id import aggregate_id
+from domain.aggregate import AgentContext
+from domain.events import AnyEnvelope
+from domain.state import EventNotApplicable
+
+LOCAL_TENANT = "local"
+MAX_WRITE_ATTEMPTS = 20
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch: how the side tables keep time, exactly and sortably."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
+
+
+class ContextStore(Application[UUID]):
+    """Agent contexts on an event store; one instance per process, thread-safe for writes."""
+
+    name = "ctxstore"
+    is_snapshotting_enabled = True
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        compressor: Compressor | None = None,
+        snapshot_interval: int = 100,
+    ):
+        self._compressor = compressor
+        self.snapshot_interval = snapshot_interval
+        self._write_lock = threading.RLock()
+        super().__init__(env)
+        if not isinstance(self.recorder, ContextIndex):
+            raise TypeError(
+                "ContextStore needs a recorder with ctxstore's side tables; set "
+                "APPLICATION_RECORDER_TOPIC to one of infrastructure.persistence's recorders"
+            )
+        self.index: ContextIndex = self.recorder
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        mapper = super().construct_mapper()
+        if self._compressor is not None:
+            mapper.compressor = self._compressor
+        return mapper
+
+    # Writing ---------------------------------------------------------------------------------
+    def record(self, envelopes: Sequence[AnyEnvelope], *, tenant: str = LOCAL_TENANT
+               ) -> RecordResult:
+        """Record a batch of validated envelopes, of one or many agents, in one transaction."""
+        if not envelopes:
+            return RecordResult()
+        with self._write_lock:
+            for attempt in range(MAX_WRITE_ATTEMPTS):
+                agents: dict[str, AgentContext] = {}
+                try:
+                    return self._record_once(envelopes, tenant, agents)
+                except IntegrityError:
+                    # Another writer got there first: forget what we hold and start again.
+                    for agent in agents.values():
+                        self._evict(agent.id)
+                    time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+                except BaseException:
+                    for agent in agents.values():
+                        self._evict(agent.id)
+                    raise
+        raise WriteConflict(
+            f"gave up after {MAX_WRITE_ATTEMPTS} attempts: other writers kept changing "
+            "the same agents"
+        )
+
+    def _record_once(
+        self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext]
+    ) -> RecordResult:
+        known = self.index.known_event_ids(e.event_id for e in envelopes)
+        seen: set[str] = set()
+        outcomes: list[EventOutcome] = []
+        snapshots: list[StoredEvent] = []
+        index_rows: list[EventIndexRow] = []
+        owners: dict[str, str] = {}
+        now = datetime.now(UTC)
+        for envelope in envelopes:
+            if envelope.event_id in known or envelope.event_id in seen:
+                where = known.get(envelope.event_id)
+                outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "duplicate",
+                                             version=where[1] if where else None))
+                continue
+            agent = agents.get(envelope.agent_id)
+            if agent is None:
+                owner = self._owner(envelope.agent_id)
+                if owner is not None and owner != tenant:
+                    outcomes.append(EventOutcome(
+                        envelope.event_id, envelope.agent_id, "rejected", field="agent_id",
+                        reason=f"agent {envelope.agent_id!r} belongs to another tenant"))
+                    continue
+                owners[envelope.agent_id] = owner or tenant
+                agent = agents[envelope.agent_id] = self._load_for_write(envelope.agent_id)
+            timestamp = self._next_timestamp(agent, envelope.occurred_at or now)
+            try:
+                agent.record(event_id=envelope.event_id, type=envelope.type,
+                             data=envelope.data_dict(), timestamp=timestamp,
+                             session_id=envelope.session_id)
+            except EventNotApplicable as e:
+                outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "rejected",
+                                             field=e.field, reason=str(e)))
+                continue
+            seen.add(envelope.event_id)
+            outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
+                                         version=agent.version))
+            index_rows.append(EventIndexRow(envelope.event_id, agent.id, agent.version,
+                                            to_us(timestamp)))
+            if agent.version % self.snapshot_interval == 0:
+                snapshots.append(self._snapshot_now(agent))
+        self._commit(list(agents.values()), index_rows, snapshots, owners)
+        versions = {a.agent_id: a.version for a in agents.values()}
+        return RecordResult(outcomes=outcomes, versions=versions)
+
+    def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT) -> None:
+        """Commit the pending store-made events (restore, checkpoint) of an agent."""
+        with self._write_lock:
+            try:
+                rows = [
+                    EventIndexRow(cast(Any, e).event_id, agent.id, e.originator_version,
+                                  to_us(e.timestamp))
+                    for e in agent.pending_events
+                ]
+                snapshots = []
+                if agent.pending_events and any(
+                    e.originator_version % self.snapshot_interval == 0
+                    for e in agent.pending_events
+                ):
+                    snapshots.append(self._snapshot_now(agent))
+                owner = self._owner(agent.agent_id) or tenant
+                self._commit([agent], rows, snapshots, {agent.agent_id: owner})
+            except BaseException:
+                self._evict(agent.id)
+                raise
+
+    def _commit(
+        self,
+        agents: list[AgentContext],
+        index_rows: list[EventIndexRow],
+        snapshots: list[StoredEvent],
+        owners: dict[str, str],
+    ) -> None:
+        pending = [e for agent in agents for e in agent.collect_events()]
+        if not pending:
+            return
+        stored = [self.mapper.to_stored_event(e) for e in pending]
+        agent_rows = [
+            AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
+                     owners[a.agent_id])
+            for a in agents
+        ]
+        self.recorder.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows)
+        if self.repository.cache is not None:
+            for agent in agents:
+                self.repository.cache.put(agent.id, agent)
+        if snapshots and self.snapshots is not None:
+            # Snapshots are derived data: a failure here costs read speed, not events.
+            self.snapshots.recorder.insert_events(snapshots)
+
+    def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
+        # Serialise at once: the agent keeps changing after this point in the batch.
+        snapshot = Snapshot.take(agent)
+        return self.mapper.to_stored_event(snapshot)
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Snapshots are taken inside record(), at exact multiples of the interval."""
+
+    @staticmethod
+    def _next_timestamp(agent: AgentContext, moment: datetime) -> datetime:
+        # Times never go backwards within an agent, so "state at time T" is well defined.
+        last = agent.modified_on
+        if last is not None and moment <= last:
+            return last
+        return moment
+
+    def _owner(self, agent_id: str) -> str | None:
+        summary = self.index.agent(agent_id)
+        return summary.tenant if summary else None
+
+    def _load_for_write(self, agent_id: str) -> AgentContext:
+        try:
+            return cast(AgentContext, self.repository.get(aggregate_id(agent_id),
+                                                          deepcopy_from_cache=False))
+        except AggregateNotFoundError:
+            return AgentContext.start(agent_id)
+
+    def _evict(self, originator_id: UUID) -> None:
+        if self.repository.cache is not None:
+            try:
+                self.repository.cache.get(originator_id, evict=True)
+            except KeyError:
+                pass
+
+    # Reading ---------------------------------------------------------------------------------
+    def agent_at(self, agent_id: str, version: int | None = None) -> AgentContext:
+        """The agent at a version (None: now); version 0 is the empty context."""
+        originator_id = aggregate_id(agent_id)
+        if version is not None and version < 0:
+            raise PointNotFound(f"version must be 0 or more, not {version}")
+        if version == 0:
+            return AgentContext.start(agent_id)
+        try:
+            if version is None:
+                with self._write_lock:
+                    return cast(AgentContext, self.repository.get(originator_id))
+            agent = cast(AgentContext, self.repository.get(originator_id, version=version))
+        except AggregateNotFoundError:
+            if version is None:
+                raise AgentNotFound(agent_id) from None
+            raise PointNotFound(f"agent {agent_id!r} has no version {version}") from None
+        if agent.version != version:
+            latest = agent.version
+            raise PointNotFound(
+                f"agent {agent_id!r} has no version {version} (latest is {latest})"
+            )
+        return agent
+
+    def version_at(self, agent_id: str, at: datetime) -> int:
+        """The agent's version at a time: after the last event recorded at or before it."""
+        return self.index.version_at(aggregate_id(agent_id), to_us(at))
+
+    def context(self, agent_id: str, *, version: int | None = None,
+                at: datetime | None = None) -> dict[str, Any]:
+        """The state of DESIGN §2 now, at a version, or at a time."""
+        if version is not None and at is not None:
+            raise PointNotFound("give a version or a time, not both")
+        if at is not None:
+            if self.index.agent(agent_id) is None:
+                raise AgentNotFound(agent_id)
+            version = self.version_at(agent_id, at)
+        return self.agent_at(agent_id, version).state()
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        return self.index.agents(tenant)
+
+    def history(
+        self,
+        agent_id: str,
+        *,
+        after_version: int = 0,
+        limit: int = 100,
+        types: Sequence[str] | None = None,
+    ) -> list[HistoryItem]:
+        """A page of an agent's events in order, optionally only some types."""
+        wanted = set(types) if types else None
+        items: list[HistoryItem] = []
+        for item in self.iter_history(agent_id, after_version=after_version):
+            if wanted is None or item.type in wanted:
+                items.append(item)
+                if len(items) >= limit:
+                    break
+        return items
+
+    def iter_history(self, agent_id: str, *, after_version: int = 0,
+                     upto_version: int | None = None, page: int = 500) -> Iterator[HistoryItem]:
+        originator_id = aggregate_id(agent_id)
+        gt = after_version
+        while True:
+            stored = self.recorder.select_events(originator_id, gt=gt, lte=upto_version,
+                                                 limit=page)
+            for s in stored:
+                yield history_item(self.mapper.to_domain_event(s))
+            if len(stored) < page:
+                return
+            gt = stored[-1].originator_version
+
+
+def history_item(event: Any) -> HistoryItem:
+    """A stored agent event as one history entry (wire events keep their wire type)."""
+    if isinstance(event, AgentContext.Recorded):
+        type_, data, session = event.type, event.data, event.session_id
+    elif isinstance(event, AgentContext.ContextRestored):
+        from domain.state import content_hash
+
+        type_, session = "context_restored", None
+        data = {"provenance": event.provenance, "content_hash": content_hash(event.content)}
+    elif isinstance(event, AgentContext.CheckpointTaken):
+        type_, data, session = "checkpoint_taken", event.checkpoint, None
+    else:  # pragma: no cover - only agent events are stored in an agent's sequence
+        type_, data, session = type(event).__name__, {}, None
+    return HistoryItem(
+        version=event.originator_version,
+        event_id=event.event_id,
+        type=type_,
+        recorded_at=event.timestamp.isoformat(),
+        session_id=session,
+        data=data,
+    )

@@ -1,0 +1,79 @@
+"""The composition root: settings in, wired application and adapters out."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlparse
+
+from application.store import ContextStore
+from infrastructure.persistence.compression import ZstdCompressor
+from infrastructure.settings import Settings
+
+
+class ConfigurationError(ValueError):
+    """Settings that cannot work together; the message says which and why."""
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's environment for these settings."""
+    env: dict[str, str] = {
+        "IS_SNAPSHOTTING_ENABLED": "y",
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+    }
+    if settings.aggregate_cache_size == 0:
+        del env["AGGREGATE_CACHE_MAXSIZE"]
+    if settings.storage_backend == "sqlite":
+        settings.storage_path.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(settings.sqlite_file),
+            SQLITE_LOCK_TIMEOUT="30",
+            APPLICATION_RECORDER_TOPIC=(
+                "infrastructure.persistence.sqlite:SQLiteContextRecorder"
+            ),
+        )
+    else:
+        url = urlparse(settings.database_url)
+        if url.scheme not in ("postgresql", "postgres"):
+            raise ConfigurationError(
+                f"CONTEXT_DATABASE_URL must be a postgresql:// URL, not {settings.database_url!r}"
+            )
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=unquote(url.path.lstrip("/")) or "postgres",
+            POSTGRES_HOST=url.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_SCHEMA=settings.database_schema,
+            POSTGRES_POOL_SIZE=str(settings.database_pool_size),
+            POSTGRES_MAX_OVERFLOW="10",
+            POSTGRES_CONNECT_TIMEOUT="10",
+            POSTGRES_LOCK_TIMEOUT="30",
+            POSTGRES_PRE_PING="y",
+            APPLICATION_RECORDER_TOPIC=(
+                "infrastructure.persistence.postgres:PostgresContextRecorder"
+            ),
+        )
+    if settings.encryption_enabled:
+        if settings.encryption_key is None:
+            raise ConfigurationError(
+                "CONTEXT_ENCRYPTION_ENABLED is set but CONTEXT_ENCRYPTION_KEY is empty; make "
+                "one with: python -c 'from eventsourcing.cryptography import AESCipher; "
+                "print(AESCipher.create_key(32))'"
+            )
+        env.update(
+            CIPHER_TOPIC="eventsourcing.cryptography:AESCipher",
+            CIPHER_KEY=settings.encryption_key.get_secret_value(),
+        )
+    return env
+
+
+def build_store(settings: Settings | None = None) -> ContextStore:
+    settings = settings or Settings()
+    compressor = ZstdCompressor(level=settings.compression_level)
+    return ContextStore(
+        env=eventsourcing_env(settings),
+        compressor=compressor,
+        snapshot_interval=settings.snapshot_interval,
+    )

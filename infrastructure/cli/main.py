@@ -1,0 +1,22 @@
+"""The `ctxstore` command: one typer app; each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from infrastructure.cli import core
+
+app = typer.Typer(
+    name="ctxstore",
+    help="Event-sourced context store for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Each area's module adds its commands here (one line each).
+core.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,166 @@
+"""PostgreSQL recorder: the eventsourcing application recorder plus ctxstore's side tables.
+
+Side rows go in with one `unnest` statement each, in the transaction (and pipeline) that inserts
+the events, so an event and its index entries commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+
+
+class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        schema = Identifier(self.datastore.schema)
+        self.event_ids_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_event_ids"))
+        self.versions_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_versions"))
+        self.agents_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_agents"))
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (event_id text PRIMARY KEY, "
+                    "originator_id uuid NOT NULL, originator_version bigint NOT NULL)"
+                ).format(self.event_ids_table),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (originator_id uuid NOT NULL, "
+                    "originator_version bigint NOT NULL, ts_us bigint NOT NULL, "
+                    "PRIMARY KEY (originator_id, originator_version))"
+                ).format(self.versions_table),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, "
+                    "originator_id uuid NOT NULL, version bigint NOT NULL, "
+                    "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
+                    "tenant text NOT NULL)"
+                ).format(self.agents_table),
+            ]
+        )
+        self._insert_ids = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%s::text[], %s::uuid[], %s::bigint[])"
+        ).format(self.event_ids_table)
+        self._insert_versions = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[])"
+        ).format(self.versions_table)
+        self._upsert_agents = SQL(
+            "INSERT INTO {t} AS a SELECT * FROM unnest(%s::text[], %s::uuid[], %s::bigint[], "
+            "%s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
+            "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
+        ).format(t=self.agents_table)
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        **kwargs: Any,
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        if index_rows:
+            curs.execute(
+                self._insert_ids,
+                (
+                    [r.event_id for r in index_rows],
+                    [r.originator_id for r in index_rows],
+                    [r.version for r in index_rows],
+                ),
+                prepare=True,
+            )
+            curs.execute(
+                self._insert_versions,
+                (
+                    [r.originator_id for r in index_rows],
+                    [r.version for r in index_rows],
+                    [r.timestamp_us for r in index_rows],
+                ),
+                prepare=True,
+            )
+        if agent_rows:
+            curs.execute(
+                self._upsert_agents,
+                (
+                    [a.agent_id for a in agent_rows],
+                    [a.originator_id for a in agent_rows],
+                    [a.version for a in agent_rows],
+                    [a.created_us for a in agent_rows],
+                    [a.updated_us for a in agent_rows],
+                    [a.tenant for a in agent_rows],
+                ),
+                prepare=True,
+            )
+
+    def _fetch(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params, prepare=True)
+            return curs.fetchall()
+
+    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
+        ids = list(dict.fromkeys(event_ids))
+        if not ids:
+            return {}
+        rows = self._fetch(
+            SQL(
+                "SELECT event_id, originator_id, originator_version FROM {} "
+                "WHERE event_id = ANY(%s)"
+            ).format(self.event_ids_table),
+            (ids,),
+        )
+        return {r["event_id"]: (r["originator_id"], r["originator_version"]) for r in rows}
+
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        rows = self._fetch(
+            SQL(
+                "SELECT max(originator_version) AS v FROM {} "
+                "WHERE originator_id = %s AND ts_us <= %s"
+            ).format(self.versions_table),
+            (originator_id, timestamp_us),
+        )
+        return int(rows[0]["v"] or 0)
+
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        if not versions:
+            return {}
+        rows = self._fetch(
+            SQL(
+                "SELECT originator_version, ts_us FROM {} "
+                "WHERE originator_id = %s AND originator_version = ANY(%s)"
+            ).format(self.versions_table),
+            (originator_id, list(versions)),
+        )
+        return {r["originator_version"]: r["ts_us"] for r in rows}
+
+    _AGENT_COLUMNS = "agent_id, version, created_us, updated_us, tenant"
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        if tenant is None:
+            query = SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} ORDER BY agent_id").format(
+                self.agents_table
+            )
+            rows = self._fetch(query, ())
+        else:
+            query = SQL(
+                "SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE tenant = %s ORDER BY agent_id"
+            ).format(self.agents_table)
+            rows = self._fetch(query, (tenant,))
+        return [AgentSummary(**r) for r in rows]
+
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        rows = self._fetch(
+            SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = %s").format(
+                self.agents_table
+            ),
+            (agent_id,),
+        )
+        return AgentSummary(**rows[0]) if rows else None

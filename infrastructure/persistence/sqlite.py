@@ -1,0 +1,128 @@
+"""SQLite recorder: the eventsourcing application recorder plus ctxstore's side tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+
+_CHUNK = 500  # stay under SQLite's bound-parameter limit
+
+
+class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        self.event_ids_table = f"{prefix}_event_ids"
+        self.versions_table = f"{prefix}_versions"
+        self.agents_table = f"{prefix}_agents"
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.event_ids_table} ("
+            "event_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.versions_table} ("
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "ts_us INTEGER NOT NULL, PRIMARY KEY (originator_id, originator_version)) "
+            "WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.agents_table} ("
+            "agent_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "version INTEGER NOT NULL, created_us INTEGER NOT NULL, "
+            "updated_us INTEGER NOT NULL, tenant TEXT NOT NULL)",
+        ]
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if index_rows:
+            c.executemany(
+                f"INSERT INTO {self.event_ids_table} VALUES (?,?,?)",
+                [(r.event_id, r.originator_id.hex, r.version) for r in index_rows],
+            )
+            c.executemany(
+                f"INSERT INTO {self.versions_table} VALUES (?,?,?)",
+                [(r.originator_id.hex, r.version, r.timestamp_us) for r in index_rows],
+            )
+        if agent_rows:
+            c.executemany(
+                f"INSERT INTO {self.agents_table} VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (agent_id) DO UPDATE SET "
+                "version = MAX(version, excluded.version), updated_us = excluded.updated_us",
+                [
+                    (a.agent_id, a.originator_id.hex, a.version, a.created_us, a.updated_us,
+                     a.tenant)
+                    for a in agent_rows
+                ],
+            )
+        return ids
+
+    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
+        ids = list(dict.fromkeys(event_ids))
+        found: dict[str, tuple[UUID, int]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                c.execute(
+                    f"SELECT event_id, originator_id, originator_version FROM "
+                    f"{self.event_ids_table} WHERE event_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    found[row[0]] = (UUID(row[1]), row[2])
+        return found
+
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT MAX(originator_version) FROM {self.versions_table} "
+                "WHERE originator_id = ? AND ts_us <= ?",
+                (originator_id.hex, timestamp_us),
+            )
+            row = c.fetchone()
+        return int(row[0] or 0)
+
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        if not versions:
+            return {}
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_version, ts_us FROM {self.versions_table} "
+                "WHERE originator_id = ? AND originator_version BETWEEN ? AND ?",
+                (originator_id.hex, min(versions), max(versions)),
+            )
+            wanted = set(versions)
+            return {r[0]: r[1] for r in c.fetchall() if r[0] in wanted}
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        sql = f"SELECT agent_id, version, created_us, updated_us, tenant FROM {self.agents_table}"
+        params: tuple[Any, ...] = ()
+        if tenant is not None:
+            sql += " WHERE tenant = ?"
+            params = (tenant,)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql + " ORDER BY agent_id", params)
+            return [AgentSummary(*tuple(r)) for r in c.fetchall()]
+
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT agent_id, version, created_us, updated_us, tenant FROM "
+                f"{self.agents_table} WHERE agent_id = ?",
+                (agent_id,),
+            )
+            row = c.fetchone()
+        return AgentSummary(*tuple(row)) if row else None

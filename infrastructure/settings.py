@@ -1,0 +1,37 @@
+"""Settings from the environment (DESIGN §7): every knob is a CONTEXT_* variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONTEXT_", env_file=None, extra="ignore")
+
+    storage_backend: Literal["sqlite", "postgres"] = "sqlite"
+    storage_path: Path = Path("var/ctxstore")
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/test"
+    database_schema: str = "public"
+    database_pool_size: int = Field(default=5, ge=1)
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_partitions: int = Field(default=4, ge=1, le=1024)
+    compression_level: int = Field(default=3, ge=-7, le=22)
+    compression_dictionary: str | None = None
+    snapshot_interval: int = Field(default=100, ge=1)
+    max_event_bytes: int = Field(default=1024 * 1024, ge=256)
+    encryption_enabled: bool = False
+    encryption_key: SecretStr | None = None
+    checkpoint_interval_minutes: float = Field(default=30, ge=0)
+    max_checkpoints_per_agent: int = Field(default=10, ge=1)
+    retention_days: int = Field(default=30, ge=1)
+    max_package_size_mb: float = Field(default=100, gt=0)
+    api_keys: str | None = None
+    aggregate_cache_size: int = Field(default=1000, ge=0)
+
+    @property
+    def sqlite_file(self) -> Path:
+        return self.storage_path / "ctxstore.sqlite"

@@ -1,0 +1,34 @@
+"""Helpers shared by tests: settings for a fresh, isolated store on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from infrastructure.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples" / "traces"
+SHARED_TRACES = REPO.parent / "shared" / "data" / "traces"
+
+
+def fresh_schema(dsn: str) -> str:
+    """A new empty PostgreSQL schema: each test's store starts with no tables."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def make_settings(backend: str, tmp_path: Path, postgres_dsn: str | None = None,
+                  **overrides: Any) -> Settings:
+    """Settings for an isolated store: a file under tmp_path, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        return Settings(storage_backend="sqlite", storage_path=tmp_path / "store", **overrides)
+    assert postgres_dsn, "postgres backend needs the postgres_dsn fixture"
+    return Settings(storage_backend="postgres", database_url=postgres_dsn,
+                    database_schema=fresh_schema(postgres_dsn), storage_path=tmp_path / "store",
+                    **overrides)

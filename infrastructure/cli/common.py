@@ -1,0 +1,48 @@
+"""What every command shares: settings, the store built once per process, output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from application.store import ContextStore
+from infrastructure.bootstrap import build_store
+from infrastructure.settings import Settings
+
+console = Console()
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()
+
+
+@functools.lru_cache(maxsize=1)
+def store() -> ContextStore:
+    return build_store(settings())
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_time(text: str) -> datetime:
+    """RFC 3339 / ISO 8601; a time without an offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time (e.g. 2025-03-24T02:59:06Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_us(us: int) -> str:
+    from application.store import from_us
+
+    return from_us(us).isoformat(timespec="seconds")

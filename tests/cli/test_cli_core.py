@@ -1,0 +1,77 @@
+"""The core commands, run as a user runs them: the installed `ctxstore` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
+
+
+def run(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONTEXT_STORAGE_BACKEND": "sqlite",
+           "CONTEXT_STORAGE_PATH": str(tmp_path / "store"), "COLUMNS": "200"}
+    proc = subprocess.run([CTXSTORE, *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"ctxstore {args} failed: {proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_record_history_context_and_agents(tmp_path: Path) -> None:
+    run(tmp_path, "record", "bot-1", "--type", "message", "--event-id", "e1",
+        "--data", '{"role": "user", "content": "hello there"}', "--at", "2025-01-01T10:00:00Z")
+    run(tmp_path, "record", "bot-1", "--type", "memory_stored", "--event-id", "e2",
+        "--data", '{"memory_id": "m1", "kind": "semantic", "content": "likes tea"}',
+        "--at", "2025-01-01T11:00:00Z")
+    again = run(tmp_path, "record", "bot-1", "--type", "message", "--event-id", "e1",
+                "--data", '{"role": "user", "content": "hello there"}')
+    assert "duplicate" in again.stdout
+
+    agents = json.loads(run(tmp_path, "agents", "--json").stdout)
+    assert [(a["agent_id"], a["version"]) for a in agents] == [("bot-1", 2)]
+
+    history = json.loads(run(tmp_path, "history", "bot-1", "--json").stdout)
+    assert [(h["version"], h["type"], h["event_id"]) for h in history] == [
+        (1, "message", "e1"), (2, "memory_stored", "e2")]
+    only = json.loads(run(tmp_path, "history", "bot-1", "--type", "memory_stored",
+                          "--json").stdout)
+    assert [h["version"] for h in only] == [2]
+
+    now = json.loads(run(tmp_path, "context", "bot-1", "--json").stdout)
+    assert now["version"] == 2 and now["memories"]["m1"]["content"] == "likes tea"
+    earlier = json.loads(run(tmp_path, "context", "bot-1", "--at", "2025-01-01T10:30:00Z",
+                             "--json").stdout)
+    assert earlier["version"] == 1 and earlier["memories"] == {}
+    at_one = json.loads(run(tmp_path, "context", "bot-1", "--version", "1", "--json").stdout)
+    assert at_one["content_hash"] == earlier["content_hash"]
+    human = run(tmp_path, "context", "bot-1").stdout
+    assert "hello there" in human and "version 2" in human
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("record", "bot-1", "--type", "message", "--data", '{"role": "robot", "content": "x"}'),
+         "data.role"),
+        (("record", "bot-1", "--type", "telepathy", "--data", "{}"), "unknown event type"),
+        (("record", "bot 1", "--type", "message", "--data", '{"role": "user", "content": "x"}'),
+         "agent_id"),
+        (("record", "bot-1", "--type", "message", "--data", "{not json"), "not valid JSON"),
+        (("record", "bot-1", "--type", "memory_forgotten", "--data", '{"memory_id": "nope"}'),
+         "memory 'nope' is not stored"),
+        (("context", "ghost"), "agent 'ghost' has no recorded events"),
+        (("history", "ghost"), "agent 'ghost' has no recorded events"),
+        (("context", "bot-1", "--at", "yesterday"), "not an ISO 8601 time"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    proc = run(tmp_path, *args, check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr

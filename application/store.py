@@ -144,8 +144,13 @@ class ContextStore(Application[UUID]):
         versions = {a.agent_id: a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
 
-    def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT) -> None:
-        """Commit the pending store-made events (restore, checkpoint) of an agent."""
+    def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT,
+               **side_rows: Any) -> None:
+        """Commit the pending store-made events (restore, checkpoint) of an agent.
+
+        `side_rows` go to the recorder's insert_events, so rows of other side tables (e.g.
+        checkpoint packages) commit in the same transaction as the events.
+        """
         with self._write_lock:
             try:
                 rows = [
@@ -160,7 +165,7 @@ class ContextStore(Application[UUID]):
                 ):
                     snapshots.append(self._snapshot_now(agent))
                 owner = self._owner(agent.agent_id) or tenant
-                self._commit([agent], rows, snapshots, {agent.agent_id: owner})
+                self._commit([agent], rows, snapshots, {agent.agent_id: owner}, **side_rows)
             except BaseException:
                 self._evict(agent.id)
                 raise
@@ -171,6 +176,7 @@ class ContextStore(Application[UUID]):
         index_rows: list[EventIndexRow],
         snapshots: list[StoredEvent],
         owners: dict[str, str],
+        **side_rows: Any,
     ) -> None:
         pending = [e for agent in agents for e in agent.collect_events()]
         if not pending:
@@ -181,7 +187,8 @@ class ContextStore(Application[UUID]):
                      owners[a.agent_id])
             for a in agents
         ]
-        self.recorder.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows)
+        self.recorder.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
+                                    **side_rows)
         if self.repository.cache is not None:
             for agent in agents:
                 self.repository.cache.put(agent.id, agent)

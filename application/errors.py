@@ -17,3 +17,35 @@ class PointNotFound(ContextStoreError):
 
 class WriteConflict(ContextStoreError):
     """Concurrent writers kept colliding on the same agents; nothing of the batch was written."""
+
+
+class CheckpointNotFound(PointNotFound):
+    """No checkpoint (context package) with that id in this store."""
+
+    def __init__(self, package_id: str):
+        self.package_id = package_id
+        super().__init__(f"checkpoint {package_id!r} not found")
+
+
+class IntegrityMismatch(ContextStoreError):
+    """Stored or rebuilt state does not hash to what it should; nothing was written."""
+
+
+class CorruptedCheckpoint(IntegrityMismatch):
+    """A checkpoint's stored bytes cannot be read back to the state they were taken from."""
+
+
+class CorruptedSnapshot(IntegrityMismatch):
+    """A stored snapshot cannot be read, or disagrees with the event history."""
+
+
+class PackageTooLarge(ContextStoreError):
+    """A checkpoint or package file over CONTEXT_MAX_PACKAGE_SIZE_MB."""
+
+
+class InvalidPackageFile(ContextStoreError):
+    """A .ctxpkg file that is not one, or was truncated or tampered with."""
+
+
+class PackageExists(ContextStoreError):
+    """Importing a package whose id this store already holds with other content."""

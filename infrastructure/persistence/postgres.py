@@ -1,7 +1,9 @@
 """PostgreSQL recorder: the eventsourcing application recorder plus ctxstore's side tables.
 
 Side rows go in with one `unnest` statement each, in the transaction (and pipeline) that inserts
-the events, so an event and its index entries commit together or not at all.
+the events, so an event and its index entries commit together or not at all. They go in after the
+events, once the events table's lock is held, so concurrent writers queue on that one lock and
+never deadlock on the side tables' keys.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -23,7 +26,12 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
+        for suffix in ("_event_ids", "_versions", "_agents"):
+            # PostgreSQL would silently truncate a longer name: refuse it as the library does.
+            self.check_identifier_length(prefix + suffix)
         schema = Identifier(self.datastore.schema)
+        # Side tables key on the events' originator id type (uuid, or text for text ids).
+        id_type = Identifier(self.datastore.originator_id_type)
         self.event_ids_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_event_ids"))
         self.versions_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_versions"))
         self.agents_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_agents"))
@@ -31,34 +39,70 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             [
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (event_id text PRIMARY KEY, "
-                    "originator_id uuid NOT NULL, originator_version bigint NOT NULL)"
-                ).format(self.event_ids_table),
+                    "originator_id {} NOT NULL, originator_version bigint NOT NULL)"
+                ).format(self.event_ids_table, id_type),
                 SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (originator_id uuid NOT NULL, "
+                    "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
                     "originator_version bigint NOT NULL, ts_us bigint NOT NULL, "
                     "PRIMARY KEY (originator_id, originator_version))"
-                ).format(self.versions_table),
+                ).format(self.versions_table, id_type),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, "
-                    "originator_id uuid NOT NULL, version bigint NOT NULL, "
+                    "originator_id {} NOT NULL, version bigint NOT NULL, "
                     "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
                     "tenant text NOT NULL)"
-                ).format(self.agents_table),
+                ).format(self.agents_table, id_type),
             ]
         )
         self._insert_ids = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%s::text[], %s::uuid[], %s::bigint[])"
-        ).format(self.event_ids_table)
+            "INSERT INTO {} SELECT * FROM unnest(%s::text[], %s::{}[], %s::bigint[])"
+        ).format(self.event_ids_table, id_type)
         self._insert_versions = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[])"
-        ).format(self.versions_table)
+            "INSERT INTO {} SELECT * FROM unnest(%s::{}[], %s::bigint[], %s::bigint[])"
+        ).format(self.versions_table, id_type)
         self._upsert_agents = SQL(
-            "INSERT INTO {t} AS a SELECT * FROM unnest(%s::text[], %s::uuid[], %s::bigint[], "
+            "INSERT INTO {t} AS a SELECT * FROM unnest(%s::text[], %s::{i}[], %s::bigint[], "
             "%s::bigint[], %s::bigint[], %s::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
             "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
-        ).format(t=self.agents_table)
+        ).format(t=self.agents_table, i=id_type)
 
-    def _insert_events(
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.datastore.enable_db_functions and (
+            kwargs.get("index_rows") or kwargs.get("agent_rows")
+        ):
+            return self._insert_with_db_function(stored_events, **kwargs)
+        return super().insert_events(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_with_db_function(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        **_: Any,
+    ) -> Sequence[int]:
+        # The library's function inserts events in a transaction of its own; side rows must
+        # share it, so call it inside an explicit one.
+        pg_stored_events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic,
+                                           e.state)
+            for e in stored_events
+        ]
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            curs.execute(self.sql_invoke_pg_function_insert_events, (pg_stored_events,),
+                         prepare=True)
+            ids = [r[self.pg_function_name_insert_events] for r in curs.fetchall()]
+            self._insert_side_rows(curs, index_rows, agent_rows)
+        return ids
+
+    def _insert_stored_events(
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
@@ -67,7 +111,18 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         agent_rows: Sequence[AgentRow] = (),
         **kwargs: Any,
     ) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        if index_rows or agent_rows:
+            # Another cursor: the caller reads the events' notification ids from `curs`.
+            with curs.connection.cursor() as side:
+                self._insert_side_rows(side, index_rows, agent_rows)
+
+    def _insert_side_rows(
+        self,
+        curs: Cursor[DictRow],
+        index_rows: Sequence[EventIndexRow],
+        agent_rows: Sequence[AgentRow],
+    ) -> None:
         if index_rows:
             curs.execute(
                 self._insert_ids,

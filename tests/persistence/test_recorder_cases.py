@@ -1,0 +1,328 @@
+"""Our recorders against the eventsourcing library's own recorder test cases, on real databases.
+
+The library's cases (eventsourcing.tests.persistence) are subclassed here the way its own suite
+subclasses them for SQLite and PostgreSQL (tests/persistence_tests/test_sqlite.py and
+test_postgres.py): in-memory and file SQLite, and PostgreSQL in a fresh schema per test (the
+library's `drop_tables` helper targets its own `eventsourcing` database, so a schema of our own
+gives the same clean start without touching anything else). Below them, checks that our side
+tables are written in the events' transaction.
+
+`AggregateRecorderTestCase` does not fit: it expects `insert_events` to return None, as only an
+aggregate recorder does (the library runs it against its aggregate recorders only); ours are
+application recorders, which return notification ids. Snapshots use the library's own aggregate
+recorder unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from typing import Literal
+from unittest import TestCase
+from urllib.parse import unquote, urlsplit
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.tests.persistence import (
+    ApplicationRecorderTestCase,
+    NonInterleavingNotificationIDsBaseCase,
+)
+
+from application.ports import AgentRow, EventIndexRow
+from infrastructure.persistence.postgres import PostgresContextRecorder
+from infrastructure.persistence.sqlite import SQLiteContextRecorder
+from infrastructure.services import libpq_dsn
+
+# SQLite ---------------------------------------------------------------------------------------
+
+
+class SQLiteRecorderSetup(TestCase):
+    db_uri = ":memory:"
+    originator_id_type: Literal["uuid", "text"] = "uuid"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.tmp_dir = tempfile.mkdtemp(prefix="ctx_recorder_")
+
+    def tearDown(self) -> None:
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        super().tearDown()
+
+    def file_uri(self) -> str:
+        return f"file:{self.tmp_dir}/{uuid4().hex}.sqlite"
+
+    def create_recorder(self) -> SQLiteContextRecorder:
+        recorder = SQLiteContextRecorder(
+            SQLiteDatastore(
+                db_name=self.db_uri, pool_size=100, originator_id_type=self.originator_id_type
+            )
+        )
+        recorder.create_table()
+        return recorder
+
+
+class TestSQLiteContextRecorder(SQLiteRecorderSetup, ApplicationRecorderTestCase):
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        self.db_uri = self.file_uri()
+        super().test_concurrent_no_conflicts()
+
+    def test_concurrent_no_conflicts_in_memory_db(self) -> None:
+        self.db_uri = f"file:{uuid4().hex}?mode=memory&cache=shared"
+        super().test_concurrent_no_conflicts()
+
+    def test_concurrent_throughput(self) -> None:
+        self.db_uri = self.file_uri()
+        super().test_concurrent_throughput()
+
+    def test_concurrent_throughput_in_memory_db(self) -> None:
+        self.db_uri = f"file:{uuid4().hex}?mode=memory&cache=shared"
+        super().test_concurrent_throughput()
+
+
+class TestSQLiteContextRecorderFile(SQLiteRecorderSetup, ApplicationRecorderTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.db_uri = self.file_uri()
+
+    # The concurrent cases run once, above.
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        pass
+
+    def test_concurrent_throughput(self) -> None:
+        pass
+
+
+class TestSQLiteContextRecorderTextIDs(SQLiteRecorderSetup, ApplicationRecorderTestCase):
+    originator_id_type: Literal["uuid", "text"] = "text"
+
+    def new_originator_id(self) -> UUID | str:
+        return "test-" + str(uuid4())
+
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        pass
+
+    def test_concurrent_throughput(self) -> None:
+        pass
+
+
+class TestSQLiteNonInterleaving(SQLiteRecorderSetup, NonInterleavingNotificationIDsBaseCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.db_uri = self.file_uri()
+
+
+# PostgreSQL -----------------------------------------------------------------------------------
+
+
+class PostgresRecorderSetup(TestCase):
+    """Like the library's SetupPostgresDatastore, in a fresh schema dropped after the test."""
+
+    pool_size = 1
+    max_overflow = 0
+    max_waiting = 0
+    originator_id_type: Literal["uuid", "text"] = "uuid"
+    enable_db_functions = False
+    events_table_name = "ctx_events"
+    dsn: str
+
+    @pytest.fixture(autouse=True)
+    def _postgres(self, postgres_dsn: str) -> None:
+        type(self).dsn = libpq_dsn(postgres_dsn)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.schema = f"rc_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.schema}"')
+        url = urlsplit(self.dsn)
+        self.datastore = PostgresDatastore(
+            unquote(url.path.lstrip("/")) or "postgres",
+            url.hostname or "127.0.0.1",
+            str(url.port or 5432),
+            unquote(url.username or "postgres"),
+            unquote(url.password or ""),
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            max_waiting=self.max_waiting,
+            schema=self.schema,
+            originator_id_type=self.originator_id_type,
+            enable_db_functions=self.enable_db_functions,
+        )
+
+    def tearDown(self) -> None:
+        self.datastore.close()
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        super().tearDown()
+
+    def create_recorder(self) -> PostgresContextRecorder:
+        recorder = PostgresContextRecorder(
+            self.datastore, events_table_name=self.events_table_name
+        )
+        recorder.create_table()
+        return recorder
+
+
+class TestPostgresContextRecorder(PostgresRecorderSetup, ApplicationRecorderTestCase):
+    def test_insert_subscribe(self) -> None:
+        self.datastore.pool.open()
+        self.datastore.pool.resize(2, 2)
+        super().optional_test_insert_subscribe()
+
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        self.datastore.pool.open()
+        self.datastore.pool.resize(12, 12)
+        super().test_concurrent_no_conflicts()
+
+    def test_concurrent_throughput(self) -> None:
+        self.datastore.pool.open()
+        self.datastore.pool.resize(10, 10)
+        super().test_concurrent_throughput()
+
+
+class TestPostgresContextRecorderTextIDs(PostgresRecorderSetup, ApplicationRecorderTestCase):
+    originator_id_type: Literal["uuid", "text"] = "text"
+
+    def new_originator_id(self) -> UUID | str:
+        return "test-" + str(uuid4())
+
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        pass
+
+    def test_concurrent_throughput(self) -> None:
+        pass
+
+
+class TestPostgresContextRecorderDbFunctions(PostgresRecorderSetup, ApplicationRecorderTestCase):
+    enable_db_functions = True
+
+    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
+        pass
+
+    def test_concurrent_throughput(self) -> None:
+        pass
+
+
+class TestPostgresNonInterleaving(PostgresRecorderSetup, NonInterleavingNotificationIDsBaseCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.datastore.pool.open()
+        self.datastore.pool.resize(2, 2)
+
+
+class TestPostgresLongTableName(PostgresRecorderSetup):
+    def test_side_table_names_too_long_raise(self) -> None:
+        # The library refuses an events table name over 63 bytes rather than let PostgreSQL
+        # truncate it; the side tables' names follow the same rule.
+        with pytest.raises(ProgrammingError):
+            PostgresContextRecorder(self.datastore, events_table_name="s" * 55 + "_events")
+
+
+# Side tables in the events' transaction -------------------------------------------------------
+
+
+def _events(originator_id: UUID, versions: range) -> list[StoredEvent]:
+    return [StoredEvent(originator_id, v, "topic", b"state") for v in versions]
+
+
+def _rows(originator_id: UUID, versions: range, prefix: str) -> list[EventIndexRow]:
+    return [EventIndexRow(f"{prefix}-{v}", originator_id, v, 1_000_000 * v) for v in versions]
+
+
+def _agent(originator_id: UUID, version: int) -> AgentRow:
+    return AgentRow(f"agent-{originator_id.hex[:8]}", originator_id, version, 1, version, "local")
+
+
+class SideTablesCases:
+    """Shared by both backends: what commits together and what does not."""
+
+    def create_recorder(self) -> SQLiteContextRecorder | PostgresContextRecorder:
+        raise NotImplementedError
+
+    def test_side_rows_written_with_events(self) -> None:
+        recorder = self.create_recorder()
+        oid = uuid4()
+        recorder.insert_events(_events(oid, range(1, 4)), index_rows=_rows(oid, range(1, 4), "a"),
+                               agent_rows=[_agent(oid, 3)])
+        known = recorder.known_event_ids(["a-1", "a-2", "a-3", "missing"])
+        assert known == {"a-1": (oid, 1), "a-2": (oid, 2), "a-3": (oid, 3)}
+        assert recorder.timestamps(oid, [1, 2, 3]) == {1: 1_000_000, 2: 2_000_000, 3: 3_000_000}
+        assert recorder.version_at(oid, 2_500_000) == 2
+        assert recorder.version_at(oid, 999_999) == 0
+        summary = recorder.agent(f"agent-{oid.hex[:8]}")
+        assert summary is not None and summary.version == 3
+
+    def test_events_without_side_rows(self) -> None:
+        recorder = self.create_recorder()
+        oid = uuid4()
+        ids = recorder.insert_events(_events(oid, range(1, 3)))
+        assert ids is not None and len(ids) == 2
+        assert len(recorder.select_events(oid)) == 2
+        assert recorder.timestamps(oid, [1, 2]) == {}
+
+    def test_duplicate_version_leaves_no_side_rows(self) -> None:
+        recorder = self.create_recorder()
+        oid = uuid4()
+        recorder.insert_events(_events(oid, range(1, 2)), index_rows=_rows(oid, range(1, 2), "a"))
+        with pytest.raises(IntegrityError):
+            # Version 1 again, with versions 2 and 3 and their new index rows.
+            recorder.insert_events(_events(oid, range(1, 4)),
+                                   index_rows=_rows(oid, range(1, 4), "b"),
+                                   agent_rows=[_agent(oid, 3)])
+        assert recorder.known_event_ids(["b-1", "b-2", "b-3"]) == {}
+        assert recorder.timestamps(oid, [2, 3]) == {}
+        assert recorder.agent(f"agent-{oid.hex[:8]}") is None
+        assert [e.originator_version for e in recorder.select_events(oid)] == [1]
+
+    def test_duplicate_event_id_fails_whole_insert(self) -> None:
+        recorder = self.create_recorder()
+        first, second = uuid4(), uuid4()
+        recorder.insert_events(_events(first, range(1, 2)),
+                               index_rows=_rows(first, range(1, 2), "a"))
+        max_id = recorder.max_notification_id()
+        rows = _rows(second, range(1, 3), "b")
+        rows[1] = EventIndexRow("a-1", second, 2, 2)  # already recorded for `first`
+        with pytest.raises(IntegrityError):
+            recorder.insert_events(_events(second, range(1, 3)), index_rows=rows,
+                                   agent_rows=[_agent(second, 2)])
+        assert recorder.select_events(second) == []
+        assert recorder.known_event_ids(["a-1", "b-1"]) == {"a-1": (first, 1)}
+        assert recorder.timestamps(second, [1, 2]) == {}
+        assert recorder.agent(f"agent-{second.hex[:8]}") is None
+        assert recorder.max_notification_id() == max_id
+        # And the recorder still works afterwards.
+        recorder.insert_events(_events(second, range(1, 2)),
+                               index_rows=_rows(second, range(1, 2), "c"))
+        assert recorder.known_event_ids(["c-1"]) == {"c-1": (second, 1)}
+
+    def test_agent_catalogue_keeps_highest_version(self) -> None:
+        recorder = self.create_recorder()
+        oid = uuid4()
+        recorder.insert_events(_events(oid, range(1, 3)), agent_rows=[_agent(oid, 2)])
+        recorder.insert_events(_events(oid, range(3, 4)), agent_rows=[_agent(oid, 3)])
+        summaries = recorder.agents()
+        assert [(s.agent_id, s.version) for s in summaries] == [(f"agent-{oid.hex[:8]}", 3)]
+        assert recorder.agents("other") == []
+
+
+class TestSQLiteSideTablesMemory(SQLiteRecorderSetup, SideTablesCases):
+    pass
+
+
+class TestSQLiteSideTablesFile(SQLiteRecorderSetup, SideTablesCases):
+    def setUp(self) -> None:
+        super().setUp()
+        self.db_uri = self.file_uri()
+
+
+class TestPostgresSideTables(PostgresRecorderSetup, SideTablesCases):
+    pass
+
+
+class TestPostgresSideTablesDbFunctions(PostgresRecorderSetup, SideTablesCases):
+    enable_db_functions = True

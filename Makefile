@@ -1,0 +1,71 @@
+# ctxstore developer tasks. `make test` is what CI runs (through .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?= -x -q
+LINT_PACKAGES := domain application projections infrastructure
+
+.PHONY: venv demo test lint bench browser services-up services-down services-status clean
+
+## venv: create .venv and install the project with its test extras (again only when
+## pyproject.toml is newer than the stamp file)
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -e '.[test]'
+	@touch $(STAMP)
+
+## demo: the CLI demo (embedded SQLite, no servers needed)
+demo: venv
+	$(VENV)/bin/ctxstore demo
+
+## browser: Debian's chromium for the browser tests, when /usr/bin/chromium is missing
+## (best effort: a failure is reported and ignored)
+browser:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+	else echo "browser: not root and no sudo; skipping chromium install"; exit 0; fi; \
+	( $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium ) \
+	  || echo "browser: could not install chromium; browser tests may skip or fail"
+
+## test: start PostgreSQL / NATS where they do not answer, run pytest with their URLs
+## exported, stop what was started (always), exit with pytest's status
+test: venv browser
+	@set -e; trap '$(PY) -m infrastructure.services down' EXIT; trap 'exit 130' INT TERM; \
+	$(PY) -m infrastructure.services up; \
+	set -a; . var/services.env; set +a; \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+services-up: venv
+	$(PY) -m infrastructure.services up
+
+services-down: venv
+	$(PY) -m infrastructure.services down
+
+services-status: venv
+	$(PY) -m infrastructure.services status
+
+## lint: ruff over the repository, mypy over the packages
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(LINT_PACKAGES)
+
+## bench: every bench/*.py with the venv's python (each prints JSON figures)
+bench: venv
+	@set -e; for f in bench/*.py; do \
+	  [ -e "$$f" ] || continue; \
+	  echo "== $$f" >&2; \
+	  $(PY) "$$f"; \
+	done
+
+## clean: stop services started by `up`, remove caches and build output (keeps .venv)
+clean:
+	@if [ -f var/services.json ] && [ -x $(PY) ]; then $(PY) -m infrastructure.services down; fi
+	rm -rf var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+	  test-artifacts
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

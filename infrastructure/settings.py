@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)
     max_package_size_mb: float = Field(default=100, gt=0)
     api_keys: str | None = None
+    http_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    http_max_batch_events: int = Field(default=1000, ge=1)
     aggregate_cache_size: int = Field(default=1000, ge=0)
 
     @property

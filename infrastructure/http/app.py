@@ -1,0 +1,146 @@
+"""The FastAPI application factory: `create_app(settings)` wires routes, auth, limits, metrics.
+
+Stores are blocking (psycopg, sqlite3): routes are plain `def` (FastAPI runs them in its
+threadpool) or hand their work to `run_in_threadpool`, so the event loop never waits on I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from application.store import ContextStore
+from domain.events import Envelope
+from infrastructure.http.auth import KeyRing, parse_api_keys
+from infrastructure.http.deps import Api
+from infrastructure.http.errors import install_error_handlers
+from infrastructure.http.limits import BodySizeLimit
+from infrastructure.http.metrics import Metrics, instrument_store
+from infrastructure.settings import Settings
+
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).parent / "static"
+MIB = 1024 * 1024
+
+DESCRIPTION = """Event-sourced context store for AI agents: record what happens to an agent,
+read its context at any point, capture checkpoints, restore or fork them.
+
+**Access.** When `CONTEXT_API_KEYS` is set (`key1:tenantA,key2:tenantB`) every `/api/v1` route,
+the WebSocket and `/metrics` need a key (header `X-API-Key`, or `Authorization: Bearer <key>`;
+the WebSocket also takes `?api_key=`). An agent belongs to the tenant that first wrote it and is
+invisible (404) to the others; a `private` checkpoint is its tenant's alone, a `public` one may
+be read and restored from by any tenant. Without keys there is one local tenant.
+
+**Errors** are JSON `{detail, errors: [{field, message, index}]}`; `field` is the path of the
+offending value (e.g. `query.limit`, `data.role`).
+"""
+
+
+class RequestMetrics:
+    """Counts requests and their durations by route template (not raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.request_seconds.labels(method, route).observe(
+                time.perf_counter() - started)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the envelope models the events route validates by hand."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    envelope = TypeAdapter(Envelope).json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in envelope.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components["Envelope"] = envelope
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None, *, store: ContextStore | None = None,
+               extras: dict[str, Any] | None = None) -> FastAPI:
+    """The API over a store (built from settings when not given; then closed on shutdown)."""
+    settings = settings or Settings()
+    keys = KeyRing(parse_api_keys(settings.api_keys))
+    owns_store = store is None
+    if store is None:
+        from infrastructure.bootstrap import build_store
+
+        store = build_store(settings)
+    api = Api(settings=settings, store=store, keys=keys, extras=dict(extras or {}))
+    instrument_store(store, api.metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_store:
+                store.close()
+
+    app = FastAPI(title="ctxstore", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.api = api
+    install_error_handlers(app)
+
+    from infrastructure.http import ws
+    from infrastructure.http.routes import agents, ops, packages
+
+    app.include_router(agents.router, prefix=API_PREFIX)
+    app.include_router(packages.router, prefix=API_PREFIX)
+    app.include_router(ws.router, prefix=API_PREFIX)
+    app.include_router(ops.router)
+
+    package_limit = int(settings.max_package_size_mb * MIB)
+
+    def limit_for(path: str) -> int:
+        if path.startswith(f"{API_PREFIX}/context/packages/import"):
+            return package_limit
+        return settings.http_max_body_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(RequestMetrics, metrics=api.metrics)
+
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> FileResponse:
+            return FileResponse(STATIC / "index.html")
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

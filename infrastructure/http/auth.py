@@ -1,0 +1,118 @@
+"""API keys and tenants: who is calling, and which agents and checkpoints they may see.
+
+Without `CONTEXT_API_KEYS` every caller is the one local tenant (the embedded default). With
+keys, each key maps to a tenant; an agent belongs to the tenant that first wrote it and is
+invisible (404, never 403: its existence is not revealed) to every other tenant.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from application.errors import AgentNotFound
+from application.ports import AgentSummary
+from application.store import LOCAL_TENANT, ContextStore
+from domain.agent_id import check_agent_id
+
+
+class ApiKeyError(ValueError):
+    """CONTEXT_API_KEYS that cannot be read; the message says which entry and why."""
+
+
+def parse_api_keys(text: str | None) -> dict[str, str]:
+    """`key1:tenantA,key2:tenantB` into {key: tenant}; empty or None means no keys."""
+    keys: dict[str, str] = {}
+    if not text or not text.strip():
+        return keys
+    for n, entry in enumerate(text.split(",")):
+        entry = entry.strip()
+        if not entry:
+            continue
+        key, sep, tenant = entry.rpartition(":")
+        key, tenant = key.strip(), tenant.strip()
+        if not sep or not key or not tenant:
+            raise ApiKeyError(
+                f"CONTEXT_API_KEYS entry {n + 1} must be key:tenant (comma-separated entries)"
+            )
+        if key in keys and keys[key] != tenant:
+            raise ApiKeyError(f"CONTEXT_API_KEYS entry {n + 1} maps a key to two tenants")
+        keys[key] = tenant
+    return keys
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: dict[str, str]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.keys)
+
+    def tenant_for(self, presented: str | None) -> str | None:
+        """The key's tenant, or None; compares every key in constant time."""
+        if not self.enabled:
+            return LOCAL_TENANT
+        if not presented:
+            return None
+        found: str | None = None
+        for key, tenant in self.keys.items():
+            if secrets.compare_digest(key.encode(), presented.encode()):
+                found = tenant
+        return found
+
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="An API key of CONTEXT_API_KEYS.")
+_bearer = HTTPBearer(auto_error=False, description="An API key of CONTEXT_API_KEYS.")
+
+UNAUTHORIZED = "a valid API key is required (header X-API-Key or Authorization: Bearer <key>)"
+
+
+def require_tenant(
+    request: Request,
+    api_key: Annotated[str | None, Depends(_api_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> str:
+    """The caller's tenant, or 401 when keys are configured and none valid was sent."""
+    ring: KeyRing = request.app.state.api.keys
+    presented = api_key or (bearer.credentials if bearer else None)
+    tenant = ring.tenant_for(presented)
+    if tenant is None:
+        raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+    return tenant
+
+
+Tenant = Annotated[str, Depends(require_tenant)]
+
+
+def websocket_tenant(websocket: WebSocket) -> str | None:
+    """Browsers cannot set WebSocket headers: the key may also come as `?api_key=`."""
+    ring: KeyRing = websocket.app.state.api.keys
+    presented = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
+    auth = websocket.headers.get("authorization", "")
+    if not presented and auth.lower().startswith("bearer "):
+        presented = auth[7:].strip()
+    return ring.tenant_for(presented)
+
+
+def visible_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary:
+    """The agent's catalogue entry if this tenant may see it, else AgentNotFound (404)."""
+    check_agent_id(agent_id)
+    summary = store.index.agent(agent_id)
+    if summary is None or summary.tenant != tenant:
+        raise AgentNotFound(agent_id)
+    return summary
+
+
+def writable_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary | None:
+    """The agent's entry (None when new) if this tenant may write it, else AgentNotFound."""
+    check_agent_id(agent_id)
+    summary = store.index.agent(agent_id)
+    if summary is not None and summary.tenant != tenant:
+        raise AgentNotFound(agent_id)
+    return summary

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import core
+from infrastructure.cli import compression, core, importing
+from infrastructure.cli import demo as demo_commands
 
 app = typer.Typer(
     name="ctxstore",
@@ -16,6 +17,9 @@ app = typer.Typer(
 
 # Each area's module adds its commands here (one line each).
 core.register(app)
+importing.register(app)
+demo_commands.register(app)
+compression.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,3 +49,7 @@ class InvalidPackageFile(ContextStoreError):
 
 class PackageExists(ContextStoreError):
     """Importing a package whose id this store already holds with other content."""
+
+
+class InvalidRequest(ContextStoreError):
+    """A use-case argument out of range (an unknown strategy, access level, ...)."""

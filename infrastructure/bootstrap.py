@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from application.store import ContextStore
@@ -77,3 +78,10 @@ def build_store(settings: Settings | None = None) -> ContextStore:
         compressor=compressor,
         snapshot_interval=settings.snapshot_interval,
     )
+
+
+def build_http_app(settings: Settings | None = None) -> Any:
+    """The HTTP API (a FastAPI app) over a store built from these settings."""
+    from infrastructure.http.app import create_app
+
+    return create_app(settings or Settings())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import compression, core, importing
+from infrastructure.cli import compression, core, http, importing
 from infrastructure.cli import demo as demo_commands
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ core.register(app)
 importing.register(app)
 demo_commands.register(app)
 compression.register(app)
+http.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

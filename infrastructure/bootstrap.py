@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from application.store import ContextStore
-from infrastructure.persistence.compression import ZstdCompressor
+from infrastructure.persistence.dictionaries import build_compressor
 from infrastructure.settings import Settings
 
 
@@ -64,17 +64,22 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
                 "print(AESCipher.create_key(32))'"
             )
         env.update(
-            CIPHER_TOPIC="eventsourcing.cryptography:AESCipher",
+            # eventsourcing's AES-GCM cipher, with clear errors for a bad or wrong key.
+            CIPHER_TOPIC="infrastructure.persistence.cipher:ContextCipher",
             CIPHER_KEY=settings.encryption_key.get_secret_value(),
         )
+    # Unreadable stored data (wrong key, missing dictionary) raises our own clear errors.
+    env["MAPPER_TOPIC"] = "infrastructure.persistence.mapper:ContextMapper"
     return env
 
 
 def build_store(settings: Settings | None = None) -> ContextStore:
     settings = settings or Settings()
-    compressor = ZstdCompressor(level=settings.compression_level)
+    env = eventsourcing_env(settings)
+    # Dictionaries load (over a plain connection) before the store reads any event.
+    compressor = build_compressor(settings)
     return ContextStore(
-        env=eventsourcing_env(settings),
+        env=env,
         compressor=compressor,
         snapshot_interval=settings.snapshot_interval,
     )

@@ -1,0 +1,218 @@
+"""Trained compression dictionaries: where they are kept, how one is trained, what they achieve.
+
+Agent events repeat the same keys, roles and phrasing; a zstd dictionary trained on recent
+events lets each small event compress against that shared vocabulary instead of from scratch.
+The catalog (a port) keeps every dictionary ever trained: frames name theirs, so old events stay
+readable. The codec (the store's compressor) trains, activates and reads frame headers.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from application.errors import ContextStoreError
+from application.store import ContextStore
+from domain.aggregate import AgentContext
+from domain.state import canonical_json
+
+DEFAULT_SAMPLES = 5000
+DEFAULT_DICTIONARY_SIZE = 112_640  # zstd's own default (110 KiB)
+
+
+class CompressionError(ContextStoreError):
+    """A dictionary cannot be trained or used as asked."""
+
+
+@dataclass(frozen=True)
+class CompressionDictionary:
+    dict_id: int
+    created_at: datetime
+    size: int
+    sample_count: int
+    data: bytes = field(repr=False)
+
+
+class DictionaryCatalog(ABC):
+    """Every dictionary this store has trained, kept beside its events."""
+
+    @abstractmethod
+    def add(self, dictionary: CompressionDictionary) -> None:
+        """Keep a dictionary (a no-op when this very dictionary is already kept)."""
+
+    @abstractmethod
+    def all(self) -> list[CompressionDictionary]:
+        """All dictionaries, oldest first."""
+
+    @abstractmethod
+    def get(self, dict_id: int) -> CompressionDictionary | None: ...
+
+
+class DictionaryCodec(Protocol):
+    """What these use cases need from the store's compressor."""
+
+    @property
+    def active_dictionary_id(self) -> int | None: ...
+
+    def train(self, samples: Sequence[bytes], size: int) -> bytes: ...
+
+    def add_dictionary(self, data: bytes, expected_id: int | None = None) -> int: ...
+
+    def activate(self, dict_id: int | None) -> None: ...
+
+    def frame_dictionary_id(self, frame: bytes) -> int: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+def codec_of(store: ContextStore) -> DictionaryCodec:
+    """The store's compressor, when it can take dictionaries."""
+    compressor: Any = store.mapper.compressor
+    for name in ("train", "add_dictionary", "activate", "frame_dictionary_id"):
+        if not hasattr(compressor, name):
+            raise CompressionError("this store's compressor does not support dictionaries")
+    return compressor  # type: ignore[no-any-return]
+
+
+def recent_stored_events(store: ContextStore, count: int) -> list[StoredEvent]:
+    """Up to `count` of the most recently recorded events, of all agents, oldest first."""
+    recorder = store.recorder
+    top = recorder.max_notification_id()
+    if not top or count <= 0:
+        return []
+    events: list[StoredEvent] = []
+    start = max(1, top - count + 1)
+    while start <= top and len(events) < count:
+        page = recorder.select_notifications(start=start, limit=min(count - len(events), 1000),
+                                             stop=top)
+        if not page:
+            break
+        events.extend(page)
+        start = page[-1].id + 1
+    return events
+
+
+def payload(mapper: Mapper[Any], stored: StoredEvent) -> bytes:
+    """The bytes the compressor was given for a stored event (decrypted, decompressed)."""
+    state = stored.state
+    if mapper.cipher is not None:
+        state = mapper.cipher.decrypt(state)
+    if mapper.compressor is not None:
+        state = mapper.compressor.decompress(state)
+    return state
+
+
+def frame_of(mapper: Mapper[Any], stored: StoredEvent) -> bytes:
+    """The compressed frame of a stored event (decrypted when the store encrypts)."""
+    return mapper.cipher.decrypt(stored.state) if mapper.cipher is not None else stored.state
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    dictionary: CompressionDictionary
+    sample_bytes: int
+    previous_dictionary_id: int | None
+
+
+def train_dictionary(
+    store: ContextStore,
+    catalog: DictionaryCatalog,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    size: int = DEFAULT_DICTIONARY_SIZE,
+) -> TrainResult:
+    """Train a dictionary on recent events, keep it, and make new writes use it."""
+    if samples < 1:
+        raise CompressionError(f"samples must be 1 or more, not {samples}")
+    if size < 256:
+        raise CompressionError(f"size must be 256 bytes or more, not {size}")
+    codec = codec_of(store)
+    stored = recent_stored_events(store, samples)
+    if not stored:
+        raise CompressionError("no events recorded yet: record some before training")
+    data = [payload(store.mapper, s) for s in stored]
+    raw = codec.train(data, size)
+    dict_id = codec.add_dictionary(raw)
+    dictionary = CompressionDictionary(dict_id=dict_id, created_at=datetime.now(UTC),
+                                       size=len(raw), sample_count=len(data), data=raw)
+    catalog.add(dictionary)
+    previous = codec.active_dictionary_id
+    codec.activate(dict_id)
+    return TrainResult(dictionary, sum(len(d) for d in data), previous)
+
+
+@dataclass
+class CompressionStats:
+    events: int = 0
+    stored_bytes: int = 0
+    raw_json_bytes: int = 0
+    payload_bytes: int = 0
+    active_dictionary_id: int | None = None
+    by_dictionary: dict[int, int] = field(default_factory=dict)  # 0: no dictionary
+    stored_bytes_by_dictionary: dict[int, int] = field(default_factory=dict)
+    encrypted: bool = False
+
+    @property
+    def ratio(self) -> float | None:
+        """Stored bytes over raw canonical JSON bytes (lower is better)."""
+        return self.stored_bytes / self.raw_json_bytes if self.raw_json_bytes else None
+
+    def as_dict(self) -> dict[str, Any]:
+        per = (lambda total: round(total / self.events, 1)) if self.events else (lambda _: None)
+        return {
+            "events": self.events,
+            "stored_bytes_per_event": per(self.stored_bytes),
+            "raw_json_bytes_per_event": per(self.raw_json_bytes),
+            "ratio": round(self.ratio, 4) if self.ratio is not None else None,
+            "encrypted": self.encrypted,
+            "active_dictionary": self.active_dictionary_id,
+            "events_by_dictionary": {str(k): v for k, v in sorted(self.by_dictionary.items())},
+            "stored_bytes_per_event_by_dictionary": {
+                str(k): round(self.stored_bytes_by_dictionary[k] / n, 1)
+                for k, n in sorted(self.by_dictionary.items())
+            },
+        }
+
+
+def wire_json(event: Any) -> bytes:
+    """An event's raw canonical JSON: the envelope it came in as (store-made events: fields)."""
+    if isinstance(event, AgentContext.Recorded):
+        wire: dict[str, Any] = {"event_id": event.event_id, "agent_id": event.agent_id,
+                                "type": event.type, "occurred_at": event.timestamp.isoformat(),
+                                "data": event.data}
+        if event.session_id is not None:
+            wire["session_id"] = event.session_id
+        return canonical_json(wire)
+    fields = {k: v for k, v in vars(event).items()
+              if k not in ("originator_id", "originator_version")}
+    fields["type"] = type(event).__name__
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode("utf-8")
+
+
+def compression_stats(store: ContextStore, *, limit: int = 10_000) -> CompressionStats:
+    """Bytes per event stored against raw canonical JSON, over the `limit` latest events."""
+    codec = codec_of(store)
+    stats = CompressionStats(active_dictionary_id=codec.active_dictionary_id,
+                             encrypted=store.mapper.cipher is not None)
+    by_dict: Counter[int] = Counter()
+    bytes_by_dict: Counter[int] = Counter()
+    for stored in recent_stored_events(store, limit):
+        frame = frame_of(store.mapper, stored)
+        dict_id = codec.frame_dictionary_id(frame)
+        by_dict[dict_id] += 1
+        bytes_by_dict[dict_id] += len(stored.state)
+        stats.events += 1
+        stats.stored_bytes += len(stored.state)
+        stats.payload_bytes += len(codec.decompress(frame))
+        stats.raw_json_bytes += len(wire_json(store.mapper.to_domain_event(stored)))
+    stats.by_dictionary = dict(by_dict)
+    stats.stored_bytes_by_dictionary = dict(bytes_by_dict)
+    return stats

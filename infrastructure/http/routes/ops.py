@@ -34,6 +34,10 @@ def _check_database(api: Api) -> CheckStatus:
     return CheckStatus(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
+async def _quiet(error: Exception) -> None:
+    """The outcome is reported in the answer; nats-py need not log it too."""
+
+
 async def _nats(api: Api) -> tuple[CheckStatus, int | None]:
     """Connect, check JetStream, and count dead letters; never raises."""
     import nats
@@ -43,7 +47,8 @@ async def _nats(api: Api) -> tuple[CheckStatus, int | None]:
     try:
         nc = await asyncio.wait_for(
             nats.connect(api.settings.nats_url, connect_timeout=NATS_TIMEOUT,
-                         allow_reconnect=False, max_reconnect_attempts=0),
+                         allow_reconnect=False, max_reconnect_attempts=0,
+                         error_cb=_quiet),
             timeout=NATS_TIMEOUT * 2)
         js = nc.jetstream(timeout=NATS_TIMEOUT)
         dead: int | None

@@ -1,0 +1,108 @@
+"""The checkpoint catalogue: every checkpoint (context package) of DESIGN §3, searchable.
+
+Fed by the `CheckpointTaken` events on the agents' streams, so it is rebuilt from the log like
+every other view; a checkpoint removed by retention stays in the history and is marked pruned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from projections.events import CHECKPOINT_TAKEN, ProjectedEvent, from_us
+
+ACCESS_LEVELS = ("private", "shared", "public")
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    package_id: str
+    agent_id: str
+    session_id: str | None
+    version: int
+    created_us: int
+    label: str | None
+    original_size_bytes: int
+    compressed_size_bytes: int
+    compression_ratio: float
+    compression_strategy: str
+    integrity_hash: str
+    message_count: int
+    reasoning_thread_count: int
+    tool_invocation_count: int
+    memory_count: int
+    is_encrypted: bool
+    access_level: str
+    pruned_us: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["created_at"] = from_us(self.created_us).isoformat()
+        out["pruned_at"] = from_us(self.pruned_us).isoformat() if self.pruned_us else None
+        out["pruned"] = self.pruned_us is not None
+        return out
+
+
+CATALOGUE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CheckpointEntry))
+# column -> (python type name, nullable): each SQL backend maps these to its own types
+CATALOGUE_TYPES: dict[str, tuple[str, bool]] = {
+    f.name: (str(f.type).split(" | ")[0], "None" in str(f.type)) for f in fields(CheckpointEntry)
+}
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    """What to list: every field optional; `text` matches label, agent, package id or hash."""
+
+    agent_id: str | None = None
+    created_after_us: int | None = None
+    min_message_count: int | None = None
+    access_level: str | None = None
+    text: str | None = None
+    include_pruned: bool = False
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if self.access_level is not None and self.access_level not in ACCESS_LEVELS:
+            raise ValueError(f"access_level: {self.access_level!r} is not one of "
+                             + ", ".join(ACCESS_LEVELS))
+        if self.min_message_count is not None and self.min_message_count < 0:
+            raise ValueError("min_message_count: must be 0 or more")
+        if self.limit < 1:
+            raise ValueError("limit: must be at least 1")
+
+
+def _int(data: dict[str, Any], key: str, default: int = 0) -> int:
+    value = data.get(key)
+    return int(value) if isinstance(value, int | float) else default
+
+
+def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
+    """The catalogue entry a `CheckpointTaken` event describes (None for other events)."""
+    if event.type != CHECKPOINT_TAKEN:
+        return None
+    data = event.data
+    original = _int(data, "original_size_bytes")
+    compressed = _int(data, "compressed_size_bytes")
+    ratio = data.get("compression_ratio")
+    created = data.get("created_us")
+    return CheckpointEntry(
+        package_id=str(data.get("package_id") or f"{event.agent_id}@{event.version}"),
+        agent_id=event.agent_id,
+        session_id=data.get("session_id"),
+        version=_int(data, "version", event.version),
+        created_us=int(created) if isinstance(created, int) else event.ts_us,
+        label=data.get("label"),
+        original_size_bytes=original,
+        compressed_size_bytes=compressed,
+        compression_ratio=float(ratio) if isinstance(ratio, int | float)
+        else (original / compressed if compressed else 0.0),
+        compression_strategy=str(data.get("compression_strategy") or ""),
+        integrity_hash=str(data.get("integrity_hash") or ""),
+        message_count=_int(data, "message_count"),
+        reasoning_thread_count=_int(data, "reasoning_thread_count"),
+        tool_invocation_count=_int(data, "tool_invocation_count"),
+        memory_count=_int(data, "memory_count"),
+        is_encrypted=bool(data.get("is_encrypted", False)),
+        access_level=str(data.get("access_level") or "private"),
+    )

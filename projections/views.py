@@ -1,0 +1,90 @@
+"""The read models' storage port: one tracking recorder that writes every view atomically.
+
+All views (evolution, tool mix, search, checkpoint catalogue) are written in one transaction
+with the tracking record of the last event they include, so a crash anywhere leaves them all at
+the same position and nothing is applied twice. The SQL lives in infrastructure.persistence.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from projections.catalogue import CatalogueFilter, CheckpointEntry
+from projections.evolution import AgentTrack, EvolutionChanges, EvolutionPoint, ToolUse
+from projections.search import SearchDoc, SearchHit, SearchQuery
+
+VIEW_TABLES = ("evolution", "tools", "agents", "memories", "search", "checkpoints")
+
+
+@dataclass
+class ViewChanges:
+    """Everything one batch of events changes in the views."""
+
+    evolution: EvolutionChanges = field(default_factory=EvolutionChanges)
+    search: list[SearchDoc] = field(default_factory=list)
+    checkpoints: list[CheckpointEntry] = field(default_factory=list)
+    pruned: dict[str, int] = field(default_factory=dict)  # package_id -> pruned at (us)
+
+
+class ContextViews(TrackingRecorder, ABC):
+    """Tables of the projections, beside the events (same SQLite file / PostgreSQL schema)."""
+
+    application_name = "ctxstore"
+
+    # Writing ---------------------------------------------------------------------------------
+    @abstractmethod
+    def commit(self, changes: ViewChanges, tracking: Tracking) -> None:
+        """Write a batch's changes and its tracking record in one transaction.
+
+        Raises eventsourcing's IntegrityError, writing nothing, when the tracking position is
+        not past the recorded one (another worker got there first).
+        """
+
+    @abstractmethod
+    def load_tracks(self, agent_ids: Iterable[str]) -> dict[str, AgentTrack]:
+        """The persisted per-agent state of the given agents (absent: never projected)."""
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Drop every view table and this application's tracking record, then recreate empty."""
+
+    def position(self) -> int | None:
+        """The last notification id included in the views (None: nothing yet)."""
+        return self.max_tracking_id(self.application_name)
+
+    # Reading ---------------------------------------------------------------------------------
+    @abstractmethod
+    def evolution(self, agent_id: str, bucket: str, since_us: int | None = None,
+                  until_us: int | None = None) -> list[EvolutionPoint]:
+        """An agent's buckets in time order, optionally only those starting in [since, until)."""
+
+    @abstractmethod
+    def tool_mix(self, agent_id: str, bucket: str, since_us: int | None = None,
+                 until_us: int | None = None) -> list[ToolUse]:
+        """Calls per tool per bucket, in time order then tool name."""
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """Matches in version order per agent (the first per agent when `first_only`)."""
+
+    @abstractmethod
+    def checkpoints(self, filter: CatalogueFilter) -> list[CheckpointEntry]:
+        """Catalogue entries matching the filter, newest first."""
+
+    @abstractmethod
+    def checkpoint(self, package_id: str) -> CheckpointEntry | None:
+        """One catalogue entry."""
+
+    @abstractmethod
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every view table in a fixed order: what a rebuild must reproduce."""
+
+
+def rows_equal(a: dict[str, Sequence[tuple[Any, ...]]],
+               b: dict[str, Sequence[tuple[Any, ...]]]) -> bool:
+    return {k: list(v) for k, v in a.items()} == {k: list(v) for k, v in b.items()}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import zstandard
 from eventsourcing.persistence import Compressor
 
+from application.compression import CompressionError
 from application.errors import ContextStoreError
 
 # The zstd frame magic number, little-endian, as every frame starts.
@@ -28,7 +29,7 @@ class UnknownDictionary(StoredDataUnreadable, LookupError):
     """A frame was written with a dictionary this store does not have."""
 
 
-class DictionaryTrainingFailed(ContextStoreError):
+class DictionaryTrainingFailed(CompressionError):
     """zstd could not train a dictionary from the samples (too few or too small)."""
 
 

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from eventsourcing.persistence import Cipher
+from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from application.compression import CompressionDictionary, DictionaryCatalog
+from infrastructure.persistence.cipher import ContextCipher, DecryptionFailed
 from infrastructure.persistence.compression import ZstdCompressor
 from infrastructure.settings import Settings
 
 TABLE = "ctxstore_dictionaries"
+ZSTD_DICT_MAGIC = b"\x37\xa4\x30\xec"
 
 
 class DictionarySettingError(ValueError):
@@ -105,13 +110,47 @@ class PostgresDictionaryCatalog(DictionaryCatalog):
         return _row(*row) if row else None  # type: ignore[arg-type]
 
 
-def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
-    """The catalog in the store these settings name."""
-    if settings.storage_backend == "sqlite":
-        return SQLiteDictionaryCatalog(settings.sqlite_file)
-    from infrastructure.services import libpq_dsn
+class EncryptedDictionaryCatalog(DictionaryCatalog):
+    """Dictionaries encrypted at rest: trained on events, they hold fragments of their text."""
 
-    return PostgresDictionaryCatalog(libpq_dsn(settings.database_url), settings.database_schema)
+    def __init__(self, inner: DictionaryCatalog, cipher: Cipher):
+        self.inner = inner
+        self.cipher = cipher
+
+    def add(self, dictionary: CompressionDictionary) -> None:
+        self.inner.add(replace(dictionary, data=self.cipher.encrypt(dictionary.data)))
+
+    def _open(self, dictionary: CompressionDictionary) -> CompressionDictionary:
+        try:
+            return replace(dictionary, data=self.cipher.decrypt(dictionary.data))
+        except DecryptionFailed:
+            if dictionary.data.startswith(ZSTD_DICT_MAGIC):
+                return dictionary  # stored before encryption was turned on
+            raise
+
+    def all(self) -> list[CompressionDictionary]:
+        return [self._open(d) for d in self.inner.all()]
+
+    def get(self, dict_id: int) -> CompressionDictionary | None:
+        found = self.inner.get(dict_id)
+        return self._open(found) if found else None
+
+
+def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
+    """The catalog in the store these settings name, encrypted when the store is."""
+    catalog: DictionaryCatalog
+    if settings.storage_backend == "sqlite":
+        catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
+    else:
+        from infrastructure.services import libpq_dsn
+
+        catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
+                                            settings.database_schema)
+    if settings.encryption_enabled and settings.encryption_key is not None:
+        key = settings.encryption_key.get_secret_value()
+        cipher = ContextCipher(Environment(env={ContextCipher.CIPHER_KEY: key}))
+        catalog = EncryptedDictionaryCatalog(catalog, cipher)
+    return catalog
 
 
 def chosen_dictionary(setting: str | None, stored: list[CompressionDictionary]) -> int | None:

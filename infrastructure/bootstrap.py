@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from application.checkpoint_runner import CheckpointRunner
+from application.checkpoints import CheckpointService
+from application.diff import DiffService
+from application.packages import PackageService
+from application.restore import RestoreService
 from application.store import ContextStore
+from infrastructure.persistence.compression import ZstdCompressor
 from infrastructure.persistence.dictionaries import build_compressor
 from infrastructure.settings import Settings
 
@@ -30,7 +37,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             SQLITE_DBNAME=str(settings.sqlite_file),
             SQLITE_LOCK_TIMEOUT="30",
             APPLICATION_RECORDER_TOPIC=(
-                "infrastructure.persistence.sqlite:SQLiteContextRecorder"
+                "infrastructure.persistence.packages_sqlite:SQLitePackageRecorder"
             ),
         )
     else:
@@ -53,7 +60,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             POSTGRES_LOCK_TIMEOUT="30",
             POSTGRES_PRE_PING="y",
             APPLICATION_RECORDER_TOPIC=(
-                "infrastructure.persistence.postgres:PostgresContextRecorder"
+                "infrastructure.persistence.packages_postgres:PostgresPackageRecorder"
             ),
         )
     if settings.encryption_enabled:
@@ -83,6 +90,47 @@ def build_store(settings: Settings | None = None) -> ContextStore:
         compressor=compressor,
         snapshot_interval=settings.snapshot_interval,
     )
+
+
+@dataclass(frozen=True)
+class RestoreServices:
+    """Checkpoint, restore, diff and .ctxpkg use cases over one store."""
+
+    checkpoints: CheckpointService
+    restore: RestoreService
+    diff: DiffService
+    packages: PackageService
+
+    def as_dict(self) -> dict[str, Any]:
+        """By name, for adapters that look use cases up (`checkpoints`, `restore`, ...)."""
+        return {"checkpoints": self.checkpoints, "restore": self.restore, "diff": self.diff,
+                "packages": self.packages}
+
+
+def build_restore_services(settings: Settings | None = None,
+                           store: ContextStore | None = None) -> RestoreServices:
+    """The point-in-time restore use cases (DESIGN §3), with limits from settings."""
+    settings = settings or Settings()
+    store = store or build_store(settings)
+    checkpoints = CheckpointService(
+        store,
+        max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
+        max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
+    )
+    restore = RestoreService(store, checkpoints)
+    # Exported bodies use no dictionary, so any other store can read them.
+    portable = ZstdCompressor(level=settings.compression_level)
+    return RestoreServices(checkpoints, restore, DiffService(restore),
+                           PackageService(checkpoints, portable))
+
+
+def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService
+                            ) -> CheckpointRunner | None:
+    """Automatic checkpoints every CONTEXT_CHECKPOINT_INTERVAL_MINUTES (None when 0); the
+    caller starts and stops it."""
+    if settings.checkpoint_interval_minutes <= 0:
+        return None
+    return CheckpointRunner(checkpoints, settings.checkpoint_interval_minutes * 60)
 
 
 def build_http_app(settings: Settings | None = None) -> Any:

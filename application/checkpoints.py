@@ -1,0 +1,387 @@
+"""Checkpoints (context packages, DESIGN §3): named, compressed captures of an agent's state.
+
+Storage: each capture appends one `CheckpointTaken` event to the agent's own stream (the audit
+trail and what the checkpoint catalogue projection follows) and, in the same transaction, one
+row of the package table holding the encoded body (zstd-compressed canonical JSON of the state,
+encrypted when the store encrypts) and the encoded metadata. Keeping bodies out of the event
+means retention can drop old bodies while the history that announced them stays intact; the
+event that prunes them lists their ids (`pruned_package_ids`), so a catalogue reader sees the
+prune in the same event that adds the new checkpoint.
+
+An aggregate per checkpoint was the alternative; it would put multi-megabyte bodies into the
+immutable event log (never prunable) and need a second stream per capture.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+from eventsourcing.cipher import Cipher
+from eventsourcing.persistence import Compressor, IntegrityError
+
+from application.errors import (
+    AgentNotFound,
+    CheckpointNotFound,
+    ContextStoreError,
+    CorruptedCheckpoint,
+    InvalidRequest,
+    PackageTooLarge,
+    PointNotFound,
+    WriteConflict,
+)
+from application.package_port import PackageRecorder, PackageRow
+from application.store import ContextStore, to_us
+from domain.agent_id import check_agent_id
+from domain.aggregate import AgentContext
+from domain.state import CONTENT_FIELDS, canonical_json, content_hash
+
+log = logging.getLogger(__name__)
+
+AccessLevel = Literal["private", "shared", "public"]
+ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
+Origin = Literal["captured", "imported"]
+MAX_LABEL_LENGTH = 256
+MAX_ATTEMPTS = 20
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint's metadata (every field of DESIGN §3, plus where it came from)."""
+
+    package_id: str
+    agent_id: str
+    session_id: str | None
+    version: int
+    created_at: datetime
+    label: str | None
+    original_size_bytes: int
+    compressed_size_bytes: int
+    compression_ratio: float
+    compression_strategy: str
+    integrity_hash: str
+    message_count: int
+    reasoning_thread_count: int
+    tool_invocation_count: int
+    memory_count: int
+    is_encrypted: bool
+    access_level: AccessLevel
+    origin: Origin = "captured"
+    event_version: int | None = None  # version of its CheckpointTaken event (None: imported)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (created_at as RFC 3339)."""
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        values = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        created = values["created_at"]
+        if isinstance(created, str):
+            values["created_at"] = datetime.fromisoformat(created)
+        return cls(**values)
+
+
+@dataclass
+class AutoCaptureReport:
+    """What one round of automatic capture did."""
+
+    captured: list[Checkpoint] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class BodyCodec:
+    """Compress (and encrypt, when the store encrypts) package bodies and metadata."""
+
+    def __init__(self, compressor: Compressor, cipher: Cipher | None = None):
+        self.compressor = compressor
+        self.cipher = cipher
+
+    @property
+    def is_encrypted(self) -> bool:
+        return self.cipher is not None
+
+    @property
+    def strategy(self) -> str:
+        """e.g. `zstd-3` or `zstd-3+dict-1234` (the compressor's level and active dictionary)."""
+        level = getattr(self.compressor, "level", None)
+        name = "zstd" if level is None else f"zstd-{level}"
+        dict_id = getattr(self.compressor, "active_dictionary_id", None)
+        return f"{name}+dict-{dict_id}" if dict_id else name
+
+    def encode(self, raw: bytes) -> bytes:
+        data = self.compressor.compress(raw)
+        return self.cipher.encrypt(data) if self.cipher is not None else data
+
+    def decode(self, data: bytes) -> bytes:
+        if self.cipher is not None:
+            data = self.cipher.decrypt(data)
+        return self.compressor.decompress(data)
+
+
+def state_counts(state: dict[str, Any]) -> dict[str, int]:
+    return {
+        "message_count": len(state["messages"]),
+        "reasoning_thread_count": len(state["reasoning"]),
+        "tool_invocation_count": len(state["tool_calls"]),
+        "memory_count": len(state["memories"]),
+    }
+
+
+def current_session(state: dict[str, Any]) -> str | None:
+    """The session of the agent's latest event, if its events carried sessions."""
+    sessions = state.get("sessions") or []
+    if not sessions:
+        return None
+    return cast(str, max(sessions, key=lambda s: s["last_version"])["session_id"])
+
+
+def check_state(state: Any, expected_hash: str) -> None:
+    """Raise CorruptedCheckpoint unless `state` is a context whose hash is `expected_hash`."""
+    if not isinstance(state, dict) or any(f not in state for f in CONTENT_FIELDS):
+        raise CorruptedCheckpoint("checkpoint body is not an agent state")
+    try:
+        actual = content_hash(state)
+    except (TypeError, ValueError) as e:
+        raise CorruptedCheckpoint(f"checkpoint body cannot be hashed: {e}") from e
+    if actual != expected_hash:
+        raise CorruptedCheckpoint(
+            f"checkpoint body hashes to {actual}, not its integrity hash {expected_hash}"
+        )
+    if state.get("content_hash") not in (None, expected_hash):
+        raise CorruptedCheckpoint("checkpoint body disagrees with its own content_hash")
+
+
+class CheckpointService:
+    """Capture, list and read checkpoints; retention and size limits from settings."""
+
+    def __init__(
+        self,
+        store: ContextStore,
+        *,
+        max_checkpoints_per_agent: int = 10,
+        max_package_bytes: int = 100 * MIB,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+    ):
+        if not isinstance(store.recorder, PackageRecorder):
+            raise TypeError(
+                "checkpoints need a recorder with the package table: use "
+                "infrastructure.persistence.packages_sqlite / packages_postgres recorders"
+            )
+        if max_checkpoints_per_agent < 1:
+            raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
+        compressor = compressor or store.mapper.compressor
+        if compressor is None:
+            raise TypeError("checkpoints need a compressor (the store has none)")
+        self.store = store
+        self.packages: PackageRecorder = store.recorder
+        self.max_checkpoints_per_agent = max_checkpoints_per_agent
+        self.max_package_bytes = max_package_bytes
+        self.codec = BodyCodec(compressor, cipher if cipher is not None else store.mapper.cipher)
+
+    # Capture ---------------------------------------------------------------------------------
+    def capture(
+        self,
+        agent_id: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        session_id: str | None = None,
+        access_level: str = "private",
+    ) -> Checkpoint:
+        """Capture the agent now (or at `version`) as a new checkpoint, pruning the oldest
+        beyond the per-agent limit.
+
+        Raises AgentNotFound, PointNotFound, PackageTooLarge (nothing written), InvalidRequest.
+        """
+        check_agent_id(agent_id)
+        if access_level not in ACCESS_LEVELS:
+            raise InvalidRequest(
+                f"access_level: must be one of {', '.join(ACCESS_LEVELS)}, not {access_level!r}"
+            )
+        if label is not None and len(label) > MAX_LABEL_LENGTH:
+            raise InvalidRequest(f"label: at most {MAX_LABEL_LENGTH} characters")
+        if version is not None and version < 0:
+            raise PointNotFound(f"version must be 0 or more, not {version}")
+        if self.store.index.agent(agent_id) is None:
+            raise AgentNotFound(agent_id)
+        for attempt in range(MAX_ATTEMPTS):
+            agent = self.store.agent_at(agent_id)
+            at_version = agent.version if version is None else version
+            if at_version > agent.version:
+                raise PointNotFound(
+                    f"agent {agent_id!r} has no version {at_version} (latest is {agent.version})"
+                )
+            source = agent if at_version == agent.version else self.store.agent_at(
+                agent_id, at_version)
+            try:
+                return self._capture_once(agent, source.state(), label, session_id,
+                                          cast(AccessLevel, access_level))
+            except IntegrityError:
+                # Another writer appended to this agent meanwhile: capture again from fresh.
+                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+        raise WriteConflict(f"could not checkpoint {agent_id!r}: it kept changing")
+
+    def _capture_once(self, agent: AgentContext, state: dict[str, Any], label: str | None,
+                      session_id: str | None, access_level: AccessLevel) -> Checkpoint:
+        raw = canonical_json(state)
+        self.check_size(len(raw), f"checkpoint of {agent.agent_id!r}")
+        body = self.codec.encode(raw)
+        now = datetime.now(UTC)
+        if agent.modified_on is not None and now <= agent.modified_on:
+            now = agent.modified_on
+        checkpoint = Checkpoint(
+            package_id=new_package_id(),
+            agent_id=agent.agent_id,
+            session_id=session_id if session_id is not None else current_session(state),
+            version=state["version"],
+            created_at=now,
+            label=label,
+            original_size_bytes=len(raw),
+            compressed_size_bytes=len(body),
+            compression_ratio=round(len(raw) / len(body), 3) if body else 0.0,
+            compression_strategy=self.codec.strategy,
+            integrity_hash=state["content_hash"],
+            **state_counts(state),
+            is_encrypted=self.codec.is_encrypted,
+            access_level=access_level,
+            origin="captured",
+            event_version=agent.version + 1,
+        )
+        kept = [r for r in self.packages.select_packages(agent.agent_id)
+                if r.event_version is not None]
+        excess = len(kept) + 1 - self.max_checkpoints_per_agent
+        pruned = [r.package_id for r in kept[: max(0, excess)]]
+        agent.note_checkpoint(
+            event_id=f"checkpoint-{checkpoint.package_id}",
+            checkpoint={**checkpoint.to_dict(), "pruned_package_ids": pruned},
+            timestamp=now,
+        )
+        row = PackageRow(
+            package_id=checkpoint.package_id,
+            agent_id=agent.agent_id,
+            version=checkpoint.version,
+            event_version=checkpoint.event_version,
+            created_us=to_us(now),
+            meta=self.codec.encode(canonical_json(checkpoint.to_dict())),
+            body=body,
+        )
+        self.store.append(agent, package_rows=[row], pruned_package_ids=pruned)
+        return checkpoint
+
+    def check_size(self, size: int, what: str) -> None:
+        if size > self.max_package_bytes:
+            raise PackageTooLarge(
+                f"{what} is {size} bytes, over CONTEXT_MAX_PACKAGE_SIZE_MB "
+                f"({self.max_package_bytes / MIB:g} MiB = {self.max_package_bytes} bytes)"
+            )
+
+    # Automatic capture -----------------------------------------------------------------------
+    def changed_agents(self) -> list[str]:
+        """Agents with events after their newest checkpoint (or with none at all)."""
+        last: dict[str, int] = {}
+        for row in self.packages.select_packages():
+            if row.event_version is not None:
+                last[row.agent_id] = max(last.get(row.agent_id, 0), row.event_version)
+        return [a.agent_id for a in self.store.agents()
+                if a.version > last.get(a.agent_id, 0)]
+
+    def capture_changed(self, *, label: str = "auto", access_level: str = "private"
+                        ) -> AutoCaptureReport:
+        """Checkpoint every agent that changed since its last checkpoint; one failure (e.g. a
+        state over the size limit) is reported and does not stop the others."""
+        report = AutoCaptureReport()
+        for agent_id in self.changed_agents():
+            try:
+                report.captured.append(self.capture(agent_id, label=label,
+                                                    access_level=access_level))
+            except ContextStoreError as e:
+                log.warning("automatic checkpoint of %s failed: %s", agent_id, e)
+                report.failed[agent_id] = str(e)
+        return report
+
+    # Reading ---------------------------------------------------------------------------------
+    def get(self, package_id: str) -> Checkpoint:
+        row = self.packages.select_package(package_id, with_body=False)
+        if row is None:
+            raise CheckpointNotFound(package_id)
+        return self._metadata(row)
+
+    def list(self, agent_id: str | None = None) -> list[Checkpoint]:
+        """Checkpoints (of one agent, when given), oldest first."""
+        return [self._metadata(r) for r in self.packages.select_packages(agent_id)]
+
+    def load(self, package_id: str) -> tuple[Checkpoint, dict[str, Any]]:
+        """A checkpoint and its state (DESIGN §2 form), checked against its integrity hash.
+
+        Raises CheckpointNotFound, or CorruptedCheckpoint when the stored bytes were altered.
+        """
+        row = self.packages.select_package(package_id, with_body=True)
+        if row is None:
+            raise CheckpointNotFound(package_id)
+        checkpoint = self._metadata(row)
+        try:
+            state = json.loads(self.codec.decode(row.body or b""))
+        except Exception as e:  # noqa: BLE001 - any decoding failure means altered bytes
+            raise CorruptedCheckpoint(
+                f"checkpoint {package_id!r} cannot be read back ({type(e).__name__}: {e}); "
+                "its stored bytes were altered"
+            ) from e
+        try:
+            check_state(state, checkpoint.integrity_hash)
+        except CorruptedCheckpoint as e:
+            raise CorruptedCheckpoint(f"checkpoint {package_id!r}: {e}") from None
+        return checkpoint, state
+
+    def _metadata(self, row: PackageRow) -> Checkpoint:
+        try:
+            checkpoint = Checkpoint.from_dict(json.loads(self.codec.decode(row.meta)))
+        except Exception as e:  # noqa: BLE001
+            raise CorruptedCheckpoint(
+                f"checkpoint {row.package_id!r} metadata cannot be read ({type(e).__name__})"
+            ) from e
+        if (checkpoint.package_id, checkpoint.agent_id, checkpoint.version) != (
+            row.package_id, row.agent_id, row.version
+        ):
+            raise CorruptedCheckpoint(f"checkpoint {row.package_id!r} metadata was altered")
+        return checkpoint
+
+    # Imports ---------------------------------------------------------------------------------
+    def store_imported(self, checkpoint: Checkpoint, raw_state: bytes) -> Checkpoint:
+        """Keep a verified package from another store (see application.packages)."""
+        body = self.codec.encode(raw_state)
+        imported = Checkpoint(**{
+            **asdict(checkpoint),
+            "compressed_size_bytes": len(body),
+            "compression_ratio": round(len(raw_state) / len(body), 3) if body else 0.0,
+            "compression_strategy": self.codec.strategy,
+            "is_encrypted": self.codec.is_encrypted,
+            "origin": "imported",
+            "event_version": None,
+        })
+        self.packages.insert_package(PackageRow(
+            package_id=imported.package_id,
+            agent_id=imported.agent_id,
+            version=imported.version,
+            event_version=None,
+            created_us=to_us(imported.created_at),
+            meta=self.codec.encode(canonical_json(imported.to_dict())),
+            body=body,
+        ))
+        return imported
+
+
+def new_package_id() -> str:
+    """`ckpt-<32 hex>`: never mistaken for a version or a time when parsed as a point."""
+    return f"ckpt-{uuid.uuid4().hex}"
+

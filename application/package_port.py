@@ -1,0 +1,43 @@
+"""What checkpoints need from persistence: a package table beside the events.
+
+A captured checkpoint's row is written by the recorder's `insert_events` in the same
+transaction as its `CheckpointTaken` event (pass `package_rows=` and `pruned_package_ids=` to
+`ContextStore.append`), so the catalogue event and the package body commit together or not at
+all, and retention's deletions commit with the event that announces them. Imported packages
+have no event here (their history lives in another store) and are written alone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    """One stored package. `meta` and `body` are encoded (compressed, and encrypted when the
+    store encrypts) canonical JSON: the checkpoint metadata and the agent state."""
+
+    package_id: str
+    agent_id: str
+    version: int
+    event_version: int | None  # version of its CheckpointTaken event; None when imported
+    created_us: int
+    meta: bytes
+    body: bytes | None = None  # None when listed without bodies
+
+
+class PackageRecorder(ABC):
+    """Reads and stand-alone writes of the package table (see the module docstring)."""
+
+    @abstractmethod
+    def insert_package(self, row: PackageRow) -> None:
+        """Write one package in its own transaction (imports); a repeated id is an error."""
+
+    @abstractmethod
+    def select_package(self, package_id: str, *, with_body: bool = True) -> PackageRow | None:
+        """One package, or None."""
+
+    @abstractmethod
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        """Packages (of one agent, when given) without bodies, oldest first."""

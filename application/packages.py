@@ -1,0 +1,226 @@
+"""Portable checkpoint files (`.ctxpkg`, DESIGN §3): export from one store, import into another.
+
+Layout (all integers big-endian), never pickle:
+
+    magic       8 bytes  b"CTXPKG\\x00\\x01"   (format name, format version 1)
+    manifest_n  4 bytes  length of the manifest
+    body_n      8 bytes  length of the body
+    manifest    canonical JSON: format, checkpoint metadata, integrity hash, body facts
+    body        one zstd frame (no dictionary, so any store can read it) of the canonical
+                JSON of the agent state; AES-GCM encrypted when the exporting store encrypts
+    checksum    32 bytes SHA-256 of everything before it
+
+Import checks size, magic, lengths (truncation), checksum, manifest, body hash, decryption,
+decompressed size and the content hash before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from typing import Any, Literal
+
+from eventsourcing.cipher import Cipher
+from eventsourcing.persistence import Compressor
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from application.checkpoints import ACCESS_LEVELS, Checkpoint, CheckpointService, check_state
+from application.errors import (
+    CorruptedCheckpoint,
+    InvalidPackageFile,
+    PackageExists,
+)
+from domain.agent_id import AGENT_ID_PATTERN
+from domain.state import canonical_json
+
+MAGIC = b"CTXPKG\x00\x01"
+FORMAT = "ctxpkg"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct(">8sIQ")
+_CHECKSUM_BYTES = 32
+MAX_MANIFEST_BYTES = 1024 * 1024
+FILE_SUFFIX = ".ctxpkg"
+
+
+class _CheckpointFields(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    package_id: str = Field(min_length=1, max_length=256)
+    agent_id: str = Field(pattern=AGENT_ID_PATTERN)
+    session_id: str | None = None
+    version: int = Field(ge=0)
+    created_at: str
+    label: str | None = None
+    original_size_bytes: int = Field(ge=0)
+    compressed_size_bytes: int = Field(ge=0)
+    compression_ratio: float
+    compression_strategy: str
+    integrity_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    message_count: int = Field(ge=0)
+    reasoning_thread_count: int = Field(ge=0)
+    tool_invocation_count: int = Field(ge=0)
+    memory_count: int = Field(ge=0)
+    is_encrypted: bool
+    access_level: str
+    origin: str = "captured"
+
+
+class _Body(BaseModel):
+    compression: Literal["zstd"]
+    encryption: Literal["aes-gcm"] | None
+    size: int = Field(ge=0)
+    original_size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Manifest(BaseModel):
+    """The manifest of a .ctxpkg file."""
+
+    format: Literal["ctxpkg"]
+    format_version: Literal[1]
+    integrity_hash: str
+    checkpoint: _CheckpointFields
+    body: _Body
+
+
+class PackageService:
+    """Export checkpoints to `.ctxpkg` bytes and import them (verified) into this store."""
+
+    def __init__(self, checkpoints: CheckpointService, portable_compressor: Compressor,
+                 cipher: Cipher | None = None):
+        self.checkpoints = checkpoints
+        self.compressor = portable_compressor
+        self.cipher = cipher if cipher is not None else checkpoints.codec.cipher
+
+    def export(self, package_id: str) -> bytes:
+        """The `.ctxpkg` bytes of a checkpoint (verified against its hash first).
+
+        Raises CheckpointNotFound, CorruptedCheckpoint.
+        """
+        checkpoint, state = self.checkpoints.load(package_id)
+        raw = canonical_json(state)
+        body = self.compressor.compress(raw)
+        if self.cipher is not None:
+            body = self.cipher.encrypt(body)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "integrity_hash": checkpoint.integrity_hash,
+            "checkpoint": {k: v for k, v in checkpoint.to_dict().items() if k != "event_version"},
+            "body": {
+                "compression": "zstd",
+                "encryption": "aes-gcm" if self.cipher is not None else None,
+                "size": len(body),
+                "original_size": len(raw),
+                "sha256": hashlib.sha256(body).hexdigest(),
+            },
+        }
+        manifest_bytes = canonical_json(manifest)
+        head = _HEADER.pack(MAGIC, len(manifest_bytes), len(body)) + manifest_bytes + body
+        return head + hashlib.sha256(head).digest()
+
+    def read_manifest(self, data: bytes) -> Manifest:
+        """The verified manifest of a `.ctxpkg` file (framing and checksum checked)."""
+        manifest, _ = self._unframe(data)
+        return manifest
+
+    def import_package(self, data: bytes) -> Checkpoint:
+        """Verify a `.ctxpkg` file completely, then keep it as a checkpoint of this store.
+
+        Importing the same package again returns the one already kept. Raises
+        InvalidPackageFile (not a package, truncated, tampered, wrong key), PackageTooLarge,
+        PackageExists (same id, other content); nothing is written on error.
+        """
+        manifest, body = self._unframe(data)
+        info = manifest.body
+        self.checkpoints.check_size(info.original_size, "package state")
+        if info.encryption is not None:
+            if self.cipher is None:
+                raise InvalidPackageFile(
+                    "package is encrypted; this store has no CONTEXT_ENCRYPTION_KEY to read it")
+            try:
+                body = self.cipher.decrypt(body)
+            except Exception as e:  # noqa: BLE001
+                raise InvalidPackageFile(
+                    "package cannot be decrypted: it was encrypted with another key "
+                    f"({type(e).__name__})") from e
+        try:
+            raw = self.compressor.decompress(body)
+        except Exception as e:  # noqa: BLE001
+            raise InvalidPackageFile(f"package body is not a readable zstd frame: {e}") from e
+        if len(raw) != info.original_size:
+            raise InvalidPackageFile(
+                f"package body is {len(raw)} bytes, its manifest says {info.original_size}")
+        try:
+            state = json.loads(raw)
+        except ValueError as e:
+            raise InvalidPackageFile(f"package body is not JSON: {e}") from e
+        fields = manifest.checkpoint
+        if fields.integrity_hash != manifest.integrity_hash:
+            raise InvalidPackageFile("manifest integrity hashes disagree")
+        try:
+            check_state(state, manifest.integrity_hash)
+        except CorruptedCheckpoint as e:
+            raise InvalidPackageFile(f"package state fails its integrity check: {e}") from None
+        if state.get("agent_id") != fields.agent_id or state.get("version") != fields.version:
+            raise InvalidPackageFile("package state is not the agent/version its manifest names")
+        if fields.access_level not in ACCESS_LEVELS:
+            raise InvalidPackageFile(f"manifest access_level {fields.access_level!r} is unknown")
+        checkpoint = Checkpoint.from_dict(fields.model_dump())
+        existing = self.checkpoints.packages.select_package(checkpoint.package_id,
+                                                            with_body=False)
+        if existing is not None:
+            held = self.checkpoints.get(checkpoint.package_id)
+            if held.integrity_hash == checkpoint.integrity_hash:
+                return held
+            raise PackageExists(
+                f"this store already has a checkpoint {checkpoint.package_id!r} with other "
+                "content")
+        return self.checkpoints.store_imported(checkpoint, raw)
+
+    def _unframe(self, data: bytes) -> tuple[Manifest, bytes]:
+        limit = self.checkpoints.max_package_bytes + MAX_MANIFEST_BYTES + _HEADER.size + 64
+        if len(data) > limit:
+            self.checkpoints.check_size(len(data), "package file")
+        if len(data) < _HEADER.size + _CHECKSUM_BYTES or not data.startswith(MAGIC[:6]):
+            raise InvalidPackageFile("not a .ctxpkg file (bad magic or too short)")
+        magic, manifest_n, body_n = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise InvalidPackageFile(
+                f"unsupported .ctxpkg format version {magic[6:]!r} (this store reads 1)")
+        expected = _HEADER.size + manifest_n + body_n + _CHECKSUM_BYTES
+        if len(data) < expected:
+            raise InvalidPackageFile(
+                f"package file is truncated: {len(data)} bytes of {expected}")
+        if len(data) > expected:
+            raise InvalidPackageFile(
+                f"package file has {len(data) - expected} unexpected bytes at its end")
+        if manifest_n > MAX_MANIFEST_BYTES:
+            raise InvalidPackageFile(f"manifest is {manifest_n} bytes, over the limit")
+        head = data[:-_CHECKSUM_BYTES]
+        if hashlib.sha256(head).digest() != data[-_CHECKSUM_BYTES:]:
+            raise InvalidPackageFile("package checksum mismatch: the file was altered or damaged")
+        manifest_bytes = data[_HEADER.size:_HEADER.size + manifest_n]
+        body = data[_HEADER.size + manifest_n:-_CHECKSUM_BYTES]
+        try:
+            manifest = Manifest.model_validate(_json_object(manifest_bytes))
+        except ValidationError as e:
+            where = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + err["msg"]
+                              for err in e.errors(include_url=False))
+            raise InvalidPackageFile(f"invalid manifest: {where}") from None
+        if manifest.body.size != len(body):
+            raise InvalidPackageFile("package body length disagrees with its manifest")
+        if hashlib.sha256(body).hexdigest() != manifest.body.sha256:
+            raise InvalidPackageFile("package body hash mismatch: the body was altered")
+        return manifest, body
+
+
+def _json_object(data: bytes) -> Any:
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise InvalidPackageFile(f"manifest is not JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise InvalidPackageFile("manifest is not a JSON object")
+    return value

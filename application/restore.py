@@ -1,0 +1,376 @@
+"""Restore an agent's context from any point of any agent (DESIGN §3): rewind, fork, merge.
+
+The source state is built from the nearest base at or before the point (a snapshot or a
+checkpoint of the source agent, whichever is later) plus the events after it. Validation:
+`basic` checks the base (a checkpoint against its integrity hash, a snapshot that it reads
+back as this agent at its version); `comprehensive` also folds the full event history without
+snapshots and requires the same hash. Exactly one `ContextRestored` event is then appended to
+the target; on any error nothing is written, and history is never deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+from eventsourcing.persistence import IntegrityError
+
+from application.checkpoints import Checkpoint, CheckpointService
+from application.errors import (
+    AgentNotFound,
+    ContextStoreError,
+    CorruptedCheckpoint,
+    CorruptedSnapshot,
+    IntegrityMismatch,
+    InvalidRequest,
+    PointNotFound,
+    WriteConflict,
+)
+from application.store import ContextStore
+from domain.agent_id import aggregate_id, check_agent_id
+from domain.aggregate import RESTORE_STRATEGIES, AgentContext
+from domain.merge import merge_content
+from domain.points import Point
+from domain.state import CONTENT_FIELDS, Content, content_hash, copy_content
+
+MergeStrategy = Literal["replace", "merge"]
+ValidationLevel = Literal["basic", "comprehensive"]
+VALIDATION_LEVELS: tuple[str, ...] = get_args(ValidationLevel)
+Base = Literal["empty", "events", "snapshot", "checkpoint"]
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """An agent's content at a point, and how it was built."""
+
+    agent_id: str
+    version: int
+    point: Point
+    content: Content
+    content_hash: str
+    sessions: list[dict[str, Any]]
+    as_of: str | None
+    base: Base  # empty (version 0), events (no base: from the start), snapshot, checkpoint
+    base_version: int
+    checkpoint_id: str | None
+    events_replayed: int
+    validation_level: ValidationLevel
+
+    @property
+    def snapshot_version(self) -> int | None:
+        return self.base_version if self.base == "snapshot" else None
+
+    def state(self) -> dict[str, Any]:
+        """The DESIGN §2 form of this state."""
+        return {"agent_id": self.agent_id, "version": self.version, "as_of": self.as_of,
+                **copy.deepcopy(self.content), "sessions": copy.deepcopy(self.sessions),
+                "content_hash": self.content_hash}
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did (JSON-ready through `to_dict`)."""
+
+    source_agent_id: str
+    target_agent_id: str
+    mode: Literal["rewind", "fork", "into_existing"]
+    point: dict[str, Any]
+    source_version: int
+    source_content_hash: str
+    base: Base
+    base_version: int
+    snapshot_version: int | None
+    checkpoint_id: str | None
+    events_replayed: int
+    merge_strategy: MergeStrategy
+    validation_level: ValidationLevel
+    event_id: str
+    target_version: int
+    content_hash: str
+    duration_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def agent_from_state(agent_id: str, state: dict[str, Any], version: int) -> AgentContext:
+    """An unsaved aggregate at `version` holding `state`, onto which later events can fold."""
+    agent = AgentContext.start(agent_id)
+    agent.content = copy_content(state)
+    agent.sessions = copy.deepcopy(state.get("sessions") or [])
+    agent._version = version  # noqa: SLF001 - a base for replay, never saved as such
+    as_of = state.get("as_of")
+    if as_of:
+        moment = datetime.fromisoformat(as_of)
+        agent._created_on = agent._modified_on = moment  # noqa: SLF001
+    return agent
+
+
+class RestoreService:
+    def __init__(self, store: ContextStore, checkpoints: CheckpointService):
+        self.store = store
+        self.checkpoints = checkpoints
+
+    # Reading a point -------------------------------------------------------------------------
+    def resolve_version(self, agent_id: str, point: Point) -> int:
+        """The version a version/time/latest point names (checkpoint points: see state_at)."""
+        check_agent_id(agent_id)
+        summary = self.store.index.agent(agent_id)
+        if summary is None:
+            raise AgentNotFound(agent_id)
+        if point.version is not None:
+            if point.version > summary.version:
+                raise PointNotFound(f"agent {agent_id!r} has no version {point.version} "
+                                    f"(latest is {summary.version})")
+            return point.version
+        if point.at is not None:
+            version = self.store.version_at(agent_id, point.at)
+            if version == 0:
+                raise PointNotFound(f"agent {agent_id!r} has no events at or before "
+                                    f"{point.at.isoformat()}")
+            return version
+        if point.checkpoint_id is not None:
+            return self.checkpoints.get(point.checkpoint_id).version
+        return summary.version
+
+    def state_at(self, agent_id: str | None, point: Point,
+                 validation_level: str = "basic") -> SourceState:
+        """The content of `agent_id` at `point`, built from the nearest base plus events.
+
+        `agent_id` may be None for a checkpoint point (the checkpoint names its agent).
+        Raises AgentNotFound, PointNotFound/CheckpointNotFound, IntegrityMismatch subclasses.
+        """
+        level = _validation_level(validation_level)
+        if point.checkpoint_id is not None:
+            return self._state_from_checkpoint(agent_id, point, level)
+        if agent_id is None:
+            raise InvalidRequest("source agent_id is required unless the point is a checkpoint")
+        version = self.resolve_version(agent_id, point)
+        if version == 0:
+            empty = AgentContext.start(agent_id)
+            return self._source(empty, point, "empty", 0, None, 0, level)
+        agent, base, base_version, checkpoint_id = self._base(agent_id, version)
+        replayed = 0
+        try:
+            for event in self.store.events.get(aggregate_id(agent_id), gt=base_version,
+                                               lte=version):
+                agent = cast(AgentContext, event.mutate(agent))  # type: ignore[attr-defined]
+                replayed += 1
+        except IntegrityMismatch:
+            raise
+        except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
+            raise IntegrityMismatch(
+                f"agent {agent_id!r}: events after version {base_version} cannot be replayed "
+                f"({type(e).__name__}: {e})"
+            ) from e
+        if agent is None or agent.version != version:
+            raise PointNotFound(f"agent {agent_id!r} has no version {version}")
+        source = self._source(agent, point, base, base_version, checkpoint_id, replayed, level)
+        if level == "comprehensive" and base in ("snapshot", "checkpoint"):
+            self._compare_with_history(source)
+        return source
+
+    def _state_from_checkpoint(self, agent_id: str | None, point: Point,
+                               level: ValidationLevel) -> SourceState:
+        checkpoint, state = self.checkpoints.load(cast(str, point.checkpoint_id))
+        if agent_id is not None and agent_id != checkpoint.agent_id:
+            raise PointNotFound(f"checkpoint {checkpoint.package_id!r} belongs to agent "
+                                f"{checkpoint.agent_id!r}, not {agent_id!r}")
+        agent = agent_from_state(checkpoint.agent_id, state, checkpoint.version)
+        source = self._source(agent, point, "checkpoint", checkpoint.version,
+                              checkpoint.package_id, 0, level)
+        if level == "comprehensive":
+            if checkpoint.origin == "imported":
+                raise IntegrityMismatch(
+                    f"checkpoint {checkpoint.package_id!r} was imported: its event history is "
+                    "in another store, so only basic validation (its integrity hash) is possible"
+                )
+            self._compare_with_history(source)
+        return source
+
+    def _base(self, agent_id: str, version: int
+              ) -> tuple[AgentContext | None, Base, int, str | None]:
+        """The latest snapshot or own checkpoint at or before `version` (None: from scratch)."""
+        snapshot_agent, snapshot_version = self._snapshot(agent_id, version)
+        best: Checkpoint | None = None
+        for checkpoint in self.checkpoints.list(agent_id):
+            if checkpoint.origin == "captured" and checkpoint.version <= version and (
+                best is None or checkpoint.version > best.version
+            ):
+                best = checkpoint
+        if best is not None and best.version > snapshot_version:
+            _, state = self.checkpoints.load(best.package_id)
+            return (agent_from_state(agent_id, state, best.version), "checkpoint",
+                    best.version, best.package_id)
+        if snapshot_agent is not None:
+            return snapshot_agent, "snapshot", snapshot_version, None
+        return None, "events", 0, None
+
+    def _snapshot(self, agent_id: str, version: int) -> tuple[AgentContext | None, int]:
+        if self.store.snapshots is None:
+            return None, 0
+        originator_id = aggregate_id(agent_id)
+        stored = self.store.snapshots.recorder.select_events(originator_id, lte=version,
+                                                             desc=True, limit=1)
+        if not stored:
+            return None, 0
+        where = f"snapshot of {agent_id!r} at version {stored[0].originator_version}"
+        try:
+            snapshot = self.store.mapper.to_domain_event(stored[0])
+            agent = cast(AgentContext, snapshot.mutate(None))  # type: ignore[attr-defined]
+            ok = (isinstance(agent, AgentContext) and agent.agent_id == agent_id
+                  and agent.version == stored[0].originator_version
+                  and isinstance(agent.content, dict)
+                  and all(f in agent.content for f in CONTENT_FIELDS))
+            if ok:
+                content_hash(agent.content)
+        except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
+            raise CorruptedSnapshot(f"{where} cannot be read ({type(e).__name__}: {e})") from e
+        if not ok:
+            raise CorruptedSnapshot(f"{where} is not this agent's state at that version")
+        return agent, agent.version
+
+    def _compare_with_history(self, source: SourceState) -> None:
+        """Fold every event from the start (no snapshot, no checkpoint) and compare hashes."""
+        agent: AgentContext | None = None
+        try:
+            for event in self.store.events.get(aggregate_id(source.agent_id),
+                                               lte=source.version):
+                agent = cast(AgentContext, event.mutate(agent))  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001
+            raise IntegrityMismatch(f"agent {source.agent_id!r}: history cannot be replayed "
+                                    f"({type(e).__name__}: {e})") from e
+        if source.version == 0:
+            agent = AgentContext.start(source.agent_id)
+        if agent is None or agent.version != source.version:
+            raise IntegrityMismatch(
+                f"agent {source.agent_id!r}: the event history has no version {source.version}"
+            )
+        rebuilt = content_hash(agent.content)
+        if rebuilt != source.content_hash:
+            error = CorruptedCheckpoint if source.base == "checkpoint" else CorruptedSnapshot
+            used = (f"checkpoint {source.checkpoint_id!r}" if source.base == "checkpoint"
+                    else f"snapshot at version {source.base_version}")
+            raise error(
+                f"agent {source.agent_id!r} at version {source.version}: the {used} gives "
+                f"{source.content_hash}, the full event history gives {rebuilt}"
+            )
+
+    def _source(self, agent: AgentContext, point: Point, base: Base, base_version: int,
+                checkpoint_id: str | None, replayed: int, level: ValidationLevel
+                ) -> SourceState:
+        return SourceState(
+            agent_id=agent.agent_id,
+            version=agent.version,
+            point=point,
+            content=copy_content(agent.content),
+            content_hash=content_hash(agent.content),
+            sessions=copy.deepcopy(agent.sessions),
+            as_of=agent.modified_on.isoformat() if agent.modified_on else None,
+            base=base,
+            base_version=base_version,
+            checkpoint_id=checkpoint_id,
+            events_replayed=replayed,
+            validation_level=level,
+        )
+
+    # Restoring -------------------------------------------------------------------------------
+    def restore(
+        self,
+        source_agent_id: str | None,
+        point: Point,
+        target_agent_id: str | None = None,
+        *,
+        merge_strategy: str = "replace",
+        validation_level: str = "basic",
+        tenant: str | None = None,
+    ) -> RestoreResult:
+        """Give `target_agent_id` (default: the source itself, a rewind) the source's content
+        at `point`, replacing its own or merged into it, with one ContextRestored event.
+
+        `source_agent_id` may be None when `point` is a checkpoint. With `tenant`, the source
+        and an existing target must belong to it (a new target is created for it).
+        Raises AgentNotFound, PointNotFound, IntegrityMismatch (and subclasses),
+        InvalidRequest; on any error nothing is written.
+        """
+        started = time.perf_counter()
+        if merge_strategy not in RESTORE_STRATEGIES:
+            raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
+                                 f", not {merge_strategy!r}")
+        strategy = cast(MergeStrategy, merge_strategy)
+        source = self.state_at(source_agent_id, point, validation_level)
+        target_id = check_agent_id(target_agent_id or source.agent_id)
+        if tenant is not None:
+            self._check_tenant(source.agent_id, tenant, must_exist=source.base != "checkpoint")
+            self._check_tenant(target_id, tenant, must_exist=False)
+        for attempt in range(MAX_ATTEMPTS):
+            exists = self.store.index.agent(target_id) is not None
+            target = self.store.agent_at(target_id) if exists else AgentContext.start(target_id)
+            content = (source.content if strategy == "replace"
+                       else merge_content(target.content, source.content))
+            event_id = f"restore-{uuid.uuid4().hex}"
+            now = datetime.now(UTC)
+            if target.modified_on is not None and now <= target.modified_on:
+                now = target.modified_on
+            target.restore(event_id=event_id, content=content, timestamp=now, provenance={
+                "source_agent_id": source.agent_id,
+                "source_version": source.version,
+                "checkpoint_id": source.checkpoint_id,
+                "strategy": strategy,
+                "point": point.to_dict(),
+                "validation_level": source.validation_level,
+                "source_content_hash": source.content_hash,
+            })
+            expected = content_hash(content)
+            if content_hash(target.content) != expected:  # pragma: no cover - fold invariant
+                raise IntegrityMismatch("restored content does not hash as computed")
+            try:
+                self.store.append(target, **({"tenant": tenant} if tenant else {}))
+            except IntegrityError:
+                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+                continue
+            mode: Literal["rewind", "fork", "into_existing"] = (
+                "rewind" if target_id == source.agent_id
+                else "into_existing" if exists else "fork")
+            return RestoreResult(
+                source_agent_id=source.agent_id,
+                target_agent_id=target_id,
+                mode=mode,
+                point=point.to_dict(),
+                source_version=source.version,
+                source_content_hash=source.content_hash,
+                base=source.base,
+                base_version=source.base_version,
+                snapshot_version=source.snapshot_version,
+                checkpoint_id=source.checkpoint_id,
+                events_replayed=source.events_replayed,
+                merge_strategy=strategy,
+                validation_level=source.validation_level,
+                event_id=event_id,
+                target_version=target.version,
+                content_hash=expected,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        raise WriteConflict(f"could not restore into {target_id!r}: it kept changing")
+
+    def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
+        summary = self.store.index.agent(agent_id)
+        if summary is None:
+            if must_exist:
+                raise AgentNotFound(agent_id)
+            return
+        if summary.tenant != tenant:
+            raise ContextStoreError(f"agent {agent_id!r} belongs to another tenant")
+
+
+def _validation_level(value: str) -> ValidationLevel:
+    if value not in VALIDATION_LEVELS:
+        raise InvalidRequest(f"validation_level: must be one of {', '.join(VALIDATION_LEVELS)}"
+                             f", not {value!r}")
+    return cast(ValidationLevel, value)

@@ -1,0 +1,105 @@
+"""PostgreSQL recorder with the checkpoint package table (application.package_port).
+
+Package rows are written and pruned inside `insert_events`, in the transaction (and pipeline)
+of the `CheckpointTaken` event that announces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from application.package_port import PackageRecorder, PackageRow
+from infrastructure.persistence.postgres import PostgresContextRecorder
+
+_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta"
+
+
+class PostgresPackageRecorder(PostgresContextRecorder, PackageRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        schema = Identifier(self.datastore.schema)
+        self.packages_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_packages"))
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (package_id text PRIMARY KEY, "
+                    "agent_id text NOT NULL, version bigint NOT NULL, event_version bigint, "
+                    "created_us bigint NOT NULL, meta bytea NOT NULL, body bytea NOT NULL)"
+                ).format(self.packages_table),
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (agent_id, created_us)").format(
+                    Identifier(f"{prefix}_packages_agent"), self.packages_table
+                ),
+            ]
+        )
+        self._insert_package = SQL(
+            "INSERT INTO {} (" + _COLUMNS + ", body) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        ).format(self.packages_table)
+        self._delete_packages = SQL("DELETE FROM {} WHERE package_id = ANY(%s)").format(
+            self.packages_table
+        )
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        if pruned_package_ids:
+            curs.execute(self._delete_packages, (list(pruned_package_ids),))
+        for row in package_rows:
+            curs.execute(self._insert_package, _params(row))
+
+    def insert_package(self, row: PackageRow) -> None:
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(self._insert_package, _params(row))
+        except psycopg.IntegrityError as e:
+            raise IntegrityError(e) from e
+
+    def select_package(self, package_id: str, *, with_body: bool = True) -> PackageRow | None:
+        columns = _COLUMNS + (", body" if with_body else "")
+        query: Composed = SQL("SELECT " + columns + " FROM {} WHERE package_id = %s").format(
+            self.packages_table
+        )
+        rows = self._fetch(query, (package_id,))
+        return _row(rows[0]) if rows else None
+
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        if agent_id is None:
+            query = SQL("SELECT " + _COLUMNS + " FROM {} ORDER BY created_us, package_id")
+            rows = self._fetch(query.format(self.packages_table), ())
+        else:
+            query = SQL(
+                "SELECT " + _COLUMNS + " FROM {} WHERE agent_id = %s "
+                "ORDER BY created_us, package_id"
+            )
+            rows = self._fetch(query.format(self.packages_table), (agent_id,))
+        return [_row(r) for r in rows]
+
+
+def _params(r: PackageRow) -> tuple[Any, ...]:
+    return (r.package_id, r.agent_id, r.version, r.event_version, r.created_us, r.meta,
+            r.body if r.body is not None else b"")
+
+
+def _row(r: DictRow) -> PackageRow:
+    body = r.get("body")
+    return PackageRow(
+        package_id=r["package_id"], agent_id=r["agent_id"], version=int(r["version"]),
+        event_version=None if r["event_version"] is None else int(r["event_version"]),
+        created_us=int(r["created_us"]), meta=bytes(r["meta"]),
+        body=bytes(body) if body is not None else None,
+    )

@@ -1,0 +1,97 @@
+"""SQLite recorder with the checkpoint package table (application.package_port).
+
+Package rows are written and pruned inside `insert_events`, in the transaction of the
+`CheckpointTaken` event that announces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from application.package_port import PackageRecorder, PackageRow
+from infrastructure.persistence.sqlite import SQLiteContextRecorder
+
+_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta"
+
+
+class SQLitePackageRecorder(SQLiteContextRecorder, PackageRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        self.packages_table = f"{prefix}_packages"
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.packages_table} ("
+            "package_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "event_version INTEGER, created_us INTEGER NOT NULL, meta BLOB NOT NULL, "
+            "body BLOB NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.packages_table}_agent "
+            f"ON {self.packages_table} (agent_id, created_us)",
+        ]
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if pruned_package_ids:
+            c.executemany(
+                f"DELETE FROM {self.packages_table} WHERE package_id = ?",
+                [(p,) for p in pruned_package_ids],
+            )
+        if package_rows:
+            self._insert_rows(c, package_rows)
+        return ids
+
+    def _insert_rows(self, c: SQLiteCursor, rows: Sequence[PackageRow]) -> None:
+        c.executemany(
+            f"INSERT INTO {self.packages_table} ({_COLUMNS}, body) VALUES (?,?,?,?,?,?,?)",
+            [
+                (r.package_id, r.agent_id, r.version, r.event_version, r.created_us, r.meta,
+                 r.body if r.body is not None else b"")
+                for r in rows
+            ],
+        )
+
+    def insert_package(self, row: PackageRow) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_rows(c, [row])
+
+    def select_package(self, package_id: str, *, with_body: bool = True) -> PackageRow | None:
+        columns = _COLUMNS + (", body" if with_body else "")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {columns} FROM {self.packages_table} WHERE package_id = ?",
+                (package_id,),
+            )
+            row = c.fetchone()
+        return _row(tuple(row)) if row else None
+
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        sql = f"SELECT {_COLUMNS} FROM {self.packages_table}"
+        params: tuple[Any, ...] = ()
+        if agent_id is not None:
+            sql += " WHERE agent_id = ?"
+            params = (agent_id,)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql + " ORDER BY created_us, package_id", params)
+            return [_row(tuple(r)) for r in c.fetchall()]
+
+
+def _row(r: tuple[Any, ...]) -> PackageRow:
+    return PackageRow(
+        package_id=r[0], agent_id=r[1], version=int(r[2]),
+        event_version=None if r[3] is None else int(r[3]), created_us=int(r[4]),
+        meta=bytes(r[5]), body=bytes(r[6]) if len(r) > 6 else None,
+    )

@@ -264,7 +264,8 @@ class CheckpointService:
         pruned = [r.package_id for r in kept[: max(0, excess)]]
         agent.note_checkpoint(
             event_id=f"checkpoint-{checkpoint.package_id}",
-            checkpoint={**checkpoint.to_dict(), "pruned_package_ids": pruned},
+            checkpoint={**checkpoint.to_dict(), "created_us": to_us(now),
+                        "pruned_package_ids": pruned},
             timestamp=now,
         )
         row = PackageRow(

@@ -307,7 +307,10 @@ class RestoreService:
         source = self.state_at(source_agent_id, point, validation_level)
         target_id = check_agent_id(target_agent_id or source.agent_id)
         if tenant is not None:
-            self._check_tenant(source.agent_id, tenant, must_exist=source.base != "checkpoint")
+            if point.checkpoint_id is None:
+                # A checkpoint's readers are the caller's call (its access level: a public
+                # checkpoint may be restored by any tenant); an agent's are its tenant's alone.
+                self._check_tenant(source.agent_id, tenant, must_exist=True)
             self._check_tenant(target_id, tenant, must_exist=False)
         for attempt in range(MAX_ATTEMPTS):
             exists = self.store.index.agent(target_id) is not None

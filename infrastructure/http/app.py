@@ -91,6 +91,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def use_cases(settings: Settings, store: ContextStore) -> dict[str, Any]:
+    """Checkpoints, restore, diff, packages (and the projections' views) from the composition
+    root, over the same store."""
+    from infrastructure.bootstrap import build_restore_services
+    from infrastructure.projection_worker import build_views
+
+    found = build_restore_services(settings, store).as_dict()
+    found["views"] = build_views(settings)
+    return found
+
+
 def create_app(settings: Settings | None = None, *, store: ContextStore | None = None,
                extras: dict[str, Any] | None = None) -> FastAPI:
     """The API over a store (built from settings when not given; then closed on shutdown)."""
@@ -101,7 +112,8 @@ def create_app(settings: Settings | None = None, *, store: ContextStore | None =
         from infrastructure.bootstrap import build_store
 
         store = build_store(settings)
-    api = Api(settings=settings, store=store, keys=keys, extras=dict(extras or {}))
+    api = Api(settings=settings, store=store, keys=keys,
+              extras=dict(extras) if extras is not None else use_cases(settings, store))
     instrument_store(store, api.metrics)
 
     @asynccontextmanager

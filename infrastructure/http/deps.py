@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from application.store import ContextStore
@@ -24,6 +24,13 @@ class Api:
     hub: EventHub = field(default_factory=EventHub)
     # Use cases of other areas, wired by the composition root when present.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def service(self, name: str) -> Any:
+        """A use case wired by the composition root, or 503 when this build has none."""
+        found = self.extras.get(name)
+        if found is None:
+            raise HTTPException(503, f"{name} are not available in this server")
+        return found
 
 
 def api_of(conn: HTTPConnection) -> Api:

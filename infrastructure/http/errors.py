@@ -7,6 +7,7 @@ touching this module: not found → 404, conflicts → 409, integrity/validation
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,15 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from application.errors import AgentNotFound, ContextStoreError, PointNotFound, WriteConflict
+from application.errors import (
+    AgentNotFound,
+    ContextStoreError,
+    IntegrityMismatch,
+    PackageExists,
+    PackageTooLarge,
+    PointNotFound,
+    WriteConflict,
+)
 from domain.agent_id import InvalidAgentId
 from domain.events import InvalidEnvelope, errors_from_validation
 from domain.state import EventNotApplicable
@@ -44,23 +53,30 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def status_for(exc: Exception) -> int:
     """The HTTP status of a use-case error, by its kind (and name, for other areas' errors)."""
-    if isinstance(exc, AgentNotFound | PointNotFound):
+    if isinstance(exc, AgentNotFound | PointNotFound):  # CheckpointNotFound included
         return 404
-    if isinstance(exc, WriteConflict):
+    if isinstance(exc, WriteConflict | PackageExists | IntegrityMismatch):
         return 409
+    if isinstance(exc, PackageTooLarge):
+        return 413
     name = type(exc).__name__
-    if "NotFound" in name or isinstance(exc, LookupError):
+    if "NotFound" in name:
         return 404
     if "Conflict" in name or "Exists" in name:
         return 409
-    if "TooLarge" in name:
-        return 413
     return 422
 
 
-def _field_of(exc: Exception) -> str | None:
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_.]*): ")
+
+
+def field_of(exc: Exception) -> str | None:
+    """The field an error names: its `field`, or the `name: ...` its message starts with."""
     field = getattr(exc, "field", None)
-    return field if isinstance(field, str) else None
+    if isinstance(field, str):
+        return field
+    match = _LEADING_FIELD.match(str(exc))
+    return match.group(1) if match else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -98,7 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ContextStoreError)
     async def _store(request: Request, exc: ContextStoreError) -> JSONResponse:
-        field = _field_of(exc)
+        field = field_of(exc)
         errors = [FieldErrorOut(field=field, message=str(exc))] if field else []
         return error_response(status_for(exc), str(exc), errors)
 

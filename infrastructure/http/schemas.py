@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -120,3 +121,156 @@ class Health(BaseModel):
     )
     database: CheckStatus
     nats: CheckStatus
+
+
+AccessLevel = Literal["private", "shared", "public"]
+MergeStrategy = Literal["replace", "merge"]
+ValidationLevel = Literal["basic", "comprehensive"]
+
+
+class CaptureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, max_length=256)
+    version: int | None = Field(default=None, ge=0,
+                                description="Capture this version (default: the latest).")
+    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    access_level: AccessLevel = Field(
+        default="private",
+        description="private and shared: this tenant only; public: any tenant may read and "
+        "restore from it.")
+
+
+class CheckpointOut(BaseModel):
+    """A checkpoint (the seed's context package), DESIGN §3."""
+
+    package_id: str
+    agent_id: str
+    session_id: str | None
+    version: int
+    created_at: str
+    label: str | None
+    original_size_bytes: int
+    compressed_size_bytes: int
+    compression_ratio: float
+    compression_strategy: str
+    integrity_hash: str
+    message_count: int
+    reasoning_thread_count: int
+    tool_invocation_count: int
+    memory_count: int
+    is_encrypted: bool
+    access_level: AccessLevel
+    origin: Literal["captured", "imported"] = "captured"
+    event_version: int | None = None
+
+
+class CheckpointPage(BaseModel):
+    items: list[CheckpointOut]
+    total: int = Field(description="How many match the filters (before paging).")
+    next_offset: int | None
+
+
+class RestorePackageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target_agent_id: str | None = Field(
+        default=None, pattern=AGENT_ID_PATTERN, max_length=128,
+        description="The agent to restore into (default: the checkpoint's own agent).")
+    merge_strategy: MergeStrategy = "replace"
+    validation_level: ValidationLevel = "basic"
+
+
+class RestoreRequest(BaseModel):
+    """Restore into the path's agent from `source_agent_id` (default: itself) at a point:
+    one of `version`, `at`, `package_id` (none: the source's latest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN, max_length=128)
+    version: int | None = Field(default=None, ge=0)
+    at: datetime | None = None
+    package_id: str | None = Field(default=None, min_length=1, max_length=256)
+    merge_strategy: MergeStrategy = "replace"
+    validation_level: ValidationLevel = "basic"
+
+
+class RestoreOut(BaseModel):
+    """What a restore did: source, point, base used, events replayed, target version, hash."""
+
+    source_agent_id: str
+    target_agent_id: str
+    mode: Literal["rewind", "fork", "into_existing"]
+    point: dict[str, Any]
+    source_version: int
+    source_content_hash: str
+    base: str
+    base_version: int
+    snapshot_version: int | None
+    checkpoint_id: str | None
+    events_replayed: int
+    merge_strategy: MergeStrategy
+    validation_level: ValidationLevel
+    event_id: str
+    target_version: int
+    content_hash: str
+    duration_ms: float
+
+
+class PointOut(BaseModel):
+    agent_id: str
+    point: dict[str, Any]
+    version: int
+    content_hash: str
+
+
+class DiffOut(BaseModel):
+    """Changes from `base` to `other` (before/after pairs where something changed in place)."""
+
+    base: PointOut
+    other: PointOut
+    identical: bool
+    summary: dict[str, int]
+    messages_added: list[dict[str, Any]]
+    messages_removed: list[dict[str, Any]]
+    reasoning_added: dict[str, list[dict[str, Any]]]
+    reasoning_removed: dict[str, list[dict[str, Any]]]
+    memories_stored: dict[str, dict[str, Any]]
+    memories_updated: dict[str, dict[str, Any]]
+    memories_forgotten: dict[str, dict[str, Any]]
+    links_added: list[dict[str, Any]]
+    links_removed: list[dict[str, Any]]
+    tool_calls_added: list[dict[str, Any]]
+    tool_calls_removed: list[dict[str, Any]]
+    tool_calls_changed: list[dict[str, Any]]
+    mcp_changed: dict[str, dict[str, Any]]
+
+
+class EvolutionPointOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    start: str
+    start_us: int
+    events: int
+    messages: int
+    tokens: int
+    tool_calls: int
+    tool_errors: int
+    memories_stored: int
+    memories_updated: int
+    memories_forgotten: int
+    checkpoints: int
+    restores: int
+    raw_bytes: int
+    stored_bytes: int
+    version: int
+    live_memories: int
+    compression_ratio: float | None
+    total_compression_ratio: float | None
+
+
+class EvolutionOut(BaseModel):
+    agent_id: str
+    bucket: str
+    position: int | None = Field(description="Last event-log position the read model holds.")
+    points: list[EvolutionPointOut]

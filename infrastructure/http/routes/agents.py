@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +14,7 @@ from application.results import EventOutcome
 from application.store import from_us
 from domain.agent_id import AGENT_ID_PATTERN
 from domain.events import EVENT_TYPES, AnyEnvelope, FieldError, InvalidEnvelope, parse_envelope
+from infrastructure.http import actions
 from infrastructure.http.auth import Tenant, visible_agent, writable_agent
 from infrastructure.http.deps import Api, ApiDep
 from infrastructure.http.errors import ERROR_RESPONSES
@@ -22,8 +23,10 @@ from infrastructure.http.schemas import (
     AgentOut,
     AgentPage,
     ContextState,
+    DiffOut,
     ErrorBody,
     EventOutcomeOut,
+    EvolutionOut,
     FieldErrorOut,
     HistoryItemOut,
     HistoryPage,
@@ -260,3 +263,41 @@ def list_agents(
     next_after = page[-1].agent_id if len(rows) > limit else None
     return AgentPage(items=[agent_out(a) for a in page], next_after=next_after)
 
+
+
+@router.get("/agents/{agent_id}/diff", response_model=DiffOut, summary="What changed")
+def get_diff(
+    agent_id: AgentIdPath,
+    api: ApiDep,
+    tenant: Tenant,
+    from_: Annotated[str, Query(alias="from", min_length=1, max_length=300,
+                                description="A point: version, RFC 3339 time, checkpoint id "
+                                "or `latest`.")],
+    to: Annotated[str, Query(min_length=1, max_length=300)] = "latest",
+    other_agent_id: Annotated[str | None, Query(
+        pattern=AGENT_ID_PATTERN, max_length=128,
+        description="Compare with this agent's `to` point (default: the same agent).")] = None,
+) -> dict[str, Any]:
+    """Messages, reasoning, memories, links, tool calls and MCP states added, removed or
+    changed from `from` to `to`."""
+    return actions.diff(api, tenant, agent_id, from_, to, other_agent_id)
+
+
+@router.get("/agents/{agent_id}/evolution", response_model=EvolutionOut,
+            summary="How the context evolved")
+def get_evolution(
+    agent_id: AgentIdPath,
+    api: ApiDep,
+    tenant: Tenant,
+    bucket: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+) -> dict[str, Any]:
+    """Per time bucket: messages, tokens, tool calls and errors, memories by kind, stored bytes
+    and compression ratio, checkpoints and restores (the projections' read model; `position`
+    says how far into the event log it has read)."""
+    return actions.evolution(api, tenant, agent_id, bucket, _aware(since), _aware(until))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

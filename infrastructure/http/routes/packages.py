@@ -1,9 +1,118 @@
-"""Checkpoints (the seed's context packages): capture, restore, catalogue, export and import."""
+"""Checkpoints (the seed's context packages): capture, restore, catalogue, export and import;
+and restore into an agent from any point of another."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
 
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from infrastructure.http import actions
+from infrastructure.http.auth import Tenant
+from infrastructure.http.deps import ApiDep
 from infrastructure.http.errors import ERROR_RESPONSES
+from infrastructure.http.routes.agents import AgentIdPath
+from infrastructure.http.schemas import (
+    CaptureRequest,
+    CheckpointOut,
+    CheckpointPage,
+    ErrorBody,
+    RestoreOut,
+    RestorePackageRequest,
+    RestoreRequest,
+)
 
-router = APIRouter(tags=["checkpoints"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["checkpoints"], responses={
+    **ERROR_RESPONSES,
+    409: {"model": ErrorBody, "description": "An integrity check failed, or a conflict; "
+          "nothing was written."},
+})
+
+PackageIdPath = Annotated[str, Path(min_length=1, max_length=256,
+                                    description="A checkpoint id (`ckpt-…`).")]
+
+
+@router.post("/context/capture/{agent_id}", status_code=201, response_model=CheckpointOut,
+             summary="Capture a checkpoint")
+def capture(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
+            request: Annotated[CaptureRequest | None, Body()] = None) -> CheckpointOut:
+    """Take a checkpoint of the agent now (or at `version`): a compressed, hashed capture of
+    its state. The body is optional."""
+    return actions.capture(api, tenant, agent_id, request or CaptureRequest())
+
+
+@router.post("/context/restore/{package_id}", response_model=RestoreOut,
+             summary="Restore a checkpoint")
+def restore_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant,
+                    request: Annotated[RestorePackageRequest | None, Body()] = None
+                    ) -> RestoreOut:
+    """Restore the checkpoint into `target_agent_id` (default: its own agent, a rewind), with
+    one `ContextRestored` event. A `public` checkpoint of another tenant may be restored into
+    one of this tenant's agents (give `target_agent_id`)."""
+    return actions.restore_package(api, tenant, package_id, request or RestorePackageRequest())
+
+
+@router.post("/agents/{agent_id}/restore", response_model=RestoreOut,
+             summary="Restore into this agent")
+def restore_into(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
+                 request: Annotated[RestoreRequest, Body()]) -> RestoreOut:
+    """Give this agent the content of `source_agent_id` (default: itself, a rewind) at a point
+    (`version`, `at` or `package_id`; none: the source's latest). A new agent id is a fork."""
+    return actions.restore_into(api, tenant, agent_id, request)
+
+
+@router.get("/context/packages", response_model=CheckpointPage, summary="Checkpoint catalogue")
+def list_packages(
+    api: ApiDep,
+    tenant: Tenant,
+    agent_id: Annotated[str | None, Query(max_length=128, description="Only this agent's.")
+                        ] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    min_message_count: Annotated[int | None, Query(ge=0)] = None,
+    q: Annotated[str | None, Query(max_length=256,
+                                   description="Text in the label, agent, id or session.")
+                 ] = None,
+    access_level: Annotated[Literal["private", "shared", "public"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CheckpointPage:
+    """This tenant's checkpoints and every public one, newest first."""
+    return actions.list_checkpoints(api, tenant, agent_id=agent_id, created_after=created_after,
+                                    min_message_count=min_message_count, q=q,
+                                    access_level=access_level, limit=limit, offset=offset)
+
+
+@router.get("/context/packages/{package_id}", response_model=CheckpointOut,
+            summary="One checkpoint's metadata")
+def get_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> CheckpointOut:
+    return actions.checkpoint_out(actions.get_checkpoint(api, package_id, tenant))
+
+
+CTXPKG = "application/vnd.ctxstore.ctxpkg"
+
+
+@router.get("/context/packages/{package_id}/export", response_class=Response,
+            summary="Export a checkpoint as a .ctxpkg file",
+            responses={200: {"content": {CTXPKG: {"schema": {"type": "string",
+                                                             "format": "binary"}}},
+                             "description": "The .ctxpkg file."}})
+def export_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> Response:
+    """One portable file: manifest (metadata, hash) and the zstd body, checksummed."""
+    data = actions.export_package(api, tenant, package_id)
+    return Response(data, media_type=CTXPKG, headers={
+        "Content-Disposition": f'attachment; filename="{package_id}.ctxpkg"'})
+
+
+@router.post("/context/packages/import", status_code=201, response_model=CheckpointOut,
+             summary="Import a .ctxpkg file",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                 CTXPKG: {"schema": {"type": "string", "format": "binary"}}}}})
+async def import_package(request: Request, api: ApiDep, tenant: Tenant) -> CheckpointOut:
+    """The file is verified completely (checksum, body hash, integrity hash of the state)
+    before anything is written; importing the same file twice returns the same checkpoint.
+    Body limit: CONTEXT_MAX_PACKAGE_SIZE_MB."""
+    data = await request.body()
+    return await run_in_threadpool(actions.import_package, api, tenant, data)

@@ -72,6 +72,14 @@ class CatalogueFilter:
             raise ValueError("limit: must be at least 1")
 
 
+def pruned_by(event: ProjectedEvent) -> list[str]:
+    """Package ids a `CheckpointTaken` event removed by retention (kept in the catalogue)."""
+    if event.type != CHECKPOINT_TAKEN:
+        return []
+    ids = event.data.get("pruned_package_ids") or []
+    return [str(i) for i in ids if isinstance(i, str)]
+
+
 def _int(data: dict[str, Any], key: str, default: int = 0) -> int:
     value = data.get(key)
     return int(value) if isinstance(value, int | float) else default

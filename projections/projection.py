@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from projections.catalogue import entry_for
+from projections.catalogue import entry_for, pruned_by
 from projections.events import ProjectedEvent, projected_event
 from projections.evolution import AgentTrack
 from projections.search import docs_for
@@ -70,6 +70,8 @@ class ContextProjection(Projection[ContextViews]):
             entry = entry_for(event)
             if entry is not None:
                 changes.checkpoints.append(entry)
+                for package_id in pruned_by(event):
+                    changes.pruned[package_id] = event.ts_us
             changes.evolution.apply(event, track)
         return changes
 

@@ -6,6 +6,7 @@ import typer
 
 from infrastructure.cli import compression, core, http, importing
 from infrastructure.cli import demo as demo_commands
+from infrastructure.cli import projections as projection_commands
 from infrastructure.cli import restore as restore_commands
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ demo_commands.register(app)
 compression.register(app)
 http.register(app)
 restore_commands.register(app)
+projection_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

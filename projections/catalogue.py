@@ -33,6 +33,7 @@ class CheckpointEntry:
     memory_count: int
     is_encrypted: bool
     access_level: str
+    event_version: int | None = None  # the agent version of its CheckpointTaken event
     pruned_us: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,4 +114,5 @@ def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
         memory_count=_int(data, "memory_count"),
         is_encrypted=bool(data.get("is_encrypted", False)),
         access_level=str(data.get("access_level") or "private"),
+        event_version=event.version,
     )

@@ -65,10 +65,24 @@ def checkpoint(
 @friendly_errors
 def checkpoints(
     agent_id: Annotated[str | None, typer.Argument(help="Only this agent's.")] = None,
+    created_after: Annotated[str | None, typer.Option(help="Created after (ISO time).")] = None,
+    min_messages: Annotated[int | None, typer.Option(help="At least N messages.", min=0)] = None,
+    access_level: Annotated[str | None, typer.Option(help="private, shared or public.")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-q", help="In label, agent, id, hash.")
+                    ] = None,
+    pruned: Annotated[bool, typer.Option("--pruned", help="Also those retention removed.")
+                      ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List checkpoints, oldest first."""
-    rows = services().checkpoints.list(agent_id)
+    """List checkpoints, oldest first (filters query the projected checkpoint catalogue)."""
+    if created_after or min_messages is not None or access_level or text or pruned:
+        from infrastructure.cli.projections import catalogue_checkpoints
+
+        rows = [Checkpoint.from_dict(e.as_dict()) for e in catalogue_checkpoints(
+            agent_id, created_after=created_after, min_messages=min_messages,
+            access_level=access_level, text=text, include_pruned=pruned)]
+    else:
+        rows = services().checkpoints.list(agent_id)
     if as_json:
         print_json([cp.to_dict() for cp in rows])
         return

@@ -1,0 +1,83 @@
+"""Helpers of the restore tests: a store with its restore use cases, event builders, and raw
+SQL on the store's own database (to damage stored rows the way a disk or a person could)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from application.store import ContextStore
+from domain.events import AnyEnvelope, make_envelope
+from infrastructure.bootstrap import RestoreServices
+from infrastructure.services import libpq_dsn
+from infrastructure.settings import Settings
+
+
+@dataclass
+class Kit:
+    settings: Settings
+    store: ContextStore
+    services: RestoreServices
+
+    @property
+    def checkpoints(self) -> Any:
+        return self.services.checkpoints
+
+    @property
+    def restore(self) -> Any:
+        return self.services.restore
+
+    def version(self, agent_id: str) -> int:
+        summary = self.store.index.agent(agent_id)
+        return summary.version if summary else 0
+
+    def hash(self, agent_id: str, version: int | None = None) -> str:
+        return str(self.store.context(agent_id, version=version)["content_hash"])
+
+    def table(self, name: str) -> str:
+        """The real table name of `events`, `snapshots` or `packages` in this store."""
+        if self.settings.storage_backend == "sqlite":
+            return {"events": "stored_events", "snapshots": "stored_snapshots",
+                    "packages": "stored_packages"}[name]
+        return f'"{self.settings.database_schema}"."ctxstore_{name}"'
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL on the store's database (`?` placeholders; rewritten for PostgreSQL)."""
+        if self.settings.storage_backend == "sqlite":
+            conn = sqlite3.connect(self.settings.sqlite_file)
+            try:
+                rows = conn.execute(query, params).fetchall()
+                conn.commit()
+                return rows
+            finally:
+                conn.close()
+        with psycopg.connect(libpq_dsn(self.settings.database_url), autocommit=True) as conn:
+            cur = conn.execute(sql.SQL(query.replace("?", "%s")), params)  # type: ignore[arg-type]
+            return list(cur.fetchall()) if cur.description else []
+
+    def uuid_param(self, value: uuid.UUID) -> Any:
+        return value.hex if self.settings.storage_backend == "sqlite" else value
+
+
+def env(agent: str, type_: str, data: dict[str, Any], *, at: datetime | None = None,
+        session: str | None = None) -> AnyEnvelope:
+    return make_envelope(agent, type_, data, event_id=str(uuid.uuid4()), occurred_at=at,
+                         session_id=session)
+
+
+def msg(agent: str, text: str, *, message_id: str | None = None, at: datetime | None = None,
+        role: str = "user") -> AnyEnvelope:
+    data: dict[str, Any] = {"role": role, "content": text}
+    if message_id:
+        data["message_id"] = message_id
+    return env(agent, "message", data, at=at)
+
+
+def new_agent(prefix: str = "a") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"

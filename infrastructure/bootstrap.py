@@ -77,6 +77,8 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         )
     # Unreadable stored data (wrong key, missing dictionary) raises our own clear errors.
     env["MAPPER_TOPIC"] = "infrastructure.persistence.mapper:ContextMapper"
+    # Same bytes as eventsourcing's JSON transcoder; reads parse with orjson (big snapshots).
+    env["TRANSCODER_TOPIC"] = "infrastructure.persistence.transcoder:FastJSONTranscoder"
     return env
 
 

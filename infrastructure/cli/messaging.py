@@ -1,0 +1,148 @@
+"""`ctxstore ingest`, `ctxstore dlq list|replay` and `ctxstore asyncapi`: the NATS side."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from infrastructure.cli.errors import fail, friendly_errors
+
+dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).",
+                      no_args_is_help=True)
+
+
+def _subjects() -> Any:
+    from infrastructure.messaging.subjects import Subjects
+    from infrastructure.settings import Settings
+
+    settings = Settings()
+    return settings, Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions)
+
+
+@friendly_errors
+def ingest(
+    partitions: Annotated[str, typer.Option(
+        help="Partitions this worker consumes: 'all', 'i/n' (p % n == i), '0-3' or '0,2'. "
+        "Give each worker its own share so every partition has exactly one.")] = "all",
+    batch_size: Annotated[int, typer.Option(help="Most events per transaction.", min=1)] = 2000,
+    fetch_size: Annotated[int, typer.Option(help="Most messages per pull.", min=1)] = 500,
+    rpc: Annotated[bool, typer.Option(help="Also answer ctx.rpc.* requests.")] = True,
+    announce: Annotated[bool, typer.Option(help="Announce ctx.recorded.<agent_id>.")] = True,
+    log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+) -> None:
+    """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
+    from infrastructure.bootstrap import build_messaging_app
+    from infrastructure.messaging.app import parse_partitions
+    from infrastructure.messaging.ingest import IngestOptions
+
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, subjects = _subjects()
+    chosen = parse_partitions(partitions, subjects.partitions)
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes, batch_size=batch_size,
+                            fetch_size=fetch_size, announce=announce)
+    app, _runtime = build_messaging_app(settings, partitions=chosen, options=options)
+    if not rpc:
+        for sub in list(app.brokers[0].subscribers):
+            sub.specification.include_in_schema = False
+        app.brokers[0].subscribers.clear()
+    asyncio.run(app.run())
+
+
+async def _with_js(fn: Any) -> Any:
+    import nats
+
+    settings, subjects = _subjects()
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
+                            max_reconnect_attempts=1)
+    try:
+        return await fn(nc.jetstream(), subjects)
+    finally:
+        await nc.close()
+
+
+@dlq_app.command("list")
+@friendly_errors
+def dlq_list(
+    agent: Annotated[str | None, typer.Option(help="Only this agent token.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.", min=1)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Dead letters with their sequence, reason and original subject."""
+    from infrastructure.messaging.dlq import list_dead_letters
+
+    async def run(js: Any, subjects: Any) -> Any:
+        return await list_dead_letters(js, subjects, agent_id=agent, limit=limit)
+
+    entries = asyncio.run(_with_js(run))
+    for e in entries:
+        if as_json:
+            typer.echo(json.dumps({
+                "seq": e.seq, "subject": e.subject, "error": e.error,
+                "original_subject": e.original_subject,
+                "time": e.time.isoformat() if e.time else None,
+                "body": e.data.decode("utf-8", errors="replace")}))
+        else:
+            typer.echo(f"{e.seq}\t{e.original_subject}\t{e.error}")
+    if not as_json:
+        typer.echo(f"{len(entries)} dead letter(s)", err=True)
+
+
+@dlq_app.command("replay")
+@friendly_errors
+def dlq_replay(
+    seq: Annotated[list[int] | None, typer.Argument(help="DLQ sequence numbers to replay.")]
+    = None,
+    agent: Annotated[str | None, typer.Option(help="Replay every dead letter of this agent.")]
+    = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+) -> None:
+    """Republish dead letters to their original subject (after a fix) and remove them."""
+    from infrastructure.messaging.dlq import list_dead_letters, replay_dead_letters
+
+    if not seq and not agent and not all_:
+        fail("say which dead letters to replay: sequence numbers, --agent or --all")
+
+    async def run(js: Any, subjects: Any) -> Any:
+        entries = await list_dead_letters(js, subjects, agent_id=agent)
+        if seq:
+            wanted = set(seq)
+            missing = wanted - {e.seq for e in entries}
+            if missing:
+                raise ValueError(f"no dead letter with sequence {sorted(missing)}")
+            entries = [e for e in entries if e.seq in wanted]
+        return await replay_dead_letters(js, subjects, entries)
+
+    done = asyncio.run(_with_js(run))
+    for entry, ack in done:
+        typer.echo(f"{entry.seq}\t-> {entry.original_subject}\t(stream seq {ack.seq})")
+    typer.echo(f"replayed {len(done)} dead letter(s)", err=True)
+
+
+@friendly_errors
+def asyncapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write here instead of stdout.")] = None,
+    yaml: Annotated[bool, typer.Option(help="YAML instead of JSON.")] = False,
+) -> None:
+    """The AsyncAPI 3 document of the NATS interface, generated from the code."""
+    from infrastructure.messaging.asyncapi import asyncapi_spec
+
+    settings, subjects = _subjects()
+    spec = asyncapi_spec(settings.nats_url.split(","), subjects).to_specification()
+    text = spec.to_yaml() if yaml else json.dumps(spec.to_jsonable(), indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    app.add_typer(dlq_app, name="dlq")
+    app.command("asyncapi")(asyncapi)

@@ -1,0 +1,155 @@
+"""The FastStream application of `ctxstore ingest`: broker, rpc handlers, ingest lifespan.
+
+``build_broker`` declares every channel of DESIGN §5 on a NatsBroker; the running app and the
+AsyncAPI document (asyncapi.py) both come from it. The ingest pull loop (ingest.py) runs inside
+the app's lifespan on the broker's own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from faststream import FastStream
+from faststream.nats import JStream, NatsBroker
+from pydantic import BaseModel, Field
+
+from application.store import ContextStore
+from infrastructure.messaging.ingest import IngestOptions, IngestWorker
+from infrastructure.messaging.rpc import AgentId, error_middleware, register_rpc
+from infrastructure.messaging.streams import ensure_streams
+from infrastructure.messaging.subjects import Subjects
+
+log = logging.getLogger(__name__)
+
+
+class RecordedAnnouncement(BaseModel):
+    """Published on <prefix>.recorded.<agent_id> after an event is committed."""
+
+    agent_id: AgentId
+    version: int = Field(ge=1, description="the agent's version after this event")
+    event_id: str
+    type: str = Field(description="the event's wire type")
+
+
+class DeadLetterBody(BaseModel):
+    """The rejected message's body, byte for byte (it may not even be JSON).
+
+    Headers: Ctx-Error (the reason), Ctx-Original-Subject (where the agent published it),
+    Ctx-Original-Msg-Id, Nats-Msg-Id (the original stream sequence, for dedup).
+    """
+
+    raw: str = Field(description="original body, unchanged")
+
+
+@dataclass
+class Runtime:
+    """What the app holds while running: the store and the ingest worker."""
+
+    subjects: Subjects
+    store_factory: Callable[[], ContextStore]
+    partitions: list[int] | None = None
+    options: IngestOptions = field(default_factory=IngestOptions)
+    ingest: bool = True
+    store: ContextStore | None = None
+    worker: IngestWorker | None = None
+
+    def get_store(self) -> ContextStore:
+        if self.store is None:
+            raise RuntimeError("the store is still starting; retry in a moment")
+        return self.store
+
+
+def build_broker(url: str | list[str], subjects: Subjects,
+                 store: Callable[[], ContextStore]) -> NatsBroker:
+    broker = NatsBroker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
+                        logger=log)
+    register_rpc(broker, subjects, store)
+    broker.publisher(
+        subjects.recorded_template,
+        title=subjects.recorded_template,
+        description="Announced after an event is durably recorded (core NATS, for live "
+        "followers).",
+        schema=RecordedAnnouncement,
+    )
+    broker.publisher(
+        subjects.dlq_template,
+        stream=JStream(subjects.dlq_stream, subjects=[subjects.dlq_all], declare=False),
+        title=subjects.dlq_template,
+        description=f"Stream {subjects.dlq_stream}: messages that could not be recorded, with "
+        "headers Ctx-Error and Ctx-Original-Subject; the agent token is 'unknown' when none "
+        "could be read.",
+        schema=DeadLetterBody,
+    )
+    return broker
+
+
+def create_app(
+    url: str | list[str],
+    subjects: Subjects,
+    store_factory: Callable[[], ContextStore],
+    *,
+    partitions: Iterable[int] | None = None,
+    options: IngestOptions | None = None,
+    ingest: bool = True,
+) -> tuple[FastStream, Runtime]:
+    runtime = Runtime(subjects, store_factory,
+                      partitions=list(partitions) if partitions is not None else None,
+                      options=options or IngestOptions(), ingest=ingest)
+    broker = build_broker(url, subjects, runtime.get_store)
+    app = FastStream(broker, logger=log)
+
+    @app.after_startup
+    async def start_ingest() -> None:
+        runtime.store = await asyncio.to_thread(runtime.store_factory)
+        await ensure_streams(broker.connection, subjects)
+        if runtime.ingest:
+            runtime.worker = IngestWorker(runtime.store, broker.connection, subjects,
+                                          runtime.partitions, runtime.options)
+            await runtime.worker.start()
+            log.info("ingesting partitions %s of %s", runtime.worker.partitions,
+                     subjects.events_stream)
+
+    @app.on_shutdown
+    async def stop_ingest() -> None:
+        if runtime.worker is not None:
+            await runtime.worker.stop()
+
+    @app.after_shutdown
+    async def close_store() -> None:
+        if runtime.store is not None:
+            await asyncio.to_thread(runtime.store.close)
+
+    return app, runtime
+
+
+def parse_partitions(spec: str | None, partitions: int) -> list[int] | None:
+    """'0-3', '0,2,5' or 'i/n' (every partition p with p % n == i) into partition numbers."""
+    if spec is None or spec.strip() in ("", "all"):
+        return None
+    spec = spec.strip()
+    chosen: set[int] = set()
+    try:
+        if "/" in spec:
+            index, count = (int(x) for x in spec.split("/", 1))
+            if not 0 <= index < count:
+                raise ValueError
+            chosen = {p for p in range(partitions) if p % count == index}
+        else:
+            for part in spec.split(","):
+                if "-" in part:
+                    lo, hi = (int(x) for x in part.split("-", 1))
+                    chosen.update(range(lo, hi + 1))
+                else:
+                    chosen.add(int(part))
+    except ValueError:
+        raise ValueError(f"--partitions {spec!r}: expected 'all', 'i/n', '0-3' or '0,2'") from None
+    bad = sorted(p for p in chosen if not 0 <= p < partitions)
+    if bad:
+        raise ValueError(f"--partitions {spec!r}: partitions {bad} are outside 0..{partitions - 1} "
+                         "(CONTEXT_NATS_PARTITIONS)")
+    if not chosen:
+        raise ValueError(f"--partitions {spec!r} selects no partition")
+    return sorted(chosen)

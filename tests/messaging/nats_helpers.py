@@ -1,0 +1,46 @@
+"""Helpers of the NATS tests: run the ingest app in-process, wait for a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from infrastructure.bootstrap import build_messaging_app
+from infrastructure.messaging.app import Runtime
+from infrastructure.messaging.ingest import IngestOptions
+from infrastructure.messaging.subjects import Subjects
+from infrastructure.settings import Settings
+
+
+def subjects_of(settings: Settings) -> Subjects:
+    return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions)
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, partitions: list[int] | None = None,
+                      options: IngestOptions | None = None, ingest: bool = True
+                      ) -> AsyncIterator[Runtime]:
+    options = options or IngestOptions(max_event_bytes=settings.max_event_bytes)
+    app, runtime = build_messaging_app(settings, partitions=partitions, options=options,
+                                       ingest=ingest)
+    await app.start()
+    try:
+        yield runtime
+    finally:
+        await app.stop()
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0,
+                     what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,124 @@
+"""Ingest over real NATS JetStream into real PostgreSQL: once, in order, nothing dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import nats
+import pytest
+from nats_helpers import running_app, subjects_of, wait_until
+
+from application.store import ContextStore
+from infrastructure.messaging.publisher import ContextPublisher, new_event
+from infrastructure.settings import Settings
+
+
+def total_events(store: ContextStore) -> int:
+    return sum(a.version for a in store.agents())
+
+
+async def test_same_event_published_three_times_is_recorded_once(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=2)
+    subjects = subjects_of(settings)
+    async with running_app(settings) as runtime:
+        store = runtime.get_store()
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        event = new_event("dup-agent", "message", {"role": "user", "content": "hello"})
+        acks = [await publisher.publish(event) for _ in range(3)]
+        assert [a.duplicate for a in acks] == [None, True, True]  # JetStream's window
+        # Past the window (a new message id, the same event id): the store's index stops it.
+        await publisher.js.publish(subjects.events("dup-agent"),
+                                   event.model_dump_json().encode(),
+                                   headers={"Nats-Msg-Id": "another-id"})
+        later = new_event("dup-agent", "message", {"role": "user", "content": "again"})
+        await publisher.publish(later)
+        await wait_until(lambda: runtime.worker is not None
+                         and runtime.worker.stats.recorded + runtime.worker.stats.duplicates
+                         >= 3, what="three messages handled")
+        assert runtime.worker is not None
+        await runtime.worker.wait_idle()
+        history = store.history("dup-agent")
+        assert [h.event_id for h in history] == [event.event_id, later.event_id]
+        assert runtime.worker.stats.duplicates == 1
+        await publisher.close()
+
+    # Replaying the whole stream from the start records nothing new.
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    for p in range(subjects.partitions):
+        await js.delete_consumer(subjects.events_stream, subjects.durable(p))
+    await nc.close()
+    async with running_app(settings) as runtime:
+        assert runtime.worker is not None
+        await wait_until(lambda: runtime.worker is not None
+                         and runtime.worker.stats.duplicates >= 3, what="replay")
+        await runtime.worker.wait_idle()
+        assert runtime.worker.stats.recorded == 0
+        assert len(runtime.get_store().history("dup-agent")) == 2
+
+
+async def test_fifty_agents_interleaved_stay_in_order_with_two_workers(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=4)
+    agents, per_agent = 50, 200
+    run = uuid.uuid4().hex[:6]
+    events = [
+        new_event(f"order-{a}", "message",
+                  {"role": "user", "content": str(i), "message_id": f"{run}-{a}-{i}"})
+        for i in range(per_agent) for a in range(agents)
+    ]
+    async with running_app(settings, partitions=[0, 2]) as first, \
+            running_app(settings, partitions=[1, 3]) as second:
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        for start in range(0, len(events), 2000):
+            await publisher.publish_many(events[start:start + 2000])
+        await publisher.close()
+        store = first.get_store()
+        await wait_until(lambda: total_events(store) == agents * per_agent, timeout=25,
+                         what="all events recorded")
+        assert first.worker is not None and second.worker is not None
+        assert first.worker.stats.recorded > 0 and second.worker.stats.recorded > 0
+        for a in range(agents):
+            contents = [h.data["content"] for h in store.iter_history(f"order-{a}")]
+            assert contents == [str(i) for i in range(per_agent)], f"agent order-{a}"
+
+
+async def test_partitions_split_agents_between_workers_without_overlap(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=2)
+    async with running_app(settings, partitions=[0]) as only_zero:
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        await publisher.publish_many(
+            [new_event(f"split-{a}", "message", {"role": "user", "content": "x"})
+             for a in range(20)])
+        await publisher.close()
+        assert only_zero.worker is not None
+        await wait_until(lambda: only_zero.worker is not None
+                         and only_zero.worker.stats.recorded > 0, what="partition 0")
+        await asyncio.sleep(0.3)
+        await only_zero.worker.wait_idle()
+        recorded_by_zero = only_zero.worker.stats.recorded
+        assert 0 < recorded_by_zero < 20  # partition 1's agents wait for their worker
+    async with running_app(settings, partitions=[1]) as only_one:
+        store = only_one.get_store()
+        await wait_until(lambda: total_events(store) == 20, what="partition 1's agents")
+        assert only_one.worker is not None
+        assert only_one.worker.stats.recorded == 20 - recorded_by_zero
+        assert only_one.worker.stats.duplicates == 0
+
+
+@pytest.mark.parametrize("partitions", [1])
+async def test_single_partition_needs_no_transform(
+        settings_factory: Callable[..., Settings], partitions: int) -> None:
+    settings = settings_factory(nats_partitions=partitions)
+    async with running_app(settings) as runtime:
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        await publisher.publish_many(
+            [new_event("solo", "message", {"role": "user", "content": str(i)}) for i in range(5)])
+        await publisher.close()
+        store = runtime.get_store()
+        await wait_until(lambda: total_events(store) == 5, what="five events")
+        assert [h.data["content"] for h in store.history("solo")] == [str(i) for i in range(5)]

@@ -140,3 +140,14 @@ def build_http_app(settings: Settings | None = None) -> Any:
     from infrastructure.http.app import create_app
 
     return create_app(settings or Settings())
+
+
+def build_messaging_app(settings: Settings | None = None, **options: Any) -> Any:
+    """The `ctxstore ingest` FastStream app (and its runtime) over a store from these settings."""
+    from infrastructure.messaging.app import create_app
+    from infrastructure.messaging.subjects import Subjects
+
+    settings = settings or Settings()
+    subjects = Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions)
+    return create_app(settings.nats_url.split(","), subjects, lambda: build_store(settings),
+                      **options)

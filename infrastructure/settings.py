@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1)
     nats_url: str = "nats://127.0.0.1:4222"
     nats_partitions: int = Field(default=4, ge=1, le=1024)
+    # Subject/stream prefix: "ctx" gives ctx.events.<agent_id> and CTX_EVENTS (DESIGN §5).
+    nats_prefix: str = Field(default="ctx", pattern=r"^[A-Za-z0-9_-]+$")
     compression_level: int = Field(default=3, ge=-7, le=22)
     compression_dictionary: str | None = None
     snapshot_interval: int = Field(default=100, ge=1)

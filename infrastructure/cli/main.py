@@ -6,6 +6,7 @@ import typer
 
 from infrastructure.cli import compression, core, http, importing
 from infrastructure.cli import demo as demo_commands
+from infrastructure.cli import messaging
 from infrastructure.cli import projections as projection_commands
 from infrastructure.cli import restore as restore_commands
 
@@ -23,6 +24,7 @@ importing.register(app)
 demo_commands.register(app)
 compression.register(app)
 http.register(app)
+messaging.register(app)
 restore_commands.register(app)
 projection_commands.register(app)
 

@@ -18,7 +18,8 @@ from application.compression import train_dictionary
 from application.errors import ContextStoreError
 from domain.agent_id import aggregate_id
 from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store
+from domain.points import Point
+from infrastructure.bootstrap import build_restore_services, build_store
 from infrastructure.persistence.compression import ZSTD_MAGIC
 from infrastructure.persistence.dictionaries import dictionary_catalog
 from infrastructure.services import libpq_dsn
@@ -58,13 +59,30 @@ def encrypted_settings(tmp_path: Path, dsn: str, key: str | None = None, **extra
                          **extra)
 
 
-def leaks(settings: Settings, dictionaries: list[bytes]) -> tuple[dict[str, int], list[str]]:
-    """Rows per table of the store's schema, and where CANARY shows up in plain or unzstd'ed."""
+def canary_in(blob: bytes, dictionaries: list[bytes]) -> str | None:
+    """"plain" or "in a zstd frame" when CANARY is in the bytes or a frame inside them."""
+    needle = CANARY.encode()
+    if needle in blob:
+        return "plain"
     decompressors = [zstandard.ZstdDecompressor()] + [
         zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(d))
         for d in dictionaries
     ]
-    needle = CANARY.encode()
+    pos = blob.find(ZSTD_MAGIC)
+    while pos >= 0:
+        for d in decompressors:
+            try:
+                plain = d.decompressobj().decompress(blob[pos:])
+            except zstandard.ZstdError:
+                continue
+            if needle in plain:
+                return "in a zstd frame"
+        pos = blob.find(ZSTD_MAGIC, pos + 1)
+    return None
+
+
+def leaks(settings: Settings, dictionaries: list[bytes]) -> tuple[dict[str, int], list[str]]:
+    """Rows per table of the store's schema, and where CANARY shows up in plain or unzstd'ed."""
     rows_per_table: dict[str, int] = {}
     found: list[str] = []
     with psycopg.connect(libpq_dsn(settings.database_url)) as conn:
@@ -81,23 +99,15 @@ def leaks(settings: Settings, dictionaries: list[bytes]) -> tuple[dict[str, int]
                 for value in row:
                     blob = (bytes(value) if isinstance(value, bytes | memoryview)
                             else str(value).encode())
-                    if needle in blob:
-                        found.append(f"{table} row {n}: plain")
-                    pos = blob.find(ZSTD_MAGIC)
-                    while pos >= 0:
-                        for d in decompressors:
-                            try:
-                                plain = d.decompressobj().decompress(blob[pos:])
-                            except zstandard.ZstdError:
-                                continue
-                            if needle in plain:
-                                found.append(f"{table} row {n}: in a zstd frame")
-                        pos = blob.find(ZSTD_MAGIC, pos + 1)
+                    where = canary_in(blob, dictionaries)
+                    if where:
+                        found.append(f"{table} row {n}: {where}")
     return rows_per_table, found
 
 
-def record_everything(settings: Settings) -> list[bytes]:
-    """Events, snapshots and a trained dictionary; returns the dictionaries in plain."""
+def record_everything(settings: Settings) -> tuple[list[bytes], bytes]:
+    """Events, snapshots, a dictionary, a checkpoint and a fork; returns the dictionaries in
+    plain and the checkpoint exported as a .ctxpkg."""
     store = build_store(settings)
     store.record(secret_events("enc-agent", 0, 60))
     train_dictionary(store, dictionary_catalog(settings), samples=60, size=2048)
@@ -105,20 +115,29 @@ def record_everything(settings: Settings) -> list[bytes]:
     state = store.context("enc-agent")
     assert state["version"] == 85
     assert CANARY in state["messages"][0]["content"]
-    return [d.data for d in dictionary_catalog(settings).all()]
+    # A checkpoint (package table row, CheckpointTaken event) and a fork (ContextRestored
+    # event carrying the whole content).
+    services = build_restore_services(settings, store)
+    # (A label is metadata: an exported manifest shows it in plain, so it holds no secret.)
+    checkpoint = services.checkpoints.capture("enc-agent", label="nightly")
+    services.restore.restore("enc-agent", Point.of_version(40), "enc-fork")
+    exported = services.packages.export(checkpoint.package_id)
+    return [d.data for d in dictionary_catalog(settings).all()], exported
 
 
 def test_nothing_in_plain_text_when_encrypted(tmp_path: Path, postgres_dsn: str) -> None:
     settings = encrypted_settings(tmp_path, postgres_dsn)
-    dictionaries = record_everything(settings)
+    dictionaries, exported = record_everything(settings)
     rows, found = leaks(settings, dictionaries)
     assert found == []
+    assert canary_in(exported, dictionaries) is None
     # Every kind of stored row was there to be searched.
     events_table = next(t for t in rows if t.endswith("_events"))
     snapshots_table = next(t for t in rows if t.endswith("_snapshots"))
-    assert rows[events_table] == 85
+    assert rows[events_table] == 85 + 1 + 1  # + CheckpointTaken + the fork's ContextRestored
     assert rows[snapshots_table] == 8
     assert rows["ctxstore_dictionaries"] == 1
+    assert sum(n for t, n in rows.items() if "package" in t) == 1
 
     # Stored states are AES-GCM (nonce, tag, ciphertext) of zstd frames: compressed first,
     # then encrypted, so they are smaller than the plain payload they carry.
@@ -136,10 +155,13 @@ def test_the_scan_finds_plain_text_without_encryption(tmp_path: Path, postgres_d
                                                       ) -> None:
     """The same scan on an unencrypted store finds the text: the check above can fail."""
     settings = make_settings("postgres", tmp_path, postgres_dsn, snapshot_interval=10)
-    dictionaries = record_everything(settings)
+    dictionaries, exported = record_everything(settings)
     _, found = leaks(settings, dictionaries)
+    assert canary_in(exported, dictionaries) is not None
     assert any("_events row" in f and "zstd" in f for f in found)
     assert any("_snapshots row" in f for f in found)
+    assert any("package" in f for f in found)
+    assert any("ctxstore_dictionaries" in f for f in found)
 
 
 def test_wrong_key_is_a_clear_error(tmp_path: Path, postgres_dsn: str) -> None:

@@ -188,7 +188,8 @@ class PackageService:
         magic, manifest_n, body_n = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise InvalidPackageFile(
-                f"unsupported .ctxpkg format version {magic[6:]!r} (this store reads 1)")
+                f"unsupported .ctxpkg format version {int.from_bytes(magic[6:], 'big')} "
+                f"(this store reads {FORMAT_VERSION})")
         expected = _HEADER.size + manifest_n + body_n + _CHECKSUM_BYTES
         if len(data) < expected:
             raise InvalidPackageFile(

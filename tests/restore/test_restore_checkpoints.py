@@ -42,7 +42,7 @@ def test_capture_fills_every_field(kit: Kit) -> None:
     assert cp.session_id == "s2" and cp.package_id.startswith("ckpt-")
     assert cp.integrity_hash == state["content_hash"]
     assert cp.original_size_bytes == len(canonical_json(state))
-    assert 0 < cp.compressed_size_bytes
+    assert cp.compressed_size_bytes > 0
     assert cp.compression_ratio == round(cp.original_size_bytes / cp.compressed_size_bytes, 3)
     assert cp.compression_strategy.startswith("zstd")
     assert (cp.message_count, cp.reasoning_thread_count, cp.tool_invocation_count,

@@ -125,6 +125,7 @@ class IngestWorker:
         self._queue: asyncio.Queue[list[Msg]] = asyncio.Queue(
             maxsize=self.options.queue_batches * max(1, len(self.partitions)))
         self._tasks: list[asyncio.Task[None]] = []
+        self._subs: list[JetStreamContext.PullSubscription] = []
         self._committer: asyncio.Task[None] | None = None
         self._running = False
 
@@ -140,6 +141,7 @@ class IngestWorker:
                                   consumer_config(durable, filter_subject))
             sub = await self.js.pull_subscribe_bind(durable=durable,
                                                     stream=self.subjects.events_stream)
+            self._subs.append(sub)
             self._tasks.append(asyncio.create_task(self._pull(sub), name=f"pull-{durable}"))
         self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
 
@@ -152,6 +154,12 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # Unsubscribe rather than drain: whatever a lingering pull still delivers stays
+        # unacknowledged and comes again (the next start rewinds to the ack floor).
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
         if self._committer is not None:
             await self._queue.put([])  # wake-up marker: the committer drains, then stops
             with contextlib.suppress(asyncio.CancelledError):
@@ -269,9 +277,12 @@ class IngestWorker:
 
     def _dead_letter(self, item: _Decoded) -> DeadLetter:
         body_agent = item.envelope.agent_id if item.envelope is not None else None
+        # A malformed subject (ctx.events.a.b) is filed under its sanitised tail (a_b).
+        parts = item.original_subject.split(".", 2)
+        tail = parts[2] if len(parts) == 3 else None
         meta = item.msg.metadata
         return DeadLetter(
-            agent_token=dlq_agent_token(body_agent, item.agent_token),
+            agent_token=dlq_agent_token(item.agent_token, body_agent, tail),
             data=item.msg.data,
             error=item.error or "rejected",
             original_subject=item.original_subject,

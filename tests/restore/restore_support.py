@@ -50,13 +50,13 @@ class Kit:
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run SQL on the store's database (`?` placeholders; rewritten for PostgreSQL)."""
         if self.settings.storage_backend == "sqlite":
-            conn = sqlite3.connect(self.settings.sqlite_file)
+            lite = sqlite3.connect(self.settings.sqlite_file)
             try:
-                rows = conn.execute(query, params).fetchall()
-                conn.commit()
+                rows = lite.execute(query, params).fetchall()
+                lite.commit()
                 return rows
             finally:
-                conn.close()
+                lite.close()
         with psycopg.connect(libpq_dsn(self.settings.database_url), autocommit=True) as conn:
             cur = conn.execute(sql.SQL(query.replace("?", "%s")), params)  # type: ignore[arg-type]
             return list(cur.fetchall()) if cur.description else []

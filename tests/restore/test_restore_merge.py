@@ -51,7 +51,7 @@ def test_memories_united_source_wins() -> None:
 def test_links_tool_calls_mcp_and_reasoning_united() -> None:
     link1 = {"source_id": "a", "target_id": "b", "relation": "r"}
     link2 = {"source_id": "b", "target_id": "c", "relation": "r"}
-    call_open = {"call_id": "c1", "tool": "t", "arguments": {}, "result": None}
+    call_open: dict[str, object] = {"call_id": "c1", "tool": "t", "arguments": {}, "result": None}
     call_done = {**call_open, "result": {"output": 1, "is_error": False}}
     call2 = {"call_id": "c2", "tool": "t", "arguments": {"x": 1}, "result": None}
     target = content(memory_links=[link1], tool_calls=[call_open],

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+from projections.analysis import EvolutionAnalysis, analyse
+from projections.events import from_us
+from projections.evolution import BUCKETS
+from projections.views import ContextViews
 
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from projections.analysis import EvolutionAnalysis, analyse  # noqa: E402
-from projections.events import from_us  # noqa: E402
-from projections.evolution import BUCKETS  # noqa: E402
-from projections.views import ContextViews  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 FORMATS = (".png", ".svg")
 ROLE_COLOURS = {"system": "#9aa5b1", "user": "#3b82f6", "assistant": "#10b981",
@@ -57,6 +51,14 @@ def render_evolution_plot(views: ContextViews, agent_id: str, path: Path | str, 
 
 def plot_analysis(analysis: EvolutionAnalysis, path: Path | str, *,
                   title: str | None = None) -> Path:
+    # matplotlib loads only when a chart is drawn: every CLI start would pay for it otherwise.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"plot: {path.name!r} must end in .png or .svg")
@@ -177,6 +179,8 @@ def _fmt(moment: datetime) -> str:
 
 
 def _tool_panel(ax: Axes, analysis: EvolutionAnalysis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_title("Tool mix", loc="left", fontsize=11)
     items = list(analysis.tool_mix.items())[:12]
     if not items:

@@ -11,10 +11,13 @@ from rich.rule import Rule
 from rich.table import Table
 
 from application.store import ContextStore, from_us
-from infrastructure.bootstrap import build_store
+from domain.points import Point
+from infrastructure.bootstrap import build_restore_services, build_store
 from infrastructure.cli.common import console
 from infrastructure.cli.errors import fail, friendly_errors
 from infrastructure.cli.importing import import_paths, print_summary
+from infrastructure.plotting import render_evolution_plot
+from infrastructure.projection_worker import ProjectionWorker, build_views
 from infrastructure.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "traces"
@@ -41,7 +44,8 @@ def _show_messages(state: dict[str, Any], last: int = 3) -> None:
         console.print(f"    [cyan]{message['role']:>9}[/] {text[:110]}", highlight=False)
 
 
-def run_demo(store: ContextStore, samples: Path, workdir: Path) -> dict[str, Any]:
+def run_demo(store: ContextStore, samples: Path, workdir: Path,
+             settings: Settings | None = None) -> dict[str, Any]:
     """The demo's steps; returns what it showed so tests can check it."""
     shown: dict[str, Any] = {}
     _step("1. Import real agent traces (Letta, tau-bench, SWE-agent) into the event store")
@@ -88,6 +92,53 @@ def run_demo(store: ContextStore, samples: Path, workdir: Path) -> dict[str, Any
     console.print(f"  at {moment.isoformat()[:19]}: {_summary_line(at_time)}")
     shown.update(now=now["version"], earlier_hash=earlier["content_hash"],
                  at_time_version=at_time["version"])
+
+    services = build_restore_services(settings, store)
+    _step("5. Capture a checkpoint (a compressed, hashed context package)")
+    checkpoint = services.checkpoints.capture(agent_id, label="before-rewind")
+    console.print(f"  {checkpoint.package_id} at version {checkpoint.version}: "
+                  f"{checkpoint.original_size_bytes:,} bytes of canonical JSON stored in "
+                  f"{checkpoint.compressed_size_bytes:,} ({checkpoint.compression_ratio:.1f}× smaller, "
+                  f"{checkpoint.compression_strategy}), {checkpoint.message_count} messages, "
+                  f"{checkpoint.memory_count} memories", highlight=False)
+
+    _step("6. Rewind the agent in place to version 40 (history is kept: a new event)")
+    rewind = services.restore.restore(agent_id, Point(version=40), agent_id,
+                                      validation_level="comprehensive")
+    console.print(f"  {rewind.mode}: now version {rewind.target_version}, rebuilt from "
+                  f"{rewind.base} {rewind.base_version} + {rewind.events_replayed} events in "
+                  f"{rewind.duration_ms:.1f} ms; hash equals version 40's: "
+                  f"{rewind.content_hash == earlier['content_hash']}", highlight=False)
+    before = store.context(agent_id, version=now["version"])
+    console.print(f"  the old branch is still readable: version {before['version']} has "
+                  f"{len(before['messages'])} messages", highlight=False)
+
+    fork_id = "sam-fork"
+    _step(f"7. Fork the checkpoint into a new agent, {fork_id}")
+    fork = services.restore.restore(None, Point(checkpoint_id=checkpoint.package_id), fork_id)
+    console.print(f"  {fork.mode}: {fork_id} version {fork.target_version}, hash equals the "
+                  f"checkpoint's: {fork.content_hash == checkpoint.integrity_hash}",
+                  highlight=False)
+    change = services.diff.diff(agent_id, Point(version=rewind.target_version),
+                                Point(version=fork.target_version),
+                                other_agent_id=fork_id).summary()
+    console.print(f"  diff rewound {agent_id[:20]}… → {fork_id}: {change['messages_added']} "
+                  f"messages and {change['tool_calls_added']} tool calls added",
+                  highlight=False)
+    shown.update(rewind_hash=rewind.content_hash, fork_hash=fork.content_hash,
+                 checkpoint_hash=checkpoint.integrity_hash)
+
+    _step("8. How the context evolved (projection → chart)")
+    views = build_views(settings or Settings(storage_backend="sqlite",
+                                             storage_path=workdir))
+    projected = ProjectionWorker(store, views).run_once()
+    # The trace's own period (the checkpoint and rewind above happen today).
+    period = store.index.timestamps(store.agent_at(agent_id).id, [1, now["version"]])
+    plot = render_evolution_plot(views, agent_id, workdir / "evolution.png", bucket="minute",
+                                 since_us=period[1] - period[1] % 60_000_000, until_us=period[now["version"]] + 60_000_000,
+                                 title=f"{agent_id}: context evolution")
+    console.print(f"  projected {projected} events; chart written to [bold]{plot}[/]")
+    shown["plot"] = plot
     return shown
 
 
@@ -100,9 +151,10 @@ def demo(
     """Run the main job on the embedded SQLite store with real traces: import, browse, rewind."""
     if workdir.exists():
         shutil.rmtree(workdir)
-    store = build_store(Settings(storage_backend="sqlite", storage_path=workdir))
+    settings = Settings(storage_backend="sqlite", storage_path=workdir)
+    store = build_store(settings)
     console.print(f"[bold]ctxstore demo[/] — embedded SQLite store at {workdir}/")
-    run_demo(store, samples, workdir)
+    run_demo(store, samples, workdir, settings)
     console.print()
     console.print(f"[green]Done.[/] Explore it yourself: CONTEXT_STORAGE_PATH={workdir} "
                   f"ctxstore agents")

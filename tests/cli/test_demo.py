@@ -25,17 +25,26 @@ def test_demo_command_runs_without_servers(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     for heading in ("1. Import real agent traces", "2. Agents", "3. History of",
-                    "4. The agent now"):
+                    "4. The agent now", "5. Capture a checkpoint", "6. Rewind", "7. Fork",
+                    "8. How the context evolved"):
         assert heading in out
     assert CONVERSATION_AGENT in out
     assert (tmp_path / "demo" / "ctxstore.sqlite").exists()
+    assert (tmp_path / "demo" / "evolution.png").stat().st_size > 10_000
 
 
 def test_demo_steps_show_real_points(tmp_path: Path) -> None:
-    store: ContextStore = build_store(Settings(storage_backend="sqlite",
-                                               storage_path=tmp_path / "s"))
-    shown = run_demo(store, SAMPLES, tmp_path)
+    settings = Settings(storage_backend="sqlite", storage_path=tmp_path / "s")
+    store: ContextStore = build_store(settings)
+    shown = run_demo(store, SAMPLES, tmp_path, settings)
     assert shown["imported"] == shown["reimported_duplicates"] > 400
-    assert shown["now"] == store.agent_at(CONVERSATION_AGENT).version
-    assert shown["earlier_hash"] == store.agent_at(CONVERSATION_AGENT, 40).state()["content_hash"]
+    # the demo added a checkpoint event and a rewind event after the imported history
+    assert store.agent_at(CONVERSATION_AGENT).version == shown["now"] + 2
+    earlier = store.agent_at(CONVERSATION_AGENT, 40).state()["content_hash"]
+    assert shown["earlier_hash"] == earlier == shown["rewind_hash"]
+    assert store.context(CONVERSATION_AGENT)["content_hash"] == earlier
+    assert shown["fork_hash"] == shown["checkpoint_hash"] == store.context(
+        CONVERSATION_AGENT, version=shown["now"])["content_hash"]
+    assert store.context("sam-fork")["content_hash"] == shown["fork_hash"]
     assert 0 < shown["at_time_version"] <= shown["now"]
+    assert shown["plot"].stat().st_size > 10_000

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from application.store import ContextStore
 from infrastructure.http.auth import KeyRing
+from infrastructure.http.cache import StateCache
 from infrastructure.http.hub import EventHub
 from infrastructure.http.metrics import Metrics
 from infrastructure.settings import Settings
@@ -22,6 +23,7 @@ class Api:
     keys: KeyRing
     metrics: Metrics = field(default_factory=Metrics)
     hub: EventHub = field(default_factory=EventHub)
+    states: StateCache = field(default_factory=StateCache)
     # Use cases of other areas, wired by the composition root when present.
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from application.results import EventOutcome
@@ -231,15 +232,23 @@ def get_context(
     version: Annotated[int | None, Query(ge=0, description="The state at this version.")] = None,
     at: Annotated[datetime | None, Query(
         description="The state at this time (RFC 3339; UTC when no offset).")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The agent's state now, or at a `version`, or at a time `at` (not both)."""
     if version is not None and at is not None:
         raise InvalidEnvelope([FieldError(field="query.at",
                                           message="give version or at, not both")])
-    visible_agent(api.store, agent_id, tenant)
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return api.store.context(agent_id, version=version, at=at)
+    summary = visible_agent(api.store, agent_id, tenant)
+    if at is not None:
+        version = api.store.version_at(agent_id, at if at.tzinfo else at.replace(tzinfo=UTC))
+    if version is None:
+        version = summary.version
+    data = api.states.get(agent_id, version)
+    if data is None:
+        state = api.store.context(agent_id, version=version)
+        # States can be megabytes: serialise once, in Rust, without re-validating the model.
+        data = pydantic_core.to_json(state)
+        api.states.put(agent_id, version, data)
+    return Response(data, media_type="application/json")
 
 
 def agent_out(a: Any) -> AgentOut:

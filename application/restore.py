@@ -20,7 +20,7 @@ from typing import Any, Literal, cast, get_args
 
 from eventsourcing.persistence import IntegrityError
 
-from application.checkpoints import Checkpoint, CheckpointService
+from application.checkpoints import CheckpointService
 from application.errors import (
     AgentNotFound,
     ContextStoreError,
@@ -31,6 +31,7 @@ from application.errors import (
     PointNotFound,
     WriteConflict,
 )
+from application.package_port import PackageRow
 from application.store import ContextStore
 from domain.agent_id import aggregate_id, check_agent_id
 from domain.aggregate import RESTORE_STRATEGIES, AgentContext
@@ -198,12 +199,13 @@ class RestoreService:
               ) -> tuple[AgentContext | None, Base, int, str | None]:
         """The latest snapshot or own checkpoint at or before `version` (None: from scratch)."""
         snapshot_agent, snapshot_version = self._snapshot(agent_id, version)
-        best: Checkpoint | None = None
-        for checkpoint in self.checkpoints.list(agent_id):
-            if checkpoint.origin == "captured" and checkpoint.version <= version and (
-                best is None or checkpoint.version > best.version
+        best: PackageRow | None = None
+        for row in self.checkpoints.packages.select_packages(agent_id):
+            # Only checkpoints captured here (with an event) are of this agent's history.
+            if row.event_version is not None and row.version <= version and (
+                best is None or row.version > best.version
             ):
-                best = checkpoint
+                best = row
         if best is not None and best.version > snapshot_version:
             _, state = self.checkpoints.load(best.package_id)
             return (agent_from_state(agent_id, state, best.version), "checkpoint",

@@ -150,4 +150,4 @@ def build_messaging_app(settings: Settings | None = None, **options: Any) -> Any
     settings = settings or Settings()
     subjects = Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions)
     return create_app(settings.nats_url.split(","), subjects, lambda: build_store(settings),
-                      **options)
+                      lambda store: build_restore_services(settings, store), **options)

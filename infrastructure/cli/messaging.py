@@ -46,11 +46,7 @@ def ingest(
     chosen = parse_partitions(partitions, subjects.partitions)
     options = IngestOptions(max_event_bytes=settings.max_event_bytes, batch_size=batch_size,
                             fetch_size=fetch_size, announce=announce)
-    app, _runtime = build_messaging_app(settings, partitions=chosen, options=options)
-    if not rpc:
-        for sub in list(app.brokers[0].subscribers):
-            sub.specification.include_in_schema = False
-        app.brokers[0].subscribers.clear()
+    app, _runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
     asyncio.run(app.run())
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from application.store import ContextStore
 from infrastructure.messaging.ingest import IngestOptions, IngestWorker
-from infrastructure.messaging.rpc import AgentId, error_middleware, register_rpc
+from infrastructure.messaging.rpc import AgentId, UseCases, error_middleware, register_rpc
 from infrastructure.messaging.streams import ensure_streams
 from infrastructure.messaging.subjects import Subjects
 
@@ -50,10 +50,12 @@ class Runtime:
 
     subjects: Subjects
     store_factory: Callable[[], ContextStore]
+    use_cases_factory: Callable[[ContextStore], UseCases] | None = None
     partitions: list[int] | None = None
     options: IngestOptions = field(default_factory=IngestOptions)
     ingest: bool = True
     store: ContextStore | None = None
+    use_cases: UseCases | None = None
     worker: IngestWorker | None = None
 
     def get_store(self) -> ContextStore:
@@ -61,12 +63,19 @@ class Runtime:
             raise RuntimeError("the store is still starting; retry in a moment")
         return self.store
 
+    def get_use_cases(self) -> UseCases:
+        if self.use_cases is None:
+            raise RuntimeError("checkpoints and restore are not available in this worker")
+        return self.use_cases
+
 
 def build_broker(url: str | list[str], subjects: Subjects,
-                 store: Callable[[], ContextStore]) -> NatsBroker:
+                 store: Callable[[], ContextStore], use_cases: Callable[[], UseCases], *,
+                 rpc: bool = True) -> NatsBroker:
     broker = NatsBroker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
                         logger=log)
-    register_rpc(broker, subjects, store)
+    if rpc:
+        register_rpc(broker, subjects, store, use_cases)
     broker.publisher(
         subjects.recorded_template,
         title=subjects.recorded_template,
@@ -90,20 +99,24 @@ def create_app(
     url: str | list[str],
     subjects: Subjects,
     store_factory: Callable[[], ContextStore],
+    use_cases_factory: Callable[[ContextStore], UseCases] | None = None,
     *,
     partitions: Iterable[int] | None = None,
     options: IngestOptions | None = None,
     ingest: bool = True,
+    rpc: bool = True,
 ) -> tuple[FastStream, Runtime]:
-    runtime = Runtime(subjects, store_factory,
+    runtime = Runtime(subjects, store_factory, use_cases_factory,
                       partitions=list(partitions) if partitions is not None else None,
                       options=options or IngestOptions(), ingest=ingest)
-    broker = build_broker(url, subjects, runtime.get_store)
+    broker = build_broker(url, subjects, runtime.get_store, runtime.get_use_cases, rpc=rpc)
     app = FastStream(broker, logger=log)
 
     @app.after_startup
     async def start_ingest() -> None:
-        runtime.store = await asyncio.to_thread(runtime.store_factory)
+        runtime.store = store = await asyncio.to_thread(runtime.store_factory)
+        if runtime.use_cases_factory is not None:
+            runtime.use_cases = await asyncio.to_thread(runtime.use_cases_factory, store)
         await ensure_streams(broker.connection, subjects)
         if runtime.ingest:
             runtime.worker = IngestWorker(runtime.store, broker.connection, subjects,

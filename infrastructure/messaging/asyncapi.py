@@ -46,7 +46,7 @@ def document_ingest(broker: NatsBroker, subjects: Subjects) -> None:
 
 
 def asyncapi_spec(url: str | list[str], subjects: Subjects, version: str = "0.1.0") -> AsyncAPI:
-    broker = build_broker(url, subjects, _no_store)
+    broker = build_broker(url, subjects, _no_store, _no_store)  # type: ignore[arg-type]
     document_ingest(broker, subjects)
     return AsyncAPI(
         broker,

@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Protocol
 
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from application.checkpoints import CheckpointService
 from application.errors import AgentNotFound, ContextStoreError, PointNotFound
+from application.restore import RestoreService
 from application.store import ContextStore
 from domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId
 from domain.events import InvalidEnvelope, errors_from_validation
+from domain.points import Point
 from infrastructure.messaging.subjects import Subjects
 
 AgentId = Annotated[str, Field(pattern=AGENT_ID_PATTERN, description="the agent's id")]
@@ -39,6 +42,43 @@ class ContextRequest(BaseModel):
         if self.version is not None and self.at is not None:
             raise ValueError("give a version or a time (at), not both")
         return self
+
+
+class CheckpointRequest(BaseModel):
+    """Take a checkpoint of an agent now (or at a version)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent_id: AgentId
+    label: str | None = None
+    version: Annotated[int, Field(ge=0)] | None = None
+    access_level: Literal["private", "shared", "public"] = "private"
+
+
+class RestoreRequest(BaseModel):
+    """Restore a source agent at a point (version, time or checkpoint) into a target agent."""
+
+    model_config = ConfigDict(extra="forbid")
+    source_agent_id: AgentId | None = Field(
+        default=None, description="may be left out when package_id is given")
+    version: Annotated[int, Field(ge=0)] | None = None
+    at: datetime | None = None
+    package_id: str | None = Field(default=None, min_length=1)
+    target_agent_id: AgentId | None = Field(
+        default=None, description="default: the source itself (a rewind)")
+    merge_strategy: Literal["replace", "merge"] = "replace"
+    validation_level: Literal["basic", "comprehensive"] = "basic"
+
+    @model_validator(mode="after")
+    def _one_point(self) -> RestoreRequest:
+        given = [x for x in (self.version, self.at, self.package_id) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one point: version, at or package_id")
+        if self.source_agent_id is None and self.package_id is None:
+            raise ValueError("source_agent_id is required unless package_id is given")
+        return self
+
+    def point(self) -> Point:
+        return Point(version=self.version, at=self.at, checkpoint_id=self.package_id)
 
 
 class ErrorDetail(BaseModel):
@@ -72,11 +112,23 @@ def error_middleware() -> ExceptionMiddleware:
     return ExceptionMiddleware(publish_handlers={Exception: error_reply})
 
 
+class UseCases(Protocol):
+    """The checkpoint and restore use cases (bootstrap's RestoreServices)."""
+
+    @property
+    def checkpoints(self) -> CheckpointService: ...
+
+    @property
+    def restore(self) -> RestoreService: ...
+
+
 StoreGetter = Callable[[], ContextStore]
+UseCasesGetter = Callable[[], UseCases]
 
 
-def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter) -> None:
-    """Add the request/reply handlers to the broker (they read the store lazily)."""
+def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter,
+                 use_cases: UseCasesGetter) -> None:
+    """Add the request/reply handlers to the broker (they get the store lazily)."""
 
     @broker.subscriber(
         subjects.rpc_context,
@@ -90,4 +142,32 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter) -> 
             store().context, request.agent_id, version=request.version, at=request.at
         )
 
-    _ = context
+    @broker.subscriber(
+        subjects.rpc_checkpoint,
+        queue=subjects.rpc_queue,
+        title=subjects.rpc_checkpoint,
+        description="Take a checkpoint (context package) of an agent. Replies with the "
+        "checkpoint metadata of DESIGN §3, or with an ErrorReply.",
+    )
+    async def checkpoint(request: CheckpointRequest) -> dict[str, Any]:
+        taken = await asyncio.to_thread(
+            use_cases().checkpoints.capture, request.agent_id, version=request.version,
+            label=request.label, access_level=request.access_level)
+        return taken.to_dict()
+
+    @broker.subscriber(
+        subjects.rpc_restore,
+        queue=subjects.rpc_queue,
+        title=subjects.rpc_restore,
+        description="Restore source_agent_id at a version, a time or a checkpoint (package_id) "
+        "into target_agent_id (replace or merge). Replies with the restore result, or with an "
+        "ErrorReply.",
+    )
+    async def restore(request: RestoreRequest) -> dict[str, Any]:
+        result = await asyncio.to_thread(
+            use_cases().restore.restore, request.source_agent_id, request.point(),
+            request.target_agent_id, merge_strategy=request.merge_strategy,
+            validation_level=request.validation_level)
+        return result.to_dict()
+
+    _ = (context, checkpoint, restore)

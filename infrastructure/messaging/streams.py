@@ -139,7 +139,7 @@ async def rewind_to_ack_floor(js: JetStreamContext, stream: str, config: Consume
     if not info.num_ack_pending:
         return False
     start = (info.ack_floor.stream_seq or 0) + 1 if info.ack_floor else 1
-    log.info("rewinding consumer %s to stream sequence %d (%d unacknowledged)",
+    log.warning("rewinding consumer %s to stream sequence %d (%d unacknowledged)",
              config.durable_name, start, info.num_ack_pending)
     await js.delete_consumer(stream, config.durable_name)
     await js.add_consumer(stream, replace(config, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,

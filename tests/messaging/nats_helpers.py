@@ -40,7 +40,6 @@ async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: f
         if not isinstance(result, bool):
             result = await result
         if result:
-            print(f"waited {time.monotonic() - deadline + timeout:.2f}s for {what}")
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,132 @@
+"""Faults: the worker killed with SIGKILL mid-stream, PostgreSQL connections terminated."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from nats_helpers import running_app, subjects_of, wait_until
+
+from application.store import ContextStore
+from infrastructure.bootstrap import build_store
+from infrastructure.messaging.publisher import ContextPublisher, new_event
+from infrastructure.messaging.streams import ensure_streams
+from infrastructure.services import libpq_dsn
+from infrastructure.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CONTEXT_STORAGE_BACKEND": "postgres",
+        "CONTEXT_DATABASE_URL": settings.database_url,
+        "CONTEXT_DATABASE_SCHEMA": settings.database_schema,
+        "CONTEXT_NATS_URL": settings.nats_url,
+        "CONTEXT_NATS_PREFIX": settings.nats_prefix,
+        "CONTEXT_NATS_PARTITIONS": str(settings.nats_partitions),
+        "CONTEXT_STORAGE_PATH": str(settings.storage_path),
+    }
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--batch-size", "100",
+             "--fetch-size", "50", "--no-rpc", "--log-level", "WARNING"],
+            env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+
+
+def total(store: ContextStore) -> int:
+    return sum(a.version for a in store.agents())
+
+
+def assert_exactly_once_in_order(store: ContextStore, agents: int, per_agent: int,
+                                 run: str) -> None:
+    for a in range(agents):
+        items = list(store.iter_history(f"{run}-{a}"))
+        assert [i.data["content"] for i in items] == [str(n) for n in range(per_agent)], a
+        assert len({i.event_id for i in items}) == per_agent
+
+
+def events_for(run: str, agents: int, per_agent: int) -> list[object]:
+    return [new_event(f"{run}-{a}", "message", {"role": "user", "content": str(i)})
+            for i in range(per_agent) for a in range(agents)]
+
+
+async def test_worker_killed_mid_stream_and_restarted_records_every_event_once(
+        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = settings_factory(nats_partitions=2)
+    agents, per_agent = 20, 150
+    run = f"k{uuid.uuid4().hex[:6]}"
+    events = events_for(run, agents, per_agent)
+    store = build_store(settings)  # creates the tables before the worker starts
+    log = tmp_path / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        await ensure_streams(publisher.nc, subjects_of(settings))  # agents may come first
+
+        async def publish_all() -> None:
+            for start in range(0, len(events), 100):
+                await publisher.publish_many(events[start:start + 100])  # type: ignore[arg-type]
+                await asyncio.sleep(0.01)
+
+        publishing = asyncio.create_task(publish_all())
+        await wait_until(lambda: total(store) >= 600, timeout=25, what="some events recorded")
+        worker.send_signal(signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+        killed_at = total(store)
+        assert killed_at < len(events), "the kill came too late to test anything"
+        await publishing
+        await publisher.close()
+
+        worker = start_worker(settings, log)
+        await wait_until(lambda: total(store) >= len(events), timeout=25,
+                         what="every event after the restart")
+        await asyncio.sleep(0.5)  # anything recorded twice would show up now
+        assert total(store) == len(events)
+        assert_exactly_once_in_order(store, agents, per_agent, run)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(20) == 0, log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        store.close()
+
+
+async def test_postgres_connections_terminated_mid_ingest_lose_nothing(
+        settings_factory: Callable[..., Settings], fresh_pg_db: str) -> None:
+    settings = settings_factory(nats_partitions=2, database_url=fresh_pg_db)
+    dbname = fresh_pg_db.rsplit("/", 1)[1]
+    agents, per_agent = 10, 150
+    run = f"pg{uuid.uuid4().hex[:6]}"
+    events = events_for(run, agents, per_agent)
+    terminated = 0
+    async with running_app(settings) as runtime:
+        store = runtime.get_store()
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        with psycopg.connect(libpq_dsn(fresh_pg_db), autocommit=True) as admin:
+            for start in range(0, len(events), 150):
+                await publisher.publish_many(events[start:start + 150])  # type: ignore[arg-type]
+                await asyncio.sleep(0.05)
+                rows = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+                terminated += len(rows)
+        await publisher.close()
+        await wait_until(lambda: total(store) >= len(events), timeout=25,
+                         what="every event despite the terminations")
+        assert runtime.worker is not None
+        await runtime.worker.wait_idle()
+        assert total(store) == len(events)
+        assert_exactly_once_in_order(store, agents, per_agent, run)
+    assert terminated > 0

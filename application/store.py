@@ -59,6 +59,7 @@ class ContextStore(Application[UUID]):
         self._compressor = compressor
         self.snapshot_interval = snapshot_interval
         self._write_lock = threading.RLock()
+        self._owners: dict[str, str] = {}
         super().__init__(env)
         if not isinstance(self.recorder, ContextIndex):
             raise TypeError(
@@ -123,7 +124,8 @@ class ContextStore(Application[UUID]):
                         reason=f"agent {envelope.agent_id!r} belongs to another tenant"))
                     continue
                 owners[envelope.agent_id] = owner or tenant
-                agent = agents[envelope.agent_id] = self._load_for_write(envelope.agent_id)
+                agent = agents[envelope.agent_id] = self._load_for_write(
+                    envelope.agent_id, exists=owner is not None)
             timestamp = self._next_timestamp(agent, envelope.occurred_at or now)
             try:
                 agent.record(event_id=envelope.event_id, type=envelope.type,
@@ -213,10 +215,25 @@ class ContextStore(Application[UUID]):
         return moment
 
     def _owner(self, agent_id: str) -> str | None:
-        summary = self.index.agent(agent_id)
-        return summary.tenant if summary else None
+        # An agent's tenant is set by its first write and never changes: remember it.
+        owner = self._owners.get(agent_id)
+        if owner is None:
+            summary = self.index.agent(agent_id)
+            if summary is not None:
+                owner = self._owners[agent_id] = summary.tenant
+        return owner
 
-    def _load_for_write(self, agent_id: str) -> AgentContext:
+    def _load_for_write(self, agent_id: str, *, exists: bool = True) -> AgentContext:
+        if not exists:
+            return AgentContext.start(agent_id)  # not in the catalogue: nothing to read
+        cache = self.repository.cache
+        if cache is not None:
+            # No fast-forward query: a stale copy fails the commit with IntegrityError, which
+            # evicts it, and record() retries from fresh state.
+            try:
+                return cast(AgentContext, cache.get(aggregate_id(agent_id)))
+            except KeyError:
+                pass
         try:
             return cast(AgentContext, self.repository.get(aggregate_id(agent_id),
                                                           deepcopy_from_cache=False))

@@ -1,0 +1,319 @@
+"""End-to-end NATS ingest: agents publish real-trace events, measured until durable in PostgreSQL.
+
+Agents are the real traces under /work/shared/data/traces (through infrastructure.importers),
+copied under new agent and event ids until the wanted volume is reached. Publisher processes
+send each agent's events in order with ``ContextPublisher``; ``ctxstore ingest`` worker
+processes (one share of the partitions each) record them. Throughput is events over the time
+from the first publication until the store's agent catalogue counts every event; latency is
+publication to the ``<prefix>.recorded.<agent_id>`` announcement (sent after the commit) for a
+sample of agents. The baseline, in the same run, is raw psycopg ``executemany`` of the very
+rows the run stored (the events table, copied to a twin table, in batches of the same size).
+
+    python bench/ingest_nats.py            # 60,000 events
+    python bench/ingest_nats.py --quick    # 10,000 events
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from infrastructure.services import (  # noqa: E402
+    DEFAULT_DSN,
+    DEFAULT_NATS_URL,
+    ensure_nats,
+    libpq_dsn,
+    nats_info,
+)
+
+TRACES = Path("/work/shared/data/traces")
+SAMPLE_EVERY = 10  # one agent in ten is followed for latency
+
+
+def load_agents(total: int) -> list[tuple[str, list[bytes], list[str]]]:
+    """(agent_id, bodies, event_ids) of real-trace agents copied up to `total` events."""
+    from infrastructure.importers import iter_trace_files, load_trace
+
+    originals = []
+    for path in iter_trace_files(TRACES):
+        try:
+            originals.extend(a for a in load_trace(path) if a.envelopes)
+        except ValueError:
+            continue  # the malformed upstream file
+    agents: list[tuple[str, list[bytes], list[str]]] = []
+    count, copy = 0, 0
+    while count < total:
+        for original in originals:
+            if count >= total:
+                break
+            agent_id = f"b{copy}-{original.agent_id}"[:128]
+            envelopes = original.envelopes[: total - count]
+            bodies, ids = [], []
+            for e in envelopes:
+                e2 = e.model_copy(update={"agent_id": agent_id,
+                                          "event_id": f"{copy}-{e.event_id}"})
+                bodies.append(e2.model_dump_json(exclude_none=True).encode())
+                ids.append(e2.event_id)
+            agents.append((agent_id, bodies, ids))
+            count += len(bodies)
+        copy += 1
+    return agents
+
+
+def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], list[str]]],
+                   sampled: set[str], start_at: float, out: Any) -> None:
+    """One publisher process: agents interleaved round-robin, each agent's events in order."""
+    import nats
+
+    from infrastructure.messaging.subjects import MSG_ID, Subjects
+
+    async def run() -> dict[str, float]:
+        nc = await nats.connect(url)
+        js = nc.jetstream(publish_async_max_pending=4096)
+        subjects = Subjects(prefix=prefix)
+        order: list[tuple[str, bytes, str]] = []
+        longest = max(len(b) for _, b, _ in agents)
+        for i in range(longest):
+            for agent_id, bodies, ids in agents:
+                if i < len(bodies):
+                    order.append((agent_id, bodies[i], ids[i]))
+        sent: dict[str, float] = {}
+        while time.time() < start_at:
+            await asyncio.sleep(0.001)
+        futures = []
+        for agent_id, body, event_id in order:
+            if agent_id in sampled:
+                sent[event_id] = time.time()
+            futures.append(await js.publish_async(subjects.events(agent_id), body,
+                                                  headers={MSG_ID: event_id}))
+            if len(futures) >= 2000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+        await nc.close()
+        return sent
+
+    out.send(asyncio.run(run()))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def jetstream_url(url: str) -> tuple[str, Any]:
+    info = nats_info(url) or {}
+    version = tuple(int(x) for x in str(info.get("version", "0.0")).split(".")[:2])
+    if version >= (2, 10):
+        return url, None
+    handle = ensure_nats(f"nats://127.0.0.1:{free_port()}")
+    return handle.url, handle
+
+
+async def wait_consumers(url: str, stream: str, durables: list[str], timeout: float) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    deadline = time.monotonic() + timeout
+    try:
+        for durable in durables:
+            while True:
+                try:
+                    await js.consumer_info(stream, durable)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+
+
+async def follow(url: str, prefix: str, sampled: set[str], received: dict[str, float],
+                 ready: asyncio.Event, done: asyncio.Event) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+
+    async def on_msg(msg: Any) -> None:
+        received[json.loads(msg.data)["event_id"]] = time.time()
+
+    for agent_id in sampled:
+        await nc.subscribe(f"{prefix}.recorded.{agent_id}", cb=on_msg)
+    await nc.flush()
+    ready.set()
+    await done.wait()
+    await nc.flush()
+    await nc.close()
+
+
+def raw_baseline(dsn: str, schema: str, batch: int) -> dict[str, Any]:
+    """executemany of the rows the run stored into a twin table, committing each batch."""
+    with psycopg.connect(dsn, autocommit=False) as conn:
+        rows = conn.execute(
+            f'SELECT originator_id, originator_version, topic, state '
+            f'FROM "{schema}".ctxstore_events ORDER BY notification_id').fetchall()
+        conn.execute(f'CREATE TABLE "{schema}".raw_events (LIKE "{schema}".ctxstore_events '
+                     "INCLUDING ALL)")
+        conn.commit()
+        sql = (f'INSERT INTO "{schema}".raw_events (originator_id, originator_version, topic, '
+               "state) VALUES (%s, %s, %s, %s)")
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for i in range(0, len(rows), batch):
+                cur.executemany(sql, rows[i:i + batch])
+                conn.commit()
+        seconds = time.perf_counter() - started
+    return {"rows": len(rows), "seconds": round(seconds, 3),
+            "rows_per_s": round(len(rows) / seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--quick", action="store_true", help="10,000 events")
+    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--fetch-size", type=int, default=500)
+    parser.add_argument("--nats-url", default=os.environ.get("CONTEXT_NATS_URL",
+                                                             DEFAULT_NATS_URL))
+    parser.add_argument("--database-url", default=os.environ.get("CONTEXT_DATABASE_URL",
+                                                                 DEFAULT_DSN))
+    args = parser.parse_args()
+    total = 10_000 if args.quick else args.events
+
+    agents = load_agents(total)
+    total = sum(len(b) for _, b, _ in agents)
+    url, started_nats = jetstream_url(args.nats_url)
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    dsn = libpq_dsn(args.database_url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    env = {**os.environ, "CONTEXT_STORAGE_BACKEND": "postgres",
+           "CONTEXT_DATABASE_URL": args.database_url, "CONTEXT_DATABASE_SCHEMA": schema,
+           "CONTEXT_NATS_URL": url, "CONTEXT_NATS_PREFIX": prefix,
+           "CONTEXT_NATS_PARTITIONS": str(args.partitions),
+           "CONTEXT_STORAGE_PATH": tempfile.mkdtemp(prefix="bench-ingest-")}
+
+    from infrastructure.bootstrap import build_store
+    from infrastructure.messaging.subjects import Subjects
+    from infrastructure.settings import Settings
+
+    build_store(Settings(**{k[8:].lower(): v for k, v in env.items()
+                            if k.startswith("CONTEXT_")})).close()  # tables first
+    subjects = Subjects(prefix=prefix, partitions=args.partitions)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--partitions",
+             f"{i}/{args.workers}", "--batch-size", str(args.batch_size), "--fetch-size",
+             str(args.fetch_size), "--no-rpc", "--log-level", "WARNING"],
+            env=env, cwd=REPO)
+        for i in range(args.workers)
+    ]
+    try:
+        asyncio.run(wait_consumers(url, subjects.events_stream,
+                                   [subjects.durable(p) for p in range(args.partitions)], 60))
+        sampled = {a for i, (a, _, _) in enumerate(agents) if i % SAMPLE_EVERY == 0}
+        shares: list[list[tuple[str, list[bytes], list[str]]]] = [[] for _ in
+                                                                   range(args.publishers)]
+        for i, agent in enumerate(agents):
+            shares[i % args.publishers].append(agent)
+        received: dict[str, float] = {}
+
+        async def run() -> tuple[float, float, dict[str, float]]:
+            ready, done = asyncio.Event(), asyncio.Event()
+            follower = asyncio.create_task(follow(url, prefix, sampled, received, ready, done))
+            await ready.wait()
+            start_at = time.time() + 2.0
+            ctx = mp.get_context("spawn")
+            pipes, procs = [], []
+            for share in shares:
+                parent, child = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=publisher_main,
+                                   args=(url, prefix, share, sampled, start_at, child))
+                proc.start()
+                pipes.append(parent)
+                procs.append(proc)
+            query = f'SELECT coalesce(sum(version), 0) FROM "{schema}".ctxstore_agents'
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                while True:
+                    count = conn.execute(query).fetchone()[0]  # type: ignore[index]
+                    if count >= total:
+                        break
+                    await asyncio.sleep(0.02)
+            finished = time.time()
+            sent: dict[str, float] = {}
+            for pipe, proc in zip(pipes, procs, strict=True):
+                sent.update(await asyncio.to_thread(pipe.recv))
+                proc.join()
+            await asyncio.sleep(0.5)
+            done.set()
+            await follower
+            return start_at, finished, sent
+
+        start_at, finished, sent = asyncio.run(run())
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+    seconds = finished - start_at
+    latencies = sorted((received[e] - sent[e]) * 1000 for e in sent if e in received)
+    baseline = raw_baseline(dsn, schema, args.batch_size)
+    events_per_s = total / seconds
+    result = {
+        "benchmark": "ingest_nats",
+        "events": total,
+        "agents": len(agents),
+        "publishers": args.publishers,
+        "workers": args.workers,
+        "partitions": args.partitions,
+        "batch_size": args.batch_size,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(events_per_s),
+        "latency_ms": {
+            "sampled": len(latencies),
+            "p50": round(statistics.median(latencies), 1) if latencies else None,
+            "p99": round(latencies[int(len(latencies) * 0.99) - 1], 1) if latencies else None,
+        },
+        "baseline_raw_executemany": baseline,
+        "ratio": round(events_per_s / baseline["rows_per_s"], 3),
+        "nats_server": (nats_info(url) or {}).get("version"),
+    }
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    if started_nats is not None:
+        started_nats.stop()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

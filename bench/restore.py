@@ -46,7 +46,11 @@ import zstandard  # noqa: E402
 from eventsourcing.compressor import ZlibCompressor  # noqa: E402
 from eventsourcing.domain import Snapshot  # noqa: E402
 
-from application.compression import wire_json  # noqa: E402
+from application.compression import (  # noqa: E402
+    DEFAULT_DICTIONARY_SIZE,
+    DEFAULT_SAMPLES,
+    wire_json,
+)
 from application.store import ContextStore  # noqa: E402
 from domain.agent_id import aggregate_id  # noqa: E402
 from domain.aggregate import AgentContext  # noqa: E402
@@ -457,7 +461,8 @@ def main() -> None:
     probe = build_store(Settings(storage_backend="sqlite",
                                  storage_path=Path(f"/tmp/bench-restore-{os.getpid()}")))
     compression = bytes_per_event(probe, base, defaults.compression_level,
-                                  dict_size=112_640, max_samples=5000)
+                                  dict_size=DEFAULT_DICTIONARY_SIZE,
+                                  max_samples=DEFAULT_SAMPLES)
     probe.close()
 
     latency: dict[str, Any] = {}

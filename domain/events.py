@@ -71,6 +71,14 @@ class MessageData(Payload):
     message_id: Id | None = None
     tokens: Annotated[int, Field(ge=0)] | None = None
 
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content_shape(cls, v: Any) -> Any:
+        # One clear error at data.content, not one per union member (data.content.str, ...).
+        if isinstance(v, str) or (isinstance(v, list) and all(isinstance(p, dict) for p in v)):
+            return v
+        raise ValueError("must be a string or a list of content parts (JSON objects)")
+
     @field_validator("content")
     @classmethod
     def _content_json(cls, v: Any) -> Any:

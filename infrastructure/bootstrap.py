@@ -12,8 +12,10 @@ from application.diff import DiffService
 from application.packages import PackageService
 from application.restore import RestoreService
 from application.store import ContextStore
-from infrastructure.persistence.compression import ZstdCompressor
 from infrastructure.persistence.dictionaries import build_compressor
+from infrastructure.persistence.portable import PortableZstd
+from infrastructure.persistence.postgres import schema_setup_lock
+from infrastructure.services import libpq_dsn
 from infrastructure.settings import Settings
 
 
@@ -85,13 +87,18 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 def build_store(settings: Settings | None = None) -> ContextStore:
     settings = settings or Settings()
     env = eventsourcing_env(settings)
+    if settings.storage_backend != "postgres":
+        return _build_store(settings, env)
+    # Workers starting together must not race creating the schema's tables.
+    with schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema):
+        return _build_store(settings, env)
+
+
+def _build_store(settings: Settings, env: dict[str, str]) -> ContextStore:
     # Dictionaries load (over a plain connection) before the store reads any event.
     compressor = build_compressor(settings)
-    return ContextStore(
-        env=env,
-        compressor=compressor,
-        snapshot_interval=settings.snapshot_interval,
-    )
+    return ContextStore(env=env, compressor=compressor,
+                        snapshot_interval=settings.snapshot_interval)
 
 
 @dataclass(frozen=True)
@@ -114,14 +121,18 @@ def build_restore_services(settings: Settings | None = None,
     """The point-in-time restore use cases (DESIGN §3), with limits from settings."""
     settings = settings or Settings()
     store = store or build_store(settings)
+    level = settings.checkpoint_compression_level
     checkpoints = CheckpointService(
         store,
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
+        retention_days=settings.retention_days,
+        # The store's dictionaries, at the (slower, smaller) checkpoint level.
+        compressor=build_compressor(settings.model_copy(update={"compression_level": level})),
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.
-    portable = ZstdCompressor(level=settings.compression_level)
+    portable = PortableZstd(level=level)
     return RestoreServices(checkpoints, restore, DiffService(restore),
                            PackageService(checkpoints, portable))
 

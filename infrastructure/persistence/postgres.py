@@ -8,10 +8,12 @@ never deadlock on the side tables' keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
@@ -20,6 +22,22 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+
+
+@contextmanager
+def schema_setup_lock(dsn: str, schema: str) -> Iterator[None]:
+    """Hold a session advisory lock on the schema while tables are created.
+
+    Ingest workers start together on a fresh schema; the library's CREATE OR REPLACE FUNCTION
+    and concurrent CREATE TYPE / CREATE TABLE IF NOT EXISTS then fail ("tuple concurrently
+    updated", duplicate pg_type keys). One creator at a time makes the rest find it all done.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ctxstore-ddl:{schema}",))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ctxstore-ddl:{schema}",))
 
 
 class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
@@ -69,9 +87,7 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if self.datastore.enable_db_functions and (
-            kwargs.get("index_rows") or kwargs.get("agent_rows")
-        ):
+        if self.datastore.enable_db_functions and any(kwargs.values()):
             return self._insert_with_db_function(stored_events, **kwargs)
         return super().insert_events(stored_events, **kwargs)
 
@@ -82,10 +98,10 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         *,
         index_rows: Sequence[EventIndexRow] = (),
         agent_rows: Sequence[AgentRow] = (),
-        **_: Any,
+        **kwargs: Any,
     ) -> Sequence[int]:
         # The library's function inserts events in a transaction of its own; side rows must
-        # share it, so call it inside an explicit one.
+        # share it, so call it inside an explicit one (subclasses' `_insert_events` too).
         pg_stored_events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic,
                                            e.state)
@@ -96,6 +112,7 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             conn.transaction(),
             conn.cursor() as curs,
         ):
+            self._insert_events(curs, stored_events, **kwargs)
             curs.execute(self.sql_invoke_pg_function_insert_events, (pg_stored_events,),
                          prepare=True)
             ids = [r[self.pg_function_name_insert_events] for r in curs.fetchall()]
@@ -113,9 +130,16 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
     ) -> None:
         super()._insert_stored_events(curs, stored_events, **kwargs)
         if index_rows or agent_rows:
-            # Another cursor: the caller reads the events' notification ids from `curs`.
-            with curs.connection.cursor() as side:
-                self._insert_side_rows(side, index_rows, agent_rows)
+            conn = curs.connection
+            # Joins the caller's pipeline. Sync first, so a version conflict on the events is
+            # raised by a sync (leaving the pipeline usable for the rollback), never half-way
+            # through queueing the side rows, which would leave it aborted ("pipeline
+            # aborted" instead of IntegrityError).
+            with conn.pipeline() as pipeline:
+                pipeline.sync()
+                # Another cursor: the caller reads the events' notification ids from `curs`.
+                with conn.cursor() as side:
+                    self._insert_side_rows(side, index_rows, agent_rows)
 
     def _insert_side_rows(
         self,

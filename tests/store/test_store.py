@@ -1,0 +1,513 @@
+"""The context store on real SQLite and real PostgreSQL: batches, idempotency, points in time,
+history, rejections, concurrent writers, snapshots, compression and the content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from support import make_settings
+
+from application.store import ContextStore
+from domain.agent_id import aggregate_id
+from domain.events import AnyEnvelope, make_envelope
+from infrastructure.bootstrap import build_store
+from infrastructure.services import libpq_dsn
+from infrastructure.settings import Settings
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def msg(agent: str, text: str, *, event_id: str | None = None,
+        at: datetime | None = None, role: str = "user", session: str | None = None
+        ) -> AnyEnvelope:
+    return make_envelope(agent, "message", {"role": role, "content": text},
+                         event_id=event_id or str(uuid.uuid4()), occurred_at=at,
+                         session_id=session)
+
+
+def env(agent: str, type: str, data: dict[str, Any], *, at: datetime | None = None
+        ) -> AnyEnvelope:
+    return make_envelope(agent, type, data, event_id=str(uuid.uuid4()), occurred_at=at)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest
+                     ) -> Iterator[Callable[..., Settings]]:
+    """Settings for fresh isolated stores; PostgreSQL schemas are dropped afterwards."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    made: list[Settings] = []
+
+    def make(**overrides: Any) -> Settings:
+        settings = make_settings(backend, tmp_path / f"s{len(made)}", dsn, **overrides)
+        made.append(settings)
+        return settings
+
+    yield make
+    if dsn is not None:
+        with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+            for settings in made:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
+
+
+@pytest.fixture
+def open_store(settings_factory: Callable[..., Settings]) -> Iterator[Callable[[Settings],
+                                                                            ContextStore]]:
+    """Build stores from settings (several per settings = several processes' caches)."""
+    stores: list[ContextStore] = []
+
+    def open_(settings: Settings) -> ContextStore:
+        store = build_store(settings)
+        stores.append(store)
+        return store
+
+    yield open_
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(snapshot_interval=10)
+
+
+@pytest.fixture
+def store(open_store: Callable[[Settings], ContextStore], settings: Settings) -> ContextStore:
+    return open_store(settings)
+
+
+def count_insert_calls(store: ContextStore) -> list[int]:
+    """Wrap the real recorder's insert_events to note how many events each call carries."""
+    calls: list[int] = []
+    original = store.recorder.insert_events
+
+    def insert_events(stored_events: Any, **kwargs: Any) -> Any:
+        calls.append(len(stored_events))
+        return original(stored_events, **kwargs)
+
+    store.recorder.insert_events = insert_events  # type: ignore[method-assign]
+    return calls
+
+
+def count_conflicts(store: ContextStore) -> list[int]:
+    """Wrap the real recorder's insert_events to note each IntegrityError (version conflict)."""
+    conflicts: list[int] = []
+    original = store.recorder.insert_events
+
+    def insert_events(stored_events: Any, **kwargs: Any) -> Any:
+        try:
+            return original(stored_events, **kwargs)
+        except IntegrityError:
+            conflicts.append(len(stored_events))
+            raise
+
+    store.recorder.insert_events = insert_events  # type: ignore[method-assign]
+    return conflicts
+
+
+def count_selected_events(store: ContextStore) -> list[int]:
+    """Wrap the real recorder's select_events to note how many events each read returns."""
+    counts: list[int] = []
+    original = store.recorder.select_events
+
+    def select_events(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        counts.append(len(result))
+        return result
+
+    store.recorder.select_events = select_events  # type: ignore[method-assign]
+    return counts
+
+
+# Batches --------------------------------------------------------------------------------------
+
+
+def test_batch_for_many_agents_is_one_transaction(store: ContextStore, backend: str,
+                                                   settings: Settings) -> None:
+    agents = [f"agent-{i}" for i in range(7)]
+    batch = [msg(agents[i % 7], f"m{i}") for i in range(50)]
+    calls = count_insert_calls(store)
+    result = store.record(batch)
+    assert calls == [50]  # every agent's events in one insert, so one transaction
+    assert result.recorded == 50 and result.duplicates == 0 and result.rejected == []
+    assert result.versions == {a: (8 if i == 0 else 7) for i, a in enumerate(agents)}
+    assert [(s.agent_id, s.version) for s in store.agents()] == sorted(result.versions.items())
+    for outcome, envelope in zip(result.outcomes, batch, strict=True):
+        assert outcome.event_id == envelope.event_id and outcome.status == "recorded"
+    if backend == "postgres":
+        # One transaction: every row of the batch, events and side rows, has the same xmin.
+        with psycopg.connect(libpq_dsn(settings.database_url), autocommit=True) as conn:
+            schema = settings.database_schema
+            xmins = set()
+            for table in ("ctxstore_events", "ctxstore_event_ids", "ctxstore_versions",
+                          "ctxstore_agents"):
+                rows = conn.execute(f'SELECT DISTINCT xmin::text FROM "{schema}"."{table}"')
+                xmins |= {r[0] for r in rows.fetchall()}
+            assert len(xmins) == 1
+
+
+def test_agent_versions_and_summaries(store: ContextStore) -> None:
+    store.record([msg("alpha", "a1"), msg("beta", "b1"), msg("alpha", "a2")])
+    store.record([msg("beta", "b2"), msg("beta", "b3")])
+    summaries = {s.agent_id: s for s in store.agents()}
+    assert {k: s.version for k, s in summaries.items()} == {"alpha": 2, "beta": 3}
+    assert summaries["beta"].updated_us >= summaries["beta"].created_us
+    assert store.agents(tenant="someone-else") == []
+    assert store.context("beta")["version"] == 3
+
+
+# Idempotency ----------------------------------------------------------------------------------
+
+
+def test_event_id_is_recorded_once_forever(open_store: Callable[[Settings], ContextStore],
+                                           settings: Settings) -> None:
+    store = open_store(settings)
+    first = msg("idem", "one", event_id="evt-1")
+    again_in_batch = msg("idem", "one again", event_id="evt-1")
+    result = store.record([first, msg("idem", "two", event_id="evt-2"), again_in_batch])
+    assert [o.status for o in result.outcomes] == ["recorded", "recorded", "duplicate"]
+    assert result.versions == {"idem": 2}
+
+    result = store.record([msg("idem", "one", event_id="evt-1"), msg("idem", "three")])
+    assert [o.status for o in result.outcomes] == ["duplicate", "recorded"]
+    assert result.outcomes[0].version == 1  # where it was recorded
+    assert store.context("idem")["version"] == 3
+
+    # Same event id for another agent: still the same event, still a duplicate.
+    result = store.record([msg("other-agent", "x", event_id="evt-2")])
+    assert result.outcomes[0].status == "duplicate" and result.versions == {}
+
+    # A restart: a new store from the same settings knows every id from the database.
+    store.close()
+    restarted = open_store(settings)
+    result = restarted.record([msg("idem", "one", event_id="evt-1"),
+                               msg("idem", "two", event_id="evt-2"),
+                               msg("idem", "four", event_id="evt-4")])
+    assert [o.status for o in result.outcomes] == ["duplicate", "duplicate", "recorded"]
+    assert [o.version for o in result.outcomes] == [1, 2, 4]
+    history = restarted.history("idem")
+    assert [h.data["content"] for h in history] == ["one", "two", "three", "four"]
+    assert [h.event_id for h in history][:2] == ["evt-1", "evt-2"]
+
+
+# Points in time -------------------------------------------------------------------------------
+
+
+def test_read_now_at_version_and_at_time(store: ContextStore) -> None:
+    times = [T0, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20)]
+    store.record([msg("clock", f"m{i}", at=t) for i, t in enumerate(times)])
+    # Older than the previous event: recorded at the previous event's time (time never goes
+    # backwards within an agent, so "the state at T" is well defined).
+    store.record([msg("clock", "late", at=T0 + timedelta(seconds=5))])
+    history = store.history("clock")
+    recorded = [datetime.fromisoformat(h.recorded_at) for h in history]
+    assert recorded == [*times, times[2]]
+
+    now = store.context("clock")
+    assert now["version"] == 4 and [m["content"] for m in now["messages"]] == [
+        "m0", "m1", "m2", "late"]
+    assert datetime.fromisoformat(now["as_of"]) == times[2]
+
+    at_v2 = store.context("clock", version=2)
+    assert at_v2["version"] == 2 and [m["content"] for m in at_v2["messages"]] == ["m0", "m1"]
+
+    assert store.context("clock", at=T0 + timedelta(seconds=15))["version"] == 2
+    assert store.context("clock", at=T0 + timedelta(seconds=10))["version"] == 2
+    assert store.context("clock", at=T0 + timedelta(seconds=9, microseconds=999_999)
+                         )["version"] == 1
+    assert store.context("clock", at=times[2])["version"] == 4  # the clamped one too
+    assert store.context("clock", at=T0 + timedelta(days=1))["version"] == 4
+    before = store.context("clock", at=T0 - timedelta(seconds=1))
+    assert before["version"] == 0 and before["messages"] == []
+    assert store.version_at("clock", T0) == 1
+
+    empty = store.context("clock", version=0)
+    assert empty["version"] == 0 and empty["messages"] == []
+
+
+def test_default_time_is_now(store: ContextStore) -> None:
+    before = datetime.now(UTC)
+    store.record([msg("nowish", "hello")])
+    after = datetime.now(UTC)
+    as_of = datetime.fromisoformat(store.context("nowish")["as_of"])
+    assert before <= as_of <= after
+
+
+def test_unknown_points_are_errors(store: ContextStore) -> None:
+    from application.errors import AgentNotFound, PointNotFound
+
+    store.record([msg("known", "x")])
+    with pytest.raises(AgentNotFound):
+        store.context("never-seen")
+    with pytest.raises(AgentNotFound):
+        store.context("never-seen", at=T0)
+    with pytest.raises(PointNotFound, match="latest is 1"):
+        store.context("known", version=5)
+    with pytest.raises(PointNotFound):
+        store.context("known", version=-1)
+    with pytest.raises(PointNotFound):
+        store.context("known", version=1, at=T0)
+
+
+# History --------------------------------------------------------------------------------------
+
+
+def test_history_paging_and_types(store: ContextStore) -> None:
+    batch: list[AnyEnvelope] = []
+    for i in range(12):
+        batch.append(msg("pager", f"m{i}", session="s1" if i < 6 else "s2"))
+        if i % 3 == 0:
+            batch.append(env("pager", "reasoning", {"thread_id": "t", "content": f"r{i}"}))
+    store.record(batch)  # 12 messages, 4 reasoning steps = 16 events
+    everything = store.history("pager", limit=1000)
+    assert [h.version for h in everything] == list(range(1, 17))
+
+    page1 = store.history("pager", limit=5)
+    page2 = store.history("pager", after_version=page1[-1].version, limit=5)
+    page3 = store.history("pager", after_version=page2[-1].version, limit=5)
+    page4 = store.history("pager", after_version=page3[-1].version, limit=5)
+    assert [h.version for h in page1 + page2 + page3 + page4] == list(range(1, 17))
+    assert store.history("pager", after_version=16) == []
+
+    steps = store.history("pager", types=["reasoning"])
+    assert [h.data["content"] for h in steps] == ["r0", "r3", "r6", "r9"]
+    later = store.history("pager", types=["reasoning"], after_version=steps[1].version, limit=1)
+    assert [h.data["content"] for h in later] == ["r6"]
+    both = store.history("pager", types=["reasoning", "message"], limit=3)
+    assert [h.type for h in both] == ["message", "reasoning", "message"]
+    assert everything[0].session_id == "s1" and everything[-1].session_id == "s2"
+    assert store.context("pager")["sessions"] == [
+        {"session_id": "s1", "first_version": 1, "last_version": 8},
+        {"session_id": "s2", "first_version": 9, "last_version": 16},
+    ]
+    # iter_history pages through the recorder in small pages without losing any.
+    assert [h.version for h in store.iter_history("pager", page=3)] == list(range(1, 17))
+    assert [h.version for h in store.iter_history("pager", after_version=4, upto_version=9,
+                                                  page=2)] == list(range(5, 10))
+
+
+# Rejections -----------------------------------------------------------------------------------
+
+
+def test_rejected_event_reported_rest_recorded(store: ContextStore) -> None:
+    batch = [
+        msg("memo", "hi"),
+        env("memo", "memory_updated", {"memory_id": "nope", "content": "x"}),
+        env("memo", "memory_stored", {"memory_id": "m1", "kind": "semantic", "content": "a"}),
+        env("memo", "memory_updated", {"memory_id": "m1", "content": "b", "importance": 0.5}),
+        env("memo", "memory_forgotten", {"memory_id": "ghost"}),
+        msg("other", "unaffected"),
+    ]
+    result = store.record(batch)
+    statuses = [o.status for o in result.outcomes]
+    assert statuses == ["recorded", "rejected", "recorded", "recorded", "rejected", "recorded"]
+    rejected = result.rejected
+    assert [r.event_id for r in rejected] == [batch[1].event_id, batch[4].event_id]
+    assert all(r.field == "data.memory_id" for r in rejected)
+    assert "'nope'" in (rejected[0].reason or "") and "not stored" in (rejected[0].reason or "")
+    assert "'ghost'" in (rejected[1].reason or "")
+    assert result.versions == {"memo": 3, "other": 1}
+    state = store.context("memo")
+    assert state["memories"] == {"m1": {"kind": "semantic", "content": "b", "importance": 0.5}}
+    assert [h.version for h in store.history("memo")] == [1, 2, 3]
+    # A rejected event's id is not taken: it can be sent again once it applies.
+    store.record([env("memo", "memory_stored",
+                      {"memory_id": "nope", "kind": "episodic", "content": "now"})])
+    retry = store.record([batch[1]])
+    assert retry.outcomes[0].status == "recorded"
+
+
+# Concurrent writers ---------------------------------------------------------------------------
+
+
+def _write_sequence(store: ContextStore, agent: str, writer: str, count: int, seed: int,
+                    start: threading.Barrier | None = None) -> None:
+    rng = random.Random(seed)
+    if start is not None:
+        start.wait(timeout=60)
+    i = 0
+    while i < count:
+        size = min(rng.randint(1, 8), count - i)
+        store.record([msg(agent, f"{writer}:{i + j}") for j in range(size)])
+        i += size
+        time.sleep(rng.random() * 0.01)  # a pause, as real agents make: the writers overlap
+
+
+def _check_writers(store: ContextStore, agent: str, writers: dict[str, int],
+                   conflicts: int) -> None:
+    """Every writer's events are there, once each, in that writer's order, versions gapless."""
+    history = list(store.iter_history(agent))
+    assert [h.version for h in history] == list(range(1, sum(writers.values()) + 1))
+    contents = [h.data["content"] for h in history]
+    for writer, count in writers.items():
+        mine = [int(c.split(":")[1]) for c in contents if c.startswith(writer + ":")]
+        assert mine == list(range(count)), f"{writer}'s events lost or reordered"
+    state = store.context(agent)
+    assert [m["content"] for m in state["messages"]] == contents
+    # Otherwise the writers never collided, and the test proved nothing about retries.
+    assert conflicts >= 1, "no version conflict happened: nothing was retried"
+
+
+def test_two_writers_in_threads_lose_nothing(open_store: Callable[[Settings], ContextStore],
+                                             settings: Settings) -> None:
+    # Two stores = two processes' worth of caches, writing one agent at once.
+    stores = [open_store(settings), open_store(settings)]
+    conflicts = [count_conflicts(s) for s in stores]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            _write_sequence(stores[k], "shared", f"w{k}", 300, seed=k, start=start)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+            start.abort()
+
+    stores[0].record([msg("shared", "seed:0")])
+    stores[1].context("shared")  # both caches now hold the agent at version 1
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert not errors, errors
+    _check_writers(open_store(settings), "shared", {"seed": 1, "w0": 300, "w1": 300},
+                   sum(map(len, conflicts)))
+    # Both writers' caches agree with the database afterwards.
+    for s in stores:
+        assert s.context("shared")["version"] == 601
+
+
+def _process_writer(settings: Settings, writer: str, count: int, seed: int,
+                    start: Any, results: Any) -> None:
+    store = build_store(settings)
+    conflicts = count_conflicts(store)
+    try:
+        _write_sequence(store, "proc-shared", writer, count, seed, start=start)
+    finally:
+        store.close()
+        results.put(len(conflicts))
+
+
+def test_two_writer_processes_lose_nothing(open_store: Callable[[Settings], ContextStore],
+                                           settings: Settings) -> None:
+    open_store(settings)  # creates the tables before the writers race
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(2), ctx.Queue()
+    procs = [
+        ctx.Process(target=_process_writer, args=(settings, f"p{k}", 300, k, start, results))
+        for k in range(2)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=240)
+    for p in procs:
+        if p.exitcode is None:  # pragma: no cover - only when a writer hangs
+            p.terminate()
+            p.join(timeout=10)
+    assert [p.exitcode for p in procs] == [0, 0]
+    conflicts = results.get(timeout=5) + results.get(timeout=5)
+    _check_writers(open_store(settings), "proc-shared", {"p0": 300, "p1": 300}, conflicts)
+
+
+def _start_and_record(settings: Settings, k: int, start: Any) -> None:
+    start.wait(timeout=60)
+    store = build_store(settings)  # creates (or finds) the tables, all at once
+    try:
+        store.record([msg(f"starter-{k}", "up")])
+    finally:
+        store.close()
+
+
+def test_workers_starting_together_on_a_new_store(open_store: Callable[[Settings],
+                                                                      ContextStore],
+                                                  settings: Settings) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(3)
+    procs = [ctx.Process(target=_start_and_record, args=(settings, k, start)) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert [a.agent_id for a in open_store(settings).agents()] == [
+        "starter-0", "starter-1", "starter-2"]
+
+
+# Snapshots, compression, hash -----------------------------------------------------------------
+
+
+def test_snapshots_bound_the_events_read(open_store: Callable[[Settings], ContextStore],
+                                         settings_factory: Callable[..., Settings]) -> None:
+    interval = 7
+    snap_settings = settings_factory(snapshot_interval=interval)
+    store = open_store(snap_settings)
+    rng = random.Random(3)
+    total = 0
+    while total < 75:
+        size = rng.randint(1, 12)
+        store.record([msg("snappy", f"m{total + j}") for j in range(size)])
+        total += size
+    snapshots = store.snapshots.recorder.select_events(aggregate_id("snappy"))  # type: ignore
+    assert [s.originator_version for s in snapshots] == list(range(interval, total + 1,
+                                                                   interval))
+    assert all(s.state.startswith(ZSTD_MAGIC) for s in snapshots)
+
+    fresh = open_store(snap_settings)  # no cache: every read goes to the database
+    counts = count_selected_events(fresh)
+    for version in range(1, total + 1):
+        counts.clear()
+        state = fresh.context("snappy", version=version)
+        assert [m["content"] for m in state["messages"]] == [f"m{i}" for i in range(version)]
+        assert sum(counts) <= interval - 1 if version >= interval else sum(counts) == version
+
+
+def test_events_are_stored_compressed(store: ContextStore) -> None:
+    long_text = "the same sentence again and again. " * 40
+    store.record([msg("squash", long_text), msg("squash", "short")])
+    stored: list[StoredEvent] = list(store.recorder.select_events(aggregate_id("squash")))
+    assert len(stored) == 2
+    assert all(s.state.startswith(ZSTD_MAGIC) for s in stored)
+    assert len(stored[0].state) < len(long_text) / 4
+    assert long_text[:30].encode() not in stored[0].state
+
+
+def test_content_hash_is_sha256_of_canonical_content(store: ContextStore) -> None:
+    store.record([
+        msg("hashy", "héllo ✓", session="s1"),
+        env("hashy", "tool_call", {"call_id": "c1", "tool": "search", "arguments": {"q": "ü"}}),
+        env("hashy", "tool_result", {"call_id": "c1", "output": {"hits": [1, 2]}}),
+        env("hashy", "memory_stored", {"memory_id": "m", "kind": "long_term", "content": "c",
+                                       "embedding": [0.25, -1.5]}),
+        env("hashy", "mcp_state", {"server": "fs", "state": {"cwd": "/"}}),
+        env("hashy", "reasoning", {"thread_id": "t1", "content": "think", "step": 1}),
+        env("hashy", "memory_linked", {"source_id": "m", "target_id": "m", "relation": "self"}),
+    ])
+    state = store.context("hashy")
+    content = {k: state[k] for k in ("messages", "reasoning", "tool_calls", "memories",
+                                     "memory_links", "mcp_servers")}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert state["content_hash"] == "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # Not hashed: id, version, time and sessions.
+    other = store.context("hashy", version=7)
+    assert other["content_hash"] == state["content_hash"]
+    assert store.context("hashy", version=6)["content_hash"] != state["content_hash"]

@@ -1,8 +1,9 @@
 """Automatic checkpoints every CONTEXT_CHECKPOINT_INTERVAL_MINUTES (DESIGN §3).
 
-A daemon thread that long-running processes (serve, ingest) start and stop; each round
-checkpoints the agents that changed since their last checkpoint. A failing round is logged and
-the next one runs as planned.
+A daemon thread that long-running processes (serve, ingest) start and stop; each round applies
+retention (CONTEXT_RETENTION_DAYS, CONTEXT_MAX_CHECKPOINTS_PER_AGENT) and then checkpoints the
+agents that changed since their last checkpoint. A failing round is logged and the next one runs
+as planned.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class CheckpointRunner:
         return self._thread is not None and self._thread.is_alive()
 
     def run_once(self) -> AutoCaptureReport:
-        """One round now: checkpoint every changed agent."""
+        """One round now: prune expired checkpoints, then checkpoint every changed agent."""
         report = self.checkpoints.capture_changed(label=self.label,
                                                   access_level=self.access_level)
         self.last_report = report
@@ -62,8 +63,9 @@ class CheckpointRunner:
         while not self._stop.wait(self.interval_seconds):
             try:
                 report = self.run_once()
-                if report.captured:
-                    log.info("automatic checkpoints: %d taken", len(report.captured))
+                if report.captured or report.pruned:
+                    log.info("automatic checkpoints: %d taken, %d pruned", len(report.captured),
+                             sum(len(ids) for ids in report.pruned.values()))
             except Exception:  # noqa: BLE001 - keep running; the next round may succeed
                 log.exception("automatic checkpoint round failed")
 

@@ -8,6 +8,13 @@ means retention can drop old bodies while the history that announced them stays 
 event that prunes them lists their ids (`pruned_package_ids`), so a catalogue reader sees the
 prune in the same event that adds the new checkpoint.
 
+Retention keeps at most `max_checkpoints_per_agent` per agent and none older than
+`retention_days`. A capture prunes both kinds in its own `CheckpointTaken`; checkpoints that
+expire while their agent is idle are pruned by `prune` (each automatic round, or the
+`checkpoint-prune` command) with one `CheckpointsPruned` event per agent, committed with the
+deletions. Neither event changes the content, so neither counts as a change for automatic
+capture. Imported packages have no event here and are never pruned.
+
 An aggregate per checkpoint was the alternative; it would put multi-megabyte bodies into the
 immutable event log (never prunable) and need a second stream per capture.
 """
@@ -20,11 +27,12 @@ import random
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
 from eventsourcing.cipher import Cipher
 from eventsourcing.persistence import Compressor, IntegrityError
+from eventsourcing.utils import get_topic
 
 from application.errors import (
     AgentNotFound,
@@ -38,7 +46,7 @@ from application.errors import (
 )
 from application.package_port import PackageRecorder, PackageRow
 from application.store import ContextStore, to_us
-from domain.agent_id import check_agent_id
+from domain.agent_id import aggregate_id, check_agent_id
 from domain.aggregate import AgentContext
 from domain.state import CONTENT_FIELDS, canonical_json, content_hash
 
@@ -50,6 +58,8 @@ Origin = Literal["captured", "imported"]
 MAX_LABEL_LENGTH = 256
 MAX_ATTEMPTS = 20
 MIB = 1024 * 1024
+_TAKEN = get_topic(AgentContext.CheckpointTaken)
+_PRUNED = get_topic(AgentContext.CheckpointsPruned)
 
 
 @dataclass(frozen=True)
@@ -92,11 +102,20 @@ class Checkpoint:
 
 
 @dataclass
+class PruneReport:
+    """What a retention pass removed: package ids by agent, and agents it could not prune."""
+
+    pruned: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class AutoCaptureReport:
-    """What one round of automatic capture did."""
+    """What one round of automatic capture did (and the retention pass before it)."""
 
     captured: list[Checkpoint] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    pruned: dict[str, list[str]] = field(default_factory=dict)
 
 
 class BodyCodec:
@@ -170,6 +189,7 @@ class CheckpointService:
         *,
         max_checkpoints_per_agent: int = 10,
         max_package_bytes: int = 100 * MIB,
+        retention_days: float | None = None,
         compressor: Compressor | None = None,
         cipher: Cipher | None = None,
     ):
@@ -180,6 +200,8 @@ class CheckpointService:
             )
         if max_checkpoints_per_agent < 1:
             raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
+        if retention_days is not None and retention_days <= 0:
+            raise InvalidRequest("retention_days must be positive")
         compressor = compressor or store.mapper.compressor
         if compressor is None:
             raise TypeError("checkpoints need a compressor (the store has none)")
@@ -187,6 +209,7 @@ class CheckpointService:
         self.packages: PackageRecorder = store.recorder
         self.max_checkpoints_per_agent = max_checkpoints_per_agent
         self.max_package_bytes = max_package_bytes
+        self.retention_days = retention_days
         self.codec = BodyCodec(compressor, cipher if cipher is not None else store.mapper.cipher)
 
     # Capture ---------------------------------------------------------------------------------
@@ -258,10 +281,8 @@ class CheckpointService:
             origin="captured",
             event_version=agent.version + 1,
         )
-        kept = [r for r in self.packages.select_packages(agent.agent_id)
-                if r.event_version is not None]
-        excess = len(kept) + 1 - self.max_checkpoints_per_agent
-        pruned = [r.package_id for r in kept[: max(0, excess)]]
+        pruned = self._retention(self.packages.select_packages(agent.agent_id), now,
+                                 adding=1)[0]
         agent.note_checkpoint(
             event_id=f"checkpoint-{checkpoint.package_id}",
             checkpoint={**checkpoint.to_dict(), "created_us": to_us(now),
@@ -287,21 +308,117 @@ class CheckpointService:
                 f"({self.max_package_bytes / MIB:g} MiB = {self.max_package_bytes} bytes)"
             )
 
+    # Retention -------------------------------------------------------------------------------
+    def _retention(self, rows: list[PackageRow], now: datetime, *, adding: int = 0,
+                   retention_days: float | None = None) -> tuple[list[str], str]:
+        """Ids of one agent's captured checkpoints that retention removes (oldest first) when
+        `adding` more are about to be kept, and why."""
+        days = self.retention_days if retention_days is None else retention_days
+        captured = [r for r in rows if r.event_version is not None]
+        expired: list[PackageRow] = []
+        if days is not None:
+            cutoff = to_us(now - timedelta(days=days))
+            expired = [r for r in captured if r.created_us < cutoff]
+        kept = [r for r in captured if r not in expired]
+        excess = kept[: max(0, len(kept) + adding - self.max_checkpoints_per_agent)]
+        reasons = []
+        if expired:
+            reasons.append(f"older than {days:g} days (CONTEXT_RETENTION_DAYS)")
+        if excess:
+            reasons.append(f"over {self.max_checkpoints_per_agent} per agent "
+                           "(CONTEXT_MAX_CHECKPOINTS_PER_AGENT)")
+        return [r.package_id for r in expired + excess], "; ".join(reasons)
+
+    def due_for_pruning(self, agent_id: str | None = None, *, now: datetime | None = None,
+                        retention_days: float | None = None) -> dict[str, list[str]]:
+        """What `prune` would remove now: package ids by agent (nothing is written)."""
+        now = now or datetime.now(UTC)
+        rows: dict[str, list[PackageRow]] = {}
+        for row in self.packages.select_packages(agent_id):
+            rows.setdefault(row.agent_id, []).append(row)
+        due = {a: self._retention(r, now, retention_days=retention_days)[0]
+               for a, r in rows.items()}
+        return {a: ids for a, ids in due.items() if ids}
+
+    def prune(self, agent_id: str | None = None, *, now: datetime | None = None,
+              retention_days: float | None = None) -> PruneReport:
+        """Apply retention (age, then count) to every agent's checkpoints, or one agent's:
+        per agent, one `CheckpointsPruned` event commits with the deletions it lists.
+
+        `now` and `retention_days` default to the clock and the service's setting.
+        """
+        if agent_id is not None:
+            check_agent_id(agent_id)
+        if retention_days is not None and retention_days <= 0:
+            raise InvalidRequest("retention_days must be positive")
+        report = PruneReport()
+        for agent in self.due_for_pruning(agent_id, now=now, retention_days=retention_days):
+            try:
+                pruned = self._prune_agent(agent, now, retention_days)
+            except ContextStoreError as e:
+                log.warning("pruning the checkpoints of %s failed: %s", agent, e)
+                report.failed[agent] = str(e)
+                continue
+            if pruned:
+                report.pruned[agent] = pruned
+        return report
+
+    def _prune_agent(self, agent_id: str, now: datetime | None,
+                     retention_days: float | None) -> list[str]:
+        for attempt in range(MAX_ATTEMPTS):
+            agent = self.store.agent_at(agent_id)
+            at = datetime.now(UTC)
+            if agent.modified_on is not None and at <= agent.modified_on:
+                at = agent.modified_on
+            ids, reason = self._retention(self.packages.select_packages(agent_id), now or at,
+                                          retention_days=retention_days)
+            if not ids:
+                return []
+            agent.note_checkpoints_pruned(event_id=f"prune-{uuid.uuid4().hex}",
+                                          package_ids=ids, reason=reason, timestamp=at)
+            try:
+                self.store.append(agent, pruned_package_ids=ids)
+                return ids
+            except IntegrityError:
+                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+        raise WriteConflict(f"could not prune the checkpoints of {agent_id!r}: it kept changing")
+
     # Automatic capture -----------------------------------------------------------------------
     def changed_agents(self) -> list[str]:
-        """Agents with events after their newest checkpoint (or with none at all)."""
+        """Agents whose content changed after their newest checkpoint (or with none at all);
+        the checkpoint and prune events themselves are not changes."""
         last: dict[str, int] = {}
         for row in self.packages.select_packages():
             if row.event_version is not None:
                 last[row.agent_id] = max(last.get(row.agent_id, 0), row.event_version)
         return [a.agent_id for a in self.store.agents()
-                if a.version > last.get(a.agent_id, 0)]
+                if a.version > last.get(a.agent_id, 0)
+                and self._changed_after(a.agent_id, last.get(a.agent_id, 0))]
+
+    def _changed_after(self, agent_id: str, version: int, page: int = 20) -> bool:
+        """Whether a content event comes after `version` and after the agent's latest
+        checkpoint event (read newest first, by topic: nothing is decoded)."""
+        originator_id = aggregate_id(agent_id)
+        lte: int | None = None
+        while True:
+            stored = self.store.recorder.select_events(originator_id, gt=version, lte=lte,
+                                                       desc=True, limit=page)
+            for event in stored:
+                if event.topic == _TAKEN:
+                    return False
+                if event.topic != _PRUNED:
+                    return True
+            if len(stored) < page:
+                return False
+            lte = stored[-1].originator_version - 1
 
     def capture_changed(self, *, label: str = "auto", access_level: str = "private"
                         ) -> AutoCaptureReport:
-        """Checkpoint every agent that changed since its last checkpoint; one failure (e.g. a
-        state over the size limit) is reported and does not stop the others."""
-        report = AutoCaptureReport()
+        """Apply retention, then checkpoint every agent that changed since its last checkpoint;
+        one failure (e.g. a state over the size limit) is reported and does not stop the
+        others."""
+        pruning = self.prune()
+        report = AutoCaptureReport(pruned=pruning.pruned, failed=dict(pruning.failed))
         for agent_id in self.changed_agents():
             try:
                 report.captured.append(self.capture(agent_id, label=label,

@@ -11,7 +11,8 @@ Layout (all integers big-endian), never pickle:
     checksum    32 bytes SHA-256 of everything before it
 
 Import checks size, magic, lengths (truncation), checksum, manifest, body hash, decryption,
-decompressed size and the content hash before anything is written.
+decompressed size (streamed, never past the manifest's declared size) and the content hash
+before anything is written.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from eventsourcing.cipher import Cipher
-from eventsourcing.persistence import Compressor
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from application.checkpoints import ACCESS_LEVELS, Checkpoint, CheckpointService, check_state
@@ -84,10 +84,22 @@ class Manifest(BaseModel):
     body: _Body
 
 
+class PortableCompressor(Protocol):
+    """Plain zstd frames (no dictionary), and decompression bounded for untrusted files."""
+
+    level: int
+
+    def compress(self, data: bytes) -> bytes: ...
+
+    def decompress_bounded(self, data: bytes, max_size: int) -> bytes:
+        """The frame's content; ValueError when it declares or yields over `max_size` bytes."""
+        ...
+
+
 class PackageService:
     """Export checkpoints to `.ctxpkg` bytes and import them (verified) into this store."""
 
-    def __init__(self, checkpoints: CheckpointService, portable_compressor: Compressor,
+    def __init__(self, checkpoints: CheckpointService, portable_compressor: PortableCompressor,
                  cipher: Cipher | None = None):
         self.checkpoints = checkpoints
         self.compressor = portable_compressor
@@ -146,9 +158,12 @@ class PackageService:
                     "package cannot be decrypted: it was encrypted with another key "
                     f"({type(e).__name__})") from e
         try:
-            raw = self.compressor.decompress(body)
+            # Never more than the manifest declares: a crafted frame cannot exhaust memory.
+            raw = self.compressor.decompress_bounded(body, info.original_size)
         except Exception as e:  # noqa: BLE001
-            raise InvalidPackageFile(f"package body is not a readable zstd frame: {e}") from e
+            raise InvalidPackageFile(
+                f"package body is not a zstd frame of the {info.original_size} bytes its "
+                f"manifest declares: {e}") from e
         if len(raw) != info.original_size:
             raise InvalidPackageFile(
                 f"package body is {len(raw)} bytes, its manifest says {info.original_size}")

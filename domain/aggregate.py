@@ -93,6 +93,18 @@ class AgentContext(Aggregate):
             timestamp=timestamp,
         )
 
+    def note_checkpoints_pruned(self, *, event_id: str, package_ids: list[str], reason: str,
+                                timestamp: datetime) -> None:
+        """Retention removed these checkpoints (e.g. by age); the content does not change."""
+        self.trigger_event(
+            self.CheckpointsPruned,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            pruned_package_ids=list(package_ids),
+            reason=reason,
+            timestamp=timestamp,
+        )
+
     # State -----------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The agent's context as DESIGN §2 shows it (content_hash added by the caller's hash)."""
@@ -158,6 +170,14 @@ class AgentContext(Aggregate):
     @dataclass(frozen=True)
     class CheckpointTaken(Event):
         checkpoint: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            pass
+
+    @dataclass(frozen=True)
+    class CheckpointsPruned(Event):
+        pruned_package_ids: list[str]
+        reason: str
 
         def apply(self, aggregate: Any) -> None:
             pass

@@ -99,6 +99,39 @@ def checkpoints(
     console.print(table)
 
 
+@friendly_errors
+def checkpoint_prune(
+    agent_id: Annotated[str | None, typer.Argument(help="Only this agent's.")] = None,
+    days: Annotated[float | None, typer.Option(
+        help="Remove checkpoints older than this many days (default: CONTEXT_RETENTION_DAYS).",
+        min=0)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go.")
+                       ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply checkpoint retention now: remove checkpoints older than CONTEXT_RETENTION_DAYS and
+    those over CONTEXT_MAX_CHECKPOINTS_PER_AGENT (the automatic runner does this every round).
+    The history keeps a CheckpointsPruned event per agent; the catalogue marks them pruned."""
+    if days is not None and days <= 0:
+        fail("--days: must be more than 0")
+    service = services().checkpoints
+    if dry_run:
+        pruned, failed = service.due_for_pruning(agent_id, retention_days=days), {}
+    else:
+        report = service.prune(agent_id, retention_days=days)
+        pruned, failed = report.pruned, report.failed
+    if as_json:
+        print_json({"dry_run": dry_run, "pruned": pruned, "failed": failed})
+    else:
+        verb = "would prune" if dry_run else "pruned"
+        total = sum(len(ids) for ids in pruned.values())
+        console.print(f"{verb} {total} checkpoints of {len(pruned)} agents", highlight=False)
+        for agent, ids in sorted(pruned.items()):
+            console.print(f"  {agent}: {', '.join(ids)}", highlight=False)
+    if failed:
+        fail("could not prune: " + "; ".join(f"{a}: {e}" for a, e in sorted(failed.items())))
+
+
 def _point(version: int | None, at: str | None, checkpoint_id: str | None) -> Point:
     given = [x for x in (version, at, checkpoint_id) if x is not None]
     if len(given) != 1:
@@ -218,6 +251,7 @@ def import_package(
 def register(app: typer.Typer) -> None:
     app.command()(checkpoint)
     app.command()(checkpoints)
+    app.command("checkpoint-prune")(checkpoint_prune)
     app.command()(restore)
     app.command()(diff)
     app.command()(export)

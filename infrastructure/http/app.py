@@ -17,8 +17,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from application.checkpoint_runner import CheckpointRunner
 from application.store import ContextStore
 from domain.events import Envelope
 from infrastructure.http.auth import KeyRing, parse_api_keys
@@ -102,6 +104,15 @@ def use_cases(settings: Settings, store: ContextStore) -> dict[str, Any]:
     return found
 
 
+def checkpoint_runner(settings: Settings, api: Api) -> CheckpointRunner | None:
+    """The automatic checkpoint runner over the app's checkpoint use case (None when
+    CONTEXT_CHECKPOINT_INTERVAL_MINUTES is 0 or this build has no checkpoints)."""
+    from infrastructure.bootstrap import build_checkpoint_runner
+
+    checkpoints = api.extras.get("checkpoints")
+    return None if checkpoints is None else build_checkpoint_runner(settings, checkpoints)
+
+
 def create_app(settings: Settings | None = None, *, store: ContextStore | None = None,
                extras: dict[str, Any] | None = None) -> FastAPI:
     """The API over a store (built from settings when not given; then closed on shutdown)."""
@@ -118,9 +129,16 @@ def create_app(settings: Settings | None = None, *, store: ContextStore | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Automatic checkpoints (and retention) run for as long as the server does.
+        runner = checkpoint_runner(settings, api)
+        app.state.checkpoint_runner = runner
+        if runner is not None:
+            runner.start()
         try:
             yield
         finally:
+            if runner is not None:
+                await run_in_threadpool(runner.stop)  # waits for a round in progress
             if owns_store:
                 store.close()
 

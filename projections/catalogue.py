@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from projections.events import CHECKPOINT_TAKEN, ProjectedEvent, from_us
+from projections.events import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, ProjectedEvent, from_us
 
 ACCESS_LEVELS = ("private", "shared", "public")
 
@@ -74,8 +74,9 @@ class CatalogueFilter:
 
 
 def pruned_by(event: ProjectedEvent) -> list[str]:
-    """Package ids a `CheckpointTaken` event removed by retention (kept in the catalogue)."""
-    if event.type != CHECKPOINT_TAKEN:
+    """Package ids a `CheckpointTaken` (count or age) or `CheckpointsPruned` (age, agent idle)
+    event removed by retention (kept in the catalogue, marked pruned)."""
+    if event.type not in (CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED):
         return []
     ids = event.data.get("pruned_package_ids") or []
     return [str(i) for i in ids if isinstance(i, str)]

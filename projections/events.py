@@ -18,6 +18,7 @@ from domain.state import canonical_json
 
 CONTEXT_RESTORED = "context_restored"
 CHECKPOINT_TAKEN = "checkpoint_taken"
+CHECKPOINTS_PRUNED = "checkpoints_pruned"
 
 
 def to_us(moment: datetime) -> int:
@@ -54,6 +55,10 @@ def projected_event(domain_event: Any, stored_bytes: int) -> ProjectedEvent | No
         data = {"content": domain_event.content, "provenance": domain_event.provenance}
     elif isinstance(domain_event, AgentContext.CheckpointTaken):
         type_, data = CHECKPOINT_TAKEN, domain_event.checkpoint
+    elif isinstance(domain_event, AgentContext.CheckpointsPruned):
+        type_ = CHECKPOINTS_PRUNED
+        data = {"pruned_package_ids": domain_event.pruned_package_ids,
+                "reason": domain_event.reason}
     else:
         return None
     return ProjectedEvent(

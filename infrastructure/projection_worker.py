@@ -41,7 +41,8 @@ from projections.views import ContextViews
 
 AGENT_TOPICS = frozenset(
     get_topic(cls)
-    for cls in (AgentContext.Recorded, AgentContext.ContextRestored, AgentContext.CheckpointTaken)
+    for cls in (AgentContext.Recorded, AgentContext.ContextRestored, AgentContext.CheckpointTaken,
+                AgentContext.CheckpointsPruned)
 )
 DEFAULT_BATCH = 1000
 

@@ -70,8 +70,8 @@ class ContextProjection(Projection[ContextViews]):
             entry = entry_for(event)
             if entry is not None:
                 changes.checkpoints.append(entry)
-                for package_id in pruned_by(event):
-                    changes.pruned[package_id] = event.ts_us
+            for package_id in pruned_by(event):
+                changes.pruned[package_id] = event.ts_us
             changes.evolution.apply(event, track)
         changes.evolution.finish()
         return changes

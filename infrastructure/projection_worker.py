@@ -4,7 +4,8 @@ Exactly once: each batch's rows and its tracking record (the last notification i
 one transaction, and the next batch starts after the recorded position, so a worker killed at
 any instant resumes where the views stopped. On PostgreSQL it sleeps on LISTEN/NOTIFY (the
 channel the event recorder notifies on every insert); on SQLite, which has no notifications,
-it polls.
+it polls. While one batch commits (database work), the next is read, decoded and folded (Python
+work); it is submitted only once the previous commit succeeded.
 
 eventsourcing's ProjectionRunner is not used as is: it constructs the application itself
 (without our compressor), needs a recorder that supports `subscribe` (the SQLite one does not),
@@ -17,6 +18,8 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, cast
 
 from eventsourcing.persistence import (
@@ -36,7 +39,7 @@ from infrastructure.bootstrap import eventsourcing_env
 from infrastructure.persistence.views_postgres import PostgresContextViews
 from infrastructure.persistence.views_sqlite import SQLiteContextViews
 from infrastructure.settings import Settings
-from projections.projection import ContextProjection, EventBatch
+from projections.projection import ContextProjection, EventBatch, PreparedBatch
 from projections.views import ContextViews
 
 AGENT_TOPICS = frozenset(
@@ -45,6 +48,13 @@ AGENT_TOPICS = frozenset(
                 AgentContext.CheckpointsPruned)
 )
 DEFAULT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    future: Future[None]
+    batch: PreparedBatch
+    count: int
 
 
 def build_views(settings: Settings) -> ContextViews:
@@ -72,58 +82,83 @@ class ProjectionWorker:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.on_batch = on_batch  # (events in batch, last notification id), e.g. for progress
-        self._position: int | None = views.position()
 
     @property
     def position(self) -> int:
-        return self._position or 0
-
-    def step(self) -> int:
-        """Project the next batch; returns how many notifications it held (0: caught up)."""
-        notifications = self.store.recorder.select_notifications(
-            start=self.position, limit=self.batch_size, inclusive_of_start=False)
-        if not notifications:
-            return 0
-        tracking = Tracking(self.views.application_name, notifications[-1].id)
-        try:
-            self.projection.process_event(EventBatch(self._decode(notifications)), tracking)
-        except IntegrityError:
-            # Another worker recorded this position first: carry on after whatever it did.
-            recorded = self.views.position()
-            if recorded is None or recorded < tracking.notification_id:
-                raise
-            self._position = recorded
-            return 0
-        self._position = tracking.notification_id
-        if self.on_batch is not None:
-            self.on_batch(len(notifications), tracking.notification_id)
-        return len(notifications)
-
-    def _decode(self, notifications: Sequence[Notification]) -> list[tuple[Any, int]]:
-        mapper = self.store.mapper
-        return [(mapper.to_domain_event(n), len(n.state))
-                for n in notifications if n.topic in AGENT_TOPICS]
+        """The last notification in the views, as far as this worker knows."""
+        return self.projection.position or 0
 
     def run_once(self) -> int:
         """Project everything recorded so far; returns the number of notifications read."""
-        total = 0
-        while (n := self.step()) > 0:
-            total += n
-        return total
+        return self._run(None, None)
 
     def rebuild(self) -> int:
         """Drop the views and project the whole log again from the first event."""
         self.views.drop()
         self.projection.forget()
-        self._position = None
         return self.run_once()
 
     def run_forever(self, stop: threading.Event) -> None:
         """Project as events arrive until `stop` is set."""
         with self._waiter(stop) as wait:
-            while not stop.is_set():
-                if self.step() < self.batch_size:
+            self._run(stop, wait)
+
+    def _run(self, stop: threading.Event | None, wait: Callable[[], None] | None) -> int:
+        """Read, decode and fold the next batch while the previous one commits: the database
+        works on one core while Python works on the other."""
+        total = 0
+        read_from = self.position
+        in_flight: _InFlight | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="projection-commit") as pool:
+            while stop is None or not stop.is_set():
+                notifications = self.store.recorder.select_notifications(
+                    start=read_from, limit=self.batch_size, inclusive_of_start=False)
+                prepared = None
+                if notifications:
+                    prepared = self.projection.prepare(
+                        EventBatch(self._decode(notifications)),
+                        Tracking(self.views.application_name, notifications[-1].id))
+                if in_flight is not None:
+                    settled, in_flight = self._settle(in_flight), None
+                    if settled is None:  # another worker moved the views; `prepared` is void
+                        read_from = self.position
+                        continue
+                    total += settled
+                if prepared is not None:
+                    future = pool.submit(self.views.commit, prepared.changes, prepared.tracking,
+                                         prepared.previous)
+                    in_flight = _InFlight(future, prepared, len(notifications))
+                    read_from = prepared.tracking.notification_id
+                elif wait is None:
+                    break
+                else:
                     wait()
+            if in_flight is not None:
+                total += self._settle(in_flight) or 0
+        return total
+
+    def _settle(self, in_flight: _InFlight) -> int | None:
+        """Wait for a commit: its notification count, or None when another worker had moved
+        the views meanwhile (this one then carries on from where they are)."""
+        try:
+            in_flight.future.result()
+        except IntegrityError:
+            self.projection.forget()  # also re-reads the views' position
+            if self.projection.position == in_flight.batch.previous:
+                raise  # not a lost race: something else is wrong
+            return None
+        except BaseException:
+            self.projection.forget()
+            raise
+        self.projection.committed()
+        if self.on_batch is not None:
+            self.on_batch(in_flight.count, self.position)
+        return in_flight.count
+
+    def _decode(self, notifications: Sequence[Notification]) -> list[tuple[Any, int]]:
+        mapper = self.store.mapper
+        return [(mapper.to_domain_event(n), len(n.state))
+                for n in notifications if n.topic in AGENT_TOPICS]
 
     @contextlib.contextmanager
     def _waiter(self, stop: threading.Event) -> Iterator[Callable[[], None]]:

@@ -142,6 +142,17 @@ class AgentTrack:
         return len(self.memory_kinds)
 
 
+@dataclass(frozen=True)
+class AgentTotals:
+    """An agent's persisted running state as a batch leaves it (a copy: the track moves on)."""
+
+    agent_id: str
+    version: int
+    raw_bytes: int
+    stored_bytes: int
+    live_memories: int
+
+
 @dataclass
 class MemoryDiff:
     """How an agent's memory id→kind table changes in a batch (replace first, then apply)."""
@@ -174,8 +185,9 @@ class EvolutionChanges:
 
     points: dict[tuple[str, str, int], EvolutionPoint] = field(default_factory=dict)
     tools: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
-    agents: dict[str, AgentTrack] = field(default_factory=dict)
+    agents: dict[str, AgentTotals] = field(default_factory=dict)  # filled by finish()
     memories: dict[str, MemoryDiff] = field(default_factory=dict)
+    _touched: dict[str, AgentTrack] = field(default_factory=dict, repr=False)
 
     def apply(self, event: ProjectedEvent, track: AgentTrack) -> None:
         """Fold one event into the batch; `track` is the agent's state, updated in place."""
@@ -186,7 +198,7 @@ class EvolutionChanges:
         track.version = event.version
         track.raw_bytes += event.raw_bytes
         track.stored_bytes += event.stored_bytes
-        self.agents[event.agent_id] = track
+        self._touched[event.agent_id] = track
         start = event.ts_us - event.ts_us % MINUTE_US
         key = (event.agent_id, "minute", start)
         point = self.points.get(key)
@@ -204,7 +216,12 @@ class EvolutionChanges:
             self.tools[tool_key] = self.tools.get(tool_key, 0) + 1
 
     def finish(self) -> None:
-        """Add the hour and day buckets, rolled up from the batch's minutes."""
+        """Add the hour and day buckets, rolled up from the batch's minutes, and copy the agents'
+        totals (the next batch may be folded while this one is still being written)."""
+        self.agents = {
+            a: AgentTotals(a, t.version, t.raw_bytes, t.stored_bytes, t.live_memories)
+            for a, t in self._touched.items()
+        }
         minutes = [p for p in self.points.values() if p.bucket == "minute"]
         for bucket in ("hour", "day"):
             for m in minutes:

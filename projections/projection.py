@@ -3,12 +3,14 @@
 It is an eventsourcing `Projection` whose view is a `ContextViews` tracking recorder. It takes
 a whole batch of notifications at a time (not one event per transaction): at thousands of events
 a second, one commit per event could not keep up. The batch's tracking record is that of its
-last notification, written in the same transaction as the rows.
+last notification, written in the same transaction as the rows, and only if the views still
+stand where the batch was folded (compare-and-set): a second worker running beside this one
+can then never apply an event twice, even with a cache of agent state from an older position.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,26 +34,67 @@ class EventBatch:
     items: Sequence[tuple[Any, int]]
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's changes, ready to commit where the views stand at `previous`."""
+
+    changes: ViewChanges
+    tracking: Tracking
+    previous: int | None  # the views' position this batch was folded on (None: empty views)
+    agents: frozenset[str]
+
+
 class ContextProjection(Projection[ContextViews]):
     name = "ctxstore_projections"
 
     def __init__(self, view: ContextViews):
         super().__init__(view)
-        # Per-agent state as committed in the views; dropped whenever a commit fails.
+        # Per-agent state as of the batches prepared so far; dropped whenever a commit fails.
         self._tracks: OrderedDict[str, AgentTrack] = OrderedDict()
+        self._prepared: deque[PreparedBatch] = deque()  # not yet committed, oldest first
+        self._position = view.position()  # where the views stand, as far as the cache knows
+
+    @property
+    def position(self) -> int | None:
+        return self._position
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Apply an `EventBatch` (or one decoded event of unknown stored size) and track it."""
-        batch = domain_event if isinstance(domain_event, EventBatch) else EventBatch(
-            [(domain_event, 0)])
-        events = [p for p in (projected_event(e, size) for e, size in batch.items) if p]
+        batch = self.prepare(domain_event, tracking)
         try:
-            self.view.commit(self.changes(events), tracking)
+            self.view.commit(batch.changes, batch.tracking, batch.previous)
         except BaseException:
             self.forget()
             raise
-        while len(self._tracks) > MAX_CACHED_AGENTS:
-            self._tracks.popitem(last=False)
+        self.committed()
+
+    def prepare(self, domain_event: Any, tracking: Tracking) -> PreparedBatch:
+        """A batch's changes, folded as if every batch prepared before it had committed.
+
+        A worker may prepare the next batch while the previous one commits; it then calls
+        `committed()` after each successful commit, in order, and `forget()` after a failure
+        (which voids every batch prepared since).
+        """
+        batch = domain_event if isinstance(domain_event, EventBatch) else EventBatch(
+            [(domain_event, 0)])
+        events = [p for p in (projected_event(e, size) for e, size in batch.items) if p]
+        previous = (self._prepared[-1].tracking.notification_id if self._prepared
+                    else self._position)
+        changes = self.changes(events)
+        prepared = PreparedBatch(changes, tracking, previous, frozenset(changes.evolution.agents))
+        self._prepared.append(prepared)
+        return prepared
+
+    def committed(self) -> None:
+        """The oldest prepared batch is in the views: its agents may leave the cache again."""
+        self._position = self._prepared.popleft().tracking.notification_id
+        if len(self._tracks) <= MAX_CACHED_AGENTS:
+            return
+        busy = frozenset().union(*(p.agents for p in self._prepared))
+        for agent_id in [a for a in self._tracks if a not in busy]:  # least recent first
+            if len(self._tracks) <= MAX_CACHED_AGENTS:
+                break
+            del self._tracks[agent_id]
 
     def changes(self, events: Sequence[ProjectedEvent]) -> ViewChanges:
         """What the events change in the views; updates the cached agent state in place."""
@@ -77,5 +120,8 @@ class ContextProjection(Projection[ContextViews]):
         return changes
 
     def forget(self) -> None:
-        """Drop cached agent state (after a failed commit or a rebuild)."""
+        """Drop cached state and prepared batches, and learn where the views stand now (after a
+        failed commit, or a rebuild)."""
         self._tracks.clear()
+        self._prepared.clear()
+        self._position = self.view.position()

@@ -8,7 +8,7 @@ the same position and nothing is applied twice. The SQL lives in infrastructure.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +38,12 @@ class ContextViews(TrackingRecorder, ABC):
 
     # Writing ---------------------------------------------------------------------------------
     @abstractmethod
-    def commit(self, changes: ViewChanges, tracking: Tracking) -> None:
-        """Write a batch's changes and its tracking record in one transaction.
+    def commit(self, changes: ViewChanges, tracking: Tracking, previous: int | None) -> None:
+        """Write a batch's changes and move the tracking record from `previous` (None: no
+        record yet) to the batch's last notification, in one transaction.
 
-        Raises eventsourcing's IntegrityError, writing nothing, when the tracking position is
-        not past the recorded one (another worker got there first).
+        Raises eventsourcing's IntegrityError, writing nothing, when the recorded position is
+        not `previous` (another worker moved the views meanwhile).
         """
 
     @abstractmethod
@@ -85,6 +86,7 @@ class ContextViews(TrackingRecorder, ABC):
         """Every row of every view table in a fixed order: what a rebuild must reproduce."""
 
 
-def rows_equal(a: dict[str, Sequence[tuple[Any, ...]]],
-               b: dict[str, Sequence[tuple[Any, ...]]]) -> bool:
-    return {k: list(v) for k, v in a.items()} == {k: list(v) for k, v in b.items()}
+def stale_position(tracking: Tracking, previous: int | None) -> str:
+    return (f"views of {tracking.application_name!r} are no longer at notification "
+            f"{previous or 0}: another worker moved them; not writing up to "
+            f"{tracking.notification_id}")

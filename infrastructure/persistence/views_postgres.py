@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -33,7 +33,7 @@ from projections.evolution import (
     check_bucket,
 )
 from projections.search import SearchHit, SearchQuery
-from projections.views import VIEW_TABLES, ContextViews, ViewChanges
+from projections.views import VIEW_TABLES, ContextViews, ViewChanges, stale_position
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean"}
 TS_CONFIG = "english"
@@ -110,7 +110,8 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
         return [
             SQL("CREATE TABLE IF NOT EXISTS {} (agent_id text NOT NULL, bucket text NOT NULL, "
                 "start_us bigint NOT NULL, " + counters + ", "
-                "PRIMARY KEY (agent_id, bucket, start_us))").format(t["evolution"]),
+                "PRIMARY KEY (agent_id, bucket, start_us)) WITH (fillfactor = 70)").format(
+                t["evolution"]),
             SQL("CREATE TABLE IF NOT EXISTS {} (agent_id text NOT NULL, bucket text NOT NULL, "
                 "start_us bigint NOT NULL, tool text NOT NULL, calls bigint NOT NULL, "
                 "PRIMARY KEY (agent_id, bucket, start_us, tool))").format(t["tools"]),
@@ -143,10 +144,30 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
         self.create_table()
 
     # Writing ---------------------------------------------------------------------------------
-    def commit(self, changes: ViewChanges, tracking: Tracking) -> None:
+    def _move_tracking(self, curs: Cursor[DictRow], tracking: Tracking,
+                       previous: int | None) -> None:
+        """Compare-and-set the tracking record: first in the transaction (its row lock orders
+        concurrent workers), so a batch folded on a position the views have left writes
+        nothing."""
+        table = SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                    Identifier(self.tracking_table_name))
+        if previous is None:
+            curs.execute(SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (application_name) "
+                             "DO NOTHING RETURNING notification_id").format(table),
+                         (tracking.application_name, tracking.notification_id))
+        else:
+            curs.execute(SQL("UPDATE {} SET notification_id = %s WHERE application_name = %s "
+                             "AND notification_id = %s AND notification_id < %s "
+                             "RETURNING notification_id").format(table),
+                         (tracking.notification_id, tracking.application_name, previous,
+                          tracking.notification_id))
+        if curs.fetchone() is None:
+            raise IntegrityError(stale_position(tracking, previous))
+
+    def commit(self, changes: ViewChanges, tracking: Tracking, previous: int | None) -> None:
         evolution = changes.evolution
         with self.datastore.transaction(commit=True) as curs:
-            self._insert_tracking(curs, tracking)  # first: a stale position writes nothing
+            self._move_tracking(curs, tracking, previous)
             if evolution.points:
                 points = list(evolution.points.values())
                 curs.execute(self._upsert_evolution,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.catalogue import (
@@ -32,7 +32,7 @@ from projections.evolution import (
     check_bucket,
 )
 from projections.search import SearchHit, SearchQuery
-from projections.views import VIEW_TABLES, ContextViews, ViewChanges
+from projections.views import VIEW_TABLES, ContextViews, ViewChanges, stale_position
 
 _TRACKING = re.compile(r"\btracking\b")
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER"}
@@ -108,11 +108,27 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
         self.create_table()
 
     # Writing ---------------------------------------------------------------------------------
-    def commit(self, changes: ViewChanges, tracking: Tracking) -> None:
+    def _move_tracking(self, c: SQLiteCursor, tracking: Tracking, previous: int | None) -> None:
+        """Compare-and-set the tracking record: first in the transaction, so a batch folded on
+        a position the views have left writes nothing."""
+        if previous is None:
+            c.execute(f"INSERT INTO {self.tracking_table} VALUES (?, ?) ON CONFLICT "
+                      "(application_name) DO NOTHING RETURNING notification_id",
+                      (tracking.application_name, tracking.notification_id))
+        else:
+            c.execute(f"UPDATE {self.tracking_table} SET notification_id = ? WHERE "
+                      "application_name = ? AND notification_id = ? AND notification_id < ? "
+                      "RETURNING notification_id",
+                      (tracking.notification_id, tracking.application_name, previous,
+                       tracking.notification_id))
+        if c.fetchone() is None:
+            raise IntegrityError(stale_position(tracking, previous))
+
+    def commit(self, changes: ViewChanges, tracking: Tracking, previous: int | None) -> None:
         t = self.tables
         evolution = changes.evolution
         with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)  # first: a stale position writes nothing
+            self._move_tracking(c, tracking, previous)
             c.executemany(self._upsert_evolution,
                           [tuple(getattr(p, col) for col in COLUMNS)
                            for p in evolution.points.values()])

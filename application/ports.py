@@ -66,3 +66,12 @@ class ContextIndex(ABC):
     @abstractmethod
     def agent(self, agent_id: str) -> AgentSummary | None:
         """One agent's catalogue entry, or None when it has never been written."""
+
+    def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
+        """The tenant of each of those agents that has been written (recorders do one query)."""
+        found: dict[str, str] = {}
+        for agent_id in agent_ids:
+            summary = self.agent(agent_id)
+            if summary is not None:
+                found[agent_id] = summary.tenant
+        return found

@@ -108,6 +108,7 @@ class ContextStore(Application[UUID]):
         snapshots: list[StoredEvent] = []
         index_rows: list[EventIndexRow] = []
         owners: dict[str, str] = {}
+        tenants = self._owners_of({e.agent_id for e in envelopes})  # one query, not one each
         now = datetime.now(UTC)
         for envelope in envelopes:
             if envelope.event_id in known or envelope.event_id in seen:
@@ -117,7 +118,7 @@ class ContextStore(Application[UUID]):
                 continue
             agent = agents.get(envelope.agent_id)
             if agent is None:
-                owner = self._owner(envelope.agent_id)
+                owner = tenants[envelope.agent_id]
                 if owner is not None and owner != tenant:
                     outcomes.append(EventOutcome(
                         envelope.event_id, envelope.agent_id, "rejected", field="agent_id",
@@ -222,6 +223,16 @@ class ContextStore(Application[UUID]):
             if summary is not None:
                 owner = self._owners[agent_id] = summary.tenant
         return owner
+
+    def _owners_of(self, agent_ids: set[str]) -> dict[str, str | None]:
+        """The tenant of each agent (None: never written), remembered or in one query."""
+        found: dict[str, str | None] = {a: self._owners.get(a) for a in agent_ids}
+        missing = [a for a, owner in found.items() if owner is None]
+        if missing:
+            fetched = self.index.owners(missing)
+            self._owners.update(fetched)
+            found.update(fetched)
+        return found
 
     def _load_for_write(self, agent_id: str, *, exists: bool = True) -> AgentContext:
         if not exists:

@@ -46,12 +46,26 @@ MAX_EMBEDDING_DIMENSIONS = 16384
 def _finite_json(value: Any) -> Any:
     """Reject NaN and infinities anywhere in free-form JSON: the canonical form has none."""
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False)
     except ValueError as e:
         raise ValueError("must be JSON without NaN or Infinity") from e
     except TypeError as e:
         raise ValueError(f"must be JSON: {e}") from e
+    if '"_type_"' in text and _has_reserved_object(value):
+        # The event store tags its own values this way: such an object would be stored but
+        # could never be read back, making the agent's history unreadable.
+        raise ValueError('must not contain an object whose only keys are "_type_" and "_data_"')
     return value
+
+
+def _has_reserved_object(value: Any) -> bool:
+    if isinstance(value, dict):
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            return True
+        return any(_has_reserved_object(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_reserved_object(v) for v in value)
+    return False
 
 
 FreeJSON = Annotated[JSON, Field(default=None)]

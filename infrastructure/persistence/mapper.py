@@ -11,11 +11,30 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import get_topic
 
 from infrastructure.persistence.compression import StoredDataUnreadable
+from infrastructure.persistence.fast_encode import encode_recorded
 
 
 class ContextMapper(Mapper[UUID]):
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        # Recorded events (nearly all writes) are encoded with orjson; see fast_encode.
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        data = None
+        if getattr(type(domain_event), "class_version", 1) == 1:
+            data = encode_recorded(state, domain_event, self.transcoder)
+        if data is None:
+            return super().to_stored_event(domain_event)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version,
+                           topic=get_topic(type(domain_event)), state=data)
+
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         try:
             return super().to_domain_event(stored_event)

@@ -117,6 +117,20 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
             c.execute(sql + " ORDER BY agent_id", params)
             return [AgentSummary(*tuple(r)) for r in c.fetchall()]
 
+    def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(agent_ids)
+        found: dict[str, str] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                c.execute(
+                    f"SELECT agent_id, tenant FROM {self.agents_table} "
+                    f"WHERE agent_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((row[0], row[1]) for row in c.fetchall())
+        return found
+
     def agent(self, agent_id: str) -> AgentSummary | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(

@@ -159,6 +159,21 @@ def test_nan_and_infinity_are_rejected(type: str, field: str, value: Any) -> Non
     assert "finite" in errors[name] or "NaN" in errors[name]
 
 
+@pytest.mark.parametrize(("type", "field", "value"), [
+    ("tool_result", "output", {"_type_": "datetime_iso", "_data_": "2025-01-01"}),
+    ("tool_call", "arguments", {"deep": [{"_data_": 1, "_type_": "x"}]}),
+    ("mcp_state", "state", {"a": {"_type_": "uuid_hex", "_data_": "00"}}),
+    ("memory_stored", "metadata", {"list": [[{"_type_": "", "_data_": None}]]}),
+])
+def test_store_tag_shaped_objects_are_rejected(type: str, field: str, value: Any) -> None:
+    # The event store tags its own values as {"_type_", "_data_"}: such user data would be
+    # stored but never read back.
+    errors = rejected(envelope(type, {**VALID[type], field: value}))
+    assert list(errors) == [f"data.{field}"] and '"_type_"' in errors[f"data.{field}"]
+    ok = {**VALID[type], field: {"_type_": "fine", "_data_": 1, "third": 2}}
+    assert parse_envelope(envelope(type, ok)).data_dict()[field] == ok[field]
+
+
 def test_nan_in_json_text_is_rejected() -> None:
     text = '{"event_id":"e","agent_id":"a","type":"tool_result",' \
            '"data":{"call_id":"c","output":NaN}}'

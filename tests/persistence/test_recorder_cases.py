@@ -308,6 +308,9 @@ class SideTablesCases:
         summaries = recorder.agents()
         assert [(s.agent_id, s.version) for s in summaries] == [(f"agent-{oid.hex[:8]}", 3)]
         assert recorder.agents("other") == []
+        name = f"agent-{oid.hex[:8]}"
+        assert recorder.owners([name, "never-written"]) == {name: "local"}
+        assert recorder.owners([]) == {}
 
 
 class TestSQLiteSideTablesMemory(SQLiteRecorderSetup, SideTablesCases):

@@ -1,0 +1,274 @@
+"""Recording throughput of ContextStore.record into PostgreSQL, against raw psycopg in the same run.
+
+Events are real traces (tau-bench by default, through infrastructure.importers), copied under
+fresh agent and event ids until the wanted volume is reached, several agents interleaved in
+each transaction as an ingest worker sees them. For each batch size (events per transaction:
+1, 100, 1,000 by default) a fresh schema gets:
+
+- the store: `ContextStore.record(batch)` per batch (validation done beforehand, as the ingest
+  path has already parsed the envelopes): events/s;
+- the baseline: the very rows the store wrote to its events table (same sizes, compressed
+  state), copied into a twin table with raw psycopg `executemany`, committing every batch of
+  the same size; and with `COPY` (one per batch). Ratio = store events/s / raw events/s.
+
+Stored bytes: the events table's state column per event, against the envelope's JSON.
+
+    python bench/store.py              # 2,000 / 50,000 / 100,000 events
+    python bench/store.py --quick      # 300 / 5,000 / 20,000 events
+    python bench/store.py --profile    # also cProfile the 1,000-per-transaction path (stderr)
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import itertools
+import json
+import os
+import pstats
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from domain.agent_id import aggregate_id  # noqa: E402
+from domain.events import AnyEnvelope  # noqa: E402
+from infrastructure.bootstrap import build_store  # noqa: E402
+from infrastructure.importers import iter_trace_files, load_trace  # noqa: E402
+from infrastructure.services import DEFAULT_DSN, ensure_postgres, libpq_dsn  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+
+TRACES = Path("/work/shared/data/traces/tau-bench")
+ACTIVE_AGENTS = 32  # agents interleaved in the stream at any time
+
+
+def load_templates(root: Path) -> list[list[AnyEnvelope]]:
+    """Each trace agent's envelopes, in order."""
+    agents: list[list[AnyEnvelope]] = []
+    for path in iter_trace_files(root):
+        try:
+            agents.extend(a.envelopes for a in load_trace(path) if a.envelopes)
+        except ValueError:
+            continue  # a malformed upstream file
+    if not agents:
+        raise SystemExit(f"no trace agents under {root}")
+    return agents
+
+
+def event_stream(templates: list[list[AnyEnvelope]], run: str) -> Iterator[AnyEnvelope]:
+    """Endless real-trace events: ACTIVE_AGENTS copies interleaved, each in its trace's order.
+
+    A copy that reaches the end of its trace is replaced by a copy of the next trace agent
+    under a new agent id, so every agent's history stays a valid trace (memory updates follow
+    their memory) and event ids never repeat.
+    """
+    sources = itertools.cycle(range(len(templates)))
+    copies = itertools.count()
+
+    def new_agent() -> Iterator[AnyEnvelope]:
+        n = next(copies)
+        agent_id = f"{run}-{n}"
+        for i, e in enumerate(templates[next(sources)]):
+            yield e.model_copy(update={"agent_id": agent_id, "event_id": f"{agent_id}-{i}"})
+
+    active = [new_agent() for _ in range(ACTIVE_AGENTS)]
+    while True:
+        for k in range(ACTIVE_AGENTS):
+            envelope = next(active[k], None)
+            if envelope is None:
+                active[k] = new_agent()
+                envelope = next(active[k])
+            yield envelope
+
+
+def fresh_schema(dsn: str) -> str:
+    schema = f"bench_store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def run_store(dsn: str, schema: str, batches: list[list[AnyEnvelope]],
+              profile: bool) -> tuple[float, str | None]:
+    """Seconds to record every batch, one transaction each; and the profile text if asked."""
+    settings = Settings(storage_backend="postgres", database_url=dsn, database_schema=schema)
+    store = build_store(settings)
+    profiler = cProfile.Profile() if profile else None
+    try:
+        # Warm up on agents of their own (connections, prepared statements, code paths).
+        for envelope in batches[0][:5]:
+            store.record([envelope.model_copy(update={"agent_id": "warm-up",
+                                                      "event_id": "w" + envelope.event_id})])
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for batch in batches:
+            result = store.record(batch)
+            if result.recorded != len(batch):
+                raise SystemExit(f"store rejected events: {result.rejected[:3]}")
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - started
+    finally:
+        store.close()
+    text = None
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+        text = out.getvalue()
+    return elapsed, text
+
+
+def stored_rows(dsn: str, schema: str) -> list[tuple[Any, ...]]:
+    """The events table's rows the timed run wrote (not the warm-up agent's)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            f'SELECT originator_id, originator_version, topic, state FROM "{schema}".'
+            "ctxstore_events WHERE originator_id <> %s ORDER BY notification_id",
+            (aggregate_id("warm-up"),),
+        ).fetchall()
+
+
+def run_raw(dsn: str, schema: str, rows: list[tuple[Any, ...]], batch: int) -> dict[str, float]:
+    """Seconds for executemany and for COPY of the rows into a twin table, per batch."""
+    out: dict[str, float] = {}
+    for method in ("executemany", "copy"):
+        table = f'"{schema}".raw_{method}'
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                f"CREATE TABLE {table} (originator_id uuid NOT NULL, originator_version bigint "
+                "NOT NULL, topic text, state bytea, notification_id bigserial, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            )
+            conn.execute(f"CREATE UNIQUE INDEX ON {table} (notification_id)")
+            insert = (f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                      "VALUES (%s, %s, %s, %s)")
+            copy = f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN"
+            started = time.perf_counter()
+            for i in range(0, len(rows), batch):
+                chunk = rows[i:i + batch]
+                with conn.transaction(), conn.cursor() as cur:
+                    if method == "executemany":
+                        cur.executemany(insert, chunk)
+                    else:
+                        with cur.copy(copy) as cp:
+                            for row in chunk:
+                                cp.write_row(row)
+            out[method] = time.perf_counter() - started
+    return out
+
+
+def sizes(dsn: str, schema: str, rows: list[tuple[Any, ...]],
+          batches: list[list[AnyEnvelope]]) -> dict[str, float]:
+    events = sum(len(b) for b in batches)
+    raw_json = sum(len(e.model_dump_json(exclude_none=True)) for b in batches for e in b)
+    state = sum(len(r[3]) for r in rows)
+    with psycopg.connect(dsn) as conn:
+        total = conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' "
+            "AND c.relname NOT LIKE 'raw_%%'", (schema,)
+        ).fetchone()
+    return {
+        "raw_json_bytes_per_event": round(raw_json / events, 1),
+        "stored_state_bytes_per_event": round(state / len(rows), 1),
+        "stored_vs_raw_json": round(state / len(rows) / (raw_json / events), 3),
+        "on_disk_bytes_per_event_all_tables": round(int(total[0] or 0) / events, 1)
+        if total else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small volumes")
+    parser.add_argument("--traces", type=Path, default=TRACES, help="trace file or folder")
+    parser.add_argument("--batch-sizes", default="1,100,1000")
+    parser.add_argument("--events", default=None,
+                        help="events per batch size, comma separated (default by --quick)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the largest batch size's store run (to stderr)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench schemas")
+    args = parser.parse_args()
+
+    sizes_list = [int(s) for s in args.batch_sizes.split(",")]
+    if args.events:
+        totals = [int(n) for n in args.events.split(",")]
+    else:
+        default = {1: 2_000, 100: 50_000, 1000: 100_000}
+        quick = {1: 300, 100: 5_000, 1000: 20_000}
+        table = quick if args.quick else default
+        totals = [table.get(b, 20 * b) for b in sizes_list]
+    handle = ensure_postgres(os.environ.get("CONTEXT_DATABASE_URL") or DEFAULT_DSN)
+    dsn = libpq_dsn(handle.dsn)
+    templates = load_templates(args.traces)
+    results: list[dict[str, Any]] = []
+    profile_text = None
+    byte_figures: dict[str, float] = {}
+    try:
+        for batch_size, total in zip(sizes_list, totals, strict=True):
+            stream = event_stream(templates, f"b{batch_size}-{uuid.uuid4().hex[:6]}")
+            events = list(itertools.islice(stream, total))
+            batches = [events[i:i + batch_size] for i in range(0, total, batch_size)]
+            schema = fresh_schema(dsn)
+            try:
+                profile = args.profile and batch_size == max(sizes_list)
+                seconds, text = run_store(dsn, schema, batches, profile)
+                profile_text = text or profile_text
+                rows = stored_rows(dsn, schema)
+                if len(rows) != total:
+                    raise SystemExit(f"expected {total} stored events, found {len(rows)}")
+                raw = run_raw(dsn, schema, rows, batch_size)
+                store_eps = total / seconds
+                results.append({
+                    "events_per_transaction": batch_size,
+                    "events": total,
+                    "agents": len({e.agent_id for e in events}),
+                    "store_events_per_s": round(store_eps),
+                    "raw_executemany_events_per_s": round(total / raw["executemany"]),
+                    "raw_copy_events_per_s": round(total / raw["copy"]),
+                    "ratio_store_vs_executemany": round(store_eps * raw["executemany"] / total,
+                                                        3),
+                    "ratio_store_vs_copy": round(store_eps * raw["copy"] / total, 3),
+                    "profiled": profile,
+                })
+                if batch_size == max(sizes_list):
+                    byte_figures = sizes(dsn, schema, rows, batches)
+            finally:
+                if not args.keep:
+                    drop_schema(dsn, schema)
+    finally:
+        handle.stop()
+    if profile_text:
+        print(profile_text, file=sys.stderr)
+    bar = next((r for r in results if r["events_per_transaction"] == 1000), None)
+    print(json.dumps({
+        "bench": "store",
+        "traces": str(args.traces),
+        "trace_agents": len(templates),
+        "trace_events": sum(len(t) for t in templates),
+        "postgres": handle.dsn.rsplit("@", 1)[-1],
+        "results": results,
+        "bytes": byte_figures,
+        "bar_10k_events_per_s_at_1000": (bar["store_events_per_s"] >= 10_000) if bar else None,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

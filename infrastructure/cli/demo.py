@@ -98,7 +98,8 @@ def run_demo(store: ContextStore, samples: Path, workdir: Path,
     checkpoint = services.checkpoints.capture(agent_id, label="before-rewind")
     console.print(f"  {checkpoint.package_id} at version {checkpoint.version}: "
                   f"{checkpoint.original_size_bytes:,} bytes of canonical JSON stored in "
-                  f"{checkpoint.compressed_size_bytes:,} ({checkpoint.compression_ratio:.1f}× smaller, "
+                  f"{checkpoint.compressed_size_bytes:,} "
+                  f"({checkpoint.compression_ratio:.1f}× smaller, "
                   f"{checkpoint.compression_strategy}), {checkpoint.message_count} messages, "
                   f"{checkpoint.memory_count} memories", highlight=False)
 
@@ -134,8 +135,10 @@ def run_demo(store: ContextStore, samples: Path, workdir: Path,
     projected = ProjectionWorker(store, views).run_once()
     # The trace's own period (the checkpoint and rewind above happen today).
     period = store.index.timestamps(store.agent_at(agent_id).id, [1, now["version"]])
+    minute = 60_000_000
     plot = render_evolution_plot(views, agent_id, workdir / "evolution.png", bucket="minute",
-                                 since_us=period[1] - period[1] % 60_000_000, until_us=period[now["version"]] + 60_000_000,
+                                 since_us=period[1] - period[1] % minute,
+                                 until_us=period[now["version"]] + minute,
                                  title=f"{agent_id}: context evolution")
     console.print(f"  projected {projected} events; chart written to [bold]{plot}[/]")
     shown["plot"] = plot

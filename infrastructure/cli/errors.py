@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from pydantic import ValidationError
+from rich.console import Console
 
 from application.errors import ContextStoreError
 from domain.agent_id import InvalidAgentId

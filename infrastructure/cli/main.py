@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import compression, core, http, importing
+from infrastructure.cli import compression, core, http, importing, messaging
 from infrastructure.cli import demo as demo_commands
-from infrastructure.cli import messaging
 from infrastructure.cli import projections as projection_commands
 from infrastructure.cli import restore as restore_commands
 

@@ -6,7 +6,8 @@
     and without (the snapshot store switched off: every event replayed).
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
-(c) Checkpoint size (canonical state compressed) against raw canonical JSON.
+(c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
+    real capture takes at several zstd levels (CONTEXT_CHECKPOINT_COMPRESSION_LEVEL).
 
 Events are the real traces (infrastructure.importers over /work/shared/data/traces), cycled
 with fresh event ids to reach each count, recorded through `ContextStore.record` in large
@@ -17,6 +18,7 @@ load paying for thousands of snapshots of a growing state.
     .venv/bin/python bench/restore.py                    # 10k, 100k, 1M
     .venv/bin/python bench/restore.py --sizes 10000,100000 --reads 30
     .venv/bin/python bench/restore.py --quick            # a minute: 2k and 10k
+    .venv/bin/python bench/restore.py --checkpoints-only # (c) alone, on a 10k-event agent
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ TARGETS = {
     "p50_1m_over_10k": 1.5,
     "dictionary_bytes_over_raw": 0.20,
     "checkpoint_bytes_over_raw": 0.08,
+    "checkpoint_capture_ms_at_10k": 2000.0,
 }
 
 
@@ -224,6 +227,96 @@ def checkpoint_sizes(agents: list[list[AnyEnvelope]], states: dict[str, dict[str
                                            / raw, 4)
         per_source[name] = entry
     return per_source
+
+
+def timed_captures(checkpoints: Any, agent_id: str, n: int) -> tuple[list[float], Any]:
+    """`n` captures of the agent: their times (ms, sorted) and the last checkpoint."""
+    ms: list[float] = []
+    checkpoint = None
+    for _ in range(max(1, n)):
+        t = time.perf_counter()
+        checkpoint = checkpoints.capture(agent_id, label="bench")
+        ms.append((time.perf_counter() - t) * 1000)
+    return sorted(ms), checkpoint
+
+
+def capture_levels(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
+                   levels: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Real captures (CheckpointService.capture on PostgreSQL) of one agent at each level:
+    median time of a few, and the body's size against the raw canonical JSON."""
+    from infrastructure.bootstrap import build_restore_services
+
+    schema = fresh_schema(args.dsn)
+    settings = Settings(storage_backend="postgres", database_url=args.dsn,
+                        database_schema=schema, snapshot_interval=NO_SNAPSHOTS)
+    agent_id = f"bench-{size}"
+    out: dict[str, Any] = {"events": size, "captures_per_level": args.captures}
+    try:
+        store = build_store(settings)
+        out["load"] = load(store, base, agent_id, size, [], args.batch)
+        state = store.agent_at(agent_id).state()
+        raw = canonical_json(state)
+        out["raw_canonical_json_bytes"] = len(raw)
+        out["canonical_json_ms"] = round(timed(lambda: canonical_json(state)), 1)
+        for level in levels:
+            services = build_restore_services(
+                settings.model_copy(update={"checkpoint_compression_level": level}), store)
+            ms, cp = timed_captures(services.checkpoints, agent_id, args.captures)
+            plain = zstandard.ZstdCompressor(level=level)
+            t = time.perf_counter()
+            plain.compress(raw)
+            out[f"level_{level}"] = {
+                "capture_ms_median": round(ms[len(ms) // 2], 1),
+                "capture_ms_max": round(ms[-1], 1),
+                "compress_only_ms": round((time.perf_counter() - t) * 1000, 1),
+                "compressed_size_bytes": cp.compressed_size_bytes,
+                "ratio_to_raw": round(cp.compressed_size_bytes / cp.original_size_bytes, 4),
+                "compression_strategy": cp.compression_strategy,
+            }
+            log(f"size {size}: level {level}: {out[f'level_{level}']}")
+        store.close()
+    finally:
+        if not args.keep:
+            drop_schema(args.dsn, schema)
+    return out, state
+
+
+def checkpoints_only(args: argparse.Namespace, started: float) -> None:
+    """(c) alone: real captures at each level, and level ratios on the real trace agents."""
+    defaults = Settings()
+    level = defaults.checkpoint_compression_level
+    levels = sorted({3, 9, level, 12, 15, 19})
+    base, trace_info, agents = real_events(args.traces)
+    captures: dict[str, Any] = {}
+    states: dict[str, dict[str, Any]] = {}
+    for size in args.sizes:
+        captures[str(size)], states[f"bench_agent_{size}_events"] = capture_levels(
+            args, base, size, levels)
+    sizes = checkpoint_sizes(agents, states, level)
+    largest = str(max(args.sizes))
+    assessment: dict[str, Any] = {
+        f"checkpoint_bytes_over_raw_at_{largest}": [
+            captures[largest][f"level_{level}"]["ratio_to_raw"],
+            TARGETS["checkpoint_bytes_over_raw"]],
+        "checkpoint_bytes_over_raw_small_trace_states": [
+            sizes["real_trace_agents"][f"zstd{level}_ratio"], TARGETS["checkpoint_bytes_over_raw"]],
+    }
+    if "10000" in captures:
+        assessment["checkpoint_capture_ms_at_10k"] = [
+            captures["10000"][f"level_{level}"]["capture_ms_median"],
+            TARGETS["checkpoint_capture_ms_at_10k"]]
+    print(json.dumps({
+        "benchmark": "restore.checkpoints",
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "traces": trace_info,
+        "checkpoint_compression_level": level,
+        "captures": captures,
+        "checkpoints": {"note": "canonical states compressed with plain zstd at several levels "
+                        "(no dictionary), raw = canonical JSON", **sizes},
+        "targets_measured_vs_target": assessment,
+        "seconds": round(time.perf_counter() - started, 1),
+    }, indent=2))
 
 
 # (a) latency -----------------------------------------------------------------------------------
@@ -428,8 +521,13 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000,1000000",
-                        help="comma-separated event counts per agent")
+    parser.add_argument("--sizes", default=None,
+                        help="comma-separated event counts per agent (default 10000,100000,"
+                        "1000000; 10000 with --checkpoints-only)")
+    parser.add_argument("--checkpoints-only", action="store_true",
+                        help="only (c): real captures at several zstd levels, and sizes")
+    parser.add_argument("--captures", type=int, default=3,
+                        help="captures per level with --checkpoints-only")
     parser.add_argument("--quick", action="store_true", help="2k and 10k events, few reads")
     parser.add_argument("--reads", type=int, default=40, help="random points per size")
     parser.add_argument("--reads-1m", type=int, default=8, help="random points at 1M+")
@@ -449,13 +547,17 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas")
     args = parser.parse_args()
     if args.quick:
-        args.sizes = "2000,10000"
+        args.sizes = args.sizes or "2000,10000"
         args.reads, args.replay_reads, args.restores = 15, 3, 5
-    args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    default_sizes = "10000" if args.checkpoints_only else "10000,100000,1000000"
+    args.sizes = [int(s) for s in str(args.sizes or default_sizes).split(",") if s.strip()]
     defaults = Settings()
     interval = defaults.snapshot_interval
 
     started = time.perf_counter()
+    if args.checkpoints_only:
+        checkpoints_only(args, started)
+        return
     base, trace_info, agents = real_events(args.traces)
     log(f"traces: {trace_info}")
     probe = build_store(Settings(storage_backend="sqlite",
@@ -474,7 +576,7 @@ def main() -> None:
             states[f"bench_agent_{size}_events"] = state
         log(json.dumps({size: figures.get("read_with_snapshots")}))
 
-    checkpoints = checkpoint_sizes(agents, states, defaults.compression_level)
+    checkpoints = checkpoint_sizes(agents, states, defaults.checkpoint_compression_level)
     checkpoint_note = ("real checkpoints (CheckpointService.capture) are under latency.<size>"
                        ".checkpoint; here canonical states compressed with zstd directly, as "
                        "package bodies are, at several levels")
@@ -493,8 +595,12 @@ def main() -> None:
         assessment["p50_1m_over_10k"] = [round(large / small, 2), TARGETS["p50_1m_over_10k"]]
     assessment["dictionary_bytes_over_raw"] = [compression["zstd_dictionary"]["ratio_to_raw"],
                                                TARGETS["dictionary_bytes_over_raw"]]
-    assessment["checkpoint_bytes_over_raw"] = [
-        checkpoints["real_trace_agents"][f"zstd{defaults.compression_level}_ratio"],
+    for size, figures in latency.items():
+        if "checkpoint" in figures:  # real captures, at CONTEXT_CHECKPOINT_COMPRESSION_LEVEL
+            assessment[f"checkpoint_bytes_over_raw_at_{size}"] = [
+                figures["checkpoint"]["ratio"], TARGETS["checkpoint_bytes_over_raw"]]
+    assessment["checkpoint_bytes_over_raw_small_trace_states"] = [
+        checkpoints["real_trace_agents"][f"zstd{defaults.checkpoint_compression_level}_ratio"],
         TARGETS["checkpoint_bytes_over_raw"]]
     print(json.dumps({
         "benchmark": "restore",

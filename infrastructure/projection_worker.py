@@ -40,6 +40,7 @@ from infrastructure.persistence.views_postgres import PostgresContextViews
 from infrastructure.persistence.views_sqlite import SQLiteContextViews
 from infrastructure.settings import Settings
 from projections.projection import ContextProjection, EventBatch, PreparedBatch
+from projections.search import BlindIndex
 from projections.views import ContextViews
 
 AGENT_TOPICS = frozenset(
@@ -65,6 +66,9 @@ def build_views(settings: Settings) -> ContextViews:
                    else PostgresContextViews)
     views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
     views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
+    if settings.encryption_enabled and settings.encryption_key is not None:
+        # Nothing in plain text at rest: the search index holds keyed word hashes only.
+        views.blind = BlindIndex(settings.encryption_key.get_secret_value().encode())
     return views
 
 

@@ -99,6 +99,7 @@ class ContextProjection(Projection[ContextViews]):
     def changes(self, events: Sequence[ProjectedEvent]) -> ViewChanges:
         """What the events change in the views; updates the cached agent state in place."""
         changes = ViewChanges()
+        blind = self.view.blind
         missing = {e.agent_id for e in events} - self._tracks.keys()
         if missing:
             loaded = self.view.load_tracks(missing)
@@ -109,7 +110,10 @@ class ContextProjection(Projection[ContextViews]):
             self._tracks.move_to_end(event.agent_id)
             if event.version <= track.version:
                 continue  # already in the views (e.g. a batch re-read after a restart)
-            changes.search.extend(docs_for(event, track.memory_kinds))
+            docs = docs_for(event, track.memory_kinds)
+            if blind is not None:
+                docs = [blind.doc(d) for d in docs]
+            changes.search.extend(docs)
             entry = entry_for(event)
             if entry is not None:
                 changes.checkpoints.append(entry)

@@ -3,14 +3,23 @@
 Each indexed text keeps the agent version that brought it, so "when did this agent first see X"
 is the lowest matching version. A restore indexes the restored messages and memories at the
 restore's version: from then on the target agent holds them too.
+
+When the store encrypts (nothing in plain text at rest, DESIGN §4) the index is blind: each word
+is replaced by a keyed hash (HMAC-SHA256 with a key derived from the store's key), in order, so
+words and phrases are still found while the index holds no text; snippets are then cut from the
+decrypted event at read time (`with_snippets`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from application.store import ContextStore
 from projections.events import CONTEXT_RESTORED, ProjectedEvent, from_us, message_text
 
 MAX_INDEXED_CHARS = 100_000  # a tsvector holds at most 1 MB; longer texts are cut for indexing
@@ -35,6 +44,7 @@ class SearchDoc:
 class SearchHit:
     agent_id: str
     version: int
+    seq: int
     ts_us: int
     source: str
     ref: str
@@ -73,6 +83,60 @@ class SearchQuery:
 def _words(text: str) -> list[str]:
     """Letters and digits only: quotes and operators never reach either SQL dialect."""
     return re.findall(r"\w+", text)
+
+
+class BlindIndex:
+    """Keyed word hashes: the same word always gives the same token, no token gives a word."""
+
+    def __init__(self, store_key: bytes):
+        self._key = hmac.new(store_key, b"ctxstore search index v1", hashlib.sha256).digest()
+
+    def token(self, word: str) -> str:
+        digest = hmac.new(self._key, word.casefold().encode(), hashlib.sha256).hexdigest()
+        return "h" + digest[:20]
+
+    def text(self, text: str) -> str:
+        return " ".join(self.token(w) for w in _words(text))
+
+    def doc(self, doc: SearchDoc) -> SearchDoc:
+        return replace(doc, body=self.text(doc.body))
+
+    def query(self, query: SearchQuery) -> SearchQuery:
+        return replace(query, terms=tuple(self.text(t) for t in query.terms))
+
+
+def snippet(text: str, terms: Sequence[str], width: int = 160) -> str:
+    """The part of `text` around the first term found, terms in [brackets] (as the SQL
+    snippets show them)."""
+    flat = " ".join(text.split())
+    words = sorted({w for t in terms for w in _words(t)}, key=len, reverse=True)
+    if not words:
+        return flat[:width]
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    found = pattern.search(flat)
+    start = max(0, (found.start() if found else 0) - width // 3)
+    part = flat[start:start + width]
+    marked = pattern.sub(lambda m: f"[{m.group(0)}]", part)
+    return ("…" if start else "") + marked + ("…" if start + width < len(flat) else "")
+
+
+def with_snippets(store: ContextStore, hits: list[SearchHit], query: SearchQuery
+                  ) -> list[SearchHit]:
+    """Hits of a blind index with their snippets, cut from the (decrypted) events."""
+    out = []
+    for hit in hits:
+        text = ""
+        for item in store.iter_history(hit.agent_id, after_version=hit.version - 1,
+                                       upto_version=hit.version):
+            agent = store.agent_at(hit.agent_id, hit.version) if item.type == CONTEXT_RESTORED \
+                else None
+            data = ({"content": agent.content, "provenance": {}} if agent is not None
+                    else item.data)
+            event = ProjectedEvent(hit.agent_id, hit.version, hit.ts_us, item.type, data, 0, 0)
+            docs = [d for d in docs_for(event, {}) if d.seq == hit.seq]
+            text = docs[0].body if docs else ""
+        out.append(replace(hit, snippet=snippet(text, query.terms)))
+    return out
 
 
 def docs_for(event: ProjectedEvent, memory_kinds: dict[str, str]) -> list[SearchDoc]:

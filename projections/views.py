@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from projections.catalogue import CatalogueFilter, CheckpointEntry
 from projections.evolution import AgentTrack, EvolutionChanges, EvolutionPoint, ToolUse
-from projections.search import SearchDoc, SearchHit, SearchQuery
+from projections.search import BlindIndex, SearchDoc, SearchHit, SearchQuery
 
 VIEW_TABLES = ("evolution", "tools", "agents", "memories", "search", "checkpoints")
 
@@ -35,6 +35,7 @@ class ContextViews(TrackingRecorder, ABC):
     """Tables of the projections, beside the events (same SQLite file / PostgreSQL schema)."""
 
     application_name = "ctxstore"
+    blind: BlindIndex | None = None  # set when the store encrypts: no text in the index
 
     # Writing ---------------------------------------------------------------------------------
     @abstractmethod
@@ -69,9 +70,18 @@ class ContextViews(TrackingRecorder, ABC):
                  until_us: int | None = None) -> list[ToolUse]:
         """Calls per tool per bucket, in time order then tool name."""
 
-    @abstractmethod
     def search(self, query: SearchQuery) -> list[SearchHit]:
-        """Matches in version order per agent (the first per agent when `first_only`)."""
+        """Matches in version order per agent (the first per agent when `first_only`).
+
+        On a blind index the snippets are empty: `projections.search.with_snippets` cuts them
+        from the decrypted events."""
+        if self.blind is None:
+            return self._search(query)
+        return [replace(h, snippet="") for h in self._search(self.blind.query(query))]
+
+    @abstractmethod
+    def _search(self, query: SearchQuery) -> list[SearchHit]:
+        """The SQL search (terms already blinded when the index is)."""
 
     @abstractmethod
     def checkpoints(self, filter: CatalogueFilter) -> list[CheckpointEntry]:

@@ -27,7 +27,7 @@ from projections.analysis import analyse
 from projections.catalogue import CatalogueFilter, CheckpointEntry
 from projections.events import from_us
 from projections.evolution import BUCKETS
-from projections.search import SearchQuery
+from projections.search import SearchQuery, with_snippets
 from projections.views import ContextViews
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -174,6 +174,8 @@ def search(
     """Full-text search of messages and memories: when did each agent first see it?"""
     parsed = SearchQuery.parse(query, agent_id=agent_id, first_only=not every, limit=limit)
     hits = caught_up_views(catch_up).search(parsed)
+    if views().blind is not None:  # an encrypted store's index holds no text to cut from
+        hits = with_snippets(store(), hits, parsed)
     if as_json:
         print_json([h.as_dict() for h in hits])
         return

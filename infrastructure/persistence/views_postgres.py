@@ -266,7 +266,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
                               + " ORDER BY start_us, tool").format(self.tables["tools"]), params)
         return [ToolUse(**r) for r in rows]
 
-    def search(self, query: SearchQuery) -> list[SearchHit]:
+    def _search(self, query: SearchQuery) -> list[SearchHit]:
         where: Composable = SQL("tsv @@ q")
         params: list[Any] = [websearch_text(query)]
         if query.agent_id is not None:
@@ -275,7 +275,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
         distinct = SQL("DISTINCT ON (agent_id) ") if query.first_only else SQL("")
         params.append(query.limit)
         rows = self._rows(
-            SQL("SELECT agent_id, version, ts_us, source, ref, label, ts_headline('"
+            SQL("SELECT agent_id, version, seq, ts_us, source, ref, label, ts_headline('"
                 + TS_CONFIG + "', body, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8, "
                 "MaxFragments=1, FragmentDelimiter=…') AS snippet FROM (SELECT {} s.*, q "
                 "FROM {} AS s, websearch_to_tsquery('" + TS_CONFIG + "', %s) AS q WHERE {} "

@@ -222,7 +222,7 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
             c.execute(sql + " ORDER BY start_us, tool", params)
             return [ToolUse(*tuple(r)) for r in c.fetchall()]
 
-    def search(self, query: SearchQuery) -> list[SearchHit]:
+    def _search(self, query: SearchQuery) -> list[SearchHit]:
         table = self.tables["search"]
         where = f"{table} MATCH ?"
         params: list[Any] = [fts_match(query)]
@@ -244,7 +244,7 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
             if not rowids:
                 return []
             c.execute(
-                f"SELECT agent_id, version, ts_us, source, ref, label, "
+                f"SELECT agent_id, version, seq, ts_us, source, ref, label, "
                 f"snippet({table}, 0, '[', ']', '…', 16) FROM {table} WHERE {where} "
                 f"AND rowid IN ({','.join('?' * len(rowids))}) ORDER BY agent_id, version, seq",
                 [*params, *rowids],

@@ -37,7 +37,7 @@ def test_bodies_use_the_checkpoint_level(make_kit: Callable[..., Kit]) -> None:
                        compression_level=3)
         agent = verbose_agent(kit)
         cp = kit.checkpoints.capture(agent)
-        raw = canonical_json(kit.store.context(agent))
+        raw = canonical_json(kit.checkpoints.load(cp.package_id)[1])
         assert cp.compression_strategy == f"zstd-{level}"
         expected = len(zstandard.ZstdCompressor(level=level).compress(raw))
         assert cp.original_size_bytes == len(raw) and cp.compressed_size_bytes == expected

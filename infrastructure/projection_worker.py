@@ -15,6 +15,7 @@ and maps notifications to domain events, losing the stored size the evolution vi
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,9 @@ from typing import Any, cast
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
+    InterfaceError,
     Notification,
+    OperationalError,
     Tracking,
     TrackingRecorder,
 )
@@ -49,6 +52,8 @@ AGENT_TOPICS = frozenset(
                 AgentContext.CheckpointsPruned)
 )
 DEFAULT_BATCH = 1000
+RETRY_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,15 +102,23 @@ class ProjectionWorker:
         return self._run(None, None)
 
     def rebuild(self) -> int:
-        """Drop the views and project the whole log again from the first event."""
+        """Drop the views and project the whole log again from the first event (stop other
+        workers first: one still running would carry on from its old position)."""
         self.views.drop()
         self.projection.forget()
         return self.run_once()
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Project as events arrive until `stop` is set."""
-        with self._waiter(stop) as wait:
-            self._run(stop, wait)
+        """Project as events arrive until `stop` is set; a lost database connection is
+        retried (nothing half-written survives it: each batch is one transaction)."""
+        while not stop.is_set():
+            try:
+                with self._waiter(stop) as wait:
+                    self._run(stop, wait)
+            except (OperationalError, InterfaceError) as e:
+                log.warning("projection worker: %s; retrying in %.0f s", e, RETRY_SECONDS)
+                self.projection.forget()
+                stop.wait(RETRY_SECONDS)
 
     def _run(self, stop: threading.Event | None, wait: Callable[[], None] | None) -> int:
         """Read, decode and fold the next batch while the previous one commits: the database
@@ -119,9 +132,16 @@ class ProjectionWorker:
                     start=read_from, limit=self.batch_size, inclusive_of_start=False)
                 prepared = None
                 if notifications:
-                    prepared = self.projection.prepare(
-                        EventBatch(self._decode(notifications)),
-                        Tracking(self.views.application_name, notifications[-1].id))
+                    try:
+                        prepared = self.projection.prepare(
+                            EventBatch(self._decode(notifications)),
+                            Tracking(self.views.application_name, notifications[-1].id))
+                    except BaseException:
+                        if in_flight is not None:  # let it finish, then start clean
+                            with contextlib.suppress(BaseException):
+                                in_flight.future.result()
+                        self.projection.forget()
+                        raise
                 if in_flight is not None:
                     settled, in_flight = self._settle(in_flight), None
                     if settled is None:  # another worker moved the views; `prepared` is void

@@ -49,7 +49,8 @@ def caught_up_views(catch_up: bool = True) -> ContextViews:
 @friendly_errors
 def project(
     rebuild: Annotated[bool, typer.Option(
-        "--rebuild", help="Drop the views and project the whole log again from zero.")] = False,
+        "--rebuild", help="Drop the views and project the whole log again from zero "
+        "(stop other workers first).")] = False,
     once: Annotated[bool, typer.Option(
         "--once", help="Project what is recorded now, then exit.")] = False,
     batch_size: Annotated[int, typer.Option(help="Notifications per transaction.", min=1)

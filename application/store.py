@@ -7,6 +7,8 @@ is retried from fresh state, so no event is lost or reordered.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
 import threading
 import time
@@ -22,10 +24,13 @@ from eventsourcing.persistence import Compressor, IntegrityError, Mapper, Stored
 from application.errors import AgentNotFound, PointNotFound, WriteConflict
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from application.results import EventOutcome, HistoryItem, RecordResult
+from application.snapshot_policy import SnapshotMark, SnapshotPolicy
 from domain.agent_id import aggregate_id
 from domain.aggregate import AgentContext
 from domain.events import AnyEnvelope
 from domain.state import EventNotApplicable
+
+log = logging.getLogger(__name__)
 
 LOCAL_TENANT = "local"
 MAX_WRITE_ATTEMPTS = 20
@@ -55,9 +60,11 @@ class ContextStore(Application[UUID]):
         *,
         compressor: Compressor | None = None,
         snapshot_interval: int = 100,
+        snapshot_growth: float = 0.25,
     ):
         self._compressor = compressor
         self.snapshot_interval = snapshot_interval
+        self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
         self._write_lock = threading.RLock()
         self._owners: dict[str, str] = {}
         super().__init__(env)
@@ -105,7 +112,8 @@ class ContextStore(Application[UUID]):
         known = self.index.known_event_ids(e.event_id for e in envelopes)
         seen: set[str] = set()
         outcomes: list[EventOutcome] = []
-        snapshots: list[StoredEvent] = []
+        snapshots: list[tuple[UUID, StoredEvent]] = []
+        pending_snapshots: dict[UUID, SnapshotMark] = {}
         index_rows: list[EventIndexRow] = []
         owners: dict[str, str] = {}
         tenants = self._owners_of({e.agent_id for e in envelopes})  # one query, not one each
@@ -141,8 +149,10 @@ class ContextStore(Application[UUID]):
                                          version=agent.version))
             index_rows.append(EventIndexRow(envelope.event_id, agent.id, agent.version,
                                             to_us(timestamp)))
-            if agent.version % self.snapshot_interval == 0:
-                snapshots.append(self._snapshot_now(agent))
+            if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
+                snapshot = self._snapshot_now(agent)
+                snapshots.append((agent.id, snapshot))
+                pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
         self._commit(list(agents.values()), index_rows, snapshots, owners)
         versions = {a.agent_id: a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
@@ -162,11 +172,8 @@ class ContextStore(Application[UUID]):
                     for e in agent.pending_events
                 ]
                 snapshots = []
-                if agent.pending_events and any(
-                    e.originator_version % self.snapshot_interval == 0
-                    for e in agent.pending_events
-                ):
-                    snapshots.append(self._snapshot_now(agent))
+                if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
+                    snapshots.append((agent.id, self._snapshot_now(agent)))
                 owner = self._owner(agent.agent_id) or tenant
                 self._commit([agent], rows, snapshots, {agent.agent_id: owner}, **side_rows)
             except BaseException:
@@ -177,7 +184,7 @@ class ContextStore(Application[UUID]):
         self,
         agents: list[AgentContext],
         index_rows: list[EventIndexRow],
-        snapshots: list[StoredEvent],
+        snapshots: list[tuple[UUID, StoredEvent]],
         owners: dict[str, str],
         **side_rows: Any,
     ) -> None:
@@ -195,9 +202,18 @@ class ContextStore(Application[UUID]):
         if self.repository.cache is not None:
             for agent in agents:
                 self.repository.cache.put(agent.id, agent)
+        self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
         if snapshots and self.snapshots is not None:
-            # Snapshots are derived data: a failure here costs read speed, not events.
-            self.snapshots.recorder.insert_events(snapshots)
+            # Snapshots are derived data: the events are committed, so a failure here costs
+            # read speed only and must not make the caller think the batch failed.
+            try:
+                self.snapshots.recorder.insert_events([s for _, s in snapshots])
+            except Exception as e:  # noqa: BLE001
+                log.warning("snapshots not stored (reads replay more events): %s", e)
+            else:
+                for originator_id, snapshot in snapshots:
+                    self.snapshot_policy.taken(originator_id, snapshot.originator_version,
+                                               len(snapshot.state))
 
     def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.
@@ -205,7 +221,7 @@ class ContextStore(Application[UUID]):
         return self.mapper.to_stored_event(snapshot)
 
     def _take_snapshots(self, processing_event: Any) -> None:
-        """Snapshots are taken inside record(), at exact multiples of the interval."""
+        """Snapshots are taken inside record(), as the SnapshotPolicy says."""
 
     @staticmethod
     def _next_timestamp(agent: AgentContext, moment: datetime) -> datetime:
@@ -253,10 +269,8 @@ class ContextStore(Application[UUID]):
 
     def _evict(self, originator_id: UUID) -> None:
         if self.repository.cache is not None:
-            try:
+            with contextlib.suppress(KeyError):
                 self.repository.cache.get(originator_id, evict=True)
-            except KeyError:
-                pass
 
     # Reading ---------------------------------------------------------------------------------
     def agent_at(self, agent_id: str, version: int | None = None) -> AgentContext:
@@ -343,6 +357,9 @@ def history_item(event: Any) -> HistoryItem:
         data = {"provenance": event.provenance, "content_hash": content_hash(event.content)}
     elif isinstance(event, AgentContext.CheckpointTaken):
         type_, data, session = "checkpoint_taken", event.checkpoint, None
+    elif isinstance(event, AgentContext.CheckpointsPruned):
+        type_, session = "checkpoints_pruned", None
+        data = {"pruned_package_ids": event.pruned_package_ids, "reason": event.reason}
     else:  # pragma: no cover - only agent events are stored in an agent's sequence
         type_, data, session = type(event).__name__, {}, None
     return HistoryItem(

@@ -98,7 +98,8 @@ def _build_store(settings: Settings, env: dict[str, str]) -> ContextStore:
     # Dictionaries load (over a plain connection) before the store reads any event.
     compressor = build_compressor(settings)
     return ContextStore(env=env, compressor=compressor,
-                        snapshot_interval=settings.snapshot_interval)
+                        snapshot_interval=settings.snapshot_interval,
+                        snapshot_growth=settings.snapshot_growth)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     compression_level: int = Field(default=3, ge=-7, le=22)
     compression_dictionary: str | None = None
     snapshot_interval: int = Field(default=100, ge=1)
+    # Past N events, the next snapshot also waits for new event bytes worth this share of the
+    # last snapshot (keeps snapshot storage linear for ever-growing contexts).
+    snapshot_growth: float = Field(default=0.25, ge=0)
     max_event_bytes: int = Field(default=1024 * 1024, ge=256)
     encryption_enabled: bool = False
     encryption_key: SecretStr | None = None

@@ -68,6 +68,8 @@ def test_prune_removes_expired_with_one_event_and_leaves_content(kit: Kit) -> No
     # History shows it, as its own entry after the last checkpoint.
     item = kit.store.history(agent, after_version=version)[0]
     assert item.version == version + 1 and item.event_id.startswith("prune-")
+    assert item.type == "checkpoints_pruned"
+    assert item.data["pruned_package_ids"] == [old, old2]
 
     assert kit.checkpoints.prune().pruned == {}  # nothing more is due: no second event
     assert kit.version(agent) == version + 1

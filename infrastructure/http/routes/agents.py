@@ -38,7 +38,7 @@ router = APIRouter(tags=["agents"], responses=ERROR_RESPONSES)
 
 AgentIdPath = Annotated[str, Path(pattern=AGENT_ID_PATTERN, max_length=128,
                                   description="The agent id (a NATS-safe token).")]
-STORE_EVENT_TYPES = ("context_restored", "checkpoint_taken")
+STORE_EVENT_TYPES = ("context_restored", "checkpoint_taken", "checkpoints_pruned")
 
 POST_EVENTS_DOC = """Record one envelope (a JSON object) or a batch (a JSON array of them).
 

@@ -1,0 +1,52 @@
+"""Snapshots every N events while contexts are small; spaced by growth once they are large."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+
+from application.snapshot_policy import SnapshotPolicy
+from domain.events import make_envelope
+from infrastructure.bootstrap import build_store
+from tests.support import make_settings
+
+
+def test_policy_is_the_plain_interval_until_snapshots_are_large() -> None:
+    policy = SnapshotPolicy(interval=10, growth=0.5)
+    agent = uuid.uuid4()
+    assert [v for v in range(1, 31) if policy.due(agent, v)] == [10, 20, 30]
+    policy.recorded(events=100, stored_bytes=100 * 100)  # 100 bytes an event
+    policy.taken(agent, 30, size=300)  # small snapshot: 10 events (1,000 B) outgrow it
+    assert policy.due(agent, 40) and not policy.due(agent, 39)
+    policy.taken(agent, 40, size=10_000)  # large: wait for 5,000 new bytes = 50 events
+    assert [v for v in range(41, 120) if policy.due(agent, v)] == list(range(90, 120))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_growing_context_snapshots_stay_linear_and_reads_stay_right(
+        backend: str, tmp_path: Path, postgres_dsn: str) -> None:
+    settings = make_settings(backend, tmp_path, postgres_dsn, snapshot_interval=10,
+                             snapshot_growth=0.5)
+    store = build_store(settings)
+    total = 600
+    # incompressible text, so the context really grows with every event
+    texts = [random.Random(i).randbytes(300).hex() for i in range(total)]
+    for start in range(0, total, 50):
+        store.record([make_envelope("grower", "message",
+                                    {"role": "user", "content": f"{i} {texts[i]}"},
+                                    event_id=f"g{i}") for i in range(start, start + 50)])
+    agent_id = store.agent_at("grower").id
+    versions = [s.originator_version for s in store.snapshots.get(agent_id)]
+    assert versions[:3] == [10, 20, 30]  # small context: every N events
+    assert len(versions) < total // 10 / 2, versions  # large context: far fewer than every N
+    gaps = [b - a for a, b in zip(versions, versions[1:], strict=False)]
+    assert all(gap >= 10 for gap in gaps) and max(gaps) > 10
+    # every point still reads back exactly: snapshot + events equals the plain fold
+    fresh = build_store(settings)  # new process: no cache
+    for version in (1, 9, 10, 11, versions[-1], versions[-1] + 1, total):
+        state = fresh.context("grower", version=version)
+        assert len(state["messages"]) == version
+        assert state["messages"][-1]["content"].startswith(f"{version - 1} ")

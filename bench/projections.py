@@ -86,6 +86,12 @@ def fresh_schema(dsn: str) -> str:
     return schema
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -130,6 +136,7 @@ def main() -> None:
     try:
         time.sleep(3)  # the worker starts (imports, LISTEN) before the load
         assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+        worker_cpu_before = cpu_seconds(worker.pid)
         watcher = threading.Thread(target=monitor, daemon=True)
         watcher.start()
         commits: list[tuple[float, int]] = []
@@ -142,6 +149,7 @@ def main() -> None:
             commits.append((time.monotonic(), store.recorder.max_notification_id() or 0))
         load_seconds = time.monotonic() - started
         wait_until(views, commits[-1][1], timeout=300)
+        worker_cpu = cpu_seconds(worker.pid) - worker_cpu_before
         stop.set()
         watcher.join()
     finally:
@@ -179,6 +187,9 @@ def main() -> None:
                   "p99": round(percentile(lags, 0.99), 4),
                   "max": round(max(lags), 4), "batches": len(lags)},
         "lag_p99_target_s": 1.0,
+        "worker_cpu_us_per_event": round(worker_cpu / total * 1e6, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         "rebuild": {"events": rebuilt, "seconds": round(rebuild_seconds, 2),
                     "events_per_s": round(rebuilt / rebuild_seconds)},
         "baseline_read_decode": {"events": decoded, "seconds": round(read_seconds, 2),

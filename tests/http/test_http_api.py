@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from conftest import LiveServer
+from http_support import LiveServer
 
 
 def env(agent: str, type_: str = "message", event_id: str | None = None,
@@ -166,7 +166,7 @@ def test_healthz_reports_database_and_nats(server: LiveServer, nats_url: str) ->
 
 def test_healthz_with_no_nats_is_degraded_and_no_database_is_503(
         postgres_dsn: str, tmp_path: Any) -> None:
-    from conftest import free_port, serve
+    from http_support import free_port, serve
     from support import make_settings
 
     settings = make_settings("postgres", tmp_path, postgres_dsn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import LiveServer
+from http_support import LiveServer
 from playwright.sync_api import expect, sync_playwright
 from test_http_api import env, new_agent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import LiveServer
+from http_support import LiveServer
 from test_http_api import env, new_agent
 
 from infrastructure.projection_worker import ProjectionWorker
@@ -90,7 +90,7 @@ def test_catalogue_filters_and_paging(server: LiveServer) -> None:
 
 def test_export_then_import_elsewhere(server: LiveServer, postgres_dsn: str,
                                       tmp_path: object) -> None:
-    from conftest import serve
+    from http_support import serve
     from support import make_settings
 
     agent = new_agent()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import schemathesis
-from conftest import LiveServer
+from http_support import LiveServer
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 

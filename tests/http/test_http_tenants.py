@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import LiveServer
+from http_support import LiveServer
 from test_http_api import env, new_agent
 from websockets.sync.client import connect
 

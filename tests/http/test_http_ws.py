@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from conftest import LiveServer
+from http_support import LiveServer
 from test_http_api import env, new_agent
 from websockets.sync.client import ClientConnection, connect
 

@@ -241,4 +241,19 @@ class Emitter:
         )
 
     def result(self, source: str, format: str) -> ImportedAgent:
-        return ImportedAgent(self.agent_id, source, self.envelopes, format)
+        return ImportedAgent(self.agent_id, source, date_leading_events(self.envelopes), format)
+
+
+def date_leading_events(envelopes: list[AnyEnvelope]) -> list[AnyEnvelope]:
+    """Give untimed leading events (e.g. memory blocks before the first message) the trace's
+    first time: otherwise they are recorded at import time and, times never going backwards
+    within an agent, the whole trace would be stamped with the day it was imported."""
+    first = next((e.occurred_at for e in envelopes if e.occurred_at is not None), None)
+    if first is None:
+        return envelopes
+    dated = []
+    for i, envelope in enumerate(envelopes):
+        if envelope.occurred_at is not None:
+            return dated + envelopes[i:]
+        dated.append(envelope.model_copy(update={"occurred_at": first}))
+    return dated

@@ -401,3 +401,14 @@ def test_openai_chat_list_and_unknown_json(tmp_path: Path) -> None:
     unknown.write_text("[1, 2, 3]", encoding="utf-8")
     with pytest.raises(TraceFormatError, match="unrecognised trace"):
         load_trace(unknown)
+
+
+def test_untimed_leading_events_take_the_traces_first_time() -> None:
+    # v2 memory blocks carry no time and come first: they take the first message's time,
+    # so an imported history is not stamped with the day it was imported.
+    path = next((SAMPLES / "letta-agent-file").glob("agents__@letta-ai__loop*.af"))
+    (agent,) = load_trace(path)
+    assert agent.envelopes[0].type == "memory_stored"
+    first_timed = next(e.occurred_at for e in agent.envelopes if e.type == "message")
+    assert all(e.occurred_at is not None for e in agent.envelopes)
+    assert agent.envelopes[0].occurred_at == first_timed

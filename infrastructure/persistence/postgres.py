@@ -22,6 +22,13 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from infrastructure.persistence.pg_arrays import (
+    PackedArray,
+    bytea_array,
+    id_array,
+    int8_array,
+    text_array,
+)
 
 
 @contextmanager
@@ -72,9 +79,9 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
                 ).format(self.agents_table, id_type),
             ]
         )
-        # Parameters go as binary arrays (%b): psycopg's text form of arrays and of the
-        # library's composite type escapes every value with regular expressions, which was
-        # most of the client's time at 1,000 events per transaction.
+        # Parameters go as binary arrays (%b), packed by pg_arrays: psycopg's text form of
+        # arrays and of the library's composite type escapes every value with regular
+        # expressions, which was most of the client's time at 1,000 events per transaction.
         self._insert_events_binary = SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) "
@@ -142,10 +149,10 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         curs.execute(
             self._insert_events_binary,
             (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
+                self._ids([e.originator_id for e in stored_events]),
+                int8_array([e.originator_version for e in stored_events]),
+                text_array([e.topic for e in stored_events]),
+                bytea_array([e.state for e in stored_events]),
             ),
             prepare=True,
         )
@@ -171,34 +178,33 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             curs.execute(
                 self._insert_ids,
                 (
-                    [r.event_id for r in index_rows],
-                    [r.originator_id for r in index_rows],
-                    [r.version for r in index_rows],
+                    text_array([r.event_id for r in index_rows]),
+                    ids := self._ids([r.originator_id for r in index_rows]),
+                    versions := int8_array([r.version for r in index_rows]),
                 ),
                 prepare=True,
             )
             curs.execute(
                 self._insert_versions,
-                (
-                    [r.originator_id for r in index_rows],
-                    [r.version for r in index_rows],
-                    [r.timestamp_us for r in index_rows],
-                ),
+                (ids, versions, int8_array([r.timestamp_us for r in index_rows])),
                 prepare=True,
             )
         if agent_rows:
             curs.execute(
                 self._upsert_agents,
                 (
-                    [a.agent_id for a in agent_rows],
-                    [a.originator_id for a in agent_rows],
-                    [a.version for a in agent_rows],
-                    [a.created_us for a in agent_rows],
-                    [a.updated_us for a in agent_rows],
-                    [a.tenant for a in agent_rows],
+                    text_array([a.agent_id for a in agent_rows]),
+                    self._ids([a.originator_id for a in agent_rows]),
+                    int8_array([a.version for a in agent_rows]),
+                    int8_array([a.created_us for a in agent_rows]),
+                    int8_array([a.updated_us for a in agent_rows]),
+                    text_array([a.tenant for a in agent_rows]),
                 ),
                 prepare=True,
             )
+
+    def _ids(self, ids: Sequence[UUID | str]) -> PackedArray:
+        return id_array(ids, self.datastore.originator_id_type)
 
     def _fetch(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -212,9 +218,9 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         rows = self._fetch(
             SQL(
                 "SELECT event_id, originator_id, originator_version FROM {} "
-                "WHERE event_id = ANY(%s)"
+                "WHERE event_id = ANY(%b::text[])"
             ).format(self.event_ids_table),
-            (ids,),
+            (text_array(ids),),
         )
         return {r["event_id"]: (r["originator_id"], r["originator_version"]) for r in rows}
 

@@ -13,6 +13,7 @@ COPY domain ./domain
 COPY application ./application
 COPY projections ./projections
 COPY infrastructure ./infrastructure
+COPY samples ./samples
 
 RUN pip install . \
     && useradd --system --create-home --home-dir /var/lib/ctxstore ctxstore

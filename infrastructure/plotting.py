@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from application.store import from_us
 from projections.analysis import EvolutionAnalysis, analyse
-from projections.events import from_us
 from projections.evolution import BUCKETS
 from projections.views import ContextViews
 

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from projections.events import from_us
+from application.store import from_us
 from projections.evolution import BUCKETS, ROLES, EvolutionPoint, ToolUse, check_bucket
 from projections.views import ContextViews
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from projections.events import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, ProjectedEvent, from_us
+from application.store import from_us
+from projections.events import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, ProjectedEvent
 
 ACCESS_LEVELS = ("private", "shared", "public")
 

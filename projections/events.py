@@ -10,27 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from application.store import to_us
 from domain.aggregate import AgentContext
 from domain.state import canonical_json
 
 CONTEXT_RESTORED = "context_restored"
 CHECKPOINT_TAKEN = "checkpoint_taken"
 CHECKPOINTS_PRUNED = "checkpoints_pruned"
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch (the unit of every time column of the views)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
 
 
 @dataclass(frozen=True)

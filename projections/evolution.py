@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from application.store import from_us
 from projections.events import (
     CHECKPOINT_TAKEN,
     CONTEXT_RESTORED,
     ProjectedEvent,
     estimated_tokens,
-    from_us,
 )
 
 BUCKETS: dict[str, int] = {

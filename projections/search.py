@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from application.store import ContextStore
-from projections.events import CONTEXT_RESTORED, ProjectedEvent, from_us, message_text
+from application.store import ContextStore, from_us
+from projections.events import CONTEXT_RESTORED, ProjectedEvent, message_text
 
 MAX_INDEXED_CHARS = 100_000  # a tsvector holds at most 1 MB; longer texts are cut for indexing
 _TERMS = re.compile(r'"([^"]*)"|(\S+)')

@@ -19,13 +19,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from application.store import to_us
+from application.store import from_us, to_us
 from infrastructure.cli.common import console, parse_time, print_json, settings, store
 from infrastructure.cli.errors import fail, friendly_errors
 from infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker, build_views
 from projections.analysis import analyse
 from projections.catalogue import CatalogueFilter, CheckpointEntry
-from projections.events import from_us
 from projections.evolution import BUCKETS
 from projections.search import SearchQuery, with_snippets
 from projections.views import ContextViews

@@ -131,6 +131,9 @@ def read_json(path: Path) -> tuple[Any, bytes, bool]:
     return value, raw, double
 
 
+ROLES = ("system", "user", "assistant", "tool")
+
+
 class Reader:
     """Checked access to decoded JSON, raising TraceFormatError with the record's JSON path."""
 
@@ -158,6 +161,13 @@ class Reader:
         if not isinstance(value, str):
             raise self.fail(path, f"expected a string, got {_kind(value)}")
         return value
+
+    def role(self, msg: dict[str, Any], path: str) -> str:
+        """A chat message's `role`, one of ROLES."""
+        role = msg.get("role")
+        if role not in ROLES:
+            raise self.fail(at(path, "role"), f"unknown role {role!r}; expected one of {ROLES}")
+        return str(role)
 
     def time(self, value: Any, path: str) -> datetime | None:
         text = self.text(value, path)
@@ -228,6 +238,25 @@ class Emitter:
             raise self.reader.fail(position, f"cannot make a {type} event: {e}") from e
         self.envelopes.append(envelope)
 
+    def message(self, role: str, msg: dict[str, Any], path: str, content: Any, *,
+                occurred_at: datetime | None = None, message_id: str | None = None) -> str | None:
+        """The `message` event of a chat message in OpenAI's shape (which Letta's follows); its
+        `tool_call_id`, kept on tool messages only."""
+        call_id = self.reader.text(msg.get("tool_call_id"), at(path, "tool_call_id"))
+        self.emit(
+            "message",
+            {
+                "role": role,
+                "content": content,
+                "name": self.reader.text(msg.get("name"), at(path, "name")),
+                "tool_call_id": call_id if role == "tool" else None,
+                "message_id": message_id,
+            },
+            path,
+            occurred_at=occurred_at,
+        )
+        return call_id
+
     def reasoning(
         self, thread_id: str, content: str, position: str, *, occurred_at: datetime | None = None
     ) -> None:
@@ -251,7 +280,7 @@ def date_leading_events(envelopes: list[AnyEnvelope]) -> list[AnyEnvelope]:
     first = next((e.occurred_at for e in envelopes if e.occurred_at is not None), None)
     if first is None:
         return envelopes
-    dated = []
+    dated: list[AnyEnvelope] = []
     for i, envelope in enumerate(envelopes):
         if envelope.occurred_at is not None:
             return dated + envelopes[i:]

@@ -35,7 +35,6 @@ from infrastructure.importers.base import (
     unique_id,
 )
 
-ROLES = ("system", "user", "assistant", "tool")
 OK_STATUSES = ("ok", "success")
 
 
@@ -176,24 +175,11 @@ def _messages(emitter: Emitter, agent: dict[str, Any], apath: str) -> None:
 
 def _message(emitter: Emitter, msg: dict[str, Any], path: str) -> None:
     r = emitter.reader
-    role = msg.get("role")
-    if role not in ROLES:
-        raise r.fail(at(path, "role"), f"unknown role {role!r}; expected one of {ROLES}")
+    role = r.role(msg, path)
     when = r.time(msg.get("created_at"), at(path, "created_at"))
     content = _content(emitter, msg.get("content"), at(path, "content"), when)
-    call_id = r.text(msg.get("tool_call_id"), at(path, "tool_call_id"))
-    emitter.emit(
-        "message",
-        {
-            "role": role,
-            "content": content,
-            "name": r.text(msg.get("name"), at(path, "name")),
-            "tool_call_id": call_id if role == "tool" else None,
-            "message_id": _str_or_none(msg.get("id")),
-        },
-        path,
-        occurred_at=when,
-    )
+    call_id = emitter.message(role, msg, path, content, occurred_at=when,
+                              message_id=_str_or_none(msg.get("id")))
     if role == "assistant":
         _tool_calls(emitter, msg, path, when)
     elif role == "tool":

@@ -30,7 +30,6 @@ from infrastructure.importers.base import (
     unique_id,
 )
 
-ROLES = ("system", "user", "assistant", "tool")
 TAU_ERROR_PREFIX = "Error:"
 
 
@@ -101,26 +100,14 @@ def chat_events(
     for i, item in enumerate(r.items(messages, path, optional=False)):
         mpath = at(path, i)
         msg = r.obj(item, mpath)
-        role = msg.get("role")
-        if role not in ROLES:
-            raise r.fail(at(mpath, "role"), f"unknown role {role!r}; expected one of {ROLES}")
+        role = r.role(msg, mpath)
         content = msg.get("content")
         if content is None:
             content = ""
         elif not isinstance(content, str):
             content = [r.obj(p, at(at(mpath, "content"), j))
                        for j, p in enumerate(r.items(content, at(mpath, "content")))]
-        call_id = r.text(msg.get("tool_call_id"), at(mpath, "tool_call_id"))
-        emitter.emit(
-            "message",
-            {
-                "role": role,
-                "content": content,
-                "name": r.text(msg.get("name"), at(mpath, "name")),
-                "tool_call_id": call_id if role == "tool" else None,
-            },
-            mpath,
-        )
+        call_id = emitter.message(role, msg, mpath, content)
         if role == "assistant":
             _tool_calls(emitter, msg, mpath)
         elif role == "tool":

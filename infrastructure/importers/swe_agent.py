@@ -34,8 +34,6 @@ from infrastructure.importers.base import (
     sha256_hex,
 )
 
-ROLES = ("system", "user", "assistant", "tool")
-
 
 def is_swe_agent(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("history"), list) and (
@@ -63,9 +61,7 @@ class _Importer:
         for i, item in enumerate(history):
             path = at("$.history", i)
             msg = self.r.obj(item, path)
-            role = msg.get("role")
-            if role not in ROLES:
-                raise self.r.fail(at(path, "role"), f"unknown role {role!r}; expected {ROLES}")
+            role = self.r.role(msg, path)
             if role == "assistant":
                 self._assistant(msg, path, i)
             elif role == "tool" or (role == "user" and self.pending):

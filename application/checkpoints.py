@@ -63,14 +63,13 @@ _PRUNED = get_topic(AgentContext.CheckpointsPruned)
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """A checkpoint's metadata (every field of DESIGN §3, plus where it came from)."""
+class CheckpointFacts:
+    """The fields of DESIGN §3 every view of a checkpoint shares (each adds its own time)."""
 
     package_id: str
     agent_id: str
     session_id: str | None
     version: int
-    created_at: datetime
     label: str | None
     original_size_bytes: int
     compressed_size_bytes: int
@@ -83,6 +82,13 @@ class Checkpoint:
     memory_count: int
     is_encrypted: bool
     access_level: AccessLevel
+
+
+@dataclass(frozen=True)
+class Checkpoint(CheckpointFacts):
+    """A checkpoint's metadata (every field of DESIGN §3, plus where it came from)."""
+
+    created_at: datetime
     origin: Origin = "captured"
     event_version: int | None = None  # version of its CheckpointTaken event (None: imported)
 

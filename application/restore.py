@@ -76,7 +76,7 @@ class SourceState:
 
 @dataclass(frozen=True)
 class RestoreResult:
-    """What a restore did (JSON-ready through `to_dict`)."""
+    """What a restore did: source, point, base used, events replayed, target version, hash."""
 
     source_agent_id: str
     target_agent_id: str

@@ -7,33 +7,19 @@ every other view; a checkpoint removed by retention stays in the history and is 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
+from application.checkpoints import ACCESS_LEVELS, AccessLevel, CheckpointFacts
 from application.store import from_us
 from projections.events import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, ProjectedEvent
 
-ACCESS_LEVELS = ("private", "shared", "public")
-
 
 @dataclass(frozen=True)
-class CheckpointEntry:
-    package_id: str
-    agent_id: str
-    session_id: str | None
-    version: int
+class CheckpointEntry(CheckpointFacts):
+    """A checkpoint as the catalogue keeps it: times in microseconds, pruned or not."""
+
     created_us: int
-    label: str | None
-    original_size_bytes: int
-    compressed_size_bytes: int
-    compression_ratio: float
-    compression_strategy: str
-    integrity_hash: str
-    message_count: int
-    reasoning_thread_count: int
-    tool_invocation_count: int
-    memory_count: int
-    is_encrypted: bool
-    access_level: str
     event_version: int | None = None  # the agent version of its CheckpointTaken event
     pruned_us: int | None = None
 
@@ -45,11 +31,26 @@ class CheckpointEntry:
         return out
 
 
+def column_type(hint: Any) -> tuple[str, bool]:
+    """(python type name, nullable) of a field's type: `int | None` -> ("int", True); a
+    Literal of strings -> "str"."""
+    args = get_args(hint)
+    nullable = get_origin(hint) in (Union, UnionType) and type(None) in args
+    if nullable:
+        hint = next(a for a in args if a is not type(None))
+    if get_origin(hint) is Literal:
+        hint = type(get_args(hint)[0])
+    return hint.__name__, nullable
+
+
 CATALOGUE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CheckpointEntry))
 # column -> (python type name, nullable): each SQL backend maps these to its own types
 CATALOGUE_TYPES: dict[str, tuple[str, bool]] = {
-    f.name: (str(f.type).split(" | ")[0], "None" in str(f.type)) for f in fields(CheckpointEntry)
+    name: column_type(hint) for name, hint in get_type_hints(CheckpointEntry).items()
 }
+
+
+TEXT_COLUMNS = ("label", "agent_id", "package_id", "integrity_hash")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,25 @@ class CatalogueFilter:
         if self.limit < 1:
             raise ValueError("limit: must be at least 1")
 
+    def sql_where(self, param: str, text_match: str,
+                  text_value: str | None = None) -> tuple[str, list[Any]]:
+        """The SQL condition selecting what this filter lists, and its parameters, for every
+        backend: `param` is its placeholder, `text_match` its test of one column `{col}`
+        against the text, `text_value` what that test binds (default: the text itself)."""
+        clauses, params = ["pruned_us IS NULL"] if not self.include_pruned else [], []
+        for column, op, value in (("agent_id", "=", self.agent_id),
+                                  ("created_us", ">", self.created_after_us),
+                                  ("message_count", ">=", self.min_message_count),
+                                  ("access_level", "=", self.access_level)):
+            if value is not None:
+                clauses.append(f"{column} {op} {param}")
+                params.append(value)
+        if self.text:
+            clauses.append("(" + " OR ".join(text_match.format(col=c) for c in TEXT_COLUMNS)
+                           + ")")
+            params.extend([self.text if text_value is None else text_value] * len(TEXT_COLUMNS))
+        return " AND ".join(clauses) or "true", params
+
 
 def pruned_by(event: ProjectedEvent) -> list[str]:
     """Package ids a `CheckpointTaken` (count or age) or `CheckpointsPruned` (age, agent idle)
@@ -86,6 +106,10 @@ def pruned_by(event: ProjectedEvent) -> list[str]:
 def _int(data: dict[str, Any], key: str, default: int = 0) -> int:
     value = data.get(key)
     return int(value) if isinstance(value, int | float) else default
+
+
+def _access_level(value: Any) -> AccessLevel:
+    return cast(AccessLevel, value) if value in ACCESS_LEVELS else "private"
 
 
 def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
@@ -115,6 +139,6 @@ def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
         tool_invocation_count=_int(data, "tool_invocation_count"),
         memory_count=_int(data, "memory_count"),
         is_encrypted=bool(data.get("is_encrypted", False)),
-        access_level=str(data.get("access_level") or "private"),
+        access_level=_access_level(data.get("access_level")),
         event_version=event.version,
     )

@@ -9,24 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from application.checkpoints import Checkpoint
 from application.errors import CheckpointNotFound, InvalidRequest
+from application.restore import RestoreResult
 from domain.points import Point
 from infrastructure.http.auth import visible_agent, writable_agent
 from infrastructure.http.deps import Api
 from infrastructure.http.schemas import (
     CaptureRequest,
-    CheckpointOut,
     CheckpointPage,
-    RestoreOut,
     RestorePackageRequest,
     RestoreRequest,
 )
 
 PUBLIC = "public"
-
-
-def checkpoint_out(checkpoint: Any) -> CheckpointOut:
-    return CheckpointOut.model_validate(checkpoint.to_dict())
 
 
 def owner_of(api: Api, checkpoint: Any) -> str | None:
@@ -53,7 +49,7 @@ def get_checkpoint(api: Api, package_id: str, tenant: str) -> Any:
     return checkpoint
 
 
-def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> CheckpointOut:
+def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> Checkpoint:
     service = api.service("checkpoints")
     visible_agent(api.store, agent_id, tenant)
     with api.metrics.capture_seconds.time():
@@ -61,11 +57,11 @@ def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> Ch
                                      session_id=request.session_id,
                                      access_level=request.access_level)
     api.hub.notify([agent_id])
-    return checkpoint_out(checkpoint)
+    return checkpoint
 
 
 def restore_package(api: Api, tenant: str, package_id: str,
-                    request: RestorePackageRequest) -> RestoreOut:
+                    request: RestorePackageRequest) -> RestoreResult:
     service = api.service("restore")
     checkpoint = get_checkpoint(api, package_id, tenant)
     target = request.target_agent_id or checkpoint.agent_id
@@ -75,10 +71,10 @@ def restore_package(api: Api, tenant: str, package_id: str,
                                  merge_strategy=request.merge_strategy,
                                  validation_level=request.validation_level, tenant=tenant)
     api.hub.notify([target])
-    return RestoreOut.model_validate(result.to_dict())
+    return result
 
 
-def restore_into(api: Api, tenant: str, agent_id: str, request: RestoreRequest) -> RestoreOut:
+def restore_into(api: Api, tenant: str, agent_id: str, request: RestoreRequest) -> RestoreResult:
     service = api.service("restore")
     given = [name for name in ("version", "at", "package_id")
              if getattr(request, name) is not None]
@@ -103,7 +99,7 @@ def restore_into(api: Api, tenant: str, agent_id: str, request: RestoreRequest) 
         result = service.restore(source, point, agent_id, merge_strategy=request.merge_strategy,
                                  validation_level=request.validation_level, tenant=tenant)
     api.hub.notify([agent_id])
-    return RestoreOut.model_validate(result.to_dict())
+    return result
 
 
 def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
@@ -141,7 +137,7 @@ def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
     found.sort(key=lambda c: (c.created_at, c.package_id), reverse=True)
     page = found[offset:offset + limit]
     next_offset = offset + limit if offset + limit < len(found) else None
-    return CheckpointPage(items=[checkpoint_out(c) for c in page], total=len(found),
+    return CheckpointPage(items=page, total=len(found),
                           next_offset=next_offset)
 
 
@@ -151,7 +147,7 @@ def export_package(api: Api, tenant: str, package_id: str) -> bytes:
     return data
 
 
-def import_package(api: Api, tenant: str, data: bytes) -> CheckpointOut:
+def import_package(api: Api, tenant: str, data: bytes) -> Checkpoint:
     """Verify and keep a `.ctxpkg`. Its agent must be this tenant's or unknown here; with API
     keys an unknown agent is created for this tenant from the checkpoint (a restore), so the
     imported checkpoint has an owner."""
@@ -165,7 +161,7 @@ def import_package(api: Api, tenant: str, data: bytes) -> CheckpointOut:
             api.service("restore").restore(None, Point.of_checkpoint(checkpoint.package_id),
                                            agent_id, tenant=tenant)
         api.hub.notify([agent_id])
-    return checkpoint_out(checkpoint)
+    return checkpoint
 
 
 def parse_point(text: str, field: str) -> Point:

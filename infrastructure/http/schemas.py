@@ -1,4 +1,9 @@
-"""Response (and small request) models of the HTTP API: they are the OpenAPI contract."""
+"""Response (and small request) models of the HTTP API: they are the OpenAPI contract.
+
+What a use case already returns as a dataclass (`HistoryItem`, `Checkpoint`, `RestoreResult`)
+is its own response model: pydantic validates and serialises stdlib dataclasses, so the schema
+cannot drift from the result.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from application.checkpoints import AccessLevel, Checkpoint
+from application.restore import MergeStrategy, ValidationLevel
+from application.results import HistoryItem
 from domain.agent_id import AGENT_ID_PATTERN
 
 
@@ -51,18 +59,9 @@ class RecordResponse(BaseModel):
     )
 
 
-class HistoryItemOut(BaseModel):
-    version: int
-    event_id: str
-    type: str
-    recorded_at: str
-    session_id: str | None
-    data: dict[str, Any]
-
-
 class HistoryPage(BaseModel):
     agent_id: str
-    items: list[HistoryItemOut]
+    items: list[HistoryItem]
     next_after_version: int | None = Field(
         description="Pass as after_version for the next page; null on the last page."
     )
@@ -123,11 +122,6 @@ class Health(BaseModel):
     nats: CheckStatus
 
 
-AccessLevel = Literal["private", "shared", "public"]
-MergeStrategy = Literal["replace", "merge"]
-ValidationLevel = Literal["basic", "comprehensive"]
-
-
 class CaptureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -141,32 +135,8 @@ class CaptureRequest(BaseModel):
         "restore from it.")
 
 
-class CheckpointOut(BaseModel):
-    """A checkpoint (the seed's context package), DESIGN §3."""
-
-    package_id: str
-    agent_id: str
-    session_id: str | None
-    version: int
-    created_at: str
-    label: str | None
-    original_size_bytes: int
-    compressed_size_bytes: int
-    compression_ratio: float
-    compression_strategy: str
-    integrity_hash: str
-    message_count: int
-    reasoning_thread_count: int
-    tool_invocation_count: int
-    memory_count: int
-    is_encrypted: bool
-    access_level: AccessLevel
-    origin: Literal["captured", "imported"] = "captured"
-    event_version: int | None = None
-
-
 class CheckpointPage(BaseModel):
-    items: list[CheckpointOut]
+    items: list[Checkpoint]
     total: int = Field(description="How many match the filters (before paging).")
     next_offset: int | None
 
@@ -193,28 +163,6 @@ class RestoreRequest(BaseModel):
     package_id: str | None = Field(default=None, min_length=1, max_length=256)
     merge_strategy: MergeStrategy = "replace"
     validation_level: ValidationLevel = "basic"
-
-
-class RestoreOut(BaseModel):
-    """What a restore did: source, point, base used, events replayed, target version, hash."""
-
-    source_agent_id: str
-    target_agent_id: str
-    mode: Literal["rewind", "fork", "into_existing"]
-    point: dict[str, Any]
-    source_version: int
-    source_content_hash: str
-    base: str
-    base_version: int
-    snapshot_version: int | None
-    checkpoint_id: str | None
-    events_replayed: int
-    merge_strategy: MergeStrategy
-    validation_level: ValidationLevel
-    event_id: str
-    target_version: int
-    content_hash: str
-    duration_ms: float
 
 
 class PointOut(BaseModel):

@@ -26,6 +26,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -183,7 +184,7 @@ class Connection:
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
             await self.error(e, rid)
             return
-        await self.send("context_captured", out.model_dump(mode="json"), rid)
+        await self.send("context_captured", to_jsonable_python(out), rid)
 
     async def _restore(self, req: RestoreAny) -> None:
         rid = req.request_id
@@ -194,7 +195,7 @@ class Connection:
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
             await self.error(e, rid)
             return
-        await self.send("context_restored", out.model_dump(mode="json"), rid)
+        await self.send("context_restored", to_jsonable_python(out), rid)
 
     def _run_restore(self, req: RestoreAny) -> Any:
         if req.package_id is not None and req.source_agent_id is None and (

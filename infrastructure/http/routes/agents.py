@@ -29,7 +29,6 @@ from infrastructure.http.schemas import (
     EventOutcomeOut,
     EvolutionOut,
     FieldErrorOut,
-    HistoryItemOut,
     HistoryPage,
     RecordResponse,
 )
@@ -217,11 +216,8 @@ def get_events(
     wanted = _types_filter(types)
     visible_agent(api.store, agent_id, tenant)
     items = api.store.history(agent_id, after_version=after_version, limit=limit, types=wanted)
-    out = [HistoryItemOut(version=i.version, event_id=i.event_id, type=i.type,
-                          recorded_at=i.recorded_at, session_id=i.session_id, data=i.data)
-           for i in items]
-    next_after = out[-1].version if len(out) == limit else None
-    return HistoryPage(agent_id=agent_id, items=out, next_after_version=next_after)
+    next_after = items[-1].version if len(items) == limit else None
+    return HistoryPage(agent_id=agent_id, items=items, next_after_version=next_after)
 
 
 @router.get("/agents/{agent_id}/context", response_model=ContextState, summary="Agent context")

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from application.checkpoints import Checkpoint
+from application.restore import RestoreResult
 from infrastructure.http import actions
 from infrastructure.http.auth import Tenant
 from infrastructure.http.deps import ApiDep
@@ -16,10 +18,8 @@ from infrastructure.http.errors import ERROR_RESPONSES
 from infrastructure.http.routes.agents import AgentIdPath
 from infrastructure.http.schemas import (
     CaptureRequest,
-    CheckpointOut,
     CheckpointPage,
     ErrorBody,
-    RestoreOut,
     RestorePackageRequest,
     RestoreRequest,
 )
@@ -34,30 +34,30 @@ PackageIdPath = Annotated[str, Path(min_length=1, max_length=256,
                                     description="A checkpoint id (`ckpt-…`).")]
 
 
-@router.post("/context/capture/{agent_id}", status_code=201, response_model=CheckpointOut,
+@router.post("/context/capture/{agent_id}", status_code=201, response_model=Checkpoint,
              summary="Capture a checkpoint")
 def capture(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
-            request: Annotated[CaptureRequest | None, Body()] = None) -> CheckpointOut:
+            request: Annotated[CaptureRequest | None, Body()] = None) -> Checkpoint:
     """Take a checkpoint of the agent now (or at `version`): a compressed, hashed capture of
     its state. The body is optional."""
     return actions.capture(api, tenant, agent_id, request or CaptureRequest())
 
 
-@router.post("/context/restore/{package_id}", response_model=RestoreOut,
+@router.post("/context/restore/{package_id}", response_model=RestoreResult,
              summary="Restore a checkpoint")
 def restore_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant,
                     request: Annotated[RestorePackageRequest | None, Body()] = None
-                    ) -> RestoreOut:
+                    ) -> RestoreResult:
     """Restore the checkpoint into `target_agent_id` (default: its own agent, a rewind), with
     one `ContextRestored` event. A `public` checkpoint of another tenant may be restored into
     one of this tenant's agents (give `target_agent_id`)."""
     return actions.restore_package(api, tenant, package_id, request or RestorePackageRequest())
 
 
-@router.post("/agents/{agent_id}/restore", response_model=RestoreOut,
+@router.post("/agents/{agent_id}/restore", response_model=RestoreResult,
              summary="Restore into this agent")
 def restore_into(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
-                 request: Annotated[RestoreRequest, Body()]) -> RestoreOut:
+                 request: Annotated[RestoreRequest, Body()]) -> RestoreResult:
     """Give this agent the content of `source_agent_id` (default: itself, a rewind) at a point
     (`version`, `at` or `package_id`; none: the source's latest). A new agent id is a fork."""
     return actions.restore_into(api, tenant, agent_id, request)
@@ -84,10 +84,11 @@ def list_packages(
                                     access_level=access_level, limit=limit, offset=offset)
 
 
-@router.get("/context/packages/{package_id}", response_model=CheckpointOut,
+@router.get("/context/packages/{package_id}", response_model=Checkpoint,
             summary="One checkpoint's metadata")
-def get_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> CheckpointOut:
-    return actions.checkpoint_out(actions.get_checkpoint(api, package_id, tenant))
+def get_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> Checkpoint:
+    checkpoint: Checkpoint = actions.get_checkpoint(api, package_id, tenant)
+    return checkpoint
 
 
 CTXPKG = "application/vnd.ctxstore.ctxpkg"
@@ -105,12 +106,12 @@ def export_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> Re
         "Content-Disposition": f'attachment; filename="{package_id}.ctxpkg"'})
 
 
-@router.post("/context/packages/import", status_code=201, response_model=CheckpointOut,
+@router.post("/context/packages/import", status_code=201, response_model=Checkpoint,
              summary="Import a .ctxpkg file",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                  CTXPKG: {"schema": {"type": "string", "format": "binary"}}}}})
-async def import_package(request: Request, api: ApiDep, tenant: Tenant) -> CheckpointOut:
+async def import_package(request: Request, api: ApiDep, tenant: Tenant) -> Checkpoint:
     """The file is verified completely (checksum, body hash, integrity hash of the state)
     before anything is written; importing the same file twice returns the same checkpoint.
     Body limit: CONTEXT_MAX_PACKAGE_SIZE_MB."""

@@ -7,11 +7,11 @@ dropped messages as removed and a fork's new messages as added.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from application.restore import RestoreService, SourceState
+from domain.merge import unmatched
 from domain.points import Point
 from domain.state import Content, canonical_json
 
@@ -73,38 +73,25 @@ class ContextDiff:
         return data
 
 
-def _minus(items: list[Any], others: list[Any]) -> list[Any]:
-    """Items of `items` not matched one for one by an equal item of `others`, in order."""
-    counts = Counter(canonical_json(o) for o in others)
-    out = []
-    for item in items:
-        key = canonical_json(item)
-        if counts[key] > 0:
-            counts[key] -= 1
-        else:
-            out.append(item)
-    return out
-
-
 def diff_content(base: Content, other: Content, diff: ContextDiff) -> ContextDiff:
     """Fill `diff` with the changes from content `base` to content `other`."""
-    diff.messages_added = _minus(other["messages"], base["messages"])
-    diff.messages_removed = _minus(base["messages"], other["messages"])
+    diff.messages_added = unmatched(other["messages"], base["messages"])
+    diff.messages_removed = unmatched(base["messages"], other["messages"])
     for thread in sorted(set(base["reasoning"]) | set(other["reasoning"])):
         before, after = base["reasoning"].get(thread, []), other["reasoning"].get(thread, [])
-        if added := _minus(after, before):
+        if added := unmatched(after, before):
             diff.reasoning_added[thread] = added
-        if removed := _minus(before, after):
+        if removed := unmatched(before, after):
             diff.reasoning_removed[thread] = removed
     bm, om = base["memories"], other["memories"]
     diff.memories_stored = {k: om[k] for k in om if k not in bm}
     diff.memories_forgotten = {k: bm[k] for k in bm if k not in om}
     diff.memories_updated = {k: {"before": bm[k], "after": om[k]} for k in om
                              if k in bm and canonical_json(bm[k]) != canonical_json(om[k])}
-    diff.links_added = _minus(other["memory_links"], base["memory_links"])
-    diff.links_removed = _minus(base["memory_links"], other["memory_links"])
-    new_calls = _minus(other["tool_calls"], base["tool_calls"])
-    gone_calls = _minus(base["tool_calls"], other["tool_calls"])
+    diff.links_added = unmatched(other["memory_links"], base["memory_links"])
+    diff.links_removed = unmatched(base["memory_links"], other["memory_links"])
+    new_calls = unmatched(other["tool_calls"], base["tool_calls"])
+    gone_calls = unmatched(base["tool_calls"], other["tool_calls"])
     gone_left = list(gone_calls)
     for call in new_calls:
         before = next((g for g in gone_left if g["call_id"] == call["call_id"]), None)

@@ -9,46 +9,52 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from domain.state import Content, canonical_json, content_of
 
 
-def _key(value: Any) -> bytes:
-    return canonical_json(value)
+class EqualMatch:
+    """Matches items against a multiset of others by canonical equality, each other item at
+    most once (so two equal items need two equal others)."""
+
+    def __init__(self, others: Iterable[Any]):
+        self._left = Counter(canonical_json(o) for o in others)
+
+    def take(self, item: Any) -> bool:
+        """Whether an unmatched equal item is left among the others (it is then used up)."""
+        key = canonical_json(item)
+        if self._left[key] > 0:
+            self._left[key] -= 1
+            return True
+        return False
+
+
+def unmatched(items: list[Any], others: list[Any]) -> list[Any]:
+    """Items of `items` not matched one for one by an equal item of `others`, in order."""
+    match = EqualMatch(others)
+    return [item for item in items if not match.take(item)]
 
 
 def _unite_lists(target: list[Any], source: list[Any]) -> list[Any]:
     """Target items, then source items it lacks; equal items are matched one for one."""
-    have = Counter(_key(item) for item in target)
-    out = list(target)
-    for item in source:
-        key = _key(item)
-        if have[key] > 0:
-            have[key] -= 1
-        else:
-            out.append(item)
-    return out
+    return target + unmatched(source, target)
 
 
 def _merge_messages(target: list[dict[str, Any]], source: list[dict[str, Any]]
                     ) -> list[dict[str, Any]]:
     ids = {m["message_id"] for m in target if m.get("message_id") is not None}
-    anonymous = Counter(_key(m) for m in target if m.get("message_id") is None)
+    # Messages without an id are matched by equality, so a shared prefix is not doubled.
+    anonymous = EqualMatch(m for m in target if m.get("message_id") is None)
     out = list(target)
     for message in source:
         message_id = message.get("message_id")
-        if message_id is not None:
-            if message_id in ids:
-                continue
+        if message_id is None:
+            if not anonymous.take(message):
+                out.append(message)
+        elif message_id not in ids:
             ids.add(message_id)
-            out.append(message)
-            continue
-        # Messages without an id are matched by equality, so a shared prefix is not doubled.
-        key = _key(message)
-        if anonymous[key] > 0:
-            anonymous[key] -= 1
-        else:
             out.append(message)
     return out
 
@@ -56,15 +62,13 @@ def _merge_messages(target: list[dict[str, Any]], source: list[dict[str, Any]]
 def _merge_tool_calls(target: list[dict[str, Any]], source: list[dict[str, Any]]
                       ) -> list[dict[str, Any]]:
     out = list(target)
-    equal = Counter(_key(c) for c in target)
+    equal = EqualMatch(target)
     slots: dict[str, int] = {}
     for i, call in enumerate(target):
         slots.setdefault(call["call_id"], i)
     taken: set[int] = set()
     for call in source:
-        key = _key(call)
-        if equal[key] > 0:
-            equal[key] -= 1
+        if equal.take(call):
             continue
         slot = slots.get(call["call_id"])
         if slot is not None and slot not in taken:

@@ -40,7 +40,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -548,6 +548,24 @@ def _stop_postgres(handle: ServiceHandle, timeout: float) -> None:
         _stop_process(handle.pid, None, "postgres", timeout=5.0)
 
 
+def _ensure(
+    name: str,
+    url: str,
+    answers: Callable[[str], bool],
+    start: Callable[[str, Path | None, float], ServiceHandle],
+    base_dir: Path | str | None,
+    timeout: float,
+    stop_at_exit: bool,
+) -> ServiceHandle:
+    """The service answering at `url`, or one `start` starts (see ensure_postgres/ensure_nats)."""
+    if answers(url):
+        return ServiceHandle(name=name, url=url, started=False)
+    handle = start(url, Path(base_dir) if base_dir is not None else None, timeout)
+    if stop_at_exit:
+        atexit.register(handle.stop)
+    return handle
+
+
 def ensure_postgres(
     dsn: str = DEFAULT_DSN,
     *,
@@ -566,12 +584,8 @@ def ensure_postgres(
     Raises :class:`ServiceStartError` when the server cannot be started within ``timeout``.
     With ``stop_at_exit`` a started server is also stopped when the interpreter exits.
     """
-    if _existing_postgres(dsn):
-        return ServiceHandle(name="postgres", url=dsn, started=False)
-    handle = _start_postgres(dsn, Path(base_dir) if base_dir is not None else None, timeout)
-    if stop_at_exit:
-        atexit.register(handle.stop)
-    return handle
+    return _ensure("postgres", dsn, _existing_postgres, _start_postgres, base_dir, timeout,
+                   stop_at_exit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,12 +708,8 @@ def ensure_nats(
     Raises :class:`ServiceStartError` when the server cannot be started within ``timeout``.
     With ``stop_at_exit`` a started server is also stopped when the interpreter exits.
     """
-    if _nats_jetstream_answers(url):
-        return ServiceHandle(name="nats", url=url, started=False)
-    handle = _start_nats(url, Path(base_dir) if base_dir is not None else None, timeout)
-    if stop_at_exit:
-        atexit.register(handle.stop)
-    return handle
+    return _ensure("nats", url, _nats_jetstream_answers, _start_nats, base_dir, timeout,
+                   stop_at_exit)
 
 
 # --------------------------------------------------------------------------------------------

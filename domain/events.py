@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -329,21 +330,32 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+def _loads(raw: bytes | str) -> Any:
+    # orjson first (about 3x faster); whatever it refuses (NaN, huge integers, lone
+    # surrogates, bad JSON) goes to the stdlib, so results and error messages are the stdlib's.
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise InvalidEnvelope([FieldError(field="(body)", message=f"invalid JSON: {e}")]) from e
+
+
 def parse_envelope(
     raw: Mapping[str, Any] | bytes | str, *, max_event_bytes: int | None = None
 ) -> AnyEnvelope:
     """Validate one envelope from JSON text or a decoded mapping, or raise InvalidEnvelope."""
+    checked = None
     if isinstance(raw, bytes | str):
-        size = len(raw.encode() if isinstance(raw, str) else raw)
+        size = checked = len(raw.encode() if isinstance(raw, str) else raw)
         if max_event_bytes is not None and size > max_event_bytes:
             raise InvalidEnvelope(
                 [FieldError(field="(body)", message=f"event is {size} bytes, over the "
                             f"limit of {max_event_bytes} bytes")]
             )
-        try:
-            raw = json.loads(raw)
-        except ValueError as e:
-            raise InvalidEnvelope([FieldError(field="(body)", message=f"invalid JSON: {e}")]) from e
+        raw = _loads(raw)
     if not isinstance(raw, Mapping):
         raise InvalidEnvelope(
             [FieldError(field="(body)", message="an envelope must be a JSON object")]
@@ -352,7 +364,8 @@ def parse_envelope(
         envelope = ENVELOPE_ADAPTER.validate_python(raw)
     except ValidationError as e:
         raise InvalidEnvelope(errors_from_validation(e)) from e
-    if max_event_bytes is not None:
+    if max_event_bytes is not None and checked is None:
+        # A mapping has no size of its own: measure the validated event.
         size = len(envelope.model_dump_json())
         if size > max_event_bytes:
             raise InvalidEnvelope(

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import psycopg
 from eventsourcing.persistence import (
     DataError,
@@ -88,6 +88,17 @@ def is_transient(error: BaseException) -> bool:
         return False
     return isinstance(error, PersistenceError | psycopg.OperationalError | psycopg.InterfaceError
                       | WriteConflict | OSError | TimeoutError)
+
+
+def last_of_each_consumer(msgs: Iterable[Msg]) -> list[Msg]:
+    """The last message of each consumer (the reply subject names it) among `msgs`."""
+    last: dict[str, Msg] = {}
+    for msg in msgs:
+        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+        # Counted from the end: newer servers put a domain and an account hash first, and
+        # may add a token (then a consumer can be acked more than once: harmless).
+        last[msg.reply.rsplit(".", 5)[0]] = msg
+    return list(last.values())
 
 
 @dataclass
@@ -169,12 +180,12 @@ class IngestWorker:
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until nothing pulled waits to be recorded (tests, benchmarks)."""
         deadline = time.monotonic() + timeout
-        while not self._queue.empty() or self._busy:
+        while not self._queue.empty() or self._held:
             if time.monotonic() > deadline:
                 raise TimeoutError("ingest worker still busy")
             await asyncio.sleep(0.01)
 
-    _busy = False
+    _held = 0  # batches taken from the queue and not yet acknowledged
 
     # Pulling -----------------------------------------------------------------------------------
     async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
@@ -202,23 +213,43 @@ class IngestWorker:
 
     # Committing --------------------------------------------------------------------------------
     async def _commit_loop(self) -> None:
+        """Record batches one after another, preparing the next while one commits.
+
+        Batch N+1 is taken and parsed while batch N's transaction runs in its thread; it starts
+        recording only once N is committed and acknowledged, so each agent's order holds.
+        """
+        inflight: asyncio.Task[None] | None = None
+        stopping = False
         while True:
-            msgs = await self._queue.get()
-            stopping = not msgs
-            while len(msgs) < self.options.batch_size and not self._queue.empty():
-                more = self._queue.get_nowait()
-                if not more:
-                    stopping = True
-                    continue
-                msgs.extend(more)
-            if msgs:
-                self._busy = True
-                try:
-                    await self._process(msgs)
-                finally:
-                    self._busy = False
+            msgs, stop = self._take([] if stopping else await self._queue.get())
+            stopping = stopping or stop
+            decoded = [self._decode(m) for m in msgs]
+            if inflight is not None:
+                await inflight
+                inflight = None
+                if len(decoded) < self.options.batch_size and not stopping:
+                    # Top up with what arrived meanwhile, so batches stay large under load.
+                    more, stopping = self._take([], len(decoded))
+                    decoded += [self._decode(m) for m in more]
+            if decoded:
+                self._held += 1
+                inflight = asyncio.create_task(self._process(decoded))
+                await asyncio.sleep(0)  # let it reach its thread before parsing the next batch
             if stopping and self._queue.empty():
+                if inflight is not None:
+                    await inflight
                 return
+
+    def _take(self, first: list[Msg], have: int = 0) -> tuple[list[Msg], bool]:
+        """`first` plus queued pulls up to the batch size; and whether the stop marker came."""
+        msgs, stopping = list(first), not first and not have
+        while have + len(msgs) < self.options.batch_size and not self._queue.empty():
+            more = self._queue.get_nowait()
+            if not more:
+                stopping = True
+                continue
+            msgs.extend(more)
+        return msgs, stopping
 
     def _decode(self, msg: Msg) -> _Decoded:
         original, token = self.subjects.original_subject(msg.subject)
@@ -239,8 +270,13 @@ class IngestWorker:
         item.envelope = envelope
         return item
 
-    async def _process(self, msgs: list[Msg]) -> None:
-        decoded = [self._decode(m) for m in msgs]
+    async def _process(self, decoded: list[_Decoded]) -> None:
+        try:
+            await self._record_and_ack(decoded)
+        finally:
+            self._held -= 1
+
+    async def _record_and_ack(self, decoded: list[_Decoded]) -> None:
         good = [d for d in decoded if d.envelope is not None]
         dead = [d for d in decoded if d.envelope is None]
         outcomes: list[EventOutcome] = []
@@ -256,21 +292,22 @@ class IngestWorker:
                 dead.append(item)
         if dead:
             await self.dlq.publish_all([self._dead_letter(d) for d in dead])
-        for m in msgs:
-            await m.ack()
+        for msg in last_of_each_consumer(d.msg for d in decoded):
+            await msg.ack()  # AckPolicy.ALL: also acknowledges the consumer's earlier ones
         self.stats.batches += 1
         self.stats.dead_lettered += len(dead)
         recorded = 0
+        publish, subject = self.nc.publish, self.subjects.recorded
         for outcome in outcomes:
             if outcome.status == "recorded":
                 recorded += 1
                 if self.options.announce:
                     env = by_id[outcome.event_id].envelope
                     assert env is not None
-                    await self.nc.publish(
-                        self.subjects.recorded(outcome.agent_id),
-                        json.dumps({"agent_id": outcome.agent_id, "version": outcome.version,
-                                    "event_id": outcome.event_id, "type": env.type}).encode())
+                    # Buffered by the client and flushed with the batch: no round trip each.
+                    await publish(subject(outcome.agent_id), orjson.dumps(
+                        {"agent_id": outcome.agent_id, "version": outcome.version,
+                         "event_id": outcome.event_id, "type": env.type}))
             elif outcome.status == "duplicate":
                 self.stats.duplicates += 1
         self.stats.recorded += recorded

@@ -109,7 +109,9 @@ def consumer_config(durable: str, filter_subject: str) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=durable,
         filter_subject=filter_subject,
-        ack_policy=AckPolicy.EXPLICIT,
+        # One ack per batch: acknowledging a message acknowledges every earlier one of the
+        # consumer, and a batch is acknowledged only once all of it is committed or DLQ'ed.
+        ack_policy=AckPolicy.ALL,
         ack_wait=ACK_WAIT_S,
         max_deliver=-1,  # never give up on a message: dropping would lose an event
         max_ack_pending=MAX_ACK_PENDING,
@@ -129,6 +131,11 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerCon
         await js.delete_consumer(stream, config.durable_name)
         await js.add_consumer(stream, config)
         return
+    if info.config.ack_policy != config.ack_policy:
+        # A consumer's ack policy cannot be changed (older versions acked each message):
+        # recreate it at the first message not known to be acknowledged.
+        await _recreate_at_ack_floor(js, stream, config)
+        return
     await rewind_to_ack_floor(js, stream, config)
 
 
@@ -138,10 +145,17 @@ async def rewind_to_ack_floor(js: JetStreamContext, stream: str, config: Consume
     info = await js.consumer_info(stream, config.durable_name)
     if not info.num_ack_pending:
         return False
+    log.warning("rewinding consumer %s to its ack floor (%d unacknowledged)",
+                config.durable_name, info.num_ack_pending)
+    await _recreate_at_ack_floor(js, stream, config)
+    return True
+
+
+async def _recreate_at_ack_floor(js: JetStreamContext, stream: str, config: ConsumerConfig
+                                 ) -> None:
+    assert config.durable_name is not None
+    info = await js.consumer_info(stream, config.durable_name)
     start = (info.ack_floor.stream_seq or 0) + 1 if info.ack_floor else 1
-    log.warning("rewinding consumer %s to stream sequence %d (%d unacknowledged)",
-             config.durable_name, start, info.num_ack_pending)
     await js.delete_consumer(stream, config.durable_name)
     await js.add_consumer(stream, replace(config, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                                           opt_start_seq=start))
-    return True

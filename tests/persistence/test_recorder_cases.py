@@ -2,10 +2,9 @@
 
 The library's cases (eventsourcing.tests.persistence) are subclassed here the way its own suite
 subclasses them for SQLite and PostgreSQL (tests/persistence_tests/test_sqlite.py and
-test_postgres.py): in-memory and file SQLite, and PostgreSQL in a fresh schema per test (the
-library's `drop_tables` helper targets its own `eventsourcing` database, so a schema of our own
-gives the same clean start without touching anything else). Below them, checks that our side
-tables are written in the events' transaction.
+test_postgres.py), set up by tests/recorder_setup.py: in-memory and file SQLite, and PostgreSQL
+in a fresh schema per test. Below them, checks that our side tables are written in the events'
+transaction.
 
 `AggregateRecorderTestCase` does not fit: it expects `insert_events` to return None, as only an
 aggregate recorder does (the library runs it against its aggregate recorders only); ours are
@@ -15,58 +14,34 @@ recorder unchanged.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import uuid
-from typing import Literal
-from unittest import TestCase
-from urllib.parse import unquote, urlsplit
 from uuid import UUID, uuid4
 
-import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import (
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
+)
+from recorder_setup import (
+    PostgresRecorderSetup,
+    SkipConcurrentCases,
+    SQLiteFileSetup,
+    SQLiteRecorderSetup,
+    TextOriginatorIds,
 )
 
 from application.ports import AgentRow, EventIndexRow
 from infrastructure.persistence.postgres import PostgresContextRecorder
 from infrastructure.persistence.sqlite import SQLiteContextRecorder
-from infrastructure.services import libpq_dsn
 
 # SQLite ---------------------------------------------------------------------------------------
 
 
-class SQLiteRecorderSetup(TestCase):
-    db_uri = ":memory:"
-    originator_id_type: Literal["uuid", "text"] = "uuid"
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.tmp_dir = tempfile.mkdtemp(prefix="ctx_recorder_")
-
-    def tearDown(self) -> None:
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        super().tearDown()
-
-    def file_uri(self) -> str:
-        return f"file:{self.tmp_dir}/{uuid4().hex}.sqlite"
-
-    def create_recorder(self) -> SQLiteContextRecorder:
-        recorder = SQLiteContextRecorder(
-            SQLiteDatastore(
-                db_name=self.db_uri, pool_size=100, originator_id_type=self.originator_id_type
-            )
-        )
-        recorder.create_table()
-        return recorder
+class SQLiteSetup(SQLiteRecorderSetup):
+    recorder_class = SQLiteContextRecorder
 
 
-class TestSQLiteContextRecorder(SQLiteRecorderSetup, ApplicationRecorderTestCase):
+class TestSQLiteContextRecorder(SQLiteSetup, ApplicationRecorderTestCase):
     def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
         self.db_uri = self.file_uri()
         super().test_concurrent_no_conflicts()
@@ -84,138 +59,58 @@ class TestSQLiteContextRecorder(SQLiteRecorderSetup, ApplicationRecorderTestCase
         super().test_concurrent_throughput()
 
 
-class TestSQLiteContextRecorderFile(SQLiteRecorderSetup, ApplicationRecorderTestCase):
-    def setUp(self) -> None:
-        super().setUp()
-        self.db_uri = self.file_uri()
-
-    # The concurrent cases run once, above.
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        pass
-
-    def test_concurrent_throughput(self) -> None:
-        pass
+class TestSQLiteContextRecorderFile(SkipConcurrentCases, SQLiteFileSetup,
+                                    ApplicationRecorderTestCase):
+    recorder_class = SQLiteContextRecorder
 
 
-class TestSQLiteContextRecorderTextIDs(SQLiteRecorderSetup, ApplicationRecorderTestCase):
-    originator_id_type: Literal["uuid", "text"] = "text"
-
-    def new_originator_id(self) -> UUID | str:
-        return "test-" + str(uuid4())
-
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        pass
-
-    def test_concurrent_throughput(self) -> None:
-        pass
+class TestSQLiteContextRecorderTextIDs(TextOriginatorIds, SQLiteSetup,
+                                       ApplicationRecorderTestCase):
+    pass
 
 
-class TestSQLiteNonInterleaving(SQLiteRecorderSetup, NonInterleavingNotificationIDsBaseCase):
-    def setUp(self) -> None:
-        super().setUp()
-        self.db_uri = self.file_uri()
+class TestSQLiteNonInterleaving(SQLiteFileSetup, NonInterleavingNotificationIDsBaseCase):
+    recorder_class = SQLiteContextRecorder
 
 
 # PostgreSQL -----------------------------------------------------------------------------------
 
 
-class PostgresRecorderSetup(TestCase):
-    """Like the library's SetupPostgresDatastore, in a fresh schema dropped after the test."""
-
-    pool_size = 1
-    max_overflow = 0
-    max_waiting = 0
-    originator_id_type: Literal["uuid", "text"] = "uuid"
-    enable_db_functions = False
-    events_table_name = "ctx_events"
-    dsn: str
-
-    @pytest.fixture(autouse=True)
-    def _postgres(self, postgres_dsn: str) -> None:
-        type(self).dsn = libpq_dsn(postgres_dsn)
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.schema = f"rc_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{self.schema}"')
-        url = urlsplit(self.dsn)
-        self.datastore = PostgresDatastore(
-            unquote(url.path.lstrip("/")) or "postgres",
-            url.hostname or "127.0.0.1",
-            str(url.port or 5432),
-            unquote(url.username or "postgres"),
-            unquote(url.password or ""),
-            pool_size=self.pool_size,
-            max_overflow=self.max_overflow,
-            max_waiting=self.max_waiting,
-            schema=self.schema,
-            originator_id_type=self.originator_id_type,
-            enable_db_functions=self.enable_db_functions,
-        )
-
-    def tearDown(self) -> None:
-        self.datastore.close()
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        super().tearDown()
-
-    def create_recorder(self) -> PostgresContextRecorder:
-        recorder = PostgresContextRecorder(
-            self.datastore, events_table_name=self.events_table_name
-        )
-        recorder.create_table()
-        return recorder
+class PostgresSetup(PostgresRecorderSetup):
+    recorder_class = PostgresContextRecorder
 
 
-class TestPostgresContextRecorder(PostgresRecorderSetup, ApplicationRecorderTestCase):
+class TestPostgresContextRecorder(PostgresSetup, ApplicationRecorderTestCase):
     def test_insert_subscribe(self) -> None:
-        self.datastore.pool.open()
-        self.datastore.pool.resize(2, 2)
+        self.resize_pool(2)
         super().optional_test_insert_subscribe()
 
     def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        self.datastore.pool.open()
-        self.datastore.pool.resize(12, 12)
+        self.resize_pool(12)
         super().test_concurrent_no_conflicts()
 
     def test_concurrent_throughput(self) -> None:
-        self.datastore.pool.open()
-        self.datastore.pool.resize(10, 10)
+        self.resize_pool(10)
         super().test_concurrent_throughput()
 
 
-class TestPostgresContextRecorderTextIDs(PostgresRecorderSetup, ApplicationRecorderTestCase):
-    originator_id_type: Literal["uuid", "text"] = "text"
-
-    def new_originator_id(self) -> UUID | str:
-        return "test-" + str(uuid4())
-
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        pass
-
-    def test_concurrent_throughput(self) -> None:
-        pass
+class TestPostgresContextRecorderTextIDs(TextOriginatorIds, PostgresSetup,
+                                         ApplicationRecorderTestCase):
+    pass
 
 
-class TestPostgresContextRecorderDbFunctions(PostgresRecorderSetup, ApplicationRecorderTestCase):
+class TestPostgresContextRecorderDbFunctions(SkipConcurrentCases, PostgresSetup,
+                                             ApplicationRecorderTestCase):
     enable_db_functions = True
 
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        pass
 
-    def test_concurrent_throughput(self) -> None:
-        pass
-
-
-class TestPostgresNonInterleaving(PostgresRecorderSetup, NonInterleavingNotificationIDsBaseCase):
+class TestPostgresNonInterleaving(PostgresSetup, NonInterleavingNotificationIDsBaseCase):
     def setUp(self) -> None:
         super().setUp()
-        self.datastore.pool.open()
-        self.datastore.pool.resize(2, 2)
+        self.resize_pool(2)
 
 
-class TestPostgresLongTableName(PostgresRecorderSetup):
+class TestPostgresLongTableName(PostgresSetup):
     def test_side_table_names_too_long_raise(self) -> None:
         # The library refuses an events table name over 63 bytes rather than let PostgreSQL
         # truncate it; the side tables' names follow the same rule.
@@ -313,19 +208,17 @@ class SideTablesCases:
         assert recorder.owners([]) == {}
 
 
-class TestSQLiteSideTablesMemory(SQLiteRecorderSetup, SideTablesCases):
+class TestSQLiteSideTablesMemory(SQLiteSetup, SideTablesCases):
     pass
 
 
-class TestSQLiteSideTablesFile(SQLiteRecorderSetup, SideTablesCases):
-    def setUp(self) -> None:
-        super().setUp()
-        self.db_uri = self.file_uri()
+class TestSQLiteSideTablesFile(SQLiteFileSetup, SideTablesCases):
+    recorder_class = SQLiteContextRecorder
 
 
-class TestPostgresSideTables(PostgresRecorderSetup, SideTablesCases):
+class TestPostgresSideTables(PostgresSetup, SideTablesCases):
     pass
 
 
-class TestPostgresSideTablesDbFunctions(PostgresRecorderSetup, SideTablesCases):
+class TestPostgresSideTablesDbFunctions(PostgresSetup, SideTablesCases):
     enable_db_functions = True

@@ -3,24 +3,16 @@ application recorder test cases, and write package rows atomically with their ev
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import uuid
-from unittest import TestCase
-from urllib.parse import unquote, urlsplit
 from uuid import uuid4
 
-import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
+from recorder_setup import PostgresRecorderSetup, SkipConcurrentCases, SQLiteFileSetup
 
 from application.package_port import PackageRecorder, PackageRow
 from infrastructure.persistence.packages_postgres import PostgresPackageRecorder
 from infrastructure.persistence.packages_sqlite import SQLitePackageRecorder
-from infrastructure.services import libpq_dsn
 
 
 class PackageRowChecks:
@@ -64,70 +56,16 @@ class PackageRowChecks:
             recorder.insert_package(imported)
 
 
-class SQLiteSetup(TestCase):
-    def setUp(self) -> None:
-        super().setUp()
-        self.tmp_dir = tempfile.mkdtemp(prefix="ctx_pkg_recorder_")
-        self.db_uri = f"file:{self.tmp_dir}/{uuid4().hex}.sqlite"
-
-    def tearDown(self) -> None:
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        super().tearDown()
-
-    def create_recorder(self) -> SQLitePackageRecorder:
-        recorder = SQLitePackageRecorder(SQLiteDatastore(db_name=self.db_uri, pool_size=100))
-        recorder.create_table()
-        return recorder
-
-
-class TestSQLitePackageRecorder(SQLiteSetup, ApplicationRecorderTestCase, PackageRowChecks):
+class TestSQLitePackageRecorder(SkipConcurrentCases, SQLiteFileSetup,
+                                ApplicationRecorderTestCase, PackageRowChecks):
     # The library's concurrency cases exercise the parent recorder, unchanged here.
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        pass
-
-    def test_concurrent_throughput(self) -> None:
-        pass
+    recorder_class = SQLitePackageRecorder
 
 
-class PostgresSetup(TestCase):
-    dsn: str
+class TestPostgresPackageRecorder(SkipConcurrentCases, PostgresRecorderSetup,
+                                  ApplicationRecorderTestCase, PackageRowChecks):
+    recorder_class = PostgresPackageRecorder
 
-    @pytest.fixture(autouse=True)
-    def _postgres(self, postgres_dsn: str) -> None:
-        type(self).dsn = libpq_dsn(postgres_dsn)
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.schema = f"pk_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{self.schema}"')
-        url = urlsplit(self.dsn)
-        self.datastore = PostgresDatastore(
-            unquote(url.path.lstrip("/")) or "postgres", url.hostname or "127.0.0.1",
-            str(url.port or 5432), unquote(url.username or "postgres"),
-            unquote(url.password or ""), pool_size=2, max_overflow=0, schema=self.schema,
-        )
-
-    def tearDown(self) -> None:
-        self.datastore.close()
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        super().tearDown()
-
-    def create_recorder(self) -> PostgresPackageRecorder:
-        recorder = PostgresPackageRecorder(self.datastore, events_table_name="ctx_events")
-        recorder.create_table()
-        return recorder
-
-
-class TestPostgresPackageRecorder(PostgresSetup, ApplicationRecorderTestCase, PackageRowChecks):
     def test_insert_subscribe(self) -> None:
-        self.datastore.pool.open()
-        self.datastore.pool.resize(2, 2)
+        self.resize_pool(2)
         super().optional_test_insert_subscribe()
-
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        pass
-
-    def test_concurrent_throughput(self) -> None:
-        pass

@@ -71,19 +71,21 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
         return ids
 
     def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
-        ids = list(dict.fromkeys(event_ids))
-        found: dict[str, tuple[UUID, int]] = {}
+        rows = self._select_in(
+            f"SELECT event_id, originator_id, originator_version FROM {self.event_ids_table}",
+            "event_id", list(dict.fromkeys(event_ids)))
+        return {row[0]: (UUID(row[1]), row[2]) for row in rows}
+
+    def _select_in(self, select: str, column: str, values: list[str]) -> list[Any]:
+        """The rows of `select` whose `column` is one of `values`, queried in chunks that stay
+        under SQLite's limit on parameters."""
+        rows: list[Any] = []
         with self.datastore.transaction(commit=False) as c:
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i : i + _CHUNK]
-                c.execute(
-                    f"SELECT event_id, originator_id, originator_version FROM "
-                    f"{self.event_ids_table} WHERE event_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for row in c.fetchall():
-                    found[row[0]] = (UUID(row[1]), row[2])
-        return found
+            for i in range(0, len(values), _CHUNK):
+                chunk = values[i : i + _CHUNK]
+                c.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+                rows.extend(c.fetchall())
+        return rows
 
     def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
         with self.datastore.transaction(commit=False) as c:
@@ -118,18 +120,9 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
             return [AgentSummary(*tuple(r)) for r in c.fetchall()]
 
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
-        ids = list(agent_ids)
-        found: dict[str, str] = {}
-        with self.datastore.transaction(commit=False) as c:
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i : i + _CHUNK]
-                c.execute(
-                    f"SELECT agent_id, tenant FROM {self.agents_table} "
-                    f"WHERE agent_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                found.update((row[0], row[1]) for row in c.fetchall())
-        return found
+        rows = self._select_in(f"SELECT agent_id, tenant FROM {self.agents_table}", "agent_id",
+                               list(agent_ids))
+        return {row[0]: row[1] for row in rows}
 
     def agent(self, agent_id: str) -> AgentSummary | None:
         with self.datastore.transaction(commit=False) as c:

@@ -286,28 +286,9 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
         return [SearchHit(**r) for r in rows]
 
     def checkpoints(self, filter: CatalogueFilter) -> list[CheckpointEntry]:
-        sql = "SELECT {} FROM {} WHERE true"
-        params: list[Any] = []
-        if filter.agent_id is not None:
-            sql += " AND agent_id = %s"
-            params.append(filter.agent_id)
-        if filter.created_after_us is not None:
-            sql += " AND created_us > %s"
-            params.append(filter.created_after_us)
-        if filter.min_message_count is not None:
-            sql += " AND message_count >= %s"
-            params.append(filter.min_message_count)
-        if filter.access_level is not None:
-            sql += " AND access_level = %s"
-            params.append(filter.access_level)
-        if filter.text:
-            sql += " AND (" + " OR ".join(
-                f"strpos(lower(coalesce({col}, '')), lower(%s)) > 0"
-                for col in ("label", "agent_id", "package_id", "integrity_hash")) + ")"
-            params.extend([filter.text] * 4)
-        if not filter.include_pruned:
-            sql += " AND pruned_us IS NULL"
-        sql += " ORDER BY created_us DESC, package_id LIMIT %s"
+        where, params = filter.sql_where(
+            "%s", "strpos(lower(coalesce({col}, '')), lower(%s)) > 0")
+        sql = "SELECT {} FROM {} WHERE " + where + " ORDER BY created_us DESC, package_id LIMIT %s"
         params.append(filter.limit)
         rows = self._rows(SQL(sql).format(_cols(CATALOGUE_COLUMNS), self.tables["checkpoints"]),
                           params)

@@ -252,28 +252,10 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
             return [SearchHit(*tuple(r)) for r in c.fetchall()]
 
     def checkpoints(self, filter: CatalogueFilter) -> list[CheckpointEntry]:
-        sql = f"SELECT {', '.join(CATALOGUE_COLUMNS)} FROM {self.tables['checkpoints']} WHERE 1=1"
-        params: list[Any] = []
-        if filter.agent_id is not None:
-            sql += " AND agent_id = ?"
-            params.append(filter.agent_id)
-        if filter.created_after_us is not None:
-            sql += " AND created_us > ?"
-            params.append(filter.created_after_us)
-        if filter.min_message_count is not None:
-            sql += " AND message_count >= ?"
-            params.append(filter.min_message_count)
-        if filter.access_level is not None:
-            sql += " AND access_level = ?"
-            params.append(filter.access_level)
-        if filter.text:
-            sql += " AND (" + " OR ".join(
-                f"{col} LIKE ? ESCAPE '\\'"
-                for col in ("label", "agent_id", "package_id", "integrity_hash")) + ")"
-            params.extend([like_pattern(filter.text)] * 4)
-        if not filter.include_pruned:
-            sql += " AND pruned_us IS NULL"
-        sql += " ORDER BY created_us DESC, package_id LIMIT ?"
+        where, params = filter.sql_where(
+            "?", "{col} LIKE ? ESCAPE '\\'", like_pattern(filter.text or ""))
+        sql = (f"SELECT {', '.join(CATALOGUE_COLUMNS)} FROM {self.tables['checkpoints']} "
+               f"WHERE {where} ORDER BY created_us DESC, package_id LIMIT ?")
         params.append(filter.limit)
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)

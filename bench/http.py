@@ -26,7 +26,6 @@ import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import time
 import uuid
@@ -37,6 +36,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import drop_schema, fresh_schema, latency_summary
 from domain.events import parse_envelope
 from infrastructure.bootstrap import build_store
 from infrastructure.settings import Settings
@@ -46,22 +46,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def fresh_schema(dsn: str) -> str:
-    import psycopg
-
-    schema = f"bench_http_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return schema
-
-
-def drop_schema(dsn: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def envelope(agent: str, i: int) -> dict[str, Any]:
@@ -74,14 +58,9 @@ def envelope(agent: str, i: int) -> dict[str, Any]:
                      "tokens": 20}}
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
-
-    return {"p50_ms": pick(0.50), "p99_ms": pick(0.99),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 3), "n": len(ordered)}
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    return {k: v for k, v in latency_summary([t * 1000 for t in seconds], 3).items()
+            if k in ("p50_ms", "p99_ms", "mean_ms", "n")}
 
 
 async def hammer(url: str, paths: list[str], clients: int, per_client: int) -> dict[str, Any]:
@@ -127,7 +106,7 @@ def main() -> None:
     clients = args.clients or (20 if args.quick else 50)
     per_client = args.requests_per_client or (5 if args.quick else 10)
 
-    schema = fresh_schema(args.dsn)
+    schema = fresh_schema(args.dsn, "bench_http")
     port = free_port()
     env = {**os.environ, "CONTEXT_STORAGE_BACKEND": "postgres", "CONTEXT_DATABASE_URL": args.dsn,
            "CONTEXT_DATABASE_SCHEMA": schema, "CONTEXT_DATABASE_POOL_SIZE": "10",

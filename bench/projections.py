@@ -34,8 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import psycopg
 
+from bench.common import drop_schema, fresh_schema, percentile
 from domain.events import AnyEnvelope, make_envelope
 from infrastructure.bootstrap import build_store
 from infrastructure.importers import load_trace
@@ -79,22 +79,10 @@ def envelopes(n: int, agents: int) -> Iterator[AnyEnvelope]:
         yield make_envelope(agent, type_, data, event_id=eid, occurred_at=now)
 
 
-def fresh_schema(dsn: str) -> str:
-    schema = f"bench_proj_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return schema
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -111,7 +99,7 @@ def main() -> None:
     if args.quick:
         args.seconds = 5.0
 
-    schema = fresh_schema(args.dsn)
+    schema = fresh_schema(args.dsn, "bench_proj")
     settings = Settings(storage_backend="postgres", database_url=args.dsn,
                         database_schema=schema, database_pool_size=4)
     store = build_store(settings)
@@ -200,8 +188,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     store.close()
     if not args.keep:
-        with psycopg.connect(args.dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schema(args.dsn, schema)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from application.compression import (  # noqa: E402
     wire_json,
 )
 from application.store import ContextStore  # noqa: E402
+from bench.common import drop_schema, fresh_schema, latency_summary, trace_agents  # noqa: E402
 from domain.agent_id import aggregate_id  # noqa: E402
 from domain.aggregate import AgentContext  # noqa: E402
 from domain.events import AnyEnvelope  # noqa: E402
@@ -66,7 +67,6 @@ from domain.state import (  # noqa: E402
     empty_content,
 )
 from infrastructure.bootstrap import build_store  # noqa: E402
-from infrastructure.importers import iter_trace_files, load_trace  # noqa: E402
 from infrastructure.persistence.compression import ZstdCompressor  # noqa: E402
 from infrastructure.services import libpq_dsn  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
@@ -87,31 +87,11 @@ def log(*parts: Any) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    pos = (len(ordered) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def summary(ms: list[float]) -> dict[str, Any]:
-    return {"n": len(ms), "p50_ms": round(percentile(ms, 0.5), 2),
-            "p99_ms": round(percentile(ms, 0.99), 2), "mean_ms": round(sum(ms) / len(ms), 2),
-            "min_ms": round(min(ms), 2), "max_ms": round(max(ms), 2)}
-
-
 # Real traces ----------------------------------------------------------------------------------
 def real_events(root: Path) -> tuple[list[AnyEnvelope], dict[str, Any], list[list[AnyEnvelope]]]:
     """Every imported event of every trace agent, in order, that applies from an empty state
     (so the sequence can be cycled into one agent), and the agents' own event lists."""
-    agents: list[list[AnyEnvelope]] = []
-    files = 0
-    for path in iter_trace_files(root):
-        files += 1
-        agents.extend(a.envelopes for a in load_trace(path))
+    agents, files = trace_agents(root)
     content = empty_content()
     kept: list[AnyEnvelope] = []
     for envelope in itertools.chain.from_iterable(agents):
@@ -320,18 +300,6 @@ def checkpoints_only(args: argparse.Namespace, started: float) -> None:
 
 
 # (a) latency -----------------------------------------------------------------------------------
-def fresh_schema(dsn: str) -> str:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return schema
-
-
-def drop_schema(dsn: str, schema: str) -> None:
-    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def load(store: ContextStore, base: list[AnyEnvelope], agent_id: str, size: int,
          snapshot_versions: list[int], batch: int) -> dict[str, Any]:
     """Record `size` events in batches through the store; snapshot where reads will need it."""
@@ -478,8 +446,8 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
         log(f"size {size}: {len(points)} reads with snapshots")
         agent_ms = [timed(lambda v=v: reader.agent_at(agent_id, v)) for v in points]
         context_ms = [timed(lambda v=v: reader.context(agent_id, version=v)) for v in points]
-        out["read_with_snapshots"] = {"agent_at": summary(agent_ms),
-                                      "context": summary(context_ms)}
+        out["read_with_snapshots"] = {"agent_at": latency_summary(agent_ms),
+                                      "context": latency_summary(context_ms)}
         mid = sorted(points)[len(points) // 2]
         out["breakdown_at_median_point"] = {"version": mid, **breakdown(reader, agent_id, mid)}
         if args.profile and size == max(args.sizes):
@@ -490,7 +458,7 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
         log(f"size {size}: {replay_reads} reads replaying every event")
         replay_ms = [timed(lambda v=v: replay.agent_at(agent_id, v))
                      for v in points[:replay_reads]]
-        out["read_without_snapshots"] = {"agent_at": summary(replay_ms)}
+        out["read_without_snapshots"] = {"agent_at": latency_summary(replay_ms)}
 
         restore, capture = restorer(reader, settings)
         restores = min(args.restores, reads) if size < 1_000_000 else args.restores_1m
@@ -500,7 +468,7 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
             ms = [timed(lambda v=v, i=i: results.append(
                 restore(agent_id, v, f"{agent_id}-fork-{i}")))
                 for i, v in enumerate(points[:restores])]
-            out["restore_with_snapshots"] = summary(ms)
+            out["restore_with_snapshots"] = latency_summary(ms)
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
         if size <= args.checkpoint_max:
             t = time.perf_counter()

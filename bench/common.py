@@ -1,0 +1,62 @@
+"""What the benchmarks share: a throwaway PostgreSQL schema, latency percentiles, the traces.
+
+Import as `bench.common` once the repository root is on `sys.path` (every benchmark puts it
+there to import the project).
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from domain.events import AnyEnvelope
+from infrastructure.importers import iter_trace_files, load_trace
+from infrastructure.services import libpq_dsn
+
+
+def fresh_schema(dsn: str, prefix: str = "bench") -> str:
+    """A new empty schema (`<prefix>_<random>`) for one run, so runs never see each other."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1), interpolated between the two nearest samples."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def latency_summary(ms: list[float], digits: int = 2) -> dict[str, Any]:
+    """n, p50, p99, mean, min and max of latencies in milliseconds."""
+    return {"n": len(ms), "p50_ms": round(percentile(ms, 0.5), digits),
+            "p99_ms": round(percentile(ms, 0.99), digits),
+            "mean_ms": round(statistics.fmean(ms), digits),
+            "min_ms": round(min(ms), digits), "max_ms": round(max(ms), digits)}
+
+
+def trace_agents(root: Path) -> tuple[list[list[AnyEnvelope]], int]:
+    """Each trace agent's envelopes (in order) of every trace file under `root`, skipping a
+    malformed file; and how many files were read."""
+    agents: list[list[AnyEnvelope]] = []
+    files = 0
+    for path in iter_trace_files(root):
+        try:
+            agents.extend(a.envelopes for a in load_trace(path) if a.envelopes)
+        except ValueError:
+            continue  # a malformed upstream file
+        files += 1
+    return agents, files

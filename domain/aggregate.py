@@ -55,15 +55,20 @@ class AgentContext(Aggregate):
     ) -> None:
         """Append one validated wire event; raises EventNotApplicable before changing anything."""
         check_applicable(self.content, type, data)
-        self.trigger_event(
-            self.Recorded,
+        # What trigger_event does, without its generic keyword handling: this is the one
+        # command run per ingested event. mutate() still checks the id and version and folds.
+        event = self.Recorded(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
             agent_id=self.agent_id,
             event_id=event_id,
             type=type,
             data=data,
             session_id=session_id,
-            timestamp=timestamp,
         )
+        event.mutate(self)
+        self._pending_events.append(event)
 
     def restore(
         self,

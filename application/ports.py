@@ -10,12 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 
-@dataclass(frozen=True)
-class EventIndexRow:
-    """One recorded event as the side tables see it."""
+class EventIndexRow(NamedTuple):
+    """One recorded event as the side tables see it (a tuple: one is made per event)."""
 
     event_id: str
     originator_id: UUID

@@ -1,24 +1,31 @@
 """Point-in-time reads and restores on PostgreSQL, and what compression saves: JSON on stdout.
 
 (a) Latency p50/p99 of reading an agent at random points (`ContextStore.agent_at`, and
-    `context` which also hashes the state) and of restoring it (the restore use case, when
-    present), for agents of 10k, 100k and 1M events, with snapshots (interval from settings)
-    and without (the snapshot store switched off: every event replayed).
+    `context` which also hashes the state) and of restoring it (the restore use case: a fork
+    into a fresh target), with snapshots (taken by the store's own SnapshotPolicy while
+    loading, default settings) and without (the same events read by a store with no snapshot
+    store: every read replays from version 1; capped by --replay-seconds per size).
+    Also the events' and snapshots' stored bytes.
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
     real capture takes at several zstd levels (CONTEXT_CHECKPOINT_COMPRESSION_LEVEL).
+(b) and (c) are measured with --workload traces only.
 
-Events are the real traces (infrastructure.importers over /work/shared/data/traces), cycled
-with fresh event ids to reach each count, recorded through `ContextStore.record` in large
-batches. Snapshots are written only where a sampled read needs one (the floor of the point to
-the interval): a read sees exactly what it would see with every snapshot taken, without the
-load paying for thousands of snapshots of a growing state.
+Workloads (--workload), both recorded through `ContextStore.record` in batches (--batch):
+  traces   every imported event of the real traces (/work/shared/data/traces), cycled with
+           fresh event ids. The fold keeps every message and tool call, so the context grows
+           with the history (tens of MB of JSON at 100k events).
+  bounded  real trace texts in an agent that keeps a working set (memories over a fixed pool
+           of ids, MCP server states, a fixed set of links): the context stays the same size
+           however long the history; see BoundedWorkload. --append-share mixes in messages
+           and tool calls, which make it grow again.
 
-    .venv/bin/python bench/restore.py                    # 10k, 100k, 1M
-    .venv/bin/python bench/restore.py --sizes 10000,100000 --reads 30
-    .venv/bin/python bench/restore.py --quick            # a minute: 2k and 10k
-    .venv/bin/python bench/restore.py --checkpoints-only # (c) alone, on a 10k-event agent
+    .venv/bin/python bench/restore.py                       # traces: 10k, 100k
+    .venv/bin/python bench/restore.py --workload bounded    # bounded: 10k, 100k, 1M
+    .venv/bin/python bench/restore.py --workload bounded --sizes 10000,100000 --reads 100
+    .venv/bin/python bench/restore.py --quick               # a minute: 2k and 10k
+    .venv/bin/python bench/restore.py --checkpoints-only    # (c) alone, on a 10k-event agent
 """
 
 from __future__ import annotations
@@ -46,7 +53,6 @@ sys.path.insert(0, str(REPO))
 import psycopg  # noqa: E402
 import zstandard  # noqa: E402
 from eventsourcing.compressor import ZlibCompressor  # noqa: E402
-from eventsourcing.domain import Snapshot  # noqa: E402
 
 from application.compression import (  # noqa: E402
     DEFAULT_DICTIONARY_SIZE,
@@ -115,6 +121,127 @@ def cycled(base: list[AnyEnvelope], agent_id: str, count: int) -> Iterator[AnyEn
         e = base[i % len(base)]
         yield e.model_copy(update={"event_id": str(uuid.uuid4()), "agent_id": agent_id,
                                    "occurred_at": None, "session_id": None})
+
+
+# Bounded workload ------------------------------------------------------------------------------
+MCP_SERVERS = ("filesystem", "github", "postgres", "browser")
+RELATIONS = ("supports", "contradicts")
+
+
+def real_texts(agents: list[list[AnyEnvelope]], cap: int) -> list[str]:
+    """Every text of the traces (message and reasoning content, tool outputs, memory blocks),
+    at least 20 characters, each cut to `cap` characters."""
+    texts: list[str] = []
+    for envelope in itertools.chain.from_iterable(agents):
+        data = envelope.data_dict()
+        value = data.get("content", data.get("output"))
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) >= 20:
+            texts.append(text[:cap])
+    return texts
+
+
+class BoundedWorkload:
+    """An agent that keeps a working set: its folded context stays the same size however long
+    its history, so a read should cost the same at 10k events as at 1M.
+
+    Per event (seeded): memory_updated 45%, memory_stored 20%, memory_forgotten 15% (over a
+    fixed pool of `pool` memory ids; a store with no free id updates instead, a forget with
+    fewer than pool/3 held stores instead), mcp_state 15% (one of four servers, its whole
+    state replaced), memory_linked 5% (among the first 20 ids, two relations: at most 760
+    distinct links, kept once). Memory contents and MCP notes are real trace texts.
+    With `append_share` > 0, that share of events are message / tool_call+tool_result pairs
+    of real trace text instead, which the fold keeps for good (the context then grows).
+    """
+
+    def __init__(self, texts: list[str], pool: int, append_share: float, seed: int = 7):
+        self.texts = texts
+        self.pool = pool
+        self.append_share = append_share
+        self.seed = seed
+        self.counts: dict[str, int] = {}  # event types generated so far (all sizes)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": "bounded",
+            "what": "an agent keeping a working set: memory_stored/memory_updated/"
+                    "memory_forgotten over a fixed pool of memory ids, mcp_state of 4 servers, "
+                    "memory_linked within a fixed set of 760 possible links; contents are real "
+                    "trace texts",
+            "mix": {"memory_updated": 0.45, "memory_stored": 0.20, "memory_forgotten": 0.15,
+                    "mcp_state": 0.15, "memory_linked": 0.05},
+            "memory_id_pool": self.pool,
+            "texts_from_traces": len(self.texts),
+            "append_share": self.append_share,
+            "why_no_messages_or_tool_calls": (
+                "the fold (domain.state.apply_event) keeps every message, reasoning step and "
+                "tool call in the context for good, so any fixed share of them makes the "
+                "context grow linearly with history; with append_share > 0 that share of "
+                "events are messages and tool_call/tool_result pairs (real text) and the "
+                "context is no longer bounded"),
+        }
+
+    def events(self, agent_id: str, count: int) -> Iterator[AnyEnvelope]:
+        from domain.events import make_envelope
+
+        rng = random.Random(self.seed)
+        held: list[str] = []
+        held_set: set[str] = set()
+        free = [f"mem-{i:04d}" for i in range(self.pool)]
+        kinds = ("short_term", "long_term", "episodic", "semantic")
+        text = self.texts
+        call = 0
+        pending_result: str | None = None
+        for i in range(count):
+            if pending_result is not None:
+                type_, data = "tool_result", {"call_id": pending_result,
+                                              "output": rng.choice(text),
+                                              "duration_ms": round(rng.uniform(5, 900), 1)}
+                pending_result = None
+            elif self.append_share and rng.random() < self.append_share:
+                if rng.random() < 0.5:
+                    type_, data = "message", {"role": rng.choice(("user", "assistant")),
+                                              "content": rng.choice(text)}
+                else:
+                    call += 1
+                    pending_result = f"call-{call}"
+                    type_, data = "tool_call", {"call_id": pending_result, "tool": "search",
+                                                "arguments": {"query": rng.choice(text)[:200]}}
+            else:
+                r = rng.random()
+                if r < 0.15 and len(held) > self.pool // 3:
+                    victim = held.pop(rng.randrange(len(held)))
+                    held_set.discard(victim)
+                    free.append(victim)
+                    type_, data = "memory_forgotten", {"memory_id": victim,
+                                                       "reason": "stale"}
+                elif r < 0.35 and free or not held:
+                    memory_id = free.pop(rng.randrange(len(free)))
+                    held.append(memory_id)
+                    held_set.add(memory_id)
+                    type_, data = "memory_stored", {
+                        "memory_id": memory_id, "kind": rng.choice(kinds),
+                        "content": rng.choice(text), "importance": round(rng.random(), 3),
+                        "metadata": {"source": "trace", "turn": i}}
+                elif r < 0.80:
+                    type_, data = "memory_updated", {
+                        "memory_id": rng.choice(held), "content": rng.choice(text),
+                        "importance": round(rng.random(), 3)}
+                elif r < 0.95:
+                    server = rng.choice(MCP_SERVERS)
+                    type_, data = "mcp_state", {"server": server, "state": {
+                        "status": rng.choice(("connected", "degraded", "reconnecting")),
+                        "tools": [f"{server}.{t}" for t in ("read", "write", "list", "search")],
+                        "last_note": rng.choice(text), "seq": i}}
+                else:
+                    a, b = rng.sample(range(20), 2)
+                    type_, data = "memory_linked", {"source_id": f"mem-{a:04d}",
+                                                    "target_id": f"mem-{b:04d}",
+                                                    "relation": rng.choice(RELATIONS)}
+            self.counts[type_] = self.counts.get(type_, 0) + 1
+            yield make_envelope(agent_id, type_, data, event_id=str(uuid.uuid4()))
 
 
 # (b) bytes per event ---------------------------------------------------------------------------
@@ -233,7 +360,7 @@ def capture_levels(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
     out: dict[str, Any] = {"events": size, "captures_per_level": args.captures}
     try:
         store = build_store(settings)
-        out["load"] = load(store, base, agent_id, size, [], args.batch)
+        out["load"] = load(store, cycled(base, agent_id, size), size, args.batch)
         state = store.agent_at(agent_id).state()
         raw = canonical_json(state)
         out["raw_canonical_json_bytes"] = len(raw)
@@ -300,32 +427,43 @@ def checkpoints_only(args: argparse.Namespace, started: float) -> None:
 
 
 # (a) latency -----------------------------------------------------------------------------------
-def load(store: ContextStore, base: list[AnyEnvelope], agent_id: str, size: int,
-         snapshot_versions: list[int], batch: int) -> dict[str, Any]:
-    """Record `size` events in batches through the store; snapshot where reads will need it."""
+def load(store: ContextStore, events: Iterator[AnyEnvelope], size: int, batch: int,
+         max_seconds: float = float("inf")) -> dict[str, Any]:
+    """Record `size` events in batches of `batch` through `ContextStore.record`; the store's
+    own SnapshotPolicy decides the snapshots, as in production. Stops early (at a batch end)
+    once `max_seconds` have passed: `events` then says how many were loaded."""
     started = time.perf_counter()
-    snap_seconds = 0.0
-    stops = sorted(set(snapshot_versions) | set(range(batch, size, batch)) | {size})
-    events = cycled(base, agent_id, size)
     done = 0
-    wanted = set(snapshot_versions)
-    for stop in stops:
-        chunk = list(itertools.islice(events, stop - done))
+    per_100k: list[float] = []
+    mark = started
+    while done < size:
+        chunk = list(itertools.islice(events, min(batch, size - done)))
+        if not chunk:
+            break
         result = store.record(chunk)
         assert result.recorded == len(chunk), result.rejected[:3]
-        done = stop
-        if done in wanted:
-            t = time.perf_counter()
-            # The cached aggregate itself (no deep copy): what record() snapshots too.
-            agent = store.repository.get(aggregate_id(agent_id), deepcopy_from_cache=False)
-            stored = store.mapper.to_stored_event(Snapshot.take(agent))
-            store.snapshots.recorder.insert_events([stored])  # type: ignore[union-attr]
-            snap_seconds += time.perf_counter() - t
+        done += len(chunk)
+        if done % 100_000 == 0:
+            now = time.perf_counter()
+            per_100k.append(round(now - mark, 1))
+            mark = now
         if done % (batch * 20) == 0:
-            log(f"  recorded {done}/{size}")
+            log(f"  recorded {done}/{size} in {time.perf_counter() - started:.0f} s")
+        if time.perf_counter() - started > max_seconds and done < size:
+            log(f"  load stopped at {done}/{size}: over {max_seconds:.0f} s")
+            break
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 1), "events_per_second": round(size / seconds),
-            "snapshots_written": len(wanted), "snapshot_seconds": round(snap_seconds, 1)}
+    out: dict[str, Any] = {"events": done, "batch": batch, "seconds": round(seconds, 1),
+                           "events_per_second": round(done / seconds)}
+    if per_100k:
+        out["seconds_per_100k"] = per_100k
+    return out
+
+
+def one_row(cursor: Any) -> tuple[Any, ...]:
+    row = cursor.fetchone()
+    assert row is not None
+    return tuple(row)
 
 
 def stored_sizes(dsn: str, schema: str) -> dict[str, Any]:
@@ -335,18 +473,25 @@ def stored_sizes(dsn: str, schema: str) -> dict[str, Any]:
             (schema,))]
         events = next(t for t in tables if t.endswith("_events"))
         snaps = next(t for t in tables if t.endswith("_snapshots"))
-        n, total = conn.execute(
-            f'SELECT count(*), sum(octet_length(state)) FROM "{schema}"."{events}"').fetchone()
-        sn, stotal, smax = conn.execute(
+        n, total = one_row(conn.execute(
+            f'SELECT count(*), sum(octet_length(state)) FROM "{schema}"."{events}"'))
+        sn, stotal, smax = one_row(conn.execute(
             f'SELECT count(*), sum(octet_length(state)), max(octet_length(state)) '
-            f'FROM "{schema}"."{snaps}"').fetchone()
-    return {"events": n, "stored_bytes_per_event": round(total / n, 1),
-            "snapshots": sn, "largest_snapshot_bytes": smax}
+            f'FROM "{schema}"."{snaps}"'))
+        versions = [r[0] for r in conn.execute(
+            f'SELECT originator_version FROM "{schema}"."{snaps}" ORDER BY 1')]
+    stotal = stotal or 0
+    gaps = [b - a for a, b in zip(versions, versions[1:], strict=False)]
+    return {"events": n, "event_bytes": total, "stored_bytes_per_event": round(total / n, 1),
+            "snapshots": sn, "snapshot_bytes": stotal, "largest_snapshot_bytes": smax,
+            "snapshot_bytes_over_event_bytes": round(stotal / total, 3),
+            "last_snapshot_version": versions[-1] if versions else None,
+            "largest_gap_between_snapshots": max(gaps) if gaps else None}
 
 
-def timed(fn: Callable[[], Any]) -> float:
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
     t = time.perf_counter()
-    fn()
+    fn(*args, **kwargs)
     return (time.perf_counter() - t) * 1000
 
 
@@ -417,35 +562,43 @@ def restorer(store: ContextStore, settings: Settings
     return restore, capture
 
 
-def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
-                 interval: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    rng = random.Random(size)
-    reads = args.reads if size < 1_000_000 else args.reads_1m
-    replay_reads = max(1, args.replay_reads if size <= 100_000 else args.replay_reads_1m)
-    points = rng.sample(range(1, size + 1), reads)
-    snap_versions = sorted({v // interval * interval for v in points} - {0})
+def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
+                                                                 Iterator[AnyEnvelope]],
+                 size: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Load one agent of `size` events (snapshots as the store's policy takes them), then time
+    reads and restores at random points with snapshots and without."""
+    defaults = Settings()
     schema = fresh_schema(args.dsn)
     settings = Settings(storage_backend="postgres", database_url=args.dsn,
-                        database_schema=schema, snapshot_interval=interval,
-                        aggregate_cache_size=4)
+                        database_schema=schema, aggregate_cache_size=4)
     agent_id = f"bench-{size}"
-    out: dict[str, Any] = {"events": size, "snapshot_interval": interval}
+    out: dict[str, Any] = {"events_asked": size,
+                           "snapshot_interval": defaults.snapshot_interval,
+                           "snapshot_growth": defaults.snapshot_growth}
     state_for_checkpoint = None
     try:
         log(f"size {size}: loading into schema {schema}")
-        loader = build_store(settings.model_copy(update={"snapshot_interval": NO_SNAPSHOTS}))
-        out["load"] = load(loader, base, agent_id, size, snap_versions, args.batch)
-        if size <= 100_000:
+        loader = build_store(settings)
+        out["load"] = load(loader, make_events(agent_id, size), size, args.batch,
+                           args.max_load_seconds)
+        size = out["events"] = out["load"]["events"]  # fewer when the load was cut short
+        if size <= 100_000 and args.workload == "traces":
             state_for_checkpoint = loader.agent_at(agent_id).state()
         loader.close()
         del loader
         gc.collect()
         out["stored"] = stored_sizes(args.dsn, schema)
+        rng = random.Random(size)
+        reads = args.reads if size < 1_000_000 else args.reads_1m
+        points = rng.sample(range(1, size + 1), min(reads, size))
 
         reader = build_store(settings)
+        latest = reader.agent_at(agent_id).state()
+        out["state_json_bytes_at_latest"] = len(canonical_json(content_of(latest)))
+        del latest
         log(f"size {size}: {len(points)} reads with snapshots")
-        agent_ms = [timed(lambda v=v: reader.agent_at(agent_id, v)) for v in points]
-        context_ms = [timed(lambda v=v: reader.context(agent_id, version=v)) for v in points]
+        agent_ms = [timed(reader.agent_at, agent_id, v) for v in points]
+        context_ms = [timed(reader.context, agent_id, version=v) for v in points]
         out["read_with_snapshots"] = {"agent_at": latency_summary(agent_ms),
                                       "context": latency_summary(context_ms)}
         mid = sorted(points)[len(points) // 2]
@@ -453,24 +606,49 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
         if args.profile and size == max(args.sizes):
             out["profile_agent_at_tottime"] = profile(lambda: reader.agent_at(agent_id, mid))
 
-        replay = build_store(settings)
-        replay.repository.snapshot_store = None  # as if no snapshot had ever been taken
-        log(f"size {size}: {replay_reads} reads replaying every event")
-        replay_ms = [timed(lambda v=v: replay.agent_at(agent_id, v))
-                     for v in points[:replay_reads]]
-        out["read_without_snapshots"] = {"agent_at": latency_summary(replay_ms)}
-
         restore, capture = restorer(reader, settings)
-        restores = min(args.restores, reads) if size < 1_000_000 else args.restores_1m
+        restores = min(args.restores if size < 1_000_000 else args.restores_1m, len(points))
         if restores > 0:
-            log(f"size {size}: {restores} restores (forks into new agents)")
+            log(f"size {size}: {restores} restores with snapshots (forks into new agents)")
             results: list[Any] = []
-            ms = [timed(lambda v=v, i=i: results.append(
-                restore(agent_id, v, f"{agent_id}-fork-{i}")))
-                for i, v in enumerate(points[:restores])]
+            ms = [timed(lambda *a: results.append(restore(*a)), agent_id, v,
+                        f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])]
             out["restore_with_snapshots"] = latency_summary(ms)
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
-        if size <= args.checkpoint_max:
+
+        # Without snapshots: the same events, read by a store that never snapshots and has
+        # no snapshot store (every read and restore replays from version 1).
+        plain = settings.model_copy(update={"snapshot_interval": NO_SNAPSHOTS})
+        replay = build_store(plain)
+        replay.repository.snapshot_store = None  # reads
+        replay.snapshots = None  # the restore use case's own base lookup, and writes
+        replay_restore, _ = restorer(replay, plain)
+        budget = args.replay_seconds
+        wanted = max(1, args.replay_reads if size < 1_000_000 else args.replay_reads_1m)
+        log(f"size {size}: up to {wanted} reads and restores replaying every event "
+            f"(cap {budget:.0f} s each)")
+        spent = 0.0
+        replay_ms: list[float] = []
+        for v in points[:wanted]:
+            replay_ms.append(timed(replay.agent_at, agent_id, v))
+            spent += replay_ms[-1] / 1000
+            if spent > budget:
+                break
+        spent = 0.0
+        replay_restore_ms: list[float] = []
+        for i, v in enumerate(points[:wanted]):
+            replay_restore_ms.append(timed(replay_restore, agent_id, v,
+                                           f"{agent_id}-plain-{i}"))
+            spent += replay_restore_ms[-1] / 1000
+            if spent > budget:
+                break
+        out["without_snapshots"] = {
+            "note": f"first {wanted} of the same random points, stopped early once "
+                    f"{budget:.0f} s were spent; see n",
+            "read_agent_at": latency_summary(replay_ms),
+            "restore": latency_summary(replay_restore_ms)}
+        replay.close()
+        if size <= args.checkpoint_max and args.workload == "traces":
             t = time.perf_counter()
             checkpoint = capture(agent_id)
             out["checkpoint"] = {
@@ -480,6 +658,7 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
                 "ratio": round(checkpoint.compressed_size_bytes
                                / checkpoint.original_size_bytes, 4),
                 "compression_strategy": checkpoint.compression_strategy}
+        reader.close()
     finally:
         if not args.keep:
             drop_schema(args.dsn, schema)
@@ -489,23 +668,43 @@ def measure_size(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workload", choices=("traces", "bounded"), default="traces",
+                        help="traces: the real traces cycled (the context grows with history); "
+                        "bounded: real trace texts in an agent keeping a working set")
     parser.add_argument("--sizes", default=None,
-                        help="comma-separated event counts per agent (default 10000,100000,"
-                        "1000000; 10000 with --checkpoints-only)")
+                        help="comma-separated event counts per agent (default 10000,100000 for "
+                        "traces, 10000,100000,1000000 for bounded; 10000 with "
+                        "--checkpoints-only)")
     parser.add_argument("--checkpoints-only", action="store_true",
                         help="only (c): real captures at several zstd levels, and sizes")
     parser.add_argument("--captures", type=int, default=3,
                         help="captures per level with --checkpoints-only")
     parser.add_argument("--quick", action="store_true", help="2k and 10k events, few reads")
-    parser.add_argument("--reads", type=int, default=40, help="random points per size")
-    parser.add_argument("--reads-1m", type=int, default=8, help="random points at 1M+")
+    parser.add_argument("--reads", type=int, default=None,
+                        help="random points per size (default 40 traces, 200 bounded)")
+    parser.add_argument("--reads-1m", type=int, default=None,
+                        help="random points at 1M+ (default 8 traces, --reads bounded)")
     parser.add_argument("--replay-reads", type=int, default=8,
-                        help="reads without snapshots per size (each replays the history)")
-    parser.add_argument("--replay-reads-1m", type=int, default=2)
-    parser.add_argument("--restores", type=int, default=10)
-    parser.add_argument("--restores-1m", type=int, default=2)
+                        help="reads and restores without snapshots per size (each replays the "
+                        "history up to its point)")
+    parser.add_argument("--replay-reads-1m", type=int, default=3)
+    parser.add_argument("--replay-seconds", type=float, default=90.0,
+                        help="stop the reads (and the restores) without snapshots of a size "
+                        "once they took this long")
+    parser.add_argument("--restores", type=int, default=None,
+                        help="restores with snapshots per size (default 10 traces, 50 bounded)")
+    parser.add_argument("--restores-1m", type=int, default=None)
+    parser.add_argument("--pool", type=int, default=300,
+                        help="bounded: memory ids the agent stores, updates and forgets")
+    parser.add_argument("--text-cap", type=int, default=2000,
+                        help="bounded: real trace texts cut to this many characters")
+    parser.add_argument("--append-share", type=float, default=0.0,
+                        help="bounded: share of events that are messages or tool call/result "
+                        "pairs (kept for good by the fold: the context then grows)")
+    parser.add_argument("--max-load-seconds", type=float, default=720.0,
+                        help="stop loading a size after this long and measure what was loaded")
     parser.add_argument("--checkpoint-max", type=int, default=100_000,
-                        help="take a checkpoint of agents up to this many events")
+                        help="traces: take a checkpoint of agents up to this many events")
     parser.add_argument("--batch", type=int, default=5000, help="events per record() call")
     parser.add_argument("--dsn", default=os.environ.get("CONTEXT_DATABASE_URL",
                                                         "postgresql://postgres@127.0.0.1/test"))
@@ -514,13 +713,20 @@ def main() -> None:
                         help="cProfile one read at the largest size")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas")
     args = parser.parse_args()
+    bounded = args.workload == "bounded"
+    args.reads = args.reads or (200 if bounded else 40)
+    args.reads_1m = args.reads_1m or (args.reads if bounded else 8)
+    args.restores = args.restores if args.restores is not None else (50 if bounded else 10)
+    args.restores_1m = (args.restores_1m if args.restores_1m is not None
+                        else (args.restores if bounded else 2))
     if args.quick:
         args.sizes = args.sizes or "2000,10000"
         args.reads, args.replay_reads, args.restores = 15, 3, 5
-    default_sizes = "10000" if args.checkpoints_only else "10000,100000,1000000"
+        args.reads_1m, args.restores_1m = 15, 5
+    default_sizes = ("10000" if args.checkpoints_only
+                     else "10000,100000,1000000" if bounded else "10000,100000")
     args.sizes = [int(s) for s in str(args.sizes or default_sizes).split(",") if s.strip()]
     defaults = Settings()
-    interval = defaults.snapshot_interval
 
     started = time.perf_counter()
     if args.checkpoints_only:
@@ -528,59 +734,94 @@ def main() -> None:
         return
     base, trace_info, agents = real_events(args.traces)
     log(f"traces: {trace_info}")
-    probe = build_store(Settings(storage_backend="sqlite",
-                                 storage_path=Path(f"/tmp/bench-restore-{os.getpid()}")))
-    compression = bytes_per_event(probe, base, defaults.compression_level,
-                                  dict_size=DEFAULT_DICTIONARY_SIZE,
-                                  max_samples=DEFAULT_SAMPLES)
-    probe.close()
+    result: dict[str, Any] = {"benchmark": "restore",
+                              "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                              "machine": {"cpus": os.cpu_count(),
+                                          "python": platform.python_version(),
+                                          "load_average_at_start": os.getloadavg()},
+                              "traces": trace_info}
+    workload: BoundedWorkload | None = None
+    if bounded:
+        workload = BoundedWorkload(real_texts(agents, args.text_cap), args.pool,
+                                   args.append_share)
+        make_events: Callable[[str, int], Iterator[AnyEnvelope]] = workload.events
+    else:
+        result["workload"] = {
+            "name": "traces",
+            "what": "every imported event of the real traces that applies from an empty "
+                    "state, cycled with fresh ids: messages, tool calls and reasoning are kept "
+                    "for good, so the context grows with the history"}
+
+        def make_events(agent_id: str, count: int) -> Iterator[AnyEnvelope]:
+            return cycled(base, agent_id, count)
 
     latency: dict[str, Any] = {}
     states: dict[str, dict[str, Any]] = {}
     for size in args.sizes:
-        figures, state = measure_size(args, base, size, interval)
-        latency[str(size)] = figures
+        figures, state = measure_size(args, make_events, size)
+        latency[str(figures["events"])] = figures
         if state is not None:
             states[f"bench_agent_{size}_events"] = state
         log(json.dumps({size: figures.get("read_with_snapshots")}))
+    if workload is not None:
+        result["workload"] = {**workload.describe(), "generated_types": workload.counts}
+    result["latency"] = latency
 
-    checkpoints = checkpoint_sizes(agents, states, defaults.checkpoint_compression_level)
-    checkpoint_note = ("real checkpoints (CheckpointService.capture) are under latency.<size>"
-                       ".checkpoint; here canonical states compressed with zstd directly, as "
-                       "package bodies are, at several levels")
-
-    def p50(size: int, key: str = "read_with_snapshots") -> float | None:
-        fig = latency.get(str(size), {}).get(key)
-        return fig["agent_at"]["p50_ms"] if isinstance(fig, dict) else None
+    def fig(size: str, *keys: str) -> float | None:
+        node: Any = latency.get(size)
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node if isinstance(node, (int, float)) else None
 
     assessment: dict[str, Any] = {}
     if "100000" in latency:
         read = latency["100000"]["read_with_snapshots"]["agent_at"]
         assessment["read_p50_ms_at_100k"] = [read["p50_ms"], TARGETS["read_p50_ms_at_100k"]]
         assessment["read_p99_ms_at_100k"] = [read["p99_ms"], TARGETS["read_p99_ms_at_100k"]]
-    small, large = p50(10_000), p50(1_000_000)
-    if small and large:
-        assessment["p50_1m_over_10k"] = [round(large / small, 2), TARGETS["p50_1m_over_10k"]]
-    assessment["dictionary_bytes_over_raw"] = [compression["zstd_dictionary"]["ratio_to_raw"],
-                                               TARGETS["dictionary_bytes_over_raw"]]
-    for size, figures in latency.items():
-        if "checkpoint" in figures:  # real captures, at CONTEXT_CHECKPOINT_COMPRESSION_LEVEL
-            assessment[f"checkpoint_bytes_over_raw_at_{size}"] = [
-                figures["checkpoint"]["ratio"], TARGETS["checkpoint_bytes_over_raw"]]
-    assessment["checkpoint_bytes_over_raw_small_trace_states"] = [
-        checkpoints["real_trace_agents"][f"zstd{defaults.checkpoint_compression_level}_ratio"],
-        TARGETS["checkpoint_bytes_over_raw"]]
-    print(json.dumps({
-        "benchmark": "restore",
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "traces": trace_info,
-        "latency": latency,
-        "bytes_per_event": compression,
-        "checkpoints": {"note": checkpoint_note, **checkpoints},
-        "targets_measured_vs_target": assessment,
-        "seconds": round(time.perf_counter() - started, 1),
-    }, indent=2))
+    sizes = sorted(int(k) for k in latency)
+    if len(sizes) > 1 and sizes[0] == 10_000:
+        large = str(sizes[-1])
+        name = "1m" if large == "1000000" else large
+        ratios = {}
+        for label, keys in (("agent_at_p50", ("read_with_snapshots", "agent_at", "p50_ms")),
+                            ("agent_at_p99", ("read_with_snapshots", "agent_at", "p99_ms")),
+                            ("context_p50", ("read_with_snapshots", "context", "p50_ms")),
+                            ("context_p99", ("read_with_snapshots", "context", "p99_ms")),
+                            ("restore_p50", ("restore_with_snapshots", "p50_ms")),
+                            ("restore_p99", ("restore_with_snapshots", "p99_ms"))):
+            small_v, large_v = fig("10000", *keys), fig(large, *keys)
+            if small_v and large_v:
+                ratios[label] = round(large_v / small_v, 2)
+        assessment[f"{name}_over_10k"] = ratios
+        if "agent_at_p50" in ratios:
+            assessment[f"p50_{name}_over_10k"] = [ratios["agent_at_p50"],
+                                                   TARGETS["p50_1m_over_10k"]]
+    if not bounded:
+        probe = build_store(Settings(storage_backend="sqlite",
+                                     storage_path=Path(f"/tmp/bench-restore-{os.getpid()}")))
+        compression = bytes_per_event(probe, base, defaults.compression_level,
+                                      dict_size=DEFAULT_DICTIONARY_SIZE,
+                                      max_samples=DEFAULT_SAMPLES)
+        probe.close()
+        checkpoints = checkpoint_sizes(agents, states, defaults.checkpoint_compression_level)
+        result["bytes_per_event"] = compression
+        result["checkpoints"] = {
+            "note": "real checkpoints (CheckpointService.capture) are under latency.<size>"
+                    ".checkpoint; here canonical states compressed with zstd directly, as "
+                    "package bodies are, at several levels", **checkpoints}
+        assessment["dictionary_bytes_over_raw"] = [
+            compression["zstd_dictionary"]["ratio_to_raw"], TARGETS["dictionary_bytes_over_raw"]]
+        for size_key, figures in latency.items():
+            if "checkpoint" in figures:  # real captures, at CONTEXT_CHECKPOINT_COMPRESSION_LEVEL
+                assessment[f"checkpoint_bytes_over_raw_at_{size_key}"] = [
+                    figures["checkpoint"]["ratio"], TARGETS["checkpoint_bytes_over_raw"]]
+        assessment["checkpoint_bytes_over_raw_small_trace_states"] = [
+            checkpoints["real_trace_agents"][f"zstd{defaults.checkpoint_compression_level}"
+                                             "_ratio"],
+            TARGETS["checkpoint_bytes_over_raw"]]
+    result["targets_measured_vs_target"] = assessment
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

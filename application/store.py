@@ -22,6 +22,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Compressor, IntegrityError, Mapper, StoredEvent
 
 from application.errors import AgentNotFound, PointNotFound, WriteConflict
+from application.mapped import MappedEvents
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from application.results import EventOutcome, HistoryItem, RecordResult
 from application.snapshot_policy import SnapshotMark, SnapshotPolicy
@@ -194,7 +195,7 @@ class ContextStore(Application[UUID]):
         pending = [e for agent in agents for e in agent.collect_events()]
         if not pending:
             return
-        stored = [self.mapper.to_stored_event(e) for e in pending]
+        stored = MappedEvents(pending, self.mapper.to_stored_event)  # see application.mapped
         agent_rows = [
             AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
                      owners[a.agent_id])

@@ -1,9 +1,9 @@
 """PostgreSQL recorder: the eventsourcing application recorder plus ctxstore's side tables.
 
 Side rows go in with one `unnest` statement each, in the transaction (and pipeline) that inserts
-the events, so an event and its index entries commit together or not at all. They go in after the
-events, once the events table's lock is held, so concurrent writers queue on that one lock and
-never deadlock on the side tables' keys.
+the events, so an event and its index entries commit together or not at all. They go in once the
+events table's lock is held, so concurrent writers queue on that one lock and never deadlock on
+the side tables' keys.
 """
 
 from __future__ import annotations
@@ -144,8 +144,15 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         **kwargs: Any,
     ) -> None:
         # The library's statement, with binary arrays instead of its composite type in text.
+        # The side rows go first, right after the lock: the database inserts them while the
+        # events are encoded (application.mapped: they are encoded when first read, below).
+        # Any conflict, on either, is raised by the library's sync as one IntegrityError.
         self._lock_table(curs)
         self._notify_channel(curs)
+        if index_rows or agent_rows:
+            # Another cursor: the caller reads the events' notification ids from `curs`.
+            with curs.connection.cursor() as side:
+                self._insert_side_rows(side, index_rows, agent_rows)
         curs.execute(
             self._insert_events_binary,
             (
@@ -156,17 +163,6 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             ),
             prepare=True,
         )
-        if index_rows or agent_rows:
-            conn = curs.connection
-            # Joins the caller's pipeline. Sync first, so a version conflict on the events is
-            # raised by a sync (leaving the pipeline usable for the rollback), never half-way
-            # through queueing the side rows, which would leave it aborted ("pipeline
-            # aborted" instead of IntegrityError).
-            with conn.pipeline() as pipeline:
-                pipeline.sync()
-                # Another cursor: the caller reads the events' notification ids from `curs`.
-                with conn.cursor() as side:
-                    self._insert_side_rows(side, index_rows, agent_rows)
 
     def _insert_side_rows(
         self,

@@ -160,6 +160,7 @@ def build_messaging_app(settings: Settings | None = None, **options: Any) -> Any
     from infrastructure.messaging.subjects import Subjects
 
     settings = settings or Settings()
-    subjects = Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions)
+    subjects = Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
+                        replicas=settings.nats_replicas)
     return create_app(settings.nats_url.split(","), subjects, lambda: build_store(settings),
                       lambda store: build_restore_services(settings, store), **options)

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     nats_partitions: int = Field(default=4, ge=1, le=1024)
     # Subject/stream prefix: "ctx" gives ctx.events.<agent_id> and CTX_EVENTS (DESIGN §5).
     nats_prefix: str = Field(default="ctx", pattern=r"^[A-Za-z0-9_-]+$")
+    # Replicas of CTX_EVENTS and CTX_DLQ: 3 on a three-node JetStream cluster.
+    nats_replicas: int = Field(default=1, ge=1, le=5)
     compression_level: int = Field(default=3, ge=-7, le=22)
     compression_dictionary: str | None = None
     snapshot_interval: int = Field(default=100, ge=1)

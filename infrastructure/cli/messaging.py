@@ -21,7 +21,8 @@ def _subjects() -> Any:
     from infrastructure.settings import Settings
 
     settings = Settings()
-    return settings, Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions)
+    return settings, Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
+                        replicas=settings.nats_replicas)
 
 
 @friendly_errors

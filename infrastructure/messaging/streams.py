@@ -64,6 +64,7 @@ def events_stream_config(subjects: Subjects) -> StreamConfig:
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_S,
         subject_transform=transform,
+        num_replicas=subjects.replicas,
     )
 
 
@@ -76,6 +77,7 @@ def dlq_stream_config(subjects: Subjects) -> StreamConfig:
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_S,
+        num_replicas=subjects.replicas,
     )
 
 
@@ -89,12 +91,14 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     current = info.config
     if (current.subjects != config.subjects
             or current.subject_transform != config.subject_transform
-            or current.duplicate_window != config.duplicate_window):
+            or current.duplicate_window != config.duplicate_window
+            or current.num_replicas != config.num_replicas):
         log.warning("updating stream %s (subjects or partitioning changed); change "
                     "CONTEXT_NATS_PARTITIONS only while the stream is drained", config.name)
         await js.update_stream(replace(current, subjects=config.subjects,
                                        subject_transform=config.subject_transform,
-                                       duplicate_window=config.duplicate_window))
+                                       duplicate_window=config.duplicate_window,
+                                       num_replicas=config.num_replicas))
 
 
 async def ensure_streams(nc: Client, subjects: Subjects) -> None:

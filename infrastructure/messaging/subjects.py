@@ -32,10 +32,12 @@ def dlq_agent_token(*candidates: str | None) -> str:
 
 @dataclass(frozen=True)
 class Subjects:
-    """Subjects and stream names for one prefix and partition count."""
+    """Subjects and stream names for one prefix and partition count (and the streams'
+    replication: 3 on a three-node cluster keeps every event through the loss of a node)."""
 
     prefix: str = "ctx"
     partitions: int = 4
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
@@ -43,6 +45,8 @@ class Subjects:
                              "(letters, digits, '_' and '-')")
         if self.partitions < 1:
             raise ValueError("the number of partitions must be at least 1")
+        if not 1 <= self.replicas <= 5:
+            raise ValueError("stream replicas must be from 1 to 5")
 
     # Streams -----------------------------------------------------------------------------------
     @property

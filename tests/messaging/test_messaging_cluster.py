@@ -1,0 +1,100 @@
+"""Replicated streams on a real three-node JetStream cluster (the compose `cluster` profile):
+with CONTEXT_NATS_REPLICAS=3 every event survives the loss of a node."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from infrastructure.messaging.publisher import ContextPublisher, new_event
+from infrastructure.messaging.streams import ensure_streams
+from infrastructure.messaging.subjects import Subjects
+from infrastructure.services import _nats_server_binary
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [int(s.getsockname()[1]) for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[list[str], list[subprocess.Popen[bytes]]]]:
+    client, route = _free_ports(3), _free_ports(3)
+    routes = ",".join(f"nats://127.0.0.1:{p}" for p in route)
+    nodes = [
+        subprocess.Popen(
+            [str(_nats_server_binary()), "-a", "127.0.0.1", "-p", str(client[i]),
+             "-n", f"n{i}", "--cluster_name", "ctx", "--cluster", f"nats://127.0.0.1:{route[i]}",
+             "--routes", routes, "-js", "-sd", str(tmp_path / f"n{i}")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(3)
+    ]
+    try:
+        yield [f"nats://127.0.0.1:{p}" for p in client], nodes
+    finally:
+        for node in nodes:
+            node.terminate()
+        for node in nodes:
+            node.wait(timeout=10)
+
+
+async def _ready(urls: list[str], subjects: Subjects) -> nats.NATS:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            nc = await nats.connect(urls, connect_timeout=2, max_reconnect_attempts=-1)
+            await ensure_streams(nc, subjects)  # needs a JetStream meta leader: retry until one
+            return nc
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def test_replicated_streams_keep_events_when_a_node_dies(
+        cluster: tuple[list[str], list[subprocess.Popen[bytes]]]) -> None:
+    urls, nodes = cluster
+    subjects = Subjects(prefix="clu", partitions=2, replicas=3)
+    nc = await _ready(urls, subjects)
+    js = nc.jetstream()
+    info = await js.stream_info(subjects.events_stream)
+    assert info.config.num_replicas == 3
+    assert (await js.stream_info(subjects.dlq_stream)).config.num_replicas == 3
+
+    publisher = await ContextPublisher.connect(urls, prefix="clu")
+    await publisher.publish_many([new_event("cl-agent", "message",
+                                            {"role": "user", "content": str(i)})
+                                  for i in range(20)])
+    await publisher.close()
+    leader = (await js.stream_info(subjects.events_stream)).cluster.leader
+    victim = next(n for i, n in enumerate(nodes) if f"n{i}" == leader)
+    victim.kill()  # the stream's leader goes away
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            state = (await js.stream_info(subjects.events_stream)).state
+            if state.messages == 20:
+                break
+        except Exception:
+            pass
+        assert time.monotonic() < deadline, "the stream did not come back with all events"
+        await asyncio.sleep(0.5)
+    await nc.close()
+
+
+def test_replicas_are_checked() -> None:
+    with pytest.raises(ValueError, match="replicas"):
+        Subjects(replicas=0)

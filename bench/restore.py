@@ -21,8 +21,8 @@ Workloads (--workload), both recorded through `ContextStore.record` in batches (
            however long the history; see BoundedWorkload. --append-share mixes in messages
            and tool calls, which make it grow again.
 
-    .venv/bin/python bench/restore.py                       # traces: 10k, 100k
-    .venv/bin/python bench/restore.py --workload bounded    # bounded: 10k, 100k, 1M
+    .venv/bin/python bench/restore.py                       # traces: 10k, 100k (~7 min)
+    .venv/bin/python bench/restore.py --workload bounded    # 10k, 100k, 1M (~10 min)
     .venv/bin/python bench/restore.py --workload bounded --sizes 10000,100000 --reads 100
     .venv/bin/python bench/restore.py --quick               # a minute: 2k and 10k
     .venv/bin/python bench/restore.py --checkpoints-only    # (c) alone, on a 10k-event agent

@@ -1,7 +1,8 @@
 """The ingest worker: pull agent events from JetStream, record them, acknowledge after commit.
 
-Shape of the hot path: one fetch task per owned partition pulls batches from that partition's
-durable consumer and queues them in pull order; one committer takes whatever is queued (many
+Shape of the hot path: one pull task per owned partition takes batches from that partition's
+durable consumer (pull.py: one inbox subscription, no per-message task) and queues them in
+pull order; one committer takes whatever is queued (many
 partitions, many agents) and records it with ``ContextStore.record`` in one transaction, in a
 thread so that fetching goes on meanwhile. Only then are the messages acknowledged, the rejected
 ones moved to the dead-letter stream and ``<prefix>.recorded.<agent_id>`` announced.
@@ -18,8 +19,8 @@ terminates (TERM) every message of the batch, so an outage of PostgreSQL would d
 acks a batch all-or-nothing where we need per-message outcomes (recorded, duplicate, DLQ); and
 nats-py 2.16's ``fetch`` raises a bare ``asyncio.TimeoutError`` that faststream's loop does not
 catch, discarding a partly collected batch (left unacknowledged, so later messages of the
-partition overtake it after a restart of the task). The pull loop below is a few dozen lines of
-nats-py inside the FastStream app's lifespan.
+partition overtake it after a restart of the task). ``fetch`` is also costly per message (see
+pull.py). The pull loop below runs inside the FastStream app's lifespan.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
-from nats.js.errors import ServiceUnavailableError
 
 from application.errors import WriteConflict
 from application.results import EventOutcome, RecordResult
 from application.store import ContextStore
 from domain.events import AnyEnvelope, InvalidEnvelope, parse_envelope
 from infrastructure.messaging.dlq import DeadLetter, DeadLetterPublisher
+from infrastructure.messaging.pull import BatchPuller
 from infrastructure.messaging.streams import consumer_config, ensure_consumer
 from infrastructure.messaging.subjects import Subjects, dlq_agent_token
 
@@ -64,7 +65,7 @@ class IngestOptions:
     max_event_bytes: int = 1024 * 1024
     batch_size: int = 2000  # most messages recorded in one transaction
     fetch_size: int = 500  # most messages per pull request
-    idle_wait: float = 2.0  # how long an idle pull waits for the first message
+    idle_wait: float = 2.0  # how long a pull request stays open on the server
     queue_batches: int = 8  # pulled batches waiting for the committer (back-pressure)
     retry_initial: float = 0.05
     retry_max: float = 5.0
@@ -136,7 +137,7 @@ class IngestWorker:
         self._queue: asyncio.Queue[list[Msg]] = asyncio.Queue(
             maxsize=self.options.queue_batches * max(1, len(self.partitions)))
         self._tasks: list[asyncio.Task[None]] = []
-        self._subs: list[JetStreamContext.PullSubscription] = []
+        self._pullers: list[BatchPuller] = []
         self._committer: asyncio.Task[None] | None = None
         self._running = False
 
@@ -150,10 +151,11 @@ class IngestWorker:
         for durable, filter_subject in consumers:
             await ensure_consumer(self.js, self.subjects.events_stream,
                                   consumer_config(durable, filter_subject))
-            sub = await self.js.pull_subscribe_bind(durable=durable,
-                                                    stream=self.subjects.events_stream)
-            self._subs.append(sub)
-            self._tasks.append(asyncio.create_task(self._pull(sub), name=f"pull-{durable}"))
+            puller = BatchPuller(self.nc, self.subjects.events_stream, durable,
+                                 batch=self.options.fetch_size, expires=self.options.idle_wait)
+            await puller.start()
+            self._pullers.append(puller)
+            self._tasks.append(asyncio.create_task(self._pull(puller), name=f"pull-{durable}"))
         self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
 
     async def stop(self) -> None:
@@ -167,10 +169,9 @@ class IngestWorker:
         self._tasks.clear()
         # Unsubscribe rather than drain: whatever a lingering pull still delivers stays
         # unacknowledged and comes again (the next start rewinds to the ack floor).
-        for sub in self._subs:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-        self._subs.clear()
+        for puller in self._pullers:
+            await puller.close()
+        self._pullers.clear()
         if self._committer is not None:
             await self._queue.put([])  # wake-up marker: the committer drains, then stops
             with contextlib.suppress(asyncio.CancelledError):
@@ -188,27 +189,15 @@ class IngestWorker:
     _held = 0  # batches taken from the queue and not yet acknowledged
 
     # Pulling -----------------------------------------------------------------------------------
-    async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
-        size = self.options.fetch_size
-        busy = False
+    async def _pull(self, puller: BatchPuller) -> None:
         while self._running:
             try:
-                if busy:
-                    msgs = await sub.fetch(size, timeout=1.0)
-                else:
-                    # Idle: wait for the first message alone, so it is not held back waiting
-                    # for a full batch; the next pull then takes what follows it at once.
-                    msgs = await sub.fetch(1, timeout=self.options.idle_wait)
-            except TimeoutError:  # nats' TimeoutError and nats-py's bare asyncio one
-                busy = False
-                continue
-            except (ConnectionClosedError, ServiceUnavailableError) as e:
+                msgs = await puller.take(wait=1.0)
+            except ConnectionClosedError as e:
                 log.warning("pull failed (%s); retrying", e)
-                busy = False
                 await asyncio.sleep(0.5)
                 continue
             if msgs:
-                busy = True
                 await self._queue.put(msgs)
 
     # Committing --------------------------------------------------------------------------------

@@ -49,36 +49,37 @@ def check_server(nc: Client, subjects: Subjects) -> None:
         )
 
 
+def _stream_config(name: str, subject: str, description: str, replicas: int,
+                   transform: SubjectTransform | None = None) -> StreamConfig:
+    """Both streams keep everything on file, discard the oldest, and deduplicate by id."""
+    return StreamConfig(
+        name=name,
+        description=description,
+        subjects=[subject],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        subject_transform=transform,
+        num_replicas=replicas,
+    )
+
+
 def events_stream_config(subjects: Subjects) -> StreamConfig:
     transform = (
         SubjectTransform(src=subjects.transform_source, dest=subjects.transform_destination)
         if subjects.transformed
         else None
     )
-    return StreamConfig(
-        name=subjects.events_stream,
-        description="Agent events (ctxstore wire envelopes), partitioned by agent",
-        subjects=[subjects.events_all],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=DUPLICATE_WINDOW_S,
-        subject_transform=transform,
-        num_replicas=subjects.replicas,
-    )
+    return _stream_config(subjects.events_stream, subjects.events_all,
+                          "Agent events (ctxstore wire envelopes), partitioned by agent",
+                          subjects.replicas, transform)
 
 
 def dlq_stream_config(subjects: Subjects) -> StreamConfig:
-    return StreamConfig(
-        name=subjects.dlq_stream,
-        description="Rejected agent events with the reason in the Ctx-Error header",
-        subjects=[subjects.dlq_all],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=DUPLICATE_WINDOW_S,
-        num_replicas=subjects.replicas,
-    )
+    return _stream_config(subjects.dlq_stream, subjects.dlq_all,
+                          "Rejected agent events with the reason in the Ctx-Error header",
+                          subjects.replicas)
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 
 class EventIndexRow(NamedTuple):
     """One recorded event as the side tables see it (a tuple: one is made per event)."""
@@ -66,6 +68,15 @@ class ContextIndex(ABC):
     @abstractmethod
     def agent(self, agent_id: str) -> AgentSummary | None:
         """One agent's catalogue entry, or None when it has never been written."""
+
+    @abstractmethod
+    def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """For each aggregate, its latest snapshot (if any) then the events after it, in order.
+
+        What a writer needs to rebuild many agents at once: the recorders answer in one round
+        trip, where the library's repository makes two queries an agent. Snapshots are read
+        from the table the library names beside the events (``<name>_snapshots``).
+        """
 
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
         """The tenant of each of those agents that has been written (recorders do one query)."""

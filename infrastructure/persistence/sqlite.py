@@ -20,6 +20,7 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
         self.event_ids_table = f"{prefix}_event_ids"
         self.versions_table = f"{prefix}_versions"
         self.agents_table = f"{prefix}_agents"
+        self.snapshots_table = f"{prefix}_snapshots"  # the library's name for them
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -86,6 +87,30 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
                 c.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
                 rows.extend(c.fetchall())
         return rows
+
+    def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        # A local file: a query or two an id, in one read transaction, is cheap.
+        heads: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for originator_id in dict.fromkeys(originator_ids):
+                c.execute(
+                    f"SELECT originator_version, topic, state FROM {self.snapshots_table} "
+                    "WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1",
+                    (originator_id.hex,),
+                )
+                rows = c.fetchall()
+                after = rows[0][0] if rows else 0
+                c.execute(
+                    f"SELECT originator_version, topic, state FROM {self.events_table_name} "
+                    "WHERE originator_id = ? AND originator_version > ? "
+                    "ORDER BY originator_version",
+                    (originator_id.hex, after),
+                )
+                rows += c.fetchall()
+                if rows:
+                    heads[originator_id] = [StoredEvent(originator_id, r[0], r[1], r[2])
+                                            for r in rows]
+        return heads
 
     def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
         with self.datastore.transaction(commit=False) as c:

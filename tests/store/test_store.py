@@ -511,3 +511,59 @@ def test_content_hash_is_sha256_of_canonical_content(store: ContextStore) -> Non
     other = store.context("hashy", version=7)
     assert other["content_hash"] == state["content_hash"]
     assert store.context("hashy", version=6)["content_hash"] != state["content_hash"]
+
+
+def test_heads_are_the_latest_snapshot_then_the_events_after_it(
+        open_store: Callable[[Settings], ContextStore],
+        settings_factory: Callable[..., Settings]) -> None:
+    store = open_store(settings_factory(snapshot_interval=10))
+    store.record([msg("snapped", f"m{i}") for i in range(13)])
+    store.record([msg("plain", f"m{i}") for i in range(4)])
+    never = aggregate_id("never-written")
+    heads = store.index.heads([aggregate_id("snapped"), aggregate_id("plain"), never,
+                               aggregate_id("plain")])
+    assert set(heads) == {aggregate_id("snapped"), aggregate_id("plain")}
+    snapped = heads[aggregate_id("snapped")]
+    assert [s.originator_version for s in snapped] == [10, 11, 12, 13]
+    assert snapped[0].topic.endswith(":Snapshot") and not snapped[1].topic.endswith(":Snapshot")
+    assert [s.originator_version for s in heads[aggregate_id("plain")]] == [1, 2, 3, 4]
+    assert all(isinstance(s.state, bytes) for s in snapped)
+    assert store.index.heads([]) == {}
+
+
+def test_agents_beyond_the_cache_are_loaded_in_one_query_a_batch(
+        open_store: Callable[[Settings], ContextStore],
+        settings_factory: Callable[..., Settings]) -> None:
+    """Many agents interleaved, as ingest sees them, with a cache of one: each batch reads
+    every agent it touches with one `heads` query, never the library's two per agent, and
+    every agent folds to what a full replay gives."""
+    settings = settings_factory(snapshot_interval=4, aggregate_cache_size=1)
+    store = open_store(settings)
+    agents = [f"many-{i}" for i in range(30)]
+    heads_calls: list[int] = []
+    original_heads = store.index.heads
+
+    def heads(ids: Any) -> Any:
+        heads_calls.append(len(ids))
+        return original_heads(ids)
+
+    store.index.heads = heads  # type: ignore[method-assign]
+    repository_gets: list[Any] = []
+    original_get = store.repository.get
+
+    def get(*args: Any, **kwargs: Any) -> Any:
+        repository_gets.append(args)
+        return original_get(*args, **kwargs)
+
+    store.repository.get = get  # type: ignore[method-assign]
+    for round_ in range(9):
+        result = store.record([msg(a, f"{a} says {round_}") for a in agents])
+        assert result.recorded == 30
+    assert repository_gets == []
+    assert heads_calls == [29] * 8  # the first batch creates them; then one stays cached
+    reader = open_store(settings)
+    for agent in agents:
+        state = reader.context(agent)
+        assert state["version"] == 9
+        assert [m["content"] for m in state["messages"]] == [f"{agent} says {r}"
+                                                            for r in range(9)]

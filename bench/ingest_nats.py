@@ -100,6 +100,7 @@ def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], l
         sent: dict[str, float] = {}
         while time.time() < start_at:
             await asyncio.sleep(0.001)
+        cpu_start = time.process_time()
         futures = []
         for agent_id, body, event_id in order:
             if agent_id in sampled:
@@ -111,9 +112,31 @@ def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], l
                 futures.clear()
         await asyncio.gather(*futures)
         await nc.close()
+        sent["_cpu_s"] = time.process_time() - cpu_start
         return sent
 
     out.send(asyncio.run(run()))
+
+
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU (user + system) used so far by the given processes and by every PostgreSQL and
+    NATS server process of the machine, by role."""
+    import psutil
+
+    by_role = {role: 0.0 for role in [*pids, "postgresql", "nats_server"]}
+    for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        used = times.user + times.system
+        role = next((r for r, ps in pids.items() if proc.info["pid"] in ps), None)
+        if role is None and (proc.info["name"] or "").startswith("postgres"):
+            role = "postgresql"
+        elif role is None and (proc.info["name"] or "").startswith("nats-server"):
+            role = "nats_server"
+        if role is not None:
+            by_role[role] += used
+    return by_role
 
 
 def free_port() -> int:
@@ -259,6 +282,10 @@ def main() -> None:
                 proc.start()
                 pipes.append(parent)
                 procs.append(proc)
+            worker_pids = {"workers": [w.pid for w in workers]}
+            while time.time() < start_at:
+                await asyncio.sleep(0.001)
+            cpu_before = cpu_seconds(worker_pids)
             query = f'SELECT coalesce(sum(version), 0) FROM "{schema}".ctxstore_agents'
             with psycopg.connect(dsn, autocommit=True) as conn:
                 while True:
@@ -267,15 +294,21 @@ def main() -> None:
                         break
                     await asyncio.sleep(0.02)
             finished = time.time()
+            cpu_after = cpu_seconds(worker_pids)
+            cpu.update({role: cpu_after[role] - cpu_before[role] for role in cpu_after})
             sent: dict[str, float] = {}
+            cpu["publishers"] = 0.0
             for pipe, proc in zip(pipes, procs, strict=True):
-                sent.update(await asyncio.to_thread(pipe.recv))
+                got = await asyncio.to_thread(pipe.recv)
+                cpu["publishers"] += got.pop("_cpu_s")
+                sent.update(got)
                 proc.join()
             await asyncio.sleep(0.5)
             done.set()
             await follower
             return start_at, finished, sent
 
+        cpu: dict[str, float] = {}
         start_at, finished, sent = asyncio.run(run())
     finally:
         for w in workers:
@@ -304,6 +337,10 @@ def main() -> None:
             "p50": round(statistics.median(latencies), 1) if latencies else None,
             "p99": round(latencies[int(len(latencies) * 0.99) - 1], 1) if latencies else None,
         },
+        # From the first publication to the last commit: what one event cost each party in
+        # CPU (all of them share the machine's cores in this benchmark).
+        "cpu_us_per_event": {role: round(used / total * 1e6, 1) for role, used in cpu.items()},
+        "cores_busy": round(sum(cpu.values()) / seconds, 2),
         "baseline_raw_executemany": baseline,
         "ratio": round(events_per_s / baseline["rows_per_s"], 3),
         "nats_server": (nats_info(url) or {}).get("version"),

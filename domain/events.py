@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -44,8 +45,12 @@ ShortText = Annotated[str, Field(max_length=256)]
 MAX_EMBEDDING_DIMENSIONS = 16384
 
 
-def _finite_json(value: Any) -> Any:
+def _finite_json(value: Any, info: ValidationInfo | None = None) -> Any:
     """Reject NaN and infinities anywhere in free-form JSON: the canonical form has none."""
+    if type(value) is str or value is None:
+        return value
+    if info is not None and info.context is not None and info.context.get(PLAIN_JSON):
+        return value  # see parse_envelope: nothing here could be refused
     try:
         text = json.dumps(value, allow_nan=False)
     except ValueError as e:
@@ -57,6 +62,12 @@ def _finite_json(value: Any) -> Any:
         # could never be read back, making the agent's history unreadable.
         raise ValueError('must not contain an object whose only keys are "_type_" and "_data_"')
     return value
+
+
+# Validation context key: the envelope was parsed by orjson (which refuses NaN, Infinity and
+# numbers that overflow to them) from text that has no "_type_" and no \u escape that could
+# spell one, so free-form JSON in it needs no further check.
+PLAIN_JSON = "plain_json"
 
 
 def _has_reserved_object(value: Any) -> bool:
@@ -96,8 +107,8 @@ class MessageData(Payload):
 
     @field_validator("content")
     @classmethod
-    def _content_json(cls, v: Any) -> Any:
-        return _finite_json(v)
+    def _content_json(cls, v: Any, info: ValidationInfo) -> Any:
+        return _finite_json(v, info)
 
 
 class ReasoningData(Payload):
@@ -114,8 +125,8 @@ class ToolCallData(Payload):
 
     @field_validator("arguments")
     @classmethod
-    def _arguments_json(cls, v: Any) -> Any:
-        return _finite_json(v)
+    def _arguments_json(cls, v: Any, info: ValidationInfo) -> Any:
+        return _finite_json(v, info)
 
 
 class ToolResultData(Payload):
@@ -126,8 +137,8 @@ class ToolResultData(Payload):
 
     @field_validator("output")
     @classmethod
-    def _output_json(cls, v: Any) -> Any:
-        return _finite_json(v)
+    def _output_json(cls, v: Any, info: ValidationInfo) -> Any:
+        return _finite_json(v, info)
 
 
 class MemoryStoredData(Payload):
@@ -140,8 +151,8 @@ class MemoryStoredData(Payload):
 
     @field_validator("metadata")
     @classmethod
-    def _metadata_json(cls, v: Any) -> Any:
-        return _finite_json(v)
+    def _metadata_json(cls, v: Any, info: ValidationInfo) -> Any:
+        return _finite_json(v, info)
 
 
 class MemoryUpdatedData(Payload):
@@ -152,8 +163,8 @@ class MemoryUpdatedData(Payload):
 
     @field_validator("metadata")
     @classmethod
-    def _metadata_json(cls, v: Any) -> Any:
-        return _finite_json(v)
+    def _metadata_json(cls, v: Any, info: ValidationInfo) -> Any:
+        return _finite_json(v, info)
 
 
 class MemoryForgottenData(Payload):
@@ -173,8 +184,8 @@ class McpStateData(Payload):
 
     @field_validator("state")
     @classmethod
-    def _state_json(cls, v: Any) -> Any:
-        return _finite_json(v)
+    def _state_json(cls, v: Any, info: ValidationInfo) -> Any:
+        return _finite_json(v, info)
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -330,15 +341,18 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-def _loads(raw: bytes | str) -> Any:
-    # orjson first (about 3x faster); whatever it refuses (NaN, huge integers, lone
-    # surrogates, bad JSON) goes to the stdlib, so results and error messages are the stdlib's.
+def _loads(raw: bytes | str) -> tuple[Any, bool]:
+    """The JSON value, and whether orjson parsed it.
+
+    orjson first (about 3x faster); whatever it refuses (NaN, huge integers, lone surrogates,
+    bad JSON) goes to the stdlib, so results and error messages are the stdlib's.
+    """
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw), True
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(raw)
+        return json.loads(raw), False
     except ValueError as e:
         raise InvalidEnvelope([FieldError(field="(body)", message=f"invalid JSON: {e}")]) from e
 
@@ -348,20 +362,24 @@ def parse_envelope(
 ) -> AnyEnvelope:
     """Validate one envelope from JSON text or a decoded mapping, or raise InvalidEnvelope."""
     checked = None
+    context: dict[str, bool] | None = None
     if isinstance(raw, bytes | str):
-        size = checked = len(raw.encode() if isinstance(raw, str) else raw)
+        text = raw.encode() if isinstance(raw, str) else raw
+        size = checked = len(text)
         if max_event_bytes is not None and size > max_event_bytes:
             raise InvalidEnvelope(
                 [FieldError(field="(body)", message=f"event is {size} bytes, over the "
                             f"limit of {max_event_bytes} bytes")]
             )
-        raw = _loads(raw)
+        raw, by_orjson = _loads(text)
+        if by_orjson and b"_type_" not in text and b"\\u" not in text:
+            context = {PLAIN_JSON: True}
     if not isinstance(raw, Mapping):
         raise InvalidEnvelope(
             [FieldError(field="(body)", message="an envelope must be a JSON object")]
         )
     try:
-        envelope = ENVELOPE_ADAPTER.validate_python(raw)
+        envelope = ENVELOPE_ADAPTER.validate_python(raw, context=context)
     except ValidationError as e:
         raise InvalidEnvelope(errors_from_validation(e)) from e
     if max_event_bytes is not None and checked is None:

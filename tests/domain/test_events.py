@@ -174,10 +174,26 @@ def test_store_tag_shaped_objects_are_rejected(type: str, field: str, value: Any
     assert parse_envelope(envelope(type, ok)).data_dict()[field] == ok[field]
 
 
-def test_nan_in_json_text_is_rejected() -> None:
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "[1, -1e999]"])
+def test_nan_in_json_text_is_rejected(literal: str) -> None:
     text = '{"event_id":"e","agent_id":"a","type":"tool_result",' \
-           '"data":{"call_id":"c","output":NaN}}'
+           f'"data":{{"call_id":"c","output":{literal}}}}}'
     assert list(rejected(text)) == ["data.output"]
+    assert list(rejected(text.encode())) == ["data.output"]
+
+
+@pytest.mark.parametrize("tag", [
+    '{"_type_": "datetime_iso", "_data_": "x"}',
+    '{"\\u005ftype_": "datetime_iso", "_data_": "x"}',  # the same key, escaped
+    '[{"_d\\u0061ta_": 1, "_type_": "x"}]',
+])
+def test_store_tag_shaped_objects_in_json_text_are_rejected(tag: str) -> None:
+    # JSON text takes a faster path than a mapping (parse_envelope's PLAIN_JSON): same rules.
+    text = '{"event_id":"e","agent_id":"a","type":"tool_result",' \
+           f'"data":{{"call_id":"c","output":{{"deep":{tag}}}}}}}'
+    for raw in (text, text.encode()):
+        errors = rejected(raw)
+        assert list(errors) == ["data.output"] and '"_type_"' in errors["data.output"]
 
 
 def test_unknown_and_missing_type() -> None:

@@ -2,15 +2,19 @@
 
 Agents are the real traces under /work/shared/data/traces (through infrastructure.importers),
 copied under new agent and event ids until the wanted volume is reached. Publisher processes
-send each agent's events in order with ``ContextPublisher``; ``ctxstore ingest`` worker
-processes (one share of the partitions each) record them. Throughput is events over the time
-from the first publication until the store's agent catalogue counts every event; latency is
-publication to the ``<prefix>.recorded.<agent_id>`` announcement (sent after the commit) for a
-sample of agents. The baseline, in the same run, is raw psycopg ``executemany`` of the very
-rows the run stored (the events table, copied to a twin table, in batches of the same size).
+send each agent's events in order (JetStream publish with ``Nats-Msg-Id``, many in flight);
+``ctxstore ingest`` worker processes (one share of the partitions each) record them.
+Throughput is events over the time from the first publication until the store's agent
+catalogue counts every event; latency is publication to the ``<prefix>.recorded.<agent_id>``
+announcement (sent after the commit) for a sample of agents. The baseline, in the same run, is
+raw psycopg ``executemany`` of the very rows the run stored (the events table, copied to a twin
+table, in batches of the same size). Everything shares this machine's cores, so the CPU each
+party spent per event is printed too.
 
-    python bench/ingest_nats.py            # 60,000 events
-    python bench/ingest_nats.py --quick    # 10,000 events
+    python bench/ingest_nats.py                      # 60,000 events, live
+    python bench/ingest_nats.py --quick              # 10,000 events
+    python bench/ingest_nats.py --workers 2          # one worker process per core
+    python bench/ingest_nats.py --preload            # publish first, then time the drain
 
 Prints one JSON object.
 """
@@ -154,7 +158,20 @@ def jetstream_url(url: str) -> tuple[str, Any]:
     return handle.url, handle
 
 
-async def wait_consumers(url: str, stream: str, durables: list[str], timeout: float) -> None:
+async def create_streams(url: str, subjects: Any) -> None:
+    import nats
+
+    from infrastructure.messaging.streams import ensure_streams
+
+    nc = await nats.connect(url)
+    try:
+        await ensure_streams(nc, subjects)
+    finally:
+        await nc.close()
+
+
+async def wait_consumers(url: str, stream: str, durables: list[str], timeout: float,
+                         poll: float = 0.1) -> None:
     import nats
 
     nc = await nats.connect(url)
@@ -169,7 +186,7 @@ async def wait_consumers(url: str, stream: str, durables: list[str], timeout: fl
                 except Exception:
                     if time.monotonic() > deadline:
                         raise
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(poll)
     finally:
         await nc.close()
 
@@ -220,6 +237,8 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--preload", action="store_true",
+                        help="publish everything first, then time the workers draining it")
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--fetch-size", type=int, default=500)
     parser.add_argument("--nats-url", default=os.environ.get("CONTEXT_NATS_URL",
@@ -250,17 +269,24 @@ def main() -> None:
     build_store(Settings(**{k[8:].lower(): v for k, v in env.items()
                             if k.startswith("CONTEXT_")})).close()  # tables first
     subjects = Subjects(prefix=prefix, partitions=args.partitions)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--partitions",
-             f"{i}/{args.workers}", "--batch-size", str(args.batch_size), "--fetch-size",
-             str(args.fetch_size), "--no-rpc", "--log-level", "WARNING"],
-            env=env, cwd=REPO)
-        for i in range(args.workers)
-    ]
+    durables = [subjects.durable(p) for p in range(args.partitions)]
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start_workers() -> None:
+        workers.extend(
+            subprocess.Popen(
+                [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--partitions",
+                 f"{i}/{args.workers}", "--batch-size", str(args.batch_size), "--fetch-size",
+                 str(args.fetch_size), "--no-rpc", "--log-level", "WARNING"],
+                env=env, cwd=REPO)
+            for i in range(args.workers))
+
     try:
-        asyncio.run(wait_consumers(url, subjects.events_stream,
-                                   [subjects.durable(p) for p in range(args.partitions)], 60))
+        if args.preload:
+            asyncio.run(create_streams(url, subjects))
+        else:
+            start_workers()
+            asyncio.run(wait_consumers(url, subjects.events_stream, durables, 60))
         sampled = {a for i, (a, _, _) in enumerate(agents) if i % SAMPLE_EVERY == 0}
         shares: list[list[tuple[str, list[bytes], list[str]]]] = [[] for _ in
                                                                    range(args.publishers)]
@@ -282,6 +308,25 @@ def main() -> None:
                 proc.start()
                 pipes.append(parent)
                 procs.append(proc)
+            sent: dict[str, float] = {}
+            publisher_cpu = 0.0
+
+            async def collect_publishers() -> None:
+                nonlocal publisher_cpu
+                for pipe, proc in zip(pipes, procs, strict=True):
+                    got = await asyncio.to_thread(pipe.recv)
+                    publisher_cpu += got.pop("_cpu_s")
+                    sent.update(got)
+                    proc.join()
+
+            if args.preload:
+                # The stream holds every event before a worker starts: the clock runs from
+                # the moment the workers' consumers exist (they pull at once) to the last
+                # commit, the rate at which a backlog drains. No publisher competes for CPU.
+                await collect_publishers()
+                start_workers()
+                await wait_consumers(url, subjects.events_stream, durables, 60, poll=0.002)
+                start_at = time.time()
             worker_pids = {"workers": [w.pid for w in workers]}
             while time.time() < start_at:
                 await asyncio.sleep(0.001)
@@ -296,13 +341,9 @@ def main() -> None:
             finished = time.time()
             cpu_after = cpu_seconds(worker_pids)
             cpu.update({role: cpu_after[role] - cpu_before[role] for role in cpu_after})
-            sent: dict[str, float] = {}
-            cpu["publishers"] = 0.0
-            for pipe, proc in zip(pipes, procs, strict=True):
-                got = await asyncio.to_thread(pipe.recv)
-                cpu["publishers"] += got.pop("_cpu_s")
-                sent.update(got)
-                proc.join()
+            if not args.preload:
+                await collect_publishers()
+                cpu["publishers"] = publisher_cpu
             await asyncio.sleep(0.5)
             done.set()
             await follower
@@ -310,6 +351,9 @@ def main() -> None:
 
         cpu: dict[str, float] = {}
         start_at, finished, sent = asyncio.run(run())
+        import psutil
+
+        worker_rss = [psutil.Process(w.pid).memory_info().rss for w in workers]
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
@@ -319,11 +363,13 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 w.kill()
     seconds = finished - start_at
-    latencies = sorted((received[e] - sent[e]) * 1000 for e in sent if e in received)
+    latencies = [] if args.preload else sorted((received[e] - sent[e]) * 1000 for e in sent
+                                               if e in received)
     baseline = raw_baseline(dsn, schema, args.batch_size)
     events_per_s = total / seconds
     result = {
         "benchmark": "ingest_nats",
+        "mode": "preload (drain a backlog)" if args.preload else "live (publish while ingesting)",
         "events": total,
         "agents": len(agents),
         "publishers": args.publishers,
@@ -341,6 +387,7 @@ def main() -> None:
         # CPU (all of them share the machine's cores in this benchmark).
         "cpu_us_per_event": {role: round(used / total * 1e6, 1) for role, used in cpu.items()},
         "cores_busy": round(sum(cpu.values()) / seconds, 2),
+        "worker_rss_mb": [round(rss / 2**20) for rss in worker_rss],
         "baseline_raw_executemany": baseline,
         "ratio": round(events_per_s / baseline["rows_per_s"], 3),
         "nats_server": (nats_info(url) or {}).get("version"),

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     api_keys: str | None = None
     http_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     http_max_batch_events: int = Field(default=1000, ge=1)
-    aggregate_cache_size: int = Field(default=1000, ge=0)
+    # Agents kept folded in memory by a writer (LRU); one that misses is read back with the
+    # other misses of its batch in one query. Memory grows with the contexts it holds.
+    aggregate_cache_size: int = Field(default=10_000, ge=0)
 
     @property
     def sqlite_file(self) -> Path:

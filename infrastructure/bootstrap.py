@@ -49,7 +49,8 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
                 f"CONTEXT_DATABASE_URL must be a postgresql:// URL, not {settings.database_url!r}"
             )
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            # The library's, with binary inserts of snapshots.
+            PERSISTENCE_MODULE="infrastructure.persistence.postgres:ContextPostgresFactory",
             POSTGRES_DBNAME=unquote(url.path.lstrip("/")) or "postgres",
             POSTGRES_HOST=url.hostname or "127.0.0.1",
             POSTGRES_PORT=str(url.port or 5432),

@@ -15,7 +15,12 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -45,6 +50,45 @@ def schema_setup_lock(dsn: str, schema: str) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ctxstore-ddl:{schema}",))
+
+
+def _insert_statement(recorder: PostgresAggregateRecorder, returning: str = "") -> SQL | Any:
+    """The library's insert of stored events, with binary arrays (see _binary_rows) instead of
+    its composite type in text: psycopg escapes every value of that text form with regular
+    expressions, which was most of the client's time at 1,000 events per transaction."""
+    return SQL(
+        "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[])" + returning
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name),
+             Identifier(recorder.datastore.originator_id_type))
+
+
+def _binary_rows(recorder: PostgresAggregateRecorder, stored_events: Sequence[StoredEvent]
+                 ) -> tuple[PackedArray, ...]:
+    return (
+        id_array([e.originator_id for e in stored_events], recorder.datastore.originator_id_type),
+        int8_array([e.originator_version for e in stored_events]),
+        text_array([e.topic for e in stored_events]),
+        bytea_array([e.state for e in stored_events]),
+    )
+
+
+class PostgresSnapshotRecorder(PostgresAggregateRecorder):
+    """The library's aggregate recorder, which keeps snapshots, inserting binary arrays."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._insert_binary = _insert_statement(self)
+
+    def _insert_stored_events(self, curs: Cursor[DictRow],
+                              stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        curs.execute(self._insert_binary, _binary_rows(self, stored_events), prepare=True)
+
+
+class ContextPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making snapshot recorders that insert binary arrays."""
+
+    aggregate_recorder_class = PostgresSnapshotRecorder
 
 
 class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
@@ -79,14 +123,8 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
                 ).format(self.agents_table, id_type),
             ]
         )
-        # Parameters go as binary arrays (%b), packed by pg_arrays: psycopg's text form of
-        # arrays and of the library's composite type escapes every value with regular
-        # expressions, which was most of the client's time at 1,000 events per transaction.
-        self._insert_events_binary = SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(schema, Identifier(self.events_table_name), id_type)
+        # Side rows go as binary arrays (%b) too, packed by pg_arrays.
+        self._insert_events_binary = _insert_statement(self, " RETURNING notification_id")
         self._insert_ids = SQL(
             "INSERT INTO {} SELECT * FROM unnest(%b::text[], %b::{}[], %b::bigint[])"
         ).format(self.event_ids_table, id_type)
@@ -167,16 +205,8 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             # Another cursor: the caller reads the events' notification ids from `curs`.
             with curs.connection.cursor() as side:
                 self._insert_side_rows(side, index_rows, agent_rows)
-        curs.execute(
-            self._insert_events_binary,
-            (
-                self._ids([e.originator_id for e in stored_events]),
-                int8_array([e.originator_version for e in stored_events]),
-                text_array([e.topic for e in stored_events]),
-                bytea_array([e.state for e in stored_events]),
-            ),
-            prepare=True,
-        )
+        curs.execute(self._insert_events_binary, _binary_rows(self, stored_events),
+                     prepare=True)
 
     def _insert_side_rows(
         self,

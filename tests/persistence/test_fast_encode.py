@@ -116,3 +116,42 @@ def test_stored_bytes_decode_identically_to_the_transcoders_bytes() -> None:
         fast = encode_recorded(dict(state), event, t)
         assert fast is not None
         assert t.decode(fast) == t.decode(t.encode(state))
+
+
+def agent_snapshot() -> Any:
+    from eventsourcing.domain import Snapshot
+
+    agent = AgentContext.start("fast-encode")
+    for event in recorded_events():
+        event.mutate(agent)
+    return Snapshot.take(agent)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_agent_snapshots_round_trip_through_the_plain_transcoder(compressed: bool) -> None:
+    compressor = ZstdCompressor(level=3) if compressed else None
+    fast = ContextMapper(transcoder(FastJSONTranscoder), compressor=compressor)
+    plain: Mapper[uuid.UUID] = Mapper(transcoder(), compressor=compressor)
+    snapshot = agent_snapshot()
+    state = {k: v for k, v in vars(snapshot).items()
+             if k not in ("originator_id", "originator_version")}
+    assert encode_recorded(dict(state), snapshot, transcoder()) is not None  # the fast path
+    stored = fast.to_stored_event(snapshot)
+    back = plain.to_domain_event(stored)
+    assert vars(back) == vars(snapshot)
+    assert vars(back.mutate(None)) == vars(snapshot.mutate(None))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("change", [
+    {"extra": uuid.uuid4()},  # orjson would write a UUID as a plain string
+    {"agent_id": 7},
+    {"content": {"n": 2**70}},
+])
+def test_unexpected_snapshot_values_fall_back_to_the_transcoder(change: dict[str, Any]) -> None:
+    snapshot = agent_snapshot()
+    state = {k: v for k, v in vars(snapshot).items()
+             if k not in ("originator_id", "originator_version")}
+    state["state"] = {**state["state"], **change}
+    assert encode_recorded(state, snapshot, transcoder()) is None
+    other = {**state, "topic": "somewhere:Else", "state": agent_snapshot().state}
+    assert encode_recorded(other, snapshot, transcoder()) is None

@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
 from eventsourcing.tests.persistence import (
+    AggregateRecorderTestCase,
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
 )
@@ -31,7 +32,7 @@ from recorder_setup import (
 )
 
 from application.ports import AgentRow, EventIndexRow
-from infrastructure.persistence.postgres import PostgresContextRecorder
+from infrastructure.persistence.postgres import PostgresContextRecorder, PostgresSnapshotRecorder
 from infrastructure.persistence.sqlite import SQLiteContextRecorder
 
 # SQLite ---------------------------------------------------------------------------------------
@@ -102,6 +103,15 @@ class TestPostgresContextRecorderTextIDs(TextOriginatorIds, PostgresSetup,
 class TestPostgresContextRecorderDbFunctions(SkipConcurrentCases, PostgresSetup,
                                              ApplicationRecorderTestCase):
     enable_db_functions = True
+
+
+class TestPostgresSnapshotRecorder(PostgresSetup, AggregateRecorderTestCase):
+    recorder_class = PostgresSnapshotRecorder
+
+
+class TestPostgresSnapshotRecorderTextIDs(TextOriginatorIds, PostgresSetup,
+                                          AggregateRecorderTestCase):
+    recorder_class = PostgresSnapshotRecorder
 
 
 class TestPostgresNonInterleaving(PostgresSetup, NonInterleavingNotificationIDsBaseCase):

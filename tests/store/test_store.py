@@ -567,3 +567,15 @@ def test_agents_beyond_the_cache_are_loaded_in_one_query_a_batch(
         assert state["version"] == 9
         assert [m["content"] for m in state["messages"]] == [f"{agent} says {r}"
                                                             for r in range(9)]
+
+
+def test_snapshots_are_written_by_our_binary_recorder_on_postgres(store: ContextStore,
+                                                                   backend: str) -> None:
+    from infrastructure.persistence.postgres import PostgresSnapshotRecorder
+
+    store.record([msg("snap-writer", f"m{i}") for i in range(25)])  # interval 10: 2 snapshots
+    assert isinstance(store.snapshots.recorder, PostgresSnapshotRecorder) == (  # type: ignore[union-attr]
+        backend == "postgres")
+    snaps = store.snapshots.recorder.select_events(aggregate_id("snap-writer"))  # type: ignore[union-attr]
+    assert [s.originator_version for s in snaps] == [10, 20]
+    assert store.context("snap-writer", version=20)["messages"][-1]["content"] == "m19"

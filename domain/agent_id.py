@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
@@ -25,6 +26,7 @@ def check_agent_id(agent_id: str) -> str:
     return agent_id
 
 
+@lru_cache(maxsize=65536)  # a writer derives it for every agent of every batch
 def aggregate_id(agent_id: str) -> UUID:
     """The aggregate id of an agent: the same in every store, so exports and restores line up."""
     return uuid5(AGENT_NAMESPACE, check_agent_id(agent_id))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +37,10 @@ def ingest(
     rpc: Annotated[bool, typer.Option(help="Also answer ctx.rpc.* requests.")] = True,
     announce: Annotated[bool, typer.Option(help="Announce ctx.recorded.<agent_id>.")] = True,
     log_level: Annotated[str, typer.Option(help="Python log level.")] = "INFO",
+    processes: Annotated[str, typer.Option(
+        help="Worker processes, each consuming its own share of these partitions: a number, "
+        "or 'auto' for one per CPU core. A worker uses about one core; crashed ones are "
+        "restarted.")] = "1",
 ) -> None:
     """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
     from infrastructure.bootstrap import build_messaging_app
@@ -45,10 +51,32 @@ def ingest(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings, subjects = _subjects()
     chosen = parse_partitions(partitions, subjects.partitions)
+    count = _process_count(processes, len(chosen) if chosen else subjects.partitions)
+    if count > 1:
+        from infrastructure.cli.supervise import Supervisor, share_partitions
+
+        shares = share_partitions(chosen or list(range(subjects.partitions)), count)
+        commands = [
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest",
+             "--partitions", ",".join(map(str, share)), "--batch-size", str(batch_size),
+             "--fetch-size", str(fetch_size), "--rpc" if rpc and i == 0 else "--no-rpc",
+             "--announce" if announce else "--no-announce", "--log-level", log_level]
+            for i, share in enumerate(shares)  # one answers ctx.rpc.*, as one worker would
+        ]
+        raise typer.Exit(Supervisor(commands).run())
     options = IngestOptions(max_event_bytes=settings.max_event_bytes, batch_size=batch_size,
                             fetch_size=fetch_size, announce=announce)
     app, _runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
     asyncio.run(app.run())
+
+
+def _process_count(spec: str, partitions: int) -> int:
+    if spec.strip().lower() == "auto":
+        return max(1, min(os.cpu_count() or 1, partitions))
+    try:
+        return int(spec)
+    except ValueError:
+        raise ValueError(f"--processes {spec!r}: expected a number or 'auto'") from None
 
 
 async def _with_js(fn: Any) -> Any:

@@ -15,6 +15,7 @@ party spent per event is printed too.
     python bench/ingest_nats.py --quick              # 10,000 events
     python bench/ingest_nats.py --workers 2          # one worker process per core
     python bench/ingest_nats.py --preload            # publish first, then time the drain
+    python bench/ingest_nats.py --rate 5000          # paced: latency at a sustainable load
 
 Prints one JSON object.
 """
@@ -85,8 +86,9 @@ def load_agents(total: int) -> list[tuple[str, list[bytes], list[str]]]:
 
 
 def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], list[str]]],
-                   sampled: set[str], start_at: float, out: Any) -> None:
-    """One publisher process: agents interleaved round-robin, each agent's events in order."""
+                   sampled: set[str], start_at: float, rate: float | None, out: Any) -> None:
+    """One publisher process: agents interleaved round-robin, each agent's events in order;
+    as fast as it can, or paced at `rate` events/s."""
     import nats
 
     from infrastructure.messaging.subjects import MSG_ID, Subjects
@@ -106,7 +108,11 @@ def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], l
             await asyncio.sleep(0.001)
         cpu_start = time.process_time()
         futures = []
-        for agent_id, body, event_id in order:
+        for n, (agent_id, body, event_id) in enumerate(order):
+            if rate is not None:
+                ahead = start_at + n / rate - time.time()
+                if ahead > 0.002:
+                    await asyncio.sleep(ahead)
             if agent_id in sampled:
                 sent[event_id] = time.time()
             futures.append(await js.publish_async(subjects.events(agent_id), body,
@@ -244,6 +250,8 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="offered events/s in all (default: as fast as publishers can)")
     parser.add_argument("--preload", action="store_true",
                         help="publish everything first, then time the workers draining it")
     parser.add_argument("--batch-size", type=int, default=2000)
@@ -316,7 +324,9 @@ def main() -> None:
             for share in shares:
                 parent, child = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=publisher_main,
-                                   args=(url, prefix, share, sampled, start_at, child))
+                                   args=(url, prefix, share, sampled, start_at,
+                                         args.rate / args.publishers if args.rate else None,
+                                         child))
                 proc.start()
                 pipes.append(parent)
                 procs.append(proc)
@@ -378,11 +388,15 @@ def main() -> None:
     seconds = finished - start_at
     latencies = [] if args.preload else sorted((received[e] - sent[e]) * 1000 for e in sent
                                                if e in received)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        transactions = conn.execute(  # each transaction that wrote events left its own xmin
+            f'SELECT count(DISTINCT xmin::text) FROM "{schema}".ctxstore_events').fetchone()[0]  # type: ignore[index]
     baseline = raw_baseline(dsn, schema, args.batch_size)
     events_per_s = total / seconds
     result = {
         "benchmark": "ingest_nats",
         "mode": "preload (drain a backlog)" if args.preload else "live (publish while ingesting)",
+        "offered_rate": args.rate,
         "events": total,
         "agents": len(agents),
         "publishers": args.publishers,
@@ -400,6 +414,7 @@ def main() -> None:
         # CPU (all of them share the machine's cores in this benchmark).
         "cpu_us_per_event": {role: round(used / total * 1e6, 1) for role, used in cpu.items()},
         "cores_busy": round(sum(cpu.values()) / seconds, 2),
+        "events_per_transaction": round(total / max(1, transactions), 1),
         "worker_rss_mb": [round(rss / 2**20) for rss in worker_rss],
         "baseline_raw_executemany": baseline,
         "ratio": round(events_per_s / baseline["rows_per_s"], 3),

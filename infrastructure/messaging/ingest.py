@@ -70,6 +70,7 @@ class IngestOptions:
     retry_initial: float = 0.05
     retry_max: float = 5.0
     announce: bool = True
+    progress_every: float = 30.0  # seconds between progress lines in the log (0: none)
 
 
 @dataclass
@@ -81,6 +82,11 @@ class IngestStats:
     retries: int = 0
     last_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (f"{self.recorded} recorded, {self.duplicates} duplicates, "
+                f"{self.dead_lettered} dead-lettered, {self.batches} batches, "
+                f"{self.retries} retries")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -157,6 +163,9 @@ class IngestWorker:
             self._pullers.append(puller)
             self._tasks.append(asyncio.create_task(self._pull(puller), name=f"pull-{durable}"))
         self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
+        if self.options.progress_every > 0:
+            self._tasks.append(asyncio.create_task(self._report_progress(),
+                                                   name="ingest-progress"))
 
     async def stop(self) -> None:
         """Stop pulling, record and acknowledge what was already pulled, then return."""
@@ -177,6 +186,7 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
+        log.info("ingest stopped: %s", self.stats.summary())
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until nothing pulled waits to be recorded (tests, benchmarks)."""
@@ -199,6 +209,20 @@ class IngestWorker:
                 continue
             if msgs:
                 await self._queue.put(msgs)
+
+    async def _report_progress(self) -> None:
+        """A line every `progress_every` seconds while events come: rate and totals."""
+        every = self.options.progress_every
+        last, last_time = (-1, -1, -1), time.monotonic()
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            counts = (self.stats.recorded, self.stats.dead_lettered, self.stats.retries)
+            if counts != last and last[0] >= 0:  # quiet while nothing happens
+                done = counts[0] - last[0]
+                log.info("ingest: %d events in the last %.0fs (%.0f/s); %s", done,
+                         now - last_time, done / (now - last_time), self.stats.summary())
+            last, last_time = counts, now
 
     # Committing --------------------------------------------------------------------------------
     async def _commit_loop(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ import pytest
 from nats_helpers import running_app, subjects_of, wait_until
 
 from application.store import ContextStore
+from infrastructure.messaging.ingest import IngestOptions
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.settings import Settings
 
@@ -122,3 +124,27 @@ async def test_single_partition_needs_no_transform(
         store = runtime.get_store()
         await wait_until(lambda: total_events(store) == 5, what="five events")
         assert [h.data["content"] for h in store.history("solo")] == [str(i) for i in range(5)]
+
+
+async def test_progress_is_logged_while_events_come_and_a_summary_at_stop(
+        settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    settings = settings_factory(nats_partitions=1)
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes, progress_every=0.2)
+    caplog.set_level(logging.INFO, logger="infrastructure.messaging.ingest")
+    async with running_app(settings, options=options) as runtime:
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        await asyncio.sleep(0.3)  # a first tick with nothing to say
+        await publisher.publish_many([new_event("progress-agent", "message",
+                                                {"role": "user", "content": str(i)})
+                                      for i in range(30)])
+        await publisher.close()
+        await wait_until(lambda: runtime.worker is not None
+                         and runtime.worker.stats.recorded == 30, what="30 recorded")
+        await wait_until(lambda: any("ingest: 30 events in the last" in r.getMessage()
+                                     for r in caplog.records), timeout=5, what="progress line")
+        quiet = len(caplog.records)
+        await asyncio.sleep(0.6)
+        assert len(caplog.records) == quiet  # nothing new: nothing said
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("ingest stopped: 30 recorded, 0 duplicates, 0 dead-lettered")
+               for line in lines), lines

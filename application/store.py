@@ -129,8 +129,10 @@ class ContextStore(Application[UUID]):
         index_rows: list[EventIndexRow] = []
         owners: dict[str, str] = {}
         tenants = self._owners_of({e.agent_id for e in envelopes})  # one query, not one each
-        loaded = self._load_for_write([a for a, owner in tenants.items()
-                                       if owner is not None and owner == tenant])
+        # Read back, together, the existing agents of this tenant that get a new event.
+        loaded = self._load_for_write(list({e.agent_id for e in envelopes
+                                            if e.event_id not in known
+                                            and tenants[e.agent_id] == tenant}))
         now = datetime.now(UTC)
         for envelope in envelopes:
             if envelope.event_id in known or envelope.event_id in seen:

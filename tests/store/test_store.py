@@ -557,10 +557,13 @@ def test_agents_beyond_the_cache_are_loaded_in_one_query_a_batch(
 
     store.repository.get = get  # type: ignore[method-assign]
     for round_ in range(9):
-        result = store.record([msg(a, f"{a} says {round_}") for a in agents])
+        batch = [msg(a, f"{a} says {round_}") for a in agents]
+        result = store.record(batch)
         assert result.recorded == 30
     assert repository_gets == []
     assert heads_calls == [29] * 8  # the first batch creates them; then one stays cached
+    assert store.record(batch).duplicates == 30
+    assert heads_calls == [29] * 8  # a batch of duplicates reads no agent back
     reader = open_store(settings)
     for agent in agents:
         state = reader.context(agent)

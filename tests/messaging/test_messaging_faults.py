@@ -62,13 +62,19 @@ def events_for(run: str, agents: int, per_agent: int) -> list[object]:
             for i in range(per_agent) for a in range(agents)]
 
 
+def scenario(settings_factory: Callable[..., Settings], partitions: int, agents: int,
+             per_agent: int) -> tuple[Settings, str, list[object], ContextStore]:
+    """Settings, a run name, its events (agents interleaved) and the store, tables created
+    before any worker starts."""
+    settings = settings_factory(nats_partitions=partitions)
+    run = f"r{uuid.uuid4().hex[:6]}"
+    return settings, run, events_for(run, agents, per_agent), build_store(settings)
+
+
 async def test_worker_killed_mid_stream_and_restarted_records_every_event_once(
         settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
-    settings = settings_factory(nats_partitions=2)
     agents, per_agent = 20, 150
-    run = f"k{uuid.uuid4().hex[:6]}"
-    events = events_for(run, agents, per_agent)
-    store = build_store(settings)  # creates the tables before the worker starts
+    settings, run, events, store = scenario(settings_factory, 2, agents, per_agent)
     log = tmp_path / "worker.log"
     worker = start_worker(settings, log)
     try:

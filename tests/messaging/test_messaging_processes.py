@@ -7,7 +7,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,12 +16,11 @@ from nats_helpers import wait_until
 from test_messaging_faults import (
     REPO,
     assert_exactly_once_in_order,
-    events_for,
+    scenario,
     total,
     worker_env,
 )
 
-from infrastructure.bootstrap import build_store
 from infrastructure.cli.supervise import share_partitions
 from infrastructure.messaging.publisher import ContextPublisher
 from infrastructure.settings import Settings
@@ -50,12 +48,9 @@ def workers_of(parent: subprocess.Popen[bytes]) -> dict[int, str]:
 
 async def test_processes_share_partitions_and_a_killed_one_is_restarted(
         settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
-    settings = settings_factory(nats_partitions=4)
     agents, per_agent = 20, 60
-    run = f"p{uuid.uuid4().hex[:6]}"
-    events = events_for(run, agents, per_agent)
+    settings, run, events, store = scenario(settings_factory, 4, agents, per_agent)
     half = len(events) // 2
-    store = build_store(settings)
     log = tmp_path / "supervisor.log"
     with log.open("ab") as out:
         parent = subprocess.Popen(

@@ -16,6 +16,7 @@ party spent per event is printed too.
     python bench/ingest_nats.py --workers 2          # one worker process per core
     python bench/ingest_nats.py --preload            # publish first, then time the drain
     python bench/ingest_nats.py --rate 5000          # paced: latency at a sustainable load
+    python bench/ingest_nats.py --dictionary         # a store with a trained zstd dictionary
 
 Prints one JSON object.
 """
@@ -55,7 +56,7 @@ TRACES = Path("/work/shared/data/traces")
 SAMPLE_EVERY = 10  # one agent in ten is followed for latency
 
 
-def load_agents(total: int) -> list[tuple[str, list[bytes], list[str]]]:
+def load_agents(total: int, tag: str = "b") -> list[tuple[str, list[bytes], list[str]]]:
     """(agent_id, bodies, event_ids) of real-trace agents copied up to `total` events."""
     from infrastructure.importers import iter_trace_files, load_trace
 
@@ -71,12 +72,12 @@ def load_agents(total: int) -> list[tuple[str, list[bytes], list[str]]]:
         for original in originals:
             if count >= total:
                 break
-            agent_id = f"b{copy}-{original.agent_id}"[:128]
+            agent_id = f"{tag}{copy}-{original.agent_id}"[:128]
             envelopes = original.envelopes[: total - count]
             bodies, ids = [], []
             for e in envelopes:
                 e2 = e.model_copy(update={"agent_id": agent_id,
-                                          "event_id": f"{copy}-{e.event_id}"})
+                                          "event_id": f"{tag}{copy}-{e.event_id}"})
                 bodies.append(e2.model_dump_json(exclude_none=True).encode())
                 ids.append(e2.event_id)
             agents.append((agent_id, bodies, ids))
@@ -250,6 +251,8 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--dictionary", action="store_true",
+                        help="train a zstd dictionary on other copies of the traces first")
     parser.add_argument("--rate", type=float, default=None,
                         help="offered events/s in all (default: as fast as publishers can)")
     parser.add_argument("--preload", action="store_true",
@@ -281,8 +284,24 @@ def main() -> None:
     from infrastructure.messaging.subjects import Subjects
     from infrastructure.settings import Settings
 
-    build_store(Settings(**{k[8:].lower(): v for k, v in env.items()
-                            if k.startswith("CONTEXT_")})).close()  # tables first
+    bench_settings = Settings(**{k[8:].lower(): v for k, v in env.items()
+                                 if k.startswith("CONTEXT_")})
+    store = build_store(bench_settings)  # tables first
+    warmed = 0
+    if args.dictionary:
+        # A store in service has a trained dictionary (`ctxstore compression train`): record
+        # other copies of the traces, train on them, and let the workers write with it.
+        from application.compression import train_dictionary
+        from domain.events import parse_envelope
+        from infrastructure.persistence.dictionaries import dictionary_catalog
+
+        warm = [parse_envelope(b) for agent_id, bodies, _ in load_agents(10_000, tag="warm")
+                for b in bodies]
+        for i in range(0, len(warm), 1000):
+            store.record(warm[i:i + 1000])
+        warmed = len(warm)
+        train_dictionary(store, dictionary_catalog(bench_settings))
+    store.close()
     subjects = Subjects(prefix=prefix, partitions=args.partitions)
     durables = [subjects.durable(p) for p in range(args.partitions)]
     workers: list[subprocess.Popen[bytes]] = []
@@ -357,7 +376,7 @@ def main() -> None:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 while True:
                     count = conn.execute(query).fetchone()[0]  # type: ignore[index]
-                    if count >= total:
+                    if count >= total + warmed:
                         break
                     await asyncio.sleep(0.02)
             finished = time.time()
@@ -397,6 +416,7 @@ def main() -> None:
         "benchmark": "ingest_nats",
         "mode": "preload (drain a backlog)" if args.preload else "live (publish while ingesting)",
         "offered_rate": args.rate,
+        "dictionary": args.dictionary,
         "events": total,
         "agents": len(agents),
         "publishers": args.publishers,
@@ -414,7 +434,7 @@ def main() -> None:
         # CPU (all of them share the machine's cores in this benchmark).
         "cpu_us_per_event": {role: round(used / total * 1e6, 1) for role, used in cpu.items()},
         "cores_busy": round(sum(cpu.values()) / seconds, 2),
-        "events_per_transaction": round(total / max(1, transactions), 1),
+        "events_per_transaction": round(total / max(1, transactions - -(-warmed // 1000)), 1),
         "worker_rss_mb": [round(rss / 2**20) for rss in worker_rss],
         "baseline_raw_executemany": baseline,
         "ratio": round(events_per_s / baseline["rows_per_s"], 3),

@@ -9,9 +9,13 @@ or Ctrl-C stops them all gracefully (each records and acknowledges what it has p
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +24,20 @@ from types import FrameType
 log = logging.getLogger(__name__)
 
 STABLE_AFTER_S = 30.0  # a worker that ran this long before dying restarts at once
+
+
+def _stop_with_parent(parent: int) -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies, however it dies.
+
+    Orphaned workers would go on pulling the same partitions as the ones a restarted
+    supervisor starts, and two consumers of one partition break each agent's order.
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere orphans must be stopped by hand.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before the line above took effect
+            os._exit(1)
 
 
 @dataclass
@@ -72,7 +90,8 @@ class Supervisor:
                 signal.signal(s, handler)
 
     def _start(self, child: _Child) -> None:
-        child.process = subprocess.Popen(child.command)
+        child.process = subprocess.Popen(
+            child.command, preexec_fn=functools.partial(_stop_with_parent, os.getpid()))
         child.started = time.monotonic()
         log.info("worker %d started: %s", child.process.pid, " ".join(child.command[3:]))
 

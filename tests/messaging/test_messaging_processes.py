@@ -99,3 +99,32 @@ def test_too_many_processes_is_a_clear_error(settings_factory: Callable[..., Set
     assert done.returncode == 1
     assert "--processes 3 is more than the 2 partition(s)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_workers_stop_when_the_supervisor_is_killed(
+        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    """Orphans would keep pulling the partitions a restarted supervisor hands out again."""
+    settings, _run, _events, store = scenario(settings_factory, 2, 1, 1)
+    store.close()
+    log = tmp_path / "supervisor.log"
+    with log.open("ab") as out:
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", "2",
+             "--no-rpc", "--log-level", "INFO"],
+            env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        await wait_until(lambda: len(workers_of(parent)) == 2, timeout=30, what="2 workers")
+        await wait_until(lambda: log.read_text().count("ingesting partitions") == 2,
+                         timeout=30, what="both workers ingesting")
+        children = [psutil.Process(pid) for pid in workers_of(parent)]
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        _gone, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], "workers outlived their supervisor"
+        assert log.read_text().count("ingest stopped:") == 2  # gracefully, by SIGTERM
+    finally:
+        for child in psutil.Process().children(recursive=True):
+            if child.pid != parent.pid and "ingest" in " ".join(child.cmdline()):
+                child.kill()
+        if parent.poll() is None:
+            parent.kill()

@@ -79,6 +79,11 @@ class SearchQuery:
             raise ValueError("limit: must be at least 1")
         return cls(terms=terms, agent_id=agent_id, first_only=first_only, limit=limit)
 
+    def quoted(self) -> str:
+        """Every term as a quoted string, so a phrase stays a phrase: the same text suits
+        SQLite FTS5 MATCH and PostgreSQL websearch_to_tsquery (terms hold only \\w+ words)."""
+        return " ".join(f'"{term}"' for term in self.terms)
+
 
 def _words(text: str) -> list[str]:
     """Letters and digits only: quotes and operators never reach either SQL dialect."""

@@ -30,8 +30,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import orjson
 import psycopg
@@ -81,7 +80,6 @@ class IngestStats:
     batches: int = 0
     retries: int = 0
     last_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         return (f"{self.recorded} recorded, {self.duplicates} duplicates, "

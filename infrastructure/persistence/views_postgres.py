@@ -39,11 +39,6 @@ _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool"
 TS_CONFIG = "english"
 
 
-def websearch_text(query: SearchQuery) -> str:
-    """The query for `websearch_to_tsquery`: each term quoted, so a phrase stays a phrase."""
-    return " ".join(f'"{term}"' for term in query.terms)
-
-
 def _cols(names: Sequence[str]) -> Composed:
     return SQL(", ").join(Identifier(n) for n in names)
 
@@ -268,7 +263,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
 
     def _search(self, query: SearchQuery) -> list[SearchHit]:
         where: Composable = SQL("tsv @@ q")
-        params: list[Any] = [websearch_text(query)]
+        params: list[Any] = [query.quoted()]
         if query.agent_id is not None:
             where += SQL(" AND agent_id = %s")
             params.append(query.agent_id)

@@ -38,11 +38,6 @@ _TRACKING = re.compile(r"\btracking\b")
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER"}
 
 
-def fts_match(query: SearchQuery) -> str:
-    """An FTS5 expression: every term a quoted string (a phrase when it has several words)."""
-    return " ".join(f'"{term}"' for term in query.terms)
-
-
 def like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -225,7 +220,7 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
     def _search(self, query: SearchQuery) -> list[SearchHit]:
         table = self.tables["search"]
         where = f"{table} MATCH ?"
-        params: list[Any] = [fts_match(query)]
+        params: list[Any] = [query.quoted()]
         if query.agent_id is not None:
             where += " AND agent_id = ?"
             params.append(query.agent_id)

@@ -74,9 +74,12 @@ def _process_count(spec: str, partitions: int) -> int:
     if spec.strip().lower() == "auto":
         return max(1, min(os.cpu_count() or 1, partitions))
     try:
-        return int(spec)
+        count = int(spec)
     except ValueError:
-        raise ValueError(f"--processes {spec!r}: expected a number or 'auto'") from None
+        count = 0
+    if count < 1:
+        raise ValueError(f"--processes {spec!r}: expected a number of at least 1, or 'auto'")
+    return count
 
 
 async def _with_js(fn: Any) -> Any:

@@ -99,6 +99,12 @@ def test_too_many_processes_is_a_clear_error(settings_factory: Callable[..., Set
     assert done.returncode == 1
     assert "--processes 3 is more than the 2 partition(s)" in done.stderr
     assert "Traceback" not in done.stderr
+    for bad in ("0", "many"):
+        done = subprocess.run(
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", bad],
+            env=worker_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert f"--processes '{bad}': expected a number of at least 1" in done.stderr
 
 
 async def test_workers_stop_when_the_supervisor_is_killed(

@@ -44,6 +44,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import drop_schema, fresh_schema  # noqa: E402
 from infrastructure.services import (  # noqa: E402
     DEFAULT_DSN,
     DEFAULT_NATS_URL,
@@ -58,22 +59,17 @@ SAMPLE_EVERY = 10  # one agent in ten is followed for latency
 
 def load_agents(total: int, tag: str = "b") -> list[tuple[str, list[bytes], list[str]]]:
     """(agent_id, bodies, event_ids) of real-trace agents copied up to `total` events."""
-    from infrastructure.importers import iter_trace_files, load_trace
+    from bench.common import trace_agents
 
-    originals = []
-    for path in iter_trace_files(TRACES):
-        try:
-            originals.extend(a for a in load_trace(path) if a.envelopes)
-        except ValueError:
-            continue  # the malformed upstream file
+    originals, _files = trace_agents(TRACES)
     agents: list[tuple[str, list[bytes], list[str]]] = []
     count, copy = 0, 0
     while count < total:
         for original in originals:
             if count >= total:
                 break
-            agent_id = f"{tag}{copy}-{original.agent_id}"[:128]
-            envelopes = original.envelopes[: total - count]
+            agent_id = f"{tag}{copy}-{original[0].agent_id}"[:128]
+            envelopes = original[: total - count]
             bodies, ids = [], []
             for e in envelopes:
                 e2 = e.model_copy(update={"agent_id": agent_id,
@@ -270,10 +266,8 @@ def main() -> None:
     total = sum(len(b) for _, b, _ in agents)
     url, started_nats = jetstream_url(args.nats_url)
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    schema = fresh_schema(args.database_url)
     dsn = libpq_dsn(args.database_url)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
     env = {**os.environ, "CONTEXT_STORAGE_BACKEND": "postgres",
            "CONTEXT_DATABASE_URL": args.database_url, "CONTEXT_DATABASE_SCHEMA": schema,
            "CONTEXT_NATS_URL": url, "CONTEXT_NATS_PREFIX": prefix,
@@ -440,8 +434,7 @@ def main() -> None:
         "ratio": round(events_per_s / baseline["rows_per_s"], 3),
         "nats_server": (nats_info(url) or {}).get("version"),
     }
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    drop_schema(dsn, schema)
     if started_nats is not None:
         started_nats.stop()
     print(json.dumps(result, indent=2))

@@ -41,28 +41,15 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import drop_schema, fresh_schema, trace_agents  # noqa: E402
 from domain.agent_id import aggregate_id  # noqa: E402
 from domain.events import AnyEnvelope  # noqa: E402
 from infrastructure.bootstrap import build_store  # noqa: E402
-from infrastructure.importers import iter_trace_files, load_trace  # noqa: E402
 from infrastructure.services import DEFAULT_DSN, ensure_postgres, libpq_dsn  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces/tau-bench")
 ACTIVE_AGENTS = 32  # agents interleaved in the stream at any time
-
-
-def load_templates(root: Path) -> list[list[AnyEnvelope]]:
-    """Each trace agent's envelopes, in order."""
-    agents: list[list[AnyEnvelope]] = []
-    for path in iter_trace_files(root):
-        try:
-            agents.extend(a.envelopes for a in load_trace(path) if a.envelopes)
-        except ValueError:
-            continue  # a malformed upstream file
-    if not agents:
-        raise SystemExit(f"no trace agents under {root}")
-    return agents
 
 
 def event_stream(templates: list[list[AnyEnvelope]], run: str) -> Iterator[AnyEnvelope]:
@@ -89,18 +76,6 @@ def event_stream(templates: list[list[AnyEnvelope]], run: str) -> Iterator[AnyEn
                 active[k] = new_agent()
                 envelope = next(active[k])
             yield envelope
-
-
-def fresh_schema(dsn: str) -> str:
-    schema = f"bench_store_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return schema
-
-
-def drop_schema(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def run_store(dsn: str, schema: str, batches: list[list[AnyEnvelope]],
@@ -219,7 +194,9 @@ def main() -> None:
         totals = [table.get(b, 20 * b) for b in sizes_list]
     handle = ensure_postgres(os.environ.get("CONTEXT_DATABASE_URL") or DEFAULT_DSN)
     dsn = libpq_dsn(handle.dsn)
-    templates = load_templates(args.traces)
+    templates, _files = trace_agents(args.traces)
+    if not templates:
+        raise SystemExit(f"no trace agents under {args.traces}")
     results: list[dict[str, Any]] = []
     profile_text = None
     byte_figures: dict[str, float] = {}
@@ -228,7 +205,7 @@ def main() -> None:
             stream = event_stream(templates, f"b{batch_size}-{uuid.uuid4().hex[:6]}")
             events = list(itertools.islice(stream, total))
             batches = [events[i:i + batch_size] for i in range(0, total, batch_size)]
-            schema = fresh_schema(dsn)
+            schema = fresh_schema(dsn, "bench_store")
             try:
                 profile = args.profile and batch_size == max(sizes_list)
                 seconds, cpu, text = run_store(dsn, schema, batches, profile)

@@ -100,3 +100,17 @@ def stale_position(tracking: Tracking, previous: int | None) -> str:
     return (f"views of {tracking.application_name!r} are no longer at notification "
             f"{previous or 0}: another worker moved them; not writing up to "
             f"{tracking.notification_id}")
+
+
+def time_window(params: list[Any], since_us: int | None, until_us: int | None,
+                mark: str) -> str:
+    """The `AND start_us ...` conditions of a bucket range, its bounds appended to `params`
+    (`mark`: the driver's placeholder, %s or ?)."""
+    sql = ""
+    if since_us is not None:
+        sql += f" AND start_us >= {mark}"
+        params.append(since_us)
+    if until_us is not None:
+        sql += f" AND start_us < {mark}"
+        params.append(until_us)
+    return sql

@@ -33,7 +33,13 @@ from projections.evolution import (
     check_bucket,
 )
 from projections.search import SearchHit, SearchQuery
-from projections.views import VIEW_TABLES, ContextViews, ViewChanges, stale_position
+from projections.views import (
+    VIEW_TABLES,
+    ContextViews,
+    ViewChanges,
+    stale_position,
+    time_window,
+)
 
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean"}
 TS_CONFIG = "english"
@@ -232,21 +238,10 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
             curs.execute(query, params)
             return curs.fetchall()
 
-    @staticmethod
-    def _window(params: list[Any], since_us: int | None, until_us: int | None) -> str:
-        sql = ""
-        if since_us is not None:
-            sql += " AND start_us >= %s"
-            params.append(since_us)
-        if until_us is not None:
-            sql += " AND start_us < %s"
-            params.append(until_us)
-        return sql
-
     def evolution(self, agent_id: str, bucket: str, since_us: int | None = None,
                   until_us: int | None = None) -> list[EvolutionPoint]:
         params: list[Any] = [agent_id, check_bucket(bucket)]
-        window = self._window(params, since_us, until_us)
+        window = time_window(params, since_us, until_us, "%s")
         rows = self._rows(SQL("SELECT {} FROM {} WHERE agent_id = %s AND bucket = %s"
                               + window + " ORDER BY start_us").format(
                                   _cols(COLUMNS), self.tables["evolution"]), params)
@@ -255,7 +250,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
     def tool_mix(self, agent_id: str, bucket: str, since_us: int | None = None,
                  until_us: int | None = None) -> list[ToolUse]:
         params: list[Any] = [agent_id, check_bucket(bucket)]
-        window = self._window(params, since_us, until_us)
+        window = time_window(params, since_us, until_us, "%s")
         rows = self._rows(SQL("SELECT agent_id, bucket, start_us, tool, calls FROM {} "
                               "WHERE agent_id = %s AND bucket = %s" + window
                               + " ORDER BY start_us, tool").format(self.tables["tools"]), params)

@@ -32,7 +32,13 @@ from projections.evolution import (
     check_bucket,
 )
 from projections.search import SearchHit, SearchQuery
-from projections.views import VIEW_TABLES, ContextViews, ViewChanges, stale_position
+from projections.views import (
+    VIEW_TABLES,
+    ContextViews,
+    ViewChanges,
+    stale_position,
+    time_window,
+)
 
 _TRACKING = re.compile(r"\btracking\b")
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "INTEGER"}
@@ -188,21 +194,11 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
         return tracks
 
     # Reading ---------------------------------------------------------------------------------
-    def _window(self, sql: str, params: list[Any], since_us: int | None,
-                until_us: int | None) -> str:
-        if since_us is not None:
-            sql += " AND start_us >= ?"
-            params.append(since_us)
-        if until_us is not None:
-            sql += " AND start_us < ?"
-            params.append(until_us)
-        return sql
-
     def evolution(self, agent_id: str, bucket: str, since_us: int | None = None,
                   until_us: int | None = None) -> list[EvolutionPoint]:
         params: list[Any] = [agent_id, check_bucket(bucket)]
-        sql = self._window(f"SELECT {', '.join(COLUMNS)} FROM {self.tables['evolution']} "
-                           "WHERE agent_id = ? AND bucket = ?", params, since_us, until_us)
+        sql = (f"SELECT {', '.join(COLUMNS)} FROM {self.tables['evolution']} "
+               "WHERE agent_id = ? AND bucket = ?" + time_window(params, since_us, until_us, "?"))
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql + " ORDER BY start_us", params)
             return [EvolutionPoint(*tuple(r)) for r in c.fetchall()]
@@ -210,9 +206,8 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
     def tool_mix(self, agent_id: str, bucket: str, since_us: int | None = None,
                  until_us: int | None = None) -> list[ToolUse]:
         params: list[Any] = [agent_id, check_bucket(bucket)]
-        sql = self._window(f"SELECT agent_id, bucket, start_us, tool, calls FROM "
-                           f"{self.tables['tools']} WHERE agent_id = ? AND bucket = ?",
-                           params, since_us, until_us)
+        sql = (f"SELECT agent_id, bucket, start_us, tool, calls FROM {self.tables['tools']} "
+               "WHERE agent_id = ? AND bucket = ?" + time_window(params, since_us, until_us, "?"))
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql + " ORDER BY start_us, tool", params)
             return [ToolUse(*tuple(r)) for r in c.fetchall()]

@@ -93,6 +93,19 @@ def test_views_equal_the_fold_of_the_events_and_rebuild_identically(kit: Kit) ->
     assert [(h.source, h.label) for h in zeppelin][:1] == [("memory", "episodic")]
     assert kit.views.search(SearchQuery.parse("xylophonequux")) == []
 
+    # A window [since, until) of buckets, on both dialects.
+    minutes = kit.views.evolution(letta, "minute")
+    assert len(minutes) > 2
+    mid = minutes[len(minutes) // 2].start_us
+    assert kit.views.evolution(letta, "minute", since_us=mid) == \
+        [p for p in minutes if p.start_us >= mid]
+    assert kit.views.evolution(letta, "minute", until_us=mid) == \
+        [p for p in minutes if p.start_us < mid]
+    assert kit.views.evolution(letta, "minute", mid, mid) == []
+    all_tools = kit.views.tool_mix(letta, "minute")
+    assert kit.views.tool_mix(letta, "minute", since_us=mid) == \
+        [t for t in all_tools if t.start_us >= mid]
+
     # Analysis over the period reads the same rows.
     result = analyse(kit.views, letta, "day")
     assert result.memories_added == sum(d.memories_stored for d in days)

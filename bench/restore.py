@@ -43,7 +43,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +94,11 @@ def log(*parts: Any) -> None:
 
 
 # Real traces ----------------------------------------------------------------------------------
-def real_events(root: Path) -> tuple[list[AnyEnvelope], dict[str, Any], list[list[AnyEnvelope]]]:
-    """Every imported event of every trace agent, in order, that applies from an empty state
-    (so the sequence can be cycled into one agent), and the agents' own event lists."""
-    agents, files = trace_agents(root)
-    content = empty_content()
+def fold_applicable(content: dict[str, Any], envelopes: Iterable[AnyEnvelope]
+                    ) -> list[AnyEnvelope]:
+    """Fold into `content` those envelopes that apply to it (in order); return them."""
     kept: list[AnyEnvelope] = []
-    for envelope in itertools.chain.from_iterable(agents):
+    for envelope in envelopes:
         data = envelope.data_dict()
         try:
             check_applicable(content, envelope.type, data)
@@ -108,6 +106,15 @@ def real_events(root: Path) -> tuple[list[AnyEnvelope], dict[str, Any], list[lis
             continue
         apply_event(content, envelope.type, data)
         kept.append(envelope)
+    return kept
+
+
+def real_events(root: Path) -> tuple[list[AnyEnvelope], dict[str, Any], list[list[AnyEnvelope]]]:
+    """Every imported event of every trace agent, in order, that applies from an empty state
+    (so the sequence can be cycled into one agent), and the agents' own event lists."""
+    agents, files = trace_agents(root)
+    content = empty_content()
+    kept = fold_applicable(content, itertools.chain.from_iterable(agents))
     info = {"root": str(root), "files": files, "agents": len(agents),
             "events": sum(len(a) for a in agents), "cycle_events": len(kept),
             "cycle_raw_json_bytes": sum(len(canonical_json(e.model_dump(mode="json")))
@@ -311,13 +318,7 @@ def checkpoint_sizes(agents: list[list[AnyEnvelope]], states: dict[str, dict[str
     sources: dict[str, list[bytes]] = {"real_trace_agents": []}
     for envelopes in agents:
         content = empty_content()
-        for e in envelopes:
-            data = e.data_dict()
-            try:
-                check_applicable(content, e.type, data)
-            except EventNotApplicable:
-                continue
-            apply_event(content, e.type, data)
+        fold_applicable(content, envelopes)
         sources["real_trace_agents"].append(canonical_json(content))
     for name, state in states.items():
         sources[name] = [canonical_json(content_of(state))]

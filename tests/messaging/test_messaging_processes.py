@@ -60,6 +60,10 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
     try:
         await wait_until(lambda: len(workers_of(parent)) == 2, timeout=30, what="2 workers")
         assert sorted(workers_of(parent).values()) == ["0,2", "1,3"]
+        # Publish once the stream exists: a publication that finds no stream is retried after
+        # later ones (publisher.py), which would reorder an agent before any worker sees it.
+        await wait_until(lambda: log.read_text().count("ingesting partitions") == 2,
+                         timeout=30, what="both workers ingesting")
         publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
         await publisher.publish_many(events[:half])  # type: ignore[arg-type]
         await wait_until(lambda: total(store) >= half, timeout=40, what="the first half")

@@ -39,7 +39,7 @@ async def run(url: str, agent: str) -> None:
             new_event(agent, "message", {"role": "assistant",
                                          "content": "It shipped today, sorry for the wait."}),
         ]
-        acks = await publisher.publish_many(events)  # in order, many in flight
+        acks = await publisher.publish_many(events)  # in order; one agent: one at a time
         print(f"published {len(acks)} events (stream {acks[0].stream}, seqs "
               f"{acks[0].seq}..{acks[-1].seq})")
         again = await publisher.publish(events[0])  # a retry: dropped as a duplicate

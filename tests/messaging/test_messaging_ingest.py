@@ -148,3 +148,4 @@ async def test_progress_is_logged_while_events_come_and_a_summary_at_stop(
     lines = [r.getMessage() for r in caplog.records]
     assert any(line.startswith("ingest stopped: 30 recorded, 0 duplicates, 0 dead-lettered")
                for line in lines), lines
+

@@ -1,0 +1,72 @@
+"""The agents' publisher against real JetStream: order per agent under faults, clear failures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import nats
+from nats_helpers import running_app, subjects_of, wait_until
+from tcp_proxy import TcpProxy
+
+from infrastructure.messaging.publisher import (
+    ContextPublisher,
+    HeldBack,
+    PublishFailed,
+    new_event,
+)
+from infrastructure.messaging.subjects import Subjects
+from infrastructure.settings import Settings
+
+
+async def test_publisher_keeps_each_agents_order_across_connection_cuts(
+        settings_factory: Callable[..., Settings]) -> None:
+    """Bytes lost on the wire while later ones go out after the reconnect: order still holds."""
+    settings = settings_factory(nats_partitions=2)
+    host, port = settings.nats_url.removeprefix("nats://").rsplit(":", 1)
+    proxy = await TcpProxy(host, int(port)).start()
+    agents, per_agent = 20, 150
+    run = uuid.uuid4().hex[:6]
+    events = [new_event(f"cut-{a}", "message",
+                        {"role": "user", "content": str(i), "message_id": f"{run}-{a}-{i}"})
+              for i in range(per_agent) for a in range(agents)]
+    async with running_app(settings) as runtime:
+        nc = await nats.connect(proxy.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+        publisher = ContextPublisher(nc, subjects_of(settings), ack_timeout=1.0, attempts=10)
+        publishing = asyncio.create_task(publisher.publish_many(events))
+        for _ in range(3):
+            await asyncio.sleep(0.1)
+            proxy.hold()
+            await asyncio.sleep(0.05)
+            proxy.cut()
+        acks = await publishing
+        await nc.close()
+        await proxy.stop()
+        assert proxy.dropped_bytes > 0, "the cuts lost nothing: the test proves nothing"
+        assert len(acks) == len(events)
+        store = runtime.get_store()
+        await wait_until(lambda: sum(a.version for a in store.agents()) == len(events),
+                         what="all events recorded")
+        for a in range(agents):
+            contents = [h.data["content"] for h in store.iter_history(f"cut-{a}")]
+            assert contents == [str(i) for i in range(per_agent)], f"agent cut-{a}"
+
+
+
+async def test_an_agents_events_behind_a_failed_one_are_held_back(js_url: str, prefix: str
+                                                                  ) -> None:
+    """No stream answers: the first event fails, its agent's next is not sent after it."""
+    nc = await nats.connect(js_url)
+    publisher = ContextPublisher(nc, Subjects(prefix=prefix), ack_timeout=0.2, attempts=2)
+    a1, a2, b1 = (new_event(agent, "message", {"role": "user", "content": "hi"})
+                  for agent in ("held-a", "held-a", "held-b"))
+    results = await asyncio.gather(publisher.publish(a1), publisher.publish(a2),
+                                   publisher.publish(b1), return_exceptions=True)
+    await nc.close()
+    first, second, other = results
+    assert isinstance(first, PublishFailed) and not isinstance(first, HeldBack)
+    assert first.event_id == a1.event_id and "not acknowledged after 2 attempts" in str(first)
+    assert isinstance(second, HeldBack) and second.failed_event_id == a1.event_id
+    assert isinstance(other, PublishFailed) and not isinstance(other, HeldBack)
+    assert not publisher._lanes  # nothing left behind

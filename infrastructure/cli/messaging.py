@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +42,11 @@ def ingest(
         help="Worker processes, each consuming its own share of these partitions: a number, "
         "or 'auto' for one per CPU core. A worker uses about one core; crashed ones are "
         "restarted.")] = "1",
+    lease_seconds: Annotated[float, typer.Option(
+        help="A worker holds its partitions by a lease renewed several times within this; "
+        "another worker on the same partitions waits as a standby and takes over this long "
+        "after the holder dies.", min=1.0)] = 10.0,
+    lease_holder: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
     from infrastructure.bootstrap import build_messaging_app
@@ -60,14 +66,20 @@ def ingest(
             [sys.executable, "-m", "infrastructure.cli.main", "ingest",
              "--partitions", ",".join(map(str, share)), "--batch-size", str(batch_size),
              "--fetch-size", str(fetch_size), "--rpc" if rpc and i == 0 else "--no-rpc",
-             "--announce" if announce else "--no-announce", "--log-level", log_level]
+             "--announce" if announce else "--no-announce", "--log-level", log_level,
+             "--lease-seconds", str(lease_seconds),
+             # A restarted worker takes back the leases of the one it replaces at once.
+             "--lease-holder", f"{socket.gethostname()}:{os.getpid()}:worker-{i}"]
             for i, share in enumerate(shares)  # one answers ctx.rpc.*, as one worker would
         ]
         raise typer.Exit(Supervisor(commands).run())
     options = IngestOptions(max_event_bytes=settings.max_event_bytes, batch_size=batch_size,
-                            fetch_size=fetch_size, announce=announce)
-    app, _runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
+                            fetch_size=fetch_size, announce=announce,
+                            lease_seconds=lease_seconds, lease_holder=lease_holder)
+    app, runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
     asyncio.run(app.run())
+    if runtime.failure is not None:
+        fail(f"ingest stopped: {runtime.failure}")
 
 
 def _process_count(spec: str, partitions: int) -> int:

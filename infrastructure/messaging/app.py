@@ -8,6 +8,7 @@ the app's lifespan on the broker's own connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,13 @@ class Runtime:
     store: ContextStore | None = None
     use_cases: UseCases | None = None
     worker: IngestWorker | None = None
+    starting: asyncio.Task[None] | None = None  # the worker waits for its partition leases
+    failure: BaseException | None = None  # why the worker stopped on its own, if it did
+
+    async def wait_started(self) -> None:
+        """Until the worker pulls (tests, benchmarks): it may wait for another's leases."""
+        if self.starting is not None:
+            await asyncio.shield(self.starting)
 
     def get_store(self) -> ContextStore:
         if self.store is None:
@@ -119,14 +127,35 @@ def create_app(
             runtime.use_cases = await asyncio.to_thread(runtime.use_cases_factory, store)
         await ensure_streams(broker.connection, subjects)
         if runtime.ingest:
-            runtime.worker = IngestWorker(runtime.store, broker.connection, subjects,
-                                          runtime.partitions, runtime.options)
-            await runtime.worker.start()
-            log.info("ingesting partitions %s of %s", runtime.worker.partitions,
-                     subjects.events_stream)
+            worker = runtime.worker = IngestWorker(runtime.store, broker.connection, subjects,
+                                                   runtime.partitions, runtime.options)
+
+            def give_up(error: BaseException) -> None:
+                runtime.failure = error
+                app.exit()
+
+            worker.on_lost = give_up
+
+            async def start() -> None:
+                try:
+                    await worker.start()
+                except Exception as e:
+                    log.exception("the ingest worker could not start")
+                    give_up(e)
+                    raise
+                log.info("ingesting partitions %s of %s", worker.partitions,
+                         subjects.events_stream)
+
+            # In the background: a standby worker waits here, and must still stop on SIGTERM.
+            runtime.starting = asyncio.create_task(start(), name="ingest-start")
 
     @app.on_shutdown
     async def stop_ingest() -> None:
+        if runtime.starting is not None and not runtime.starting.done():
+            runtime.starting.cancel()
+        if runtime.starting is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await runtime.starting  # a failure was logged and kept in runtime.failure
         if runtime.worker is not None:
             await runtime.worker.stop()
 

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -50,6 +50,7 @@ from application.results import EventOutcome, RecordResult
 from application.store import ContextStore
 from domain.events import AnyEnvelope, InvalidEnvelope, parse_envelope
 from infrastructure.messaging.dlq import DeadLetter, DeadLetterPublisher
+from infrastructure.messaging.leases import LeaseLost, PartitionLeases
 from infrastructure.messaging.pull import BatchPuller
 from infrastructure.messaging.streams import consumer_config, ensure_consumer
 from infrastructure.messaging.subjects import Subjects, dlq_agent_token
@@ -70,6 +71,8 @@ class IngestOptions:
     retry_max: float = 5.0
     announce: bool = True
     progress_every: float = 30.0  # seconds between progress lines in the log (0: none)
+    lease_seconds: float = 10.0  # a dead worker's partitions are free again after this
+    lease_holder: str | None = None  # the same name takes back a dead predecessor's leases
 
 
 @dataclass
@@ -144,6 +147,11 @@ class IngestWorker:
         self._pullers: list[BatchPuller] = []
         self._committer: asyncio.Task[None] | None = None
         self._running = False
+        self.leases = PartitionLeases(self.js, subjects.leases_bucket, self.partitions,
+                                      holder=self.options.lease_holder,
+                                      ttl=self.options.lease_seconds)
+        self.lost: LeaseLost | None = None  # set when a lease was lost and pulling stopped
+        self._keeper: asyncio.Task[None] | None = None
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -151,6 +159,7 @@ class IngestWorker:
                      for p in self.partitions]
         if 0 in self.partitions:
             consumers.append((self.subjects.stray_durable, self.subjects.stray_filter))
+        await self.leases.acquire()  # waits while another worker consumes these partitions
         self._running = True
         for durable, filter_subject in consumers:
             await ensure_consumer(self.js, self.subjects.events_stream,
@@ -161,6 +170,7 @@ class IngestWorker:
             self._pullers.append(puller)
             self._tasks.append(asyncio.create_task(self._pull(puller), name=f"pull-{durable}"))
         self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
+        self._keeper = asyncio.create_task(self._keep_leases(), name="ingest-leases")
         if self.options.progress_every > 0:
             self._tasks.append(asyncio.create_task(self._report_progress(),
                                                    name="ingest-progress"))
@@ -184,7 +194,27 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        await self.leases.release()
         log.info("ingest stopped: %s", self.stats.summary())
+
+    async def _keep_leases(self) -> None:
+        """Renew the partition leases; on losing one, stop pulling (what is held is recorded)."""
+        try:
+            await self.leases.keep()
+        except LeaseLost as e:
+            log.error("%s; this worker stops pulling", e)
+            self.lost = e
+            self._running = False
+            for task in self._tasks:
+                task.cancel()
+            if self.on_lost is not None:
+                self.on_lost(e)
+
+    on_lost: Callable[[LeaseLost], None] | None = None  # e.g. end the process
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until nothing pulled waits to be recorded (tests, benchmarks)."""

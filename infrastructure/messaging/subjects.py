@@ -57,6 +57,11 @@ class Subjects:
     def dlq_stream(self) -> str:
         return f"{self.prefix.upper().replace('-', '_')}_DLQ"
 
+    @property
+    def leases_bucket(self) -> str:
+        """Key-value bucket of the partition leases (which worker consumes which partition)."""
+        return f"{self.prefix.upper().replace('-', '_')}_INGEST_LEASES"
+
     # Subjects agents publish on ---------------------------------------------------------------
     @property
     def events_all(self) -> str:

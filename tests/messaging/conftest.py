@@ -50,9 +50,10 @@ async def cleanup_streams(js_url: str, prefix: str) -> AsyncIterator[None]:
     yield
     nc = await nats.connect(js_url)
     js = nc.jetstream()
-    for suffix in ("_EVENTS", "_DLQ"):
+    for suffix in ("_EVENTS", "_DLQ", "_INGEST_LEASES"):
         with contextlib.suppress(Exception):
-            await js.delete_stream(prefix.upper() + suffix)
+            await js.delete_stream(("KV_" if suffix == "_INGEST_LEASES" else "")
+                                   + prefix.upper() + suffix)
     await nc.close()
 
 

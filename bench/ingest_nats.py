@@ -29,7 +29,6 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,11 +43,10 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import drop_schema, fresh_schema  # noqa: E402
+from bench.common import drop_schema, fresh_schema, jetstream_url  # noqa: E402
 from infrastructure.services import (  # noqa: E402
     DEFAULT_DSN,
     DEFAULT_NATS_URL,
-    ensure_nats,
     libpq_dsn,
     nats_info,
 )
@@ -144,21 +142,6 @@ def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
         if role is not None:
             by_role[role] += used
     return by_role
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def jetstream_url(url: str) -> tuple[str, Any]:
-    info = nats_info(url) or {}
-    version = tuple(int(x) for x in str(info.get("version", "0.0")).split(".")[:2])
-    if version >= (2, 10):
-        return url, None
-    handle = ensure_nats(f"nats://127.0.0.1:{free_port()}")
-    return handle.url, handle
 
 
 async def create_streams(url: str, subjects: Any) -> None:

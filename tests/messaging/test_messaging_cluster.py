@@ -78,7 +78,9 @@ async def test_replicated_streams_keep_events_when_a_node_dies(
                                             {"role": "user", "content": str(i)})
                                   for i in range(20)])
     await publisher.close()
-    leader = (await js.stream_info(subjects.events_stream)).cluster.leader
+    placement = (await js.stream_info(subjects.events_stream)).cluster
+    assert placement is not None
+    leader = placement.leader
     victim = next(n for i, n in enumerate(nodes) if f"n{i}" == leader)
     victim.kill()  # the stream's leader goes away
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import nats
 from nats_helpers import running_app, subjects_of, wait_until
@@ -30,14 +31,14 @@ async def test_rpc_context_answers_state_and_errors(
 
         nc = await nats.connect(settings.nats_url)
 
-        async def ask(body: object) -> dict[str, object]:
+        async def ask(body: object) -> dict[str, Any]:
             raw = body if isinstance(body, bytes) else json.dumps(body).encode()
             reply = await nc.request(subjects.rpc_context, raw, timeout=10)
             return json.loads(reply.data)  # type: ignore[no-any-return]
 
         now = await ask({"agent_id": "rpc-agent"})
         assert now["version"] == 2
-        assert [m["content"] for m in now["messages"]] == ["one", "two"]  # type: ignore[index]
+        assert [m["content"] for m in now["messages"]] == ["one", "two"]
         assert now["content_hash"] == store.context("rpc-agent")["content_hash"]
         first = await ask({"agent_id": "rpc-agent", "version": 1})
         assert first["version"] == 1 and len(first["messages"]) == 1  # type: ignore[arg-type]

@@ -155,12 +155,25 @@ class IngestWorker:
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
-        consumers = [(self.subjects.durable(p), self.subjects.partition_filter(p))
-                     for p in self.partitions]
-        if 0 in self.partitions:
-            consumers.append((self.subjects.stray_durable, self.subjects.stray_filter))
-        await self.leases.acquire()  # waits while another worker consumes these partitions
+        """Start recording; each partition is pulled as soon as its lease is held, and this
+        returns once all are (a standby waits here until the worker before it goes)."""
         self._running = True
+        self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
+        self._keeper = asyncio.create_task(self._keep_leases(), name="ingest-leases")
+        if self.options.progress_every > 0:
+            self._tasks.append(asyncio.create_task(self._report_progress(),
+                                                   name="ingest-progress"))
+        claims = [asyncio.create_task(self._claim(p), name=f"claim-{p}")
+                  for p in self.partitions]
+        self._tasks.extend(claims)
+        await asyncio.gather(*claims)
+
+    async def _claim(self, partition: int) -> None:
+        """Take the partition's lease (waiting while another worker holds it), then pull it."""
+        await self.leases.acquire(partition)
+        consumers = [(self.subjects.durable(partition), self.subjects.partition_filter(partition))]
+        if partition == 0:  # malformed subjects go with partition 0
+            consumers.append((self.subjects.stray_durable, self.subjects.stray_filter))
         for durable, filter_subject in consumers:
             await ensure_consumer(self.js, self.subjects.events_stream,
                                   consumer_config(durable, filter_subject))
@@ -169,21 +182,16 @@ class IngestWorker:
             await puller.start()
             self._pullers.append(puller)
             self._tasks.append(asyncio.create_task(self._pull(puller), name=f"pull-{durable}"))
-        self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
-        self._keeper = asyncio.create_task(self._keep_leases(), name="ingest-leases")
-        if self.options.progress_every > 0:
-            self._tasks.append(asyncio.create_task(self._report_progress(),
-                                                   name="ingest-progress"))
 
     async def stop(self) -> None:
         """Stop pulling, record and acknowledge what was already pulled, then return."""
         self._running = False
-        for task in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
         # Unsubscribe rather than drain: whatever a lingering pull still delivers stays
         # unacknowledged and comes again (the next start rewinds to the ack floor).
         for puller in self._pullers:

@@ -4,8 +4,9 @@ Two workers on one durable consumer would split a partition's messages between t
 start rewinds the consumer under the other), so an agent's events could be recorded out of
 order. Before pulling, a worker takes a lease per partition: a key in a JetStream key-value
 bucket whose messages expire after the bucket's TTL, created only if absent and renewed with
-compare-and-set. A worker that stops deletes its keys; one that dies leaves them to expire; a
-second worker started on the same partitions waits, as a standby, and takes over then. A
+compare-and-set. A worker that stops deletes its keys; one that dies leaves them to expire. A
+worker pulls each partition as soon as it holds its lease and waits, as a standby, for the
+others (each partition on its own, so overlapping shares never stall one another). A
 restarted worker of a supervisor presents the same holder name as its dead predecessor and
 takes its leases back at once.
 
@@ -49,8 +50,13 @@ class PartitionLeases:
         self.poll = poll
         self._revisions: dict[str, int] = {}
         self._kv: KeyValue | None = None
+        self._opening = asyncio.Lock()
 
     async def _bucket(self) -> KeyValue:
+        async with self._opening:  # partitions are claimed concurrently
+            return await self._open()
+
+    async def _open(self) -> KeyValue:
         if self._kv is None:
             try:
                 self._kv = await self.js.key_value(self.bucket)
@@ -66,34 +72,33 @@ class PartitionLeases:
     def _value(self) -> bytes:
         return orjson.dumps({"holder": self.holder})
 
-    async def acquire(self) -> None:
-        """Take every lease, waiting (and saying so) while another worker holds one."""
+    async def acquire(self, partition: int) -> None:
+        """Take the partition's lease, waiting (and saying so) while another worker holds it."""
         kv = await self._bucket()
-        announced: set[str] = set()
-        for key in self.keys.values():
-            while True:
-                try:
-                    self._revisions[key] = await kv.create(key, self._value())
-                    break
-                except KeyWrongLastSequenceError:
-                    pass
-                try:
-                    entry = await kv.get(key)
-                except KeyNotFoundError:
-                    continue  # expired or released meanwhile
-                holder = orjson.loads(entry.value or b"{}").get("holder")
-                if holder == self.holder and entry.revision is not None:
-                    # Our own, left by a predecessor of the same name that died.
-                    self._revisions[key] = await kv.update(key, self._value(),
-                                                           last=entry.revision)
-                    break
-                if key not in announced:
-                    announced.add(key)
-                    log.warning("%s is consumed by %s; waiting until it stops or its lease "
-                                "expires (%.0fs after its last renewal)", key, holder, self.ttl)
-                await asyncio.sleep(self.poll)
-            if key in announced:
-                log.warning("%s taken over by %s", key, self.holder)
+        key = self.keys[partition]
+        announced = False
+        while True:
+            try:
+                self._revisions[key] = await kv.create(key, self._value())
+                break
+            except KeyWrongLastSequenceError:
+                pass
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:
+                continue  # expired or released meanwhile
+            holder = orjson.loads(entry.value or b"{}").get("holder")
+            if holder == self.holder and entry.revision is not None:
+                # Our own, left by a predecessor of the same name that died.
+                self._revisions[key] = await kv.update(key, self._value(), last=entry.revision)
+                break
+            if not announced:
+                announced = True
+                log.warning("%s is consumed by %s; waiting until it stops or its lease "
+                            "expires (%.0fs after its last renewal)", key, holder, self.ttl)
+            await asyncio.sleep(self.poll)
+        if announced:
+            log.warning("%s taken over by %s", key, self.holder)
 
     async def renew(self) -> None:
         """Renew every lease; LeaseLost when one was taken meanwhile."""

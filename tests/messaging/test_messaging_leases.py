@@ -15,6 +15,7 @@ import pytest
 from nats_helpers import subjects_of, wait_until
 from test_messaging_faults import REPO, worker_env
 
+from domain.events import AnyEnvelope
 from infrastructure.bootstrap import build_messaging_app
 from infrastructure.messaging.ingest import IngestOptions
 from infrastructure.messaging.leases import LeaseLost, PartitionLeases
@@ -22,7 +23,7 @@ from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.settings import Settings
 
 
-def messages(agent: str, start: int, count: int) -> list[object]:
+def messages(agent: str, start: int, count: int) -> list[AnyEnvelope]:
     run = uuid.uuid4().hex[:6]
     return [new_event(agent, "message", {"role": "user", "content": str(i),
                                          "message_id": f"{run}-{i}"})
@@ -41,7 +42,7 @@ async def test_a_second_worker_waits_as_a_standby_and_takes_over_when_the_first_
     await first.wait_started()
     await second_app.start()  # its worker waits for the leases in the background
     try:
-        await publisher.publish_many(messages("standby-a", 0, 50)  # type: ignore[arg-type]
+        await publisher.publish_many(messages("standby-a", 0, 50)
                                      + messages("standby-b", 0, 50))
         store = first.get_store()
         await wait_until(lambda: len(store.history("standby-a")) == 50
@@ -53,12 +54,45 @@ async def test_a_second_worker_waits_as_a_standby_and_takes_over_when_the_first_
         await first_app.stop()  # releases its leases: the standby starts at once
         await asyncio.wait_for(second.wait_started(), 10)
         store = second.get_store()
-        await publisher.publish_many(messages("standby-a", 50, 50))  # type: ignore[arg-type]
+        await publisher.publish_many(messages("standby-a", 50, 50))
         await wait_until(lambda: len(store.history("standby-a")) == 100,
                          what="the standby records")
         assert second.worker.stats.recorded == 50
         contents = [h.data["content"] for h in store.iter_history("standby-a")]
         assert contents == [str(i) for i in range(100)]
+    finally:
+        await publisher.close()
+        await first_app.stop()
+        await second_app.stop()
+
+
+async def test_a_worker_pulls_each_partition_it_holds_while_waiting_for_the_others(
+        settings_factory: Callable[..., Settings]) -> None:
+    """Overlapping shares (0,1 and 1,2,3): the second pulls 2 and 3 at once, 1 once it is free."""
+    settings = settings_factory(nats_partitions=4)
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes, lease_seconds=3)
+    first_app, first = build_messaging_app(settings, partitions=[0, 1], options=options)
+    second_app, second = build_messaging_app(settings, partitions=[1, 2, 3], options=options)
+    publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+    await first_app.start()
+    await first.wait_started()
+    await second_app.start()
+    try:
+        agents = [f"overlap-{a}" for a in range(40)]
+        await publisher.publish_many([e for a in agents
+                                      for e in messages(a, 0, 5)])
+        store = first.get_store()
+        await wait_until(lambda: sum(a.version for a in store.agents()) == 200,
+                         what="every event recorded by one worker or the other")
+        assert first.worker is not None and second.worker is not None
+        assert first.worker.stats.recorded > 0 and second.worker.stats.recorded > 0
+        assert first.worker.stats.recorded + second.worker.stats.recorded == 200
+        assert second.starting is not None and not second.starting.done()  # 1 is not free
+
+        await first_app.stop()
+        await asyncio.wait_for(second.wait_started(), 10)
+        assert sorted(second.worker.leases._revisions) == [
+            "partition-1", "partition-2", "partition-3"]
     finally:
         await publisher.close()
         await first_app.stop()
@@ -72,16 +106,17 @@ async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them
     bucket = f"{prefix.upper()}_LEASES"
     try:
         dead = PartitionLeases(js, bucket, [0, 1], holder="host:1:worker-0", ttl=2)
-        await dead.acquire()  # then never renewed nor released: its process "died"
+        for partition in (0, 1):  # then never renewed nor released: its process "died"
+            await dead.acquire(partition)
         standby = PartitionLeases(js, bucket, [1], holder="host:2:other", ttl=2, poll=0.1)
-        waiting = asyncio.create_task(standby.acquire())
+        waiting = asyncio.create_task(standby.acquire(1))
         await asyncio.sleep(0.5)
         assert not waiting.done(), "took a lease its holder still had"
         await asyncio.wait_for(waiting, 15)  # expired
 
         # A supervisor's replacement for the dead worker presents the same name.
         namesake = PartitionLeases(js, bucket, [0], holder="host:1:worker-0", ttl=2)
-        await namesake.acquire()
+        await namesake.acquire(0)
         assert set(namesake._revisions) == {"partition-0"}
 
         # The dead one, were it only frozen, finds out at its next renewal.
@@ -110,7 +145,7 @@ async def test_a_worker_that_loses_its_lease_stops_pulling_and_says_why(
         assert worker is not None
         await wait_until(lambda: runtime.failure is not None, timeout=10, what="lease lost")
         assert isinstance(worker.lost, LeaseLost) and "partition-0" in str(worker.lost)
-        await publisher.publish_many(messages("after-loss", 0, 5))  # type: ignore[arg-type]
+        await publisher.publish_many(messages("after-loss", 0, 5))
         await asyncio.sleep(1.0)
         assert worker.stats.recorded == 0  # no longer pulling
     finally:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import nats
 from nats_helpers import running_app, subjects_of, wait_until
@@ -70,3 +73,22 @@ async def test_an_agents_events_behind_a_failed_one_are_held_back(js_url: str, p
     assert isinstance(second, HeldBack) and second.failed_event_id == a1.event_id
     assert isinstance(other, PublishFailed) and not isinstance(other, HeldBack)
     assert not publisher._lanes  # nothing left behind
+
+
+async def test_the_example_agent_runs_against_a_worker(
+        settings_factory: Callable[..., Settings]) -> None:
+    """examples/publish_agent.py, as the README tells: publish, follow, ask, sync publish."""
+    settings = settings_factory(nats_partitions=2)
+    example = Path(__file__).resolve().parents[2] / "examples" / "publish_agent.py"
+    async with running_app(settings):
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, str(example), "--url", settings.nats_url,
+                             "--prefix", settings.nats_prefix, "--agent", "example-agent"],
+            capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("published 6 events")
+    assert lines[1:3] == ["republished the first event: duplicate=True",
+                          "recorded: example-agent version 6"]
+    assert lines[3].startswith("example-agent is at version 6 with 2 messages; hash ")
+    assert lines[4].startswith("sync publisher: stored at stream seq ")

@@ -149,7 +149,8 @@ class IngestWorker:
         self._running = False
         self.leases = PartitionLeases(self.js, subjects.leases_bucket, self.partitions,
                                       holder=self.options.lease_holder,
-                                      ttl=self.options.lease_seconds)
+                                      ttl=self.options.lease_seconds,
+                                      replicas=subjects.replicas)
         self.lost: LeaseLost | None = None  # set when a lease was lost and pulling stopped
         self._keeper: asyncio.Task[None] | None = None
 

@@ -41,13 +41,15 @@ def default_holder() -> str:
 
 class PartitionLeases:
     def __init__(self, js: JetStreamContext, bucket: str, partitions: Iterable[int], *,
-                 holder: str | None = None, ttl: float = 10.0, poll: float = 0.5):
+                 holder: str | None = None, ttl: float = 10.0, poll: float = 0.5,
+                 replicas: int = 1):
         self.js = js
         self.bucket = bucket
         self.keys = {p: f"partition-{p}" for p in partitions}
         self.holder = holder or default_holder()
         self.ttl = ttl
         self.poll = poll
+        self.replicas = replicas  # as the streams': a cluster keeps its leases when a node dies
         self._revisions: dict[str, int] = {}
         self._kv: KeyValue | None = None
         self._opening = asyncio.Lock()
@@ -62,7 +64,7 @@ class PartitionLeases:
                 self._kv = await self.js.key_value(self.bucket)
             except BucketNotFoundError:
                 self._kv = await self.js.create_key_value(
-                    bucket=self.bucket, ttl=self.ttl, history=1,
+                    bucket=self.bucket, ttl=self.ttl, history=1, replicas=self.replicas,
                     description="ctxstore ingest: which worker consumes which partition")
             status = await self._kv.status()
             if status.ttl:  # a bucket made earlier with another TTL keeps its own

@@ -13,6 +13,7 @@ from pathlib import Path
 import nats
 import pytest
 
+from infrastructure.messaging.leases import LeaseLost, PartitionLeases
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.messaging.streams import ensure_streams
 from infrastructure.messaging.subjects import Subjects
@@ -73,6 +74,11 @@ async def test_replicated_streams_keep_events_when_a_node_dies(
     assert info.config.num_replicas == 3
     assert (await js.stream_info(subjects.dlq_stream)).config.num_replicas == 3
 
+    leases = PartitionLeases(js, subjects.leases_bucket, [0], ttl=5, replicas=3)
+    await leases.acquire(0)
+    kv_stream = await js.stream_info(f"KV_{subjects.leases_bucket}")
+    assert kv_stream.config.num_replicas == 3
+
     publisher = await ContextPublisher.connect(urls, prefix="clu")
     await publisher.publish_many([new_event("cl-agent", "message",
                                             {"role": "user", "content": str(i)})
@@ -94,6 +100,15 @@ async def test_replicated_streams_keep_events_when_a_node_dies(
             pass
         assert time.monotonic() < deadline, "the stream did not come back with all events"
         await asyncio.sleep(0.5)
+    while True:  # the leases bucket is replicated too: a worker can still renew
+        try:
+            await leases.renew()
+            break
+        except LeaseLost:
+            raise
+        except Exception:
+            assert time.monotonic() < deadline, "the leases did not come back"
+            await asyncio.sleep(0.5)
     await nc.close()
 
 

@@ -165,6 +165,33 @@ def dlq_replay(
 
 
 @friendly_errors
+def partitions(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Each partition's consumer: the worker holding it, and what waits or is in flight."""
+    from infrastructure.messaging.status import partition_status
+
+    rows = asyncio.run(_with_js(partition_status))
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row.as_dict()))
+        return
+
+    def shown(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    typer.echo("partition\twaiting\tunacked\tacked through\tworker")
+    for row in rows:
+        name = "stray" if row.partition is None else str(row.partition)
+        typer.echo(f"{name}\t{shown(row.waiting)}\t{shown(row.unacknowledged)}\t"
+                   f"{shown(row.acknowledged_through)}\t{row.holder or '(none)'}")
+    idle = [str(r.partition) for r in rows if r.partition is not None and r.holder is None]
+    if idle:
+        typer.echo(f"no worker holds partition(s) {', '.join(idle)}: start `ctxstore ingest`",
+                   err=True)
+
+
+@friendly_errors
 def asyncapi(
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write here instead of stdout.")] = None,
@@ -184,5 +211,6 @@ def asyncapi(
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
+    app.command("partitions")(partitions)
     app.add_typer(dlq_app, name="dlq")
     app.command("asyncapi")(asyncapi)

@@ -35,6 +35,32 @@ class LeaseLost(RuntimeError):
     """Another worker holds a partition this worker was consuming."""
 
 
+def lease_key(partition: int) -> str:
+    return f"partition-{partition}"
+
+
+def _holder(entry: KeyValue.Entry) -> str | None:
+    holder = orjson.loads(entry.value or b"{}").get("holder")
+    return str(holder) if holder else None
+
+
+async def lease_holders(js: JetStreamContext, bucket: str, partitions: int) -> dict[int, str]:
+    """Partition to the name of the worker holding its lease, for the leases now held."""
+    try:
+        kv = await js.key_value(bucket)
+    except BucketNotFoundError:
+        return {}
+    holders: dict[int, str] = {}
+    for partition in range(partitions):
+        try:
+            holder = _holder(await kv.get(lease_key(partition)))
+        except KeyNotFoundError:
+            continue
+        if holder:
+            holders[partition] = holder
+    return holders
+
+
 def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -45,7 +71,7 @@ class PartitionLeases:
                  replicas: int = 1):
         self.js = js
         self.bucket = bucket
-        self.keys = {p: f"partition-{p}" for p in partitions}
+        self.keys = {p: lease_key(p) for p in partitions}
         self.holder = holder or default_holder()
         self.ttl = ttl
         self.poll = poll
@@ -89,7 +115,7 @@ class PartitionLeases:
                 entry = await kv.get(key)
             except KeyNotFoundError:
                 continue  # expired or released meanwhile
-            holder = orjson.loads(entry.value or b"{}").get("holder")
+            holder = _holder(entry)
             if holder == self.holder and entry.revision is not None:
                 # Our own, left by a predecessor of the same name that died.
                 self._revisions[key] = await kv.update(key, self._value(), last=entry.revision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from nats_helpers import subjects_of, wait_until
+from nats_helpers import running_app, subjects_of, wait_until
 from test_messaging_faults import REPO, worker_env
 
 from domain.events import AnyEnvelope
@@ -186,3 +187,33 @@ async def test_the_ingest_command_exits_with_an_error_when_its_lease_is_taken(
         if worker.poll() is None:
             worker.kill()
         await nc.close()
+
+
+async def test_partitions_command_shows_holders_and_backlog(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=2)
+
+    def partitions(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "infrastructure.cli.main", "partitions",
+                               *args], env=worker_env(settings), cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+
+    async with running_app(settings) as runtime:
+        worker = runtime.worker
+        assert worker is not None
+        publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+        await publisher.publish_many([e for a in range(6) for e in messages(f"status-{a}", 0, 5)])
+        await publisher.close()
+        await wait_until(lambda: worker.stats.recorded == 30, what="30 recorded")
+        await worker.wait_idle()
+        done = await asyncio.to_thread(partitions, "--json")
+        assert done.returncode == 0, done.stderr
+        rows = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [r["partition"] for r in rows] == [0, 1, None]
+        assert {r["holder"] for r in rows} == {worker.leases.holder}
+        assert all(r["waiting"] == 0 and r["unacknowledged"] == 0 for r in rows)
+        assert sum(r["acknowledged_through"] or 0 for r in rows[:2]) > 0
+    done = await asyncio.to_thread(partitions)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split("\t")[-1] == "(none)"
+    assert "no worker holds partition(s) 0, 1" in done.stderr

@@ -234,7 +234,12 @@ def _settle(result: asyncio.Future[PubAck], outcome: PubAck | BaseException) -> 
 
 
 class SyncContextPublisher:
-    """Blocking wrapper for agents without an event loop: the loop runs in a daemon thread."""
+    """Blocking wrapper for agents without an event loop: the loop runs in a daemon thread.
+
+    `timeout` bounds connecting and closing. Publishing waits until every event is acknowledged
+    or has failed, which each event's own bound (`attempts` × `ack_timeout`) keeps finite: one
+    agent's events go one at a time, so a large batch may rightly take minutes.
+    """
 
     def __init__(self, url: str = "nats://127.0.0.1:4222", *, prefix: str = "ctx",
                  timeout: float = 60.0, **options: Any):
@@ -245,15 +250,15 @@ class SyncContextPublisher:
         self._thread.start()
         self._publisher = self._run(ContextPublisher.connect(url, prefix=prefix, **options))
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _run(self, coro: Coroutine[Any, Any, T], *, bounded: bool = True) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result(self.timeout)
+        return future.result(self.timeout if bounded else None)
 
     def publish(self, envelope: EnvelopeLike) -> PubAck:
-        return self._run(self._publisher.publish(envelope))
+        return self._run(self._publisher.publish(envelope), bounded=False)
 
     def publish_many(self, envelopes: Iterable[EnvelopeLike]) -> list[PubAck]:
-        return self._run(self._publisher.publish_many(list(envelopes)))
+        return self._run(self._publisher.publish_many(list(envelopes)), bounded=False)
 
     def event(self, agent_id: str, type: str, data: Mapping[str, Any], **kw: Any) -> PubAck:
         """Build and publish one event; returns its PubAck."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from infrastructure.messaging.publisher import (
     ContextPublisher,
     HeldBack,
     PublishFailed,
+    SyncContextPublisher,
     new_event,
 )
 from infrastructure.messaging.subjects import Subjects
@@ -92,3 +94,23 @@ async def test_the_example_agent_runs_against_a_worker(
                           "recorded: example-agent version 6"]
     assert lines[3].startswith("example-agent is at version 6 with 2 messages; hash ")
     assert lines[4].startswith("sync publisher: stored at stream seq ")
+
+
+async def test_sync_publisher_waits_for_a_long_batch_beyond_its_connect_timeout(
+        settings_factory: Callable[..., Settings]) -> None:
+    """One agent's events go one at a time: a big batch outlasts `timeout`, and must not fail."""
+    settings = settings_factory(nats_partitions=2)
+    events = [new_event("sync-long", "message", {"role": "user", "content": str(i)})
+              for i in range(1500)]
+
+    def publish() -> tuple[int, float]:
+        with SyncContextPublisher(settings.nats_url, prefix=settings.nats_prefix,
+                                  timeout=0.3) as publisher:
+            started = time.monotonic()
+            acks = publisher.publish_many(events)
+            return len(acks), time.monotonic() - started
+
+    async with running_app(settings, ingest=False):
+        count, took = await asyncio.to_thread(publish)
+    assert count == len(events)
+    assert took > 0.3, "the batch was too quick to show anything"

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,8 +59,10 @@ def ingest(
     count = _process_count(processes, len(chosen) if chosen else subjects.partitions)
     if count > 1:
         from infrastructure.cli.supervise import Supervisor, share_partitions
+        from infrastructure.messaging.leases import default_holder
 
         shares = share_partitions(chosen or list(range(subjects.partitions)), count)
+        supervisor = default_holder()  # unique even across hosts that share a name
         commands = [
             [sys.executable, "-m", "infrastructure.cli.main", "ingest",
              "--partitions", ",".join(map(str, share)), "--batch-size", str(batch_size),
@@ -69,7 +70,7 @@ def ingest(
              "--announce" if announce else "--no-announce", "--log-level", log_level,
              "--lease-seconds", str(lease_seconds),
              # A restarted worker takes back the leases of the one it replaces at once.
-             "--lease-holder", f"{socket.gethostname()}:{os.getpid()}:worker-{i}"]
+             "--lease-holder", f"{supervisor}:worker-{i}"]
             for i, share in enumerate(shares)  # one answers ctx.rpc.*, as one worker would
         ]
         raise typer.Exit(Supervisor(commands).run())

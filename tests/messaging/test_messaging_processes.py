@@ -60,8 +60,7 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
     try:
         await wait_until(lambda: len(workers_of(parent)) == 2, timeout=30, what="2 workers")
         assert sorted(workers_of(parent).values()) == ["0,2", "1,3"]
-        # Publish once the stream exists: a publication that finds no stream is retried after
-        # later ones (publisher.py), which would reorder an agent before any worker sees it.
+        # Both workers pull before anything is published, so both get a share of the events.
         await wait_until(lambda: log.read_text().count("ingesting partitions") == 2,
                          timeout=30, what="both workers ingesting")
         publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
@@ -81,6 +80,8 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
         assert total(store) == len(events)
         assert_exactly_once_in_order(store, agents, per_agent, run)
         assert "exited with -9" in log.read_text()
+        # The replacement presented its predecessor's name and took its leases back at once.
+        assert "is consumed by" not in log.read_text()
 
         children = list(workers_of(parent))
         parent.send_signal(signal.SIGTERM)

@@ -4,11 +4,12 @@ The ingest worker (infrastructure/messaging/ingest.py) drives its pull consumers
 than through faststream's JetStream subscriber, and its tests run on real JetStream rather than
 on TestNatsBroker. These tests keep those reasons honest: were a release of faststream to
 redeliver after a raised handler, or TestNatsBroker to learn deduplication, they would fail and
-the choice could be revisited. The third pitfall (nats-py 2.16's ``fetch`` raising a bare
-``asyncio.TimeoutError`` that faststream's pull loop does not catch, so the loop dies with a
-partial batch unacknowledged) depends on a race inside ``fetch`` and is shown by reading:
-``_fetch_n`` raises ``asyncio.TimeoutError`` where the deadline runs out between its two pull
-requests, and faststream's ``_consume_pull`` catches only ``nats.errors.TimeoutError``.
+the choice could be revisited.
+
+The third pitfall is nats-py 2.16's ``fetch`` raising a bare ``asyncio.TimeoutError`` (where its
+deadline runs out between its two pull requests) that faststream's pull loop, which catches only
+``nats.errors.TimeoutError``, does not survive: the loop task dies (faststream starts another)
+and the messages it had collected for a batch stay unacknowledged while later ones are handled.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import uuid
 
 import nats
+import nats.errors
 from faststream.nats import JStream, NatsBroker, PullSub, TestNatsBroker
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats_helpers import wait_until
@@ -84,3 +86,44 @@ async def test_test_nats_broker_has_no_jetstream_deduplication(js_url: str, pref
         for _ in range(2):
             await test_broker.publish("an event", subject, stream=stream, headers=msg_id)
     assert received == ["an event", "an event"], "TestNatsBroker now deduplicates"
+
+
+async def test_faststream_batch_pull_loop_dies_on_a_bare_timeout_and_drops_a_partial_batch(
+        js_url: str, prefix: str) -> None:
+    """A short batch timeout makes the race frequent; it is the same race at any timeout."""
+    stream, subject = f"{prefix.upper()}_FETCH", f"{prefix}.fetch.a"
+    nc = await nats.connect(js_url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=stream, subjects=[f"{prefix}.fetch.>"]))
+    handled: list[int] = []
+    broker = NatsBroker(js_url)
+
+    @broker.subscriber(subject, stream=JStream(stream, declare=False), durable="fetch",
+                       pull_sub=PullSub(batch_size=50, timeout=0.001, batch=True))
+    async def record(bodies: list[str]) -> None:
+        handled.append(len(bodies))
+
+    try:
+        await broker.start()
+        subscriber = next(iter(broker.subscribers))
+        published, dropped = 0, 0
+        for _ in range(100):  # about 5 rounds in 20 showed it here; stop at the first
+            for _ in range(3):
+                await js.publish(subject, b"an event")
+                published += 1
+            await asyncio.sleep(0.2)
+            info = await js.consumer_info(stream, "fetch")
+            dropped = published - sum(handled)
+            if dropped and info.num_ack_pending and not info.num_pending:
+                break
+        died = [t.exception() for t in subscriber.tasks  # type: ignore[attr-defined]
+                if t.done() and not t.cancelled() and t.exception() is not None]
+        assert any(isinstance(e, TimeoutError) and not isinstance(e, nats.errors.TimeoutError)
+                   for e in died), "the pull loop never died on a bare asyncio.TimeoutError"
+        # Delivered, neither handled nor acknowledged, while later messages were handled: they
+        # come back only after the ack wait, out of order.
+        assert dropped > 0 and info.num_ack_pending == dropped and info.num_pending == 0
+    finally:
+        await broker.stop()
+        await js.delete_stream(stream)
+        await nc.close()

@@ -19,8 +19,9 @@ terminates (TERM) every message of the batch, so an outage of PostgreSQL would d
 acks a batch all-or-nothing where we need per-message outcomes (recorded, duplicate, DLQ); and
 nats-py 2.16's ``fetch`` raises a bare ``asyncio.TimeoutError`` that faststream's loop does not
 catch, discarding a partly collected batch (left unacknowledged, so later messages of the
-partition overtake it after a restart of the task). ``fetch`` is also costly per message (see
-pull.py). The pull loop below runs inside the FastStream app's lifespan.
+partition overtake it after a restart of the task). tests/messaging/test_messaging_pitfalls.py
+shows each of these on a real server. ``fetch`` is also costly per message (see pull.py). The
+pull loop below runs inside the FastStream app's lifespan.
 """
 
 from __future__ import annotations

@@ -93,7 +93,11 @@ class PartitionLeases:
                     bucket=self.bucket, ttl=self.ttl, history=1, replicas=self.replicas,
                     description="ctxstore ingest: which worker consumes which partition")
             status = await self._kv.status()
-            if status.ttl:  # a bucket made earlier with another TTL keeps its own
+            if status.ttl and abs(status.ttl - self.ttl) > 0.001:
+                # Made earlier with another TTL: every worker must renew by the same clock.
+                log.warning("bucket %s keeps its lease TTL of %.0fs (not %.0fs); delete it "
+                            "while no worker runs to change it", self.bucket, status.ttl,
+                            self.ttl)
                 self.ttl = status.ttl
         return self._kv
 

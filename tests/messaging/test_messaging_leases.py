@@ -123,6 +123,11 @@ async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them
         # The dead one, were it only frozen, finds out at its next renewal.
         with pytest.raises(LeaseLost, match="partition-0: lease taken by another worker"):
             await dead.renew()
+
+        # The bucket's TTL holds for every worker, whatever one asks for.
+        other = PartitionLeases(js, bucket, [2], ttl=30)
+        await other.acquire(2)
+        assert other.ttl == 2
     finally:
         await js.delete_key_value(bucket)
         await nc.close()

@@ -122,8 +122,12 @@ class PartitionLeases:
             holder = _holder(entry)
             if holder == self.holder and entry.revision is not None:
                 # Our own, left by a predecessor of the same name that died.
-                self._revisions[key] = await kv.update(key, self._value(), last=entry.revision)
-                break
+                try:
+                    self._revisions[key] = await kv.update(key, self._value(),
+                                                           last=entry.revision)
+                    break
+                except KeyWrongLastSequenceError:
+                    continue  # changed meanwhile: look again
             if not announced:
                 announced = True
                 log.warning("%s is consumed by %s; waiting until it stops or its lease "
@@ -143,10 +147,19 @@ class PartitionLeases:
                 pass
             try:  # expired: fine if nobody took it meanwhile
                 self._revisions[key] = await kv.create(key, self._value())
+                continue
             except KeyWrongLastSequenceError:
-                del self._revisions[key]
-                raise LeaseLost(f"{key}: lease taken by another worker (this one did not renew "
-                                f"it within {self.ttl:.0f}s)") from None
+                pass
+            try:  # or our own last renewal went through but its answer was lost
+                entry = await kv.get(key)
+            except KeyNotFoundError:
+                continue  # gone again: the next renewal creates it
+            if _holder(entry) == self.holder and entry.revision is not None:
+                self._revisions[key] = entry.revision
+                continue
+            del self._revisions[key]
+            raise LeaseLost(f"{key}: lease taken by another worker (this one did not renew "
+                            f"it within {self.ttl:.0f}s)")
 
     async def keep(self) -> None:
         """Renew a few times per TTL until cancelled or a lease is lost."""

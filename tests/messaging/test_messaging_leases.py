@@ -120,9 +120,18 @@ async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them
         await namesake.acquire(0)
         assert set(namesake._revisions) == {"partition-0"}
 
-        # The dead one, were it only frozen, finds out at its next renewal.
-        with pytest.raises(LeaseLost, match="partition-0: lease taken by another worker"):
+        # The dead one, were it only frozen, finds out at its next renewal: partition 1 went to
+        # another worker. (Partition 0 went to its namesake, which only a supervisor starts,
+        # once the worker of that name has exited.)
+        with pytest.raises(LeaseLost, match="partition-1: lease taken by another worker"):
             await dead.renew()
+
+        # A renewal that went through but whose answer was lost is no loss.
+        lost_answer = PartitionLeases(js, bucket, [3], holder="host:3:w", ttl=2)
+        await lost_answer.acquire(3)
+        await PartitionLeases(js, bucket, [3], holder="host:3:w", ttl=2).acquire(3)  # moves on
+        await lost_answer.renew()
+        assert "partition-3" in lost_answer._revisions
 
         # The bucket's TTL holds for every worker, whatever one asks for.
         other = PartitionLeases(js, bucket, [2], ttl=30)

@@ -99,8 +99,13 @@ async def _with_js(fn: Any) -> Any:
     import nats
 
     settings, subjects = _subjects()
+
+    async def quiet(_error: Exception) -> None:
+        """The client would log each failed attempt with a traceback; the error that ends
+        the attempts reaches the user as one line (friendly_errors)."""
+
     nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
-                            max_reconnect_attempts=1)
+                            max_reconnect_attempts=1, error_cb=quiet)
     try:
         return await fn(nc.jetstream(), subjects)
     finally:

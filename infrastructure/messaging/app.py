@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from faststream import FastStream
@@ -77,11 +78,30 @@ class Runtime:
         return self.use_cases
 
 
+def _connection_trouble(every: float = 30.0) -> Callable[[Exception], Awaitable[None]]:
+    """An error callback that says what is wrong with the NATS connection, once in a while:
+    the client keeps retrying, and a worker waiting for NATS should not look hung."""
+    last = 0.0
+
+    async def report(error: Exception) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every:
+            last = time.monotonic()
+            log.warning("NATS: %s: %s (retrying)", type(error).__name__, error)
+
+    return report
+
+
+async def _reconnected() -> None:
+    log.warning("NATS: connected again")
+
+
 def build_broker(url: str | list[str], subjects: Subjects,
                  store: Callable[[], ContextStore], use_cases: Callable[[], UseCases], *,
                  rpc: bool = True) -> NatsBroker:
     broker = NatsBroker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
-                        logger=log)
+                        logger=log, error_cb=_connection_trouble(),
+                        reconnected_cb=_reconnected)
     if rpc:
         register_rpc(broker, subjects, store, use_cases)
     broker.publisher(

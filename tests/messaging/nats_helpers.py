@@ -25,8 +25,13 @@ async def running_app(settings: Settings, partitions: list[int] | None = None,
     options = options or IngestOptions(max_event_bytes=settings.max_event_bytes)
     app, runtime = build_messaging_app(settings, partitions=partitions, options=options,
                                        ingest=ingest)
-    await app.start()
-    await runtime.wait_started()
+    try:
+        # Bounded: a worker waiting for NATS or its leases fails the test clearly.
+        await asyncio.wait_for(app.start(), 60)
+        await asyncio.wait_for(runtime.wait_started(), 60)
+    except BaseException:
+        await app.stop()
+        raise
     try:
         yield runtime
     finally:

@@ -54,11 +54,14 @@ def cluster(tmp_path: Path) -> Iterator[tuple[list[str], list[subprocess.Popen[b
 async def _ready(urls: list[str], subjects: Subjects) -> nats.NATS:
     deadline = time.monotonic() + 30
     while True:
+        nc = None
         try:
             nc = await nats.connect(urls, connect_timeout=2, max_reconnect_attempts=-1)
             await ensure_streams(nc, subjects)  # needs a JetStream meta leader: retry until one
             return nc
         except Exception:
+            if nc is not None:  # else it reconnects for ever, in every later test's loop
+                await nc.close()
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)

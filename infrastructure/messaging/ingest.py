@@ -73,6 +73,7 @@ class IngestOptions:
     announce: bool = True
     progress_every: float = 30.0  # seconds between progress lines in the log (0: none)
     lease_seconds: float = 10.0  # a dead worker's partitions are free again after this
+    stop_timeout: float = 30.0  # how long stopping waits for a batch still being retried
     lease_holder: str | None = None  # the same name takes back a dead predecessor's leases
 
 
@@ -201,6 +202,17 @@ class IngestWorker:
         self._pullers.clear()
         if self._committer is not None:
             await self._queue.put([])  # wake-up marker: the committer drains, then stops
+            try:
+                await asyncio.wait_for(asyncio.shield(self._committer),
+                                       self.options.stop_timeout)
+            except TimeoutError:
+                # Retrying for ever (the database or NATS away): stop anyway. Nothing is lost:
+                # what is not acknowledged comes again to the next worker, and what was
+                # committed meanwhile is then a duplicate.
+                log.warning("stopping with %d batch(es) unacknowledged after %.0fs (%s); "
+                            "they come again to the next worker", max(self._held, 1),
+                            self.options.stop_timeout, self.stats.last_error or "busy")
+                self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None

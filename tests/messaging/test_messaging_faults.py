@@ -14,11 +14,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import nats
 import psycopg
+import pytest
 from nats_helpers import running_app, subjects_of, wait_until
 
 from application.store import ContextStore
-from infrastructure.bootstrap import build_store
+from infrastructure.bootstrap import build_messaging_app, build_store
+from infrastructure.messaging.dlq import list_dead_letters
+from infrastructure.messaging.ingest import IngestOptions
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.messaging.streams import ensure_streams
 from infrastructure.services import libpq_dsn
@@ -184,3 +188,33 @@ def test_ingest_waiting_for_nats_says_why_and_still_stops(
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+async def test_stopping_while_a_batch_cannot_finish_is_bounded_and_loses_nothing(
+        settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    """The dead-letter stream is gone, so a bad message's batch retries for ever: stopping
+    gives up after stop_timeout, and the message comes again to the next worker."""
+    settings = settings_factory(nats_partitions=1)
+    subjects = subjects_of(settings)
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes, stop_timeout=2)
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    app, runtime = build_messaging_app(settings, options=options)
+    await app.start()
+    await runtime.wait_started()
+    try:
+        await js.delete_stream(subjects.dlq_stream)
+        await js.publish(subjects.events("stuck"), b"{not json",
+                         headers={"Nats-Msg-Id": "stuck-1"})
+        await wait_until(lambda: "dead-lettering to" in caplog.text, what="a retried batch")
+    finally:
+        await asyncio.wait_for(app.stop(), 30)  # without the bound: for ever
+    assert "stopping with 1 batch(es) unacknowledged" in caplog.text
+
+    async with running_app(settings, options=options) as again:  # recreates the DLQ stream
+        await wait_until(lambda: again.worker is not None
+                         and again.worker.stats.dead_lettered == 1, what="the dead letter")
+    letters = await list_dead_letters(js, subjects)
+    assert [letter.original_msg_id for letter in letters] == ["stuck-1"]
+    assert "invalid JSON" in letters[0].error
+    await nc.close()

@@ -218,8 +218,8 @@ class IngestWorker:
             self._committer = None
         if self._keeper is not None:
             self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+            # Bounded: a renewal stuck on a NATS request must not hold the stop up.
+            await asyncio.wait({self._keeper}, timeout=5.0)
         await self.leases.release()
         log.info("ingest stopped: %s", self.stats.summary())
 

@@ -115,6 +115,8 @@ class PartitionLeases:
                 break
             except KeyWrongLastSequenceError:
                 pass
+            except KeyNotFoundError:
+                continue  # create() saw the key, then it expired under it: try again
             try:
                 entry = await kv.get(key)
             except KeyNotFoundError:
@@ -150,6 +152,8 @@ class PartitionLeases:
                 continue
             except KeyWrongLastSequenceError:
                 pass
+            except KeyNotFoundError:
+                continue  # it expired under create(): the next renewal creates it
             try:  # or our own last renewal went through but its answer was lost
                 entry = await kv.get(key)
             except KeyNotFoundError:

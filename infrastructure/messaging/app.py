@@ -171,9 +171,8 @@ def create_app(
 
     @app.on_shutdown
     async def stop_ingest() -> None:
-        if runtime.starting is not None and not runtime.starting.done():
-            runtime.starting.cancel()
         if runtime.starting is not None:
+            runtime.starting.cancel()  # a standby still waiting; nothing once started
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await runtime.starting  # a failure was logged and kept in runtime.failure
         if runtime.worker is not None:

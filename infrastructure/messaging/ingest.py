@@ -155,6 +155,7 @@ class IngestWorker:
                                       replicas=subjects.replicas)
         self.lost: LeaseLost | None = None  # set when a lease was lost and pulling stopped
         self._keeper: asyncio.Task[None] | None = None
+        self.on_lost: Callable[[LeaseLost], None] | None = None  # e.g. end the process
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -201,7 +202,8 @@ class IngestWorker:
             await puller.close()
         self._pullers.clear()
         if self._committer is not None:
-            await self._queue.put([])  # wake-up marker: the committer drains, then stops
+            if not self._committer.done():  # a full queue with no committer would block
+                await self._queue.put([])  # wake-up marker: the committer drains, then stops
             try:
                 await asyncio.wait_for(asyncio.shield(self._committer),
                                        self.options.stop_timeout)
@@ -235,8 +237,6 @@ class IngestWorker:
                 task.cancel()
             if self.on_lost is not None:
                 self.on_lost(e)
-
-    on_lost: Callable[[LeaseLost], None] | None = None  # e.g. end the process
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until nothing pulled waits to be recorded (tests, benchmarks)."""

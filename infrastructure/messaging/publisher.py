@@ -197,11 +197,14 @@ class ContextPublisher:
             if not lane.waiting and self._lanes.get(agent_id) is lane:
                 del self._lanes[agent_id]
 
+    async def _send(self, publication: _Publication) -> asyncio.Future[PubAck]:
+        return await self.js.publish_async(publication.subject, publication.body,
+                                           headers={MSG_ID: publication.event_id})
+
     async def _first_attempt(self, publication: _Publication) -> asyncio.Future[PubAck] | None:
         """Hand the message to the client; None when even that failed (retried later)."""
         try:
-            return await self.js.publish_async(publication.subject, publication.body,
-                                               headers={MSG_ID: publication.event_id})
+            return await self._send(publication)
         except NatsError:
             return None
 
@@ -211,9 +214,7 @@ class ContextPublisher:
         for attempt in range(1, self.attempts + 1):
             try:
                 if future is None:
-                    future = await self.js.publish_async(
-                        publication.subject, publication.body,
-                        headers={MSG_ID: publication.event_id})
+                    future = await self._send(publication)
                 return await asyncio.wait_for(future, self.ack_timeout)
             except (TimeoutError, NatsError) as e:
                 future = None

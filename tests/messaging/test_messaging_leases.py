@@ -86,6 +86,9 @@ async def test_a_worker_pulls_each_partition_it_holds_while_waiting_for_the_othe
         await wait_until(lambda: sum(a.version for a in store.agents()) == 200,
                          what="every event recorded by one worker or the other")
         assert first.worker is not None and second.worker is not None
+        # A worker counts a batch once it is acknowledged, a moment after the commit.
+        await first.worker.wait_idle()
+        await second.worker.wait_idle()
         assert first.worker.stats.recorded > 0 and second.worker.stats.recorded > 0
         assert first.worker.stats.recorded + second.worker.stats.recorded == 200
         assert second.starting is not None and not second.starting.done()  # 1 is not free

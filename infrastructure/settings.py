@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Agents kept folded in memory by a writer (LRU); one that misses is read back with the
     # other misses of its batch in one query. Memory grows with the contexts it holds.
     aggregate_cache_size: int = Field(default=10_000, ge=0)
+    # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
+    # default 700); see infrastructure.gc_tuning.
+    gc_young_threshold: int = Field(default=50_000, ge=0)
 
     @property
     def sqlite_file(self) -> Path:

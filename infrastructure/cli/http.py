@@ -19,9 +19,12 @@ def serve(
     import uvicorn
 
     from infrastructure.bootstrap import build_http_app
+    from infrastructure.gc_tuning import tune_gc
     from infrastructure.settings import Settings
 
-    app = build_http_app(Settings())
+    settings = Settings()
+    app = build_http_app(settings)
+    tune_gc(settings.gc_young_threshold)
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws="websockets-sansio")
 
 

@@ -49,6 +49,7 @@ def ingest(
 ) -> None:
     """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
     from infrastructure.bootstrap import build_messaging_app
+    from infrastructure.gc_tuning import tune_gc
     from infrastructure.messaging.app import parse_partitions
     from infrastructure.messaging.ingest import IngestOptions
 
@@ -78,6 +79,7 @@ def ingest(
                             fetch_size=fetch_size, announce=announce,
                             lease_seconds=lease_seconds, lease_holder=lease_holder)
     app, runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
+    tune_gc(settings.gc_young_threshold)
     asyncio.run(app.run())
     if runtime.failure is not None:
         fail(f"ingest stopped: {runtime.failure}")

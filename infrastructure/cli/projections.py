@@ -22,6 +22,7 @@ from rich.table import Table
 from application.store import from_us, to_us
 from infrastructure.cli.common import console, parse_time, print_json, settings, store
 from infrastructure.cli.errors import fail, friendly_errors
+from infrastructure.gc_tuning import tune_gc
 from infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker, build_views
 from projections.analysis import analyse
 from projections.catalogue import CatalogueFilter, CheckpointEntry
@@ -77,6 +78,7 @@ def project(
             console.print(f"projected {n} notifications; views at notification "
                           f"{worker.position}", highlight=False)
         return
+    tune_gc(settings().gc_young_threshold)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -9,7 +9,9 @@ catalogue counts every event; latency is publication to the ``<prefix>.recorded.
 announcement (sent after the commit) for a sample of agents. The baseline, in the same run, is
 raw psycopg ``executemany`` of the very rows the run stored (the events table, copied to a twin
 table, in batches of the same size). Everything shares this machine's cores, so the CPU each
-party spent per event is printed too.
+party spent per event is printed too, and from it the budget those cores leave the workers
+(`cpu_budget`: the rate with workers that cost nothing, and the most a worker may spend per
+event to reach a 0.25 ratio).
 
     python bench/ingest_nats.py                      # 60,000 events, live
     python bench/ingest_nats.py --quick              # 10,000 events
@@ -223,6 +225,28 @@ def raw_baseline(dsn: str, schema: str, batch: int, runs: int = 3) -> dict[str, 
             "rows_per_s": round(max(rates))}
 
 
+def cpu_budget(cpu_s: dict[str, float], events: int, raw_rows_per_s: float,
+               ratio: float = 0.25) -> dict[str, Any]:
+    """What the machine's cores leave the workers, from the CPU the other parties spent.
+
+    Everything shares this machine, so the NATS server, PostgreSQL and (live) the publishers
+    bound the rate even with workers that cost nothing: `cores` over their CPU per event. And
+    to reach `ratio` times the raw baseline, a worker may spend at most what that rate leaves
+    of the cores per event (negative: out of reach here, whatever the worker does).
+    """
+    cores = os.cpu_count() or 1
+    others_us = sum(used for role, used in cpu_s.items() if role != "workers") / events * 1e6
+    target = ratio * raw_rows_per_s
+    return {
+        "cores": cores,
+        "others_us_per_event": round(others_us, 1),
+        "ceiling_events_per_s_with_free_workers": round(cores / others_us * 1e6)
+        if others_us else None,
+        "target_ratio": ratio,
+        "worker_us_per_event_allowed_for_target": round(cores / target * 1e6 - others_us, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60_000)
@@ -411,6 +435,7 @@ def main() -> None:
         # CPU (all of them share the machine's cores in this benchmark).
         "cpu_us_per_event": {role: round(used / total * 1e6, 1) for role, used in cpu.items()},
         "cores_busy": round(sum(cpu.values()) / seconds, 2),
+        "cpu_budget": cpu_budget(cpu, total, baseline["rows_per_s"]),
         "events_per_transaction": round(total / max(1, transactions - -(-warmed // 1000)), 1),
         "worker_rss_mb": [round(rss / 2**20) for rss in worker_rss],
         "baseline_raw_executemany": baseline,

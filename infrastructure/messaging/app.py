@@ -13,9 +13,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from faststream import FastStream
 from faststream.nats import JStream, NatsBroker
+from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 from pydantic import BaseModel, Field
 
 from application.store import ContextStore
@@ -96,10 +98,32 @@ async def _reconnected() -> None:
     log.warning("NATS: connected again")
 
 
+class _Broker(NatsBroker):
+    """A NatsBroker whose stop also works while NATS is away.
+
+    faststream drains the connection on stop, and nats-py refuses to drain one that is
+    reconnecting: a worker told to stop during an outage ended with an error, skipping the rest
+    of its shutdown. Closing is what is left, and loses nothing: what was delivered and not
+    acknowledged comes again to the next worker.
+    """
+
+    async def stop(self, exc_type: type[BaseException] | None = None,
+                   exc_val: BaseException | None = None,
+                   exc_tb: TracebackType | None = None) -> None:
+        try:
+            await super().stop(exc_type, exc_val, exc_tb)
+        except (ConnectionReconnectingError, ConnectionClosedError):
+            log.warning("NATS is away: closing the connection without draining it")
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                await connection.close()
+            self.config.disconnect()
+
+
 def build_broker(url: str | list[str], subjects: Subjects,
                  store: Callable[[], ContextStore], use_cases: Callable[[], UseCases], *,
                  rpc: bool = True) -> NatsBroker:
-    broker = NatsBroker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
+    broker = _Broker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
                         logger=log, error_cb=_connection_trouble(),
                         reconnected_cb=_reconnected)
     if rpc:

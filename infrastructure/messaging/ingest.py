@@ -222,7 +222,7 @@ class IngestWorker:
             self._keeper.cancel()
             # Bounded: a renewal stuck on a NATS request must not hold the stop up.
             await asyncio.wait({self._keeper}, timeout=5.0)
-        await self.leases.release()
+        await self.leases.release(connected=self.nc.is_connected)
         log.info("ingest stopped: %s", self.stats.summary())
 
     async def _keep_leases(self) -> None:

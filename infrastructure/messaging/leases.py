@@ -177,12 +177,36 @@ class PartitionLeases:
                 log.warning("renewing partition leases failed (%s: %s); retrying",
                             type(e).__name__, e)
 
-    async def release(self) -> None:
-        if self._kv is None:
+    async def release(self, *, connected: bool = True, timeout: float = 2.0) -> None:
+        """Delete the leases, so a standby takes over at once; all together and bounded.
+
+        Not `connected` (NATS away) or not done within `timeout`: they are left to expire,
+        said in one line. One request after another, each waiting out nats-py's timeout, kept
+        a stopping worker for seconds per partition, past a supervisor's patience.
+        """
+        held, self._revisions = self._revisions, {}
+        if self._kv is None or not held:
             return
-        for key, revision in list(self._revisions.items()):
+        kv = self._kv
+        failed: list[str] = []
+
+        async def delete(key: str, revision: int) -> None:
             try:
-                await self._kv.delete(key, last=revision)
+                await kv.delete(key, last=revision)
             except Exception as e:  # noqa: BLE001 - it expires anyway
-                log.warning("could not release %s (%s); it expires in %.0fs", key, e, self.ttl)
-        self._revisions.clear()
+                failed.append(f"{key} ({type(e).__name__})")
+
+        if connected:
+            deletes = [asyncio.create_task(delete(k, r)) for k, r in held.items()]
+            done, pending = await asyncio.wait(deletes, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            failed += [f"{key} (no answer)" for key, task in zip(held, deletes, strict=True)
+                       if task in pending]
+            if not failed:
+                return
+            log.warning("leases not released: %s; they expire in %.0fs", ", ".join(failed),
+                        self.ttl)
+        else:
+            log.warning("NATS is away: %d partition leases are not released; they expire in "
+                        "%.0fs", len(held), self.ttl)

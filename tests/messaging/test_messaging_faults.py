@@ -218,3 +218,58 @@ async def test_stopping_while_a_batch_cannot_finish_is_bounded_and_loses_nothing
     assert [letter.original_msg_id for letter in letters] == ["stuck-1"]
     assert "invalid JSON" in letters[0].error
     await nc.close()
+
+
+def test_ingest_stops_promptly_when_nats_went_away(
+        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    """NATS dies under a running worker, then the worker is told to stop: it must not spend
+    a NATS timeout on each lease it can no longer release (a supervisor would SIGKILL it),
+    and it stops as it was asked to, without an error."""
+    from infrastructure.services import ensure_nats
+
+    server = ensure_nats(f"nats://127.0.0.1:{free_port()}", base_dir=tmp_path)
+    settings = settings_factory(nats_partitions=8).model_copy(update={"nats_url": server.url})
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(  # with ctx.rpc.* too, so its subscription closes as well
+            [sys.executable, "-m", "infrastructure.cli.main", "ingest"],
+            env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(asyncio.run(holders(server.url, settings))) < 8:
+            assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
+            time.sleep(0.2)
+        server.stop()
+        while "NATS:" not in log.read_text():  # the worker has seen the connection go
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        asked = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, log.read_text()
+        assert time.monotonic() - asked < 10, log.read_text()
+        text = log.read_text()
+        assert "error:" not in text, text
+        assert "NATS is away: 8 partition leases are not released" in text, text
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        server.stop()
+
+
+async def holders(url: str, settings: Settings) -> dict[int, str]:
+    from infrastructure.messaging.leases import lease_holders
+
+    subjects = subjects_of(settings)
+    nc = await nats.connect(url)
+    try:
+        return await lease_holders(nc.jetstream(), subjects.leases_bucket, subjects.partitions)
+    except Exception:  # noqa: BLE001 - the bucket does not exist yet
+        return {}
+    finally:
+        await nc.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

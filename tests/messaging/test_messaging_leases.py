@@ -10,10 +10,13 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
 import nats
 import pytest
+from nats.js.errors import KeyNotFoundError
 from nats_helpers import running_app, subjects_of, wait_until
+from tcp_proxy import TcpProxy
 from test_messaging_faults import REPO, worker_env
 
 from domain.events import AnyEnvelope
@@ -143,6 +146,40 @@ async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them
         assert other.ttl == 2
     finally:
         await js.delete_key_value(bucket)
+        await nc.close()
+
+
+async def test_release_frees_every_lease_at_once_and_is_bounded_without_answers(
+        js_url: str, prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    target = urlparse(js_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 4222).start()
+    nc = await nats.connect(proxy.url, max_reconnect_attempts=-1)
+    observer = await nats.connect(js_url)
+    bucket = f"{prefix.upper()}_LEASES"
+    try:
+        leases = PartitionLeases(nc.jetstream(), bucket, range(6), ttl=30)
+        for partition in range(6):
+            await leases.acquire(partition)
+        await leases.release()
+        kv = await observer.jetstream().key_value(bucket)
+        for partition in range(6):  # a standby may take each at once
+            with pytest.raises(KeyNotFoundError):
+                await kv.get(f"partition-{partition}")
+
+        for partition in range(6):
+            await leases.acquire(partition)
+        proxy.hold()  # the server no longer hears this worker
+        started = asyncio.get_running_loop().time()
+        with caplog.at_level(logging.WARNING, "infrastructure.messaging.leases"):
+            await leases.release(timeout=1.0)
+        assert asyncio.get_running_loop().time() - started < 2.5  # not 6 x nats-py's timeout
+        assert "leases not released: partition-0 (no answer)" in caplog.text
+        assert "they expire in 30s" in caplog.text
+        assert leases._revisions == {}
+    finally:
+        await observer.jetstream().delete_key_value(bucket)
+        await observer.close()
+        await proxy.stop()
         await nc.close()
 
 

@@ -77,5 +77,5 @@ def jetstream_url(url: str) -> tuple[str, Any]:
     version = tuple(int(x) for x in str(info.get("version", "0.0")).split(".")[:2])
     if version >= (2, 10):
         return url, None
-    handle = ensure_nats(f"nats://127.0.0.1:{free_port()}")
+    handle = ensure_nats(f"nats://127.0.0.1:{free_port()}", stop_at_exit=True)  # even on a crash
     return handle.url, handle

@@ -45,6 +45,7 @@ from bench.common import drop_schema, fresh_schema, trace_agents  # noqa: E402
 from domain.agent_id import aggregate_id  # noqa: E402
 from domain.events import AnyEnvelope  # noqa: E402
 from infrastructure.bootstrap import build_store  # noqa: E402
+from infrastructure.gc_tuning import tune_gc  # noqa: E402
 from infrastructure.services import DEFAULT_DSN, ensure_postgres, libpq_dsn  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 
@@ -197,6 +198,9 @@ def main() -> None:
     templates, _files = trace_agents(args.traces)
     if not templates:
         raise SystemExit(f"no trace agents under {args.traces}")
+    # The store runs with the collector tuned in ingest and serve: measure it so too.
+    gc_young_threshold = Settings().gc_young_threshold
+    tune_gc(gc_young_threshold)
     results: list[dict[str, Any]] = []
     profile_text = None
     byte_figures: dict[str, float] = {}
@@ -244,6 +248,7 @@ def main() -> None:
         "trace_agents": len(templates),
         "trace_events": sum(len(t) for t in templates),
         "postgres": handle.dsn.rsplit("@", 1)[-1],
+        "gc_young_threshold": gc_young_threshold,
         "results": results,
         "bytes": byte_figures,
         "bar_10k_events_per_s_at_1000": (bar["store_events_per_s"] >= 10_000) if bar else None,

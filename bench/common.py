@@ -7,7 +7,6 @@ there to import the project).
 
 from __future__ import annotations
 
-import socket
 import statistics
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ import psycopg
 
 from domain.events import AnyEnvelope
 from infrastructure.importers import iter_trace_files, load_trace
-from infrastructure.services import ensure_nats, libpq_dsn, nats_info
+from infrastructure.services import ensure_nats, free_port, libpq_dsn, nats_info
 
 
 def fresh_schema(dsn: str, prefix: str = "bench") -> str:
@@ -62,12 +61,6 @@ def trace_agents(root: Path) -> tuple[list[list[AnyEnvelope]], int]:
             continue  # a malformed upstream file
         files += 1
     return agents, files
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def jetstream_url(url: str) -> tuple[str, Any]:

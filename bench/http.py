@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import time
 import uuid
@@ -39,13 +38,8 @@ sys.path.insert(0, str(REPO))
 from bench.common import drop_schema, fresh_schema, latency_summary
 from domain.events import parse_envelope
 from infrastructure.bootstrap import build_store
+from infrastructure.services import free_port
 from infrastructure.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def envelope(agent: str, i: int) -> dict[str, Any]:

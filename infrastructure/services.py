@@ -185,14 +185,15 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _free_port(host: str = _LOCAL_HOST) -> int:
+def free_port(host: str = _LOCAL_HOST) -> int:
+    """A TCP port nothing listens on now (the kernel's choice; bound for a moment)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
 def _choose_port(wanted: int) -> int:
-    return wanted if _port_free(_LOCAL_HOST, wanted) else _free_port()
+    return wanted if _port_free(_LOCAL_HOST, wanted) else free_port()
 
 
 def _replace_netloc(parts: SplitResult, host: str, port: int) -> SplitResult:

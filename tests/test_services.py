@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -13,17 +12,12 @@ import pytest
 from infrastructure.services import (
     ensure_nats,
     ensure_postgres,
+    free_port,
     libpq_dsn,
     nats_info,
     postgres_answers,
     with_database,
 )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _jetstream_round_trip(url: str) -> None:
@@ -120,7 +114,7 @@ def test_ensure_on_answering_services_starts_nothing(postgres_dsn: str, nats_url
 
 
 async def test_ensure_nats_starts_a_server_where_none_listens(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"nats://127.0.0.1:{port}"
     assert nats_info(url) is None
 
@@ -140,7 +134,7 @@ async def test_ensure_nats_starts_a_server_where_none_listens(tmp_path: Path) ->
 
 @pytest.mark.timeout(180)
 def test_ensure_postgres_starts_an_embedded_server_where_none_listens() -> None:
-    port = _free_port()
+    port = free_port()
     dsn = f"postgresql://postgres@127.0.0.1:{port}/ctx_embedded"
     assert not postgres_answers(dsn)
 

@@ -124,8 +124,7 @@ def build_broker(url: str | list[str], subjects: Subjects,
                  store: Callable[[], ContextStore], use_cases: Callable[[], UseCases], *,
                  rpc: bool = True) -> NatsBroker:
     broker = _Broker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
-                        logger=log, error_cb=_connection_trouble(),
-                        reconnected_cb=_reconnected)
+                     logger=log, error_cb=_connection_trouble(), reconnected_cb=_reconnected)
     if rpc:
         register_rpc(broker, subjects, store, use_cases)
     broker.publisher(

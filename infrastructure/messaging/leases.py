@@ -198,7 +198,7 @@ class PartitionLeases:
 
         if connected:
             deletes = [asyncio.create_task(delete(k, r)) for k, r in held.items()]
-            done, pending = await asyncio.wait(deletes, timeout=timeout)
+            _, pending = await asyncio.wait(deletes, timeout=timeout)
             for task in pending:
                 task.cancel()
             failed += [f"{key} (no answer)" for key, task in zip(held, deletes, strict=True)

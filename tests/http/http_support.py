@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import httpx
 import uvicorn
 
 from infrastructure.http.app import create_app
+from infrastructure.services import free_port
 from infrastructure.settings import Settings
 
 
@@ -29,12 +29,6 @@ class LiveServer:
     def client(self, key: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"X-API-Key": key} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(settings: Settings) -> Iterator[LiveServer]:

@@ -166,8 +166,10 @@ def test_healthz_reports_database_and_nats(server: LiveServer, nats_url: str) ->
 
 def test_healthz_with_no_nats_is_degraded_and_no_database_is_503(
         postgres_dsn: str, tmp_path: Any) -> None:
-    from http_support import free_port, serve
+    from http_support import serve
     from support import make_settings
+
+    from infrastructure.services import free_port
 
     settings = make_settings("postgres", tmp_path, postgres_dsn,
                              nats_url=f"nats://127.0.0.1:{free_port()}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,14 +18,8 @@ import nats
 import pytest
 from support import make_settings
 
-from infrastructure.services import ensure_nats, nats_info
+from infrastructure.services import ensure_nats, free_port, nats_info
 from infrastructure.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +30,7 @@ def js_url(nats_url: str) -> Iterator[str]:
     if (major, minor) >= (2, 10):
         yield nats_url
         return
-    handle = ensure_nats(f"nats://127.0.0.1:{_free_port()}", stop_at_exit=True)
+    handle = ensure_nats(f"nats://127.0.0.1:{free_port()}", stop_at_exit=True)
     yield handle.url
     handle.stop()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,9 +22,10 @@ from application.store import ContextStore
 from infrastructure.bootstrap import build_messaging_app, build_store
 from infrastructure.messaging.dlq import list_dead_letters
 from infrastructure.messaging.ingest import IngestOptions
+from infrastructure.messaging.leases import lease_holders
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.messaging.streams import ensure_streams
-from infrastructure.services import libpq_dsn
+from infrastructure.services import ensure_nats, free_port, libpq_dsn
 from infrastructure.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,10 +147,8 @@ async def test_postgres_connections_terminated_mid_ingest_lose_nothing(
 
 
 def dead_nats_url() -> str:
-    """A port nothing listens on (bound for a moment, then closed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"nats://127.0.0.1:{s.getsockname()[1]}"
+    """A port nothing listens on."""
+    return f"nats://127.0.0.1:{free_port()}"
 
 
 def test_nats_commands_say_in_one_line_when_nats_is_away(
@@ -225,8 +223,6 @@ def test_ingest_stops_promptly_when_nats_went_away(
     """NATS dies under a running worker, then the worker is told to stop: it must not spend
     a NATS timeout on each lease it can no longer release (a supervisor would SIGKILL it),
     and it stops as it was asked to, without an error."""
-    from infrastructure.services import ensure_nats
-
     server = ensure_nats(f"nats://127.0.0.1:{free_port()}", base_dir=tmp_path)
     settings = settings_factory(nats_partitions=8).model_copy(update={"nats_url": server.url})
     log = tmp_path / "worker.log"
@@ -257,19 +253,10 @@ def test_ingest_stops_promptly_when_nats_went_away(
 
 
 async def holders(url: str, settings: Settings) -> dict[int, str]:
-    from infrastructure.messaging.leases import lease_holders
-
     subjects = subjects_of(settings)
     nc = await nats.connect(url)
     try:
         return await lease_holders(nc.jetstream(), subjects.leases_bucket, subjects.partitions)
-    except Exception:  # noqa: BLE001 - the bucket does not exist yet
-        return {}
     finally:
         await nc.close()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,14 +21,9 @@ from restore_support import Kit, msg, new_agent
 from test_restore_retention import backdate
 
 from infrastructure.http.app import checkpoint_runner, create_app
+from infrastructure.services import free_port
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:

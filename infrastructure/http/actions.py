@@ -63,8 +63,8 @@ def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> Ch
 def restore_package(api: Api, tenant: str, package_id: str,
                     request: RestorePackageRequest) -> RestoreResult:
     service = api.service("restore")
-    checkpoint = get_checkpoint(api, package_id, tenant)
-    target = request.target_agent_id or checkpoint.agent_id
+    get_checkpoint(api, package_id, tenant)
+    target = request.target_agent_id
     writable_agent(api.store, target, tenant)
     with api.metrics.restore_seconds.time():
         result = service.restore(None, Point.of_checkpoint(package_id), target,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from application.checkpoints import AccessLevel, Checkpoint
 from application.restore import MergeStrategy, ValidationLevel
@@ -122,7 +123,18 @@ class Health(BaseModel):
     nats: CheckStatus
 
 
+SELECTIVE_CAPTURE = ("include_memory", "include_mcp_state", "include_conversation")
+
+
+def _whole_capture(description: str) -> Any:
+    return Field(default=True, description=f"{description} (the seed's parameter). Only `true` "
+                 "for now: a capture holds the whole state; `false` is a 422.")
+
+
 class CaptureRequest(BaseModel):
+    """`POST /context/capture/{agent_id}` (query string or JSON body), and the WebSocket's
+    `capture`."""
+
     model_config = ConfigDict(extra="forbid")
 
     label: str | None = Field(default=None, max_length=256)
@@ -133,6 +145,19 @@ class CaptureRequest(BaseModel):
         default="private",
         description="private and shared: this tenant only; public: any tenant may read and "
         "restore from it.")
+    include_memory: bool = _whole_capture("Capture the memories")
+    include_mcp_state: bool = _whole_capture("Capture the MCP servers' states")
+    include_conversation: bool = _whole_capture("Capture the messages")
+
+    @field_validator(*SELECTIVE_CAPTURE)
+    @classmethod
+    def _whole_state_only(cls, value: bool) -> bool:
+        # Leaving a part out silently would give a checkpoint that restores more than asked.
+        if not value:
+            raise PydanticCustomError(
+                "not_supported", "selective capture is not supported yet: a capture holds "
+                "the whole state; leave it true (or out)")
+        return value
 
 
 class CheckpointPage(BaseModel):
@@ -142,18 +167,22 @@ class CheckpointPage(BaseModel):
 
 
 class RestorePackageRequest(BaseModel):
+    """`POST /context/restore/{package_id}` (query string or JSON body)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    target_agent_id: str | None = Field(
-        default=None, pattern=AGENT_ID_PATTERN, max_length=128,
-        description="The agent to restore into (default: the checkpoint's own agent).")
+    target_agent_id: str = Field(
+        pattern=AGENT_ID_PATTERN, max_length=128,
+        description="The agent to restore into (required, as in the seed; the checkpoint's own "
+        "agent is a rewind, another is a fork or a restore into it).")
     merge_strategy: MergeStrategy = "replace"
     validation_level: ValidationLevel = "basic"
 
 
 class RestoreRequest(BaseModel):
     """Restore into the path's agent from `source_agent_id` (default: itself) at a point:
-    one of `version`, `at`, `package_id` (none: the source's latest)."""
+    one of `version`, `at`, `package_id` (none: the source's latest). `POST
+    /agents/{agent_id}/restore` takes it from the query string or the JSON body."""
 
     model_config = ConfigDict(extra="forbid")
 

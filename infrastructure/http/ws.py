@@ -5,7 +5,7 @@ Client → server (JSON objects; `request_id` is optional and echoed back):
   version N (default: from now on) of each agent; an agent not written yet may be followed.
 - `{"action": "unfollow", "agent_ids": [...]}`
 - `{"action": "capture", "agent_id": ..., "label"?, "version"?, "access_level"?}`
-- `{"action": "restore", "package_id": ..., "target_agent_id"?, "merge_strategy"?, ...}` or
+- `{"action": "restore", "package_id": ..., "target_agent_id", "merge_strategy"?, ...}` or
   `{"action": "restore", "target_agent_id": ..., "source_agent_id"?, "version" | "at"?, ...}`
 - `{"action": "ping"}`
 
@@ -69,11 +69,12 @@ class Capture(CaptureRequest):
 
 
 class RestoreAny(RestoreRequest):
-    """Restore from a checkpoint (`package_id`), or into `target_agent_id` from a point."""
+    """Restore from a checkpoint (`package_id`), or from a point, into `target_agent_id`:
+    required, as on `POST /context/restore/{package_id}` (no default rewind of the source)."""
 
     action: str
     request_id: str | int | None = None
-    target_agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN, max_length=128)
+    target_agent_id: str = Field(pattern=AGENT_ID_PATTERN, max_length=128)
 
 
 class Connection:
@@ -205,9 +206,6 @@ class Connection:
                 RestorePackageRequest(target_agent_id=req.target_agent_id,
                                       merge_strategy=req.merge_strategy,
                                       validation_level=req.validation_level))
-        if req.target_agent_id is None:
-            raise InvalidRequest("target_agent_id: required unless restoring a checkpoint "
-                                 "(package_id)")
         request = RestoreRequest.model_validate(req.model_dump(
             exclude={"action", "request_id", "target_agent_id"}))
         return actions.restore_into(self.api, self.tenant, req.target_agent_id, request)

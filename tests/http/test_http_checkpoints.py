@@ -61,7 +61,8 @@ def test_restore_errors_name_the_field(server: LiveServer) -> None:
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.merge_strategy"
         r = c.post(f"/api/v1/agents/{agent}/restore", json={"version": 99})
         assert r.status_code == 404
-        assert c.post("/api/v1/context/restore/ckpt-nope").status_code == 404
+        assert c.post("/api/v1/context/restore/ckpt-nope",
+                      params={"target_agent_id": agent}).status_code == 404
         assert c.post(f"/api/v1/context/capture/{new_agent()}").status_code == 404
 
 

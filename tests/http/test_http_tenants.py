@@ -72,7 +72,8 @@ def test_private_checkpoints_are_private_public_ones_are_shared(
             "integrity_hash"]
         assert b.get(f"/api/v1/context/packages/{public['package_id']}/export").status_code == 200
         # ...but never into A's agent.
-        assert b.post(f"/api/v1/context/restore/{public['package_id']}").status_code == 404
+        assert b.post(f"/api/v1/context/restore/{public['package_id']}",
+                      params={"target_agent_id": agent}).status_code == 404
         assert target not in [x["agent_id"] for x in a.get("/api/v1/agents").json()["items"]]
 
 

@@ -20,6 +20,7 @@ from infrastructure.http.auth import Tenant, visible_agent, writable_agent
 from infrastructure.http.deps import Api, ApiDep
 from infrastructure.http.errors import ERROR_RESPONSES
 from infrastructure.http.limits import BodyTooLarge
+from infrastructure.http.params import NoQuery
 from infrastructure.http.schemas import (
     AgentOut,
     AgentPage,
@@ -182,7 +183,7 @@ def _summarise(agent_id: str, version: int, outcomes: list[EventOutcomeOut],
     }},
 )
 async def post_events(agent_id: AgentIdPath, request: Request, api: ApiDep,
-                      tenant: Tenant) -> JSONResponse:
+                      tenant: Tenant, _: NoQuery) -> JSONResponse:
     body = await request.body()
     status, response = await run_in_threadpool(record_body, api, agent_id, tenant, body)
     return JSONResponse(response.model_dump(mode="json"), status_code=status)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from application.checkpoints import Checkpoint
@@ -15,6 +15,7 @@ from infrastructure.http import actions
 from infrastructure.http.auth import Tenant
 from infrastructure.http.deps import ApiDep
 from infrastructure.http.errors import ERROR_RESPONSES
+from infrastructure.http.params import NoQuery, model_params, openapi_of
 from infrastructure.http.routes.agents import AgentIdPath
 from infrastructure.http.schemas import (
     CaptureRequest,
@@ -34,32 +35,39 @@ PackageIdPath = Annotated[str, Path(min_length=1, max_length=256,
                                     description="A checkpoint id (`ckpt-…`).")]
 
 
+CaptureParams = Annotated[CaptureRequest, Depends(model_params(CaptureRequest))]
+RestorePackageParams = Annotated[RestorePackageRequest,
+                                 Depends(model_params(RestorePackageRequest))]
+RestoreParams = Annotated[RestoreRequest, Depends(model_params(RestoreRequest))]
+
+
 @router.post("/context/capture/{agent_id}", status_code=201, response_model=Checkpoint,
-             summary="Capture a checkpoint")
+             summary="Capture a checkpoint", openapi_extra=openapi_of(CaptureRequest))
 def capture(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
-            request: Annotated[CaptureRequest | None, Body()] = None) -> Checkpoint:
+            request: CaptureParams) -> Checkpoint:
     """Take a checkpoint of the agent now (or at `version`): a compressed, hashed capture of
-    its state. The body is optional."""
-    return actions.capture(api, tenant, agent_id, request or CaptureRequest())
+    its state. Parameters in the query string or a JSON body (both optional)."""
+    return actions.capture(api, tenant, agent_id, request)
 
 
 @router.post("/context/restore/{package_id}", response_model=RestoreResult,
-             summary="Restore a checkpoint")
+             summary="Restore a checkpoint", openapi_extra=openapi_of(RestorePackageRequest))
 def restore_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant,
-                    request: Annotated[RestorePackageRequest | None, Body()] = None
-                    ) -> RestoreResult:
-    """Restore the checkpoint into `target_agent_id` (default: its own agent, a rewind), with
-    one `ContextRestored` event. A `public` checkpoint of another tenant may be restored into
-    one of this tenant's agents (give `target_agent_id`)."""
-    return actions.restore_package(api, tenant, package_id, request or RestorePackageRequest())
+                    request: RestorePackageParams) -> RestoreResult:
+    """Restore the checkpoint into `target_agent_id` (required; the checkpoint's own agent is a
+    rewind), with one `ContextRestored` event. Parameters in the query string (the seed's
+    signature) or a JSON body (the seed's UI). A `public` checkpoint of another tenant may be
+    restored into one of this tenant's agents."""
+    return actions.restore_package(api, tenant, package_id, request)
 
 
 @router.post("/agents/{agent_id}/restore", response_model=RestoreResult,
-             summary="Restore into this agent")
+             summary="Restore into this agent", openapi_extra=openapi_of(RestoreRequest))
 def restore_into(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
-                 request: Annotated[RestoreRequest, Body()]) -> RestoreResult:
+                 request: RestoreParams) -> RestoreResult:
     """Give this agent the content of `source_agent_id` (default: itself, a rewind) at a point
-    (`version`, `at` or `package_id`; none: the source's latest). A new agent id is a fork."""
+    (`version`, `at` or `package_id`; none: the source's latest). A new agent id is a fork.
+    Parameters in the query string or a JSON body."""
     return actions.restore_into(api, tenant, agent_id, request)
 
 
@@ -111,7 +119,8 @@ def export_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> Re
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                  CTXPKG: {"schema": {"type": "string", "format": "binary"}}}}})
-async def import_package(request: Request, api: ApiDep, tenant: Tenant) -> Checkpoint:
+async def import_package(request: Request, api: ApiDep, tenant: Tenant,
+                         _: NoQuery) -> Checkpoint:
     """The file is verified completely (checksum, body hash, integrity hash of the state)
     before anything is written; importing the same file twice returns the same checkpoint.
     Body limit: CONTEXT_MAX_PACKAGE_SIZE_MB."""

@@ -60,6 +60,8 @@ async def _body(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         return {}, [_error(("body",), f"invalid JSON: {e}", "json_invalid")]
+    except RecursionError:
+        return {}, [_error(("body",), "the JSON is nested too deeply", "json_invalid")]
     if value is None:
         return {}, []
     if not isinstance(value, dict):

@@ -199,7 +199,8 @@ def test_a_body_that_is_not_an_object_of_parameters(server: LiveServer) -> None:
         cp = checkpoint(c, source)
         untouched = Untouched(c, source)
         url = f"/api/v1/context/restore/{cp['package_id']}"
-        for content in (b"[1, 2]", b'"x"', b"{not json"):
+        deep = b'{"target_agent_id": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+        for content in (b"[1, 2]", b'"x"', b"{not json", deep):
             r = c.post(url, content=content, headers={"content-type": "application/json"})
             assert r.status_code == 422 and fields(r) == ["body"], r.text
         r = c.post(url, params={"target_agent_id": "not a valid id!"})

@@ -336,8 +336,6 @@ function capture() {
 
 function restore() {
   const target = $("restore-target").value.trim() || state.agent;
-  // The server requires the target (no default rewind of the checkpoint's own agent).
-  if (!target) { log("err", "choose the agent to restore into, or type a target"); return; }
   const message = {action: "restore", merge_strategy: $("restore-strategy").value,
     target_agent_id: target};
   if (state.restoreFrom) {

@@ -301,3 +301,15 @@ def test_the_websocket_restore_needs_its_target_too(server: LiveServer) -> None:
             ws.send(json.dumps({"action": "ping"}))
             assert json.loads(ws.recv(timeout=10))["type"] == "pong"
         untouched.check()
+
+
+def test_the_key_is_checked_before_the_parameters(keyed_server: LiveServer) -> None:
+    with keyed_server.client() as anonymous, keyed_server.client("key-a") as a:
+        agent = seeded(a)
+        cp = checkpoint(a, agent)
+        for url in (f"/api/v1/context/restore/{cp['package_id']}?target=x",
+                    f"/api/v1/context/capture/{agent}?include_memory=false",
+                    f"/api/v1/agents/{agent}/events?x=1"):
+            assert anonymous.post(url).status_code == 401, url
+        r = a.post(f"/api/v1/context/restore/{cp['package_id']}?target_agent_id={agent}")
+        assert r.status_code == 200 and r.json()["mode"] == "rewind", r.text

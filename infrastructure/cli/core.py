@@ -42,7 +42,8 @@ def record(
         raw["session_id"] = session_id
     if occurred_at:
         raw["occurred_at"] = parse_time(occurred_at).isoformat()
-    envelope = parse_envelope(raw, max_event_bytes=settings().max_event_bytes)
+    envelope = parse_envelope(raw, max_event_bytes=settings().max_event_bytes,
+                              max_clock_skew_seconds=settings().max_clock_skew_seconds)
     result = store().record([envelope])
     outcome = result.outcomes[0]
     if outcome.status == "rejected":

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from application.checkpoints import Checkpoint
 from application.restore import RestoreResult
+from domain.bounds import INT64_MAX, PACKAGE_ID_PATTERN
 from infrastructure.http import actions
 from infrastructure.http.auth import Tenant
 from infrastructure.http.deps import ApiDep
@@ -30,7 +31,7 @@ router = APIRouter(tags=["checkpoints"], responses={
           "nothing was written."},
 })
 
-PackageIdPath = Annotated[str, Path(min_length=1, max_length=256,
+PackageIdPath = Annotated[str, Path(pattern=PACKAGE_ID_PATTERN, max_length=128,
                                     description="A checkpoint id (`ckpt-…`).")]
 
 
@@ -70,13 +71,13 @@ def list_packages(
     agent_id: Annotated[str | None, Query(max_length=128, description="Only this agent's.")
                         ] = None,
     created_after: Annotated[datetime | None, Query()] = None,
-    min_message_count: Annotated[int | None, Query(ge=0)] = None,
+    min_message_count: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     q: Annotated[str | None, Query(max_length=256,
                                    description="Text in the label, agent, id or session.")
                  ] = None,
     access_level: Annotated[Literal["private", "shared", "public"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> CheckpointPage:
     """This tenant's checkpoints and every public one, newest first."""
     return actions.list_checkpoints(api, tenant, agent_id=agent_id, created_after=created_after,

@@ -31,6 +31,9 @@ import orjson
 from pydantic import AfterValidator, Field
 
 MAX_JSON_DEPTH = 64
+# An agent's state holds envelope values one or two levels deeper than the envelope did
+# (`messages[i].content` for `data.content`).
+MAX_STATE_DEPTH = MAX_JSON_DEPTH + 2
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 MAX_TEXT_LENGTH = 256  # labels, session ids
@@ -136,12 +139,16 @@ def loads(raw: bytes | str, field: str = "(body)") -> tuple[Any, bool]:
     goes to the stdlib, whose messages are clearer and which reads lone surrogates and big
     integers (the bounds walk then names them).
     """
+    text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _LONG_DIGITS.search(text) is None:
+        # orjson reads an integer past 64 bits as a float, silently changing it: such text
+        # goes to the stdlib, which keeps it exact for the bounds walk to refuse.
+        try:
+            return orjson.loads(text), True
+        except orjson.JSONDecodeError:
+            pass
     try:
-        return orjson.loads(raw), True
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw), False
+        return json.loads(text), False
     except RecursionError:
         raise OutOfBounds(field, f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
                           ) from None

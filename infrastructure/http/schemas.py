@@ -16,7 +16,7 @@ from application.checkpoints import AccessLevel, Checkpoint
 from application.restore import MergeStrategy, ValidationLevel
 from application.results import HistoryItem
 from domain.agent_id import AGENT_ID_PATTERN
-from domain.bounds import BoundedText, Int64, PackageId
+from domain.bounds import BoundedText, Int64
 
 
 class FieldErrorOut(BaseModel):
@@ -161,7 +161,7 @@ class RestoreRequest(BaseModel):
     source_agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN, max_length=128)
     version: Int64 | None = None
     at: datetime | None = None
-    package_id: PackageId | None = None
+    package_id: BoundedText | None = Field(default=None, min_length=1)
     merge_strategy: MergeStrategy = "replace"
     validation_level: ValidationLevel = "basic"
 

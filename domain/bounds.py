@@ -110,7 +110,7 @@ def check_json(value: Any, field: str = "", *, max_depth: int = MAX_JSON_DEPTH,
                     if not isinstance(key, str):
                         raise OutOfBounds(where, "object keys must be strings")
                     if _bad_text(key):
-                        raise OutOfBounds(_join(path, _printable(key)), "object key must be "
+                        raise OutOfBounds(_join(path, printable(key)), "object key must be "
                                           "valid Unicode (a lone surrogate is not)")
                     stack.append((child, _join(path, key), level + 1))
             else:
@@ -119,8 +119,11 @@ def check_json(value: Any, field: str = "", *, max_depth: int = MAX_JSON_DEPTH,
     return value
 
 
-def _printable(key: str) -> str:
-    return key.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+def printable(text: str) -> str:
+    """`text` with lone surrogates spelled as `\\udXXX`: safe to echo in an error answer."""
+    if not _bad_text(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def text_within_bounds(text: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:

@@ -101,8 +101,10 @@ class Connection:
         message: dict[str, Any] = {"type": type_, "data": data}
         if request_id is not None:
             message["request_id"] = request_id
+        # printable: an echoed request_id may hold a lone surrogate, which UTF-8 cannot carry.
+        text = bounds.printable(json.dumps(message, ensure_ascii=False, default=str))
         async with self.send_lock:
-            await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
+            await self.ws.send_text(text)
 
     async def error(self, exc: Exception | str, request_id: Any = None) -> None:
         await self.send("error", error_body(exc), request_id)
@@ -233,7 +235,10 @@ def error_body(exc: Exception | str) -> dict[str, Any]:
     """The `{detail, errors}` body the HTTP routes give for the same failure, plus `status`:
     the HTTP status code that failure gets there."""
     status, body = _error(exc)
-    return {**body.model_dump(mode="json"), "status": status}
+    safe = ErrorBody(detail=bounds.printable(body.detail), errors=[
+        e.model_copy(update={"field": bounds.printable(e.field),
+                             "message": bounds.printable(e.message)}) for e in body.errors])
+    return {**safe.model_dump(mode="json"), "status": status}
 
 
 def _error(exc: Exception | str) -> tuple[int, ErrorBody]:

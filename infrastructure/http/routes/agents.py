@@ -95,7 +95,7 @@ def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int,
     max_bytes = api.settings.max_event_bytes
     for i, item in enumerate(items):
         event_id = item.get("event_id") if isinstance(item, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = bounds.printable(event_id) if isinstance(event_id, str) else None
         try:
             envelope = parse_envelope(
                 item, max_event_bytes=max_bytes,

@@ -48,6 +48,7 @@ from application.package_port import PackageRecorder, PackageRow
 from application.store import ContextStore, to_us
 from domain.agent_id import aggregate_id, check_agent_id
 from domain.aggregate import AgentContext
+from domain.bounds import OutOfBounds, check_text
 from domain.state import CONTENT_FIELDS, canonical_json, content_hash
 
 log = logging.getLogger(__name__)
@@ -238,8 +239,13 @@ class CheckpointService:
             raise InvalidRequest(
                 f"access_level: must be one of {', '.join(ACCESS_LEVELS)}, not {access_level!r}"
             )
-        if label is not None and len(label) > MAX_LABEL_LENGTH:
-            raise InvalidRequest(f"label: at most {MAX_LABEL_LENGTH} characters")
+        try:
+            if label is not None:
+                check_text(label, "label", max_length=MAX_LABEL_LENGTH)
+            if session_id is not None:
+                check_text(session_id, "session_id")
+        except OutOfBounds as e:
+            raise InvalidRequest(str(e)) from None
         if version is not None and version < 0:
             raise PointNotFound(f"version must be 0 or more, not {version}")
         if self.store.index.agent(agent_id) is None:

@@ -44,7 +44,12 @@ class PackageTooLarge(ContextStoreError):
 
 
 class InvalidPackageFile(ContextStoreError):
-    """A .ctxpkg file that is not one, or was truncated or tampered with."""
+    """A .ctxpkg file that is not one, or was truncated or tampered with; `field` names the
+    offending part when there is one (`manifest.checkpoint.package_id`)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        super().__init__(message)
 
 
 class PackageExists(ContextStoreError):

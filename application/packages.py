@@ -18,12 +18,12 @@ before anything is written.
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from eventsourcing.cipher import Cipher
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from application.checkpoints import ACCESS_LEVELS, Checkpoint, CheckpointService, check_state
 from application.errors import (
@@ -31,7 +31,9 @@ from application.errors import (
     InvalidPackageFile,
     PackageExists,
 )
+from domain import bounds
 from domain.agent_id import AGENT_ID_PATTERN
+from domain.bounds import BoundedText, Int64, OutOfBounds, PackageId, check_time
 from domain.state import canonical_json
 
 MAGIC = b"CTXPKG\x00\x01"
@@ -44,33 +46,50 @@ FILE_SUFFIX = ".ctxpkg"
 
 
 class _CheckpointFields(BaseModel):
+    """A package's checkpoint metadata, within the bounds every door applies (domain.bounds):
+    the id becomes a path segment, a header and a file name; the numbers land in 64-bit
+    columns; the time must be one the catalogue can order and print."""
+
     model_config = ConfigDict(extra="ignore")
 
-    package_id: str = Field(min_length=1, max_length=256)
+    package_id: PackageId
     agent_id: str = Field(pattern=AGENT_ID_PATTERN)
-    session_id: str | None = None
-    version: int = Field(ge=0)
+    session_id: BoundedText | None = None
+    version: Int64
     created_at: str
-    label: str | None = None
-    original_size_bytes: int = Field(ge=0)
-    compressed_size_bytes: int = Field(ge=0)
-    compression_ratio: float
-    compression_strategy: str
+    label: BoundedText | None = None
+    original_size_bytes: Int64
+    compressed_size_bytes: Int64
+    compression_ratio: float = Field(allow_inf_nan=False)
+    compression_strategy: BoundedText
     integrity_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
-    message_count: int = Field(ge=0)
-    reasoning_thread_count: int = Field(ge=0)
-    tool_invocation_count: int = Field(ge=0)
-    memory_count: int = Field(ge=0)
+    message_count: Int64
+    reasoning_thread_count: Int64
+    tool_invocation_count: Int64
+    memory_count: Int64
     is_encrypted: bool
-    access_level: str
-    origin: str = "captured"
+    access_level: BoundedText
+    origin: BoundedText = "captured"
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_at(cls, value: str) -> str:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an RFC 3339 time: {value[:64]!r}") from None
+        try:
+            check_time(moment, "created_at")
+        except OutOfBounds as e:
+            raise ValueError(e.message) from None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 class _Body(BaseModel):
     compression: Literal["zstd"]
     encryption: Literal["aes-gcm"] | None
-    size: int = Field(ge=0)
-    original_size: int = Field(ge=0)
+    size: Int64
+    original_size: Int64
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -168,7 +187,10 @@ class PackageService:
             raise InvalidPackageFile(
                 f"package body is {len(raw)} bytes, its manifest says {info.original_size}")
         try:
-            state = json.loads(raw)
+            state, _ = bounds.loads(raw)
+            bounds.check_json(state, "state", max_depth=bounds.MAX_STATE_DEPTH)
+        except OutOfBounds as e:
+            raise InvalidPackageFile(f"package body: {e}", field=f"body.{e.field}") from None
         except ValueError as e:
             raise InvalidPackageFile(f"package body is not JSON: {e}") from e
         fields = manifest.checkpoint
@@ -222,9 +244,13 @@ class PackageService:
         try:
             manifest = Manifest.model_validate(_json_object(manifest_bytes))
         except ValidationError as e:
+            errors = e.errors(include_url=False)
             where = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + err["msg"]
-                              for err in e.errors(include_url=False))
-            raise InvalidPackageFile(f"invalid manifest: {where}") from None
+                              for err in errors)
+            first = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            raise InvalidPackageFile(f"invalid manifest: {where}",
+                                     field="manifest." + first if first else "manifest"
+                                     ) from None
         if manifest.body.size != len(body):
             raise InvalidPackageFile("package body length disagrees with its manifest")
         if hashlib.sha256(body).hexdigest() != manifest.body.sha256:
@@ -234,7 +260,11 @@ class PackageService:
 
 def _json_object(data: bytes) -> Any:
     try:
-        value = json.loads(data)
+        value, _ = bounds.loads(data)
+        bounds.check_json(value)
+    except OutOfBounds as e:
+        raise InvalidPackageFile(f"invalid manifest: {e}", field=f"manifest.{e.field}"
+                                 ) from None
     except ValueError as e:
         raise InvalidPackageFile(f"manifest is not JSON: {e}") from e
     if not isinstance(value, dict):

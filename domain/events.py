@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
-import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +21,9 @@ from pydantic import (
     field_validator,
 )
 
+from domain import bounds
 from domain.agent_id import AGENT_ID_PATTERN
+from domain.bounds import OutOfBounds
 
 JSON: TypeAlias = Any
 Role = Literal["system", "user", "assistant", "tool"]
@@ -68,6 +69,8 @@ def _finite_json(value: Any, info: ValidationInfo | None = None) -> Any:
 # numbers that overflow to them) from text that has no "_type_" and no \u escape that could
 # spell one, so free-form JSON in it needs no further check.
 PLAIN_JSON = "plain_json"
+# Validation context key: the seconds an `occurred_at` may be ahead of this store's clock.
+CLOCK_SKEW = "max_clock_skew_seconds"
 
 
 def _has_reserved_object(value: Any) -> bool:
@@ -211,11 +214,17 @@ class _EnvelopeBase(BaseModel):
 
     @field_validator("occurred_at")
     @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
+    def _aware(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
         # RFC 3339 times carry an offset; a naive time (older traces) is taken as UTC.
-        if v is not None and v.tzinfo is None:
+        if v is None:
+            return v
+        if v.tzinfo is None:
             v = v.replace(tzinfo=UTC)
-        return v
+        skew = (info.context or {}).get(CLOCK_SKEW, bounds.DEFAULT_MAX_CLOCK_SKEW_SECONDS)
+        try:
+            return bounds.check_time(v, "occurred_at", max_skew_seconds=skew)
+        except OutOfBounds as e:
+            raise ValueError(e.message) from None
 
     def data_dict(self) -> dict[str, Any]:
         """The payload as canonical plain JSON (absent optionals left out)."""
@@ -342,29 +351,30 @@ def errors_from_validation(exc: ValidationError) -> list[FieldError]:
 
 
 def _loads(raw: bytes | str) -> tuple[Any, bool]:
-    """The JSON value, and whether orjson parsed it.
-
-    orjson first (about 3x faster); whatever it refuses (NaN, huge integers, lone surrogates,
-    bad JSON) goes to the stdlib, so results and error messages are the stdlib's.
-    """
+    """The JSON value, and whether orjson parsed it (see domain.bounds.loads)."""
     try:
-        return orjson.loads(raw), True
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw), False
+        return bounds.loads(raw)
+    except OutOfBounds as e:
+        raise InvalidEnvelope([FieldError(field=e.field, message=e.message)]) from None
     except ValueError as e:
         raise InvalidEnvelope([FieldError(field="(body)", message=f"invalid JSON: {e}")]) from e
 
 
 def parse_envelope(
-    raw: Mapping[str, Any] | bytes | str, *, max_event_bytes: int | None = None
+    raw: Mapping[str, Any] | bytes | str,
+    *,
+    max_event_bytes: int | None = None,
+    max_clock_skew_seconds: float = bounds.DEFAULT_MAX_CLOCK_SKEW_SECONDS,
 ) -> AnyEnvelope:
-    """Validate one envelope from JSON text or a decoded mapping, or raise InvalidEnvelope."""
+    """Validate one envelope from JSON text or a decoded mapping, or raise InvalidEnvelope.
+
+    Every bound of domain.bounds applies, whichever door the envelope came through.
+    """
     checked = None
-    context: dict[str, bool] | None = None
+    context: dict[str, Any] = {CLOCK_SKEW: max_clock_skew_seconds}
+    within = False
     if isinstance(raw, bytes | str):
-        text = raw.encode() if isinstance(raw, str) else raw
+        text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
         size = checked = len(text)
         if max_event_bytes is not None and size > max_event_bytes:
             raise InvalidEnvelope(
@@ -372,12 +382,18 @@ def parse_envelope(
                             f"limit of {max_event_bytes} bytes")]
             )
         raw, by_orjson = _loads(text)
+        within = by_orjson and bounds.text_within_bounds(text)
         if by_orjson and b"_type_" not in text and b"\\u" not in text:
-            context = {PLAIN_JSON: True}
+            context[PLAIN_JSON] = True
     if not isinstance(raw, Mapping):
         raise InvalidEnvelope(
             [FieldError(field="(body)", message="an envelope must be a JSON object")]
         )
+    if not within:
+        try:
+            bounds.check_json(raw)
+        except OutOfBounds as e:
+            raise InvalidEnvelope([FieldError(field=e.field, message=e.message)]) from None
     try:
         envelope = ENVELOPE_ADAPTER.validate_python(raw, context=context)
     except ValidationError as e:
@@ -401,12 +417,15 @@ def make_envelope(
     event_id: str,
     occurred_at: datetime | None = None,
     session_id: str | None = None,
+    max_event_bytes: int | None = bounds.DEFAULT_MAX_EVENT_BYTES,
+    max_clock_skew_seconds: float = bounds.DEFAULT_MAX_CLOCK_SKEW_SECONDS,
 ) -> AnyEnvelope:
-    """Build and validate an envelope from its parts (importers, CLI)."""
+    """Build and validate an envelope from its parts (importers, CLI), within the bounds."""
     raw: dict[str, Any] = {"event_id": event_id, "agent_id": agent_id, "type": type,
                            "data": dict(data)}
     if occurred_at is not None:
         raw["occurred_at"] = occurred_at
     if session_id is not None:
         raw["session_id"] = session_id
-    return parse_envelope(raw)
+    return parse_envelope(raw, max_event_bytes=max_event_bytes,
+                          max_clock_skew_seconds=max_clock_skew_seconds)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # last snapshot (keeps snapshot storage linear for ever-growing contexts).
     snapshot_growth: float = Field(default=0.25, ge=0)
     max_event_bytes: int = Field(default=1024 * 1024, ge=256)
+    # How far an event's occurred_at may be ahead of this store's clock (domain.bounds).
+    max_clock_skew_seconds: float = Field(default=300, ge=0, le=7 * 24 * 3600)
     encryption_enabled: bool = False
     encryption_key: SecretStr | None = None
     checkpoint_interval_minutes: float = Field(default=30, ge=0)

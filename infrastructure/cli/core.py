@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from domain import bounds
 from domain.events import parse_envelope
 from infrastructure.cli.common import console, format_us, parse_time, print_json, settings, store
 from infrastructure.cli.errors import fail, friendly_errors
@@ -33,8 +34,8 @@ def record(
 ) -> None:
     """Record one event for an agent."""
     try:
-        payload = json.loads(data)
-    except ValueError as e:
+        payload, _ = bounds.loads(data, "--data")
+    except ValueError as e:  # OutOfBounds too: nesting past the bound
         fail(f"--data is not valid JSON: {e}")
     raw: dict[str, Any] = {"event_id": event_id or str(uuid.uuid4()), "agent_id": agent_id,
                            "type": type_, "data": payload}
@@ -42,7 +43,8 @@ def record(
         raw["session_id"] = session_id
     if occurred_at:
         raw["occurred_at"] = parse_time(occurred_at).isoformat()
-    envelope = parse_envelope(raw, max_event_bytes=settings().max_event_bytes)
+    envelope = parse_envelope(raw, max_event_bytes=settings().max_event_bytes,
+                              max_clock_skew_seconds=settings().max_clock_skew_seconds)
     result = store().record([envelope])
     outcome = result.outcomes[0]
     if outcome.status == "rejected":

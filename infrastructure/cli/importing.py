@@ -11,13 +11,20 @@ from rich.table import Table
 
 from application.importing import ImportSummary, record_in_batches
 from application.store import ContextStore
-from infrastructure.cli.common import console, store
+from infrastructure.cli.common import console, settings, store
 from infrastructure.cli.errors import err_console, friendly_errors
-from infrastructure.importers import ImportedAgent, TraceFormatError, iter_trace_files, load_trace
+from infrastructure.importers import (
+    EventLimits,
+    ImportedAgent,
+    TraceFormatError,
+    iter_trace_files,
+    load_trace,
+)
 
 
 def import_paths(target: ContextStore, paths: list[Path], *, batch_size: int = 1000,
-                 quiet: bool = False) -> tuple[list[tuple[Path, ImportSummary]], list[str]]:
+                 quiet: bool = False, limits: EventLimits | None = None
+                 ) -> tuple[list[tuple[Path, ImportSummary]], list[str]]:
     """Import every trace file under `paths`; a bad file is reported and writes nothing."""
     files: list[Path] = []
     errors: list[str] = []
@@ -29,7 +36,7 @@ def import_paths(target: ContextStore, paths: list[Path], *, batch_size: int = 1
     loaded: list[tuple[Path, list[ImportedAgent]]] = []
     for file in files:
         try:
-            loaded.append((file, load_trace(file)))
+            loaded.append((file, load_trace(file, limits)))
         except TraceFormatError as e:
             errors.append(str(e))
     total = sum(len(a.envelopes) for _, agents in loaded for a in agents)
@@ -53,7 +60,10 @@ def import_(
     batch_size: Annotated[int, typer.Option(help="Events per transaction.", min=1)] = 1000,
 ) -> None:
     """Import agent traces: Letta .af, tau-bench / OpenAI chat .json, SWE-agent .traj."""
-    results, errors = import_paths(store(), paths, batch_size=batch_size)
+    config = settings()
+    limits = EventLimits(max_event_bytes=config.max_event_bytes,
+                         max_clock_skew_seconds=config.max_clock_skew_seconds)
+    results, errors = import_paths(store(), paths, batch_size=batch_size, limits=limits)
     print_summary(results)
     for error in errors:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)

@@ -75,8 +75,9 @@ def ingest(
             for i, share in enumerate(shares)  # one answers ctx.rpc.*, as one worker would
         ]
         raise typer.Exit(Supervisor(commands).run())
-    options = IngestOptions(max_event_bytes=settings.max_event_bytes, batch_size=batch_size,
-                            fetch_size=fetch_size, announce=announce,
+    options = IngestOptions(max_event_bytes=settings.max_event_bytes,
+                            max_clock_skew_seconds=settings.max_clock_skew_seconds,
+                            batch_size=batch_size, fetch_size=fetch_size, announce=announce,
                             lease_seconds=lease_seconds, lease_holder=lease_holder)
     app, runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
     tune_gc(settings.gc_young_threshold)

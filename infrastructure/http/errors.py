@@ -27,6 +27,7 @@ from application.errors import (
     WriteConflict,
 )
 from domain.agent_id import InvalidAgentId
+from domain.bounds import printable
 from domain.events import InvalidEnvelope, errors_from_validation
 from domain.state import EventNotApplicable
 from infrastructure.http.schemas import ErrorBody, FieldErrorOut
@@ -43,7 +44,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def error_response(status: int, detail: str, errors: list[FieldErrorOut] | None = None,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = ErrorBody(detail=detail, errors=errors or [])
+    # An error may quote the client's own invalid text: echo it printable, never a 500.
+    body = ErrorBody(detail=printable(detail), errors=[
+        e.model_copy(update={"field": printable(e.field), "message": printable(e.message)})
+        for e in errors or []])
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 

@@ -8,7 +8,7 @@ cannot drift from the result.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +17,7 @@ from application.checkpoints import AccessLevel, Checkpoint
 from application.restore import MergeStrategy, ValidationLevel
 from application.results import HistoryItem
 from domain.agent_id import AGENT_ID_PATTERN
+from domain.bounds import BoundedText, Int64
 
 
 class FieldErrorOut(BaseModel):
@@ -137,10 +138,10 @@ class CaptureRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, max_length=256)
-    version: int | None = Field(default=None, ge=0,
-                                description="Capture this version (default: the latest).")
-    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    label: BoundedText | None = None
+    version: Int64 | None = Field(default=None,
+                                  description="Capture this version (default: the latest).")
+    session_id: Annotated[BoundedText, Field(min_length=1)] | None = None
     access_level: AccessLevel = Field(
         default="private",
         description="private and shared: this tenant only; public: any tenant may read and "
@@ -187,9 +188,9 @@ class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source_agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN, max_length=128)
-    version: int | None = Field(default=None, ge=0)
+    version: Int64 | None = None
     at: datetime | None = None
-    package_id: str | None = Field(default=None, min_length=1, max_length=256)
+    package_id: BoundedText | None = Field(default=None, min_length=1)
     merge_strategy: MergeStrategy = "replace"
     validation_level: ValidationLevel = "basic"
 

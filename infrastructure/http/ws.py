@@ -29,9 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import Message
 
 from application.errors import AgentNotFound, ContextStoreError, InvalidRequest
+from domain import bounds
 from domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId, check_agent_id
+from domain.bounds import OutOfBounds
 from domain.events import InvalidEnvelope, errors_from_validation
 from infrastructure.http import actions
 from infrastructure.http.auth import UNAUTHORIZED, websocket_tenant
@@ -60,6 +63,14 @@ class Follow(BaseModel):
     request_id: str | int | None = None
     agent_ids: list[str] = Field(min_length=1, max_length=MAX_FOLLOWED)
     after_version: int | None = Field(default=None, ge=0)
+
+
+class Unfollow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    request_id: str | int | None = None
+    agent_ids: list[str] = Field(min_length=1, max_length=MAX_FOLLOWED)
 
 
 class Capture(CaptureRequest):
@@ -91,8 +102,10 @@ class Connection:
         message: dict[str, Any] = {"type": type_, "data": data}
         if request_id is not None:
             message["request_id"] = request_id
+        # printable: an echoed request_id may hold a lone surrogate, which UTF-8 cannot carry.
+        text = bounds.printable(json.dumps(message, ensure_ascii=False, default=str))
         async with self.send_lock:
-            await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
+            await self.ws.send_text(text)
 
     async def error(self, exc: Exception | str, request_id: Any = None) -> None:
         await self.send("error", error_body(exc), request_id)
@@ -154,7 +167,7 @@ class Connection:
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "unfollow":
-            for agent_id in message.get("agent_ids") or []:
+            for agent_id in Unfollow.model_validate(message).agent_ids:
                 self.cursors.pop(agent_id, None)
             self.sub.agent_ids = set(self.cursors)
             await self.send("following", {"agent_ids": sorted(self.cursors),
@@ -220,7 +233,10 @@ def error_body(exc: Exception | str) -> dict[str, Any]:
     """The `{detail, errors}` body the HTTP routes give for the same failure, plus `status`:
     the HTTP status code that failure gets there."""
     status, body = _error(exc)
-    return {**body.model_dump(mode="json"), "status": status}
+    safe = ErrorBody(detail=bounds.printable(body.detail), errors=[
+        e.model_copy(update={"field": bounds.printable(e.field),
+                             "message": bounds.printable(e.message)}) for e in body.errors])
+    return {**safe.model_dump(mode="json"), "status": status}
 
 
 def _error(exc: Exception | str) -> tuple[int, ErrorBody]:
@@ -247,6 +263,22 @@ def _error(exc: Exception | str) -> tuple[int, ErrorBody]:
     return 500, ErrorBody(detail=f"internal error: {type(exc).__name__}")
 
 
+def parse_frame(frame: Message) -> dict[str, Any]:
+    """A client's frame as a JSON object within the bounds of domain.bounds; ValueError (with
+    the reason) for a binary frame, text that is not JSON, or JSON nested too deep."""
+    text = frame.get("text")
+    if text is None:
+        raise ValueError("binary frames are not understood; send JSON text")
+    try:
+        message, _ = bounds.loads(text.encode("utf-8", "surrogatepass"))
+        bounds.check_json(message)
+    except OutOfBounds as e:
+        raise ValueError(e.message) from None
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a JSON object")
+    return message
+
+
 @router.websocket("/ws")
 async def websocket(ws: WebSocket) -> None:
     api = api_of(ws)
@@ -262,11 +294,11 @@ async def websocket(ws: WebSocket) -> None:
     pump = asyncio.create_task(conn.pump())
     try:
         while True:
-            text = await ws.receive_text()
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
             try:
-                message = json.loads(text)
-                if not isinstance(message, dict):
-                    raise ValueError("a message must be a JSON object")
+                message = parse_frame(frame)
             except ValueError as e:
                 await conn.error(f"(message): {e}")
                 continue

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from infrastructure.importers.base import ImportedAgent, TraceFormatError, read_json
+from infrastructure.importers.base import EventLimits, ImportedAgent, TraceFormatError, read_json
 from infrastructure.importers.letta import is_letta, load_letta
 from infrastructure.importers.openai_chat import is_chat, is_tau_bench, load_chat, load_tau_bench
 from infrastructure.importers.swe_agent import is_swe_agent, load_swe_agent
@@ -27,6 +27,7 @@ TRACE_SUFFIXES = (".af", ".traj", ".json")
 
 __all__ = [
     "TRACE_SUFFIXES",
+    "EventLimits",
     "ImportedAgent",
     "TraceFormatError",
     "iter_trace_files",
@@ -34,19 +35,20 @@ __all__ = [
 ]
 
 
-def load_trace(path: Path | str) -> list[ImportedAgent]:
-    """The agents of one trace file, fully validated; TraceFormatError if anything is wrong."""
+def load_trace(path: Path | str, limits: EventLimits | None = None) -> list[ImportedAgent]:
+    """The agents of one trace file, fully validated (each event within `limits` and the
+    bounds of domain.bounds); TraceFormatError if anything is wrong."""
     path = Path(path)
     value, raw, _double = read_json(path)
     suffix = path.suffix.lower()
     if suffix == ".af" or (suffix != ".traj" and is_letta(value)):
-        return load_letta(path, value, raw)
+        return load_letta(path, value, raw, limits)
     if suffix == ".traj" or is_swe_agent(value):
-        return load_swe_agent(path, value, raw)
+        return load_swe_agent(path, value, raw, limits)
     if is_tau_bench(value):
-        return load_tau_bench(path, value)
+        return load_tau_bench(path, value, limits)
     if is_chat(value):
-        return load_chat(path, value, raw)
+        return load_chat(path, value, raw, limits)
     raise TraceFormatError(
         path, "$", "unrecognised trace: expected a Letta agent file, a SWE-agent trajectory, "
         "a tau-bench result list or an OpenAI chat message list"

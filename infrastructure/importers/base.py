@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
+from domain import bounds
 from domain.events import AnyEnvelope, InvalidEnvelope, make_envelope
 
 # Fixed namespace: every ctxstore derives the same event ids from the same trace.
@@ -39,6 +40,15 @@ class TraceFormatError(ValueError):
         self.position = position
         self.reason = reason
         super().__init__(f"{self.path}: at {position}: {reason}")
+
+
+@dataclass(frozen=True)
+class EventLimits:
+    """The bounds of the store an import is for (CONTEXT_MAX_EVENT_BYTES and
+    CONTEXT_MAX_CLOCK_SKEW_SECONDS): a trace cannot bring in what a POST could not."""
+
+    max_event_bytes: int = bounds.DEFAULT_MAX_EVENT_BYTES
+    max_clock_skew_seconds: float = bounds.DEFAULT_MAX_CLOCK_SKEW_SECONDS
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,9 @@ def read_json(path: Path) -> tuple[Any, bytes, bool]:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise TraceFormatError(path, _decode_position(e), f"invalid JSON: {e.msg}") from e
+    except RecursionError:
+        raise TraceFormatError(path, "$", f"JSON nested more than {bounds.MAX_JSON_DEPTH} "
+                               "levels deep") from None
     double = isinstance(value, str) and value.lstrip()[:1] in ("{", "[")
     if double:
         try:
@@ -128,6 +141,9 @@ def read_json(path: Path) -> tuple[Any, bytes, bool]:
         except json.JSONDecodeError as e:
             position = "inside the JSON-encoded string: " + _decode_position(e)
             raise TraceFormatError(path, position, f"invalid JSON: {e.msg}") from e
+        except RecursionError:
+            raise TraceFormatError(path, "inside the JSON-encoded string", "JSON nested more "
+                                   f"than {bounds.MAX_JSON_DEPTH} levels deep") from None
     return value, raw, double
 
 
@@ -137,8 +153,9 @@ ROLES = ("system", "user", "assistant", "tool")
 class Reader:
     """Checked access to decoded JSON, raising TraceFormatError with the record's JSON path."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, limits: EventLimits | None = None):
         self.path = path
+        self.limits = limits or EventLimits()
 
     def fail(self, position: str, reason: str) -> TraceFormatError:
         return TraceFormatError(self.path, position, reason)
@@ -233,6 +250,8 @@ class Emitter:
                 payload,
                 event_id=stable_event_id(self.agent_id, self.digest, key),
                 occurred_at=occurred_at,
+                max_event_bytes=self.reader.limits.max_event_bytes,
+                max_clock_skew_seconds=self.reader.limits.max_clock_skew_seconds,
             )
         except InvalidEnvelope as e:
             raise self.reader.fail(position, f"cannot make a {type} event: {e}") from e

@@ -25,6 +25,7 @@ from typing import Any
 
 from infrastructure.importers.base import (
     Emitter,
+    EventLimits,
     ImportedAgent,
     Reader,
     TraceFormatError,
@@ -45,8 +46,9 @@ def is_letta(value: Any) -> bool:
     )
 
 
-def load_letta(path: Path, value: Any, raw: bytes) -> list[ImportedAgent]:
-    reader = Reader(path)
+def load_letta(path: Path, value: Any, raw: bytes,
+               limits: EventLimits | None = None) -> list[ImportedAgent]:
+    reader = Reader(path, limits)
     doc = reader.obj(value, "$")
     digest = sha256_hex(raw)
     base = sanitize_agent_id(path.stem, prefix="letta-")

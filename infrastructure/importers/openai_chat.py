@@ -20,6 +20,7 @@ from typing import Any
 
 from infrastructure.importers.base import (
     Emitter,
+    EventLimits,
     ImportedAgent,
     Reader,
     at,
@@ -53,8 +54,9 @@ def dataset_name(path: Path) -> str:
     return path.name.split(".", 1)[0] or path.stem
 
 
-def load_tau_bench(path: Path, value: Any) -> list[ImportedAgent]:
-    reader = Reader(path)
+def load_tau_bench(path: Path, value: Any,
+                   limits: EventLimits | None = None) -> list[ImportedAgent]:
+    reader = Reader(path, limits)
     dataset = dataset_name(path)
     taken: set[str] = set()
     imported = []
@@ -82,8 +84,9 @@ def load_tau_bench(path: Path, value: Any) -> list[ImportedAgent]:
     return imported
 
 
-def load_chat(path: Path, value: Any, raw: bytes) -> list[ImportedAgent]:
-    reader = Reader(path)
+def load_chat(path: Path, value: Any, raw: bytes,
+              limits: EventLimits | None = None) -> list[ImportedAgent]:
+    reader = Reader(path, limits)
     mpath = "$"
     if isinstance(value, dict):
         value, mpath = value.get("messages"), "$.messages"

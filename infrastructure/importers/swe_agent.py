@@ -26,6 +26,7 @@ from typing import Any
 
 from infrastructure.importers.base import (
     Emitter,
+    EventLimits,
     ImportedAgent,
     Reader,
     at,
@@ -161,8 +162,9 @@ class _Importer:
         self._result(call_id, step.get("observation"), step, at(spath, "observation"))
 
 
-def load_swe_agent(path: Path, value: Any, raw: bytes) -> list[ImportedAgent]:
-    reader = Reader(path)
+def load_swe_agent(path: Path, value: Any, raw: bytes,
+                   limits: EventLimits | None = None) -> list[ImportedAgent]:
+    reader = Reader(path, limits)
     doc = reader.obj(value, "$")
     digest = sha256_hex(raw)
     emitter = Emitter(reader, sanitize_agent_id(f"{path.stem}-{digest[:8]}", prefix="swe-"),

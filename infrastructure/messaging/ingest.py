@@ -49,6 +49,7 @@ from nats.js import JetStreamContext
 from application.errors import WriteConflict
 from application.results import EventOutcome, RecordResult
 from application.store import ContextStore
+from domain.bounds import DEFAULT_MAX_CLOCK_SKEW_SECONDS
 from domain.events import AnyEnvelope, InvalidEnvelope, parse_envelope
 from infrastructure.messaging.dlq import DeadLetter, DeadLetterPublisher
 from infrastructure.messaging.leases import LeaseLost, PartitionLeases
@@ -64,6 +65,7 @@ class IngestOptions:
     """Tuning of the worker; the defaults suit both a laptop and the benchmark."""
 
     max_event_bytes: int = 1024 * 1024
+    max_clock_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS
     batch_size: int = 2000  # most messages recorded in one transaction
     fetch_size: int = 500  # most messages per pull request
     idle_wait: float = 2.0  # how long a pull request stays open on the server
@@ -322,7 +324,9 @@ class IngestWorker:
                           "one agent id token expected")
             return item
         try:
-            envelope = parse_envelope(msg.data, max_event_bytes=self.options.max_event_bytes)
+            envelope = parse_envelope(
+                msg.data, max_event_bytes=self.options.max_event_bytes,
+                max_clock_skew_seconds=self.options.max_clock_skew_seconds)
         except InvalidEnvelope as e:
             item.error = e.reason
             return item

@@ -19,12 +19,14 @@ import time
 from collections import Counter
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from domain.agent_id import AGENT_ID_PATTERN
 from domain.events import parse_envelope
 from infrastructure.importers import (
+    EventLimits,
     ImportedAgent,
     TraceFormatError,
     iter_trace_files,
@@ -412,3 +414,59 @@ def test_untimed_leading_events_take_the_traces_first_time() -> None:
     first_timed = next(e.occurred_at for e in agent.envelopes if e.type == "message")
     assert all(e.occurred_at is not None for e in agent.envelopes)
     assert agent.envelopes[0].occurred_at == first_timed
+
+
+def _chat(tmp_path: Path, name: str, messages: list[dict[str, Any]]) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(messages), encoding="utf-8")
+    return path
+
+
+def test_importers_apply_the_event_size_limit(tmp_path: Path) -> None:
+    """A 20 MB event was imported; now the store's CONTEXT_MAX_EVENT_BYTES applies."""
+    path = _chat(tmp_path, "huge.json", [{"role": "user", "content": "x" * (20 * 1024 * 1024)}])
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(path)
+    assert "over the limit of 1048576 bytes" in caught.value.reason
+    small = _chat(tmp_path, "small.json", [{"role": "user", "content": "x" * 4000}])
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(small, EventLimits(max_event_bytes=2048))
+    assert "over the limit of 2048 bytes" in caught.value.reason
+    assert load_trace(small)[0].count("message") == 1
+
+
+@pytest.mark.parametrize("arguments", [{"\udc00": 1}, {"a": "\ud800"}, {"a": 2**63}])
+def test_importers_apply_the_bounds(tmp_path: Path, arguments: dict[str, Any]) -> None:
+    path = _chat(tmp_path, "odd.json", [
+        {"role": "assistant", "content": "",
+         "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": arguments}}]}])
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(path)
+    assert "arguments" in caught.value.reason
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+14:00"])
+def test_importers_refuse_times_out_of_range(tmp_path: Path, when: str) -> None:
+    path = tmp_path / "when.af"
+    path.write_text(json.dumps(_v1([{"role": "user", "content": "hi", "created_at": when}])),
+                    encoding="utf-8")
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(path)
+    assert "occurred_at" in caught.value.reason
+
+
+def test_importers_refuse_deep_values(tmp_path: Path) -> None:
+    deep: Any = "leaf"
+    for _ in range(70):
+        deep = [deep]
+    path = _chat(tmp_path, "deep.json", [
+        {"role": "assistant", "content": "",
+         "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": {"a": deep}}}]}])
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(path)
+    assert "nested more than 64" in caught.value.reason
+    very_deep = tmp_path / "very-deep.json"
+    very_deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(very_deep)
+    assert "nested more than 64" in caught.value.reason

@@ -142,3 +142,52 @@ async def test_async_publisher_rejects_invalid_envelopes_before_sending(
         with pytest.raises(InvalidEnvelope, match="data.role"):
             await pub.publish({"event_id": "x", "agent_id": "a", "type": "message",
                                "data": {"role": "robot", "content": "x"}})
+
+
+async def test_out_of_bounds_envelopes_are_dead_letters_with_the_bound(
+        settings_factory: Callable[..., Settings]) -> None:
+    """Issue 12 §3 over NATS: what HTTP refuses with a 422 is a dead letter naming the bound,
+    and the good events around it are recorded."""
+    settings = settings_factory(nats_partitions=1)
+    subjects = subjects_of(settings)
+    agent = "bounds-agent"
+
+    def body(output: str, **extra: str) -> bytes:
+        fields = "".join(f',"{k}":{v}' for k, v in extra.items())
+        return (f'{{"event_id":"e-{len(output)}-{len(fields)}","agent_id":"{agent}",'
+                f'"type":"tool_result"{fields},"data":{{"call_id":"c","output":{output}}}}}'
+                ).encode()
+
+    bad = {
+        "deep": body("[" * 100_000 + "]" * 100_000),
+        "deep-70": body("[" * 70 + "]" * 70),
+        "surrogate": body('"\\ud800"'),
+        "surrogate-key": body('{"\\udc00x":1}'),
+        "int64": body(str(2**63)),
+        "year-1": body("1", occurred_at='"0001-01-01T00:00:00+14:00"'),
+        "year-9999": body("2", occurred_at='"9999-12-31T23:59:59Z"'),
+    }
+    good = [new_event(agent, "message", {"role": "user", "content": f"good {i}"})
+            for i in range(2)]
+    async with running_app(settings) as runtime:
+        nc = await nats.connect(settings.nats_url)
+        js = nc.jetstream()
+        await js.publish(subjects.events(agent), good[0].model_dump_json().encode(),
+                         headers={"Nats-Msg-Id": good[0].event_id})
+        for name, data in bad.items():
+            await js.publish(subjects.events(agent), data, headers={"Nats-Msg-Id": name})
+        await js.publish(subjects.events(agent), good[1].model_dump_json().encode(),
+                         headers={"Nats-Msg-Id": good[1].event_id})
+        store = runtime.get_store()
+        await wait_until(lambda: runtime.worker is not None
+                         and runtime.worker.stats.dead_lettered == len(bad),
+                         what="the dead letters")
+        await wait_until(lambda: store.index.agent(agent) is not None
+                         and store.index.agent(agent).version == 2,  # type: ignore[union-attr]
+                         what="the good events")
+        assert [h.event_id for h in store.history(agent)] == [e.event_id for e in good]
+        errors = "\n".join(sorted(x.error for x in await list_dead_letters(js, subjects)))
+        assert errors.count("nested more than 64") == 2, errors
+        assert errors.count("surrogate") == 2, errors
+        assert "64-bit" in errors and errors.count("occurred_at") == 2, errors
+        await nc.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,7 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from application.results import EventOutcome
 from application.store import from_us
+from domain import bounds
 from domain.agent_id import AGENT_ID_PATTERN
+from domain.bounds import INT64_MAX, OutOfBounds
 from domain.events import EVENT_TYPES, AnyEnvelope, FieldError, InvalidEnvelope, parse_envelope
 from infrastructure.http import actions
 from infrastructure.http.auth import Tenant, visible_agent, writable_agent
@@ -71,7 +72,9 @@ def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int,
     """Validate each envelope, record the valid ones, report every one by index."""
     writable_agent(api.store, agent_id, tenant)
     try:
-        raw = json.loads(body)
+        raw, _ = bounds.loads(body)
+    except OutOfBounds as e:
+        raise InvalidEnvelope([FieldError(field=e.field, message=e.message)]) from None
     except ValueError as e:
         raise _body_error(f"invalid JSON: {e}") from None
     items: list[Any]
@@ -93,9 +96,11 @@ def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int,
     max_bytes = api.settings.max_event_bytes
     for i, item in enumerate(items):
         event_id = item.get("event_id") if isinstance(item, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = bounds.printable(event_id) if isinstance(event_id, str) else None
         try:
-            envelope = parse_envelope(item, max_event_bytes=max_bytes)
+            envelope = parse_envelope(
+                item, max_event_bytes=max_bytes,
+                max_clock_skew_seconds=api.settings.max_clock_skew_seconds)
         except InvalidEnvelope as e:
             first = e.errors[0]
             outcomes[i] = _rejected(i, event_id, first.field, e.reason)
@@ -208,7 +213,8 @@ def get_events(
     agent_id: AgentIdPath,
     api: ApiDep,
     tenant: Tenant,
-    after_version: Annotated[int, Query(ge=0, description="Only events after this version.")] = 0,
+    after_version: Annotated[int, Query(ge=0, le=INT64_MAX,
+                                        description="Only events after this version.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     types: Annotated[list[str] | None, Query(
         description="Only these event types (repeat, or comma-separate).")] = None,
@@ -226,7 +232,8 @@ def get_context(
     agent_id: AgentIdPath,
     api: ApiDep,
     tenant: Tenant,
-    version: Annotated[int | None, Query(ge=0, description="The state at this version.")] = None,
+    version: Annotated[int | None, Query(ge=0, le=INT64_MAX,
+                                         description="The state at this version.")] = None,
     at: Annotated[datetime | None, Query(
         description="The state at this time (RFC 3339; UTC when no offset).")] = None,
 ) -> Response:

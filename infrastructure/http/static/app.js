@@ -83,7 +83,7 @@ async function loadCheckpoints() {
 
 async function exportCheckpoint(c) {
   const headers = key() ? {"X-API-Key": key()} : {};
-  const response = await fetch(`${API}/context/packages/${c.package_id}/export`, {headers});
+  const response = await fetch(`${API}/context/packages/${encodeURIComponent(c.package_id)}/export`, {headers});
   if (!response.ok) { log("err", `export failed: ${response.status}`); return; }
   const blob = await response.blob();
   const link = el("a", {href: URL.createObjectURL(blob), download: `${c.package_id}.ctxpkg`});

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import KEYS
 from http_support import LiveServer, serve
 from support import make_settings
 from test_http_api import env, new_agent
@@ -289,7 +288,7 @@ def test_the_page_sends_no_key_in_urls() -> None:
 def test_healthz_gives_error_text_only_to_a_key_holder(postgres_dsn: str,
                                                        tmp_path: Path) -> None:
     unreachable = f"nats://127.0.0.1:{free_port()}"
-    for live in serve(make_settings("postgres", tmp_path, postgres_dsn, api_keys=KEYS,
+    for live in serve(make_settings("postgres", tmp_path, postgres_dsn, api_keys="key-a:tenant-a",
                                     nats_url=unreachable)):
         with live.client() as c:
             body = c.get("/healthz").json()

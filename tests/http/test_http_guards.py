@@ -303,3 +303,22 @@ def test_healthz_gives_error_text_only_to_a_key_holder(postgres_dsn: str,
     for live in serve(make_settings("postgres", tmp_path, postgres_dsn, nats_url=unreachable)):
         with live.client() as c:  # keyless: the local operator is told why
             assert c.get("/healthz").json()["nats"]["detail"]
+
+
+# The policy's parsing -------------------------------------------------------------------------
+def test_settings_that_are_not_origins_are_refused_at_start() -> None:
+    from infrastructure.http.guards import JSON_TYPES, GuardPolicy
+
+    def build(origins: str) -> GuardPolicy:
+        return GuardPolicy.build(keyed=False, allowed_hosts="", allowed_origins=origins,
+                                 body_types=lambda path: JSON_TYPES)
+
+    for bad in ("dash.example.org", "null", "https://"):
+        with pytest.raises(ValueError, match="CONTEXT_HTTP_ALLOWED_ORIGINS"):
+            build(bad)
+    policy = build(" https://Dash.Example.org:443 , http://localhost:3000")
+    assert policy.allowed_origins == {"https://dash.example.org", "http://localhost:3000"}
+    assert policy.origin_refusal("https://dash.example.org", "ctx:8000") is None
+    assert policy.origin_refusal("http://localhost:3001", "ctx:8000") is not None
+    assert policy.origin_refusal("http://ctx:8000", "ctx:8000") is None
+    assert policy.origin_refusal("https://ctx.example.org", "ctx.example.org") is None  # TLS proxy

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     checkpoint_compression_level: int = Field(default=11, ge=-7, le=22)
     max_package_size_mb: float = Field(default=100, gt=0)
     api_keys: str | None = None
+    # Guards against other web pages (infrastructure.http.guards), comma-separated lists:
+    # extra `Host` names the server answers to ("*": any) besides loopback and the address a
+    # request arrived at, and extra browser origins (`https://dash.example.com`; "*": any)
+    # allowed to open the WebSocket and send state-changing requests besides the page's own.
+    http_allowed_hosts: str = ""
+    http_allowed_origins: str = ""
+    # `ctxstore serve` on a non-loopback address without API keys: refused unless set.
+    http_allow_unauthenticated_remote: bool = False
     http_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     http_max_batch_events: int = Field(default=1000, ge=1)
     # Agents kept folded in memory by a writer (LRU); one that misses is read back with the

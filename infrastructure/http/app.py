@@ -9,13 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,12 +23,15 @@ from domain.events import Envelope
 from infrastructure.http.auth import KeyRing, parse_api_keys
 from infrastructure.http.deps import Api
 from infrastructure.http.errors import install_error_handlers
+from infrastructure.http.guards import JSON_TYPES, PACKAGE_TYPES, BrowserGuards, GuardPolicy
 from infrastructure.http.limits import BodySizeLimit
+from infrastructure.http.log_redaction import install_log_redaction
 from infrastructure.http.metrics import Metrics, instrument_store
+from infrastructure.http.pages import SecurityHeaders, install_pages
 from infrastructure.settings import Settings
 
 API_PREFIX = "/api/v1"
-STATIC = Path(__file__).parent / "static"
+IMPORT_PATH = f"{API_PREFIX}/context/packages/import"
 MIB = 1024 * 1024
 
 DESCRIPTION = """Event-sourced context store for AI agents: record what happens to an agent,
@@ -39,9 +39,16 @@ read its context at any point, capture checkpoints, restore or fork them.
 
 **Access.** When `CONTEXT_API_KEYS` is set (`key1:tenantA,key2:tenantB`) every `/api/v1` route,
 the WebSocket and `/metrics` need a key (header `X-API-Key`, or `Authorization: Bearer <key>`;
-the WebSocket also takes `?api_key=`). An agent belongs to the tenant that first wrote it and is
-invisible (404) to the others; a `private` checkpoint is its tenant's alone, a `public` one may
-be read and restored from by any tenant. Without keys there is one local tenant.
+a browser's WebSocket sends it as the subprotocol `ctxstore.key.<base64url of the key>` beside
+`ctxstore`; a key in the URL is refused, since URLs are logged). An agent belongs to the tenant
+that first wrote it and is invisible (404) to the others; a `private` checkpoint is its tenant's
+alone, a `public` one may be read and restored from by any tenant. Without keys there is one
+local tenant.
+
+**Other web pages** cannot use the API: an unknown `Host` is refused (400, without keys), a
+cross-site `Origin` on the WebSocket or a state-changing request is refused (403) unless listed
+in `CONTEXT_HTTP_ALLOWED_ORIGINS`, and a state-changing request with a body must be
+`application/json` (a `.ctxpkg` type on package import), else 415.
 
 **Errors** are JSON `{detail, errors: [{field, message, index}]}`; `field` is the path of the
 offending value (e.g. `query.limit`, `data.role`).
@@ -143,7 +150,7 @@ def create_app(settings: Settings | None = None, *, store: ContextStore | None =
                 store.close()
 
     app = FastAPI(title="ctxstore", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.api = api
     install_error_handlers(app)
 
@@ -158,19 +165,25 @@ def create_app(settings: Settings | None = None, *, store: ContextStore | None =
     package_limit = int(settings.max_package_size_mb * MIB)
 
     def limit_for(path: str) -> int:
-        if path.startswith(f"{API_PREFIX}/context/packages/import"):
+        if path.startswith(IMPORT_PATH):
             return package_limit
         return settings.http_max_body_bytes
 
+    def body_types(path: str) -> tuple[str, ...]:
+        if path.startswith(IMPORT_PATH):
+            return PACKAGE_TYPES
+        return JSON_TYPES
+
+    # The last added runs first: security headers on every answer, metrics counting every
+    # request, then the guards, then the size limit.
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
+
+    app.add_middleware(BrowserGuards, policy=GuardPolicy.build(
+        keyed=keys.enabled, allowed_hosts=settings.http_allowed_hosts,
+        allowed_origins=settings.http_allowed_origins, body_types=body_types))
     app.add_middleware(RequestMetrics, metrics=api.metrics)
-
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-        @app.get("/", include_in_schema=False)
-        def index() -> FileResponse:
-            return FileResponse(STATIC / "index.html")
-
+    app.add_middleware(SecurityHeaders)
+    install_pages(app)
+    install_log_redaction()
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

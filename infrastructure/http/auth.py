@@ -7,12 +7,14 @@ invisible (404, never 403: its existence is not revealed) to every other tenant.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 
 from application.errors import AgentNotFound
 from application.ports import AgentSummary
@@ -90,14 +92,51 @@ def require_tenant(
 Tenant = Annotated[str, Depends(require_tenant)]
 
 
-def websocket_tenant(websocket: WebSocket) -> str | None:
-    """Browsers cannot set WebSocket headers: the key may also come as `?api_key=`."""
-    ring: KeyRing = websocket.app.state.api.keys
-    presented = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
-    auth = websocket.headers.get("authorization", "")
+WS_PROTOCOL = "ctxstore"
+WS_KEY_PROTOCOL = "ctxstore.key."
+KEY_IN_URL = ("api_key: a key in the URL is not accepted (URLs end up in access logs and "
+              "browser history); send it in the X-API-Key or Authorization: Bearer header, or "
+              f"from a browser as the WebSocket subprotocol {WS_KEY_PROTOCOL}<base64url key>")
+
+
+def offered_protocols(websocket: WebSocket) -> list[str]:
+    """The subprotocols the client offered (`Sec-WebSocket-Protocol`, comma-separated)."""
+    raw = ",".join(websocket.headers.getlist("sec-websocket-protocol"))
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def _key_from_protocols(protocols: list[str]) -> str | None:
+    for protocol in protocols:
+        if protocol.startswith(WS_KEY_PROTOCOL):
+            encoded = protocol[len(WS_KEY_PROTOCOL):]
+            try:
+                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (ValueError, UnicodeDecodeError):
+                return None
+    return None
+
+
+def websocket_key(websocket: WebSocket) -> str | None:
+    """The key of a WebSocket handshake: the `X-API-Key` or `Authorization: Bearer` header
+    (programs), or the `ctxstore.key.<base64url>` subprotocol (browsers, which cannot set
+    headers on a WebSocket). Never the URL: it would be logged."""
+    return header_key(websocket.headers) or _key_from_protocols(offered_protocols(websocket))
+
+
+def header_key(headers: Headers) -> str | None:
+    """The key of `X-API-Key`, else of `Authorization: Bearer <key>`."""
+    presented = headers.get("x-api-key")
+    auth = headers.get("authorization", "")
     if not presented and auth.lower().startswith("bearer "):
         presented = auth[7:].strip()
-    return ring.tenant_for(presented)
+    return presented or None
+
+
+def websocket_tenant(websocket: WebSocket) -> str | None:
+    """The tenant of a WebSocket handshake, or None when keys are configured and none valid
+    came (see websocket_key)."""
+    ring: KeyRing = websocket.app.state.api.keys
+    return ring.tenant_for(websocket_key(websocket))
 
 
 def visible_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary:

@@ -37,7 +37,13 @@ from domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId, check_agent_id
 from domain.bounds import OutOfBounds
 from domain.events import InvalidEnvelope, errors_from_validation
 from infrastructure.http import actions
-from infrastructure.http.auth import UNAUTHORIZED, websocket_tenant
+from infrastructure.http.auth import (
+    KEY_IN_URL,
+    UNAUTHORIZED,
+    WS_PROTOCOL,
+    offered_protocols,
+    websocket_tenant,
+)
 from infrastructure.http.deps import Api, api_of
 from infrastructure.http.errors import field_of, status_for
 from infrastructure.http.hub import Subscription
@@ -282,7 +288,15 @@ def parse_frame(frame: Message) -> dict[str, Any]:
 @router.websocket("/ws")
 async def websocket(ws: WebSocket) -> None:
     api = api_of(ws)
-    await ws.accept()
+    # A browser that offered subprotocols fails the handshake unless one is chosen: `ctxstore`,
+    # never the one carrying the key.
+    await ws.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in offered_protocols(ws) else None)
+    if "api_key" in ws.query_params:
+        await ws.send_text(json.dumps({"type": "error", "data": {
+            "detail": KEY_IN_URL, "status": 400,
+            "errors": [{"field": "query.api_key", "message": KEY_IN_URL, "index": None}]}}))
+        await ws.close(code=4400, reason="key in URL")
+        return
     tenant = websocket_tenant(ws)
     if tenant is None:
         await ws.send_text(json.dumps({"type": "error", "data": {

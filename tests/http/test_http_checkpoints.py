@@ -102,7 +102,8 @@ def test_export_then_import_elsewhere(server: LiveServer, postgres_dsn: str,
         assert data.status_code == 200 and data.content.startswith(b"CTXPKG")
     for other in serve(make_settings("postgres", tmp_path, postgres_dsn)):  # type: ignore[arg-type]
         with other.client() as c:
-            bad = c.post("/api/v1/context/packages/import", content=data.content[:-5] + b"xxxxx")
+            bad = c.post("/api/v1/context/packages/import", content=data.content[:-5] + b"xxxxx",
+                         headers={"content-type": "application/vnd.ctxstore.ctxpkg"})
             assert bad.status_code == 422 and "checksum" in bad.json()["detail"]
             r = c.post("/api/v1/context/packages/import", content=data.content,
                        headers={"content-type": "application/octet-stream"})

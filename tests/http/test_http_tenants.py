@@ -84,7 +84,7 @@ def test_websocket_needs_a_key_and_hides_other_tenants(keyed_server: LiveServer)
     with connect(keyed_server.ws_url) as ws:
         msg = json.loads(ws.recv(timeout=10))
         assert msg["type"] == "error" and msg["data"]["status"] == 401
-    with connect(keyed_server.ws_url + "?api_key=key-b") as ws:
+    with connect(keyed_server.ws_url, additional_headers={"X-API-Key": "key-b"}) as ws:
         ws.send(json.dumps({"action": "follow", "agent_ids": [agent], "request_id": 1}))
         msg = json.loads(ws.recv(timeout=10))
         assert msg["type"] == "error" and msg["data"]["status"] == 404

@@ -1,6 +1,7 @@
 """Operations: `/healthz` (database and NATS, each reported) and `/metrics` (Prometheus).
 
-`/healthz` needs no key (probes carry none) and tells nothing about any tenant's data;
+`/healthz` needs no key (probes carry none) and tells nothing about any tenant's data, nor,
+without a key once keys are configured, why a check failed;
 `/metrics` counts across tenants, so it needs a key once keys are configured.
 """
 
@@ -11,12 +12,12 @@ import contextlib
 import time
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from infrastructure.http.auth import Tenant
+from infrastructure.http.auth import Tenant, header_key
 from infrastructure.http.deps import Api, ApiDep
 from infrastructure.http.schemas import CheckStatus, Health
 
@@ -70,11 +71,15 @@ async def _nats(api: Api) -> tuple[CheckStatus, int | None]:
 
 @router.get("/healthz", response_model=Health, summary="Health of the database and NATS",
             responses={503: {"model": Health, "description": "The database is not answering."}})
-async def healthz(api: ApiDep) -> JSONResponse:
+async def healthz(api: ApiDep, request: Request) -> JSONResponse:
     """200 while the database answers (NATS is optional: `degraded` when it is unreachable);
-    503 when the database does not."""
+    503 when the database does not. Once keys are configured, the error texts (which may name
+    hosts, users or schemas) are given only to a caller with a valid key."""
     database, (nats_status, _) = await asyncio.gather(
         run_in_threadpool(_check_database, api), _nats(api))
+    if api.keys.tenant_for(header_key(request.headers)) is None:
+        database = database.model_copy(update={"detail": None})
+        nats_status = nats_status.model_copy(update={"detail": None})
     overall: Literal["ok", "degraded", "error"]
     if database.status != "ok":
         overall = "error"

@@ -27,6 +27,7 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (name === "class") node.className = value;
+    else if (name === "style") node.style.cssText = value; // a style attribute breaks the CSP
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value);
   }
@@ -254,10 +255,20 @@ function drawEvolution(box, points) {
 }
 
 // WebSocket: live events, capture and restore ----------------------------------------------
+// A browser cannot set headers on a WebSocket, and a key in the URL ends up in access logs: the
+// key travels as a subprotocol, `ctxstore.key.<base64url of the key>`, beside `ctxstore` (the
+// one the server answers with).
+function wsProtocols() {
+  if (!key()) return ["ctxstore"];
+  const bytes = new TextEncoder().encode(key());
+  const b64 = btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return ["ctxstore", `ctxstore.key.${b64}`];
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = key() ? `?api_key=${encodeURIComponent(key())}` : "";
-  const ws = new WebSocket(`${scheme}://${location.host}${API}/ws${query}`);
+  const ws = new WebSocket(`${scheme}://${location.host}${API}/ws`, wsProtocols());
   state.ws = ws;
   ws.onopen = () => {
     $("live").textContent = "live"; $("live").className = "pill on";

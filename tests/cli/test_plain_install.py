@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from eventsourcing.cryptography import AESCipher
 
 from infrastructure.importers import load_trace
 from infrastructure.services import free_port
@@ -73,8 +74,8 @@ class PlainInstall:
         assert "Traceback" not in proc.stderr
         return proc
 
-    def run_json(self, store: Path, *args: str) -> dict:
-        return json.loads(self.run(store, *args, "--json").stdout)
+    def run_json(self, store: Path, *args: str, **extra: str) -> dict:
+        return json.loads(self.run(store, *args, "--json", **extra).stdout)
 
 
 def _pip(python: str, *args: str, cwd: Path) -> None:
@@ -149,8 +150,13 @@ def test_help_lists_the_commands(plain: PlainInstall, tmp_path: Path) -> None:
         assert re.search(rf"│ {re.escape(command)}\s", out), command
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain-store", "encrypted-store"])
 def test_import_a_bundled_trace_then_context_checkpoint_export_and_import(
-        plain: PlainInstall, tmp_path: Path) -> None:
+        plain: PlainInstall, tmp_path: Path, encrypted: bool) -> None:
+    """Encryption at rest uses eventsourcing's AES cipher on `cryptography`, a runtime
+    dependency: it must work from the plain install too."""
+    settings = ({"CONTEXT_ENCRYPTION_ENABLED": "true",
+                 "CONTEXT_ENCRYPTION_KEY": AESCipher.create_key(32)} if encrypted else {})
     installed = subprocess.run(
         [plain.python, "-c", "from infrastructure.samples import TRACES; print(TRACES)"],
         cwd=plain.workdir, capture_output=True, text=True, check=True, timeout=120,
@@ -160,25 +166,29 @@ def test_import_a_bundled_trace_then_context_checkpoint_export_and_import(
     (agent,) = load_trace(REPO / "infrastructure/samples/traces" / TRACE)
 
     store = tmp_path / "store"
-    plain.run(store, "import", str(traces / TRACE))
-    agents = json.loads(plain.run(store, "agents", "--json").stdout)
+    plain.run(store, "import", str(traces / TRACE), **settings)
+    agents = json.loads(plain.run(store, "agents", "--json", **settings).stdout)
     assert [(a["agent_id"], a["version"]) for a in agents] == [
         (agent.agent_id, len(agent.envelopes))]
 
-    state = plain.run_json(store, "context", agent.agent_id)
+    state = plain.run_json(store, "context", agent.agent_id, **settings)
     assert state["version"] == len(agent.envelopes)
     assert len(state["messages"]) == agent.count("message")
-    earlier = plain.run_json(store, "context", agent.agent_id, "--version", "10")
+    earlier = plain.run_json(store, "context", agent.agent_id, "--version", "10", **settings)
     assert earlier["version"] == 10 and earlier["content_hash"] != state["content_hash"]
 
-    checkpoint = plain.run_json(store, "checkpoint", agent.agent_id, "--label", "plain install")
+    checkpoint = plain.run_json(store, "checkpoint", agent.agent_id, "--label", "plain install",
+                                **settings)
     assert checkpoint["version"] == state["version"]
     assert checkpoint["integrity_hash"] == state["content_hash"]
     assert checkpoint["message_count"] == len(state["messages"])
+    assert checkpoint["is_encrypted"] is encrypted
 
     package = tmp_path / "agent.ctxpkg"
-    plain.run(store, "export", checkpoint["package_id"], "--output", str(package))
-    imported = plain.run_json(tmp_path / "other-store", "import-package", str(package))
+    plain.run(store, "export", checkpoint["package_id"], "--output", str(package), **settings)
+    assert (b"aes-gcm" in package.read_bytes()) is encrypted
+    imported = plain.run_json(tmp_path / "other-store", "import-package", str(package),
+                              **settings)
     assert imported["package_id"] == checkpoint["package_id"]
     assert imported["integrity_hash"] == state["content_hash"]
 

@@ -13,7 +13,6 @@ COPY domain ./domain
 COPY application ./application
 COPY projections ./projections
 COPY infrastructure ./infrastructure
-COPY samples ./samples
 
 RUN pip install . \
     && useradd --system --create-home --home-dir /var/lib/ctxstore ctxstore

@@ -30,8 +30,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
-from eventsourcing.cipher import Cipher
-from eventsourcing.persistence import Compressor, IntegrityError
+from eventsourcing.persistence import Cipher, Compressor, IntegrityError
 from eventsourcing.utils import get_topic
 
 from application.errors import (

@@ -22,7 +22,7 @@ import struct
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from eventsourcing.cipher import Cipher
+from eventsourcing.persistence import Cipher
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from application.checkpoints import ACCESS_LEVELS, Checkpoint, CheckpointService, check_state

@@ -40,9 +40,10 @@ from domain.events import AnyEnvelope, make_envelope
 from infrastructure.bootstrap import build_store
 from infrastructure.importers import load_trace
 from infrastructure.projection_worker import ProjectionWorker, build_views, wait_until
+from infrastructure.samples import TRACES
 from infrastructure.settings import Settings
 
-TRACE = REPO / "samples" / "traces" / "tau-bench" / "gpt-4o-airline.first-5-runs.json"
+TRACE = TRACES / "tau-bench" / "gpt-4o-airline.first-5-runs.json"
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import psycopg
 
+from infrastructure.samples import TRACES
 from infrastructure.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples" / "traces"
+SAMPLES = TRACES  # the traces bundled in the package
 SHARED_TRACES = REPO.parent / "shared" / "data" / "traces"
 
 

@@ -18,9 +18,9 @@ from infrastructure.cli.errors import fail, friendly_errors
 from infrastructure.cli.importing import import_paths, print_summary
 from infrastructure.plotting import render_evolution_plot
 from infrastructure.projection_worker import ProjectionWorker, build_views
+from infrastructure.samples import TRACES as SAMPLES
 from infrastructure.settings import Settings
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "traces"
 CONVERSATION_AGENT = "letta-memgpt_agent__memgpt_agent_with_convo-2025-03-31_bee301d2"
 
 

@@ -32,10 +32,10 @@ from infrastructure.importers import (
     iter_trace_files,
     load_trace,
 )
+from infrastructure.samples import TRACES as SAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data" / "traces"
-SAMPLES = REPO / "samples" / "traces"
 MALFORMED = "letta-agent-file/malformed/memgpt_agent__agent2@2025-04-30_2a89d6ff.af"
 
 needs_shared = pytest.mark.skipif(

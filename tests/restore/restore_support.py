@@ -65,10 +65,16 @@ class Kit:
         return value.hex if self.settings.storage_backend == "sqlite" else value
 
 
+# Some restore tests place wire events in the future, so that checkpoints (stamped "now" by
+# the store) fall before them and every point in time names one version: they stand for a
+# store whose CONTEXT_MAX_CLOCK_SKEW_SECONDS allows it.
+WIDE_CLOCK_SKEW_SECONDS = 10 * 366 * 86_400
+
+
 def env(agent: str, type_: str, data: dict[str, Any], *, at: datetime | None = None,
         session: str | None = None) -> AnyEnvelope:
     return make_envelope(agent, type_, data, event_id=str(uuid.uuid4()), occurred_at=at,
-                         session_id=session)
+                         session_id=session, max_clock_skew_seconds=WIDE_CLOCK_SKEW_SECONDS)
 
 
 def msg(agent: str, text: str, *, message_id: str | None = None, at: datetime | None = None,

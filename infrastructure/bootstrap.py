@@ -155,13 +155,21 @@ def build_http_app(settings: Settings | None = None) -> Any:
     return create_app(settings or Settings())
 
 
+def build_subjects(settings: Settings) -> Any:
+    """The NATS subjects of these settings; whether the partition count was set or defaulted
+    decides what a server too old to partition does (streams.fit_to_server)."""
+    from infrastructure.messaging.subjects import Subjects
+
+    return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
+                    replicas=settings.nats_replicas,
+                    partitions_explicit="nats_partitions" in settings.model_fields_set)
+
+
 def build_messaging_app(settings: Settings | None = None, **options: Any) -> Any:
     """The `ctxstore ingest` FastStream app (and its runtime) over a store from these settings."""
     from infrastructure.messaging.app import create_app
-    from infrastructure.messaging.subjects import Subjects
 
     settings = settings or Settings()
-    subjects = Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
-                        replicas=settings.nats_replicas)
+    subjects = build_subjects(settings)
     return create_app(settings.nats_url.split(","), subjects, lambda: build_store(settings),
                       lambda store: build_restore_services(settings, store), **options)

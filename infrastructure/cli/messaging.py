@@ -19,12 +19,23 @@ dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).
 
 
 def _subjects() -> Any:
-    from infrastructure.messaging.subjects import Subjects
+    """The settings and subjects, fitted to the server when it answers: workers and partitions
+    are shared out before connecting, so a default partition count falls back here already."""
+    from infrastructure.bootstrap import build_subjects
+    from infrastructure.messaging.streams import fit_to_server
+    from infrastructure.services import nats_info
     from infrastructure.settings import Settings
 
     settings = Settings()
-    return settings, Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
-                        replicas=settings.nats_replicas)
+    subjects = build_subjects(settings)
+    if subjects.transformed:
+        info = nats_info(settings.nats_url.split(",")[0])
+        if info is not None and "version" in info:
+            fitted = fit_to_server(subjects, str(info["version"]))
+            if fitted != subjects:
+                settings = settings.model_copy(update={"nats_partitions": fitted.partitions})
+                subjects = fitted
+    return settings, subjects
 
 
 @friendly_errors

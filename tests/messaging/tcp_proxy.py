@@ -9,13 +9,15 @@ proxied as usual).
 
 ``reply_delay`` makes a slow network on purpose: every chunk from the server waits that long
 before it goes on, so anything that needs N round trips takes at least N × reply_delay
-(``delayed_replies`` counts them).
+(``delayed_replies`` counts them). ``server_version`` makes the server's INFO announce
+that version instead of its own (an older server's answer, where no older server is at hand).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass, field
 
 
@@ -35,6 +37,7 @@ class TcpProxy:
         self.cuts = 0
         self.reply_delay = 0.0
         self.delayed_replies = 0
+        self.server_version: str | None = None
         self._hold_at: int | None = None
         self._held: dict[int, bytearray] = {}
         self._pairs: list[_Pair] = []
@@ -118,9 +121,18 @@ class TcpProxy:
                          ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if self.server_version is not None and data.startswith(b"INFO "):
+                    data = self._with_version(data, self.server_version)
                 if self.reply_delay > 0:
                     self.delayed_replies += 1
                     await asyncio.sleep(self.reply_delay)
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+    @staticmethod
+    def _with_version(data: bytes, version: str) -> bytes:
+        line, sep, rest = data.partition(b"\r\n")
+        info = json.loads(line[5:])
+        info["version"] = version
+        return b"INFO " + json.dumps(info).encode() + sep + rest

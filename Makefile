@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-PYTEST_ARGS ?= -x -q
+# No -x: one failure must not hide the others (CI shows them all).
+PYTEST_ARGS ?= -q
 LINT_PACKAGES := domain application projections infrastructure
 
 .PHONY: venv demo test lint bench browser services-up services-down services-status clean

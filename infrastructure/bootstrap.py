@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from application.checkpoint_runner import CheckpointRunner
@@ -17,6 +17,9 @@ from infrastructure.persistence.portable import PortableZstd
 from infrastructure.persistence.postgres import schema_setup_lock
 from infrastructure.services import libpq_dsn
 from infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from infrastructure.messaging.subjects import Subjects
 
 
 class ConfigurationError(ValueError):
@@ -155,13 +158,21 @@ def build_http_app(settings: Settings | None = None) -> Any:
     return create_app(settings or Settings())
 
 
+def build_subjects(settings: Settings) -> Subjects:
+    """The NATS subjects of these settings; whether the partition count was set or defaulted
+    decides what a server too old to partition does (streams.fit_to_server)."""
+    from infrastructure.messaging.subjects import Subjects
+
+    return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
+                    replicas=settings.nats_replicas,
+                    partitions_explicit="nats_partitions" in settings.model_fields_set)
+
+
 def build_messaging_app(settings: Settings | None = None, **options: Any) -> Any:
     """The `ctxstore ingest` FastStream app (and its runtime) over a store from these settings."""
     from infrastructure.messaging.app import create_app
-    from infrastructure.messaging.subjects import Subjects
 
     settings = settings or Settings()
-    subjects = Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
-                        replicas=settings.nats_replicas)
+    subjects = build_subjects(settings)
     return create_app(settings.nats_url.split(","), subjects, lambda: build_store(settings),
                       lambda store: build_restore_services(settings, store), **options)

@@ -40,7 +40,7 @@ async def _jetstream_round_trip(url: str) -> None:
             assert stored.subject == subject
 
             sub = await js.pull_subscribe(subject, durable=f"reader_{token}", stream=stream)
-            (msg,) = await sub.fetch(1, timeout=5)
+            (msg,) = await sub.fetch(1, timeout=30)  # a generous deadline
             assert msg.data == b"hello"
             await msg.ack()
         finally:

@@ -18,13 +18,25 @@ dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).
                       no_args_is_help=True)
 
 
-def _subjects() -> Any:
-    from infrastructure.messaging.subjects import Subjects
+def _subjects(*, fit: bool = False) -> Any:
+    """The settings and subjects; with `fit`, fitted to the server when it answers (ingest
+    shares partitions out among processes before connecting, so a default partition count
+    falls back here already, and `partitions` shows the ones ingest uses)."""
+    from infrastructure.bootstrap import build_subjects
+    from infrastructure.messaging.streams import fit_to_server
+    from infrastructure.services import nats_info
     from infrastructure.settings import Settings
 
     settings = Settings()
-    return settings, Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
-                        replicas=settings.nats_replicas)
+    subjects = build_subjects(settings)
+    if fit and subjects.transformed:
+        info = nats_info(settings.nats_url.split(",")[0])
+        if info is not None and "version" in info:
+            fitted = fit_to_server(subjects, str(info["version"]))
+            if fitted != subjects:
+                settings = settings.model_copy(update={"nats_partitions": fitted.partitions})
+                subjects = fitted
+    return settings, subjects
 
 
 @friendly_errors
@@ -55,7 +67,7 @@ def ingest(
 
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings, subjects = _subjects()
+    settings, subjects = _subjects(fit=True)
     chosen = parse_partitions(partitions, subjects.partitions)
     count = _process_count(processes, len(chosen) if chosen else subjects.partitions)
     if count > 1:
@@ -98,10 +110,10 @@ def _process_count(spec: str, partitions: int) -> int:
     return count
 
 
-async def _with_js(fn: Any) -> Any:
+async def _with_js(fn: Any, *, fit: bool = False) -> Any:
     import nats
 
-    settings, subjects = _subjects()
+    settings, subjects = _subjects(fit=fit)
 
     async def quiet(_error: Exception) -> None:
         """The client would log each failed attempt with a traceback; the error that ends
@@ -180,7 +192,7 @@ def partitions(
     """Each partition's consumer: the worker holding it, and what waits or is in flight."""
     from infrastructure.messaging.status import partition_status
 
-    rows = asyncio.run(_with_js(partition_status))
+    rows = asyncio.run(_with_js(partition_status, fit=True))
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.as_dict()))

@@ -168,9 +168,9 @@ def create_app(
         runtime.store = store = await asyncio.to_thread(runtime.store_factory)
         if runtime.use_cases_factory is not None:
             runtime.use_cases = await asyncio.to_thread(runtime.use_cases_factory, store)
-        await ensure_streams(broker.connection, subjects)
+        runtime.subjects = fitted = await ensure_streams(broker.connection, subjects)
         if runtime.ingest:
-            worker = runtime.worker = IngestWorker(runtime.store, broker.connection, subjects,
+            worker = runtime.worker = IngestWorker(runtime.store, broker.connection, fitted,
                                                    runtime.partitions, runtime.options)
 
             def give_up(error: BaseException) -> None:

@@ -94,6 +94,30 @@ class IngestStats:
                 f"{self.retries} retries")
 
 
+class ProgressReport:
+    """The progress line of each interval: what the worker did in it, and its totals.
+
+    None for an interval in which nothing happened, so an idle worker keeps the log quiet. The
+    first interval counts from when the report is made, like every other one.
+    """
+
+    def __init__(self, stats: IngestStats, now: float):
+        self.stats = stats
+        self._last, self._last_time = self._counts(), now
+
+    def _counts(self) -> tuple[int, int, int]:
+        return self.stats.recorded, self.stats.dead_lettered, self.stats.retries
+
+    def line(self, now: float) -> str | None:
+        counts, last, span = self._counts(), self._last, max(now - self._last_time, 1e-9)
+        self._last, self._last_time = counts, now
+        if counts == last:
+            return None
+        done = counts[0] - last[0]
+        return (f"ingest: {done} events in the last {span:.0f}s ({done / span:.0f}/s); "
+                f"{self.stats.summary()}")
+
+
 def is_transient(error: BaseException) -> bool:
     """Errors worth retrying the same batch for: the database or its connection, not the data."""
     if isinstance(error, DataError | ProgrammingError | NotSupportedError):
@@ -264,17 +288,12 @@ class IngestWorker:
 
     async def _report_progress(self) -> None:
         """A line every `progress_every` seconds while events come: rate and totals."""
-        every = self.options.progress_every
-        last, last_time = (-1, -1, -1), time.monotonic()
+        report = ProgressReport(self.stats, time.monotonic())
         while True:
-            await asyncio.sleep(every)
-            now = time.monotonic()
-            counts = (self.stats.recorded, self.stats.dead_lettered, self.stats.retries)
-            if counts != last and last[0] >= 0:  # quiet while nothing happens
-                done = counts[0] - last[0]
-                log.info("ingest: %d events in the last %.0fs (%.0f/s); %s", done,
-                         now - last_time, done / (now - last_time), self.stats.summary())
-            last, last_time = counts, now
+            await asyncio.sleep(self.options.progress_every)
+            line = report.line(time.monotonic())
+            if line is not None:
+                log.info("%s", line)
 
     # Committing --------------------------------------------------------------------------------
     async def _commit_loop(self) -> None:

@@ -40,13 +40,29 @@ class NatsServerTooOld(RuntimeError):
     """Partitioning needs stream subject transforms (nats-server 2.10 or later)."""
 
 
-def check_server(nc: Client, subjects: Subjects) -> None:
-    version = nc.connected_server_version
-    if subjects.transformed and (version.major, version.minor) < (2, 10):
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]]
+    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+
+
+def fit_to_server(subjects: Subjects, version: str) -> Subjects:
+    """The subjects to use with a nats-server of this version.
+
+    Partitioning needs stream subject transforms (2.10 or later). On an older server, such as
+    Debian's 2.9, the default partition count falls back to one partition with one warning, so
+    a plain `ctxstore ingest` works; a count set explicitly above one is an error instead, since
+    quietly running with fewer partitions than asked for would mislead whoever set it.
+    """
+    if not subjects.transformed or _major_minor(version) >= (2, 10):
+        return subjects
+    if subjects.partitions_explicit:
         raise NatsServerTooOld(
-            f"nats-server {version} cannot partition agents: stream subject transforms need "
-            f"2.10 or later (or set CONTEXT_NATS_PARTITIONS=1)"
-        )
+            f"nats-server {version} cannot partition agents into {subjects.partitions}: stream "
+            f"subject transforms need 2.10 or later (or set CONTEXT_NATS_PARTITIONS=1)")
+    log.warning("nats-server %s cannot partition agents (stream subject transforms need 2.10 "
+                "or later): using 1 partition instead of the default %d", version,
+                subjects.partitions)
+    return replace(subjects, partitions=1)
 
 
 def _stream_config(name: str, subject: str, description: str, replicas: int,
@@ -102,12 +118,17 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
                                        num_replicas=config.num_replicas))
 
 
-async def ensure_streams(nc: Client, subjects: Subjects) -> None:
-    """Create (or align) CTX_EVENTS and CTX_DLQ; idempotent, safe from every process."""
-    check_server(nc, subjects)
+async def ensure_streams(nc: Client, subjects: Subjects) -> Subjects:
+    """Create (or align) CTX_EVENTS and CTX_DLQ; idempotent, safe from every process.
+
+    Returns the subjects fitted to the connected server (see `fit_to_server`).
+    """
+    version = nc.connected_server_version
+    subjects = fit_to_server(subjects, f"{version.major}.{version.minor}.{version.patch}")
     js = nc.jetstream()
     await _ensure_stream(js, events_stream_config(subjects))
     await _ensure_stream(js, dlq_stream_config(subjects))
+    return subjects
 
 
 def consumer_config(durable: str, filter_subject: str) -> ConsumerConfig:

@@ -38,6 +38,9 @@ class Subjects:
     prefix: str = "ctx"
     partitions: int = 4
     replicas: int = 1
+    # False when the partition count is only the default: on a server that cannot partition
+    # (nats-server before 2.10) it then falls back to one (streams.fit_to_server).
+    partitions_explicit: bool = True
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):

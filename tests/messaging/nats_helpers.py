@@ -7,6 +7,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import nats
+
 from infrastructure.bootstrap import build_messaging_app
 from infrastructure.messaging.app import Runtime
 from infrastructure.messaging.ingest import IngestOptions
@@ -50,3 +52,24 @@ async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: f
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def wait_drained(settings: Settings, timeout: float = 60.0) -> None:
+    """Wait until every partition's consumer has delivered every message and had it
+    acknowledged (a worker acknowledges only after the commit): nothing more can be recorded,
+    so what the store holds now is final. A state to wait on instead of a pause."""
+    subjects = subjects_of(settings)
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+
+    async def drained() -> bool:
+        for p in range(subjects.partitions):
+            info = await js.consumer_info(subjects.events_stream, subjects.durable(p))
+            if info.num_pending or info.num_ack_pending:
+                return False
+        return True
+
+    try:
+        await wait_until(drained, timeout=timeout, what="every consumer drained")
+    finally:
+        await nc.close()

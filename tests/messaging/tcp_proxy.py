@@ -1,15 +1,23 @@
-"""A TCP proxy between a client and a real server that can lose bytes in flight and cut.
+"""A TCP proxy between a client and a real server that can lose bytes in flight, cut, and slow.
 
 What a broken network does to a NATS client: the bytes on the wire when the connection dies are
 lost, while what the client still buffered goes out after it reconnects. ``hold()`` keeps the
-client's bytes in the proxy instead of forwarding them; ``cut()`` drops those bytes and aborts
-every connection (new ones are proxied as usual).
+client's bytes in the proxy instead of forwarding them; ``hold_after(n)`` does so once `n` more
+of the client's bytes have gone through (a point in the client's progress, whatever the
+machine's speed); ``cut()`` drops the held bytes and aborts every connection (new ones are
+proxied as usual).
+
+``reply_delay`` makes a slow network on purpose: every chunk from the server waits that long
+before it goes on, so anything that needs N round trips takes at least N × reply_delay
+(``delayed_replies`` counts them). ``server_version`` makes the server's INFO announce
+that version instead of its own (an older server's answer, where no older server is at hand).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass, field
 
 
@@ -25,7 +33,12 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.holding = False
         self.dropped_bytes = 0
+        self.forwarded_bytes = 0  # from clients to the server
         self.cuts = 0
+        self.reply_delay = 0.0
+        self.delayed_replies = 0
+        self.server_version: str | None = None
+        self._hold_at: int | None = None
         self._held: dict[int, bytearray] = {}
         self._pairs: list[_Pair] = []
         self._server: asyncio.Server | None = None
@@ -35,6 +48,10 @@ class TcpProxy:
         assert self._server is not None
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"nats://{host}:{port}"
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(len(b) for b in self._held.values())
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -49,10 +66,15 @@ class TcpProxy:
     def hold(self) -> None:
         self.holding = True
 
+    def hold_after(self, forwarded: int) -> None:
+        """Hold from the byte after the next `forwarded` bytes of the clients."""
+        self._hold_at = self.forwarded_bytes + forwarded
+
     def cut(self) -> None:
-        self.dropped_bytes += sum(len(b) for b in self._held.values())
+        self.dropped_bytes += self.held_bytes
         self._held.clear()
         self.holding = False
+        self._hold_at = None
         self.cuts += 1
         for pair in self._pairs:
             for task in pair.tasks:
@@ -68,17 +90,49 @@ class TcpProxy:
             writer.transport.abort()
             return
         pair = _Pair(writer, up_writer)
-        pair.tasks = [asyncio.create_task(self._pump(reader, up_writer, id(pair))),
-                      asyncio.create_task(self._pump(up_reader, writer, None))]
+        pair.tasks = [asyncio.create_task(self._pump_up(reader, up_writer, id(pair))),
+                      asyncio.create_task(self._pump_down(up_reader, writer))]
         self._pairs.append(pair)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    held_key: int | None) -> None:
+    def _split(self, data: bytes) -> tuple[bytes, bytes]:
+        """(what goes on, what is held) of a client's chunk."""
+        if self.holding:
+            return b"", data
+        if self._hold_at is not None and self.forwarded_bytes + len(data) >= self._hold_at:
+            keep = self._hold_at - self.forwarded_bytes
+            self.holding, self._hold_at = True, None
+            return data[:keep], data[keep:]
+        return data, b""
+
+    async def _pump_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       held_key: int) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
-                if held_key is not None and self.holding:
-                    self._held.setdefault(held_key, bytearray()).extend(data)
-                    continue
+                forward, held = self._split(data)
+                if held:
+                    self._held.setdefault(held_key, bytearray()).extend(held)
+                if forward:
+                    self.forwarded_bytes += len(forward)
+                    writer.write(forward)
+                    await writer.drain()
+        writer.transport.abort()
+
+    async def _pump_down(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                         ) -> None:
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                if self.server_version is not None and data.startswith(b"INFO "):
+                    data = self._with_version(data, self.server_version)
+                if self.reply_delay > 0:
+                    self.delayed_replies += 1
+                    await asyncio.sleep(self.reply_delay)
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+    @staticmethod
+    def _with_version(data: bytes, version: str) -> bytes:
+        line, sep, rest = data.partition(b"\r\n")
+        info = json.loads(line[5:])
+        info["version"] = version
+        return b"INFO " + json.dumps(info).encode() + sep + rest

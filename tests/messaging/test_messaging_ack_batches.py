@@ -31,7 +31,7 @@ async def test_batches_end_fully_acknowledged_and_old_consumers_are_migrated(
              for i in range(3)]
     await publisher.publish_many(first)
     sub = await js.pull_subscribe_bind(durable=durable, stream=subjects.events_stream)
-    pulled = await sub.fetch(3, timeout=5)
+    pulled = await sub.fetch(3, timeout=30)  # a generous deadline
     assert len(pulled) == 3
     for msg in pulled[:2]:
         await msg.ack_sync()

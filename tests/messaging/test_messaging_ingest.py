@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -12,13 +11,24 @@ import pytest
 from nats_helpers import running_app, subjects_of, wait_until
 
 from application.store import ContextStore
-from infrastructure.messaging.ingest import IngestOptions
+from infrastructure.messaging.ingest import IngestOptions, IngestStats, ProgressReport
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.settings import Settings
 
 
 def total_events(store: ContextStore) -> int:
     return sum(a.version for a in store.agents())
+
+
+async def messages_on(settings: Settings, subject_filter: str) -> int:
+    """Messages of the events stream stored on the subjects `subject_filter` matches."""
+    nc = await nats.connect(settings.nats_url)
+    try:
+        info = await nc.jetstream().stream_info(subjects_of(settings).events_stream,
+                                                subjects_filter=subject_filter)
+    finally:
+        await nc.close()
+    return sum((info.state.subjects or {}).values())
 
 
 async def test_same_event_published_three_times_is_recorded_once(
@@ -97,13 +107,16 @@ async def test_partitions_split_agents_between_workers_without_overlap(
             [new_event(f"split-{a}", "message", {"role": "user", "content": "x"})
              for a in range(20)])
         await publisher.close()
+        # How many of the 20 the server put on partition 0 (its hash decides): those, and
+        # only those, are recorded by this worker.
+        on_zero = await messages_on(settings, subjects_of(settings).partition_filter(0))
+        assert 0 < on_zero < 20
         assert only_zero.worker is not None
         await wait_until(lambda: only_zero.worker is not None
-                         and only_zero.worker.stats.recorded > 0, what="partition 0")
-        await asyncio.sleep(0.3)
+                         and only_zero.worker.stats.recorded == on_zero, what="partition 0")
         await only_zero.worker.wait_idle()
         recorded_by_zero = only_zero.worker.stats.recorded
-        assert 0 < recorded_by_zero < 20  # partition 1's agents wait for their worker
+        assert recorded_by_zero == on_zero  # partition 1's agents wait for their worker
     async with running_app(settings, partitions=[1]) as only_one:
         store = only_one.get_store()
         await wait_until(lambda: total_events(store) == 20, what="partition 1's agents")
@@ -128,28 +141,44 @@ async def test_single_partition_needs_no_transform(
 
 async def test_progress_is_logged_while_events_come_and_a_summary_at_stop(
         settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    """Whichever ticks the 30 events fall into, a progress line reaches their total."""
     settings = settings_factory(nats_partitions=1)
     options = IngestOptions(max_event_bytes=settings.max_event_bytes, progress_every=0.2)
     caplog.set_level(logging.INFO, logger="infrastructure.messaging.ingest")
+
+    def progress_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest:")]
+
     async with running_app(settings, options=options) as runtime:
         publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
-        await asyncio.sleep(0.3)  # a first tick with nothing to say
         await publisher.publish_many([new_event("progress-agent", "message",
                                                 {"role": "user", "content": str(i)})
                                       for i in range(30)])
         await publisher.close()
         await wait_until(lambda: runtime.worker is not None
                          and runtime.worker.stats.recorded == 30, what="30 recorded")
-        await wait_until(lambda: any("ingest: 30 events in the last" in r.getMessage()
-                                     for r in caplog.records), timeout=5, what="progress line")
-
-        def progress_lines() -> list[str]:
-            return [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest:")]
-
-        quiet = progress_lines()
-        await asyncio.sleep(0.6)
-        assert progress_lines() == quiet  # nothing new: nothing said
+        await wait_until(lambda: any("; 30 recorded, 0 duplicates" in line
+                                     for line in progress_lines()),
+                         timeout=60, what="a progress line with the total")
+    counted = [int(line.split()[1]) for line in progress_lines()]
+    assert sum(counted) == 30 and all(n >= 0 for n in counted), progress_lines()
     lines = [r.getMessage() for r in caplog.records]
     assert any(line.startswith("ingest stopped: 30 recorded, 0 duplicates, 0 dead-lettered")
                for line in lines), lines
 
+
+def test_progress_report_says_nothing_while_nothing_happens() -> None:
+    """The quiet intervals, the first interval and the rate, on a clock the test holds."""
+    stats = IngestStats()
+    report = ProgressReport(stats, now=100.0)
+    assert report.line(now=130.0) is None
+    stats.recorded = 60
+    assert report.line(now=160.0) == (
+        "ingest: 60 events in the last 30s (2/s); 60 recorded, 0 duplicates, 0 dead-lettered, "
+        "0 batches, 0 retries")
+    assert report.line(now=190.0) is None
+    stats.retries = 1  # a retry with nothing recorded is worth a line too
+    assert (report.line(now=220.0) or "").startswith("ingest: 0 events in the last 30s (0/s)")
+    first = ProgressReport(stats, now=0.0)  # events before the first tick are not lost
+    stats.recorded += 5
+    assert (first.line(now=10.0) or "").startswith("ingest: 5 events in the last 10s")

@@ -108,7 +108,7 @@ async def test_a_worker_pulls_each_partition_it_holds_while_waiting_for_the_othe
 
 
 async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them_back(
-        js_url: str, prefix: str) -> None:
+        js_url: str, prefix: str, caplog: pytest.LogCaptureFixture) -> None:
     nc = await nats.connect(js_url)
     js = nc.jetstream()
     bucket = f"{prefix.upper()}_LEASES"
@@ -117,8 +117,11 @@ async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them
         for partition in (0, 1):  # then never renewed nor released: its process "died"
             await dead.acquire(partition)
         standby = PartitionLeases(js, bucket, [1], holder="host:2:other", ttl=2, poll=0.1)
+        caplog.set_level(logging.WARNING, "infrastructure.messaging.leases")
         waiting = asyncio.create_task(standby.acquire(1))
-        await asyncio.sleep(0.5)
+        # The standby says so once it has found the lease held: from then on it waits.
+        await wait_until(lambda: waiting.done() or "partition-1 is consumed by host:1:worker-0"
+                         in caplog.text, timeout=60, what="the standby finding the lease held")
         assert not waiting.done(), "took a lease its holder still had"
         await asyncio.wait_for(waiting, 15)  # expired
 

@@ -3,7 +3,6 @@ a worker killed with SIGKILL is restarted and nothing is lost or recorded twice.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from nats_helpers import wait_until
+from nats_helpers import wait_drained, wait_until
 from test_messaging_faults import (
     REPO,
     assert_exactly_once_in_order,
@@ -76,7 +75,7 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
         await publisher.publish_many(events[half:])  # type: ignore[arg-type]
         await publisher.close()
         await wait_until(lambda: total(store) >= len(events), timeout=40, what="every event")
-        await asyncio.sleep(0.5)  # anything recorded twice would show up now
+        await wait_drained(settings)  # anything recorded twice would show up now
         assert total(store) == len(events)
         assert_exactly_once_in_order(store, agents, per_agent, run)
         assert "exited with -9" in log.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from infrastructure.messaging.publisher import (
     HeldBack,
     PublishFailed,
     SyncContextPublisher,
+    encode,
     new_event,
 )
 from infrastructure.messaging.subjects import Subjects
@@ -36,14 +36,19 @@ async def test_publisher_keeps_each_agents_order_across_connection_cuts(
     events = [new_event(f"cut-{a}", "message",
                         {"role": "user", "content": str(i), "message_id": f"{run}-{a}-{i}"})
               for i in range(per_agent) for a in range(agents)]
+    # Every event's body crosses the proxy at least once before it is acknowledged. Each cut
+    # comes after another tenth of that has gone through, so all three fall while publishing is
+    # still under way, however fast or slow the machine is.
+    window = sum(len(encode(e)[2]) for e in events) // 10
     async with running_app(settings) as runtime:
         nc = await nats.connect(proxy.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
         publisher = ContextPublisher(nc, subjects_of(settings), ack_timeout=1.0, attempts=10)
         publishing = asyncio.create_task(publisher.publish_many(events))
         for _ in range(3):
-            await asyncio.sleep(0.1)
-            proxy.hold()
-            await asyncio.sleep(0.05)
+            proxy.hold_after(window)
+            await wait_until(lambda: proxy.held_bytes > 0, timeout=60,
+                             what="bytes held in flight")
+            assert not publishing.done()
             proxy.cut()
         acks = await publishing
         await nc.close()
@@ -98,19 +103,33 @@ async def test_the_example_agent_runs_against_a_worker(
 
 async def test_sync_publisher_waits_for_a_long_batch_beyond_its_connect_timeout(
         settings_factory: Callable[..., Settings]) -> None:
-    """One agent's events go one at a time: a big batch outlasts `timeout`, and must not fail."""
+    """One agent's events go one at a time: a big batch outlasts `timeout`, and must not fail.
+
+    The batch is slow on purpose: the proxy holds each of the server's replies back for
+    `reply_delay`, and every event waits for its own acknowledgement, so the batch takes at
+    least len(events) × reply_delay, well beyond `timeout`, on any machine.
+    """
     settings = settings_factory(nats_partitions=2)
+    timeout, reply_delay = 2.0, 0.05
     events = [new_event("sync-long", "message", {"role": "user", "content": str(i)})
-              for i in range(1500)]
+              for i in range(80)]
+    assert len(events) * reply_delay >= 2 * timeout
+    host, port = settings.nats_url.removeprefix("nats://").rsplit(":", 1)
+    proxy = await TcpProxy(host, int(port)).start()
 
-    def publish() -> tuple[int, float]:
-        with SyncContextPublisher(settings.nats_url, prefix=settings.nats_prefix,
-                                  timeout=0.3) as publisher:
-            started = time.monotonic()
-            acks = publisher.publish_many(events)
-            return len(acks), time.monotonic() - started
+    def publish() -> int:
+        with SyncContextPublisher(proxy.url, prefix=settings.nats_prefix,
+                                  timeout=timeout) as publisher:
+            proxy.reply_delay = reply_delay  # connected: from now on the network is slow
+            try:
+                return len(publisher.publish_many(events))
+            finally:
+                proxy.reply_delay = 0.0
 
-    async with running_app(settings, ingest=False):
-        count, took = await asyncio.to_thread(publish)
+    try:
+        async with running_app(settings, ingest=False):
+            count = await asyncio.to_thread(publish)
+    finally:
+        await proxy.stop()
     assert count == len(events)
-    assert took > 0.3, "the batch was too quick to show anything"
+    assert proxy.delayed_replies >= len(events), "the batch was not slowed down"

@@ -24,8 +24,8 @@ from eventsourcing.tests.persistence import (
     NonInterleavingNotificationIDsBaseCase,
 )
 from recorder_setup import (
+    ConcurrentCases,
     PostgresRecorderSetup,
-    SkipConcurrentCases,
     SQLiteFileSetup,
     SQLiteRecorderSetup,
     TextOriginatorIds,
@@ -42,30 +42,22 @@ class SQLiteSetup(SQLiteRecorderSetup):
     recorder_class = SQLiteContextRecorder
 
 
-class TestSQLiteContextRecorder(SQLiteSetup, ApplicationRecorderTestCase):
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        self.db_uri = self.file_uri()
-        super().test_concurrent_no_conflicts()
-
+class TestSQLiteContextRecorder(ConcurrentCases, SQLiteSetup, ApplicationRecorderTestCase):
     def test_concurrent_no_conflicts_in_memory_db(self) -> None:
         self.db_uri = f"file:{uuid4().hex}?mode=memory&cache=shared"
-        super().test_concurrent_no_conflicts()
-
-    def test_concurrent_throughput(self) -> None:
-        self.db_uri = self.file_uri()
-        super().test_concurrent_throughput()
+        ApplicationRecorderTestCase.test_concurrent_no_conflicts(self)
 
     def test_concurrent_throughput_in_memory_db(self) -> None:
         self.db_uri = f"file:{uuid4().hex}?mode=memory&cache=shared"
-        super().test_concurrent_throughput()
+        ApplicationRecorderTestCase.test_concurrent_throughput(self)
 
 
-class TestSQLiteContextRecorderFile(SkipConcurrentCases, SQLiteFileSetup,
+class TestSQLiteContextRecorderFile(ConcurrentCases, SQLiteFileSetup,
                                     ApplicationRecorderTestCase):
     recorder_class = SQLiteContextRecorder
 
 
-class TestSQLiteContextRecorderTextIDs(TextOriginatorIds, SQLiteSetup,
+class TestSQLiteContextRecorderTextIDs(TextOriginatorIds, ConcurrentCases, SQLiteSetup,
                                        ApplicationRecorderTestCase):
     pass
 
@@ -81,26 +73,18 @@ class PostgresSetup(PostgresRecorderSetup):
     recorder_class = PostgresContextRecorder
 
 
-class TestPostgresContextRecorder(PostgresSetup, ApplicationRecorderTestCase):
+class TestPostgresContextRecorder(ConcurrentCases, PostgresSetup, ApplicationRecorderTestCase):
     def test_insert_subscribe(self) -> None:
         self.resize_pool(2)
         super().optional_test_insert_subscribe()
 
-    def test_concurrent_no_conflicts(self, initial_position: int = 0) -> None:
-        self.resize_pool(12)
-        super().test_concurrent_no_conflicts()
 
-    def test_concurrent_throughput(self) -> None:
-        self.resize_pool(10)
-        super().test_concurrent_throughput()
-
-
-class TestPostgresContextRecorderTextIDs(TextOriginatorIds, PostgresSetup,
+class TestPostgresContextRecorderTextIDs(TextOriginatorIds, ConcurrentCases, PostgresSetup,
                                          ApplicationRecorderTestCase):
     pass
 
 
-class TestPostgresContextRecorderDbFunctions(SkipConcurrentCases, PostgresSetup,
+class TestPostgresContextRecorderDbFunctions(ConcurrentCases, PostgresSetup,
                                              ApplicationRecorderTestCase):
     enable_db_functions = True
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
-from recorder_setup import PostgresRecorderSetup, SkipConcurrentCases, SQLiteFileSetup
+from recorder_setup import ConcurrentCases, PostgresRecorderSetup, SQLiteFileSetup
 
 from application.package_port import PackageRecorder, PackageRow
 from infrastructure.persistence.packages_postgres import PostgresPackageRecorder
@@ -56,13 +56,12 @@ class PackageRowChecks:
             recorder.insert_package(imported)
 
 
-class TestSQLitePackageRecorder(SkipConcurrentCases, SQLiteFileSetup,
+class TestSQLitePackageRecorder(ConcurrentCases, SQLiteFileSetup,
                                 ApplicationRecorderTestCase, PackageRowChecks):
-    # The library's concurrency cases exercise the parent recorder, unchanged here.
     recorder_class = SQLitePackageRecorder
 
 
-class TestPostgresPackageRecorder(SkipConcurrentCases, PostgresRecorderSetup,
+class TestPostgresPackageRecorder(ConcurrentCases, PostgresRecorderSetup,
                                   ApplicationRecorderTestCase, PackageRowChecks):
     recorder_class = PostgresPackageRecorder
 

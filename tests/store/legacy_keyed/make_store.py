@@ -1,5 +1,6 @@
-"""Makes `store.sqlite`, `store.postgres.sql` and `expected.<backend>.json`: a store written WITH API keys by the release
-before tenant namespaces (main at 6464295), and what that release answered for each tenant.
+"""Makes `store.sqlite`, `store.postgres.sql` and `expected.<backend>.json`: a store
+written WITH API keys by the release before tenant namespaces (main at 6464295), and what
+that release answered for each tenant.
 
 Kept to show how the fixture was made; it was run once with that release's code, from the
 repository root: `python tests/store/legacy_keyed/make_store.py`. Re-running it with newer code

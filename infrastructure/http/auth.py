@@ -101,18 +101,21 @@ def websocket_tenant(websocket: WebSocket) -> str | None:
 
 
 def visible_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary:
-    """The agent's catalogue entry if this tenant may see it, else AgentNotFound (404)."""
+    """This tenant's agent of that id, else AgentNotFound (404). Its `agent_id` is the key
+    the store knows it by (domain.agent_id): pass that to the store, show the agent id."""
     check_agent_id(agent_id)
-    summary = store.index.agent(agent_id)
+    summary = store.index.agent(store.key_for(tenant, agent_id))
     if summary is None or summary.tenant != tenant:
         raise AgentNotFound(agent_id)
     return summary
 
 
-def writable_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary | None:
-    """The agent's entry (None when new) if this tenant may write it, else AgentNotFound."""
+def writable_agent(store: ContextStore, agent_id: str, tenant: str) -> str:
+    """The key of this tenant's agent of that id (existing or new) if the tenant may write
+    it, else AgentNotFound (only the local tenant can meet an agent id it may not write)."""
     check_agent_id(agent_id)
-    summary = store.index.agent(agent_id)
-    if summary is not None and summary.tenant != tenant:
+    key = store.key_for(tenant, agent_id)
+    owner = store.owner(key)
+    if owner is not None and owner != tenant:
         raise AgentNotFound(agent_id)
-    return summary
+    return key

@@ -131,8 +131,12 @@ class CaptureRequest(BaseModel):
     session_id: str | None = Field(default=None, min_length=1, max_length=256)
     access_level: AccessLevel = Field(
         default="private",
-        description="private and shared: this tenant only; public: any tenant may read and "
-        "restore from it.")
+        description="private: this tenant only; shared: this tenant and those named in "
+        "`shared_with`; public: any tenant may read, export and restore from it.")
+    shared_with: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="For access_level `shared`: the tenants (as named in CONTEXT_API_KEYS) "
+        "that may read, export and restore from it.")
 
 
 class CheckpointPage(BaseModel):

@@ -81,7 +81,8 @@ class Connection:
         self.ws = websocket
         self.api = api
         self.tenant = tenant
-        self.cursors: dict[str, int] = {}
+        self.cursors: dict[str, int] = {}  # by agent id, as this tenant names them
+        self.keys: dict[str, str] = {}  # agent id -> the store's key (domain.agent_id)
         self.send_lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.sub: Subscription = api.hub.subscribe()
@@ -102,7 +103,8 @@ class Connection:
         found: dict[str, int] = {}
         for agent_id in agent_ids:
             check_agent_id(agent_id)
-            summary = self.api.store.index.agent(agent_id)
+            key = self.keys[agent_id] = self.api.store.key_for(self.tenant, agent_id)
+            summary = self.api.store.index.agent(key)
             if summary is not None and summary.tenant != self.tenant:
                 raise AgentNotFound(agent_id)
             now = summary.version if summary else 0
@@ -110,10 +112,11 @@ class Connection:
         return found
 
     def _new_events(self, agent_id: str, after: int) -> list[dict[str, Any]]:
-        summary = self.api.store.index.agent(agent_id)
+        key = self.keys[agent_id]
+        summary = self.api.store.index.agent(key)
         if summary is None or summary.tenant != self.tenant or summary.version <= after:
             return []
-        items = self.api.store.history(agent_id, after_version=after, limit=PAGE)
+        items = self.api.store.history(key, after_version=after, limit=PAGE)
         return [{"agent_id": agent_id, "version": i.version, "event_id": i.event_id,
                  "type": i.type, "recorded_at": i.recorded_at, "session_id": i.session_id,
                  "data": i.data} for i in items]
@@ -148,14 +151,14 @@ class Connection:
             if len(set(self.cursors) | set(cursors)) > MAX_FOLLOWED:
                 raise InvalidRequest(f"agent_ids: at most {MAX_FOLLOWED} agents per socket")
             self.cursors.update(cursors)
-            self.sub.agent_ids = set(self.cursors)
+            self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             self.sub.changed.set()
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "unfollow":
             for agent_id in message.get("agent_ids") or []:
                 self.cursors.pop(agent_id, None)
-            self.sub.agent_ids = set(self.cursors)
+            self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "capture":

@@ -61,18 +61,32 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
             join_on="o.originator_id = a.originator_id",
         )]
 
-    def _create_table(self, c: SQLiteCursor) -> None:
-        upgraded = {u.table: self._upgrade(c, u) for u in self.tenant_upgrades()}
-        super()._create_table(c)
-        log_upgrade(str(self.datastore.pool.db_name), upgraded)
+    def create_table(self) -> None:
+        # Whether to upgrade is read first, on its own: a read that turns into a write inside
+        # one transaction fails at once ("database is locked") when another process writes,
+        # and workers start together.
+        with self.datastore.transaction(commit=False) as c:
+            pending = [u for u in self.tenant_upgrades() if self._before_tenants(c, u)]
+        if pending:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(f"DELETE FROM {self.agents_table} WHERE 0")  # the write lock, first
+                upgraded = {u.table: self._upgrade(c, u) for u in pending}
+                self._create_table(c)  # what the upgrade dropped (indexes)
+            log_upgrade(str(self.datastore.pool.db_name), upgraded)
+        super().create_table()
+
+    @staticmethod
+    def _before_tenants(c: SQLiteCursor, upgrade: TenantUpgrade) -> bool:
+        """Whether the table exists without its tenant column (a store made before)."""
+        c.execute(f"SELECT name FROM pragma_table_info('{upgrade.table}')")
+        columns = {r[0] for r in c.fetchall()}
+        return bool(columns) and "tenant" not in columns
 
     def _upgrade(self, c: SQLiteCursor, upgrade: TenantUpgrade) -> int | None:
         """Rebuild one table of a store made before tenants (SQLite cannot change a primary
         key in place): the rows, each with the tenant of its agent. None: nothing to do."""
-        c.execute(f"SELECT name FROM pragma_table_info('{upgrade.table}')")
-        columns = {r[0] for r in c.fetchall()}
-        if not columns or "tenant" in columns:
-            return None  # a new store, or one already upgraded
+        if not self._before_tenants(c, upgrade):
+            return None  # another process upgraded it meanwhile
         old = f"{upgrade.table}_before_tenants"
         c.execute(f"ALTER TABLE {upgrade.table} RENAME TO {old}")
         for index in upgrade.indexes:

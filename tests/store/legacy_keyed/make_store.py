@@ -80,7 +80,8 @@ def main(backend: str) -> None:
         json.dumps(expected, indent=1, sort_keys=True) + "\n")
     if backend == "postgres":
         # Schema and rows as plain SQL; the test loads it into a schema of its own.
-        dump = subprocess.run(["pg_dump", "--no-owner", "--no-privileges", f"--schema={SCHEMA}",
+        dump = subprocess.run(["pg_dump", "--no-owner", "--no-privileges", "--inserts",
+                               f"--schema={SCHEMA}",
                                DSN], check=True, capture_output=True, text=True).stdout
         (HERE / "store.postgres.sql").write_text(dump)
         shutil.rmtree(tmp)

@@ -39,9 +39,11 @@ read its context at any point, capture checkpoints, restore or fork them.
 
 **Access.** When `CONTEXT_API_KEYS` is set (`key1:tenantA,key2:tenantB`) every `/api/v1` route,
 the WebSocket and `/metrics` need a key (header `X-API-Key`, or `Authorization: Bearer <key>`;
-the WebSocket also takes `?api_key=`). An agent belongs to the tenant that first wrote it and is
-invisible (404) to the others; a `private` checkpoint is its tenant's alone, a `public` one may
-be read and restored from by any tenant. Without keys there is one local tenant.
+the WebSocket also takes `?api_key=`). Each tenant has its own agents, event ids and checkpoint
+ids (two tenants may both have `support-bot-1`); another tenant's are invisible (404). A
+`private` checkpoint is its tenant's alone, a `shared` one is also readable by the tenants in its
+`shared_with`, a `public` one may be read and restored from by any tenant. Without keys there
+is one local tenant.
 
 **Errors** are JSON `{detail, errors: [{field, message, index}]}`; `field` is the path of the
 offending value (e.g. `query.limit`, `data.role`).

@@ -181,7 +181,7 @@ class Connection:
                         rid)
         try:
             request = CaptureRequest.model_validate(req.model_dump(
-                include={"label", "version", "session_id", "access_level"}))
+                include={"label", "version", "session_id", "access_level", "shared_with"}))
             out = await run_in_threadpool(actions.capture, self.api, self.tenant, req.agent_id,
                                           request)
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on

@@ -52,7 +52,7 @@ from application.errors import (
 )
 from application.package_port import PackageRecorder, PackageRow
 from application.store import ContextStore, to_us
-from domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key
+from domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
 from domain.aggregate import AgentContext
 from domain.state import CONTENT_FIELDS, canonical_json, content_hash
 
@@ -261,13 +261,14 @@ class CheckpointService:
         if version is not None and version < 0:
             raise PointNotFound(f"version must be 0 or more, not {version}")
         if self.store.index.agent(agent_id) is None:
-            raise AgentNotFound(agent_id)
+            raise AgentNotFound(plain_agent_id(agent_id))
         for attempt in range(MAX_ATTEMPTS):
             agent = self.store.agent_at(agent_id)
             at_version = agent.version if version is None else version
             if at_version > agent.version:
                 raise PointNotFound(
-                    f"agent {agent_id!r} has no version {at_version} (latest is {agent.version})"
+                    f"agent {plain_agent_id(agent_id)!r} has no version {at_version} "
+                    f"(latest is {agent.version})"
                 )
             source = agent if at_version == agent.version else self.store.agent_at(
                 agent_id, at_version)
@@ -283,7 +284,7 @@ class CheckpointService:
                       session_id: str | None, access_level: AccessLevel,
                       shared_with: tuple[str, ...]) -> Checkpoint:
         raw = canonical_json(state)
-        self.check_size(len(raw), f"checkpoint of {agent.agent_id!r}")
+        self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
         body = self.codec.encode(raw)
         now = datetime.now(UTC)
         if agent.modified_on is not None and now <= agent.modified_on:
@@ -311,7 +312,9 @@ class CheckpointService:
                                  adding=1)[0]
         agent.note_checkpoint(
             event_id=f"checkpoint-{checkpoint.package_id}",
-            checkpoint={**checkpoint.to_dict(), "created_us": to_us(now),
+            # The agent as its tenant knows it: the history shows this to the tenant.
+            checkpoint={**checkpoint.to_dict(), "agent_id": plain_agent_id(agent.agent_id),
+                        "created_us": to_us(now),
                         "pruned_package_ids": pruned},
             timestamp=now,
         )

@@ -125,17 +125,17 @@ class RestoreService:
         check_agent_key(agent_id)
         summary = self.store.index.agent(agent_id)
         if summary is None:
-            raise AgentNotFound(agent_id)
+            raise AgentNotFound(plain_agent_id(agent_id))
         if point.version is not None:
             if point.version > summary.version:
-                raise PointNotFound(f"agent {agent_id!r} has no version {point.version} "
-                                    f"(latest is {summary.version})")
+                raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version "
+                                    f"{point.version} (latest is {summary.version})")
             return point.version
         if point.at is not None:
             version = self.store.version_at(agent_id, point.at)
             if version == 0:
-                raise PointNotFound(f"agent {agent_id!r} has no events at or before "
-                                    f"{point.at.isoformat()}")
+                raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no events at or "
+                                    f"before {point.at.isoformat()}")
             return version
         if point.checkpoint_id is not None:
             return self.checkpoints.get(point.checkpoint_id, tenant).version
@@ -169,11 +169,11 @@ class RestoreService:
             raise
         except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
             raise IntegrityMismatch(
-                f"agent {agent_id!r}: events after version {base_version} cannot be replayed "
-                f"({type(e).__name__}: {e})"
+                f"agent {plain_agent_id(agent_id)!r}: events after version {base_version} "
+                f"cannot be replayed ({type(e).__name__}: {e})"
             ) from e
         if agent is None or agent.version != version:
-            raise PointNotFound(f"agent {agent_id!r} has no version {version}")
+            raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
         source = self._source(agent, point, base, base_version, checkpoint_id, replayed, level)
         if level == "comprehensive" and base in ("snapshot", "checkpoint"):
             self._compare_with_history(source)
@@ -249,13 +249,14 @@ class RestoreService:
                                                lte=source.version):
                 agent = cast(AgentContext, event.mutate(agent))  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001
-            raise IntegrityMismatch(f"agent {source.agent_id!r}: history cannot be replayed "
-                                    f"({type(e).__name__}: {e})") from e
+            raise IntegrityMismatch(f"agent {plain_agent_id(source.agent_id)!r}: history "
+                                    f"cannot be replayed ({type(e).__name__}: {e})") from e
         if source.version == 0:
             agent = AgentContext.start(source.agent_id)
         if agent is None or agent.version != source.version:
             raise IntegrityMismatch(
-                f"agent {source.agent_id!r}: the event history has no version {source.version}"
+                f"agent {plain_agent_id(source.agent_id)!r}: the event history has no version "
+                f"{source.version}"
             )
         rebuilt = content_hash(agent.content)
         if rebuilt != source.content_hash:
@@ -263,8 +264,8 @@ class RestoreService:
             used = (f"checkpoint {source.checkpoint_id!r}" if source.base == "checkpoint"
                     else f"snapshot at version {source.base_version}")
             raise error(
-                f"agent {source.agent_id!r} at version {source.version}: the {used} gives "
-                f"{source.content_hash}, the full event history gives {rebuilt}"
+                f"agent {plain_agent_id(source.agent_id)!r} at version {source.version}: the "
+                f"{used} gives {source.content_hash}, the full event history gives {rebuilt}"
             )
 
     def _source(self, agent: AgentContext, point: Point, base: Base, base_version: int,
@@ -367,16 +368,17 @@ class RestoreService:
                 content_hash=expected,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
-        raise WriteConflict(f"could not restore into {target_id!r}: it kept changing")
+        raise WriteConflict(f"could not restore into {plain_agent_id(target_id)!r}: "
+                            "it kept changing")
 
     def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
         summary = self.store.index.agent(agent_id)
         if summary is None:
             if must_exist:
-                raise AgentNotFound(agent_id)
+                raise AgentNotFound(plain_agent_id(agent_id))
             return
         if summary.tenant != tenant:
-            raise ContextStoreError(f"agent {agent_id!r} belongs to another tenant")
+            raise ContextStoreError(f"agent {plain_agent_id(agent_id)!r} belongs to another tenant")
 
 
 def _validation_level(value: str) -> ValidationLevel:

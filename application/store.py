@@ -343,12 +343,13 @@ class ContextStore(Application[UUID]):
                                                           projector_func=project))
         except AggregateNotFoundError:
             if version is None:
-                raise AgentNotFound(agent_id) from None
-            raise PointNotFound(f"agent {agent_id!r} has no version {version}") from None
+                raise AgentNotFound(plain_agent_id(agent_id)) from None
+            raise PointNotFound(
+                f"agent {plain_agent_id(agent_id)!r} has no version {version}") from None
         if agent.version != version:
             latest = agent.version
             raise PointNotFound(
-                f"agent {agent_id!r} has no version {version} (latest is {latest})"
+                f"agent {plain_agent_id(agent_id)!r} has no version {version} (latest is {latest})"
             )
         return agent
 
@@ -363,7 +364,7 @@ class ContextStore(Application[UUID]):
             raise PointNotFound("give a version or a time, not both")
         if at is not None:
             if self.index.agent(agent_id) is None:
-                raise AgentNotFound(agent_id)
+                raise AgentNotFound(plain_agent_id(agent_id))
             version = self.version_at(agent_id, at)
         return self.agent_at(agent_id, version).state()
 

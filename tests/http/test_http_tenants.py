@@ -61,6 +61,11 @@ def test_each_tenant_has_its_own_agent_of_one_id(keyed_server: LiveServer) -> No
         assert a.get(f"/api/v1/agents/{agent}/context").json()["version"] == 2
         listed = [x["agent_id"] for x in b.get("/api/v1/agents").json()["items"]]
         assert listed.count(agent) == 1 and "/" not in "".join(listed)
+        # Nothing B is shown names the store's key for its agent (`tenant-b/...`).
+        b.post(f"/api/v1/context/capture/{agent}").raise_for_status()
+        for path in (f"/api/v1/agents/{agent}/events", f"/api/v1/agents/{agent}/context",
+                     "/api/v1/context/packages", f"/api/v1/agents/{agent}/evolution"):
+            assert "tenant-b/" not in b.get(path).text, path
 
 
 def test_event_ids_are_idempotency_keys_within_a_tenant(keyed_server: LiveServer) -> None:

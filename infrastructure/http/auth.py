@@ -1,8 +1,9 @@
 """API keys and tenants: who is calling, and which agents and checkpoints they may see.
 
 Without `CONTEXT_API_KEYS` every caller is the one local tenant (the embedded default). With
-keys, each key maps to a tenant; an agent belongs to the tenant that first wrote it and is
-invisible (404, never 403: its existence is not revealed) to every other tenant.
+keys, each key maps to a tenant, and each tenant names agents in its own namespace
+(domain.agent_id): another tenant's agent of the same id is simply not this tenant's (404,
+never 403: nothing about it is revealed).
 """
 
 from __future__ import annotations

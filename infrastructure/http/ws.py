@@ -112,7 +112,9 @@ class Connection:
         return found
 
     def _new_events(self, agent_id: str, after: int) -> list[dict[str, Any]]:
-        key = self.keys[agent_id]
+        key = self.keys.get(agent_id)
+        if key is None:  # unfollowed meanwhile
+            return []
         summary = self.api.store.index.agent(key)
         if summary is None or summary.tenant != self.tenant or summary.version <= after:
             return []
@@ -158,6 +160,7 @@ class Connection:
         elif action == "unfollow":
             for agent_id in message.get("agent_ids") or []:
                 self.cursors.pop(agent_id, None)
+                self.keys.pop(agent_id, None)
             self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)

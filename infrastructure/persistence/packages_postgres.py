@@ -55,7 +55,7 @@ class PostgresPackageRecorder(PostgresContextRecorder, PackageRecorder):
 
     def tenant_upgrades(self) -> list[TenantUpgrade]:
         return [*super().tenant_upgrades(), TenantUpgrade(
-            table=self.packages_table.as_string(), create=str,
+            table=self.packages_table.as_string(), create=None,
             columns="package_id, agent_id, version, event_version, created_us, meta, body",
             join_on="o.agent_id = a.agent_id", key="package_id")]
 

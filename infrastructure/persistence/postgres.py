@@ -158,7 +158,7 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
     def tenant_upgrades(self) -> list[TenantUpgrade]:
         """The side tables whose key gained the tenant (infrastructure.persistence.
         tenant_upgrade); an event's tenant is its agent's, found by the aggregate id."""
-        return [TenantUpgrade(table=self.event_ids_table.as_string(), create=str,
+        return [TenantUpgrade(table=self.event_ids_table.as_string(), create=None,
                               columns="event_id, originator_id, originator_version",
                               join_on="o.originator_id = a.originator_id", key="event_id")]
 

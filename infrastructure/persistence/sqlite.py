@@ -91,6 +91,7 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
         c.execute(f"ALTER TABLE {upgrade.table} RENAME TO {old}")
         for index in upgrade.indexes:
             c.execute(f"DROP INDEX IF EXISTS {index}")
+        assert upgrade.create is not None, "SQLite rebuilds the table: give its CREATE"
         c.execute(upgrade.create(upgrade.table))
         cols = ", ".join(f"o.{x.strip()}" for x in upgrade.columns.split(","))
         c.execute(
@@ -138,22 +139,21 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
     def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
                         ) -> dict[str, tuple[UUID, int]]:
         rows = self._select_in(
-            f"SELECT event_id, originator_id, originator_version FROM {self.event_ids_table} "
-            "WHERE tenant = ? AND", "event_id", list(dict.fromkeys(event_ids)), (tenant,))
+            f"SELECT event_id, originator_id, originator_version FROM {self.event_ids_table}",
+            "event_id", list(dict.fromkeys(event_ids)), where=("tenant = ?", (tenant,)))
         return {row[0]: (UUID(row[1]), row[2]) for row in rows}
 
     def _select_in(self, select: str, column: str, values: list[str],
-                   params: tuple[Any, ...] = ()) -> list[Any]:
-        """The rows of `select` whose `column` is one of `values`, queried in chunks that stay
-        under SQLite's limit on parameters. `select` ends with WHERE ... AND when it has
-        conditions of its own (`params`), else has no WHERE."""
+                   where: tuple[str, tuple[Any, ...]] = ("1", ())) -> list[Any]:
+        """The rows of `select` whose `column` is one of `values` (and that meet the condition
+        `where`, with its parameters), queried in chunks under SQLite's parameter limit."""
         rows: list[Any] = []
-        where = " " if select.endswith(" AND") else " WHERE "
+        condition, params = where
         with self.datastore.transaction(commit=False) as c:
             for i in range(0, len(values), _CHUNK):
                 chunk = values[i : i + _CHUNK]
-                c.execute(f"{select}{where}{column} IN ({','.join('?' * len(chunk))})",
-                          (*params, *chunk))
+                c.execute(f"{select} WHERE {condition} AND "
+                          f"{column} IN ({','.join('?' * len(chunk))})", (*params, *chunk))
                 rows.extend(c.fetchall())
         return rows
 

@@ -22,7 +22,9 @@ class TenantUpgrade:
     """One side table whose primary key gains the tenant."""
 
     table: str  # its name as the backend writes it (schema-qualified on PostgreSQL)
-    create: Callable[[str], str]  # the new CREATE TABLE statement, for a table name (SQLite)
+    # The new CREATE TABLE statement for a table name: SQLite rebuilds the table with it
+    # (PostgreSQL alters the table in place instead).
+    create: Callable[[str], str] | None
     columns: str  # its columns before the upgrade, comma-separated
     join_on: str  # how an old row `o` finds its agent `a` in the agent catalogue
     key: str = ""  # the id column the new key adds the tenant to (PostgreSQL)

@@ -43,6 +43,10 @@ class PostgresPackageRecorder(PostgresContextRecorder, PackageRecorder):
                 SQL("CREATE INDEX IF NOT EXISTS {} ON {} (agent_id, created_us)").format(
                     Identifier(f"{prefix}_packages_agent"), self.packages_table
                 ),
+                # Readers of shared and public checkpoints look an id up across tenants.
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (package_id)").format(
+                    Identifier(f"{prefix}_packages_id"), self.packages_table
+                ),
             ]
         )
         self._insert_package = SQL(

@@ -35,6 +35,9 @@ class SQLitePackageRecorder(SQLiteContextRecorder, PackageRecorder):
             self._create_packages(self.packages_table),
             f"CREATE INDEX IF NOT EXISTS {self.packages_table}_agent "
             f"ON {self.packages_table} (agent_id, created_us)",
+            # Readers of shared and public checkpoints look an id up across tenants.
+            f"CREATE INDEX IF NOT EXISTS {self.packages_table}_id "
+            f"ON {self.packages_table} (package_id)",
         ]
 
     def _create_packages(self, name: str) -> str:
@@ -47,7 +50,8 @@ class SQLitePackageRecorder(SQLiteContextRecorder, PackageRecorder):
     def tenant_upgrades(self) -> list[TenantUpgrade]:
         return [*super().tenant_upgrades(), TenantUpgrade(
             table=self.packages_table, create=self._create_packages, columns=_OLD_COLUMNS,
-            join_on="o.agent_id = a.agent_id", indexes=(f"{self.packages_table}_agent",))]
+            join_on="o.agent_id = a.agent_id",
+            indexes=(f"{self.packages_table}_agent", f"{self.packages_table}_id"))]
 
     def _insert_events(
         self,

@@ -15,17 +15,23 @@ expire while their agent is idle are pruned by `prune` (each automatic round, or
 deletions. Neither event changes the content, so neither counts as a change for automatic
 capture. Imported packages have no event here and are never pruned.
 
+Tenants: a package id is its tenant's (a captured one's tenant is its agent's; an imported one's
+is the importer's), so two tenants may hold one id. A tenant reads its own, every `public` one,
+and the `shared` ones whose `shared_with` names it; any other is not found, as if absent.
+
 An aggregate per checkpoint was the alternative; it would put multi-megabyte bodies into the
 immutable event log (never prunable) and need a second stream per capture.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
@@ -45,7 +51,7 @@ from application.errors import (
 )
 from application.package_port import PackageRecorder, PackageRow
 from application.store import ContextStore, to_us
-from domain.agent_id import aggregate_id, check_agent_id
+from domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
 from domain.aggregate import AgentContext
 from domain.bounds import OutOfBounds, check_text
 from domain.state import CONTENT_FIELDS, canonical_json, content_hash
@@ -56,6 +62,7 @@ AccessLevel = Literal["private", "shared", "public"]
 ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
 Origin = Literal["captured", "imported"]
 MAX_LABEL_LENGTH = 256
+MAX_SHARED_WITH = 100
 MAX_ATTEMPTS = 20
 MIB = 1024 * 1024
 _TAKEN = get_topic(AgentContext.CheckpointTaken)
@@ -91,11 +98,13 @@ class Checkpoint(CheckpointFacts):
     created_at: datetime
     origin: Origin = "captured"
     event_version: int | None = None  # version of its CheckpointTaken event (None: imported)
+    shared_with: tuple[str, ...] = ()  # the tenants a `shared` checkpoint is readable by
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (created_at as RFC 3339)."""
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
+        data["shared_with"] = list(self.shared_with)
         return data
 
     @classmethod
@@ -104,7 +113,13 @@ class Checkpoint(CheckpointFacts):
         created = values["created_at"]
         if isinstance(created, str):
             values["created_at"] = datetime.fromisoformat(created)
+        values["shared_with"] = tuple(values.get("shared_with") or ())
         return cls(**values)
+
+    def readable_by(self, owner: str, tenant: str) -> bool:
+        """Whether `tenant` may read (and restore from) this checkpoint of `owner`'s."""
+        return (owner == tenant or self.access_level == "public"
+                or (self.access_level == "shared" and tenant in self.shared_with))
 
 
 @dataclass
@@ -227,17 +242,20 @@ class CheckpointService:
         label: str | None = None,
         session_id: str | None = None,
         access_level: str = "private",
+        shared_with: Sequence[str] = (),
     ) -> Checkpoint:
-        """Capture the agent now (or at `version`) as a new checkpoint, pruning the oldest
-        beyond the per-agent limit.
+        """Capture the agent (by its key) now, or at `version`, as a new checkpoint, pruning
+        the oldest beyond the per-agent limit. A `shared` one names the tenants that may read
+        it in `shared_with`.
 
         Raises AgentNotFound, PointNotFound, PackageTooLarge (nothing written), InvalidRequest.
         """
-        check_agent_id(agent_id)
+        check_agent_key(agent_id)
         if access_level not in ACCESS_LEVELS:
             raise InvalidRequest(
                 f"access_level: must be one of {', '.join(ACCESS_LEVELS)}, not {access_level!r}"
             )
+        readers = check_shared_with(access_level, shared_with)
         try:
             if label is not None:
                 check_text(label, "label", max_length=MAX_LABEL_LENGTH)
@@ -248,28 +266,30 @@ class CheckpointService:
         if version is not None and version < 0:
             raise PointNotFound(f"version must be 0 or more, not {version}")
         if self.store.index.agent(agent_id) is None:
-            raise AgentNotFound(agent_id)
+            raise AgentNotFound(plain_agent_id(agent_id))
         for attempt in range(MAX_ATTEMPTS):
             agent = self.store.agent_at(agent_id)
             at_version = agent.version if version is None else version
             if at_version > agent.version:
                 raise PointNotFound(
-                    f"agent {agent_id!r} has no version {at_version} (latest is {agent.version})"
+                    f"agent {plain_agent_id(agent_id)!r} has no version {at_version} "
+                    f"(latest is {agent.version})"
                 )
             source = agent if at_version == agent.version else self.store.agent_at(
                 agent_id, at_version)
             try:
                 return self._capture_once(agent, source.state(), label, session_id,
-                                          cast(AccessLevel, access_level))
+                                          cast(AccessLevel, access_level), readers)
             except IntegrityError:
                 # Another writer appended to this agent meanwhile: capture again from fresh.
                 time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
         raise WriteConflict(f"could not checkpoint {agent_id!r}: it kept changing")
 
     def _capture_once(self, agent: AgentContext, state: dict[str, Any], label: str | None,
-                      session_id: str | None, access_level: AccessLevel) -> Checkpoint:
+                      session_id: str | None, access_level: AccessLevel,
+                      shared_with: tuple[str, ...]) -> Checkpoint:
         raw = canonical_json(state)
-        self.check_size(len(raw), f"checkpoint of {agent.agent_id!r}")
+        self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
         body = self.codec.encode(raw)
         now = datetime.now(UTC)
         if agent.modified_on is not None and now <= agent.modified_on:
@@ -291,12 +311,15 @@ class CheckpointService:
             access_level=access_level,
             origin="captured",
             event_version=agent.version + 1,
+            shared_with=shared_with,
         )
         pruned = self._retention(self.packages.select_packages(agent.agent_id), now,
                                  adding=1)[0]
         agent.note_checkpoint(
             event_id=f"checkpoint-{checkpoint.package_id}",
-            checkpoint={**checkpoint.to_dict(), "created_us": to_us(now),
+            # The agent as its tenant knows it: the history shows this to the tenant.
+            checkpoint={**checkpoint.to_dict(), "agent_id": plain_agent_id(agent.agent_id),
+                        "created_us": to_us(now),
                         "pruned_package_ids": pruned},
             timestamp=now,
         )
@@ -308,6 +331,7 @@ class CheckpointService:
             created_us=to_us(now),
             meta=self.codec.encode(canonical_json(checkpoint.to_dict())),
             body=body,
+            tenant=self.store.owner(agent.agent_id) or LOCAL_TENANT,
         )
         self.store.append(agent, package_rows=[row], pruned_package_ids=pruned)
         return checkpoint
@@ -359,7 +383,7 @@ class CheckpointService:
         `now` and `retention_days` default to the clock and the service's setting.
         """
         if agent_id is not None:
-            check_agent_id(agent_id)
+            check_agent_key(agent_id)
         if retention_days is not None and retention_days <= 0:
             raise InvalidRequest("retention_days must be positive")
         report = PruneReport()
@@ -440,22 +464,45 @@ class CheckpointService:
         return report
 
     # Reading ---------------------------------------------------------------------------------
-    def get(self, package_id: str) -> Checkpoint:
-        row = self.packages.select_package(package_id, with_body=False)
-        if row is None:
-            raise CheckpointNotFound(package_id)
-        return self._metadata(row)
+    def get(self, package_id: str, tenant: str = LOCAL_TENANT) -> Checkpoint:
+        """The checkpoint of that id this tenant may read: its own, else another tenant's
+        public or shared-with-it one. Raises CheckpointNotFound otherwise."""
+        return self.find(package_id, tenant)[1]
+
+    def find(self, package_id: str, tenant: str = LOCAL_TENANT) -> tuple[str, Checkpoint]:
+        """As `get`, with the checkpoint's owner (tenant)."""
+        row = self.packages.select_package(package_id, tenant=tenant, with_body=False)
+        if row is not None:
+            return tenant, self._metadata(row)
+        for row in self.packages.select_package_rows(package_id):
+            checkpoint = self._metadata(row)
+            if checkpoint.readable_by(row.tenant, tenant):
+                return row.tenant, checkpoint
+        raise CheckpointNotFound(package_id)
 
     def list(self, agent_id: str | None = None) -> list[Checkpoint]:
-        """Checkpoints (of one agent, when given), oldest first."""
+        """Checkpoints of every tenant (of one agent, by its key, when given), oldest first."""
         return [self._metadata(r) for r in self.packages.select_packages(agent_id)]
 
-    def load(self, package_id: str) -> tuple[Checkpoint, dict[str, Any]]:
-        """A checkpoint and its state (DESIGN §2 form), checked against its integrity hash.
+    def readable(self, tenant: str, agent_id: str | None = None
+                 ) -> builtins.list[tuple[str, Checkpoint]]:
+        """The checkpoints this tenant may read, with their owners, oldest first."""
+        found = []
+        for row in self.packages.select_packages(agent_id):
+            checkpoint = self._metadata(row)
+            if checkpoint.readable_by(row.tenant, tenant):
+                found.append((row.tenant, checkpoint))
+        return found
+
+    def load(self, package_id: str, tenant: str = LOCAL_TENANT
+             ) -> tuple[Checkpoint, dict[str, Any]]:
+        """A checkpoint this tenant may read (see `get`) and its state (DESIGN §2 form),
+        checked against its integrity hash.
 
         Raises CheckpointNotFound, or CorruptedCheckpoint when the stored bytes were altered.
         """
-        row = self.packages.select_package(package_id, with_body=True)
+        owner, _ = self.find(package_id, tenant)
+        row = self.packages.select_package(package_id, tenant=owner, with_body=True)
         if row is None:
             raise CheckpointNotFound(package_id)
         checkpoint = self._metadata(row)
@@ -486,8 +533,10 @@ class CheckpointService:
         return checkpoint
 
     # Imports ---------------------------------------------------------------------------------
-    def store_imported(self, checkpoint: Checkpoint, raw_state: bytes) -> Checkpoint:
-        """Keep a verified package from another store (see application.packages)."""
+    def store_imported(self, checkpoint: Checkpoint, raw_state: bytes,
+                       tenant: str = LOCAL_TENANT) -> Checkpoint:
+        """Keep a verified package from another store as this tenant's (application.packages);
+        `checkpoint.agent_id` is already the agent's key in this tenant's namespace."""
         body = self.codec.encode(raw_state)
         imported = Checkpoint(**{
             **asdict(checkpoint),
@@ -506,8 +555,23 @@ class CheckpointService:
             created_us=to_us(imported.created_at),
             meta=self.codec.encode(canonical_json(imported.to_dict())),
             body=body,
+            tenant=tenant,
         ))
         return imported
+
+
+def check_shared_with(access_level: str, shared_with: Sequence[str]) -> tuple[str, ...]:
+    """The tenants a checkpoint is shared with: only for `shared`, names of tenants."""
+    readers = tuple(dict.fromkeys(shared_with))
+    if readers and access_level != "shared":
+        raise InvalidRequest("shared_with: only a checkpoint with access_level 'shared' names "
+                             "the tenants it is shared with")
+    if len(readers) > MAX_SHARED_WITH:
+        raise InvalidRequest(f"shared_with: at most {MAX_SHARED_WITH} tenants")
+    for n, reader in enumerate(readers):
+        if not isinstance(reader, str) or not reader.strip() or len(reader) > 128:
+            raise InvalidRequest(f"shared_with.{n}: a tenant name of 1 to 128 characters")
+    return readers
 
 
 def new_package_id() -> str:

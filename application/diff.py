@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from application.restore import RestoreService, SourceState
+from domain.agent_id import LOCAL_TENANT, plain_agent_id
 from domain.merge import unmatched
 from domain.points import Point
 from domain.state import Content, canonical_json
@@ -111,7 +112,7 @@ def diff_content(base: Content, other: Content, diff: ContextDiff) -> ContextDif
 
 
 def _summary(state: SourceState) -> PointSummary:
-    return PointSummary(state.agent_id, state.point.to_dict(), state.version,
+    return PointSummary(plain_agent_id(state.agent_id), state.point.to_dict(), state.version,
                         state.content_hash)
 
 
@@ -120,12 +121,12 @@ class DiffService:
         self.restore = restore
 
     def diff(self, agent_id: str, from_point: Point, to_point: Point, *,
-             other_agent_id: str | None = None) -> ContextDiff:
+             other_agent_id: str | None = None, tenant: str = LOCAL_TENANT) -> ContextDiff:
         """Changes from `agent_id`@`from_point` to (`other_agent_id` or `agent_id`)@`to_point`.
 
         Raises AgentNotFound / PointNotFound like reading a point does.
         """
-        base = self.restore.state_at(agent_id, from_point)
-        other = self.restore.state_at(other_agent_id or agent_id, to_point)
+        base = self.restore.state_at(agent_id, from_point, tenant=tenant)
+        other = self.restore.state_at(other_agent_id or agent_id, to_point, tenant=tenant)
         return diff_content(base.content, other.content,
                             ContextDiff(base=_summary(base), other=_summary(other)))

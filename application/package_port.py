@@ -12,6 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from domain.agent_id import LOCAL_TENANT
+
 
 @dataclass(frozen=True)
 class PackageRow:
@@ -25,6 +27,7 @@ class PackageRow:
     created_us: int
     meta: bytes
     body: bytes | None = None  # None when listed without bodies
+    tenant: str = LOCAL_TENANT  # whose package id it is (ids are namespaced by tenant)
 
 
 class PackageRecorder(ABC):
@@ -35,8 +38,13 @@ class PackageRecorder(ABC):
         """Write one package in its own transaction (imports); a repeated id is an error."""
 
     @abstractmethod
-    def select_package(self, package_id: str, *, with_body: bool = True) -> PackageRow | None:
-        """One package, or None."""
+    def select_package(self, package_id: str, *, tenant: str = LOCAL_TENANT,
+                       with_body: bool = True) -> PackageRow | None:
+        """One tenant's package of that id, or None."""
+
+    @abstractmethod
+    def select_package_rows(self, package_id: str) -> list[PackageRow]:
+        """Every tenant's package of that id, without bodies (for readers of shared ones)."""
 
     @abstractmethod
     def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:

@@ -32,7 +32,7 @@ from application.errors import (
     PackageExists,
 )
 from domain import bounds
-from domain.agent_id import AGENT_ID_PATTERN
+from domain.agent_id import AGENT_ID_PATTERN, LOCAL_TENANT, plain_agent_id
 from domain.bounds import BoundedText, Int64, OutOfBounds, PackageId, check_time
 from domain.state import canonical_json
 
@@ -124,12 +124,13 @@ class PackageService:
         self.compressor = portable_compressor
         self.cipher = cipher if cipher is not None else checkpoints.codec.cipher
 
-    def export(self, package_id: str) -> bytes:
-        """The `.ctxpkg` bytes of a checkpoint (verified against its hash first).
+    def export(self, package_id: str, tenant: str = LOCAL_TENANT) -> bytes:
+        """The `.ctxpkg` bytes of a checkpoint this tenant may read (verified against its hash
+        first). The file names the agent by its agent id, not this store's tenants.
 
         Raises CheckpointNotFound, CorruptedCheckpoint.
         """
-        checkpoint, state = self.checkpoints.load(package_id)
+        checkpoint, state = self.checkpoints.load(package_id, tenant)
         raw = canonical_json(state)
         body = self.compressor.compress(raw)
         if self.cipher is not None:
@@ -138,7 +139,9 @@ class PackageService:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "integrity_hash": checkpoint.integrity_hash,
-            "checkpoint": {k: v for k, v in checkpoint.to_dict().items() if k != "event_version"},
+            "checkpoint": {**{k: v for k, v in checkpoint.to_dict().items()
+                              if k not in ("event_version", "shared_with")},
+                           "agent_id": plain_agent_id(checkpoint.agent_id)},
             "body": {
                 "compression": "zstd",
                 "encryption": "aes-gcm" if self.cipher is not None else None,
@@ -156,8 +159,10 @@ class PackageService:
         manifest, _ = self._unframe(data)
         return manifest
 
-    def import_package(self, data: bytes) -> Checkpoint:
-        """Verify a `.ctxpkg` file completely, then keep it as a checkpoint of this store.
+    def import_package(self, data: bytes, tenant: str = LOCAL_TENANT) -> Checkpoint:
+        """Verify a `.ctxpkg` file completely, then keep it as a checkpoint of this tenant,
+        of its agent of the id the file names (package ids are the tenant's: another tenant's
+        package of the same id is neither an obstacle nor revealed).
 
         Importing the same package again returns the one already kept. Raises
         InvalidPackageFile (not a package, truncated, tampered, wrong key), PackageTooLarge,
@@ -204,17 +209,19 @@ class PackageService:
             raise InvalidPackageFile("package state is not the agent/version its manifest names")
         if fields.access_level not in ACCESS_LEVELS:
             raise InvalidPackageFile(f"manifest access_level {fields.access_level!r} is unknown")
-        checkpoint = Checkpoint.from_dict(fields.model_dump())
+        checkpoint = Checkpoint.from_dict({
+            **fields.model_dump(), "shared_with": (),
+            "agent_id": self.checkpoints.store.key_for(tenant, fields.agent_id)})
         existing = self.checkpoints.packages.select_package(checkpoint.package_id,
-                                                            with_body=False)
+                                                            tenant=tenant, with_body=False)
         if existing is not None:
-            held = self.checkpoints.get(checkpoint.package_id)
+            held = self.checkpoints.get(checkpoint.package_id, tenant)
             if held.integrity_hash == checkpoint.integrity_hash:
                 return held
             raise PackageExists(
                 f"this store already has a checkpoint {checkpoint.package_id!r} with other "
                 "content")
-        return self.checkpoints.store_imported(checkpoint, raw)
+        return self.checkpoints.store_imported(checkpoint, raw, tenant)
 
     def _unframe(self, data: bytes) -> tuple[Manifest, bytes]:
         limit = self.checkpoints.max_package_bytes + MAX_MANIFEST_BYTES + _HEADER.size + 64

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.agent_id import LOCAL_TENANT
+
 
 class EventIndexRow(NamedTuple):
     """One recorded event as the side tables see it (a tuple: one is made per event)."""
@@ -23,6 +25,7 @@ class EventIndexRow(NamedTuple):
     originator_id: UUID
     version: int
     timestamp_us: int
+    tenant: str = LOCAL_TENANT  # event ids are idempotency keys within their tenant only
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,10 @@ class ContextIndex(ABC):
     """Queries over the side tables that our recorders keep beside the events."""
 
     @abstractmethod
-    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
-        """Those of `event_ids` already recorded, with where they were recorded."""
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
+        """Those of `event_ids` this tenant already recorded, with where they were recorded
+        (another tenant's ids are not seen)."""
 
     @abstractmethod
     def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
@@ -63,11 +68,12 @@ class ContextIndex(ABC):
 
     @abstractmethod
     def agents(self, tenant: str | None = None) -> list[AgentSummary]:
-        """Every agent (of one tenant, when given) with its latest version."""
+        """Every agent (of one tenant, when given) with its latest version; `agent_id` is the
+        agent's key (domain.agent_id)."""
 
     @abstractmethod
     def agent(self, agent_id: str) -> AgentSummary | None:
-        """One agent's catalogue entry, or None when it has never been written."""
+        """One agent's catalogue entry by its key, or None when it has never been written."""
 
     @abstractmethod
     def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

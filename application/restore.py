@@ -33,7 +33,7 @@ from application.errors import (
 )
 from application.package_port import PackageRow
 from application.store import ContextStore
-from domain.agent_id import aggregate_id, check_agent_id
+from domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
 from domain.aggregate import RESTORE_STRATEGIES, AgentContext
 from domain.merge import merge_content
 from domain.points import Point
@@ -119,40 +119,42 @@ class RestoreService:
         self.checkpoints = checkpoints
 
     # Reading a point -------------------------------------------------------------------------
-    def resolve_version(self, agent_id: str, point: Point) -> int:
-        """The version a version/time/latest point names (checkpoint points: see state_at)."""
-        check_agent_id(agent_id)
+    def resolve_version(self, agent_id: str, point: Point, tenant: str = LOCAL_TENANT) -> int:
+        """The version a version/time/latest point names (checkpoint points: see state_at);
+        `agent_id` is the agent's key, `tenant` the reader (of checkpoints)."""
+        check_agent_key(agent_id)
         summary = self.store.index.agent(agent_id)
         if summary is None:
-            raise AgentNotFound(agent_id)
+            raise AgentNotFound(plain_agent_id(agent_id))
         if point.version is not None:
             if point.version > summary.version:
-                raise PointNotFound(f"agent {agent_id!r} has no version {point.version} "
-                                    f"(latest is {summary.version})")
+                raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version "
+                                    f"{point.version} (latest is {summary.version})")
             return point.version
         if point.at is not None:
             version = self.store.version_at(agent_id, point.at)
             if version == 0:
-                raise PointNotFound(f"agent {agent_id!r} has no events at or before "
-                                    f"{point.at.isoformat()}")
+                raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no events at or "
+                                    f"before {point.at.isoformat()}")
             return version
         if point.checkpoint_id is not None:
-            return self.checkpoints.get(point.checkpoint_id).version
+            return self.checkpoints.get(point.checkpoint_id, tenant).version
         return summary.version
 
     def state_at(self, agent_id: str | None, point: Point,
-                 validation_level: str = "basic") -> SourceState:
-        """The content of `agent_id` at `point`, built from the nearest base plus events.
+                 validation_level: str = "basic", tenant: str = LOCAL_TENANT) -> SourceState:
+        """The content of `agent_id` (a key) at `point`, built from the nearest base plus
+        events; a checkpoint point is one `tenant` may read.
 
         `agent_id` may be None for a checkpoint point (the checkpoint names its agent).
         Raises AgentNotFound, PointNotFound/CheckpointNotFound, IntegrityMismatch subclasses.
         """
         level = _validation_level(validation_level)
         if point.checkpoint_id is not None:
-            return self._state_from_checkpoint(agent_id, point, level)
+            return self._state_from_checkpoint(agent_id, point, level, tenant)
         if agent_id is None:
             raise InvalidRequest("source agent_id is required unless the point is a checkpoint")
-        version = self.resolve_version(agent_id, point)
+        version = self.resolve_version(agent_id, point, tenant)
         if version == 0:
             empty = AgentContext.start(agent_id)
             return self._source(empty, point, "empty", 0, None, 0, level)
@@ -167,22 +169,23 @@ class RestoreService:
             raise
         except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
             raise IntegrityMismatch(
-                f"agent {agent_id!r}: events after version {base_version} cannot be replayed "
-                f"({type(e).__name__}: {e})"
+                f"agent {plain_agent_id(agent_id)!r}: events after version {base_version} "
+                f"cannot be replayed ({type(e).__name__}: {e})"
             ) from e
         if agent is None or agent.version != version:
-            raise PointNotFound(f"agent {agent_id!r} has no version {version}")
+            raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
         source = self._source(agent, point, base, base_version, checkpoint_id, replayed, level)
         if level == "comprehensive" and base in ("snapshot", "checkpoint"):
             self._compare_with_history(source)
         return source
 
     def _state_from_checkpoint(self, agent_id: str | None, point: Point,
-                               level: ValidationLevel) -> SourceState:
-        checkpoint, state = self.checkpoints.load(cast(str, point.checkpoint_id))
+                               level: ValidationLevel, tenant: str) -> SourceState:
+        checkpoint, state = self.checkpoints.load(cast(str, point.checkpoint_id), tenant)
         if agent_id is not None and agent_id != checkpoint.agent_id:
             raise PointNotFound(f"checkpoint {checkpoint.package_id!r} belongs to agent "
-                                f"{checkpoint.agent_id!r}, not {agent_id!r}")
+                                f"{plain_agent_id(checkpoint.agent_id)!r}, not "
+                                f"{plain_agent_id(agent_id)!r}")
         agent = agent_from_state(checkpoint.agent_id, state, checkpoint.version)
         source = self._source(agent, point, "checkpoint", checkpoint.version,
                               checkpoint.package_id, 0, level)
@@ -207,7 +210,7 @@ class RestoreService:
             ):
                 best = row
         if best is not None and best.version > snapshot_version:
-            _, state = self.checkpoints.load(best.package_id)
+            _, state = self.checkpoints.load(best.package_id, best.tenant)
             return (agent_from_state(agent_id, state, best.version), "checkpoint",
                     best.version, best.package_id)
         if snapshot_agent is not None:
@@ -246,13 +249,14 @@ class RestoreService:
                                                lte=source.version):
                 agent = cast(AgentContext, event.mutate(agent))  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001
-            raise IntegrityMismatch(f"agent {source.agent_id!r}: history cannot be replayed "
-                                    f"({type(e).__name__}: {e})") from e
+            raise IntegrityMismatch(f"agent {plain_agent_id(source.agent_id)!r}: history "
+                                    f"cannot be replayed ({type(e).__name__}: {e})") from e
         if source.version == 0:
             agent = AgentContext.start(source.agent_id)
         if agent is None or agent.version != source.version:
             raise IntegrityMismatch(
-                f"agent {source.agent_id!r}: the event history has no version {source.version}"
+                f"agent {plain_agent_id(source.agent_id)!r}: the event history has no version "
+                f"{source.version}"
             )
         rebuilt = content_hash(agent.content)
         if rebuilt != source.content_hash:
@@ -260,8 +264,8 @@ class RestoreService:
             used = (f"checkpoint {source.checkpoint_id!r}" if source.base == "checkpoint"
                     else f"snapshot at version {source.base_version}")
             raise error(
-                f"agent {source.agent_id!r} at version {source.version}: the {used} gives "
-                f"{source.content_hash}, the full event history gives {rebuilt}"
+                f"agent {plain_agent_id(source.agent_id)!r} at version {source.version}: the "
+                f"{used} gives {source.content_hash}, the full event history gives {rebuilt}"
             )
 
     def _source(self, agent: AgentContext, point: Point, base: Base, base_version: int,
@@ -306,8 +310,9 @@ class RestoreService:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
                                  f", not {merge_strategy!r}")
         strategy = cast(MergeStrategy, merge_strategy)
-        source = self.state_at(source_agent_id, point, validation_level)
-        target_id = check_agent_id(target_agent_id or source.agent_id)
+        source = self.state_at(source_agent_id, point, validation_level,
+                               tenant if tenant is not None else LOCAL_TENANT)
+        target_id = check_agent_key(target_agent_id or source.agent_id)
         if tenant is not None:
             if point.checkpoint_id is None:
                 # A checkpoint's readers are the caller's call (its access level: a public
@@ -324,7 +329,8 @@ class RestoreService:
             if target.modified_on is not None and now <= target.modified_on:
                 now = target.modified_on
             target.restore(event_id=event_id, content=content, timestamp=now, provenance={
-                "source_agent_id": source.agent_id,
+                # As its tenant knows it (a public checkpoint's agent may be another's).
+                "source_agent_id": plain_agent_id(source.agent_id),
                 "source_version": source.version,
                 "checkpoint_id": source.checkpoint_id,
                 "strategy": strategy,
@@ -344,8 +350,8 @@ class RestoreService:
                 "rewind" if target_id == source.agent_id
                 else "into_existing" if exists else "fork")
             return RestoreResult(
-                source_agent_id=source.agent_id,
-                target_agent_id=target_id,
+                source_agent_id=plain_agent_id(source.agent_id),
+                target_agent_id=plain_agent_id(target_id),
                 mode=mode,
                 point=point.to_dict(),
                 source_version=source.version,
@@ -362,16 +368,17 @@ class RestoreService:
                 content_hash=expected,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
-        raise WriteConflict(f"could not restore into {target_id!r}: it kept changing")
+        raise WriteConflict(f"could not restore into {plain_agent_id(target_id)!r}: "
+                            "it kept changing")
 
     def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
         summary = self.store.index.agent(agent_id)
         if summary is None:
             if must_exist:
-                raise AgentNotFound(agent_id)
+                raise AgentNotFound(plain_agent_id(agent_id))
             return
         if summary.tenant != tenant:
-            raise ContextStoreError(f"agent {agent_id!r} belongs to another tenant")
+            raise ContextStoreError(f"agent {plain_agent_id(agent_id)!r} belongs to another tenant")
 
 
 def _validation_level(value: str) -> ValidationLevel:

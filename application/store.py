@@ -1,8 +1,12 @@
 """The context store application: record envelopes, read an agent at any point, page history.
 
 Built on eventsourcing's Application. Writes for many agents go into one transaction; an
-event id already in the index is a duplicate for ever; a version conflict with another writer
-is retried from fresh state, so no event is lost or reordered.
+event id already in the tenant's index is a duplicate for ever; a version conflict with another
+writer is retried from fresh state, so no event is lost or reordered.
+
+Tenants: a caller names an agent by its tenant and agent id; the store knows it by its key
+(domain.agent_id), which `key_for` resolves. Every method below that takes an `agent_id` other
+than `record` takes that key: for the local tenant it is the agent id itself.
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ from application.mapped import MappedEvents
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from application.results import EventOutcome, HistoryItem, RecordResult
 from application.snapshot_policy import SnapshotMark, SnapshotPolicy
-from domain.agent_id import aggregate_id
+from domain.agent_id import LOCAL_TENANT, agent_key, aggregate_id, check_agent_id, plain_agent_id
 from domain.aggregate import AgentContext
 from domain.events import AnyEnvelope
 from domain.state import EventNotApplicable
 
 log = logging.getLogger(__name__)
 
-LOCAL_TENANT = "local"
+__all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "history_item", "project", "to_us"]
 MAX_WRITE_ATTEMPTS = 20
 
 
@@ -79,6 +83,7 @@ class ContextStore(Application[UUID]):
         self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
         self._write_lock = threading.RLock()
         self._owners: dict[str, str] = {}
+        self._keys: dict[tuple[str, str], str] = {}
         super().__init__(env)
         if not isinstance(self.recorder, ContextIndex):
             raise TypeError(
@@ -93,10 +98,33 @@ class ContextStore(Application[UUID]):
             mapper.compressor = self._compressor
         return mapper
 
+    # Tenants ---------------------------------------------------------------------------------
+    def key_for(self, tenant: str, agent_id: str) -> str:
+        """The key of this tenant's agent: `agent_key(tenant, agent_id)`, except for an agent
+        the tenant wrote before agents had namespaces, which kept its agent id as its key (and
+        its aggregate id) and is found by it in the agent catalogue with this tenant's name."""
+        check_agent_id(agent_id)
+        if tenant == LOCAL_TENANT:
+            return agent_id
+        key = self._keys.get((tenant, agent_id))
+        if key is None:
+            key = agent_key(tenant, agent_id)
+            owners = self._owners_of({key, agent_id})
+            if owners[key] is None and owners[agent_id] == tenant:
+                key = agent_id
+            # New agents of other tenants always get namespaced keys, so this never changes.
+            key = self._keys.setdefault((tenant, agent_id), key)
+        return key
+
+    def owner(self, key: str) -> str | None:
+        """The tenant of an agent (by its key), or None when it has never been written."""
+        return self._owner(key)
+
     # Writing ---------------------------------------------------------------------------------
     def record(self, envelopes: Sequence[AnyEnvelope], *, tenant: str = LOCAL_TENANT
                ) -> RecordResult:
-        """Record a batch of validated envelopes, of one or many agents, in one transaction."""
+        """Record a batch of validated envelopes, of one or many agents of one tenant, in one
+        transaction. Envelopes name agents by agent id; results too."""
         if not envelopes:
             return RecordResult()
         with self._write_lock:
@@ -121,18 +149,19 @@ class ContextStore(Application[UUID]):
     def _record_once(
         self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext]
     ) -> RecordResult:
-        known = self.index.known_event_ids(e.event_id for e in envelopes)
+        known = self.index.known_event_ids((e.event_id for e in envelopes), tenant)
+        keys = {e.agent_id: self.key_for(tenant, e.agent_id) for e in envelopes}
         seen: set[str] = set()
         outcomes: list[EventOutcome] = []
         snapshots: list[tuple[UUID, StoredEvent]] = []
         pending_snapshots: dict[UUID, SnapshotMark] = {}
         index_rows: list[EventIndexRow] = []
         owners: dict[str, str] = {}
-        tenants = self._owners_of({e.agent_id for e in envelopes})  # one query, not one each
+        tenants = self._owners_of(set(keys.values()))  # one query, not one each
         # Read back, together, the existing agents of this tenant that get a new event.
-        loaded = self._load_for_write(list({e.agent_id for e in envelopes
+        loaded = self._load_for_write(list({keys[e.agent_id] for e in envelopes
                                             if e.event_id not in known
-                                            and tenants[e.agent_id] == tenant}))
+                                            and tenants[keys[e.agent_id]] == tenant}))
         now = datetime.now(UTC)
         for envelope in envelopes:
             if envelope.event_id in known or envelope.event_id in seen:
@@ -140,17 +169,19 @@ class ContextStore(Application[UUID]):
                 outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "duplicate",
                                              version=where[1] if where else None))
                 continue
-            agent = agents.get(envelope.agent_id)
+            key = keys[envelope.agent_id]
+            agent = agents.get(key)
             if agent is None:
-                owner = tenants[envelope.agent_id]
+                # Keys of other tenants are namespaced, but a local agent id is also the key
+                # an agent written with API keys before namespaces kept: never write into it.
+                owner = tenants[key]
                 if owner is not None and owner != tenant:
                     outcomes.append(EventOutcome(
                         envelope.event_id, envelope.agent_id, "rejected", field="agent_id",
                         reason=f"agent {envelope.agent_id!r} belongs to another tenant"))
                     continue
-                owners[envelope.agent_id] = owner or tenant
-                agent = agents[envelope.agent_id] = (loaded.get(envelope.agent_id)
-                                                     or AgentContext.start(envelope.agent_id))
+                owners[key] = owner or tenant
+                agent = agents[key] = loaded.get(key) or AgentContext.start(key)
             timestamp = self._next_timestamp(agent, envelope.occurred_at or now)
             try:
                 agent.record(event_id=envelope.event_id, type=envelope.type,
@@ -164,13 +195,13 @@ class ContextStore(Application[UUID]):
             outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
                                          version=agent.version))
             index_rows.append(EventIndexRow(envelope.event_id, agent.id, agent.version,
-                                            to_us(timestamp)))
+                                            to_us(timestamp), tenant))
             if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
                 snapshot = self._snapshot_now(agent)
                 snapshots.append((agent.id, snapshot))
                 pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
         self._commit(list(agents.values()), index_rows, snapshots, owners)
-        versions = {a.agent_id: a.version for a in agents.values()}
+        versions = {plain_agent_id(a.agent_id): a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
 
     def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT,
@@ -182,15 +213,15 @@ class ContextStore(Application[UUID]):
         """
         with self._write_lock:
             try:
+                owner = self._owner(agent.agent_id) or tenant
                 rows = [
                     EventIndexRow(cast(Any, e).event_id, agent.id, e.originator_version,
-                                  to_us(e.timestamp))
+                                  to_us(e.timestamp), owner)
                     for e in agent.pending_events
                 ]
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
                     snapshots.append((agent.id, self._snapshot_now(agent)))
-                owner = self._owner(agent.agent_id) or tenant
                 self._commit([agent], rows, snapshots, {agent.agent_id: owner}, **side_rows)
             except BaseException:
                 self._evict(agent.id)
@@ -312,12 +343,13 @@ class ContextStore(Application[UUID]):
                                                           projector_func=project))
         except AggregateNotFoundError:
             if version is None:
-                raise AgentNotFound(agent_id) from None
-            raise PointNotFound(f"agent {agent_id!r} has no version {version}") from None
+                raise AgentNotFound(plain_agent_id(agent_id)) from None
+            raise PointNotFound(
+                f"agent {plain_agent_id(agent_id)!r} has no version {version}") from None
         if agent.version != version:
             latest = agent.version
             raise PointNotFound(
-                f"agent {agent_id!r} has no version {version} (latest is {latest})"
+                f"agent {plain_agent_id(agent_id)!r} has no version {version} (latest is {latest})"
             )
         return agent
 
@@ -332,7 +364,7 @@ class ContextStore(Application[UUID]):
             raise PointNotFound("give a version or a time, not both")
         if at is not None:
             if self.index.agent(agent_id) is None:
-                raise AgentNotFound(agent_id)
+                raise AgentNotFound(plain_agent_id(agent_id))
             version = self.version_at(agent_id, at)
         return self.agent_at(agent_id, version).state()
 

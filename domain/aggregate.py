@@ -13,14 +13,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 
-from domain.agent_id import aggregate_id
+from domain.agent_id import aggregate_id, plain_agent_id
 from domain.state import Content, apply_event, check_applicable, copy_content, empty_content
 
 RESTORE_STRATEGIES = ("replace", "merge")
 
 
 class AgentContext(Aggregate):
-    """The folded context of one agent; `content` holds the hashed fields of DESIGN §2."""
+    """The folded context of one agent; `content` holds the hashed fields of DESIGN §2.
+
+    `agent_id` is the agent's key (domain.agent_id): its tenant's namespace and its id."""
 
     agent_id: str
     content: Content
@@ -116,7 +118,7 @@ class AgentContext(Aggregate):
         from domain.state import content_hash
 
         return {
-            "agent_id": self.agent_id,
+            "agent_id": plain_agent_id(self.agent_id),
             "version": self.version,
             "as_of": self.modified_on.isoformat() if self.modified_on else None,
             **self.content,

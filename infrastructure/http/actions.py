@@ -1,17 +1,23 @@
 """Checkpoint and restore requests with the tenant rules, shared by the HTTP routes and the
 WebSocket so both give the same answers (and the same payloads) for the same request.
 
+Tenants: requests name agents by agent id; the store knows them by key (domain.agent_id), which
+`visible_agent` / `writable_agent` resolve; answers show agent ids again (`shown`). Which
+checkpoints a tenant may read is the checkpoint service's rule (`Checkpoint.readable_by`).
+
 Blocking: call from a worker thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 from application.checkpoints import Checkpoint
-from application.errors import CheckpointNotFound, InvalidRequest
+from application.errors import InvalidRequest
 from application.restore import RestoreResult
+from domain.agent_id import plain_agent_id
 from domain.points import Point
 from infrastructure.http.auth import visible_agent, writable_agent
 from infrastructure.http.deps import Api
@@ -22,50 +28,35 @@ from infrastructure.http.schemas import (
     RestoreRequest,
 )
 
-PUBLIC = "public"
+
+def shown(checkpoint: Checkpoint) -> Checkpoint:
+    """The checkpoint as a tenant sees it: its agent by agent id, not by the store's key."""
+    return dataclasses.replace(checkpoint, agent_id=plain_agent_id(checkpoint.agent_id))
 
 
-def owner_of(api: Api, checkpoint: Any) -> str | None:
-    """A checkpoint belongs to the tenant of its agent (None: an imported, unknown agent)."""
-    summary = api.store.index.agent(checkpoint.agent_id)
-    return summary.tenant if summary else None
-
-
-def readable(api: Api, checkpoint: Any, tenant: str) -> bool:
-    if checkpoint.access_level == PUBLIC:
-        return True
-    owner = owner_of(api, checkpoint)
-    if owner is None:
-        # Imported for an agent this store has never seen: only without keys (one tenant).
-        return not api.keys.enabled
-    return owner == tenant
-
-
-def get_checkpoint(api: Api, package_id: str, tenant: str) -> Any:
-    """The checkpoint if this tenant may read it; CheckpointNotFound (404) otherwise."""
-    checkpoint = api.service("checkpoints").get(package_id)
-    if not readable(api, checkpoint, tenant):
-        raise CheckpointNotFound(package_id)
-    return checkpoint
+def get_checkpoint(api: Api, package_id: str, tenant: str) -> Checkpoint:
+    """The checkpoint if this tenant may read it, as it sees it; CheckpointNotFound (404)
+    otherwise."""
+    return shown(api.service("checkpoints").get(package_id, tenant))
 
 
 def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> Checkpoint:
     service = api.service("checkpoints")
-    visible_agent(api.store, agent_id, tenant)
+    key = visible_agent(api.store, agent_id, tenant).agent_id
     with api.metrics.capture_seconds.time():
-        checkpoint = service.capture(agent_id, version=request.version, label=request.label,
+        checkpoint = service.capture(key, version=request.version, label=request.label,
                                      session_id=request.session_id,
-                                     access_level=request.access_level)
-    api.hub.notify([agent_id])
-    return checkpoint
+                                     access_level=request.access_level,
+                                     shared_with=request.shared_with)
+    api.hub.notify([key])
+    return shown(checkpoint)
 
 
 def restore_package(api: Api, tenant: str, package_id: str,
                     request: RestorePackageRequest) -> RestoreResult:
     service = api.service("restore")
-    get_checkpoint(api, package_id, tenant)
-    target = request.target_agent_id
-    writable_agent(api.store, target, tenant)
+    api.service("checkpoints").find(package_id, tenant)  # 404 unless this tenant may read it
+    target = writable_agent(api.store, request.target_agent_id, tenant)
     with api.metrics.restore_seconds.time():
         result = service.restore(None, Point.of_checkpoint(package_id), target,
                                  merge_strategy=request.merge_strategy,
@@ -80,25 +71,26 @@ def restore_into(api: Api, tenant: str, agent_id: str, request: RestoreRequest) 
              if getattr(request, name) is not None]
     if len(given) > 1:
         raise InvalidRequest(f"{given[1]}: give one of version, at and package_id, not several")
-    writable_agent(api.store, agent_id, tenant)
+    key = writable_agent(api.store, agent_id, tenant)
     source = request.source_agent_id
     if request.package_id is not None:
-        checkpoint = get_checkpoint(api, request.package_id, tenant)
-        if source is not None and source != checkpoint.agent_id:
+        checkpoint = api.service("checkpoints").get(request.package_id, tenant)
+        if source is not None and api.store.key_for(tenant, source) != checkpoint.agent_id:
             raise InvalidRequest(f"source_agent_id: checkpoint {request.package_id!r} is of "
-                                 f"agent {checkpoint.agent_id!r}, not {source!r}")
+                                 f"agent {plain_agent_id(checkpoint.agent_id)!r}, not "
+                                 f"{source!r}")
+        source = None  # the checkpoint names it
         point = Point.of_checkpoint(request.package_id)
     else:
-        source = source or agent_id
-        visible_agent(api.store, source, tenant)
+        source = visible_agent(api.store, source or agent_id, tenant).agent_id
         at = request.at
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         point = Point(version=request.version, at=at)
     with api.metrics.restore_seconds.time():
-        result = service.restore(source, point, agent_id, merge_strategy=request.merge_strategy,
+        result = service.restore(source, point, key, merge_strategy=request.merge_strategy,
                                  validation_level=request.validation_level, tenant=tenant)
-    api.hub.notify([agent_id])
+    api.hub.notify([key])
     return result
 
 
@@ -107,20 +99,16 @@ def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
                      min_message_count: int | None = None, q: str | None = None,
                      access_level: str | None = None, limit: int = 100,
                      offset: int = 0) -> CheckpointPage:
-    """This tenant's checkpoints and every public one, newest first, filtered."""
+    """The checkpoints this tenant may read (its own, every public one and those shared with
+    it), newest first, filtered; `agent_id` is one of this tenant's agents."""
     service = api.service("checkpoints")
     if created_after is not None and created_after.tzinfo is None:
         created_after = created_after.replace(tzinfo=UTC)
-    owners: dict[str, str | None] = {}
     needle = q.lower() if q else None
     found = []
-    for checkpoint in service.list(agent_id):
-        if checkpoint.agent_id not in owners:
-            owners[checkpoint.agent_id] = owner_of(api, checkpoint)
-        owner = owners[checkpoint.agent_id]
-        mine = owner == tenant or (owner is None and not api.keys.enabled)
-        if not mine and checkpoint.access_level != PUBLIC:
-            continue
+    key = api.store.key_for(tenant, agent_id) if agent_id is not None else None
+    for _, stored in service.readable(tenant, key):
+        checkpoint = shown(stored)
         if created_after is not None and checkpoint.created_at <= created_after:
             continue
         if min_message_count is not None and checkpoint.message_count < min_message_count:
@@ -142,26 +130,25 @@ def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
 
 
 def export_package(api: Api, tenant: str, package_id: str) -> bytes:
-    get_checkpoint(api, package_id, tenant)
-    data: bytes = api.service("packages").export(package_id)
+    data: bytes = api.service("packages").export(package_id, tenant)
     return data
 
 
 def import_package(api: Api, tenant: str, data: bytes) -> Checkpoint:
-    """Verify and keep a `.ctxpkg`. Its agent must be this tenant's or unknown here; with API
-    keys an unknown agent is created for this tenant from the checkpoint (a restore), so the
-    imported checkpoint has an owner."""
+    """Verify and keep a `.ctxpkg` as this tenant's, for its agent of the id the file names
+    (package ids are per tenant: another tenant's of the same id neither blocks it nor shows).
+    With API keys an agent new to the tenant is created from the checkpoint (a restore)."""
     packages = api.service("packages")
     manifest = packages.read_manifest(data)
-    agent_id = manifest.checkpoint.agent_id
-    known = writable_agent(api.store, agent_id, tenant)
-    checkpoint = packages.import_package(data)
-    if known is None and api.keys.enabled:
+    key = writable_agent(api.store, manifest.checkpoint.agent_id, tenant)
+    known = api.store.index.agent(key) is not None
+    checkpoint = packages.import_package(data, tenant)
+    if not known and api.keys.enabled:
         with api.metrics.restore_seconds.time():
             api.service("restore").restore(None, Point.of_checkpoint(checkpoint.package_id),
-                                           agent_id, tenant=tenant)
-        api.hub.notify([agent_id])
-    return checkpoint
+                                           key, tenant=tenant)
+        api.hub.notify([key])
+    return shown(checkpoint)
 
 
 def parse_point(text: str, field: str) -> Point:
@@ -173,18 +160,21 @@ def parse_point(text: str, field: str) -> Point:
         raise InvalidRequest(f"{field}: {e}") from None
 
 
-def check_point_access(api: Api, tenant: str, agent_id: str, point: Point) -> None:
-    visible_agent(api.store, agent_id, tenant)
+def check_point_access(api: Api, tenant: str, agent_id: str, point: Point) -> str:
+    """The key of this tenant's agent, having checked it may read the point's checkpoint."""
+    key = visible_agent(api.store, agent_id, tenant).agent_id
     if point.checkpoint_id is not None:
         get_checkpoint(api, point.checkpoint_id, tenant)
+    return key
 
 
 def diff(api: Api, tenant: str, agent_id: str, from_text: str, to_text: str,
          other_agent_id: str | None) -> dict[str, Any]:
     base, other = parse_point(from_text, "query.from"), parse_point(to_text, "query.to")
-    check_point_access(api, tenant, agent_id, base)
-    check_point_access(api, tenant, other_agent_id or agent_id, other)
-    result = api.service("diff").diff(agent_id, base, other, other_agent_id=other_agent_id)
+    key = check_point_access(api, tenant, agent_id, base)
+    other_key = check_point_access(api, tenant, other_agent_id or agent_id, other)
+    result = api.service("diff").diff(key, base, other, other_agent_id=other_key,
+                                      tenant=tenant)
     out: dict[str, Any] = result.to_dict()
     return out
 
@@ -193,9 +183,9 @@ def evolution(api: Api, tenant: str, agent_id: str, bucket: str,
               since: datetime | None, until: datetime | None) -> dict[str, Any]:
     from application.store import to_us
 
-    visible_agent(api.store, agent_id, tenant)
+    key = visible_agent(api.store, agent_id, tenant).agent_id
     views = api.service("views")
-    points = views.evolution(agent_id, bucket, to_us(since) if since else None,
+    points = views.evolution(key, bucket, to_us(since) if since else None,
                              to_us(until) if until else None)
     return {"agent_id": agent_id, "bucket": bucket, "position": views.position(),
             "points": [p.as_dict() for p in points]}

@@ -40,10 +40,11 @@ read its context at any point, capture checkpoints, restore or fork them.
 **Access.** When `CONTEXT_API_KEYS` is set (`key1:tenantA,key2:tenantB`) every `/api/v1` route,
 the WebSocket and `/metrics` need a key (header `X-API-Key`, or `Authorization: Bearer <key>`;
 a browser's WebSocket sends it as the subprotocol `ctxstore.key.<base64url of the key>` beside
-`ctxstore`; a key in the URL is refused, since URLs are logged). An agent belongs to the tenant
-that first wrote it and is invisible (404) to the others; a `private` checkpoint is its tenant's
-alone, a `public` one may be read and restored from by any tenant. Without keys there is one
-local tenant.
+`ctxstore`; a key in the URL is refused, since URLs are logged). Each tenant has its own agents,
+event ids and checkpoint ids (two tenants may both have `support-bot-1`); another tenant's are
+invisible (404). A `private` checkpoint is its tenant's alone, a `shared` one is also readable
+by the tenants in its `shared_with`, a `public` one may be read and restored from by any
+tenant. Without keys there is one local tenant.
 
 **Other web pages** cannot use the API: an unknown `Host` is refused (400, without keys), a
 cross-site `Origin` on the WebSocket or a state-changing request is refused (403) unless listed

@@ -1,8 +1,9 @@
 """API keys and tenants: who is calling, and which agents and checkpoints they may see.
 
 Without `CONTEXT_API_KEYS` every caller is the one local tenant (the embedded default). With
-keys, each key maps to a tenant; an agent belongs to the tenant that first wrote it and is
-invisible (404, never 403: its existence is not revealed) to every other tenant.
+keys, each key maps to a tenant, and each tenant names agents in its own namespace
+(domain.agent_id): another tenant's agent of the same id is simply not this tenant's (404,
+never 403: nothing about it is revealed).
 """
 
 from __future__ import annotations
@@ -140,18 +141,21 @@ def websocket_tenant(websocket: WebSocket) -> str | None:
 
 
 def visible_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary:
-    """The agent's catalogue entry if this tenant may see it, else AgentNotFound (404)."""
+    """This tenant's agent of that id, else AgentNotFound (404). Its `agent_id` is the key
+    the store knows it by (domain.agent_id): pass that to the store, show the agent id."""
     check_agent_id(agent_id)
-    summary = store.index.agent(agent_id)
+    summary = store.index.agent(store.key_for(tenant, agent_id))
     if summary is None or summary.tenant != tenant:
         raise AgentNotFound(agent_id)
     return summary
 
 
-def writable_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary | None:
-    """The agent's entry (None when new) if this tenant may write it, else AgentNotFound."""
+def writable_agent(store: ContextStore, agent_id: str, tenant: str) -> str:
+    """The key of this tenant's agent of that id (existing or new) if the tenant may write
+    it, else AgentNotFound (only the local tenant can meet an agent id it may not write)."""
     check_agent_id(agent_id)
-    summary = store.index.agent(agent_id)
-    if summary is not None and summary.tenant != tenant:
+    key = store.key_for(tenant, agent_id)
+    owner = store.owner(key)
+    if owner is not None and owner != tenant:
         raise AgentNotFound(agent_id)
-    return summary
+    return key

@@ -144,8 +144,12 @@ class CaptureRequest(BaseModel):
     session_id: Annotated[BoundedText, Field(min_length=1)] | None = None
     access_level: AccessLevel = Field(
         default="private",
-        description="private and shared: this tenant only; public: any tenant may read and "
-        "restore from it.")
+        description="private: this tenant only; shared: this tenant and those named in "
+        "`shared_with`; public: any tenant may read, export and restore from it.")
+    shared_with: list[BoundedText] = Field(
+        default_factory=list, max_length=100,
+        description="For access_level `shared`: the tenants (as named in CONTEXT_API_KEYS) "
+        "that may read, export and restore from it.")
     include_memory: bool = _whole_capture("Capture the memories")
     include_mcp_state: bool = _whole_capture("Capture the MCP servers' states")
     include_conversation: bool = _whole_capture("Capture the messages")

@@ -99,7 +99,8 @@ class Connection:
         self.ws = websocket
         self.api = api
         self.tenant = tenant
-        self.cursors: dict[str, int] = {}
+        self.cursors: dict[str, int] = {}  # by agent id, as this tenant names them
+        self.keys: dict[str, str] = {}  # agent id -> the store's key (domain.agent_id)
         self.send_lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
         self.sub: Subscription = api.hub.subscribe()
@@ -122,7 +123,8 @@ class Connection:
         found: dict[str, int] = {}
         for agent_id in agent_ids:
             check_agent_id(agent_id)
-            summary = self.api.store.index.agent(agent_id)
+            key = self.keys[agent_id] = self.api.store.key_for(self.tenant, agent_id)
+            summary = self.api.store.index.agent(key)
             if summary is not None and summary.tenant != self.tenant:
                 raise AgentNotFound(agent_id)
             now = summary.version if summary else 0
@@ -130,10 +132,13 @@ class Connection:
         return found
 
     def _new_events(self, agent_id: str, after: int) -> list[dict[str, Any]]:
-        summary = self.api.store.index.agent(agent_id)
+        key = self.keys.get(agent_id)
+        if key is None:  # unfollowed meanwhile
+            return []
+        summary = self.api.store.index.agent(key)
         if summary is None or summary.tenant != self.tenant or summary.version <= after:
             return []
-        items = self.api.store.history(agent_id, after_version=after, limit=PAGE)
+        items = self.api.store.history(key, after_version=after, limit=PAGE)
         return [{"agent_id": agent_id, "version": i.version, "event_id": i.event_id,
                  "type": i.type, "recorded_at": i.recorded_at, "session_id": i.session_id,
                  "data": i.data} for i in items]
@@ -168,14 +173,15 @@ class Connection:
             if len(set(self.cursors) | set(cursors)) > MAX_FOLLOWED:
                 raise InvalidRequest(f"agent_ids: at most {MAX_FOLLOWED} agents per socket")
             self.cursors.update(cursors)
-            self.sub.agent_ids = set(self.cursors)
+            self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             self.sub.changed.set()
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "unfollow":
             for agent_id in Unfollow.model_validate(message).agent_ids:
                 self.cursors.pop(agent_id, None)
-            self.sub.agent_ids = set(self.cursors)
+                self.keys.pop(agent_id, None)
+            self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "capture":
@@ -198,7 +204,7 @@ class Connection:
                         rid)
         try:
             request = CaptureRequest.model_validate(req.model_dump(
-                include={"label", "version", "session_id", "access_level"}))
+                include={"label", "version", "session_id", "access_level", "shared_with"}))
             out = await run_in_threadpool(actions.capture, self.api, self.tenant, req.agent_id,
                                           request)
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on

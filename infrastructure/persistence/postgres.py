@@ -27,6 +27,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from domain.agent_id import LOCAL_TENANT
 from infrastructure.persistence.pg_arrays import (
     PackedArray,
     bytea_array,
@@ -34,6 +35,7 @@ from infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
+from infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
 
 
 @contextmanager
@@ -107,9 +109,10 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         self.sql_create_statements.extend(
             [
                 SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (event_id text PRIMARY KEY, "
-                    "originator_id {} NOT NULL, originator_version bigint NOT NULL)"
-                ).format(self.event_ids_table, id_type),
+                    "CREATE TABLE IF NOT EXISTS {} (event_id text NOT NULL, "
+                    "originator_id {} NOT NULL, originator_version bigint NOT NULL, "
+                    "tenant text NOT NULL DEFAULT {}, PRIMARY KEY (tenant, event_id))"
+                ).format(self.event_ids_table, id_type, LOCAL_TENANT),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
                     "originator_version bigint NOT NULL, ts_us bigint NOT NULL, "
@@ -126,7 +129,8 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
         # Side rows go as binary arrays (%b) too, packed by pg_arrays.
         self._insert_events_binary = _insert_statement(self, " RETURNING notification_id")
         self._insert_ids = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%b::text[], %b::{}[], %b::bigint[])"
+            "INSERT INTO {} SELECT * FROM unnest(%b::text[], %b::{}[], %b::bigint[], "
+            "%b::text[])"
         ).format(self.event_ids_table, id_type)
         self._insert_versions = SQL(
             "INSERT INTO {} SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::bigint[])"
@@ -150,6 +154,46 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             "%b::bigint[], %b::bigint[], %b::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
             "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
         ).format(t=self.agents_table, i=id_type)
+
+    def tenant_upgrades(self) -> list[TenantUpgrade]:
+        """The side tables whose key gained the tenant (infrastructure.persistence.
+        tenant_upgrade); an event's tenant is its agent's, found by the aggregate id."""
+        return [TenantUpgrade(table=self.event_ids_table.as_string(), create=None,
+                              columns="event_id, originator_id, originator_version",
+                              join_on="o.originator_id = a.originator_id", key="event_id")]
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        upgraded = {u.table: self._upgrade(curs, u) for u in self.tenant_upgrades()}
+        super()._create_table(curs)
+        log_upgrade(f"schema {self.datastore.schema}", upgraded)
+
+    def _upgrade(self, curs: Cursor[DictRow], upgrade: TenantUpgrade) -> int | None:
+        """Add the tenant to one table of a store made before tenants, in place: a column
+        filled from the agent catalogue, then the new primary key. None: nothing to do."""
+        curs.execute("SELECT to_regclass(%s) AS t", (upgrade.table,))
+        row = curs.fetchone()
+        if row is None or row["t"] is None:
+            return None  # a new store
+        curs.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'tenant' "
+            "AND NOT attisdropped", (upgrade.table,))
+        if curs.fetchone() is not None:
+            return None  # already upgraded
+        table, agents = SQL(upgrade.table), self.agents_table
+        curs.execute(SQL("ALTER TABLE {} ADD COLUMN tenant text NOT NULL DEFAULT {}").format(
+            table, LOCAL_TENANT))
+        curs.execute(SQL("UPDATE {} o SET tenant = a.tenant FROM {} a WHERE " + upgrade.join_on
+                         ).format(table, agents))
+        curs.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                     "AND contype = 'p'", (upgrade.table,))
+        for constraint in curs.fetchall():
+            curs.execute(SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                table, Identifier(constraint["conname"])))
+        curs.execute(SQL("ALTER TABLE {} ADD PRIMARY KEY (tenant, {})").format(
+            table, Identifier(upgrade.key)))
+        curs.execute(SQL("SELECT count(*) AS n FROM {}").format(table))
+        counted = curs.fetchone()
+        return int(counted["n"]) if counted else 0
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -221,6 +265,7 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
                     text_array([r.event_id for r in index_rows]),
                     ids := self._ids([r.originator_id for r in index_rows]),
                     versions := int8_array([r.version for r in index_rows]),
+                    text_array([r.tenant for r in index_rows]),
                 ),
                 prepare=True,
             )
@@ -251,16 +296,17 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             curs.execute(query, params, prepare=True)
             return curs.fetchall()
 
-    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
         ids = list(dict.fromkeys(event_ids))
         if not ids:
             return {}
         rows = self._fetch(
             SQL(
                 "SELECT event_id, originator_id, originator_version FROM {} "
-                "WHERE event_id = ANY(%b::text[])"
+                "WHERE tenant = %s AND event_id = ANY(%b::text[])"
             ).format(self.event_ids_table),
-            (text_array(ids),),
+            (tenant, text_array(ids)),
         )
         return {r["event_id"]: (r["originator_id"], r["originator_version"]) for r in rows}
 

@@ -1,4 +1,9 @@
-"""SQLite recorder: the eventsourcing application recorder plus ctxstore's side tables."""
+"""SQLite recorder: the eventsourcing application recorder plus ctxstore's side tables.
+
+Event ids are idempotency keys within a tenant: the event-id index keys on (tenant, event_id).
+Stores made before that keyed it on the event id alone; `_create_table` upgrades them once, at
+start-up, in the transaction that creates the tables (see `TenantUpgrade`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from domain.agent_id import LOCAL_TENANT
+from infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
 
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 
@@ -26,9 +33,7 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {self.event_ids_table} ("
-            "event_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
-            "originator_version INTEGER NOT NULL) WITHOUT ROWID",
+            self._create_event_ids(self.event_ids_table),
             f"CREATE TABLE IF NOT EXISTS {self.versions_table} ("
             "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
             "ts_us INTEGER NOT NULL, PRIMARY KEY (originator_id, originator_version)) "
@@ -38,6 +43,66 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
             "version INTEGER NOT NULL, created_us INTEGER NOT NULL, "
             "updated_us INTEGER NOT NULL, tenant TEXT NOT NULL)",
         ]
+
+    def _create_event_ids(self, name: str) -> str:
+        return (f"CREATE TABLE IF NOT EXISTS {name} ("
+                "event_id TEXT NOT NULL, originator_id TEXT NOT NULL, "
+                "originator_version INTEGER NOT NULL, "
+                f"tenant TEXT NOT NULL DEFAULT '{LOCAL_TENANT}', "
+                "PRIMARY KEY (tenant, event_id)) WITHOUT ROWID")
+
+    def tenant_upgrades(self) -> list[TenantUpgrade]:
+        """The side tables whose key gained the tenant, and how to fill it in old rows."""
+        return [TenantUpgrade(
+            table=self.event_ids_table,
+            create=self._create_event_ids,
+            columns="event_id, originator_id, originator_version",
+            # An event's tenant is its agent's, found by the aggregate id.
+            join_on="o.originator_id = a.originator_id",
+        )]
+
+    def create_table(self) -> None:
+        # Whether to upgrade is read first, on its own: a read that turns into a write inside
+        # one transaction fails at once ("database is locked") when another process writes,
+        # and workers start together.
+        with self.datastore.transaction(commit=False) as c:
+            pending = [u for u in self.tenant_upgrades() if self._before_tenants(c, u)]
+        if pending:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(f"DELETE FROM {self.agents_table} WHERE 0")  # the write lock, first
+                upgraded = {u.table: self._upgrade(c, u) for u in pending}
+                self._create_table(c)  # what the upgrade dropped (indexes)
+            log_upgrade(str(self.datastore.pool.db_name), upgraded)
+        super().create_table()
+
+    @staticmethod
+    def _before_tenants(c: SQLiteCursor, upgrade: TenantUpgrade) -> bool:
+        """Whether the table exists without its tenant column (a store made before)."""
+        c.execute(f"SELECT name FROM pragma_table_info('{upgrade.table}')")
+        columns = {r[0] for r in c.fetchall()}
+        return bool(columns) and "tenant" not in columns
+
+    def _upgrade(self, c: SQLiteCursor, upgrade: TenantUpgrade) -> int | None:
+        """Rebuild one table of a store made before tenants (SQLite cannot change a primary
+        key in place): the rows, each with the tenant of its agent. None: nothing to do."""
+        if not self._before_tenants(c, upgrade):
+            return None  # another process upgraded it meanwhile
+        old = f"{upgrade.table}_before_tenants"
+        c.execute(f"ALTER TABLE {upgrade.table} RENAME TO {old}")
+        for index in upgrade.indexes:
+            c.execute(f"DROP INDEX IF EXISTS {index}")
+        assert upgrade.create is not None, "SQLite rebuilds the table: give its CREATE"
+        c.execute(upgrade.create(upgrade.table))
+        cols = ", ".join(f"o.{x.strip()}" for x in upgrade.columns.split(","))
+        c.execute(
+            f"INSERT INTO {upgrade.table} ({upgrade.columns}, tenant) "
+            f"SELECT {cols}, COALESCE(a.tenant, '{LOCAL_TENANT}') FROM {old} o "
+            f"LEFT JOIN {self.agents_table} a ON {upgrade.join_on}"
+        )
+        c.execute(f"SELECT count(*) FROM {old}")
+        count = int(c.fetchone()[0])
+        c.execute(f"DROP TABLE {old}")
+        return count
 
     def _insert_events(
         self,
@@ -51,8 +116,8 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
         ids = super()._insert_events(c, stored_events, **kwargs)
         if index_rows:
             c.executemany(
-                f"INSERT INTO {self.event_ids_table} VALUES (?,?,?)",
-                [(r.event_id, r.originator_id.hex, r.version) for r in index_rows],
+                f"INSERT INTO {self.event_ids_table} VALUES (?,?,?,?)",
+                [(r.event_id, r.originator_id.hex, r.version, r.tenant) for r in index_rows],
             )
             c.executemany(
                 f"INSERT INTO {self.versions_table} VALUES (?,?,?)",
@@ -71,20 +136,24 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
             )
         return ids
 
-    def known_event_ids(self, event_ids: Iterable[str]) -> dict[str, tuple[UUID, int]]:
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
         rows = self._select_in(
             f"SELECT event_id, originator_id, originator_version FROM {self.event_ids_table}",
-            "event_id", list(dict.fromkeys(event_ids)))
+            "event_id", list(dict.fromkeys(event_ids)), where=("tenant = ?", (tenant,)))
         return {row[0]: (UUID(row[1]), row[2]) for row in rows}
 
-    def _select_in(self, select: str, column: str, values: list[str]) -> list[Any]:
-        """The rows of `select` whose `column` is one of `values`, queried in chunks that stay
-        under SQLite's limit on parameters."""
+    def _select_in(self, select: str, column: str, values: list[str],
+                   where: tuple[str, tuple[Any, ...]] = ("1", ())) -> list[Any]:
+        """The rows of `select` whose `column` is one of `values` (and that meet the condition
+        `where`, with its parameters), queried in chunks under SQLite's parameter limit."""
         rows: list[Any] = []
+        condition, params = where
         with self.datastore.transaction(commit=False) as c:
             for i in range(0, len(values), _CHUNK):
                 chunk = values[i : i + _CHUNK]
-                c.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+                c.execute(f"{select} WHERE {condition} AND "
+                          f"{column} IN ({','.join('?' * len(chunk))})", (*params, *chunk))
                 rows.extend(c.fetchall())
         return rows
 

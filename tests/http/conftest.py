@@ -9,7 +9,7 @@ import pytest
 from http_support import LiveServer, serve
 from support import make_settings
 
-KEYS = "key-a:tenant-a,key-b:tenant-b"
+KEYS = "key-a:tenant-a,key-b:tenant-b,key-c:tenant-c"
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +20,9 @@ def server(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                                    http_max_batch_events=50, max_event_bytes=8 * 1024))
 
 
-@pytest.fixture(scope="module")
-def keyed_server(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[LiveServer]:
-    """Two tenants, each with its key."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def keyed_server(request: pytest.FixtureRequest, postgres_dsn: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Three tenants, each with its key, on each backend."""
     tmp: Path = tmp_path_factory.mktemp("http-keys")
-    yield from serve(make_settings("postgres", tmp, postgres_dsn, api_keys=KEYS))
+    yield from serve(make_settings(request.param, tmp, postgres_dsn, api_keys=KEYS))

@@ -189,6 +189,22 @@ class SideTablesCases:
                                index_rows=_rows(second, range(1, 2), "c"))
         assert recorder.known_event_ids(["c-1"]) == {"c-1": (second, 1)}
 
+    def test_event_ids_are_per_tenant(self) -> None:
+        recorder = self.create_recorder()
+        mine, theirs = uuid4(), uuid4()
+        recorder.insert_events(_events(mine, range(1, 2)), index_rows=_rows(mine, range(1, 2), "e"))
+        # The same event id for another tenant is a new row, not a conflict...
+        recorder.insert_events(_events(theirs, range(1, 3)), index_rows=[
+            EventIndexRow("e-1", theirs, 1, 1, "t-b"), EventIndexRow("e-2", theirs, 2, 2, "t-b")])
+        # ...and each tenant sees its own only.
+        assert recorder.known_event_ids(["e-1", "e-2"]) == {"e-1": (mine, 1)}
+        assert recorder.known_event_ids(["e-1", "e-2"], "t-b") == {"e-1": (theirs, 1),
+                                                                   "e-2": (theirs, 2)}
+        assert recorder.known_event_ids(["e-1"], "t-c") == {}
+        with pytest.raises(IntegrityError):  # within a tenant an id is recorded once
+            recorder.insert_events(_events(theirs, range(3, 4)),
+                                   index_rows=[EventIndexRow("e-2", theirs, 3, 3, "t-b")])
+
     def test_agent_catalogue_keeps_highest_version(self) -> None:
         recorder = self.create_recorder()
         oid = uuid4()

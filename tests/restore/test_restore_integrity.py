@@ -192,14 +192,19 @@ def test_comprehensive_restore_from_a_checkpoint_checks_history(
 
 
 def test_tenant_rules(kit: Kit) -> None:
+    """The restore service names agents by key (domain.agent_id); with `tenant`, the source
+    and the target must both be that tenant's."""
     mine, theirs = new_agent("mine"), new_agent("theirs")
     kit.store.record([msg(mine, "a")], tenant="t1")
     kit.store.record([msg(theirs, "b")], tenant="t2")
+    my_key, their_key = kit.store.key_for("t1", mine), kit.store.key_for("t2", theirs)
+    assert kit.store.index.agent(mine) is None  # namespaced: not the local tenant's `mine`
     with pytest.raises(ContextStoreError, match="another tenant"):
-        kit.restore.restore(mine, Point.latest(), theirs, tenant="t1")
+        kit.restore.restore(my_key, Point.latest(), their_key, tenant="t1")
     with pytest.raises(ContextStoreError, match="another tenant"):
-        kit.restore.restore(theirs, Point.latest(), new_agent("x"), tenant="t1")
-    fresh = new_agent("fresh")
-    kit.restore.restore(mine, Point.latest(), fresh, tenant="t1")
+        kit.restore.restore(their_key, Point.latest(), kit.store.key_for("t1", new_agent("x")),
+                            tenant="t1")
+    fresh = kit.store.key_for("t1", new_agent("fresh"))
+    kit.restore.restore(my_key, Point.latest(), fresh, tenant="t1")
     summary = kit.store.index.agent(fresh)
     assert summary is not None and summary.tenant == "t1"

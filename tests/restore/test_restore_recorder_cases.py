@@ -54,6 +54,20 @@ class PackageRowChecks:
         assert recorder.select_package("p9") == imported
         with pytest.raises(IntegrityError):
             recorder.insert_package(imported)
+        # Package ids are per tenant: another tenant's p3 and p9 are rows of their own...
+        theirs = [PackageRow("p3", "t-b/agent", 1, None, 10, b"m3", b"b3", tenant="t-b"),
+                  PackageRow("p9", "t-b/agent", 1, None, 11, b"m9", b"b9", tenant="t-b")]
+        for package in theirs:
+            recorder.insert_package(package)
+        assert recorder.select_package("p9", tenant="t-b") == theirs[1]
+        assert recorder.select_package("p9") == imported
+        assert recorder.select_package("p1", tenant="t-b") is None
+        assert [(r.tenant, r.meta) for r in recorder.select_package_rows("p3")] == [
+            ("local", b"meta"), ("t-b", b"m3")]
+        # ...which survive the prune of the captured p3 of the local tenant's agent.
+        recorder.insert_events(  # type: ignore[attr-defined]
+            [event(4)], package_rows=[], pruned_package_ids=["p3"])
+        assert [r.tenant for r in recorder.select_package_rows("p3")] == ["t-b"]
 
 
 class TestSQLitePackageRecorder(ConcurrentCases, SQLiteFileSetup,

@@ -7,6 +7,7 @@ import hashlib
 import json
 import multiprocessing
 import random
+import shutil
 import threading
 import time
 import uuid
@@ -21,7 +22,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from support import make_settings
 
 from application.store import ContextStore
-from domain.agent_id import aggregate_id
+from domain.agent_id import AGENT_NAMESPACE, aggregate_id
 from domain.events import AnyEnvelope, make_envelope
 from infrastructure.bootstrap import build_store
 from infrastructure.services import libpq_dsn
@@ -29,6 +30,7 @@ from infrastructure.settings import Settings
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+LEGACY_STORE = Path(__file__).resolve().parent / "legacy_keyed" / "store.sqlite"
 
 
 def msg(agent: str, text: str, *, event_id: str | None = None,
@@ -582,3 +584,101 @@ def test_snapshots_are_written_by_our_binary_recorder_on_postgres(store: Context
     snaps = store.snapshots.recorder.select_events(aggregate_id("snap-writer"))  # type: ignore[union-attr]
     assert [s.originator_version for s in snaps] == [10, 20]
     assert store.context("snap-writer", version=20)["messages"][-1]["content"] == "m19"
+
+
+# Tenants ---------------------------------------------------------------------------------------
+
+
+def test_two_tenants_and_the_local_one_write_one_agent_id(store: ContextStore) -> None:
+    first = store.record([msg("bot", "a1", event_id="e1"), msg("bot", "a2", event_id="e2")],
+                         tenant="t-a")
+    # The same agent id and event id from another tenant: its own agent, not a duplicate.
+    second = store.record([msg("bot", "b1", event_id="e1")], tenant="t-b")
+    local = store.record([msg("bot", "l1", event_id="e2")])
+    assert [o.status for o in (*first.outcomes, *second.outcomes, *local.outcomes)] == [
+        "recorded"] * 4
+    assert first.versions == {"bot": 2} and second.versions == local.versions == {"bot": 1}
+    keys = {t: store.key_for(t, "bot") for t in ("t-a", "t-b", "local")}
+    assert keys["local"] == "bot" and len(set(keys.values())) == 3
+    # The local tenant keeps the aggregate id every store derived before tenants.
+    assert aggregate_id(keys["local"]) == uuid.uuid5(AGENT_NAMESPACE, "bot")
+    texts = {t: [m["content"] for m in store.context(k)["messages"]] for t, k in keys.items()}
+    assert texts == {"t-a": ["a1", "a2"], "t-b": ["b1"], "local": ["l1"]}
+    assert {t: store.context(k)["agent_id"] for t, k in keys.items()} == dict.fromkeys(
+        keys, "bot")
+    assert [a.agent_id for a in store.agents("t-b")] == [keys["t-b"]]
+    # Within a tenant an event id stays a duplicate, with that tenant's version.
+    again = store.record([msg("bot", "b1", event_id="e1"), msg("bot", "x", event_id="e2")],
+                         tenant="t-b")
+    assert [(o.status, o.version) for o in again.outcomes] == [("duplicate", 1),
+                                                                ("recorded", 2)]
+
+
+def test_tenants_write_one_agent_id_at_the_same_moment(
+        open_store: Callable[[Settings], ContextStore], settings: Settings) -> None:
+    """Three tenants' writers, on two store instances (two processes' caches), all released
+    at once on the same agent id and the same event ids: each tenant's agent gets exactly its
+    own events, in order, and none is taken for another tenant's duplicate."""
+    stores = [open_store(settings), open_store(settings)]
+    tenants, batches = ["t-a", "t-b", "local"], 15
+    start = threading.Barrier(len(tenants) * 2)
+    failures: list[BaseException] = []
+
+    def write(tenant: str, half: int) -> None:
+        try:
+            start.wait(timeout=30)
+            for i in range(half, batches * 2, 2):
+                result = stores[half].record(
+                    [msg("same-bot", f"{tenant}-{i}", event_id=f"e{i}")], tenant=tenant)
+                assert [o.status for o in result.outcomes] == ["recorded"], result.outcomes
+        except BaseException as e:  # noqa: BLE001 - reported by the test below
+            failures.append(e)
+
+    threads = [threading.Thread(target=write, args=(t, h)) for t in tenants for h in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    for tenant in tenants:
+        state = stores[0].context(stores[0].key_for(tenant, "same-bot"))
+        texts = [m["content"] for m in state["messages"]]
+        assert state["version"] == batches * 2
+        assert sorted(texts) == sorted(f"{tenant}-{i}" for i in range(batches * 2))
+        # Each writer's own events stay in its order.
+        for half in (0, 1):
+            mine = [t for t in texts if int(t.rsplit("-", 1)[1]) % 2 == half]
+            assert mine == [f"{tenant}-{i}" for i in range(half, batches * 2, 2)]
+
+
+def test_an_old_keyed_agent_is_not_the_local_tenants(tmp_path: Path) -> None:
+    """On a store written with API keys before namespaces (the SQLite fixture; PostgreSQL's is
+    in tests/http/test_http_tenants_upgrade.py), tenant-a's `support-bot-1` has the aggregate id
+    of the local tenant's `support-bot-1`. Writers of both, at the same moment: the local ones
+    are refused (the store's owner check), tenant-a's all land."""
+    settings = make_settings("sqlite", tmp_path)
+    settings.storage_path.mkdir(parents=True)
+    shutil.copy(LEGACY_STORE, settings.storage_path / "ctxstore.sqlite")
+    store = build_store(settings)
+    assert store.key_for("tenant-a", "support-bot-1") == "support-bot-1"
+    start = threading.Barrier(2)
+    outcomes: dict[str, list[str]] = {"tenant-a": [], "local": []}
+
+    def write(tenant: str) -> None:
+        start.wait(timeout=30)
+        for i in range(10):
+            result = store.record([msg("support-bot-1", f"{tenant} {i}",
+                                       event_id=f"late-{tenant}-{i}")], tenant=tenant)
+            outcomes[tenant].extend(o.status for o in result.outcomes)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in outcomes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert outcomes == {"tenant-a": ["recorded"] * 10, "local": ["rejected"] * 10}
+    texts = [m["content"] for m in store.context("support-bot-1")["messages"]]
+    assert not [t for t in texts if t.startswith("local")]
+    assert texts[-10:] == [f"tenant-a {i}" for i in range(10)]
+    assert store.owner("support-bot-1") == "tenant-a"
+    store.close()

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from application.results import EventOutcome
 from application.store import from_us
 from domain import bounds
-from domain.agent_id import AGENT_ID_PATTERN
+from domain.agent_id import AGENT_ID_PATTERN, plain_agent_id
 from domain.bounds import INT64_MAX, OutOfBounds
 from domain.events import EVENT_TYPES, AnyEnvelope, FieldError, InvalidEnvelope, parse_envelope
 from infrastructure.http import actions
@@ -70,7 +70,7 @@ def _rejected(index: int, event_id: str | None, field: str, reason: str) -> Even
 
 def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int, RecordResponse]:
     """Validate each envelope, record the valid ones, report every one by index."""
-    writable_agent(api.store, agent_id, tenant)
+    key = writable_agent(api.store, agent_id, tenant)
     try:
         raw, _ = bounds.loads(body)
     except OutOfBounds as e:
@@ -120,7 +120,7 @@ def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int,
             outcomes[i] = _outcome(i, outcome)
         version = result.versions.get(agent_id)
     if version is None:
-        summary = api.store.index.agent(agent_id)
+        summary = api.store.index.agent(key)
         version = summary.version if summary else 0
     ordered = [outcomes[i] for i in range(len(items))]
     response = _summarise(agent_id, version, ordered, errors)
@@ -130,7 +130,7 @@ def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int,
     if response.rejected:
         m.events_rejected.labels("invalid").inc(response.rejected)
     if response.recorded:
-        api.hub.notify([agent_id])
+        api.hub.notify([key])
     status = 422 if response.rejected else 201 if response.recorded else 200
     return status, response
 
@@ -221,8 +221,8 @@ def get_events(
 ) -> HistoryPage:
     """A page of the agent's events in order; follow `next_after_version` for the next one."""
     wanted = _types_filter(types)
-    visible_agent(api.store, agent_id, tenant)
-    items = api.store.history(agent_id, after_version=after_version, limit=limit, types=wanted)
+    key = visible_agent(api.store, agent_id, tenant).agent_id
+    items = api.store.history(key, after_version=after_version, limit=limit, types=wanted)
     next_after = items[-1].version if len(items) == limit else None
     return HistoryPage(agent_id=agent_id, items=items, next_after_version=next_after)
 
@@ -242,21 +242,22 @@ def get_context(
         raise InvalidEnvelope([FieldError(field="query.at",
                                           message="give version or at, not both")])
     summary = visible_agent(api.store, agent_id, tenant)
+    key = summary.agent_id
     if at is not None:
-        version = api.store.version_at(agent_id, at if at.tzinfo else at.replace(tzinfo=UTC))
+        version = api.store.version_at(key, at if at.tzinfo else at.replace(tzinfo=UTC))
     if version is None:
         version = summary.version
-    data = api.states.get(agent_id, version)
+    data = api.states.get(key, version)
     if data is None:
-        state = api.store.context(agent_id, version=version)
+        state = api.store.context(key, version=version)
         # States can be megabytes: serialise once, in Rust, without re-validating the model.
         data = pydantic_core.to_json(state)
-        api.states.put(agent_id, version, data)
+        api.states.put(key, version, data)
     return Response(data, media_type="application/json")
 
 
 def agent_out(a: Any) -> AgentOut:
-    return AgentOut(agent_id=a.agent_id, version=a.version,
+    return AgentOut(agent_id=plain_agent_id(a.agent_id), version=a.version,
                     created_at=from_us(a.created_us).isoformat(),
                     updated_at=from_us(a.updated_us).isoformat())
 
@@ -271,10 +272,12 @@ def list_agents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AgentPage:
     """This tenant's agents with their versions, by agent id."""
-    rows = [a for a in api.store.agents(tenant) if after is None or a.agent_id > after]
+    # By agent id as the tenant knows them (keys of agents written before namespaces differ).
+    rows = sorted((agent_out(a) for a in api.store.agents(tenant)), key=lambda a: a.agent_id)
+    rows = [a for a in rows if after is None or a.agent_id > after]
     page = rows[:limit]
     next_after = page[-1].agent_id if len(rows) > limit else None
-    return AgentPage(items=[agent_out(a) for a in page], next_after=next_after)
+    return AgentPage(items=page, next_after=next_after)
 
 
 

@@ -249,13 +249,16 @@ def test_websocket_keys_come_in_headers_or_the_subprotocol(keyed_server: LiveSer
     ]
     for way in ways:
         with connect(keyed_server.ws_url, **way) as ws:
-            assert follow_answer(ws, agent)["type"] == "following", way
+            answer = follow_answer(ws, agent)
+            assert answer["type"] == "following", way
+            assert answer["data"]["versions"] == {agent: 1}, answer
             if "subprotocols" in way:  # the server never echoes the key
                 assert ws.subprotocol == "ctxstore"
-    # Tenant b's key through the subprotocol: a's agent is not found for b.
+    # Tenant b's key through the subprotocol: b follows its own agent of that id, none yet.
     with connect(keyed_server.ws_url, subprotocols=["ctxstore", key_protocol("key-b")]) as ws:
-        assert follow_answer(ws, agent)["data"]["status"] == 404
-    for protocols in (["ctxstore", key_protocol("key-c")], ["ctxstore", "ctxstore.key.%%"],
+        answer = follow_answer(ws, agent)
+        assert answer["type"] == "following" and answer["data"]["versions"] == {agent: 0}
+    for protocols in (["ctxstore", key_protocol("key-unknown")], ["ctxstore", "ctxstore.key.%%"],
                       ["ctxstore"]):
         with connect(keyed_server.ws_url, subprotocols=protocols) as ws:  # type: ignore[arg-type]
             message = json.loads(ws.recv(timeout=10))

@@ -270,7 +270,7 @@ def test_openapi_describes_the_query_form(server: LiveServer) -> None:
             ("/api/v1/context/restore/{package_id}",
              {"target_agent_id", "validation_level", "merge_strategy"}),
             ("/api/v1/context/capture/{agent_id}",
-             {"label", "version", "session_id", "access_level", "include_memory",
+             {"label", "version", "session_id", "access_level", "shared_with", "include_memory",
               "include_mcp_state", "include_conversation"}),
             ("/api/v1/agents/{agent_id}/restore",
              {"source_agent_id", "version", "at", "package_id", "merge_strategy",

@@ -117,9 +117,13 @@ def test_private_checkpoints_are_private_public_ones_are_shared(
         assert b.get(f"/api/v1/agents/{target}/context").json()["content_hash"] == public[
             "integrity_hash"]
         assert b.get(f"/api/v1/context/packages/{public['package_id']}/export").status_code == 200
-        # ...but never into A's agent.
-        assert b.post(f"/api/v1/context/restore/{public['package_id']}",
-                      params={"target_agent_id": agent}).status_code == 404
+        # ...and naming A's agent id restores into B's own agent of that id, never A's.
+        before = a.get(f"/api/v1/agents/{agent}/context").json()
+        r = b.post(f"/api/v1/context/restore/{public['package_id']}",
+                   params={"target_agent_id": agent})
+        assert r.status_code == 200, r.text
+        assert a.get(f"/api/v1/agents/{agent}/context").json() == before
+        assert b.get(f"/api/v1/agents/{agent}/context").json()["version"] == 1
         assert target not in [x["agent_id"] for x in a.get("/api/v1/agents").json()["items"]]
 
 

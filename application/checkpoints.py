@@ -28,15 +28,13 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-import random
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
-from eventsourcing.persistence import Cipher, Compressor, IntegrityError
+from eventsourcing.persistence import Cipher, Compressor
 from eventsourcing.utils import get_topic
 
 from application.errors import (
@@ -47,13 +45,14 @@ from application.errors import (
     InvalidRequest,
     PackageTooLarge,
     PointNotFound,
-    WriteConflict,
 )
 from application.package_port import PackageRecorder, PackageRow
-from application.store import ContextStore, to_us
-from domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
+from application.retry import retry_on_conflict
+from application.store import ContextStore
+from domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
 from domain.aggregate import AgentContext
 from domain.bounds import OutOfBounds, check_text
+from domain.clock import to_us
 from domain.state import CONTENT_FIELDS, canonical_json, content_hash
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,6 @@ ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
 Origin = Literal["captured", "imported"]
 MAX_LABEL_LENGTH = 256
 MAX_SHARED_WITH = 100
-MAX_ATTEMPTS = 20
 MIB = 1024 * 1024
 _TAKEN = get_topic(AgentContext.CheckpointTaken)
 _PRUNED = get_topic(AgentContext.CheckpointsPruned)
@@ -214,24 +212,19 @@ class CheckpointService:
         compressor: Compressor | None = None,
         cipher: Cipher | None = None,
     ):
-        if not isinstance(store.recorder, PackageRecorder):
-            raise TypeError(
-                "checkpoints need a recorder with the package table: use "
-                "infrastructure.persistence.packages_sqlite / packages_postgres recorders"
-            )
         if max_checkpoints_per_agent < 1:
             raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
         if retention_days is not None and retention_days <= 0:
             raise InvalidRequest("retention_days must be positive")
-        compressor = compressor or store.mapper.compressor
+        compressor = compressor or store.compressor
         if compressor is None:
             raise TypeError("checkpoints need a compressor (the store has none)")
         self.store = store
-        self.packages: PackageRecorder = store.recorder
+        self.packages: PackageRecorder = store.packages
         self.max_checkpoints_per_agent = max_checkpoints_per_agent
         self.max_package_bytes = max_package_bytes
         self.retention_days = retention_days
-        self.codec = BodyCodec(compressor, cipher if cipher is not None else store.mapper.cipher)
+        self.codec = BodyCodec(compressor, cipher if cipher is not None else store.cipher)
 
     # Capture ---------------------------------------------------------------------------------
     def capture(
@@ -265,9 +258,11 @@ class CheckpointService:
             raise InvalidRequest(str(e)) from None
         if version is not None and version < 0:
             raise PointNotFound(f"version must be 0 or more, not {version}")
-        if self.store.index.agent(agent_id) is None:
+        if self.store.summary(agent_id) is None:
             raise AgentNotFound(plain_agent_id(agent_id))
-        for attempt in range(MAX_ATTEMPTS):
+
+        def capture_once() -> Checkpoint:
+            # From fresh state each time: another writer may have appended meanwhile.
             agent = self.store.agent_at(agent_id)
             at_version = agent.version if version is None else version
             if at_version > agent.version:
@@ -277,13 +272,11 @@ class CheckpointService:
                 )
             source = agent if at_version == agent.version else self.store.agent_at(
                 agent_id, at_version)
-            try:
-                return self._capture_once(agent, source.state(), label, session_id,
-                                          cast(AccessLevel, access_level), readers)
-            except IntegrityError:
-                # Another writer appended to this agent meanwhile: capture again from fresh.
-                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
-        raise WriteConflict(f"could not checkpoint {agent_id!r}: it kept changing")
+            return self._capture_once(agent, source.state(), label, session_id,
+                                      cast(AccessLevel, access_level), readers)
+
+        return retry_on_conflict(capture_once,
+                                 f"could not checkpoint {agent_id!r}: it kept changing")
 
     def _capture_once(self, agent: AgentContext, state: dict[str, Any], label: str | None,
                       session_id: str | None, access_level: AccessLevel,
@@ -291,9 +284,7 @@ class CheckpointService:
         raw = canonical_json(state)
         self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
         body = self.codec.encode(raw)
-        now = datetime.now(UTC)
-        if agent.modified_on is not None and now <= agent.modified_on:
-            now = agent.modified_on
+        now = agent.next_timestamp(datetime.now(UTC))
         checkpoint = Checkpoint(
             package_id=new_package_id(),
             agent_id=agent.agent_id,
@@ -400,23 +391,20 @@ class CheckpointService:
 
     def _prune_agent(self, agent_id: str, now: datetime | None,
                      retention_days: float | None) -> list[str]:
-        for attempt in range(MAX_ATTEMPTS):
+        def prune_once() -> list[str]:
             agent = self.store.agent_at(agent_id)
-            at = datetime.now(UTC)
-            if agent.modified_on is not None and at <= agent.modified_on:
-                at = agent.modified_on
+            at = agent.next_timestamp(datetime.now(UTC))
             ids, reason = self._retention(self.packages.select_packages(agent_id), now or at,
                                           retention_days=retention_days)
             if not ids:
                 return []
             agent.note_checkpoints_pruned(event_id=f"prune-{uuid.uuid4().hex}",
                                           package_ids=ids, reason=reason, timestamp=at)
-            try:
-                self.store.append(agent, pruned_package_ids=ids)
-                return ids
-            except IntegrityError:
-                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
-        raise WriteConflict(f"could not prune the checkpoints of {agent_id!r}: it kept changing")
+            self.store.append(agent, pruned_package_ids=ids)
+            return ids
+
+        return retry_on_conflict(
+            prune_once, f"could not prune the checkpoints of {agent_id!r}: it kept changing")
 
     # Automatic capture -----------------------------------------------------------------------
     def changed_agents(self) -> list[str]:
@@ -430,22 +418,16 @@ class CheckpointService:
                 if a.version > last.get(a.agent_id, 0)
                 and self._changed_after(a.agent_id, last.get(a.agent_id, 0))]
 
-    def _changed_after(self, agent_id: str, version: int, page: int = 20) -> bool:
+    def _changed_after(self, agent_id: str, version: int) -> bool:
         """Whether a content event comes after `version` and after the agent's latest
         checkpoint event (read newest first, by topic: nothing is decoded)."""
-        originator_id = aggregate_id(agent_id)
-        lte: int | None = None
-        while True:
-            stored = self.store.recorder.select_events(originator_id, gt=version, lte=lte,
-                                                       desc=True, limit=page)
-            for event in stored:
-                if event.topic == _TAKEN:
-                    return False
-                if event.topic != _PRUNED:
-                    return True
-            if len(stored) < page:
+        for event in self.store.stored_events(agent_id, after_version=version,
+                                              newest_first=True, page=20):
+            if event.topic == _TAKEN:
                 return False
-            lte = stored[-1].originator_version - 1
+            if event.topic != _PRUNED:
+                return True
+        return False
 
     def capture_changed(self, *, label: str = "auto", access_level: str = "private"
                         ) -> AutoCaptureReport:

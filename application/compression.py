@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 from application.errors import ContextStoreError
 from application.store import ContextStore
@@ -76,44 +76,24 @@ class DictionaryCodec(Protocol):
 
 def codec_of(store: ContextStore) -> DictionaryCodec:
     """The store's compressor, when it can take dictionaries."""
-    compressor: Any = store.mapper.compressor
+    compressor: Any = store.compressor
     for name in ("train", "add_dictionary", "activate", "frame_dictionary_id"):
         if not hasattr(compressor, name):
             raise CompressionError("this store's compressor does not support dictionaries")
     return compressor  # type: ignore[no-any-return]
 
 
-def recent_stored_events(store: ContextStore, count: int) -> list[StoredEvent]:
-    """Up to `count` of the most recently recorded events, of all agents, oldest first."""
-    recorder = store.recorder
-    top = recorder.max_notification_id()
-    if not top or count <= 0:
-        return []
-    events: list[StoredEvent] = []
-    start = max(1, top - count + 1)
-    while start <= top and len(events) < count:
-        page = recorder.select_notifications(start=start, limit=min(count - len(events), 1000),
-                                             stop=top)
-        if not page:
-            break
-        events.extend(page)
-        start = page[-1].id + 1
-    return events
-
-
-def payload(mapper: Mapper[Any], stored: StoredEvent) -> bytes:
+def payload(store: ContextStore, stored: StoredEvent) -> bytes:
     """The bytes the compressor was given for a stored event (decrypted, decompressed)."""
-    state = stored.state
-    if mapper.cipher is not None:
-        state = mapper.cipher.decrypt(state)
-    if mapper.compressor is not None:
-        state = mapper.compressor.decompress(state)
-    return state
+    state = frame_of(store, stored)
+    compressor = store.compressor
+    return compressor.decompress(state) if compressor is not None else state
 
 
-def frame_of(mapper: Mapper[Any], stored: StoredEvent) -> bytes:
+def frame_of(store: ContextStore, stored: StoredEvent) -> bytes:
     """The compressed frame of a stored event (decrypted when the store encrypts)."""
-    return mapper.cipher.decrypt(stored.state) if mapper.cipher is not None else stored.state
+    cipher = store.cipher
+    return cipher.decrypt(stored.state) if cipher is not None else stored.state
 
 
 @dataclass(frozen=True)
@@ -136,10 +116,10 @@ def train_dictionary(
     if size < 256:
         raise CompressionError(f"size must be 256 bytes or more, not {size}")
     codec = codec_of(store)
-    stored = recent_stored_events(store, samples)
+    stored = store.recent_stored_events(samples)
     if not stored:
         raise CompressionError("no events recorded yet: record some before training")
-    data = [payload(store.mapper, s) for s in stored]
+    data = [payload(store, s) for s in stored]
     raw = codec.train(data, size)
     dict_id = codec.add_dictionary(raw)
     dictionary = CompressionDictionary(dict_id=dict_id, created_at=datetime.now(UTC),
@@ -203,18 +183,18 @@ def compression_stats(store: ContextStore, *, limit: int = 10_000) -> Compressio
     """Bytes per event stored against raw canonical JSON, over the `limit` latest events."""
     codec = codec_of(store)
     stats = CompressionStats(active_dictionary_id=codec.active_dictionary_id,
-                             encrypted=store.mapper.cipher is not None)
+                             encrypted=store.cipher is not None)
     by_dict: Counter[int] = Counter()
     bytes_by_dict: Counter[int] = Counter()
-    for stored in recent_stored_events(store, limit):
-        frame = frame_of(store.mapper, stored)
+    for stored in store.recent_stored_events(limit):
+        frame = frame_of(store, stored)
         dict_id = codec.frame_dictionary_id(frame)
         by_dict[dict_id] += 1
         bytes_by_dict[dict_id] += len(stored.state)
         stats.events += 1
         stats.stored_bytes += len(stored.state)
         stats.payload_bytes += len(codec.decompress(frame))
-        stats.raw_json_bytes += len(wire_json(store.mapper.to_domain_event(stored)))
+        stats.raw_json_bytes += len(wire_json(store.decode(stored)))
     stats.by_dictionary = dict(by_dict)
     stats.stored_bytes_by_dictionary = dict(bytes_by_dict)
     return stats

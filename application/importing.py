@@ -43,7 +43,7 @@ def record_in_batches(
         for agent_id in {e.agent_id for e in batch}:
             version = result.versions.get(agent_id)
             if version is None:
-                known = store.index.agent(store.key_for(tenant, agent_id))
+                known = store.summary(store.key_for(tenant, agent_id))
                 version = known.version if known else 0
             summary.agents[agent_id] = version
         if progress:

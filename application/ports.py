@@ -10,11 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from application.package_port import PackageRow
 from domain.agent_id import LOCAL_TENANT
 
 
@@ -92,3 +93,22 @@ class ContextIndex(ABC):
             if summary is not None:
                 found[agent_id] = summary.tenant
         return found
+
+
+class EventWriter(Protocol):
+    """How the store commits: events and, in the same transaction, every side row they need.
+
+    The recorders of infrastructure.persistence declare exactly these keywords; nothing else
+    travels with the events.
+    """
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+    ) -> Sequence[int] | None:
+        """Insert all of it in one transaction; IntegrityError when a version is taken."""

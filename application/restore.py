@@ -11,14 +11,11 @@ the target; on any error nothing is written, and history is never deleted.
 from __future__ import annotations
 
 import copy
-import random
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
-
-from eventsourcing.persistence import IntegrityError
 
 from application.checkpoints import CheckpointService
 from application.errors import (
@@ -29,21 +26,23 @@ from application.errors import (
     IntegrityMismatch,
     InvalidRequest,
     PointNotFound,
-    WriteConflict,
 )
 from application.package_port import PackageRow
+from application.retry import retry_on_conflict
 from application.store import ContextStore
-from domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
+from domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
 from domain.aggregate import RESTORE_STRATEGIES, AgentContext
 from domain.merge import merge_content
 from domain.points import Point
 from domain.state import CONTENT_FIELDS, Content, content_hash, copy_content
 
+__all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
+
 MergeStrategy = Literal["replace", "merge"]
 ValidationLevel = Literal["basic", "comprehensive"]
 VALIDATION_LEVELS: tuple[str, ...] = get_args(ValidationLevel)
 Base = Literal["empty", "events", "snapshot", "checkpoint"]
-MAX_ATTEMPTS = 20
+agent_from_state = AgentContext.based_on
 
 
 @dataclass(frozen=True)
@@ -100,19 +99,6 @@ class RestoreResult:
         return asdict(self)
 
 
-def agent_from_state(agent_id: str, state: dict[str, Any], version: int) -> AgentContext:
-    """An unsaved aggregate at `version` holding `state`, onto which later events can fold."""
-    agent = AgentContext.start(agent_id)
-    agent.content = copy_content(state)
-    agent.sessions = copy.deepcopy(state.get("sessions") or [])
-    agent._version = version  # noqa: SLF001 - a base for replay, never saved as such
-    as_of = state.get("as_of")
-    if as_of:
-        moment = datetime.fromisoformat(as_of)
-        agent._created_on = agent._modified_on = moment  # noqa: SLF001
-    return agent
-
-
 class RestoreService:
     def __init__(self, store: ContextStore, checkpoints: CheckpointService):
         self.store = store
@@ -123,7 +109,7 @@ class RestoreService:
         """The version a version/time/latest point names (checkpoint points: see state_at);
         `agent_id` is the agent's key, `tenant` the reader (of checkpoints)."""
         check_agent_key(agent_id)
-        summary = self.store.index.agent(agent_id)
+        summary = self.store.summary(agent_id)
         if summary is None:
             raise AgentNotFound(plain_agent_id(agent_id))
         if point.version is not None:
@@ -158,13 +144,10 @@ class RestoreService:
         if version == 0:
             empty = AgentContext.start(agent_id)
             return self._source(empty, point, "empty", 0, None, 0, level)
-        agent, base, base_version, checkpoint_id = self._base(agent_id, version)
-        replayed = 0
+        base_agent, base, base_version, checkpoint_id = self._base(agent_id, version)
         try:
-            for event in self.store.events.get(aggregate_id(agent_id), gt=base_version,
-                                               lte=version):
-                agent = cast(AgentContext, event.mutate(agent))  # type: ignore[attr-defined]
-                replayed += 1
+            agent, replayed = self.store.replay(agent_id, base_agent, after=base_version,
+                                                upto=version)
         except IntegrityMismatch:
             raise
         except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
@@ -186,7 +169,7 @@ class RestoreService:
             raise PointNotFound(f"checkpoint {checkpoint.package_id!r} belongs to agent "
                                 f"{plain_agent_id(checkpoint.agent_id)!r}, not "
                                 f"{plain_agent_id(agent_id)!r}")
-        agent = agent_from_state(checkpoint.agent_id, state, checkpoint.version)
+        agent = AgentContext.based_on(checkpoint.agent_id, state, checkpoint.version)
         source = self._source(agent, point, "checkpoint", checkpoint.version,
                               checkpoint.package_id, 0, level)
         if level == "comprehensive":
@@ -211,26 +194,21 @@ class RestoreService:
                 best = row
         if best is not None and best.version > snapshot_version:
             _, state = self.checkpoints.load(best.package_id, best.tenant)
-            return (agent_from_state(agent_id, state, best.version), "checkpoint",
+            return (AgentContext.based_on(agent_id, state, best.version), "checkpoint",
                     best.version, best.package_id)
         if snapshot_agent is not None:
             return snapshot_agent, "snapshot", snapshot_version, None
         return None, "events", 0, None
 
     def _snapshot(self, agent_id: str, version: int) -> tuple[AgentContext | None, int]:
-        if self.store.snapshots is None:
+        """The latest snapshot at or before `version`, checked to read back as this agent."""
+        agent = self.store.snapshot_at(agent_id, version)  # CorruptedSnapshot when unreadable
+        if agent is None:
             return None, 0
-        originator_id = aggregate_id(agent_id)
-        stored = self.store.snapshots.recorder.select_events(originator_id, lte=version,
-                                                             desc=True, limit=1)
-        if not stored:
-            return None, 0
-        where = f"snapshot of {agent_id!r} at version {stored[0].originator_version}"
+        where = f"snapshot of {agent_id!r} at version {agent.version}"
         try:
-            snapshot = self.store.mapper.to_domain_event(stored[0])
-            agent = cast(AgentContext, snapshot.mutate(None))  # type: ignore[attr-defined]
             ok = (isinstance(agent, AgentContext) and agent.agent_id == agent_id
-                  and agent.version == stored[0].originator_version
+                  and agent.version <= version
                   and isinstance(agent.content, dict)
                   and all(f in agent.content for f in CONTENT_FIELDS))
             if ok:
@@ -243,11 +221,8 @@ class RestoreService:
 
     def _compare_with_history(self, source: SourceState) -> None:
         """Fold every event from the start (no snapshot, no checkpoint) and compare hashes."""
-        agent: AgentContext | None = None
         try:
-            for event in self.store.events.get(aggregate_id(source.agent_id),
-                                               lte=source.version):
-                agent = cast(AgentContext, event.mutate(agent))  # type: ignore[attr-defined]
+            agent, _ = self.store.replay(source.agent_id, None, upto=source.version)
         except Exception as e:  # noqa: BLE001
             raise IntegrityMismatch(f"agent {plain_agent_id(source.agent_id)!r}: history "
                                     f"cannot be replayed ({type(e).__name__}: {e})") from e
@@ -319,16 +294,14 @@ class RestoreService:
                 # checkpoint may be restored by any tenant); an agent's are its tenant's alone.
                 self._check_tenant(source.agent_id, tenant, must_exist=True)
             self._check_tenant(target_id, tenant, must_exist=False)
-        for attempt in range(MAX_ATTEMPTS):
-            exists = self.store.index.agent(target_id) is not None
+        def restore_once() -> RestoreResult:
+            exists = self.store.summary(target_id) is not None
             target = self.store.agent_at(target_id) if exists else AgentContext.start(target_id)
             content = (source.content if strategy == "replace"
                        else merge_content(target.content, source.content))
             event_id = f"restore-{uuid.uuid4().hex}"
-            now = datetime.now(UTC)
-            if target.modified_on is not None and now <= target.modified_on:
-                now = target.modified_on
-            target.restore(event_id=event_id, content=content, timestamp=now, provenance={
+            target.restore(event_id=event_id, content=content,
+                           timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
                 # As its tenant knows it (a public checkpoint's agent may be another's).
                 "source_agent_id": plain_agent_id(source.agent_id),
                 "source_version": source.version,
@@ -341,11 +314,7 @@ class RestoreService:
             expected = content_hash(content)
             if content_hash(target.content) != expected:  # pragma: no cover - fold invariant
                 raise IntegrityMismatch("restored content does not hash as computed")
-            try:
-                self.store.append(target, **({"tenant": tenant} if tenant else {}))
-            except IntegrityError:
-                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
-                continue
+            self.store.append(target, tenant=tenant or LOCAL_TENANT)
             mode: Literal["rewind", "fork", "into_existing"] = (
                 "rewind" if target_id == source.agent_id
                 else "into_existing" if exists else "fork")
@@ -368,11 +337,12 @@ class RestoreService:
                 content_hash=expected,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
-        raise WriteConflict(f"could not restore into {plain_agent_id(target_id)!r}: "
-                            "it kept changing")
+
+        return retry_on_conflict(
+            restore_once, f"could not restore into {plain_agent_id(target_id)!r}: it kept changing")
 
     def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
-        summary = self.store.index.agent(agent_id)
+        summary = self.store.summary(agent_id)
         if summary is None:
             if must_exist:
                 raise AgentNotFound(plain_agent_id(agent_id))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from domain.aggregate import AgentContext
+from domain.state import content_hash
+
 Status = Literal["recorded", "duplicate", "rejected"]
 
 
@@ -46,3 +49,18 @@ class HistoryItem:
     recorded_at: str
     session_id: str | None
     data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AgentContext.Event) -> HistoryItem:
+        """A stored agent event as one history entry (a restore shows its content's hash)."""
+        type_, data = event.described()
+        if isinstance(event, AgentContext.ContextRestored):
+            data = {"provenance": data["provenance"], "content_hash": content_hash(data["content"])}
+        return cls(
+            version=event.originator_version,
+            event_id=event.event_id,
+            type=type_,
+            recorded_at=event.timestamp.isoformat(),
+            session_id=event.session_id if isinstance(event, AgentContext.Recorded) else None,
+            data=data,
+        )

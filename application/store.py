@@ -13,58 +13,34 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import Compressor, IntegrityError, Mapper, StoredEvent
+from eventsourcing.persistence import Compressor, Mapper, StoredEvent
 
-from application.errors import AgentNotFound, PointNotFound, WriteConflict
 from application.mapped import MappedEvents
-from application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
-from application.results import EventOutcome, HistoryItem, RecordResult
+from application.package_port import PackageRecorder, PackageRow
+from application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
+from application.results import EventOutcome, RecordResult
+from application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
 from application.snapshot_policy import SnapshotMark, SnapshotPolicy
+from application.store_reads import StoreReads, project
 from domain.agent_id import LOCAL_TENANT, agent_key, aggregate_id, check_agent_id, plain_agent_id
 from domain.aggregate import AgentContext
+from domain.clock import from_us, to_us
 from domain.events import AnyEnvelope
 from domain.state import EventNotApplicable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "history_item", "project", "to_us"]
-MAX_WRITE_ATTEMPTS = 20
+__all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "project", "to_us"]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch: how the side tables keep time, exactly and sortably."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND  # exact: timedelta arithmetic is integral
-
-
-def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
-
-
-def project(agent: Any, events: Iterable[Any]) -> Any:
-    """Apply events in turn: eventsourcing's project_aggregate without its per-event
-    ``isinstance`` against a runtime-checkable Protocol, which cost more than the fold."""
-    for event in events:
-        agent = event.mutate(agent)
-    return agent
-
-
-class ContextStore(Application[UUID]):
+class ContextStore(StoreReads):
     """Agent contexts on an event store; one instance per process, thread-safe for writes."""
 
     name = "ctxstore"
@@ -85,12 +61,17 @@ class ContextStore(Application[UUID]):
         self._owners: dict[str, str] = {}
         self._keys: dict[tuple[str, str], str] = {}
         super().__init__(env)
-        if not isinstance(self.recorder, ContextIndex):
+        recorder = self.recorder
+        if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)):
             raise TypeError(
-                "ContextStore needs a recorder with ctxstore's side tables; set "
-                "APPLICATION_RECORDER_TOPIC to one of infrastructure.persistence's recorders"
+                "ContextStore needs a recorder with ctxstore's side tables and package table; "
+                "set APPLICATION_RECORDER_TOPIC to one of infrastructure.persistence's store "
+                "recorders"
             )
-        self.index: ContextIndex = self.recorder
+        # One recorder, seen through the ports the use cases need (DESIGN §1).
+        self.index: ContextIndex = recorder
+        self.packages: PackageRecorder = recorder
+        self._writer: EventWriter = cast(EventWriter, recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = super().construct_mapper()
@@ -128,23 +109,20 @@ class ContextStore(Application[UUID]):
         if not envelopes:
             return RecordResult()
         with self._write_lock:
-            for attempt in range(MAX_WRITE_ATTEMPTS):
-                agents: dict[str, AgentContext] = {}
-                try:
-                    return self._record_once(envelopes, tenant, agents)
-                except IntegrityError:
-                    # Another writer got there first: forget what we hold and start again.
-                    for agent in agents.values():
-                        self._evict(agent.id)
-                    time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
-                except BaseException:
-                    for agent in agents.values():
-                        self._evict(agent.id)
-                    raise
-        raise WriteConflict(
-            f"gave up after {MAX_WRITE_ATTEMPTS} attempts: other writers kept changing "
-            "the same agents"
-        )
+            return retry_on_conflict(
+                lambda: self._record_fresh(envelopes, tenant),
+                f"gave up after {MAX_WRITE_ATTEMPTS} attempts: other writers kept changing "
+                "the same agents")
+
+    def _record_fresh(self, envelopes: Sequence[AnyEnvelope], tenant: str) -> RecordResult:
+        agents: dict[str, AgentContext] = {}
+        try:
+            return self._record_once(envelopes, tenant, agents)
+        except BaseException:
+            # E.g. another writer got there first: forget what we hold, so a retry reads anew.
+            for agent in agents.values():
+                self._evict(agent.id)
+            raise
 
     def _record_once(
         self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext]
@@ -182,7 +160,7 @@ class ContextStore(Application[UUID]):
                     continue
                 owners[key] = owner or tenant
                 agent = agents[key] = loaded.get(key) or AgentContext.start(key)
-            timestamp = self._next_timestamp(agent, envelope.occurred_at or now)
+            timestamp = agent.next_timestamp(envelope.occurred_at or now)
             try:
                 agent.record(event_id=envelope.event_id, type=envelope.type,
                              data=envelope.data_dict(), timestamp=timestamp,
@@ -205,11 +183,13 @@ class ContextStore(Application[UUID]):
         return RecordResult(outcomes=outcomes, versions=versions)
 
     def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT,
-               **side_rows: Any) -> None:
+               package_rows: Sequence[PackageRow] = (),
+               pruned_package_ids: Sequence[str] = ()) -> None:
         """Commit the pending store-made events (restore, checkpoint) of an agent.
 
-        `side_rows` go to the recorder's insert_events, so rows of other side tables (e.g.
-        checkpoint packages) commit in the same transaction as the events.
+        A checkpoint's package rows and the ids retention deletes commit in the same
+        transaction as the events that announce them. IntegrityError when another writer
+        changed the agent first (see application.retry).
         """
         with self._write_lock:
             try:
@@ -222,7 +202,8 @@ class ContextStore(Application[UUID]):
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
                     snapshots.append((agent.id, self._snapshot_now(agent)))
-                self._commit([agent], rows, snapshots, {agent.agent_id: owner}, **side_rows)
+                self._commit([agent], rows, snapshots, {agent.agent_id: owner},
+                             package_rows=package_rows, pruned_package_ids=pruned_package_ids)
             except BaseException:
                 self._evict(agent.id)
                 raise
@@ -233,7 +214,9 @@ class ContextStore(Application[UUID]):
         index_rows: list[EventIndexRow],
         snapshots: list[tuple[UUID, StoredEvent]],
         owners: dict[str, str],
-        **side_rows: Any,
+        *,
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
     ) -> None:
         pending = [e for agent in agents for e in agent.collect_events()]
         if not pending:
@@ -244,8 +227,9 @@ class ContextStore(Application[UUID]):
                      owners[a.agent_id])
             for a in agents
         ]
-        self.recorder.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
-                                    **side_rows)
+        self._writer.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
+                                   package_rows=package_rows,
+                                   pruned_package_ids=pruned_package_ids)
         if self.repository.cache is not None:
             for agent in agents:
                 self.repository.cache.put(agent.id, agent)
@@ -269,14 +253,6 @@ class ContextStore(Application[UUID]):
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshots are taken inside record(), as the SnapshotPolicy says."""
-
-    @staticmethod
-    def _next_timestamp(agent: AgentContext, moment: datetime) -> datetime:
-        # Times never go backwards within an agent, so "state at time T" is well defined.
-        last = agent.modified_on
-        if last is not None and moment <= last:
-            return last
-        return moment
 
     def _owner(self, agent_id: str) -> str | None:
         # An agent's tenant is set by its first write and never changes: remember it.
@@ -325,105 +301,3 @@ class ContextStore(Application[UUID]):
         if self.repository.cache is not None:
             with contextlib.suppress(KeyError):
                 self.repository.cache.get(originator_id, evict=True)
-
-    # Reading ---------------------------------------------------------------------------------
-    def agent_at(self, agent_id: str, version: int | None = None) -> AgentContext:
-        """The agent at a version (None: now); version 0 is the empty context."""
-        originator_id = aggregate_id(agent_id)
-        if version is not None and version < 0:
-            raise PointNotFound(f"version must be 0 or more, not {version}")
-        if version == 0:
-            return AgentContext.start(agent_id)
-        try:
-            if version is None:
-                with self._write_lock:
-                    return cast(AgentContext, self.repository.get(originator_id,
-                                                                  projector_func=project))
-            agent = cast(AgentContext, self.repository.get(originator_id, version=version,
-                                                          projector_func=project))
-        except AggregateNotFoundError:
-            if version is None:
-                raise AgentNotFound(plain_agent_id(agent_id)) from None
-            raise PointNotFound(
-                f"agent {plain_agent_id(agent_id)!r} has no version {version}") from None
-        if agent.version != version:
-            latest = agent.version
-            raise PointNotFound(
-                f"agent {plain_agent_id(agent_id)!r} has no version {version} (latest is {latest})"
-            )
-        return agent
-
-    def version_at(self, agent_id: str, at: datetime) -> int:
-        """The agent's version at a time: after the last event recorded at or before it."""
-        return self.index.version_at(aggregate_id(agent_id), to_us(at))
-
-    def context(self, agent_id: str, *, version: int | None = None,
-                at: datetime | None = None) -> dict[str, Any]:
-        """The state of DESIGN §2 now, at a version, or at a time."""
-        if version is not None and at is not None:
-            raise PointNotFound("give a version or a time, not both")
-        if at is not None:
-            if self.index.agent(agent_id) is None:
-                raise AgentNotFound(plain_agent_id(agent_id))
-            version = self.version_at(agent_id, at)
-        return self.agent_at(agent_id, version).state()
-
-    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
-        return self.index.agents(tenant)
-
-    def history(
-        self,
-        agent_id: str,
-        *,
-        after_version: int = 0,
-        limit: int = 100,
-        types: Sequence[str] | None = None,
-    ) -> list[HistoryItem]:
-        """A page of an agent's events in order, optionally only some types."""
-        wanted = set(types) if types else None
-        items: list[HistoryItem] = []
-        for item in self.iter_history(agent_id, after_version=after_version):
-            if wanted is None or item.type in wanted:
-                items.append(item)
-                if len(items) >= limit:
-                    break
-        return items
-
-    def iter_history(self, agent_id: str, *, after_version: int = 0,
-                     upto_version: int | None = None, page: int = 500) -> Iterator[HistoryItem]:
-        originator_id = aggregate_id(agent_id)
-        gt = after_version
-        while True:
-            stored = self.recorder.select_events(originator_id, gt=gt, lte=upto_version,
-                                                 limit=page)
-            for s in stored:
-                yield history_item(self.mapper.to_domain_event(s))
-            if len(stored) < page:
-                return
-            gt = stored[-1].originator_version
-
-
-def history_item(event: Any) -> HistoryItem:
-    """A stored agent event as one history entry (wire events keep their wire type)."""
-    if isinstance(event, AgentContext.Recorded):
-        type_, data, session = event.type, event.data, event.session_id
-    elif isinstance(event, AgentContext.ContextRestored):
-        from domain.state import content_hash
-
-        type_, session = "context_restored", None
-        data = {"provenance": event.provenance, "content_hash": content_hash(event.content)}
-    elif isinstance(event, AgentContext.CheckpointTaken):
-        type_, data, session = "checkpoint_taken", event.checkpoint, None
-    elif isinstance(event, AgentContext.CheckpointsPruned):
-        type_, session = "checkpoints_pruned", None
-        data = {"pruned_package_ids": event.pruned_package_ids, "reason": event.reason}
-    else:  # pragma: no cover - only agent events are stored in an agent's sequence
-        type_, data, session = type(event).__name__, {}, None
-    return HistoryItem(
-        version=event.originator_version,
-        event_id=event.event_id,
-        type=type_,
-        recorded_at=event.timestamp.isoformat(),
-        session_id=session,
-        data=data,
-    )

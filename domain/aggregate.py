@@ -6,6 +6,7 @@ version N means exactly N events and version 0 the empty context.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -14,9 +15,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 
 from domain.agent_id import aggregate_id, plain_agent_id
+from domain.clock import not_before
 from domain.state import Content, apply_event, check_applicable, copy_content, empty_content
 
 RESTORE_STRATEGIES = ("replace", "merge")
+# The kinds of the events the store makes itself (wire events keep their wire type).
+CONTEXT_RESTORED = "context_restored"
+CHECKPOINT_TAKEN = "checkpoint_taken"
+CHECKPOINTS_PRUNED = "checkpoints_pruned"
 
 
 class AgentContext(Aggregate):
@@ -35,6 +41,19 @@ class AgentContext(Aggregate):
         agent._init_empty(aggregate_id(agent_id), agent_id)
         return agent
 
+    @classmethod
+    def based_on(cls, agent_id: str, state: dict[str, Any], version: int) -> AgentContext:
+        """An unsaved agent at `version` holding `state` (DESIGN §2 form, e.g. a checkpoint's):
+        a base onto which the events after `version` fold, never saved as such."""
+        agent = cls.start(agent_id)
+        agent.content = copy_content(state)
+        agent.sessions = copy.deepcopy(state.get("sessions") or [])
+        agent._version = version
+        as_of = state.get("as_of")
+        if as_of:
+            agent._created_on = agent._modified_on = datetime.fromisoformat(as_of)
+        return agent
+
     def _init_empty(self, originator_id: UUID, agent_id: str) -> None:
         self._id = originator_id
         self._version = 0
@@ -44,6 +63,10 @@ class AgentContext(Aggregate):
         self.agent_id = agent_id
         self.content = empty_content()
         self.sessions = []
+
+    def next_timestamp(self, moment: datetime) -> datetime:
+        """The time of this agent's next event: `moment`, never before its last one."""
+        return not_before(moment, self.modified_on)
 
     # Commands --------------------------------------------------------------------------------
     def record(
@@ -148,6 +171,11 @@ class AgentContext(Aggregate):
         agent_id: str
         event_id: str
 
+        def described(self) -> tuple[str, dict[str, Any]]:
+            """This event's kind (a wire event's type, or one of the store's kinds) and data:
+            what history pages and projections show of it."""
+            raise NotImplementedError
+
         def mutate(self, aggregate: Any) -> Any:
             if aggregate is None:
                 aggregate = object.__new__(AgentContext)
@@ -162,6 +190,9 @@ class AgentContext(Aggregate):
         data: dict[str, Any]
         session_id: str | None
 
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return self.type, self.data
+
         def apply(self, aggregate: Any) -> None:
             apply_event(aggregate.content, self.type, self.data)
             aggregate._track_session(self.session_id, self.originator_version)
@@ -171,12 +202,18 @@ class AgentContext(Aggregate):
         content: Content
         provenance: dict[str, Any]
 
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return CONTEXT_RESTORED, {"content": self.content, "provenance": self.provenance}
+
         def apply(self, aggregate: Any) -> None:
             aggregate.content = copy_content(self.content)
 
     @dataclass(frozen=True)
     class CheckpointTaken(Event):
         checkpoint: dict[str, Any]
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return CHECKPOINT_TAKEN, self.checkpoint
 
         def apply(self, aggregate: Any) -> None:
             pass
@@ -185,6 +222,10 @@ class AgentContext(Aggregate):
     class CheckpointsPruned(Event):
         pruned_package_ids: list[str]
         reason: str
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return CHECKPOINTS_PRUNED, {"pruned_package_ids": self.pruned_package_ids,
+                                        "reason": self.reason}
 
         def apply(self, aggregate: Any) -> None:
             pass

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from application.store import to_us
-from domain.aggregate import AgentContext
+from domain.aggregate import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, CONTEXT_RESTORED, AgentContext
+from domain.clock import to_us
 from domain.state import canonical_json
 
-CONTEXT_RESTORED = "context_restored"
-CHECKPOINT_TAKEN = "checkpoint_taken"
-CHECKPOINTS_PRUNED = "checkpoints_pruned"
+__all__ = ["CHECKPOINTS_PRUNED", "CHECKPOINT_TAKEN", "CONTEXT_RESTORED", "ProjectedEvent",
+           "message_text", "projected_event"]
 
 
 @dataclass(frozen=True)
@@ -36,19 +35,9 @@ class ProjectedEvent:
 
 def projected_event(domain_event: Any, stored_bytes: int) -> ProjectedEvent | None:
     """The projection's view of a decoded agent event; None for anything else (snapshots)."""
-    if isinstance(domain_event, AgentContext.Recorded):
-        type_, data = domain_event.type, domain_event.data
-    elif isinstance(domain_event, AgentContext.ContextRestored):
-        type_ = CONTEXT_RESTORED
-        data = {"content": domain_event.content, "provenance": domain_event.provenance}
-    elif isinstance(domain_event, AgentContext.CheckpointTaken):
-        type_, data = CHECKPOINT_TAKEN, domain_event.checkpoint
-    elif isinstance(domain_event, AgentContext.CheckpointsPruned):
-        type_ = CHECKPOINTS_PRUNED
-        data = {"pruned_package_ids": domain_event.pruned_package_ids,
-                "reason": domain_event.reason}
-    else:
+    if not isinstance(domain_event, AgentContext.Event):
         return None
+    type_, data = domain_event.described()
     return ProjectedEvent(
         agent_id=domain_event.agent_id,
         version=domain_event.originator_version,

@@ -141,7 +141,7 @@ def import_package(api: Api, tenant: str, data: bytes) -> Checkpoint:
     packages = api.service("packages")
     manifest = packages.read_manifest(data)
     key = writable_agent(api.store, manifest.checkpoint.agent_id, tenant)
-    known = api.store.index.agent(key) is not None
+    known = api.store.summary(key) is not None
     checkpoint = packages.import_package(data, tenant)
     if not known and api.keys.enabled:
         with api.metrics.restore_seconds.time():

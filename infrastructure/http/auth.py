@@ -144,7 +144,7 @@ def visible_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSumma
     """This tenant's agent of that id, else AgentNotFound (404). Its `agent_id` is the key
     the store knows it by (domain.agent_id): pass that to the store, show the agent id."""
     check_agent_id(agent_id)
-    summary = store.index.agent(store.key_for(tenant, agent_id))
+    summary = store.summary(store.key_for(tenant, agent_id))
     if summary is None or summary.tenant != tenant:
         raise AgentNotFound(agent_id)
     return summary

@@ -70,7 +70,5 @@ class CountingCompressor(Compressor):
 
 def instrument_store(store: Any, metrics: Metrics) -> None:
     """Put the counting wrapper around the store's compressor (once)."""
-    mapper = store.mapper
-    compressor = getattr(mapper, "compressor", None)
-    if compressor is not None and not isinstance(compressor, CountingCompressor):
-        mapper.compressor = CountingCompressor(compressor, metrics)
+    if not isinstance(store.compressor, CountingCompressor):
+        store.wrap_compressor(lambda compressor: CountingCompressor(compressor, metrics))

@@ -124,7 +124,7 @@ class Connection:
         for agent_id in agent_ids:
             check_agent_id(agent_id)
             key = self.keys[agent_id] = self.api.store.key_for(self.tenant, agent_id)
-            summary = self.api.store.index.agent(key)
+            summary = self.api.store.summary(key)
             if summary is not None and summary.tenant != self.tenant:
                 raise AgentNotFound(agent_id)
             now = summary.version if summary else 0
@@ -135,7 +135,7 @@ class Connection:
         key = self.keys.get(agent_id)
         if key is None:  # unfollowed meanwhile
             return []
-        summary = self.api.store.index.agent(key)
+        summary = self.api.store.summary(key)
         if summary is None or summary.tenant != self.tenant or summary.version <= after:
             return []
         items = self.api.store.history(key, after_version=after, limit=PAGE)

@@ -120,7 +120,7 @@ def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int,
             outcomes[i] = _outcome(i, outcome)
         version = result.versions.get(agent_id)
     if version is None:
-        summary = api.store.index.agent(key)
+        summary = api.store.summary(key)
         version = summary.version if summary else 0
     ordered = [outcomes[i] for i in range(len(items))]
     response = _summarise(agent_id, version, ordered, errors)

@@ -29,7 +29,7 @@ DLQ_STREAM = "CTX_DLQ"
 def _check_database(api: Api) -> CheckStatus:
     started = time.perf_counter()
     try:
-        api.store.index.agent("healthz-probe")
+        api.store.summary("healthz-probe")
     except Exception as e:  # noqa: BLE001 - any failure is the answer
         return CheckStatus(status="error", detail=f"{type(e).__name__}: {e}"[:500])
     return CheckStatus(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))

@@ -42,7 +42,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             SQLITE_DBNAME=str(settings.sqlite_file),
             SQLITE_LOCK_TIMEOUT="30",
             APPLICATION_RECORDER_TOPIC=(
-                "infrastructure.persistence.packages_sqlite:SQLitePackageRecorder"
+                "infrastructure.persistence.packages_sqlite:SQLiteStoreRecorder"
             ),
         )
     else:
@@ -66,7 +66,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             POSTGRES_LOCK_TIMEOUT="30",
             POSTGRES_PRE_PING="y",
             APPLICATION_RECORDER_TOPIC=(
-                "infrastructure.persistence.packages_postgres:PostgresPackageRecorder"
+                "infrastructure.persistence.packages_postgres:PostgresStoreRecorder"
             ),
         )
     if settings.encryption_enabled:

@@ -1,4 +1,4 @@
-"""PostgreSQL recorder with the checkpoint package table (application.package_port).
+"""The store's PostgreSQL recorder: events, side tables and the package table.
 
 Package rows are written and pruned inside `insert_events`, in the transaction (and pipeline)
 of the `CheckpointTaken` event that announces them. A package id is its tenant's: the table
@@ -19,14 +19,18 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from application.package_port import PackageRecorder, PackageRow
+from application.ports import AgentRow, EventIndexRow
 from domain.agent_id import LOCAL_TENANT
-from infrastructure.persistence.postgres import PostgresContextRecorder
+from infrastructure.persistence.postgres import PostgresIndexedEventRecorder
 from infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
 _COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
 
 
-class PostgresPackageRecorder(PostgresContextRecorder, PackageRecorder):
+class PostgresStoreRecorder(PostgresIndexedEventRecorder, PackageRecorder):
+    """The store's whole recorder: the events, the side tables of
+    PostgresIndexedEventRecorder and the checkpoint package table."""
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
@@ -62,6 +66,20 @@ class PostgresPackageRecorder(PostgresContextRecorder, PackageRecorder):
             table=self.packages_table.as_string(), create=None,
             columns="package_id, agent_id, version, event_version, created_us, meta, body",
             join_on="o.agent_id = a.agent_id", key="package_id")]
+
+    def insert_events(  # the EventWriter port (application.ports), with its side rows declared
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        return super().insert_events(stored_events, index_rows=index_rows,
+                                     agent_rows=agent_rows, package_rows=package_rows,
+                                     pruned_package_ids=pruned_package_ids, **kwargs)
 
     def _insert_events(
         self,
@@ -125,3 +143,4 @@ def _row(r: DictRow) -> PackageRow:
         created_us=int(r["created_us"]), meta=bytes(r["meta"]), tenant=r["tenant"],
         body=bytes(body) if body is not None else None,
     )
+

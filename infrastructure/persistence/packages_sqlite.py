@@ -1,4 +1,4 @@
-"""SQLite recorder with the checkpoint package table (application.package_port).
+"""The store's SQLite recorder: events, side tables and the checkpoint package table.
 
 Package rows are written and pruned inside `insert_events`, in the transaction of the
 `CheckpointTaken` event that announces them. A package id is its tenant's: the table keys on
@@ -15,15 +15,19 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from application.package_port import PackageRecorder, PackageRow
+from application.ports import AgentRow, EventIndexRow
 from domain.agent_id import LOCAL_TENANT
-from infrastructure.persistence.sqlite import SQLiteContextRecorder
+from infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
 from infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
 _OLD_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, body"
 _COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
 
 
-class SQLitePackageRecorder(SQLiteContextRecorder, PackageRecorder):
+class SQLiteStoreRecorder(SQLiteIndexedEventRecorder, PackageRecorder):
+    """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder and the
+    checkpoint package table."""
+
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         prefix = events_table_name.rsplit("_events", 1)[0]
         self.packages_table = f"{prefix}_packages"
@@ -52,6 +56,20 @@ class SQLitePackageRecorder(SQLiteContextRecorder, PackageRecorder):
             table=self.packages_table, create=self._create_packages, columns=_OLD_COLUMNS,
             join_on="o.agent_id = a.agent_id",
             indexes=(f"{self.packages_table}_agent", f"{self.packages_table}_id"))]
+
+    def insert_events(  # the EventWriter port (application.ports), with its side rows declared
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        return super().insert_events(stored_events, index_rows=index_rows,
+                                     agent_rows=agent_rows, package_rows=package_rows,
+                                     pruned_package_ids=pruned_package_ids, **kwargs)
 
     def _insert_events(
         self,
@@ -126,3 +144,4 @@ def _row(r: tuple[Any, ...]) -> PackageRow:
         event_version=None if r[3] is None else int(r[3]), created_us=int(r[4]),
         meta=bytes(r[5]), tenant=r[6], body=bytes(r[7]) if len(r) > 7 else None,
     )
+

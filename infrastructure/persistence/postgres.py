@@ -93,7 +93,7 @@ class ContextPostgresFactory(PostgresFactory):
     aggregate_recorder_class = PostgresSnapshotRecorder
 
 
-class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
+class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
@@ -377,3 +377,4 @@ class PostgresContextRecorder(PostgresApplicationRecorder, ContextIndex):
             (agent_id,),
         )
         return AgentSummary(**rows[0]) if rows else None
+

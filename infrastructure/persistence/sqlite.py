@@ -21,7 +21,7 @@ from infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 
 
-class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
+class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         prefix = events_table_name.rsplit("_events", 1)[0]
         self.event_ids_table = f"{prefix}_event_ids"
@@ -227,3 +227,4 @@ class SQLiteContextRecorder(SQLiteApplicationRecorder, ContextIndex):
             )
             row = c.fetchone()
         return AgentSummary(*tuple(row)) if row else None
+

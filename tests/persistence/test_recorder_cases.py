@@ -32,17 +32,20 @@ from recorder_setup import (
 )
 
 from application.ports import AgentRow, EventIndexRow
-from infrastructure.persistence.postgres import PostgresContextRecorder, PostgresSnapshotRecorder
-from infrastructure.persistence.sqlite import SQLiteContextRecorder
+from infrastructure.persistence.postgres import (
+    PostgresIndexedEventRecorder,
+    PostgresSnapshotRecorder,
+)
+from infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
 
 # SQLite ---------------------------------------------------------------------------------------
 
 
 class SQLiteSetup(SQLiteRecorderSetup):
-    recorder_class = SQLiteContextRecorder
+    recorder_class = SQLiteIndexedEventRecorder
 
 
-class TestSQLiteContextRecorder(ConcurrentCases, SQLiteSetup, ApplicationRecorderTestCase):
+class TestSQLiteIndexedEventRecorder(ConcurrentCases, SQLiteSetup, ApplicationRecorderTestCase):
     def test_concurrent_no_conflicts_in_memory_db(self) -> None:
         self.db_uri = f"file:{uuid4().hex}?mode=memory&cache=shared"
         ApplicationRecorderTestCase.test_concurrent_no_conflicts(self)
@@ -52,39 +55,39 @@ class TestSQLiteContextRecorder(ConcurrentCases, SQLiteSetup, ApplicationRecorde
         ApplicationRecorderTestCase.test_concurrent_throughput(self)
 
 
-class TestSQLiteContextRecorderFile(ConcurrentCases, SQLiteFileSetup,
+class TestSQLiteIndexedEventRecorderFile(ConcurrentCases, SQLiteFileSetup,
                                     ApplicationRecorderTestCase):
-    recorder_class = SQLiteContextRecorder
+    recorder_class = SQLiteIndexedEventRecorder
 
 
-class TestSQLiteContextRecorderTextIDs(TextOriginatorIds, ConcurrentCases, SQLiteSetup,
+class TestSQLiteIndexedEventRecorderTextIDs(TextOriginatorIds, ConcurrentCases, SQLiteSetup,
                                        ApplicationRecorderTestCase):
     pass
 
 
 class TestSQLiteNonInterleaving(SQLiteFileSetup, NonInterleavingNotificationIDsBaseCase):
-    recorder_class = SQLiteContextRecorder
+    recorder_class = SQLiteIndexedEventRecorder
 
 
 # PostgreSQL -----------------------------------------------------------------------------------
 
 
 class PostgresSetup(PostgresRecorderSetup):
-    recorder_class = PostgresContextRecorder
+    recorder_class = PostgresIndexedEventRecorder
 
 
-class TestPostgresContextRecorder(ConcurrentCases, PostgresSetup, ApplicationRecorderTestCase):
+class TestPostgresIndexedEventRecorder(ConcurrentCases, PostgresSetup, ApplicationRecorderTestCase):
     def test_insert_subscribe(self) -> None:
         self.resize_pool(2)
         super().optional_test_insert_subscribe()
 
 
-class TestPostgresContextRecorderTextIDs(TextOriginatorIds, ConcurrentCases, PostgresSetup,
+class TestPostgresIndexedEventRecorderTextIDs(TextOriginatorIds, ConcurrentCases, PostgresSetup,
                                          ApplicationRecorderTestCase):
     pass
 
 
-class TestPostgresContextRecorderDbFunctions(ConcurrentCases, PostgresSetup,
+class TestPostgresIndexedEventRecorderDbFunctions(ConcurrentCases, PostgresSetup,
                                              ApplicationRecorderTestCase):
     enable_db_functions = True
 
@@ -109,7 +112,7 @@ class TestPostgresLongTableName(PostgresSetup):
         # The library refuses an events table name over 63 bytes rather than let PostgreSQL
         # truncate it; the side tables' names follow the same rule.
         with pytest.raises(ProgrammingError):
-            PostgresContextRecorder(self.datastore, events_table_name="s" * 55 + "_events")
+            PostgresIndexedEventRecorder(self.datastore, events_table_name="s" * 55 + "_events")
 
 
 # Side tables in the events' transaction -------------------------------------------------------
@@ -130,7 +133,7 @@ def _agent(originator_id: UUID, version: int) -> AgentRow:
 class SideTablesCases:
     """Shared by both backends: what commits together and what does not."""
 
-    def create_recorder(self) -> SQLiteContextRecorder | PostgresContextRecorder:
+    def create_recorder(self) -> SQLiteIndexedEventRecorder | PostgresIndexedEventRecorder:
         raise NotImplementedError
 
     def test_side_rows_written_with_events(self) -> None:
@@ -223,7 +226,7 @@ class TestSQLiteSideTablesMemory(SQLiteSetup, SideTablesCases):
 
 
 class TestSQLiteSideTablesFile(SQLiteFileSetup, SideTablesCases):
-    recorder_class = SQLiteContextRecorder
+    recorder_class = SQLiteIndexedEventRecorder
 
 
 class TestPostgresSideTables(PostgresSetup, SideTablesCases):

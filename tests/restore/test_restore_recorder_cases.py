@@ -11,8 +11,8 @@ from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 from recorder_setup import ConcurrentCases, PostgresRecorderSetup, SQLiteFileSetup
 
 from application.package_port import PackageRecorder, PackageRow
-from infrastructure.persistence.packages_postgres import PostgresPackageRecorder
-from infrastructure.persistence.packages_sqlite import SQLitePackageRecorder
+from infrastructure.persistence.packages_postgres import PostgresStoreRecorder
+from infrastructure.persistence.packages_sqlite import SQLiteStoreRecorder
 
 
 class PackageRowChecks:
@@ -70,14 +70,14 @@ class PackageRowChecks:
         assert [r.tenant for r in recorder.select_package_rows("p3")] == ["t-b"]
 
 
-class TestSQLitePackageRecorder(ConcurrentCases, SQLiteFileSetup,
+class TestSQLiteStoreRecorder(ConcurrentCases, SQLiteFileSetup,
                                 ApplicationRecorderTestCase, PackageRowChecks):
-    recorder_class = SQLitePackageRecorder
+    recorder_class = SQLiteStoreRecorder
 
 
-class TestPostgresPackageRecorder(ConcurrentCases, PostgresRecorderSetup,
+class TestPostgresStoreRecorder(ConcurrentCases, PostgresRecorderSetup,
                                   ApplicationRecorderTestCase, PackageRowChecks):
-    recorder_class = PostgresPackageRecorder
+    recorder_class = PostgresStoreRecorder
 
     def test_insert_subscribe(self) -> None:
         self.resize_pool(2)

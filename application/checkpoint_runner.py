@@ -12,7 +12,8 @@ import logging
 import threading
 from types import TracebackType
 
-from application.checkpoints import AutoCaptureReport, CheckpointService
+from application.checkpoint_model import AutoCaptureReport
+from application.checkpoints import CheckpointService
 
 log = logging.getLogger(__name__)
 

@@ -30,13 +30,26 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast, get_args
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from eventsourcing.persistence import Cipher, Compressor
-from eventsourcing.utils import get_topic
-
+from application.checkpoint_changes import changed_agents
+from application.checkpoint_model import (
+    ACCESS_LEVELS,
+    MAX_LABEL_LENGTH,
+    MIB,
+    AccessLevel,
+    AutoCaptureReport,
+    Checkpoint,
+    PruneReport,
+    check_shared_with,
+    check_state,
+    current_session,
+    new_package_id,
+    state_counts,
+)
+from application.checkpoint_retention import retention_due
 from application.errors import (
     AgentNotFound,
     CheckpointNotFound,
@@ -46,158 +59,16 @@ from application.errors import (
     PackageTooLarge,
     PointNotFound,
 )
-from application.package_port import PackageRecorder, PackageRow
+from application.package_port import PackageCodec, PackageRecorder, PackageRow
 from application.retry import retry_on_conflict
 from application.store import ContextStore
 from domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
 from domain.aggregate import AgentContext
 from domain.bounds import OutOfBounds, check_text
 from domain.clock import to_us
-from domain.state import CONTENT_FIELDS, canonical_json, content_hash
+from domain.state import canonical_json
 
 log = logging.getLogger(__name__)
-
-AccessLevel = Literal["private", "shared", "public"]
-ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
-Origin = Literal["captured", "imported"]
-MAX_LABEL_LENGTH = 256
-MAX_SHARED_WITH = 100
-MIB = 1024 * 1024
-_TAKEN = get_topic(AgentContext.CheckpointTaken)
-_PRUNED = get_topic(AgentContext.CheckpointsPruned)
-
-
-@dataclass(frozen=True)
-class CheckpointFacts:
-    """The fields of DESIGN §3 every view of a checkpoint shares (each adds its own time)."""
-
-    package_id: str
-    agent_id: str
-    session_id: str | None
-    version: int
-    label: str | None
-    original_size_bytes: int
-    compressed_size_bytes: int
-    compression_ratio: float
-    compression_strategy: str
-    integrity_hash: str
-    message_count: int
-    reasoning_thread_count: int
-    tool_invocation_count: int
-    memory_count: int
-    is_encrypted: bool
-    access_level: AccessLevel
-
-
-@dataclass(frozen=True)
-class Checkpoint(CheckpointFacts):
-    """A checkpoint's metadata (every field of DESIGN §3, plus where it came from)."""
-
-    created_at: datetime
-    origin: Origin = "captured"
-    event_version: int | None = None  # version of its CheckpointTaken event (None: imported)
-    shared_with: tuple[str, ...] = ()  # the tenants a `shared` checkpoint is readable by
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON (created_at as RFC 3339)."""
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        data["shared_with"] = list(self.shared_with)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        values = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        created = values["created_at"]
-        if isinstance(created, str):
-            values["created_at"] = datetime.fromisoformat(created)
-        values["shared_with"] = tuple(values.get("shared_with") or ())
-        return cls(**values)
-
-    def readable_by(self, owner: str, tenant: str) -> bool:
-        """Whether `tenant` may read (and restore from) this checkpoint of `owner`'s."""
-        return (owner == tenant or self.access_level == "public"
-                or (self.access_level == "shared" and tenant in self.shared_with))
-
-
-@dataclass
-class PruneReport:
-    """What a retention pass removed: package ids by agent, and agents it could not prune."""
-
-    pruned: dict[str, list[str]] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class AutoCaptureReport:
-    """What one round of automatic capture did (and the retention pass before it)."""
-
-    captured: list[Checkpoint] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    pruned: dict[str, list[str]] = field(default_factory=dict)
-
-
-class BodyCodec:
-    """Compress (and encrypt, when the store encrypts) package bodies and metadata."""
-
-    def __init__(self, compressor: Compressor, cipher: Cipher | None = None):
-        self.compressor = compressor
-        self.cipher = cipher
-
-    @property
-    def is_encrypted(self) -> bool:
-        return self.cipher is not None
-
-    @property
-    def strategy(self) -> str:
-        """e.g. `zstd-3` or `zstd-3+dict-1234` (the compressor's level and active dictionary)."""
-        level = getattr(self.compressor, "level", None)
-        name = "zstd" if level is None else f"zstd-{level}"
-        dict_id = getattr(self.compressor, "active_dictionary_id", None)
-        return f"{name}+dict-{dict_id}" if dict_id else name
-
-    def encode(self, raw: bytes) -> bytes:
-        data = self.compressor.compress(raw)
-        return self.cipher.encrypt(data) if self.cipher is not None else data
-
-    def decode(self, data: bytes) -> bytes:
-        if self.cipher is not None:
-            data = self.cipher.decrypt(data)
-        return self.compressor.decompress(data)
-
-
-def state_counts(state: dict[str, Any]) -> dict[str, int]:
-    return {
-        "message_count": len(state["messages"]),
-        "reasoning_thread_count": len(state["reasoning"]),
-        "tool_invocation_count": len(state["tool_calls"]),
-        "memory_count": len(state["memories"]),
-    }
-
-
-def current_session(state: dict[str, Any]) -> str | None:
-    """The session of the agent's latest event, if its events carried sessions."""
-    sessions = state.get("sessions") or []
-    if not sessions:
-        return None
-    return cast(str, max(sessions, key=lambda s: s["last_version"])["session_id"])
-
-
-def check_state(state: Any, expected_hash: str) -> None:
-    """Raise CorruptedCheckpoint unless `state` is a context whose hash is `expected_hash`."""
-    if not isinstance(state, dict) or any(f not in state for f in CONTENT_FIELDS):
-        raise CorruptedCheckpoint("checkpoint body is not an agent state")
-    try:
-        actual = content_hash(state)
-    except (TypeError, ValueError) as e:
-        raise CorruptedCheckpoint(f"checkpoint body cannot be hashed: {e}") from e
-    if actual != expected_hash:
-        raise CorruptedCheckpoint(
-            f"checkpoint body hashes to {actual}, not its integrity hash {expected_hash}"
-        )
-    if state.get("content_hash") not in (None, expected_hash):
-        raise CorruptedCheckpoint("checkpoint body disagrees with its own content_hash")
-
 
 class CheckpointService:
     """Capture, list and read checkpoints; retention and size limits from settings."""
@@ -205,26 +76,22 @@ class CheckpointService:
     def __init__(
         self,
         store: ContextStore,
+        codec: PackageCodec,
         *,
         max_checkpoints_per_agent: int = 10,
         max_package_bytes: int = 100 * MIB,
         retention_days: float | None = None,
-        compressor: Compressor | None = None,
-        cipher: Cipher | None = None,
     ):
         if max_checkpoints_per_agent < 1:
             raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
         if retention_days is not None and retention_days <= 0:
             raise InvalidRequest("retention_days must be positive")
-        compressor = compressor or store.compressor
-        if compressor is None:
-            raise TypeError("checkpoints need a compressor (the store has none)")
         self.store = store
         self.packages: PackageRecorder = store.packages
         self.max_checkpoints_per_agent = max_checkpoints_per_agent
         self.max_package_bytes = max_package_bytes
         self.retention_days = retention_days
-        self.codec = BodyCodec(compressor, cipher if cipher is not None else store.cipher)
+        self.codec = codec
 
     # Capture ---------------------------------------------------------------------------------
     def capture(
@@ -337,23 +204,9 @@ class CheckpointService:
     # Retention -------------------------------------------------------------------------------
     def _retention(self, rows: list[PackageRow], now: datetime, *, adding: int = 0,
                    retention_days: float | None = None) -> tuple[list[str], str]:
-        """Ids of one agent's captured checkpoints that retention removes (oldest first) when
-        `adding` more are about to be kept, and why."""
         days = self.retention_days if retention_days is None else retention_days
-        captured = [r for r in rows if r.event_version is not None]
-        expired: list[PackageRow] = []
-        if days is not None:
-            cutoff = to_us(now - timedelta(days=days))
-            expired = [r for r in captured if r.created_us < cutoff]
-        kept = [r for r in captured if r not in expired]
-        excess = kept[: max(0, len(kept) + adding - self.max_checkpoints_per_agent)]
-        reasons = []
-        if expired:
-            reasons.append(f"older than {days:g} days (CONTEXT_RETENTION_DAYS)")
-        if excess:
-            reasons.append(f"over {self.max_checkpoints_per_agent} per agent "
-                           "(CONTEXT_MAX_CHECKPOINTS_PER_AGENT)")
-        return [r.package_id for r in expired + excess], "; ".join(reasons)
+        return retention_due(rows, now, max_per_agent=self.max_checkpoints_per_agent,
+                             days=days, adding=adding)
 
     def due_for_pruning(self, agent_id: str | None = None, *, now: datetime | None = None,
                         retention_days: float | None = None) -> dict[str, list[str]]:
@@ -410,24 +263,7 @@ class CheckpointService:
     def changed_agents(self) -> list[str]:
         """Agents whose content changed after their newest checkpoint (or with none at all);
         the checkpoint and prune events themselves are not changes."""
-        last: dict[str, int] = {}
-        for row in self.packages.select_packages():
-            if row.event_version is not None:
-                last[row.agent_id] = max(last.get(row.agent_id, 0), row.event_version)
-        return [a.agent_id for a in self.store.agents()
-                if a.version > last.get(a.agent_id, 0)
-                and self._changed_after(a.agent_id, last.get(a.agent_id, 0))]
-
-    def _changed_after(self, agent_id: str, version: int) -> bool:
-        """Whether a content event comes after `version` and after the agent's latest
-        checkpoint event (read newest first, by topic: nothing is decoded)."""
-        for event in self.store.stored_events(agent_id, after_version=version,
-                                              newest_first=True, page=20):
-            if event.topic == _TAKEN:
-                return False
-            if event.topic != _PRUNED:
-                return True
-        return False
+        return changed_agents(self.store, self.packages.select_packages())
 
     def capture_changed(self, *, label: str = "auto", access_level: str = "private"
                         ) -> AutoCaptureReport:
@@ -541,22 +377,4 @@ class CheckpointService:
         ))
         return imported
 
-
-def check_shared_with(access_level: str, shared_with: Sequence[str]) -> tuple[str, ...]:
-    """The tenants a checkpoint is shared with: only for `shared`, names of tenants."""
-    readers = tuple(dict.fromkeys(shared_with))
-    if readers and access_level != "shared":
-        raise InvalidRequest("shared_with: only a checkpoint with access_level 'shared' names "
-                             "the tenants it is shared with")
-    if len(readers) > MAX_SHARED_WITH:
-        raise InvalidRequest(f"shared_with: at most {MAX_SHARED_WITH} tenants")
-    for n, reader in enumerate(readers):
-        if not isinstance(reader, str) or not reader.strip() or len(reader) > 128:
-            raise InvalidRequest(f"shared_with.{n}: a tenant name of 1 to 128 characters")
-    return readers
-
-
-def new_package_id() -> str:
-    """`ckpt-<32 hex>`: never mistaken for a version or a time when parsed as a point."""
-    return f"ckpt-{uuid.uuid4().hex}"
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol
+
+from eventsourcing.persistence import Cipher
 
 from domain.agent_id import LOCAL_TENANT
 
@@ -49,3 +52,23 @@ class PackageRecorder(ABC):
     @abstractmethod
     def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
         """Packages (of one agent, when given) without bodies, oldest first."""
+
+
+class PackageCodec(Protocol):
+    """How package bodies and metadata become stored bytes and back (the byte format lives in
+    infrastructure.persistence.body_codec)."""
+
+    @property
+    def cipher(self) -> Cipher | None:
+        """The store's cipher (exports encrypt with it too), or None."""
+
+    @property
+    def is_encrypted(self) -> bool: ...
+
+    @property
+    def strategy(self) -> str:
+        """How bodies are compressed, e.g. `zstd-3+dict-1234` (shown in the metadata)."""
+
+    def encode(self, raw: bytes) -> bytes: ...
+
+    def decode(self, data: bytes) -> bytes: ...

@@ -25,7 +25,8 @@ from typing import Any, Literal, Protocol
 from eventsourcing.persistence import Cipher
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from application.checkpoints import ACCESS_LEVELS, Checkpoint, CheckpointService, check_state
+from application.checkpoint_model import ACCESS_LEVELS, Checkpoint, check_state
+from application.checkpoints import CheckpointService
 from application.errors import (
     CorruptedCheckpoint,
     InvalidPackageFile,

@@ -12,6 +12,7 @@ from application.diff import DiffService
 from application.packages import PackageService
 from application.restore import RestoreService
 from application.store import ContextStore
+from infrastructure.persistence.body_codec import BodyCodec
 from infrastructure.persistence.dictionaries import build_compressor
 from infrastructure.persistence.portable import PortableZstd
 from infrastructure.persistence.postgres import schema_setup_lock
@@ -129,11 +130,12 @@ def build_restore_services(settings: Settings | None = None,
     level = settings.checkpoint_compression_level
     checkpoints = CheckpointService(
         store,
+        # The store's dictionaries, at the (slower, smaller) checkpoint level.
+        BodyCodec(build_compressor(settings.model_copy(update={"compression_level": level})),
+                  store.cipher),
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
         retention_days=settings.retention_days,
-        # The store's dictionaries, at the (slower, smaller) checkpoint level.
-        compressor=build_compressor(settings.model_copy(update={"compression_level": level})),
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.

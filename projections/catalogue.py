@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from types import UnionType
 from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
-from application.checkpoints import ACCESS_LEVELS, AccessLevel, CheckpointFacts
+from application.checkpoint_model import ACCESS_LEVELS, AccessLevel, CheckpointFacts
 from application.store import from_us
 from projections.events import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, ProjectedEvent
 

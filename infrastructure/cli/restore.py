@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from application.checkpoints import Checkpoint
+from application.checkpoint_model import Checkpoint
 from domain.points import Point
 from infrastructure.bootstrap import RestoreServices, build_restore_services
 from infrastructure.cli.common import console, parse_time, print_json, settings, store

@@ -14,7 +14,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from application.checkpoints import Checkpoint
+from application.checkpoint_model import Checkpoint
 from application.errors import InvalidRequest
 from application.restore import RestoreResult
 from domain.agent_id import plain_agent_id

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from application.checkpoints import AccessLevel, Checkpoint
+from application.checkpoint_model import AccessLevel, Checkpoint
 from application.restore import MergeStrategy, ValidationLevel
 from application.results import HistoryItem
 from domain.agent_id import AGENT_ID_PATTERN

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from application.checkpoints import Checkpoint
+from application.checkpoint_model import Checkpoint
 from application.restore import RestoreResult
 from domain.bounds import INT64_MAX
 from infrastructure.http import actions

@@ -292,9 +292,9 @@ def main() -> None:
     if args.dictionary:
         # A store in service has a trained dictionary (`ctxstore compression train`): record
         # other copies of the traces, train on them, and let the workers write with it.
-        from application.compression import train_dictionary
         from domain.events import parse_envelope
         from infrastructure.persistence.dictionaries import dictionary_catalog
+        from infrastructure.persistence.dictionary_training import train_dictionary
 
         warm = [parse_envelope(b) for agent_id, bodies, _ in load_agents(10_000, tag="warm")
                 for b in bodies]

@@ -54,10 +54,9 @@ import psycopg  # noqa: E402
 import zstandard  # noqa: E402
 from eventsourcing.compressor import ZlibCompressor  # noqa: E402
 
-from application.compression import (  # noqa: E402
+from application.dictionary_port import (  # noqa: E402
     DEFAULT_DICTIONARY_SIZE,
     DEFAULT_SAMPLES,
-    wire_json,
 )
 from application.store import ContextStore  # noqa: E402
 from bench.common import drop_schema, fresh_schema, latency_summary, trace_agents  # noqa: E402
@@ -73,7 +72,8 @@ from domain.state import (  # noqa: E402
     empty_content,
 )
 from infrastructure.bootstrap import build_store  # noqa: E402
-from infrastructure.persistence.compression import ZstdCompressor  # noqa: E402
+from infrastructure.persistence.dictionary_training import wire_json  # noqa: E402
+from infrastructure.persistence.zstd_compressor import ZstdCompressor  # noqa: E402
 from infrastructure.services import libpq_dsn  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 

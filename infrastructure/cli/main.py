@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrastructure.cli import compression, core, http, importing, messaging
+from infrastructure.cli import core, dictionary_commands, http, importing, messaging
 from infrastructure.cli import demo as demo_commands
 from infrastructure.cli import projections as projection_commands
 from infrastructure.cli import restore as restore_commands
@@ -21,7 +21,7 @@ app = typer.Typer(
 core.register(app)
 importing.register(app)
 demo_commands.register(app)
-compression.register(app)
+dictionary_commands.register(app)
 http.register(app)
 messaging.register(app)
 restore_commands.register(app)

@@ -13,7 +13,7 @@ from base64 import b64decode
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
-from infrastructure.persistence.compression import StoredDataUnreadable
+from infrastructure.persistence.zstd_compressor import StoredDataUnreadable
 
 
 class DecryptionFailed(StoredDataUnreadable):

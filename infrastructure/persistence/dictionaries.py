@@ -18,9 +18,9 @@ from eventsourcing.persistence import Cipher
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
-from application.compression import CompressionDictionary, DictionaryCatalog
+from application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from infrastructure.persistence.cipher import ContextCipher, DecryptionFailed
-from infrastructure.persistence.compression import ZstdCompressor
+from infrastructure.persistence.zstd_compressor import ZstdCompressor
 from infrastructure.settings import Settings
 
 TABLE = "ctxstore_dictionaries"

@@ -13,8 +13,8 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic
 
-from infrastructure.persistence.compression import StoredDataUnreadable
 from infrastructure.persistence.fast_encode import encode_recorded
+from infrastructure.persistence.zstd_compressor import StoredDataUnreadable
 
 
 class ContextMapper(Mapper[UUID]):

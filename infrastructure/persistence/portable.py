@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zstandard
 
-from infrastructure.persistence.compression import ZstdCompressor
+from infrastructure.persistence.zstd_compressor import ZstdCompressor
 
 CHUNK = 1024 * 1024
 # zstd's own default limit on a frame's window (the memory decompression keeps): 128 MiB.

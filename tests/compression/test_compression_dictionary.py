@@ -14,7 +14,7 @@ import zstandard
 from support import make_settings
 from typer.testing import CliRunner
 
-from application.compression import CompressionError, compression_stats, train_dictionary
+from application.dictionary_port import CompressionError
 from application.store import ContextStore
 from domain.agent_id import aggregate_id
 from domain.events import AnyEnvelope, make_envelope
@@ -22,6 +22,7 @@ from infrastructure.bootstrap import build_store
 from infrastructure.cli import common
 from infrastructure.cli.main import app
 from infrastructure.persistence.dictionaries import DictionarySettingError, dictionary_catalog
+from infrastructure.persistence.dictionary_training import compression_stats, train_dictionary
 from infrastructure.settings import Settings
 
 TOOLS = ("search_flights", "book_reservation", "get_user_details", "cancel_reservation")

@@ -14,14 +14,14 @@ from eventsourcing.cryptography import AESCipher
 from pydantic import SecretStr
 from support import make_settings
 
-from application.compression import train_dictionary
 from application.errors import ContextStoreError
 from domain.agent_id import aggregate_id
 from domain.events import AnyEnvelope, make_envelope
 from domain.points import Point
 from infrastructure.bootstrap import build_restore_services, build_store
-from infrastructure.persistence.compression import ZSTD_MAGIC
 from infrastructure.persistence.dictionaries import dictionary_catalog
+from infrastructure.persistence.dictionary_training import train_dictionary
+from infrastructure.persistence.zstd_compressor import ZSTD_MAGIC
 from infrastructure.services import libpq_dsn
 from infrastructure.settings import Settings
 

@@ -18,10 +18,10 @@ from eventsourcing.persistence import (
 
 from domain.aggregate import AgentContext
 from domain.events import make_envelope
-from infrastructure.persistence.compression import ZstdCompressor
 from infrastructure.persistence.fast_encode import encode_recorded
 from infrastructure.persistence.mapper import ContextMapper
 from infrastructure.persistence.transcoder import FastJSONTranscoder
+from infrastructure.persistence.zstd_compressor import ZstdCompressor
 
 WHEN = datetime(2025, 6, 1, 8, 30, 0, 123456, tzinfo=UTC)
 

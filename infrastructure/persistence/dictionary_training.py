@@ -1,77 +1,31 @@
-"""Trained compression dictionaries: where they are kept, how one is trained, what they achieve.
+"""Training a zstd dictionary on recent events, and what the dictionaries achieve.
 
-Agent events repeat the same keys, roles and phrasing; a zstd dictionary trained on recent
-events lets each small event compress against that shared vocabulary instead of from scratch.
-The catalog (a port) keeps every dictionary ever trained: frames name theirs, so old events stay
-readable. The codec (the store's compressor) trains, activates and reads frame headers.
+The codec (the store's compressor, infrastructure.persistence.zstd_compressor) trains,
+activates and reads frame headers; the catalog (application.dictionary_port) keeps every
+dictionary ever trained.
 """
 
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from application.errors import ContextStoreError
+from application.dictionary_port import (
+    DEFAULT_DICTIONARY_SIZE,
+    DEFAULT_SAMPLES,
+    CompressionDictionary,
+    CompressionError,
+    DictionaryCatalog,
+    DictionaryCodec,
+)
 from application.store import ContextStore
 from domain.aggregate import AgentContext
 from domain.state import canonical_json
-
-DEFAULT_SAMPLES = 5000
-# 256 KiB: on the real traces, held-out events shrink to 0.22x raw JSON at level 3 (0.20x at
-# level 9), against 0.25x with zstd's own 110 KiB default (bench/restore.py).
-DEFAULT_DICTIONARY_SIZE = 262_144
-
-
-class CompressionError(ContextStoreError):
-    """A dictionary cannot be trained or used as asked."""
-
-
-@dataclass(frozen=True)
-class CompressionDictionary:
-    dict_id: int
-    created_at: datetime
-    size: int
-    sample_count: int
-    data: bytes = field(repr=False)
-
-
-class DictionaryCatalog(ABC):
-    """Every dictionary this store has trained, kept beside its events."""
-
-    @abstractmethod
-    def add(self, dictionary: CompressionDictionary) -> None:
-        """Keep a dictionary (a no-op when this very dictionary is already kept)."""
-
-    @abstractmethod
-    def all(self) -> list[CompressionDictionary]:
-        """All dictionaries, oldest first."""
-
-    @abstractmethod
-    def get(self, dict_id: int) -> CompressionDictionary | None: ...
-
-
-class DictionaryCodec(Protocol):
-    """What these use cases need from the store's compressor."""
-
-    @property
-    def active_dictionary_id(self) -> int | None: ...
-
-    def train(self, samples: Sequence[bytes], size: int) -> bytes: ...
-
-    def add_dictionary(self, data: bytes, expected_id: int | None = None) -> int: ...
-
-    def activate(self, dict_id: int | None) -> None: ...
-
-    def frame_dictionary_id(self, frame: bytes) -> int: ...
-
-    def decompress(self, data: bytes) -> bytes: ...
 
 
 def codec_of(store: ContextStore) -> DictionaryCodec:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import zstandard
 from eventsourcing.persistence import Compressor
 
-from application.compression import CompressionError
+from application.dictionary_port import CompressionError
 from application.errors import ContextStoreError
 
 # The zstd frame magic number, little-endian, as every frame starts.

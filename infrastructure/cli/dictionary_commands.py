@@ -7,15 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from application.compression import (
-    DEFAULT_DICTIONARY_SIZE,
-    DEFAULT_SAMPLES,
-    compression_stats,
-    train_dictionary,
-)
+from application.dictionary_port import DEFAULT_DICTIONARY_SIZE, DEFAULT_SAMPLES
 from infrastructure.cli.common import console, print_json, settings, store
 from infrastructure.cli.errors import friendly_errors
 from infrastructure.persistence.dictionaries import dictionary_catalog
+from infrastructure.persistence.dictionary_training import compression_stats, train_dictionary
 
 compression_app = typer.Typer(help="Trained zstd dictionaries for stored events.",
                               no_args_is_help=True)

@@ -112,11 +112,15 @@ class _Broker(NatsBroker):
                    exc_tb: TracebackType | None = None) -> None:
         try:
             await super().stop(exc_type, exc_val, exc_tb)
-        except (ConnectionReconnectingError, ConnectionClosedError):
+        except (ConnectionReconnectingError, ConnectionClosedError, ConnectionResetError):
             log.warning("NATS is away: closing the connection without draining it")
             connection, self._connection = self._connection, None
             if connection is not None:
-                await connection.close()
+                # nats-py's close flushes what it still holds onto the dead socket first, and
+                # asyncio then raises ConnectionResetError('Connection lost'): the connection
+                # is closed all the same (its status is set before the flush).
+                with contextlib.suppress(OSError):
+                    await connection.close()
             self.config.disconnect()
 
 

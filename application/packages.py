@@ -207,8 +207,9 @@ class PackageService:
             # The same models as wire events: what the store accepts, every reader reads back.
             check_state(state)
         except InvalidState as e:
-            raise InvalidPackageFile(f"package body is not a valid agent state: {e}",
-                                     field=f"body.state.{e.field}") from None
+            field = f"body.state.{e.field}"
+            raise InvalidPackageFile(f"package body is not a valid agent state: {field}: "
+                                     f"{e.message}", field=field) from None
         fields = manifest.checkpoint
         if fields.integrity_hash != manifest.integrity_hash:
             raise InvalidPackageFile("manifest integrity hashes disagree")

@@ -67,6 +67,7 @@ from domain.aggregate import AgentContext
 from domain.bounds import OutOfBounds, check_text
 from domain.clock import to_us
 from domain.state import canonical_json
+from domain.state_check import InvalidState, check_state
 
 log = logging.getLogger(__name__)
 
@@ -340,8 +341,15 @@ class CheckpointService:
             ) from e
         try:
             check_integrity(state, checkpoint.integrity_hash)
+            if checkpoint.origin == "imported":
+                # Kept before imports checked states (domain.state_check): never restored
+                # unless valid, whatever its hash says.
+                check_state(state)
         except CorruptedCheckpoint as e:
             raise CorruptedCheckpoint(f"checkpoint {package_id!r}: {e}") from None
+        except InvalidState as e:
+            raise CorruptedCheckpoint(f"checkpoint {package_id!r} is not a valid agent state: "
+                                      f"{e}") from None
         return checkpoint, state
 
     def _metadata(self, row: PackageRow) -> Checkpoint:

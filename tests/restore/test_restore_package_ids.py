@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from restore_support import Kit, msg, new_agent
 
 from application.checkpoint_model import Checkpoint
-from domain.state import canonical_json
+from application.errors import CorruptedCheckpoint
+from domain.points import Point
+from domain.state import canonical_json, content_hash
 
 
 def test_each_tenant_sees_one_checkpoint_of_an_id(make_kit: Callable[..., Kit]) -> None:
@@ -46,3 +49,24 @@ def test_each_tenant_sees_one_checkpoint_of_an_id(make_kit: Callable[..., Kit]) 
     assert [(o, c.label) for o, c in kit.checkpoints.readable("tenant-c")
             if c.package_id == "tie-id"] == [("tenant-b", "tenant-b")]
     assert kit.checkpoints.find("tie-id", "tenant-c")[0] == "tenant-b"
+
+
+def test_an_invalid_state_imported_before_the_check_is_never_restored(
+        make_kit: Callable[..., Kit]) -> None:
+    """A store may hold an import kept before states were checked: reading it for a restore
+    or an export is a CorruptedCheckpoint, and nothing is written."""
+    kit = make_kit()
+    agent = new_agent()
+    kit.store.record([msg(agent, "hello")])
+    captured = kit.checkpoints.capture(agent)
+    _, state = kit.checkpoints.load(captured.package_id)
+    state["messages"][0]["content"] = {"_type_": "decimal_str", "_data_": "1"}
+    state["content_hash"] = content_hash(state)
+    kit.checkpoints.store_imported(replace(captured, package_id="old-import",
+                                           integrity_hash=state["content_hash"]),
+                                   canonical_json(state))
+    with pytest.raises(CorruptedCheckpoint, match="messages.0.content"):
+        kit.restore.restore(None, Point.of_checkpoint("old-import"), "victim")
+    with pytest.raises(CorruptedCheckpoint):
+        kit.services.packages.export("old-import")
+    assert kit.store.summary("victim") is None

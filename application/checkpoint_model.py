@@ -109,7 +109,7 @@ def current_session(state: dict[str, Any]) -> str | None:
     return cast(str, max(sessions, key=lambda s: s["last_version"])["session_id"])
 
 
-def check_state(state: Any, expected_hash: str) -> None:
+def check_integrity(state: Any, expected_hash: str) -> None:
     """Raise CorruptedCheckpoint unless `state` is a context whose hash is `expected_hash`."""
     if not isinstance(state, dict) or any(f not in state for f in CONTENT_FIELDS):
         raise CorruptedCheckpoint("checkpoint body is not an agent state")

@@ -43,8 +43,8 @@ from application.checkpoint_model import (
     AutoCaptureReport,
     Checkpoint,
     PruneReport,
+    check_integrity,
     check_shared_with,
-    check_state,
     current_session,
     new_package_id,
     state_counts,
@@ -67,6 +67,7 @@ from domain.aggregate import AgentContext
 from domain.bounds import OutOfBounds, check_text
 from domain.clock import to_us
 from domain.state import canonical_json
+from domain.state_check import InvalidState, check_state
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,9 @@ class CheckpointService:
         return self.find(package_id, tenant)[1]
 
     def find(self, package_id: str, tenant: str = LOCAL_TENANT) -> tuple[str, Checkpoint]:
-        """As `get`, with the checkpoint's owner (tenant)."""
+        """As `get`, with the checkpoint's owner (tenant). When several tenants' checkpoints of
+        that id are readable, the tenant's own wins, else the earliest created (then the
+        owner's name): the one `readable` lists."""
         row = self.packages.select_package(package_id, tenant=tenant, with_body=False)
         if row is not None:
             return tenant, self._metadata(row)
@@ -304,13 +307,18 @@ class CheckpointService:
 
     def readable(self, tenant: str, agent_id: str | None = None
                  ) -> builtins.list[tuple[str, Checkpoint]]:
-        """The checkpoints this tenant may read, with their owners, oldest first."""
-        found = []
-        for row in self.packages.select_packages(agent_id):
+        """The checkpoints this tenant may read, with their owners, oldest first; one per
+        package id (a tenant never sees two of one id): its own, else the earliest created
+        other tenant's (then by owner), as `find` picks."""
+        found: dict[str, tuple[str, Checkpoint]] = {}
+        for row in self.packages.select_packages(agent_id):  # by created_us, id, tenant
             checkpoint = self._metadata(row)
-            if checkpoint.readable_by(row.tenant, tenant):
-                found.append((row.tenant, checkpoint))
-        return found
+            if not checkpoint.readable_by(row.tenant, tenant):
+                continue
+            if row.package_id not in found or row.tenant == tenant:
+                found[row.package_id] = (row.tenant, checkpoint)
+        return sorted(found.values(), key=lambda held: (held[1].created_at,
+                                                        held[1].package_id))
 
     def load(self, package_id: str, tenant: str = LOCAL_TENANT
              ) -> tuple[Checkpoint, dict[str, Any]]:
@@ -332,9 +340,16 @@ class CheckpointService:
                 "its stored bytes were altered"
             ) from e
         try:
-            check_state(state, checkpoint.integrity_hash)
+            check_integrity(state, checkpoint.integrity_hash)
+            if checkpoint.origin == "imported":
+                # Kept before imports checked states (domain.state_check): never restored
+                # unless valid, whatever its hash says.
+                check_state(state)
         except CorruptedCheckpoint as e:
             raise CorruptedCheckpoint(f"checkpoint {package_id!r}: {e}") from None
+        except InvalidState as e:
+            raise CorruptedCheckpoint(f"checkpoint {package_id!r} is not a valid agent state: "
+                                      f"{e}") from None
         return checkpoint, state
 
     def _metadata(self, row: PackageRow) -> Checkpoint:

@@ -11,8 +11,9 @@ Layout (all integers big-endian), never pickle:
     checksum    32 bytes SHA-256 of everything before it
 
 Import checks size, magic, lengths (truncation), checksum, manifest, body hash, decryption,
-decompressed size (streamed, never past the manifest's declared size) and the content hash
-before anything is written.
+decompressed size (streamed, never past the manifest's declared size), the state's shape
+(domain.state_check: the wire event models, so a package cannot hold what no event could) and
+the content hash before anything is written.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any, Literal, Protocol
 from eventsourcing.persistence import Cipher
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from application.checkpoint_model import ACCESS_LEVELS, Checkpoint, check_state
+from application.checkpoint_model import ACCESS_LEVELS, Checkpoint, check_integrity
 from application.checkpoints import CheckpointService
 from application.errors import (
+    CheckpointNotFound,
     CorruptedCheckpoint,
     InvalidPackageFile,
     PackageExists,
@@ -36,6 +38,7 @@ from domain import bounds
 from domain.agent_id import AGENT_ID_PATTERN, LOCAL_TENANT, plain_agent_id
 from domain.bounds import BoundedText, Int64, OutOfBounds, PackageId, check_time
 from domain.state import canonical_json
+from domain.state_check import InvalidState, check_state
 
 MAGIC = b"CTXPKG\x00\x01"
 FORMAT = "ctxpkg"
@@ -163,7 +166,8 @@ class PackageService:
     def import_package(self, data: bytes, tenant: str = LOCAL_TENANT) -> Checkpoint:
         """Verify a `.ctxpkg` file completely, then keep it as a checkpoint of this tenant,
         of its agent of the id the file names (package ids are the tenant's: another tenant's
-        package of the same id is neither an obstacle nor revealed).
+        package of the same id that this tenant cannot read is neither an obstacle nor
+        revealed; one it can read is a PackageExists, as its own is).
 
         Importing the same package again returns the one already kept. Raises
         InvalidPackageFile (not a package, truncated, tampered, wrong key), PackageTooLarge,
@@ -199,30 +203,39 @@ class PackageService:
             raise InvalidPackageFile(f"package body: {e}", field=f"body.{e.field}") from None
         except ValueError as e:
             raise InvalidPackageFile(f"package body is not JSON: {e}") from e
+        try:
+            # The same models as wire events: what the store accepts, every reader reads back.
+            check_state(state)
+        except InvalidState as e:
+            field = f"body.state.{e.field}"
+            raise InvalidPackageFile(f"package body is not a valid agent state: {field}: "
+                                     f"{e.message}", field=field) from None
         fields = manifest.checkpoint
         if fields.integrity_hash != manifest.integrity_hash:
             raise InvalidPackageFile("manifest integrity hashes disagree")
         try:
-            check_state(state, manifest.integrity_hash)
+            check_integrity(state, manifest.integrity_hash)
         except CorruptedCheckpoint as e:
             raise InvalidPackageFile(f"package state fails its integrity check: {e}") from None
-        if state.get("agent_id") != fields.agent_id or state.get("version") != fields.version:
+        if state["agent_id"] != fields.agent_id or state["version"] != fields.version:
             raise InvalidPackageFile("package state is not the agent/version its manifest names")
         if fields.access_level not in ACCESS_LEVELS:
             raise InvalidPackageFile(f"manifest access_level {fields.access_level!r} is unknown")
         checkpoint = Checkpoint.from_dict({
             **fields.model_dump(), "shared_with": (),
             "agent_id": self.checkpoints.store.key_for(tenant, fields.agent_id)})
-        existing = self.checkpoints.packages.select_package(checkpoint.package_id,
-                                                            tenant=tenant, with_body=False)
-        if existing is not None:
-            held = self.checkpoints.get(checkpoint.package_id, tenant)
-            if held.integrity_hash == checkpoint.integrity_hash:
-                return held
-            raise PackageExists(
-                f"this store already has a checkpoint {checkpoint.package_id!r} with other "
-                "content")
-        return self.checkpoints.store_imported(checkpoint, raw, tenant)
+        try:
+            owner, held = self.checkpoints.find(checkpoint.package_id, tenant)
+        except CheckpointNotFound:
+            # Not visible to this tenant (absent, or another's private one): importable, and
+            # nothing about the other one is revealed.
+            return self.checkpoints.store_imported(checkpoint, raw, tenant)
+        if owner == tenant and held.integrity_hash == checkpoint.integrity_hash:
+            return held
+        # A tenant never sees two packages of one id; this one it can already see.
+        whose = "this tenant already has" if owner == tenant else "this tenant can already read"
+        raise PackageExists(f"{whose} a checkpoint {checkpoint.package_id!r}"
+                            + (" with other content" if owner == tenant else ""))
 
     def _unframe(self, data: bytes) -> tuple[Manifest, bytes]:
         limit = self.checkpoints.max_package_bytes + MAX_MANIFEST_BYTES + _HEADER.size + 64

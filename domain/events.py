@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -42,6 +43,20 @@ EventType = Literal[
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
 Id = Annotated[str, Field(min_length=1, max_length=256)]
+# The event store tags its own values as an object of exactly the keys "_type_" and "_data_":
+# an agent state's objects keyed by ids (memories, reasoning threads, MCP servers) must never
+# be one, so the id "_type_" is reserved for them (never any other, so no such object forms).
+RESERVED_KEY = "_type_"
+
+
+def _not_reserved(value: str) -> str:
+    if value == RESERVED_KEY:
+        raise ValueError(f"{RESERVED_KEY!r} is reserved (the event store tags its own values "
+                         "with it)")
+    return value
+
+
+StateKey = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_not_reserved)]
 ShortText = Annotated[str, Field(max_length=256)]
 MAX_EMBEDDING_DIMENSIONS = 16384
 
@@ -115,7 +130,7 @@ class MessageData(Payload):
 
 
 class ReasoningData(Payload):
-    thread_id: Id
+    thread_id: StateKey
     content: str
     step: Annotated[int, Field(ge=0)] | None = None
 
@@ -145,7 +160,7 @@ class ToolResultData(Payload):
 
 
 class MemoryStoredData(Payload):
-    memory_id: Id
+    memory_id: StateKey
     kind: MemoryKind
     content: str
     embedding: Annotated[list[float], Field(max_length=MAX_EMBEDDING_DIMENSIONS)] | None = None
@@ -182,7 +197,7 @@ class MemoryLinkedData(Payload):
 
 
 class McpStateData(Payload):
-    server: Annotated[str, Field(min_length=1, max_length=256)]
+    server: StateKey
     state: dict[str, JSON]
 
     @field_validator("state")

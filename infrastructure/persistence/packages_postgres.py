@@ -119,12 +119,13 @@ class PostgresStoreRecorder(PostgresIndexedEventRecorder, PackageRecorder):
 
     def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
         if agent_id is None:
-            query = SQL("SELECT " + _COLUMNS + " FROM {} ORDER BY created_us, package_id")
+            query = SQL("SELECT " + _COLUMNS + " FROM {} "
+                        "ORDER BY created_us, package_id, tenant")
             rows = self._fetch(query.format(self.packages_table), ())
         else:
             query = SQL(
                 "SELECT " + _COLUMNS + " FROM {} WHERE agent_id = %s "
-                "ORDER BY created_us, package_id"
+                "ORDER BY created_us, package_id, tenant"
             )
             rows = self._fetch(query.format(self.packages_table), (agent_id,))
         return [_row(r) for r in rows]

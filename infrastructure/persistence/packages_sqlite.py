@@ -134,7 +134,7 @@ class SQLiteStoreRecorder(SQLiteIndexedEventRecorder, PackageRecorder):
             sql += " WHERE agent_id = ?"
             params = (agent_id,)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql + " ORDER BY created_us, package_id", params)
+            c.execute(sql + " ORDER BY created_us, package_id, tenant", params)
             return [_row(tuple(r)) for r in c.fetchall()]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ctxpkg_craft import repacked, unpacked
 from restore_support import msg
 from support import make_settings
 from typer.testing import CliRunner, Result
@@ -142,3 +143,28 @@ def test_installed_command(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "no version 77" in proc.stderr
+
+
+def test_a_crafted_package_is_one_line_and_nothing_written(cli: tuple[dict[str, str], Settings],
+                                                           tmp_path: Path) -> None:
+    """The reviewer's reproduction: a state holding an object tagged like the event store's own
+    values, re-hashed. Refused in one line naming the field; the store reads on as before."""
+    env, _ = cli
+    cp = json.loads(run(env, "checkpoint", "bot", "--json").output)
+    good = tmp_path / "good.ctxpkg"
+    run(env, "export", cp["package_id"], "-o", str(good))
+    manifest, state = unpacked(good.read_bytes())
+    state["messages"][0]["content"] = {"_type_": "decimal_str", "_data_": "1"}
+    crafted = tmp_path / "crafted.ctxpkg"
+    crafted.write_bytes(repacked(manifest, state, "crafted-1"))
+    result = run(env, "import-package", str(crafted), ok=False)
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "body.state.messages.0.content" in lines[0], result.output
+    assert "crafted-1" not in run(env, "checkpoints", "--json").output
+    result = run(env, "restore", "bot", "--checkpoint", "crafted-1", "--into", "victim",
+                 ok=False)
+    assert result.exit_code != 0 and "not found" in result.output
+    for args in (("context", "bot"), ("history", "bot"), ("search", "hi", "--all"),
+                 ("evolution", "bot"), ("checkpoints", "--text", "t"), ("project", "--once")):
+        run(env, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,21 @@ from infrastructure.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = TRACES  # the traces bundled in the package
-SHARED_TRACES = REPO.parent / "shared" / "data" / "traces"
+
+
+def _shared_traces() -> Path:
+    """The project's shared/data/traces: beside the repository as CI lays it out, or beside a
+    folder above it (a git worktree of the repository), or where CTXSTORE_SHARED_TRACES says."""
+    named = os.environ.get("CTXSTORE_SHARED_TRACES")
+    candidates = [Path(named)] if named else []
+    candidates += [folder / "shared" / "data" / "traces" for folder in REPO.parents]
+    for candidate in candidates:
+        if (candidate / "MANIFEST.tsv").is_file():
+            return candidate
+    return REPO.parent / "shared" / "data" / "traces"
+
+
+SHARED_TRACES = _shared_traces()
 
 
 def fresh_schema(dsn: str) -> str:

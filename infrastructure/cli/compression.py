@@ -13,9 +13,8 @@ from application.compression import (
     compression_stats,
     train_dictionary,
 )
-from infrastructure.cli.common import console, print_json, settings, store
+from infrastructure.cli.common import console, print_json, services, settings, store
 from infrastructure.cli.errors import friendly_errors
-from infrastructure.persistence.dictionaries import dictionary_catalog
 
 compression_app = typer.Typer(help="Trained zstd dictionaries for stored events.",
                               no_args_is_help=True)
@@ -31,7 +30,7 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train a dictionary on recent events, store it and use it for new writes."""
-    result = train_dictionary(store(), dictionary_catalog(settings()), samples=samples,
+    result = train_dictionary(store(), services().dictionaries, samples=samples,
                               size=size)
     d = result.dictionary
     pinned = settings().compression_dictionary
@@ -86,7 +85,7 @@ def list_dictionaries(
     active_id = getattr(active, "active_dictionary_id", None)
     rows = [{"dict_id": d.dict_id, "created_at": d.created_at.isoformat(), "size": d.size,
              "sample_count": d.sample_count, "active": d.dict_id == active_id}
-            for d in dictionary_catalog(settings()).all()]
+            for d in services().dictionaries.all()]
     if as_json:
         print_json(rows)
         return

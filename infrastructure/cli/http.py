@@ -22,6 +22,8 @@ def serve(
 ) -> None:
     """Serve the HTTP API (/api/v1), the WebSocket, the web page (/), /docs, /metrics and
     /healthz. Without API keys it listens on loopback only, unless told otherwise."""
+    # The HTTP door and uvicorn are imported here: every other command would pay their
+    # import time (FastAPI, Starlette, uvicorn: ~0.2 s) for nothing.
     import uvicorn
 
     from infrastructure.bootstrap import build_http_app

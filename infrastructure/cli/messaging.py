@@ -12,7 +12,11 @@ from typing import Annotated, Any
 
 import typer
 
+from infrastructure.bootstrap import build_subjects
 from infrastructure.cli.errors import fail, friendly_errors
+from infrastructure.messaging.probe import nats_info
+from infrastructure.messaging.streams import fit_to_server
+from infrastructure.settings import Settings
 
 dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).",
                       no_args_is_help=True)
@@ -22,11 +26,6 @@ def _subjects(*, fit: bool = False) -> Any:
     """The settings and subjects; with `fit`, fitted to the server when it answers (ingest
     shares partitions out among processes before connecting, so a default partition count
     falls back here already, and `partitions` shows the ones ingest uses)."""
-    from infrastructure.bootstrap import build_subjects
-    from infrastructure.messaging.streams import fit_to_server
-    from infrastructure.services import nats_info
-    from infrastructure.settings import Settings
-
     settings = Settings()
     subjects = build_subjects(settings)
     if fit and subjects.transformed:
@@ -60,6 +59,7 @@ def ingest(
     lease_holder: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
+    # The NATS door is imported here: FastStream costs every other command ~0.15 s to import.
     from infrastructure.bootstrap import build_messaging_app
     from infrastructure.gc_tuning import tune_gc
     from infrastructure.messaging.app import parse_partitions

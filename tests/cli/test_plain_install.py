@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from devtools.services import free_port
 from infrastructure.importers import load_trace
-from infrastructure.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "application", "projections", "infrastructure")

@@ -18,10 +18,10 @@ from application.compression import CompressionError, compression_stats, train_d
 from application.store import ContextStore
 from domain.agent_id import aggregate_id
 from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store
+from infrastructure.bootstrap import build_store, dictionary_catalog
 from infrastructure.cli import common
 from infrastructure.cli.main import app
-from infrastructure.persistence.dictionaries import DictionarySettingError, dictionary_catalog
+from infrastructure.persistence.dictionaries import DictionarySettingError
 from infrastructure.settings import Settings
 
 TOOLS = ("search_flights", "book_reservation", "get_user_details", "cancel_reservation")

@@ -1,0 +1,56 @@
+"""What the composition root hands to every door: one frozen, typed set of wired services.
+
+`bootstrap(settings)` (infrastructure/bootstrap.py) builds it; the HTTP app, the WebSocket, the
+NATS app, the CLI and the projection worker receive it and build no adapter of their own. It
+lives apart from bootstrap.py so a door can name its type without importing the builder (and
+everything the builder imports): no door imports the root, so no import cycle can form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from application.checkpoint_runner import CheckpointRunner
+from application.checkpoints import CheckpointService
+from application.compression import DictionaryCatalog
+from application.diff import DiffService
+from application.packages import PackageService
+from application.restore import RestoreService
+from application.store import ContextStore
+from infrastructure.messaging.subjects import Subjects
+from infrastructure.settings import Settings
+from projections.views import ContextViews
+
+
+@dataclass(frozen=True)
+class Services:
+    """The store and every use case over it, as one process uses them.
+
+    `runner` is the automatic checkpoint runner (None when CONTEXT_CHECKPOINT_INTERVAL_MINUTES
+    is 0), built but not started: the door that serves starts and stops it. `views` (the
+    projections' tables) open their own connections, so they are built on first use: a CLI
+    command or an ingest worker that never reads them does not pay for them.
+    """
+
+    settings: Settings
+    store: ContextStore
+    checkpoints: CheckpointService
+    restore: RestoreService
+    diff: DiffService
+    packages: PackageService
+    dictionaries: DictionaryCatalog
+    subjects: Subjects
+    runner: CheckpointRunner | None
+    open_views: Callable[[], ContextViews] = field(repr=False, compare=False)
+
+    @cached_property
+    def views(self) -> ContextViews:
+        """The projections' views, opened once (cached_property writes past the frozen
+        dataclass's __setattr__: the set of services stays fixed, only this is deferred)."""
+        return self.open_views()
+
+    def close(self) -> None:
+        """Close the store's connections (the views' close with the process)."""
+        self.store.close()

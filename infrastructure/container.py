@@ -8,6 +8,7 @@ everything the builder imports): no door imports the root, so no import cycle ca
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,12 +45,19 @@ class Services:
     subjects: Subjects
     runner: CheckpointRunner | None
     open_views: Callable[[], ContextViews] = field(repr=False, compare=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                        repr=False, compare=False)
 
     @cached_property
     def views(self) -> ContextViews:
         """The projections' views, opened once (cached_property writes past the frozen
-        dataclass's __setattr__: the set of services stays fixed, only this is deferred)."""
-        return self.open_views()
+        dataclass's __setattr__: the set of services stays fixed, only this is deferred).
+        The lock: request threads asking at once must not create the tables twice."""
+        with self._views_lock:  # kept in __dict__ before the lock is let go
+            if "views" not in self.__dict__:
+                self.__dict__["views"] = self.open_views()
+            views: ContextViews = self.__dict__["views"]
+            return views
 
     def close(self) -> None:
         """Close the store's connections (the views' close with the process)."""

@@ -14,9 +14,13 @@ import typer
 
 from infrastructure.bootstrap import build_subjects
 from infrastructure.cli.errors import fail, friendly_errors
+from infrastructure.cli.supervise import Supervisor, share_partitions
+from infrastructure.gc_tuning import tune_gc
 from infrastructure.messaging.probe import nats_info
-from infrastructure.messaging.streams import fit_to_server
 from infrastructure.settings import Settings
+
+# The modules that import nats-py or FastStream (the NATS door) are imported inside the
+# commands that use them: every other command would pay ~0.1-0.2 s to import them.
 
 dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).",
                       no_args_is_help=True)
@@ -26,6 +30,8 @@ def _subjects(*, fit: bool = False) -> Any:
     """The settings and subjects; with `fit`, fitted to the server when it answers (ingest
     shares partitions out among processes before connecting, so a default partition count
     falls back here already, and `partitions` shows the ones ingest uses)."""
+    from infrastructure.messaging.streams import fit_to_server
+
     settings = Settings()
     subjects = build_subjects(settings)
     if fit and subjects.transformed:
@@ -59,9 +65,7 @@ def ingest(
     lease_holder: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
-    # The NATS door is imported here: FastStream costs every other command ~0.15 s to import.
     from infrastructure.bootstrap import build_messaging_app
-    from infrastructure.gc_tuning import tune_gc
     from infrastructure.messaging.app import parse_partitions
     from infrastructure.messaging.ingest import IngestOptions
 
@@ -71,7 +75,6 @@ def ingest(
     chosen = parse_partitions(partitions, subjects.partitions)
     count = _process_count(processes, len(chosen) if chosen else subjects.partitions)
     if count > 1:
-        from infrastructure.cli.supervise import Supervisor, share_partitions
         from infrastructure.messaging.leases import default_holder
 
         shares = share_partitions(chosen or list(range(subjects.partitions)), count)

@@ -109,6 +109,7 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
     settings = services.settings
     keys = KeyRing(parse_api_keys(settings.api_keys))
     api = Api(services=services, keys=keys)
+    _ = services.views  # the views' tables exist before the first request reads them
     instrument_store(services.store, api.metrics)
 
     @asynccontextmanager

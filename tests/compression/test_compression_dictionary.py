@@ -154,12 +154,12 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
         if value is not None:
             monkeypatch.setenv(f"CONTEXT_{key.upper()}", str(value))
     common.settings.cache_clear()
-    common.store.cache_clear()
+    common.services.cache_clear()
     try:
         return CliRunner().invoke(app, list(args))
     finally:
         common.settings.cache_clear()
-        common.store.cache_clear()
+        common.services.cache_clear()
 
 
 def test_cli_train_and_stats(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -170,7 +170,7 @@ def cli_env(kit: Kit) -> Iterator[dict[str, str]]:
 
 def clear_caches() -> None:
     common.settings.cache_clear()
-    common.store.cache_clear()
+    common.services.cache_clear()
     restore_cli.services.cache_clear()
 
 

@@ -9,6 +9,8 @@ process's entry point, does): the arrows go root -> doors' types, never back.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlparse
 
@@ -45,6 +47,7 @@ from projections.views import ContextViews
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from faststream import FastStream
+    from nats.js import JetStreamContext
 
     from infrastructure.messaging.app import Runtime
 
@@ -198,6 +201,24 @@ def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService
     if settings.checkpoint_interval_minutes <= 0:
         return None
     return CheckpointRunner(checkpoints, settings.checkpoint_interval_minutes * 60)
+
+
+@asynccontextmanager
+async def open_jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
+    """A short-lived JetStream connection for one operator command (dead letters, partition
+    status): one attempt per server, closed on exit."""
+    import nats  # nats-py: only the NATS commands pay its import (see the doors below)
+
+    async def quiet(_error: Exception) -> None:
+        """The client would log each failed attempt with a traceback; the error that ends
+        the attempts reaches the user as one line (the CLI's friendly_errors)."""
+
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
+                            max_reconnect_attempts=1, error_cb=quiet)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
 
 
 def bootstrap(settings: Settings | None = None, *,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from infrastructure.bootstrap import build_subjects
+from infrastructure.bootstrap import build_subjects, open_jetstream
 from infrastructure.cli.errors import fail, friendly_errors
 from infrastructure.cli.supervise import Supervisor, share_partitions
 from infrastructure.gc_tuning import tune_gc
@@ -114,20 +114,10 @@ def _process_count(spec: str, partitions: int) -> int:
 
 
 async def _with_js(fn: Any, *, fit: bool = False) -> Any:
-    import nats
-
+    """`fn(jetstream, subjects)` over a short-lived connection the composition root opens."""
     settings, subjects = _subjects(fit=fit)
-
-    async def quiet(_error: Exception) -> None:
-        """The client would log each failed attempt with a traceback; the error that ends
-        the attempts reaches the user as one line (friendly_errors)."""
-
-    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
-                            max_reconnect_attempts=1, error_cb=quiet)
-    try:
-        return await fn(nc.jetstream(), subjects)
-    finally:
-        await nc.close()
+    async with open_jetstream(settings) as js:
+        return await fn(js, subjects)
 
 
 @dlq_app.command("list")

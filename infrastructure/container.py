@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from application.checkpoint_runner import CheckpointRunner
 from application.checkpoints import CheckpointService
@@ -48,15 +47,15 @@ class Services:
     _views_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                         repr=False, compare=False)
 
-    @cached_property
+    @property
     def views(self) -> ContextViews:
-        """The projections' views, opened once (cached_property writes past the frozen
-        dataclass's __setattr__: the set of services stays fixed, only this is deferred).
-        The lock: request threads asking at once must not create the tables twice."""
-        with self._views_lock:  # kept in __dict__ before the lock is let go
-            if "views" not in self.__dict__:
-                self.__dict__["views"] = self.open_views()
-            views: ContextViews = self.__dict__["views"]
+        """The projections' views, opened on first use and kept (written past the frozen
+        dataclass's __setattr__: the set of services stays fixed, only this is deferred). The
+        lock: request threads asking at once must not open them, and create tables, twice."""
+        with self._views_lock:
+            if "_views" not in self.__dict__:
+                object.__setattr__(self, "_views", self.open_views())
+            views: ContextViews = self.__dict__["_views"]
             return views
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from domain.events import make_envelope
 from infrastructure.bootstrap import bootstrap
 from infrastructure.container import Services
 from infrastructure.http.app import create_app
+from projections.views import ContextViews
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -36,20 +37,27 @@ def test_one_frozen_set_over_one_store(services: Services) -> None:
 
 
 def test_views_open_once_however_many_threads_ask(services: Services) -> None:
-    opened: list[object] = []
+    calls: list[int] = []
+
+    def open_views() -> ContextViews:
+        calls.append(1)
+        return services.open_views()
+
+    counted = dataclasses.replace(services, open_views=open_views)
+    seen: list[ContextViews] = []
     barrier = threading.Barrier(8)
 
     def ask() -> None:
         barrier.wait()
-        opened.append(services.views)
+        seen.append(counted.views)
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert len(opened) == 8 and all(v is opened[0] for v in opened)
-    assert services.views is opened[0]
+    assert len(seen) == 8 and all(v is seen[0] for v in seen)
+    assert counted.views is seen[0] and len(calls) == 1
     services.close()
 
 

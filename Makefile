@@ -37,19 +37,19 @@ browser:
 ## test: start PostgreSQL / NATS where they do not answer, run pytest with their URLs
 ## exported, stop what was started (always), exit with pytest's status
 test: venv browser
-	@set -e; trap '$(PY) -m infrastructure.services down' EXIT; trap 'exit 130' INT TERM; \
-	$(PY) -m infrastructure.services up; \
+	@set -e; trap '$(PY) -m devtools.services down' EXIT; trap 'exit 130' INT TERM; \
+	$(PY) -m devtools.services up; \
 	set -a; . var/services.env; set +a; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 services-up: venv
-	$(PY) -m infrastructure.services up
+	$(PY) -m devtools.services up
 
 services-down: venv
-	$(PY) -m infrastructure.services down
+	$(PY) -m devtools.services down
 
 services-status: venv
-	$(PY) -m infrastructure.services status
+	$(PY) -m devtools.services status
 
 ## lint: ruff over the repository, mypy over the packages
 lint: venv
@@ -66,7 +66,7 @@ bench: venv
 
 ## clean: stop services started by `up`, remove caches and build output (keeps .venv)
 clean:
-	@if [ -f var/services.json ] && [ -x $(PY) ]; then $(PY) -m infrastructure.services down; fi
+	@if [ -f var/services.json ] && [ -x $(PY) ]; then $(PY) -m devtools.services down; fi
 	rm -rf var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \
 	  test-artifacts
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -14,9 +14,9 @@ from typing import Any
 
 import psycopg
 
+from devtools.services import ensure_nats, free_port, libpq_dsn, nats_info
 from domain.events import AnyEnvelope
 from infrastructure.importers import iter_trace_files, load_trace
-from infrastructure.services import ensure_nats, free_port, libpq_dsn, nats_info
 
 
 def fresh_schema(dsn: str, prefix: str = "bench") -> str:

@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, latency_summary
+from devtools.services import free_port
 from domain.events import parse_envelope
 from infrastructure.bootstrap import build_store
-from infrastructure.services import free_port
 from infrastructure.settings import Settings
 
 

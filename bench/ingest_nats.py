@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, jetstream_url  # noqa: E402
-from infrastructure.services import (  # noqa: E402
+from devtools.services import (  # noqa: E402
     DEFAULT_DSN,
     DEFAULT_NATS_URL,
     libpq_dsn,
@@ -293,7 +293,7 @@ def main() -> None:
         # A store in service has a trained dictionary (`ctxstore compression train`): record
         # other copies of the traces, train on them, and let the workers write with it.
         from domain.events import parse_envelope
-        from infrastructure.persistence.dictionaries import dictionary_catalog
+        from infrastructure.bootstrap import dictionary_catalog
         from infrastructure.persistence.dictionary_training import train_dictionary
 
         warm = [parse_envelope(b) for agent_id, bodies, _ in load_agents(10_000, tag="warm")

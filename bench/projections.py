@@ -37,9 +37,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, percentile
 from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store
+from infrastructure.bootstrap import build_store, build_views
 from infrastructure.importers import load_trace
-from infrastructure.projection_worker import ProjectionWorker, build_views, wait_until
+from infrastructure.projection_worker import ProjectionWorker, wait_until
 from infrastructure.samples import TRACES
 from infrastructure.settings import Settings
 

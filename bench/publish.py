@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import jetstream_url, trace_agents  # noqa: E402
+from devtools.services import DEFAULT_NATS_URL, nats_info  # noqa: E402
 from domain.events import AnyEnvelope  # noqa: E402
-from infrastructure.services import DEFAULT_NATS_URL, nats_info  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces")
 PER_AGENT = 20

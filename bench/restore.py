@@ -73,8 +73,8 @@ from domain.state import (  # noqa: E402
 )
 from infrastructure.bootstrap import build_store  # noqa: E402
 from infrastructure.persistence.dictionary_training import wire_json  # noqa: E402
+from infrastructure.persistence.dsn import libpq_dsn  # noqa: E402
 from infrastructure.persistence.zstd_compressor import ZstdCompressor  # noqa: E402
-from infrastructure.services import libpq_dsn  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces")
@@ -352,7 +352,7 @@ def capture_levels(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
                    levels: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Real captures (CheckpointService.capture on PostgreSQL) of one agent at each level:
     median time of a few, and the body's size against the raw canonical JSON."""
-    from infrastructure.bootstrap import build_restore_services
+    from infrastructure.bootstrap import bootstrap
 
     schema = fresh_schema(args.dsn)
     settings = Settings(storage_backend="postgres", database_url=args.dsn,
@@ -367,8 +367,9 @@ def capture_levels(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
         out["raw_canonical_json_bytes"] = len(raw)
         out["canonical_json_ms"] = round(timed(lambda: canonical_json(state)), 1)
         for level in levels:
-            services = build_restore_services(
-                settings.model_copy(update={"checkpoint_compression_level": level}), store)
+            services = bootstrap(
+                settings.model_copy(update={"checkpoint_compression_level": level}),
+                store=store)
             ms, cp = timed_captures(services.checkpoints, agent_id, args.captures)
             plain = zstandard.ZstdCompressor(level=level)
             t = time.perf_counter()
@@ -550,9 +551,9 @@ def restorer(store: ContextStore, settings: Settings
              ) -> tuple[Callable[[str, int, str], Any], Callable[[str], Any]]:
     """The restore use case (source, version, target) and checkpoint capture (agent)."""
     from domain.points import Point
-    from infrastructure.bootstrap import build_restore_services
+    from infrastructure.bootstrap import bootstrap
 
-    services = build_restore_services(settings, store)
+    services = bootstrap(settings, store=store)
 
     def restore(source: str, version: int, target: str) -> Any:
         return services.restore.restore(source, Point.of_version(version), target)

@@ -1,26 +1,56 @@
-"""The composition root: settings in, wired application and adapters out."""
+"""The composition root: settings in, one typed `Services` out (infrastructure/container.py).
+
+Every adapter is built here and nowhere else: the store with its recorders, compressor and
+dictionary catalog, the use cases over it, the projections' views, the checkpoint runner and
+the NATS subjects. The doors (CLI, HTTP app and WebSocket, NATS app, projection worker) receive
+the `Services` and build nothing themselves. No door imports this module (the CLI, which is the
+process's entry point, does): the arrows go root -> doors' types, never back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlparse
+
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.utils import Environment
 
 from application.checkpoint_runner import CheckpointRunner
 from application.checkpoints import CheckpointService
+from application.dictionary_port import DictionaryCatalog
 from application.diff import DiffService
 from application.packages import PackageService
 from application.restore import RestoreService
 from application.store import ContextStore
+from infrastructure.container import Services
+from infrastructure.messaging.subjects import Subjects
 from infrastructure.persistence.body_codec import BodyCodec
-from infrastructure.persistence.dictionaries import build_compressor
+from infrastructure.persistence.cipher import ContextCipher
+from infrastructure.persistence.dictionaries import (
+    EncryptedDictionaryCatalog,
+    PostgresDictionaryCatalog,
+    SQLiteDictionaryCatalog,
+    chosen_dictionary,
+)
+from infrastructure.persistence.dsn import libpq_dsn
 from infrastructure.persistence.portable import PortableZstd
 from infrastructure.persistence.postgres import schema_setup_lock
-from infrastructure.services import libpq_dsn
+from infrastructure.persistence.views_postgres import PostgresContextViews
+from infrastructure.persistence.views_sqlite import SQLiteContextViews
+from infrastructure.persistence.zstd_compressor import ZstdCompressor
 from infrastructure.settings import Settings
+from projections.projection import ContextProjection
+from projections.search import BlindIndex
+from projections.views import ContextViews
 
 if TYPE_CHECKING:
-    from infrastructure.messaging.subjects import Subjects
+    from fastapi import FastAPI
+    from faststream import FastStream
+    from nats.js import JetStreamContext
+
+    from infrastructure.messaging.app import Runtime
 
 
 class ConfigurationError(ValueError):
@@ -89,49 +119,121 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def build_store(settings: Settings | None = None) -> ContextStore:
+def build_store(settings: Settings | None = None,
+                catalog: DictionaryCatalog | None = None) -> ContextStore:
+    """The event store these settings name (tables created when missing)."""
     settings = settings or Settings()
     env = eventsourcing_env(settings)
     if settings.storage_backend != "postgres":
-        return _build_store(settings, env)
+        return _build_store(settings, env, catalog)
     # Workers starting together must not race creating the schema's tables.
     with schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema):
-        return _build_store(settings, env)
+        return _build_store(settings, env, catalog)
 
 
-def _build_store(settings: Settings, env: dict[str, str]) -> ContextStore:
+def _build_store(settings: Settings, env: dict[str, str],
+                 catalog: DictionaryCatalog | None) -> ContextStore:
     # Dictionaries load (over a plain connection) before the store reads any event.
-    compressor = build_compressor(settings)
+    compressor = build_compressor(settings, catalog)
     return ContextStore(env=env, compressor=compressor,
                         snapshot_interval=settings.snapshot_interval,
                         snapshot_growth=settings.snapshot_growth)
 
 
-@dataclass(frozen=True)
-class RestoreServices:
-    """Checkpoint, restore, diff and .ctxpkg use cases over one store."""
+def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
+    """The catalog in the store these settings name, encrypted when the store is."""
+    catalog: DictionaryCatalog
+    if settings.storage_backend == "sqlite":
+        catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
+    else:
+        catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
+                                            settings.database_schema)
+    if settings.encryption_enabled and settings.encryption_key is not None:
+        key = settings.encryption_key.get_secret_value()
+        cipher = ContextCipher(Environment(env={ContextCipher.CIPHER_KEY: key}))
+        catalog = EncryptedDictionaryCatalog(catalog, cipher)
+    return catalog
 
-    checkpoints: CheckpointService
-    restore: RestoreService
-    diff: DiffService
-    packages: PackageService
 
-    def as_dict(self) -> dict[str, Any]:
-        """By name, for adapters that look use cases up (`checkpoints`, `restore`, ...)."""
-        return {"checkpoints": self.checkpoints, "restore": self.restore, "diff": self.diff,
-                "packages": self.packages}
+def build_compressor(settings: Settings,
+                     catalog: DictionaryCatalog | None = None) -> ZstdCompressor:
+    """A compressor with every stored dictionary loaded and the chosen one active."""
+    catalog = catalog or dictionary_catalog(settings)
+    stored = catalog.all()
+
+    def fetch_missing(dict_id: int) -> bytes | None:
+        found = catalog.get(dict_id)  # trained by another process after this one started
+        return found.data if found else None
+
+    return ZstdCompressor(
+        level=settings.compression_level,
+        dictionaries={d.dict_id: d.data for d in stored},
+        active_dictionary_id=chosen_dictionary(settings.compression_dictionary, stored),
+        fetch_missing=fetch_missing,
+    )
 
 
-def build_restore_services(settings: Settings | None = None,
-                           store: ContextStore | None = None) -> RestoreServices:
-    """The point-in-time restore use cases (DESIGN §3), with limits from settings."""
+def build_views(settings: Settings) -> ContextViews:
+    """The projections' tables beside the events, as the settings place them."""
+    env = Environment(ContextProjection.name, eventsourcing_env(settings))
+    factory = InfrastructureFactory[TrackingRecorder].construct(env)
+    views_class = (SQLiteContextViews if settings.storage_backend == "sqlite"
+                   else PostgresContextViews)
+    views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
+    views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
+    if settings.encryption_enabled and settings.encryption_key is not None:
+        # Nothing in plain text at rest: the search index holds keyed word hashes only.
+        views.blind = BlindIndex(settings.encryption_key.get_secret_value().encode())
+    return views
+
+
+def build_subjects(settings: Settings) -> Subjects:
+    """The NATS subjects of these settings; whether the partition count was set or defaulted
+    decides what a server too old to partition does (streams.fit_to_server)."""
+    return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
+                    replicas=settings.nats_replicas,
+                    partitions_explicit="nats_partitions" in settings.model_fields_set)
+
+
+def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService
+                            ) -> CheckpointRunner | None:
+    """Automatic checkpoints every CONTEXT_CHECKPOINT_INTERVAL_MINUTES (None when 0); the
+    door that serves starts and stops it."""
+    if settings.checkpoint_interval_minutes <= 0:
+        return None
+    return CheckpointRunner(checkpoints, settings.checkpoint_interval_minutes * 60)
+
+
+@asynccontextmanager
+async def open_jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
+    """A short-lived JetStream connection for one operator command (dead letters, partition
+    status): one attempt per server, closed on exit."""
+    import nats  # nats-py: only the NATS commands pay its import (see the doors below)
+
+    async def quiet(_error: Exception) -> None:
+        """The client would log each failed attempt with a traceback; the error that ends
+        the attempts reaches the user as one line (the CLI's friendly_errors)."""
+
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
+                            max_reconnect_attempts=1, error_cb=quiet)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+def bootstrap(settings: Settings | None = None, *,
+              store: ContextStore | None = None) -> Services:
+    """Every service of one process, over one store (built from settings unless given)."""
     settings = settings or Settings()
-    store = store or build_store(settings)
+    catalog = dictionary_catalog(settings)
+    store = store or build_store(settings, catalog)
     level = settings.checkpoint_compression_level
     checkpoints = CheckpointService(
         store,
         # The store's dictionaries, at the (slower, smaller) checkpoint level.
-        BodyCodec(build_compressor(settings.model_copy(update={"compression_level": level})),
+        BodyCodec(build_compressor(settings.model_copy(update={"compression_level": level}),
+                                   catalog),
                   store.cipher),
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
@@ -139,42 +241,31 @@ def build_restore_services(settings: Settings | None = None,
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.
-    portable = PortableZstd(level=level)
-    return RestoreServices(checkpoints, restore, DiffService(restore),
-                           PackageService(checkpoints, portable))
+    packages = PackageService(checkpoints, PortableZstd(level=level))
+    return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
+                    diff=DiffService(restore), packages=packages, dictionaries=catalog,
+                    subjects=build_subjects(settings),
+                    runner=build_checkpoint_runner(settings, checkpoints),
+                    open_views=lambda: build_views(settings))
 
 
-def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService
-                            ) -> CheckpointRunner | None:
-    """Automatic checkpoints every CONTEXT_CHECKPOINT_INTERVAL_MINUTES (None when 0); the
-    caller starts and stops it."""
-    if settings.checkpoint_interval_minutes <= 0:
-        return None
-    return CheckpointRunner(checkpoints, settings.checkpoint_interval_minutes * 60)
+# The doors' modules are imported where a door is built, not above: FastAPI and FastStream
+# take about 0.15 s each to import, which every other CLI command would pay otherwise. Neither
+# door imports this module, so this is no hidden cycle.
 
-
-def build_http_app(settings: Settings | None = None) -> Any:
-    """The HTTP API (a FastAPI app) over a store built from these settings."""
+def build_http_app(settings: Settings | None = None) -> FastAPI:
+    """The HTTP API (a FastAPI app) over services from these settings, closed on shutdown."""
     from infrastructure.http.app import create_app
 
-    return create_app(settings or Settings())
+    return create_app(bootstrap(settings or Settings()))
 
 
-def build_subjects(settings: Settings) -> Subjects:
-    """The NATS subjects of these settings; whether the partition count was set or defaulted
-    decides what a server too old to partition does (streams.fit_to_server)."""
-    from infrastructure.messaging.subjects import Subjects
-
-    return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
-                    replicas=settings.nats_replicas,
-                    partitions_explicit="nats_partitions" in settings.model_fields_set)
-
-
-def build_messaging_app(settings: Settings | None = None, **options: Any) -> Any:
-    """The `ctxstore ingest` FastStream app (and its runtime) over a store from these settings."""
+def build_messaging_app(settings: Settings | None = None, **options: Any
+                        ) -> tuple[FastStream, Runtime]:
+    """The `ctxstore ingest` FastStream app (and its runtime); its services are bootstrapped
+    when it starts (the store connects then, and is closed on shutdown)."""
     from infrastructure.messaging.app import create_app
 
     settings = settings or Settings()
-    subjects = build_subjects(settings)
-    return create_app(settings.nats_url.split(","), subjects, lambda: build_store(settings),
-                      lambda store: build_restore_services(settings, store), **options)
+    return create_app(settings.nats_url.split(","), build_subjects(settings),
+                      lambda: bootstrap(settings), **options)

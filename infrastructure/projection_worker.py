@@ -21,29 +21,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from eventsourcing.persistence import (
-    InfrastructureFactory,
     IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
     Tracking,
-    TrackingRecorder,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.utils import Environment, get_topic
+from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
 from application.store import ContextStore
 from domain.aggregate import AgentContext
-from infrastructure.bootstrap import eventsourcing_env
-from infrastructure.persistence.views_postgres import PostgresContextViews
-from infrastructure.persistence.views_sqlite import SQLiteContextViews
-from infrastructure.settings import Settings
 from projections.projection import ContextProjection, EventBatch, PreparedBatch
-from projections.search import BlindIndex
 from projections.views import ContextViews
 
 AGENT_TOPICS = frozenset(
@@ -61,20 +54,6 @@ class _InFlight:
     future: Future[None]
     batch: PreparedBatch
     count: int
-
-
-def build_views(settings: Settings) -> ContextViews:
-    """The projections' tables beside the events, as the settings place them."""
-    env = Environment(ContextProjection.name, eventsourcing_env(settings))
-    factory = InfrastructureFactory[TrackingRecorder].construct(env)
-    views_class = (SQLiteContextViews if settings.storage_backend == "sqlite"
-                   else PostgresContextViews)
-    views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
-    views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
-    if settings.encryption_enabled and settings.encryption_key is not None:
-        # Nothing in plain text at rest: the search index holds keyed word hashes only.
-        views.blind = BlindIndex(settings.encryption_key.get_secret_value().encode())
-    return views
 
 
 class ProjectionWorker:

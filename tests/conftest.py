@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from infrastructure.services import (
+from devtools.services import (
     DEFAULT_DSN,
     DEFAULT_NATS_URL,
     ensure_nats,

@@ -22,7 +22,7 @@ import pytest
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from infrastructure.services import libpq_dsn
+from devtools.services import libpq_dsn
 
 
 class SQLiteRecorderSetup(TestCase):

@@ -9,7 +9,7 @@ import nats
 import psycopg
 import pytest
 
-from infrastructure.services import (
+from devtools.services import (
     ensure_nats,
     ensure_postgres,
     free_port,

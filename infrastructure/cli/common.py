@@ -1,4 +1,5 @@
-"""What every command shares: settings, the store built once per process, output helpers."""
+"""What every command shares: settings, the services the composition root builds once per
+process, output helpers."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from application.store import ContextStore
-from infrastructure.bootstrap import build_store
+from application.store import ContextStore, from_us
+from infrastructure.bootstrap import bootstrap
+from infrastructure.container import Services
 from infrastructure.settings import Settings
 
 console = Console()
@@ -23,8 +25,14 @@ def settings() -> Settings:
 
 
 @functools.lru_cache(maxsize=1)
+def services() -> Services:
+    """The process's services, built on the first command that needs them (`ctxstore
+    --help` and the NATS-only commands open no database)."""
+    return bootstrap(settings())
+
+
 def store() -> ContextStore:
-    return build_store(settings())
+    return services().store
 
 
 def print_json(value: Any) -> None:
@@ -43,6 +51,4 @@ def parse_time(text: str) -> datetime:
 
 
 def format_us(us: int) -> str:
-    from application.store import from_us
-
     return from_us(us).isoformat(timespec="seconds")

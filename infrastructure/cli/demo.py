@@ -10,14 +10,15 @@ import typer
 from rich.rule import Rule
 from rich.table import Table
 
-from application.store import ContextStore, from_us
+from application.store import from_us
 from domain.points import Point
-from infrastructure.bootstrap import build_restore_services, build_store
+from infrastructure.bootstrap import bootstrap
 from infrastructure.cli.common import console
 from infrastructure.cli.errors import fail, friendly_errors
 from infrastructure.cli.importing import import_paths, print_summary
+from infrastructure.container import Services
 from infrastructure.plotting import render_evolution_plot
-from infrastructure.projection_worker import ProjectionWorker, build_views
+from infrastructure.projection_worker import ProjectionWorker
 from infrastructure.samples import TRACES as SAMPLES
 from infrastructure.settings import Settings
 
@@ -44,9 +45,9 @@ def _show_messages(state: dict[str, Any], last: int = 3) -> None:
         console.print(f"    [cyan]{message['role']:>9}[/] {text[:110]}", highlight=False)
 
 
-def run_demo(store: ContextStore, samples: Path, workdir: Path,
-             settings: Settings | None = None) -> dict[str, Any]:
+def run_demo(services: Services, samples: Path, workdir: Path) -> dict[str, Any]:
     """The demo's steps; returns what it showed so tests can check it."""
+    store = services.store
     shown: dict[str, Any] = {}
     _step("1. Import real agent traces (Letta, tau-bench, SWE-agent) into the event store")
     results, errors = import_paths(store, [samples], quiet=True)
@@ -93,7 +94,6 @@ def run_demo(store: ContextStore, samples: Path, workdir: Path,
     shown.update(now=now["version"], earlier_hash=earlier["content_hash"],
                  at_time_version=at_time["version"])
 
-    services = build_restore_services(settings, store)
     _step("5. Capture a checkpoint (a compressed, hashed context package)")
     checkpoint = services.checkpoints.capture(agent_id, label="before-rewind")
     console.print(f"  {checkpoint.package_id} at version {checkpoint.version}: "
@@ -130,8 +130,7 @@ def run_demo(store: ContextStore, samples: Path, workdir: Path,
                  checkpoint_hash=checkpoint.integrity_hash)
 
     _step("8. How the context evolved (projection → chart)")
-    views = build_views(settings or Settings(storage_backend="sqlite",
-                                             storage_path=workdir))
+    views = services.views
     projected = ProjectionWorker(store, views).run_once()
     # The trace's own period (the checkpoint and rewind above happen today).
     period = store.index.timestamps(store.agent_at(agent_id).id, [1, now["version"]])
@@ -155,9 +154,9 @@ def demo(
     if workdir.exists():
         shutil.rmtree(workdir)
     settings = Settings(storage_backend="sqlite", storage_path=workdir)
-    store = build_store(settings)
+    services = bootstrap(settings)
     console.print(f"[bold]ctxstore demo[/] — embedded SQLite store at {workdir}/")
-    run_demo(store, samples, workdir, settings)
+    run_demo(services, samples, workdir)
     console.print()
     console.print(f"[green]Done.[/] Explore it yourself: CONTEXT_STORAGE_PATH={workdir} "
                   f"ctxstore agents")

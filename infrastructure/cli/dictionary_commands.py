@@ -8,9 +8,8 @@ import typer
 from rich.table import Table
 
 from application.dictionary_port import DEFAULT_DICTIONARY_SIZE, DEFAULT_SAMPLES
-from infrastructure.cli.common import console, print_json, settings, store
+from infrastructure.cli.common import console, print_json, services, settings, store
 from infrastructure.cli.errors import friendly_errors
-from infrastructure.persistence.dictionaries import dictionary_catalog
 from infrastructure.persistence.dictionary_training import compression_stats, train_dictionary
 
 compression_app = typer.Typer(help="Trained zstd dictionaries for stored events.",
@@ -27,7 +26,7 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train a dictionary on recent events, store it and use it for new writes."""
-    result = train_dictionary(store(), dictionary_catalog(settings()), samples=samples,
+    result = train_dictionary(store(), services().dictionaries, samples=samples,
                               size=size)
     d = result.dictionary
     pinned = settings().compression_dictionary
@@ -82,7 +81,7 @@ def list_dictionaries(
     active_id = getattr(active, "active_dictionary_id", None)
     rows = [{"dict_id": d.dict_id, "created_at": d.created_at.isoformat(), "size": d.size,
              "sample_count": d.sample_count, "active": d.dict_id == active_id}
-            for d in dictionary_catalog(settings()).all()]
+            for d in services().dictionaries.all()]
     if as_json:
         print_json(rows)
         return

@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
+from infrastructure.bootstrap import build_http_app
 from infrastructure.cli.errors import err_console, fail, friendly_errors
+from infrastructure.gc_tuning import tune_gc
+from infrastructure.settings import Settings
 
 
 @friendly_errors
@@ -22,13 +25,12 @@ def serve(
 ) -> None:
     """Serve the HTTP API (/api/v1), the WebSocket, the web page (/), /docs, /metrics and
     /healthz. Without API keys it listens on loopback only, unless told otherwise."""
+    # The HTTP door and uvicorn are imported here: every other command would pay their
+    # import time (FastAPI, Starlette, uvicorn: ~0.2 s) for nothing.
     import uvicorn
 
-    from infrastructure.bootstrap import build_http_app
-    from infrastructure.gc_tuning import tune_gc
     from infrastructure.http.auth import parse_api_keys
     from infrastructure.http.guards import bind_refusal, host_name, is_loopback
-    from infrastructure.settings import Settings
 
     settings = Settings()
     keyed = bool(parse_api_keys(settings.api_keys))

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
+from infrastructure.bootstrap import build_subjects, open_jetstream
 from infrastructure.cli.errors import fail, friendly_errors
+from infrastructure.cli.supervise import Supervisor, share_partitions
+from infrastructure.gc_tuning import tune_gc
+from infrastructure.messaging.probe import nats_info
+from infrastructure.settings import Settings
+
+# The modules that import nats-py or FastStream (the NATS door) are imported inside the
+# commands that use them: every other command would pay ~0.1-0.2 s to import them.
 
 dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).",
                       no_args_is_help=True)
@@ -22,10 +30,7 @@ def _subjects(*, fit: bool = False) -> Any:
     """The settings and subjects; with `fit`, fitted to the server when it answers (ingest
     shares partitions out among processes before connecting, so a default partition count
     falls back here already, and `partitions` shows the ones ingest uses)."""
-    from infrastructure.bootstrap import build_subjects
     from infrastructure.messaging.streams import fit_to_server
-    from infrastructure.services import nats_info
-    from infrastructure.settings import Settings
 
     settings = Settings()
     subjects = build_subjects(settings)
@@ -61,7 +66,6 @@ def ingest(
 ) -> None:
     """Record events from JetStream into the store (CONTEXT_* settings); stop with Ctrl-C."""
     from infrastructure.bootstrap import build_messaging_app
-    from infrastructure.gc_tuning import tune_gc
     from infrastructure.messaging.app import parse_partitions
     from infrastructure.messaging.ingest import IngestOptions
 
@@ -71,7 +75,6 @@ def ingest(
     chosen = parse_partitions(partitions, subjects.partitions)
     count = _process_count(processes, len(chosen) if chosen else subjects.partitions)
     if count > 1:
-        from infrastructure.cli.supervise import Supervisor, share_partitions
         from infrastructure.messaging.leases import default_holder
 
         shares = share_partitions(chosen or list(range(subjects.partitions)), count)
@@ -111,20 +114,10 @@ def _process_count(spec: str, partitions: int) -> int:
 
 
 async def _with_js(fn: Any, *, fit: bool = False) -> Any:
-    import nats
-
+    """`fn(jetstream, subjects)` over a short-lived connection the composition root opens."""
     settings, subjects = _subjects(fit=fit)
-
-    async def quiet(_error: Exception) -> None:
-        """The client would log each failed attempt with a traceback; the error that ends
-        the attempts reaches the user as one line (friendly_errors)."""
-
-    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
-                            max_reconnect_attempts=1, error_cb=quiet)
-    try:
-        return await fn(nc.jetstream(), subjects)
-    finally:
-        await nc.close()
+    async with open_jetstream(settings) as js:
+        return await fn(js, subjects)
 
 
 @dlq_app.command("list")

@@ -8,7 +8,6 @@ worker process for the CLI.
 
 from __future__ import annotations
 
-import functools
 import signal
 import threading
 import time
@@ -20,10 +19,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from application.store import from_us, to_us
-from infrastructure.cli.common import console, parse_time, print_json, settings, store
+from infrastructure.cli.common import console, parse_time, print_json, services, settings, store
 from infrastructure.cli.errors import fail, friendly_errors
 from infrastructure.gc_tuning import tune_gc
-from infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker, build_views
+from infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker
 from projections.analysis import analyse
 from projections.catalogue import CatalogueFilter, CheckpointEntry
 from projections.evolution import BUCKETS
@@ -35,9 +34,8 @@ CatchUpOpt = Annotated[bool, typer.Option(
     "--catch-up/--no-catch-up", help="Project events the views have not seen yet first.")]
 
 
-@functools.lru_cache(maxsize=1)
 def views() -> ContextViews:
-    return build_views(settings())
+    return services().views
 
 
 def caught_up_views(catch_up: bool = True) -> ContextViews:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,16 +11,10 @@ from rich.table import Table
 
 from application.checkpoint_model import Checkpoint
 from domain.points import Point
-from infrastructure.bootstrap import RestoreServices, build_restore_services
-from infrastructure.cli.common import console, parse_time, print_json, settings, store
+from infrastructure.cli.common import console, parse_time, print_json, services
 from infrastructure.cli.errors import fail, friendly_errors
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-@functools.lru_cache(maxsize=1)
-def services() -> RestoreServices:
-    return build_restore_services(settings(), store())
 
 
 def _size(n: int) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 from application.checkpoint_model import Checkpoint
 from application.errors import InvalidRequest
 from application.restore import RestoreResult
+from application.store import to_us
 from domain.agent_id import plain_agent_id
-from domain.points import Point
+from domain.points import InvalidPoint, Point
 from infrastructure.http.auth import visible_agent, writable_agent
 from infrastructure.http.deps import Api
 from infrastructure.http.schemas import (
@@ -37,11 +38,11 @@ def shown(checkpoint: Checkpoint) -> Checkpoint:
 def get_checkpoint(api: Api, package_id: str, tenant: str) -> Checkpoint:
     """The checkpoint if this tenant may read it, as it sees it; CheckpointNotFound (404)
     otherwise."""
-    return shown(api.service("checkpoints").get(package_id, tenant))
+    return shown(api.services.checkpoints.get(package_id, tenant))
 
 
 def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> Checkpoint:
-    service = api.service("checkpoints")
+    service = api.services.checkpoints
     key = visible_agent(api.store, agent_id, tenant).agent_id
     with api.metrics.capture_seconds.time():
         checkpoint = service.capture(key, version=request.version, label=request.label,
@@ -54,8 +55,8 @@ def capture(api: Api, tenant: str, agent_id: str, request: CaptureRequest) -> Ch
 
 def restore_package(api: Api, tenant: str, package_id: str,
                     request: RestorePackageRequest) -> RestoreResult:
-    service = api.service("restore")
-    api.service("checkpoints").find(package_id, tenant)  # 404 unless this tenant may read it
+    service = api.services.restore
+    api.services.checkpoints.find(package_id, tenant)  # 404 unless this tenant may read it
     target = writable_agent(api.store, request.target_agent_id, tenant)
     with api.metrics.restore_seconds.time():
         result = service.restore(None, Point.of_checkpoint(package_id), target,
@@ -66,7 +67,7 @@ def restore_package(api: Api, tenant: str, package_id: str,
 
 
 def restore_into(api: Api, tenant: str, agent_id: str, request: RestoreRequest) -> RestoreResult:
-    service = api.service("restore")
+    service = api.services.restore
     given = [name for name in ("version", "at", "package_id")
              if getattr(request, name) is not None]
     if len(given) > 1:
@@ -74,7 +75,7 @@ def restore_into(api: Api, tenant: str, agent_id: str, request: RestoreRequest) 
     key = writable_agent(api.store, agent_id, tenant)
     source = request.source_agent_id
     if request.package_id is not None:
-        checkpoint = api.service("checkpoints").get(request.package_id, tenant)
+        checkpoint = api.services.checkpoints.get(request.package_id, tenant)
         if source is not None and api.store.key_for(tenant, source) != checkpoint.agent_id:
             raise InvalidRequest(f"source_agent_id: checkpoint {request.package_id!r} is of "
                                  f"agent {plain_agent_id(checkpoint.agent_id)!r}, not "
@@ -101,7 +102,7 @@ def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
                      offset: int = 0) -> CheckpointPage:
     """The checkpoints this tenant may read (its own, every public one and those shared with
     it), newest first, filtered; `agent_id` is one of this tenant's agents."""
-    service = api.service("checkpoints")
+    service = api.services.checkpoints
     if created_after is not None and created_after.tzinfo is None:
         created_after = created_after.replace(tzinfo=UTC)
     needle = q.lower() if q else None
@@ -130,7 +131,7 @@ def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
 
 
 def export_package(api: Api, tenant: str, package_id: str) -> bytes:
-    data: bytes = api.service("packages").export(package_id, tenant)
+    data: bytes = api.services.packages.export(package_id, tenant)
     return data
 
 
@@ -138,22 +139,20 @@ def import_package(api: Api, tenant: str, data: bytes) -> Checkpoint:
     """Verify and keep a `.ctxpkg` as this tenant's, for its agent of the id the file names
     (package ids are per tenant: another tenant's of the same id neither blocks it nor shows).
     With API keys an agent new to the tenant is created from the checkpoint (a restore)."""
-    packages = api.service("packages")
+    packages = api.services.packages
     manifest = packages.read_manifest(data)
     key = writable_agent(api.store, manifest.checkpoint.agent_id, tenant)
     known = api.store.summary(key) is not None
     checkpoint = packages.import_package(data, tenant)
     if not known and api.keys.enabled:
         with api.metrics.restore_seconds.time():
-            api.service("restore").restore(None, Point.of_checkpoint(checkpoint.package_id),
+            api.services.restore.restore(None, Point.of_checkpoint(checkpoint.package_id),
                                            key, tenant=tenant)
         api.hub.notify([key])
     return shown(checkpoint)
 
 
 def parse_point(text: str, field: str) -> Point:
-    from domain.points import InvalidPoint
-
     try:
         return Point.parse(text)
     except InvalidPoint as e:
@@ -173,7 +172,7 @@ def diff(api: Api, tenant: str, agent_id: str, from_text: str, to_text: str,
     base, other = parse_point(from_text, "query.from"), parse_point(to_text, "query.to")
     key = check_point_access(api, tenant, agent_id, base)
     other_key = check_point_access(api, tenant, other_agent_id or agent_id, other)
-    result = api.service("diff").diff(key, base, other, other_agent_id=other_key,
+    result = api.services.diff.diff(key, base, other, other_agent_id=other_key,
                                       tenant=tenant)
     out: dict[str, Any] = result.to_dict()
     return out
@@ -181,10 +180,8 @@ def diff(api: Api, tenant: str, agent_id: str, from_text: str, to_text: str,
 
 def evolution(api: Api, tenant: str, agent_id: str, bucket: str,
               since: datetime | None, until: datetime | None) -> dict[str, Any]:
-    from application.store import to_us
-
     key = visible_agent(api.store, agent_id, tenant).agent_id
-    views = api.service("views")
+    views = api.services.views
     points = views.evolution(key, bucket, to_us(since) if since else None,
                              to_us(until) if until else None)
     return {"agent_id": agent_id, "bucket": bucket, "position": views.position(),

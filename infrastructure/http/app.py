@@ -1,4 +1,5 @@
-"""The FastAPI application factory: `create_app(settings)` wires routes, auth, limits, metrics.
+"""The FastAPI application factory: `create_app(services)` wires routes, auth, limits, metrics
+over the services the composition root built.
 
 Stores are blocking (psycopg, sqlite3): routes are plain `def` (FastAPI runs them in its
 threadpool) or hand their work to `run_in_threadpool`, so the event loop never waits on I/O.
@@ -17,9 +18,9 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from application.checkpoint_runner import CheckpointRunner
-from application.store import ContextStore
 from domain.events import Envelope
+from infrastructure.container import Services
+from infrastructure.http import ws
 from infrastructure.http.auth import KeyRing, parse_api_keys
 from infrastructure.http.deps import Api
 from infrastructure.http.errors import install_error_handlers
@@ -28,7 +29,7 @@ from infrastructure.http.limits import BodySizeLimit
 from infrastructure.http.log_redaction import install_log_redaction
 from infrastructure.http.metrics import Metrics, instrument_store
 from infrastructure.http.pages import SecurityHeaders, install_pages
-from infrastructure.settings import Settings
+from infrastructure.http.routes import agents, ops, packages
 
 API_PREFIX = "/api/v1"
 IMPORT_PATH = f"{API_PREFIX}/context/packages/import"
@@ -101,45 +102,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def use_cases(settings: Settings, store: ContextStore) -> dict[str, Any]:
-    """Checkpoints, restore, diff, packages (and the projections' views) from the composition
-    root, over the same store."""
-    from infrastructure.bootstrap import build_restore_services
-    from infrastructure.projection_worker import build_views
-
-    found = build_restore_services(settings, store).as_dict()
-    found["views"] = build_views(settings)
-    return found
-
-
-def checkpoint_runner(settings: Settings, api: Api) -> CheckpointRunner | None:
-    """The automatic checkpoint runner over the app's checkpoint use case (None when
-    CONTEXT_CHECKPOINT_INTERVAL_MINUTES is 0 or this build has no checkpoints)."""
-    from infrastructure.bootstrap import build_checkpoint_runner
-
-    checkpoints = api.extras.get("checkpoints")
-    return None if checkpoints is None else build_checkpoint_runner(settings, checkpoints)
-
-
-def create_app(settings: Settings | None = None, *, store: ContextStore | None = None,
-               extras: dict[str, Any] | None = None) -> FastAPI:
-    """The API over a store (built from settings when not given; then closed on shutdown)."""
-    settings = settings or Settings()
+def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI:
+    """The API over the composition root's services (infrastructure/bootstrap.py): it starts
+    their checkpoint runner for as long as it serves and, unless told otherwise, closes them on
+    shutdown."""
+    settings = services.settings
     keys = KeyRing(parse_api_keys(settings.api_keys))
-    owns_store = store is None
-    if store is None:
-        from infrastructure.bootstrap import build_store
-
-        store = build_store(settings)
-    api = Api(settings=settings, store=store, keys=keys,
-              extras=dict(extras) if extras is not None else use_cases(settings, store))
-    instrument_store(store, api.metrics)
+    api = Api(services=services, keys=keys)
+    _ = services.views  # the views' tables exist before the first request reads them
+    instrument_store(services.store, api.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Automatic checkpoints (and retention) run for as long as the server does.
-        runner = checkpoint_runner(settings, api)
-        app.state.checkpoint_runner = runner
+        runner = app.state.checkpoint_runner = services.runner
         if runner is not None:
             runner.start()
         try:
@@ -147,16 +123,13 @@ def create_app(settings: Settings | None = None, *, store: ContextStore | None =
         finally:
             if runner is not None:
                 await run_in_threadpool(runner.stop)  # waits for a round in progress
-            if owns_store:
-                store.close()
+            if close_on_shutdown:
+                services.close()
 
     app = FastAPI(title="ctxstore", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.api = api
     install_error_handlers(app)
-
-    from infrastructure.http import ws
-    from infrastructure.http.routes import agents, ops, packages
 
     app.include_router(agents.router, prefix=API_PREFIX)
     app.include_router(packages.router, prefix=API_PREFIX)

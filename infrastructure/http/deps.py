@@ -1,14 +1,16 @@
-"""What the routes share, held on `app.state.api`: settings, the store, use cases, metrics."""
+"""What the routes share, held on `app.state.api`: the composition root's services, the keys,
+metrics and the live hub."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from application.store import ContextStore
+from infrastructure.container import Services
 from infrastructure.http.auth import KeyRing
 from infrastructure.http.cache import StateCache
 from infrastructure.http.hub import EventHub
@@ -18,21 +20,19 @@ from infrastructure.settings import Settings
 
 @dataclass
 class Api:
-    settings: Settings
-    store: ContextStore
+    services: Services  # from the composition root (infrastructure/bootstrap.py)
     keys: KeyRing
     metrics: Metrics = field(default_factory=Metrics)
     hub: EventHub = field(default_factory=EventHub)
     states: StateCache = field(default_factory=StateCache)
-    # Use cases of other areas, wired by the composition root when present.
-    extras: dict[str, Any] = field(default_factory=dict)
 
-    def service(self, name: str) -> Any:
-        """A use case wired by the composition root, or 503 when this build has none."""
-        found = self.extras.get(name)
-        if found is None:
-            raise HTTPException(503, f"{name} are not available in this server")
-        return found
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def store(self) -> ContextStore:
+        return self.services.store
 
 
 def api_of(conn: HTTPConnection) -> Api:

@@ -21,8 +21,9 @@ from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 from pydantic import BaseModel, Field
 
 from application.store import ContextStore
+from infrastructure.container import Services
 from infrastructure.messaging.ingest import IngestOptions, IngestWorker
-from infrastructure.messaging.rpc import AgentId, UseCases, error_middleware, register_rpc
+from infrastructure.messaging.rpc import AgentId, error_middleware, register_rpc
 from infrastructure.messaging.streams import ensure_streams
 from infrastructure.messaging.subjects import Subjects
 
@@ -50,16 +51,15 @@ class DeadLetterBody(BaseModel):
 
 @dataclass
 class Runtime:
-    """What the app holds while running: the store and the ingest worker."""
+    """What the app holds while running: the services (bootstrapped once connected) and the
+    ingest worker."""
 
     subjects: Subjects
-    store_factory: Callable[[], ContextStore]
-    use_cases_factory: Callable[[ContextStore], UseCases] | None = None
+    services_factory: Callable[[], Services]
     partitions: list[int] | None = None
     options: IngestOptions = field(default_factory=IngestOptions)
     ingest: bool = True
-    store: ContextStore | None = None
-    use_cases: UseCases | None = None
+    services: Services | None = None
     worker: IngestWorker | None = None
     starting: asyncio.Task[None] | None = None  # the worker waits for its partition leases
     failure: BaseException | None = None  # why the worker stopped on its own, if it did
@@ -69,15 +69,13 @@ class Runtime:
         if self.starting is not None:
             await asyncio.shield(self.starting)
 
-    def get_store(self) -> ContextStore:
-        if self.store is None:
+    def get_services(self) -> Services:
+        if self.services is None:
             raise RuntimeError("the store is still starting; retry in a moment")
-        return self.store
+        return self.services
 
-    def get_use_cases(self) -> UseCases:
-        if self.use_cases is None:
-            raise RuntimeError("checkpoints and restore are not available in this worker")
-        return self.use_cases
+    def get_store(self) -> ContextStore:
+        return self.get_services().store
 
 
 def _connection_trouble(every: float = 30.0) -> Callable[[Exception], Awaitable[None]]:
@@ -125,12 +123,12 @@ class _Broker(NatsBroker):
 
 
 def build_broker(url: str | list[str], subjects: Subjects,
-                 store: Callable[[], ContextStore], use_cases: Callable[[], UseCases], *,
-                 rpc: bool = True) -> NatsBroker:
+                 services: Callable[[], Services] | None = None) -> NatsBroker:
+    """The broker with every channel; the rpc handlers only when `services` is given."""
     broker = _Broker(url, middlewares=[error_middleware()], max_reconnect_attempts=-1,
                      logger=log, error_cb=_connection_trouble(), reconnected_cb=_reconnected)
-    if rpc:
-        register_rpc(broker, subjects, store, use_cases)
+    if services is not None:
+        register_rpc(broker, subjects, services)
     broker.publisher(
         subjects.recorded_template,
         title=subjects.recorded_template,
@@ -153,28 +151,27 @@ def build_broker(url: str | list[str], subjects: Subjects,
 def create_app(
     url: str | list[str],
     subjects: Subjects,
-    store_factory: Callable[[], ContextStore],
-    use_cases_factory: Callable[[ContextStore], UseCases] | None = None,
+    services_factory: Callable[[], Services],
     *,
     partitions: Iterable[int] | None = None,
     options: IngestOptions | None = None,
     ingest: bool = True,
     rpc: bool = True,
 ) -> tuple[FastStream, Runtime]:
-    runtime = Runtime(subjects, store_factory, use_cases_factory,
+    """The app over services the factory builds once NATS is connected (the composition
+    root's `bootstrap`), closed on shutdown."""
+    runtime = Runtime(subjects, services_factory,
                       partitions=list(partitions) if partitions is not None else None,
                       options=options or IngestOptions(), ingest=ingest)
-    broker = build_broker(url, subjects, runtime.get_store, runtime.get_use_cases, rpc=rpc)
+    broker = build_broker(url, subjects, runtime.get_services if rpc else None)
     app = FastStream(broker, logger=log)
 
     @app.after_startup
     async def start_ingest() -> None:
-        runtime.store = store = await asyncio.to_thread(runtime.store_factory)
-        if runtime.use_cases_factory is not None:
-            runtime.use_cases = await asyncio.to_thread(runtime.use_cases_factory, store)
+        runtime.services = services = await asyncio.to_thread(runtime.services_factory)
         runtime.subjects = fitted = await ensure_streams(broker.connection, subjects)
         if runtime.ingest:
-            worker = runtime.worker = IngestWorker(runtime.store, broker.connection, fitted,
+            worker = runtime.worker = IngestWorker(services.store, broker.connection, fitted,
                                                    runtime.partitions, runtime.options)
 
             def give_up(error: BaseException) -> None:
@@ -207,8 +204,8 @@ def create_app(
 
     @app.after_shutdown
     async def close_store() -> None:
-        if runtime.store is not None:
-            await asyncio.to_thread(runtime.store.close)
+        if runtime.services is not None:
+            await asyncio.to_thread(runtime.services.close)
 
     return app, runtime
 

@@ -12,13 +12,13 @@ from typing import Any
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
-from application.store import ContextStore
 from domain.events import Envelope
+from infrastructure.container import Services
 from infrastructure.messaging.app import build_broker
 from infrastructure.messaging.subjects import Subjects
 
 
-def _no_store() -> ContextStore:  # pragma: no cover - documentation only, never called
+def _no_services() -> Services:  # pragma: no cover - documentation only, never called
     raise RuntimeError("the AsyncAPI broker serves no requests")
 
 
@@ -46,7 +46,7 @@ def document_ingest(broker: NatsBroker, subjects: Subjects) -> None:
 
 
 def asyncapi_spec(url: str | list[str], subjects: Subjects, version: str = "0.1.0") -> AsyncAPI:
-    broker = build_broker(url, subjects, _no_store, _no_store)  # type: ignore[arg-type]
+    broker = build_broker(url, subjects, _no_services)  # the rpc channels, documented
     document_ingest(broker, subjects)
     return AsyncAPI(
         broker,

@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from application.checkpoints import CheckpointService
 from application.errors import AgentNotFound, ContextStoreError, PointNotFound
-from application.restore import RestoreService
-from application.store import ContextStore
 from domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId
 from domain.events import InvalidEnvelope, errors_from_validation
 from domain.points import Point
+from infrastructure.container import Services
 from infrastructure.messaging.subjects import Subjects
 
 AgentId = Annotated[str, Field(pattern=AGENT_ID_PATTERN, description="the agent's id")]
@@ -112,23 +110,12 @@ def error_middleware() -> ExceptionMiddleware:
     return ExceptionMiddleware(publish_handlers={Exception: error_reply})
 
 
-class UseCases(Protocol):
-    """The checkpoint and restore use cases (bootstrap's RestoreServices)."""
-
-    @property
-    def checkpoints(self) -> CheckpointService: ...
-
-    @property
-    def restore(self) -> RestoreService: ...
+ServicesGetter = Callable[[], Services]
 
 
-StoreGetter = Callable[[], ContextStore]
-UseCasesGetter = Callable[[], UseCases]
-
-
-def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter,
-                 use_cases: UseCasesGetter) -> None:
-    """Add the request/reply handlers to the broker (they get the store lazily)."""
+def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGetter) -> None:
+    """Add the request/reply handlers to the broker (they get the services when a request
+    comes: the worker bootstraps them after it connects)."""
 
     @broker.subscriber(
         subjects.rpc_context,
@@ -139,7 +126,7 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter,
     )
     async def context(request: ContextRequest) -> dict[str, Any]:
         return await asyncio.to_thread(
-            store().context, request.agent_id, version=request.version, at=request.at
+            services().store.context, request.agent_id, version=request.version, at=request.at
         )
 
     @broker.subscriber(
@@ -151,7 +138,7 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter,
     )
     async def checkpoint(request: CheckpointRequest) -> dict[str, Any]:
         taken = await asyncio.to_thread(
-            use_cases().checkpoints.capture, request.agent_id, version=request.version,
+            services().checkpoints.capture, request.agent_id, version=request.version,
             label=request.label, access_level=request.access_level)
         return taken.to_dict()
 
@@ -165,7 +152,7 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, store: StoreGetter,
     )
     async def restore(request: RestoreRequest) -> dict[str, Any]:
         result = await asyncio.to_thread(
-            use_cases().restore.restore, request.source_agent_id, request.point(),
+            services().restore.restore, request.source_agent_id, request.point(),
             request.target_agent_id, merge_strategy=request.merge_strategy,
             validation_level=request.validation_level)
         return result.to_dict()

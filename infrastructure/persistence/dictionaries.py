@@ -1,4 +1,5 @@
-"""The dictionary catalog on SQLite and PostgreSQL, and the compressor built from it.
+"""The dictionary catalog on SQLite and PostgreSQL (the composition root builds the compressor
+from it: infrastructure/bootstrap.py).
 
 Dictionaries must be loaded before the store reads its first event, so the catalog opens its
 own plain connection from settings (not the eventsourcing datastore, which the store creates
@@ -15,13 +16,10 @@ from pathlib import Path
 
 import psycopg
 from eventsourcing.persistence import Cipher
-from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from application.dictionary_port import CompressionDictionary, DictionaryCatalog
-from infrastructure.persistence.cipher import ContextCipher, DecryptionFailed
-from infrastructure.persistence.zstd_compressor import ZstdCompressor
-from infrastructure.settings import Settings
+from infrastructure.persistence.cipher import DecryptionFailed
 
 TABLE = "ctxstore_dictionaries"
 ZSTD_DICT_MAGIC = b"\x37\xa4\x30\xec"
@@ -136,23 +134,6 @@ class EncryptedDictionaryCatalog(DictionaryCatalog):
         return self._open(found) if found else None
 
 
-def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
-    """The catalog in the store these settings name, encrypted when the store is."""
-    catalog: DictionaryCatalog
-    if settings.storage_backend == "sqlite":
-        catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
-    else:
-        from infrastructure.services import libpq_dsn
-
-        catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
-                                            settings.database_schema)
-    if settings.encryption_enabled and settings.encryption_key is not None:
-        key = settings.encryption_key.get_secret_value()
-        cipher = ContextCipher(Environment(env={ContextCipher.CIPHER_KEY: key}))
-        catalog = EncryptedDictionaryCatalog(catalog, cipher)
-    return catalog
-
-
 def chosen_dictionary(setting: str | None, stored: list[CompressionDictionary]) -> int | None:
     """The dictionary new writes use: CONTEXT_COMPRESSION_DICTIONARY, else the newest one."""
     choice = (setting or "").strip().lower()
@@ -173,21 +154,3 @@ def chosen_dictionary(setting: str | None, stored: list[CompressionDictionary]) 
             f"CONTEXT_COMPRESSION_DICTIONARY: dictionary {dict_id} is not stored ({known})"
         )
     return dict_id
-
-
-def build_compressor(settings: Settings,
-                     catalog: DictionaryCatalog | None = None) -> ZstdCompressor:
-    """A compressor with every stored dictionary loaded and the chosen one active."""
-    catalog = catalog or dictionary_catalog(settings)
-    stored = catalog.all()
-
-    def fetch_missing(dict_id: int) -> bytes | None:
-        found = catalog.get(dict_id)  # trained by another process after this one started
-        return found.data if found else None
-
-    return ZstdCompressor(
-        level=settings.compression_level,
-        dictionaries={d.dict_id: d.data for d in stored},
-        active_dictionary_id=chosen_dictionary(settings.compression_dictionary, stored),
-        fetch_missing=fetch_missing,
-    )

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from application.store import ContextStore
-from infrastructure.bootstrap import build_store
+from infrastructure.bootstrap import bootstrap
 from infrastructure.cli.demo import CONVERSATION_AGENT, SAMPLES, run_demo
 from infrastructure.settings import Settings
 
@@ -35,8 +35,9 @@ def test_demo_command_runs_without_servers(tmp_path: Path) -> None:
 
 def test_demo_steps_show_real_points(tmp_path: Path) -> None:
     settings = Settings(storage_backend="sqlite", storage_path=tmp_path / "s")
-    store: ContextStore = build_store(settings)
-    shown = run_demo(store, SAMPLES, tmp_path, settings)
+    services = bootstrap(settings)
+    store: ContextStore = services.store
+    shown = run_demo(services, SAMPLES, tmp_path)
     assert shown["imported"] == shown["reimported_duplicates"] > 400
     # the demo added a checkpoint event and a rewind event after the imported history
     assert store.agent_at(CONVERSATION_AGENT).version == shown["now"] + 2

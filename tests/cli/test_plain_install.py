@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from devtools.services import free_port
 from infrastructure.importers import load_trace
-from infrastructure.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "application", "projections", "infrastructure")
@@ -91,7 +91,8 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlainInstall]:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
-    for package in PACKAGES:
+    # devtools/ too, though the Dockerfile leaves it out: the wheel must leave it out by itself
+    for package in (*PACKAGES, "devtools"):
         shutil.copytree(REPO / package, source / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     wheels = root / "wheels"
@@ -117,6 +118,14 @@ def test_the_wheel_carries_the_web_page_and_the_sample_traces(plain: PlainInstal
     page = (REPO / "infrastructure/http/static/index.html").read_text(encoding="utf-8")
     for linked in re.findall(r'(?:src|href)="/static/([^"]+)"', page):
         assert f"infrastructure/http/static/{linked}" in names
+
+
+def test_the_wheel_leaves_out_the_development_launcher(plain: PlainInstall) -> None:
+    with zipfile.ZipFile(plain.wheel) as wheel:
+        tops = {name.split("/")[0] for name in wheel.namelist()}
+        launchers = [n for n in wheel.namelist() if n.endswith("/services.py")]
+    assert tops - {"ctxstore-0.1.0.dist-info"} == set(PACKAGES)
+    assert launchers == []
 
 
 def test_no_test_only_package_is_installed_and_every_module_imports(plain: PlainInstall) -> None:

@@ -18,10 +18,10 @@ from application.dictionary_port import CompressionError
 from application.store import ContextStore
 from domain.agent_id import aggregate_id
 from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store
+from infrastructure.bootstrap import build_store, dictionary_catalog
 from infrastructure.cli import common
 from infrastructure.cli.main import app
-from infrastructure.persistence.dictionaries import DictionarySettingError, dictionary_catalog
+from infrastructure.persistence.dictionaries import DictionarySettingError
 from infrastructure.persistence.dictionary_training import compression_stats, train_dictionary
 from infrastructure.settings import Settings
 
@@ -155,12 +155,12 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
         if value is not None:
             monkeypatch.setenv(f"CONTEXT_{key.upper()}", str(value))
     common.settings.cache_clear()
-    common.store.cache_clear()
+    common.services.cache_clear()
     try:
         return CliRunner().invoke(app, list(args))
     finally:
         common.settings.cache_clear()
-        common.store.cache_clear()
+        common.services.cache_clear()
 
 
 def test_cli_train_and_stats(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,14 +15,13 @@ from pydantic import SecretStr
 from support import make_settings
 
 from application.errors import ContextStoreError
+from devtools.services import libpq_dsn
 from domain.agent_id import aggregate_id
 from domain.events import AnyEnvelope, make_envelope
 from domain.points import Point
-from infrastructure.bootstrap import build_restore_services, build_store
-from infrastructure.persistence.dictionaries import dictionary_catalog
+from infrastructure.bootstrap import bootstrap, build_store, dictionary_catalog
 from infrastructure.persistence.dictionary_training import train_dictionary
 from infrastructure.persistence.zstd_compressor import ZSTD_MAGIC
-from infrastructure.services import libpq_dsn
 from infrastructure.settings import Settings
 
 CANARY = "CANARY-PLAINTEXT"  # in every message, memory, reasoning step and tool argument
@@ -117,7 +116,7 @@ def record_everything(settings: Settings) -> tuple[list[bytes], bytes]:
     assert CANARY in state["messages"][0]["content"]
     # A checkpoint (package table row, CheckpointTaken event) and a fork (ContextRestored
     # event carrying the whole content).
-    services = build_restore_services(settings, store)
+    services = bootstrap(settings, store=store)
     # (A label is metadata: an exported manifest shows it in plain, so it holds no secret.)
     checkpoint = services.checkpoints.capture("enc-agent", label="nightly")
     services.restore.restore("enc-agent", Point.of_version(40), "enc-fork")

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import uvicorn
 
+from devtools.services import free_port
+from infrastructure.bootstrap import bootstrap
 from infrastructure.http.app import create_app
-from infrastructure.services import free_port
 from infrastructure.settings import Settings
 
 
@@ -32,7 +33,7 @@ class LiveServer:
 
 
 def serve(settings: Settings) -> Iterator[LiveServer]:
-    app = create_app(settings)
+    app = create_app(bootstrap(settings))
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             ws="websockets-sansio", lifespan="on")

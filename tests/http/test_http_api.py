@@ -169,7 +169,7 @@ def test_healthz_with_no_nats_is_degraded_and_no_database_is_503(
     from http_support import serve
     from support import make_settings
 
-    from infrastructure.services import free_port
+    from devtools.services import free_port
 
     settings = make_settings("postgres", tmp_path, postgres_dsn,
                              nats_url=f"nats://127.0.0.1:{free_port()}")

@@ -30,7 +30,7 @@ def seed(server: LiveServer, agent: str) -> None:
     with server.client() as c:
         c.post(f"/api/v1/agents/{agent}/events", json=batch).raise_for_status()
     api = server.app.state.api
-    ProjectionWorker(api.store, api.extras["views"]).run_once()
+    ProjectionWorker(api.store, api.services.views).run_once()
 
 
 def test_web_page_capture_fork_and_slider(server: LiveServer) -> None:

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from test_http_api import env, new_agent
 from test_http_browser import ARGS, CHROMIUM, seed
 
-from infrastructure.services import free_port
+from devtools.services import free_port
 
 CSP_WORDS = ("Content Security Policy", "Content-Security-Policy")
 
@@ -100,7 +100,7 @@ def test_the_page_keyless_under_its_policy_draws_the_chart(server: LiveServer) -
     agent = new_agent()
     seed(server, agent)
     api = server.app.state.api
-    ProjectionWorker(api.store, api.extras["views"]).run_once()
+    ProjectionWorker(api.store, api.services.views).run_once()
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         problems = watch(page)

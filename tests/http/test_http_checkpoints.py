@@ -133,7 +133,7 @@ def test_evolution_reads_the_projection(server: LiveServer) -> None:
     agent = new_agent()
     seed(server, agent)
     api = server.app.state.api
-    ProjectionWorker(api.store, api.extras["views"]).run_once()
+    ProjectionWorker(api.store, api.services.views).run_once()
     with server.client() as c:
         r = c.get(f"/api/v1/agents/{agent}/evolution", params={"bucket": "minute"})
         assert r.status_code == 200, r.text

@@ -20,7 +20,7 @@ from test_http_api import env, new_agent
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from infrastructure.services import free_port
+from devtools.services import free_port
 
 EVIL = "https://evil.example"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from infrastructure.services import free_port
+from devtools.services import free_port
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 

@@ -18,7 +18,7 @@ import nats
 import pytest
 from support import make_settings
 
-from infrastructure.services import ensure_nats, free_port, nats_info
+from devtools.services import ensure_nats, free_port, nats_info
 from infrastructure.settings import Settings
 
 

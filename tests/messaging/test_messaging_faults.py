@@ -20,13 +20,13 @@ import pytest
 from nats_helpers import running_app, subjects_of, wait_drained, wait_until
 
 from application.store import ContextStore
+from devtools.services import ensure_nats, free_port, libpq_dsn
 from infrastructure.bootstrap import build_messaging_app, build_store
 from infrastructure.messaging.dlq import list_dead_letters
 from infrastructure.messaging.ingest import IngestOptions
 from infrastructure.messaging.leases import lease_holders
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.messaging.streams import ensure_streams
-from infrastructure.services import ensure_nats, free_port, libpq_dsn
 from infrastructure.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

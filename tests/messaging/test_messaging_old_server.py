@@ -22,10 +22,10 @@ from nats_helpers import running_app, wait_until
 from support import make_settings
 from tcp_proxy import TcpProxy
 
+from devtools.services import nats_info
 from infrastructure.messaging.publisher import ContextPublisher, new_event
 from infrastructure.messaging.streams import NatsServerTooOld, fit_to_server
 from infrastructure.messaging.subjects import Subjects
-from infrastructure.services import nats_info
 
 ROOT = Path(__file__).resolve().parents[2]
 FALLBACK = "cannot partition agents (stream subject transforms need 2.10 or later): using 1 " \

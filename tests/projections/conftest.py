@@ -10,8 +10,7 @@ import pytest
 from projection_support import Kit
 from support import make_settings
 
-from infrastructure.bootstrap import build_restore_services, build_store
-from infrastructure.projection_worker import build_views
+from infrastructure.bootstrap import bootstrap, build_store, build_views
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -25,6 +24,6 @@ def kit(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
     settings = make_settings(backend, tmp_path, dsn, max_checkpoints_per_agent=2,
                              snapshot_interval=25)
     store = build_store(settings)
-    kit = Kit(settings, store, build_views(settings), build_restore_services(settings, store))
+    kit = Kit(settings, store, build_views(settings), bootstrap(settings, store=store))
     yield kit
     store.close()

@@ -17,7 +17,7 @@ from domain.agent_id import aggregate_id
 from domain.events import make_envelope
 from domain.points import Point
 from domain.state import canonical_json
-from infrastructure.bootstrap import RestoreServices
+from infrastructure.container import Services
 from infrastructure.importers import load_trace
 from infrastructure.settings import Settings
 from projections.views import ContextViews
@@ -41,7 +41,7 @@ class Kit:
     settings: Settings
     store: ContextStore
     views: ContextViews
-    services: RestoreServices
+    services: Services
 
 
 def load_real(store: ContextStore) -> list[str]:
@@ -80,7 +80,7 @@ def churn(store: ContextStore, agent_id: str, start: datetime, n: int = 1) -> No
     ])
 
 
-def add_history(store: ContextStore, services: RestoreServices, letta: str) -> str:
+def add_history(store: ContextStore, services: Services, letta: str) -> str:
     """Churn, checkpoints (with retention pruning), a rewind and a fork; returns the fork id."""
     last = datetime(2025, 4, 1, 3, 57, 38, tzinfo=UTC)
     churn(store, letta, last, 1)

@@ -13,9 +13,9 @@ from projection_support import LETTA, first_seen
 from support import make_settings
 
 from domain.events import make_envelope
-from infrastructure.bootstrap import build_store
+from infrastructure.bootstrap import build_store, build_views
 from infrastructure.importers import load_trace
-from infrastructure.projection_worker import ProjectionWorker, build_views
+from infrastructure.projection_worker import ProjectionWorker
 from infrastructure.settings import Settings
 from projections.search import SearchQuery, with_snippets
 

@@ -11,7 +11,7 @@ import pytest
 from restore_support import Kit
 from support import make_settings
 
-from infrastructure.bootstrap import build_restore_services, build_store
+from infrastructure.bootstrap import bootstrap, build_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -30,7 +30,7 @@ def make_kit(backend: str, tmp_path: Path, request: pytest.FixtureRequest
         overrides.setdefault("snapshot_interval", 5)
         settings = make_settings(backend, tmp_path / name, dsn, **overrides)
         store = build_store(settings)
-        kit = Kit(settings, store, build_restore_services(settings, store))
+        kit = Kit(settings, store, bootstrap(settings, store=store))
         kits.append(kit)
         return kit
 

@@ -13,9 +13,9 @@ import psycopg
 from psycopg import sql
 
 from application.store import ContextStore
+from devtools.services import libpq_dsn
 from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import RestoreServices
-from infrastructure.services import libpq_dsn
+from infrastructure.container import Services
 from infrastructure.settings import Settings
 
 
@@ -23,7 +23,7 @@ from infrastructure.settings import Settings
 class Kit:
     settings: Settings
     store: ContextStore
-    services: RestoreServices
+    services: Services
 
     @property
     def checkpoints(self) -> Any:

@@ -38,7 +38,7 @@ def environment(settings: Settings) -> dict[str, str]:
 
 def clear_caches() -> None:
     common.settings.cache_clear()
-    common.store.cache_clear()
+    common.services.cache_clear()
     restore_cli.services.cache_clear()
 
 

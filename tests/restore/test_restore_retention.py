@@ -20,10 +20,11 @@ from application.store import to_us
 from domain.agent_id import aggregate_id
 from domain.aggregate import AgentContext
 from domain.points import Point
+from infrastructure.bootstrap import build_views
 from infrastructure.cli import common
 from infrastructure.cli import restore as restore_cli
 from infrastructure.cli.main import app
-from infrastructure.projection_worker import ProjectionWorker, build_views
+from infrastructure.projection_worker import ProjectionWorker
 from projections.catalogue import CatalogueFilter
 
 
@@ -169,7 +170,7 @@ def cli_env(kit: Kit) -> Iterator[dict[str, str]]:
 
 def clear_caches() -> None:
     common.settings.cache_clear()
-    common.store.cache_clear()
+    common.services.cache_clear()
     restore_cli.services.cache_clear()
 
 

@@ -20,8 +20,9 @@ import uvicorn
 from restore_support import Kit, msg, new_agent
 from test_restore_retention import backdate
 
-from infrastructure.http.app import checkpoint_runner, create_app
-from infrastructure.services import free_port
+from devtools.services import free_port
+from infrastructure.bootstrap import bootstrap
+from infrastructure.http.app import create_app
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 
@@ -91,7 +92,7 @@ def test_serve_checkpoints_changed_agents_by_itself(make_kit: Callable[..., Kit]
 
 def test_shutdown_stops_the_runner(kit: Kit) -> None:
     settings = kit.settings.model_copy(update={"checkpoint_interval_minutes": 0.005})
-    app = create_app(settings, store=kit.store)
+    app = create_app(bootstrap(settings, store=kit.store), close_on_shutdown=False)
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                             lifespan="on")
     server = uvicorn.Server(config)
@@ -113,4 +114,4 @@ def test_shutdown_stops_the_runner(kit: Kit) -> None:
 
     # CONTEXT_CHECKPOINT_INTERVAL_MINUTES=0: no runner at all.
     off = kit.settings.model_copy(update={"checkpoint_interval_minutes": 0})
-    assert checkpoint_runner(off, app.state.api) is None
+    assert bootstrap(off, store=kit.store).runner is None

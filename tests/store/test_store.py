@@ -22,10 +22,10 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from support import make_settings
 
 from application.store import ContextStore
+from devtools.services import libpq_dsn
 from domain.agent_id import AGENT_NAMESPACE, aggregate_id
 from domain.events import AnyEnvelope, make_envelope
 from infrastructure.bootstrap import build_store
-from infrastructure.services import libpq_dsn
 from infrastructure.settings import Settings
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

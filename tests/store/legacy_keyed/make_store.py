@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.http.app import create_app  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 
@@ -52,7 +53,7 @@ def main(backend: str) -> None:
                             database_schema=SCHEMA, storage_path=tmp / "store",
                             api_keys=KEYS, checkpoint_interval_minutes=0)
     expected: dict[str, Any] = {}
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(bootstrap(settings))) as c:
         packages: dict[str, list[str]] = {}
         for key, agents in AGENTS.items():
             h = {"X-API-Key": key}

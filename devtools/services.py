@@ -9,9 +9,9 @@ otherwise on a free one) and return a :class:`ServiceHandle` with the URL actual
 
 Command line (run from the repository root)::
 
-    python -m infrastructure.services up       # start what is missing, write var/services.env
-    python -m infrastructure.services status   # show what answers and what ``up`` started
-    python -m infrastructure.services down     # stop what ``up`` started
+    python -m devtools.services up       # start what is missing, write var/services.env
+    python -m devtools.services status   # show what answers and what ``up`` started
+    python -m devtools.services down     # stop what ``up`` started
 
 ``up`` honours ``CONTEXT_DATABASE_URL`` and ``CONTEXT_NATS_URL`` when they are set and writes the
 URLs in use to ``var/services.env`` as ``CONTEXT_DATABASE_URL=...`` and ``CONTEXT_NATS_URL=...``
@@ -49,6 +49,10 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
+
+from infrastructure.messaging.probe import nats_address as _nats_address
+from infrastructure.messaging.probe import nats_info
+from infrastructure.persistence.dsn import libpq_dsn
 
 __all__ = [
     "DEFAULT_DSN",
@@ -278,16 +282,6 @@ def _make_root_dir(prefix: str, base_dir: Path | None) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def libpq_dsn(url: str) -> str:
-    """The URL in a form psycopg accepts (``postgresql+psycopg://`` becomes ``postgresql://``)."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "+" in scheme:
-        scheme = scheme.split("+", 1)[0]
-    if scheme == "postgres":
-        scheme = "postgresql"
-    return f"{scheme}{sep}{rest}"
-
-
 def with_database(dsn: str, database: str) -> str:
     """The same server and credentials as ``dsn``, pointing at ``database``."""
     parts = urlsplit(dsn)
@@ -473,7 +467,7 @@ def _start_postgres(dsn: str, base_dir: Path | None, timeout: float) -> ServiceH
             )
         with (pgdata / "postgresql.conf").open("a") as conf:
             conf.write(
-                "\n# written by infrastructure.services (a throw-away test/dev server)\n"
+                "\n# written by devtools.services (a throw-away test/dev server)\n"
                 f"listen_addresses = '{_LOCAL_HOST}'\n"
                 f"port = {port}\n"
                 "unix_socket_directories = ''\n"
@@ -592,38 +586,6 @@ def ensure_postgres(
 # --------------------------------------------------------------------------------------------
 # NATS
 # --------------------------------------------------------------------------------------------
-
-
-def _nats_address(url: str) -> tuple[SplitResult, str, int]:
-    first = url.split(",")[0].strip()
-    if "://" not in first:
-        first = f"nats://{first}"
-    parts = urlsplit(first)
-    return parts, parts.hostname or _LOCAL_HOST, parts.port or 4222
-
-
-def nats_info(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The server's ``INFO`` object at ``url``, or None when nothing NATS-like answers."""
-    _, host, port = _nats_address(url)
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            data = b""
-            while b"\r\n" not in data and len(data) < 65536:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return None
-    line = data.split(b"\r\n", 1)[0].decode(errors="replace")
-    if not line.startswith("INFO "):
-        return None
-    try:
-        info = json.loads(line[5:])
-    except ValueError:
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def _nats_jetstream_answers(url: str, timeout: float = 2.0) -> bool:
@@ -825,9 +787,9 @@ def _cmd_status(var_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m infrastructure.services``."""
+    """Entry point of ``python -m devtools.services``."""
     parser = argparse.ArgumentParser(
-        prog="python -m infrastructure.services",
+        prog="python -m devtools.services",
         description="Start (up), stop (down) or show (status) PostgreSQL and NATS JetStream "
         "for tests and development.",
     )

@@ -83,6 +83,16 @@ def check_int(value: int, field: str) -> int:
     return value
 
 
+def check_version(value: int, field: str = "version") -> int:
+    """A version or a version cursor: 0 to INT64_MAX. Every door passes this (the store's
+    reads and paging, a Point) so a 2**63 reaches no database driver (OverflowError there)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OutOfBounds(field, f"must be an integer, not {value!r}")
+    if not 0 <= value <= INT64_MAX:
+        raise OutOfBounds(field, f"must be between 0 and {INT64_MAX}, not {value}")
+    return value
+
+
 def check_json(value: Any, field: str = "", *, max_depth: int = MAX_JSON_DEPTH,
                depth: int = 1) -> Any:
     """`value` when it is JSON within the bounds (depth, Unicode, 64-bit integers, finite

@@ -28,6 +28,7 @@ from infrastructure.http.limits import BodySizeLimit
 from infrastructure.http.log_redaction import install_log_redaction
 from infrastructure.http.metrics import Metrics, instrument_store
 from infrastructure.http.pages import SecurityHeaders, install_pages
+from infrastructure.http.url_text import StrictUrlText
 from infrastructure.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -176,8 +177,9 @@ def create_app(settings: Settings | None = None, *, store: ContextStore | None =
         return JSON_TYPES
 
     # The last added runs first: security headers on every answer, metrics counting every
-    # request, then the guards, then the size limit.
+    # request, then the guards, then strict UTF-8 in the URL, then the size limit.
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(StrictUrlText)
 
     app.add_middleware(BrowserGuards, policy=GuardPolicy.build(
         keyed=keys.enabled, allowed_hosts=settings.http_allowed_hosts,

@@ -161,7 +161,14 @@ def loads(raw: bytes | str, field: str = "(body)") -> tuple[Any, bool]:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(text), False
+        # Decoded here, strictly as UTF-8 (lone surrogates pass, for the walk to name): given
+        # bytes, the stdlib would sniff UTF-16/32 and report a misleading codec error.
+        decoded = text.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise OutOfBounds(field, f"body is not UTF-8 JSON (byte 0x{text[e.start]:02x} at "
+                          f"offset {e.start})") from None
+    try:
+        return json.loads(decoded), False
     except RecursionError:
         raise OutOfBounds(field, f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
                           ) from None

@@ -118,11 +118,9 @@ class RestoreService:
                                     f"{point.version} (latest is {summary.version})")
             return point.version
         if point.at is not None:
-            version = self.store.version_at(agent_id, point.at)
-            if version == 0:
-                raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no events at or "
-                                    f"before {point.at.isoformat()}")
-            return version
+            # DESIGN §3: the state after the last event at or before the time; before the
+            # first event that is version 0, the empty state, as reading the context says.
+            return self.store.version_at(agent_id, point.at)
         if point.checkpoint_id is not None:
             return self.checkpoints.get(point.checkpoint_id, tenant).version
         return summary.version

@@ -16,12 +16,24 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, Compressor, StoredEvent
 
-from application.errors import AgentNotFound, CorruptedSnapshot, PointNotFound
+from application.errors import AgentNotFound, CorruptedSnapshot, InvalidRequest, PointNotFound
 from application.ports import AgentSummary, ContextIndex
 from application.results import HistoryItem
 from domain.agent_id import aggregate_id, plain_agent_id
 from domain.aggregate import AgentContext
+from domain.bounds import OutOfBounds, check_version
 from domain.clock import from_us, to_us
+
+
+def valid_version(value: int | None, field: str) -> None:
+    """A version argument within 0..INT64_MAX, else InvalidRequest naming `field`: the bound
+    every door (HTTP, WebSocket, NATS, CLI) meets here before a database driver could fail on
+    it with an OverflowError."""
+    if value is not None:
+        try:
+            check_version(value, field)
+        except OutOfBounds as e:
+            raise InvalidRequest(str(e)) from None
 
 
 def project(agent: Any, events: Any) -> Any:
@@ -41,9 +53,8 @@ class StoreReads(Application[UUID]):
     # Reading ---------------------------------------------------------------------------------
     def agent_at(self, agent_id: str, version: int | None = None) -> AgentContext:
         """The agent at a version (None: now); version 0 is the empty context."""
+        valid_version(version, "version")
         originator_id = aggregate_id(agent_id)
-        if version is not None and version < 0:
-            raise PointNotFound(f"version must be 0 or more, not {version}")
         if version == 0:
             return AgentContext.start(agent_id)
         if version is None:
@@ -148,6 +159,8 @@ class StoreReads(Application[UUID]):
                       upto_version: int | None = None, newest_first: bool = False,
                       page: int = 500) -> Iterator[StoredEvent]:
         """An agent's stored events (undecoded: their topics tell their kinds), page by page."""
+        valid_version(after_version, "after_version")
+        valid_version(upto_version, "upto_version")
         originator_id = aggregate_id(agent_id)
         gt, lte = after_version, upto_version
         while True:

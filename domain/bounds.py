@@ -83,6 +83,16 @@ def check_int(value: int, field: str) -> int:
     return value
 
 
+def check_version(value: int, field: str = "version") -> int:
+    """A version or a version cursor: 0 to INT64_MAX. Every door passes this (the store's
+    reads and paging, a Point) so a 2**63 reaches no database driver (OverflowError there)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OutOfBounds(field, f"must be an integer, not {value!r}")
+    if not 0 <= value <= INT64_MAX:
+        raise OutOfBounds(field, f"must be between 0 and {INT64_MAX}, not {value}")
+    return value
+
+
 def check_json(value: Any, field: str = "", *, max_depth: int = MAX_JSON_DEPTH,
                depth: int = 1) -> Any:
     """`value` when it is JSON within the bounds (depth, Unicode, 64-bit integers, finite
@@ -151,7 +161,14 @@ def loads(raw: bytes | str, field: str = "(body)") -> tuple[Any, bool]:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(text), False
+        # Decoded here, strictly as UTF-8 (lone surrogates pass, for the walk to name): given
+        # bytes, the stdlib would sniff UTF-16/32 and report a misleading codec error.
+        decoded = text.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise OutOfBounds(field, f"body is not UTF-8 JSON (byte 0x{text[e.start]:02x} at "
+                          f"offset {e.start})") from None
+    try:
+        return json.loads(decoded), False
     except RecursionError:
         raise OutOfBounds(field, f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
                           ) from None

@@ -9,12 +9,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from domain.bounds import OutOfBounds, check_version
+
 PointKind = Literal["version", "at", "checkpoint", "latest"]
 LATEST_WORDS = ("latest", "now", "head")
 
 
 class InvalidPoint(ValueError):
-    """A point that names more than one thing, or a text that is not a point."""
+    """A point that names more than one thing, or a text that is not a point; `field` names
+    the part at fault when there is one (`version`)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,11 @@ class Point:
         given = [x for x in (self.version, self.at, self.checkpoint_id) if x is not None]
         if len(given) > 1:
             raise InvalidPoint("a point is a version, a time or a checkpoint id, not several")
-        if self.version is not None and (isinstance(self.version, bool) or self.version < 0):
-            raise InvalidPoint(f"version must be 0 or more, not {self.version!r}")
+        if self.version is not None:
+            try:
+                check_version(self.version)
+            except OutOfBounds as e:
+                raise InvalidPoint(e.message, e.field) from None
         if self.at is not None and self.at.tzinfo is None:
             object.__setattr__(self, "at", self.at.replace(tzinfo=UTC))
         if self.checkpoint_id is not None and not self.checkpoint_id.strip():

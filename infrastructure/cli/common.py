@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 
 from application.store import ContextStore, from_us
+from domain.bounds import check_version
+from domain.points import InvalidPoint, Point
 from infrastructure.bootstrap import bootstrap
 from infrastructure.container import Services
 from infrastructure.settings import Settings
@@ -52,3 +54,17 @@ def parse_time(text: str) -> datetime:
 
 def format_us(us: int) -> str:
     return from_us(us).isoformat(timespec="seconds")
+
+
+def version_option(value: int | None, option: str) -> int | None:
+    """A version option within 0..2**63-1, else one line naming the option (exit 1): the
+    store would refuse it too, but by its own argument's name."""
+    return None if value is None else check_version(value, option)
+
+
+def point_option(text: str, option: str) -> Point:
+    """A point option (`--from 12`, an ISO time, a checkpoint id), its error naming it."""
+    try:
+        return Point.parse(text)
+    except InvalidPoint as e:
+        raise InvalidPoint(str(e), option) from None

@@ -10,8 +10,17 @@ import typer
 from rich.table import Table
 
 from domain import bounds
+from domain.bounds import check_version
 from domain.events import parse_envelope
-from infrastructure.cli.common import console, format_us, parse_time, print_json, settings, store
+from infrastructure.cli.common import (
+    console,
+    format_us,
+    parse_time,
+    print_json,
+    settings,
+    store,
+    version_option,
+)
 from infrastructure.cli.errors import fail, friendly_errors
 
 
@@ -86,7 +95,8 @@ def history(
     """Page through an agent's events in order."""
     if store().index.agent(agent_id) is None:
         fail(f"agent {agent_id!r} has no recorded events")
-    items = store().history(agent_id, after_version=after, limit=limit, types=types)
+    items = store().history(agent_id, after_version=check_version(after, "--after"),
+                            limit=limit, types=types)
     if as_json:
         print_json([item.__dict__ for item in items])
         return
@@ -110,7 +120,8 @@ def context(
                        ] = False,
 ) -> None:
     """Show an agent's context now, at a version or at a time."""
-    state = store().context(agent_id, version=version, at=parse_time(at) if at else None)
+    state = store().context(agent_id, version=version_option(version, "--version"),
+                            at=parse_time(at) if at else None)
     if as_json:
         print_json(state)
         return

@@ -27,13 +27,15 @@ dlq_app = typer.Typer(help="Inspect and replay the dead-letter stream (CTX_DLQ).
 
 
 def _subjects(*, fit: bool = False) -> Any:
-    """The settings and subjects; with `fit`, fitted to the server when it answers (ingest
-    shares partitions out among processes before connecting, so a default partition count
-    falls back here already, and `partitions` shows the ones ingest uses)."""
+    """The settings, the subjects, and why there are fewer partitions than set (None: there
+    are not); with `fit`, fitted to the server when it answers (ingest shares partitions out
+    among processes before connecting, so a default partition count falls back here already,
+    and `partitions` shows the ones ingest uses)."""
     from infrastructure.messaging.streams import fit_to_server
 
     settings = Settings()
     subjects = build_subjects(settings)
+    limited: str | None = None
     if fit and subjects.transformed:
         info = nats_info(settings.nats_url.split(",")[0])
         if info is not None and "version" in info:
@@ -41,7 +43,10 @@ def _subjects(*, fit: bool = False) -> Any:
             if fitted != subjects:
                 settings = settings.model_copy(update={"nats_partitions": fitted.partitions})
                 subjects = fitted
-    return settings, subjects
+                limited = (f"nats-server {info['version']} cannot partition agents: the "
+                           "server must be 2.10 or later to partition (stream subject "
+                           "transforms); run one process")
+    return settings, subjects, limited
 
 
 @friendly_errors
@@ -71,13 +76,14 @@ def ingest(
 
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings, subjects = _subjects(fit=True)
+    settings, subjects, limited = _subjects(fit=True)
     chosen = parse_partitions(partitions, subjects.partitions)
     count = _process_count(processes, len(chosen) if chosen else subjects.partitions)
     if count > 1:
         from infrastructure.messaging.leases import default_holder
 
-        shares = share_partitions(chosen or list(range(subjects.partitions)), count)
+        shares = share_partitions(chosen or list(range(subjects.partitions)), count,
+                                  limited=limited)
         supervisor = default_holder()  # unique even across hosts that share a name
         commands = [
             [sys.executable, "-m", "infrastructure.cli.main", "ingest",
@@ -115,7 +121,7 @@ def _process_count(spec: str, partitions: int) -> int:
 
 async def _with_js(fn: Any, *, fit: bool = False) -> Any:
     """`fn(jetstream, subjects)` over a short-lived connection the composition root opens."""
-    settings, subjects = _subjects(fit=fit)
+    settings, subjects, _ = _subjects(fit=fit)
     async with open_jetstream(settings) as js:
         return await fn(js, subjects)
 
@@ -214,7 +220,7 @@ def asyncapi(
     """The AsyncAPI 3 document of the NATS interface, generated from the code."""
     from infrastructure.messaging.asyncapi import asyncapi_spec
 
-    settings, subjects = _subjects()
+    settings, subjects, _ = _subjects()
     spec = asyncapi_spec(settings.nats_url.split(","), subjects).to_specification()
     text = spec.to_yaml() if yaml else json.dumps(spec.to_jsonable(), indent=2)
     if output is None:

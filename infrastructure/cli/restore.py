@@ -10,8 +10,16 @@ import typer
 from rich.table import Table
 
 from application.checkpoint_model import Checkpoint
+from domain.bounds import check_version
 from domain.points import Point
-from infrastructure.cli.common import console, parse_time, print_json, services
+from infrastructure.cli.common import (
+    console,
+    parse_time,
+    point_option,
+    print_json,
+    services,
+    version_option,
+)
 from infrastructure.cli.errors import fail, friendly_errors
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -47,7 +55,8 @@ def checkpoint(
     as_json: JsonOpt = False,
 ) -> None:
     """Take a checkpoint (context package) of an agent."""
-    cp = services().checkpoints.capture(agent_id, version=version, label=label,
+    cp = services().checkpoints.capture(agent_id, version=version_option(version, "--version"),
+                                        label=label,
                                         session_id=session, access_level=access_level)
     if as_json:
         print_json(cp.to_dict())
@@ -130,7 +139,7 @@ def _point(version: int | None, at: str | None, checkpoint_id: str | None) -> Po
     if len(given) != 1:
         fail("give exactly one point: --version N, --at TIME or --checkpoint ID")
     if version is not None:
-        return Point.of_version(version)
+        return Point.of_version(check_version(version, "--version"))
     if at is not None:
         return Point.of_time(parse_time(at))
     return Point.of_checkpoint(str(checkpoint_id))
@@ -182,7 +191,8 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """What changed between two points of one agent, or of two agents."""
-    result = services().diff.diff(agent_id, Point.parse(from_point), Point.parse(to_point),
+    result = services().diff.diff(agent_id, point_option(from_point, "--from"),
+                                  point_option(to_point, "--to"),
                                   other_agent_id=other)
     if as_json:
         print_json(result.to_dict())

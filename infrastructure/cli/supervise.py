@@ -50,14 +50,18 @@ class _Child:
     restarts: int = field(default=0)
 
 
-def share_partitions(partitions: Sequence[int], processes: int) -> list[list[int]]:
-    """Partitions dealt round-robin to `processes` workers; each gets at least one."""
+def share_partitions(partitions: Sequence[int], processes: int, *,
+                     limited: str | None = None) -> list[list[int]]:
+    """Partitions dealt round-robin to `processes` workers; each gets at least one.
+
+    `limited` says why there are no more partitions when raising CONTEXT_NATS_PARTITIONS
+    would not help (a nats-server before 2.10 cannot partition at all)."""
     if processes < 1:
         raise ValueError("--processes must be at least 1")
     if processes > len(partitions):
+        remedy = limited or "raise CONTEXT_NATS_PARTITIONS, or run fewer processes"
         raise ValueError(f"--processes {processes} is more than the {len(partitions)} "
-                         "partition(s) to consume: a worker would have none (raise "
-                         "CONTEXT_NATS_PARTITIONS, or run fewer processes)")
+                         f"partition(s) to consume: a worker would have none ({remedy})")
     return [list(partitions[i::processes]) for i in range(processes)]
 
 

@@ -30,6 +30,7 @@ from infrastructure.http.log_redaction import install_log_redaction
 from infrastructure.http.metrics import Metrics, instrument_store
 from infrastructure.http.pages import SecurityHeaders, install_pages
 from infrastructure.http.routes import agents, ops, packages
+from infrastructure.http.url_text import StrictUrlText
 
 API_PREFIX = "/api/v1"
 IMPORT_PATH = f"{API_PREFIX}/context/packages/import"
@@ -149,8 +150,9 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
         return JSON_TYPES
 
     # The last added runs first: security headers on every answer, metrics counting every
-    # request, then the guards, then the size limit.
+    # request, then the guards, then strict UTF-8 in the URL, then the size limit.
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(StrictUrlText)
 
     app.add_middleware(BrowserGuards, policy=GuardPolicy.build(
         keyed=keys.enabled, allowed_hosts=settings.http_allowed_hosts,

@@ -151,14 +151,14 @@ class BrowserGuards:
         for refusal in (self.policy.host_refusal(h, server[0] if server else None)
                         for h in hosts):
             if refusal is not None:
-                await _refuse(scope, receive, send, 400, "header.host", refusal)
+                await refuse(scope, receive, send, 400, "header.host", refusal)
                 return
         changes_state = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
         if changes_state:
             for refusal in (self.policy.origin_refusal(o, host)
                             for o in headers.get("origin", [])):
                 if refusal is not None:
-                    await _refuse(scope, receive, send, 403, "header.origin", refusal)
+                    await refuse(scope, receive, send, 403, "header.origin", refusal)
                     return
         if scope["type"] == "http" and changes_state:
             accepted = self.policy.body_types(scope["path"])
@@ -183,7 +183,7 @@ class BrowserGuards:
         length = _first(headers, "content-length")
         if length is not None and length.strip().isdigit():
             if int(length) > 0:
-                await _refuse(scope, receive, send, 415, "header.content-type", message)
+                await refuse(scope, receive, send, 415, "header.content-type", message)
                 return None
             return receive
         read: list[Message] = []
@@ -193,7 +193,7 @@ class BrowserGuards:
             if item["type"] != "http.request":
                 break
             if item.get("body"):
-                await _refuse(scope, receive, send, 415, "header.content-type", message)
+                await refuse(scope, receive, send, 415, "header.content-type", message)
                 return None
             if not item.get("more_body", False):
                 break
@@ -218,7 +218,7 @@ def _first(headers: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, field: str,
+async def refuse(scope: Scope, receive: Receive, send: Send, status: int, field: str,
                   message: str) -> None:
     """The error as every route gives it (`{detail, errors}`); a WebSocket handshake is
     answered with that HTTP response where the server can, else closed before it opens."""

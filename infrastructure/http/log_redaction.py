@@ -1,21 +1,36 @@
 """Secrets never reach the server's logs: uvicorn logs each request's path with its query
 string, so a key a client put in the URL (which the API refuses, but the line is written before
-that) would be kept in the access log. A filter on uvicorn's loggers blanks such values."""
+that) would be kept in the access log. A filter on uvicorn's loggers blanks such values.
+
+A parameter is secret when its percent-decoded, case-folded name contains one of
+`SECRET_WORDS` (`x_api_key`, `api%5Fkey`, `Authorization`, `refresh_token`, ...): a list of
+exact names always missed the next spelling."""
 
 from __future__ import annotations
 
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
-SECRET_IN_QUERY = re.compile(
-    r"(?i)([?&](?:api[_-]?key|key|token|access[_-]?token|password|secret)=)[^&\s\"']*")
+QUERY_PAIR = re.compile(r"([?&;])([^=&;\s\"'?]*)=([^&;\s\"']*)")
+SECRET_WORDS = ("key", "token", "secret", "password", "auth")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 REDACTED = "[redacted]"
 
 
+def is_secret_name(name: str) -> bool:
+    folded = unquote(name.replace("+", " ")).casefold()
+    return any(word in folded for word in SECRET_WORDS)
+
+
+def _blank(match: re.Match[str]) -> str:
+    separator, name, value = match.groups()
+    return f"{separator}{name}={REDACTED if is_secret_name(name) else value}"
+
+
 def redact(text: str) -> str:
-    return SECRET_IN_QUERY.sub(rf"\g<1>{REDACTED}", text)
+    return QUERY_PAIR.sub(_blank, text)
 
 
 def _redact_any(value: Any) -> Any:

@@ -34,7 +34,7 @@ from starlette.types import Message
 from application.errors import AgentNotFound, ContextStoreError, InvalidRequest
 from domain import bounds
 from domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId, check_agent_id
-from domain.bounds import OutOfBounds
+from domain.bounds import Int64, OutOfBounds
 from domain.events import InvalidEnvelope, errors_from_validation
 from infrastructure.http import actions
 from infrastructure.http.auth import (
@@ -68,7 +68,7 @@ class Follow(BaseModel):
     action: str
     request_id: str | int | None = None
     agent_ids: list[str] = Field(min_length=1, max_length=MAX_FOLLOWED)
-    after_version: int | None = Field(default=None, ge=0)
+    after_version: Int64 | None = None
 
 
 class Unfollow(BaseModel):
@@ -277,7 +277,8 @@ def _error(exc: Exception | str) -> tuple[int, ErrorBody]:
 
 def parse_frame(frame: Message) -> dict[str, Any]:
     """A client's frame as a JSON object within the bounds of domain.bounds; ValueError (with
-    the reason) for a binary frame, text that is not JSON, or JSON nested too deep."""
+    the reason) for a binary frame, text that is not JSON, or JSON nested too deep;
+    InvalidRequest naming the field for a value out of bounds."""
     text = frame.get("text")
     if text is None:
         raise ValueError("binary frames are not understood; send JSON text")
@@ -285,7 +286,10 @@ def parse_frame(frame: Message) -> dict[str, Any]:
         message, _ = bounds.loads(text.encode("utf-8", "surrogatepass"))
         bounds.check_json(message)
     except OutOfBounds as e:
-        raise ValueError(e.message) from None
+        if e.field == "(body)":
+            raise ValueError(e.message) from None
+        # A value within the frame (`after_version` past 64 bits): the error names its field.
+        raise InvalidRequest(str(e)) from None
     if not isinstance(message, dict):
         raise ValueError("a message must be a JSON object")
     return message
@@ -321,6 +325,9 @@ async def websocket(ws: WebSocket) -> None:
                 message = parse_frame(frame)
             except ValueError as e:
                 await conn.error(f"(message): {e}")
+                continue
+            except InvalidRequest as e:
+                await conn.error(e)
                 continue
             try:
                 await conn.handle(message)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from application.errors import AgentNotFound, ContextStoreError, PointNotFound
 from domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId
+from domain.bounds import Int64
 from domain.events import InvalidEnvelope, errors_from_validation
 from domain.points import Point
 from infrastructure.container import Services
@@ -32,7 +33,7 @@ class ContextRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     agent_id: AgentId
-    version: Annotated[int, Field(ge=0)] | None = None
+    version: Int64 | None = None
     at: datetime | None = Field(default=None, description="RFC 3339 time")
 
     @model_validator(mode="after")
@@ -48,7 +49,7 @@ class CheckpointRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_id: AgentId
     label: str | None = None
-    version: Annotated[int, Field(ge=0)] | None = None
+    version: Int64 | None = None
     access_level: Literal["private", "shared", "public"] = "private"
 
 
@@ -58,7 +59,7 @@ class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source_agent_id: AgentId | None = Field(
         default=None, description="may be left out when package_id is given")
-    version: Annotated[int, Field(ge=0)] | None = None
+    version: Int64 | None = None
     at: datetime | None = None
     package_id: str | None = Field(default=None, min_length=1)
     target_agent_id: AgentId | None = Field(

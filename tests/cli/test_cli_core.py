@@ -90,3 +90,29 @@ def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], expect
     assert proc.returncode != 0
     assert expected in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("context", "bot-1", "--version", str(2**63)), "--version"),
+        (("history", "bot-1", "--after", str(2**63)), "--after"),
+        (("history", "bot-1", "--after", "-1"), "--after"),
+        (("checkpoint", "bot-1", "--version", str(2**64)), "--version"),
+        (("restore", "bot-1", "--version", str(2**63), "--into", "bot-2"), "--version"),
+        (("diff", "bot-1", "--from", str(2**63)), "--from"),
+        (("diff", "bot-1", "--from", "1", "--to", "v" + "9" * 30), "--to"),
+    ],
+)
+def test_versions_past_64_bits_are_one_line_naming_the_option(
+        tmp_path: Path, args: tuple[str, ...], option: str) -> None:
+    """2**63 and up never reach the database driver (it failed with an OverflowError)."""
+    run(tmp_path, "record", "bot-1", "--type", "message",
+        "--data", '{"role": "user", "content": "hi"}')
+    proc = run(tmp_path, *args, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {option}: "), proc.stderr
+    assert "Overflow" not in proc.stderr and "Traceback" not in proc.stderr
+    after = json.loads(run(tmp_path, "agents", "--json").stdout)
+    assert [(a["agent_id"], a["version"]) for a in after] == [("bot-1", 1)]

@@ -273,3 +273,38 @@ def test_ws_bad_frames_get_an_error_and_the_socket_stays_open(roomy: LiveServer,
         ws.send(json.dumps({"action": "ping", "request_id": "p"}))
         assert json.loads(ws.recv(timeout=10)) == {"type": "pong", "data": {},
                                                    "request_id": "p"}
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("label=%ED%A0%80", "query.label"),  # an encoded lone surrogate
+    ("session_id=%FF", "query.session_id"),
+    ("label=ok&session_id=a%C3", "query.session_id"),  # a truncated sequence
+    ("lab%FFel=x", "query.lab\\xffel"),  # the name itself
+])
+def test_query_strings_that_are_not_utf8_are_422_never_replaced(
+        roomy: LiveServer, query: str, field: str) -> None:
+    """Starlette decodes the query with errors="replace": the raw bytes are checked first, on
+    every route, so nothing is written with U+FFFD in place of what was sent."""
+    agent = new_agent()
+    with roomy.client() as c:
+        c.post(f"/api/v1/agents/{agent}/events", json=env(agent)).raise_for_status()
+        r = c.post(f"/api/v1/context/capture/{agent}?{query}")
+        assert_refused(r, field)
+        assert [e["field"] for e in r.json()["errors"]] == [field]
+        assert c.get(f"/api/v1/context/packages?agent_id={agent}").json()["total"] == 0
+        for path in (f"/api/v1/agents/{agent}/events", f"/api/v1/agents/{agent}/context",
+                     "/api/v1/agents", "/api/v1/context/packages", "/healthz"):
+            assert_refused(c.get(f"{path}?{query}"), field)
+        good = c.post(f"/api/v1/context/capture/{agent}?label=caf%C3%A9%20%F0%9F%8D%B5")
+        assert good.status_code == 201 and good.json()["label"] == "café 🍵", good.text
+
+
+def test_a_path_that_is_not_utf8_is_422(roomy: LiveServer) -> None:
+    with roomy.client() as c:
+        assert_refused(c.get("/api/v1/context/packages/ab%FFcd"), "path")
+        assert_refused(c.post("/api/v1/context/restore/ab%ED%A0%80?target_agent_id=x"), "path")
+
+
+def test_a_websocket_query_that_is_not_utf8_is_refused(roomy: LiveServer) -> None:
+    with pytest.raises(Exception, match="422"), connect(f"{roomy.ws_url}?x=%FF"):
+        pass

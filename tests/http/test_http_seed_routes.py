@@ -203,6 +203,12 @@ def test_a_body_that_is_not_an_object_of_parameters(server: LiveServer) -> None:
         for content in (b"[1, 2]", b'"x"', b"{not json", deep):
             r = c.post(url, content=content, headers={"content-type": "application/json"})
             assert r.status_code == 422 and fields(r) == ["body"], r.text
+        # JSON `null` or any other non-object is refused on every seed route, as the README says.
+        for route in (url, f"/api/v1/context/capture/{source}",
+                      f"/api/v1/agents/{new_agent()}/restore?source_agent_id={source}"):
+            for content in (b"null", b" null ", b"5", b"true"):
+                r = c.post(route, content=content, headers={"content-type": "application/json"})
+                assert r.status_code == 422 and fields(r) == ["body"], (route, content, r.text)
         r = c.post(url, params={"target_agent_id": "not a valid id!"})
         assert r.status_code == 422 and fields(r) == ["query.target_agent_id"], r.text
         r = c.post(url, json={"target_agent_id": 5})

@@ -100,6 +100,9 @@ def test_keys_never_reach_the_logs(tmp_path: Path) -> None:
             # A client that still puts the key in the URL is refused, and the line is blanked.
             assert c.get(f"/api/v1/agents?api_key={key}").status_code == 401
             assert c.get(f"/api/v1/agents?limit=1&token={key}").status_code == 401
+            # Any name that says key/token/secret/password/auth, however spelled or encoded.
+            for name in ("x_api_key", "api%5Fkey", "Refresh_Token", "X-Auth"):
+                assert c.get(f"/api/v1/agents?{name}={key}").status_code == 401
         ws_url = url.replace("http://", "ws://") + "/api/v1/ws"
         with connect(f"{ws_url}?api_key={key}") as ws:
             assert '"status": 400' in str(ws.recv(timeout=10))
@@ -110,4 +113,13 @@ def test_keys_never_reach_the_logs(tmp_path: Path) -> None:
     text = log.read_text()
     assert "GET /api/v1/agents" in text  # the access log was on
     assert "api_key=[redacted]" in text and "token=[redacted]" in text, text
+    assert "x_api_key=[redacted]" in text and "api%5Fkey=[redacted]" in text, text
     assert key not in text and protocol.split(".")[-1] not in text, text
+
+
+def test_redaction_blanks_secret_names_and_keeps_the_rest() -> None:
+    from infrastructure.http.log_redaction import redact
+
+    line = '"GET /api/v1/agents?limit=5&x_api_key=k1&api%5Fkey=k2&agent_id=bot&PassWord=p HTTP/1.1"'
+    assert redact(line) == ('"GET /api/v1/agents?limit=5&x_api_key=[redacted]&api%5Fkey=[redacted]'
+                            '&agent_id=bot&PassWord=[redacted] HTTP/1.1"')

@@ -97,5 +97,13 @@ def test_bad_messages_get_errors_and_the_socket_lives_on(server: LiveServer) -> 
         ws.send(json.dumps({"action": "capture", "agent_id": "x", "version": -1}))
         msg = recv(ws)
         assert msg["type"] == "error" and msg["data"]["errors"][0]["field"] == "version"
+        for action, field, extra in [
+                ("follow", "after_version", {"agent_ids": ["x"]}),
+                ("capture", "version", {"agent_id": "x"}),
+                ("restore", "version", {"source_agent_id": "x", "target_agent_id": "y"})]:
+            ws.send(json.dumps({"action": action, field: 2**63, **extra}))
+            msg = recv(ws)
+            assert msg["type"] == "error" and msg["data"]["status"] == 422, msg
+            assert msg["data"]["errors"][0]["field"] == field, msg
         ws.send(json.dumps({"action": "ping", "request_id": 1}))
         assert recv(ws) == {"type": "pong", "request_id": 1, "data": {}}

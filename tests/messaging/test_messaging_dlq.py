@@ -166,6 +166,9 @@ async def test_out_of_bounds_envelopes_are_dead_letters_with_the_bound(
         "int64": body(str(2**63)),
         "year-1": body("1", occurred_at='"0001-01-01T00:00:00+14:00"'),
         "year-9999": body("2", occurred_at='"9999-12-31T23:59:59Z"'),
+        # Not UTF-8: read as UTF-8, never sniffed as UTF-16 (a misleading codec message).
+        "utf16-bom": b"\xff\xfe" + body("3").decode().encode("utf-16-le"),
+        "latin-1": body('"cafe"').replace(b"cafe", b"caf\xe9"),
     }
     good = [new_event(agent, "message", {"role": "user", "content": f"good {i}"})
             for i in range(2)]
@@ -190,4 +193,5 @@ async def test_out_of_bounds_envelopes_are_dead_letters_with_the_bound(
         assert errors.count("nested more than 64") == 2, errors
         assert errors.count("surrogate") == 2, errors
         assert "64-bit" in errors and errors.count("occurred_at") == 2, errors
+        assert errors.count("body is not UTF-8 JSON") == 2 and "codec" not in errors, errors
         await nc.close()

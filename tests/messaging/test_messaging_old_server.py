@@ -152,3 +152,18 @@ async def test_ctxstore_ingest_with_four_partitions_set_says_why_in_one_line(
     assert lines[0].startswith("error: NatsServerTooOld: nats-server 2.9") and \
         "cannot partition agents into 4" in lines[0] and \
         "CONTEXT_NATS_PARTITIONS=1" in lines[0], lines
+
+
+async def test_ctxstore_ingest_with_processes_on_an_old_server_says_it_must_be_2_10(
+        old_nats: str, prefix: str, tmp_path: Path) -> None:
+    """Raising CONTEXT_NATS_PARTITIONS cannot help on 2.9: the line says what would."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", "2",
+        cwd=ROOT, env=_cli_env(old_nats, prefix, tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    lines = [line for line in stderr.decode().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, stderr
+    assert "--processes 2" in lines[0] and "must be 2.10 or later" in lines[0], lines
+    assert "raise CONTEXT_NATS_PARTITIONS" not in lines[0], lines

@@ -51,6 +51,11 @@ async def test_rpc_context_answers_state_and_errors(
         assert bad["error"]["type"] == "ValidationError"  # type: ignore[index]
         assert "agent_id" in bad["error"]["message"]  # type: ignore[index]
         assert "version" in bad["error"]["message"]  # type: ignore[index]
+        for huge in (2**63, 2**64, 10**30):
+            beyond = await ask({"agent_id": "rpc-agent", "version": huge})
+            assert beyond["error"]["type"] == "ValidationError", beyond  # type: ignore[index]
+            assert "version: " in beyond["error"]["message"]  # type: ignore[index]
+            assert "Overflow" not in beyond["error"]["message"]  # type: ignore[index]
         both = await ask({"agent_id": "rpc-agent", "version": 1, "at": "2024-01-01T00:00:00Z"})
         assert "not both" in both["error"]["message"]  # type: ignore[index]
         garbage = await ask(b"{nope")

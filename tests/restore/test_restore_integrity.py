@@ -71,8 +71,6 @@ def test_missing_points_are_clear_errors_and_write_nothing(kit: Kit) -> None:
     cases: list[tuple[Callable[[], object], type[Exception], str]] = [
         (lambda: kit.restore.restore(agent, Point.of_version(4), target), PointNotFound,
          "no version 4"),
-        (lambda: kit.restore.restore(agent, Point.of_time(start - timedelta(days=1)), target),
-         PointNotFound, "no events at or before"),
         (lambda: kit.restore.restore(agent, Point.of_checkpoint("ckpt-nope"), target),
          CheckpointNotFound, "ckpt-nope"),
         (lambda: kit.restore.restore("nobody", Point.of_version(1), target), AgentNotFound,
@@ -91,6 +89,31 @@ def test_missing_points_are_clear_errors_and_write_nothing(kit: Kit) -> None:
     result = kit.restore.restore(agent, Point.of_time(start + timedelta(minutes=1, seconds=30)),
                                  target)
     assert result.source_version == 2 and result.content_hash == kit.hash(agent, 2)
+
+
+def test_a_time_before_the_first_event_is_the_empty_state_for_every_reader(kit: Kit) -> None:
+    """DESIGN §3: a time names the state after the last event at or before it, so before the
+    first event it is version 0, the empty state: the context, diff and restore agree."""
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    agent = new_agent()
+    kit.store.record([msg(agent, f"m{i}", at=start + timedelta(minutes=i)) for i in range(2)])
+    before = Point.of_time(start - timedelta(days=1))
+    empty = kit.store.context(agent, at=before.at)
+    assert empty["version"] == 0 and empty["content_hash"] == kit.hash(agent, 0)
+
+    by_time = kit.services.diff.diff(agent, before, Point.latest())
+    by_version = kit.services.diff.diff(agent, Point.of_version(0), Point.latest())
+    assert by_time.base.version == 0 and by_time.base.point == {"at": before.at.isoformat()}
+    assert ({k: v for k, v in by_time.to_dict().items() if k != "base"}
+            == {k: v for k, v in by_version.to_dict().items() if k != "base"})
+    assert [m["content"] for m in by_time.messages_added] == ["m0", "m1"]
+
+    target = new_agent("t")
+    kit.store.record([msg(target, "to be emptied")])
+    result = kit.restore.restore(agent, before, target)
+    assert result.source_version == 0
+    assert result.content_hash == empty["content_hash"] == kit.hash(target)
+    assert kit.store.context(target)["messages"] == []
 
 
 def test_garbled_snapshot_bytes_are_detected(kit: Kit) -> None:

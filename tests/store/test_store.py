@@ -264,9 +264,26 @@ def test_unknown_points_are_errors(store: ContextStore) -> None:
     with pytest.raises(PointNotFound, match="latest is 1"):
         store.context("known", version=5)
     with pytest.raises(PointNotFound):
-        store.context("known", version=-1)
-    with pytest.raises(PointNotFound):
         store.context("known", version=1, at=T0)
+
+
+@pytest.mark.parametrize("version", [-1, 2**63, 2**64])
+def test_versions_outside_64_bits_are_a_client_error(store: ContextStore, version: int) -> None:
+    """Every door reads through the store: a version or cursor outside 0..2**63-1 is an
+    InvalidRequest naming the argument, never the driver's OverflowError."""
+    from application.errors import InvalidRequest
+    from domain.points import InvalidPoint, Point
+
+    store.record([msg("known", "x")])
+    with pytest.raises(InvalidRequest, match="^version: "):
+        store.context("known", version=version)
+    with pytest.raises(InvalidRequest, match="^after_version: "):
+        store.history("known", after_version=version)
+    with pytest.raises(InvalidPoint, match="^version: "):
+        Point.of_version(version)
+    with pytest.raises(InvalidPoint, match="^version: "):
+        Point.parse(str(abs(version)) if version > 0 else "v" + "9" * 20)
+    assert [h.version for h in store.history("known", after_version=0)] == [1]
 
 
 # History --------------------------------------------------------------------------------------

@@ -19,15 +19,15 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from application.package_port import PackageRecorder, PackageRow
-from application.ports import AgentRow, EventIndexRow
 from domain.agent_id import LOCAL_TENANT
 from infrastructure.persistence.postgres import PostgresIndexedEventRecorder
+from infrastructure.persistence.side_rows import DeclaredSideRows
 from infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
 _COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
 
 
-class PostgresStoreRecorder(PostgresIndexedEventRecorder, PackageRecorder):
+class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder):
     """The store's whole recorder: the events, the side tables of
     PostgresIndexedEventRecorder and the checkpoint package table."""
 
@@ -66,20 +66,6 @@ class PostgresStoreRecorder(PostgresIndexedEventRecorder, PackageRecorder):
             table=self.packages_table.as_string(), create=None,
             columns="package_id, agent_id, version, event_version, created_us, meta, body",
             join_on="o.agent_id = a.agent_id", key="package_id")]
-
-    def insert_events(  # the EventWriter port (application.ports), with its side rows declared
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        index_rows: Sequence[EventIndexRow] = (),
-        agent_rows: Sequence[AgentRow] = (),
-        package_rows: Sequence[PackageRow] = (),
-        pruned_package_ids: Sequence[str] = (),
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        return super().insert_events(stored_events, index_rows=index_rows,
-                                     agent_rows=agent_rows, package_rows=package_rows,
-                                     pruned_package_ids=pruned_package_ids, **kwargs)
 
     def _insert_events(
         self,

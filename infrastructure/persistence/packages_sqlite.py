@@ -15,8 +15,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from application.package_port import PackageRecorder, PackageRow
-from application.ports import AgentRow, EventIndexRow
 from domain.agent_id import LOCAL_TENANT
+from infrastructure.persistence.side_rows import DeclaredSideRows
 from infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
 from infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
@@ -24,7 +24,7 @@ _OLD_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, 
 _COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
 
 
-class SQLiteStoreRecorder(SQLiteIndexedEventRecorder, PackageRecorder):
+class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder):
     """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder and the
     checkpoint package table."""
 
@@ -56,20 +56,6 @@ class SQLiteStoreRecorder(SQLiteIndexedEventRecorder, PackageRecorder):
             table=self.packages_table, create=self._create_packages, columns=_OLD_COLUMNS,
             join_on="o.agent_id = a.agent_id",
             indexes=(f"{self.packages_table}_agent", f"{self.packages_table}_id"))]
-
-    def insert_events(  # the EventWriter port (application.ports), with its side rows declared
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        index_rows: Sequence[EventIndexRow] = (),
-        agent_rows: Sequence[AgentRow] = (),
-        package_rows: Sequence[PackageRow] = (),
-        pruned_package_ids: Sequence[str] = (),
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        return super().insert_events(stored_events, index_rows=index_rows,
-                                     agent_rows=agent_rows, package_rows=package_rows,
-                                     pruned_package_ids=pruned_package_ids, **kwargs)
 
     def _insert_events(
         self,

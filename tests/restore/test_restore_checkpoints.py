@@ -137,7 +137,7 @@ def test_changed_agents_and_capture_changed(kit: Kit) -> None:
     assert set(kit.checkpoints.changed_agents()) == {a, b}
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -27,7 +27,7 @@ from infrastructure.http.app import create_app
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -67,10 +67,11 @@ def test_serve_checkpoints_changed_agents_by_itself(make_kit: Callable[..., Kit]
         wait_for(lambda: answers(f"{url}/healthz"))
         agent = new_agent("served")
         with httpx.Client(base_url=url, timeout=30) as client:
-            for text in ("hello", "world"):
-                response = client.post(f"/api/v1/agents/{agent}/events",
-                                       json=envelope(agent, text))
-                assert response.status_code == 201, response.text
+            # One batch, so the runner (every 0.6 s) can only ever see the agent at version 2:
+            # two requests let a slow machine's runner checkpoint version 1 in between.
+            response = client.post(f"/api/v1/agents/{agent}/events",
+                                   json=[envelope(agent, text) for text in ("hello", "world")])
+            assert response.status_code == 201, response.text
         # Nothing asked for a checkpoint: the server's runner takes one, and prunes the
         # expired one of the idle agent (without checkpointing the idle agent again).
         wait_for(lambda: len(kit.checkpoints.list(agent)) == 1)

@@ -128,7 +128,8 @@ class ContextStore(StoreReads):
         self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext]
     ) -> RecordResult:
         known = self.index.known_event_ids((e.event_id for e in envelopes), tenant)
-        keys = {e.agent_id: self.key_for(tenant, e.agent_id) for e in envelopes}
+        # Once per agent, not per event: a batch from ingest holds many events of few agents.
+        keys = {a: self.key_for(tenant, a) for a in {e.agent_id for e in envelopes}}
         seen: set[str] = set()
         outcomes: list[EventOutcome] = []
         snapshots: list[tuple[UUID, StoredEvent]] = []

@@ -19,13 +19,15 @@ takes none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+
+from domain import bounds
+from domain.bounds import OutOfBounds
 
 M = TypeVar("M", bound=BaseModel)
 Sources = dict[str, dict[str, Any]]
@@ -58,11 +60,11 @@ async def _body(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]
     if not raw.strip():
         return {}, []
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+        value, _ = bounds.loads(raw)  # strict UTF-8; never a RecursionError, however deep
+    except OutOfBounds as e:
+        return {}, [_error(("body",), e.message, "json_invalid")]
+    except ValueError as e:
         return {}, [_error(("body",), f"invalid JSON: {e}", "json_invalid")]
-    except RecursionError:
-        return {}, [_error(("body",), "the JSON is nested too deeply", "json_invalid")]
     if not isinstance(value, dict):
         return {}, [_error(("body",), "the body must be a JSON object of parameters",
                            "model_attributes_type")]

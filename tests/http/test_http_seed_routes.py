@@ -200,7 +200,7 @@ def test_a_body_that_is_not_an_object_of_parameters(server: LiveServer) -> None:
         untouched = Untouched(c, source)
         url = f"/api/v1/context/restore/{cp['package_id']}"
         deep = b'{"target_agent_id": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
-        for content in (b"[1, 2]", b'"x"', b"{not json", deep):
+        for content in (b"[1, 2]", b'"x"', b"{not json", deep, "{}".encode("utf-16")):
             r = c.post(url, content=content, headers={"content-type": "application/json"})
             assert r.status_code == 422 and fields(r) == ["body"], r.text
         # JSON `null` or any other non-object is refused on every seed route, as the README says.

@@ -9,10 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
-COPY domain ./domain
-COPY application ./application
-COPY projections ./projections
-COPY infrastructure ./infrastructure
+COPY ctxstore ./ctxstore
 
 RUN pip install . \
     && useradd --system --create-home --home-dir /var/lib/ctxstore ctxstore

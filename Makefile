@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # No -x: one failure must not hide the others (CI shows them all).
 PYTEST_ARGS ?= -q
-LINT_PACKAGES := domain application projections infrastructure
+LINT_PACKAGES := ctxstore
 
 .PHONY: venv demo test lint bench browser services-up services-down services-status clean
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import psycopg
 
+from ctxstore.domain.events import AnyEnvelope
+from ctxstore.infrastructure.importers import iter_trace_files, load_trace
 from devtools.services import ensure_nats, free_port, libpq_dsn, nats_info
-from domain.events import AnyEnvelope
-from infrastructure.importers import iter_trace_files, load_trace
 
 
 def fresh_schema(dsn: str, prefix: str = "bench") -> str:

@@ -36,10 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, latency_summary
+from ctxstore.domain.events import parse_envelope
+from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import free_port
-from domain.events import parse_envelope
-from infrastructure.bootstrap import build_store
-from infrastructure.settings import Settings
 
 
 def envelope(agent: str, i: int) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def main() -> None:
            "CONTEXT_CHECKPOINT_INTERVAL_MINUTES": "0"}
     env.pop("CONTEXT_API_KEYS", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "infrastructure.cli.main", "serve", "--port", str(port),
+        [sys.executable, "-m", "ctxstore", "serve", "--port", str(port),
          "--log-level", "warning"], cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"
     settings = Settings(storage_backend="postgres", database_url=args.dsn,

@@ -88,7 +88,7 @@ def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], l
     as fast as it can, or paced at `rate` events/s."""
     import nats
 
-    from infrastructure.messaging.subjects import MSG_ID, Subjects
+    from ctxstore.infrastructure.messaging.subjects import MSG_ID, Subjects
 
     async def run() -> dict[str, float]:
         nc = await nats.connect(url)
@@ -149,7 +149,7 @@ def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
 async def create_streams(url: str, subjects: Any) -> None:
     import nats
 
-    from infrastructure.messaging.streams import ensure_streams
+    from ctxstore.infrastructure.messaging.streams import ensure_streams
 
     nc = await nats.connect(url)
     try:
@@ -281,9 +281,9 @@ def main() -> None:
            "CONTEXT_NATS_PARTITIONS": str(args.partitions),
            "CONTEXT_STORAGE_PATH": tempfile.mkdtemp(prefix="bench-ingest-")}
 
-    from infrastructure.bootstrap import build_store
-    from infrastructure.messaging.subjects import Subjects
-    from infrastructure.settings import Settings
+    from ctxstore.infrastructure.bootstrap import build_store
+    from ctxstore.infrastructure.messaging.subjects import Subjects
+    from ctxstore.infrastructure.settings import Settings
 
     bench_settings = Settings(**{k[8:].lower(): v for k, v in env.items()
                                  if k.startswith("CONTEXT_")})
@@ -292,9 +292,9 @@ def main() -> None:
     if args.dictionary:
         # A store in service has a trained dictionary (`ctxstore compression train`): record
         # other copies of the traces, train on them, and let the workers write with it.
-        from domain.events import parse_envelope
-        from infrastructure.bootstrap import dictionary_catalog
-        from infrastructure.persistence.dictionary_training import train_dictionary
+        from ctxstore.domain.events import parse_envelope
+        from ctxstore.infrastructure.bootstrap import dictionary_catalog
+        from ctxstore.infrastructure.persistence.dictionary_training import train_dictionary
 
         warm = [parse_envelope(b) for agent_id, bodies, _ in load_agents(10_000, tag="warm")
                 for b in bodies]
@@ -310,7 +310,7 @@ def main() -> None:
     def start_workers() -> None:
         # One command, as a user would run it: --processes N workers, one share each.
         workers.append(subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes",
+            [sys.executable, "-m", "ctxstore", "ingest", "--processes",
              str(args.workers), "--batch-size", str(args.batch_size), "--fetch-size",
              str(args.fetch_size), "--no-rpc", "--log-level", "WARNING"],
             env=env, cwd=REPO))

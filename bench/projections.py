@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO))
 
 
 from bench.common import drop_schema, fresh_schema, percentile
-from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store, build_views
-from infrastructure.importers import load_trace
-from infrastructure.projection_worker import ProjectionWorker, wait_until
-from infrastructure.samples import TRACES
-from infrastructure.settings import Settings
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.infrastructure.bootstrap import build_store, build_views
+from ctxstore.infrastructure.importers import load_trace
+from ctxstore.infrastructure.projection_worker import ProjectionWorker, wait_until
+from ctxstore.infrastructure.samples import TRACES
+from ctxstore.infrastructure.settings import Settings
 
 TRACE = TRACES / "tau-bench" / "gpt-4o-airline.first-5-runs.json"
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))

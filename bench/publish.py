@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import jetstream_url, trace_agents  # noqa: E402
+from ctxstore.domain.events import AnyEnvelope  # noqa: E402
 from devtools.services import DEFAULT_NATS_URL, nats_info  # noqa: E402
-from domain.events import AnyEnvelope  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces")
 PER_AGENT = 20
@@ -69,9 +69,9 @@ def many_agents(originals: list[list[AnyEnvelope]], total: int, tag: str
 async def run(url: str, total: int, pipeline: int) -> dict[str, Any]:
     import nats
 
-    from infrastructure.messaging.publisher import ContextPublisher
-    from infrastructure.messaging.streams import ensure_streams
-    from infrastructure.messaging.subjects import MSG_ID, Subjects
+    from ctxstore.infrastructure.messaging.publisher import ContextPublisher
+    from ctxstore.infrastructure.messaging.streams import ensure_streams
+    from ctxstore.infrastructure.messaging.subjects import MSG_ID, Subjects
 
     originals, _files = trace_agents(TRACES)
     nc = await nats.connect(url)

@@ -54,16 +54,16 @@ import psycopg  # noqa: E402
 import zstandard  # noqa: E402
 from eventsourcing.compressor import ZlibCompressor  # noqa: E402
 
-from application.dictionary_port import (  # noqa: E402
+from bench.common import drop_schema, fresh_schema, latency_summary, trace_agents  # noqa: E402
+from ctxstore.application.dictionary_port import (  # noqa: E402
     DEFAULT_DICTIONARY_SIZE,
     DEFAULT_SAMPLES,
 )
-from application.store import ContextStore  # noqa: E402
-from bench.common import drop_schema, fresh_schema, latency_summary, trace_agents  # noqa: E402
-from domain.agent_id import aggregate_id  # noqa: E402
-from domain.aggregate import AgentContext  # noqa: E402
-from domain.events import AnyEnvelope  # noqa: E402
-from domain.state import (  # noqa: E402
+from ctxstore.application.store import ContextStore  # noqa: E402
+from ctxstore.domain.agent_id import aggregate_id  # noqa: E402
+from ctxstore.domain.aggregate import AgentContext  # noqa: E402
+from ctxstore.domain.events import AnyEnvelope  # noqa: E402
+from ctxstore.domain.state import (  # noqa: E402
     EventNotApplicable,
     apply_event,
     canonical_json,
@@ -71,11 +71,11 @@ from domain.state import (  # noqa: E402
     content_of,
     empty_content,
 )
-from infrastructure.bootstrap import build_store  # noqa: E402
-from infrastructure.persistence.dictionary_training import wire_json  # noqa: E402
-from infrastructure.persistence.dsn import libpq_dsn  # noqa: E402
-from infrastructure.persistence.zstd_compressor import ZstdCompressor  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
+from ctxstore.infrastructure.bootstrap import build_store  # noqa: E402
+from ctxstore.infrastructure.persistence.dictionary_training import wire_json  # noqa: E402
+from ctxstore.infrastructure.persistence.dsn import libpq_dsn  # noqa: E402
+from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor  # noqa: E402
+from ctxstore.infrastructure.settings import Settings  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces")
 NO_SNAPSHOTS = 10**12
@@ -191,7 +191,7 @@ class BoundedWorkload:
         }
 
     def events(self, agent_id: str, count: int) -> Iterator[AnyEnvelope]:
-        from domain.events import make_envelope
+        from ctxstore.domain.events import make_envelope
 
         rng = random.Random(self.seed)
         held: list[str] = []
@@ -352,7 +352,7 @@ def capture_levels(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
                    levels: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Real captures (CheckpointService.capture on PostgreSQL) of one agent at each level:
     median time of a few, and the body's size against the raw canonical JSON."""
-    from infrastructure.bootstrap import bootstrap
+    from ctxstore.infrastructure.bootstrap import bootstrap
 
     schema = fresh_schema(args.dsn)
     settings = Settings(storage_backend="postgres", database_url=args.dsn,
@@ -550,8 +550,8 @@ def profile(fn: Callable[[], Any], top: int = 12) -> list[str]:
 def restorer(store: ContextStore, settings: Settings
              ) -> tuple[Callable[[str, int, str], Any], Callable[[str], Any]]:
     """The restore use case (source, version, target) and checkpoint capture (agent)."""
-    from domain.points import Point
-    from infrastructure.bootstrap import bootstrap
+    from ctxstore.domain.points import Point
+    from ctxstore.infrastructure.bootstrap import bootstrap
 
     services = bootstrap(settings, store=store)
 

@@ -42,12 +42,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, trace_agents  # noqa: E402
+from ctxstore.domain.agent_id import aggregate_id  # noqa: E402
+from ctxstore.domain.events import AnyEnvelope  # noqa: E402
+from ctxstore.infrastructure.bootstrap import build_store  # noqa: E402
+from ctxstore.infrastructure.gc_tuning import tune_gc  # noqa: E402
+from ctxstore.infrastructure.settings import Settings  # noqa: E402
 from devtools.services import DEFAULT_DSN, ensure_postgres, libpq_dsn  # noqa: E402
-from domain.agent_id import aggregate_id  # noqa: E402
-from domain.events import AnyEnvelope  # noqa: E402
-from infrastructure.bootstrap import build_store  # noqa: E402
-from infrastructure.gc_tuning import tune_gc  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces/tau-bench")
 ACTIVE_AGENTS = 32  # agents interleaved in the stream at any time

@@ -50,9 +50,9 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from infrastructure.messaging.probe import nats_address as _nats_address
-from infrastructure.messaging.probe import nats_info
-from infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.messaging.probe import nats_address as _nats_address
+from ctxstore.infrastructure.messaging.probe import nats_info
+from ctxstore.infrastructure.persistence.dsn import libpq_dsn
 
 __all__ = [
     "DEFAULT_DSN",

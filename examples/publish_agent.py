@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infrastructure.messaging.publisher import (  # noqa: E402
+from ctxstore.infrastructure.messaging.publisher import (  # noqa: E402
     ContextPublisher,
     SyncContextPublisher,
     new_event,

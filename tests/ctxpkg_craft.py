@@ -10,7 +10,7 @@ from typing import Any
 
 import zstandard
 
-from domain.state import CONTENT_FIELDS, canonical_json
+from ctxstore.domain.state import CONTENT_FIELDS, canonical_json
 
 _HEADER = struct.Struct(">8sIQ")
 

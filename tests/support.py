@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 
-from infrastructure.samples import TRACES
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.samples import TRACES
+from ctxstore.infrastructure.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = TRACES  # the traces bundled in the package

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from support import make_settings
 
-from domain.events import make_envelope
-from infrastructure.bootstrap import bootstrap
-from infrastructure.container import Services
-from infrastructure.http.app import create_app
-from projections.views import ContextViews
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.http.app import create_app
+from ctxstore.projections.views import ContextViews
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

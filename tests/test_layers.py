@@ -2,10 +2,9 @@
 
 Dependencies point inward only (infrastructure > projections > application > domain), the
 domain imports no other layer, nothing installed imports the development launcher, and no
-adapter imports the composition root (infrastructure/bootstrap.py), so no cycle runs through
-it. The
-second test plants a wrong arrow in a copy of the packages and checks the same command refuses
-it, naming the import: the check can fail.
+adapter imports the composition root (ctxstore/infrastructure/bootstrap.py), so no cycle runs
+through it. The second test plants a wrong arrow in a copy of the packages and checks the same
+command refuses it, naming the import: the check can fail.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("domain", "application", "projections", "infrastructure", "devtools")
+PACKAGES = ("ctxstore", "devtools")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -43,15 +42,16 @@ def test_a_wrong_arrow_is_refused(tmp_path: Path) -> None:
 
     # the domain reaching for an adapter, an application module for the launcher, and a
     # door for the composition root
-    bounds = tmp_path / "domain" / "bounds.py"
-    bounds.write_text(bounds.read_text() + "\nimport infrastructure.settings  # noqa\n")
-    store = tmp_path / "application" / "store.py"
+    package = tmp_path / "ctxstore"
+    bounds = package / "domain" / "bounds.py"
+    bounds.write_text(bounds.read_text() + "\nimport ctxstore.infrastructure.settings  # noqa\n")
+    store = package / "application" / "store.py"
     store.write_text(store.read_text() + "\nimport devtools.services  # noqa\n")
-    app = tmp_path / "infrastructure" / "http" / "app.py"
-    app.write_text(app.read_text() + "\nimport infrastructure.bootstrap  # noqa\n")
+    app = package / "infrastructure" / "http" / "app.py"
+    app.write_text(app.read_text() + "\nimport ctxstore.infrastructure.bootstrap  # noqa\n")
     proc = lint_imports(tmp_path)
     assert proc.returncode != 0
     assert "0 kept, 4 broken" in proc.stdout, proc.stdout
-    assert "domain.bounds -> infrastructure.settings" in proc.stdout
-    assert "application.store -> devtools.services" in proc.stdout
-    assert "infrastructure.http.app -> infrastructure.bootstrap" in proc.stdout
+    assert "ctxstore.domain.bounds -> ctxstore.infrastructure.settings" in proc.stdout
+    assert "ctxstore.application.store -> devtools.services" in proc.stdout
+    assert "ctxstore.infrastructure.http.app -> ctxstore.infrastructure.bootstrap" in proc.stdout

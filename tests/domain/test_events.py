@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from domain.events import (
+from ctxstore.domain.events import (
     EVENT_TYPES,
     MAX_EMBEDDING_DIMENSIONS,
     InvalidEnvelope,

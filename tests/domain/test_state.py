@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from domain.aggregate import AgentContext
-from domain.state import (
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.state import (
     CONTENT_FIELDS,
     EventNotApplicable,
     apply_event,

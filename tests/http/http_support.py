@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import uvicorn
 
+from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.http.app import create_app
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import free_port
-from infrastructure.bootstrap import bootstrap
-from infrastructure.http.app import create_app
-from infrastructure.settings import Settings
 
 
 @dataclass

@@ -17,7 +17,7 @@ from support import make_settings
 from test_http_api import env, new_agent
 from websockets.sync.client import connect
 
-from infrastructure.http.routes.packages import attachment
+from ctxstore.infrastructure.http.routes.packages import attachment
 
 CTXPKG = "application/vnd.ctxstore.ctxpkg"
 

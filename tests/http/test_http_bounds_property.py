@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import make_settings
 
-from domain.bounds import INT64_MAX, INT64_MIN
+from ctxstore.domain.bounds import INT64_MAX, INT64_MIN
 
 EXAMPLES = 60
 ODD_TEXT = ["\ud800", "\udfff", "\ud83d", "\ud83d\ude00", "😀", "\x00", "\u2028", "\ufeff",

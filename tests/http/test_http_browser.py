@@ -9,7 +9,7 @@ from http_support import LiveServer
 from playwright.sync_api import expect, sync_playwright
 from test_http_api import env, new_agent
 
-from infrastructure.projection_worker import ProjectionWorker
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -95,7 +95,7 @@ def test_the_page_works_with_keys_and_keeps_them_out_of_urls(keyed_server: LiveS
 
 def test_the_page_keyless_under_its_policy_draws_the_chart(server: LiveServer) -> None:
     """The evolution chart's legend colours were style attributes, which the CSP refuses."""
-    from infrastructure.projection_worker import ProjectionWorker
+    from ctxstore.infrastructure.projection_worker import ProjectionWorker
 
     agent = new_agent()
     seed(server, agent)

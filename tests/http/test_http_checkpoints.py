@@ -7,7 +7,7 @@ import uuid
 from http_support import LiveServer
 from test_http_api import env, new_agent
 
-from infrastructure.projection_worker import ProjectionWorker
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
 
 
 def seed(server: LiveServer, agent: str, n: int = 4) -> None:

@@ -282,7 +282,7 @@ def test_a_key_in_the_websocket_url_is_refused(keyed_server: LiveServer,
 
 
 def test_the_page_sends_no_key_in_urls() -> None:
-    script = (Path(__file__).resolve().parents[2] / "infrastructure/http/static/app.js"
+    script = (Path(__file__).resolve().parents[2] / "ctxstore/infrastructure/http/static/app.js"
               ).read_text()
     assert "api_key" not in script and "ctxstore.key." in script
 
@@ -310,7 +310,7 @@ def test_healthz_gives_error_text_only_to_a_key_holder(postgres_dsn: str,
 
 # The policy's parsing -------------------------------------------------------------------------
 def test_settings_that_are_not_origins_are_refused_at_start() -> None:
-    from infrastructure.http.guards import JSON_TYPES, GuardPolicy
+    from ctxstore.infrastructure.http.guards import JSON_TYPES, GuardPolicy
 
     def build(origins: str) -> GuardPolicy:
         return GuardPolicy.build(keyed=False, allowed_hosts="", allowed_origins=origins,

@@ -118,7 +118,7 @@ def test_keys_never_reach_the_logs(tmp_path: Path) -> None:
 
 
 def test_redaction_blanks_secret_names_and_keeps_the_rest() -> None:
-    from infrastructure.http.log_redaction import redact
+    from ctxstore.infrastructure.http.log_redaction import redact
 
     line = '"GET /api/v1/agents?limit=5&x_api_key=k1&api%5Fkey=k2&agent_id=bot&PassWord=p HTTP/1.1"'
     assert redact(line) == ('"GET /api/v1/agents?limit=5&x_api_key=[redacted]&api%5Fkey=[redacted]'

@@ -22,9 +22,9 @@ import pytest
 from http_support import LiveServer, serve
 from support import make_settings
 
-from application.store import ContextStore
-from domain.events import parse_envelope
-from infrastructure.settings import Settings
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.events import parse_envelope
+from ctxstore.infrastructure.settings import Settings
 
 LEGACY = Path(__file__).resolve().parents[1] / "store" / "legacy_keyed"
 KEYS = "key-a:tenant-a,key-b:tenant-b"

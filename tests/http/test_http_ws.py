@@ -47,7 +47,7 @@ def test_follow_from_a_version_replays_then_follows(server: LiveServer) -> None:
 
 def test_events_written_elsewhere_arrive_by_polling(server: LiveServer) -> None:
     """An event recorded by another process (here: straight into the store) still arrives."""
-    from domain.events import parse_envelope
+    from ctxstore.domain.events import parse_envelope
 
     agent = new_agent()
     store = server.app.state.api.store

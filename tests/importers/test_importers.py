@@ -23,16 +23,16 @@ from typing import Any
 import pytest
 from support import SHARED_TRACES
 
-from domain.agent_id import AGENT_ID_PATTERN
-from domain.events import parse_envelope
-from infrastructure.importers import (
+from ctxstore.domain.agent_id import AGENT_ID_PATTERN
+from ctxstore.domain.events import parse_envelope
+from ctxstore.infrastructure.importers import (
     EventLimits,
     ImportedAgent,
     TraceFormatError,
     iter_trace_files,
     load_trace,
 )
-from infrastructure.samples import TRACES as SAMPLES
+from ctxstore.infrastructure.samples import TRACES as SAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = SHARED_TRACES

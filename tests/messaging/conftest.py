@@ -18,8 +18,8 @@ import nats
 import pytest
 from support import make_settings
 
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import ensure_nats, free_port, nats_info
-from infrastructure.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 
-from infrastructure.bootstrap import build_messaging_app
-from infrastructure.messaging.app import Runtime
-from infrastructure.messaging.ingest import IngestOptions
-from infrastructure.messaging.subjects import Subjects
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.bootstrap import build_messaging_app
+from ctxstore.infrastructure.messaging.app import Runtime
+from ctxstore.infrastructure.messaging.ingest import IngestOptions
+from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.settings import Settings
 
 
 def subjects_of(settings: Settings) -> Subjects:

@@ -9,9 +9,9 @@ import nats
 from nats.js.api import AckPolicy
 from nats_helpers import running_app, subjects_of, wait_until
 
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.messaging.streams import consumer_config, ensure_streams
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import consumer_config, ensure_streams
+from ctxstore.infrastructure.settings import Settings
 
 
 async def test_batches_end_fully_acknowledged_and_old_consumers_are_migrated(

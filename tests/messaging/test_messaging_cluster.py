@@ -13,11 +13,11 @@ from pathlib import Path
 import nats
 import pytest
 
+from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import ensure_streams
+from ctxstore.infrastructure.messaging.subjects import Subjects
 from devtools.services import _nats_server_binary
-from infrastructure.messaging.leases import LeaseLost, PartitionLeases
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.messaging.streams import ensure_streams
-from infrastructure.messaging.subjects import Subjects
 
 
 def _free_ports(n: int) -> list[int]:

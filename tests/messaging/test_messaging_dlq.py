@@ -11,16 +11,16 @@ from collections.abc import Callable
 import nats
 from nats_helpers import running_app, subjects_of, wait_until
 
-from infrastructure.messaging.dlq import list_dead_letters
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.messaging.dlq import list_dead_letters
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.settings import Settings
 
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONTEXT_NATS_URL": settings.nats_url,
            "CONTEXT_NATS_PREFIX": settings.nats_prefix,
            "CONTEXT_NATS_PARTITIONS": str(settings.nats_partitions)}
-    return subprocess.run([sys.executable, "-m", "infrastructure.cli.main", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "ctxstore", *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -112,7 +112,7 @@ async def test_sync_publisher_for_agents_without_a_loop(
         settings_factory: Callable[..., Settings]) -> None:
     import asyncio
 
-    from infrastructure.messaging.publisher import SyncContextPublisher
+    from ctxstore.infrastructure.messaging.publisher import SyncContextPublisher
 
     settings = settings_factory(nats_partitions=2)
     async with running_app(settings) as runtime:
@@ -134,7 +134,7 @@ async def test_async_publisher_rejects_invalid_envelopes_before_sending(
         settings_factory: Callable[..., Settings]) -> None:
     import pytest
 
-    from domain.events import InvalidEnvelope
+    from ctxstore.domain.events import InvalidEnvelope
 
     settings = settings_factory(nats_partitions=1)
     async with running_app(settings), await ContextPublisher.connect(

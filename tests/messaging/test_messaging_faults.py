@@ -19,15 +19,15 @@ import psycopg
 import pytest
 from nats_helpers import running_app, subjects_of, wait_drained, wait_until
 
-from application.store import ContextStore
+from ctxstore.application.store import ContextStore
+from ctxstore.infrastructure.bootstrap import build_messaging_app, build_store
+from ctxstore.infrastructure.messaging.dlq import list_dead_letters
+from ctxstore.infrastructure.messaging.ingest import IngestOptions
+from ctxstore.infrastructure.messaging.leases import lease_holders
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import ensure_streams
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import ensure_nats, free_port, libpq_dsn
-from infrastructure.bootstrap import build_messaging_app, build_store
-from infrastructure.messaging.dlq import list_dead_letters
-from infrastructure.messaging.ingest import IngestOptions
-from infrastructure.messaging.leases import lease_holders
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.messaging.streams import ensure_streams
-from infrastructure.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--batch-size", "100",
+            [sys.executable, "-m", "ctxstore", "ingest", "--batch-size", "100",
              "--fetch-size", "50", "--no-rpc", "--log-level", "WARNING",
              "--lease-seconds", "3"],
             env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
@@ -162,7 +162,7 @@ def test_nats_commands_say_in_one_line_when_nats_is_away(
     dead = dead_nats_url()
     env = {**worker_env(settings), "CONTEXT_NATS_URL": dead}
     for command in (["partitions"], ["dlq", "list"]):
-        done = subprocess.run([sys.executable, "-m", "infrastructure.cli.main", *command],
+        done = subprocess.run([sys.executable, "-m", "ctxstore", *command],
                               env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
         assert done.returncode == 1
         assert done.stderr.splitlines() == [
@@ -176,7 +176,7 @@ def test_ingest_waiting_for_nats_says_why_and_still_stops(
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--no-rpc"],
+            [sys.executable, "-m", "ctxstore", "ingest", "--no-rpc"],
             env={**worker_env(settings), "CONTEXT_NATS_URL": dead}, cwd=REPO, stdout=out,
             stderr=subprocess.STDOUT)
     try:
@@ -184,7 +184,7 @@ def test_ingest_waiting_for_nats_says_why_and_still_stops(
         while "Connect call failed" not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        assert "WARNING infrastructure.messaging.app: NATS: ConnectionRefusedError" in \
+        assert "WARNING ctxstore.infrastructure.messaging.app: NATS: ConnectionRefusedError" in \
             log.read_text()
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(20) == 0, log.read_text()
@@ -233,7 +233,7 @@ def test_ingest_stops_promptly_when_nats_went_away(
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(  # with ctx.rpc.* too, so its subscription closes as well
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest"],
+            [sys.executable, "-m", "ctxstore", "ingest"],
             env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

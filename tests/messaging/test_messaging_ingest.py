@@ -10,10 +10,10 @@ import nats
 import pytest
 from nats_helpers import running_app, subjects_of, wait_until
 
-from application.store import ContextStore
-from infrastructure.messaging.ingest import IngestOptions, IngestStats, ProgressReport
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.settings import Settings
+from ctxstore.application.store import ContextStore
+from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestStats, ProgressReport
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.settings import Settings
 
 
 def total_events(store: ContextStore) -> int:
@@ -144,7 +144,7 @@ async def test_progress_is_logged_while_events_come_and_a_summary_at_stop(
     """Whichever ticks the 30 events fall into, a progress line reaches their total."""
     settings = settings_factory(nats_partitions=1)
     options = IngestOptions(max_event_bytes=settings.max_event_bytes, progress_every=0.2)
-    caplog.set_level(logging.INFO, logger="infrastructure.messaging.ingest")
+    caplog.set_level(logging.INFO, logger="ctxstore.infrastructure.messaging.ingest")
 
     def progress_lines() -> list[str]:
         return [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest:")]

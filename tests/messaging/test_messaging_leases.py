@@ -19,12 +19,12 @@ from nats_helpers import running_app, subjects_of, wait_until
 from tcp_proxy import TcpProxy
 from test_messaging_faults import REPO, worker_env
 
-from domain.events import AnyEnvelope
-from infrastructure.bootstrap import build_messaging_app
-from infrastructure.messaging.ingest import IngestOptions
-from infrastructure.messaging.leases import LeaseLost, PartitionLeases
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.settings import Settings
+from ctxstore.domain.events import AnyEnvelope
+from ctxstore.infrastructure.bootstrap import build_messaging_app
+from ctxstore.infrastructure.messaging.ingest import IngestOptions
+from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.settings import Settings
 
 
 def messages(agent: str, start: int, count: int) -> list[AnyEnvelope]:
@@ -36,7 +36,7 @@ def messages(agent: str, start: int, count: int) -> list[AnyEnvelope]:
 
 async def test_a_second_worker_waits_as_a_standby_and_takes_over_when_the_first_stops(
         settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "infrastructure.messaging.leases")
+    caplog.set_level(logging.WARNING, "ctxstore.infrastructure.messaging.leases")
     settings = settings_factory(nats_partitions=2)
     options = IngestOptions(max_event_bytes=settings.max_event_bytes, lease_seconds=3)
     first_app, first = build_messaging_app(settings, options=options)
@@ -117,7 +117,7 @@ async def test_leases_expire_after_their_holder_dies_and_its_namesake_takes_them
         for partition in (0, 1):  # then never renewed nor released: its process "died"
             await dead.acquire(partition)
         standby = PartitionLeases(js, bucket, [1], holder="host:2:other", ttl=2, poll=0.1)
-        caplog.set_level(logging.WARNING, "infrastructure.messaging.leases")
+        caplog.set_level(logging.WARNING, "ctxstore.infrastructure.messaging.leases")
         waiting = asyncio.create_task(standby.acquire(1))
         # The standby says so once it has found the lease held: from then on it waits.
         await wait_until(lambda: waiting.done() or "partition-1 is consumed by host:1:worker-0"
@@ -173,7 +173,7 @@ async def test_release_frees_every_lease_at_once_and_is_bounded_without_answers(
             await leases.acquire(partition)
         proxy.hold()  # the server no longer hears this worker
         started = asyncio.get_running_loop().time()
-        with caplog.at_level(logging.WARNING, "infrastructure.messaging.leases"):
+        with caplog.at_level(logging.WARNING, "ctxstore.infrastructure.messaging.leases"):
             await leases.release(timeout=1.0)
         assert asyncio.get_running_loop().time() - started < 2.5  # not 6 x nats-py's timeout
         assert "leases not released: partition-0 (no answer)" in caplog.text
@@ -219,7 +219,7 @@ async def test_the_ingest_command_exits_with_an_error_when_its_lease_is_taken(
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--no-rpc",
+            [sys.executable, "-m", "ctxstore", "ingest", "--no-rpc",
              "--lease-seconds", "1"], env=worker_env(settings), cwd=REPO, stdout=out,
             stderr=subprocess.STDOUT)
     nc = await nats.connect(settings.nats_url)
@@ -252,7 +252,7 @@ async def test_partitions_command_shows_holders_and_backlog(
     settings = settings_factory(nats_partitions=2)
 
     def partitions(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "infrastructure.cli.main", "partitions",
+        return subprocess.run([sys.executable, "-m", "ctxstore", "partitions",
                                *args], env=worker_env(settings), cwd=REPO,
                               capture_output=True, text=True, timeout=60)
 

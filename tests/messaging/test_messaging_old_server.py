@@ -22,10 +22,10 @@ from nats_helpers import running_app, wait_until
 from support import make_settings
 from tcp_proxy import TcpProxy
 
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import NatsServerTooOld, fit_to_server
+from ctxstore.infrastructure.messaging.subjects import Subjects
 from devtools.services import nats_info
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.messaging.streams import NatsServerTooOld, fit_to_server
-from infrastructure.messaging.subjects import Subjects
 
 ROOT = Path(__file__).resolve().parents[2]
 FALLBACK = "cannot partition agents (stream subject transforms need 2.10 or later): using 1 " \
@@ -74,7 +74,7 @@ async def test_ingest_app_with_the_default_partitions_records_on_an_old_server(
         old_nats: str, prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings("sqlite", tmp_path, nats_url=old_nats, nats_prefix=prefix)
     assert "nats_partitions" not in settings.model_fields_set
-    with caplog.at_level("WARNING", logger="infrastructure.messaging.streams"):
+    with caplog.at_level("WARNING", logger="ctxstore.infrastructure.messaging.streams"):
         async with running_app(settings) as runtime:
             assert runtime.subjects.partitions == 1
             async with await ContextPublisher.connect(old_nats, prefix=prefix) as publisher:
@@ -105,7 +105,7 @@ def _cli_env(url: str, prefix: str, tmp_path: Path, **extra: str) -> dict[str, s
 
 async def _ingest(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "infrastructure.cli.main", "ingest", "--log-level", "WARNING",
+        sys.executable, "-m", "ctxstore", "ingest", "--log-level", "WARNING",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
@@ -158,7 +158,7 @@ async def test_ctxstore_ingest_with_processes_on_an_old_server_says_it_must_be_2
         old_nats: str, prefix: str, tmp_path: Path) -> None:
     """Raising CONTEXT_NATS_PARTITIONS cannot help on 2.9: the line says what would."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", "2",
+        sys.executable, "-m", "ctxstore", "ingest", "--processes", "2",
         cwd=ROOT, env=_cli_env(old_nats, prefix, tmp_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, stderr = await asyncio.wait_for(proc.communicate(), 60)

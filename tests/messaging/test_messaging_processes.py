@@ -20,9 +20,9 @@ from test_messaging_faults import (
     worker_env,
 )
 
-from infrastructure.cli.supervise import share_partitions
-from infrastructure.messaging.publisher import ContextPublisher
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.cli.supervise import share_partitions
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher
+from ctxstore.infrastructure.settings import Settings
 
 
 def test_partitions_are_dealt_round_robin() -> None:
@@ -53,7 +53,7 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
     log = tmp_path / "supervisor.log"
     with log.open("ab") as out:
         parent = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", "2",
+            [sys.executable, "-m", "ctxstore", "ingest", "--processes", "2",
              "--batch-size", "100", "--fetch-size", "50", "--no-rpc", "--log-level", "INFO"],
             env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -98,14 +98,14 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
 def test_too_many_processes_is_a_clear_error(settings_factory: Callable[..., Settings]) -> None:
     settings = settings_factory(nats_partitions=2)
     done = subprocess.run(
-        [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", "3"],
+        [sys.executable, "-m", "ctxstore", "ingest", "--processes", "3"],
         env=worker_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "--processes 3 is more than the 2 partition(s)" in done.stderr
     assert "Traceback" not in done.stderr
     for bad in ("0", "many"):
         done = subprocess.run(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", bad],
+            [sys.executable, "-m", "ctxstore", "ingest", "--processes", bad],
             env=worker_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
         assert done.returncode == 1
         assert f"--processes '{bad}': expected a number of at least 1" in done.stderr
@@ -119,7 +119,7 @@ async def test_workers_stop_when_the_supervisor_is_killed(
     log = tmp_path / "supervisor.log"
     with log.open("ab") as out:
         parent = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli.main", "ingest", "--processes", "2",
+            [sys.executable, "-m", "ctxstore", "ingest", "--processes", "2",
              "--no-rpc", "--log-level", "INFO"],
             env=worker_env(settings), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -13,7 +13,7 @@ import nats
 from nats_helpers import running_app, subjects_of, wait_until
 from tcp_proxy import TcpProxy
 
-from infrastructure.messaging.publisher import (
+from ctxstore.infrastructure.messaging.publisher import (
     ContextPublisher,
     HeldBack,
     PublishFailed,
@@ -21,8 +21,8 @@ from infrastructure.messaging.publisher import (
     encode,
     new_event,
 )
-from infrastructure.messaging.subjects import Subjects
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.settings import Settings
 
 
 async def test_publisher_keeps_each_agents_order_across_connection_cuts(

@@ -11,7 +11,7 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
-from infrastructure.messaging.pull import BatchPuller
+from ctxstore.infrastructure.messaging.pull import BatchPuller
 
 
 async def _take_until(puller: BatchPuller, count: int, timeout: float = 10.0) -> list[Msg]:
@@ -24,7 +24,7 @@ async def _take_until(puller: BatchPuller, count: int, timeout: float = 10.0) ->
 
 async def test_batches_in_order_and_requests_renewed(js_url: str, prefix: str,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="infrastructure.messaging.pull")
+    caplog.set_level(logging.WARNING, logger="ctxstore.infrastructure.messaging.pull")
     nc = await nats.connect(js_url)
     js = nc.jetstream()
     stream, subject = f"{prefix.upper()}_PULL", f"{prefix}.pull"

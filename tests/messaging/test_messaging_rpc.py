@@ -9,10 +9,10 @@ from typing import Any
 import nats
 from nats_helpers import running_app, subjects_of, wait_until
 
-from infrastructure.messaging.asyncapi import asyncapi_document
-from infrastructure.messaging.publisher import ContextPublisher, new_event
-from infrastructure.messaging.subjects import Subjects
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.messaging.asyncapi import asyncapi_document
+from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.settings import Settings
 
 
 async def test_rpc_context_answers_state_and_errors(

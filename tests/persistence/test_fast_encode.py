@@ -16,12 +16,12 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from domain.aggregate import AgentContext
-from domain.events import make_envelope
-from infrastructure.persistence.fast_encode import encode_recorded
-from infrastructure.persistence.mapper import ContextMapper
-from infrastructure.persistence.transcoder import FastJSONTranscoder
-from infrastructure.persistence.zstd_compressor import ZstdCompressor
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.persistence.fast_encode import encode_recorded
+from ctxstore.infrastructure.persistence.mapper import ContextMapper
+from ctxstore.infrastructure.persistence.transcoder import FastJSONTranscoder
+from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor
 
 WHEN = datetime(2025, 6, 1, 8, 30, 0, 123456, tzinfo=UTC)
 

@@ -31,12 +31,12 @@ from recorder_setup import (
     TextOriginatorIds,
 )
 
-from application.ports import AgentRow, EventIndexRow
-from infrastructure.persistence.postgres import (
+from ctxstore.application.ports import AgentRow, EventIndexRow
+from ctxstore.infrastructure.persistence.postgres import (
     PostgresIndexedEventRecorder,
     PostgresSnapshotRecorder,
 )
-from infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
+from ctxstore.infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
 
 # SQLite ---------------------------------------------------------------------------------------
 

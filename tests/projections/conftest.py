@@ -10,7 +10,7 @@ import pytest
 from projection_support import Kit
 from support import make_settings
 
-from infrastructure.bootstrap import bootstrap, build_store, build_views
+from ctxstore.infrastructure.bootstrap import bootstrap, build_store, build_views
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

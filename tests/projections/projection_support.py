@@ -12,15 +12,15 @@ from typing import Any
 
 from support import SAMPLES
 
-from application.store import ContextStore, to_us
-from domain.agent_id import aggregate_id
-from domain.events import make_envelope
-from domain.points import Point
-from domain.state import canonical_json
-from infrastructure.container import Services
-from infrastructure.importers import load_trace
-from infrastructure.settings import Settings
-from projections.views import ContextViews
+from ctxstore.application.store import ContextStore, to_us
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.events import make_envelope
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import canonical_json
+from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.importers import load_trace
+from ctxstore.infrastructure.settings import Settings
+from ctxstore.projections.views import ContextViews
 
 LETTA = (SAMPLES / "letta-agent-file"
          / "memgpt_agent__memgpt_agent_with_convo@2025-03-31_bee301d2.af")
@@ -214,7 +214,7 @@ def first_seen(store: ContextStore, agent_id: str, phrase: str) -> tuple[int, in
 
 def evolution_rows(dump: dict[str, list[tuple[Any, ...]]]
                    ) -> dict[tuple[str, str, int], dict[str, int]]:
-    from projections.evolution import COLUMNS
+    from ctxstore.projections.evolution import COLUMNS
 
     out = {}
     for row in dump["evolution"]:

@@ -12,12 +12,12 @@ from eventsourcing.cipher import AESCipher
 from projection_support import LETTA, first_seen
 from support import make_settings
 
-from domain.events import make_envelope
-from infrastructure.bootstrap import build_store, build_views
-from infrastructure.importers import load_trace
-from infrastructure.projection_worker import ProjectionWorker
-from infrastructure.settings import Settings
-from projections.search import SearchQuery, with_snippets
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.bootstrap import build_store, build_views
+from ctxstore.infrastructure.importers import load_trace
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.infrastructure.settings import Settings
+from ctxstore.projections.search import SearchQuery, with_snippets
 
 SECRET = "Quagmire-Pelican"  # in a message and a memory; must never show up in a view
 

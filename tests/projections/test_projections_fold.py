@@ -17,10 +17,10 @@ from projection_support import (
     tool_rows,
 )
 
-from infrastructure.projection_worker import ProjectionWorker
-from projections.analysis import analyse
-from projections.catalogue import CatalogueFilter
-from projections.search import SearchQuery
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.projections.analysis import analyse
+from ctxstore.projections.catalogue import CatalogueFilter
+from ctxstore.projections.search import SearchQuery
 
 
 def test_views_equal_the_fold_of_the_events_and_rebuild_identically(kit: Kit) -> None:

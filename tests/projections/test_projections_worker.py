@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from projection_support import TRACES, Kit, evolution_rows, load_real, reference_rows
 
-from domain.events import make_envelope
-from infrastructure.importers import load_trace
-from infrastructure.projection_worker import ProjectionWorker, wait_until
-from infrastructure.settings import Settings
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.importers import load_trace
+from ctxstore.infrastructure.projection_worker import ProjectionWorker, wait_until
+from ctxstore.infrastructure.settings import Settings
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 

@@ -11,7 +11,7 @@ import pytest
 from restore_support import Kit
 from support import make_settings
 
-from infrastructure.bootstrap import bootstrap, build_store
+from ctxstore.infrastructure.bootstrap import bootstrap, build_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -12,11 +12,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from application.store import ContextStore
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import libpq_dsn
-from domain.events import AnyEnvelope, make_envelope
-from infrastructure.container import Services
-from infrastructure.settings import Settings
 
 
 @dataclass

@@ -10,8 +10,8 @@ import zstandard
 from restore_support import Kit, env, msg, new_agent
 from test_restore_packages import split
 
-from domain.state import canonical_json
-from infrastructure.settings import Settings
+from ctxstore.domain.state import canonical_json
+from ctxstore.infrastructure.settings import Settings
 
 WORDS = ["agent", "context", "tool", "memory", "restore", "version", "checkpoint", "search",
          "result", "error", "retry", "plan", "user", "file", "patch", "test", "build", "query"]

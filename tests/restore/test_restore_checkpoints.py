@@ -10,11 +10,16 @@ import pytest
 from eventsourcing.cipher import AESCipher
 from restore_support import Kit, env, msg, new_agent
 
-from application.checkpoint_runner import CheckpointRunner
-from application.errors import AgentNotFound, InvalidRequest, PackageTooLarge, PointNotFound
-from domain.points import Point
-from domain.state import canonical_json
-from infrastructure.bootstrap import build_checkpoint_runner
+from ctxstore.application.checkpoint_runner import CheckpointRunner
+from ctxstore.application.errors import (
+    AgentNotFound,
+    InvalidRequest,
+    PackageTooLarge,
+    PointNotFound,
+)
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import canonical_json
+from ctxstore.infrastructure.bootstrap import build_checkpoint_runner
 
 SECRET = "the-launch-code-is-swordfish"
 

@@ -16,11 +16,11 @@ from restore_support import msg
 from support import make_settings
 from typer.testing import CliRunner, Result
 
-from infrastructure.bootstrap import build_store
-from infrastructure.cli import common
-from infrastructure.cli import restore as restore_cli
-from infrastructure.cli.main import app
-from infrastructure.settings import Settings
+from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.cli import common
+from ctxstore.infrastructure.cli import restore as restore_cli
+from ctxstore.infrastructure.cli.main import app
+from ctxstore.infrastructure.settings import Settings
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 

@@ -6,7 +6,7 @@ import json
 
 from restore_support import Kit, env, msg, new_agent
 
-from domain.points import Point
+from ctxstore.domain.points import Point
 
 
 def test_diff_between_points_of_one_agent(kit: Kit) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from restore_support import Kit, env, msg, new_agent
 
-from application.errors import (
+from ctxstore.application.errors import (
     AgentNotFound,
     CheckpointNotFound,
     ContextStoreError,
@@ -19,9 +19,9 @@ from application.errors import (
     InvalidRequest,
     PointNotFound,
 )
-from domain.agent_id import aggregate_id
-from domain.points import Point
-from domain.state import canonical_json
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import canonical_json
 
 
 def seeded(kit: Kit, n: int = 12) -> str:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from restore_support import Kit, env, msg, new_agent
 
-from domain.merge import merge_content
-from domain.points import InvalidPoint, Point
-from domain.state import content_hash, empty_content
+from ctxstore.domain.merge import merge_content
+from ctxstore.domain.points import InvalidPoint, Point
+from ctxstore.domain.state import content_hash, empty_content
 
 
 def content(**fields: object) -> dict[str, object]:

@@ -14,8 +14,8 @@ import zstandard
 from restore_support import Kit, msg, new_agent
 from test_restore_packages import frame, split
 
-from application.errors import InvalidPackageFile
-from infrastructure.persistence.portable import BodyTooLarge, PortableZstd
+from ctxstore.application.errors import InvalidPackageFile
+from ctxstore.infrastructure.persistence.portable import BodyTooLarge, PortableZstd
 
 MIB = 1024 * 1024
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from restore_support import Kit, msg, new_agent
 
-from application.checkpoint_model import Checkpoint
-from application.errors import CorruptedCheckpoint
-from domain.points import Point
-from domain.state import canonical_json, content_hash
+from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.errors import CorruptedCheckpoint
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import canonical_json, content_hash
 
 
 def test_each_tenant_sees_one_checkpoint_of_an_id(make_kit: Callable[..., Kit]) -> None:

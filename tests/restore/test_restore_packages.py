@@ -13,10 +13,10 @@ import zstandard
 from eventsourcing.cipher import AESCipher
 from restore_support import Kit, env, msg, new_agent
 
-from application.errors import InvalidPackageFile, PackageExists, PackageTooLarge
-from application.packages import MAGIC
-from domain.points import Point
-from domain.state import canonical_json, content_hash
+from ctxstore.application.errors import InvalidPackageFile, PackageExists, PackageTooLarge
+from ctxstore.application.packages import MAGIC
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import canonical_json, content_hash
 
 HEADER = struct.Struct(">8sIQ")
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from restore_support import Kit, env, new_agent
 
-from domain.points import Point
-from domain.state import apply_event, content_hash, empty_content
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import apply_event, content_hash, empty_content
 
 WORDS = ["alpha", "beta", "gamma", "delta", "épsilon", "zeta 🙂"]
 MEMORY_IDS = ["m0", "m1", "m2", "m3"]

@@ -10,9 +10,9 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 from recorder_setup import ConcurrentCases, PostgresRecorderSetup, SQLiteFileSetup
 
-from application.package_port import PackageRecorder, PackageRow
-from infrastructure.persistence.packages_postgres import PostgresStoreRecorder
-from infrastructure.persistence.packages_sqlite import SQLiteStoreRecorder
+from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.infrastructure.persistence.packages_postgres import PostgresStoreRecorder
+from ctxstore.infrastructure.persistence.packages_sqlite import SQLiteStoreRecorder
 
 
 class PackageRowChecks:

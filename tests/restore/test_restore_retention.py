@@ -15,17 +15,17 @@ import pytest
 from restore_support import Kit, msg, new_agent
 from typer.testing import CliRunner
 
-from application.errors import CheckpointNotFound, PointNotFound
-from application.store import to_us
-from domain.agent_id import aggregate_id
-from domain.aggregate import AgentContext
-from domain.points import Point
-from infrastructure.bootstrap import build_views
-from infrastructure.cli import common
-from infrastructure.cli import restore as restore_cli
-from infrastructure.cli.main import app
-from infrastructure.projection_worker import ProjectionWorker
-from projections.catalogue import CatalogueFilter
+from ctxstore.application.errors import CheckpointNotFound, PointNotFound
+from ctxstore.application.store import to_us
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.points import Point
+from ctxstore.infrastructure.bootstrap import build_views
+from ctxstore.infrastructure.cli import common
+from ctxstore.infrastructure.cli import restore as restore_cli
+from ctxstore.infrastructure.cli.main import app
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.projections.catalogue import CatalogueFilter
 
 
 def backdate(kit: Kit, package_ids: list[str], days: float) -> None:

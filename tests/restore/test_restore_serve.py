@@ -20,9 +20,9 @@ import uvicorn
 from restore_support import Kit, msg, new_agent
 from test_restore_retention import backdate
 
+from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.http.app import create_app
 from devtools.services import free_port
-from infrastructure.bootstrap import bootstrap
-from infrastructure.http.app import create_app
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 

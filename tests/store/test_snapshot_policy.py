@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from application.snapshot_policy import SnapshotPolicy
-from domain.events import make_envelope
-from infrastructure.bootstrap import build_store
+from ctxstore.application.snapshot_policy import SnapshotPolicy
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.bootstrap import build_store
 from tests.support import make_settings
 
 

@@ -8,10 +8,12 @@ import json
 import multiprocessing
 import random
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,14 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from support import make_settings
 
-from application.store import ContextStore
+from ctxstore.application.checkpoint_changes import changed_after
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import AGENT_NAMESPACE, aggregate_id
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.infrastructure.bootstrap import bootstrap, build_store
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.infrastructure.settings import Settings
 from devtools.services import libpq_dsn
-from domain.agent_id import AGENT_NAMESPACE, aggregate_id
-from domain.events import AnyEnvelope, make_envelope
-from infrastructure.bootstrap import build_store
-from infrastructure.settings import Settings
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -254,7 +258,7 @@ def test_default_time_is_now(store: ContextStore) -> None:
 
 
 def test_unknown_points_are_errors(store: ContextStore) -> None:
-    from application.errors import AgentNotFound, PointNotFound
+    from ctxstore.application.errors import AgentNotFound, PointNotFound
 
     store.record([msg("known", "x")])
     with pytest.raises(AgentNotFound):
@@ -271,8 +275,8 @@ def test_unknown_points_are_errors(store: ContextStore) -> None:
 def test_versions_outside_64_bits_are_a_client_error(store: ContextStore, version: int) -> None:
     """Every door reads through the store: a version or cursor outside 0..2**63-1 is an
     InvalidRequest naming the argument, never the driver's OverflowError."""
-    from application.errors import InvalidRequest
-    from domain.points import InvalidPoint, Point
+    from ctxstore.application.errors import InvalidRequest
+    from ctxstore.domain.points import InvalidPoint, Point
 
     store.record([msg("known", "x")])
     with pytest.raises(InvalidRequest, match="^version: "):
@@ -593,7 +597,7 @@ def test_agents_beyond_the_cache_are_loaded_in_one_query_a_batch(
 
 def test_snapshots_are_written_by_our_binary_recorder_on_postgres(store: ContextStore,
                                                                    backend: str) -> None:
-    from infrastructure.persistence.postgres import PostgresSnapshotRecorder
+    from ctxstore.infrastructure.persistence.postgres import PostgresSnapshotRecorder
 
     store.record([msg("snap-writer", f"m{i}") for i in range(25)])  # interval 10: 2 snapshots
     assert isinstance(store.snapshots.recorder, PostgresSnapshotRecorder) == (  # type: ignore[union-attr]
@@ -698,4 +702,40 @@ def test_an_old_keyed_agent_is_not_the_local_tenants(tmp_path: Path) -> None:
     assert not [t for t in texts if t.startswith("local")]
     assert texts[-10:] == [f"tenant-a {i}" for i in range(10)]
     assert store.owner("support-bot-1") == "tenant-a"
+    store.close()
+
+
+def test_a_store_made_before_the_move_into_ctxstore_reads_checks_and_projects(
+        tmp_path: Path) -> None:
+    """The fixture's rows name their classes `domain.aggregate:…` (the layers were top-level
+    packages then). They decode into the same contexts, a checkpoint event among them still
+    ends the "changed since its checkpoint" search, and a rebuilt projection sees every one."""
+    settings = make_settings("sqlite", tmp_path)
+    settings.storage_path.mkdir(parents=True)
+    copied = settings.storage_path / "ctxstore.sqlite"
+    shutil.copy(LEGACY_STORE, copied)
+    with closing(sqlite3.connect(copied)) as db:
+        topics = {t for (t,) in db.execute("SELECT DISTINCT topic FROM stored_events")}
+    assert topics == {"domain.aggregate:AgentContext.Recorded",
+                      "domain.aggregate:AgentContext.CheckpointTaken"}
+    expected = json.loads((LEGACY_STORE.parent / "expected.sqlite.json").read_text())
+    services = bootstrap(settings)
+    store = services.store
+    keys = []
+    for api_key, tenant in (("key-a", "tenant-a"), ("key-b", "tenant-b")):
+        for agent, answer in expected[api_key]["contexts"].items():
+            key = store.key_for(tenant, agent)
+            keys.append(key)
+            assert store.context(key)["content_hash"] == answer["content_hash"]
+            # each agent's newest events are checkpoints: nothing changed since
+            assert changed_after(store, key, 0) is False
+    store.record([msg("planner", "after the move", event_id="after-move")], tenant="tenant-a")
+    assert changed_after(store, store.key_for("tenant-a", "planner"), 0) is True
+
+    views = services.views
+    views.drop()
+    ProjectionWorker(store, views).rebuild()
+    projected = views.dump()
+    assert {row[0] for row in projected["agents"]} == set(keys)
+    assert len(projected["checkpoints"]) == 6  # every stored CheckpointTaken, old topic and all
     store.close()

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from infrastructure.bootstrap import bootstrap  # noqa: E402
-from infrastructure.http.app import create_app  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
+from ctxstore.infrastructure.bootstrap import bootstrap  # noqa: E402
+from ctxstore.infrastructure.http.app import create_app  # noqa: E402
+from ctxstore.infrastructure.settings import Settings  # noqa: E402
 
 KEYS = "key-a:tenant-a,key-b:tenant-b"
 DSN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -1,0 +1,395 @@
+"""Checkpoints (context packages, DESIGN §3): named, compressed captures of an agent's state.
+
+Storage: each capture appends one `CheckpointTaken` event to the agent's own stream (the audit
+trail and what the checkpoint catalogue projection follows) and, in the same transaction, one
+row of the package table holding the encoded body (zstd-compressed canonical JSON of the state,
+encrypted when the store encrypts) and the encoded metadata. Keeping bodies out of the event
+means retention can drop old bodies while the history that announced them stays intact; the
+event that prunes them lists their ids (`pruned_package_ids`), so a catalogue reader sees the
+prune in the same event that adds the new checkpoint.
+
+Retention keeps at most `max_checkpoints_per_agent` per agent and none older than
+`retention_days`. A capture prunes both kinds in its own `CheckpointTaken`; checkpoints that
+expire while their agent is idle are pruned by `prune` (each automatic round, or the
+`checkpoint-prune` command) with one `CheckpointsPruned` event per agent, committed with the
+deletions. Neither event changes the content, so neither counts as a change for automatic
+capture. Imported packages have no event here and are never pruned.
+
+Tenants: a package id is its tenant's (a captured one's tenant is its agent's; an imported one's
+is the importer's), so two tenants may hold one id. A tenant reads its own, every `public` one,
+and the `shared` ones whose `shared_with` names it; any other is not found, as if absent.
+
+An aggregate per checkpoint was the alternative; it would put multi-megabyte bodies into the
+immutable event log (never prunable) and need a second stream per capture.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from ctxstore.application.checkpoint_changes import changed_agents
+from ctxstore.application.checkpoint_model import (
+    ACCESS_LEVELS,
+    MAX_LABEL_LENGTH,
+    MIB,
+    AccessLevel,
+    AutoCaptureReport,
+    Checkpoint,
+    PruneReport,
+    check_integrity,
+    check_shared_with,
+    current_session,
+    new_package_id,
+    state_counts,
+)
+from ctxstore.application.checkpoint_retention import retention_due
+from ctxstore.application.errors import (
+    AgentNotFound,
+    CheckpointNotFound,
+    ContextStoreError,
+    CorruptedCheckpoint,
+    InvalidRequest,
+    PackageTooLarge,
+    PointNotFound,
+)
+from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
+from ctxstore.application.retry import retry_on_conflict
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.bounds import OutOfBounds, check_text
+from ctxstore.domain.clock import to_us
+from ctxstore.domain.state import canonical_json
+from ctxstore.domain.state_check import InvalidState, check_state
+
+log = logging.getLogger(__name__)
+
+class CheckpointService:
+    """Capture, list and read checkpoints; retention and size limits from settings."""
+
+    def __init__(
+        self,
+        store: ContextStore,
+        codec: PackageCodec,
+        *,
+        max_checkpoints_per_agent: int = 10,
+        max_package_bytes: int = 100 * MIB,
+        retention_days: float | None = None,
+    ):
+        if max_checkpoints_per_agent < 1:
+            raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
+        if retention_days is not None and retention_days <= 0:
+            raise InvalidRequest("retention_days must be positive")
+        self.store = store
+        self.packages: PackageRecorder = store.packages
+        self.max_checkpoints_per_agent = max_checkpoints_per_agent
+        self.max_package_bytes = max_package_bytes
+        self.retention_days = retention_days
+        self.codec = codec
+
+    # Capture ---------------------------------------------------------------------------------
+    def capture(
+        self,
+        agent_id: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        session_id: str | None = None,
+        access_level: str = "private",
+        shared_with: Sequence[str] = (),
+    ) -> Checkpoint:
+        """Capture the agent (by its key) now, or at `version`, as a new checkpoint, pruning
+        the oldest beyond the per-agent limit. A `shared` one names the tenants that may read
+        it in `shared_with`.
+
+        Raises AgentNotFound, PointNotFound, PackageTooLarge (nothing written), InvalidRequest.
+        """
+        check_agent_key(agent_id)
+        if access_level not in ACCESS_LEVELS:
+            raise InvalidRequest(
+                f"access_level: must be one of {', '.join(ACCESS_LEVELS)}, not {access_level!r}"
+            )
+        readers = check_shared_with(access_level, shared_with)
+        try:
+            if label is not None:
+                check_text(label, "label", max_length=MAX_LABEL_LENGTH)
+            if session_id is not None:
+                check_text(session_id, "session_id")
+        except OutOfBounds as e:
+            raise InvalidRequest(str(e)) from None
+        if version is not None and version < 0:
+            raise PointNotFound(f"version must be 0 or more, not {version}")
+        if self.store.summary(agent_id) is None:
+            raise AgentNotFound(plain_agent_id(agent_id))
+
+        def capture_once() -> Checkpoint:
+            # From fresh state each time: another writer may have appended meanwhile.
+            agent = self.store.agent_at(agent_id)
+            at_version = agent.version if version is None else version
+            if at_version > agent.version:
+                raise PointNotFound(
+                    f"agent {plain_agent_id(agent_id)!r} has no version {at_version} "
+                    f"(latest is {agent.version})"
+                )
+            source = agent if at_version == agent.version else self.store.agent_at(
+                agent_id, at_version)
+            return self._capture_once(agent, source.state(), label, session_id,
+                                      cast(AccessLevel, access_level), readers)
+
+        return retry_on_conflict(capture_once,
+                                 f"could not checkpoint {agent_id!r}: it kept changing")
+
+    def _capture_once(self, agent: AgentContext, state: dict[str, Any], label: str | None,
+                      session_id: str | None, access_level: AccessLevel,
+                      shared_with: tuple[str, ...]) -> Checkpoint:
+        raw = canonical_json(state)
+        self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
+        body = self.codec.encode(raw)
+        now = agent.next_timestamp(datetime.now(UTC))
+        checkpoint = Checkpoint(
+            package_id=new_package_id(),
+            agent_id=agent.agent_id,
+            session_id=session_id if session_id is not None else current_session(state),
+            version=state["version"],
+            created_at=now,
+            label=label,
+            original_size_bytes=len(raw),
+            compressed_size_bytes=len(body),
+            compression_ratio=round(len(raw) / len(body), 3) if body else 0.0,
+            compression_strategy=self.codec.strategy,
+            integrity_hash=state["content_hash"],
+            **state_counts(state),
+            is_encrypted=self.codec.is_encrypted,
+            access_level=access_level,
+            origin="captured",
+            event_version=agent.version + 1,
+            shared_with=shared_with,
+        )
+        pruned = self._retention(self.packages.select_packages(agent.agent_id), now,
+                                 adding=1)[0]
+        agent.note_checkpoint(
+            event_id=f"checkpoint-{checkpoint.package_id}",
+            # The agent as its tenant knows it: the history shows this to the tenant.
+            checkpoint={**checkpoint.to_dict(), "agent_id": plain_agent_id(agent.agent_id),
+                        "created_us": to_us(now),
+                        "pruned_package_ids": pruned},
+            timestamp=now,
+        )
+        row = PackageRow(
+            package_id=checkpoint.package_id,
+            agent_id=agent.agent_id,
+            version=checkpoint.version,
+            event_version=checkpoint.event_version,
+            created_us=to_us(now),
+            meta=self.codec.encode(canonical_json(checkpoint.to_dict())),
+            body=body,
+            tenant=self.store.owner(agent.agent_id) or LOCAL_TENANT,
+        )
+        self.store.append(agent, package_rows=[row], pruned_package_ids=pruned)
+        return checkpoint
+
+    def check_size(self, size: int, what: str) -> None:
+        if size > self.max_package_bytes:
+            raise PackageTooLarge(
+                f"{what} is {size} bytes, over CONTEXT_MAX_PACKAGE_SIZE_MB "
+                f"({self.max_package_bytes / MIB:g} MiB = {self.max_package_bytes} bytes)"
+            )
+
+    # Retention -------------------------------------------------------------------------------
+    def _retention(self, rows: list[PackageRow], now: datetime, *, adding: int = 0,
+                   retention_days: float | None = None) -> tuple[list[str], str]:
+        days = self.retention_days if retention_days is None else retention_days
+        return retention_due(rows, now, max_per_agent=self.max_checkpoints_per_agent,
+                             days=days, adding=adding)
+
+    def due_for_pruning(self, agent_id: str | None = None, *, now: datetime | None = None,
+                        retention_days: float | None = None) -> dict[str, list[str]]:
+        """What `prune` would remove now: package ids by agent (nothing is written)."""
+        now = now or datetime.now(UTC)
+        rows: dict[str, list[PackageRow]] = {}
+        for row in self.packages.select_packages(agent_id):
+            rows.setdefault(row.agent_id, []).append(row)
+        due = {a: self._retention(r, now, retention_days=retention_days)[0]
+               for a, r in rows.items()}
+        return {a: ids for a, ids in due.items() if ids}
+
+    def prune(self, agent_id: str | None = None, *, now: datetime | None = None,
+              retention_days: float | None = None) -> PruneReport:
+        """Apply retention (age, then count) to every agent's checkpoints, or one agent's:
+        per agent, one `CheckpointsPruned` event commits with the deletions it lists.
+
+        `now` and `retention_days` default to the clock and the service's setting.
+        """
+        if agent_id is not None:
+            check_agent_key(agent_id)
+        if retention_days is not None and retention_days <= 0:
+            raise InvalidRequest("retention_days must be positive")
+        report = PruneReport()
+        for agent in self.due_for_pruning(agent_id, now=now, retention_days=retention_days):
+            try:
+                pruned = self._prune_agent(agent, now, retention_days)
+            except ContextStoreError as e:
+                log.warning("pruning the checkpoints of %s failed: %s", agent, e)
+                report.failed[agent] = str(e)
+                continue
+            if pruned:
+                report.pruned[agent] = pruned
+        return report
+
+    def _prune_agent(self, agent_id: str, now: datetime | None,
+                     retention_days: float | None) -> list[str]:
+        def prune_once() -> list[str]:
+            agent = self.store.agent_at(agent_id)
+            at = agent.next_timestamp(datetime.now(UTC))
+            ids, reason = self._retention(self.packages.select_packages(agent_id), now or at,
+                                          retention_days=retention_days)
+            if not ids:
+                return []
+            agent.note_checkpoints_pruned(event_id=f"prune-{uuid.uuid4().hex}",
+                                          package_ids=ids, reason=reason, timestamp=at)
+            self.store.append(agent, pruned_package_ids=ids)
+            return ids
+
+        return retry_on_conflict(
+            prune_once, f"could not prune the checkpoints of {agent_id!r}: it kept changing")
+
+    # Automatic capture -----------------------------------------------------------------------
+    def changed_agents(self) -> list[str]:
+        """Agents whose content changed after their newest checkpoint (or with none at all);
+        the checkpoint and prune events themselves are not changes."""
+        return changed_agents(self.store, self.packages.select_packages())
+
+    def capture_changed(self, *, label: str = "auto", access_level: str = "private"
+                        ) -> AutoCaptureReport:
+        """Apply retention, then checkpoint every agent that changed since its last checkpoint;
+        one failure (e.g. a state over the size limit) is reported and does not stop the
+        others."""
+        pruning = self.prune()
+        report = AutoCaptureReport(pruned=pruning.pruned, failed=dict(pruning.failed))
+        for agent_id in self.changed_agents():
+            try:
+                report.captured.append(self.capture(agent_id, label=label,
+                                                    access_level=access_level))
+            except ContextStoreError as e:
+                log.warning("automatic checkpoint of %s failed: %s", agent_id, e)
+                report.failed[agent_id] = str(e)
+        return report
+
+    # Reading ---------------------------------------------------------------------------------
+    def get(self, package_id: str, tenant: str = LOCAL_TENANT) -> Checkpoint:
+        """The checkpoint of that id this tenant may read: its own, else another tenant's
+        public or shared-with-it one. Raises CheckpointNotFound otherwise."""
+        return self.find(package_id, tenant)[1]
+
+    def find(self, package_id: str, tenant: str = LOCAL_TENANT) -> tuple[str, Checkpoint]:
+        """As `get`, with the checkpoint's owner (tenant). When several tenants' checkpoints of
+        that id are readable, the tenant's own wins, else the earliest created (then the
+        owner's name): the one `readable` lists."""
+        row = self.packages.select_package(package_id, tenant=tenant, with_body=False)
+        if row is not None:
+            return tenant, self._metadata(row)
+        for row in self.packages.select_package_rows(package_id):
+            checkpoint = self._metadata(row)
+            if checkpoint.readable_by(row.tenant, tenant):
+                return row.tenant, checkpoint
+        raise CheckpointNotFound(package_id)
+
+    def list(self, agent_id: str | None = None) -> list[Checkpoint]:
+        """Checkpoints of every tenant (of one agent, by its key, when given), oldest first."""
+        return [self._metadata(r) for r in self.packages.select_packages(agent_id)]
+
+    def readable(self, tenant: str, agent_id: str | None = None
+                 ) -> builtins.list[tuple[str, Checkpoint]]:
+        """The checkpoints this tenant may read, with their owners, oldest first; one per
+        package id (a tenant never sees two of one id): its own, else the earliest created
+        other tenant's (then by owner), as `find` picks."""
+        found: dict[str, tuple[str, Checkpoint]] = {}
+        for row in self.packages.select_packages(agent_id):  # by created_us, id, tenant
+            checkpoint = self._metadata(row)
+            if not checkpoint.readable_by(row.tenant, tenant):
+                continue
+            if row.package_id not in found or row.tenant == tenant:
+                found[row.package_id] = (row.tenant, checkpoint)
+        return sorted(found.values(), key=lambda held: (held[1].created_at,
+                                                        held[1].package_id))
+
+    def load(self, package_id: str, tenant: str = LOCAL_TENANT
+             ) -> tuple[Checkpoint, dict[str, Any]]:
+        """A checkpoint this tenant may read (see `get`) and its state (DESIGN §2 form),
+        checked against its integrity hash.
+
+        Raises CheckpointNotFound, or CorruptedCheckpoint when the stored bytes were altered.
+        """
+        owner, _ = self.find(package_id, tenant)
+        row = self.packages.select_package(package_id, tenant=owner, with_body=True)
+        if row is None:
+            raise CheckpointNotFound(package_id)
+        checkpoint = self._metadata(row)
+        try:
+            state = json.loads(self.codec.decode(row.body or b""))
+        except Exception as e:  # noqa: BLE001 - any decoding failure means altered bytes
+            raise CorruptedCheckpoint(
+                f"checkpoint {package_id!r} cannot be read back ({type(e).__name__}: {e}); "
+                "its stored bytes were altered"
+            ) from e
+        try:
+            check_integrity(state, checkpoint.integrity_hash)
+            if checkpoint.origin == "imported":
+                # Kept before imports checked states (domain.state_check): never restored
+                # unless valid, whatever its hash says.
+                check_state(state)
+        except CorruptedCheckpoint as e:
+            raise CorruptedCheckpoint(f"checkpoint {package_id!r}: {e}") from None
+        except InvalidState as e:
+            raise CorruptedCheckpoint(f"checkpoint {package_id!r} is not a valid agent state: "
+                                      f"{e}") from None
+        return checkpoint, state
+
+    def _metadata(self, row: PackageRow) -> Checkpoint:
+        try:
+            checkpoint = Checkpoint.from_dict(json.loads(self.codec.decode(row.meta)))
+        except Exception as e:  # noqa: BLE001
+            raise CorruptedCheckpoint(
+                f"checkpoint {row.package_id!r} metadata cannot be read ({type(e).__name__})"
+            ) from e
+        if (checkpoint.package_id, checkpoint.agent_id, checkpoint.version) != (
+            row.package_id, row.agent_id, row.version
+        ):
+            raise CorruptedCheckpoint(f"checkpoint {row.package_id!r} metadata was altered")
+        return checkpoint
+
+    # Imports ---------------------------------------------------------------------------------
+    def store_imported(self, checkpoint: Checkpoint, raw_state: bytes,
+                       tenant: str = LOCAL_TENANT) -> Checkpoint:
+        """Keep a verified package from another store as this tenant's (application.packages);
+        `checkpoint.agent_id` is already the agent's key in this tenant's namespace."""
+        body = self.codec.encode(raw_state)
+        imported = Checkpoint(**{
+            **asdict(checkpoint),
+            "compressed_size_bytes": len(body),
+            "compression_ratio": round(len(raw_state) / len(body), 3) if body else 0.0,
+            "compression_strategy": self.codec.strategy,
+            "is_encrypted": self.codec.is_encrypted,
+            "origin": "imported",
+            "event_version": None,
+        })
+        self.packages.insert_package(PackageRow(
+            package_id=imported.package_id,
+            agent_id=imported.agent_id,
+            version=imported.version,
+            event_version=None,
+            created_us=to_us(imported.created_at),
+            meta=self.codec.encode(canonical_json(imported.to_dict())),
+            body=body,
+            tenant=tenant,
+        ))
+        return imported
+
+

@@ -1,0 +1,74 @@
+"""What checkpoints need from persistence: a package table beside the events.
+
+A captured checkpoint's row is written by the recorder's `insert_events` in the same
+transaction as its `CheckpointTaken` event (pass `package_rows=` and `pruned_package_ids=` to
+`ContextStore.append`), so the catalogue event and the package body commit together or not at
+all, and retention's deletions commit with the event that announces them. Imported packages
+have no event here (their history lives in another store) and are written alone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol
+
+from eventsourcing.persistence import Cipher
+
+from ctxstore.domain.agent_id import LOCAL_TENANT
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    """One stored package. `meta` and `body` are encoded (compressed, and encrypted when the
+    store encrypts) canonical JSON: the checkpoint metadata and the agent state."""
+
+    package_id: str
+    agent_id: str
+    version: int
+    event_version: int | None  # version of its CheckpointTaken event; None when imported
+    created_us: int
+    meta: bytes
+    body: bytes | None = None  # None when listed without bodies
+    tenant: str = LOCAL_TENANT  # whose package id it is (ids are namespaced by tenant)
+
+
+class PackageRecorder(ABC):
+    """Reads and stand-alone writes of the package table (see the module docstring)."""
+
+    @abstractmethod
+    def insert_package(self, row: PackageRow) -> None:
+        """Write one package in its own transaction (imports); a repeated id is an error."""
+
+    @abstractmethod
+    def select_package(self, package_id: str, *, tenant: str = LOCAL_TENANT,
+                       with_body: bool = True) -> PackageRow | None:
+        """One tenant's package of that id, or None."""
+
+    @abstractmethod
+    def select_package_rows(self, package_id: str) -> list[PackageRow]:
+        """Every tenant's package of that id, without bodies (for readers of shared ones)."""
+
+    @abstractmethod
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        """Packages (of one agent, when given) without bodies, oldest first."""
+
+
+class PackageCodec(Protocol):
+    """How package bodies and metadata become stored bytes and back (the byte format lives in
+    infrastructure.persistence.body_codec)."""
+
+    @property
+    def cipher(self) -> Cipher | None:
+        """The store's cipher (exports encrypt with it too), or None."""
+
+    @property
+    def is_encrypted(self) -> bool: ...
+
+    @property
+    def strategy(self) -> str:
+        """How bodies are compressed, e.g. `zstd-3+dict-1234` (shown in the metadata)."""
+
+    def encode(self, raw: bytes) -> bytes: ...
+
+    def decode(self, data: bytes) -> bytes: ...

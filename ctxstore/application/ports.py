@@ -1,0 +1,114 @@
+"""What the application needs from persistence beyond the eventsourcing recorder interface.
+
+The side tables (event-id index, per-version timestamps, agent catalogue) are written by the
+recorder in the same transaction as the events; these types describe them without naming a
+database.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ctxstore.application.package_port import PackageRow
+from ctxstore.domain.agent_id import LOCAL_TENANT
+
+
+class EventIndexRow(NamedTuple):
+    """One recorded event as the side tables see it (a tuple: one is made per event)."""
+
+    event_id: str
+    originator_id: UUID
+    version: int
+    timestamp_us: int
+    tenant: str = LOCAL_TENANT  # event ids are idempotency keys within their tenant only
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """An agent's catalogue entry after a write: its latest version and owner."""
+
+    agent_id: str
+    originator_id: UUID
+    version: int
+    created_us: int
+    updated_us: int
+    tenant: str
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    agent_id: str
+    version: int
+    created_us: int
+    updated_us: int
+    tenant: str
+
+
+class ContextIndex(ABC):
+    """Queries over the side tables that our recorders keep beside the events."""
+
+    @abstractmethod
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
+        """Those of `event_ids` this tenant already recorded, with where they were recorded
+        (another tenant's ids are not seen)."""
+
+    @abstractmethod
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        """The last version recorded at or before the time (0 when none)."""
+
+    @abstractmethod
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        """Recorded timestamps of the given versions."""
+
+    @abstractmethod
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        """Every agent (of one tenant, when given) with its latest version; `agent_id` is the
+        agent's key (domain.agent_id)."""
+
+    @abstractmethod
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        """One agent's catalogue entry by its key, or None when it has never been written."""
+
+    @abstractmethod
+    def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """For each aggregate, its latest snapshot (if any) then the events after it, in order.
+
+        What a writer needs to rebuild many agents at once: the recorders answer in one round
+        trip, where the library's repository makes two queries an agent. Snapshots are read
+        from the table the library names beside the events (``<name>_snapshots``).
+        """
+
+    def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
+        """The tenant of each of those agents that has been written (recorders do one query)."""
+        found: dict[str, str] = {}
+        for agent_id in agent_ids:
+            summary = self.agent(agent_id)
+            if summary is not None:
+                found[agent_id] = summary.tenant
+        return found
+
+
+class EventWriter(Protocol):
+    """How the store commits: events and, in the same transaction, every side row they need.
+
+    The recorders of infrastructure.persistence declare exactly these keywords; nothing else
+    travels with the events.
+    """
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+    ) -> Sequence[int] | None:
+        """Insert all of it in one transaction; IntegrityError when a version is taken."""

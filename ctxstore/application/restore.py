@@ -1,0 +1,356 @@
+"""Restore an agent's context from any point of any agent (DESIGN §3): rewind, fork, merge.
+
+The source state is built from the nearest base at or before the point (a snapshot or a
+checkpoint of the source agent, whichever is later) plus the events after it. Validation:
+`basic` checks the base (a checkpoint against its integrity hash, a snapshot that it reads
+back as this agent at its version); `comprehensive` also folds the full event history without
+snapshots and requires the same hash. Exactly one `ContextRestored` event is then appended to
+the target; on any error nothing is written, and history is never deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+from ctxstore.application.checkpoints import CheckpointService
+from ctxstore.application.errors import (
+    AgentNotFound,
+    ContextStoreError,
+    CorruptedCheckpoint,
+    CorruptedSnapshot,
+    IntegrityMismatch,
+    InvalidRequest,
+    PointNotFound,
+)
+from ctxstore.application.package_port import PackageRow
+from ctxstore.application.retry import retry_on_conflict
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
+from ctxstore.domain.aggregate import RESTORE_STRATEGIES, AgentContext
+from ctxstore.domain.merge import merge_content
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import CONTENT_FIELDS, Content, content_hash, copy_content
+
+__all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
+
+MergeStrategy = Literal["replace", "merge"]
+ValidationLevel = Literal["basic", "comprehensive"]
+VALIDATION_LEVELS: tuple[str, ...] = get_args(ValidationLevel)
+Base = Literal["empty", "events", "snapshot", "checkpoint"]
+agent_from_state = AgentContext.based_on
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """An agent's content at a point, and how it was built."""
+
+    agent_id: str
+    version: int
+    point: Point
+    content: Content
+    content_hash: str
+    sessions: list[dict[str, Any]]
+    as_of: str | None
+    base: Base  # empty (version 0), events (no base: from the start), snapshot, checkpoint
+    base_version: int
+    checkpoint_id: str | None
+    events_replayed: int
+    validation_level: ValidationLevel
+
+    @property
+    def snapshot_version(self) -> int | None:
+        return self.base_version if self.base == "snapshot" else None
+
+    def state(self) -> dict[str, Any]:
+        """The DESIGN §2 form of this state."""
+        return {"agent_id": self.agent_id, "version": self.version, "as_of": self.as_of,
+                **copy.deepcopy(self.content), "sessions": copy.deepcopy(self.sessions),
+                "content_hash": self.content_hash}
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did: source, point, base used, events replayed, target version, hash."""
+
+    source_agent_id: str
+    target_agent_id: str
+    mode: Literal["rewind", "fork", "into_existing"]
+    point: dict[str, Any]
+    source_version: int
+    source_content_hash: str
+    base: Base
+    base_version: int
+    snapshot_version: int | None
+    checkpoint_id: str | None
+    events_replayed: int
+    merge_strategy: MergeStrategy
+    validation_level: ValidationLevel
+    event_id: str
+    target_version: int
+    content_hash: str
+    duration_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RestoreService:
+    def __init__(self, store: ContextStore, checkpoints: CheckpointService):
+        self.store = store
+        self.checkpoints = checkpoints
+
+    # Reading a point -------------------------------------------------------------------------
+    def resolve_version(self, agent_id: str, point: Point, tenant: str = LOCAL_TENANT) -> int:
+        """The version a version/time/latest point names (checkpoint points: see state_at);
+        `agent_id` is the agent's key, `tenant` the reader (of checkpoints)."""
+        check_agent_key(agent_id)
+        summary = self.store.summary(agent_id)
+        if summary is None:
+            raise AgentNotFound(plain_agent_id(agent_id))
+        if point.version is not None:
+            if point.version > summary.version:
+                raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version "
+                                    f"{point.version} (latest is {summary.version})")
+            return point.version
+        if point.at is not None:
+            # DESIGN §3: the state after the last event at or before the time; before the
+            # first event that is version 0, the empty state, as reading the context says.
+            return self.store.version_at(agent_id, point.at)
+        if point.checkpoint_id is not None:
+            return self.checkpoints.get(point.checkpoint_id, tenant).version
+        return summary.version
+
+    def state_at(self, agent_id: str | None, point: Point,
+                 validation_level: str = "basic", tenant: str = LOCAL_TENANT) -> SourceState:
+        """The content of `agent_id` (a key) at `point`, built from the nearest base plus
+        events; a checkpoint point is one `tenant` may read.
+
+        `agent_id` may be None for a checkpoint point (the checkpoint names its agent).
+        Raises AgentNotFound, PointNotFound/CheckpointNotFound, IntegrityMismatch subclasses.
+        """
+        level = _validation_level(validation_level)
+        if point.checkpoint_id is not None:
+            return self._state_from_checkpoint(agent_id, point, level, tenant)
+        if agent_id is None:
+            raise InvalidRequest("source agent_id is required unless the point is a checkpoint")
+        version = self.resolve_version(agent_id, point, tenant)
+        if version == 0:
+            empty = AgentContext.start(agent_id)
+            return self._source(empty, point, "empty", 0, None, 0, level)
+        base_agent, base, base_version, checkpoint_id = self._base(agent_id, version)
+        try:
+            agent, replayed = self.store.replay(agent_id, base_agent, after=base_version,
+                                                upto=version)
+        except IntegrityMismatch:
+            raise
+        except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
+            raise IntegrityMismatch(
+                f"agent {plain_agent_id(agent_id)!r}: events after version {base_version} "
+                f"cannot be replayed ({type(e).__name__}: {e})"
+            ) from e
+        if agent is None or agent.version != version:
+            raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
+        source = self._source(agent, point, base, base_version, checkpoint_id, replayed, level)
+        if level == "comprehensive" and base in ("snapshot", "checkpoint"):
+            self._compare_with_history(source)
+        return source
+
+    def _state_from_checkpoint(self, agent_id: str | None, point: Point,
+                               level: ValidationLevel, tenant: str) -> SourceState:
+        checkpoint, state = self.checkpoints.load(cast(str, point.checkpoint_id), tenant)
+        if agent_id is not None and agent_id != checkpoint.agent_id:
+            raise PointNotFound(f"checkpoint {checkpoint.package_id!r} belongs to agent "
+                                f"{plain_agent_id(checkpoint.agent_id)!r}, not "
+                                f"{plain_agent_id(agent_id)!r}")
+        agent = AgentContext.based_on(checkpoint.agent_id, state, checkpoint.version)
+        source = self._source(agent, point, "checkpoint", checkpoint.version,
+                              checkpoint.package_id, 0, level)
+        if level == "comprehensive":
+            if checkpoint.origin == "imported":
+                raise IntegrityMismatch(
+                    f"checkpoint {checkpoint.package_id!r} was imported: its event history is "
+                    "in another store, so only basic validation (its integrity hash) is possible"
+                )
+            self._compare_with_history(source)
+        return source
+
+    def _base(self, agent_id: str, version: int
+              ) -> tuple[AgentContext | None, Base, int, str | None]:
+        """The latest snapshot or own checkpoint at or before `version` (None: from scratch)."""
+        snapshot_agent, snapshot_version = self._snapshot(agent_id, version)
+        best: PackageRow | None = None
+        for row in self.checkpoints.packages.select_packages(agent_id):
+            # Only checkpoints captured here (with an event) are of this agent's history.
+            if row.event_version is not None and row.version <= version and (
+                best is None or row.version > best.version
+            ):
+                best = row
+        if best is not None and best.version > snapshot_version:
+            _, state = self.checkpoints.load(best.package_id, best.tenant)
+            return (AgentContext.based_on(agent_id, state, best.version), "checkpoint",
+                    best.version, best.package_id)
+        if snapshot_agent is not None:
+            return snapshot_agent, "snapshot", snapshot_version, None
+        return None, "events", 0, None
+
+    def _snapshot(self, agent_id: str, version: int) -> tuple[AgentContext | None, int]:
+        """The latest snapshot at or before `version`, checked to read back as this agent."""
+        agent = self.store.snapshot_at(agent_id, version)  # CorruptedSnapshot when unreadable
+        if agent is None:
+            return None, 0
+        where = f"snapshot of {agent_id!r} at version {agent.version}"
+        try:
+            ok = (isinstance(agent, AgentContext) and agent.agent_id == agent_id
+                  and agent.version <= version
+                  and isinstance(agent.content, dict)
+                  and all(f in agent.content for f in CONTENT_FIELDS))
+            if ok:
+                content_hash(agent.content)
+        except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
+            raise CorruptedSnapshot(f"{where} cannot be read ({type(e).__name__}: {e})") from e
+        if not ok:
+            raise CorruptedSnapshot(f"{where} is not this agent's state at that version")
+        return agent, agent.version
+
+    def _compare_with_history(self, source: SourceState) -> None:
+        """Fold every event from the start (no snapshot, no checkpoint) and compare hashes."""
+        try:
+            agent, _ = self.store.replay(source.agent_id, None, upto=source.version)
+        except Exception as e:  # noqa: BLE001
+            raise IntegrityMismatch(f"agent {plain_agent_id(source.agent_id)!r}: history "
+                                    f"cannot be replayed ({type(e).__name__}: {e})") from e
+        if source.version == 0:
+            agent = AgentContext.start(source.agent_id)
+        if agent is None or agent.version != source.version:
+            raise IntegrityMismatch(
+                f"agent {plain_agent_id(source.agent_id)!r}: the event history has no version "
+                f"{source.version}"
+            )
+        rebuilt = content_hash(agent.content)
+        if rebuilt != source.content_hash:
+            error = CorruptedCheckpoint if source.base == "checkpoint" else CorruptedSnapshot
+            used = (f"checkpoint {source.checkpoint_id!r}" if source.base == "checkpoint"
+                    else f"snapshot at version {source.base_version}")
+            raise error(
+                f"agent {plain_agent_id(source.agent_id)!r} at version {source.version}: the "
+                f"{used} gives {source.content_hash}, the full event history gives {rebuilt}"
+            )
+
+    def _source(self, agent: AgentContext, point: Point, base: Base, base_version: int,
+                checkpoint_id: str | None, replayed: int, level: ValidationLevel
+                ) -> SourceState:
+        return SourceState(
+            agent_id=agent.agent_id,
+            version=agent.version,
+            point=point,
+            content=copy_content(agent.content),
+            content_hash=content_hash(agent.content),
+            sessions=copy.deepcopy(agent.sessions),
+            as_of=agent.modified_on.isoformat() if agent.modified_on else None,
+            base=base,
+            base_version=base_version,
+            checkpoint_id=checkpoint_id,
+            events_replayed=replayed,
+            validation_level=level,
+        )
+
+    # Restoring -------------------------------------------------------------------------------
+    def restore(
+        self,
+        source_agent_id: str | None,
+        point: Point,
+        target_agent_id: str | None = None,
+        *,
+        merge_strategy: str = "replace",
+        validation_level: str = "basic",
+        tenant: str | None = None,
+    ) -> RestoreResult:
+        """Give `target_agent_id` (default: the source itself, a rewind) the source's content
+        at `point`, replacing its own or merged into it, with one ContextRestored event.
+
+        `source_agent_id` may be None when `point` is a checkpoint. With `tenant`, the source
+        and an existing target must belong to it (a new target is created for it).
+        Raises AgentNotFound, PointNotFound, IntegrityMismatch (and subclasses),
+        InvalidRequest; on any error nothing is written.
+        """
+        started = time.perf_counter()
+        if merge_strategy not in RESTORE_STRATEGIES:
+            raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
+                                 f", not {merge_strategy!r}")
+        strategy = cast(MergeStrategy, merge_strategy)
+        source = self.state_at(source_agent_id, point, validation_level,
+                               tenant if tenant is not None else LOCAL_TENANT)
+        target_id = check_agent_key(target_agent_id or source.agent_id)
+        if tenant is not None:
+            if point.checkpoint_id is None:
+                # A checkpoint's readers are the caller's call (its access level: a public
+                # checkpoint may be restored by any tenant); an agent's are its tenant's alone.
+                self._check_tenant(source.agent_id, tenant, must_exist=True)
+            self._check_tenant(target_id, tenant, must_exist=False)
+        def restore_once() -> RestoreResult:
+            exists = self.store.summary(target_id) is not None
+            target = self.store.agent_at(target_id) if exists else AgentContext.start(target_id)
+            content = (source.content if strategy == "replace"
+                       else merge_content(target.content, source.content))
+            event_id = f"restore-{uuid.uuid4().hex}"
+            target.restore(event_id=event_id, content=content,
+                           timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
+                # As its tenant knows it (a public checkpoint's agent may be another's).
+                "source_agent_id": plain_agent_id(source.agent_id),
+                "source_version": source.version,
+                "checkpoint_id": source.checkpoint_id,
+                "strategy": strategy,
+                "point": point.to_dict(),
+                "validation_level": source.validation_level,
+                "source_content_hash": source.content_hash,
+            })
+            expected = content_hash(content)
+            if content_hash(target.content) != expected:  # pragma: no cover - fold invariant
+                raise IntegrityMismatch("restored content does not hash as computed")
+            self.store.append(target, tenant=tenant or LOCAL_TENANT)
+            mode: Literal["rewind", "fork", "into_existing"] = (
+                "rewind" if target_id == source.agent_id
+                else "into_existing" if exists else "fork")
+            return RestoreResult(
+                source_agent_id=plain_agent_id(source.agent_id),
+                target_agent_id=plain_agent_id(target_id),
+                mode=mode,
+                point=point.to_dict(),
+                source_version=source.version,
+                source_content_hash=source.content_hash,
+                base=source.base,
+                base_version=source.base_version,
+                snapshot_version=source.snapshot_version,
+                checkpoint_id=source.checkpoint_id,
+                events_replayed=source.events_replayed,
+                merge_strategy=strategy,
+                validation_level=source.validation_level,
+                event_id=event_id,
+                target_version=target.version,
+                content_hash=expected,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+
+        return retry_on_conflict(
+            restore_once, f"could not restore into {plain_agent_id(target_id)!r}: it kept changing")
+
+    def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
+        summary = self.store.summary(agent_id)
+        if summary is None:
+            if must_exist:
+                raise AgentNotFound(plain_agent_id(agent_id))
+            return
+        if summary.tenant != tenant:
+            raise ContextStoreError(f"agent {plain_agent_id(agent_id)!r} belongs to another tenant")
+
+
+def _validation_level(value: str) -> ValidationLevel:
+    if value not in VALIDATION_LEVELS:
+        raise InvalidRequest(f"validation_level: must be one of {', '.join(VALIDATION_LEVELS)}"
+                             f", not {value!r}")
+    return cast(ValidationLevel, value)

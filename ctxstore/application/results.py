@@ -1,0 +1,66 @@
+"""What the use cases return: plain dataclasses every adapter can render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.state import content_hash
+
+Status = Literal["recorded", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    agent_id: str
+    status: Status
+    version: int | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class RecordResult:
+    outcomes: list[EventOutcome] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def recorded(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "recorded")
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "duplicate")
+
+    @property
+    def rejected(self) -> list[EventOutcome]:
+        return [o for o in self.outcomes if o.status == "rejected"]
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One stored event of an agent, as history pages show it."""
+
+    version: int
+    event_id: str
+    type: str
+    recorded_at: str
+    session_id: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AgentContext.Event) -> HistoryItem:
+        """A stored agent event as one history entry (a restore shows its content's hash)."""
+        type_, data = event.described()
+        if isinstance(event, AgentContext.ContextRestored):
+            data = {"provenance": data["provenance"], "content_hash": content_hash(data["content"])}
+        return cls(
+            version=event.originator_version,
+            event_id=event.event_id,
+            type=type_,
+            recorded_at=event.timestamp.isoformat(),
+            session_id=event.session_id if isinstance(event, AgentContext.Recorded) else None,
+            data=data,
+        )

@@ -1,0 +1,310 @@
+"""The context store application: record envelopes, read an agent at any point, page history.
+
+Built on eventsourcing's Application. Writes for many agents go into one transaction; an
+event id already in the tenant's index is a duplicate for ever; a version conflict with another
+writer is retried from fresh state, so no event is lost or reordered.
+
+Tenants: a caller names an agent by its tenant and agent id; the store knows it by its key
+(domain.agent_id), which `key_for` resolves. Every method below that takes an `agent_id` other
+than `record` takes that key: for the local tenant it is the agent id itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Compressor, Mapper, StoredEvent
+
+from ctxstore.application.mapped import MappedEvents
+from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
+from ctxstore.application.results import EventOutcome, RecordResult
+from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
+from ctxstore.application.snapshot_policy import SnapshotMark, SnapshotPolicy
+from ctxstore.application.store_reads import StoreReads, project
+from ctxstore.domain.agent_id import (
+    LOCAL_TENANT,
+    agent_key,
+    aggregate_id,
+    check_agent_id,
+    plain_agent_id,
+)
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.clock import from_us, to_us
+from ctxstore.domain.events import AnyEnvelope
+from ctxstore.domain.state import EventNotApplicable
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "project", "to_us"]
+
+
+class ContextStore(StoreReads):
+    """Agent contexts on an event store; one instance per process, thread-safe for writes."""
+
+    name = "ctxstore"
+    is_snapshotting_enabled = True
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        compressor: Compressor | None = None,
+        snapshot_interval: int = 100,
+        snapshot_growth: float = 0.25,
+    ):
+        self._compressor = compressor
+        self.snapshot_interval = snapshot_interval
+        self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
+        self._write_lock = threading.RLock()
+        self._owners: dict[str, str] = {}
+        self._keys: dict[tuple[str, str], str] = {}
+        super().__init__(env)
+        recorder = self.recorder
+        if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)):
+            raise TypeError(
+                "ContextStore needs a recorder with ctxstore's side tables and package table; "
+                "set APPLICATION_RECORDER_TOPIC to one of infrastructure.persistence's store "
+                "recorders"
+            )
+        # One recorder, seen through the ports the use cases need (DESIGN §1).
+        self.index: ContextIndex = recorder
+        self.packages: PackageRecorder = recorder
+        self._writer: EventWriter = cast(EventWriter, recorder)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        mapper = super().construct_mapper()
+        if self._compressor is not None:
+            mapper.compressor = self._compressor
+        return mapper
+
+    # Tenants ---------------------------------------------------------------------------------
+    def key_for(self, tenant: str, agent_id: str) -> str:
+        """The key of this tenant's agent: `agent_key(tenant, agent_id)`, except for an agent
+        the tenant wrote before agents had namespaces, which kept its agent id as its key (and
+        its aggregate id) and is found by it in the agent catalogue with this tenant's name."""
+        check_agent_id(agent_id)
+        if tenant == LOCAL_TENANT:
+            return agent_id
+        key = self._keys.get((tenant, agent_id))
+        if key is None:
+            key = agent_key(tenant, agent_id)
+            owners = self._owners_of({key, agent_id})
+            if owners[key] is None and owners[agent_id] == tenant:
+                key = agent_id
+            # New agents of other tenants always get namespaced keys, so this never changes.
+            key = self._keys.setdefault((tenant, agent_id), key)
+        return key
+
+    def owner(self, key: str) -> str | None:
+        """The tenant of an agent (by its key), or None when it has never been written."""
+        return self._owner(key)
+
+    # Writing ---------------------------------------------------------------------------------
+    def record(self, envelopes: Sequence[AnyEnvelope], *, tenant: str = LOCAL_TENANT
+               ) -> RecordResult:
+        """Record a batch of validated envelopes, of one or many agents of one tenant, in one
+        transaction. Envelopes name agents by agent id; results too."""
+        if not envelopes:
+            return RecordResult()
+        with self._write_lock:
+            return retry_on_conflict(
+                lambda: self._record_fresh(envelopes, tenant),
+                f"gave up after {MAX_WRITE_ATTEMPTS} attempts: other writers kept changing "
+                "the same agents")
+
+    def _record_fresh(self, envelopes: Sequence[AnyEnvelope], tenant: str) -> RecordResult:
+        agents: dict[str, AgentContext] = {}
+        try:
+            return self._record_once(envelopes, tenant, agents)
+        except BaseException:
+            # E.g. another writer got there first: forget what we hold, so a retry reads anew.
+            for agent in agents.values():
+                self._evict(agent.id)
+            raise
+
+    def _record_once(
+        self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext]
+    ) -> RecordResult:
+        known = self.index.known_event_ids((e.event_id for e in envelopes), tenant)
+        # Once per agent, not per event: a batch from ingest holds many events of few agents.
+        keys = {a: self.key_for(tenant, a) for a in {e.agent_id for e in envelopes}}
+        seen: set[str] = set()
+        outcomes: list[EventOutcome] = []
+        snapshots: list[tuple[UUID, StoredEvent]] = []
+        pending_snapshots: dict[UUID, SnapshotMark] = {}
+        index_rows: list[EventIndexRow] = []
+        owners: dict[str, str] = {}
+        tenants = self._owners_of(set(keys.values()))  # one query, not one each
+        # Read back, together, the existing agents of this tenant that get a new event.
+        loaded = self._load_for_write(list({keys[e.agent_id] for e in envelopes
+                                            if e.event_id not in known
+                                            and tenants[keys[e.agent_id]] == tenant}))
+        now = datetime.now(UTC)
+        for envelope in envelopes:
+            if envelope.event_id in known or envelope.event_id in seen:
+                where = known.get(envelope.event_id)
+                outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "duplicate",
+                                             version=where[1] if where else None))
+                continue
+            key = keys[envelope.agent_id]
+            agent = agents.get(key)
+            if agent is None:
+                # Keys of other tenants are namespaced, but a local agent id is also the key
+                # an agent written with API keys before namespaces kept: never write into it.
+                owner = tenants[key]
+                if owner is not None and owner != tenant:
+                    outcomes.append(EventOutcome(
+                        envelope.event_id, envelope.agent_id, "rejected", field="agent_id",
+                        reason=f"agent {envelope.agent_id!r} belongs to another tenant"))
+                    continue
+                owners[key] = owner or tenant
+                agent = agents[key] = loaded.get(key) or AgentContext.start(key)
+            timestamp = agent.next_timestamp(envelope.occurred_at or now)
+            try:
+                agent.record(event_id=envelope.event_id, type=envelope.type,
+                             data=envelope.data_dict(), timestamp=timestamp,
+                             session_id=envelope.session_id)
+            except EventNotApplicable as e:
+                outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "rejected",
+                                             field=e.field, reason=str(e)))
+                continue
+            seen.add(envelope.event_id)
+            outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
+                                         version=agent.version))
+            index_rows.append(EventIndexRow(envelope.event_id, agent.id, agent.version,
+                                            to_us(timestamp), tenant))
+            if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
+                snapshot = self._snapshot_now(agent)
+                snapshots.append((agent.id, snapshot))
+                pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
+        self._commit(list(agents.values()), index_rows, snapshots, owners)
+        versions = {plain_agent_id(a.agent_id): a.version for a in agents.values()}
+        return RecordResult(outcomes=outcomes, versions=versions)
+
+    def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT,
+               package_rows: Sequence[PackageRow] = (),
+               pruned_package_ids: Sequence[str] = ()) -> None:
+        """Commit the pending store-made events (restore, checkpoint) of an agent.
+
+        A checkpoint's package rows and the ids retention deletes commit in the same
+        transaction as the events that announce them. IntegrityError when another writer
+        changed the agent first (see application.retry).
+        """
+        with self._write_lock:
+            try:
+                owner = self._owner(agent.agent_id) or tenant
+                rows = [
+                    EventIndexRow(cast(Any, e).event_id, agent.id, e.originator_version,
+                                  to_us(e.timestamp), owner)
+                    for e in agent.pending_events
+                ]
+                snapshots = []
+                if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
+                    snapshots.append((agent.id, self._snapshot_now(agent)))
+                self._commit([agent], rows, snapshots, {agent.agent_id: owner},
+                             package_rows=package_rows, pruned_package_ids=pruned_package_ids)
+            except BaseException:
+                self._evict(agent.id)
+                raise
+
+    def _commit(
+        self,
+        agents: list[AgentContext],
+        index_rows: list[EventIndexRow],
+        snapshots: list[tuple[UUID, StoredEvent]],
+        owners: dict[str, str],
+        *,
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+    ) -> None:
+        pending = [e for agent in agents for e in agent.collect_events()]
+        if not pending:
+            return
+        stored = MappedEvents(pending, self.mapper.to_stored_event)  # see application.mapped
+        agent_rows = [
+            AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
+                     owners[a.agent_id])
+            for a in agents
+        ]
+        self._writer.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
+                                   package_rows=package_rows,
+                                   pruned_package_ids=pruned_package_ids)
+        if self.repository.cache is not None:
+            for agent in agents:
+                self.repository.cache.put(agent.id, agent)
+        self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
+        if snapshots and self.snapshots is not None:
+            # Snapshots are derived data: the events are committed, so a failure here costs
+            # read speed only and must not make the caller think the batch failed.
+            try:
+                self.snapshots.recorder.insert_events([s for _, s in snapshots])
+            except Exception as e:  # noqa: BLE001
+                log.warning("snapshots not stored (reads replay more events): %s", e)
+            else:
+                for originator_id, snapshot in snapshots:
+                    self.snapshot_policy.taken(originator_id, snapshot.originator_version,
+                                               len(snapshot.state))
+
+    def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
+        # Serialise at once: the agent keeps changing after this point in the batch.
+        snapshot = Snapshot.take(agent)
+        return self.mapper.to_stored_event(snapshot)
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Snapshots are taken inside record(), as the SnapshotPolicy says."""
+
+    def _owner(self, agent_id: str) -> str | None:
+        # An agent's tenant is set by its first write and never changes: remember it.
+        owner = self._owners.get(agent_id)
+        if owner is None:
+            summary = self.index.agent(agent_id)
+            if summary is not None:
+                owner = self._owners[agent_id] = summary.tenant
+        return owner
+
+    def _owners_of(self, agent_ids: set[str]) -> dict[str, str | None]:
+        """The tenant of each agent (None: never written), remembered or in one query."""
+        found: dict[str, str | None] = {a: self._owners.get(a) for a in agent_ids}
+        missing = [a for a, owner in found.items() if owner is None]
+        if missing:
+            fetched = self.index.owners(missing)
+            self._owners.update(fetched)
+            found.update(fetched)
+        return found
+
+    def _load_for_write(self, agent_ids: Sequence[str]) -> dict[str, AgentContext]:
+        """The latest state of agents about to be written: cached, or all read in one query.
+
+        No fast-forward query for cached ones: a stale copy fails the commit with
+        IntegrityError, which evicts it, and record() retries from fresh state.
+        """
+        found: dict[str, AgentContext] = {}
+        missing: dict[UUID, str] = {}
+        cache = self.repository.cache
+        for agent_id in agent_ids:
+            originator_id = aggregate_id(agent_id)
+            if cache is not None:
+                with contextlib.suppress(KeyError):
+                    found[agent_id] = cast(AgentContext, cache.get(originator_id))
+                    continue
+            missing[originator_id] = agent_id
+        if missing:
+            to_domain_event = self.mapper.to_domain_event
+            for originator_id, stored in self.index.heads(list(missing)).items():
+                agent = project(None, map(to_domain_event, stored))
+                if agent is not None:
+                    found[missing[originator_id]] = cast(AgentContext, agent)
+        return found
+
+    def _evict(self, originator_id: UUID) -> None:
+        if self.repository.cache is not None:
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(originator_id, evict=True)

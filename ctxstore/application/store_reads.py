@@ -1,0 +1,215 @@
+"""Reading a store: an agent at any point, its history, its stored bytes (DESIGN §2).
+
+The read half of ContextStore (application.store), kept apart so each file holds one concern;
+it is the only code besides the write half that touches the eventsourcing repository, event
+store, snapshots and mapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Cipher, Compressor, StoredEvent
+
+from ctxstore.application.errors import (
+    AgentNotFound,
+    CorruptedSnapshot,
+    InvalidRequest,
+    PointNotFound,
+)
+from ctxstore.application.ports import AgentSummary, ContextIndex
+from ctxstore.application.results import HistoryItem
+from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.bounds import OutOfBounds, check_version
+from ctxstore.domain.clock import from_us, to_us
+
+
+def valid_version(value: int | None, field: str) -> None:
+    """A version argument within 0..INT64_MAX, else InvalidRequest naming `field`: the bound
+    every door (HTTP, WebSocket, NATS, CLI) meets here before a database driver could fail on
+    it with an OverflowError."""
+    if value is not None:
+        try:
+            check_version(value, field)
+        except OutOfBounds as e:
+            raise InvalidRequest(str(e)) from None
+
+
+def project(agent: Any, events: Any) -> Any:
+    """Apply events in turn: eventsourcing's project_aggregate without its per-event
+    ``isinstance`` against a runtime-checkable Protocol, which cost more than the fold."""
+    for event in events:
+        agent = event.mutate(agent)
+    return agent
+
+
+class StoreReads(Application[UUID]):
+    """What every reader of agents needs; ContextStore adds the writes."""
+
+    index: ContextIndex
+    _write_lock: AbstractContextManager[Any]
+
+    # Reading ---------------------------------------------------------------------------------
+    def agent_at(self, agent_id: str, version: int | None = None) -> AgentContext:
+        """The agent at a version (None: now); version 0 is the empty context."""
+        valid_version(version, "version")
+        originator_id = aggregate_id(agent_id)
+        if version == 0:
+            return AgentContext.start(agent_id)
+        if version is None:
+            try:
+                with self._write_lock:
+                    return cast(AgentContext, self.repository.get(originator_id,
+                                                                  projector_func=project))
+            except AggregateNotFoundError:
+                raise AgentNotFound(plain_agent_id(agent_id)) from None
+        snapshot = self.snapshot_at(agent_id, version)
+        base, after = (snapshot, snapshot.version) if snapshot is not None else (None, 0)
+        agent, _ = self.replay(agent_id, base, after=after, upto=version)
+        if agent is None:
+            raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
+        if agent.version != version:
+            latest = agent.version
+            raise PointNotFound(
+                f"agent {plain_agent_id(agent_id)!r} has no version {version} (latest is {latest})"
+            )
+        return agent
+
+    def snapshot_at(self, agent_id: str, version: int) -> AgentContext | None:
+        """The agent as its latest snapshot at or before `version` holds it (None: no
+        snapshot). Raises CorruptedSnapshot when that snapshot's bytes cannot be read."""
+        if self.snapshots is None:
+            return None
+        stored = self.snapshots.recorder.select_events(aggregate_id(agent_id), lte=version,
+                                                       desc=True, limit=1)
+        if not stored:
+            return None
+        try:
+            agent = self.mapper.to_domain_event(stored[0]).mutate(None)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
+            raise CorruptedSnapshot(
+                f"snapshot of {agent_id!r} at version {stored[0].originator_version} cannot "
+                f"be read ({type(e).__name__}: {e})") from e
+        return cast(AgentContext, agent)
+
+    def replay(self, agent_id: str, base: AgentContext | None, *, after: int = 0,
+               upto: int | None = None) -> tuple[AgentContext | None, int]:
+        """The one way a past state is rebuilt: fold the agent's events after version `after`
+        (up to `upto`) onto `base` (a snapshot's or a checkpoint's state, or None: from the
+        start); returns the agent and how many events were folded."""
+        agent, count = base, 0
+        for event in self.events.get(aggregate_id(agent_id), gt=after, lte=upto):
+            agent = event.mutate(agent)  # type: ignore[attr-defined]
+            count += 1
+        return agent, count
+
+    def version_at(self, agent_id: str, at: datetime) -> int:
+        """The agent's version at a time: after the last event recorded at or before it."""
+        return self.index.version_at(aggregate_id(agent_id), to_us(at))
+
+    def context(self, agent_id: str, *, version: int | None = None,
+                at: datetime | None = None) -> dict[str, Any]:
+        """The state of DESIGN §2 now, at a version, or at a time."""
+        if version is not None and at is not None:
+            raise PointNotFound("give a version or a time, not both")
+        if at is not None:
+            if self.index.agent(agent_id) is None:
+                raise AgentNotFound(plain_agent_id(agent_id))
+            version = self.version_at(agent_id, at)
+        return self.agent_at(agent_id, version).state()
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        return self.index.agents(tenant)
+
+    def summary(self, agent_id: str) -> AgentSummary | None:
+        """An agent's catalogue entry by its key (None: never written)."""
+        return self.index.agent(agent_id)
+
+    def timestamps(self, agent_id: str, versions: Sequence[int]) -> dict[int, datetime]:
+        """When the given versions of an agent were recorded."""
+        found = self.index.timestamps(aggregate_id(agent_id), versions)
+        return {v: from_us(us) for v, us in found.items()}
+
+    def history(
+        self,
+        agent_id: str,
+        *,
+        after_version: int = 0,
+        limit: int = 100,
+        types: Sequence[str] | None = None,
+    ) -> list[HistoryItem]:
+        """A page of an agent's events in order, optionally only some types."""
+        wanted = set(types) if types else None
+        items: list[HistoryItem] = []
+        for item in self.iter_history(agent_id, after_version=after_version):
+            if wanted is None or item.type in wanted:
+                items.append(item)
+                if len(items) >= limit:
+                    break
+        return items
+
+    def iter_history(self, agent_id: str, *, after_version: int = 0,
+                     upto_version: int | None = None, page: int = 500) -> Iterator[HistoryItem]:
+        for stored in self.stored_events(agent_id, after_version=after_version,
+                                         upto_version=upto_version, page=page):
+            yield HistoryItem.of(cast(AgentContext.Event, self.mapper.to_domain_event(stored)))
+
+    def stored_events(self, agent_id: str, *, after_version: int = 0,
+                      upto_version: int | None = None, newest_first: bool = False,
+                      page: int = 500) -> Iterator[StoredEvent]:
+        """An agent's stored events (undecoded: their topics tell their kinds), page by page."""
+        valid_version(after_version, "after_version")
+        valid_version(upto_version, "upto_version")
+        originator_id = aggregate_id(agent_id)
+        gt, lte = after_version, upto_version
+        while True:
+            stored = self.recorder.select_events(originator_id, gt=gt, lte=lte,
+                                                 desc=newest_first, limit=page)
+            yield from stored
+            if len(stored) < page:
+                return
+            if newest_first:
+                lte = stored[-1].originator_version - 1
+            else:
+                gt = stored[-1].originator_version
+
+    def recent_stored_events(self, count: int) -> list[StoredEvent]:
+        """Up to `count` of the most recently recorded events, of all agents, oldest first."""
+        recorder = self.recorder
+        top = recorder.max_notification_id()
+        if not top or count <= 0:
+            return []
+        events: list[StoredEvent] = []
+        start = max(1, top - count + 1)
+        while start <= top and len(events) < count:
+            page = recorder.select_notifications(
+                start=start, limit=min(count - len(events), 1000), stop=top)
+            if not page:
+                break
+            events.extend(page)
+            start = page[-1].id + 1
+        return events
+
+    # Stored bytes ----------------------------------------------------------------------------
+    def decode(self, stored: StoredEvent) -> Any:
+        """A stored event (or snapshot) as its domain object."""
+        return self.mapper.to_domain_event(stored)
+
+    @property
+    def compressor(self) -> Compressor | None:
+        return self.mapper.compressor
+
+    @property
+    def cipher(self) -> Cipher | None:
+        return self.mapper.cipher
+
+    def wrap_compressor(self, wrap: Callable[[Compressor], Compressor]) -> None:
+        """Put `wrap(compressor)` in the compressor's place (e.g. to count bytes)."""
+        if self.mapper.compressor is not None:
+            self.mapper.compressor = wrap(self.mapper.compressor)

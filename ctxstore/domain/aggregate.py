@@ -1,0 +1,242 @@
+"""The AgentContext aggregate: one per agent, its version is its event count.
+
+The first event an agent receives creates it (there is no separate "created" event), so that
+version N means exactly N events and version 0 the empty context.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+
+from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
+from ctxstore.domain.clock import not_before
+from ctxstore.domain.state import (
+    Content,
+    apply_event,
+    check_applicable,
+    copy_content,
+    empty_content,
+)
+from ctxstore.domain.topics import register_legacy_topics
+
+RESTORE_STRATEGIES = ("replace", "merge")
+# The kinds of the events the store makes itself (wire events keep their wire type).
+CONTEXT_RESTORED = "context_restored"
+CHECKPOINT_TAKEN = "checkpoint_taken"
+CHECKPOINTS_PRUNED = "checkpoints_pruned"
+
+
+class AgentContext(Aggregate):
+    """The folded context of one agent; `content` holds the hashed fields of DESIGN §2.
+
+    `agent_id` is the agent's key (domain.agent_id): its tenant's namespace and its id."""
+
+    agent_id: str
+    content: Content
+    sessions: list[dict[str, Any]]
+
+    @classmethod
+    def start(cls, agent_id: str) -> AgentContext:
+        """A version-0 agent, not yet stored; its first recorded event creates it."""
+        agent = cast(AgentContext, object.__new__(cls))
+        agent._init_empty(aggregate_id(agent_id), agent_id)
+        return agent
+
+    @classmethod
+    def based_on(cls, agent_id: str, state: dict[str, Any], version: int) -> AgentContext:
+        """An unsaved agent at `version` holding `state` (DESIGN §2 form, e.g. a checkpoint's):
+        a base onto which the events after `version` fold, never saved as such."""
+        agent = cls.start(agent_id)
+        agent.content = copy_content(state)
+        agent.sessions = copy.deepcopy(state.get("sessions") or [])
+        agent._version = version
+        as_of = state.get("as_of")
+        if as_of:
+            agent._created_on = agent._modified_on = datetime.fromisoformat(as_of)
+        return agent
+
+    def _init_empty(self, originator_id: UUID, agent_id: str) -> None:
+        self._id = originator_id
+        self._version = 0
+        self._created_on = None  # type: ignore[assignment]
+        self._modified_on = None  # type: ignore[assignment]
+        self._pending_events = []
+        self.agent_id = agent_id
+        self.content = empty_content()
+        self.sessions = []
+
+    def next_timestamp(self, moment: datetime) -> datetime:
+        """The time of this agent's next event: `moment`, never before its last one."""
+        return not_before(moment, self.modified_on)
+
+    # Commands --------------------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        event_id: str,
+        type: str,
+        data: dict[str, Any],
+        timestamp: datetime,
+        session_id: str | None = None,
+    ) -> None:
+        """Append one validated wire event; raises EventNotApplicable before changing anything."""
+        check_applicable(self.content, type, data)
+        # What trigger_event does, without its generic keyword handling: this is the one
+        # command run per ingested event. mutate() still checks the id and version and folds.
+        event = self.Recorded(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            type=type,
+            data=data,
+            session_id=session_id,
+        )
+        event.mutate(self)
+        self._pending_events.append(event)
+
+    def restore(
+        self,
+        *,
+        event_id: str,
+        content: Content,
+        provenance: dict[str, Any],
+        timestamp: datetime,
+    ) -> None:
+        """Make `content` this agent's content (a rewind or a fork); provenance says from where."""
+        self.trigger_event(
+            self.ContextRestored,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            content=copy_content(content),
+            provenance=provenance,
+            timestamp=timestamp,
+        )
+
+    def note_checkpoint(self, *, event_id: str, checkpoint: dict[str, Any],
+                        timestamp: datetime) -> None:
+        self.trigger_event(
+            self.CheckpointTaken,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            checkpoint=checkpoint,
+            timestamp=timestamp,
+        )
+
+    def note_checkpoints_pruned(self, *, event_id: str, package_ids: list[str], reason: str,
+                                timestamp: datetime) -> None:
+        """Retention removed these checkpoints (e.g. by age); the content does not change."""
+        self.trigger_event(
+            self.CheckpointsPruned,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            pruned_package_ids=list(package_ids),
+            reason=reason,
+            timestamp=timestamp,
+        )
+
+    # State -----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The agent's context as DESIGN §2 shows it (content_hash added by the caller's hash)."""
+        from ctxstore.domain.state import content_hash
+
+        return {
+            "agent_id": plain_agent_id(self.agent_id),
+            "version": self.version,
+            "as_of": self.modified_on.isoformat() if self.modified_on else None,
+            **self.content,
+            "sessions": self.sessions,
+            "content_hash": content_hash(self.content),
+        }
+
+    def _track_session(self, session_id: str | None, version: int) -> None:
+        if session_id is None:
+            return
+        if self.sessions and self.sessions[-1]["session_id"] == session_id:
+            self.sessions[-1]["last_version"] = version
+            return
+        for session in self.sessions:
+            if session["session_id"] == session_id:
+                session["last_version"] = version
+                return
+        self.sessions.append(
+            {"session_id": session_id, "first_version": version, "last_version": version}
+        )
+
+    # Events ----------------------------------------------------------------------------------
+    @dataclass(frozen=True)
+    class Event(Aggregate.Event):
+        """Base of every stored agent event: the first one creates the aggregate."""
+
+        agent_id: str
+        event_id: str
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            """This event's kind (a wire event's type, or one of the store's kinds) and data:
+            what history pages and projections show of it."""
+            raise NotImplementedError
+
+        def mutate(self, aggregate: Any) -> Any:
+            if aggregate is None:
+                aggregate = object.__new__(AgentContext)
+                aggregate._init_empty(self.originator_id, self.agent_id)
+            if aggregate._created_on is None:
+                aggregate._created_on = self.timestamp
+            return CanMutateAggregate.mutate(self, aggregate)
+
+    @dataclass(frozen=True)
+    class Recorded(Event):
+        type: str
+        data: dict[str, Any]
+        session_id: str | None
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return self.type, self.data
+
+        def apply(self, aggregate: Any) -> None:
+            apply_event(aggregate.content, self.type, self.data)
+            aggregate._track_session(self.session_id, self.originator_version)
+
+    @dataclass(frozen=True)
+    class ContextRestored(Event):
+        content: Content
+        provenance: dict[str, Any]
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return CONTEXT_RESTORED, {"content": self.content, "provenance": self.provenance}
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.content = copy_content(self.content)
+
+    @dataclass(frozen=True)
+    class CheckpointTaken(Event):
+        checkpoint: dict[str, Any]
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return CHECKPOINT_TAKEN, self.checkpoint
+
+        def apply(self, aggregate: Any) -> None:
+            pass
+
+    @dataclass(frozen=True)
+    class CheckpointsPruned(Event):
+        pruned_package_ids: list[str]
+        reason: str
+
+        def described(self) -> tuple[str, dict[str, Any]]:
+            return CHECKPOINTS_PRUNED, {"pruned_package_ids": self.pruned_package_ids,
+                                        "reason": self.reason}
+
+        def apply(self, aggregate: Any) -> None:
+            pass
+
+
+
+register_legacy_topics()  # rows stored before the move into ctxstore name `domain.aggregate`

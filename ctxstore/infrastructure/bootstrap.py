@@ -1,0 +1,271 @@
+"""The composition root: settings in, one typed `Services` out (infrastructure/container.py).
+
+Every adapter is built here and nowhere else: the store with its recorders, compressor and
+dictionary catalog, the use cases over it, the projections' views, the checkpoint runner and
+the NATS subjects. The doors (CLI, HTTP app and WebSocket, NATS app, projection worker) receive
+the `Services` and build nothing themselves. No door imports this module (the CLI, which is the
+process's entry point, does): the arrows go root -> doors' types, never back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.utils import Environment
+
+from ctxstore.application.checkpoint_runner import CheckpointRunner
+from ctxstore.application.checkpoints import CheckpointService
+from ctxstore.application.dictionary_port import DictionaryCatalog
+from ctxstore.application.diff import DiffService
+from ctxstore.application.packages import PackageService
+from ctxstore.application.restore import RestoreService
+from ctxstore.application.store import ContextStore
+from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.persistence.body_codec import BodyCodec
+from ctxstore.infrastructure.persistence.cipher import ContextCipher
+from ctxstore.infrastructure.persistence.dictionaries import (
+    EncryptedDictionaryCatalog,
+    PostgresDictionaryCatalog,
+    SQLiteDictionaryCatalog,
+    chosen_dictionary,
+)
+from ctxstore.infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.persistence.portable import PortableZstd
+from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
+from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
+from ctxstore.infrastructure.persistence.views_sqlite import SQLiteContextViews
+from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor
+from ctxstore.infrastructure.settings import Settings
+from ctxstore.projections.projection import ContextProjection
+from ctxstore.projections.search import BlindIndex
+from ctxstore.projections.views import ContextViews
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from faststream import FastStream
+    from nats.js import JetStreamContext
+
+    from ctxstore.infrastructure.messaging.app import Runtime
+
+
+class ConfigurationError(ValueError):
+    """Settings that cannot work together; the message says which and why."""
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's environment for these settings."""
+    env: dict[str, str] = {
+        "IS_SNAPSHOTTING_ENABLED": "y",
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+    }
+    if settings.aggregate_cache_size == 0:
+        del env["AGGREGATE_CACHE_MAXSIZE"]
+    if settings.storage_backend == "sqlite":
+        settings.storage_path.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(settings.sqlite_file),
+            SQLITE_LOCK_TIMEOUT="30",
+            APPLICATION_RECORDER_TOPIC=(
+                "ctxstore.infrastructure.persistence.packages_sqlite:SQLiteStoreRecorder"
+            ),
+        )
+    else:
+        url = urlparse(settings.database_url)
+        if url.scheme not in ("postgresql", "postgres"):
+            raise ConfigurationError(
+                f"CONTEXT_DATABASE_URL must be a postgresql:// URL, not {settings.database_url!r}"
+            )
+        env.update(
+            # The library's, with binary inserts of snapshots.
+            PERSISTENCE_MODULE="ctxstore.infrastructure.persistence.postgres:ContextPostgresFactory",
+            POSTGRES_DBNAME=unquote(url.path.lstrip("/")) or "postgres",
+            POSTGRES_HOST=url.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_SCHEMA=settings.database_schema,
+            POSTGRES_POOL_SIZE=str(settings.database_pool_size),
+            POSTGRES_MAX_OVERFLOW="10",
+            POSTGRES_CONNECT_TIMEOUT="10",
+            POSTGRES_LOCK_TIMEOUT="30",
+            POSTGRES_PRE_PING="y",
+            APPLICATION_RECORDER_TOPIC=(
+                "ctxstore.infrastructure.persistence.packages_postgres:PostgresStoreRecorder"
+            ),
+        )
+    if settings.encryption_enabled:
+        if settings.encryption_key is None:
+            raise ConfigurationError(
+                "CONTEXT_ENCRYPTION_ENABLED is set but CONTEXT_ENCRYPTION_KEY is empty; make "
+                "one with: python -c 'from eventsourcing.cryptography import AESCipher; "
+                "print(AESCipher.create_key(32))'"
+            )
+        env.update(
+            # eventsourcing's AES-GCM cipher, with clear errors for a bad or wrong key.
+            CIPHER_TOPIC="ctxstore.infrastructure.persistence.cipher:ContextCipher",
+            CIPHER_KEY=settings.encryption_key.get_secret_value(),
+        )
+    # Unreadable stored data (wrong key, missing dictionary) raises our own clear errors.
+    env["MAPPER_TOPIC"] = "ctxstore.infrastructure.persistence.mapper:ContextMapper"
+    # Same bytes as eventsourcing's JSON transcoder; reads parse with orjson (big snapshots).
+    env["TRANSCODER_TOPIC"] = "ctxstore.infrastructure.persistence.transcoder:FastJSONTranscoder"
+    return env
+
+
+def build_store(settings: Settings | None = None,
+                catalog: DictionaryCatalog | None = None) -> ContextStore:
+    """The event store these settings name (tables created when missing)."""
+    settings = settings or Settings()
+    env = eventsourcing_env(settings)
+    if settings.storage_backend != "postgres":
+        return _build_store(settings, env, catalog)
+    # Workers starting together must not race creating the schema's tables.
+    with schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema):
+        return _build_store(settings, env, catalog)
+
+
+def _build_store(settings: Settings, env: dict[str, str],
+                 catalog: DictionaryCatalog | None) -> ContextStore:
+    # Dictionaries load (over a plain connection) before the store reads any event.
+    compressor = build_compressor(settings, catalog)
+    return ContextStore(env=env, compressor=compressor,
+                        snapshot_interval=settings.snapshot_interval,
+                        snapshot_growth=settings.snapshot_growth)
+
+
+def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
+    """The catalog in the store these settings name, encrypted when the store is."""
+    catalog: DictionaryCatalog
+    if settings.storage_backend == "sqlite":
+        catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
+    else:
+        catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
+                                            settings.database_schema)
+    if settings.encryption_enabled and settings.encryption_key is not None:
+        key = settings.encryption_key.get_secret_value()
+        cipher = ContextCipher(Environment(env={ContextCipher.CIPHER_KEY: key}))
+        catalog = EncryptedDictionaryCatalog(catalog, cipher)
+    return catalog
+
+
+def build_compressor(settings: Settings,
+                     catalog: DictionaryCatalog | None = None) -> ZstdCompressor:
+    """A compressor with every stored dictionary loaded and the chosen one active."""
+    catalog = catalog or dictionary_catalog(settings)
+    stored = catalog.all()
+
+    def fetch_missing(dict_id: int) -> bytes | None:
+        found = catalog.get(dict_id)  # trained by another process after this one started
+        return found.data if found else None
+
+    return ZstdCompressor(
+        level=settings.compression_level,
+        dictionaries={d.dict_id: d.data for d in stored},
+        active_dictionary_id=chosen_dictionary(settings.compression_dictionary, stored),
+        fetch_missing=fetch_missing,
+    )
+
+
+def build_views(settings: Settings) -> ContextViews:
+    """The projections' tables beside the events, as the settings place them."""
+    env = Environment(ContextProjection.name, eventsourcing_env(settings))
+    factory = InfrastructureFactory[TrackingRecorder].construct(env)
+    views_class = (SQLiteContextViews if settings.storage_backend == "sqlite"
+                   else PostgresContextViews)
+    views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
+    views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
+    if settings.encryption_enabled and settings.encryption_key is not None:
+        # Nothing in plain text at rest: the search index holds keyed word hashes only.
+        views.blind = BlindIndex(settings.encryption_key.get_secret_value().encode())
+    return views
+
+
+def build_subjects(settings: Settings) -> Subjects:
+    """The NATS subjects of these settings; whether the partition count was set or defaulted
+    decides what a server too old to partition does (streams.fit_to_server)."""
+    return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
+                    replicas=settings.nats_replicas,
+                    partitions_explicit="nats_partitions" in settings.model_fields_set)
+
+
+def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService
+                            ) -> CheckpointRunner | None:
+    """Automatic checkpoints every CONTEXT_CHECKPOINT_INTERVAL_MINUTES (None when 0); the
+    door that serves starts and stops it."""
+    if settings.checkpoint_interval_minutes <= 0:
+        return None
+    return CheckpointRunner(checkpoints, settings.checkpoint_interval_minutes * 60)
+
+
+@asynccontextmanager
+async def open_jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
+    """A short-lived JetStream connection for one operator command (dead letters, partition
+    status): one attempt per server, closed on exit."""
+    import nats  # nats-py: only the NATS commands pay its import (see the doors below)
+
+    async def quiet(_error: Exception) -> None:
+        """The client would log each failed attempt with a traceback; the error that ends
+        the attempts reaches the user as one line (the CLI's friendly_errors)."""
+
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
+                            max_reconnect_attempts=1, error_cb=quiet)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+def bootstrap(settings: Settings | None = None, *,
+              store: ContextStore | None = None) -> Services:
+    """Every service of one process, over one store (built from settings unless given)."""
+    settings = settings or Settings()
+    catalog = dictionary_catalog(settings)
+    store = store or build_store(settings, catalog)
+    level = settings.checkpoint_compression_level
+    checkpoints = CheckpointService(
+        store,
+        # The store's dictionaries, at the (slower, smaller) checkpoint level.
+        BodyCodec(build_compressor(settings.model_copy(update={"compression_level": level}),
+                                   catalog),
+                  store.cipher),
+        max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
+        max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
+        retention_days=settings.retention_days,
+    )
+    restore = RestoreService(store, checkpoints)
+    # Exported bodies use no dictionary, so any other store can read them.
+    packages = PackageService(checkpoints, PortableZstd(level=level))
+    return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
+                    diff=DiffService(restore), packages=packages, dictionaries=catalog,
+                    subjects=build_subjects(settings),
+                    runner=build_checkpoint_runner(settings, checkpoints),
+                    open_views=lambda: build_views(settings))
+
+
+# The doors' modules are imported where a door is built, not above: FastAPI and FastStream
+# take about 0.15 s each to import, which every other CLI command would pay otherwise. Neither
+# door imports this module, so this is no hidden cycle.
+
+def build_http_app(settings: Settings | None = None) -> FastAPI:
+    """The HTTP API (a FastAPI app) over services from these settings, closed on shutdown."""
+    from ctxstore.infrastructure.http.app import create_app
+
+    return create_app(bootstrap(settings or Settings()))
+
+
+def build_messaging_app(settings: Settings | None = None, **options: Any
+                        ) -> tuple[FastStream, Runtime]:
+    """The `ctxstore ingest` FastStream app (and its runtime); its services are bootstrapped
+    when it starts (the store connects then, and is closed on shutdown)."""
+    from ctxstore.infrastructure.messaging.app import create_app
+
+    settings = settings or Settings()
+    return create_app(settings.nats_url.split(","), build_subjects(settings),
+                      lambda: bootstrap(settings), **options)

@@ -1,0 +1,261 @@
+"""Checkpoint, restore, diff, export and import commands (DESIGN §3)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.domain.bounds import check_version
+from ctxstore.domain.points import Point
+from ctxstore.infrastructure.cli.common import (
+    console,
+    parse_time,
+    point_option,
+    print_json,
+    services,
+    version_option,
+)
+from ctxstore.infrastructure.cli.errors import fail, friendly_errors
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def _show_checkpoint(cp: Checkpoint) -> None:
+    console.print(f"checkpoint [bold]{cp.package_id}[/] of {cp.agent_id} at version "
+                  f"{cp.version}" + (f" ({cp.label})" if cp.label else ""), highlight=False)
+    console.print(f"  {cp.message_count} messages, {cp.memory_count} memories, "
+                  f"{cp.tool_invocation_count} tool calls; {_size(cp.original_size_bytes)} -> "
+                  f"{_size(cp.compressed_size_bytes)} ({cp.compression_ratio}x "
+                  f"{cp.compression_strategy}{', encrypted' if cp.is_encrypted else ''}); "
+                  f"{cp.access_level}", highlight=False)
+    console.print(f"  {cp.integrity_hash}", highlight=False)
+
+
+@friendly_errors
+def checkpoint(
+    agent_id: Annotated[str, typer.Argument(help="The agent to capture.")],
+    label: Annotated[str | None, typer.Option(help="A name for the checkpoint.")] = None,
+    version: Annotated[int | None, typer.Option(help="Capture this version (default: now).",
+                                                min=0)] = None,
+    session: Annotated[str | None, typer.Option(help="Session id to file it under.")] = None,
+    access_level: Annotated[str, typer.Option(help="private, shared or public.")] = "private",
+    as_json: JsonOpt = False,
+) -> None:
+    """Take a checkpoint (context package) of an agent."""
+    cp = services().checkpoints.capture(agent_id, version=version_option(version, "--version"),
+                                        label=label,
+                                        session_id=session, access_level=access_level)
+    if as_json:
+        print_json(cp.to_dict())
+    else:
+        _show_checkpoint(cp)
+
+
+@friendly_errors
+def checkpoints(
+    agent_id: Annotated[str | None, typer.Argument(help="Only this agent's.")] = None,
+    created_after: Annotated[str | None, typer.Option(help="Created after (ISO time).")] = None,
+    min_messages: Annotated[int | None, typer.Option(help="At least N messages.", min=0)] = None,
+    access_level: Annotated[str | None, typer.Option(help="private, shared or public.")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-q", help="In label, agent, id, hash.")
+                    ] = None,
+    pruned: Annotated[bool, typer.Option("--pruned", help="Also those retention removed.")
+                      ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List checkpoints, oldest first (filters query the projected checkpoint catalogue)."""
+    if created_after or min_messages is not None or access_level or text or pruned:
+        from ctxstore.infrastructure.cli.projections import catalogue_checkpoints
+
+        rows = [Checkpoint.from_dict(e.as_dict()) for e in catalogue_checkpoints(
+            agent_id, created_after=created_after, min_messages=min_messages,
+            access_level=access_level, text=text, include_pruned=pruned)]
+    else:
+        rows = services().checkpoints.list(agent_id)
+    if as_json:
+        print_json([cp.to_dict() for cp in rows])
+        return
+    table = Table(title=f"{len(rows)} checkpoints" + (f" of {agent_id}" if agent_id else ""))
+    table.add_column("package id", no_wrap=True)
+    table.add_column("agent", overflow="fold")
+    for column in ("ver", "msgs", "size"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("label", overflow="fold")
+    for cp in rows:
+        label = (cp.label or "") + (" [imported]" if cp.origin == "imported" else "")
+        table.add_row(cp.package_id, cp.agent_id, str(cp.version), str(cp.message_count),
+                      _size(cp.compressed_size_bytes), label)
+    console.print(table)
+
+
+@friendly_errors
+def checkpoint_prune(
+    agent_id: Annotated[str | None, typer.Argument(help="Only this agent's.")] = None,
+    days: Annotated[float | None, typer.Option(
+        help="Remove checkpoints older than this many days (default: CONTEXT_RETENTION_DAYS).",
+        min=0)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go.")
+                       ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply checkpoint retention now: remove checkpoints older than CONTEXT_RETENTION_DAYS and
+    those over CONTEXT_MAX_CHECKPOINTS_PER_AGENT (the automatic runner does this every round).
+    The history keeps a CheckpointsPruned event per agent; the catalogue marks them pruned."""
+    if days is not None and days <= 0:
+        fail("--days: must be more than 0")
+    service = services().checkpoints
+    if dry_run:
+        pruned, failed = service.due_for_pruning(agent_id, retention_days=days), {}
+    else:
+        report = service.prune(agent_id, retention_days=days)
+        pruned, failed = report.pruned, report.failed
+    if as_json:
+        print_json({"dry_run": dry_run, "pruned": pruned, "failed": failed})
+    else:
+        verb = "would prune" if dry_run else "pruned"
+        total = sum(len(ids) for ids in pruned.values())
+        console.print(f"{verb} {total} checkpoints of {len(pruned)} agents", highlight=False)
+        for agent, ids in sorted(pruned.items()):
+            console.print(f"  {agent}: {', '.join(ids)}", highlight=False)
+    if failed:
+        fail("could not prune: " + "; ".join(f"{a}: {e}" for a, e in sorted(failed.items())))
+
+
+def _point(version: int | None, at: str | None, checkpoint_id: str | None) -> Point:
+    given = [x for x in (version, at, checkpoint_id) if x is not None]
+    if len(given) != 1:
+        fail("give exactly one point: --version N, --at TIME or --checkpoint ID")
+    if version is not None:
+        return Point.of_version(check_version(version, "--version"))
+    if at is not None:
+        return Point.of_time(parse_time(at))
+    return Point.of_checkpoint(str(checkpoint_id))
+
+
+@friendly_errors
+def restore(
+    source: Annotated[str, typer.Argument(help="The agent to restore from.")],
+    version: Annotated[int | None, typer.Option(help="Source version.", min=0)] = None,
+    at: Annotated[str | None, typer.Option(help="Source state at this time (ISO).")] = None,
+    checkpoint_id: Annotated[str | None, typer.Option("--checkpoint", help="Checkpoint id.")
+                             ] = None,
+    into: Annotated[str | None, typer.Option(
+        help="Target agent (default: the source itself, a rewind).")] = None,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Merge into the target's content instead of replacing it.")] = False,
+    validate: Annotated[str, typer.Option(help="basic or comprehensive.")] = "basic",
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore an agent's context from a point of SOURCE (rewind, fork or merge)."""
+    point = _point(version, at, checkpoint_id)
+    result = services().restore.restore(source, point, into or source,
+                                        merge_strategy="merge" if merge else "replace",
+                                        validation_level=validate)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    base = (f"checkpoint {result.checkpoint_id}" if result.base == "checkpoint"
+            else f"snapshot at version {result.base_version}" if result.base == "snapshot"
+            else "the start of the history" if result.base == "events" else "the empty context")
+    console.print(f"{result.mode}: {result.target_agent_id} is now version "
+                  f"{result.target_version} with {source} at version {result.source_version} "
+                  f"({result.merge_strategy})", highlight=False)
+    console.print(f"  built from {base} + {result.events_replayed} events, "
+                  f"{result.validation_level} validation, {result.duration_ms:.1f} ms",
+                  highlight=False)
+    console.print(f"  {result.content_hash}", highlight=False)
+
+
+@friendly_errors
+def diff(
+    agent_id: Annotated[str, typer.Argument(help="The agent.")],
+    from_point: Annotated[str, typer.Option(
+        "--from", help="Base point: a version, an ISO time, a checkpoint id or 'latest'.")],
+    to_point: Annotated[str, typer.Option("--to", help="Other point (default: latest).")
+                        ] = "latest",
+    other: Annotated[str | None, typer.Option(help="Compare with this agent at --to.")
+                     ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What changed between two points of one agent, or of two agents."""
+    result = services().diff.diff(agent_id, point_option(from_point, "--from"),
+                                  point_option(to_point, "--to"),
+                                  other_agent_id=other)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(f"{result.base.agent_id}@{result.base.version} -> "
+                  f"{result.other.agent_id}@{result.other.version}"
+                  + ("  (identical content)" if result.identical else ""), highlight=False)
+    table = Table()
+    table.add_column("change")
+    table.add_column("count", justify="right")
+    table.add_column("examples", overflow="fold")
+    examples: dict[str, Any] = {
+        "messages_added": [m.get("content") for m in result.messages_added[:3]],
+        "messages_removed": [m.get("content") for m in result.messages_removed[:3]],
+        "memories_stored": list(result.memories_stored)[:3],
+        "memories_updated": list(result.memories_updated)[:3],
+        "memories_forgotten": list(result.memories_forgotten)[:3],
+        "tool_calls_added": [c.get("tool", c["call_id"]) for c in result.tool_calls_added[:3]],
+        "mcp_servers_changed": list(result.mcp_changed)[:3],
+    }
+    for name, count in result.summary().items():
+        if count:
+            shown = examples.get(name)
+            table.add_row(name.replace("_", " "), str(count),
+                          ", ".join(str(x)[:60] for x in shown) if shown else "")
+    console.print(table)
+
+
+@friendly_errors
+def export(
+    package_id: Annotated[str, typer.Argument(help="The checkpoint to export.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .ctxpkg file to write.")],
+) -> None:
+    """Export a checkpoint to a portable .ctxpkg file."""
+    data = services().packages.export(package_id)
+    tmp = output.with_name(output.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, output)
+    console.print(f"exported {package_id} to {output} ({_size(len(data))})", highlight=False)
+
+
+@friendly_errors
+def import_package(
+    file: Annotated[Path, typer.Argument(help="A .ctxpkg file.", exists=True, dir_okay=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a .ctxpkg file as a checkpoint of this store (verified before anything is
+    written)."""
+    limit = services().checkpoints.max_package_bytes
+    if file.stat().st_size > limit + 2 * 1024 * 1024:
+        services().checkpoints.check_size(file.stat().st_size, f"package file {file}")
+    cp = services().packages.import_package(file.read_bytes())
+    if as_json:
+        print_json(cp.to_dict())
+    else:
+        _show_checkpoint(cp)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(checkpoint)
+    app.command()(checkpoints)
+    app.command("checkpoint-prune")(checkpoint_prune)
+    app.command()(restore)
+    app.command()(diff)
+    app.command()(export)
+    app.command("import-package")(import_package)

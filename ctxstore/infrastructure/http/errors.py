@@ -1,0 +1,128 @@
+"""Every error as JSON `{detail, errors: [{field, message}]}`: the field path says where.
+
+Use-case errors map to status codes by kind, so new ones from other areas land sensibly without
+touching this module: not found → 404, conflicts → 409, integrity/validation → 422.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ctxstore.application.errors import (
+    AgentNotFound,
+    ContextStoreError,
+    IntegrityMismatch,
+    PackageExists,
+    PackageTooLarge,
+    PointNotFound,
+    WriteConflict,
+)
+from ctxstore.domain.agent_id import InvalidAgentId
+from ctxstore.domain.bounds import printable
+from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
+from ctxstore.domain.state import EventNotApplicable
+from ctxstore.infrastructure.http.schemas import ErrorBody, FieldErrorOut
+
+log = logging.getLogger("ctxstore.http")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No valid API key (when keys are configured)."},
+    404: {"model": ErrorBody, "description": "Not found, or not this tenant's."},
+    413: {"model": ErrorBody, "description": "The request body is over the size limit."},
+    422: {"model": ErrorBody, "description": "Invalid input; `errors` names each field."},
+}
+
+
+def error_response(status: int, detail: str, errors: list[FieldErrorOut] | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    # An error may quote the client's own invalid text: echo it printable, never a 500.
+    body = ErrorBody(detail=printable(detail), errors=[
+        e.model_copy(update={"field": printable(e.field), "message": printable(e.message)})
+        for e in errors or []])
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(body)"
+
+
+def status_for(exc: Exception) -> int:
+    """The HTTP status of a use-case error, by its kind (and name, for other areas' errors)."""
+    if isinstance(exc, AgentNotFound | PointNotFound):  # CheckpointNotFound included
+        return 404
+    if isinstance(exc, WriteConflict | PackageExists | IntegrityMismatch):
+        return 409
+    if isinstance(exc, PackageTooLarge):
+        return 413
+    name = type(exc).__name__
+    if "NotFound" in name:
+        return 404
+    if "Conflict" in name or "Exists" in name:
+        return 409
+    return 422
+
+
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_.]*): ")
+
+
+def field_of(exc: Exception) -> str | None:
+    """The field an error names: its `field`, or the `name: ...` its message starts with."""
+    field = getattr(exc, "field", None)
+    if isinstance(field, str):
+        return field
+    match = _LEADING_FIELD.match(str(exc))
+    return match.group(1) if match else None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [FieldErrorOut(field=_path(tuple(e.get("loc", ()))), message=str(e.get("msg")))
+                  for e in exc.errors()]
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
+        return error_response(422, detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        errors = ([FieldErrorOut(field="(body)", message=str(exc.detail))]
+                  if exc.status_code == 413 else [])
+        return error_response(exc.status_code, str(exc.detail), errors, headers=exc.headers)
+
+    @app.exception_handler(InvalidAgentId)
+    async def _agent_id(request: Request, exc: InvalidAgentId) -> JSONResponse:
+        return error_response(422, str(exc), [FieldErrorOut(field="agent_id", message=str(exc))])
+
+    @app.exception_handler(InvalidEnvelope)
+    async def _envelope(request: Request, exc: InvalidEnvelope) -> JSONResponse:
+        errors = [FieldErrorOut(field=e.field, message=e.message) for e in exc.errors]
+        return error_response(422, str(exc), errors)
+
+    @app.exception_handler(EventNotApplicable)
+    async def _not_applicable(request: Request, exc: EventNotApplicable) -> JSONResponse:
+        return error_response(422, str(exc), [FieldErrorOut(field=exc.field, message=str(exc))])
+
+    @app.exception_handler(ValidationError)
+    async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
+        errors = [FieldErrorOut(field=e.field, message=e.message)
+                  for e in errors_from_validation(exc)]
+        return error_response(422, "; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+
+    @app.exception_handler(ContextStoreError)
+    async def _store(request: Request, exc: ContextStoreError) -> JSONResponse:
+        field = field_of(exc)
+        errors = [FieldErrorOut(field=field, message=str(exc))] if field else []
+        return error_response(status_for(exc), str(exc), errors)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error: {type(exc).__name__}")

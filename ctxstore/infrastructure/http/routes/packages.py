@@ -1,0 +1,139 @@
+"""Checkpoints (the seed's context packages): capture, restore, catalogue, export and import;
+and restore into an agent from any point of another."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.restore import RestoreResult
+from ctxstore.domain.bounds import INT64_MAX
+from ctxstore.infrastructure.http import actions
+from ctxstore.infrastructure.http.auth import Tenant
+from ctxstore.infrastructure.http.deps import ApiDep
+from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
+from ctxstore.infrastructure.http.params import NoQuery, model_params, openapi_of
+from ctxstore.infrastructure.http.routes.agents import AgentIdPath
+from ctxstore.infrastructure.http.schemas import (
+    CaptureRequest,
+    CheckpointPage,
+    ErrorBody,
+    RestorePackageRequest,
+    RestoreRequest,
+)
+
+router = APIRouter(tags=["checkpoints"], responses={
+    **ERROR_RESPONSES,
+    409: {"model": ErrorBody, "description": "An integrity check failed, or a conflict; "
+          "nothing was written."},
+})
+
+# Loose on read: a checkpoint kept before package ids had a pattern still reads (new ones match
+# domain.bounds.PACKAGE_ID_PATTERN, checked where they enter: capture and import).
+PackageIdPath = Annotated[str, Path(min_length=1, max_length=256,
+                                    description="A checkpoint id (`ckpt-…`).")]
+
+
+CaptureParams = Annotated[CaptureRequest, Depends(model_params(CaptureRequest))]
+RestorePackageParams = Annotated[RestorePackageRequest,
+                                 Depends(model_params(RestorePackageRequest))]
+RestoreParams = Annotated[RestoreRequest, Depends(model_params(RestoreRequest))]
+
+
+@router.post("/context/capture/{agent_id}", status_code=201, response_model=Checkpoint,
+             summary="Capture a checkpoint", openapi_extra=openapi_of(CaptureRequest))
+def capture(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
+            request: CaptureParams) -> Checkpoint:
+    """Take a checkpoint of the agent now (or at `version`): a compressed, hashed capture of
+    its state. Parameters in the query string or a JSON body (both optional)."""
+    return actions.capture(api, tenant, agent_id, request)
+
+
+@router.post("/context/restore/{package_id}", response_model=RestoreResult,
+             summary="Restore a checkpoint", openapi_extra=openapi_of(RestorePackageRequest))
+def restore_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant,
+                    request: RestorePackageParams) -> RestoreResult:
+    """Restore the checkpoint into `target_agent_id` (required; the checkpoint's own agent is a
+    rewind), with one `ContextRestored` event. Parameters in the query string (the seed's
+    signature) or a JSON body (the seed's UI). A `public` checkpoint of another tenant may be
+    restored into one of this tenant's agents."""
+    return actions.restore_package(api, tenant, package_id, request)
+
+
+@router.post("/agents/{agent_id}/restore", response_model=RestoreResult,
+             summary="Restore into this agent", openapi_extra=openapi_of(RestoreRequest))
+def restore_into(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
+                 request: RestoreParams) -> RestoreResult:
+    """Give this agent the content of `source_agent_id` (default: itself, a rewind) at a point
+    (`version`, `at` or `package_id`; none: the source's latest). A new agent id is a fork.
+    Parameters in the query string or a JSON body."""
+    return actions.restore_into(api, tenant, agent_id, request)
+
+
+@router.get("/context/packages", response_model=CheckpointPage, summary="Checkpoint catalogue")
+def list_packages(
+    api: ApiDep,
+    tenant: Tenant,
+    agent_id: Annotated[str | None, Query(max_length=128, description="Only this agent's.")
+                        ] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    min_message_count: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
+    q: Annotated[str | None, Query(max_length=256,
+                                   description="Text in the label, agent, id or session.")
+                 ] = None,
+    access_level: Annotated[Literal["private", "shared", "public"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+) -> CheckpointPage:
+    """This tenant's checkpoints and every public one, newest first."""
+    return actions.list_checkpoints(api, tenant, agent_id=agent_id, created_after=created_after,
+                                    min_message_count=min_message_count, q=q,
+                                    access_level=access_level, limit=limit, offset=offset)
+
+
+@router.get("/context/packages/{package_id}", response_model=Checkpoint,
+            summary="One checkpoint's metadata")
+def get_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> Checkpoint:
+    checkpoint: Checkpoint = actions.get_checkpoint(api, package_id, tenant)
+    return checkpoint
+
+
+CTXPKG = "application/vnd.ctxstore.ctxpkg"
+
+
+@router.get("/context/packages/{package_id}/export", response_class=Response,
+            summary="Export a checkpoint as a .ctxpkg file",
+            responses={200: {"content": {CTXPKG: {"schema": {"type": "string",
+                                                             "format": "binary"}}},
+                             "description": "The .ctxpkg file."}})
+def export_package(package_id: PackageIdPath, api: ApiDep, tenant: Tenant) -> Response:
+    """One portable file: manifest (metadata, hash) and the zstd body, checksummed."""
+    data = actions.export_package(api, tenant, package_id)
+    return Response(data, media_type=CTXPKG,
+                    headers={"Content-Disposition": attachment(package_id)})
+
+
+def attachment(package_id: str) -> str:
+    """A Content-Disposition no id can break: only letters, digits, '_' and '-' in the name."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", package_id)[:128].lstrip("_-") or "checkpoint"
+    return f'attachment; filename="{safe}.ctxpkg"'
+
+
+
+@router.post("/context/packages/import", status_code=201, response_model=Checkpoint,
+             summary="Import a .ctxpkg file",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                 CTXPKG: {"schema": {"type": "string", "format": "binary"}}}}})
+async def import_package(request: Request, api: ApiDep, tenant: Tenant,
+                         _: NoQuery) -> Checkpoint:
+    """The file is verified completely (checksum, body hash, integrity hash of the state)
+    before anything is written; importing the same file twice returns the same checkpoint.
+    Body limit: CONTEXT_MAX_PACKAGE_SIZE_MB."""
+    data = await request.body()
+    return await run_in_threadpool(actions.import_package, api, tenant, data)

@@ -1,0 +1,258 @@
+"""Response (and small request) models of the HTTP API: they are the OpenAPI contract.
+
+What a use case already returns as a dataclass (`HistoryItem`, `Checkpoint`, `RestoreResult`)
+is its own response model: pydantic validates and serialises stdlib dataclasses, so the schema
+cannot drift from the result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ctxstore.application.checkpoint_model import AccessLevel, Checkpoint
+from ctxstore.application.restore import MergeStrategy, ValidationLevel
+from ctxstore.application.results import HistoryItem
+from ctxstore.domain.agent_id import AGENT_ID_PATTERN
+from ctxstore.domain.bounds import BoundedText, Int64
+
+
+class FieldErrorOut(BaseModel):
+    """One reason something was rejected: where (`field`, a dotted path) and what is wrong."""
+
+    field: str = Field(examples=["body.0.data.role"])
+    message: str
+    index: int | None = Field(default=None, description="Position in the batch, when one.")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: a sentence, and the offending fields when there are any."""
+
+    detail: str
+    errors: list[FieldErrorOut] = Field(default_factory=list)
+
+
+class EventOutcomeOut(BaseModel):
+    index: int = Field(description="Position of the envelope in the request (0 for a single one).")
+    event_id: str | None
+    status: Literal["recorded", "duplicate", "rejected"]
+    version: int | None = Field(
+        default=None, description="The agent version the event holds (recorded or duplicate)."
+    )
+    field: str | None = None
+    reason: str | None = None
+
+
+class RecordResponse(BaseModel):
+    """What a POST of events did, envelope by envelope."""
+
+    agent_id: str
+    recorded: int
+    duplicates: int
+    rejected: int
+    version: int = Field(description="The agent's version after the request.")
+    outcomes: list[EventOutcomeOut]
+    detail: str | None = None
+    errors: list[FieldErrorOut] = Field(
+        default_factory=list, description="Every rejected envelope's fields, with its index."
+    )
+
+
+class HistoryPage(BaseModel):
+    agent_id: str
+    items: list[HistoryItem]
+    next_after_version: int | None = Field(
+        description="Pass as after_version for the next page; null on the last page."
+    )
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    first_version: int
+    last_version: int
+
+
+class ContextState(BaseModel):
+    """An agent's context at a point (DESIGN §2)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    agent_id: str
+    version: int
+    as_of: str | None
+    messages: list[dict[str, Any]]
+    reasoning: dict[str, list[dict[str, Any]]]
+    tool_calls: list[dict[str, Any]]
+    memories: dict[str, dict[str, Any]]
+    memory_links: list[dict[str, Any]]
+    mcp_servers: dict[str, Any]
+    sessions: list[SessionOut]
+    content_hash: str
+
+
+class AgentOut(BaseModel):
+    agent_id: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class AgentPage(BaseModel):
+    items: list[AgentOut]
+    next_after: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page."
+    )
+
+
+AgentId = Field(pattern=AGENT_ID_PATTERN, max_length=128)
+
+
+class CheckStatus(BaseModel):
+    status: Literal["ok", "error", "unreachable"]
+    detail: str | None = None
+    latency_ms: float | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "error"] = Field(
+        description="ok: all fine; degraded: NATS unreachable (optional); error: no database."
+    )
+    database: CheckStatus
+    nats: CheckStatus
+
+
+SELECTIVE_CAPTURE = ("include_memory", "include_mcp_state", "include_conversation")
+
+
+def _whole_capture(description: str) -> Any:
+    return Field(default=True, description=f"{description} (the seed's parameter). Only `true` "
+                 "for now: a capture holds the whole state; `false` is a 422.")
+
+
+class CaptureRequest(BaseModel):
+    """`POST /context/capture/{agent_id}` (query string or JSON body), and the WebSocket's
+    `capture`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: BoundedText | None = None
+    version: Int64 | None = Field(default=None,
+                                  description="Capture this version (default: the latest).")
+    session_id: Annotated[BoundedText, Field(min_length=1)] | None = None
+    access_level: AccessLevel = Field(
+        default="private",
+        description="private: this tenant only; shared: this tenant and those named in "
+        "`shared_with`; public: any tenant may read, export and restore from it.")
+    shared_with: list[BoundedText] = Field(
+        default_factory=list, max_length=100,
+        description="For access_level `shared`: the tenants (as named in CONTEXT_API_KEYS) "
+        "that may read, export and restore from it.")
+    include_memory: bool = _whole_capture("Capture the memories")
+    include_mcp_state: bool = _whole_capture("Capture the MCP servers' states")
+    include_conversation: bool = _whole_capture("Capture the messages")
+
+    @field_validator(*SELECTIVE_CAPTURE)
+    @classmethod
+    def _whole_state_only(cls, value: bool) -> bool:
+        # Leaving a part out silently would give a checkpoint that restores more than asked.
+        if not value:
+            raise PydanticCustomError(
+                "not_supported", "selective capture is not supported yet: a capture holds "
+                "the whole state; leave it true (or out)")
+        return value
+
+
+class CheckpointPage(BaseModel):
+    items: list[Checkpoint]
+    total: int = Field(description="How many match the filters (before paging).")
+    next_offset: int | None
+
+
+class RestorePackageRequest(BaseModel):
+    """`POST /context/restore/{package_id}` (query string or JSON body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_agent_id: str = Field(
+        pattern=AGENT_ID_PATTERN, max_length=128,
+        description="The agent to restore into (required, as in the seed; the checkpoint's own "
+        "agent is a rewind, another is a fork or a restore into it).")
+    merge_strategy: MergeStrategy = "replace"
+    validation_level: ValidationLevel = "basic"
+
+
+class RestoreRequest(BaseModel):
+    """Restore into the path's agent from `source_agent_id` (default: itself) at a point:
+    one of `version`, `at`, `package_id` (none: the source's latest). `POST
+    /agents/{agent_id}/restore` takes it from the query string or the JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN, max_length=128)
+    version: Int64 | None = None
+    at: datetime | None = None
+    package_id: BoundedText | None = Field(default=None, min_length=1)
+    merge_strategy: MergeStrategy = "replace"
+    validation_level: ValidationLevel = "basic"
+
+
+class PointOut(BaseModel):
+    agent_id: str
+    point: dict[str, Any]
+    version: int
+    content_hash: str
+
+
+class DiffOut(BaseModel):
+    """Changes from `base` to `other` (before/after pairs where something changed in place)."""
+
+    base: PointOut
+    other: PointOut
+    identical: bool
+    summary: dict[str, int]
+    messages_added: list[dict[str, Any]]
+    messages_removed: list[dict[str, Any]]
+    reasoning_added: dict[str, list[dict[str, Any]]]
+    reasoning_removed: dict[str, list[dict[str, Any]]]
+    memories_stored: dict[str, dict[str, Any]]
+    memories_updated: dict[str, dict[str, Any]]
+    memories_forgotten: dict[str, dict[str, Any]]
+    links_added: list[dict[str, Any]]
+    links_removed: list[dict[str, Any]]
+    tool_calls_added: list[dict[str, Any]]
+    tool_calls_removed: list[dict[str, Any]]
+    tool_calls_changed: list[dict[str, Any]]
+    mcp_changed: dict[str, dict[str, Any]]
+
+
+class EvolutionPointOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    start: str
+    start_us: int
+    events: int
+    messages: int
+    tokens: int
+    tool_calls: int
+    tool_errors: int
+    memories_stored: int
+    memories_updated: int
+    memories_forgotten: int
+    checkpoints: int
+    restores: int
+    raw_bytes: int
+    stored_bytes: int
+    version: int
+    live_memories: int
+    compression_ratio: float | None
+    total_compression_ratio: float | None
+
+
+class EvolutionOut(BaseModel):
+    agent_id: str
+    bucket: str
+    position: int | None = Field(description="Last event-log position the read model holds.")
+    points: list[EvolutionPointOut]

@@ -1,0 +1,342 @@
+"""WebSocket `/api/v1/ws`: follow agents' new events live; capture and restore with progress.
+
+Client → server (JSON objects; `request_id` is optional and echoed back):
+- `{"action": "follow", "agent_ids": [...], "after_version": N?}`: stream events after
+  version N (default: from now on) of each agent; an agent not written yet may be followed.
+- `{"action": "unfollow", "agent_ids": [...]}`
+- `{"action": "capture", "agent_id": ..., "label"?, "version"?, "access_level"?}`
+- `{"action": "restore", "package_id": ..., "target_agent_id", "merge_strategy"?, ...}` or
+  `{"action": "restore", "target_agent_id": ..., "source_agent_id"?, "version" | "at"?, ...}`
+- `{"action": "ping"}`
+
+Server → client: `{"type": ..., "request_id"?: ..., "data": {...}}` with type `following`,
+`event` (a history item plus `agent_id`), `context_capture_started`, `context_captured` (the
+checkpoint, as `POST /context/capture` returns it), `context_restoration_started`,
+`context_restored` (as the restore routes return it), `pong`, and `error` (`{detail, errors}`
+as every HTTP error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import Message
+
+from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
+from ctxstore.domain import bounds
+from ctxstore.domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId, check_agent_id
+from ctxstore.domain.bounds import Int64, OutOfBounds
+from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
+from ctxstore.infrastructure.http import actions
+from ctxstore.infrastructure.http.auth import (
+    KEY_IN_URL,
+    UNAUTHORIZED,
+    WS_PROTOCOL,
+    offered_protocols,
+    websocket_tenant,
+)
+from ctxstore.infrastructure.http.deps import Api, api_of
+from ctxstore.infrastructure.http.errors import field_of, status_for
+from ctxstore.infrastructure.http.hub import Subscription
+from ctxstore.infrastructure.http.schemas import (
+    CaptureRequest,
+    ErrorBody,
+    FieldErrorOut,
+    RestorePackageRequest,
+    RestoreRequest,
+)
+
+router = APIRouter()
+log = logging.getLogger("ctxstore.http.ws")
+POLL_SECONDS = 1.0
+PAGE = 500
+MAX_FOLLOWED = 256
+
+
+class Follow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    request_id: str | int | None = None
+    agent_ids: list[str] = Field(min_length=1, max_length=MAX_FOLLOWED)
+    after_version: Int64 | None = None
+
+
+class Unfollow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    request_id: str | int | None = None
+    agent_ids: list[str] = Field(min_length=1, max_length=MAX_FOLLOWED)
+
+
+class Capture(CaptureRequest):
+    action: str
+    request_id: str | int | None = None
+    agent_id: str = Field(pattern=AGENT_ID_PATTERN, max_length=128)
+
+
+class RestoreAny(RestoreRequest):
+    """Restore from a checkpoint (`package_id`), or from a point, into `target_agent_id`:
+    required, as on `POST /context/restore/{package_id}` (no default rewind of the source)."""
+
+    action: str
+    request_id: str | int | None = None
+    target_agent_id: str = Field(pattern=AGENT_ID_PATTERN, max_length=128)
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, api: Api, tenant: str):
+        self.ws = websocket
+        self.api = api
+        self.tenant = tenant
+        self.cursors: dict[str, int] = {}  # by agent id, as this tenant names them
+        self.keys: dict[str, str] = {}  # agent id -> the store's key (domain.agent_id)
+        self.send_lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.sub: Subscription = api.hub.subscribe()
+
+    async def send(self, type_: str, data: Any, request_id: Any = None) -> None:
+        message: dict[str, Any] = {"type": type_, "data": data}
+        if request_id is not None:
+            message["request_id"] = request_id
+        # printable: an echoed request_id may hold a lone surrogate, which UTF-8 cannot carry.
+        text = bounds.printable(json.dumps(message, ensure_ascii=False, default=str))
+        async with self.send_lock:
+            await self.ws.send_text(text)
+
+    async def error(self, exc: Exception | str, request_id: Any = None) -> None:
+        await self.send("error", error_body(exc), request_id)
+
+    # Following -------------------------------------------------------------------------------
+    def _start_cursors(self, agent_ids: list[str], after: int | None) -> dict[str, int]:
+        """Where each agent's stream starts; another tenant's agent is not found (as HTTP)."""
+        found: dict[str, int] = {}
+        for agent_id in agent_ids:
+            check_agent_id(agent_id)
+            key = self.keys[agent_id] = self.api.store.key_for(self.tenant, agent_id)
+            summary = self.api.store.summary(key)
+            if summary is not None and summary.tenant != self.tenant:
+                raise AgentNotFound(agent_id)
+            now = summary.version if summary else 0
+            found[agent_id] = now if after is None else min(after, now)
+        return found
+
+    def _new_events(self, agent_id: str, after: int) -> list[dict[str, Any]]:
+        key = self.keys.get(agent_id)
+        if key is None:  # unfollowed meanwhile
+            return []
+        summary = self.api.store.summary(key)
+        if summary is None or summary.tenant != self.tenant or summary.version <= after:
+            return []
+        items = self.api.store.history(key, after_version=after, limit=PAGE)
+        return [{"agent_id": agent_id, "version": i.version, "event_id": i.event_id,
+                 "type": i.type, "recorded_at": i.recorded_at, "session_id": i.session_id,
+                 "data": i.data} for i in items]
+
+    async def pump(self) -> None:
+        """Send followed agents' new events: at once on a local write, else every second."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sub.changed.wait(), timeout=POLL_SECONDS)
+            self.sub.changed.clear()
+            for agent_id in list(self.cursors):
+                while agent_id in self.cursors:
+                    events = await run_in_threadpool(self._new_events, agent_id,
+                                                     self.cursors[agent_id])
+                    for event in events:
+                        await self.send("event", event)
+                        if agent_id in self.cursors:
+                            self.cursors[agent_id] = event["version"]
+                    if len(events) < PAGE:
+                        break
+
+    # Requests --------------------------------------------------------------------------------
+    async def handle(self, message: dict[str, Any]) -> None:
+        action = message.get("action")
+        request_id = message.get("request_id")
+        if action == "ping":
+            await self.send("pong", {}, request_id)
+        elif action == "follow":
+            follow = Follow.model_validate(message)
+            cursors = await run_in_threadpool(self._start_cursors, follow.agent_ids,
+                                              follow.after_version)
+            if len(set(self.cursors) | set(cursors)) > MAX_FOLLOWED:
+                raise InvalidRequest(f"agent_ids: at most {MAX_FOLLOWED} agents per socket")
+            self.cursors.update(cursors)
+            self.sub.agent_ids = {self.keys[a] for a in self.cursors}
+            self.sub.changed.set()
+            await self.send("following", {"agent_ids": sorted(self.cursors),
+                                          "versions": dict(self.cursors)}, request_id)
+        elif action == "unfollow":
+            for agent_id in Unfollow.model_validate(message).agent_ids:
+                self.cursors.pop(agent_id, None)
+                self.keys.pop(agent_id, None)
+            self.sub.agent_ids = {self.keys[a] for a in self.cursors}
+            await self.send("following", {"agent_ids": sorted(self.cursors),
+                                          "versions": dict(self.cursors)}, request_id)
+        elif action == "capture":
+            self._spawn(self._capture(Capture.model_validate(message)))
+        elif action == "restore":
+            self._spawn(self._restore(RestoreAny.model_validate(message)))
+        else:
+            await self.error(f"action: unknown action {action!r}; expected one of follow, "
+                             "unfollow, capture, restore, ping", request_id)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _capture(self, req: Capture) -> None:
+        rid = req.request_id
+        await self.send("context_capture_started",
+                        {"agent_id": req.agent_id, "label": req.label, "version": req.version},
+                        rid)
+        try:
+            request = CaptureRequest.model_validate(req.model_dump(
+                include={"label", "version", "session_id", "access_level", "shared_with"}))
+            out = await run_in_threadpool(actions.capture, self.api, self.tenant, req.agent_id,
+                                          request)
+        except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
+            await self.error(e, rid)
+            return
+        await self.send("context_captured", to_jsonable_python(out), rid)
+
+    async def _restore(self, req: RestoreAny) -> None:
+        rid = req.request_id
+        await self.send("context_restoration_started", req.model_dump(
+            mode="json", exclude={"action", "request_id"}, exclude_none=True), rid)
+        try:
+            out = await run_in_threadpool(self._run_restore, req)
+        except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
+            await self.error(e, rid)
+            return
+        await self.send("context_restored", to_jsonable_python(out), rid)
+
+    def _run_restore(self, req: RestoreAny) -> Any:
+        if req.package_id is not None and req.source_agent_id is None and (
+                req.version is None and req.at is None):
+            return actions.restore_package(
+                self.api, self.tenant, req.package_id,
+                RestorePackageRequest(target_agent_id=req.target_agent_id,
+                                      merge_strategy=req.merge_strategy,
+                                      validation_level=req.validation_level))
+        request = RestoreRequest.model_validate(req.model_dump(
+            exclude={"action", "request_id", "target_agent_id"}))
+        return actions.restore_into(self.api, self.tenant, req.target_agent_id, request)
+
+    async def close(self) -> None:
+        self.sub.close()
+        for task in list(self.tasks):
+            task.cancel()
+
+
+def error_body(exc: Exception | str) -> dict[str, Any]:
+    """The `{detail, errors}` body the HTTP routes give for the same failure, plus `status`:
+    the HTTP status code that failure gets there."""
+    status, body = _error(exc)
+    safe = ErrorBody(detail=bounds.printable(body.detail), errors=[
+        e.model_copy(update={"field": bounds.printable(e.field),
+                             "message": bounds.printable(e.message)}) for e in body.errors])
+    return {**safe.model_dump(mode="json"), "status": status}
+
+
+def _error(exc: Exception | str) -> tuple[int, ErrorBody]:
+    if isinstance(exc, str):
+        exc = InvalidRequest(exc)
+    if isinstance(exc, ValidationError):
+        errors = [FieldErrorOut(field=e.field, message=e.message)
+                  for e in errors_from_validation(exc)]
+        return 422, ErrorBody(detail="; ".join(f"{e.field}: {e.message}" for e in errors),
+                              errors=errors)
+    if isinstance(exc, InvalidEnvelope):
+        return 422, ErrorBody(detail=str(exc), errors=[
+            FieldErrorOut(field=e.field, message=e.message) for e in exc.errors])
+    if isinstance(exc, InvalidAgentId):
+        return 422, ErrorBody(detail=str(exc), errors=[FieldErrorOut(field="agent_id",
+                                                                     message=str(exc))])
+    if isinstance(exc, ContextStoreError):
+        field = field_of(exc)
+        return status_for(exc), ErrorBody(detail=str(exc), errors=[
+            FieldErrorOut(field=field, message=str(exc))] if field else [])
+    if isinstance(exc, HTTPException):
+        return exc.status_code, ErrorBody(detail=str(exc.detail))
+    log.error("unexpected WebSocket error", exc_info=exc)
+    return 500, ErrorBody(detail=f"internal error: {type(exc).__name__}")
+
+
+def parse_frame(frame: Message) -> dict[str, Any]:
+    """A client's frame as a JSON object within the bounds of domain.bounds; ValueError (with
+    the reason) for a binary frame, text that is not JSON, or JSON nested too deep;
+    InvalidRequest naming the field for a value out of bounds."""
+    text = frame.get("text")
+    if text is None:
+        raise ValueError("binary frames are not understood; send JSON text")
+    try:
+        message, _ = bounds.loads(text.encode("utf-8", "surrogatepass"))
+        bounds.check_json(message)
+    except OutOfBounds as e:
+        if e.field == "(body)":
+            raise ValueError(e.message) from None
+        # A value within the frame (`after_version` past 64 bits): the error names its field.
+        raise InvalidRequest(str(e)) from None
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a JSON object")
+    return message
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket) -> None:
+    api = api_of(ws)
+    # A browser that offered subprotocols fails the handshake unless one is chosen: `ctxstore`,
+    # never the one carrying the key.
+    await ws.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in offered_protocols(ws) else None)
+    if "api_key" in ws.query_params:
+        await ws.send_text(json.dumps({"type": "error", "data": {
+            "detail": KEY_IN_URL, "status": 400,
+            "errors": [{"field": "query.api_key", "message": KEY_IN_URL, "index": None}]}}))
+        await ws.close(code=4400, reason="key in URL")
+        return
+    tenant = websocket_tenant(ws)
+    if tenant is None:
+        await ws.send_text(json.dumps({"type": "error", "data": {
+            "detail": UNAUTHORIZED, "errors": [], "status": 401}}))
+        await ws.close(code=4401, reason="unauthorized")
+        return
+    conn = Connection(ws, api, tenant)
+    api.metrics.websockets.inc()
+    pump = asyncio.create_task(conn.pump())
+    try:
+        while True:
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            try:
+                message = parse_frame(frame)
+            except ValueError as e:
+                await conn.error(f"(message): {e}")
+                continue
+            except InvalidRequest as e:
+                await conn.error(e)
+                continue
+            try:
+                await conn.handle(message)
+            except Exception as e:  # noqa: BLE001 - one bad request never closes the socket
+                await conn.error(e, message.get("request_id"))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pump.cancel()
+        await conn.close()
+        api.metrics.websockets.dec()
+

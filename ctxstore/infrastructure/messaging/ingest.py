@@ -1,0 +1,463 @@
+"""The ingest worker: pull agent events from JetStream, record them, acknowledge after commit.
+
+Shape of the hot path: one pull task per owned partition takes batches from that partition's
+durable consumer (pull.py: one inbox subscription, no per-message task) and queues them in
+pull order; one committer takes whatever is queued (many
+partitions, many agents) and records it with ``ContextStore.record`` in one transaction, in a
+thread so that fetching goes on meanwhile. Only then are the messages acknowledged, the rejected
+ones moved to the dead-letter stream and ``<prefix>.recorded.<agent_id>`` announced.
+
+Order per agent: an agent always maps to one partition, a partition is pulled by one task, and
+the committer is FIFO. A failed commit is retried in place (the batch is held, the server told
+"in progress") rather than nak'ed, because JetStream would hand the next messages of the same
+agents out while a nak'ed one waits for its delay. Crashes are covered by rewinding the consumer
+to its ack floor at start (see streams.py); duplicates that brings back are recognised by the
+store's event-id index.
+
+Why not faststream's batch pull subscriber: with its default ack policy a raised handler
+terminates (TERM) every message of the batch, so an outage of PostgreSQL would drop events; it
+acks a batch all-or-nothing where we need per-message outcomes (recorded, duplicate, DLQ); and
+nats-py 2.16's ``fetch`` raises a bare ``asyncio.TimeoutError`` that faststream's loop does not
+catch, discarding a partly collected batch (left unacknowledged, so later messages of the
+partition overtake it after a restart of the task). tests/messaging/test_messaging_pitfalls.py
+shows each of these on a real server. ``fetch`` is also costly per message (see pull.py). The
+pull loop below runs inside the FastStream app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+import psycopg
+from eventsourcing.persistence import (
+    DataError,
+    NotSupportedError,
+    PersistenceError,
+    ProgrammingError,
+)
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
+from nats.js import JetStreamContext
+
+from ctxstore.application.errors import WriteConflict
+from ctxstore.application.results import EventOutcome, RecordResult
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.bounds import DEFAULT_MAX_CLOCK_SKEW_SECONDS
+from ctxstore.domain.events import AnyEnvelope, InvalidEnvelope, parse_envelope
+from ctxstore.infrastructure.messaging.dlq import DeadLetter, DeadLetterPublisher
+from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
+from ctxstore.infrastructure.messaging.pull import BatchPuller
+from ctxstore.infrastructure.messaging.streams import consumer_config, ensure_consumer
+from ctxstore.infrastructure.messaging.subjects import Subjects, dlq_agent_token
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestOptions:
+    """Tuning of the worker; the defaults suit both a laptop and the benchmark."""
+
+    max_event_bytes: int = 1024 * 1024
+    max_clock_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS
+    batch_size: int = 2000  # most messages recorded in one transaction
+    fetch_size: int = 500  # most messages per pull request
+    idle_wait: float = 2.0  # how long a pull request stays open on the server
+    queue_batches: int = 8  # pulled batches waiting for the committer (back-pressure)
+    retry_initial: float = 0.05
+    retry_max: float = 5.0
+    announce: bool = True
+    progress_every: float = 30.0  # seconds between progress lines in the log (0: none)
+    lease_seconds: float = 10.0  # a dead worker's partitions are free again after this
+    stop_timeout: float = 30.0  # how long stopping waits for a batch still being retried
+    lease_holder: str | None = None  # the same name takes back a dead predecessor's leases
+
+
+@dataclass
+class IngestStats:
+    recorded: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    last_error: str | None = None
+
+    def summary(self) -> str:
+        return (f"{self.recorded} recorded, {self.duplicates} duplicates, "
+                f"{self.dead_lettered} dead-lettered, {self.batches} batches, "
+                f"{self.retries} retries")
+
+
+class ProgressReport:
+    """The progress line of each interval: what the worker did in it, and its totals.
+
+    None for an interval in which nothing happened, so an idle worker keeps the log quiet. The
+    first interval counts from when the report is made, like every other one.
+    """
+
+    def __init__(self, stats: IngestStats, now: float):
+        self.stats = stats
+        self._last, self._last_time = self._counts(), now
+
+    def _counts(self) -> tuple[int, int, int]:
+        return self.stats.recorded, self.stats.dead_lettered, self.stats.retries
+
+    def line(self, now: float) -> str | None:
+        counts, last, span = self._counts(), self._last, max(now - self._last_time, 1e-9)
+        self._last, self._last_time = counts, now
+        if counts == last:
+            return None
+        done = counts[0] - last[0]
+        return (f"ingest: {done} events in the last {span:.0f}s ({done / span:.0f}/s); "
+                f"{self.stats.summary()}")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors worth retrying the same batch for: the database or its connection, not the data."""
+    if isinstance(error, DataError | ProgrammingError | NotSupportedError):
+        return False
+    return isinstance(error, PersistenceError | psycopg.OperationalError | psycopg.InterfaceError
+                      | WriteConflict | OSError | TimeoutError)
+
+
+def last_of_each_consumer(msgs: Iterable[Msg]) -> list[Msg]:
+    """The last message of each consumer (the reply subject names it) among `msgs`."""
+    last: dict[str, Msg] = {}
+    for msg in msgs:
+        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+        # Counted from the end: newer servers put a domain and an account hash first, and
+        # may add a token (then a consumer can be acked more than once: harmless).
+        last[msg.reply.rsplit(".", 5)[0]] = msg
+    return list(last.values())
+
+
+@dataclass
+class _Decoded:
+    msg: Msg
+    envelope: AnyEnvelope | None = None
+    error: str | None = None
+    original_subject: str = ""
+    agent_token: str | None = None
+
+
+class IngestWorker:
+    """Consumes the given partitions (plus, on partition 0's owner, malformed subjects)."""
+
+    def __init__(
+        self,
+        store: ContextStore,
+        nc: Client,
+        subjects: Subjects,
+        partitions: Iterable[int] | None = None,
+        options: IngestOptions | None = None,
+    ):
+        self.store = store
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.subjects = subjects
+        self.partitions = sorted(set(partitions if partitions is not None
+                                     else range(subjects.partitions)))
+        for p in self.partitions:
+            if not 0 <= p < subjects.partitions:
+                raise ValueError(f"partition {p} is outside 0..{subjects.partitions - 1}")
+        self.options = options or IngestOptions()
+        self.stats = IngestStats()
+        self.dlq = DeadLetterPublisher(self.js, subjects)
+        self._queue: asyncio.Queue[list[Msg]] = asyncio.Queue(
+            maxsize=self.options.queue_batches * max(1, len(self.partitions)))
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pullers: list[BatchPuller] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._running = False
+        self.leases = PartitionLeases(self.js, subjects.leases_bucket, self.partitions,
+                                      holder=self.options.lease_holder,
+                                      ttl=self.options.lease_seconds,
+                                      replicas=subjects.replicas)
+        self.lost: LeaseLost | None = None  # set when a lease was lost and pulling stopped
+        self._keeper: asyncio.Task[None] | None = None
+        self.on_lost: Callable[[LeaseLost], None] | None = None  # e.g. end the process
+
+    # Lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start recording; each partition is pulled as soon as its lease is held, and this
+        returns once all are (a standby waits here until the worker before it goes)."""
+        self._running = True
+        self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
+        self._keeper = asyncio.create_task(self._keep_leases(), name="ingest-leases")
+        if self.options.progress_every > 0:
+            self._tasks.append(asyncio.create_task(self._report_progress(),
+                                                   name="ingest-progress"))
+        claims = [asyncio.create_task(self._claim(p), name=f"claim-{p}")
+                  for p in self.partitions]
+        self._tasks.extend(claims)
+        await asyncio.gather(*claims)
+
+    async def _claim(self, partition: int) -> None:
+        """Take the partition's lease (waiting while another worker holds it), then pull it."""
+        await self.leases.acquire(partition)
+        consumers = [(self.subjects.durable(partition), self.subjects.partition_filter(partition))]
+        if partition == 0:  # malformed subjects go with partition 0
+            consumers.append((self.subjects.stray_durable, self.subjects.stray_filter))
+        for durable, filter_subject in consumers:
+            await ensure_consumer(self.js, self.subjects.events_stream,
+                                  consumer_config(durable, filter_subject))
+            puller = BatchPuller(self.nc, self.subjects.events_stream, durable,
+                                 batch=self.options.fetch_size, expires=self.options.idle_wait)
+            await puller.start()
+            self._pullers.append(puller)
+            self._tasks.append(asyncio.create_task(self._pull(puller), name=f"pull-{durable}"))
+
+    async def stop(self) -> None:
+        """Stop pulling, record and acknowledge what was already pulled, then return."""
+        self._running = False
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # Unsubscribe rather than drain: whatever a lingering pull still delivers stays
+        # unacknowledged and comes again (the next start rewinds to the ack floor).
+        for puller in self._pullers:
+            await puller.close()
+        self._pullers.clear()
+        if self._committer is not None:
+            if not self._committer.done():  # a full queue with no committer would block
+                await self._queue.put([])  # wake-up marker: the committer drains, then stops
+            try:
+                await asyncio.wait_for(asyncio.shield(self._committer),
+                                       self.options.stop_timeout)
+            except TimeoutError:
+                # Retrying for ever (the database or NATS away): stop anyway. Nothing is lost:
+                # what is not acknowledged comes again to the next worker, and what was
+                # committed meanwhile is then a duplicate.
+                log.warning("stopping with %d batch(es) unacknowledged after %.0fs (%s); "
+                            "they come again to the next worker", max(self._held, 1),
+                            self.options.stop_timeout, self.stats.last_error or "busy")
+                self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
+        if self._keeper is not None:
+            self._keeper.cancel()
+            # Bounded: a renewal stuck on a NATS request must not hold the stop up.
+            await asyncio.wait({self._keeper}, timeout=5.0)
+        await self.leases.release(connected=self.nc.is_connected)
+        log.info("ingest stopped: %s", self.stats.summary())
+
+    async def _keep_leases(self) -> None:
+        """Renew the partition leases; on losing one, stop pulling (what is held is recorded)."""
+        try:
+            await self.leases.keep()
+        except LeaseLost as e:
+            log.error("%s; this worker stops pulling", e)
+            self.lost = e
+            self._running = False
+            for task in self._tasks:
+                task.cancel()
+            if self.on_lost is not None:
+                self.on_lost(e)
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until nothing pulled waits to be recorded (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while not self._queue.empty() or self._held:
+            if time.monotonic() > deadline:
+                raise TimeoutError("ingest worker still busy")
+            await asyncio.sleep(0.01)
+
+    _held = 0  # batches taken from the queue and not yet acknowledged
+
+    # Pulling -----------------------------------------------------------------------------------
+    async def _pull(self, puller: BatchPuller) -> None:
+        while self._running:
+            try:
+                msgs = await puller.take(wait=1.0)
+            except ConnectionClosedError as e:
+                log.warning("pull failed (%s); retrying", e)
+                await asyncio.sleep(0.5)
+                continue
+            if msgs:
+                await self._queue.put(msgs)
+
+    async def _report_progress(self) -> None:
+        """A line every `progress_every` seconds while events come: rate and totals."""
+        report = ProgressReport(self.stats, time.monotonic())
+        while True:
+            await asyncio.sleep(self.options.progress_every)
+            line = report.line(time.monotonic())
+            if line is not None:
+                log.info("%s", line)
+
+    # Committing --------------------------------------------------------------------------------
+    async def _commit_loop(self) -> None:
+        """Record batches one after another, preparing the next while one commits.
+
+        Batch N+1 is taken and parsed while batch N's transaction runs in its thread; it starts
+        recording only once N is committed and acknowledged, so each agent's order holds.
+        """
+        inflight: asyncio.Task[None] | None = None
+        stopping = False
+        while True:
+            msgs, stop = self._take([] if stopping else await self._queue.get())
+            stopping = stopping or stop
+            decoded = [self._decode(m) for m in msgs]
+            if inflight is not None:
+                await inflight
+                inflight = None
+                if len(decoded) < self.options.batch_size and not stopping:
+                    # Top up with what arrived meanwhile, so batches stay large under load.
+                    more, stopping = self._take([], len(decoded))
+                    decoded += [self._decode(m) for m in more]
+            if decoded:
+                self._held += 1
+                inflight = asyncio.create_task(self._process(decoded))
+                await asyncio.sleep(0)  # let it reach its thread before parsing the next batch
+            if stopping and self._queue.empty():
+                if inflight is not None:
+                    await inflight
+                return
+
+    def _take(self, first: list[Msg], have: int = 0) -> tuple[list[Msg], bool]:
+        """`first` plus queued pulls up to the batch size; and whether the stop marker came."""
+        msgs, stopping = list(first), not first and not have
+        while have + len(msgs) < self.options.batch_size and not self._queue.empty():
+            more = self._queue.get_nowait()
+            if not more:
+                stopping = True
+                continue
+            msgs.extend(more)
+        return msgs, stopping
+
+    def _decode(self, msg: Msg) -> _Decoded:
+        original, token = self.subjects.original_subject(msg.subject)
+        item = _Decoded(msg, original_subject=original, agent_token=token)
+        if token is None:
+            item.error = (f"subject {original!r} is not {self.subjects.events_template}: "
+                          "one agent id token expected")
+            return item
+        try:
+            envelope = parse_envelope(
+                msg.data, max_event_bytes=self.options.max_event_bytes,
+                max_clock_skew_seconds=self.options.max_clock_skew_seconds)
+        except InvalidEnvelope as e:
+            item.error = e.reason
+            return item
+        if envelope.agent_id != token:
+            item.error = (f"agent_id: the envelope's agent_id {envelope.agent_id!r} differs "
+                          f"from the subject's agent {token!r}")
+            return item
+        item.envelope = envelope
+        return item
+
+    async def _process(self, decoded: list[_Decoded]) -> None:
+        try:
+            await self._record_and_ack(decoded)
+        finally:
+            self._held -= 1
+
+    async def _record_and_ack(self, decoded: list[_Decoded]) -> None:
+        good = [d for d in decoded if d.envelope is not None]
+        dead = [d for d in decoded if d.envelope is None]
+        outcomes: list[EventOutcome] = []
+        if good:
+            envelopes = [d.envelope for d in good if d.envelope is not None]
+            outcomes = await self._record(envelopes, [d.msg for d in good])
+        by_id = {d.envelope.event_id: d for d in good if d.envelope is not None}
+        for outcome in outcomes:
+            if outcome.status == "rejected":
+                item = by_id[outcome.event_id]
+                where = f"{outcome.field}: " if outcome.field else ""
+                item.error = f"{where}{outcome.reason}"
+                dead.append(item)
+        if dead:
+            await self.dlq.publish_all([self._dead_letter(d) for d in dead])
+        for msg in last_of_each_consumer(d.msg for d in decoded):
+            await msg.ack()  # AckPolicy.ALL: also acknowledges the consumer's earlier ones
+        self.stats.batches += 1
+        self.stats.dead_lettered += len(dead)
+        recorded = 0
+        publish, subject = self.nc.publish, self.subjects.recorded
+        for outcome in outcomes:
+            if outcome.status == "recorded":
+                recorded += 1
+                if self.options.announce:
+                    env = by_id[outcome.event_id].envelope
+                    assert env is not None
+                    # Buffered by the client and flushed with the batch: no round trip each.
+                    await publish(subject(outcome.agent_id), orjson.dumps(
+                        {"agent_id": outcome.agent_id, "version": outcome.version,
+                         "event_id": outcome.event_id, "type": env.type}))
+            elif outcome.status == "duplicate":
+                self.stats.duplicates += 1
+        self.stats.recorded += recorded
+
+    def _dead_letter(self, item: _Decoded) -> DeadLetter:
+        body_agent = item.envelope.agent_id if item.envelope is not None else None
+        # A malformed subject (ctx.events.a.b) is filed under its sanitised tail (a_b).
+        parts = item.original_subject.split(".", 2)
+        tail = parts[2] if len(parts) == 3 else None
+        meta = item.msg.metadata
+        return DeadLetter(
+            agent_token=dlq_agent_token(item.agent_token, body_agent, tail),
+            data=item.msg.data,
+            error=item.error or "rejected",
+            original_subject=item.original_subject,
+            dedup_id=f"{self.subjects.events_stream}:{meta.sequence.stream}",
+            original_msg_id=(item.msg.headers or {}).get("Nats-Msg-Id"),
+        )
+
+    async def _record(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
+                      ) -> list[EventOutcome]:
+        """Record in one transaction, retrying transient failures for as long as they last."""
+        delay = self.options.retry_initial
+        last_progress = time.monotonic()
+        failures = 0
+        while True:
+            try:
+                result: RecordResult = await asyncio.to_thread(self.store.record, envelopes)
+                return result.outcomes
+            except Exception as e:  # noqa: BLE001 - classified below
+                failures += 1
+                self.stats.retries += 1
+                self.stats.last_error = f"{type(e).__name__}: {e}"
+                if not is_transient(e) and failures >= 3:
+                    return await self._record_one_by_one(envelopes, msgs)
+                log.warning("recording %d events failed (%s); retrying in %.2fs",
+                            len(envelopes), self.stats.last_error, delay)
+            if time.monotonic() - last_progress > 10:
+                # Keep the server from redelivering what this worker still holds.
+                for m in msgs:
+                    await m.in_progress()
+                last_progress = time.monotonic()
+            await asyncio.sleep(delay)
+            delay = min(self.options.retry_max, delay * 2)
+
+    async def _record_one_by_one(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
+                                 ) -> list[EventOutcome]:
+        """A batch that keeps failing for a non-transient reason: find and reject the culprit."""
+        outcomes: list[EventOutcome] = []
+        for envelope in envelopes:
+            delay = self.options.retry_initial
+            while True:
+                try:
+                    result = await asyncio.to_thread(self.store.record, [envelope])
+                    outcomes.extend(result.outcomes)
+                    break
+                except Exception as e:  # noqa: BLE001 - this one event may not be storable
+                    if not is_transient(e):
+                        outcomes.append(EventOutcome(
+                            envelope.event_id, envelope.agent_id, "rejected",
+                            reason=f"store error {type(e).__name__}: {e}"))
+                        break
+                    for m in msgs:
+                        await m.in_progress()
+                    await asyncio.sleep(delay)
+                    delay = min(self.options.retry_max, delay * 2)
+        return outcomes

@@ -1,0 +1,50 @@
+"""AES-GCM encryption at rest (eventsourcing's AESCipher) with errors a user can act on.
+
+The mapper compresses, then encrypts (eventsourcing's Mapper.to_stored_event), so events and
+snapshots are stored as nonce + tag + ciphertext of a zstd frame. A wrong key fails the GCM tag
+check: that becomes `DecryptionFailed`, never garbage.
+"""
+
+from __future__ import annotations
+
+import binascii
+from base64 import b64decode
+
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.utils import Environment
+
+from ctxstore.infrastructure.persistence.zstd_compressor import StoredDataUnreadable
+
+
+class DecryptionFailed(StoredDataUnreadable):
+    """Stored data that does not decrypt with this store's key."""
+
+
+def check_key(key: str) -> bytes:
+    """The raw AES key of a CONTEXT_ENCRYPTION_KEY, or ValueError saying what is wrong."""
+    try:
+        raw = b64decode(key.encode("utf-8"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("CONTEXT_ENCRYPTION_KEY is not valid base64") from None
+    if len(raw) not in AESCipher.KEY_SIZES:
+        raise ValueError(
+            f"CONTEXT_ENCRYPTION_KEY decodes to {len(raw)} bytes; AES needs 16, 24 or 32"
+        )
+    return raw
+
+
+class ContextCipher(AESCipher):
+    def __init__(self, environment: Environment):
+        key = environment.get(self.CIPHER_KEY)
+        if not key:
+            raise ValueError("CONTEXT_ENCRYPTION_KEY is empty")
+        self.key = check_key(key)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        try:
+            return super().decrypt(ciphertext)
+        except ValueError:
+            raise DecryptionFailed(
+                "cannot decrypt stored data: CONTEXT_ENCRYPTION_KEY is not the key it was "
+                "written with (or it was written unencrypted, or is damaged)"
+            ) from None

@@ -1,0 +1,133 @@
+"""The store's PostgreSQL recorder: events, side tables and the package table.
+
+Package rows are written and pruned inside `insert_events`, in the transaction (and pipeline)
+of the `CheckpointTaken` event that announces them. A package id is its tenant's: the table
+keys on (tenant, package_id); stores made before are upgraded once (infrastructure.persistence.
+tenant_upgrade).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
+from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
+from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade
+
+_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
+
+
+class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder):
+    """The store's whole recorder: the events, the side tables of
+    PostgresIndexedEventRecorder and the checkpoint package table."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        schema = Identifier(self.datastore.schema)
+        self.packages_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_packages"))
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (package_id text NOT NULL, "
+                    "agent_id text NOT NULL, version bigint NOT NULL, event_version bigint, "
+                    "created_us bigint NOT NULL, meta bytea NOT NULL, body bytea NOT NULL, "
+                    "tenant text NOT NULL DEFAULT {}, PRIMARY KEY (tenant, package_id))"
+                ).format(self.packages_table, LOCAL_TENANT),
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (agent_id, created_us)").format(
+                    Identifier(f"{prefix}_packages_agent"), self.packages_table
+                ),
+                # Readers of shared and public checkpoints look an id up across tenants.
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (package_id)").format(
+                    Identifier(f"{prefix}_packages_id"), self.packages_table
+                ),
+            ]
+        )
+        self._insert_package = SQL(
+            "INSERT INTO {} (" + _COLUMNS + ", body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(self.packages_table)
+        # Only captured ones are pruned; another tenant's import of one keeps its copy.
+        self._delete_packages = SQL(
+            "DELETE FROM {} WHERE package_id = ANY(%s) AND event_version IS NOT NULL"
+        ).format(self.packages_table)
+
+    def tenant_upgrades(self) -> list[TenantUpgrade]:
+        return [*super().tenant_upgrades(), TenantUpgrade(
+            table=self.packages_table.as_string(), create=None,
+            columns="package_id, agent_id, version, event_version, created_us, meta, body",
+            join_on="o.agent_id = a.agent_id", key="package_id")]
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        if pruned_package_ids:
+            curs.execute(self._delete_packages, (list(pruned_package_ids),))
+        for row in package_rows:
+            curs.execute(self._insert_package, _params(row))
+
+    def insert_package(self, row: PackageRow) -> None:
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(self._insert_package, _params(row))
+        except psycopg.IntegrityError as e:
+            raise IntegrityError(e) from e
+
+    def select_package(self, package_id: str, *, tenant: str = LOCAL_TENANT,
+                       with_body: bool = True) -> PackageRow | None:
+        columns = _COLUMNS + (", body" if with_body else "")
+        query: Composed = SQL(
+            "SELECT " + columns + " FROM {} WHERE package_id = %s AND tenant = %s"
+        ).format(self.packages_table)
+        rows = self._fetch(query, (package_id, tenant))
+        return _row(rows[0]) if rows else None
+
+    def select_package_rows(self, package_id: str) -> list[PackageRow]:
+        query = SQL("SELECT " + _COLUMNS + " FROM {} WHERE package_id = %s "
+                    "ORDER BY created_us, tenant").format(self.packages_table)
+        return [_row(r) for r in self._fetch(query, (package_id,))]
+
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        if agent_id is None:
+            query = SQL("SELECT " + _COLUMNS + " FROM {} "
+                        "ORDER BY created_us, package_id, tenant")
+            rows = self._fetch(query.format(self.packages_table), ())
+        else:
+            query = SQL(
+                "SELECT " + _COLUMNS + " FROM {} WHERE agent_id = %s "
+                "ORDER BY created_us, package_id, tenant"
+            )
+            rows = self._fetch(query.format(self.packages_table), (agent_id,))
+        return [_row(r) for r in rows]
+
+
+def _params(r: PackageRow) -> tuple[Any, ...]:
+    return (r.package_id, r.agent_id, r.version, r.event_version, r.created_us, r.meta,
+            r.tenant, r.body if r.body is not None else b"")
+
+
+def _row(r: DictRow) -> PackageRow:
+    body = r.get("body")
+    return PackageRow(
+        package_id=r["package_id"], agent_id=r["agent_id"], version=int(r["version"]),
+        event_version=None if r["event_version"] is None else int(r["event_version"]),
+        created_us=int(r["created_us"]), meta=bytes(r["meta"]), tenant=r["tenant"],
+        body=bytes(body) if body is not None else None,
+    )
+

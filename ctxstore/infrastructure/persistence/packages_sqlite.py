@@ -1,0 +1,133 @@
+"""The store's SQLite recorder: events, side tables and the checkpoint package table.
+
+Package rows are written and pruned inside `insert_events`, in the transaction of the
+`CheckpointTaken` event that announces them. A package id is its tenant's: the table keys on
+(tenant, package_id); stores made before are upgraded once (infrastructure.persistence.
+tenant_upgrade).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
+from ctxstore.infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
+from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade
+
+_OLD_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, body"
+_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
+
+
+class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder):
+    """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder and the
+    checkpoint package table."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        self.packages_table = f"{prefix}_packages"
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            self._create_packages(self.packages_table),
+            f"CREATE INDEX IF NOT EXISTS {self.packages_table}_agent "
+            f"ON {self.packages_table} (agent_id, created_us)",
+            # Readers of shared and public checkpoints look an id up across tenants.
+            f"CREATE INDEX IF NOT EXISTS {self.packages_table}_id "
+            f"ON {self.packages_table} (package_id)",
+        ]
+
+    def _create_packages(self, name: str) -> str:
+        return (f"CREATE TABLE IF NOT EXISTS {name} ("
+                "package_id TEXT NOT NULL, agent_id TEXT NOT NULL, version INTEGER NOT NULL, "
+                "event_version INTEGER, created_us INTEGER NOT NULL, meta BLOB NOT NULL, "
+                f"body BLOB NOT NULL, tenant TEXT NOT NULL DEFAULT '{LOCAL_TENANT}', "
+                "PRIMARY KEY (tenant, package_id))")
+
+    def tenant_upgrades(self) -> list[TenantUpgrade]:
+        return [*super().tenant_upgrades(), TenantUpgrade(
+            table=self.packages_table, create=self._create_packages, columns=_OLD_COLUMNS,
+            join_on="o.agent_id = a.agent_id",
+            indexes=(f"{self.packages_table}_agent", f"{self.packages_table}_id"))]
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        package_rows: Sequence[PackageRow] = (),
+        pruned_package_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if pruned_package_ids:
+            # Only captured ones are pruned; their ids are new uuids, but another tenant may
+            # have imported an export of one under the same id: that copy stays.
+            c.executemany(
+                f"DELETE FROM {self.packages_table} "
+                "WHERE package_id = ? AND event_version IS NOT NULL",
+                [(p,) for p in pruned_package_ids],
+            )
+        if package_rows:
+            self._insert_rows(c, package_rows)
+        return ids
+
+    def _insert_rows(self, c: SQLiteCursor, rows: Sequence[PackageRow]) -> None:
+        c.executemany(
+            f"INSERT INTO {self.packages_table} ({_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (r.package_id, r.agent_id, r.version, r.event_version, r.created_us, r.meta,
+                 r.tenant, r.body if r.body is not None else b"")
+                for r in rows
+            ],
+        )
+
+    def insert_package(self, row: PackageRow) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_rows(c, [row])
+
+    def select_package(self, package_id: str, *, tenant: str = LOCAL_TENANT,
+                       with_body: bool = True) -> PackageRow | None:
+        columns = _COLUMNS + (", body" if with_body else "")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {columns} FROM {self.packages_table} "
+                "WHERE package_id = ? AND tenant = ?",
+                (package_id, tenant),
+            )
+            row = c.fetchone()
+        return _row(tuple(row)) if row else None
+
+    def select_package_rows(self, package_id: str) -> list[PackageRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {_COLUMNS} FROM {self.packages_table} WHERE package_id = ? "
+                "ORDER BY created_us, tenant", (package_id,),
+            )
+            return [_row(tuple(r)) for r in c.fetchall()]
+
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        sql = f"SELECT {_COLUMNS} FROM {self.packages_table}"
+        params: tuple[Any, ...] = ()
+        if agent_id is not None:
+            sql += " WHERE agent_id = ?"
+            params = (agent_id,)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql + " ORDER BY created_us, package_id, tenant", params)
+            return [_row(tuple(r)) for r in c.fetchall()]
+
+
+def _row(r: tuple[Any, ...]) -> PackageRow:
+    return PackageRow(
+        package_id=r[0], agent_id=r[1], version=int(r[2]),
+        event_version=None if r[3] is None else int(r[3]), created_us=int(r[4]),
+        meta=bytes(r[5]), tenant=r[6], body=bytes(r[7]) if len(r) > 7 else None,
+    )
+

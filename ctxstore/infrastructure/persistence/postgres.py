@@ -1,0 +1,380 @@
+"""PostgreSQL recorder: the eventsourcing application recorder plus ctxstore's side tables.
+
+Side rows go in with one `unnest` statement each, in the transaction (and pipeline) that inserts
+the events, so an event and its index entries commit together or not at all. They go in once the
+events table's lock is held, so concurrent writers queue on that one lock and never deadlock on
+the side tables' keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.pg_arrays import (
+    PackedArray,
+    bytea_array,
+    id_array,
+    int8_array,
+    text_array,
+)
+from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
+
+
+@contextmanager
+def schema_setup_lock(dsn: str, schema: str) -> Iterator[None]:
+    """Hold a session advisory lock on the schema while tables are created.
+
+    Ingest workers start together on a fresh schema; the library's CREATE OR REPLACE FUNCTION
+    and concurrent CREATE TYPE / CREATE TABLE IF NOT EXISTS then fail ("tuple concurrently
+    updated", duplicate pg_type keys). One creator at a time makes the rest find it all done.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ctxstore-ddl:{schema}",))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"ctxstore-ddl:{schema}",))
+
+
+def _insert_statement(recorder: PostgresAggregateRecorder, returning: str = "") -> SQL | Any:
+    """The library's insert of stored events, with binary arrays (see _binary_rows) instead of
+    its composite type in text: psycopg escapes every value of that text form with regular
+    expressions, which was most of the client's time at 1,000 events per transaction."""
+    return SQL(
+        "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[])" + returning
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name),
+             Identifier(recorder.datastore.originator_id_type))
+
+
+def _binary_rows(recorder: PostgresAggregateRecorder, stored_events: Sequence[StoredEvent]
+                 ) -> tuple[PackedArray, ...]:
+    return (
+        id_array([e.originator_id for e in stored_events], recorder.datastore.originator_id_type),
+        int8_array([e.originator_version for e in stored_events]),
+        text_array([e.topic for e in stored_events]),
+        bytea_array([e.state for e in stored_events]),
+    )
+
+
+class PostgresSnapshotRecorder(PostgresAggregateRecorder):
+    """The library's aggregate recorder, which keeps snapshots, inserting binary arrays."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._insert_binary = _insert_statement(self)
+
+    def _insert_stored_events(self, curs: Cursor[DictRow],
+                              stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        curs.execute(self._insert_binary, _binary_rows(self, stored_events), prepare=True)
+
+
+class ContextPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making snapshot recorders that insert binary arrays."""
+
+    aggregate_recorder_class = PostgresSnapshotRecorder
+
+
+class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        for suffix in ("_event_ids", "_versions", "_agents"):
+            # PostgreSQL would silently truncate a longer name: refuse it as the library does.
+            self.check_identifier_length(prefix + suffix)
+        schema = Identifier(self.datastore.schema)
+        # Side tables key on the events' originator id type (uuid, or text for text ids).
+        id_type = Identifier(self.datastore.originator_id_type)
+        self.event_ids_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_event_ids"))
+        self.versions_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_versions"))
+        self.agents_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_agents"))
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (event_id text NOT NULL, "
+                    "originator_id {} NOT NULL, originator_version bigint NOT NULL, "
+                    "tenant text NOT NULL DEFAULT {}, PRIMARY KEY (tenant, event_id))"
+                ).format(self.event_ids_table, id_type, LOCAL_TENANT),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
+                    "originator_version bigint NOT NULL, ts_us bigint NOT NULL, "
+                    "PRIMARY KEY (originator_id, originator_version))"
+                ).format(self.versions_table, id_type),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, "
+                    "originator_id {} NOT NULL, version bigint NOT NULL, "
+                    "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
+                    "tenant text NOT NULL)"
+                ).format(self.agents_table, id_type),
+            ]
+        )
+        # Side rows go as binary arrays (%b) too, packed by pg_arrays.
+        self._insert_events_binary = _insert_statement(self, " RETURNING notification_id")
+        self._insert_ids = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%b::text[], %b::{}[], %b::bigint[], "
+            "%b::text[])"
+        ).format(self.event_ids_table, id_type)
+        self._insert_versions = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::bigint[])"
+        ).format(self.versions_table, id_type)
+        # Latest snapshot, then the events after it, of many aggregates in one statement:
+        # two index scans an id (LATERAL), no sort of the states.
+        self._select_heads = SQL(
+            "WITH ids AS (SELECT DISTINCT unnest(%b::{i}[]) AS id), "
+            "snap AS (SELECT ids.id, s.originator_version, s.topic, s.state FROM ids "
+            "CROSS JOIN LATERAL (SELECT originator_version, topic, state FROM {s} "
+            "WHERE originator_id = ids.id ORDER BY originator_version DESC LIMIT 1) s) "
+            "SELECT id, originator_version, topic, state FROM snap UNION ALL "
+            "SELECT ids.id, e.originator_version, e.topic, e.state FROM ids "
+            "LEFT JOIN snap USING (id) CROSS JOIN LATERAL (SELECT originator_version, topic, "
+            "state FROM {e} WHERE originator_id = ids.id "
+            "AND originator_version > coalesce(snap.originator_version, 0)) e"
+        ).format(i=id_type, s=SQL("{}.{}").format(schema, Identifier(f"{prefix}_snapshots")),
+                 e=SQL("{}.{}").format(schema, Identifier(self.events_table_name)))
+        self._upsert_agents = SQL(
+            "INSERT INTO {t} AS a SELECT * FROM unnest(%b::text[], %b::{i}[], %b::bigint[], "
+            "%b::bigint[], %b::bigint[], %b::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
+            "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
+        ).format(t=self.agents_table, i=id_type)
+
+    def tenant_upgrades(self) -> list[TenantUpgrade]:
+        """The side tables whose key gained the tenant (infrastructure.persistence.
+        tenant_upgrade); an event's tenant is its agent's, found by the aggregate id."""
+        return [TenantUpgrade(table=self.event_ids_table.as_string(), create=None,
+                              columns="event_id, originator_id, originator_version",
+                              join_on="o.originator_id = a.originator_id", key="event_id")]
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        upgraded = {u.table: self._upgrade(curs, u) for u in self.tenant_upgrades()}
+        super()._create_table(curs)
+        log_upgrade(f"schema {self.datastore.schema}", upgraded)
+
+    def _upgrade(self, curs: Cursor[DictRow], upgrade: TenantUpgrade) -> int | None:
+        """Add the tenant to one table of a store made before tenants, in place: a column
+        filled from the agent catalogue, then the new primary key. None: nothing to do."""
+        curs.execute("SELECT to_regclass(%s) AS t", (upgrade.table,))
+        row = curs.fetchone()
+        if row is None or row["t"] is None:
+            return None  # a new store
+        curs.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'tenant' "
+            "AND NOT attisdropped", (upgrade.table,))
+        if curs.fetchone() is not None:
+            return None  # already upgraded
+        table, agents = SQL(upgrade.table), self.agents_table
+        curs.execute(SQL("ALTER TABLE {} ADD COLUMN tenant text NOT NULL DEFAULT {}").format(
+            table, LOCAL_TENANT))
+        curs.execute(SQL("UPDATE {} o SET tenant = a.tenant FROM {} a WHERE " + upgrade.join_on
+                         ).format(table, agents))
+        curs.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                     "AND contype = 'p'", (upgrade.table,))
+        for constraint in curs.fetchall():
+            curs.execute(SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                table, Identifier(constraint["conname"])))
+        curs.execute(SQL("ALTER TABLE {} ADD PRIMARY KEY (tenant, {})").format(
+            table, Identifier(upgrade.key)))
+        curs.execute(SQL("SELECT count(*) AS n FROM {}").format(table))
+        counted = curs.fetchone()
+        return int(counted["n"]) if counted else 0
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.datastore.enable_db_functions and any(kwargs.values()):
+            return self._insert_with_db_function(stored_events, **kwargs)
+        return super().insert_events(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_with_db_function(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        **kwargs: Any,
+    ) -> Sequence[int]:
+        # The library's function inserts events in a transaction of its own; side rows must
+        # share it, so call it inside an explicit one (subclasses' `_insert_events` too).
+        pg_stored_events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic,
+                                           e.state)
+            for e in stored_events
+        ]
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_events(curs, stored_events, **kwargs)
+            curs.execute(self.sql_invoke_pg_function_insert_events, (pg_stored_events,),
+                         prepare=True)
+            ids = [r[self.pg_function_name_insert_events] for r in curs.fetchall()]
+            self._insert_side_rows(curs, index_rows, agent_rows)
+        return ids
+
+    def _insert_stored_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        **kwargs: Any,
+    ) -> None:
+        # The library's statement, with binary arrays instead of its composite type in text.
+        # The side rows go first, right after the lock: the database inserts them while the
+        # events are encoded (application.mapped: they are encoded when first read, below).
+        # Any conflict, on either, is raised by the library's sync as one IntegrityError.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        if index_rows or agent_rows:
+            # Another cursor: the caller reads the events' notification ids from `curs`.
+            with curs.connection.cursor() as side:
+                self._insert_side_rows(side, index_rows, agent_rows)
+        curs.execute(self._insert_events_binary, _binary_rows(self, stored_events),
+                     prepare=True)
+
+    def _insert_side_rows(
+        self,
+        curs: Cursor[DictRow],
+        index_rows: Sequence[EventIndexRow],
+        agent_rows: Sequence[AgentRow],
+    ) -> None:
+        if index_rows:
+            curs.execute(
+                self._insert_ids,
+                (
+                    text_array([r.event_id for r in index_rows]),
+                    ids := self._ids([r.originator_id for r in index_rows]),
+                    versions := int8_array([r.version for r in index_rows]),
+                    text_array([r.tenant for r in index_rows]),
+                ),
+                prepare=True,
+            )
+            curs.execute(
+                self._insert_versions,
+                (ids, versions, int8_array([r.timestamp_us for r in index_rows])),
+                prepare=True,
+            )
+        if agent_rows:
+            curs.execute(
+                self._upsert_agents,
+                (
+                    text_array([a.agent_id for a in agent_rows]),
+                    self._ids([a.originator_id for a in agent_rows]),
+                    int8_array([a.version for a in agent_rows]),
+                    int8_array([a.created_us for a in agent_rows]),
+                    int8_array([a.updated_us for a in agent_rows]),
+                    text_array([a.tenant for a in agent_rows]),
+                ),
+                prepare=True,
+            )
+
+    def _ids(self, ids: Sequence[UUID | str]) -> PackedArray:
+        return id_array(ids, self.datastore.originator_id_type)
+
+    def _fetch(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params, prepare=True)
+            return curs.fetchall()
+
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
+        ids = list(dict.fromkeys(event_ids))
+        if not ids:
+            return {}
+        rows = self._fetch(
+            SQL(
+                "SELECT event_id, originator_id, originator_version FROM {} "
+                "WHERE tenant = %s AND event_id = ANY(%b::text[])"
+            ).format(self.event_ids_table),
+            (tenant, text_array(ids)),
+        )
+        return {r["event_id"]: (r["originator_id"], r["originator_version"]) for r in rows}
+
+    def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        if not originator_ids:
+            return {}
+        heads: dict[UUID, list[StoredEvent]] = {}
+        for r in self._fetch(self._select_heads, (self._ids(originator_ids),)):
+            heads.setdefault(r["id"], []).append(StoredEvent(
+                r["id"], r["originator_version"], r["topic"], bytes(r["state"])))
+        for stored in heads.values():
+            stored.sort(key=lambda e: e.originator_version)  # the snapshot comes first
+        return heads
+
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        rows = self._fetch(
+            SQL(
+                "SELECT max(originator_version) AS v FROM {} "
+                "WHERE originator_id = %s AND ts_us <= %s"
+            ).format(self.versions_table),
+            (originator_id, timestamp_us),
+        )
+        return int(rows[0]["v"] or 0)
+
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        if not versions:
+            return {}
+        rows = self._fetch(
+            SQL(
+                "SELECT originator_version, ts_us FROM {} "
+                "WHERE originator_id = %s AND originator_version = ANY(%s)"
+            ).format(self.versions_table),
+            (originator_id, list(versions)),
+        )
+        return {r["originator_version"]: r["ts_us"] for r in rows}
+
+    _AGENT_COLUMNS = "agent_id, version, created_us, updated_us, tenant"
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        if tenant is None:
+            query = SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} ORDER BY agent_id").format(
+                self.agents_table
+            )
+            rows = self._fetch(query, ())
+        else:
+            query = SQL(
+                "SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE tenant = %s ORDER BY agent_id"
+            ).format(self.agents_table)
+            rows = self._fetch(query, (tenant,))
+        return [AgentSummary(**r) for r in rows]
+
+    def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
+        if not agent_ids:
+            return {}
+        rows = self._fetch(
+            SQL("SELECT agent_id, tenant FROM {} WHERE agent_id = ANY(%s)").format(
+                self.agents_table
+            ),
+            (list(agent_ids),),
+        )
+        return {r["agent_id"]: r["tenant"] for r in rows}
+
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        rows = self._fetch(
+            SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = %s").format(
+                self.agents_table
+            ),
+            (agent_id,),
+        )
+        return AgentSummary(**rows[0]) if rows else None
+

@@ -1,0 +1,230 @@
+"""SQLite recorder: the eventsourcing application recorder plus ctxstore's side tables.
+
+Event ids are idempotency keys within a tenant: the event-id index keys on (tenant, event_id).
+Stores made before that keyed it on the event id alone; `_create_table` upgrades them once, at
+start-up, in the transaction that creates the tables (see `TenantUpgrade`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
+
+_CHUNK = 500  # stay under SQLite's bound-parameter limit
+
+
+class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        prefix = events_table_name.rsplit("_events", 1)[0]
+        self.event_ids_table = f"{prefix}_event_ids"
+        self.versions_table = f"{prefix}_versions"
+        self.agents_table = f"{prefix}_agents"
+        self.snapshots_table = f"{prefix}_snapshots"  # the library's name for them
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            self._create_event_ids(self.event_ids_table),
+            f"CREATE TABLE IF NOT EXISTS {self.versions_table} ("
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "ts_us INTEGER NOT NULL, PRIMARY KEY (originator_id, originator_version)) "
+            "WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.agents_table} ("
+            "agent_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "version INTEGER NOT NULL, created_us INTEGER NOT NULL, "
+            "updated_us INTEGER NOT NULL, tenant TEXT NOT NULL)",
+        ]
+
+    def _create_event_ids(self, name: str) -> str:
+        return (f"CREATE TABLE IF NOT EXISTS {name} ("
+                "event_id TEXT NOT NULL, originator_id TEXT NOT NULL, "
+                "originator_version INTEGER NOT NULL, "
+                f"tenant TEXT NOT NULL DEFAULT '{LOCAL_TENANT}', "
+                "PRIMARY KEY (tenant, event_id)) WITHOUT ROWID")
+
+    def tenant_upgrades(self) -> list[TenantUpgrade]:
+        """The side tables whose key gained the tenant, and how to fill it in old rows."""
+        return [TenantUpgrade(
+            table=self.event_ids_table,
+            create=self._create_event_ids,
+            columns="event_id, originator_id, originator_version",
+            # An event's tenant is its agent's, found by the aggregate id.
+            join_on="o.originator_id = a.originator_id",
+        )]
+
+    def create_table(self) -> None:
+        # Whether to upgrade is read first, on its own: a read that turns into a write inside
+        # one transaction fails at once ("database is locked") when another process writes,
+        # and workers start together.
+        with self.datastore.transaction(commit=False) as c:
+            pending = [u for u in self.tenant_upgrades() if self._before_tenants(c, u)]
+        if pending:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(f"DELETE FROM {self.agents_table} WHERE 0")  # the write lock, first
+                upgraded = {u.table: self._upgrade(c, u) for u in pending}
+                self._create_table(c)  # what the upgrade dropped (indexes)
+            log_upgrade(str(self.datastore.pool.db_name), upgraded)
+        super().create_table()
+
+    @staticmethod
+    def _before_tenants(c: SQLiteCursor, upgrade: TenantUpgrade) -> bool:
+        """Whether the table exists without its tenant column (a store made before)."""
+        c.execute(f"SELECT name FROM pragma_table_info('{upgrade.table}')")
+        columns = {r[0] for r in c.fetchall()}
+        return bool(columns) and "tenant" not in columns
+
+    def _upgrade(self, c: SQLiteCursor, upgrade: TenantUpgrade) -> int | None:
+        """Rebuild one table of a store made before tenants (SQLite cannot change a primary
+        key in place): the rows, each with the tenant of its agent. None: nothing to do."""
+        if not self._before_tenants(c, upgrade):
+            return None  # another process upgraded it meanwhile
+        old = f"{upgrade.table}_before_tenants"
+        c.execute(f"ALTER TABLE {upgrade.table} RENAME TO {old}")
+        for index in upgrade.indexes:
+            c.execute(f"DROP INDEX IF EXISTS {index}")
+        assert upgrade.create is not None, "SQLite rebuilds the table: give its CREATE"
+        c.execute(upgrade.create(upgrade.table))
+        cols = ", ".join(f"o.{x.strip()}" for x in upgrade.columns.split(","))
+        c.execute(
+            f"INSERT INTO {upgrade.table} ({upgrade.columns}, tenant) "
+            f"SELECT {cols}, COALESCE(a.tenant, '{LOCAL_TENANT}') FROM {old} o "
+            f"LEFT JOIN {self.agents_table} a ON {upgrade.join_on}"
+        )
+        c.execute(f"SELECT count(*) FROM {old}")
+        count = int(c.fetchone()[0])
+        c.execute(f"DROP TABLE {old}")
+        return count
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index_rows: Sequence[EventIndexRow] = (),
+        agent_rows: Sequence[AgentRow] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if index_rows:
+            c.executemany(
+                f"INSERT INTO {self.event_ids_table} VALUES (?,?,?,?)",
+                [(r.event_id, r.originator_id.hex, r.version, r.tenant) for r in index_rows],
+            )
+            c.executemany(
+                f"INSERT INTO {self.versions_table} VALUES (?,?,?)",
+                [(r.originator_id.hex, r.version, r.timestamp_us) for r in index_rows],
+            )
+        if agent_rows:
+            c.executemany(
+                f"INSERT INTO {self.agents_table} VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (agent_id) DO UPDATE SET "
+                "version = MAX(version, excluded.version), updated_us = excluded.updated_us",
+                [
+                    (a.agent_id, a.originator_id.hex, a.version, a.created_us, a.updated_us,
+                     a.tenant)
+                    for a in agent_rows
+                ],
+            )
+        return ids
+
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
+        rows = self._select_in(
+            f"SELECT event_id, originator_id, originator_version FROM {self.event_ids_table}",
+            "event_id", list(dict.fromkeys(event_ids)), where=("tenant = ?", (tenant,)))
+        return {row[0]: (UUID(row[1]), row[2]) for row in rows}
+
+    def _select_in(self, select: str, column: str, values: list[str],
+                   where: tuple[str, tuple[Any, ...]] = ("1", ())) -> list[Any]:
+        """The rows of `select` whose `column` is one of `values` (and that meet the condition
+        `where`, with its parameters), queried in chunks under SQLite's parameter limit."""
+        rows: list[Any] = []
+        condition, params = where
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(values), _CHUNK):
+                chunk = values[i : i + _CHUNK]
+                c.execute(f"{select} WHERE {condition} AND "
+                          f"{column} IN ({','.join('?' * len(chunk))})", (*params, *chunk))
+                rows.extend(c.fetchall())
+        return rows
+
+    def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        # A local file: a query or two an id, in one read transaction, is cheap.
+        heads: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for originator_id in dict.fromkeys(originator_ids):
+                c.execute(
+                    f"SELECT originator_version, topic, state FROM {self.snapshots_table} "
+                    "WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1",
+                    (originator_id.hex,),
+                )
+                rows = c.fetchall()
+                after = rows[0][0] if rows else 0
+                c.execute(
+                    f"SELECT originator_version, topic, state FROM {self.events_table_name} "
+                    "WHERE originator_id = ? AND originator_version > ? "
+                    "ORDER BY originator_version",
+                    (originator_id.hex, after),
+                )
+                rows += c.fetchall()
+                if rows:
+                    heads[originator_id] = [StoredEvent(originator_id, r[0], r[1], r[2])
+                                            for r in rows]
+        return heads
+
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT MAX(originator_version) FROM {self.versions_table} "
+                "WHERE originator_id = ? AND ts_us <= ?",
+                (originator_id.hex, timestamp_us),
+            )
+            row = c.fetchone()
+        return int(row[0] or 0)
+
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        if not versions:
+            return {}
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_version, ts_us FROM {self.versions_table} "
+                "WHERE originator_id = ? AND originator_version BETWEEN ? AND ?",
+                (originator_id.hex, min(versions), max(versions)),
+            )
+            wanted = set(versions)
+            return {r[0]: r[1] for r in c.fetchall() if r[0] in wanted}
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        sql = f"SELECT agent_id, version, created_us, updated_us, tenant FROM {self.agents_table}"
+        params: tuple[Any, ...] = ()
+        if tenant is not None:
+            sql += " WHERE tenant = ?"
+            params = (tenant,)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql + " ORDER BY agent_id", params)
+            return [AgentSummary(*tuple(r)) for r in c.fetchall()]
+
+    def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
+        rows = self._select_in(f"SELECT agent_id, tenant FROM {self.agents_table}", "agent_id",
+                               list(agent_ids))
+        return {row[0]: row[1] for row in rows}
+
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT agent_id, version, created_us, updated_us, tenant FROM "
+                f"{self.agents_table} WHERE agent_id = ?",
+                (agent_id,),
+            )
+            row = c.fetchone()
+        return AgentSummary(*tuple(row)) if row else None
+

@@ -3,4 +3,5 @@ with its own interpreter, where the script may not be on PATH)."""
 
 from ctxstore.infrastructure.cli.main import app
 
-app()
+if __name__ == "__main__":  # importing the package's modules (pkgutil.walk_packages) runs nothing
+    app()

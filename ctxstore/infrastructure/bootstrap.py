@@ -35,6 +35,11 @@ from ctxstore.infrastructure.persistence.dictionaries import (
     chosen_dictionary,
 )
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.persistence.migrations.schema import (
+    PostgresSchema,
+    SQLiteSchema,
+    StoreSchema,
+)
 from ctxstore.infrastructure.persistence.portable import PortableZstd
 from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
 from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
@@ -119,11 +124,21 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def store_schema(settings: Settings) -> StoreSchema:
+    """The schema version of the store these settings name (`ctxstore migrate`)."""
+    if settings.storage_backend == "sqlite":
+        return SQLiteSchema(settings.sqlite_file)
+    return PostgresSchema(libpq_dsn(settings.database_url), settings.database_schema)
+
+
 def build_store(settings: Settings | None = None,
                 catalog: DictionaryCatalog | None = None) -> ContextStore:
-    """The event store these settings name (tables created when missing)."""
+    """The event store these settings name (tables created when missing), once its schema
+    version is the code's (migrations.schema: a new store is stamped, an older embedded one
+    migrated; otherwise a SchemaError says what to do)."""
     settings = settings or Settings()
     env = eventsourcing_env(settings)
+    store_schema(settings).prepare()
     if settings.storage_backend != "postgres":
         return _build_store(settings, env, catalog)
     # Workers starting together must not race creating the schema's tables.

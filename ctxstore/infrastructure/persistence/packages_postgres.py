@@ -2,8 +2,8 @@
 
 Package rows are written and pruned inside `insert_events`, in the transaction (and pipeline)
 of the `CheckpointTaken` event that announces them. A package id is its tenant's: the table
-keys on (tenant, package_id); stores made before are upgraded once (infrastructure.persistence.
-tenant_upgrade).
+keys on (tenant, package_id); stores made before are upgraded by migration 1
+(infrastructure.persistence.migrations).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
-from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
 _COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
 
@@ -60,12 +59,6 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
         self._delete_packages = SQL(
             "DELETE FROM {} WHERE package_id = ANY(%s) AND event_version IS NOT NULL"
         ).format(self.packages_table)
-
-    def tenant_upgrades(self) -> list[TenantUpgrade]:
-        return [*super().tenant_upgrades(), TenantUpgrade(
-            table=self.packages_table.as_string(), create=None,
-            columns="package_id, agent_id, version, event_version, created_us, meta, body",
-            join_on="o.agent_id = a.agent_id", key="package_id")]
 
     def _insert_events(
         self,

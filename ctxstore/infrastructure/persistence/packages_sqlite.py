@@ -2,8 +2,8 @@
 
 Package rows are written and pruned inside `insert_events`, in the transaction of the
 `CheckpointTaken` event that announces them. A package id is its tenant's: the table keys on
-(tenant, package_id); stores made before are upgraded once (infrastructure.persistence.
-tenant_upgrade).
+(tenant, package_id); stores made before are upgraded by migration 1
+(infrastructure.persistence.migrations).
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 from ctxstore.infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
-from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
-_OLD_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, body"
 _COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
 
 
@@ -50,12 +48,6 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
                 "event_version INTEGER, created_us INTEGER NOT NULL, meta BLOB NOT NULL, "
                 f"body BLOB NOT NULL, tenant TEXT NOT NULL DEFAULT '{LOCAL_TENANT}', "
                 "PRIMARY KEY (tenant, package_id))")
-
-    def tenant_upgrades(self) -> list[TenantUpgrade]:
-        return [*super().tenant_upgrades(), TenantUpgrade(
-            table=self.packages_table, create=self._create_packages, columns=_OLD_COLUMNS,
-            join_on="o.agent_id = a.agent_id",
-            indexes=(f"{self.packages_table}_agent", f"{self.packages_table}_id"))]
 
     def _insert_events(
         self,

@@ -71,7 +71,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     }
     if settings.aggregate_cache_size == 0:
         del env["AGGREGATE_CACHE_MAXSIZE"]
-    if settings.storage_backend == "sqlite":
+    if settings.engine == "sqlite":
         settings.storage_path.mkdir(parents=True, exist_ok=True)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
@@ -126,7 +126,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 
 def store_schema(settings: Settings) -> StoreSchema:
     """The schema version of the store these settings name (`ctxstore migrate`)."""
-    if settings.storage_backend == "sqlite":
+    if settings.engine == "sqlite":
         return SQLiteSchema(settings.sqlite_file)
     return PostgresSchema(libpq_dsn(settings.database_url), settings.database_schema)
 
@@ -139,7 +139,7 @@ def build_store(settings: Settings | None = None,
     settings = settings or Settings()
     env = eventsourcing_env(settings)
     store_schema(settings).prepare()
-    if settings.storage_backend != "postgres":
+    if settings.engine != "postgres":
         return _build_store(settings, env, catalog)
     # Workers starting together must not race creating the schema's tables.
     with schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema):
@@ -158,7 +158,7 @@ def _build_store(settings: Settings, env: dict[str, str],
 def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
     """The catalog in the store these settings name, encrypted when the store is."""
     catalog: DictionaryCatalog
-    if settings.storage_backend == "sqlite":
+    if settings.engine == "sqlite":
         catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
     else:
         catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
@@ -192,7 +192,7 @@ def build_views(settings: Settings) -> ContextViews:
     """The projections' tables beside the events, as the settings place them."""
     env = Environment(ContextProjection.name, eventsourcing_env(settings))
     factory = InfrastructureFactory[TrackingRecorder].construct(env)
-    views_class = (SQLiteContextViews if settings.storage_backend == "sqlite"
+    views_class = (SQLiteContextViews if settings.engine == "sqlite"
                    else PostgresContextViews)
     views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
     views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open

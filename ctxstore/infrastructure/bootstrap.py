@@ -40,6 +40,11 @@ from ctxstore.infrastructure.persistence.migrations.schema import (
     SQLiteSchema,
     StoreSchema,
 )
+from ctxstore.infrastructure.persistence.part_files import (
+    FilePartStore,
+    key_scope,
+    postgres_part_lock,
+)
 from ctxstore.infrastructure.persistence.portable import PortableZstd
 from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
 from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
@@ -188,6 +193,18 @@ def build_compressor(settings: Settings,
     )
 
 
+def build_parts(settings: Settings, store: ContextStore) -> FilePartStore | None:
+    """`hybrid`'s part store: files under CONTEXT_STORAGE_PATH/parts, locked in PostgreSQL
+    (None for the backends that keep bodies in their rows)."""
+    if not settings.bodies_in_files:
+        return None
+    key = settings.encryption_key.get_secret_value() if (
+        settings.encryption_enabled and settings.encryption_key is not None) else None
+    return FilePartStore(settings.storage_path / "parts", key_scope(key), store.packages,
+                         postgres_part_lock(libpq_dsn(settings.database_url),
+                                            settings.database_schema))
+
+
 def build_views(settings: Settings) -> ContextViews:
     """The projections' tables beside the events, as the settings place them."""
     env = Environment(ContextProjection.name, eventsourcing_env(settings))
@@ -253,6 +270,7 @@ def bootstrap(settings: Settings | None = None, *,
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
         retention_days=settings.retention_days,
+        parts=build_parts(settings, store),
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ctxstore.infrastructure.bootstrap import store_schema
-from ctxstore.infrastructure.cli.common import settings
+from ctxstore.infrastructure.cli.common import services, settings
 from ctxstore.infrastructure.cli.errors import friendly_errors
 
 
@@ -41,5 +41,22 @@ def migrate(
                    f"{before.latest} ({steps} step{'s' if steps != 1 else ''})")
 
 
+@friendly_errors
+def parts_gc(
+    min_age: Annotated[float, typer.Option(
+        help="Leave parts younger than this many seconds (their rows may not have committed).")
+    ] = 3600,
+) -> None:
+    """Remove the part store's files no checkpoint refers to (`hybrid`)."""
+    parts = services().checkpoints.parts
+    if parts is None:
+        typer.echo(f"CONTEXT_STORAGE_BACKEND={settings().storage_backend} keeps bodies in "
+                   "their rows: no part store to collect")
+        return
+    removed = parts.collect(min_age)
+    typer.echo(f"removed {len(removed)} part{'s' if len(removed) != 1 else ''} no row refers to")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(migrate)
+    app.command("parts-gc")(parts_gc)

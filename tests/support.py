@@ -42,9 +42,9 @@ def fresh_schema(dsn: str) -> str:
 def make_settings(backend: str, tmp_path: Path, postgres_dsn: str | None = None,
                   **overrides: Any) -> Settings:
     """Settings for an isolated store: a file under tmp_path, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        return Settings(storage_backend="sqlite", storage_path=tmp_path / "store", **overrides)
+    if backend in ("sqlite", "file_system"):
+        return Settings(storage_backend=backend, storage_path=tmp_path / "store", **overrides)
     assert postgres_dsn, "postgres backend needs the postgres_dsn fixture"
-    return Settings(storage_backend="postgres", database_url=postgres_dsn,
+    return Settings(storage_backend=backend, database_url=postgres_dsn,
                     database_schema=fresh_schema(postgres_dsn), storage_path=tmp_path / "store",
                     **overrides)

@@ -60,6 +60,7 @@ from ctxstore.application.errors import (
     PointNotFound,
 )
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
+from ctxstore.application.part_port import PartMissing, PartStore, part_address
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
@@ -82,6 +83,7 @@ class CheckpointService:
         max_checkpoints_per_agent: int = 10,
         max_package_bytes: int = 100 * MIB,
         retention_days: float | None = None,
+        parts: PartStore | None = None,
     ):
         if max_checkpoints_per_agent < 1:
             raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
@@ -93,6 +95,40 @@ class CheckpointService:
         self.max_package_bytes = max_package_bytes
         self.retention_days = retention_days
         self.codec = codec
+        # Where bodies go when not in their rows (`hybrid`: content-addressed files).
+        self.parts = parts
+
+    # Bodies in the part store ------------------------------------------------------------------
+    def _keep_body(self, tenant: str, raw: bytes, body: bytes) -> str | None:
+        """Put the body in the part store, before its row commits; its address (None: the
+        body stays in the row)."""
+        if self.parts is None:
+            return None
+        address = part_address(raw)
+        self.parts.put(tenant, address, body)
+        return address
+
+    def _kept(self, row: PackageRow) -> None:
+        """After the row committed (part_port: a concurrent release may have removed it)."""
+        if self.parts is not None and row.body_part is not None and row.body is not None:
+            self.parts.ensure(row.tenant, row.body_part, row.body)
+
+    def _release(self, rows: Sequence[PackageRow], deleted: Sequence[str]) -> None:
+        """After the deletion of `deleted` committed: their parts no row refers to go."""
+        if self.parts is None:
+            return
+        gone = set(deleted)
+        for row in rows:
+            if row.package_id in gone and row.body_part is not None:
+                self.parts.release(row.tenant, row.body_part)
+
+    def _body(self, row: PackageRow) -> bytes:
+        if row.body_part is None:
+            return row.body or b""
+        if self.parts is None:
+            raise PartMissing("its body is in the part store (CONTEXT_STORAGE_BACKEND=hybrid, "
+                              "under CONTEXT_STORAGE_PATH), which this store was not given")
+        return self.parts.get(row.tenant, row.body_part)
 
     # Capture ---------------------------------------------------------------------------------
     def capture(
@@ -172,8 +208,8 @@ class CheckpointService:
             event_version=agent.version + 1,
             shared_with=shared_with,
         )
-        pruned = self._retention(self.packages.select_packages(agent.agent_id), now,
-                                 adding=1)[0]
+        held = self.packages.select_packages(agent.agent_id)
+        pruned = self._retention(held, now, adding=1)[0]
         agent.note_checkpoint(
             event_id=f"checkpoint-{checkpoint.package_id}",
             # The agent as its tenant knows it: the history shows this to the tenant.
@@ -182,6 +218,7 @@ class CheckpointService:
                         "pruned_package_ids": pruned},
             timestamp=now,
         )
+        tenant = self.store.owner(agent.agent_id) or LOCAL_TENANT
         row = PackageRow(
             package_id=checkpoint.package_id,
             agent_id=agent.agent_id,
@@ -190,9 +227,12 @@ class CheckpointService:
             created_us=to_us(now),
             meta=self.codec.encode(canonical_json(checkpoint.to_dict())),
             body=body,
-            tenant=self.store.owner(agent.agent_id) or LOCAL_TENANT,
+            tenant=tenant,
+            body_part=self._keep_body(tenant, raw, body),
         )
         self.store.append(agent, package_rows=[row], pruned_package_ids=pruned)
+        self._kept(row)
+        self._release(held, pruned)
         return checkpoint
 
     def check_size(self, size: int, what: str) -> None:
@@ -248,13 +288,14 @@ class CheckpointService:
         def prune_once() -> list[str]:
             agent = self.store.agent_at(agent_id)
             at = agent.next_timestamp(datetime.now(UTC))
-            ids, reason = self._retention(self.packages.select_packages(agent_id), now or at,
-                                          retention_days=retention_days)
+            held = self.packages.select_packages(agent_id)
+            ids, reason = self._retention(held, now or at, retention_days=retention_days)
             if not ids:
                 return []
             agent.note_checkpoints_pruned(event_id=f"prune-{uuid.uuid4().hex}",
                                           package_ids=ids, reason=reason, timestamp=at)
             self.store.append(agent, pruned_package_ids=ids)
+            self._release(held, ids)
             return ids
 
         return retry_on_conflict(
@@ -333,7 +374,7 @@ class CheckpointService:
             raise CheckpointNotFound(package_id)
         checkpoint = self._metadata(row)
         try:
-            state = json.loads(self.codec.decode(row.body or b""))
+            state = json.loads(self.codec.decode(self._body(row)))
         except Exception as e:  # noqa: BLE001 - any decoding failure means altered bytes
             raise CorruptedCheckpoint(
                 f"checkpoint {package_id!r} cannot be read back ({type(e).__name__}: {e}); "
@@ -380,7 +421,7 @@ class CheckpointService:
             "origin": "imported",
             "event_version": None,
         })
-        self.packages.insert_package(PackageRow(
+        row = PackageRow(
             package_id=imported.package_id,
             agent_id=imported.agent_id,
             version=imported.version,
@@ -389,7 +430,10 @@ class CheckpointService:
             meta=self.codec.encode(canonical_json(imported.to_dict())),
             body=body,
             tenant=tenant,
-        ))
+            body_part=self._keep_body(tenant, raw_state, body),
+        )
+        self.packages.insert_package(row)
+        self._kept(row)
         return imported
 
 

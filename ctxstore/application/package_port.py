@@ -31,6 +31,9 @@ class PackageRow:
     meta: bytes
     body: bytes | None = None  # None when listed without bodies
     tenant: str = LOCAL_TENANT  # whose package id it is (ids are namespaced by tenant)
+    # The body's address in the part store when it is kept there (`hybrid`), else None and
+    # the body is in the row (application.part_port).
+    body_part: str | None = None
 
 
 class PackageRecorder(ABC):
@@ -52,6 +55,12 @@ class PackageRecorder(ABC):
     @abstractmethod
     def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
         """Packages (of one agent, when given) without bodies, oldest first."""
+
+    @abstractmethod
+    def body_parts(self, tenant: str | None = None, address: str | None = None
+                   ) -> set[tuple[str, str]]:
+        """The (tenant, address) pairs of the part store that rows refer to (of one tenant,
+        or one address, when given): what the part store must keep."""
 
 
 class PackageCodec(Protocol):

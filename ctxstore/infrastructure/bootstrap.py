@@ -35,6 +35,16 @@ from ctxstore.infrastructure.persistence.dictionaries import (
     chosen_dictionary,
 )
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.persistence.migrations.schema import (
+    PostgresSchema,
+    SQLiteSchema,
+    StoreSchema,
+)
+from ctxstore.infrastructure.persistence.part_files import (
+    FilePartStore,
+    key_scope,
+    postgres_part_lock,
+)
 from ctxstore.infrastructure.persistence.portable import PortableZstd
 from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
 from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
@@ -66,7 +76,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     }
     if settings.aggregate_cache_size == 0:
         del env["AGGREGATE_CACHE_MAXSIZE"]
-    if settings.storage_backend == "sqlite":
+    if settings.engine == "sqlite":
         settings.storage_path.mkdir(parents=True, exist_ok=True)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
@@ -119,12 +129,22 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def store_schema(settings: Settings) -> StoreSchema:
+    """The schema version of the store these settings name (`ctxstore migrate`)."""
+    if settings.engine == "sqlite":
+        return SQLiteSchema(settings.sqlite_file)
+    return PostgresSchema(libpq_dsn(settings.database_url), settings.database_schema)
+
+
 def build_store(settings: Settings | None = None,
                 catalog: DictionaryCatalog | None = None) -> ContextStore:
-    """The event store these settings name (tables created when missing)."""
+    """The event store these settings name (tables created when missing), once its schema
+    version is the code's (migrations.schema: a new store is stamped, an older embedded one
+    migrated; otherwise a SchemaError says what to do)."""
     settings = settings or Settings()
     env = eventsourcing_env(settings)
-    if settings.storage_backend != "postgres":
+    store_schema(settings).prepare()
+    if settings.engine != "postgres":
         return _build_store(settings, env, catalog)
     # Workers starting together must not race creating the schema's tables.
     with schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema):
@@ -143,7 +163,7 @@ def _build_store(settings: Settings, env: dict[str, str],
 def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
     """The catalog in the store these settings name, encrypted when the store is."""
     catalog: DictionaryCatalog
-    if settings.storage_backend == "sqlite":
+    if settings.engine == "sqlite":
         catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
     else:
         catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
@@ -173,11 +193,23 @@ def build_compressor(settings: Settings,
     )
 
 
+def build_parts(settings: Settings, store: ContextStore) -> FilePartStore | None:
+    """`hybrid`'s part store: files under CONTEXT_STORAGE_PATH/parts, locked in PostgreSQL
+    (None for the backends that keep bodies in their rows)."""
+    if not settings.bodies_in_files:
+        return None
+    key = settings.encryption_key.get_secret_value() if (
+        settings.encryption_enabled and settings.encryption_key is not None) else None
+    return FilePartStore(settings.storage_path / "parts", key_scope(key), store.packages,
+                         postgres_part_lock(libpq_dsn(settings.database_url),
+                                            settings.database_schema))
+
+
 def build_views(settings: Settings) -> ContextViews:
     """The projections' tables beside the events, as the settings place them."""
     env = Environment(ContextProjection.name, eventsourcing_env(settings))
     factory = InfrastructureFactory[TrackingRecorder].construct(env)
-    views_class = (SQLiteContextViews if settings.storage_backend == "sqlite"
+    views_class = (SQLiteContextViews if settings.engine == "sqlite"
                    else PostgresContextViews)
     views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
     views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
@@ -238,6 +270,7 @@ def bootstrap(settings: Settings | None = None, *,
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
         retention_days=settings.retention_days,
+        parts=build_parts(settings, store),
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.

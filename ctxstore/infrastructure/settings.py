@@ -5,14 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The seed plan's names beside ours: `database` is PostgreSQL, `file_system` the embedded
+# SQLite file under CONTEXT_STORAGE_PATH, `hybrid` PostgreSQL with checkpoint bodies as
+# content-addressed files under CONTEXT_STORAGE_PATH (infrastructure.persistence.part_files).
+StorageBackend = Literal["sqlite", "postgres", "database", "file_system", "hybrid"]
+_ENGINES: dict[str, Literal["sqlite", "postgres"]] = {
+    "sqlite": "sqlite", "file_system": "sqlite",
+    "postgres": "postgres", "database": "postgres", "hybrid": "postgres",
+}
+
+
+class SettingsError(ValueError):
+    """A CONTEXT_* variable with a value the store does not take: one line naming it."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONTEXT_", env_file=None, extra="ignore")
 
-    storage_backend: Literal["sqlite", "postgres"] = "sqlite"
+    storage_backend: StorageBackend = "sqlite"
     storage_path: Path = Path("var/ctxstore")
     database_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     database_schema: str = "public"
@@ -62,3 +75,28 @@ class Settings(BaseSettings):
     @property
     def sqlite_file(self) -> Path:
         return self.storage_path / "ctxstore.sqlite"
+
+    @property
+    def engine(self) -> Literal["sqlite", "postgres"]:
+        """The database the events live in, whichever name the backend was given by."""
+        return _ENGINES[self.storage_backend]
+
+    @property
+    def bodies_in_files(self) -> bool:
+        """Checkpoint bodies as content-addressed files under CONTEXT_STORAGE_PATH."""
+        return self.storage_backend == "hybrid"
+
+
+def load_settings() -> Settings:
+    """The environment's settings; a value the store does not take is one line naming the
+    variable and what it takes (SettingsError), not pydantic's report."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        lines = []
+        for error in e.errors():
+            name = "CONTEXT_" + "_".join(str(p) for p in error["loc"]).upper()
+            expected = (error.get("ctx") or {}).get("expected")
+            what = f"must be one of {expected}" if expected else error["msg"]
+            lines.append(f"{name}={error.get('input')!r}: {what}")
+        raise SettingsError("; ".join(lines)) from None

@@ -2,10 +2,11 @@
 
 The fixture (tests/store/legacy_keyed, made by its make_store.py with the release before) holds
 two tenants' agents, events and checkpoints, as a SQLite file and as a PostgreSQL dump, and what
-that release answered each tenant. Opened by today's server it is upgraded once at start-up (one
-log line), answers the same, still knows its event ids as duplicates (per tenant), and its
-agents keep their aggregate ids: the local tenant, whose keys are plain agent ids, cannot write
-into them (the store's owner check), and another tenant's agent of the same id is its own.
+that release answered each tenant. Migrated once (migration 1: the embedded store by the server
+at start-up, PostgreSQL by `ctxstore migrate`; one log line), it answers the same, still knows
+its event ids as duplicates (per tenant), and its agents keep their aggregate ids: the local
+tenant, whose keys are plain agent ids, cannot write into them (the store's owner check), and
+another tenant's agent of the same id is its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from support import make_settings
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import parse_envelope
+from ctxstore.infrastructure.bootstrap import store_schema
 from ctxstore.infrastructure.settings import Settings
 
 LEGACY = Path(__file__).resolve().parents[1] / "store" / "legacy_keyed"
@@ -51,6 +53,8 @@ def legacy(request: pytest.FixtureRequest, postgres_dsn: str, tmp_path: Path,
            caplog: pytest.LogCaptureFixture) -> Iterator[tuple[LiveServer, list[str]]]:
     settings = legacy_settings(request.param, tmp_path, postgres_dsn)
     with caplog.at_level(logging.WARNING, logger="ctxstore.upgrade"):
+        if request.param == "postgres":  # a shared schema waits for `ctxstore migrate`
+            store_schema(settings).migrate()
         for server in serve(settings):
             lines = [r.getMessage() for r in caplog.records if r.name == "ctxstore.upgrade"]
             yield server, lines

@@ -14,7 +14,8 @@ from support import make_settings
 from ctxstore.infrastructure.bootstrap import bootstrap, build_store
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# Every storage backend by its own name; `hybrid` keeps checkpoint bodies as files.
+@pytest.fixture(params=["sqlite", "postgres", "hybrid"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -26,7 +27,7 @@ def make_kit(backend: str, tmp_path: Path, request: pytest.FixtureRequest
     kits: list[Kit] = []
 
     def make(name: str = "one", **overrides: Any) -> Kit:
-        dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+        dsn = request.getfixturevalue("postgres_dsn") if backend != "sqlite" else None
         overrides.setdefault("snapshot_interval", 5)
         settings = make_settings(backend, tmp_path / name, dsn, **overrides)
         store = build_store(settings)

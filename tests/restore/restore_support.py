@@ -7,6 +7,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -42,14 +43,14 @@ class Kit:
 
     def table(self, name: str) -> str:
         """The real table name of `events`, `snapshots` or `packages` in this store."""
-        if self.settings.storage_backend == "sqlite":
+        if self.settings.engine == "sqlite":
             return {"events": "stored_events", "snapshots": "stored_snapshots",
                     "packages": "stored_packages"}[name]
         return f'"{self.settings.database_schema}"."ctxstore_{name}"'
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run SQL on the store's database (`?` placeholders; rewritten for PostgreSQL)."""
-        if self.settings.storage_backend == "sqlite":
+        if self.settings.engine == "sqlite":
             lite = sqlite3.connect(self.settings.sqlite_file)
             try:
                 rows = lite.execute(query, params).fetchall()
@@ -61,8 +62,35 @@ class Kit:
             cur = conn.execute(sql.SQL(query.replace("?", "%s")), params)  # type: ignore[arg-type]
             return list(cur.fetchall()) if cur.description else []
 
+    def body_file(self, package_id: str) -> Path | None:
+        """Where `hybrid` keeps a package's body (None: in its row)."""
+        rows = self.sql(f"SELECT tenant, body_part FROM {self.table('packages')} "
+                        "WHERE package_id = ?", (package_id,))
+        parts = self.services.checkpoints.parts
+        if not rows or rows[0][1] is None or parts is None:
+            return None
+        return parts.path(rows[0][0], rows[0][1])  # type: ignore[attr-defined, no-any-return]
+
+    def stored_body(self, package_id: str) -> bytes:
+        """A package's body as stored, wherever the backend keeps it."""
+        path = self.body_file(package_id)
+        if path is not None:
+            return path.read_bytes()
+        rows = self.sql(f"SELECT body FROM {self.table('packages')} WHERE package_id = ?",
+                        (package_id,))
+        return bytes(rows[0][0])
+
+    def set_stored_body(self, package_id: str, body: bytes) -> None:
+        """Overwrite a package's stored body (a damaged disk, a forger)."""
+        path = self.body_file(package_id)
+        if path is not None:
+            path.write_bytes(body)
+            return
+        self.sql(f"UPDATE {self.table('packages')} SET body = ? WHERE package_id = ?",
+                 (body, package_id))
+
     def uuid_param(self, value: uuid.UUID) -> Any:
-        return value.hex if self.settings.storage_backend == "sqlite" else value
+        return value.hex if self.settings.engine == "sqlite" else value
 
 
 # Some restore tests place wire events in the future, so that checkpoints (stamped "now" by

@@ -41,8 +41,7 @@ def test_bodies_use_the_checkpoint_level(make_kit: Callable[..., Kit]) -> None:
         assert cp.compression_strategy == f"zstd-{level}"
         expected = len(zstandard.ZstdCompressor(level=level).compress(raw))
         assert cp.original_size_bytes == len(raw) and cp.compressed_size_bytes == expected
-        (stored,) = kit.sql(f"SELECT body FROM {kit.table('packages')}")
-        assert len(bytes(stored[0])) == expected
+        assert len(kit.stored_body(cp.package_id)) == expected
         manifest, body = split(kit.services.packages.export(cp.package_id))
         assert len(body) == expected  # the export is as small as the stored body
         assert manifest["checkpoint"]["compression_strategy"] == f"zstd-{level}"  # type: ignore[index]

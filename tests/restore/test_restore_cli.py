@@ -45,7 +45,7 @@ def clear_caches() -> None:
 @pytest.fixture
 def cli(backend: str, tmp_path: Path, request: pytest.FixtureRequest
         ) -> Iterator[tuple[dict[str, str], Settings]]:
-    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    dsn = request.getfixturevalue("postgres_dsn") if backend != "sqlite" else None
     settings = make_settings(backend, tmp_path, dsn, snapshot_interval=3)
     store = build_store(settings)
     store.record([msg("bot", f"message {i}") for i in range(5)])

@@ -161,14 +161,11 @@ def test_comprehensive_validation_catches_a_snapshot_with_other_content(kit: Kit
 
 
 def _package_body(kit: Kit, package_id: str) -> bytes:
-    rows = kit.sql(f"SELECT body FROM {kit.table('packages')} WHERE package_id = ?",
-                   (package_id,))
-    return bytes(rows[0][0])
+    return kit.stored_body(package_id)
 
 
 def _set_package_body(kit: Kit, package_id: str, body: bytes) -> None:
-    kit.sql(f"UPDATE {kit.table('packages')} SET body = ? WHERE package_id = ?",
-            (body, package_id))
+    kit.set_stored_body(package_id, body)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "other_state"])

@@ -16,14 +16,14 @@ from ctxstore.domain.bounds import check_version
 from ctxstore.domain.points import InvalidPoint, Point
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.container import Services
-from ctxstore.infrastructure.settings import Settings
+from ctxstore.infrastructure.settings import Settings, load_settings
 
 console = Console()
 
 
 @functools.lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ import typer
 from ctxstore.infrastructure.bootstrap import build_http_app
 from ctxstore.infrastructure.cli.errors import err_console, fail, friendly_errors
 from ctxstore.infrastructure.gc_tuning import tune_gc
-from ctxstore.infrastructure.settings import Settings
+from ctxstore.infrastructure.settings import load_settings
 
 
 @friendly_errors
@@ -32,7 +32,7 @@ def serve(
     from ctxstore.infrastructure.http.auth import parse_api_keys
     from ctxstore.infrastructure.http.guards import bind_refusal, host_name, is_loopback
 
-    settings = Settings()
+    settings = load_settings()
     keyed = bool(parse_api_keys(settings.api_keys))
     allowed = allow_unauthenticated_remote or settings.http_allow_unauthenticated_remote
     refusal = bind_refusal(host, keyed=keyed, allow_unauthenticated_remote=allowed)

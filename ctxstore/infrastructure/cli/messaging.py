@@ -17,7 +17,7 @@ from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.cli.supervise import Supervisor, share_partitions
 from ctxstore.infrastructure.gc_tuning import tune_gc
 from ctxstore.infrastructure.messaging.probe import nats_info
-from ctxstore.infrastructure.settings import Settings
+from ctxstore.infrastructure.settings import load_settings
 
 # The modules that import nats-py or FastStream (the NATS door) are imported inside the
 # commands that use them: every other command would pay ~0.1-0.2 s to import them.
@@ -33,7 +33,7 @@ def _subjects(*, fit: bool = False) -> Any:
     and `partitions` shows the ones ingest uses)."""
     from ctxstore.infrastructure.messaging.streams import fit_to_server
 
-    settings = Settings()
+    settings = load_settings()
     subjects = build_subjects(settings)
     limited: str | None = None
     if fit and subjects.transformed:

@@ -2,8 +2,8 @@
 
 Package rows are written and pruned inside `insert_events`, in the transaction (and pipeline)
 of the `CheckpointTaken` event that announces them. A package id is its tenant's: the table
-keys on (tenant, package_id); stores made before are upgraded once (infrastructure.persistence.
-tenant_upgrade).
+keys on (tenant, package_id); stores made before are upgraded by migration 1
+(infrastructure.persistence.migrations).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
-from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
-_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
+_COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, tenant, "
+            "body_part")
 
 
 class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder):
@@ -42,7 +42,8 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
                     "CREATE TABLE IF NOT EXISTS {} (package_id text NOT NULL, "
                     "agent_id text NOT NULL, version bigint NOT NULL, event_version bigint, "
                     "created_us bigint NOT NULL, meta bytea NOT NULL, body bytea NOT NULL, "
-                    "tenant text NOT NULL DEFAULT {}, PRIMARY KEY (tenant, package_id))"
+                    "tenant text NOT NULL DEFAULT {}, body_part text, "
+                    "PRIMARY KEY (tenant, package_id))"
                 ).format(self.packages_table, LOCAL_TENANT),
                 SQL("CREATE INDEX IF NOT EXISTS {} ON {} (agent_id, created_us)").format(
                     Identifier(f"{prefix}_packages_agent"), self.packages_table
@@ -51,21 +52,20 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
                 SQL("CREATE INDEX IF NOT EXISTS {} ON {} (package_id)").format(
                     Identifier(f"{prefix}_packages_id"), self.packages_table
                 ),
+                # The part store asks whether any row still refers to a part (migration 2).
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (body_part) "
+                    "WHERE body_part IS NOT NULL").format(
+                    Identifier(f"{prefix}_packages_part"), self.packages_table
+                ),
             ]
         )
         self._insert_package = SQL(
-            "INSERT INTO {} (" + _COLUMNS + ", body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO {} (" + _COLUMNS + ", body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(self.packages_table)
         # Only captured ones are pruned; another tenant's import of one keeps its copy.
         self._delete_packages = SQL(
             "DELETE FROM {} WHERE package_id = ANY(%s) AND event_version IS NOT NULL"
         ).format(self.packages_table)
-
-    def tenant_upgrades(self) -> list[TenantUpgrade]:
-        return [*super().tenant_upgrades(), TenantUpgrade(
-            table=self.packages_table.as_string(), create=None,
-            columns="package_id, agent_id, version, event_version, created_us, meta, body",
-            join_on="o.agent_id = a.agent_id", key="package_id")]
 
     def _insert_events(
         self,
@@ -116,10 +116,22 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
             rows = self._fetch(query.format(self.packages_table), (agent_id,))
         return [_row(r) for r in rows]
 
+    def body_parts(self, tenant: str | None = None, address: str | None = None
+                   ) -> set[tuple[str, str]]:
+        query = "SELECT DISTINCT tenant, body_part FROM {} WHERE body_part IS NOT NULL"
+        params: list[Any] = []
+        for column, value in (("tenant", tenant), ("body_part", address)):
+            if value is not None:
+                query += f" AND {column} = %s"
+                params.append(value)
+        rows = self._fetch(SQL(query).format(self.packages_table), params)  # type: ignore[arg-type]
+        return {(r["tenant"], r["body_part"]) for r in rows}
+
 
 def _params(r: PackageRow) -> tuple[Any, ...]:
     return (r.package_id, r.agent_id, r.version, r.event_version, r.created_us, r.meta,
-            r.tenant, r.body if r.body is not None else b"")
+            r.tenant, r.body_part,
+            r.body if r.body is not None and r.body_part is None else b"")
 
 
 def _row(r: DictRow) -> PackageRow:
@@ -128,6 +140,7 @@ def _row(r: DictRow) -> PackageRow:
         package_id=r["package_id"], agent_id=r["agent_id"], version=int(r["version"]),
         event_version=None if r["event_version"] is None else int(r["event_version"]),
         created_us=int(r["created_us"]), meta=bytes(r["meta"]), tenant=r["tenant"],
+        body_part=r["body_part"],
         body=bytes(body) if body is not None else None,
     )
 

@@ -2,8 +2,8 @@
 
 Package rows are written and pruned inside `insert_events`, in the transaction of the
 `CheckpointTaken` event that announces them. A package id is its tenant's: the table keys on
-(tenant, package_id); stores made before are upgraded once (infrastructure.persistence.
-tenant_upgrade).
+(tenant, package_id); stores made before are upgraded by migration 1
+(infrastructure.persistence.migrations).
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 from ctxstore.infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
-from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade
 
-_OLD_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, body"
-_COLUMNS = "package_id, agent_id, version, event_version, created_us, meta, tenant"
+_COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, tenant, "
+            "body_part")
 
 
 class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder):
@@ -42,6 +41,9 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             # Readers of shared and public checkpoints look an id up across tenants.
             f"CREATE INDEX IF NOT EXISTS {self.packages_table}_id "
             f"ON {self.packages_table} (package_id)",
+            # The part store asks whether any row still refers to a part (migration 2).
+            f"CREATE INDEX IF NOT EXISTS {self.packages_table}_part "
+            f"ON {self.packages_table} (body_part) WHERE body_part IS NOT NULL",
         ]
 
     def _create_packages(self, name: str) -> str:
@@ -49,13 +51,7 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
                 "package_id TEXT NOT NULL, agent_id TEXT NOT NULL, version INTEGER NOT NULL, "
                 "event_version INTEGER, created_us INTEGER NOT NULL, meta BLOB NOT NULL, "
                 f"body BLOB NOT NULL, tenant TEXT NOT NULL DEFAULT '{LOCAL_TENANT}', "
-                "PRIMARY KEY (tenant, package_id))")
-
-    def tenant_upgrades(self) -> list[TenantUpgrade]:
-        return [*super().tenant_upgrades(), TenantUpgrade(
-            table=self.packages_table, create=self._create_packages, columns=_OLD_COLUMNS,
-            join_on="o.agent_id = a.agent_id",
-            indexes=(f"{self.packages_table}_agent", f"{self.packages_table}_id"))]
+                "body_part TEXT, PRIMARY KEY (tenant, package_id))")
 
     def _insert_events(
         self,
@@ -81,10 +77,11 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
 
     def _insert_rows(self, c: SQLiteCursor, rows: Sequence[PackageRow]) -> None:
         c.executemany(
-            f"INSERT INTO {self.packages_table} ({_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?)",
+            f"INSERT INTO {self.packages_table} ({_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (r.package_id, r.agent_id, r.version, r.event_version, r.created_us, r.meta,
-                 r.tenant, r.body if r.body is not None else b"")
+                 r.tenant, r.body_part,
+                 r.body if r.body is not None and r.body_part is None else b"")
                 for r in rows
             ],
         )
@@ -123,11 +120,25 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             c.execute(sql + " ORDER BY created_us, package_id, tenant", params)
             return [_row(tuple(r)) for r in c.fetchall()]
 
+    def body_parts(self, tenant: str | None = None, address: str | None = None
+                   ) -> set[tuple[str, str]]:
+        sql = (f"SELECT DISTINCT tenant, body_part FROM {self.packages_table} "
+               "WHERE body_part IS NOT NULL")
+        params: list[Any] = []
+        for column, value in (("tenant", tenant), ("body_part", address)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return {(r[0], r[1]) for r in c.fetchall()}
+
 
 def _row(r: tuple[Any, ...]) -> PackageRow:
     return PackageRow(
         package_id=r[0], agent_id=r[1], version=int(r[2]),
         event_version=None if r[3] is None else int(r[3]), created_us=int(r[4]),
-        meta=bytes(r[5]), tenant=r[6], body=bytes(r[7]) if len(r) > 7 else None,
+        meta=bytes(r[5]), tenant=r[6], body_part=r[7],
+        body=bytes(r[8]) if len(r) > 8 else None,
     )
 

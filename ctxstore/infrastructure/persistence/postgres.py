@@ -35,7 +35,6 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
-from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
 
 
 @contextmanager
@@ -154,46 +153,6 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
             "%b::bigint[], %b::bigint[], %b::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
             "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
         ).format(t=self.agents_table, i=id_type)
-
-    def tenant_upgrades(self) -> list[TenantUpgrade]:
-        """The side tables whose key gained the tenant (infrastructure.persistence.
-        tenant_upgrade); an event's tenant is its agent's, found by the aggregate id."""
-        return [TenantUpgrade(table=self.event_ids_table.as_string(), create=None,
-                              columns="event_id, originator_id, originator_version",
-                              join_on="o.originator_id = a.originator_id", key="event_id")]
-
-    def _create_table(self, curs: Cursor[DictRow]) -> None:
-        upgraded = {u.table: self._upgrade(curs, u) for u in self.tenant_upgrades()}
-        super()._create_table(curs)
-        log_upgrade(f"schema {self.datastore.schema}", upgraded)
-
-    def _upgrade(self, curs: Cursor[DictRow], upgrade: TenantUpgrade) -> int | None:
-        """Add the tenant to one table of a store made before tenants, in place: a column
-        filled from the agent catalogue, then the new primary key. None: nothing to do."""
-        curs.execute("SELECT to_regclass(%s) AS t", (upgrade.table,))
-        row = curs.fetchone()
-        if row is None or row["t"] is None:
-            return None  # a new store
-        curs.execute(
-            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'tenant' "
-            "AND NOT attisdropped", (upgrade.table,))
-        if curs.fetchone() is not None:
-            return None  # already upgraded
-        table, agents = SQL(upgrade.table), self.agents_table
-        curs.execute(SQL("ALTER TABLE {} ADD COLUMN tenant text NOT NULL DEFAULT {}").format(
-            table, LOCAL_TENANT))
-        curs.execute(SQL("UPDATE {} o SET tenant = a.tenant FROM {} a WHERE " + upgrade.join_on
-                         ).format(table, agents))
-        curs.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
-                     "AND contype = 'p'", (upgrade.table,))
-        for constraint in curs.fetchall():
-            curs.execute(SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                table, Identifier(constraint["conname"])))
-        curs.execute(SQL("ALTER TABLE {} ADD PRIMARY KEY (tenant, {})").format(
-            table, Identifier(upgrade.key)))
-        curs.execute(SQL("SELECT count(*) AS n FROM {}").format(table))
-        counted = curs.fetchone()
-        return int(counted["n"]) if counted else 0
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -1,8 +1,8 @@
 """SQLite recorder: the eventsourcing application recorder plus ctxstore's side tables.
 
 Event ids are idempotency keys within a tenant: the event-id index keys on (tenant, event_id).
-Stores made before that keyed it on the event id alone; `_create_table` upgrades them once, at
-start-up, in the transaction that creates the tables (see `TenantUpgrade`).
+Stores made before that keyed it on the event id alone; migration 1 upgrades them
+(infrastructure.persistence.migrations).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
-from ctxstore.infrastructure.persistence.tenant_upgrade import TenantUpgrade, log_upgrade
 
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 
@@ -50,59 +49,6 @@ class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
                 "originator_version INTEGER NOT NULL, "
                 f"tenant TEXT NOT NULL DEFAULT '{LOCAL_TENANT}', "
                 "PRIMARY KEY (tenant, event_id)) WITHOUT ROWID")
-
-    def tenant_upgrades(self) -> list[TenantUpgrade]:
-        """The side tables whose key gained the tenant, and how to fill it in old rows."""
-        return [TenantUpgrade(
-            table=self.event_ids_table,
-            create=self._create_event_ids,
-            columns="event_id, originator_id, originator_version",
-            # An event's tenant is its agent's, found by the aggregate id.
-            join_on="o.originator_id = a.originator_id",
-        )]
-
-    def create_table(self) -> None:
-        # Whether to upgrade is read first, on its own: a read that turns into a write inside
-        # one transaction fails at once ("database is locked") when another process writes,
-        # and workers start together.
-        with self.datastore.transaction(commit=False) as c:
-            pending = [u for u in self.tenant_upgrades() if self._before_tenants(c, u)]
-        if pending:
-            with self.datastore.transaction(commit=True) as c:
-                c.execute(f"DELETE FROM {self.agents_table} WHERE 0")  # the write lock, first
-                upgraded = {u.table: self._upgrade(c, u) for u in pending}
-                self._create_table(c)  # what the upgrade dropped (indexes)
-            log_upgrade(str(self.datastore.pool.db_name), upgraded)
-        super().create_table()
-
-    @staticmethod
-    def _before_tenants(c: SQLiteCursor, upgrade: TenantUpgrade) -> bool:
-        """Whether the table exists without its tenant column (a store made before)."""
-        c.execute(f"SELECT name FROM pragma_table_info('{upgrade.table}')")
-        columns = {r[0] for r in c.fetchall()}
-        return bool(columns) and "tenant" not in columns
-
-    def _upgrade(self, c: SQLiteCursor, upgrade: TenantUpgrade) -> int | None:
-        """Rebuild one table of a store made before tenants (SQLite cannot change a primary
-        key in place): the rows, each with the tenant of its agent. None: nothing to do."""
-        if not self._before_tenants(c, upgrade):
-            return None  # another process upgraded it meanwhile
-        old = f"{upgrade.table}_before_tenants"
-        c.execute(f"ALTER TABLE {upgrade.table} RENAME TO {old}")
-        for index in upgrade.indexes:
-            c.execute(f"DROP INDEX IF EXISTS {index}")
-        assert upgrade.create is not None, "SQLite rebuilds the table: give its CREATE"
-        c.execute(upgrade.create(upgrade.table))
-        cols = ", ".join(f"o.{x.strip()}" for x in upgrade.columns.split(","))
-        c.execute(
-            f"INSERT INTO {upgrade.table} ({upgrade.columns}, tenant) "
-            f"SELECT {cols}, COALESCE(a.tenant, '{LOCAL_TENANT}') FROM {old} o "
-            f"LEFT JOIN {self.agents_table} a ON {upgrade.join_on}"
-        )
-        c.execute(f"SELECT count(*) FROM {old}")
-        count = int(c.fetchone()[0])
-        c.execute(f"DROP TABLE {old}")
-        return count
 
     def _insert_events(
         self,

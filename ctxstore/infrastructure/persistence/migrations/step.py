@@ -1,0 +1,36 @@
+"""What one migration is: a number, a name, and what it does on each backend.
+
+A step runs inside the transaction that stamps its number, on a plain DB-API cursor (sqlite3 or
+psycopg), with the store's table names; it returns a short note for the log (or None when it
+found nothing to change, e.g. a store whose tables already had that shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoreTables:
+    """The store's tables as one backend names them (quoted and schema-qualified on
+    PostgreSQL, where `schema` is the plain schema name; empty on SQLite)."""
+
+    events: str
+    event_ids: str
+    agents: str
+    packages: str
+    schema_version: str
+    schema: str = ""
+
+
+Apply = Callable[[Any, StoreTables], "str | None"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    sqlite: Apply
+    postgres: Apply

@@ -17,8 +17,8 @@ from typing import Any
 
 from ctxstore.application.checkpoint_model import ACCESS_LEVELS, Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
-from ctxstore.application.errors import InvalidRequest
-from ctxstore.domain.agent_id import plain_agent_id
+from ctxstore.application.errors import CheckpointNotFound, InvalidRequest
+from ctxstore.domain.agent_id import LOCAL_TENANT, TENANT_SEPARATOR, plain_agent_id
 from ctxstore.domain.state import CONTENT_FIELDS
 
 MAX_KEYWORDS = 32
@@ -127,11 +127,29 @@ class ContextSearch:
         return found
 
     def has_keywords(self, checkpoint: Checkpoint, keywords: Sequence[str], tenant: str) -> bool:
-        """Whether every keyword is in the metadata or the package's text."""
+        """Whether every keyword is in the metadata or the package's text (a checkpoint whose
+        body is gone, pruned since it was listed, has only its metadata)."""
         meta = metadata_text(checkpoint).casefold()
         missing = [k for k in keywords if k not in meta]
         if not missing:
             return True
-        _, state = self.checkpoints.load(checkpoint.package_id, tenant)
+        try:
+            _, state = self.checkpoints.load(checkpoint.package_id, tenant)
+        except CheckpointNotFound:
+            return False
         text = package_text(state)
         return all(k in text for k in missing)
+
+    def with_keywords(self, checkpoints: Iterable[Checkpoint], keywords: Iterable[str]
+                      ) -> list[Checkpoint]:
+        """Those of any tenant's checkpoints (as the operator's CLI lists them) holding every
+        keyword; each is read as its owner, the tenant its agent key names."""
+        wanted = check_keywords(keywords)
+        return [c for c in checkpoints
+                if self.has_keywords(c, wanted, owner_tenant(c.agent_id))]
+
+
+def owner_tenant(agent_key: str) -> str:
+    """The tenant whose namespace an agent key is in (domain.agent_id)."""
+    tenant, _, _ = agent_key.rpartition(TENANT_SEPARATOR)
+    return tenant or LOCAL_TENANT

@@ -59,6 +59,17 @@ def check_period(period: timedelta, field: str = "time_period") -> timedelta:
     return period
 
 
+def iso_period(period: timedelta) -> str:
+    """ISO 8601 of a period: `P7D`, `PT12H`, `P1DT30M`, `PT1.5S`."""
+    days, rest = period.days, period.seconds
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    secs = seconds + period.microseconds / 1e6
+    time = "".join(f"{v:g}{unit}" for v, unit in ((hours, "H"), (minutes, "M"), (secs, "S"))
+                   if v)
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+
+
 def auto_bucket(period: timedelta) -> str:
     """The bucket that gives a period tens to hundreds of windows."""
     if period <= timedelta(hours=6):
@@ -148,7 +159,7 @@ def analyze_context_evolution(search: ContextSearch, views: ContextViews, agent_
     detail["agent_id"] = plain_agent_id(agent_key)
     return {
         "agent_id": plain_agent_id(agent_key),
-        "time_period": f"PT{int(time_period.total_seconds())}S",
+        "time_period": iso_period(time_period),
         "time_period_seconds": time_period.total_seconds(),
         "since": since.isoformat(),
         "until": until.isoformat(),

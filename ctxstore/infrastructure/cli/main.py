@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from ctxstore.infrastructure.cli import core, dictionary_commands, http, importing, messaging
+from ctxstore.infrastructure.cli import (
+    core,
+    dictionary_commands,
+    http,
+    importing,
+    messaging,
+    search_commands,
+)
 from ctxstore.infrastructure.cli import demo as demo_commands
 from ctxstore.infrastructure.cli import projections as projection_commands
 from ctxstore.infrastructure.cli import restore as restore_commands
@@ -26,6 +33,7 @@ http.register(app)
 messaging.register(app)
 restore_commands.register(app)
 projection_commands.register(app)
+search_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,8 +44,9 @@ def check_keywords(keywords: Iterable[str], field: str = "keywords") -> tuple[st
 
 
 def split_keywords(values: Iterable[str]) -> list[str]:
-    """Repeated and comma-separated forms alike (`keywords=a&keywords=b`, `keywords=a,b`)."""
-    return [part for value in values for part in value.split(",") if part.strip()]
+    """Repeated and comma-separated forms alike (`keywords=a&keywords=b`, `keywords=a,b`); an
+    empty part stays, for check_keywords to refuse by its index."""
+    return [part for value in values for part in value.split(",")]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ctxstore.application.checkpoint_model import AccessLevel
+from ctxstore.application.context_search import split_keywords
 from ctxstore.application.memory_search import DEFAULT_LIMIT, MAX_LIMIT
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN
 from ctxstore.domain.bounds import INT64_MAX
@@ -24,9 +25,7 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 def _comma_list(value: Any) -> Any:
     """`"a,b"` (the query-string form) as `["a", "b"]`; a list as it is."""
-    if isinstance(value, str):
-        return [part for part in value.split(",") if part.strip()]
-    return value
+    return split_keywords([value]) if isinstance(value, str) else value
 
 
 class ContextSearchRequest(BaseModel):

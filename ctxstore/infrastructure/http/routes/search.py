@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from ctxstore.application.context_search import ContextSearch, split_keywords
+from ctxstore.application.context_search import ContextSearch
 from ctxstore.application.errors import InvalidRequest
 from ctxstore.application.memory_search import MemorySearch, MemorySearchResult
 from ctxstore.domain.agent_id import plain_agent_id
@@ -55,7 +55,7 @@ def search_contexts(api: ApiDep, tenant: Tenant, request: ContextSearchParams
         api, tenant, agent_id=request.agent_id, created_after=request.created_after,
         min_message_count=request.min_message_count, q=request.q,
         access_level=request.access_level, limit=request.limit, offset=request.offset,
-        keywords=split_keywords(request.keywords))
+        keywords=request.keywords)
 
 
 @router.get("/search", response_model=TextSearchOut, summary="Full-text search",

@@ -5,12 +5,12 @@ what its source finds), `evolution --analysis --time-period`, `search`."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from search_support import LETTA, embed
 from support import make_settings
 from typer.testing import CliRunner, Result
 
@@ -18,9 +18,6 @@ from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.cli import common
 from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.importers import load_trace
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "http"))
-from search_support import LETTA, embed  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

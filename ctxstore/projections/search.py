@@ -17,10 +17,14 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctxstore.application.store import ContextStore, from_us
+from ctxstore.domain.agent_id import LOCAL_TENANT, TENANT_SEPARATOR
 from ctxstore.projections.events import CONTEXT_RESTORED, ProjectedEvent, message_text
+
+if TYPE_CHECKING:
+    from ctxstore.projections.views import ContextViews
 
 MAX_INDEXED_CHARS = 100_000  # a tsvector holds at most 1 MB; longer texts are cut for indexing
 _TERMS = re.compile(r'"([^"]*)"|(\S+)')
@@ -59,16 +63,18 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """Words and "quoted phrases", all of which must occur; `first_only`: one hit per agent."""
+    """Words and "quoted phrases", all of which must occur; `first_only`: one hit per agent;
+    `tenant`: only that tenant's agents (None: every agent, as the local CLI searches)."""
 
     terms: tuple[str, ...]
     agent_id: str | None = None
     first_only: bool = True
     limit: int = 50
+    tenant: str | None = None
 
     @classmethod
     def parse(cls, text: str, *, agent_id: str | None = None, first_only: bool = True,
-              limit: int = 50) -> SearchQuery:
+              limit: int = 50, tenant: str | None = None) -> SearchQuery:
         terms = tuple(
             t for t in (" ".join(_words(m.group(1) if m.group(1) is not None else m.group(2)))
                         for m in _TERMS.finditer(text)) if t
@@ -77,7 +83,19 @@ class SearchQuery:
             raise ValueError("query: give at least one word to search for")
         if limit < 1:
             raise ValueError("limit: must be at least 1")
-        return cls(terms=terms, agent_id=agent_id, first_only=first_only, limit=limit)
+        return cls(terms=terms, agent_id=agent_id, first_only=first_only, limit=limit,
+                   tenant=tenant)
+
+    def tenant_condition(self, mark: str) -> tuple[str, list[Any]]:
+        """The SQL condition (`substr` and `instr`/`strpos` read alike in both dialects'
+        placeholders `mark`) keeping only the tenant's agent keys (domain.agent_id): the local
+        tenant's have no separator, another's start with `<tenant>/`."""
+        if self.tenant is None:
+            return "", []
+        if self.tenant == LOCAL_TENANT:
+            return f" AND agent_id NOT LIKE {mark}", [f"%{TENANT_SEPARATOR}%"]
+        prefix = self.tenant + TENANT_SEPARATOR
+        return f" AND substr(agent_id, 1, {mark}) = {mark}", [len(prefix), prefix]
 
     def quoted(self) -> str:
         """Every term as a quoted string, so a phrase stays a phrase: the same text suits
@@ -142,6 +160,15 @@ def with_snippets(store: ContextStore, hits: list[SearchHit], query: SearchQuery
             text = docs[0].body if docs else ""
         out.append(replace(hit, snippet=snippet(text, query.terms)))
     return out
+
+
+def search_text(views: ContextViews, store: ContextStore, query: SearchQuery
+                ) -> list[SearchHit]:
+    """The hits of a query with their snippets, on a plain or a blind (encrypted) index."""
+    hits = views.search(query)
+    if views.blind is not None:  # an encrypted store's index holds no text to cut from
+        hits = with_snippets(store, hits, query)
+    return hits
 
 
 def docs_for(event: ProjectedEvent, memory_kinds: dict[str, str]) -> list[SearchDoc]:

@@ -11,6 +11,7 @@ from ctxstore.infrastructure.cli import (
     importing,
     messaging,
     schema_commands,
+    search_commands,
 )
 from ctxstore.infrastructure.cli import demo as demo_commands
 from ctxstore.infrastructure.cli import projections as projection_commands
@@ -34,6 +35,7 @@ messaging.register(app)
 restore_commands.register(app)
 projection_commands.register(app)
 schema_commands.register(app)
+search_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

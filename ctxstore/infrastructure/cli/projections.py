@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ctxstore.application.context_search import ContextSearch
 from ctxstore.application.store import from_us, to_us
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.cli.common import (
     console,
     parse_time,
@@ -32,8 +35,9 @@ from ctxstore.infrastructure.gc_tuning import tune_gc
 from ctxstore.infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker
 from ctxstore.projections.analysis import analyse
 from ctxstore.projections.catalogue import CatalogueFilter, CheckpointEntry
+from ctxstore.projections.context_analysis import analyze_context_evolution, parse_period
 from ctxstore.projections.evolution import BUCKETS
-from ctxstore.projections.search import SearchQuery, with_snippets
+from ctxstore.projections.search import SearchQuery, search_text
 from ctxstore.projections.views import ContextViews
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -109,6 +113,10 @@ def evolution(
                     ] = None,
     analysis: Annotated[bool, typer.Option(
         "--analysis", help="Trends of size, compression, memories and tools.")] = False,
+    time_period: Annotated[str | None, typer.Option(
+        "--time-period", help="The last PERIOD only (P7D, PT12H, 12h, 7d, 2w, seconds); "
+        "with --analysis, the seed's analysis: packages, size trend, compression efficiency, "
+        "content evolution.")] = None,
     catch_up: CatchUpOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
@@ -117,9 +125,23 @@ def evolution(
         fail(f"--bucket must be one of {', '.join(BUCKETS)}, not {bucket!r}")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot: {plot.name!r} must end in .png or .svg")
+    if time_period is not None and (since or until):
+        fail("--time-period: give it or --since/--until, not both")
     if store().index.agent(agent_id) is None:
         fail(f"agent {agent_id!r} has no recorded events")
     since_us, until_us = _window(since, until)
+    if time_period is not None:
+        period = parse_period(time_period, "--time-period")
+        if analysis and plot is None:
+            seed = analyze_context_evolution(
+                ContextSearch(services().checkpoints), caught_up_views(catch_up), agent_id,
+                period, tenant=LOCAL_TENANT, bucket=bucket)
+            if as_json:
+                print_json(seed)
+            else:
+                _print_seed_analysis(seed)
+            return
+        since_us = to_us(datetime.now(UTC) - period)
     result = analyse(caught_up_views(catch_up), agent_id, bucket, since_us, until_us)
     if plot is not None:
         from ctxstore.infrastructure.plotting import plot_analysis
@@ -168,6 +190,27 @@ def _print_analysis(data: dict[str, Any]) -> None:
         console.print(f"  tool mix: {mix}", highlight=False)
 
 
+def _print_seed_analysis(data: dict[str, Any]) -> None:
+    efficiency = data["compression_efficiency"]
+    ratio = efficiency["average_compression_ratio"]
+    console.print(f"[bold]{data['agent_id']}[/] over {data['time_period']} "
+                  f"(since {data['since']}): {data['total_packages']} packages"
+                  + (f", average compression ratio {ratio:.3f} (compressed/original), "
+                     f"{efficiency['bytes_saved']} bytes saved" if ratio is not None else ""),
+                  highlight=False)
+    size = data["size_trend"]
+    if size["first"] is not None:
+        console.print(f"  package size: {size['first']:.0f} -> {size['last']:.0f} bytes "
+                      f"({size['direction']})", highlight=False)
+    content = data["content_evolution"]
+    for name in ("messages", "memories", "tool_invocations"):
+        t = content[name]
+        if t["first"] is not None:
+            console.print(f"  {name.replace('_', ' ')} per package: {t['first']:.0f} -> "
+                          f"{t['last']:.0f} ({t['direction']})", highlight=False)
+    _print_analysis(data["analysis"])
+
+
 @friendly_errors
 def search(
     query: Annotated[str, typer.Argument(help='Words and "quoted phrases", all must match.')],
@@ -180,9 +223,7 @@ def search(
 ) -> None:
     """Full-text search of messages and memories: when did each agent first see it?"""
     parsed = SearchQuery.parse(query, agent_id=agent_id, first_only=not every, limit=limit)
-    hits = caught_up_views(catch_up).search(parsed)
-    if views().blind is not None:  # an encrypted store's index holds no text to cut from
-        hits = with_snippets(store(), hits, parsed)
+    hits = search_text(caught_up_views(catch_up), store(), parsed)
     if as_json:
         print_json([h.as_dict() for h in hits])
         return

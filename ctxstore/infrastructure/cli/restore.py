@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.context_search import ContextSearch
 from ctxstore.domain.bounds import check_version
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.cli.common import (
@@ -74,6 +75,9 @@ def checkpoints(
                     ] = None,
     pruned: Annotated[bool, typer.Option("--pruned", help="Also those retention removed.")
                       ] = False,
+    keywords: Annotated[list[str] | None, typer.Option(
+        "--keyword", "-k", help="Repeat: ALL must be in the label, session, agent or the "
+        "package's text (case-insensitive).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List checkpoints, oldest first (filters query the projected checkpoint catalogue)."""
@@ -85,6 +89,8 @@ def checkpoints(
             access_level=access_level, text=text, include_pruned=pruned)]
     else:
         rows = services().checkpoints.list(agent_id)
+    if keywords:
+        rows = ContextSearch(services().checkpoints).with_keywords(rows, keywords)
     if as_json:
         print_json([cp.to_dict() for cp in rows])
         return

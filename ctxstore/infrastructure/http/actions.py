@@ -11,10 +11,12 @@ Blocking: call from a worker thread.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.context_search import ContextSearch, ContextSearchQuery
 from ctxstore.application.errors import InvalidRequest
 from ctxstore.application.restore import RestoreResult
 from ctxstore.application.store import to_us
@@ -99,31 +101,17 @@ def list_checkpoints(api: Api, tenant: str, *, agent_id: str | None = None,
                      created_after: datetime | None = None,
                      min_message_count: int | None = None, q: str | None = None,
                      access_level: str | None = None, limit: int = 100,
-                     offset: int = 0) -> CheckpointPage:
+                     offset: int = 0, keywords: Sequence[str] = ()) -> CheckpointPage:
     """The checkpoints this tenant may read (its own, every public one and those shared with
-    it), newest first, filtered; `agent_id` is one of this tenant's agents."""
-    service = api.services.checkpoints
-    if created_after is not None and created_after.tzinfo is None:
-        created_after = created_after.replace(tzinfo=UTC)
-    needle = q.lower() if q else None
-    found = []
+    it), newest first, filtered (application.context_search: the seed's search_contexts);
+    `agent_id` is one of this tenant's agents."""
     key = api.store.key_for(tenant, agent_id) if agent_id is not None else None
-    for _, stored in service.readable(tenant, key):
-        checkpoint = shown(stored)
-        if created_after is not None and checkpoint.created_at <= created_after:
-            continue
-        if min_message_count is not None and checkpoint.message_count < min_message_count:
-            continue
-        if access_level is not None and checkpoint.access_level != access_level:
-            continue
-        if needle is not None and not any(
-            needle in (text or "").lower()
-            for text in (checkpoint.label, checkpoint.agent_id, checkpoint.package_id,
-                         checkpoint.session_id)
-        ):
-            continue
-        found.append(checkpoint)
-    found.sort(key=lambda c: (c.created_at, c.package_id), reverse=True)
+    query = ContextSearchQuery(agent_id=key, keywords=tuple(keywords),
+                               created_after=created_after,
+                               min_message_count=min_message_count, text=q,
+                               access_level=access_level)
+    found = [shown(c) for c in ContextSearch(api.services.checkpoints).search_contexts(
+        query, tenant)]
     page = found[offset:offset + limit]
     next_offset = offset + limit if offset + limit < len(found) else None
     return CheckpointPage(items=page, total=len(found),

@@ -176,3 +176,21 @@ def no_query(request: Request) -> None:
 
 
 NoQuery = Annotated[None, Depends(no_query)]
+
+
+def known_query(request: Request) -> None:
+    """For a reading route with declared query parameters: one it does not declare (a typo,
+    or the seed's name for a filter it lacks) is refused, never silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = sorted({p.alias for d in [dependant, *dependant.dependencies]
+                    for p in d.query_params})
+    errors = [_unknown("query", name, known) for name in dict.fromkeys(request.query_params)
+              if name not in known]
+    if errors:
+        raise RequestValidationError(errors)
+
+
+KnownQuery = Depends(known_query)

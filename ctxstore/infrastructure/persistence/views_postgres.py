@@ -262,6 +262,9 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
         if query.agent_id is not None:
             where += SQL(" AND agent_id = %s")
             params.append(query.agent_id)
+        tenant_sql, tenant_params = query.tenant_condition("%s")
+        where += SQL(tenant_sql)  # type: ignore[arg-type]  # placeholders only, no input
+        params += tenant_params
         distinct = SQL("DISTINCT ON (agent_id) ") if query.first_only else SQL("")
         params.append(query.limit)
         rows = self._rows(

@@ -219,6 +219,9 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
         if query.agent_id is not None:
             where += " AND agent_id = ?"
             params.append(query.agent_id)
+        tenant_sql, tenant_params = query.tenant_condition("?")
+        where += tenant_sql
+        params += tenant_params
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT rowid, agent_id FROM {table} WHERE {where} "
                       "ORDER BY agent_id, version, seq", params)

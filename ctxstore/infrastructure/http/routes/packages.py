@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.context_search import split_keywords
 from ctxstore.application.restore import RestoreResult
 from ctxstore.domain.bounds import INT64_MAX
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import Tenant
 from ctxstore.infrastructure.http.deps import ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
-from ctxstore.infrastructure.http.params import NoQuery, model_params, openapi_of
+from ctxstore.infrastructure.http.params import KnownQuery, NoQuery, model_params, openapi_of
 from ctxstore.infrastructure.http.routes.agents import AgentIdPath
 from ctxstore.infrastructure.http.schemas import (
     CaptureRequest,
@@ -75,7 +76,8 @@ def restore_into(agent_id: AgentIdPath, api: ApiDep, tenant: Tenant,
     return actions.restore_into(api, tenant, agent_id, request)
 
 
-@router.get("/context/packages", response_model=CheckpointPage, summary="Checkpoint catalogue")
+@router.get("/context/packages", response_model=CheckpointPage, summary="Checkpoint catalogue",
+            dependencies=[KnownQuery])
 def list_packages(
     api: ApiDep,
     tenant: Tenant,
@@ -89,11 +91,15 @@ def list_packages(
     access_level: Annotated[Literal["private", "shared", "public"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    keywords: Annotated[list[str] | None, Query(
+        description="All must match (case-insensitive), each in the label, "
+        "session, agent id or the package's text; repeat, or comma-separate.")] = None,
 ) -> CheckpointPage:
     """This tenant's checkpoints and every public one, newest first."""
     return actions.list_checkpoints(api, tenant, agent_id=agent_id, created_after=created_after,
                                     min_message_count=min_message_count, q=q,
-                                    access_level=access_level, limit=limit, offset=offset)
+                                    access_level=access_level, limit=limit, offset=offset,
+                                    keywords=split_keywords(keywords or []))
 
 
 @router.get("/context/packages/{package_id}", response_model=Checkpoint,

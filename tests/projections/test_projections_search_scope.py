@@ -1,0 +1,85 @@
+"""Full-text search scoped to a tenant, and the seed's evolution analysis bounded by its period,
+on real stores (SQLite and PostgreSQL) with the real Letta trace."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from projection_support import LETTA, Kit
+
+from ctxstore.application.context_search import ContextSearch
+from ctxstore.application.errors import InvalidRequest
+from ctxstore.domain.events import make_envelope
+from ctxstore.infrastructure.importers import load_trace
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.projections.context_analysis import (
+    analyze_context_evolution,
+    iso_period,
+    parse_period,
+)
+from ctxstore.projections.search import SearchQuery, search_text
+
+
+def said(agent: str, text: str) -> object:
+    return make_envelope(agent, "message", {"role": "user", "content": text},
+                         event_id=str(uuid.uuid4()))
+
+
+def test_search_sees_only_the_tenants_agents(kit: Kit) -> None:
+    store = kit.store
+    store.record([said("bot", "the red lighthouse")])  # the local tenant's
+    store.record([said("bot", "a red lighthouse too")], tenant="acme")  # key acme/bot
+    store.record([said("bot", "red lighthouse again")], tenant="acme-2")  # a prefix of none
+    ProjectionWorker(store, kit.views).run_once()
+
+    def agents(tenant: str | None) -> list[str]:
+        query = SearchQuery.parse("lighthouse", tenant=tenant)
+        return sorted(h.agent_id for h in search_text(kit.views, store, query))
+
+    assert agents(None) == ["acme-2/bot", "acme/bot", "bot"]
+    assert agents("local") == ["bot"]
+    assert agents("acme") == ["acme/bot"]
+    assert agents("acme-2") == ["acme-2/bot"]
+    assert agents("nobody") == []
+
+
+def test_the_analysis_covers_its_period_only(kit: Kit) -> None:
+    agent = load_trace(LETTA)[0]
+    kit.store.record(agent.envelopes)
+    service = kit.services.checkpoints
+    first = service.capture(agent.agent_id, version=40)
+    last = service.capture(agent.agent_id)
+    ProjectionWorker(kit.store, kit.views).run_once()
+    search = ContextSearch(service)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    both = analyze_context_evolution(search, kit.views, agent.agent_id, timedelta(days=1),
+                                     tenant="local", now=now)
+    assert both["total_packages"] == 2
+    assert both["content_evolution"]["messages"]["first"] == first.message_count
+    assert both["content_evolution"]["messages"]["last"] == last.message_count
+    assert both["size_trend"]["direction"] == "growing"
+    # A period that ended before the checkpoints: none of them, and no windows.
+    later = analyze_context_evolution(search, kit.views, agent.agent_id, timedelta(hours=1),
+                                      tenant="local", now=now - timedelta(days=2))
+    assert later["total_packages"] == 0 and later["size_trend"]["direction"] == "unknown"
+    assert later["compression_efficiency"]["average_compression_ratio"] is None
+    # Another tenant does not read the local tenant's private checkpoints.
+    other = analyze_context_evolution(search, kit.views, agent.agent_id, timedelta(days=1),
+                                      tenant="acme", now=now)
+    assert other["total_packages"] == 0
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("P7D", "P7D"), ("PT12H", "PT12H"), ("7d", "P7D"), ("90m", "PT1H30M"), ("3600", "PT1H"),
+    ("P1DT30M", "P1DT30M"), ("2w", "P14D"), ("P1W", "P7D"), ("1.5s", "PT1.5S"),
+])
+def test_periods_read_in_every_form(text: str, iso: str) -> None:
+    assert iso_period(parse_period(text)) == iso
+
+
+@pytest.mark.parametrize("text", ["0", "P", "PT", "-1d", "P99999D", "soon", "1y", "9" * 400])
+def test_bad_periods_name_the_field(text: str) -> None:
+    with pytest.raises(InvalidRequest, match="^time_period: "):
+        parse_period(text)

@@ -162,7 +162,6 @@ class CheckpointService:
             label=label,
             original_size_bytes=len(raw),
             compressed_size_bytes=len(body),
-            compression_ratio=round(len(raw) / len(body), 3) if body else 0.0,
             compression_strategy=self.codec.strategy,
             integrity_hash=state["content_hash"],
             **state_counts(state),
@@ -374,7 +373,6 @@ class CheckpointService:
         imported = Checkpoint(**{
             **asdict(checkpoint),
             "compressed_size_bytes": len(body),
-            "compression_ratio": round(len(raw_state) / len(body), 3) if body else 0.0,
             "compression_strategy": self.codec.strategy,
             "is_encrypted": self.codec.is_encrypted,
             "origin": "imported",

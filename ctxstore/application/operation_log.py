@@ -21,9 +21,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from ctxstore.application.errors import ContextStoreError, IntegrityMismatch, WriteConflict
 from ctxstore.domain.agent_id import InvalidAgentId
@@ -212,6 +212,16 @@ class PerformanceSummary:
             capture_success_rate=captures.success_rate,
             groups=list(groups),
         )
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the plan's figures first, counts with their attempts and rates."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "groups"}
+        for name in ("captures", "restores"):
+            counts: Counts = out[name]
+            out[name] = {**asdict(counts), "attempted": counts.attempted,
+                         "success_rate": counts.success_rate}
+        return out
 
 
 def _mean(total: float, n: int) -> float | None:

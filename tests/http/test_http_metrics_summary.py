@@ -24,6 +24,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import make_settings
 from test_http_ratio import record_trace
 
+from ctxstore.application.errors import (
+    AgentNotFound,
+    CorruptedCheckpoint,
+    InvalidRequest,
+    PackageTooLarge,
+    WriteConflict,
+)
+from ctxstore.application.operation_log import outcome_of
+from ctxstore.domain.agent_id import InvalidAgentId
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.http.app import create_app
@@ -203,3 +212,17 @@ def test_tenants_see_only_their_own(settings: Settings) -> None:
         assert other["total_storage_saved_bytes"] == 0
         assert other["avg_compression_ratio"] is None
         assert c.get(SUMMARY).status_code == 401
+
+
+@pytest.mark.parametrize(("error", "outcome"), [
+    (CorruptedCheckpoint("altered"), "failed"),
+    (WriteConflict("kept changing"), "failed"),
+    (psycopg.OperationalError("connection lost"), "failed"),
+    (AgentNotFound("nobody"), "rejected"),
+    (PackageTooLarge("too big"), "rejected"),
+    (InvalidRequest("merge_strategy: no"), "rejected"),
+    (InvalidAgentId("agent_id 'a b'"), "rejected"),
+])
+def test_failures_are_the_stores_and_rejections_the_clients(error: Exception,
+                                                            outcome: str) -> None:
+    assert outcome_of(error) == outcome

@@ -1,13 +1,18 @@
 """What a checkpoint is (DESIGN §3): its metadata, who may read it, and checks on its state.
 
 Plain values shared by capture, retention, reading and the package format; no storage here.
+
+`compression_ratio` is the seed plan's: compressed ÷ original (0.2 means 80 % smaller), with
+`space_saving` (1 − ratio) beside it. Both are derived from the two sizes whenever a checkpoint
+is built, whatever value came with it: stores, events and `.ctxpkg` files written before the
+ratio was turned around hold original ÷ compressed, and all of them kept the sizes.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
@@ -33,7 +38,6 @@ class CheckpointFacts:
     label: str | None
     original_size_bytes: int
     compressed_size_bytes: int
-    compression_ratio: float
     compression_strategy: str
     integrity_hash: str
     message_count: int
@@ -42,6 +46,25 @@ class CheckpointFacts:
     memory_count: int
     is_encrypted: bool
     access_level: AccessLevel
+    # Derived from the sizes in __post_init__ (see the module docstring): a value given is
+    # replaced. Keyword-only so they can follow the fields above and still be serialised.
+    compression_ratio: float = field(default=1.0, kw_only=True)
+    space_saving: float = field(default=0.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        original, compressed = self.original_size_bytes, self.compressed_size_bytes
+        object.__setattr__(self, "compression_ratio", ratio_of(original, compressed))
+        object.__setattr__(self, "space_saving", saving_of(original, compressed))
+
+
+def ratio_of(original: int, compressed: int) -> float:
+    """The seed plan's ratio, compressed ÷ original (1.0 when there was nothing to compress)."""
+    return round(compressed / original, 4) if original > 0 else 1.0
+
+
+def saving_of(original: int, compressed: int) -> float:
+    """The share of the original size compression saved: 1 − compression_ratio."""
+    return round(1 - compressed / original, 4) if original > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,7 @@ class Checkpoint(CheckpointFacts):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        values = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         created = values["created_at"]
         if isinstance(created, str):
             values["created_at"] = datetime.fromisoformat(created)

@@ -59,6 +59,7 @@ from ctxstore.application.errors import (
     PackageTooLarge,
     PointNotFound,
 )
+from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartMissing, PartStore, part_address
 from ctxstore.application.retry import retry_on_conflict
@@ -146,7 +147,24 @@ class CheckpointService:
         it in `shared_with`.
 
         Raises AgentNotFound, PointNotFound, PackageTooLarge (nothing written), InvalidRequest.
+        Every attempt's outcome goes to the store's operation log (application.operation_log).
         """
+        return self._capture_recorded(agent_id, False, version=version, label=label,
+                                      session_id=session_id, access_level=access_level,
+                                      shared_with=shared_with)
+
+    def _capture_recorded(self, agent_id: str, automatic: bool, **options: Any) -> Checkpoint:
+        with recorded(self.store.operations, "capture", lambda: agent_id,
+                      lambda: self.store.tenant_of(agent_id), automatic=automatic) as attempt:
+            checkpoint = self._capture(agent_id, **options)
+            attempt.package_id = checkpoint.package_id
+            attempt.original_size_bytes = checkpoint.original_size_bytes
+            attempt.compressed_size_bytes = checkpoint.compressed_size_bytes
+            return checkpoint
+
+    def _capture(self, agent_id: str, *, version: int | None, label: str | None,
+                 session_id: str | None, access_level: str, shared_with: Sequence[str]
+                 ) -> Checkpoint:
         check_agent_key(agent_id)
         if access_level not in ACCESS_LEVELS:
             raise InvalidRequest(
@@ -198,7 +216,6 @@ class CheckpointService:
             label=label,
             original_size_bytes=len(raw),
             compressed_size_bytes=len(body),
-            compression_ratio=round(len(raw) / len(body), 3) if body else 0.0,
             compression_strategy=self.codec.strategy,
             integrity_hash=state["content_hash"],
             **state_counts(state),
@@ -316,8 +333,9 @@ class CheckpointService:
         report = AutoCaptureReport(pruned=pruning.pruned, failed=dict(pruning.failed))
         for agent_id in self.changed_agents():
             try:
-                report.captured.append(self.capture(agent_id, label=label,
-                                                    access_level=access_level))
+                report.captured.append(self._capture_recorded(
+                    agent_id, True, version=None, label=label, session_id=None,
+                    access_level=access_level, shared_with=()))
             except ContextStoreError as e:
                 log.warning("automatic checkpoint of %s failed: %s", agent_id, e)
                 report.failed[agent_id] = str(e)
@@ -415,7 +433,6 @@ class CheckpointService:
         imported = Checkpoint(**{
             **asdict(checkpoint),
             "compressed_size_bytes": len(body),
-            "compression_ratio": round(len(raw_state) / len(body), 3) if body else 0.0,
             "compression_strategy": self.codec.strategy,
             "is_encrypted": self.codec.is_encrypted,
             "origin": "imported",

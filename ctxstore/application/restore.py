@@ -27,6 +27,7 @@ from ctxstore.application.errors import (
     InvalidRequest,
     PointNotFound,
 )
+from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageRow
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
@@ -276,8 +277,24 @@ class RestoreService:
         `source_agent_id` may be None when `point` is a checkpoint. With `tenant`, the source
         and an existing target must belong to it (a new target is created for it).
         Raises AgentNotFound, PointNotFound, IntegrityMismatch (and subclasses),
-        InvalidRequest; on any error nothing is written.
+        InvalidRequest; on any error nothing is written. Every attempt's outcome goes to the
+        store's operation log (application.operation_log), under the caller's tenant.
         """
+        # The agent written to, by its key ("" for a rewind named by its checkpoint alone).
+        target = target_agent_id or source_agent_id or ""
+
+        def whose() -> str:
+            return tenant if tenant is not None else self.store.tenant_of(target)
+
+        with recorded(self.store.operations, "restore", lambda: target, whose) as attempt:
+            attempt.package_id = point.checkpoint_id
+            return self._restore(source_agent_id, point, target_agent_id,
+                                 merge_strategy=merge_strategy,
+                                 validation_level=validation_level, tenant=tenant)
+
+    def _restore(self, source_agent_id: str | None, point: Point, target_agent_id: str | None,
+                 *, merge_strategy: str, validation_level: str, tenant: str | None
+                 ) -> RestoreResult:
         started = time.perf_counter()
         if merge_strategy not in RESTORE_STRATEGIES:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"

@@ -23,6 +23,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Compressor, Mapper, StoredEvent
 
 from ctxstore.application.mapped import MappedEvents
+from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
 from ctxstore.application.results import EventOutcome, RecordResult
@@ -31,6 +32,7 @@ from ctxstore.application.snapshot_policy import SnapshotMark, SnapshotPolicy
 from ctxstore.application.store_reads import StoreReads, project
 from ctxstore.domain.agent_id import (
     LOCAL_TENANT,
+    TENANT_SEPARATOR,
     agent_key,
     aggregate_id,
     check_agent_id,
@@ -68,15 +70,18 @@ class ContextStore(StoreReads):
         self._keys: dict[tuple[str, str], str] = {}
         super().__init__(env)
         recorder = self.recorder
-        if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)):
+        if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)
+                and isinstance(recorder, OperationLog)):
             raise TypeError(
-                "ContextStore needs a recorder with ctxstore's side tables and package table; "
+                "ContextStore needs a recorder with ctxstore's side tables, package table and "
+                "operation log; "
                 "set APPLICATION_RECORDER_TOPIC to one of infrastructure.persistence's store "
                 "recorders"
             )
         # One recorder, seen through the ports the use cases need (DESIGN §1).
         self.index: ContextIndex = recorder
         self.packages: PackageRecorder = recorder
+        self.operations: OperationLog = recorder
         self._writer: EventWriter = cast(EventWriter, recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -106,6 +111,11 @@ class ContextStore(StoreReads):
     def owner(self, key: str) -> str | None:
         """The tenant of an agent (by its key), or None when it has never been written."""
         return self._owner(key)
+
+    def tenant_of(self, key: str) -> str:
+        """The tenant of an agent: its owner, else the one its key names (not written yet)."""
+        named = key.rpartition(TENANT_SEPARATOR)[0] or LOCAL_TENANT
+        return (self._owner(key) if key else None) or named
 
     # Writing ---------------------------------------------------------------------------------
     def record(self, envelopes: Sequence[AnyEnvelope], *, tenant: str = LOCAL_TENANT

@@ -98,7 +98,7 @@ def plot_analysis(analysis: EvolutionAnalysis, path: Path | str, *,
         ratio_ax.plot([c for c, _ in ratios], [r for _, r in ratios], "o--", color=RATIO_COLOUR,
                       ms=4, lw=1.2, label="compression ratio (per bucket)")
         ratio_ax.set_ylim(0, max(r for _, r in ratios) * HEADROOM)
-    ratio_ax.set_ylabel("raw ÷ stored", color=RATIO_COLOUR)
+    ratio_ax.set_ylabel("stored ÷ raw", color=RATIO_COLOUR)
     ratio_ax.tick_params(axis="y", colors=RATIO_COLOUR)
     handles = ax_size.get_legend_handles_labels()[0] + ratio_ax.get_legend_handles_labels()[0]
     ax_size.legend(handles=handles, **LEGEND)
@@ -202,8 +202,8 @@ def _tool_panel(ax: Axes, analysis: EvolutionAnalysis) -> None:
 def _summary_panel(ax: Axes, analysis: EvolutionAnalysis) -> None:
     ax.set_axis_off()
     last = analysis.windows[-1]
-    ratio = (last.context_raw_bytes / last.context_stored_bytes
-             if last.context_stored_bytes else None)
+    ratio = (last.context_stored_bytes / last.context_raw_bytes  # compressed ÷ original
+             if last.context_raw_bytes else None)
     size, comp = analysis.size_trend, analysis.compression_trend
     lines = [
         ("version", f"{last.version:,}"),
@@ -211,7 +211,7 @@ def _summary_panel(ax: Axes, analysis: EvolutionAnalysis) -> None:
         ("messages", f"{sum(w.messages for w in analysis.windows):,}"),
         ("tokens (≈)", f"{sum(w.tokens for w in analysis.windows):,}"),
         ("stored size", f"{_bytes(last.context_stored_bytes)} ({size.direction})"),
-        ("compression", f"{ratio:.2f}× ({comp.direction})" if ratio else "–"),
+        ("compression", f"{ratio:.2f} of raw ({comp.direction})" if ratio else "–"),
         ("memories", f"+{analysis.memories_added} / −{analysis.memories_forgotten}"
                      f" → {last.live_memories} live"),
         ("checkpoints", f"{sum(w.checkpoints for w in analysis.windows)}"),

@@ -91,7 +91,7 @@ class EvolutionAnalysis:
     windows: list[Window]
     size_trend: Trend  # stored bytes of the agent's history after each window
     raw_size_trend: Trend
-    compression_trend: Trend  # raw/stored of each window's events
+    compression_trend: Trend  # stored/raw of each window's events (compressed ÷ original)
     memory_trend: Trend  # live memories after each window
     tool_mix: dict[str, int] = field(default_factory=dict)  # calls per tool, most used first
 

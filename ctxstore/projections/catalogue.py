@@ -43,10 +43,14 @@ def column_type(hint: Any) -> tuple[str, bool]:
     return hint.__name__, nullable
 
 
-CATALOGUE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CheckpointEntry))
+# The ratio keeps the column tables made before already have (every read derives it again from
+# the sizes, so rows written with the old ratio read right); space_saving has no column.
+CATALOGUE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CheckpointEntry)
+                                           if f.name != "space_saving")
 # column -> (python type name, nullable): each SQL backend maps these to its own types
 CATALOGUE_TYPES: dict[str, tuple[str, bool]] = {
     name: column_type(hint) for name, hint in get_type_hints(CheckpointEntry).items()
+    if name in CATALOGUE_COLUMNS
 }
 
 
@@ -119,7 +123,6 @@ def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
     data = event.data
     original = _int(data, "original_size_bytes")
     compressed = _int(data, "compressed_size_bytes")
-    ratio = data.get("compression_ratio")
     created = data.get("created_us")
     return CheckpointEntry(
         package_id=str(data.get("package_id") or f"{event.agent_id}@{event.version}"),
@@ -129,9 +132,7 @@ def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
         created_us=int(created) if isinstance(created, int) else event.ts_us,
         label=data.get("label"),
         original_size_bytes=original,
-        compressed_size_bytes=compressed,
-        compression_ratio=float(ratio) if isinstance(ratio, int | float)
-        else (original / compressed if compressed else 0.0),
+        compressed_size_bytes=compressed,  # the ratio follows from the sizes, old events too
         compression_strategy=str(data.get("compression_strategy") or ""),
         integrity_hash=str(data.get("integrity_hash") or ""),
         message_count=_int(data, "message_count"),

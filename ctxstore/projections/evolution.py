@@ -93,19 +93,32 @@ class EvolutionPoint:
 
     @property
     def compression_ratio(self) -> float | None:
-        """Raw over stored bytes of this bucket's events (None when nothing was stored)."""
-        return self.raw_bytes / self.stored_bytes if self.stored_bytes else None
+        """Stored over raw bytes of this bucket's events, the seed plan's compressed ÷ original
+        (None when nothing was stored)."""
+        return _ratio(self.stored_bytes, self.raw_bytes)
 
     @property
     def total_compression_ratio(self) -> float | None:
-        return self.total_raw_bytes / self.total_stored_bytes if self.total_stored_bytes else None
+        """Stored over raw bytes of the agent's whole history after this bucket."""
+        return _ratio(self.total_stored_bytes, self.total_raw_bytes)
+
+    @property
+    def space_saving(self) -> float | None:
+        """1 − compression_ratio: the share of this bucket's raw bytes compression saved."""
+        ratio = self.compression_ratio
+        return None if ratio is None else round(1 - ratio, 4)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["start"] = self.start.isoformat()
         out["compression_ratio"] = self.compression_ratio
         out["total_compression_ratio"] = self.total_compression_ratio
+        out["space_saving"] = self.space_saving
         return out
+
+
+def _ratio(stored: int, raw: int) -> float | None:
+    return round(stored / raw, 4) if stored and raw else None
 
 
 KEY_COLUMNS = ("agent_id", "bucket", "start_us")

@@ -66,12 +66,18 @@ def expected(server: LiveServer) -> dict[str, Any]:
     return data
 
 
-def without_empty_shared_with(page: dict[str, Any]) -> dict[str, Any]:
+def as_the_release_before(page: dict[str, Any]) -> dict[str, Any]:
     """The package list as the release before wrote it: it had no `shared_with` (none of its
-    checkpoints names any tenant, so each is empty now)."""
+    checkpoints names any tenant, so each is empty now), and its `compression_ratio` was
+    original ÷ compressed; today's is the seed plan's compressed ÷ original, with
+    `space_saving` beside it, read back from the very rows that release wrote."""
     items = []
     for item in page["items"]:
         assert item.pop("shared_with") == []
+        original, compressed = item["original_size_bytes"], item["compressed_size_bytes"]
+        assert item.pop("compression_ratio") == round(compressed / original, 4) < 1
+        assert item.pop("space_saving") == round(1 - compressed / original, 4) > 0
+        item["compression_ratio"] = round(original / compressed, 3)
         items.append(item)
     return {**page, "items": items}
 
@@ -86,7 +92,7 @@ def test_upgraded_once_and_reads_the_same(legacy: tuple[LiveServer, list[str]],
             for agent, state in answers["contexts"].items():
                 assert c.get(f"/api/v1/agents/{agent}/context").json() == state
             packages = c.get("/api/v1/context/packages").json()
-            assert without_empty_shared_with(packages) == answers["packages"]
+            assert as_the_release_before(packages) == answers["packages"]
             for package in answers["packages"]["items"]:
                 r = c.get(f"/api/v1/context/packages/{package['package_id']}/export")
                 assert r.status_code == 200

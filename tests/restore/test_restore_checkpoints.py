@@ -48,7 +48,9 @@ def test_capture_fills_every_field(kit: Kit) -> None:
     assert cp.integrity_hash == state["content_hash"]
     assert cp.original_size_bytes == len(canonical_json(state))
     assert cp.compressed_size_bytes > 0
-    assert cp.compression_ratio == round(cp.original_size_bytes / cp.compressed_size_bytes, 3)
+    # The seed plan's ratio: compressed ÷ original, and the saving beside it.
+    assert cp.compression_ratio == round(cp.compressed_size_bytes / cp.original_size_bytes, 4)
+    assert cp.space_saving == round(1 - cp.compressed_size_bytes / cp.original_size_bytes, 4)
     assert cp.compression_strategy.startswith("zstd")
     assert (cp.message_count, cp.reasoning_thread_count, cp.tool_invocation_count,
             cp.memory_count) == (1, 1, 1, 1)

@@ -99,7 +99,8 @@ def run_demo(services: Services, samples: Path, workdir: Path) -> dict[str, Any]
     console.print(f"  {checkpoint.package_id} at version {checkpoint.version}: "
                   f"{checkpoint.original_size_bytes:,} bytes of canonical JSON stored in "
                   f"{checkpoint.compressed_size_bytes:,} "
-                  f"({checkpoint.compression_ratio:.1f}× smaller, "
+                  f"(ratio {checkpoint.compression_ratio:.2f}, "
+                  f"{checkpoint.space_saving:.0%} smaller, "
                   f"{checkpoint.compression_strategy}), {checkpoint.message_count} messages, "
                   f"{checkpoint.memory_count} memories", highlight=False)
 

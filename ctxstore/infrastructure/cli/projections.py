@@ -161,7 +161,7 @@ def evolution(
                    "mem +/-", "live mem", "stored", "ratio", "ckpt", "restore"):
         table.add_column(column, justify="left" if column == "start" else "right")
     for w in result.windows:
-        ratio = f"{w.raw_bytes / w.stored_bytes:.2f}" if w.stored_bytes else "-"
+        ratio = f"{w.compression_ratio:.2f}" if w.compression_ratio is not None else "-"
         table.add_row(from_us(w.start_us).strftime("%Y-%m-%d %H:%M"), str(w.version),
                       str(w.events), str(w.messages), str(w.tokens), str(w.tool_calls),
                       str(w.tool_errors), f"+{w.memories_added}/-{w.memories_forgotten}",
@@ -175,7 +175,7 @@ def _print_analysis(data: dict[str, Any]) -> None:
                   f"({len(data['windows'])} {data['bucket']} windows with events)",
                   highlight=False)
     for name, label in (("size_trend", "stored size"), ("raw_size_trend", "raw size"),
-                        ("compression_trend", "compression ratio"),
+                        ("compression_trend", "compression ratio (compressed ÷ original)"),
                         ("memory_trend", "live memories")):
         t = data[name]
         if t["first"] is None:

@@ -39,7 +39,8 @@ def _show_checkpoint(cp: Checkpoint) -> None:
                   f"{cp.version}" + (f" ({cp.label})" if cp.label else ""), highlight=False)
     console.print(f"  {cp.message_count} messages, {cp.memory_count} memories, "
                   f"{cp.tool_invocation_count} tool calls; {_size(cp.original_size_bytes)} -> "
-                  f"{_size(cp.compressed_size_bytes)} ({cp.compression_ratio}x "
+                  f"{_size(cp.compressed_size_bytes)} (ratio {cp.compression_ratio}, "
+                  f"{cp.space_saving:.0%} saved, "
                   f"{cp.compression_strategy}{', encrypted' if cp.is_encrypted else ''}); "
                   f"{cp.access_level}", highlight=False)
     console.print(f"  {cp.integrity_hash}", highlight=False)

@@ -1,5 +1,11 @@
 """Prometheus metrics of one API process, in a registry of its own (one per app instance).
 
+The seed plan's figures (capture and restore attempts by outcome and trigger, their durations,
+checkpoint sizes, compression ratio, bytes saved, restore success rate) are read from the
+store's operation log at scrape time (`observe_operations`), so they count every process's
+operations, automatic captures included, and survive restarts; the histograms below them
+time this process's HTTP captures and restores only.
+
 Stored-vs-raw bytes come from a compressor wrapper: it sees every event and snapshot this process
 writes, before (raw) and after (stored) compression. Dead letters are the message count of the
 NATS `CTX_DLQ` stream, read at scrape time, since the ingest workers that write them are other
@@ -8,10 +14,18 @@ processes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from eventsourcing.persistence import Compressor
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ctxstore.application.operation_log import (
+    OPERATIONS,
+    OUTCOMES,
+    OperationGroup,
+    PerformanceSummary,
+)
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -46,6 +60,46 @@ class Metrics:
                                          registry=r)
         self.websockets = Gauge("ctxstore_websockets", "Open WebSocket connections.",
                                 registry=r)
+        store = "(every process's, from the store's operation log)"
+        self.operations = Gauge("ctxstore_operations",
+                                f"Capture and restore attempts by outcome {store}.",
+                                ["operation", "outcome", "trigger"], registry=r)
+        self.operation_ms = Gauge("ctxstore_operation_duration_ms_sum",
+                                  f"Total time of those attempts, in ms {store}.",
+                                  ["operation", "outcome", "trigger"], registry=r)
+        self.checkpoint_bytes = Gauge("ctxstore_checkpoint_bytes",
+                                      f"Sizes of the checkpoints captured {store}: original, "
+                                      "compressed, saved (original - compressed).", ["kind"],
+                                      registry=r)
+        self.compression_ratio = Gauge("ctxstore_checkpoint_compression_ratio",
+                                       "Average compressed / original size of the checkpoints "
+                                       f"captured {store} (NaN before any).", registry=r)
+        self.restore_success_rate = Gauge("ctxstore_restore_success_rate",
+                                          "Restores succeeded / (succeeded + failed); rejected "
+                                          f"requests are not failures {store} (NaN before any).",
+                                          registry=r)
+
+    def observe_operations(self, summary: PerformanceSummary) -> None:
+        """Set the store-wide gauges from the operation log's summary (every label set, so a
+        series reads 0 rather than vanishing)."""
+        totals: dict[tuple[str, str, bool], OperationGroup] = {
+            (g.operation, g.outcome, g.automatic): g for g in summary.groups}
+        for operation in OPERATIONS:
+            for outcome in OUTCOMES:
+                for automatic, trigger in ((False, "request"), (True, "automatic")):
+                    group = totals.get((operation, outcome, automatic))
+                    labels = (operation, outcome, trigger)
+                    self.operations.labels(*labels).set(group.count if group else 0)
+                    self.operation_ms.labels(*labels).set(group.duration_ms if group else 0)
+        self.checkpoint_bytes.labels("original").set(summary.total_original_bytes)
+        self.checkpoint_bytes.labels("compressed").set(summary.total_compressed_bytes)
+        self.checkpoint_bytes.labels("saved").set(summary.total_storage_saved_bytes)
+        self.compression_ratio.set(_or_nan(summary.avg_compression_ratio))
+        self.restore_success_rate.set(_or_nan(summary.restore_success_rate))
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 class CountingCompressor(Compressor):

@@ -247,8 +247,10 @@ class EvolutionPointOut(BaseModel):
     stored_bytes: int
     version: int
     live_memories: int
-    compression_ratio: float | None
+    compression_ratio: float | None = Field(description="Stored ÷ raw bytes of the bucket's "
+                                            "events (the seed's compressed ÷ original).")
     total_compression_ratio: float | None
+    space_saving: float | None = Field(description="1 − compression_ratio.")
 
 
 class EvolutionOut(BaseModel):

@@ -20,6 +20,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.operation_log import PostgresOperationLog
 from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 
@@ -27,9 +28,10 @@ _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, ten
             "body_part")
 
 
-class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder):
+class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder,
+                            PostgresOperationLog):
     """The store's whole recorder: the events, the side tables of
-    PostgresIndexedEventRecorder and the checkpoint package table."""
+    PostgresIndexedEventRecorder, the checkpoint package table and the operation log."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -57,6 +59,7 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
                     "WHERE body_part IS NOT NULL").format(
                     Identifier(f"{prefix}_packages_part"), self.packages_table
                 ),
+                *self.operation_table_statements(prefix),
             ]
         )
         self._insert_package = SQL(

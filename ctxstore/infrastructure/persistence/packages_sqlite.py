@@ -16,6 +16,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.operation_log import SQLiteOperationLog
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 from ctxstore.infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
 
@@ -23,12 +24,13 @@ _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, ten
             "body_part")
 
 
-class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder):
-    """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder and the
-    checkpoint package table."""
+class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder,
+                          SQLiteOperationLog):
+    """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder, the
+    checkpoint package table and the operation log."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        prefix = events_table_name.rsplit("_events", 1)[0]
+        self.table_prefix = prefix = events_table_name.rsplit("_events", 1)[0]
         self.packages_table = f"{prefix}_packages"
         super().__init__(datastore, events_table_name)
 
@@ -44,6 +46,7 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             # The part store asks whether any row still refers to a part (migration 2).
             f"CREATE INDEX IF NOT EXISTS {self.packages_table}_part "
             f"ON {self.packages_table} (body_part) WHERE body_part IS NOT NULL",
+            *self.operation_table_statements(self.table_prefix),
         ]
 
     def _create_packages(self, name: str) -> str:

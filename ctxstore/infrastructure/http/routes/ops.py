@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from ctxstore.application.operation_log import performance_summary
 from ctxstore.infrastructure.http.auth import Tenant, header_key
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.schemas import CheckStatus, Health
@@ -98,4 +99,7 @@ async def healthz(api: ApiDep, request: Request) -> JSONResponse:
 async def metrics(api: ApiDep, tenant: Tenant) -> Response:
     _, dead = await _nats(api)
     api.metrics.dead_letters.set(-1 if dead is None else dead)
+    # Every tenant's: /metrics is the operator's (keyed once keys are configured).
+    api.metrics.observe_operations(await run_in_threadpool(
+        performance_summary, api.store.operations, None))
     return Response(generate_latest(api.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -74,7 +74,7 @@ async function loadCheckpoints() {
     el("div", {class: "row"}, el("b", {}, c.label || "(no label)"),
       el("span", {class: `badge ${c.access_level}`}, c.access_level)),
     el("div", {class: "row muted"}, el("span", {}, `${c.agent_id} v${c.version}`),
-      el("span", {}, `${c.message_count} msgs · ×${c.compression_ratio}`)),
+      el("span", {}, `${c.message_count} msgs · ratio ${c.compression_ratio} (${Math.round(c.space_saving * 100)} % saved)`)),
     el("div", {class: "row"},
       el("button", {class: "link", onclick: () => chooseCheckpoint(c)}, "restore from…"),
       el("button", {class: "link", onclick: () => exportCheckpoint(c)}, "export")))));
@@ -241,7 +241,7 @@ function drawEvolution(box, points) {
   points.forEach((p, i) => {
     const [x, y] = line[i].split(",");
     const dot = svg("circle", {cx: x, cy: y, r: 3, fill: "#c98a00"});
-    const ratio = p.total_compression_ratio ? ` · compression ×${p.total_compression_ratio.toFixed(2)}` : "";
+    const ratio = p.total_compression_ratio ? ` · compression ratio ${p.total_compression_ratio.toFixed(2)}` : "";
     dot.append(svg("title", {}, `version ${p.version}, ${p.live_memories} memories${ratio}`));
     chart.append(dot);
   });

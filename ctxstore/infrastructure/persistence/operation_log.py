@@ -1,0 +1,114 @@
+"""The operation log (application.operation_log) as a table beside the events, on SQLite and
+PostgreSQL: one row per capture or restore attempt, added up by the database.
+
+Mixed into the store recorders, so every process writing to a store writes to the same table
+and any of them reads the totals of all. Rows are written in their own transaction after the
+operation (an outcome is known only then); a row that cannot be written is logged, not fatal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.sql import SQL, Composed, Identifier
+
+from ctxstore.application.operation_log import OperationGroup, OperationLog, OperationRecord
+
+COLUMNS = ("recorded_us", "tenant", "operation", "outcome", "automatic", "agent_id",
+           "package_id", "duration_ms", "original_size_bytes", "compressed_size_bytes", "error")
+_SIZED = "original_size_bytes > 0 AND compressed_size_bytes IS NOT NULL"
+
+
+def _groups_sql(table: str, where: str) -> str:
+    """Totals per (operation, outcome, automatic); `where` filters (or is empty)."""
+    return (
+        "SELECT operation, outcome, automatic, count(*) AS n, "
+        "coalesce(sum(duration_ms), 0) AS duration_ms, "
+        f"coalesce(sum(CASE WHEN {_SIZED} THEN original_size_bytes END), 0) AS original_bytes, "
+        f"coalesce(sum(CASE WHEN {_SIZED} THEN compressed_size_bytes END), 0) "
+        "AS compressed_bytes, "
+        f"coalesce(sum(CASE WHEN {_SIZED} THEN compressed_size_bytes * 1.0 "
+        "/ original_size_bytes END), 0) AS ratio_sum, "
+        f"count(CASE WHEN {_SIZED} THEN 1 END) AS sized "
+        f"FROM {table} {where} GROUP BY operation, outcome, automatic "
+        "ORDER BY operation, outcome, automatic"
+    )
+
+
+def _values(r: OperationRecord) -> tuple[Any, ...]:
+    return (r.recorded_us, r.tenant, r.operation, r.outcome, r.automatic, r.agent_id,
+            r.package_id, r.duration_ms, r.original_size_bytes, r.compressed_size_bytes, r.error)
+
+
+def _group(r: Any) -> OperationGroup:
+    """A group from a row (a tuple, or psycopg's dict row: numeric sums come as Decimal)."""
+    v = tuple(r.values()) if isinstance(r, dict) else tuple(r)
+    return OperationGroup(operation=v[0], outcome=v[1], automatic=bool(v[2]), count=int(v[3]),
+                          duration_ms=float(v[4]), original_bytes=int(v[5]),
+                          compressed_bytes=int(v[6]), ratio_sum=float(v[7]), sized=int(v[8]))
+
+
+class SQLiteOperationLog(OperationLog):
+    """Mixed into the SQLite store recorder (its `datastore`): table `<prefix>_operations`."""
+
+    datastore: SQLiteDatastore
+    operations_table: str
+
+    def operation_table_statements(self, prefix: str) -> list[str]:
+        self.operations_table = t = f"{prefix}_operations"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {t} (recorded_us INTEGER NOT NULL, "
+            "tenant TEXT NOT NULL, operation TEXT NOT NULL, outcome TEXT NOT NULL, "
+            "automatic INTEGER NOT NULL, agent_id TEXT NOT NULL, package_id TEXT, "
+            "duration_ms REAL NOT NULL, original_size_bytes INTEGER, "
+            "compressed_size_bytes INTEGER, error TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {t}_tenant ON {t} (tenant, operation)",
+        ]
+
+    def record_operation(self, record: OperationRecord) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT INTO {self.operations_table} ({', '.join(COLUMNS)}) "
+                      f"VALUES ({', '.join('?' * len(COLUMNS))})", _values(record))
+
+    def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
+        where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_groups_sql(self.operations_table, where), params)
+            return [_group(r) for r in c.fetchall()]
+
+
+class PostgresOperationLog(OperationLog):
+    """Mixed into the PostgreSQL store recorder (its `datastore`), in the store's schema."""
+
+    datastore: PostgresDatastore
+    operations_table: Composed
+
+    def operation_table_statements(self, prefix: str) -> list[Composed]:
+        name = f"{prefix}_operations"
+        t = self.operations_table = SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                                       Identifier(name))
+        return [
+            SQL("CREATE TABLE IF NOT EXISTS {} (id bigint GENERATED ALWAYS AS IDENTITY "
+                "PRIMARY KEY, recorded_us bigint NOT NULL, tenant text NOT NULL, "
+                "operation text NOT NULL, outcome text NOT NULL, automatic boolean NOT NULL, "
+                "agent_id text NOT NULL, package_id text, duration_ms double precision NOT NULL, "
+                "original_size_bytes bigint, compressed_size_bytes bigint, error text)"
+                ).format(t),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (tenant, operation)").format(
+                Identifier(f"{name}_tenant"), t),
+        ]
+
+    def record_operation(self, record: OperationRecord) -> None:
+        query = SQL("INSERT INTO {} (" + ", ".join(COLUMNS) + ") VALUES ("
+                    + ", ".join(["%s"] * len(COLUMNS)) + ")").format(self.operations_table)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(query, _values(record))
+
+    def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
+        where, params = ("WHERE tenant = %s", (tenant,)) if tenant is not None else ("", ())
+        query = SQL(_groups_sql("{}", where)).format(self.operations_table)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(query, params)
+            return [_group(r) for r in curs.fetchall()]

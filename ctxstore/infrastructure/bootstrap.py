@@ -28,6 +28,7 @@ from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.messaging.subjects import Subjects
 from ctxstore.infrastructure.persistence.body_codec import BodyCodec
 from ctxstore.infrastructure.persistence.cipher import ContextCipher
+from ctxstore.infrastructure.persistence.ctxpkg_codec import CtxpkgCodec
 from ctxstore.infrastructure.persistence.dictionaries import (
     EncryptedDictionaryCatalog,
     PostgresDictionaryCatalog,
@@ -241,7 +242,7 @@ def bootstrap(settings: Settings | None = None, *,
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.
-    packages = PackageService(checkpoints, PortableZstd(level=level))
+    packages = PackageService(checkpoints, CtxpkgCodec(PortableZstd(level=level), store.cipher))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
                     diff=DiffService(restore), packages=packages, dictionaries=catalog,
                     subjects=build_subjects(settings),

@@ -32,9 +32,11 @@ from ctxstore.application.dictionary_port import CompressionDictionary, Dictiona
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 
 
-class MemoryStoreRecorder(POPOApplicationRecorder, ContextIndex, PackageRecorder):
+class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextIndex,
+                          PackageRecorder):
     """The store's whole recorder in memory: the events (and their snapshots, for `heads`),
     the side tables and the package table."""
 
@@ -47,36 +49,41 @@ class MemoryStoreRecorder(POPOApplicationRecorder, ContextIndex, PackageRecorder
         self._packages: dict[tuple[str, str], PackageRow] = {}  # (tenant, package id)
 
     # Writing (the EventWriter port) ----------------------------------------------------------
-    def insert_events(  # type: ignore[override]  # the side rows, declared as the port says
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        index_rows: Sequence[EventIndexRow] = (),
-        agent_rows: Sequence[AgentRow] = (),
-        package_rows: Sequence[PackageRow] = (),
-        pruned_package_ids: Sequence[str] = (),
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        with self._database_lock:
-            # Every check first, then every change: all of it, or (on IntegrityError) none.
-            self._assert_uniqueness(stored_events, **kwargs)
-            self._check_index_rows(index_rows)
-            pruned = [key for key, row in self._packages.items()
-                      if key[1] in set(pruned_package_ids) and row.event_version is not None]
-            self._check_new_packages(package_rows, set(self._packages) - set(pruned))
-            ids = self._update_table(stored_events, **kwargs)
-            for row in index_rows:
-                self._event_ids[(row.tenant, row.event_id)] = (row.originator_id, row.version)
-                self._timestamps.setdefault(row.originator_id, {})[row.version] = \
-                    row.timestamp_us
-            for agent in agent_rows:
-                self._upsert_agent(agent)
-            for key in pruned:
-                del self._packages[key]
-            for package in package_rows:
-                self._packages[(package.tenant, package.package_id)] = _kept(package)
-        self._notify_listeners()
+    # The library's POPO recorders check everything, then change everything, under one lock
+    # (`_insert_events`): the side rows join both steps, as its process recorder's tracking does.
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], *,
+                           index_rows: Sequence[EventIndexRow] = (),
+                           package_rows: Sequence[PackageRow] = (),
+                           pruned_package_ids: Sequence[str] = (), **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        self._check_index_rows(index_rows)
+        held = set(self._packages) - set(self._prunable(pruned_package_ids))
+        self._check_new_packages(package_rows, held)
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], *,
+                      index_rows: Sequence[EventIndexRow] = (),
+                      agent_rows: Sequence[AgentRow] = (),
+                      package_rows: Sequence[PackageRow] = (),
+                      pruned_package_ids: Sequence[str] = (), **kwargs: Any
+                      ) -> Sequence[int] | None:
+        ids = super()._update_table(stored_events, **kwargs)
+        for row in index_rows:
+            self._event_ids[(row.tenant, row.event_id)] = (row.originator_id, row.version)
+            self._timestamps.setdefault(row.originator_id, {})[row.version] = row.timestamp_us
+        for agent in agent_rows:
+            self._upsert_agent(agent)
+        for key in self._prunable(pruned_package_ids):
+            del self._packages[key]
+        for package in package_rows:
+            self._packages[(package.tenant, package.package_id)] = _kept(package)
         return ids
+
+    def _prunable(self, package_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """The rows retention deletes: captured ones (with an event) of those ids, of any
+        tenant (an imported copy of an export keeps its id and stays), as the SQL recorders'."""
+        wanted = set(package_ids)
+        return [key for key, row in self._packages.items()
+                if key[1] in wanted and row.event_version is not None]
 
     def _check_index_rows(self, rows: Sequence[EventIndexRow]) -> None:
         ids = {(r.tenant, r.event_id) for r in rows}

@@ -3,4 +3,5 @@ with its own interpreter, where the script may not be on PATH)."""
 
 from ctxstore.infrastructure.cli.main import app
 
-app()
+if __name__ == "__main__":  # importing it (pkgutil.walk_packages, tests) runs nothing
+    app()

@@ -243,7 +243,7 @@ def test_serve_answers_healthz_and_the_web_page(plain: PlainInstall, tmp_path: P
                 assert status == 200, path
                 expected = "javascript" if path.endswith(".js") else "text/css"
                 assert expected in content_type, (path, content_type)
-                assert body == wheel.read(f"infrastructure/http{path}")
+                assert body == wheel.read(f"ctxstore/infrastructure/http{path}")
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -4,7 +4,8 @@ Shared by every test module that runs those cases (the context recorders, the pa
 recorders): SQLite in memory or in a file, and PostgreSQL in a fresh schema per test (the
 library's `drop_tables` helper targets its own `eventsourcing` database, so a schema of our own
 gives the same clean start without touching anything else). A test class names its recorder
-in `recorder_class`.
+in `recorder_class`. The in-memory recorders (infrastructure.persistence.memory) run the same
+cases, with nothing to set up.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from devtools.services import libpq_dsn
+
+
+class MemoryRecorderSetup(TestCase):
+    """A new in-memory recorder per `create_recorder`; threads share it as they are."""
+
+    recorder_class: ClassVar[type[Any]]
+
+    def create_recorder(self) -> Any:
+        return self.recorder_class()
+
+    def prepare_concurrency(self, connections: int) -> None:
+        """One lock guards the recorder: any number of threads may use it."""
 
 
 class SQLiteRecorderSetup(TestCase):

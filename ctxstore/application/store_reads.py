@@ -14,7 +14,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Cipher, Compressor, StoredEvent
+from eventsourcing.persistence import Cipher, Compressor, Notification, StoredEvent
 
 from ctxstore.application.errors import (
     AgentNotFound,
@@ -178,6 +178,12 @@ class StoreReads(Application[UUID]):
                 lte = stored[-1].originator_version - 1
             else:
                 gt = stored[-1].originator_version
+
+    def notifications(self, after: int, limit: int) -> Sequence[Notification]:
+        """Up to `limit` recorded events of all agents after notification id `after`, in
+        the order they were recorded (the log the projections read)."""
+        return self.recorder.select_notifications(start=after, limit=limit,
+                                                  inclusive_of_start=False)
 
     def recent_stored_events(self, count: int) -> list[StoredEvent]:
         """Up to `count` of the most recently recorded events, of all agents, oldest first."""

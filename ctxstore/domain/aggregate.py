@@ -17,8 +17,8 @@ from eventsourcing.domain import Aggregate, CanMutateAggregate
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.clock import not_before
 from ctxstore.domain.state import (
+    FOLD,
     Content,
-    apply_event,
     check_applicable,
     copy_content,
     empty_content,
@@ -201,7 +201,8 @@ class AgentContext(Aggregate):
             return self.type, self.data
 
         def apply(self, aggregate: Any) -> None:
-            apply_event(aggregate.content, self.type, self.data)
+            # FOLD, not apply_event: one call less per event on every replay.
+            FOLD[self.type](aggregate.content, self.data)
             aggregate._track_session(self.session_id, self.originator_version)
 
     @dataclass(frozen=True)

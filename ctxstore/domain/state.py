@@ -1,5 +1,8 @@
 """Folding wire events into an agent's context, and the canonical content hash (DESIGN §2).
 
+The fold dispatches on the payload model (domain.payloads) of each event type: one small
+function each, found by one dict lookup (FOLD).
+
 The content is plain JSON (dicts, lists, strings, numbers) so that it snapshots, compresses,
 hashes and exports without any custom encoding.
 """
@@ -9,7 +12,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
+
+from ctxstore.domain.payloads import (
+    PAYLOADS,
+    McpStateData,
+    MemoryForgottenData,
+    MemoryLinkedData,
+    MemoryStoredData,
+    MemoryUpdatedData,
+    MessageData,
+    Payload,
+    ReasoningData,
+    ToolCallData,
+    ToolResultData,
+)
 
 Content = dict[str, Any]
 CONTENT_FIELDS: tuple[str, ...] = (
@@ -79,42 +97,94 @@ def _find_tool_call(tool_calls: list[dict[str, Any]], call_id: str) -> dict[str,
     return None
 
 
+# The fold, one small function per payload model: `data` is that model's validated plain JSON
+# (Envelope.data_dict). Registered by model, so a payload without a fold fails at import.
+Apply = Callable[[Content, dict[str, Any]], None]
+_BY_PAYLOAD: dict[type[Payload], Apply] = {}
+
+
+def _folds(payload: type[Payload]) -> Callable[[Apply], Apply]:
+    def register(apply: Apply) -> Apply:
+        _BY_PAYLOAD[payload] = apply
+        return apply
+
+    return register
+
+
+@_folds(MessageData)
+def _message(content: Content, data: dict[str, Any]) -> None:
+    content["messages"].append(dict(data))
+
+
+@_folds(ReasoningData)
+def _reasoning(content: Content, data: dict[str, Any]) -> None:
+    step = dict(data)  # a copy, and faster than a filtering comprehension
+    del step["thread_id"]
+    content["reasoning"].setdefault(data["thread_id"], []).append(step)
+
+
+@_folds(ToolCallData)
+def _tool_call(content: Content, data: dict[str, Any]) -> None:
+    entry = dict(data)
+    entry["result"] = None
+    content["tool_calls"].append(entry)
+
+
+@_folds(ToolResultData)
+def _tool_result(content: Content, data: dict[str, Any]) -> None:
+    result = dict(data)
+    del result["call_id"]
+    result.setdefault("is_error", False)
+    call = _find_tool_call(content["tool_calls"], data["call_id"])
+    if call is None or call.get("result") is not None:
+        # A result without a recorded call is kept, not lost.
+        content["tool_calls"].append({"call_id": data["call_id"], "result": result})
+    else:
+        call["result"] = result
+
+
+@_folds(MemoryStoredData)
+def _memory_stored(content: Content, data: dict[str, Any]) -> None:
+    memory = dict(data)
+    del memory["memory_id"]
+    content["memories"][data["memory_id"]] = memory
+
+
+@_folds(MemoryUpdatedData)
+def _memory_updated(content: Content, data: dict[str, Any]) -> None:
+    memory = content["memories"][data["memory_id"]]
+    for key in ("content", "importance", "metadata"):
+        if key in data:
+            memory[key] = data[key]
+
+
+@_folds(MemoryForgottenData)
+def _memory_forgotten(content: Content, data: dict[str, Any]) -> None:
+    del content["memories"][data["memory_id"]]
+
+
+@_folds(MemoryLinkedData)
+def _memory_linked(content: Content, data: dict[str, Any]) -> None:
+    link = {"source_id": data["source_id"], "target_id": data["target_id"],
+            "relation": data["relation"]}
+    if link not in content["memory_links"]:
+        content["memory_links"].append(link)
+
+
+@_folds(McpStateData)
+def _mcp_state(content: Content, data: dict[str, Any]) -> None:
+    content["mcp_servers"][data["server"]] = data["state"]
+
+
+# Event type -> its payload's fold: one dict lookup per event (the aggregate's replay uses it).
+FOLD: dict[str, Apply] = {kind: _BY_PAYLOAD[model] for kind, model in PAYLOADS.items()}
+
+
 def apply_event(content: Content, type: str, data: dict[str, Any]) -> None:
     """Mutate `content` by one wire event whose data has been validated (see domain.events)."""
-    if type == "message":
-        content["messages"].append(dict(data))
-    elif type == "reasoning":
-        step = {k: v for k, v in data.items() if k != "thread_id"}
-        content["reasoning"].setdefault(data["thread_id"], []).append(step)
-    elif type == "tool_call":
-        entry = {k: v for k, v in data.items()}
-        entry["result"] = None
-        content["tool_calls"].append(entry)
-    elif type == "tool_result":
-        result = {k: v for k, v in data.items() if k != "call_id"}
-        result.setdefault("is_error", False)
-        call = _find_tool_call(content["tool_calls"], data["call_id"])
-        if call is None or call.get("result") is not None:
-            # A result without a recorded call is kept, not lost.
-            content["tool_calls"].append({"call_id": data["call_id"], "result": result})
-        else:
-            call["result"] = result
-    elif type == "memory_stored":
-        memory = {k: v for k, v in data.items() if k != "memory_id"}
-        content["memories"][data["memory_id"]] = memory
-    elif type == "memory_updated":
-        memory = content["memories"][data["memory_id"]]
-        for key in ("content", "importance", "metadata"):
-            if key in data:
-                memory[key] = data[key]
-    elif type == "memory_forgotten":
-        del content["memories"][data["memory_id"]]
-    elif type == "memory_linked":
-        link = {"source_id": data["source_id"], "target_id": data["target_id"],
-                "relation": data["relation"]}
-        if link not in content["memory_links"]:
-            content["memory_links"].append(link)
-    elif type == "mcp_state":
-        content["mcp_servers"][data["server"]] = data["state"]
-    else:  # pragma: no cover - the envelope models admit no other type
-        raise ValueError(f"unknown event type {type!r}")
+    try:
+        apply = FOLD[type]
+    except KeyError:
+        # The envelope models admit no other type.
+        raise ValueError(f"unknown event type {type!r}") from None
+    apply(content, data)

@@ -28,6 +28,7 @@ from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.messaging.subjects import Subjects
 from ctxstore.infrastructure.persistence.body_codec import BodyCodec
 from ctxstore.infrastructure.persistence.cipher import ContextCipher
+from ctxstore.infrastructure.persistence.ctxpkg_codec import CtxpkgCodec
 from ctxstore.infrastructure.persistence.dictionaries import (
     EncryptedDictionaryCatalog,
     PostgresDictionaryCatalog,
@@ -35,6 +36,7 @@ from ctxstore.infrastructure.persistence.dictionaries import (
     chosen_dictionary,
 )
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.persistence.memory import MemoryDictionaryCatalog
 from ctxstore.infrastructure.persistence.migrations.schema import (
     PostgresSchema,
     SQLiteSchema,
@@ -67,8 +69,9 @@ class ConfigurationError(ValueError):
     """Settings that cannot work together; the message says which and why."""
 
 
-def eventsourcing_env(settings: Settings) -> dict[str, str]:
-    """The eventsourcing library's environment for these settings."""
+def eventsourcing_env(settings: Settings, *, in_memory: bool = False) -> dict[str, str]:
+    """The eventsourcing library's environment for these settings (in memory: the store's
+    recorders of infrastructure.persistence.memory instead of the settings' database)."""
     env: dict[str, str] = {
         "IS_SNAPSHOTTING_ENABLED": "y",
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
@@ -76,7 +79,9 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     }
     if settings.aggregate_cache_size == 0:
         del env["AGGREGATE_CACHE_MAXSIZE"]
-    if settings.engine == "sqlite":
+    if in_memory:
+        env["PERSISTENCE_MODULE"] = "ctxstore.infrastructure.persistence.memory:MemoryFactory"
+    elif settings.engine == "sqlite":
         settings.storage_path.mkdir(parents=True, exist_ok=True)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
@@ -168,6 +173,11 @@ def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
     else:
         catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
                                             settings.database_schema)
+    return _encrypted(catalog, settings)
+
+
+def _encrypted(catalog: DictionaryCatalog, settings: Settings) -> DictionaryCatalog:
+    """The catalog, encrypted at rest when the settings encrypt the store."""
     if settings.encryption_enabled and settings.encryption_key is not None:
         key = settings.encryption_key.get_secret_value()
         cipher = ContextCipher(Environment(env={ContextCipher.CIPHER_KEY: key}))
@@ -254,11 +264,12 @@ async def open_jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
         await nc.close()
 
 
-def bootstrap(settings: Settings | None = None, *,
-              store: ContextStore | None = None) -> Services:
-    """Every service of one process, over one store (built from settings unless given)."""
+def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = None,
+              catalog: DictionaryCatalog | None = None) -> Services:
+    """Every service of one process, over one store and dictionary catalog (built from
+    settings unless given)."""
     settings = settings or Settings()
-    catalog = dictionary_catalog(settings)
+    catalog = catalog or dictionary_catalog(settings)
     store = store or build_store(settings, catalog)
     level = settings.checkpoint_compression_level
     checkpoints = CheckpointService(
@@ -274,12 +285,24 @@ def bootstrap(settings: Settings | None = None, *,
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.
-    packages = PackageService(checkpoints, PortableZstd(level=level))
+    packages = PackageService(checkpoints, CtxpkgCodec(PortableZstd(level=level), store.cipher))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
                     diff=DiffService(restore), packages=packages, dictionaries=catalog,
                     subjects=build_subjects(settings),
                     runner=build_checkpoint_runner(settings, checkpoints),
                     open_views=lambda: build_views(settings))
+
+
+def memory_services(settings: Settings | None = None) -> Services:
+    """Every service over a store and a dictionary catalog held in this process's memory
+    (infrastructure.persistence.memory): what the application's tests run on without a
+    database. The settings' other choices (encryption, compression, limits) apply; the views
+    stay where the settings put them (SQLite under storage_path, or PostgreSQL). Nothing is
+    kept when the process ends, so this is no storage backend a user chooses."""
+    settings = settings or Settings()
+    catalog = _encrypted(MemoryDictionaryCatalog(), settings)
+    store = _build_store(settings, eventsourcing_env(settings, in_memory=True), catalog)
+    return bootstrap(settings, store=store, catalog=catalog)
 
 
 # The doors' modules are imported where a door is built, not above: FastAPI and FastStream

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +30,11 @@ from eventsourcing.persistence import (
     OperationalError,
     Tracking,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.topics import topics_of
+from ctxstore.infrastructure.persistence.notify import insert_waiter
 from ctxstore.projections.projection import ContextProjection, EventBatch, PreparedBatch
 from ctxstore.projections.views import ContextViews
 
@@ -92,7 +91,7 @@ class ProjectionWorker:
         retried (nothing half-written survives it: each batch is one transaction)."""
         while not stop.is_set():
             try:
-                with self._waiter(stop) as wait:
+                with insert_waiter(self.store, stop, self.poll_interval) as wait:
                     self._run(stop, wait)
             except (OperationalError, InterfaceError) as e:
                 log.warning("projection worker: %s; retrying in %.0f s", e, RETRY_SECONDS)
@@ -107,8 +106,7 @@ class ProjectionWorker:
         in_flight: _InFlight | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="projection-commit") as pool:
             while stop is None or not stop.is_set():
-                notifications = self.store.recorder.select_notifications(
-                    start=read_from, limit=self.batch_size, inclusive_of_start=False)
+                notifications = self.store.notifications(read_from, self.batch_size)
                 prepared = None
                 if notifications:
                     try:
@@ -159,28 +157,8 @@ class ProjectionWorker:
         return in_flight.count
 
     def _decode(self, notifications: Sequence[Notification]) -> list[tuple[Any, int]]:
-        mapper = self.store.mapper
-        return [(mapper.to_domain_event(n), len(n.state))
-                for n in notifications if n.topic in AGENT_TOPICS]
-
-    @contextlib.contextmanager
-    def _waiter(self, stop: threading.Event) -> Iterator[Callable[[], None]]:
-        recorder = self.store.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            def poll() -> None:
-                stop.wait(self.poll_interval)
-
-            yield poll
-            return
-        with recorder.datastore.get_connection() as conn:
-            conn.execute(SQL("LISTEN {}").format(Identifier(recorder.channel_name)))
-
-            def wait() -> None:
-                # Any insert since the last look wakes us at once; the timeout re-checks stop.
-                for _ in conn.notifies(timeout=min(self.poll_interval * 5, 1.0), stop_after=1):
-                    pass
-
-            yield wait
+        decode = self.store.decode
+        return [(decode(n), len(n.state)) for n in notifications if n.topic in AGENT_TOPICS]
 
 
 def wait_until(views: ContextViews, notification_id: int, timeout: float = 10.0) -> None:

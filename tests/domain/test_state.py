@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.events import EVENT_TYPES, PAYLOADS
 from ctxstore.domain.state import (
     CONTENT_FIELDS,
+    FOLD,
     EventNotApplicable,
     apply_event,
     canonical_json,
@@ -252,3 +254,7 @@ def test_aggregate_restore_replaces_content_and_keeps_hash() -> None:
     agent.note_checkpoint(event_id="k1", checkpoint={"package_id": "p"}, timestamp=T0)
     assert agent.version == 3 and agent.state()["content_hash"] == independent_hash(
         agent.content)
+
+
+def test_every_event_type_folds_by_its_payload_model() -> None:
+    assert set(FOLD) == set(PAYLOADS) == set(EVENT_TYPES)

@@ -25,6 +25,7 @@ from eventsourcing.tests.persistence import (
 )
 from recorder_setup import (
     ConcurrentCases,
+    MemoryRecorderSetup,
     PostgresRecorderSetup,
     SQLiteFileSetup,
     SQLiteRecorderSetup,
@@ -32,6 +33,7 @@ from recorder_setup import (
 )
 
 from ctxstore.application.ports import AgentRow, EventIndexRow
+from ctxstore.infrastructure.persistence.memory import MemoryStoreRecorder
 from ctxstore.infrastructure.persistence.postgres import (
     PostgresIndexedEventRecorder,
     PostgresSnapshotRecorder,
@@ -133,7 +135,8 @@ def _agent(originator_id: UUID, version: int) -> AgentRow:
 class SideTablesCases:
     """Shared by both backends: what commits together and what does not."""
 
-    def create_recorder(self) -> SQLiteIndexedEventRecorder | PostgresIndexedEventRecorder:
+    def create_recorder(self) -> (SQLiteIndexedEventRecorder | PostgresIndexedEventRecorder
+                                  | MemoryStoreRecorder):
         raise NotImplementedError
 
     def test_side_rows_written_with_events(self) -> None:
@@ -235,3 +238,7 @@ class TestPostgresSideTables(PostgresSetup, SideTablesCases):
 
 class TestPostgresSideTablesDbFunctions(PostgresSetup, SideTablesCases):
     enable_db_functions = True
+
+
+class TestMemorySideTables(MemoryRecorderSetup, SideTablesCases):
+    recorder_class = MemoryStoreRecorder

@@ -14,9 +14,9 @@ from eventsourcing.cipher import AESCipher
 from restore_support import Kit, env, msg, new_agent
 
 from ctxstore.application.errors import InvalidPackageFile, PackageExists, PackageTooLarge
-from ctxstore.application.packages import MAGIC
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import canonical_json, content_hash
+from ctxstore.infrastructure.persistence.ctxpkg_codec import MAGIC
 
 HEADER = struct.Struct(">8sIQ")
 

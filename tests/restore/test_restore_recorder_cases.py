@@ -1,5 +1,6 @@
 """The package recorders (what bootstrap now uses) still pass the eventsourcing library's own
-application recorder test cases, and write package rows atomically with their event."""
+application recorder test cases, and write package rows atomically with their event; so does
+the in-memory recorder the application's tests can run on."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
-from recorder_setup import ConcurrentCases, PostgresRecorderSetup, SQLiteFileSetup
+from recorder_setup import (
+    ConcurrentCases,
+    MemoryRecorderSetup,
+    PostgresRecorderSetup,
+    SQLiteFileSetup,
+)
 
 from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.infrastructure.persistence.memory import MemoryStoreRecorder
 from ctxstore.infrastructure.persistence.packages_postgres import PostgresStoreRecorder
 from ctxstore.infrastructure.persistence.packages_sqlite import SQLiteStoreRecorder
 
@@ -68,6 +75,11 @@ class PackageRowChecks:
         recorder.insert_events(  # type: ignore[attr-defined]
             [event(4)], package_rows=[], pruned_package_ids=["p3"])
         assert [r.tenant for r in recorder.select_package_rows("p3")] == ["t-b"]
+
+
+class TestMemoryStoreRecorder(ConcurrentCases, MemoryRecorderSetup,
+                              ApplicationRecorderTestCase, PackageRowChecks):
+    recorder_class = MemoryStoreRecorder
 
 
 class TestSQLiteStoreRecorder(ConcurrentCases, SQLiteFileSetup,

@@ -80,8 +80,7 @@ def list_dictionaries(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Stored dictionaries, oldest first, and the one new writes use."""
-    active = store().mapper.compressor
-    active_id = getattr(active, "active_dictionary_id", None)
+    active_id = getattr(store().compressor, "active_dictionary_id", None)
     rows = [{"dict_id": d.dict_id, "created_at": d.created_at.isoformat(), "size": d.size,
              "sample_count": d.sample_count, "active": d.dict_id == active_id}
             for d in services().dictionaries.all()]

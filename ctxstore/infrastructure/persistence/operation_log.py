@@ -112,3 +112,27 @@ class PostgresOperationLog(OperationLog):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(query, params)
             return [_group(r) for r in curs.fetchall()]
+
+
+class MemoryOperationLog(OperationLog):
+    """Mixed into the in-memory store recorder: the rows in a list, added up as the SQL does."""
+
+    _operation_rows: list[OperationRecord]
+
+    def record_operation(self, record: OperationRecord) -> None:
+        self._operation_rows.append(record)  # list.append is atomic under the GIL
+
+    def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
+        totals: dict[tuple[str, str, bool], list[Any]] = {}
+        for r in list(self._operation_rows):
+            if tenant is not None and r.tenant != tenant:
+                continue
+            t = totals.setdefault((r.operation, r.outcome, r.automatic), [0, 0.0, 0, 0, 0.0, 0])
+            t[0] += 1
+            t[1] += r.duration_ms
+            if r.original_size_bytes and r.compressed_size_bytes is not None:
+                t[2] += r.original_size_bytes
+                t[3] += r.compressed_size_bytes
+                t[4] += r.compressed_size_bytes / r.original_size_bytes
+                t[5] += 1
+        return [_group((*key, *t)) for key, t in sorted(totals.items())]

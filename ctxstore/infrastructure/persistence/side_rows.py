@@ -1,7 +1,7 @@
 """The store recorders' `insert_events`, with the side rows of the EventWriter port declared.
 
-Both store recorders (SQLite and PostgreSQL) take the same keywords and hand them on to their
-own transaction; declaring them once here keeps the two signatures, and the port's, from
+The store recorders (SQLite, PostgreSQL and in memory) take the same keywords and hand them on
+to their own transaction; declaring them once here keeps their signatures, and the port's, from
 drifting apart.
 """
 

@@ -1,0 +1,233 @@
+"""The store's ports in memory: events, side tables, packages and dictionaries in one process.
+
+Built on eventsourcing's POPO recorders (plain Python objects under one lock), with the side
+tables and the package table of the SQLite and PostgreSQL recorders kept as dicts, written in
+the same locked step as the events: a batch that fails any uniqueness check (a version taken,
+an event id the tenant already recorded, a package id it already holds) changes nothing, as a
+rolled-back transaction would. They pass the same contract tests as the database recorders
+(tests/persistence/test_recorder_cases.py, tests/restore/test_restore_recorder_cases.py,
+tests/persistence/test_port_contracts.py), so the application's tests can run on them.
+
+Nothing survives the process: this is for tests and experiments (bootstrap.memory_services),
+not a storage backend a user can choose.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    StoredEvent,
+)
+from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, POPOFactory
+
+from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
+from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
+from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
+
+
+class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextIndex,
+                          PackageRecorder, MemoryOperationLog):
+    """The store's whole recorder in memory: the events (and their snapshots, for `heads`),
+    the side tables, the package table and the operation log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshots = POPOAggregateRecorder()
+        self._event_ids: dict[tuple[str, str], tuple[UUID, int]] = {}  # (tenant, event id)
+        self._timestamps: dict[UUID, dict[int, int]] = {}  # originator -> version -> time
+        self._agents: dict[str, AgentSummary] = {}
+        self._packages: dict[tuple[str, str], PackageRow] = {}  # (tenant, package id)
+        self._operation_rows = []
+
+    # Writing (the EventWriter port) ----------------------------------------------------------
+    # The library's POPO recorders check everything, then change everything, under one lock
+    # (`_insert_events`): the side rows join both steps, as its process recorder's tracking does.
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], *,
+                           index_rows: Sequence[EventIndexRow] = (),
+                           package_rows: Sequence[PackageRow] = (),
+                           pruned_package_ids: Sequence[str] = (), **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        self._check_index_rows(index_rows)
+        held = set(self._packages) - set(self._prunable(pruned_package_ids))
+        self._check_new_packages(package_rows, held)
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], *,
+                      index_rows: Sequence[EventIndexRow] = (),
+                      agent_rows: Sequence[AgentRow] = (),
+                      package_rows: Sequence[PackageRow] = (),
+                      pruned_package_ids: Sequence[str] = (), **kwargs: Any
+                      ) -> Sequence[int] | None:
+        ids = super()._update_table(stored_events, **kwargs)
+        for row in index_rows:
+            self._event_ids[(row.tenant, row.event_id)] = (row.originator_id, row.version)
+            self._timestamps.setdefault(row.originator_id, {})[row.version] = row.timestamp_us
+        for agent in agent_rows:
+            self._upsert_agent(agent)
+        for key in self._prunable(pruned_package_ids):
+            del self._packages[key]
+        for package in package_rows:
+            self._packages[(package.tenant, package.package_id)] = _kept(package)
+        return ids
+
+    def _prunable(self, package_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """The rows retention deletes: captured ones (with an event) of those ids, of any
+        tenant (an imported copy of an export keeps its id and stays), as the SQL recorders'."""
+        wanted = set(package_ids)
+        return [key for key, row in self._packages.items()
+                if key[1] in wanted and row.event_version is not None]
+
+    def _check_index_rows(self, rows: Sequence[EventIndexRow]) -> None:
+        ids = {(r.tenant, r.event_id) for r in rows}
+        versions = {(r.originator_id, r.version) for r in rows}
+        if len(ids) < len(rows) or len(versions) < len(rows):
+            raise IntegrityError("event ids or versions repeat within the batch")
+        for tenant, event_id in ids:
+            if (tenant, event_id) in self._event_ids:
+                raise IntegrityError(f"event id {event_id!r} already recorded for {tenant!r}")
+        for originator_id, version in versions:
+            if version in self._timestamps.get(originator_id, {}):
+                raise IntegrityError(f"version {version} of {originator_id} already indexed")
+
+    def _check_new_packages(self, rows: Sequence[PackageRow],
+                            held: set[tuple[str, str]]) -> None:
+        keys = [(r.tenant, r.package_id) for r in rows]
+        if len(set(keys)) < len(keys):
+            raise IntegrityError("package ids repeat within the batch")
+        for tenant, package_id in keys:
+            if (tenant, package_id) in held:
+                raise IntegrityError(f"package {package_id!r} already held by {tenant!r}")
+
+    def _upsert_agent(self, row: AgentRow) -> None:
+        held = self._agents.get(row.agent_id)
+        if held is None:
+            self._agents[row.agent_id] = AgentSummary(
+                row.agent_id, row.version, row.created_us, row.updated_us, row.tenant)
+        else:  # as the SQL recorders' upsert: the highest version, the latest update
+            self._agents[row.agent_id] = replace(
+                held, version=max(held.version, row.version), updated_us=row.updated_us)
+
+    # The side tables (the ContextIndex port) -------------------------------------------------
+    def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
+                        ) -> dict[str, tuple[UUID, int]]:
+        with self._database_lock:
+            return {e: self._event_ids[(tenant, e)] for e in dict.fromkeys(event_ids)
+                    if (tenant, e) in self._event_ids}
+
+    def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
+        with self._database_lock:
+            recorded = self._timestamps.get(originator_id, {})
+            return max((v for v, ts in recorded.items() if ts <= timestamp_us), default=0)
+
+    def timestamps(self, originator_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        with self._database_lock:
+            recorded = self._timestamps.get(originator_id, {})
+            return {v: recorded[v] for v in versions if v in recorded}
+
+    def agents(self, tenant: str | None = None) -> list[AgentSummary]:
+        with self._database_lock:
+            return sorted((a for a in self._agents.values()
+                           if tenant is None or a.tenant == tenant), key=lambda a: a.agent_id)
+
+    def agent(self, agent_id: str) -> AgentSummary | None:
+        with self._database_lock:
+            return self._agents.get(agent_id)
+
+    def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
+        with self._database_lock:
+            return {a: self._agents[a].tenant for a in agent_ids if a in self._agents}
+
+    def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        heads: dict[UUID, list[StoredEvent]] = {}
+        with self._database_lock:
+            for originator_id in dict.fromkeys(originator_ids):
+                snapshot = self.snapshots.select_events(originator_id, desc=True, limit=1)
+                after = snapshot[0].originator_version if snapshot else 0
+                rows = [*snapshot, *self.select_events(originator_id, gt=after)]
+                if rows:
+                    heads[originator_id] = rows
+        return heads
+
+    # The package table (the PackageRecorder port) --------------------------------------------
+    def insert_package(self, row: PackageRow) -> None:
+        with self._database_lock:
+            self._check_new_packages([row], set(self._packages))
+            self._packages[(row.tenant, row.package_id)] = _kept(row)
+
+    def select_package(self, package_id: str, *, tenant: str = LOCAL_TENANT,
+                       with_body: bool = True) -> PackageRow | None:
+        with self._database_lock:
+            row = self._packages.get((tenant, package_id))
+        if row is None:
+            return None
+        return row if with_body else replace(row, body=None)
+
+    def select_package_rows(self, package_id: str) -> list[PackageRow]:
+        with self._database_lock:
+            rows = [r for (_, p), r in self._packages.items() if p == package_id]
+        return [replace(r, body=None) for r in sorted(rows, key=lambda r: (r.created_us,
+                                                                           r.tenant))]
+
+    def select_packages(self, agent_id: str | None = None) -> list[PackageRow]:
+        with self._database_lock:
+            rows = [r for r in self._packages.values()
+                    if agent_id is None or r.agent_id == agent_id]
+        rows.sort(key=lambda r: (r.created_us, r.package_id, r.tenant))
+        return [replace(r, body=None) for r in rows]
+
+    def body_parts(self, tenant: str | None = None, address: str | None = None
+                   ) -> set[tuple[str, str]]:
+        with self._database_lock:
+            return {(r.tenant, r.body_part) for r in self._packages.values()
+                    if r.body_part is not None and tenant in (None, r.tenant)
+                    and address in (None, r.body_part)}
+
+
+def _kept(row: PackageRow) -> PackageRow:
+    """A row as the tables keep it: a body always (empty when written without one)."""
+    return row if row.body is not None else replace(row, body=b"")
+
+
+class MemoryFactory(POPOFactory):
+    """eventsourcing's POPO factory with the store's recorder; its snapshots are the ones that
+    recorder reads back in `heads` (set PERSISTENCE_MODULE to this class's topic)."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        self._store_recorder = MemoryStoreRecorder()
+        return self._store_recorder
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        store_recorder: MemoryStoreRecorder | None = getattr(self, "_store_recorder", None)
+        if purpose == "snapshots" and store_recorder is not None:
+            return store_recorder.snapshots
+        return super().aggregate_recorder(purpose)
+
+
+class MemoryDictionaryCatalog(DictionaryCatalog):
+    """Every dictionary trained in this process, oldest first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dictionaries: dict[int, CompressionDictionary] = {}
+
+    def add(self, dictionary: CompressionDictionary) -> None:
+        with self._lock:  # the first of an id stays, as the tables' ON CONFLICT DO NOTHING
+            self._dictionaries.setdefault(dictionary.dict_id, dictionary)
+
+    def all(self) -> list[CompressionDictionary]:
+        with self._lock:
+            return sorted(self._dictionaries.values(), key=lambda d: (d.created_at, d.dict_id))
+
+    def get(self, dict_id: int) -> CompressionDictionary | None:
+        with self._lock:
+            return self._dictionaries.get(dict_id)

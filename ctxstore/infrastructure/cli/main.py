@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from ctxstore.infrastructure.cli import core, dictionary_commands, http, importing, messaging
+from ctxstore.infrastructure.cli import (
+    common,
+    core,
+    dictionary_commands,
+    http,
+    importing,
+    messaging,
+)
 from ctxstore.infrastructure.cli import demo as demo_commands
 from ctxstore.infrastructure.cli import projections as projection_commands
 from ctxstore.infrastructure.cli import restore as restore_commands
@@ -16,6 +25,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+
+@app.callback()
+def door(tenant: Annotated[str | None, typer.Option(
+        "--tenant", help="Act as this tenant (as CONTEXT_API_KEYS names it) in record, "
+        "context, checkpoint(s), restore, diff, export and import-package; default: the "
+        "keyless local tenant.")] = None) -> None:
+    """Event-sourced context store for AI agents."""
+    common.set_tenant(tenant)
+
 
 # Each area's module adds its commands here (one line each).
 core.register(app)

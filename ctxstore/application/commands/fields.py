@@ -24,6 +24,20 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def one_point(value: object, info: ValidationInfo) -> object:
+    """At most one of version, at and package_id: the later one given is the field at
+    fault. A command's validator (`OnePoint`), not its parameters': a door that validated
+    each parameter where it came from meets this rule only when it builds the command."""
+    if value is None:
+        return value
+    earlier = [n for n in POINT_FIELDS[:POINT_FIELDS.index(str(info.field_name))]
+               if info.data.get(n) is not None]
+    if earlier:
+        raise ValueError(f"give one point (version, at or package_id), not both "
+                         f"{earlier[0]} and {info.field_name}")
+    return value
+
+
 class PointFields(Command):
     """A point of an agent's history: a version, a time or a checkpoint; none is its latest
     (at every door)."""
@@ -35,17 +49,11 @@ class PointFields(Command):
     package_id: Annotated[BoundedText, Field(min_length=1)] | None = Field(
         default=None, description="The state a checkpoint holds.")
 
-    @field_validator("at", "package_id")
-    @classmethod
-    def _one_point(cls, value: object, info: ValidationInfo) -> object:
-        if value is None:
-            return value
-        earlier = [n for n in POINT_FIELDS[:POINT_FIELDS.index(str(info.field_name))]
-                   if info.data.get(n) is not None]
-        if earlier:
-            raise ValueError(f"give one point (version, at or package_id), not both "
-                             f"{earlier[0]} and {info.field_name}")
-        return value
-
     def point(self) -> Point:
         return Point(version=self.version, at=self.at, checkpoint_id=self.package_id)
+
+
+class OnePoint(PointFields):
+    """The point fields with their rule (see one_point)."""
+
+    _one_point = field_validator("at", "package_id")(one_point)

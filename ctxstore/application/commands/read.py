@@ -8,13 +8,13 @@ from typing import Any
 
 from ctxstore.application.commands.access import Caller
 from ctxstore.application.commands.context import UseCases
-from ctxstore.application.commands.fields import AgentId, PointFields
+from ctxstore.application.commands.fields import AgentId, OnePoint
 from ctxstore.application.errors import PointNotFound
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.domain.points import Point
 
 
-class ReadContext(PointFields):
+class ReadContext(OnePoint):
     """The DESIGN §2 state of the caller's agent at a point."""
 
     agent_id: AgentId

@@ -12,7 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from ctxstore.application.commands.access import Caller
 from ctxstore.application.commands.context import UseCases
-from ctxstore.application.commands.fields import AgentId, Command, PointFields
+from ctxstore.application.commands.fields import AgentId, Command, OnePoint, PointFields
 from ctxstore.application.errors import InvalidRequest
 from ctxstore.application.restore import MergeStrategy, RestoreResult, ValidationLevel
 from ctxstore.domain.agent_id import plain_agent_id
@@ -39,7 +39,7 @@ class RestoreSource(RestoreOptions, PointFields):
     source_agent_id: AgentId | None = None
 
 
-class Restore(RestoreSource):
+class Restore(RestoreSource, OnePoint):
     """The command every door builds."""
 
     target_agent_id: AgentId | None = Field(

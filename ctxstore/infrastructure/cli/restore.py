@@ -65,8 +65,7 @@ def checkpoint(
     """Take a checkpoint (context package) of an agent."""
     cmd = command(Capture, {"agent_id": agent_id, "version": version, "label": label,
                             "session_id": session, "access_level": access_level},
-                  {"session_id": "--session", "access_level": "--access-level",
-                   "label": "--label", **POINT_OPTIONS})
+                  {"session_id": "--session", "label": "--label", **POINT_OPTIONS})
     cp = commands().capture(caller(), cmd)
     if as_json:
         print_json(cp.to_dict())
@@ -167,8 +166,7 @@ def restore(
                             "target_agent_id": into,
                             "merge_strategy": "merge" if merge else "replace",
                             "validation_level": validate},
-                  {"source_agent_id": "SOURCE", "target_agent_id": "--into",
-                   "validation_level": "--validate", **POINT_OPTIONS})
+                  {"source_agent_id": "SOURCE", "target_agent_id": "--into", **POINT_OPTIONS})
     result = commands().restore(caller(), cmd)
     if as_json:
         print_json(result.to_dict())

@@ -123,14 +123,16 @@ def parse_params(model: type[M], query: dict[str, Any], body: dict[str, Any]) ->
                                       for err in e.errors(include_url=False)]) from None
 
 
-def command(model: type[M], source: str, values: dict[str, Any]) -> M:
+def command(model: type[M], source: str | None, values: dict[str, Any]) -> M:
     """The command of a route whose parameters FastAPI already took apart: a rule of the
-    command that fails is a 422 naming the parameter where it came from (`query.at`)."""
+    command that fails is a 422 naming the parameter where it came from (`query.at`); `source`
+    None for a rule across parameters taken from the query and the body (`package_id`)."""
     try:
         return model.model_validate(values)
     except ValidationError as e:
         raise RequestValidationError([
-            _error((source, *map(str, err["loc"])), err["msg"], err["type"])
+            _error((*([source] if source else []), *map(str, err["loc"])), err["msg"],
+                   err["type"])
             for err in e.errors(include_url=False)]) from None
 
 

@@ -54,7 +54,7 @@ def capture(agent_id: AgentIdPath, api: ApiDep, caller: CallerDep,
             params: CaptureParams) -> Checkpoint:
     """Take a checkpoint of the agent now (or at `version`): a compressed, hashed capture of
     its state. Parameters in the query string or a JSON body (both optional)."""
-    cmd = command(Capture, "path", {**params.model_dump(), "agent_id": agent_id})
+    cmd = command(Capture, None, {**params.model_dump(), "agent_id": agent_id})
     return actions.capture(api, caller, cmd)
 
 
@@ -66,7 +66,7 @@ def restore_package(package_id: PackageIdPath, api: ApiDep, caller: CallerDep,
     rewind), with one `ContextRestored` event. Parameters in the query string (the seed's
     signature) or a JSON body (the seed's UI). A `public` checkpoint of another tenant may be
     restored into one of this tenant's agents."""
-    cmd = command(Restore, "path", {**params.model_dump(), "package_id": package_id})
+    cmd = command(Restore, None, {**params.model_dump(), "package_id": package_id})
     return actions.restore(api, caller, cmd)
 
 
@@ -77,7 +77,7 @@ def restore_into(agent_id: AgentIdPath, api: ApiDep, caller: CallerDep,
     """Give this agent the content of `source_agent_id` (default: itself, a rewind) at a point
     (`version`, `at` or `package_id`; none: the source's latest). A new agent id is a fork.
     Parameters in the query string or a JSON body."""
-    cmd = command(Restore, "path", {**params.model_dump(), "target_agent_id": agent_id})
+    cmd = command(Restore, None, {**params.model_dump(), "target_agent_id": agent_id})
     return actions.restore(api, caller, cmd)
 
 

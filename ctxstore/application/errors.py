@@ -1,5 +1,7 @@
 """Errors the use cases raise; adapters map them to 404/409/422 and CLI messages."""
 
+import re
+
 
 class ContextStoreError(Exception):
     """Base of ctxstore's own errors: the message is meant for the user."""
@@ -57,4 +59,22 @@ class PackageExists(ContextStoreError):
 
 
 class InvalidRequest(ContextStoreError):
-    """A use-case argument out of range (an unknown strategy, access level, ...)."""
+    """A use-case argument out of range (an unknown strategy, access level, ...); `field`
+    names it when one is at fault (then the message starts with `field: `, as every door
+    shows it)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_.]*): ")
+
+
+def field_of(exc: Exception) -> str | None:
+    """The field an error names: its `field`, or the `name: ...` its message starts with."""
+    field = getattr(exc, "field", None)
+    if isinstance(field, str):
+        return field
+    match = _LEADING_FIELD.match(str(exc))
+    return match.group(1) if match else None

@@ -19,6 +19,7 @@ from eventsourcing.utils import Environment
 
 from ctxstore.application.checkpoint_runner import CheckpointRunner
 from ctxstore.application.checkpoints import CheckpointService
+from ctxstore.application.commands import Commands, EventLimits, UseCases
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
 from ctxstore.application.packages import PackageService
@@ -286,8 +287,13 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.
     packages = PackageService(checkpoints, CtxpkgCodec(PortableZstd(level=level), store.cipher))
+    diff = DiffService(restore)
+    commands = Commands(UseCases(store=store, checkpoints=checkpoints, restore=restore,
+                                 diff=diff, packages=packages, limits=EventLimits(
+                                     max_event_bytes=settings.max_event_bytes,
+                                     max_clock_skew_seconds=settings.max_clock_skew_seconds)))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
-                    diff=DiffService(restore), packages=packages, dictionaries=catalog,
+                    diff=diff, packages=packages, commands=commands, dictionaries=catalog,
                     subjects=build_subjects(settings),
                     runner=build_checkpoint_runner(settings, checkpoints),
                     open_views=lambda: build_views(settings))

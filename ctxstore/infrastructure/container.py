@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ctxstore.application.checkpoint_runner import CheckpointRunner
 from ctxstore.application.checkpoints import CheckpointService
+from ctxstore.application.commands import Commands
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
 from ctxstore.application.packages import PackageService
@@ -40,6 +41,7 @@ class Services:
     restore: RestoreService
     diff: DiffService
     packages: PackageService
+    commands: Commands  # what the doors call: the use cases as typed commands
     dictionaries: DictionaryCatalog
     subjects: Subjects
     runner: CheckpointRunner | None

@@ -94,8 +94,14 @@ async def test_rpc_checkpoint_and_restore(settings_factory: Callable[..., Settin
             "package_id": taken["package_id"], "target_agent_id": "cp-fork-2"})
         assert from_package["content_hash"] == taken["integrity_hash"], from_package
 
+        # No point is the latest, at every door (issue 13): a rewind to now.
         no_point = await ask(subjects.rpc_restore, {"source_agent_id": "cp-agent"})
-        assert "exactly one point" in no_point["error"]["message"]  # type: ignore[index]
+        assert no_point["mode"] == "rewind" and no_point["point"] == {"latest": True}, no_point
+        no_target = await ask(subjects.rpc_restore, {"package_id": taken["package_id"]})
+        assert no_target["error"]["field"] == "target_agent_id", no_target  # type: ignore[index]
+        two_points = await ask(subjects.rpc_restore, {"source_agent_id": "cp-agent",
+                                                      "version": 1, "package_id": "x"})
+        assert two_points["error"]["field"] == "package_id"  # type: ignore[index]
         unknown = await ask(subjects.rpc_checkpoint, {"agent_id": "nobody"})
         assert unknown["error"]["type"] == "AgentNotFound"  # type: ignore[index]
         await nc.close()

@@ -109,8 +109,8 @@ def test_errors_are_one_line_and_nonzero(cli: tuple[dict[str, str], Settings],
                                          tmp_path: Path) -> None:
     env, _ = cli
     for args, words in [
-        (("restore", "bot", "--into", "x"), "exactly one point"),
-        (("restore", "bot", "--version", "1", "--at", "2025-01-01"), "exactly one point"),
+        (("restore", "bot", "--version", "1", "--at", "2025-01-01"), "--at: "),
+        (("restore", "--checkpoint", "ckpt-x", "bot", "--version", "1"), "--checkpoint: "),
         (("restore", "bot", "--version", "99", "--into", "x"), "no version 99"),
         (("restore", "bot", "--checkpoint", "ckpt-missing"), "not found"),
         (("restore", "bot", "--version", "1", "--validate", "paranoid"), "validation_level"),

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
-from ctxstore.application.store import ContextStore, from_us
-from ctxstore.domain.bounds import check_version
-from ctxstore.domain.points import InvalidPoint, Point
+from ctxstore.application.commands import Caller, Commands
+from ctxstore.application.store import LOCAL_TENANT, ContextStore, from_us
+from ctxstore.domain.events import errors_from_validation
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.settings import Settings, load_settings
@@ -37,6 +39,44 @@ def store() -> ContextStore:
     return services().store
 
 
+def commands() -> Commands:
+    return services().commands
+
+
+class _Door:
+    """The tenant the CLI acts for: the keyless (local) one unless `ctxstore --tenant T`."""
+
+    tenant: str = LOCAL_TENANT
+
+
+def set_tenant(tenant: str | None) -> None:
+    _Door.tenant = tenant or LOCAL_TENANT
+
+
+def caller() -> Caller:
+    return Caller(_Door.tenant)
+
+
+C = TypeVar("C", bound=BaseModel)
+POINT_OPTIONS = {"version": "--version", "at": "--at", "package_id": "--checkpoint",
+                 "agent_id": "AGENT_ID"}
+
+
+class CommandRefused(ValueError):
+    """A command the CLI's options do not make; the message names the options at fault."""
+
+
+def command(model: type[C], values: Mapping[str, Any], options: Mapping[str, str]) -> C:
+    """The command the options make; its fields' errors name the options they came from
+    (`--version: ...`), as the other doors name their parameters."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        raise CommandRefused("; ".join(
+            f"{options.get(x.field, x.field)}: {x.message}"
+            for x in errors_from_validation(e))) from None
+
+
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
@@ -54,17 +94,3 @@ def parse_time(text: str) -> datetime:
 
 def format_us(us: int) -> str:
     return from_us(us).isoformat(timespec="seconds")
-
-
-def version_option(value: int | None, option: str) -> int | None:
-    """A version option within 0..2**63-1, else one line naming the option (exit 1): the
-    store would refuse it too, but by its own argument's name."""
-    return None if value is None else check_version(value, option)
-
-
-def point_option(text: str, option: str) -> Point:
-    """A point option (`--from 12`, an ISO time, a checkpoint id), its error naming it."""
-    try:
-        return Point.parse(text)
-    except InvalidPoint as e:
-        raise InvalidPoint(str(e), option) from None

@@ -9,17 +9,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ctxstore.application.commands import ReadContext, RecordEvents
 from ctxstore.domain import bounds
 from ctxstore.domain.bounds import check_version
-from ctxstore.domain.events import parse_envelope
 from ctxstore.infrastructure.cli.common import (
+    POINT_OPTIONS,
+    caller,
+    command,
+    commands,
     console,
     format_us,
     parse_time,
     print_json,
-    settings,
     store,
-    version_option,
 )
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 
@@ -52,11 +54,9 @@ def record(
         raw["session_id"] = session_id
     if occurred_at:
         raw["occurred_at"] = parse_time(occurred_at).isoformat()
-    envelope = parse_envelope(raw, max_event_bytes=settings().max_event_bytes,
-                              max_clock_skew_seconds=settings().max_clock_skew_seconds)
-    result = store().record([envelope])
-    outcome = result.outcomes[0]
-    if outcome.status == "rejected":
+    report = commands().record(caller(), RecordEvents(agent_id, (raw,)))
+    outcome = report.outcomes[0]
+    if report.verdict == "partly_rejected":
         fail(outcome.reason or "rejected")
     if outcome.status == "duplicate":
         console.print(f"duplicate: event {outcome.event_id} was already recorded"
@@ -116,12 +116,16 @@ def context(
     version: Annotated[int | None, typer.Option(help="The state at this version.", min=0)
                        ] = None,
     at: Annotated[str | None, typer.Option(help="The state at this time (ISO 8601).")] = None,
+    checkpoint_id: Annotated[str | None, typer.Option(
+        "--checkpoint", help="The state this checkpoint holds.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole state as JSON.")
                        ] = False,
 ) -> None:
-    """Show an agent's context now, at a version or at a time."""
-    state = store().context(agent_id, version=version_option(version, "--version"),
-                            at=parse_time(at) if at else None)
+    """Show an agent's context now, at a version, at a time or at a checkpoint."""
+    cmd = command(ReadContext, {"agent_id": agent_id, "version": version,
+                                "at": parse_time(at) if at else None,
+                                "package_id": checkpoint_id}, POINT_OPTIONS)
+    state = commands().read(caller(), cmd)
     if as_json:
         print_json(state)
         return

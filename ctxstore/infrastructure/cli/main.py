@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ctxstore.infrastructure.cli import (
+    common,
     core,
     dictionary_commands,
     http,
@@ -24,6 +27,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+
+@app.callback()
+def door(tenant: Annotated[str | None, typer.Option(
+        "--tenant", help="Act as this tenant (as CONTEXT_API_KEYS names it) in record, "
+        "context, checkpoint(s), restore, diff, export and import-package; default: the "
+        "keyless local tenant.")] = None) -> None:
+    """Event-sourced context store for AI agents."""
+    common.set_tenant(tenant)
+
 
 # Each area's module adds its commands here (one line each).
 core.register(app)

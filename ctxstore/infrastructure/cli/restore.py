@@ -10,16 +10,24 @@ import typer
 from rich.table import Table
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.commands import (
+    Capture,
+    Diff,
+    ExportPackage,
+    ImportPackage,
+    ListCheckpoints,
+    Restore,
+)
 from ctxstore.application.context_search import ContextSearch
-from ctxstore.domain.bounds import check_version
-from ctxstore.domain.points import Point
 from ctxstore.infrastructure.cli.common import (
+    POINT_OPTIONS,
+    caller,
+    command,
+    commands,
     console,
     parse_time,
-    point_option,
     print_json,
     services,
-    version_option,
 )
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 
@@ -57,9 +65,10 @@ def checkpoint(
     as_json: JsonOpt = False,
 ) -> None:
     """Take a checkpoint (context package) of an agent."""
-    cp = services().checkpoints.capture(agent_id, version=version_option(version, "--version"),
-                                        label=label,
-                                        session_id=session, access_level=access_level)
+    cmd = command(Capture, {"agent_id": agent_id, "version": version, "label": label,
+                            "session_id": session, "access_level": access_level},
+                  {"session_id": "--session", "label": "--label", **POINT_OPTIONS})
+    cp = commands().capture(caller(), cmd)
     if as_json:
         print_json(cp.to_dict())
     else:
@@ -88,10 +97,11 @@ def checkpoints(
         rows = [Checkpoint.from_dict(e.as_dict()) for e in catalogue_checkpoints(
             agent_id, created_after=created_after, min_messages=min_messages,
             access_level=access_level, text=text, include_pruned=pruned)]
-    else:
-        rows = services().checkpoints.list(agent_id)
-    if keywords:
-        rows = ContextSearch(services().checkpoints).with_keywords(rows, keywords)
+        if keywords:
+            rows = ContextSearch(services().checkpoints).with_keywords(rows, keywords)
+    else:  # oldest first, as the catalogue lists them
+        rows = commands().list_checkpoints(caller(), ListCheckpoints(
+            agent_id=agent_id, limit=2**31, keywords=tuple(keywords or ()))).items[::-1]
     if as_json:
         print_json([cp.to_dict() for cp in rows])
         return
@@ -141,20 +151,10 @@ def checkpoint_prune(
         fail("could not prune: " + "; ".join(f"{a}: {e}" for a, e in sorted(failed.items())))
 
 
-def _point(version: int | None, at: str | None, checkpoint_id: str | None) -> Point:
-    given = [x for x in (version, at, checkpoint_id) if x is not None]
-    if len(given) != 1:
-        fail("give exactly one point: --version N, --at TIME or --checkpoint ID")
-    if version is not None:
-        return Point.of_version(check_version(version, "--version"))
-    if at is not None:
-        return Point.of_time(parse_time(at))
-    return Point.of_checkpoint(str(checkpoint_id))
-
-
 @friendly_errors
 def restore(
-    source: Annotated[str, typer.Argument(help="The agent to restore from.")],
+    source: Annotated[str | None, typer.Argument(
+        help="The agent to restore from (may be left out with --checkpoint).")] = None,
     version: Annotated[int | None, typer.Option(help="Source version.", min=0)] = None,
     at: Annotated[str | None, typer.Option(help="Source state at this time (ISO).")] = None,
     checkpoint_id: Annotated[str | None, typer.Option("--checkpoint", help="Checkpoint id.")
@@ -166,11 +166,15 @@ def restore(
     validate: Annotated[str, typer.Option(help="basic or comprehensive.")] = "basic",
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore an agent's context from a point of SOURCE (rewind, fork or merge)."""
-    point = _point(version, at, checkpoint_id)
-    result = services().restore.restore(source, point, into or source,
-                                        merge_strategy="merge" if merge else "replace",
-                                        validation_level=validate)
+    """Restore an agent's context from a point of SOURCE (none: its latest), or from a
+    checkpoint, into --into (default: SOURCE itself, a rewind), replacing or merging."""
+    cmd = command(Restore, {"source_agent_id": source, "version": version,
+                            "at": parse_time(at) if at else None, "package_id": checkpoint_id,
+                            "target_agent_id": into,
+                            "merge_strategy": "merge" if merge else "replace",
+                            "validation_level": validate},
+                  {"source_agent_id": "SOURCE", "target_agent_id": "--into", **POINT_OPTIONS})
+    result = commands().restore(caller(), cmd)
     if as_json:
         print_json(result.to_dict())
         return
@@ -178,8 +182,8 @@ def restore(
             else f"snapshot at version {result.base_version}" if result.base == "snapshot"
             else "the start of the history" if result.base == "events" else "the empty context")
     console.print(f"{result.mode}: {result.target_agent_id} is now version "
-                  f"{result.target_version} with {source} at version {result.source_version} "
-                  f"({result.merge_strategy})", highlight=False)
+                  f"{result.target_version} with {result.source_agent_id} at version "
+                  f"{result.source_version} ({result.merge_strategy})", highlight=False)
     console.print(f"  built from {base} + {result.events_replayed} events, "
                   f"{result.validation_level} validation, {result.duration_ms:.1f} ms",
                   highlight=False)
@@ -198,9 +202,11 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """What changed between two points of one agent, or of two agents."""
-    result = services().diff.diff(agent_id, point_option(from_point, "--from"),
-                                  point_option(to_point, "--to"),
-                                  other_agent_id=other)
+    cmd = command(Diff, {"agent_id": agent_id, "from": from_point, "to": to_point,
+                         "other_agent_id": other},
+                  {"from": "--from", "to": "--to", "other_agent_id": "--other",
+                   "agent_id": "AGENT_ID"})
+    result = commands().diff(caller(), cmd)
     if as_json:
         print_json(result.to_dict())
         return
@@ -234,7 +240,7 @@ def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="The .ctxpkg file to write.")],
 ) -> None:
     """Export a checkpoint to a portable .ctxpkg file."""
-    data = services().packages.export(package_id)
+    data = commands().export(caller(), ExportPackage(package_id))
     tmp = output.with_name(output.name + ".part")
     tmp.write_bytes(data)
     os.replace(tmp, output)
@@ -251,7 +257,7 @@ def import_package(
     limit = services().checkpoints.max_package_bytes
     if file.stat().st_size > limit + 2 * 1024 * 1024:
         services().checkpoints.check_size(file.stat().st_size, f"package file {file}")
-    cp = services().packages.import_package(file.read_bytes())
+    cp = commands().import_package(caller(), ImportPackage(file.read_bytes())).checkpoint
     if as_json:
         print_json(cp.to_dict())
     else:

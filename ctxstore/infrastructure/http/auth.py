@@ -1,9 +1,8 @@
-"""API keys and tenants: who is calling, and which agents and checkpoints they may see.
+"""API keys: who is calling (the `Caller` the commands act for).
 
 Without `CONTEXT_API_KEYS` every caller is the one local tenant (the embedded default). With
-keys, each key maps to a tenant, and each tenant names agents in its own namespace
-(domain.agent_id): another tenant's agent of the same id is simply not this tenant's (404,
-never 403: nothing about it is revealed).
+keys, each key maps to a tenant. What a tenant may see and touch is the access policy's
+(application.commands.access), the same at every door.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 
-from ctxstore.application.errors import AgentNotFound
+from ctxstore.application.commands import access
+from ctxstore.application.commands.access import Caller
 from ctxstore.application.ports import AgentSummary
 from ctxstore.application.store import LOCAL_TENANT, ContextStore
-from ctxstore.domain.agent_id import check_agent_id
 
 
 class ApiKeyError(ValueError):
@@ -140,22 +139,16 @@ def websocket_tenant(websocket: WebSocket) -> str | None:
     return ring.tenant_for(websocket_key(websocket))
 
 
+def require_caller(request: Request, tenant: Annotated[str, Depends(require_tenant)]
+                   ) -> Caller:
+    """The caller the commands act for: the key's tenant (the local one without keys)."""
+    return Caller(tenant=tenant, keyed=request.app.state.api.keys.enabled)
+
+
+CallerDep = Annotated[Caller, Depends(require_caller)]
+
+
 def visible_agent(store: ContextStore, agent_id: str, tenant: str) -> AgentSummary:
-    """This tenant's agent of that id, else AgentNotFound (404). Its `agent_id` is the key
-    the store knows it by (domain.agent_id): pass that to the store, show the agent id."""
-    check_agent_id(agent_id)
-    summary = store.summary(store.key_for(tenant, agent_id))
-    if summary is None or summary.tenant != tenant:
-        raise AgentNotFound(agent_id)
-    return summary
-
-
-def writable_agent(store: ContextStore, agent_id: str, tenant: str) -> str:
-    """The key of this tenant's agent of that id (existing or new) if the tenant may write
-    it, else AgentNotFound (only the local tenant can meet an agent id it may not write)."""
-    check_agent_id(agent_id)
-    key = store.key_for(tenant, agent_id)
-    owner = store.owner(key)
-    if owner is not None and owner != tenant:
-        raise AgentNotFound(agent_id)
-    return key
+    """The access policy's rule (application.commands.access) for a route that is no command:
+    this tenant's agent of that id, else AgentNotFound."""
+    return access.visible_agent(store, Caller(tenant), agent_id)

@@ -7,7 +7,6 @@ touching this module: not found → 404, conflicts → 409, integrity/validation
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from ctxstore.application.errors import (
     PackageTooLarge,
     PointNotFound,
     WriteConflict,
+    field_of,
 )
 from ctxstore.domain.agent_id import InvalidAgentId
 from ctxstore.domain.bounds import printable
@@ -69,18 +69,6 @@ def status_for(exc: Exception) -> int:
     if "Conflict" in name or "Exists" in name:
         return 409
     return 422
-
-
-_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_.]*): ")
-
-
-def field_of(exc: Exception) -> str | None:
-    """The field an error names: its `field`, or the `name: ...` its message starts with."""
-    field = getattr(exc, "field", None)
-    if isinstance(field, str):
-        return field
-    match = _LEADING_FIELD.match(str(exc))
-    return match.group(1) if match else None
 
 
 def install_error_handlers(app: FastAPI) -> None:

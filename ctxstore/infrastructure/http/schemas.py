@@ -1,4 +1,5 @@
-"""Response (and small request) models of the HTTP API: they are the OpenAPI contract.
+"""Response models of the HTTP API: they are the OpenAPI contract (requests are the
+application's commands, application.commands).
 
 What a use case already returns as a dataclass (`HistoryItem`, `Checkpoint`, `RestoreResult`)
 is its own response model: pydantic validates and serialises stdlib dataclasses, so the schema
@@ -7,17 +8,13 @@ cannot drift from the result.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ctxstore.application.checkpoint_model import AccessLevel, Checkpoint
-from ctxstore.application.restore import MergeStrategy, ValidationLevel
+from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.results import HistoryItem
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN
-from ctxstore.domain.bounds import BoundedText, Int64
 
 
 class FieldErrorOut(BaseModel):
@@ -124,79 +121,10 @@ class Health(BaseModel):
     nats: CheckStatus
 
 
-SELECTIVE_CAPTURE = ("include_memory", "include_mcp_state", "include_conversation")
-
-
-def _whole_capture(description: str) -> Any:
-    return Field(default=True, description=f"{description} (the seed's parameter). Only `true` "
-                 "for now: a capture holds the whole state; `false` is a 422.")
-
-
-class CaptureRequest(BaseModel):
-    """`POST /context/capture/{agent_id}` (query string or JSON body), and the WebSocket's
-    `capture`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    label: BoundedText | None = None
-    version: Int64 | None = Field(default=None,
-                                  description="Capture this version (default: the latest).")
-    session_id: Annotated[BoundedText, Field(min_length=1)] | None = None
-    access_level: AccessLevel = Field(
-        default="private",
-        description="private: this tenant only; shared: this tenant and those named in "
-        "`shared_with`; public: any tenant may read, export and restore from it.")
-    shared_with: list[BoundedText] = Field(
-        default_factory=list, max_length=100,
-        description="For access_level `shared`: the tenants (as named in CONTEXT_API_KEYS) "
-        "that may read, export and restore from it.")
-    include_memory: bool = _whole_capture("Capture the memories")
-    include_mcp_state: bool = _whole_capture("Capture the MCP servers' states")
-    include_conversation: bool = _whole_capture("Capture the messages")
-
-    @field_validator(*SELECTIVE_CAPTURE)
-    @classmethod
-    def _whole_state_only(cls, value: bool) -> bool:
-        # Leaving a part out silently would give a checkpoint that restores more than asked.
-        if not value:
-            raise PydanticCustomError(
-                "not_supported", "selective capture is not supported yet: a capture holds "
-                "the whole state; leave it true (or out)")
-        return value
-
-
 class CheckpointPage(BaseModel):
     items: list[Checkpoint]
     total: int = Field(description="How many match the filters (before paging).")
     next_offset: int | None
-
-
-class RestorePackageRequest(BaseModel):
-    """`POST /context/restore/{package_id}` (query string or JSON body)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    target_agent_id: str = Field(
-        pattern=AGENT_ID_PATTERN, max_length=128,
-        description="The agent to restore into (required, as in the seed; the checkpoint's own "
-        "agent is a rewind, another is a fork or a restore into it).")
-    merge_strategy: MergeStrategy = "replace"
-    validation_level: ValidationLevel = "basic"
-
-
-class RestoreRequest(BaseModel):
-    """Restore into the path's agent from `source_agent_id` (default: itself) at a point:
-    one of `version`, `at`, `package_id` (none: the source's latest). `POST
-    /agents/{agent_id}/restore` takes it from the query string or the JSON body."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source_agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN, max_length=128)
-    version: Int64 | None = None
-    at: datetime | None = None
-    package_id: BoundedText | None = Field(default=None, min_length=1)
-    merge_strategy: MergeStrategy = "replace"
-    validation_level: ValidationLevel = "basic"
 
 
 class PointOut(BaseModel):

@@ -4,9 +4,11 @@ Client → server (JSON objects; `request_id` is optional and echoed back):
 - `{"action": "follow", "agent_ids": [...], "after_version": N?}`: stream events after
   version N (default: from now on) of each agent; an agent not written yet may be followed.
 - `{"action": "unfollow", "agent_ids": [...]}`
-- `{"action": "capture", "agent_id": ..., "label"?, "version"?, "access_level"?}`
-- `{"action": "restore", "package_id": ..., "target_agent_id", "merge_strategy"?, ...}` or
-  `{"action": "restore", "target_agent_id": ..., "source_agent_id"?, "version" | "at"?, ...}`
+- `{"action": "capture", "agent_id": ..., "label"?, "version"?, "access_level"?, ...}`: the
+  Capture command's fields
+- `{"action": "restore", ...}`: the Restore command's fields (application.commands.restore):
+  `package_id` and `target_agent_id`, or an agent (`target_agent_id` and/or
+  `source_agent_id`) and a point (`version` | `at`, none: the latest)
 - `{"action": "ping"}`
 
 Server → client: `{"type": ..., "request_id"?: ..., "data": {...}}` with type `following`,
@@ -22,7 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,9 +33,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
+from ctxstore.application.commands import Caller, Capture, Restore
 from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
 from ctxstore.domain import bounds
-from ctxstore.domain.agent_id import AGENT_ID_PATTERN, InvalidAgentId, check_agent_id
+from ctxstore.domain.agent_id import InvalidAgentId, check_agent_id
 from ctxstore.domain.bounds import Int64, OutOfBounds
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.infrastructure.http import actions
@@ -47,13 +50,7 @@ from ctxstore.infrastructure.http.auth import (
 from ctxstore.infrastructure.http.deps import Api, api_of
 from ctxstore.infrastructure.http.errors import field_of, status_for
 from ctxstore.infrastructure.http.hub import Subscription
-from ctxstore.infrastructure.http.schemas import (
-    CaptureRequest,
-    ErrorBody,
-    FieldErrorOut,
-    RestorePackageRequest,
-    RestoreRequest,
-)
+from ctxstore.infrastructure.http.schemas import ErrorBody, FieldErrorOut
 
 router = APIRouter()
 log = logging.getLogger("ctxstore.http.ws")
@@ -79,26 +76,21 @@ class Unfollow(BaseModel):
     agent_ids: list[str] = Field(min_length=1, max_length=MAX_FOLLOWED)
 
 
-class Capture(CaptureRequest):
-    action: str
-    request_id: str | int | None = None
-    agent_id: str = Field(pattern=AGENT_ID_PATTERN, max_length=128)
+C = TypeVar("C", bound=BaseModel)
 
 
-class RestoreAny(RestoreRequest):
-    """Restore from a checkpoint (`package_id`), or from a point, into `target_agent_id`:
-    required, as on `POST /context/restore/{package_id}` (no default rewind of the source)."""
-
-    action: str
-    request_id: str | int | None = None
-    target_agent_id: str = Field(pattern=AGENT_ID_PATTERN, max_length=128)
+def command_of(model: type[C], message: dict[str, Any]) -> C:
+    """The command a request frame carries: its fields but `action` and `request_id`."""
+    return model.model_validate({k: v for k, v in message.items()
+                                 if k not in ("action", "request_id")})
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, api: Api, tenant: str):
+    def __init__(self, websocket: WebSocket, api: Api, caller: Caller):
         self.ws = websocket
         self.api = api
-        self.tenant = tenant
+        self.caller = caller
+        self.tenant = caller.tenant
         self.cursors: dict[str, int] = {}  # by agent id, as this tenant names them
         self.keys: dict[str, str] = {}  # agent id -> the store's key (domain.agent_id)
         self.send_lock = asyncio.Lock()
@@ -185,9 +177,9 @@ class Connection:
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "capture":
-            self._spawn(self._capture(Capture.model_validate(message)))
+            self._spawn(self._capture(command_of(Capture, message), request_id))
         elif action == "restore":
-            self._spawn(self._restore(RestoreAny.model_validate(message)))
+            self._spawn(self._restore(command_of(Restore, message), request_id))
         else:
             await self.error(f"action: unknown action {action!r}; expected one of follow, "
                              "unfollow, capture, restore, ping", request_id)
@@ -197,43 +189,26 @@ class Connection:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _capture(self, req: Capture) -> None:
-        rid = req.request_id
+    async def _capture(self, cmd: Capture, rid: Any) -> None:
         await self.send("context_capture_started",
-                        {"agent_id": req.agent_id, "label": req.label, "version": req.version},
+                        {"agent_id": cmd.agent_id, "label": cmd.label, "version": cmd.version},
                         rid)
         try:
-            request = CaptureRequest.model_validate(req.model_dump(
-                include={"label", "version", "session_id", "access_level", "shared_with"}))
-            out = await run_in_threadpool(actions.capture, self.api, self.tenant, req.agent_id,
-                                          request)
+            out = await run_in_threadpool(actions.capture, self.api, self.caller, cmd)
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
             await self.error(e, rid)
             return
         await self.send("context_captured", to_jsonable_python(out), rid)
 
-    async def _restore(self, req: RestoreAny) -> None:
-        rid = req.request_id
-        await self.send("context_restoration_started", req.model_dump(
-            mode="json", exclude={"action", "request_id"}, exclude_none=True), rid)
+    async def _restore(self, cmd: Restore, rid: Any) -> None:
+        await self.send("context_restoration_started",
+                        cmd.model_dump(mode="json", exclude_none=True), rid)
         try:
-            out = await run_in_threadpool(self._run_restore, req)
+            out = await run_in_threadpool(actions.restore, self.api, self.caller, cmd)
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
             await self.error(e, rid)
             return
         await self.send("context_restored", to_jsonable_python(out), rid)
-
-    def _run_restore(self, req: RestoreAny) -> Any:
-        if req.package_id is not None and req.source_agent_id is None and (
-                req.version is None and req.at is None):
-            return actions.restore_package(
-                self.api, self.tenant, req.package_id,
-                RestorePackageRequest(target_agent_id=req.target_agent_id,
-                                      merge_strategy=req.merge_strategy,
-                                      validation_level=req.validation_level))
-        request = RestoreRequest.model_validate(req.model_dump(
-            exclude={"action", "request_id", "target_agent_id"}))
-        return actions.restore_into(self.api, self.tenant, req.target_agent_id, request)
 
     async def close(self) -> None:
         self.sub.close()
@@ -313,7 +288,7 @@ async def websocket(ws: WebSocket) -> None:
             "detail": UNAUTHORIZED, "errors": [], "status": 401}}))
         await ws.close(code=4401, reason="unauthorized")
         return
-    conn = Connection(ws, api, tenant)
+    conn = Connection(ws, api, Caller(tenant, keyed=api.keys.enabled))
     api.metrics.websockets.inc()
     pump = asyncio.create_task(conn.pump())
     try:

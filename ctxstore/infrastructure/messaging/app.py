@@ -20,10 +20,11 @@ from faststream.nats import JStream, NatsBroker
 from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 from pydantic import BaseModel, Field
 
+from ctxstore.application.commands.fields import AgentId
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestWorker
-from ctxstore.infrastructure.messaging.rpc import AgentId, error_middleware, register_rpc
+from ctxstore.infrastructure.messaging.rpc import error_middleware, register_rpc
 from ctxstore.infrastructure.messaging.streams import ensure_streams
 from ctxstore.infrastructure.messaging.subjects import Subjects
 

@@ -22,6 +22,10 @@ catch, discarding a partly collected batch (left unacknowledged, so later messag
 partition overtake it after a restart of the task). tests/messaging/test_messaging_pitfalls.py
 shows each of these on a real server. ``fetch`` is also costly per message (see pull.py). The
 pull loop below runs inside the FastStream app's lifespan.
+
+Beside it: ingest_options.py (tuning, counters, progress line), ingest_decode.py (message to
+envelope or dead letter, by the rules every door applies), ingest_record.py (the transaction
+and its retries).
 """
 
 from __future__ import annotations
@@ -30,120 +34,37 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
 import orjson
-import psycopg
-from eventsourcing.persistence import (
-    DataError,
-    NotSupportedError,
-    PersistenceError,
-    ProgrammingError,
-)
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 
-from ctxstore.application.errors import WriteConflict
-from ctxstore.application.results import EventOutcome, RecordResult
+from ctxstore.application.results import EventOutcome
 from ctxstore.application.store import ContextStore
-from ctxstore.domain.bounds import DEFAULT_MAX_CLOCK_SKEW_SECONDS
-from ctxstore.domain.events import AnyEnvelope, InvalidEnvelope, parse_envelope
-from ctxstore.infrastructure.messaging.dlq import DeadLetter, DeadLetterPublisher
+from ctxstore.infrastructure.messaging.dlq import DeadLetterPublisher
+from ctxstore.infrastructure.messaging.ingest_decode import (
+    Decoded,
+    MessageDecoder,
+    last_of_each_consumer,
+)
+from ctxstore.infrastructure.messaging.ingest_options import (
+    IngestOptions,
+    IngestStats,
+    ProgressReport,
+)
+from ctxstore.infrastructure.messaging.ingest_record import BatchRecorder, is_transient
 from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
 from ctxstore.infrastructure.messaging.pull import BatchPuller
 from ctxstore.infrastructure.messaging.streams import consumer_config, ensure_consumer
-from ctxstore.infrastructure.messaging.subjects import Subjects, dlq_agent_token
+from ctxstore.infrastructure.messaging.subjects import Subjects
+
+__all__ = ["IngestOptions", "IngestStats", "IngestWorker", "ProgressReport", "is_transient",
+           "last_of_each_consumer"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class IngestOptions:
-    """Tuning of the worker; the defaults suit both a laptop and the benchmark."""
-
-    max_event_bytes: int = 1024 * 1024
-    max_clock_skew_seconds: float = DEFAULT_MAX_CLOCK_SKEW_SECONDS
-    batch_size: int = 2000  # most messages recorded in one transaction
-    fetch_size: int = 500  # most messages per pull request
-    idle_wait: float = 2.0  # how long a pull request stays open on the server
-    queue_batches: int = 8  # pulled batches waiting for the committer (back-pressure)
-    retry_initial: float = 0.05
-    retry_max: float = 5.0
-    announce: bool = True
-    progress_every: float = 30.0  # seconds between progress lines in the log (0: none)
-    lease_seconds: float = 10.0  # a dead worker's partitions are free again after this
-    stop_timeout: float = 30.0  # how long stopping waits for a batch still being retried
-    lease_holder: str | None = None  # the same name takes back a dead predecessor's leases
-
-
-@dataclass
-class IngestStats:
-    recorded: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    retries: int = 0
-    last_error: str | None = None
-
-    def summary(self) -> str:
-        return (f"{self.recorded} recorded, {self.duplicates} duplicates, "
-                f"{self.dead_lettered} dead-lettered, {self.batches} batches, "
-                f"{self.retries} retries")
-
-
-class ProgressReport:
-    """The progress line of each interval: what the worker did in it, and its totals.
-
-    None for an interval in which nothing happened, so an idle worker keeps the log quiet. The
-    first interval counts from when the report is made, like every other one.
-    """
-
-    def __init__(self, stats: IngestStats, now: float):
-        self.stats = stats
-        self._last, self._last_time = self._counts(), now
-
-    def _counts(self) -> tuple[int, int, int]:
-        return self.stats.recorded, self.stats.dead_lettered, self.stats.retries
-
-    def line(self, now: float) -> str | None:
-        counts, last, span = self._counts(), self._last, max(now - self._last_time, 1e-9)
-        self._last, self._last_time = counts, now
-        if counts == last:
-            return None
-        done = counts[0] - last[0]
-        return (f"ingest: {done} events in the last {span:.0f}s ({done / span:.0f}/s); "
-                f"{self.stats.summary()}")
-
-
-def is_transient(error: BaseException) -> bool:
-    """Errors worth retrying the same batch for: the database or its connection, not the data."""
-    if isinstance(error, DataError | ProgrammingError | NotSupportedError):
-        return False
-    return isinstance(error, PersistenceError | psycopg.OperationalError | psycopg.InterfaceError
-                      | WriteConflict | OSError | TimeoutError)
-
-
-def last_of_each_consumer(msgs: Iterable[Msg]) -> list[Msg]:
-    """The last message of each consumer (the reply subject names it) among `msgs`."""
-    last: dict[str, Msg] = {}
-    for msg in msgs:
-        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
-        # Counted from the end: newer servers put a domain and an account hash first, and
-        # may add a token (then a consumer can be acked more than once: harmless).
-        last[msg.reply.rsplit(".", 5)[0]] = msg
-    return list(last.values())
-
-
-@dataclass
-class _Decoded:
-    msg: Msg
-    envelope: AnyEnvelope | None = None
-    error: str | None = None
-    original_subject: str = ""
-    agent_token: str | None = None
 
 
 class IngestWorker:
@@ -169,6 +90,8 @@ class IngestWorker:
         self.options = options or IngestOptions()
         self.stats = IngestStats()
         self.dlq = DeadLetterPublisher(self.js, subjects)
+        self.decoder = MessageDecoder(subjects, self.options.limits)
+        self.recorder = BatchRecorder(store, self.options, self.stats)
         self._queue: asyncio.Queue[list[Msg]] = asyncio.Queue(
             maxsize=self.options.queue_batches * max(1, len(self.partitions)))
         self._tasks: list[asyncio.Task[None]] = []
@@ -307,14 +230,14 @@ class IngestWorker:
         while True:
             msgs, stop = self._take([] if stopping else await self._queue.get())
             stopping = stopping or stop
-            decoded = [self._decode(m) for m in msgs]
+            decoded = [self.decoder.decode(m) for m in msgs]
             if inflight is not None:
                 await inflight
                 inflight = None
                 if len(decoded) < self.options.batch_size and not stopping:
                     # Top up with what arrived meanwhile, so batches stay large under load.
                     more, stopping = self._take([], len(decoded))
-                    decoded += [self._decode(m) for m in more]
+                    decoded += [self.decoder.decode(m) for m in more]
             if decoded:
                 self._held += 1
                 inflight = asyncio.create_task(self._process(decoded))
@@ -335,40 +258,19 @@ class IngestWorker:
             msgs.extend(more)
         return msgs, stopping
 
-    def _decode(self, msg: Msg) -> _Decoded:
-        original, token = self.subjects.original_subject(msg.subject)
-        item = _Decoded(msg, original_subject=original, agent_token=token)
-        if token is None:
-            item.error = (f"subject {original!r} is not {self.subjects.events_template}: "
-                          "one agent id token expected")
-            return item
-        try:
-            envelope = parse_envelope(
-                msg.data, max_event_bytes=self.options.max_event_bytes,
-                max_clock_skew_seconds=self.options.max_clock_skew_seconds)
-        except InvalidEnvelope as e:
-            item.error = e.reason
-            return item
-        if envelope.agent_id != token:
-            item.error = (f"agent_id: the envelope's agent_id {envelope.agent_id!r} differs "
-                          f"from the subject's agent {token!r}")
-            return item
-        item.envelope = envelope
-        return item
-
-    async def _process(self, decoded: list[_Decoded]) -> None:
+    async def _process(self, decoded: list[Decoded]) -> None:
         try:
             await self._record_and_ack(decoded)
         finally:
             self._held -= 1
 
-    async def _record_and_ack(self, decoded: list[_Decoded]) -> None:
+    async def _record_and_ack(self, decoded: list[Decoded]) -> None:
         good = [d for d in decoded if d.envelope is not None]
         dead = [d for d in decoded if d.envelope is None]
         outcomes: list[EventOutcome] = []
         if good:
             envelopes = [d.envelope for d in good if d.envelope is not None]
-            outcomes = await self._record(envelopes, [d.msg for d in good])
+            outcomes = await self.recorder.record(envelopes, [d.msg for d in good])
         by_id = {d.envelope.event_id: d for d in good if d.envelope is not None}
         for outcome in outcomes:
             if outcome.status == "rejected":
@@ -377,7 +279,7 @@ class IngestWorker:
                 item.error = f"{where}{outcome.reason}"
                 dead.append(item)
         if dead:
-            await self.dlq.publish_all([self._dead_letter(d) for d in dead])
+            await self.dlq.publish_all([self.decoder.dead_letter(d) for d in dead])
         for msg in last_of_each_consumer(d.msg for d in decoded):
             await msg.ack()  # AckPolicy.ALL: also acknowledges the consumer's earlier ones
         self.stats.batches += 1
@@ -397,67 +299,3 @@ class IngestWorker:
             elif outcome.status == "duplicate":
                 self.stats.duplicates += 1
         self.stats.recorded += recorded
-
-    def _dead_letter(self, item: _Decoded) -> DeadLetter:
-        body_agent = item.envelope.agent_id if item.envelope is not None else None
-        # A malformed subject (ctx.events.a.b) is filed under its sanitised tail (a_b).
-        parts = item.original_subject.split(".", 2)
-        tail = parts[2] if len(parts) == 3 else None
-        meta = item.msg.metadata
-        return DeadLetter(
-            agent_token=dlq_agent_token(item.agent_token, body_agent, tail),
-            data=item.msg.data,
-            error=item.error or "rejected",
-            original_subject=item.original_subject,
-            dedup_id=f"{self.subjects.events_stream}:{meta.sequence.stream}",
-            original_msg_id=(item.msg.headers or {}).get("Nats-Msg-Id"),
-        )
-
-    async def _record(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
-                      ) -> list[EventOutcome]:
-        """Record in one transaction, retrying transient failures for as long as they last."""
-        delay = self.options.retry_initial
-        last_progress = time.monotonic()
-        failures = 0
-        while True:
-            try:
-                result: RecordResult = await asyncio.to_thread(self.store.record, envelopes)
-                return result.outcomes
-            except Exception as e:  # noqa: BLE001 - classified below
-                failures += 1
-                self.stats.retries += 1
-                self.stats.last_error = f"{type(e).__name__}: {e}"
-                if not is_transient(e) and failures >= 3:
-                    return await self._record_one_by_one(envelopes, msgs)
-                log.warning("recording %d events failed (%s); retrying in %.2fs",
-                            len(envelopes), self.stats.last_error, delay)
-            if time.monotonic() - last_progress > 10:
-                # Keep the server from redelivering what this worker still holds.
-                for m in msgs:
-                    await m.in_progress()
-                last_progress = time.monotonic()
-            await asyncio.sleep(delay)
-            delay = min(self.options.retry_max, delay * 2)
-
-    async def _record_one_by_one(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
-                                 ) -> list[EventOutcome]:
-        """A batch that keeps failing for a non-transient reason: find and reject the culprit."""
-        outcomes: list[EventOutcome] = []
-        for envelope in envelopes:
-            delay = self.options.retry_initial
-            while True:
-                try:
-                    result = await asyncio.to_thread(self.store.record, [envelope])
-                    outcomes.extend(result.outcomes)
-                    break
-                except Exception as e:  # noqa: BLE001 - this one event may not be storable
-                    if not is_transient(e):
-                        outcomes.append(EventOutcome(
-                            envelope.event_id, envelope.agent_id, "rejected",
-                            reason=f"store error {type(e).__name__}: {e}"))
-                        break
-                    for m in msgs:
-                        await m.in_progress()
-                    await asyncio.sleep(delay)
-                    delay = min(self.options.retry_max, delay * 2)
-        return outcomes

@@ -10,24 +10,19 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ctxstore.application.results import EventOutcome
+from ctxstore.application.commands import Caller, Diff, ReadContext, RecordEvents
+from ctxstore.application.commands.record import body_error
 from ctxstore.application.store import from_us
 from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN, plain_agent_id
 from ctxstore.domain.bounds import INT64_MAX, OutOfBounds
-from ctxstore.domain.events import (
-    EVENT_TYPES,
-    AnyEnvelope,
-    FieldError,
-    InvalidEnvelope,
-    parse_envelope,
-)
+from ctxstore.domain.events import EVENT_TYPES, FieldError, InvalidEnvelope
 from ctxstore.infrastructure.http import actions
-from ctxstore.infrastructure.http.auth import Tenant, visible_agent, writable_agent
+from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.limits import BodyTooLarge
-from ctxstore.infrastructure.http.params import NoQuery
+from ctxstore.infrastructure.http.params import NoQuery, command
 from ctxstore.infrastructure.http.schemas import (
     AgentOut,
     AgentPage,
@@ -65,111 +60,41 @@ Status codes:
 """
 
 
-def _body_error(message: str) -> InvalidEnvelope:
-    return InvalidEnvelope([FieldError(field="(body)", message=message)])
-
-
-def _rejected(index: int, event_id: str | None, field: str, reason: str) -> EventOutcomeOut:
-    return EventOutcomeOut(index=index, event_id=event_id, status="rejected", field=field,
-                           reason=reason)
-
-
-def record_body(api: Api, agent_id: str, tenant: str, body: bytes) -> tuple[int, RecordResponse]:
-    """Validate each envelope, record the valid ones, report every one by index."""
-    key = writable_agent(api.store, agent_id, tenant)
+def record_body(api: Api, agent_id: str, caller: Caller, body: bytes
+                ) -> tuple[int, RecordResponse]:
+    """The body as a RecordEvents command (the batch rule is the command's), the report as
+    201 (recorded), 200 (nothing new) or 422 (some rejected, the rest recorded)."""
+    api.services.commands.policy.writable(caller, agent_id)  # 404 before reading the body
     try:
         raw, _ = bounds.loads(body)
     except OutOfBounds as e:
         raise InvalidEnvelope([FieldError(field=e.field, message=e.message)]) from None
     except ValueError as e:
-        raise _body_error(f"invalid JSON: {e}") from None
-    items: list[Any]
-    if isinstance(raw, dict):
-        items = [raw]
-    elif isinstance(raw, list):
-        items = raw
-    else:
-        raise _body_error("the body must be an envelope (object) or a list of envelopes")
-    if not items:
-        raise _body_error("the list has no envelopes")
+        raise body_error(f"invalid JSON: {e}") from None
+    cmd = RecordEvents.of_json(agent_id, raw)
     limit = api.settings.http_max_batch_events
-    if len(items) > limit:
-        raise BodyTooLarge(message=f"the batch has {len(items)} envelopes, over the limit of "
-                           f"{limit} (CONTEXT_HTTP_MAX_BATCH_EVENTS); nothing was recorded")
-    outcomes: dict[int, EventOutcomeOut] = {}
-    errors: dict[int, list[FieldErrorOut]] = {}
-    valid: list[tuple[int, AnyEnvelope]] = []
-    max_bytes = api.settings.max_event_bytes
-    for i, item in enumerate(items):
-        event_id = item.get("event_id") if isinstance(item, dict) else None
-        event_id = bounds.printable(event_id) if isinstance(event_id, str) else None
-        try:
-            envelope = parse_envelope(
-                item, max_event_bytes=max_bytes,
-                max_clock_skew_seconds=api.settings.max_clock_skew_seconds)
-        except InvalidEnvelope as e:
-            first = e.errors[0]
-            outcomes[i] = _rejected(i, event_id, first.field, e.reason)
-            errors[i] = [FieldErrorOut(field=x.field, message=x.message, index=i)
-                         for x in e.errors]
-            continue
-        if envelope.agent_id != agent_id:
-            outcomes[i] = _rejected(i, event_id, "agent_id",
-                                    f"agent_id {envelope.agent_id!r} differs from the path's "
-                                    f"{agent_id!r}")
-            continue
-        valid.append((i, envelope))
-    version: int | None = None
-    if valid:
-        result = api.store.record([e for _, e in valid], tenant=tenant)
-        for (i, _), outcome in zip(valid, result.outcomes, strict=True):
-            outcomes[i] = _outcome(i, outcome)
-        version = result.versions.get(agent_id)
-    if version is None:
-        summary = api.store.summary(key)
-        version = summary.version if summary else 0
-    ordered = [outcomes[i] for i in range(len(items))]
-    response = _summarise(agent_id, version, ordered, errors)
+    if len(cmd.items) > limit:
+        raise BodyTooLarge(message=f"the batch has {len(cmd.items)} envelopes, over the limit "
+                           f"of {limit} (CONTEXT_HTTP_MAX_BATCH_EVENTS); nothing was recorded")
+    report = api.services.commands.record(caller, cmd)
     m = api.metrics
-    m.events_recorded.inc(response.recorded)
-    m.events_duplicate.inc(response.duplicates)
-    if response.rejected:
-        m.events_rejected.labels("invalid").inc(response.rejected)
-    if response.recorded:
-        api.hub.notify([key])
-    status = 422 if response.rejected else 201 if response.recorded else 200
-    return status, response
+    m.events_recorded.inc(report.recorded)
+    m.events_duplicate.inc(report.duplicates)
+    if report.rejected:
+        m.events_rejected.labels("invalid").inc(report.rejected)
+    if report.recorded:
+        api.hub.notify([report.key])
+    response = RecordResponse(
+        agent_id=agent_id, recorded=report.recorded, duplicates=report.duplicates,
+        rejected=report.rejected, version=report.version,
+        outcomes=[EventOutcomeOut.model_validate(o, from_attributes=True)
+                  for o in report.outcomes],
+        detail=report.detail,
+        errors=[FieldErrorOut.model_validate(e, from_attributes=True) for e in report.errors])
+    return RECORD_STATUS[report.verdict], response
 
 
-def _outcome(index: int, o: EventOutcome) -> EventOutcomeOut:
-    return EventOutcomeOut(index=index, event_id=o.event_id, status=o.status, version=o.version,
-                           field=o.field, reason=o.reason)
-
-
-def _summarise(agent_id: str, version: int, outcomes: list[EventOutcomeOut],
-               field_errors: dict[int, list[FieldErrorOut]]) -> RecordResponse:
-    """Counts, and each rejected envelope's field errors (all of them) with its index."""
-    rejected = [o for o in outcomes if o.status == "rejected"]
-    errors: list[FieldErrorOut] = []
-    for o in rejected:
-        errors.extend(field_errors.get(o.index) or [FieldErrorOut(
-            field=o.field or "(envelope)", message=o.reason or "rejected", index=o.index)])
-    detail = None
-    if rejected:
-        recorded = sum(1 for o in outcomes if o.status == "recorded")
-        detail = (f"{len(rejected)} of {len(outcomes)} envelopes rejected ({recorded} recorded): "
-                  + "; ".join(f"[{o.index}] {o.reason}" for o in rejected[:5])
-                  + ("; …" if len(rejected) > 5 else ""))
-    return RecordResponse(
-        agent_id=agent_id,
-        recorded=sum(1 for o in outcomes if o.status == "recorded"),
-        duplicates=sum(1 for o in outcomes if o.status == "duplicate"),
-        rejected=len(rejected),
-        version=version,
-        outcomes=outcomes,
-        detail=detail,
-        errors=errors,
-    )
+RECORD_STATUS = {"partly_rejected": 422, "recorded": 201, "nothing_new": 200}
 
 
 @router.post(
@@ -194,9 +119,9 @@ def _summarise(agent_id: str, version: int, outcomes: list[EventOutcomeOut],
     }},
 )
 async def post_events(agent_id: AgentIdPath, request: Request, api: ApiDep,
-                      tenant: Tenant, _: NoQuery) -> JSONResponse:
+                      caller: CallerDep, _: NoQuery) -> JSONResponse:
     body = await request.body()
-    status, response = await run_in_threadpool(record_body, api, agent_id, tenant, body)
+    status, response = await run_in_threadpool(record_body, api, agent_id, caller, body)
     return JSONResponse(response.model_dump(mode="json"), status_code=status)
 
 
@@ -237,28 +162,28 @@ def get_events(
 def get_context(
     agent_id: AgentIdPath,
     api: ApiDep,
-    tenant: Tenant,
+    caller: CallerDep,
     version: Annotated[int | None, Query(ge=0, le=INT64_MAX,
                                          description="The state at this version.")] = None,
     at: Annotated[datetime | None, Query(
         description="The state at this time (RFC 3339; UTC when no offset).")] = None,
+    package_id: Annotated[str | None, Query(min_length=1, max_length=256,
+                                            description="The state this checkpoint holds.")
+                          ] = None,
 ) -> Response:
-    """The agent's state now, or at a `version`, or at a time `at` (not both)."""
-    if version is not None and at is not None:
-        raise InvalidEnvelope([FieldError(field="query.at",
-                                          message="give version or at, not both")])
-    summary = visible_agent(api.store, agent_id, tenant)
-    key = summary.agent_id
-    if at is not None:
-        version = api.store.version_at(key, at if at.tzinfo else at.replace(tzinfo=UTC))
-    if version is None:
-        version = summary.version
-    data = api.states.get(key, version)
+    """The agent's state now, or at a `version`, a time `at` or a checkpoint `package_id`
+    (one of them)."""
+    cmd = command(ReadContext, "query", {"agent_id": agent_id, "version": version, "at": at,
+                                         "package_id": package_id})
+    commands = api.services.commands
+    located = commands.locate(caller, cmd)
+    cached = located.package_id is None
+    data = api.states.get(located.key, located.version) if cached else None
     if data is None:
-        state = api.store.context(key, version=version)
         # States can be megabytes: serialise once, in Rust, without re-validating the model.
-        data = pydantic_core.to_json(state)
-        api.states.put(key, version, data)
+        data = pydantic_core.to_json(commands.state_at(caller, located))
+        if cached:
+            api.states.put(located.key, located.version, data)
     return Response(data, media_type="application/json")
 
 
@@ -291,7 +216,7 @@ def list_agents(
 def get_diff(
     agent_id: AgentIdPath,
     api: ApiDep,
-    tenant: Tenant,
+    caller: CallerDep,
     from_: Annotated[str, Query(alias="from", min_length=1, max_length=300,
                                 description="A point: version, RFC 3339 time, checkpoint id "
                                 "or `latest`.")],
@@ -302,7 +227,10 @@ def get_diff(
 ) -> dict[str, Any]:
     """Messages, reasoning, memories, links, tool calls and MCP states added, removed or
     changed from `from` to `to`."""
-    return actions.diff(api, tenant, agent_id, from_, to, other_agent_id)
+    cmd = command(Diff, "query", {"agent_id": agent_id, "from": from_, "to": to,
+                                  "other_agent_id": other_agent_id})
+    result: dict[str, Any] = api.services.commands.diff(caller, cmd).to_dict()
+    return result
 
 
 @router.get("/agents/{agent_id}/evolution", response_model=EvolutionOut,

@@ -13,13 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from ctxstore.application.commands import ListCheckpoints
 from ctxstore.application.context_search import ContextSearch
 from ctxstore.application.errors import InvalidRequest
 from ctxstore.application.memory_search import MemorySearch, MemorySearchResult
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.domain.points import InvalidPoint, Point
-from ctxstore.infrastructure.http import actions
-from ctxstore.infrastructure.http.auth import Tenant, visible_agent
+from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
 from ctxstore.infrastructure.http.deps import ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.params import model_params, openapi_of
@@ -46,16 +46,17 @@ MemorySearchParams = Annotated[MemorySearchRequest, Depends(model_params(MemoryS
 
 @router.post("/context/search", response_model=CheckpointPage, summary="Search checkpoints",
              openapi_extra=openapi_of(ContextSearchRequest))
-def search_contexts(api: ApiDep, tenant: Tenant, request: ContextSearchParams
+def search_contexts(api: ApiDep, caller: CallerDep, request: ContextSearchParams
                     ) -> CheckpointPage:
     """The seed's `search_contexts`: the checkpoints this tenant may read of `agent_id`, whose
     label, session, agent id or text hold ALL the `keywords`, created after `created_after`,
     with at least `min_message_count` messages; newest first, paged as `/context/packages`."""
-    return actions.list_checkpoints(
-        api, tenant, agent_id=request.agent_id, created_after=request.created_after,
+    found = api.services.commands.list_checkpoints(caller, ListCheckpoints(
+        agent_id=request.agent_id, created_after=request.created_after,
         min_message_count=request.min_message_count, q=request.q,
         access_level=request.access_level, limit=request.limit, offset=request.offset,
-        keywords=request.keywords)
+        keywords=tuple(request.keywords)))
+    return CheckpointPage(items=found.items, total=found.total, next_offset=found.next_offset)
 
 
 @router.get("/search", response_model=TextSearchOut, summary="Full-text search",

@@ -1,0 +1,87 @@
+"""The use cases as typed commands, and the one access policy they all apply.
+
+Every door (HTTP routes, the WebSocket, NATS RPC and ingest, the CLI) parses its input into a
+command, calls `Commands` with the `Caller` it serves, and maps the typed result or error to its
+own output. The rules (batch semantics, points, targets, tenants and access levels) live here
+once, so the doors accept and refuse the same requests (tests/test_doors.py runs one table of
+requests through all four). Errors are the application's (`application.errors`, with the field
+at fault) or pydantic's ValidationError (a command that cannot be built), which every door maps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.commands import capture as _capture
+from ctxstore.application.commands import catalogue as _catalogue
+from ctxstore.application.commands import diff as _diff
+from ctxstore.application.commands import packages as _packages
+from ctxstore.application.commands import read as _read
+from ctxstore.application.commands import record as _record
+from ctxstore.application.commands import restore as _restore
+from ctxstore.application.commands.access import LOCAL, AccessPolicy, Caller, shown
+from ctxstore.application.commands.capture import Capture, CaptureOptions
+from ctxstore.application.commands.catalogue import CheckpointList, ListCheckpoints
+from ctxstore.application.commands.context import EventLimits, UseCases
+from ctxstore.application.commands.diff import Diff
+from ctxstore.application.commands.packages import ExportPackage, Imported, ImportPackage
+from ctxstore.application.commands.read import Located, ReadContext
+from ctxstore.application.commands.record import RecordEvents, RecordReport, parse_event
+from ctxstore.application.commands.restore import (
+    Restore,
+    RestoreOptions,
+    RestoreSource,
+    RestoreTarget,
+)
+from ctxstore.application.diff import ContextDiff
+from ctxstore.application.restore import RestoreResult
+
+__all__ = [
+    "LOCAL", "AccessPolicy", "Caller", "Capture", "CaptureOptions", "CheckpointList",
+    "Commands", "Diff", "EventLimits", "ExportPackage", "ImportPackage", "Imported",
+    "ListCheckpoints", "Located", "ReadContext", "RecordEvents", "RecordReport", "Restore",
+    "UseCases",
+    "RestoreOptions", "RestoreSource", "RestoreTarget", "parse_event", "shown",
+]
+
+
+class Commands:
+    """One handler per command. Blocking (the store): doors call it from a worker thread."""
+
+    def __init__(self, use_cases: UseCases):
+        self.use_cases = use_cases
+        self.policy = use_cases.policy
+
+    def record(self, caller: Caller, cmd: RecordEvents) -> RecordReport:
+        return _record.record_events(self.use_cases, caller, cmd)
+
+    def locate(self, caller: Caller, cmd: ReadContext) -> Located:
+        return _read.locate(self.use_cases, caller, cmd)
+
+    def state_at(self, caller: Caller, located: Located) -> dict[str, Any]:
+        return _read.state_at(self.use_cases, caller, located)
+
+    def read(self, caller: Caller, cmd: ReadContext) -> dict[str, Any]:
+        return _read.read_context(self.use_cases, caller, cmd)
+
+    def capture(self, caller: Caller, cmd: Capture) -> Checkpoint:
+        return _capture.capture(self.use_cases, caller, cmd)
+
+    def restore(self, caller: Caller, cmd: Restore) -> RestoreResult:
+        return _restore.restore(self.use_cases, caller, cmd)
+
+    def diff(self, caller: Caller, cmd: Diff) -> ContextDiff:
+        return _diff.diff(self.use_cases, caller, cmd)
+
+    def checkpoint(self, caller: Caller, package_id: str) -> Checkpoint:
+        return self.policy.checkpoint(caller, package_id)
+
+    def list_checkpoints(self, caller: Caller, cmd: ListCheckpoints) -> CheckpointList:
+        return _catalogue.list_checkpoints(self.use_cases, caller, cmd)
+
+    def export(self, caller: Caller, cmd: ExportPackage) -> bytes:
+        return _packages.export_package(self.use_cases, caller, cmd)
+
+    def import_package(self, caller: Caller, cmd: ImportPackage) -> Imported:
+        return _packages.import_package(self.use_cases, caller, cmd)

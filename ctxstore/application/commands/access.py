@@ -1,0 +1,81 @@
+"""Who is asking, and what they may touch: the one access policy every command applies.
+
+Every door names a `Caller`: HTTP and the WebSocket the tenant of the API key (the local tenant
+without keys), the CLI the local tenant unless told `--tenant`, NATS RPC and ingest the local
+tenant (until tenants come to NATS). Requests name agents by agent id; the store knows them by
+key (domain.agent_id), which the policy resolves. Another tenant's agent or checkpoint is simply
+not found (404, never 403: nothing about it is revealed). Which checkpoints a tenant may read is
+the checkpoint's access level (`Checkpoint.readable_by`: private, shared with it, public).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.checkpoints import CheckpointService
+from ctxstore.application.errors import AgentNotFound
+from ctxstore.application.ports import AgentSummary
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_id, plain_agent_id
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The tenant a request acts for; `keyed` when the door authenticated it by an API key
+    (then an import may create the tenant's agent, see ImportPackage)."""
+
+    tenant: str = LOCAL_TENANT
+    keyed: bool = False
+
+
+LOCAL = Caller()
+
+
+class AccessPolicy:
+    def __init__(self, store: ContextStore, checkpoints: CheckpointService):
+        self.store = store
+        self.checkpoints = checkpoints
+
+    def key(self, caller: Caller, agent_id: str) -> str:
+        """The store's key of the caller's agent of that id (whether or not it exists)."""
+        return self.store.key_for(caller.tenant, agent_id)
+
+    def visible(self, caller: Caller, agent_id: str) -> AgentSummary:
+        return visible_agent(self.store, caller, agent_id)
+
+    def writable(self, caller: Caller, agent_id: str) -> str:
+        return writable_agent(self.store, caller, agent_id)
+
+    def checkpoint(self, caller: Caller, package_id: str) -> Checkpoint:
+        """The checkpoint if the caller may read it, with its agent as the caller sees it;
+        CheckpointNotFound otherwise."""
+        return shown(self.checkpoints.get(package_id, caller.tenant))
+
+
+def visible_agent(store: ContextStore, caller: Caller, agent_id: str) -> AgentSummary:
+    """The caller's agent of that id, else AgentNotFound. Its `agent_id` is the store's key:
+    pass that to the store, show the agent id."""
+    check_agent_id(agent_id)
+    summary = store.summary(store.key_for(caller.tenant, agent_id))
+    if summary is None or summary.tenant != caller.tenant:
+        raise AgentNotFound(agent_id)
+    return summary
+
+
+def writable_agent(store: ContextStore, caller: Caller, agent_id: str) -> str:
+    """The key of the caller's agent of that id (existing or new) if it may write it, else
+    AgentNotFound (only the local tenant can meet an agent id it may not write: one kept by
+    another tenant before agents had namespaces)."""
+    check_agent_id(agent_id)
+    key = store.key_for(caller.tenant, agent_id)
+    owner = store.owner(key)
+    if owner is not None and owner != caller.tenant:
+        raise AgentNotFound(agent_id)
+    return key
+
+
+def shown(checkpoint: Checkpoint) -> Checkpoint:
+    """The checkpoint as a tenant sees it: its agent by agent id, not by the store's key."""
+    return dataclasses.replace(checkpoint, agent_id=plain_agent_id(checkpoint.agent_id))

@@ -74,6 +74,15 @@ class _EnvelopeBase(BaseModel):
     occurred_at: datetime | None = None
     session_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
 
+    @field_validator("event_id")
+    @classmethod
+    def _no_nul(cls, v: str) -> str:
+        # The event id is an idempotency key the store looks up as text, and PostgreSQL text
+        # cannot hold U+0000: refused here, at every door alike, rather than a storage error.
+        if "\x00" in v:
+            raise ValueError("must not contain U+0000 (NUL)")
+        return v
+
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:

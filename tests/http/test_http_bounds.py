@@ -308,3 +308,21 @@ def test_a_path_that_is_not_utf8_is_422(roomy: LiveServer) -> None:
 def test_a_websocket_query_that_is_not_utf8_is_refused(roomy: LiveServer) -> None:
     with pytest.raises(Exception, match="422"), connect(f"{roomy.ws_url}?x=%FF"):
         pass
+
+
+def test_an_event_id_holding_a_nul_is_refused_by_name(roomy: LiveServer) -> None:
+    """PostgreSQL text cannot hold U+0000; the event id is looked up as text (idempotency), so
+    it is refused at the door, not failed by the database (a 500). A NUL in the data is kept."""
+    agent = new_agent()
+    with roomy.client() as c:
+        bad = {"event_id": "e\x00", "agent_id": agent, "type": "message",
+               "data": {"role": "user", "content": "hi"}}
+        r = c.post(f"/api/v1/agents/{agent}/events", json=bad)
+        assert_refused(r, "event_id")
+        assert "NUL" in r.text
+        assert_nothing_written(c, agent)
+        fine = {**bad, "event_id": "e1", "data": {"role": "user", "content": "a\x00b"}}
+        assert c.post(f"/api/v1/agents/{agent}/events", json=fine).status_code == 201
+        ctx = c.get(f"/api/v1/agents/{agent}/context").json()
+        assert ctx["messages"][0]["content"] == "a\x00b"
+        assert c.get("/api/v1/search", params={"q": "a\x00b"}).status_code == 200

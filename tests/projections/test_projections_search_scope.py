@@ -83,3 +83,22 @@ def test_periods_read_in_every_form(text: str, iso: str) -> None:
 def test_bad_periods_name_the_field(text: str) -> None:
     with pytest.raises(InvalidRequest, match="^time_period: "):
         parse_period(text)
+
+
+def test_a_nul_in_what_agents_said_projects_and_searches(kit: Kit) -> None:
+    """JSON strings may hold U+0000, PostgreSQL text may not: the projection round still
+    completes (a failing round would stall every agent after it), the words beside the NUL
+    are found, a query holding one answers, and the event itself keeps its NUL."""
+    store = kit.store
+    store.record([said("nul", "before\x00after lighthouse"),
+                  make_envelope("nul", "memory_stored", {"memory_id": "m\x00", "kind":
+                                                         "episodic", "content": "x\x00y"},
+                                event_id=str(uuid.uuid4())),
+                  make_envelope("nul", "tool_call", {"call_id": "c\x00", "tool": "t\x00",
+                                                     "arguments": {"k\x00": "v\x00"}},
+                                event_id=str(uuid.uuid4()))])
+    assert ProjectionWorker(store, kit.views).run_once() == 3
+    hits = search_text(kit.views, store, SearchQuery.parse("lighthouse"))
+    assert [h.agent_id for h in hits] == ["nul"]
+    assert search_text(kit.views, store, SearchQuery.parse("before\x00after")) is not None
+    assert store.context("nul")["messages"][0]["content"] == "before\x00after lighthouse"

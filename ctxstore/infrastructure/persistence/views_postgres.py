@@ -16,6 +16,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
+from ctxstore.infrastructure.persistence.pg_text import TextSafeCursor, pg_params
 from ctxstore.projections.catalogue import (
     CATALOGUE_COLUMNS,
     CATALOGUE_TYPES,
@@ -167,8 +168,9 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
 
     def commit(self, changes: ViewChanges, tracking: Tracking, previous: int | None) -> None:
         evolution = changes.evolution
-        with self.datastore.transaction(commit=True) as curs:
-            self._move_tracking(curs, tracking, previous)
+        with self.datastore.transaction(commit=True) as raw:
+            self._move_tracking(raw, tracking, previous)
+            curs = TextSafeCursor(raw)  # projected text may hold what PostgreSQL text cannot
             if evolution.points:
                 points = list(evolution.points.values())
                 curs.execute(self._upsert_evolution,
@@ -200,7 +202,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
                         ).format(self.tables["checkpoints"]),
                     [list(changes.pruned), list(changes.pruned.values())])
 
-    def _write_memories(self, curs: Cursor[DictRow], changes: ViewChanges) -> None:
+    def _write_memories(self, curs: TextSafeCursor, changes: ViewChanges) -> None:
         table = self.tables["memories"]
         diffs = changes.evolution.memories
         replaced = [agent_id for agent_id, d in diffs.items() if d.replaced]
@@ -235,7 +237,7 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
     # Reading ---------------------------------------------------------------------------------
     def _rows(self, query: Composed, params: Sequence[Any] = ()) -> list[DictRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(query, params)
+            curs.execute(query, pg_params(params))
             return curs.fetchall()
 
     def evolution(self, agent_id: str, bucket: str, since_us: int | None = None,

@@ -148,18 +148,6 @@ class McpStateEnvelope(_EnvelopeBase):
     data: McpStateData
 
 
-Envelope = Annotated[
-    MessageEnvelope
-    | ReasoningEnvelope
-    | ToolCallEnvelope
-    | ToolResultEnvelope
-    | MemoryStoredEnvelope
-    | MemoryUpdatedEnvelope
-    | MemoryForgottenEnvelope
-    | MemoryLinkedEnvelope
-    | McpStateEnvelope,
-    Field(discriminator="type"),
-]
 AnyEnvelope: TypeAlias = (
     MessageEnvelope
     | ReasoningEnvelope
@@ -171,6 +159,7 @@ AnyEnvelope: TypeAlias = (
     | MemoryLinkedEnvelope
     | McpStateEnvelope
 )
+Envelope = Annotated[AnyEnvelope, Field(discriminator="type")]
 ENVELOPE_ADAPTER: TypeAdapter[AnyEnvelope] = TypeAdapter(Envelope)
 
 

@@ -83,6 +83,8 @@ def _has_reserved_object(value: Any) -> bool:
 
 
 FreeJSON = Annotated[JSON, Field(default=None)]
+# Free-form JSON fields: finite numbers only, no reserved objects (one check, every field).
+FINITE = AfterValidator(_finite_json)
 
 
 class Payload(BaseModel):
@@ -93,7 +95,7 @@ class Payload(BaseModel):
 
 class MessageData(Payload):
     role: Role
-    content: str | list[dict[str, JSON]]
+    content: Annotated[str | list[dict[str, JSON]], FINITE]
     name: ShortText | None = None
     tool_call_id: Id | None = None
     message_id: Id | None = None
@@ -107,10 +109,6 @@ class MessageData(Payload):
             return v
         raise ValueError("must be a string or a list of content parts (JSON objects)")
 
-    @field_validator("content")
-    @classmethod
-    def _content_json(cls, v: Any, info: ValidationInfo) -> Any:
-        return _finite_json(v, info)
 
 
 class ReasoningData(Payload):
@@ -122,25 +120,17 @@ class ReasoningData(Payload):
 class ToolCallData(Payload):
     call_id: Id
     tool: Annotated[str, Field(min_length=1, max_length=256)]
-    arguments: dict[str, JSON]
+    arguments: Annotated[dict[str, JSON], FINITE]
     server: ShortText | None = None
 
-    @field_validator("arguments")
-    @classmethod
-    def _arguments_json(cls, v: Any, info: ValidationInfo) -> Any:
-        return _finite_json(v, info)
 
 
 class ToolResultData(Payload):
     call_id: Id
-    output: JSON = None
+    output: Annotated[JSON, FINITE] = None
     is_error: bool = False
     duration_ms: Annotated[float, Field(ge=0)] | None = None
 
-    @field_validator("output")
-    @classmethod
-    def _output_json(cls, v: Any, info: ValidationInfo) -> Any:
-        return _finite_json(v, info)
 
 
 class MemoryStoredData(Payload):
@@ -149,24 +139,16 @@ class MemoryStoredData(Payload):
     content: str
     embedding: Annotated[list[float], Field(max_length=MAX_EMBEDDING_DIMENSIONS)] | None = None
     importance: float | None = None
-    metadata: dict[str, JSON] | None = None
+    metadata: Annotated[dict[str, JSON], FINITE] | None = None
 
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_json(cls, v: Any, info: ValidationInfo) -> Any:
-        return _finite_json(v, info)
 
 
 class MemoryUpdatedData(Payload):
     memory_id: Id
     content: str | None = None
     importance: float | None = None
-    metadata: dict[str, JSON] | None = None
+    metadata: Annotated[dict[str, JSON], FINITE] | None = None
 
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_json(cls, v: Any, info: ValidationInfo) -> Any:
-        return _finite_json(v, info)
 
 
 class MemoryForgottenData(Payload):
@@ -182,12 +164,8 @@ class MemoryLinkedData(Payload):
 
 class McpStateData(Payload):
     server: StateKey
-    state: dict[str, JSON]
+    state: Annotated[dict[str, JSON], FINITE]
 
-    @field_validator("state")
-    @classmethod
-    def _state_json(cls, v: Any, info: ValidationInfo) -> Any:
-        return _finite_json(v, info)
 
 
 PAYLOADS: dict[str, type[Payload]] = {

@@ -217,3 +217,22 @@ def test_a_bad_value_is_one_line(tmp_path: Path, name: str, value: str, says: st
     assert run.returncode != 0
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0] and says in lines[0], run.stderr
+
+
+@pytest.mark.parametrize("strategy", ["advanced", "semantic"])
+def test_with_a_trained_dictionary(make_kit: Callable[..., Kit], strategy: str) -> None:
+    """Frames made with explicit parameters (long-distance matching) name their dictionary,
+    so they read back (they once did not: a frame without its dictionary id)."""
+    from ctxstore.infrastructure.bootstrap import bootstrap, dictionary_catalog
+    from ctxstore.infrastructure.persistence.dictionary_training import train_dictionary
+
+    kit = make_kit(compression_strategy=strategy)
+    agent = new_agent()
+    kit.store.record([msg(agent, f"{_rng.choice(WORDS)} {n} " * (3 + n % 7))
+                      for n in range(80)])
+    train_dictionary(kit.store, dictionary_catalog(kit.settings), samples=80, size=1024)
+    services = bootstrap(kit.settings, store=kit.store)
+    working_agent(kit, agent)
+    cp = services.checkpoints.capture(agent)
+    assert "+long+dict-" in cp.compression_strategy
+    assert services.checkpoints.load(cp.package_id)[1]["content_hash"] == kit.hash(agent)

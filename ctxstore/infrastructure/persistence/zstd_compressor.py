@@ -114,8 +114,10 @@ class ZstdCompressor(Compressor):
         if compressor is None:
             zdict = self._dictionaries.get(self._active) if self._active is not None else None
             if self.long_distance:
+                # Explicit parameters write no dictionary id unless asked: frames must name
+                # theirs (see the module docstring).
                 params = zstandard.ZstdCompressionParameters.from_level(
-                    self.level, enable_ldm=True, write_content_size=True)
+                    self.level, enable_ldm=True, write_content_size=True, write_dict_id=True)
                 compressor = zstandard.ZstdCompressor(dict_data=zdict, compression_params=params)
             else:
                 compressor = zstandard.ZstdCompressor(level=self.level, dict_data=zdict,

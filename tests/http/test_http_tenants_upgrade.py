@@ -68,10 +68,13 @@ def expected(server: LiveServer) -> dict[str, Any]:
 
 def without_empty_shared_with(page: dict[str, Any]) -> dict[str, Any]:
     """The package list as the release before wrote it: it had no `shared_with` (none of its
-    checkpoints names any tenant, so each is empty now)."""
+    checkpoints names any tenant, so each is empty now), and no compression target (made
+    before CONTEXT_DEFAULT_COMPRESSION_RATIO: none)."""
     items = []
     for item in page["items"]:
         assert item.pop("shared_with") == []
+        assert item.pop("target_compression_ratio") is None
+        assert item.pop("target_met") is None
         items.append(item)
     return {**page, "items": items}
 

@@ -75,6 +75,10 @@ class Checkpoint(CheckpointFacts):
     origin: Origin = "captured"
     event_version: int | None = None  # version of its CheckpointTaken event (None: imported)
     shared_with: tuple[str, ...] = ()  # the tenants a `shared` checkpoint is readable by
+    # CONTEXT_DEFAULT_COMPRESSION_RATIO when it was made, and whether its compressed ÷
+    # original size was at most that (None: made before targets).
+    target_compression_ratio: float | None = None
+    target_met: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (created_at as RFC 3339)."""

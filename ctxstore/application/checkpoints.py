@@ -34,6 +34,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from ctxstore.application.checkpoint_bodies import CheckpointBodies
 from ctxstore.application.checkpoint_changes import changed_agents
 from ctxstore.application.checkpoint_model import (
     ACCESS_LEVELS,
@@ -61,7 +62,7 @@ from ctxstore.application.errors import (
 )
 from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
-from ctxstore.application.part_port import PartMissing, PartStore, part_address
+from ctxstore.application.part_port import PartStore
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
@@ -85,6 +86,9 @@ class CheckpointService:
         max_package_bytes: int = 100 * MIB,
         retention_days: float | None = None,
         parts: PartStore | None = None,
+        strategy: str = "basic",
+        bodies_in_parts: bool | None = None,
+        target_ratio: float | None = None,
     ):
         if max_checkpoints_per_agent < 1:
             raise InvalidRequest("max_checkpoints_per_agent must be at least 1")
@@ -96,40 +100,41 @@ class CheckpointService:
         self.max_package_bytes = max_package_bytes
         self.retention_days = retention_days
         self.codec = codec
-        # Where bodies go when not in their rows (`hybrid`: content-addressed files).
+        # The part store: `semantic`'s pieces, and bodies when not in their rows (`hybrid`).
         self.parts = parts
+        self.bodies = CheckpointBodies(
+            codec, parts, strategy=strategy,
+            bodies_in_parts=parts is not None if bodies_in_parts is None else bodies_in_parts)
+        # CONTEXT_DEFAULT_COMPRESSION_RATIO: what a capture reports against (compressed ÷
+        # original at most this meets it).
+        self.target_ratio = target_ratio
 
-    # Bodies in the part store ------------------------------------------------------------------
-    def _keep_body(self, tenant: str, raw: bytes, body: bytes) -> str | None:
-        """Put the body in the part store, before its row commits; its address (None: the
-        body stays in the row)."""
-        if self.parts is None:
-            return None
-        address = part_address(raw)
-        self.parts.put(tenant, address, body)
-        return address
+    def _ratio_facts(self, original: int, compressed: int) -> dict[str, Any]:
+        # compression_ratio and space_saving follow from the sizes (checkpoint_model)
+        facts: dict[str, Any] = {"original_size_bytes": original,
+                                 "compressed_size_bytes": compressed,
+                                 "compression_strategy": self.bodies.label}
+        if self.target_ratio is not None:
+            facts["target_compression_ratio"] = self.target_ratio
+            facts["target_met"] = bool(original) and compressed / original <= self.target_ratio
+        return facts
 
-    def _kept(self, row: PackageRow) -> None:
-        """After the row committed (part_port: a concurrent release may have removed it)."""
-        if self.parts is not None and row.body_part is not None and row.body is not None:
-            self.parts.ensure(row.tenant, row.body_part, row.body)
-
-    def _release(self, rows: Sequence[PackageRow], deleted: Sequence[str]) -> None:
+    def _release(self, rows: Sequence[PackageRow], deleted: Sequence[str],
+                 referenced: dict[str, set[str]]) -> None:
         """After the deletion of `deleted` committed: their parts no row refers to go."""
-        if self.parts is None:
-            return
         gone = set(deleted)
-        for row in rows:
-            if row.package_id in gone and row.body_part is not None:
-                self.parts.release(row.tenant, row.body_part)
+        for tenant in sorted({r.tenant for r in rows if r.package_id in gone}):
+            self.bodies.released(tenant, referenced.get(tenant, set()))
 
-    def _body(self, row: PackageRow) -> bytes:
-        if row.body_part is None:
-            return row.body or b""
-        if self.parts is None:
-            raise PartMissing("its body is in the part store (CONTEXT_STORAGE_BACKEND=hybrid, "
-                              "under CONTEXT_STORAGE_PATH), which this store was not given")
-        return self.parts.get(row.tenant, row.body_part)
+    def _referenced(self, rows: Sequence[PackageRow], ids: Sequence[str]) -> dict[str, set[str]]:
+        """Before deleting `ids`: the parts they refer to, by tenant."""
+        chosen = set(ids)
+        by_tenant: dict[str, set[str]] = {}
+        for row in rows:
+            if row.package_id in chosen:
+                by_tenant.setdefault(row.tenant, set()).add(row.package_id)
+        return {t: self.packages.package_parts(t, p) for t, p in by_tenant.items()}
+
 
     # Capture ---------------------------------------------------------------------------------
     def capture(
@@ -205,7 +210,8 @@ class CheckpointService:
                       shared_with: tuple[str, ...]) -> Checkpoint:
         raw = canonical_json(state)
         self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
-        body = self.codec.encode(raw)
+        tenant = self.store.owner(agent.agent_id) or LOCAL_TENANT
+        encoded = self.bodies.encode(tenant, raw, state)
         now = agent.next_timestamp(datetime.now(UTC))
         checkpoint = Checkpoint(
             package_id=new_package_id(),
@@ -214,11 +220,8 @@ class CheckpointService:
             version=state["version"],
             created_at=now,
             label=label,
-            original_size_bytes=len(raw),
-            compressed_size_bytes=len(body),
-            compression_strategy=self.codec.strategy,
             integrity_hash=state["content_hash"],
-            **state_counts(state),
+            **{**self._ratio_facts(len(raw), encoded.stored_bytes), **state_counts(state)},
             is_encrypted=self.codec.is_encrypted,
             access_level=access_level,
             origin="captured",
@@ -227,6 +230,7 @@ class CheckpointService:
         )
         held = self.packages.select_packages(agent.agent_id)
         pruned = self._retention(held, now, adding=1)[0]
+        referenced = self._referenced(held, pruned)
         agent.note_checkpoint(
             event_id=f"checkpoint-{checkpoint.package_id}",
             # The agent as its tenant knows it: the history shows this to the tenant.
@@ -235,7 +239,6 @@ class CheckpointService:
                         "pruned_package_ids": pruned},
             timestamp=now,
         )
-        tenant = self.store.owner(agent.agent_id) or LOCAL_TENANT
         row = PackageRow(
             package_id=checkpoint.package_id,
             agent_id=agent.agent_id,
@@ -243,13 +246,12 @@ class CheckpointService:
             event_version=checkpoint.event_version,
             created_us=to_us(now),
             meta=self.codec.encode(canonical_json(checkpoint.to_dict())),
-            body=body,
             tenant=tenant,
-            body_part=self._keep_body(tenant, raw, body),
+            **encoded.for_row(),
         )
         self.store.append(agent, package_rows=[row], pruned_package_ids=pruned)
-        self._kept(row)
-        self._release(held, pruned)
+        self.bodies.kept(row, encoded)
+        self._release(held, pruned, referenced)
         return checkpoint
 
     def check_size(self, size: int, what: str) -> None:
@@ -309,10 +311,11 @@ class CheckpointService:
             ids, reason = self._retention(held, now or at, retention_days=retention_days)
             if not ids:
                 return []
+            referenced = self._referenced(held, ids)
             agent.note_checkpoints_pruned(event_id=f"prune-{uuid.uuid4().hex}",
                                           package_ids=ids, reason=reason, timestamp=at)
             self.store.append(agent, pruned_package_ids=ids)
-            self._release(held, ids)
+            self._release(held, ids, referenced)
             return ids
 
         return retry_on_conflict(
@@ -392,7 +395,7 @@ class CheckpointService:
             raise CheckpointNotFound(package_id)
         checkpoint = self._metadata(row)
         try:
-            state = json.loads(self.codec.decode(self._body(row)))
+            state = self.bodies.decode(row, checkpoint.compression_strategy)
         except Exception as e:  # noqa: BLE001 - any decoding failure means altered bytes
             raise CorruptedCheckpoint(
                 f"checkpoint {package_id!r} cannot be read back ({type(e).__name__}: {e}); "
@@ -429,11 +432,10 @@ class CheckpointService:
                        tenant: str = LOCAL_TENANT) -> Checkpoint:
         """Keep a verified package from another store as this tenant's (application.packages);
         `checkpoint.agent_id` is already the agent's key in this tenant's namespace."""
-        body = self.codec.encode(raw_state)
+        encoded = self.bodies.encode(tenant, raw_state, json.loads(raw_state))
         imported = Checkpoint(**{
             **asdict(checkpoint),
-            "compressed_size_bytes": len(body),
-            "compression_strategy": self.codec.strategy,
+            **self._ratio_facts(len(raw_state), encoded.stored_bytes),
             "is_encrypted": self.codec.is_encrypted,
             "origin": "imported",
             "event_version": None,
@@ -445,12 +447,11 @@ class CheckpointService:
             event_version=None,
             created_us=to_us(imported.created_at),
             meta=self.codec.encode(canonical_json(imported.to_dict())),
-            body=body,
             tenant=tenant,
-            body_part=self._keep_body(tenant, raw_state, body),
+            **encoded.for_row(),
         )
         self.packages.insert_package(row)
-        self._kept(row)
+        self.bodies.kept(row, encoded)
         return imported
 
 

@@ -10,6 +10,7 @@ have no event here (their history lives in another store) and are written alone.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,6 +35,9 @@ class PackageRow:
     # The body's address in the part store when it is kept there (`hybrid`), else None and
     # the body is in the row (application.part_port).
     body_part: str | None = None
+    # Every part the package refers to (its body part, the `semantic` strategy's pieces): the
+    # part-reference rows written with it, which keep those parts alive. Not read back.
+    parts: tuple[str, ...] = ()
 
 
 class PackageRecorder(ABC):
@@ -57,10 +61,14 @@ class PackageRecorder(ABC):
         """Packages (of one agent, when given) without bodies, oldest first."""
 
     @abstractmethod
-    def body_parts(self, tenant: str | None = None, address: str | None = None
-                   ) -> set[tuple[str, str]]:
-        """The (tenant, address) pairs of the part store that rows refer to (of one tenant,
-        or one address, when given): what the part store must keep."""
+    def part_references(self, tenant: str | None = None,
+                        addresses: Collection[str] | None = None) -> set[tuple[str, str]]:
+        """The (tenant, address) pairs of the part store that committed rows refer to (of one
+        tenant, or among some addresses, when given): what the part store must keep."""
+
+    @abstractmethod
+    def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
+        """The addresses these packages of the tenant refer to."""
 
 
 class PackageCodec(Protocol):

@@ -5,20 +5,26 @@ A part is stored bytes (compressed, and encrypted when the store encrypts) addre
 SHA-256 of its raw content, so the same content is kept once. Parts are shared only within a
 tenant and under one data key: the address space of a part is (tenant, key scope, address),
 so neither another tenant nor a store under another key can ever read or count a part by its
-hash. Its uses: `hybrid`'s checkpoint bodies (one part per body, the row keeps the address),
-semantic compression's repeated pieces, and the size-independent snapshots' parts.
+hash. Its uses: `hybrid`'s checkpoint bodies (one part per body), the `semantic` strategy's
+repeated pieces (system prompts, tool schemas, tool outputs), and the size-independent
+snapshots' parts. Two implementations: files under CONTEXT_STORAGE_PATH (`hybrid`,
+persistence.part_files) and a table beside the events (the other backends,
+persistence.part_table).
 
-A part lives while a row refers to it. Writers put the part before the row that refers to it
-commits, and call `ensure` after, so a concurrent release of the same content (which deletes
-only under the part's lock, once no committed row refers to it) can never leave a committed
-row without its part. `collect` removes what no row refers to (a crashed writer's parts),
-leaving young parts alone: their rows may not have committed yet.
+A part lives while a reference to it is committed: the part-reference table (migration 3)
+holds one row per (tenant, package, address), written and deleted in the transaction of the
+package row it belongs to. Writers put parts before the row that refers to them commits, and
+call `ensure` after, so a concurrent release of the same content (which deletes only under the
+tenant's part lock, once no committed reference is left) can never leave a committed reference
+without its part. `collect` removes what nothing refers to (a crashed writer's parts), leaving
+young parts alone: their rows may not have committed yet.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Mapping
 
 from ctxstore.application.errors import ContextStoreError
 
@@ -32,27 +38,50 @@ def part_address(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def check_address(address: str) -> str:
+    if len(address) != 64 or any(ch not in "0123456789abcdef" for ch in address):
+        raise PartMissing(f"{address[:80]!r} is not a part address")
+    return address
+
+
 class PartStore(ABC):
     @abstractmethod
+    def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
+        """Which of these parts the store holds now (a writer encodes only the others; `ensure`
+        covers one released meanwhile)."""
+
+    @abstractmethod
+    def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
+        """Keep parts (address -> stored bytes) durably, before the row that refers to them
+        commits; a part already held is kept as it is."""
+
     def put(self, tenant: str, address: str, data: bytes) -> None:
-        """Keep `data` (the stored form of the content at `address`) durably, before the row
-        that refers to it commits; a part already held is kept as it is."""
+        self.put_many(tenant, {address: data})
 
     @abstractmethod
     def get(self, tenant: str, address: str) -> bytes:
         """The stored bytes of a part. Raises PartMissing."""
 
-    @abstractmethod
-    def ensure(self, tenant: str, address: str, data: bytes) -> None:
-        """After the referring row committed: put the part again if a concurrent release
-        removed it in between."""
+    def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
+        """Several parts' stored bytes. Raises PartMissing."""
+        return {a: self.get(tenant, a) for a in addresses}
 
     @abstractmethod
-    def release(self, tenant: str, address: str) -> bool:
-        """After a referring row was deleted: remove the part when no row refers to it any
-        more. True when removed."""
+    def ensure(self, tenant: str, addresses: Collection[str],
+               encode: Callable[[str], bytes]) -> None:
+        """After the referring row committed, under the tenant's part lock: put again (with
+        `encode(address)`) any part a concurrent release removed in between."""
+
+    @abstractmethod
+    def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        """After referring rows were deleted, under the tenant's part lock: remove the parts
+        no committed reference is left to; the addresses removed."""
 
     @abstractmethod
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
-        """Remove the parts no row refers to that are older than `min_age_seconds`; their
+        """Remove the parts nothing refers to that are older than `min_age_seconds`; their
         addresses."""
+
+    @abstractmethod
+    def count(self, tenant: str | None = None) -> int:
+        """How many parts are held (of one tenant, when given), under this store's key."""

@@ -23,6 +23,7 @@ from ctxstore.application.commands import Commands, EventLimits, UseCases
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
 from ctxstore.application.packages import PackageService
+from ctxstore.application.part_port import PartStore
 from ctxstore.application.restore import RestoreService
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.container import Services
@@ -37,17 +38,19 @@ from ctxstore.infrastructure.persistence.dictionaries import (
     chosen_dictionary,
 )
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn
-from ctxstore.infrastructure.persistence.memory import MemoryDictionaryCatalog
+from ctxstore.infrastructure.persistence.memory import (
+    MemoryDictionaryCatalog,
+    MemoryPartStore,
+    MemoryStoreRecorder,
+)
 from ctxstore.infrastructure.persistence.migrations.schema import (
     PostgresSchema,
     SQLiteSchema,
     StoreSchema,
 )
-from ctxstore.infrastructure.persistence.part_files import (
-    FilePartStore,
-    key_scope,
-    postgres_part_lock,
-)
+from ctxstore.infrastructure.persistence.part_files import FilePartStore, key_scope
+from ctxstore.infrastructure.persistence.part_lock import postgres_part_lock, sqlite_part_lock
+from ctxstore.infrastructure.persistence.part_table import TablePartStore
 from ctxstore.infrastructure.persistence.portable import PortableZstd
 from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
 from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
@@ -204,16 +207,40 @@ def build_compressor(settings: Settings,
     )
 
 
-def build_parts(settings: Settings, store: ContextStore) -> FilePartStore | None:
-    """`hybrid`'s part store: files under CONTEXT_STORAGE_PATH/parts, locked in PostgreSQL
-    (None for the backends that keep bodies in their rows)."""
-    if not settings.bodies_in_files:
-        return None
+def build_parts(settings: Settings, store: ContextStore) -> PartStore:
+    """The store's one part store (application.part_port): files under
+    CONTEXT_STORAGE_PATH/parts for `hybrid`, else a table beside the events; locked per tenant
+    on the store's own connections (persistence.part_lock)."""
     key = settings.encryption_key.get_secret_value() if (
         settings.encryption_enabled and settings.encryption_key is not None) else None
-    return FilePartStore(settings.storage_path / "parts", key_scope(key), store.packages,
-                         postgres_part_lock(libpq_dsn(settings.database_url),
-                                            settings.database_schema))
+    recorder: Any = store.packages
+    if isinstance(recorder, MemoryStoreRecorder):  # memory_services: nothing on disk
+        return MemoryPartStore(recorder)
+    datastore = recorder.datastore
+    if settings.engine == "sqlite":
+        return TablePartStore(datastore, "sqlite", recorder.parts_table,
+                              recorder.part_refs_table, key_scope(key),
+                              sqlite_part_lock(datastore, recorder.parts_table))
+    lock = postgres_part_lock(datastore)
+    if settings.bodies_in_files:
+        return FilePartStore(settings.storage_path / "parts", key_scope(key), store.packages,
+                             lock)
+    return TablePartStore(datastore, "postgres", recorder.parts_table,
+                          recorder.part_refs_table, key_scope(key), lock)
+
+
+def build_checkpoint_codec(settings: Settings, catalog: DictionaryCatalog,
+                           store: ContextStore) -> BodyCodec:
+    """Checkpoint bodies' codec for CONTEXT_COMPRESSION_STRATEGY: the store's dictionaries
+    loaded (old bodies stay readable); `basic` writes without one, the others with the chosen
+    one and long-distance matching."""
+    compressor = build_compressor(
+        settings.model_copy(update={"compression_level": settings.checkpoint_level}), catalog)
+    if settings.compression_strategy == "basic":
+        compressor.activate(None)
+    else:
+        compressor.long_distance = True
+    return BodyCodec(compressor, store.cipher)
 
 
 def build_views(settings: Settings) -> ContextViews:
@@ -272,17 +299,17 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     settings = settings or Settings()
     catalog = catalog or dictionary_catalog(settings)
     store = store or build_store(settings, catalog)
-    level = settings.checkpoint_compression_level
+    level = settings.checkpoint_level
     checkpoints = CheckpointService(
         store,
-        # The store's dictionaries, at the (slower, smaller) checkpoint level.
-        BodyCodec(build_compressor(settings.model_copy(update={"compression_level": level}),
-                                   catalog),
-                  store.cipher),
+        build_checkpoint_codec(settings, catalog, store),
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
         retention_days=settings.retention_days,
         parts=build_parts(settings, store),
+        strategy=settings.compression_strategy,
+        bodies_in_parts=settings.bodies_in_files,
+        target_ratio=settings.default_compression_ratio,
     )
     restore = RestoreService(store, checkpoints)
     # Exported bodies use no dictionary, so any other store can read them.

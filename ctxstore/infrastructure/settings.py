@@ -17,6 +17,9 @@ _ENGINES: dict[str, Literal["sqlite", "postgres"]] = {
     "postgres": "postgres", "database": "postgres", "hybrid": "postgres",
 }
 
+CompressionStrategy = Literal["semantic", "basic", "advanced"]
+_STRATEGY_LEVELS = {"basic": 3, "advanced": 19, "semantic": 19}
+
 
 class SettingsError(ValueError):
     """A CONTEXT_* variable with a value the store does not take: one line naming it."""
@@ -50,9 +53,14 @@ class Settings(BaseSettings):
     checkpoint_interval_minutes: float = Field(default=30, ge=0)
     max_checkpoints_per_agent: int = Field(default=10, ge=1)
     retention_days: int = Field(default=30, ge=1)
-    # Checkpoint and .ctxpkg bodies, written and read rarely: 11 makes a 10k-event state (9.6 MB)
-    # 0.073x raw in ~0.4 s; 19 reaches 0.062x but takes 3.5-5 s (bench/restore.py).
-    checkpoint_compression_level: int = Field(default=11, ge=-7, le=22)
+    # How checkpoint bodies are compressed (application.checkpoint_bodies): `basic` zstd 3;
+    # `advanced` zstd 19 with long-distance matching and the trained dictionary; `semantic`
+    # the repeated pieces stored once in the part store, then `advanced`.
+    compression_strategy: CompressionStrategy = "semantic"
+    # The compressed ÷ original size a capture reports against (`target_met`).
+    default_compression_ratio: float = Field(default=0.3, gt=0, le=1)
+    # The zstd level of checkpoint and .ctxpkg bodies instead of the strategy's (3 or 19).
+    checkpoint_compression_level: int | None = Field(default=None, ge=-7, le=22)
     max_package_size_mb: float = Field(default=100, gt=0)
     api_keys: str | None = None
     # Guards against other web pages (infrastructure.http.guards), comma-separated lists:
@@ -80,6 +88,13 @@ class Settings(BaseSettings):
     def engine(self) -> Literal["sqlite", "postgres"]:
         """The database the events live in, whichever name the backend was given by."""
         return _ENGINES[self.storage_backend]
+
+    @property
+    def checkpoint_level(self) -> int:
+        """The zstd level of checkpoint and .ctxpkg bodies: the strategy's unless set."""
+        if self.checkpoint_compression_level is not None:
+            return self.checkpoint_compression_level
+        return _STRATEGY_LEVELS[self.compression_strategy]
 
     @property
     def bodies_in_files(self) -> bool:

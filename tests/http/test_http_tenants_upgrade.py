@@ -68,12 +68,15 @@ def expected(server: LiveServer) -> dict[str, Any]:
 
 def as_the_release_before(page: dict[str, Any]) -> dict[str, Any]:
     """The package list as the release before wrote it: it had no `shared_with` (none of its
-    checkpoints names any tenant, so each is empty now), and its `compression_ratio` was
-    original ÷ compressed; today's is the seed plan's compressed ÷ original, with
-    `space_saving` beside it, read back from the very rows that release wrote."""
+    checkpoints names any tenant, so each is empty now), its `compression_ratio` was
+    original ÷ compressed (today's is the seed plan's compressed ÷ original, with
+    `space_saving` beside it, read back from the very rows that release wrote), and it had no
+    compression target (made before CONTEXT_DEFAULT_COMPRESSION_RATIO: none)."""
     items = []
     for item in page["items"]:
         assert item.pop("shared_with") == []
+        assert item.pop("target_compression_ratio") is None
+        assert item.pop("target_met") is None
         original, compressed = item["original_size_bytes"], item["compressed_size_bytes"]
         assert item.pop("compression_ratio") == round(compressed / original, 4) < 1
         assert item.pop("space_saving") == round(1 - compressed / original, 4) > 0

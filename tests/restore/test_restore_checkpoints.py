@@ -51,7 +51,10 @@ def test_capture_fills_every_field(kit: Kit) -> None:
     # The seed plan's ratio: compressed ÷ original, and the saving beside it.
     assert cp.compression_ratio == round(cp.compressed_size_bytes / cp.original_size_bytes, 4)
     assert cp.space_saving == round(1 - cp.compressed_size_bytes / cp.original_size_bytes, 4)
-    assert cp.compression_strategy.startswith("zstd")
+    # The default strategy (CONTEXT_COMPRESSION_STRATEGY=semantic) and target (0.3).
+    assert cp.compression_strategy.startswith("semantic/zstd-19+long")
+    assert cp.target_compression_ratio == 0.3
+    assert cp.target_met == (cp.compressed_size_bytes / cp.original_size_bytes <= 0.3)
     assert (cp.message_count, cp.reasoning_thread_count, cp.tool_invocation_count,
             cp.memory_count) == (1, 1, 1, 1)
     assert cp.is_encrypted is False and cp.origin == "captured" and cp.event_version == 6

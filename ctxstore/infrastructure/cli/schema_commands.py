@@ -47,11 +47,11 @@ def parts_gc(
         help="Leave parts younger than this many seconds (their rows may not have committed).")
     ] = 3600,
 ) -> None:
-    """Remove the part store's files no checkpoint refers to (`hybrid`)."""
+    """Remove the part store's parts no checkpoint refers to (`hybrid`'s files, `semantic`'s
+    pieces)."""
     parts = services().checkpoints.parts
     if parts is None:
-        typer.echo(f"CONTEXT_STORAGE_BACKEND={settings().storage_backend} keeps bodies in "
-                   "their rows: no part store to collect")
+        typer.echo(f"CONTEXT_STORAGE_BACKEND={settings().storage_backend}: no part store")
         return
     removed = parts.collect(min_age)
     typer.echo(f"removed {len(removed)} part{'s' if len(removed) != 1 else ''} no row refers to")

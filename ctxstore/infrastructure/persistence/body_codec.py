@@ -21,9 +21,12 @@ class BodyCodec:
 
     @property
     def strategy(self) -> str:
-        """e.g. `zstd-3` or `zstd-3+dict-1234` (the compressor's level and active dictionary)."""
+        """e.g. `zstd-3` or `zstd-19+long+dict-1234` (the compressor's level, long-distance
+        matching and active dictionary)."""
         level = getattr(self.compressor, "level", None)
         name = "zstd" if level is None else f"zstd-{level}"
+        if getattr(self.compressor, "long_distance", False):
+            name += "+long"
         dict_id = getattr(self.compressor, "active_dictionary_id", None)
         return f"{name}+dict-{dict_id}" if dict_id else name
 

@@ -15,7 +15,8 @@ not a storage backend a user can choose.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,7 @@ from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, P
 
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.application.part_port import PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
@@ -185,12 +187,19 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         rows.sort(key=lambda r: (r.created_us, r.package_id, r.tenant))
         return [replace(r, body=None) for r in rows]
 
-    def body_parts(self, tenant: str | None = None, address: str | None = None
-                   ) -> set[tuple[str, str]]:
+    def part_references(self, tenant: str | None = None,
+                        addresses: Collection[str] | None = None) -> set[tuple[str, str]]:
+        wanted = set(addresses) if addresses is not None else None
         with self._database_lock:
-            return {(r.tenant, r.body_part) for r in self._packages.values()
-                    if r.body_part is not None and tenant in (None, r.tenant)
-                    and address in (None, r.body_part)}
+            return {(r.tenant, a) for r in self._packages.values()
+                    for a in (*r.parts, *((r.body_part,) if r.body_part else ()))
+                    if tenant in (None, r.tenant) and (wanted is None or a in wanted)}
+
+    def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
+        with self._database_lock:
+            return {a for package_id in package_ids
+                    if (row := self._packages.get((tenant, package_id))) is not None
+                    for a in (*row.parts, *((row.body_part,) if row.body_part else ()))}
 
 
 def _kept(row: PackageRow) -> PackageRow:
@@ -231,3 +240,57 @@ class MemoryDictionaryCatalog(DictionaryCatalog):
     def get(self, dict_id: int) -> CompressionDictionary | None:
         with self._lock:
             return self._dictionaries.get(dict_id)
+
+
+class MemoryPartStore(PartStore):
+    """The part store in memory, for the memory recorder: the parts in a dict, their
+    references read from the recorder's package rows, one lock for everything."""
+
+    def __init__(self, packages: MemoryStoreRecorder):
+        self._packages = packages
+        self._parts: dict[tuple[str, str], tuple[bytes, float]] = {}  # -> (bytes, added at)
+        self._lock = threading.RLock()
+
+    def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
+        with self._lock:
+            return {a for a in addresses if (tenant, a) in self._parts}
+
+    def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
+        with self._lock:
+            for address, data in parts.items():
+                self._parts.setdefault((tenant, address), (data, time.time()))
+
+    def get(self, tenant: str, address: str) -> bytes:
+        with self._lock:
+            found = self._parts.get((tenant, address))
+        if found is None:
+            raise PartMissing(f"part {address} is missing")
+        return found[0]
+
+    def ensure(self, tenant: str, addresses: Collection[str],
+               encode: Callable[[str], bytes]) -> None:
+        with self._lock:
+            self.put_many(tenant, {a: encode(a) for a in addresses
+                                   if (tenant, a) not in self._parts})
+
+    def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        with self._lock:
+            kept = {a for _, a in self._packages.part_references(tenant, addresses)}
+            gone = sorted(a for a in set(addresses) - kept if (tenant, a) in self._parts)
+            for address in gone:
+                del self._parts[(tenant, address)]
+            return gone
+
+    def collect(self, min_age_seconds: float = 3600) -> list[str]:
+        before = time.time() - min_age_seconds
+        with self._lock:
+            kept = self._packages.part_references()
+            gone = [key for key, (_, at) in self._parts.items()
+                    if at < before and key not in kept]
+            for key in gone:
+                del self._parts[key]
+            return sorted(address for _, address in gone)
+
+    def count(self, tenant: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for t, _ in self._parts if tenant in (None, t))

@@ -8,7 +8,7 @@ keys on (tenant, package_id); stores made before are upgraded by migration 1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -38,6 +38,9 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
         prefix = events_table_name.rsplit("_events", 1)[0]
         schema = Identifier(self.datastore.schema)
         self.packages_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_packages"))
+        # The part store's references and, on this backend, its parts (migration 3).
+        self.part_refs_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_part_refs"))
+        self.parts_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_parts"))
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -60,15 +63,25 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
                     Identifier(f"{prefix}_packages_part"), self.packages_table
                 ),
                 *self.operation_table_statements(prefix),
+                *(SQL(statement).format(refs=self.part_refs_table, parts=self.parts_table,
+                                        refs_package=Identifier(f"{prefix}_part_refs_package"))
+                  for statement in PART_TABLES),
             ]
         )
         self._insert_package = SQL(
             "INSERT INTO {} (" + _COLUMNS + ", body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(self.packages_table)
-        # Only captured ones are pruned; another tenant's import of one keeps its copy.
+        # Only captured ones are pruned; another tenant's import of one keeps its copy. Their
+        # part references go with them.
         self._delete_packages = SQL(
-            "DELETE FROM {} WHERE package_id = ANY(%s) AND event_version IS NOT NULL"
-        ).format(self.packages_table)
+            "WITH gone AS (DELETE FROM {} WHERE package_id = ANY(%s) "
+            "AND event_version IS NOT NULL RETURNING tenant, package_id) "
+            "DELETE FROM {} AS r USING gone "
+            "WHERE r.tenant = gone.tenant AND r.package_id = gone.package_id"
+        ).format(self.packages_table, self.part_refs_table)
+        self._insert_refs = SQL(
+            "INSERT INTO {} (tenant, package_id, address) VALUES (%s, %s, %s) "
+            "ON CONFLICT DO NOTHING").format(self.part_refs_table)
 
     def _insert_events(
         self,
@@ -82,13 +95,19 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
         super()._insert_events(curs, stored_events, **kwargs)
         if pruned_package_ids:
             curs.execute(self._delete_packages, (list(pruned_package_ids),))
-        for row in package_rows:
+        self._insert_rows(curs, package_rows)
+
+    def _insert_rows(self, curs: Cursor[DictRow], rows: Sequence[PackageRow]) -> None:
+        for row in rows:
             curs.execute(self._insert_package, _params(row))
+        refs = [(r.tenant, r.package_id, a) for r in rows for a in sorted(set(r.parts))]
+        if refs:
+            curs.executemany(self._insert_refs, refs)
 
     def insert_package(self, row: PackageRow) -> None:
         try:
             with self.datastore.transaction(commit=True) as curs:
-                curs.execute(self._insert_package, _params(row))
+                self._insert_rows(curs, [row])
         except psycopg.IntegrityError as e:
             raise IntegrityError(e) from e
 
@@ -119,16 +138,35 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
             rows = self._fetch(query.format(self.packages_table), (agent_id,))
         return [_row(r) for r in rows]
 
-    def body_parts(self, tenant: str | None = None, address: str | None = None
-                   ) -> set[tuple[str, str]]:
-        query = "SELECT DISTINCT tenant, body_part FROM {} WHERE body_part IS NOT NULL"
+    def part_references(self, tenant: str | None = None,
+                        addresses: Collection[str] | None = None) -> set[tuple[str, str]]:
+        query = "SELECT DISTINCT tenant, address FROM {} WHERE true"
         params: list[Any] = []
-        for column, value in (("tenant", tenant), ("body_part", address)):
-            if value is not None:
-                query += f" AND {column} = %s"
-                params.append(value)
-        rows = self._fetch(SQL(query).format(self.packages_table), params)  # type: ignore[arg-type]
-        return {(r["tenant"], r["body_part"]) for r in rows}
+        if tenant is not None:
+            query += " AND tenant = %s"
+            params.append(tenant)
+        if addresses is not None:
+            query += " AND address = ANY(%s)"
+            params.append(list(addresses))
+        rows = self._fetch(SQL(query).format(self.part_refs_table), params)  # type: ignore[arg-type]
+        return {(r["tenant"], r["address"]) for r in rows}
+
+    def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
+        query = SQL("SELECT DISTINCT address FROM {} WHERE tenant = %s AND package_id = ANY(%s)"
+                    ).format(self.part_refs_table)
+        return {r["address"] for r in self._fetch(query, (tenant, list(package_ids)))}
+
+
+# The part store's tables (also made by migration 3 on stores made before): references, one
+# per (tenant, package, address); and the parts themselves where they live in the database.
+PART_TABLES = (
+    "CREATE TABLE IF NOT EXISTS {refs} (tenant text NOT NULL, package_id text NOT NULL, "
+    "address text NOT NULL, PRIMARY KEY (tenant, address, package_id))",
+    "CREATE INDEX IF NOT EXISTS {refs_package} ON {refs} (tenant, package_id)",
+    "CREATE TABLE IF NOT EXISTS {parts} (tenant text NOT NULL, scope text NOT NULL, "
+    "address text NOT NULL, data bytea NOT NULL, created_us bigint NOT NULL, "
+    "PRIMARY KEY (tenant, scope, address))",
+)
 
 
 def _params(r: PackageRow) -> tuple[Any, ...]:

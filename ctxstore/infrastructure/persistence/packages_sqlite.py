@@ -8,7 +8,7 @@ Package rows are written and pruned inside `insert_events`, in the transaction o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -32,6 +32,9 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.table_prefix = prefix = events_table_name.rsplit("_events", 1)[0]
         self.packages_table = f"{prefix}_packages"
+        # The part store's references and, on this backend, its parts (migration 3).
+        self.part_refs_table = f"{prefix}_part_refs"
+        self.parts_table = f"{prefix}_parts"
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -47,6 +50,7 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             f"CREATE INDEX IF NOT EXISTS {self.packages_table}_part "
             f"ON {self.packages_table} (body_part) WHERE body_part IS NOT NULL",
             *self.operation_table_statements(self.table_prefix),
+            *part_tables(self.part_refs_table, self.parts_table),
         ]
 
     def _create_packages(self, name: str) -> str:
@@ -69,11 +73,14 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
         if pruned_package_ids:
             # Only captured ones are pruned; their ids are new uuids, but another tenant may
             # have imported an export of one under the same id: that copy stays.
+            pruned = [(p,) for p in pruned_package_ids]
+            c.executemany(  # their part references go with them
+                f"DELETE FROM {self.part_refs_table} WHERE (tenant, package_id) IN "
+                f"(SELECT tenant, package_id FROM {self.packages_table} "
+                "WHERE package_id = ? AND event_version IS NOT NULL)", pruned)
             c.executemany(
                 f"DELETE FROM {self.packages_table} "
-                "WHERE package_id = ? AND event_version IS NOT NULL",
-                [(p,) for p in pruned_package_ids],
-            )
+                "WHERE package_id = ? AND event_version IS NOT NULL", pruned)
         if package_rows:
             self._insert_rows(c, package_rows)
         return ids
@@ -88,6 +95,10 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
                 for r in rows
             ],
         )
+        refs = [(r.tenant, r.package_id, a) for r in rows for a in sorted(set(r.parts))]
+        if refs:
+            c.executemany(f"INSERT OR IGNORE INTO {self.part_refs_table} "
+                          "(tenant, package_id, address) VALUES (?,?,?)", refs)
 
     def insert_package(self, row: PackageRow) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -123,18 +134,47 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             c.execute(sql + " ORDER BY created_us, package_id, tenant", params)
             return [_row(tuple(r)) for r in c.fetchall()]
 
-    def body_parts(self, tenant: str | None = None, address: str | None = None
-                   ) -> set[tuple[str, str]]:
-        sql = (f"SELECT DISTINCT tenant, body_part FROM {self.packages_table} "
-               "WHERE body_part IS NOT NULL")
+    def part_references(self, tenant: str | None = None,
+                        addresses: Collection[str] | None = None) -> set[tuple[str, str]]:
+        sql = f"SELECT DISTINCT tenant, address FROM {self.part_refs_table} WHERE 1"
         params: list[Any] = []
-        for column, value in (("tenant", tenant), ("body_part", address)):
-            if value is not None:
-                sql += f" AND {column} = ?"
-                params.append(value)
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        found: set[tuple[str, str]] = set()
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return {(r[0], r[1]) for r in c.fetchall()}
+            if addresses is None:
+                c.execute(sql, params)
+                return {(r[0], r[1]) for r in c.fetchall()}
+            chosen = list(addresses)
+            for i in range(0, len(chosen), 500):  # SQLite's bound-parameter limit
+                chunk = chosen[i:i + 500]
+                c.execute(sql + f" AND address IN ({','.join('?' * len(chunk))})",
+                          params + chunk)
+                found.update((r[0], r[1]) for r in c.fetchall())
+        return found
+
+    def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for package_id in package_ids:
+                c.execute(f"SELECT address FROM {self.part_refs_table} "
+                          "WHERE tenant = ? AND package_id = ?", (tenant, package_id))
+                found.update(r[0] for r in c.fetchall())
+        return found
+
+
+def part_tables(refs: str, parts: str) -> list[str]:
+    """The part store's tables (also made by migration 3 on stores made before): references,
+    one per (tenant, package, address); and the parts themselves, on this backend."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {refs} (tenant TEXT NOT NULL, package_id TEXT NOT NULL, "
+        "address TEXT NOT NULL, PRIMARY KEY (tenant, address, package_id))",
+        f"CREATE INDEX IF NOT EXISTS {refs}_package ON {refs} (tenant, package_id)",
+        f"CREATE TABLE IF NOT EXISTS {parts} (tenant TEXT NOT NULL, scope TEXT NOT NULL, "
+        "address TEXT NOT NULL, data BLOB NOT NULL, created_us INTEGER NOT NULL, "
+        "PRIMARY KEY (tenant, scope, address))",
+    ]
 
 
 def _row(r: tuple[Any, ...]) -> PackageRow:

@@ -4,9 +4,9 @@ Layout: `<root>/<scope>/<aa>/<address>`, where scope is a hash of the tenant and
 fingerprint (so names reveal neither, and a part is found only within its tenant and key) and
 `aa` the address's first two hex digits. A part is written to a temporary file in its folder,
 fsynced, renamed over its name (atomic) and the folder fsynced: a reader finds the whole part
-or none. Deletions hold the part's lock (an advisory lock of the database the rows live in),
-so a capture of the same content, whose `ensure` takes the same lock after its row commits,
-always finds its part or writes it again.
+or none. Deletions hold the tenant's part lock (persistence.part_lock: an advisory lock on a
+connection of the store's pool), so a capture of the same content, whose `ensure` takes the
+same lock after its row commits, always finds its parts or writes them again.
 """
 
 from __future__ import annotations
@@ -15,16 +15,12 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-import psycopg
-
 from ctxstore.application.package_port import PackageRecorder
-from ctxstore.application.part_port import PartMissing, PartStore
-
-PartLock = Callable[[str], AbstractContextManager[None]]
+from ctxstore.application.part_port import PartMissing, PartStore, check_address
+from ctxstore.infrastructure.persistence.part_lock import PartLock
 
 
 def key_scope(key: str | None) -> str:
@@ -33,19 +29,6 @@ def key_scope(key: str | None) -> str:
     if not key:
         return "plain"
     return hashlib.sha256(b"ctxstore-part-scope\0" + key.encode()).hexdigest()[:16]
-
-
-def postgres_part_lock(dsn: str, schema: str) -> PartLock:
-    """A session advisory lock per part, in the database whose rows refer to the parts."""
-
-    @contextmanager
-    def lock(name: str) -> Iterator[None]:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))",
-                         (f"ctxstore-part:{schema}:{name}",))
-            yield  # closing the session releases it
-
-    return lock
 
 
 class FilePartStore(PartStore):
@@ -60,12 +43,17 @@ class FilePartStore(PartStore):
         return self.root / name
 
     def path(self, tenant: str, address: str) -> Path:
-        if len(address) != 64 or any(ch not in "0123456789abcdef" for ch in address):
-            raise PartMissing(f"{address!r} is not a part address")
-        return self._folder(tenant) / address[:2] / address
+        return self._folder(tenant) / address[:2] / check_address(address)
 
-    def put(self, tenant: str, address: str, data: bytes) -> None:
-        path = self.path(tenant, address)
+    def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
+        return {a for a in addresses if self.path(tenant, a).exists()}
+
+    def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
+        for address, data in sorted(parts.items()):
+            self._write(self.path(tenant, address), data)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         if path.exists():
             os.utime(path)  # young again: collect leaves it to the row about to commit
             return
@@ -92,24 +80,35 @@ class FilePartStore(PartStore):
         except FileNotFoundError:
             raise PartMissing(f"part {address} is missing from {self.root}") from None
 
-    def ensure(self, tenant: str, address: str, data: bytes) -> None:
-        with self.lock(f"{address}:{tenant}"):
-            if not self.path(tenant, address).exists():
-                self.put(tenant, address, data)
+    def ensure(self, tenant: str, addresses: Collection[str],
+               encode: Callable[[str], bytes]) -> None:
+        if not addresses:
+            return
+        with self.lock(tenant):
+            for address in sorted(set(addresses)):
+                path = self.path(tenant, address)
+                if not path.exists():
+                    self._write(path, encode(address))
 
-    def release(self, tenant: str, address: str) -> bool:
-        with self.lock(f"{address}:{tenant}"):
-            if self.rows.body_parts(tenant, address):
-                return False
-            try:
-                self.path(tenant, address).unlink()
-            except FileNotFoundError:
-                return False
-            return True
+    def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        removed: list[str] = []
+        if not addresses:
+            return removed
+        with self.lock(tenant):
+            # Asked after the lock: every reference committed before it is seen.
+            kept = {a for _, a in self.rows.part_references(tenant, addresses)}
+            for address in sorted(set(addresses) - kept):
+                try:
+                    self.path(tenant, address).unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(address)
+        return removed
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
-        kept = {self.path(t, a) for t, a in self.rows.body_parts()}
-        tenants = {self._folder(t): t for t, _ in self.rows.body_parts()}
+        references = self.rows.part_references()
+        kept = {self.path(t, a) for t, a in references}
+        tenants = {self._folder(t): t for t, _ in references}
         removed: list[str] = []
         if not self.root.exists():
             return removed
@@ -122,10 +121,14 @@ class FilePartStore(PartStore):
                 continue
             tenant = tenants.get(path.parent.parent)
             if tenant is not None:
-                # A tenant with rows: the part's lock, as `release` takes it.
-                if self.release(tenant, path.name):
-                    removed.append(path.name)
+                # A tenant with references: under its lock, as `release` does.
+                removed.extend(self.release(tenant, [path.name]))
                 continue
-            path.unlink(missing_ok=True)  # no row of its tenant refers to anything
+            path.unlink(missing_ok=True)  # nothing of its tenant refers to anything
             removed.append(path.name)
         return removed
+
+    def count(self, tenant: str | None = None) -> int:
+        root = self._folder(tenant) if tenant is not None else self.root
+        pattern = "*/*" if tenant is not None else "*/*/*"
+        return sum(1 for p in root.glob(pattern) if not p.name.startswith(".part-"))

@@ -40,8 +40,12 @@ class ZstdCompressor(Compressor):
         dictionaries: Mapping[int, bytes] | None = None,
         active_dictionary_id: int | None = None,
         fetch_missing: Callable[[int], bytes | None] | None = None,
+        long_distance: bool = False,
     ):
         self.level = level
+        # Long-distance matching (window up to 128 MiB, which every zstd reads by default):
+        # repeats far apart in a large state, such as a tool output read again much later.
+        self.long_distance = long_distance
         self.fetch_missing = fetch_missing
         self._lock = threading.Lock()
         self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
@@ -109,8 +113,15 @@ class ZstdCompressor(Compressor):
         compressor = getattr(local, "compressor", None)
         if compressor is None:
             zdict = self._dictionaries.get(self._active) if self._active is not None else None
-            compressor = zstandard.ZstdCompressor(level=self.level, dict_data=zdict,
-                                                  write_content_size=True)
+            if self.long_distance:
+                # Explicit parameters write no dictionary id unless asked: frames must name
+                # theirs (see the module docstring).
+                params = zstandard.ZstdCompressionParameters.from_level(
+                    self.level, enable_ldm=True, write_content_size=True, write_dict_id=True)
+                compressor = zstandard.ZstdCompressor(dict_data=zdict, compression_params=params)
+            else:
+                compressor = zstandard.ZstdCompressor(level=self.level, dict_data=zdict,
+                                                      write_content_size=True)
             local.compressor = compressor
         return compressor
 

@@ -138,7 +138,8 @@ class SQLiteSchema(StoreSchema):
         self.path = path
         self.tables = StoreTables(events="stored_events", event_ids="stored_event_ids",
                                   agents="stored_agents", packages="stored_packages",
-                                  schema_version=VERSION_TABLE)
+                                  schema_version=VERSION_TABLE, part_refs="stored_part_refs",
+                                  parts="stored_parts")
 
     def status_name(self) -> str:
         return f"the store {self.path}"
@@ -213,7 +214,9 @@ class PostgresSchema(StoreSchema):
                                   event_ids=name("ctxstore_event_ids"),
                                   agents=name("ctxstore_agents"),
                                   packages=name("ctxstore_packages"),
-                                  schema_version=name(VERSION_TABLE), schema=schema)
+                                  schema_version=name(VERSION_TABLE), schema=schema,
+                                  part_refs=name("ctxstore_part_refs"),
+                                  parts=name("ctxstore_parts"))
         self.version_table = SQL("{}.{}").format(Identifier(schema), Identifier(VERSION_TABLE))
 
     def status_name(self) -> str:

@@ -23,6 +23,8 @@ class StoreTables:
     packages: str
     schema_version: str
     schema: str = ""
+    part_refs: str = ""  # the part store's references (migration 3)
+    parts: str = ""  # the part store's table of parts (migration 3)
 
 
 Apply = Callable[[Any, StoreTables], "str | None"]

@@ -1,0 +1,139 @@
+"""The part store as a table beside the events (application.part_port): the `sqlite` /
+`file_system` and `postgres` / `database` backends'.
+
+Rows `(tenant, scope, address, data, created_us)`, where scope is the data key's fingerprint
+(part_files.key_scope): a part is found only within its tenant and key. References live in the
+part-reference table the package rows write (migration 3). `ensure`, `release` and `collect`
+hold the tenant's part lock (persistence.part_lock) and do their work in its transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+from psycopg.sql import SQL, Composable
+
+from ctxstore.application.part_port import PartMissing, PartStore, check_address
+from ctxstore.infrastructure.persistence.part_lock import PartLock
+
+_CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
+
+# Statements with `?` parameters and {parts}/{refs} tables, for both backends.
+_HELD = "SELECT address FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks})"
+_GET = "SELECT address, data FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks})"
+_PUT = ("INSERT INTO {parts} (tenant, scope, address, data, created_us) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING")
+_UNREFERENCED = ("NOT EXISTS (SELECT 1 FROM {refs} AS r "
+                 "WHERE r.tenant = {parts}.tenant AND r.address = {parts}.address)")
+_RELEASE = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks}) AND "
+            + _UNREFERENCED + " RETURNING address")
+_OLD_TENANTS = ("SELECT DISTINCT tenant FROM {parts} WHERE scope = ? AND created_us < ? AND "
+                + _UNREFERENCED)
+_COLLECT = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND created_us < ? AND "
+            + _UNREFERENCED + " RETURNING address")
+_COUNT = "SELECT count(*) AS n FROM {parts} WHERE scope = ?"
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield list(items[i:i + _CHUNK])
+
+
+def _first(row: Any) -> Any:
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
+class TablePartStore(PartStore):
+    def __init__(self, datastore: Any, dialect: Literal["sqlite", "postgres"],
+                 parts_table: str | Composable, refs_table: str | Composable, scope: str,
+                 lock: PartLock):
+        self.datastore = datastore
+        self.dialect = dialect
+        self.parts_table = parts_table
+        self.refs_table = refs_table
+        self.scope = scope
+        self.lock = lock
+
+    def _sql(self, template: str, marks: int = 0) -> Any:
+        text = template.replace("{marks}", ",".join("?" * marks))
+        if self.dialect == "sqlite":
+            return text.format(parts=self.parts_table, refs=self.refs_table)
+        return SQL(text.replace("?", "%s")).format(parts=self.parts_table,  # type: ignore[arg-type]
+                                                  refs=self.refs_table)
+
+    def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str]
+                ) -> list[Any]:
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(set(map(check_address, addresses)))):
+            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk])
+            rows.extend(curs.fetchall())
+        return rows
+
+    def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
+        with self.datastore.transaction(commit=False) as curs:
+            return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
+
+    def _put(self, curs: Any, tenant: str, parts: Mapping[str, bytes]) -> None:
+        now = int(time.time() * 1_000_000)
+        rows = [(tenant, self.scope, check_address(a), data, now)
+                for a, data in sorted(parts.items())]
+        if rows:
+            curs.executemany(self._sql(_PUT), rows)
+
+    def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
+        if parts:
+            with self.datastore.transaction(commit=True) as curs:
+                self._put(curs, tenant, parts)
+
+    def get(self, tenant: str, address: str) -> bytes:
+        return self.get_many(tenant, [address])[address]
+
+    def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
+        with self.datastore.transaction(commit=False) as curs:
+            rows = self._select(curs, _GET, tenant, addresses)
+        found = {(r["address"] if isinstance(r, dict) else r[0]):
+                 bytes(r["data"] if isinstance(r, dict) else r[1]) for r in rows}
+        missing = set(addresses) - set(found)
+        if missing:
+            raise PartMissing(f"{len(missing)} part(s) missing from the part table, e.g. "
+                              f"{min(missing)}")
+        return found
+
+    def ensure(self, tenant: str, addresses: Collection[str],
+               encode: Callable[[str], bytes]) -> None:
+        if not addresses:
+            return
+        with self.lock(tenant) as curs:
+            held = {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
+            self._put(curs, tenant, {a: encode(a) for a in set(addresses) - held})
+
+    def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        removed: list[str] = []
+        if not addresses:
+            return removed
+        with self.lock(tenant) as curs:
+            # A statement begun after the lock: it sees every reference committed before.
+            for row in self._select(curs, _RELEASE, tenant, addresses):
+                removed.append(_first(row))
+        return sorted(removed)
+
+    def collect(self, min_age_seconds: float = 3600) -> list[str]:
+        before = int((time.time() - min_age_seconds) * 1_000_000)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(_OLD_TENANTS), [self.scope, before])
+            tenants = sorted(_first(r) for r in curs.fetchall())
+        removed: list[str] = []
+        for tenant in tenants:
+            with self.lock(tenant) as curs:
+                curs.execute(self._sql(_COLLECT), [tenant, self.scope, before])
+                removed.extend(_first(r) for r in curs.fetchall())
+        return sorted(removed)
+
+    def count(self, tenant: str | None = None) -> int:
+        template = _COUNT + (" AND tenant = ?" if tenant is not None else "")
+        params = [self.scope] + ([tenant] if tenant is not None else [])
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(template), params)
+            return int(_first(curs.fetchone()))

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None
     checkpoint_interval_minutes: float = Field(default=30, ge=0)
     max_checkpoints_per_agent: int = Field(default=10, ge=1)
+    # How often a runner looks for schedules another process started (its own: at once).
+    checkpoint_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     retention_days: int = Field(default=30, ge=1)
     # Checkpoint and .ctxpkg bodies, written and read rarely: 11 makes a 10k-event state (9.6 MB)
     # 0.073x raw in ~0.4 s; 19 reaches 0.062x but takes 3.5-5 s (bench/restore.py).

@@ -55,7 +55,7 @@ def _claim_sql(table: str, p: str) -> str:
 
 
 def _claim_params(agent_id: str, now_us: int, interval_us: int | None) -> tuple[Any, ...]:
-    return (interval_us, interval_us, now_us, now_us, interval_us, agent_id, now_us)
+    return (interval_us, now_us, interval_us, now_us, interval_us, agent_id, now_us)
 
 
 def _upsert_sql(table: str, p: str, replace_existing: bool) -> str:

@@ -17,14 +17,17 @@ _TAKEN = topics_of(AgentContext.CheckpointTaken)
 _PRUNED = topics_of(AgentContext.CheckpointsPruned)
 
 
-def changed_agents(store: ContextStore, packages: Iterable[PackageRow]) -> list[str]:
+def changed_agents(store: ContextStore, packages: Iterable[PackageRow], only: str | None = None
+                   ) -> list[str]:
     """Agents (keys) whose content changed after their newest captured checkpoint (`packages`:
-    every package row), or that have none."""
+    every package row, or the agent's when `only` names one), or that have none."""
     last: dict[str, int] = {}
     for row in packages:
         if row.event_version is not None:
             last[row.agent_id] = max(last.get(row.agent_id, 0), row.event_version)
-    return [a.agent_id for a in store.agents()
+    summary = store.summary(only) if only is not None else None
+    agents = store.agents() if only is None else [summary] if summary is not None else []
+    return [a.agent_id for a in agents
             if a.version > last.get(a.agent_id, 0)
             and changed_after(store, a.agent_id, last.get(a.agent_id, 0))]
 

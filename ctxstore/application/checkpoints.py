@@ -29,7 +29,7 @@ import builtins
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -64,6 +64,7 @@ from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartStore
 from ctxstore.application.retry import retry_on_conflict
+from ctxstore.application.schedule_port import DEFAULT_SCHEDULE
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
@@ -263,10 +264,29 @@ class CheckpointService:
 
     # Retention -------------------------------------------------------------------------------
     def _retention(self, rows: list[PackageRow], now: datetime, *, adding: int = 0,
-                   retention_days: float | None = None) -> tuple[list[str], str]:
+                   retention_days: float | None = None,
+                   limits: dict[str, int] | None = None) -> tuple[list[str], str]:
+        """What retention removes of one agent's `rows`: an agent with its own automatic
+        checkpoint schedule keeps its schedule's maximum (`limits` by agent key, read from
+        the store when not given), any other CONTEXT_MAX_CHECKPOINTS_PER_AGENT."""
         days = self.retention_days if retention_days is None else retention_days
-        return retention_due(rows, now, max_per_agent=self.max_checkpoints_per_agent,
-                             days=days, adding=adding)
+        if not rows:
+            return [], ""
+        agent_id = rows[0].agent_id
+        if limits is None:
+            limits = self.schedule_limits(agent_id)
+        own = limits.get(agent_id)
+        return retention_due(rows, now, max_per_agent=own or self.max_checkpoints_per_agent,
+                             days=days, adding=adding, own_limit=own is not None)
+
+    def schedule_limits(self, agent_id: str | None = None) -> dict[str, int]:
+        """The maximum kept of each agent with its own schedule (of one agent, when given)."""
+        schedules = self.store.schedules
+        if agent_id is not None:
+            held = schedules.select_schedule(agent_id)
+            return {agent_id: held.max_checkpoints} if held is not None else {}
+        return {s.agent_id: s.max_checkpoints for s in schedules.select_schedules()
+                if s.agent_id != DEFAULT_SCHEDULE}
 
     def due_for_pruning(self, agent_id: str | None = None, *, now: datetime | None = None,
                         retention_days: float | None = None) -> dict[str, list[str]]:
@@ -275,7 +295,8 @@ class CheckpointService:
         rows: dict[str, list[PackageRow]] = {}
         for row in self.packages.select_packages(agent_id):
             rows.setdefault(row.agent_id, []).append(row)
-        due = {a: self._retention(r, now, retention_days=retention_days)[0]
+        limits = self.schedule_limits(agent_id)
+        due = {a: self._retention(r, now, retention_days=retention_days, limits=limits)[0]
                for a, r in rows.items()}
         return {a: ids for a, ids in due.items() if ids}
 
@@ -327,22 +348,35 @@ class CheckpointService:
         the checkpoint and prune events themselves are not changes."""
         return changed_agents(self.store, self.packages.select_packages())
 
-    def capture_changed(self, *, label: str = "auto", access_level: str = "private"
-                        ) -> AutoCaptureReport:
-        """Apply retention, then checkpoint every agent that changed since its last checkpoint;
-        one failure (e.g. a state over the size limit) is reported and does not stop the
-        others."""
+    def capture_changed(self, *, label: str = "auto", access_level: str = "private",
+                        exclude: Collection[str] = ()) -> AutoCaptureReport:
+        """Apply retention, then checkpoint every agent that changed since its last checkpoint
+        (but those in `exclude`: the agents with their own schedule); one failure (e.g. a state
+        over the size limit) is reported and does not stop the others."""
         pruning = self.prune()
         report = AutoCaptureReport(pruned=pruning.pruned, failed=dict(pruning.failed))
         for agent_id in self.changed_agents():
+            if agent_id in exclude:
+                continue
             try:
-                report.captured.append(self._capture_recorded(
-                    agent_id, True, version=None, label=label, session_id=None,
-                    access_level=access_level, shared_with=()))
+                report.captured.append(self.capture_automatic(agent_id, label=label,
+                                                              access_level=access_level))
             except ContextStoreError as e:
                 log.warning("automatic checkpoint of %s failed: %s", agent_id, e)
                 report.failed[agent_id] = str(e)
         return report
+
+    def capture_automatic(self, agent_id: str, *, label: str = "auto",
+                          access_level: str = "private") -> Checkpoint:
+        """An automatic capture of the agent (by its key) now, logged as automatic."""
+        return self._capture_recorded(agent_id, True, version=None, label=label,
+                                      session_id=None, access_level=access_level,
+                                      shared_with=())
+
+    def changed_since_checkpoint(self, agent_id: str) -> bool:
+        """Whether the agent (by its key) changed after its newest checkpoint, or has none."""
+        return agent_id in changed_agents(self.store, self.packages.select_packages(agent_id),
+                                          only=agent_id)
 
     # Reading ---------------------------------------------------------------------------------
     def get(self, package_id: str, tenant: str = LOCAL_TENANT) -> Checkpoint:

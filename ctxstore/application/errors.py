@@ -13,6 +13,14 @@ class AgentNotFound(ContextStoreError):
         super().__init__(f"agent {agent_id!r} has no recorded events")
 
 
+class ScheduleNotFound(ContextStoreError):
+    """An agent without its own automatic checkpoint schedule (a 404)."""
+
+    def __init__(self, agent_id: str):
+        self.agent_id = agent_id
+        super().__init__(f"agent {agent_id!r} has no automatic checkpoint schedule")
+
+
 class PointNotFound(ContextStoreError):
     """A version past the agent's history, or a time before its first event."""
 

@@ -28,6 +28,7 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
 from ctxstore.application.results import EventOutcome, RecordResult
 from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
+from ctxstore.application.schedule_port import ScheduleStore
 from ctxstore.application.snapshot_policy import SnapshotMark, SnapshotPolicy
 from ctxstore.application.store_reads import StoreReads, project
 from ctxstore.domain.agent_id import (
@@ -71,10 +72,10 @@ class ContextStore(StoreReads):
         super().__init__(env)
         recorder = self.recorder
         if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)
-                and isinstance(recorder, OperationLog)):
+                and isinstance(recorder, OperationLog) and isinstance(recorder, ScheduleStore)):
             raise TypeError(
                 "ContextStore needs a recorder with ctxstore's side tables, package table and "
-                "operation log; "
+                "operation log and checkpoint schedules; "
                 "set APPLICATION_RECORDER_TOPIC to one of infrastructure.persistence's store "
                 "recorders"
             )
@@ -82,6 +83,7 @@ class ContextStore(StoreReads):
         self.index: ContextIndex = recorder
         self.packages: PackageRecorder = recorder
         self.operations: OperationLog = recorder
+        self.schedules: ScheduleStore = recorder
         self._writer: EventWriter = cast(EventWriter, recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
+from ctxstore.application.auto_checkpoints import AutoCheckpoints
 from ctxstore.application.checkpoint_runner import CheckpointRunner
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands import Commands, EventLimits, UseCases
@@ -265,13 +266,22 @@ def build_subjects(settings: Settings) -> Subjects:
                     partitions_explicit="nats_partitions" in settings.model_fields_set)
 
 
-def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService
-                            ) -> CheckpointRunner | None:
-    """Automatic checkpoints every CONTEXT_CHECKPOINT_INTERVAL_MINUTES (None when 0); the
-    door that serves starts and stops it."""
-    if settings.checkpoint_interval_minutes <= 0:
-        return None
-    return CheckpointRunner(checkpoints, settings.checkpoint_interval_minutes * 60)
+def build_auto_checkpoints(settings: Settings, checkpoints: CheckpointService
+                           ) -> AutoCheckpoints:
+    """Automatic checkpoints: the default schedule every CONTEXT_CHECKPOINT_INTERVAL_MINUTES
+    (none when 0) and the agents' own schedules kept in the store."""
+    minutes = settings.checkpoint_interval_minutes
+    return AutoCheckpoints(checkpoints,
+                           default_interval_seconds=minutes * 60 if minutes > 0 else None)
+
+
+def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService,
+                            auto: AutoCheckpoints | None = None) -> CheckpointRunner:
+    """The thread that runs the due rounds of `auto` (built from settings unless given); the
+    long-running doors (`serve`, `ingest`) start and stop it. With
+    CONTEXT_CHECKPOINT_INTERVAL_MINUTES=0 it runs only the agents' own schedules."""
+    return CheckpointRunner(auto or build_auto_checkpoints(settings, checkpoints),
+                            poll_seconds=settings.checkpoint_poll_seconds)
 
 
 @asynccontextmanager
@@ -315,14 +325,15 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     # Exported bodies use no dictionary, so any other store can read them.
     packages = PackageService(checkpoints, CtxpkgCodec(PortableZstd(level=level), store.cipher))
     diff = DiffService(restore)
+    auto = build_auto_checkpoints(settings, checkpoints)
     commands = Commands(UseCases(store=store, checkpoints=checkpoints, restore=restore,
-                                 diff=diff, packages=packages, limits=EventLimits(
+                                 diff=diff, packages=packages, auto=auto, limits=EventLimits(
                                      max_event_bytes=settings.max_event_bytes,
                                      max_clock_skew_seconds=settings.max_clock_skew_seconds)))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
                     diff=diff, packages=packages, commands=commands, dictionaries=catalog,
                     subjects=build_subjects(settings),
-                    runner=build_checkpoint_runner(settings, checkpoints),
+                    runner=build_checkpoint_runner(settings, checkpoints, auto),
                     open_views=lambda: build_views(settings))
 
 

@@ -29,10 +29,10 @@ from ctxstore.projections.views import ContextViews
 class Services:
     """The store and every use case over it, as one process uses them.
 
-    `runner` is the automatic checkpoint runner (None when CONTEXT_CHECKPOINT_INTERVAL_MINUTES
-    is 0), built but not started: the door that serves starts and stops it. `views` (the
-    projections' tables) open their own connections, so they are built on first use: a CLI
-    command or an ingest worker that never reads them does not pay for them.
+    `runner` is the automatic checkpoint runner (the default schedule and the agents' own),
+    built but not started: the doors that run long (`serve`, `ingest`) start and stop it.
+    `views` (the projections' tables) open their own connections, so they are built on first
+    use: a CLI command or an ingest worker that never reads them does not pay for them.
     """
 
     settings: Settings

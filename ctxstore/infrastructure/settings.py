@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None
     checkpoint_interval_minutes: float = Field(default=30, ge=0)
     max_checkpoints_per_agent: int = Field(default=10, ge=1)
+    # How often a runner looks for schedules another process started (its own: at once).
+    checkpoint_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     retention_days: int = Field(default=30, ge=1)
     # How checkpoint bodies are compressed (application.checkpoint_bodies): `basic` zstd 3;
     # `advanced` zstd 19 with long-distance matching and the trained dictionary; `semantic`

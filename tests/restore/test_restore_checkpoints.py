@@ -178,4 +178,5 @@ def test_runner_checkpoints_changed_agents_on_its_interval(make_kit: Callable[..
     time.sleep(0.4)
     assert len(kit.checkpoints.list()) == count  # stopped means stopped
     disabled = kit.settings.model_copy(update={"checkpoint_interval_minutes": 0})
-    assert build_checkpoint_runner(disabled, kit.checkpoints) is None
+    # No default schedule: the runner still runs the agents' own (test_restore_auto_schedules).
+    assert build_checkpoint_runner(disabled, kit.checkpoints).interval_seconds is None

@@ -113,6 +113,8 @@ def test_shutdown_stops_the_runner(kit: Kit) -> None:
     time.sleep(0.8)
     assert len(kit.checkpoints.list(agent)) == 1  # stopped with the server
 
-    # CONTEXT_CHECKPOINT_INTERVAL_MINUTES=0: no runner at all.
+    # CONTEXT_CHECKPOINT_INTERVAL_MINUTES=0: no default rounds (agents' own schedules still
+    # run: test_restore_auto_schedules).
     off = kit.settings.model_copy(update={"checkpoint_interval_minutes": 0})
-    assert bootstrap(off, store=kit.store).runner is None
+    runner = bootstrap(off, store=kit.store).runner
+    assert runner is not None and runner.interval_seconds is None

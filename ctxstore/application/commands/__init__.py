@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.commands import auto_checkpoint as _auto
 from ctxstore.application.commands import capture as _capture
 from ctxstore.application.commands import catalogue as _catalogue
 from ctxstore.application.commands import diff as _diff
@@ -21,6 +22,14 @@ from ctxstore.application.commands import read as _read
 from ctxstore.application.commands import record as _record
 from ctxstore.application.commands import restore as _restore
 from ctxstore.application.commands.access import LOCAL, AccessPolicy, Caller, shown
+from ctxstore.application.commands.auto_checkpoint import (
+    AutoCheckpointList,
+    AutoCheckpointOptions,
+    AutoCheckpointStatus,
+    ScheduleView,
+    StartAutoCheckpoints,
+    StopAutoCheckpoints,
+)
 from ctxstore.application.commands.capture import Capture, CaptureOptions
 from ctxstore.application.commands.catalogue import CheckpointList, ListCheckpoints
 from ctxstore.application.commands.context import EventLimits, UseCases
@@ -38,7 +47,9 @@ from ctxstore.application.diff import ContextDiff
 from ctxstore.application.restore import RestoreResult
 
 __all__ = [
-    "LOCAL", "AccessPolicy", "Caller", "Capture", "CaptureOptions", "CheckpointList",
+    "LOCAL", "AccessPolicy", "AutoCheckpointList", "AutoCheckpointOptions",
+    "AutoCheckpointStatus", "Caller", "Capture", "ScheduleView", "StartAutoCheckpoints",
+    "StopAutoCheckpoints", "CaptureOptions", "CheckpointList",
     "Commands", "Diff", "EventLimits", "ExportPackage", "ImportPackage", "Imported",
     "ListCheckpoints", "Located", "ReadContext", "RecordEvents", "RecordReport", "Restore",
     "UseCases",
@@ -85,3 +96,14 @@ class Commands:
 
     def import_package(self, caller: Caller, cmd: ImportPackage) -> Imported:
         return _packages.import_package(self.use_cases, caller, cmd)
+
+    def start_auto_checkpoints(self, caller: Caller, cmd: StartAutoCheckpoints
+                               ) -> ScheduleView:
+        return _auto.start(self.use_cases, caller, cmd)
+
+    def stop_auto_checkpoints(self, caller: Caller, cmd: StopAutoCheckpoints) -> ScheduleView:
+        return _auto.stop(self.use_cases, caller, cmd)
+
+    def auto_checkpoint_status(self, caller: Caller, cmd: AutoCheckpointStatus
+                               ) -> AutoCheckpointList:
+        return _auto.status(self.use_cases, caller, cmd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ctxstore.application.auto_checkpoints import AutoCheckpoints
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands.access import AccessPolicy
 from ctxstore.application.diff import DiffService
@@ -29,6 +30,7 @@ class UseCases:
     diff: DiffService
     packages: PackageService
     limits: EventLimits
+    auto: AutoCheckpoints
 
     @property
     def policy(self) -> AccessPolicy:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ctxstore.infrastructure.cli import (
+    auto_checkpoint_commands,
     common,
     core,
     dictionary_commands,
@@ -50,6 +51,7 @@ restore_commands.register(app)
 projection_commands.register(app)
 schema_commands.register(app)
 search_commands.register(app)
+auto_checkpoint_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,7 +34,14 @@ from ctxstore.infrastructure.http.limits import BodySizeLimit
 from ctxstore.infrastructure.http.log_redaction import install_log_redaction
 from ctxstore.infrastructure.http.metrics import Metrics, instrument_store
 from ctxstore.infrastructure.http.pages import SecurityHeaders, install_pages
-from ctxstore.infrastructure.http.routes import agents, metrics_summary, ops, packages, search
+from ctxstore.infrastructure.http.routes import (
+    agents,
+    auto_checkpoints,
+    metrics_summary,
+    ops,
+    packages,
+    search,
+)
 from ctxstore.infrastructure.http.url_text import StrictUrlText
 
 API_PREFIX = "/api/v1"
@@ -141,6 +148,7 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
     app.include_router(packages.router, prefix=API_PREFIX)
     app.include_router(search.router, prefix=API_PREFIX)
     app.include_router(metrics_summary.router, prefix=API_PREFIX)
+    app.include_router(auto_checkpoints.router, prefix=API_PREFIX)
     app.include_router(ws.router, prefix=API_PREFIX)
     app.include_router(ops.router)
 

@@ -9,6 +9,9 @@ Client → server (JSON objects; `request_id` is optional and echoed back):
 - `{"action": "restore", ...}`: the Restore command's fields (application.commands.restore):
   `package_id` and `target_agent_id`, or an agent (`target_agent_id` and/or
   `source_agent_id`) and a point (`version` | `at`, none: the latest)
+- `{"action": "start_automatic_checkpointing", "agent_id", "interval_minutes"?,
+  "max_checkpoints"?}` and `{"action": "stop_automatic_checkpointing", "agent_id"}` (the seed's
+  names, §6.1; http.ws_auto): replies `automatic_checkpointing_started` / `_stopped`
 - `{"action": "ping"}`
 
 Server → client: `{"type": ..., "request_id"?: ..., "data": {...}}` with type `following`,
@@ -51,6 +54,7 @@ from ctxstore.infrastructure.http.deps import Api, api_of
 from ctxstore.infrastructure.http.errors import field_of, status_for
 from ctxstore.infrastructure.http.hub import Subscription
 from ctxstore.infrastructure.http.schemas import ErrorBody, FieldErrorOut
+from ctxstore.infrastructure.http.ws_auto import AUTO_CHECKPOINT_ACTIONS, auto_checkpoint_action
 
 router = APIRouter()
 log = logging.getLogger("ctxstore.http.ws")
@@ -180,6 +184,10 @@ class Connection:
             self._spawn(self._capture(command_of(Capture, message), request_id))
         elif action == "restore":
             self._spawn(self._restore(command_of(Restore, message), request_id))
+        elif action in AUTO_CHECKPOINT_ACTIONS:
+            type_, out = await run_in_threadpool(auto_checkpoint_action, self.api.services,
+                                                 self.caller, action, message)
+            await self.send(type_, out, request_id)
         else:
             await self.error(f"action: unknown action {action!r}; expected one of follow, "
                              "unfollow, capture, restore, ping", request_id)

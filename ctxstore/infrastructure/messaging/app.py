@@ -171,6 +171,10 @@ def create_app(
     async def start_ingest() -> None:
         runtime.services = services = await asyncio.to_thread(runtime.services_factory)
         runtime.subjects = fitted = await ensure_streams(broker.connection, subjects)
+        if runtime.ingest and services.runner is not None:
+            # Automatic checkpoints run here too; rounds are claimed in the store, so this
+            # worker, its siblings and `serve` take each round once.
+            services.runner.start()
         if runtime.ingest:
             worker = runtime.worker = IngestWorker(services.store, broker.connection, fitted,
                                                    runtime.partitions, runtime.options)
@@ -202,6 +206,8 @@ def create_app(
                 await runtime.starting  # a failure was logged and kept in runtime.failure
         if runtime.worker is not None:
             await runtime.worker.stop()
+        if runtime.services is not None and runtime.services.runner is not None:
+            await asyncio.to_thread(runtime.services.runner.stop)  # a round in progress ends
 
     @app.after_shutdown
     async def close_store() -> None:

@@ -35,11 +35,12 @@ from ctxstore.application.part_port import PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
+from ctxstore.infrastructure.persistence.schedules import MemorySchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 
 
 class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextIndex,
-                          PackageRecorder, MemoryOperationLog):
+                          PackageRecorder, MemoryOperationLog, MemorySchedules):
     """The store's whole recorder in memory: the events (and their snapshots, for `heads`),
     the side tables, the package table and the operation log."""
 
@@ -51,6 +52,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         self._agents: dict[str, AgentSummary] = {}
         self._packages: dict[tuple[str, str], PackageRow] = {}  # (tenant, package id)
         self._operation_rows = []
+        self._schedules = {}
+        self._schedules_lock = threading.Lock()
 
     # Writing (the EventWriter port) ----------------------------------------------------------
     # The library's POPO recorders check everything, then change everything, under one lock

@@ -22,6 +22,7 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.operation_log import PostgresOperationLog
 from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
+from ctxstore.infrastructure.persistence.schedules import PostgresSchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 
 _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, tenant, "
@@ -29,9 +30,10 @@ _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, ten
 
 
 class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder,
-                            PostgresOperationLog):
+                            PostgresOperationLog, PostgresSchedules):
     """The store's whole recorder: the events, the side tables of
-    PostgresIndexedEventRecorder, the checkpoint package table and the operation log."""
+    PostgresIndexedEventRecorder, the checkpoint package table, the operation log and the
+    checkpoint schedules."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -66,6 +68,7 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
                 *(SQL(statement).format(refs=self.part_refs_table, parts=self.parts_table,
                                         refs_package=Identifier(f"{prefix}_part_refs_package"))
                   for statement in PART_TABLES),
+                *self.schedule_table_statements(prefix),
             ]
         )
         self._insert_package = SQL(

@@ -17,6 +17,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.operation_log import SQLiteOperationLog
+from ctxstore.infrastructure.persistence.schedules import SQLiteSchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 from ctxstore.infrastructure.persistence.sqlite import SQLiteIndexedEventRecorder
 
@@ -25,9 +26,9 @@ _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, ten
 
 
 class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder,
-                          SQLiteOperationLog):
+                          SQLiteOperationLog, SQLiteSchedules):
     """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder, the
-    checkpoint package table and the operation log."""
+    checkpoint package table, the operation log and the checkpoint schedules."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.table_prefix = prefix = events_table_name.rsplit("_events", 1)[0]
@@ -51,6 +52,7 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             f"ON {self.packages_table} (body_part) WHERE body_part IS NOT NULL",
             *self.operation_table_statements(self.table_prefix),
             *part_tables(self.part_refs_table, self.parts_table),
+            *self.schedule_table_statements(self.table_prefix),
         ]
 
     def _create_packages(self, name: str) -> str:

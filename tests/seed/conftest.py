@@ -32,7 +32,7 @@ PLAN_ENVIRONMENT = {
 }
 
 
-@pytest.fixture(scope="module", params=["file_system", "database"])
+@pytest.fixture(scope="module", params=["file_system", "database", "hybrid"])
 def seed(request: pytest.FixtureRequest, postgres_dsn: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedClient]:
     backend = str(request.param)
@@ -42,7 +42,7 @@ def seed(request: pytest.FixtureRequest, postgres_dsn: str,
            "CONTEXT_STORAGE_PATH": str(tmp / "data" / "context_packages"),
            "CONTEXT_DATABASE_URL": postgres_dsn, "CONTEXT_DATABASE_SCHEMA": schema}
     env.pop("CONTEXT_API_KEYS", None)
-    if backend == "database":
+    if backend != "file_system":  # database and hybrid keep events in PostgreSQL
         with psycopg.connect(libpq_dsn(postgres_dsn), autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -68,7 +68,7 @@ def seed(request: pytest.FixtureRequest, postgres_dsn: str,
         server.terminate()
         server.wait(timeout=60)
         log.close()
-        if backend == "database":
+        if backend != "file_system":
             with psycopg.connect(libpq_dsn(postgres_dsn), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 

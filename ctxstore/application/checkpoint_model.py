@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from ctxstore.application.errors import CorruptedCheckpoint, InvalidRequest
+from ctxstore.domain.parts import ALL_PARTS, Part, parts_of
 from ctxstore.domain.state import CONTENT_FIELDS, content_hash
 
 AccessLevel = Literal["private", "shared", "public"]
@@ -69,7 +70,8 @@ def saving_of(original: int, compressed: int) -> float:
 
 @dataclass(frozen=True)
 class Checkpoint(CheckpointFacts):
-    """A checkpoint's metadata (every field of DESIGN §3, plus where it came from)."""
+    """A checkpoint's metadata (every field of DESIGN §3, plus where it came from, the parts
+    of the content it holds and the seed's `size_bytes`)."""
 
     created_at: datetime
     origin: Origin = "captured"
@@ -79,12 +81,26 @@ class Checkpoint(CheckpointFacts):
     # original size was at most that (None: made before targets).
     target_compression_ratio: float | None = None
     target_met: bool | None = None
+    # The content parts it holds (domain.parts); the others are empty in its body. Metadata
+    # written before captures could leave parts out has none: whole.
+    parts: tuple[Part, ...] = ALL_PARTS
+    # The seed's package field: the stored (compressed) size, derived as the ratio is.
+    size_bytes: int = field(default=0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "size_bytes", self.compressed_size_bytes)
+
+    @property
+    def is_partial(self) -> bool:
+        return self.parts != ALL_PARTS
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (created_at as RFC 3339)."""
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["shared_with"] = list(self.shared_with)
+        data["parts"] = list(self.parts)
         return data
 
     @classmethod
@@ -94,6 +110,7 @@ class Checkpoint(CheckpointFacts):
         if isinstance(created, str):
             values["created_at"] = datetime.fromisoformat(created)
         values["shared_with"] = tuple(values.get("shared_with") or ())
+        values["parts"] = parts_of(values.get("parts") or ALL_PARTS)
         return cls(**values)
 
     def readable_by(self, owner: str, tenant: str) -> bool:

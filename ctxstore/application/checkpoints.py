@@ -70,7 +70,8 @@ from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_text
 from ctxstore.domain.clock import to_us
-from ctxstore.domain.state import canonical_json
+from ctxstore.domain.parts import ALL_PARTS, Part, only_parts, parts_of
+from ctxstore.domain.state import canonical_json, content_hash
 from ctxstore.domain.state_check import InvalidState, check_state
 
 log = logging.getLogger(__name__)
@@ -147,17 +148,19 @@ class CheckpointService:
         session_id: str | None = None,
         access_level: str = "private",
         shared_with: Sequence[str] = (),
+        parts: Sequence[Part] = ALL_PARTS,
     ) -> Checkpoint:
         """Capture the agent (by its key) now, or at `version`, as a new checkpoint, pruning
         the oldest beyond the per-agent limit. A `shared` one names the tenants that may read
-        it in `shared_with`.
+        it in `shared_with`. With fewer than all `parts` (domain.parts) it holds only those,
+        the others empty, and its integrity hash is the content hash of that.
 
         Raises AgentNotFound, PointNotFound, PackageTooLarge (nothing written), InvalidRequest.
         Every attempt's outcome goes to the store's operation log (application.operation_log).
         """
         return self._capture_recorded(agent_id, False, version=version, label=label,
                                       session_id=session_id, access_level=access_level,
-                                      shared_with=shared_with)
+                                      shared_with=shared_with, parts=parts)
 
     def _capture_recorded(self, agent_id: str, automatic: bool, **options: Any) -> Checkpoint:
         with recorded(self.store.operations, "capture", lambda: agent_id,
@@ -169,9 +172,15 @@ class CheckpointService:
             return checkpoint
 
     def _capture(self, agent_id: str, *, version: int | None, label: str | None,
-                 session_id: str | None, access_level: str, shared_with: Sequence[str]
-                 ) -> Checkpoint:
+                 session_id: str | None, access_level: str, shared_with: Sequence[str],
+                 parts: Sequence[str] = ALL_PARTS) -> Checkpoint:
         check_agent_key(agent_id)
+        try:
+            held_parts = parts_of(parts)
+        except ValueError as e:
+            raise InvalidRequest(f"parts: {e}") from None
+        if not held_parts:
+            raise InvalidRequest("parts: a capture holds at least one part")
         if access_level not in ACCESS_LEVELS:
             raise InvalidRequest(
                 f"access_level: must be one of {', '.join(ACCESS_LEVELS)}, not {access_level!r}"
@@ -201,14 +210,18 @@ class CheckpointService:
             source = agent if at_version == agent.version else self.store.agent_at(
                 agent_id, at_version)
             return self._capture_once(agent, source.state(), label, session_id,
-                                      cast(AccessLevel, access_level), readers)
+                                      cast(AccessLevel, access_level), readers, held_parts)
 
         return retry_on_conflict(capture_once,
                                  f"could not checkpoint {agent_id!r}: it kept changing")
 
     def _capture_once(self, agent: AgentContext, state: dict[str, Any], label: str | None,
                       session_id: str | None, access_level: AccessLevel,
-                      shared_with: tuple[str, ...]) -> Checkpoint:
+                      shared_with: tuple[str, ...], parts: tuple[Part, ...]) -> Checkpoint:
+        if parts != ALL_PARTS:
+            # The left-out parts empty: still a whole state, hashed as any other.
+            kept = only_parts(state, parts)
+            state = {**state, **kept, "content_hash": content_hash(kept)}
         raw = canonical_json(state)
         self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
         tenant = self.store.owner(agent.agent_id) or LOCAL_TENANT
@@ -228,6 +241,7 @@ class CheckpointService:
             origin="captured",
             event_version=agent.version + 1,
             shared_with=shared_with,
+            parts=parts,
         )
         held = self.packages.select_packages(agent.agent_id)
         pruned = self._retention(held, now, adding=1)[0]
@@ -447,6 +461,10 @@ class CheckpointService:
             raise CorruptedCheckpoint(f"checkpoint {package_id!r} is not a valid agent state: "
                                       f"{e}") from None
         return checkpoint, state
+
+    def metadata(self, row: PackageRow) -> Checkpoint:
+        """A package row's checkpoint metadata (CorruptedCheckpoint when unreadable)."""
+        return self._metadata(row)
 
     def _metadata(self, row: PackageRow) -> Checkpoint:
         try:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN
 from ctxstore.domain.bounds import BoundedText, Int64, OutOfBounds, PackageId, check_time
+from ctxstore.domain.parts import ALL_PARTS, Part
 
 FORMAT = "ctxpkg"
 FORMAT_VERSION = 1
@@ -48,6 +49,9 @@ class CheckpointFields(BaseModel):
     is_encrypted: bool
     access_level: BoundedText
     origin: BoundedText = "captured"
+    # The content parts it holds (domain.parts); files written before had every part.
+    parts: list[Part] = Field(default_factory=lambda: list(ALL_PARTS), min_length=1,
+                              max_length=len(ALL_PARTS))
 
     @field_validator("created_at")
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
@@ -34,6 +34,7 @@ from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
 from ctxstore.domain.aggregate import RESTORE_STRATEGIES, AgentContext
 from ctxstore.domain.merge import merge_content
+from ctxstore.domain.parts import ALL_PARTS, Part, only_parts, replace_parts
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import CONTENT_FIELDS, Content, content_hash, copy_content
 
@@ -62,6 +63,20 @@ class SourceState:
     checkpoint_id: str | None
     events_replayed: int
     validation_level: ValidationLevel
+    # The content parts it holds (a partial checkpoint's; domain.parts), what validation
+    # checked, and the hash it was checked against (the checkpoint's integrity hash, or the
+    # full history's with `comprehensive`; its own hash when nothing gives another).
+    parts: tuple[Part, ...] = ALL_PARTS
+    checked: tuple[str, ...] = ()
+    reference_hash: str | None = None
+
+    def validation_result(self) -> dict[str, Any]:
+        """The seed's `validation_result`: what was checked, both hashes, the outcome (a
+        failed check raises before any result exists, so a result's outcome is `passed`)."""
+        return {"level": self.validation_level, "parts": list(self.parts),
+                "checked": list(self.checked),
+                "expected_hash": self.reference_hash or self.content_hash,
+                "actual_hash": self.content_hash, "valid": True, "outcome": "passed"}
 
     @property
     def snapshot_version(self) -> int | None:
@@ -95,6 +110,13 @@ class RestoreResult:
     target_version: int
     content_hash: str
     duration_ms: float
+    # The content parts restored (a partial checkpoint's); with `replace` the target's other
+    # parts stay as they were.
+    parts: tuple[Part, ...] = ALL_PARTS
+    # The seed's answer, beside ours: an error raises, so a result is a success.
+    success: bool = True
+    restoration_details: dict[str, Any] = field(default_factory=dict)
+    validation_result: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,7 +180,7 @@ class RestoreService:
             raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
         source = self._source(agent, point, base, base_version, checkpoint_id, replayed, level)
         if level == "comprehensive" and base in ("snapshot", "checkpoint"):
-            self._compare_with_history(source)
+            return self._compare_with_history(source)
         return source
 
     def _state_from_checkpoint(self, agent_id: str | None, point: Point,
@@ -169,35 +191,41 @@ class RestoreService:
                                 f"{plain_agent_id(checkpoint.agent_id)!r}, not "
                                 f"{plain_agent_id(agent_id)!r}")
         agent = AgentContext.based_on(checkpoint.agent_id, state, checkpoint.version)
-        source = self._source(agent, point, "checkpoint", checkpoint.version,
-                              checkpoint.package_id, 0, level)
+        source = replace(self._source(agent, point, "checkpoint", checkpoint.version,
+                                      checkpoint.package_id, 0, level),
+                         parts=checkpoint.parts, reference_hash=checkpoint.integrity_hash)
         if level == "comprehensive":
             if checkpoint.origin == "imported":
                 raise IntegrityMismatch(
                     f"checkpoint {checkpoint.package_id!r} was imported: its event history is "
                     "in another store, so only basic validation (its integrity hash) is possible"
                 )
-            self._compare_with_history(source)
+            return self._compare_with_history(source)
         return source
 
     def _base(self, agent_id: str, version: int
               ) -> tuple[AgentContext | None, Base, int, str | None]:
         """The latest snapshot or own checkpoint at or before `version` (None: from scratch)."""
         snapshot_agent, snapshot_version = self._snapshot(agent_id, version)
-        best: PackageRow | None = None
-        for row in self.checkpoints.packages.select_packages(agent_id):
-            # Only checkpoints captured here (with an event) are of this agent's history.
-            if row.event_version is not None and row.version <= version and (
-                best is None or row.version > best.version
-            ):
-                best = row
-        if best is not None and best.version > snapshot_version:
+        best = self._checkpoint_base(agent_id, version, snapshot_version)
+        if best is not None:
             _, state = self.checkpoints.load(best.package_id, best.tenant)
             return (AgentContext.based_on(agent_id, state, best.version), "checkpoint",
                     best.version, best.package_id)
         if snapshot_agent is not None:
             return snapshot_agent, "snapshot", snapshot_version, None
         return None, "events", 0, None
+
+    def _checkpoint_base(self, agent_id: str, version: int, after: int) -> PackageRow | None:
+        """The latest whole checkpoint of the agent's own history at a version in
+        (after, version]: only those captured here (with an event) are of its history, and a
+        partial one lacks parts of the state."""
+        rows = [row for row in self.checkpoints.packages.select_packages(agent_id)
+                if row.event_version is not None and after < row.version <= version]
+        for row in sorted(rows, key=lambda r: r.version, reverse=True):
+            if not self.checkpoints.metadata(row).is_partial:
+                return row
+        return None
 
     def _snapshot(self, agent_id: str, version: int) -> tuple[AgentContext | None, int]:
         """The latest snapshot at or before `version`, checked to read back as this agent."""
@@ -218,8 +246,10 @@ class RestoreService:
             raise CorruptedSnapshot(f"{where} is not this agent's state at that version")
         return agent, agent.version
 
-    def _compare_with_history(self, source: SourceState) -> None:
-        """Fold every event from the start (no snapshot, no checkpoint) and compare hashes."""
+    def _compare_with_history(self, source: SourceState) -> SourceState:
+        """Fold every event from the start (no snapshot, no checkpoint) and compare hashes of
+        the source's parts (a partial checkpoint's others are empty, so left out of both).
+        The source, with the history's hash as the one it was checked against."""
         try:
             agent, _ = self.store.replay(source.agent_id, None, upto=source.version)
         except Exception as e:  # noqa: BLE001
@@ -232,7 +262,7 @@ class RestoreService:
                 f"agent {plain_agent_id(source.agent_id)!r}: the event history has no version "
                 f"{source.version}"
             )
-        rebuilt = content_hash(agent.content)
+        rebuilt = content_hash(only_parts(agent.content, source.parts))
         if rebuilt != source.content_hash:
             error = CorruptedCheckpoint if source.base == "checkpoint" else CorruptedSnapshot
             used = (f"checkpoint {source.checkpoint_id!r}" if source.base == "checkpoint"
@@ -240,7 +270,12 @@ class RestoreService:
             raise error(
                 f"agent {plain_agent_id(source.agent_id)!r} at version {source.version}: the "
                 f"{used} gives {source.content_hash}, the full event history gives {rebuilt}"
+                + ("" if source.parts == ALL_PARTS
+                   else f" (comparing its parts: {', '.join(source.parts)})")
             )
+        return replace(source, reference_hash=rebuilt,
+                       checked=(*source.checked, "the point rebuilt from the full event history "
+                                "(no snapshot, no checkpoint): its hash agrees"))
 
     def _source(self, agent: AgentContext, point: Point, base: Base, base_version: int,
                 checkpoint_id: str | None, replayed: int, level: ValidationLevel
@@ -258,6 +293,7 @@ class RestoreService:
             checkpoint_id=checkpoint_id,
             events_replayed=replayed,
             validation_level=level,
+            checked=_basic_checks(base, base_version, checkpoint_id, replayed),
         )
 
     # Restoring -------------------------------------------------------------------------------
@@ -312,8 +348,10 @@ class RestoreService:
         def restore_once() -> RestoreResult:
             exists = self.store.summary(target_id) is not None
             target = self.store.agent_at(target_id) if exists else AgentContext.start(target_id)
-            content = (source.content if strategy == "replace"
-                       else merge_content(target.content, source.content))
+            content = (merge_content(target.content, source.content) if strategy == "merge"
+                       else source.content if source.parts == ALL_PARTS
+                       # A partial checkpoint replaces its parts; the target keeps the rest.
+                       else replace_parts(target.content, source.content, source.parts))
             event_id = f"restore-{uuid.uuid4().hex}"
             target.restore(event_id=event_id, content=content,
                            timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
@@ -325,6 +363,7 @@ class RestoreService:
                 "point": point.to_dict(),
                 "validation_level": source.validation_level,
                 "source_content_hash": source.content_hash,
+                **({} if source.parts == ALL_PARTS else {"parts": list(source.parts)}),
             })
             expected = content_hash(content)
             if content_hash(target.content) != expected:  # pragma: no cover - fold invariant
@@ -333,7 +372,9 @@ class RestoreService:
             mode: Literal["rewind", "fork", "into_existing"] = (
                 "rewind" if target_id == source.agent_id
                 else "into_existing" if exists else "fork")
-            return RestoreResult(
+            return _result(
+                source=source,
+                content=target.content,
                 source_agent_id=plain_agent_id(source.agent_id),
                 target_agent_id=plain_agent_id(target_id),
                 mode=mode,
@@ -351,6 +392,7 @@ class RestoreService:
                 target_version=target.version,
                 content_hash=expected,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                parts=source.parts,
             )
 
         return retry_on_conflict(
@@ -371,3 +413,38 @@ def _validation_level(value: str) -> ValidationLevel:
         raise InvalidRequest(f"validation_level: must be one of {', '.join(VALIDATION_LEVELS)}"
                              f", not {value!r}")
     return cast(ValidationLevel, value)
+
+
+def _basic_checks(base: Base, base_version: int, checkpoint_id: str | None,
+                  replayed: int) -> tuple[str, ...]:
+    """What building a point checked, as `validation_result.checked` lists it."""
+    checks = {
+        "empty": "version 0: the empty state",
+        "events": "no base: the events folded from the start",
+        "snapshot": f"the snapshot at version {base_version}: read back as this agent at "
+                    "its version",
+        "checkpoint": f"checkpoint {checkpoint_id}: its body against its integrity hash",
+    }
+    return (checks[base],) + ((f"{replayed} events after version {base_version} replayed",)
+                              if replayed else ())
+
+
+def _result(*, source: SourceState, content: Content, **fields: Any) -> RestoreResult:
+    """Our result, with the seed's `restoration_details` (what the target now holds) and
+    `validation_result` beside it."""
+    result = RestoreResult(**fields)
+    details = {
+        "mode": result.mode, "source_agent_id": result.source_agent_id,
+        "source_version": result.source_version, "checkpoint_id": result.checkpoint_id,
+        "target_agent_id": result.target_agent_id, "target_version": result.target_version,
+        "merge_strategy": result.merge_strategy, "parts": list(result.parts),
+        "content_hash": result.content_hash,
+        "target_holds": {"messages": len(content["messages"]),
+                     "reasoning_threads": len(content["reasoning"]),
+                     "tool_calls": len(content["tool_calls"]),
+                     "memories": len(content["memories"]),
+                     "memory_links": len(content["memory_links"]),
+                     "mcp_servers": len(content["mcp_servers"])},
+    }
+    return replace(result, restoration_details=details,
+                   validation_result=source.validation_result())

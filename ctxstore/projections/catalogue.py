@@ -28,6 +28,7 @@ class CheckpointEntry(CheckpointFacts):
         out["created_at"] = from_us(self.created_us).isoformat()
         out["pruned_at"] = from_us(self.pruned_us).isoformat() if self.pruned_us else None
         out["pruned"] = self.pruned_us is not None
+        out["size_bytes"] = self.compressed_size_bytes  # the seed's package field
         return out
 
 

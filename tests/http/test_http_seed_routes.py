@@ -1,7 +1,8 @@
 """The seed's routes take their parameters from the query string (its route signatures) or a JSON
 body (its UI) alike, and whatever would be silently ignored or misread is a 422 naming the
 parameter, with nothing written: an unknown parameter, the same one given twice with different
-values, a restore without its target, a selective capture."""
+values, a restore without its target, a capture of no part. A selective capture (`include_*`
+false) is a partial checkpoint (issue 14)."""
 
 from __future__ import annotations
 
@@ -235,27 +236,86 @@ def test_capture_takes_its_parameters_from_query_or_body(server: LiveServer) -> 
         assert (r.json()["session_id"], r.json()["version"]) == ("s-2", latest)
 
 
-@pytest.mark.parametrize("name", ["include_memory", "include_mcp_state",
-                                  "include_conversation"])
-def test_selective_capture_is_refused_until_it_exists(server: LiveServer, name: str) -> None:
+PARTS = {"include_conversation": "conversation", "include_memory": "memory",
+         "include_mcp_state": "mcp_state"}
+
+
+@pytest.mark.parametrize("name", list(PARTS))
+def test_selective_capture_leaves_the_part_out(server: LiveServer, name: str) -> None:
+    """Issue 14 turned the 422 of `include_*=false` into a partial checkpoint."""
     with server.client() as c:
         agent = seeded(c)
         url = f"/api/v1/context/capture/{agent}"
         # The seed's FastAPI signature reads these booleans from the query: same spellings.
         for yes in ("true", "1", "True"):
-            assert c.post(url, params={name: yes}).status_code == 201
-        untouched = Untouched(c, agent)
+            r = c.post(url, params={name: yes})
+            assert r.status_code == 201 and r.json()["parts"] == list(PARTS.values()), r.text
+        kept = [p for p in PARTS.values() if p != PARTS[name]]
         for no in ("false", "0", "False"):
             r = c.post(url, params={name: no})
-            assert r.status_code == 422 and fields(r) == [f"query.{name}"], r.text
-            assert "selective capture is not supported yet" in r.json()["errors"][0]["message"]
+            assert r.status_code == 201 and r.json()["parts"] == kept, r.text
         r = c.post(url, json={name: False})
-        assert r.status_code == 422 and fields(r) == [f"body.{name}"], r.text
-        assert "selective capture" in r.text
+        assert r.status_code == 201 and r.json()["parts"] == kept, r.text
+        got = c.get(f"/api/v1/context/packages/{r.json()['package_id']}").json()
+        assert got["parts"] == kept
+        untouched = Untouched(c, agent)
         r = c.post(url, params={name: "maybe"})
         assert r.status_code == 422 and fields(r) == [f"query.{name}"], r.text
         assert "boolean" in r.text
         untouched.check()
+
+
+def test_a_capture_of_no_part_is_refused(server: LiveServer) -> None:
+    with server.client() as c:
+        agent = seeded(c)
+        untouched = Untouched(c, agent)
+        r = c.post(f"/api/v1/context/capture/{agent}", params={f: "false" for f in PARTS})
+        assert r.status_code == 422 and fields(r) == ["query.include_conversation"], r.text
+        assert "at least one part" in r.text
+        r = c.post(f"/api/v1/context/capture/{agent}", json={f: False for f in PARTS})
+        assert r.status_code == 422 and fields(r) == ["body.include_conversation"], r.text
+        untouched.check()
+
+
+def test_a_partial_replace_restore_over_http_answers_the_seeds_fields(
+        server: LiveServer) -> None:
+    with server.client() as c:
+        source, target = seeded(c), seeded(c, messages=2)
+        c.post(f"/api/v1/agents/{source}/events", json=[env(source, "memory_stored", memory_id="m1",
+                                                          kind="semantic", content="fact")])
+        before = c.get(f"/api/v1/agents/{target}/context").json()
+        r = c.post(f"/api/v1/context/capture/{source}", json={
+            "session_id": "s", "include_conversation": False})
+        assert r.status_code == 201, r.text
+        cp = r.json()
+        assert cp["parts"] == ["memory", "mcp_state"] and cp["message_count"] == 0
+        r = c.post(f"/api/v1/context/restore/{cp['package_id']}", json={
+            "target_agent_id": target, "validation_level": "comprehensive",
+            "merge_strategy": "replace"})
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["success"] is True and answer["parts"] == ["memory", "mcp_state"]
+        assert answer["restoration_details"]["parts"] == ["memory", "mcp_state"]
+        assert answer["restoration_details"]["mode"] == "into_existing"
+        check = answer["validation_result"]
+        assert (check["level"], check["outcome"]) == ("comprehensive", "passed")
+        assert check["expected_hash"] == check["actual_hash"] == cp["integrity_hash"]
+        after = c.get(f"/api/v1/agents/{target}/context").json()
+        assert after["messages"] == before["messages"]  # the conversation stays
+        assert list(after["memories"]) == ["m1"]
+        assert answer["content_hash"] == after["content_hash"]
+
+
+def test_the_package_list_answers_the_seeds_fields_beside_ours(server: LiveServer) -> None:
+    with server.client() as c:
+        agent = seeded(c)
+        ids = [checkpoint(c, agent)["package_id"] for _ in range(3)]
+        page = c.get("/api/v1/context/packages", params={"agent_id": agent, "limit": 2}).json()
+        assert page["total"] == 3 and page["next_offset"] == 2
+        assert page["packages"] == page["items"] and len(page["packages"]) == 2
+        assert {p["package_id"] for p in page["packages"]} <= set(ids)
+        for package in page["packages"]:
+            assert package["size_bytes"] == package["compressed_size_bytes"] > 0
 
 
 def test_restore_into_takes_its_parameters_from_query_or_body(server: LiveServer) -> None:

@@ -1,10 +1,11 @@
-"""Capture: take a checkpoint of an agent now or at a version, with its access level."""
+"""Capture: take a checkpoint of an agent now or at a version, with its access level, of
+the whole content or the parts the seed's `include_*` flags choose."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from ctxstore.application.checkpoint_model import AccessLevel, Checkpoint
@@ -12,13 +13,18 @@ from ctxstore.application.commands.access import Caller, shown
 from ctxstore.application.commands.context import UseCases
 from ctxstore.application.commands.fields import AgentId, Command
 from ctxstore.domain.bounds import BoundedText, Int64
+from ctxstore.domain.parts import Part, parts_of
 
-SELECTIVE_CAPTURE = ("include_memory", "include_mcp_state", "include_conversation")
+# The seed's flags and the content part (domain.parts) each covers.
+INCLUDE_FLAGS: dict[str, Part] = {"include_conversation": "conversation",
+                                  "include_memory": "memory",
+                                  "include_mcp_state": "mcp_state"}
 
 
-def _whole_capture(description: str) -> Any:
-    return Field(default=True, description=f"{description} (the seed's parameter). Only `true` "
-                 "for now: a capture holds the whole state; `false` is a 422.")
+def _include(description: str) -> Any:
+    return Field(default=True, description=f"{description} (the seed's parameter; default "
+                 "true). A checkpoint leaving parts out holds them empty, lists what it holds "
+                 "in `parts`, and a `replace` restore from it replaces only those parts.")
 
 
 class CaptureOptions(Command):
@@ -36,19 +42,24 @@ class CaptureOptions(Command):
         default_factory=list, max_length=100,
         description="For access_level `shared`: the tenants (as named in CONTEXT_API_KEYS) "
         "that may read, export and restore from it.")
-    include_memory: bool = _whole_capture("Capture the memories")
-    include_mcp_state: bool = _whole_capture("Capture the MCP servers' states")
-    include_conversation: bool = _whole_capture("Capture the messages")
+    include_memory: bool = _include("Capture the memories and their links")
+    include_mcp_state: bool = _include("Capture the MCP servers' states")
+    include_conversation: bool = _include("Capture the messages, reasoning and tool calls")
 
-    @field_validator(*SELECTIVE_CAPTURE)
+    @field_validator("include_conversation")
     @classmethod
-    def _whole_state_only(cls, value: bool) -> bool:
-        # Leaving a part out silently would give a checkpoint that restores more than asked.
-        if not value:
+    def _something_included(cls, value: bool, info: ValidationInfo) -> bool:
+        # The last flag declared: the rule spans all three, and the error names one field.
+        if not value and not any(info.data.get(f) for f in INCLUDE_FLAGS if f != info.field_name):
             raise PydanticCustomError(
-                "not_supported", "selective capture is not supported yet: a capture holds "
-                "the whole state; leave it true (or out)")
+                "nothing_to_capture", "a capture holds at least one part: include_conversation, "
+                "include_memory or include_mcp_state must be true")
         return value
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The content parts the flags choose, in canonical order."""
+        return parts_of(p for f, p in INCLUDE_FLAGS.items() if getattr(self, f))
 
 
 class Capture(CaptureOptions):
@@ -60,4 +71,4 @@ def capture(uc: UseCases, caller: Caller, cmd: Capture) -> Checkpoint:
     return shown(uc.checkpoints.capture(key, version=cmd.version, label=cmd.label,
                                         session_id=cmd.session_id,
                                         access_level=cmd.access_level,
-                                        shared_with=cmd.shared_with))
+                                        shared_with=cmd.shared_with, parts=cmd.parts))

@@ -23,7 +23,7 @@ class ListCheckpoints(Command):
     min_message_count: Int64 | None = None
     q: Annotated[str, Field(max_length=256)] | None = None
     access_level: AccessLevel | None = None
-    limit: Annotated[int, Field(ge=1)] = 100
+    limit: Annotated[int, Field(ge=1)] = 50  # the seed's page size
     offset: Int64 = 0
     # the seed's search_contexts: ALL must match (application.context_search)
     keywords: tuple[str, ...] = ()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.commands.catalogue import CheckpointList
 from ctxstore.application.results import HistoryItem
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN
 
@@ -122,9 +123,18 @@ class Health(BaseModel):
 
 
 class CheckpointPage(BaseModel):
-    items: list[Checkpoint]
+    """A page of checkpoints, in our shape (`items`, `next_offset`) and the seed's
+    (`packages`, the same list); `total` counts every match, not the page."""
+
+    packages: list[Checkpoint] = Field(description="The seed's name for the page.")
+    items: list[Checkpoint] = Field(description="The page (the same list as `packages`).")
     total: int = Field(description="How many match the filters (before paging).")
     next_offset: int | None
+
+    @classmethod
+    def of(cls, found: CheckpointList) -> CheckpointPage:
+        return cls(packages=found.items, items=found.items, total=found.total,
+                   next_offset=found.next_offset)
 
 
 class PointOut(BaseModel):

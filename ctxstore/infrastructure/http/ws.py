@@ -1,5 +1,9 @@
 """WebSocket `/api/v1/ws`: follow agents' new events live; capture and restore with progress.
 
+Two forms of request. The seed plan's, keyed by `type` (`context_capture`, `context_restore`)
+with flat replies in its field names: see http.ws_plan. Ours, keyed by `action`, with replies
+nested under `data` (the page uses these):
+
 Client → server (JSON objects; `request_id` is optional and echoed back):
 - `{"action": "follow", "agent_ids": [...], "after_version": N?}`: stream events after
   version N (default: from now on) of each agent; an agent not written yet may be followed.
@@ -19,6 +23,9 @@ Server → client: `{"type": ..., "request_id"?: ..., "data": {...}}` with type 
 checkpoint, as `POST /context/capture` returns it), `context_restoration_started`,
 `context_restored` (as the restore routes return it), `pong`, and `error` (`{detail, errors}`
 as every HTTP error).
+
+A frame neither form can read (not JSON, neither `action` nor `type`) gets an `error` in both
+shapes at once: `message`, `errors` and `status` flat, and `data`.
 """
 
 from __future__ import annotations
@@ -36,13 +43,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
+from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.commands import Caller, Capture, Restore
 from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
+from ctxstore.application.restore import RestoreResult
 from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import InvalidAgentId, check_agent_id
 from ctxstore.domain.bounds import Int64, OutOfBounds
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
-from ctxstore.infrastructure.http import actions
+from ctxstore.infrastructure.http import actions, ws_plan
 from ctxstore.infrastructure.http.auth import (
     KEY_IN_URL,
     UNAUTHORIZED,
@@ -101,8 +110,12 @@ class Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.sub: Subscription = api.hub.subscribe()
 
-    async def send(self, type_: str, data: Any, request_id: Any = None) -> None:
-        message: dict[str, Any] = {"type": type_, "data": data}
+    async def send(self, type_: str, data: Any, request_id: Any = None, *,
+                   flat: bool = False) -> None:
+        """A reply nested under `data` (our form), or `flat` (the plan's form: `data`'s
+        fields beside `type`)."""
+        message: dict[str, Any] = {"type": type_, **data} if flat else {"type": type_,
+                                                                           "data": data}
         if request_id is not None:
             message["request_id"] = request_id
         # printable: an echoed request_id may hold a lone surrogate, which UTF-8 cannot carry.
@@ -112,6 +125,12 @@ class Connection:
 
     async def error(self, exc: Exception | str, request_id: Any = None) -> None:
         await self.send("error", error_body(exc), request_id)
+
+    async def error_in_both_forms(self, exc: Exception | str, request_id: Any = None) -> None:
+        """For a frame whose form is unknown: the plan's flat fields and our `data`."""
+        body = error_body(exc)
+        await self.send("error", {**ws_plan.failed(None, body), "data": body}, request_id,
+                        flat=True)
 
     # Following -------------------------------------------------------------------------------
     def _start_cursors(self, agent_ids: list[str], after: int | None) -> dict[str, int]:
@@ -158,6 +177,9 @@ class Connection:
 
     # Requests --------------------------------------------------------------------------------
     async def handle(self, message: dict[str, Any]) -> None:
+        if "action" not in message:
+            await self.handle_plan(message)
+            return
         action = message.get("action")
         request_id = message.get("request_id")
         if action == "ping":
@@ -181,9 +203,9 @@ class Connection:
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "capture":
-            self._spawn(self._capture(command_of(Capture, message), request_id))
+            self._spawn(self._run(command_of(Capture, message), request_id))
         elif action == "restore":
-            self._spawn(self._restore(command_of(Restore, message), request_id))
+            self._spawn(self._run(command_of(Restore, message), request_id))
         elif action in AUTO_CHECKPOINT_ACTIONS:
             type_, out = await run_in_threadpool(auto_checkpoint_action, self.api.services,
                                                  self.caller, action, message)
@@ -192,31 +214,58 @@ class Connection:
             await self.error(f"action: unknown action {action!r}; expected one of follow, "
                              "unfollow, capture, restore, ping", request_id)
 
+    async def handle_plan(self, message: dict[str, Any]) -> None:
+        """A request of the plan's form (http.ws_plan); its errors are the plan's too."""
+        request_id = message.get("request_id")
+        if "type" not in message:
+            await self.error_in_both_forms(
+                InvalidRequest("required: a request names its `type` (context_capture, "
+                               "context_restore) or its `action` (follow, unfollow, capture, "
+                               "restore, ping)", field="type"), request_id)
+            return
+        try:
+            cmd = ws_plan.plan_command(message)
+        except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
+            await self.send("error", ws_plan.failed(None, error_body(e)), request_id,
+                            flat=True)
+            return
+        self._spawn(self._run(cmd, request_id, plan=True))
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _capture(self, cmd: Capture, rid: Any) -> None:
-        await self.send("context_capture_started",
-                        {"agent_id": cmd.agent_id, "label": cmd.label, "version": cmd.version},
-                        rid)
+    async def _run(self, cmd: Capture | Restore, rid: Any, *, plan: bool = False) -> None:
+        """Capture or restore with progress: started, then done or error, in either form."""
+        if plan:
+            kind, fields = ws_plan.started(cmd)
+            await self.send(kind, fields, rid, flat=True)
+        elif isinstance(cmd, Capture):
+            await self.send("context_capture_started", {
+                "agent_id": cmd.agent_id, "label": cmd.label, "version": cmd.version}, rid)
+        else:
+            await self.send("context_restoration_started",
+                            cmd.model_dump(mode="json", exclude_none=True), rid)
         try:
-            out = await run_in_threadpool(actions.capture, self.api, self.caller, cmd)
+            out: Checkpoint | RestoreResult
+            if isinstance(cmd, Capture):
+                out = await run_in_threadpool(actions.capture, self.api, self.caller, cmd)
+            else:
+                out = await run_in_threadpool(actions.restore, self.api, self.caller, cmd)
         except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
-            await self.error(e, rid)
+            if plan:
+                await self.send("error", ws_plan.failed(cmd, error_body(e)), rid, flat=True)
+            else:
+                await self.error(e, rid)
             return
-        await self.send("context_captured", to_jsonable_python(out), rid)
-
-    async def _restore(self, cmd: Restore, rid: Any) -> None:
-        await self.send("context_restoration_started",
-                        cmd.model_dump(mode="json", exclude_none=True), rid)
-        try:
-            out = await run_in_threadpool(actions.restore, self.api, self.caller, cmd)
-        except Exception as e:  # noqa: BLE001 - reported to the client, the socket lives on
-            await self.error(e, rid)
-            return
-        await self.send("context_restored", to_jsonable_python(out), rid)
+        kind = "context_captured" if isinstance(out, Checkpoint) else "context_restored"
+        if not plan:
+            await self.send(kind, to_jsonable_python(out), rid)
+        elif isinstance(out, Checkpoint):
+            await self.send(kind, ws_plan.captured(out), rid, flat=True)
+        else:
+            await self.send(kind, ws_plan.restored(out), rid, flat=True)
 
     async def close(self) -> None:
         self.sub.close()
@@ -307,10 +356,10 @@ async def websocket(ws: WebSocket) -> None:
             try:
                 message = parse_frame(frame)
             except ValueError as e:
-                await conn.error(f"(message): {e}")
+                await conn.error_in_both_forms(f"(message): {e}")
                 continue
             except InvalidRequest as e:
-                await conn.error(e)
+                await conn.error_in_both_forms(e)
                 continue
             try:
                 await conn.handle(message)

@@ -101,7 +101,8 @@ def list_packages(
                                    description="Text in the label, agent, id or session.")
                  ] = None,
     access_level: Annotated[Literal["private", "shared", "public"] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size (the seed's default: "
+                                "50).")] = 50,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     keywords: Annotated[list[str] | None, Query(
         description="All must match (case-insensitive), each in the label, "
@@ -112,7 +113,7 @@ def list_packages(
         "agent_id": agent_id, "created_after": created_after,
         "min_message_count": min_message_count, "q": q, "access_level": access_level,
         "limit": limit, "offset": offset, "keywords": split_keywords(keywords or [])}))
-    return CheckpointPage(items=found.items, total=found.total, next_offset=found.next_offset)
+    return CheckpointPage.of(found)
 
 
 @router.get("/context/packages/{package_id}", response_model=Checkpoint,

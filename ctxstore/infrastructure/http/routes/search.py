@@ -56,7 +56,7 @@ def search_contexts(api: ApiDep, caller: CallerDep, request: ContextSearchParams
         min_message_count=request.min_message_count, q=request.q,
         access_level=request.access_level, limit=request.limit, offset=request.offset,
         keywords=tuple(request.keywords)))
-    return CheckpointPage(items=found.items, total=found.total, next_offset=found.next_offset)
+    return CheckpointPage.of(found)
 
 
 @router.get("/search", response_model=TextSearchOut, summary="Full-text search",

@@ -144,8 +144,8 @@ def test_comprehensive_validation_of_a_partial_checkpoint(kit: Kit) -> None:
 def test_comprehensive_validation_catches_a_partial_checkpoint_with_other_content(
         make_kit: Callable[..., Kit]) -> None:
     """A forged body whose metadata agrees with it passes `basic`; the rebuilt history's
-    parts tell."""
-    kit = make_kit()
+    parts tell. (`basic` keeps the body one frame, so the forgery is one well-formed body.)"""
+    kit = make_kit(compression_strategy="basic")
     agent = busy_agent(kit, "src")
     cp = capture(kit, agent, include_memory=False)
     _, state = kit.checkpoints.load(cp.package_id)

@@ -39,7 +39,8 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def record_trace(server: LiveServer) -> tuple[str, list[dict[str, Any]]]:
+def record_trace(server: LiveServer, key: str | None = None
+                 ) -> tuple[str, list[dict[str, Any]]]:
     """The trace's events under a fresh agent id (and fresh event ids: they are idempotency
     keys), through the events route, then read by the projections; the id and the events."""
     agent = new_agent()
@@ -47,7 +48,7 @@ def record_trace(server: LiveServer) -> tuple[str, list[dict[str, Any]]]:
     for n, envelope in enumerate(load_trace(TRACE)[0].envelopes):
         event = envelope.model_dump(mode="json", exclude_none=True)
         events.append({**event, "agent_id": agent, "event_id": f"{agent}-{n}"})
-    with server.client() as c:
+    with server.client(key) as c:
         for start in range(0, len(events), BATCH):
             c.post(f"/api/v1/agents/{agent}/events",
                    json=events[start:start + BATCH]).raise_for_status()
@@ -67,13 +68,17 @@ def open_agent(browser: Browser, server: LiveServer, agent: str, versions: int
     return page, problems
 
 
-def capture(page: Page, label: str, session: str) -> None:
+def capture(page: Page, label: str, session: str) -> dict[str, Any]:
+    """Capture the slider's version with a label and session; the JSON body the page sent."""
     page.locator("#capture-label").fill(label)
     page.locator("#capture-session").fill(session)
-    page.locator("#capture-btn").click()
+    with page.expect_request(lambda r: "/api/v1/context/capture/" in r.url) as sent:
+        page.locator("#capture-btn").click()
     notice = page.get_by_role("status")
     expect(notice).to_have_attribute("data-outcome", "success")
     expect(notice).to_contain_text(f"session {session}")
+    body: dict[str, Any] = sent.value.post_data_json
+    return body
 
 
 def packages_of(server: LiveServer, agent: str) -> list[dict[str, Any]]:
@@ -103,7 +108,10 @@ def test_capture_with_session_list_sizes_and_restore_comprehensively(
     fork = new_agent()
     session = f"sess-{uuid.uuid4().hex[:12]}"
     page, problems = open_agent(browser, server, agent, len(events))
-    capture(page, "seed page capture", session)
+    assert capture(page, "seed page capture", session) == {
+        "label": "seed page capture", "session_id": session, "version": len(events),
+        "access_level": "private", "include_memory": True, "include_mcp_state": True,
+        "include_conversation": True}
     # The capture is an event: the slider's end moved past the trace.
     expect(page.locator("#slider-max")).to_have_text(str(len(events) + 1))
     [package] = packages_of(server, agent)
@@ -220,9 +228,8 @@ def test_the_analysis_shows_the_agents_figures(browser: Browser, server: LiveSer
     agent, events = record_trace(server)
     page, problems = open_agent(browser, server, agent, len(events))
     capture(page, "analysed", f"sess-{uuid.uuid4().hex[:12]}")
-    with page.expect_request(lambda r: f"/agents/{agent}/analysis" in r.url) as sent:
+    with page.expect_request(lambda r: f"/agents/{agent}/analysis?time_period=P30D" in r.url):
         page.locator("#analysis-period").select_option("P30D")
-    assert sent.value.url.endswith("?time_period=P30D")
     figures = page.locator("#analysis")
     expect(figures.locator('[data-figure="total_packages"] dd')).to_have_text("1")
     with server.client() as c:
@@ -241,3 +248,39 @@ def test_the_analysis_shows_the_agents_figures(browser: Browser, server: LiveSer
         f"{round(eff['space_saving'] * 100)} %")
     page.close()
     assert not problems, problems
+
+
+def test_with_keys_every_operation_sends_the_key_in_a_header_only(
+        browser: Browser, keyed_server: LiveServer) -> None:
+    server = keyed_server
+    agent, events = record_trace(server, "key-b")
+    fork, session = new_agent(), f"sess-{uuid.uuid4().hex[:12]}"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT_MS)
+    problems = watch(page)
+    page.goto(server.url + "/")
+    page.locator("#api-key").fill("key-b")
+    page.locator("#api-key").dispatch_event("change")  # kept in localStorage
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r))
+    page.reload()
+    page.locator(f'#agents li[data-agent="{agent}"]').click()
+    expect(page.locator("#state-version")).to_have_text(str(len(events)))
+    capture(page, "keyed", session)
+    expect(page.locator("#analysis [data-figure=total_packages] dd")).to_have_text("1")
+    page.locator("#package-keywords").fill(session)
+    page.locator("#package-keywords").press("Enter")
+    expect(page.locator("#packages-total")).to_have_text("1 matching")
+    restore_from(page, "keyed", fork, "comprehensive", "merge")
+    expect(page.get_by_role("status")).to_have_attribute("data-outcome", "success")
+    expect(page.locator(f'#agents li[data-agent="{fork}"]')).to_be_visible()
+    page.close()
+    assert not problems, problems
+    api_calls = [r for r in sent if "/api/v1/" in r.url]
+    for part in ("/context/capture/", "/context/restore/", "/analysis?", "keywords="):
+        assert any(part in r.url for r in api_calls), part
+    assert all(r.headers.get("x-api-key") == "key-b" for r in api_calls
+               if "/export" not in r.url), [r.url for r in api_calls]
+    assert not [r.url for r in sent if "key-b" in r.url or "api_key" in r.url]
+    with server.client("key-a") as c:  # another tenant sees neither agent
+        assert c.get(f"/api/v1/agents/{fork}/context").status_code == 404

@@ -178,7 +178,7 @@ function scheduleRefresh() {
   refreshTimer = setTimeout(() => { loadAgents(); loadEvolution(); }, 800);
 }
 
-Object.assign(page, {loadAgents, selectAgent, setMax, showAgentAt});
+Object.assign(page, {loadAgents, loadAnalysis, selectAgent, setMax, showAgentAt});
 
 function init() {
   $("api-key").value = key();

@@ -89,6 +89,12 @@ export function dismiss() {
   $("notice-details").replaceChildren();
 }
 
+// Runs an operation with its button disabled, so one click is one request.
+export async function busy(button, operation) {
+  button.disabled = true;
+  try { return await operation(); } finally { button.disabled = false; }
+}
+
 export function bytes(n) {
   if (n === null || n === undefined || Number.isNaN(Number(n))) return "–";
   const units = ["B", "KB", "MB", "GB"];

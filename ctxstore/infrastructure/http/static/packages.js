@@ -2,8 +2,8 @@
 // keyword search over it, capture with a session, restore into a target with a validation
 // level and merge strategy, export. Each operation ends in a notification.
 import {
-  $, API, bytes, el, enc, fixed, key, log, notify, page, percent, post, problem, request,
-  short, sizes, state,
+  $, API, busy, bytes, el, enc, fixed, key, log, notify, page, percent, post, problem,
+  request, short, sizes, state,
 } from "./core.js";
 
 const LIST_LIMIT = 100;
@@ -91,7 +91,7 @@ export async function capture() {
   const session = $("capture-session").value.trim();
   if (session) body.session_id = session;
   log("", `capturing ${agent} v${body.version}…`);
-  const answer = await post(`/context/capture/${enc(agent)}`, body);
+  const answer = await busy($("capture-btn"), () => post(`/context/capture/${enc(agent)}`, body));
   if (!answer.ok) {
     notify(false, `Capture of ${agent} failed: ${problem(answer)}`);
     return;
@@ -104,27 +104,31 @@ export async function capture() {
   ]);
   log("ok", `captured ${agent} v${c.version} as ${c.package_id}`);
   await loadCheckpoints();
-  // The capture is an event of the agent: its history grew (the WebSocket says so too).
-  if (c.event_version && agent === state.agent) page.setMax(c.event_version, false);
+  // The capture is an event of the agent: its history grew (the WebSocket says so too), and
+  // its analysis has one package more.
+  if (agent === state.agent) {
+    if (c.event_version) page.setMax(c.event_version, false);
+    await page.loadAnalysis();
+  }
 }
 
 // Restore ----------------------------------------------------------------------------------
 export async function restore() {
   const target = $("restore-target").value.trim() || state.agent;
-  if (!target) return;
+  if (!target) { notify(false, "Restore: name the agent to restore into"); return; }
   const options = {validation_level: $("restore-validation").value,
     merge_strategy: $("restore-strategy").value};
   let answer, from;
   if (state.restoreFrom) {
     from = state.restoreFrom.package_id;
-    answer = await post(`/context/restore/${enc(from)}`,
-      Object.assign({target_agent_id: target}, options));
+    answer = await busy($("restore-btn"), () => post(`/context/restore/${enc(from)}`,
+      Object.assign({target_agent_id: target}, options)));
   } else {
     if (!state.agent) return;
     const version = Number($("version-slider").value);
     from = `${state.agent} v${version}`;
-    answer = await post(`/agents/${enc(target)}/restore`,
-      Object.assign({source_agent_id: state.agent, version}, options));
+    answer = await busy($("restore-btn"), () => post(`/agents/${enc(target)}/restore`,
+      Object.assign({source_agent_id: state.agent, version}, options)));
   }
   const body = answer.body || {};
   // The seed's answer carries `success`; ours before it did not (a 2xx was the success).

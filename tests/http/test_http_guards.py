@@ -282,9 +282,11 @@ def test_a_key_in_the_websocket_url_is_refused(keyed_server: LiveServer,
 
 
 def test_the_page_sends_no_key_in_urls() -> None:
-    script = (Path(__file__).resolve().parents[2] / "ctxstore/infrastructure/http/static/app.js"
-              ).read_text()
+    static = Path(__file__).resolve().parents[2] / "ctxstore/infrastructure/http/static"
+    script = (static / "app.js").read_text()
     assert "api_key" not in script and "ctxstore.key." in script
+    for module in static.glob("*.js"):  # the page's other modules (core, packages, …) too
+        assert "api_key" not in module.read_text(), module.name
 
 
 # /healthz ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 from ctxstore.application.checkpoint_model import ACCESS_LEVELS, Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
-from ctxstore.application.errors import CheckpointNotFound, InvalidRequest
+from ctxstore.application.errors import CheckpointNotFound, CorruptedCheckpoint, InvalidRequest
 from ctxstore.domain.agent_id import LOCAL_TENANT, TENANT_SEPARATOR, plain_agent_id
 from ctxstore.domain.state import CONTENT_FIELDS
 
@@ -136,7 +136,9 @@ class ContextSearch:
             return True
         try:
             _, state = self.checkpoints.load(checkpoint.package_id, tenant)
-        except CheckpointNotFound:
+        except (CheckpointNotFound, CorruptedCheckpoint):
+            # gone since it was listed, or damaged: its metadata is all there is to match (a
+            # damaged package must not fail the tenant's every search; restoring it says why)
             return False
         text = package_text(state)
         return all(k in text for k in missing)

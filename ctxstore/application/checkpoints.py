@@ -25,10 +25,8 @@ immutable event log (never prunable) and need a second stream per capture.
 
 from __future__ import annotations
 
-import builtins
 import json
 import logging
-import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -43,19 +41,15 @@ from ctxstore.application.checkpoint_model import (
     AccessLevel,
     AutoCaptureReport,
     Checkpoint,
-    PruneReport,
-    check_integrity,
     check_shared_with,
     current_session,
     new_package_id,
     state_counts,
 )
-from ctxstore.application.checkpoint_retention import retention_due
+from ctxstore.application.checkpoint_pruning import CheckpointPruning
 from ctxstore.application.errors import (
     AgentNotFound,
-    CheckpointNotFound,
     ContextStoreError,
-    CorruptedCheckpoint,
     InvalidRequest,
     PackageTooLarge,
     PointNotFound,
@@ -64,7 +58,6 @@ from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartStore
 from ctxstore.application.retry import retry_on_conflict
-from ctxstore.application.schedule_port import DEFAULT_SCHEDULE
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
@@ -72,12 +65,12 @@ from ctxstore.domain.bounds import OutOfBounds, check_text
 from ctxstore.domain.clock import to_us
 from ctxstore.domain.parts import ALL_PARTS, Part, only_parts, parts_of
 from ctxstore.domain.state import canonical_json, content_hash
-from ctxstore.domain.state_check import InvalidState, check_state
 
 log = logging.getLogger(__name__)
 
-class CheckpointService:
-    """Capture, list and read checkpoints; retention and size limits from settings."""
+class CheckpointService(CheckpointPruning):
+    """Capture checkpoints (retention: CheckpointPruning; reading: CheckpointReads), with
+    retention and size limits from settings."""
 
     def __init__(
         self,
@@ -120,23 +113,6 @@ class CheckpointService:
             facts["target_compression_ratio"] = self.target_ratio
             facts["target_met"] = bool(original) and compressed / original <= self.target_ratio
         return facts
-
-    def _release(self, rows: Sequence[PackageRow], deleted: Sequence[str],
-                 referenced: dict[str, set[str]]) -> None:
-        """After the deletion of `deleted` committed: their parts no row refers to go."""
-        gone = set(deleted)
-        for tenant in sorted({r.tenant for r in rows if r.package_id in gone}):
-            self.bodies.released(tenant, referenced.get(tenant, set()))
-
-    def _referenced(self, rows: Sequence[PackageRow], ids: Sequence[str]) -> dict[str, set[str]]:
-        """Before deleting `ids`: the parts they refer to, by tenant."""
-        chosen = set(ids)
-        by_tenant: dict[str, set[str]] = {}
-        for row in rows:
-            if row.package_id in chosen:
-                by_tenant.setdefault(row.tenant, set()).add(row.package_id)
-        return {t: self.packages.package_parts(t, p) for t, p in by_tenant.items()}
-
 
     # Capture ---------------------------------------------------------------------------------
     def capture(
@@ -276,86 +252,6 @@ class CheckpointService:
                 f"({self.max_package_bytes / MIB:g} MiB = {self.max_package_bytes} bytes)"
             )
 
-    # Retention -------------------------------------------------------------------------------
-    def _retention(self, rows: list[PackageRow], now: datetime, *, adding: int = 0,
-                   retention_days: float | None = None,
-                   limits: dict[str, int] | None = None) -> tuple[list[str], str]:
-        """What retention removes of one agent's `rows`: an agent with its own automatic
-        checkpoint schedule keeps its schedule's maximum (`limits` by agent key, read from
-        the store when not given), any other CONTEXT_MAX_CHECKPOINTS_PER_AGENT."""
-        days = self.retention_days if retention_days is None else retention_days
-        if not rows:
-            return [], ""
-        agent_id = rows[0].agent_id
-        if limits is None:
-            limits = self.schedule_limits(agent_id)
-        own = limits.get(agent_id)
-        return retention_due(rows, now, max_per_agent=own or self.max_checkpoints_per_agent,
-                             days=days, adding=adding, own_limit=own is not None)
-
-    def schedule_limits(self, agent_id: str | None = None) -> dict[str, int]:
-        """The maximum kept of each agent with its own schedule (of one agent, when given)."""
-        schedules = self.store.schedules
-        if agent_id is not None:
-            held = schedules.select_schedule(agent_id)
-            return {agent_id: held.max_checkpoints} if held is not None else {}
-        return {s.agent_id: s.max_checkpoints for s in schedules.select_schedules()
-                if s.agent_id != DEFAULT_SCHEDULE}
-
-    def due_for_pruning(self, agent_id: str | None = None, *, now: datetime | None = None,
-                        retention_days: float | None = None) -> dict[str, list[str]]:
-        """What `prune` would remove now: package ids by agent (nothing is written)."""
-        now = now or datetime.now(UTC)
-        rows: dict[str, list[PackageRow]] = {}
-        for row in self.packages.select_packages(agent_id):
-            rows.setdefault(row.agent_id, []).append(row)
-        limits = self.schedule_limits(agent_id)
-        due = {a: self._retention(r, now, retention_days=retention_days, limits=limits)[0]
-               for a, r in rows.items()}
-        return {a: ids for a, ids in due.items() if ids}
-
-    def prune(self, agent_id: str | None = None, *, now: datetime | None = None,
-              retention_days: float | None = None) -> PruneReport:
-        """Apply retention (age, then count) to every agent's checkpoints, or one agent's:
-        per agent, one `CheckpointsPruned` event commits with the deletions it lists.
-
-        `now` and `retention_days` default to the clock and the service's setting.
-        """
-        if agent_id is not None:
-            check_agent_key(agent_id)
-        if retention_days is not None and retention_days <= 0:
-            raise InvalidRequest("retention_days must be positive")
-        report = PruneReport()
-        for agent in self.due_for_pruning(agent_id, now=now, retention_days=retention_days):
-            try:
-                pruned = self._prune_agent(agent, now, retention_days)
-            except ContextStoreError as e:
-                log.warning("pruning the checkpoints of %s failed: %s", agent, e)
-                report.failed[agent] = str(e)
-                continue
-            if pruned:
-                report.pruned[agent] = pruned
-        return report
-
-    def _prune_agent(self, agent_id: str, now: datetime | None,
-                     retention_days: float | None) -> list[str]:
-        def prune_once() -> list[str]:
-            agent = self.store.agent_at(agent_id)
-            at = agent.next_timestamp(datetime.now(UTC))
-            held = self.packages.select_packages(agent_id)
-            ids, reason = self._retention(held, now or at, retention_days=retention_days)
-            if not ids:
-                return []
-            referenced = self._referenced(held, ids)
-            agent.note_checkpoints_pruned(event_id=f"prune-{uuid.uuid4().hex}",
-                                          package_ids=ids, reason=reason, timestamp=at)
-            self.store.append(agent, pruned_package_ids=ids)
-            self._release(held, ids, referenced)
-            return ids
-
-        return retry_on_conflict(
-            prune_once, f"could not prune the checkpoints of {agent_id!r}: it kept changing")
-
     # Automatic capture -----------------------------------------------------------------------
     def changed_agents(self) -> list[str]:
         """Agents whose content changed after their newest checkpoint (or with none at all);
@@ -391,93 +287,6 @@ class CheckpointService:
         """Whether the agent (by its key) changed after its newest checkpoint, or has none."""
         return agent_id in changed_agents(self.store, self.packages.select_packages(agent_id),
                                           only=agent_id)
-
-    # Reading ---------------------------------------------------------------------------------
-    def get(self, package_id: str, tenant: str = LOCAL_TENANT) -> Checkpoint:
-        """The checkpoint of that id this tenant may read: its own, else another tenant's
-        public or shared-with-it one. Raises CheckpointNotFound otherwise."""
-        return self.find(package_id, tenant)[1]
-
-    def find(self, package_id: str, tenant: str = LOCAL_TENANT) -> tuple[str, Checkpoint]:
-        """As `get`, with the checkpoint's owner (tenant). When several tenants' checkpoints of
-        that id are readable, the tenant's own wins, else the earliest created (then the
-        owner's name): the one `readable` lists."""
-        row = self.packages.select_package(package_id, tenant=tenant, with_body=False)
-        if row is not None:
-            return tenant, self._metadata(row)
-        for row in self.packages.select_package_rows(package_id):
-            checkpoint = self._metadata(row)
-            if checkpoint.readable_by(row.tenant, tenant):
-                return row.tenant, checkpoint
-        raise CheckpointNotFound(package_id)
-
-    def list(self, agent_id: str | None = None) -> list[Checkpoint]:
-        """Checkpoints of every tenant (of one agent, by its key, when given), oldest first."""
-        return [self._metadata(r) for r in self.packages.select_packages(agent_id)]
-
-    def readable(self, tenant: str, agent_id: str | None = None
-                 ) -> builtins.list[tuple[str, Checkpoint]]:
-        """The checkpoints this tenant may read, with their owners, oldest first; one per
-        package id (a tenant never sees two of one id): its own, else the earliest created
-        other tenant's (then by owner), as `find` picks."""
-        found: dict[str, tuple[str, Checkpoint]] = {}
-        for row in self.packages.select_packages(agent_id):  # by created_us, id, tenant
-            checkpoint = self._metadata(row)
-            if not checkpoint.readable_by(row.tenant, tenant):
-                continue
-            if row.package_id not in found or row.tenant == tenant:
-                found[row.package_id] = (row.tenant, checkpoint)
-        return sorted(found.values(), key=lambda held: (held[1].created_at,
-                                                        held[1].package_id))
-
-    def load(self, package_id: str, tenant: str = LOCAL_TENANT
-             ) -> tuple[Checkpoint, dict[str, Any]]:
-        """A checkpoint this tenant may read (see `get`) and its state (DESIGN §2 form),
-        checked against its integrity hash.
-
-        Raises CheckpointNotFound, or CorruptedCheckpoint when the stored bytes were altered.
-        """
-        owner, _ = self.find(package_id, tenant)
-        row = self.packages.select_package(package_id, tenant=owner, with_body=True)
-        if row is None:
-            raise CheckpointNotFound(package_id)
-        checkpoint = self._metadata(row)
-        try:
-            state = self.bodies.decode(row, checkpoint.compression_strategy)
-        except Exception as e:  # noqa: BLE001 - any decoding failure means altered bytes
-            raise CorruptedCheckpoint(
-                f"checkpoint {package_id!r} cannot be read back ({type(e).__name__}: {e}); "
-                "its stored bytes were altered"
-            ) from e
-        try:
-            check_integrity(state, checkpoint.integrity_hash)
-            if checkpoint.origin == "imported":
-                # Kept before imports checked states (domain.state_check): never restored
-                # unless valid, whatever its hash says.
-                check_state(state)
-        except CorruptedCheckpoint as e:
-            raise CorruptedCheckpoint(f"checkpoint {package_id!r}: {e}") from None
-        except InvalidState as e:
-            raise CorruptedCheckpoint(f"checkpoint {package_id!r} is not a valid agent state: "
-                                      f"{e}") from None
-        return checkpoint, state
-
-    def metadata(self, row: PackageRow) -> Checkpoint:
-        """A package row's checkpoint metadata (CorruptedCheckpoint when unreadable)."""
-        return self._metadata(row)
-
-    def _metadata(self, row: PackageRow) -> Checkpoint:
-        try:
-            checkpoint = Checkpoint.from_dict(json.loads(self.codec.decode(row.meta)))
-        except Exception as e:  # noqa: BLE001
-            raise CorruptedCheckpoint(
-                f"checkpoint {row.package_id!r} metadata cannot be read ({type(e).__name__})"
-            ) from e
-        if (checkpoint.package_id, checkpoint.agent_id, checkpoint.version) != (
-            row.package_id, row.agent_id, row.version
-        ):
-            raise CorruptedCheckpoint(f"checkpoint {row.package_id!r} metadata was altered")
-        return checkpoint
 
     # Imports ---------------------------------------------------------------------------------
     def store_imported(self, checkpoint: Checkpoint, raw_state: bytes,

@@ -44,7 +44,7 @@ from ctxstore.application.commands.restore import (
     RestoreTarget,
 )
 from ctxstore.application.diff import ContextDiff
-from ctxstore.application.restore import RestoreResult
+from ctxstore.application.restore_model import RestoreResult
 
 __all__ = [
     "LOCAL", "AccessPolicy", "AutoCheckpointList", "AutoCheckpointOptions",

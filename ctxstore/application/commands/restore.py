@@ -14,7 +14,7 @@ from ctxstore.application.commands.access import Caller
 from ctxstore.application.commands.context import UseCases
 from ctxstore.application.commands.fields import AgentId, Command, OnePoint, PointFields
 from ctxstore.application.errors import InvalidRequest
-from ctxstore.application.restore import MergeStrategy, RestoreResult, ValidationLevel
+from ctxstore.application.restore_model import MergeStrategy, RestoreResult, ValidationLevel
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.domain.points import Point
 

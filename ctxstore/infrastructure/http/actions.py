@@ -12,7 +12,7 @@ from typing import Any
 
 from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.commands import Caller, Capture, ImportPackage, Restore
-from ctxstore.application.restore import RestoreResult
+from ctxstore.application.restore_model import RestoreResult
 from ctxstore.application.store import to_us
 from ctxstore.infrastructure.http.auth import visible_agent
 from ctxstore.infrastructure.http.deps import Api

@@ -46,7 +46,7 @@ from starlette.types import Message
 from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.commands import Caller, Capture, Restore
 from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
-from ctxstore.application.restore import RestoreResult
+from ctxstore.application.restore_model import RestoreResult
 from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import InvalidAgentId, check_agent_id
 from ctxstore.domain.bounds import Int64, OutOfBounds

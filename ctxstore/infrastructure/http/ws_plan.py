@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.commands import Capture, Restore, RestoreTarget
 from ctxstore.application.errors import InvalidRequest
-from ctxstore.application.restore import RestoreResult
+from ctxstore.application.restore_model import RestoreResult
 from ctxstore.domain.bounds import BoundedText
 
 PLAN_REQUESTS = ("context_capture", "context_restore")

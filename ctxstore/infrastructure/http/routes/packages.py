@@ -21,7 +21,7 @@ from ctxstore.application.commands import (
     RestoreTarget,
 )
 from ctxstore.application.context_search import split_keywords
-from ctxstore.application.restore import RestoreResult
+from ctxstore.application.restore_model import RestoreResult
 from ctxstore.domain.bounds import INT64_MAX
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep

@@ -284,3 +284,34 @@ def test_with_keys_every_operation_sends_the_key_in_a_header_only(
     assert not [r.url for r in sent if "key-b" in r.url or "api_key" in r.url]
     with server.client("key-a") as c:  # another tenant sees neither agent
         assert c.get(f"/api/v1/agents/{fork}/context").status_code == 404
+
+
+def test_automatic_checkpoints_start_and_stop_from_the_page(browser: Browser,
+                                                            server: LiveServer) -> None:
+    """The seed's start/stop_automatic_checkpointing for the agent shown: its own interval
+    and maximum reach the store (the API answers the same), and stopping removes them."""
+    agent, events = record_trace(server)
+    page, problems = open_agent(browser, server, agent, len(events))
+    schedule = page.locator("#schedule")
+    expect(schedule).to_have_attribute("data-state", "default")
+    page.locator("#schedule-interval").fill("0.5")
+    page.locator("#schedule-max").fill("3")
+    page.locator("#schedule-start").click()
+    expect(page.locator("#notice")).to_have_attribute("data-outcome", "success")
+    expect(schedule).to_have_attribute("data-state", "running")
+    expect(schedule).to_contain_text("every 0.5 min, keeping 3")
+    with server.client() as c:
+        (own,) = c.get(f"/api/v1/agents/{agent}/auto-checkpoints").json()["schedules"]
+    assert (own["agent_id"], own["interval_minutes"], own["max_checkpoints"]) == (agent, 0.5, 3)
+
+    page.locator("#schedule-max").fill("0")  # refused by the API, said on the page
+    page.locator("#schedule-start").click()
+    expect(page.locator("#notice")).to_have_attribute("data-outcome", "failure")
+    expect(page.locator("#notice-text")).to_contain_text("max_checkpoints")
+
+    page.locator("#schedule-stop").click()
+    expect(schedule).to_have_attribute("data-state", "default")
+    with server.client() as c:
+        assert c.get(f"/api/v1/agents/{agent}/auto-checkpoints").json()["schedules"] == []
+    page.close()
+    assert not problems, problems

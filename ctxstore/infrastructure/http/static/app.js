@@ -4,6 +4,7 @@ import {$, API, api, dismiss, el, enc, key, log, page, short, state} from "./cor
 import {drawEvolution} from "./chart.js";
 import {searchText, loadAnalysis} from "./insight.js";
 import {capture, clearRestoreForm, loadCheckpoints, restore} from "./packages.js";
+import {loadSchedule, startSchedule, stopSchedule} from "./schedule.js";
 
 // Agents ----------------------------------------------------------------------------------
 async function loadAgents() {
@@ -30,7 +31,7 @@ async function selectAgent(agentId) {
     const now = await api(`/agents/${enc(agentId)}/context`);
     setMax(now.version, true);
     showState(now);
-    await Promise.all([loadHistory(), loadEvolution(), loadAnalysis()]);
+    await Promise.all([loadHistory(), loadEvolution(), loadAnalysis(), loadSchedule()]);
   } catch (e) { log("err", `${agentId}: ${e.message}`); }
   follow([agentId]);
 }
@@ -189,6 +190,8 @@ function init() {
   });
   $("version-slider").addEventListener("input", onSlider);
   $("capture-btn").addEventListener("click", capture);
+  $("schedule-start").addEventListener("click", startSchedule);
+  $("schedule-stop").addEventListener("click", stopSchedule);
   $("restore-btn").addEventListener("click", restore);
   $("restore-clear").addEventListener("click", clearRestoreForm);
   $("bucket").addEventListener("change", loadEvolution);

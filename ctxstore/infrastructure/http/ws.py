@@ -12,6 +12,9 @@ Client → server (JSON objects; `request_id` is optional and echoed back):
 - `{"action": "start_automatic_checkpointing", "agent_id", "interval_minutes"?,
   "max_checkpoints"?}` and `{"action": "stop_automatic_checkpointing", "agent_id"}` (the seed's
   names, §6.1; http.ws_auto): replies `automatic_checkpointing_started` / `_stopped`
+- `{"action": "context", "agent_id", "version"? | "at"? | "package_id"?, "tail"?,
+  "since_version"?}`: the ReadContext command's fields; replies `context` with what
+  `GET /agents/{id}/context` answers for them
 - `{"action": "ping"}`
 
 Server → client: `{"type": ..., "request_id"?: ..., "data": {...}}` with type `following`,
@@ -36,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
-from ctxstore.application.commands import Caller, Capture, Restore
+from ctxstore.application.commands import Caller, Capture, ReadContext, Restore
 from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
 from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import InvalidAgentId, check_agent_id
@@ -180,6 +183,10 @@ class Connection:
             self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
+        elif action == "context":
+            read = command_of(ReadContext, message)
+            out = await run_in_threadpool(self.api.services.commands.read, self.caller, read)
+            await self.send("context", out, request_id)
         elif action == "capture":
             self._spawn(self._capture(command_of(Capture, message), request_id))
         elif action == "restore":

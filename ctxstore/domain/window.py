@@ -4,10 +4,13 @@ An agent acting needs its recent conversation, its memories and its tools, not i
 history. The rule, on the state alone (so a checkpoint's state windows as a version's does):
 
 - `messages`: the last N (N = 0: none).
-- `tool_calls`: those a window message names (its `tool_call_id`, or a content part's
-  `tool_call_id`, `tool_use_id`, or the `id` of a `tool_use`/`function_call` part), and every
-  open one (no result yet: the agent is waiting on it), in the state's order. A call's result
-  travels with its call.
+- `tool_calls`, in the state's (record) order, a call's result travelling with it: those a
+  window message names (its `tool_call_id`, or a content part's `tool_call_id`,
+  `tool_use_id`, or the `id` of a `tool_use`/`function_call` part); every open one (no result
+  yet: the agent is waiting on it); and those no message names that come after every call
+  named by a message before the window (e.g. SWE-agent's final `submit`: made in the window's
+  span, answered by no message). A call named only by messages before the window is left out.
+  So the window of all messages holds every tool call.
 - `reasoning`: each thread's last N steps (a step carries no link to a message; a turn seldom
   has more than one step per thread, so N steps cover N messages' reasoning).
 - `memories`, `memory_links`, `mcp_servers`, `sessions`: whole.
@@ -42,12 +45,23 @@ def named_calls(message: dict[str, Any]) -> set[str]:
 
 def tail_window(state: dict[str, Any], tail: int) -> dict[str, Any]:
     """The state windowed to its last `tail` messages (see the module's rule)."""
-    messages = state["messages"][-tail:] if tail else []
+    every = state["messages"]
+    start = max(len(every) - tail, 0)
+    messages = every[start:]
     named: set[str] = set()
     for message in messages:
         named |= named_calls(message)
-    calls = [c for c in state["tool_calls"]
-             if c.get("result") is None or c.get("call_id") in named]
+    earlier: set[str] = set()
+    for message in every[:start]:
+        earlier |= named_calls(message)
+    earlier -= named
+    calls = state["tool_calls"]
+    # Calls after the last one an earlier message names were made in the window's span.
+    cut = next((i + 1 for i in range(len(calls) - 1, -1, -1)
+                if calls[i].get("call_id") in earlier), 0)
+    calls = [c for i, c in enumerate(calls)
+             if c.get("result") is None or c.get("call_id") in named
+             or (i >= cut and c.get("call_id") not in earlier)]
     reasoning = {thread: (steps[-tail:] if tail else [])
                  for thread, steps in state["reasoning"].items()}
     return {

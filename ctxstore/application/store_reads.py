@@ -7,9 +7,12 @@ store, snapshots and mapper.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
 
@@ -41,6 +44,32 @@ def valid_version(value: int | None, field: str) -> None:
             raise InvalidRequest(str(e)) from None
 
 
+class ContentHashes:
+    """The content hash of each (agent key, version) read lately: a version's content never
+    changes (history is append-only, a restore is a new version), so a read of a version
+    already read does not hash its whole content again (issue 16 item 4). Bounded LRU of
+    short strings: MAX entries take a few MB."""
+
+    MAX = 50_000
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def known(self, key: str, version: int) -> str | None:
+        with self._lock:
+            found = self._items.get((key, version))
+            if found is not None:
+                self._items.move_to_end((key, version))
+            return found
+
+    def put(self, key: str, version: int, digest: str) -> None:
+        with self._lock:
+            self._items[(key, version)] = digest
+            while len(self._items) > self.MAX:
+                self._items.popitem(last=False)
+
+
 def project(agent: Any, events: Any) -> Any:
     """Apply events in turn: eventsourcing's project_aggregate without its per-event
     ``isinstance`` against a runtime-checkable Protocol, which cost more than the fold."""
@@ -54,6 +83,10 @@ class StoreReads(Application[UUID]):
 
     index: ContextIndex
     _write_lock: AbstractContextManager[Any]
+
+    @cached_property
+    def content_hashes(self) -> ContentHashes:
+        return ContentHashes()
 
     # Reading ---------------------------------------------------------------------------------
     def agent_at(self, agent_id: str, version: int | None = None) -> AgentContext:
@@ -122,7 +155,12 @@ class StoreReads(Application[UUID]):
             if self.index.agent(agent_id) is None:
                 raise AgentNotFound(plain_agent_id(agent_id))
             version = self.version_at(agent_id, at)
-        return self.agent_at(agent_id, version).state()
+        agent = self.agent_at(agent_id, version)
+        known = self.content_hashes.known(agent_id, agent.version)
+        state = agent.state(known)
+        if known is None:
+            self.content_hashes.put(agent_id, agent.version, state["content_hash"])
+        return state
 
     def agents(self, tenant: str | None = None) -> list[AgentSummary]:
         return self.index.agents(tenant)

@@ -143,8 +143,10 @@ class AgentContext(Aggregate):
         )
 
     # State -----------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        """The agent's context as DESIGN §2 shows it (content_hash added by the caller's hash)."""
+    def state(self, known_hash: str | None = None) -> dict[str, Any]:
+        """The agent's context as DESIGN §2 shows it; `known_hash`: its content hash when the
+        caller already knows it for this version (a version's content never changes), which
+        spares hashing the whole content again."""
         from ctxstore.domain.state import content_hash
 
         return {
@@ -153,7 +155,7 @@ class AgentContext(Aggregate):
             "as_of": self.modified_on.isoformat() if self.modified_on else None,
             **self.content,
             "sessions": self.sessions,
-            "content_hash": content_hash(self.content),
+            "content_hash": known_hash or content_hash(self.content),
         }
 
     def _track_session(self, session_id: str | None, version: int) -> None:

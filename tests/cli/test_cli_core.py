@@ -52,6 +52,13 @@ def test_record_history_context_and_agents(tmp_path: Path) -> None:
     assert at_one["content_hash"] == earlier["content_hash"]
     human = run(tmp_path, "context", "bot-1").stdout
     assert "hello there" in human and "version 2" in human
+    window = json.loads(run(tmp_path, "context", "bot-1", "--tail", "0", "--json").stdout)
+    assert window["messages"] == [] and window["window"]["messages_total"] == 1
+    assert window["memories"] == now["memories"]
+    assert window["content_hash"] == now["content_hash"]
+    assert "the last 1 of 1 messages" in run(tmp_path, "context", "bot-1", "--tail", "5").stdout
+    changes = json.loads(run(tmp_path, "context", "bot-1", "--since-version", "1").stdout)
+    assert [e["event_id"] for e in changes["events"]] == ["e2"]
 
 
 @pytest.mark.parametrize(
@@ -96,6 +103,8 @@ def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], expect
     ("args", "option"),
     [
         (("context", "bot-1", "--version", str(2**63)), "--version"),
+        (("context", "bot-1", "--tail", "-1"), "--tail"),
+        (("context", "bot-1", "--since-version", "-1"), "--since-version"),
         (("history", "bot-1", "--after", str(2**63)), "--after"),
         (("history", "bot-1", "--after", "-1"), "--after"),
         (("checkpoint", "bot-1", "--version", str(2**64)), "--version"),

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from nats_helpers import running_app, subjects_of, wait_drained
 from typer.testing import CliRunner
 
+from ctxstore.domain.window import MAX_TAIL
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.cli import common
 from ctxstore.infrastructure.cli.main import app as cli_app
@@ -66,6 +67,19 @@ ROWS = [
         {"agent_id": "bot", "version": 1, "at": "2025-01-01T00:00:00Z"}, invalid("at")),
     Row("read: unknown checkpoint", "read", {"agent_id": "bot", "package_id": "ckpt-nope"},
         NOT_FOUND),
+    Row("read a window", "read", {"agent_id": "bot", "tail": 2}, OK),
+    Row("read a window at a checkpoint", "read",
+        {"agent_id": "bot", "package_id": CHECKPOINT, "tail": 0}, OK),
+    Row("read: negative tail", "read", {"agent_id": "bot", "tail": -1}, invalid("tail")),
+    Row("read: tail over the bound", "read", {"agent_id": "bot", "tail": MAX_TAIL + 1},
+        invalid("tail")),
+    Row("read what changed", "read", {"agent_id": "bot", "since_version": 1}, OK),
+    Row("read: since_version past the end", "read", {"agent_id": "bot", "since_version": PAST},
+        NOT_FOUND),
+    Row("read: negative since_version", "read", {"agent_id": "bot", "since_version": -1},
+        invalid("since_version")),
+    Row("read: since_version with a tail", "read",
+        {"agent_id": "bot", "tail": 1, "since_version": 1}, invalid("since_version")),
     Row("capture", "capture", {"agent_id": "bot"}, OK),
     Row("capture: bad agent id", "capture", {"agent_id": "bad id!"}, invalid("agent_id")),
     Row("capture: unknown agent", "capture", {"agent_id": "nobody"}, NOT_FOUND),
@@ -148,10 +162,11 @@ def http_door(client: TestClient, row: Row, args: dict[str, Any]) -> Outcome:
 def ws_door(client: TestClient, row: Row, args: dict[str, Any], key: str | None) -> Outcome:
     headers = {"X-API-Key": key} if key else {}
     with client.websocket_connect("/api/v1/ws", headers=headers) as ws:
-        ws.send_text(json.dumps({"action": row.op, "request_id": "r", **args}))
+        action = "context" if row.op == "read" else row.op
+        ws.send_text(json.dumps({"action": action, "request_id": "r", **args}))
         while True:
             reply = json.loads(ws.receive_text())
-            if reply["type"] in ("context_captured", "context_restored"):
+            if reply["type"] in ("context", "context_captured", "context_restored"):
                 return OK
             if reply["type"] == "error":
                 data = reply["data"]
@@ -192,13 +207,15 @@ async def ingest_door(nc: nats.NATS, settings: Settings, row: Row) -> Outcome:
 # CLI -------------------------------------------------------------------------------------------
 CLI_FIELDS = {"AGENT_ID": "agent_id", "SOURCE": "source_agent_id", "--into": "target_agent_id",
               "--version": "version", "--at": "at", "--checkpoint": "package_id",
-              "--access-level": "access_level"}
+              "--access-level": "access_level", "--tail": "tail",
+              "--since-version": "since_version"}
 NOT_FOUND_WORDS = ("not found", "has no recorded events", "has no version")
 
 
 def cli_args(row: Row, args: dict[str, Any]) -> list[str]:
     options = {"version": "--version", "at": "--at", "package_id": "--checkpoint",
-               "access_level": "--access-level", "target_agent_id": "--into"}
+               "access_level": "--access-level", "target_agent_id": "--into",
+               "tail": "--tail", "since_version": "--since-version"}
     if row.op == "record":
         (event,) = envelopes(row)
         return ["record", event["agent_id"], "--type", event["type"], "--data",
@@ -265,7 +282,7 @@ async def test_every_door_accepts_and_refuses_the_same(
                 args = resolved(row, checkpoint)
                 client = local if row.tenant == "local" else beta
                 got["http"] = http_door(client, row, dict(args))
-                if row.op in ("capture", "restore"):
+                if row.op in ("read", "capture", "restore"):
                     got["ws"] = ws_door(client, row, dict(args),
                                         "key-b" if row.tenant == "beta" else None)
                 if row.tenant == "local" and row.op == "record":

@@ -42,6 +42,14 @@ async def test_rpc_context_answers_state_and_errors(
         assert now["content_hash"] == store.context("rpc-agent")["content_hash"]
         first = await ask({"agent_id": "rpc-agent", "version": 1})
         assert first["version"] == 1 and len(first["messages"]) == 1  # type: ignore[arg-type]
+        window = await ask({"agent_id": "rpc-agent", "tail": 1})
+        assert [m["content"] for m in window["messages"]] == ["two"]
+        assert window["window"]["messages_total"] == 2  # type: ignore[index]
+        assert window["content_hash"] == now["content_hash"]
+        changes = await ask({"agent_id": "rpc-agent", "since_version": 1})
+        assert [e["data"]["content"] for e in changes["events"]] == ["two"]
+        bad_tail = await ask({"agent_id": "rpc-agent", "tail": -1})
+        assert bad_tail["error"]["field"] == "tail"  # type: ignore[index]
 
         missing = await ask({"agent_id": "nobody"})
         assert missing["error"]["type"] == "AgentNotFound"  # type: ignore[index]

@@ -70,8 +70,8 @@ class Commands:
     def locate(self, caller: Caller, cmd: ReadContext) -> Located:
         return _read.locate(self.use_cases, caller, cmd)
 
-    def state_at(self, caller: Caller, located: Located) -> dict[str, Any]:
-        return _read.state_at(self.use_cases, caller, located)
+    def answer(self, caller: Caller, cmd: ReadContext, located: Located) -> dict[str, Any]:
+        return _read.answer(self.use_cases, caller, cmd, located)
 
     def read(self, caller: Caller, cmd: ReadContext) -> dict[str, Any]:
         return _read.read_context(self.use_cases, caller, cmd)

@@ -118,19 +118,32 @@ def context(
     at: Annotated[str | None, typer.Option(help="The state at this time (ISO 8601).")] = None,
     checkpoint_id: Annotated[str | None, typer.Option(
         "--checkpoint", help="The state this checkpoint holds.")] = None,
+    tail: Annotated[int | None, typer.Option(
+        help="Only the last N messages and what belongs to them (their tool calls, open tool "
+        "calls, each reasoning thread's last N steps), with all memories, links and MCP "
+        "state.")] = None,
+    since_version: Annotated[int | None, typer.Option(
+        help="Instead of the state: the events after this version (printed as JSON).")
+                             ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole state as JSON.")
                        ] = False,
 ) -> None:
     """Show an agent's context now, at a version, at a time or at a checkpoint."""
     cmd = command(ReadContext, {"agent_id": agent_id, "version": version,
                                 "at": parse_time(at) if at else None,
-                                "package_id": checkpoint_id}, POINT_OPTIONS)
+                                "package_id": checkpoint_id, "tail": tail,
+                                "since_version": since_version},
+                  {**POINT_OPTIONS, "tail": "--tail", "since_version": "--since-version"})
     state = commands().read(caller(), cmd)
-    if as_json:
+    if as_json or since_version is not None:
         print_json(state)
         return
     console.print(f"[bold]{agent_id}[/] at version {state['version']} "
                   f"(as of {state['as_of']})  {state['content_hash']}")
+    if "window" in state:
+        window = state["window"]
+        console.print(f"  window: the last {len(state['messages'])} of "
+                      f"{window['messages_total']} messages")
     console.print(f"  {len(state['messages'])} messages, {len(state['reasoning'])} reasoning "
                   f"threads, {len(state['tool_calls'])} tool calls, {len(state['memories'])} "
                   f"memories, {len(state['memory_links'])} links, "

@@ -73,6 +73,13 @@ class SessionOut(BaseModel):
     last_version: int
 
 
+class ContextWindow(BaseModel):
+    tail: int
+    messages_total: int
+    tool_calls_total: int
+    reasoning_total: int
+
+
 class ContextState(BaseModel):
     """An agent's context at a point (DESIGN §2)."""
 
@@ -88,7 +95,10 @@ class ContextState(BaseModel):
     memory_links: list[dict[str, Any]]
     mcp_servers: dict[str, Any]
     sessions: list[SessionOut]
-    content_hash: str
+    content_hash: str = Field(description="The whole state's hash at this version, also in "
+                              "a window.")
+    window: ContextWindow | None = Field(
+        default=None, description="Present when `tail` asked for a window: what it left out.")
 
 
 class AgentOut(BaseModel):

@@ -16,6 +16,9 @@ Client → server (JSON objects; `request_id` is optional and echoed back):
 - `{"action": "start_automatic_checkpointing", "agent_id", "interval_minutes"?,
   "max_checkpoints"?}` and `{"action": "stop_automatic_checkpointing", "agent_id"}` (the seed's
   names, §6.1; http.ws_auto): replies `automatic_checkpointing_started` / `_stopped`
+- `{"action": "context", "agent_id", "version"? | "at"? | "package_id"?, "tail"?,
+  "since_version"?}`: the ReadContext command's fields; replies `context` with what
+  `GET /agents/{id}/context` answers for them
 - `{"action": "ping"}`
 
 Server → client: `{"type": ..., "request_id"?: ..., "data": {...}}` with type `following`,
@@ -44,7 +47,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from ctxstore.application.checkpoint_model import Checkpoint
-from ctxstore.application.commands import Caller, Capture, Restore
+from ctxstore.application.commands import Caller, Capture, ReadContext, Restore
 from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
 from ctxstore.application.restore_model import RestoreResult
 from ctxstore.domain import bounds
@@ -202,6 +205,10 @@ class Connection:
             self.sub.agent_ids = {self.keys[a] for a in self.cursors}
             await self.send("following", {"agent_ids": sorted(self.cursors),
                                           "versions": dict(self.cursors)}, request_id)
+        elif action == "context":
+            read = command_of(ReadContext, message)
+            out = await run_in_threadpool(self.api.services.commands.read, self.caller, read)
+            await self.send("context", out, request_id)
         elif action == "capture":
             self._spawn(self._run(command_of(Capture, message), request_id))
         elif action == "restore":
@@ -212,7 +219,8 @@ class Connection:
             await self.send(type_, out, request_id)
         else:
             await self.error(f"action: unknown action {action!r}; expected one of follow, "
-                             "unfollow, capture, restore, ping", request_id)
+                             "unfollow, context, capture, restore, ping, "
+                             + ", ".join(sorted(AUTO_CHECKPOINT_ACTIONS)), request_id)
 
     async def handle_plan(self, message: dict[str, Any]) -> None:
         """A request of the plan's form (http.ws_plan); its errors are the plan's too."""

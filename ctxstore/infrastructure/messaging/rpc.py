@@ -90,7 +90,9 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGette
         queue=subjects.rpc_queue,
         title=subjects.rpc_context,
         description="Request an agent's context (DESIGN §2 state) now, at a version, at a "
-        "time or at a checkpoint (package_id). Replies with the state, or with an ErrorReply.",
+        "time or at a checkpoint (package_id); its window (`tail`: the last N messages and what "
+        "belongs to them, with `window`), or the events after `since_version`. Replies with "
+        "that, or with an ErrorReply.",
     )
     async def context(request: ContextRequest) -> dict[str, Any]:
         return await asyncio.to_thread(services().commands.read, CALLER, request)

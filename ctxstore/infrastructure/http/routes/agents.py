@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pydantic_core
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -17,8 +17,10 @@ from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN, plain_agent_id
 from ctxstore.domain.bounds import INT64_MAX, OutOfBounds
 from ctxstore.domain.events import EVENT_TYPES, FieldError, InvalidEnvelope
+from ctxstore.domain.window import MAX_TAIL
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
+from ctxstore.infrastructure.http.cache import etag, none_match
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.limits import BodyTooLarge
@@ -158,7 +160,8 @@ def get_events(
     return HistoryPage(agent_id=agent_id, items=items, next_after_version=next_after)
 
 
-@router.get("/agents/{agent_id}/context", response_model=ContextState, summary="Agent context")
+@router.get("/agents/{agent_id}/context", response_model=ContextState, summary="Agent context",
+            responses={304: {"description": "Not modified: If-None-Match names this ETag."}})
 def get_context(
     agent_id: AgentIdPath,
     api: ApiDep,
@@ -170,21 +173,37 @@ def get_context(
     package_id: Annotated[str | None, Query(min_length=1, max_length=256,
                                             description="The state this checkpoint holds.")
                           ] = None,
+    tail: Annotated[int | None, Query(
+        ge=0, le=MAX_TAIL, description="Only the last N messages and what belongs to them "
+        "(their tool calls, open tool calls, each reasoning thread's last N steps), with all "
+        "memories, links and MCP state; `window` says so.")] = None,
+    since_version: Annotated[int | None, Query(
+        ge=0, le=INT64_MAX, description="Instead of the state: the events after this version "
+        "up to `version` (none: the latest), at most 1000; `next_since_version` pages on.")
+                             ] = None,
+    if_none_match: Annotated[str | None, Header(max_length=8192)] = None,
 ) -> Response:
     """The agent's state now, or at a `version`, a time `at` or a checkpoint `package_id`
-    (one of them)."""
+    (one of them); its window (`tail`), or what changed since a version (`since_version`).
+    Every answer carries a strong `ETag` (agent, version, parameters); `If-None-Match` with it
+    answers 304 without reading anything."""
     cmd = command(ReadContext, "query", {"agent_id": agent_id, "version": version, "at": at,
-                                         "package_id": package_id})
+                                         "package_id": package_id, "tail": tail,
+                                         "since_version": since_version})
     commands = api.services.commands
     located = commands.locate(caller, cmd)
+    variant = cmd.variant()
+    tag = etag(located.key, located.version, located.package_id, variant)
+    if none_match(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
     cached = located.package_id is None
-    data = api.states.get(located.key, located.version) if cached else None
+    data = api.states.get(located.key, located.version, variant) if cached else None
     if data is None:
         # States can be megabytes: serialise once, in Rust, without re-validating the model.
-        data = pydantic_core.to_json(commands.state_at(caller, located))
+        data = pydantic_core.to_json(commands.answer(caller, cmd, located))
         if cached:
-            api.states.put(located.key, located.version, data)
-    return Response(data, media_type="application/json")
+            api.states.put(located.key, located.version, data, variant)
+    return Response(data, media_type="application/json", headers={"ETag": tag})
 
 
 def agent_out(a: Any) -> AgentOut:

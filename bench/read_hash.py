@@ -1,0 +1,86 @@
+"""What `content_hash` costs a read, and what a second read of the same version costs now that
+the store keeps each read version's hash (issue 16 item 4).
+
+One agent of real-trace events (every trace under --traces, cycled; the context grows) on
+PostgreSQL. For the latest version and a past one: the first read (folds and hashes), then
+--reads more reads of the same version (fold, no hash), and the hash alone on that state.
+Prints JSON.
+
+    python bench/read_hash.py [--events 10000] [--reads 15] [--traces DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import drop_schema, fresh_schema, latency_summary  # noqa: E402
+from bench.restore import TRACES, cycled, load, real_events  # noqa: E402
+from ctxstore.domain import state as domain_state  # noqa: E402
+from ctxstore.domain.state import canonical_json, content_hash  # noqa: E402
+from ctxstore.infrastructure.bootstrap import build_store  # noqa: E402
+from ctxstore.infrastructure.settings import Settings  # noqa: E402
+
+HASHES = {"calls": 0}
+_real_hash = domain_state.content_hash
+
+
+def counted_hash(content: dict[str, Any]) -> str:
+    HASHES["calls"] += 1
+    return _real_hash(content)
+
+
+def ms(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--reads", type=int, default=15)
+    parser.add_argument("--traces", type=Path, default=TRACES)
+    parser.add_argument("--dsn", default=os.environ.get(
+        "CONTEXT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+    schema = fresh_schema(args.dsn, "readhash")
+    out: dict[str, Any] = {"events": args.events, "backend": "postgres"}
+    try:
+        store = build_store(Settings(storage_backend="postgres", database_url=args.dsn,
+                                     database_schema=schema))
+        base, info, _ = real_events(args.traces)
+        out["traces"] = info
+        out["load"] = load(store, cycled(base, "reader", args.events), args.events, 1000)
+        domain_state.content_hash = counted_hash  # the aggregate's state() looks it up here
+        for name, version in (("latest", None), ("past", args.events // 2 + 7)):
+            calls = HASHES["calls"]
+            first = ms(lambda v=version: store.context("reader", version=v))  # type: ignore[misc]
+            first_calls = HASHES["calls"] - calls
+            calls = HASHES["calls"]
+            again = [ms(lambda v=version: store.context("reader", version=v))  # type: ignore[misc]
+                     for _ in range(args.reads)]
+            state = store.context("reader", version=version)
+            hash_ms = [ms(lambda s=state: content_hash(s)) for _ in range(5)]
+            out[name] = {"version": state["version"],
+                         "state_canonical_bytes": len(canonical_json(state)),
+                         "first_read_ms": round(first, 2), "first_read_hashes": first_calls,
+                         "again": latency_summary(again),
+                         "again_hashes": HASHES["calls"] - calls,
+                         "hash_alone": latency_summary(hash_ms)}
+    finally:
+        domain_state.content_hash = _real_hash
+        drop_schema(args.dsn, schema)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

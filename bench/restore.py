@@ -393,7 +393,7 @@ def capture_levels(args: argparse.Namespace, base: list[AnyEnvelope], size: int,
 def checkpoints_only(args: argparse.Namespace, started: float) -> None:
     """(c) alone: real captures at each level, and level ratios on the real trace agents."""
     defaults = Settings()
-    level = defaults.checkpoint_compression_level
+    level = defaults.checkpoint_level
     levels = sorted({3, 9, level, 12, 15, 19})
     base, trace_info, agents = real_events(args.traces)
     captures: dict[str, Any] = {}
@@ -805,7 +805,7 @@ def main() -> None:
                                       dict_size=DEFAULT_DICTIONARY_SIZE,
                                       max_samples=DEFAULT_SAMPLES)
         probe.close()
-        checkpoints = checkpoint_sizes(agents, states, defaults.checkpoint_compression_level)
+        checkpoints = checkpoint_sizes(agents, states, defaults.checkpoint_level)
         result["bytes_per_event"] = compression
         result["checkpoints"] = {
             "note": "real checkpoints (CheckpointService.capture) are under latency.<size>"
@@ -818,7 +818,7 @@ def main() -> None:
                 assessment[f"checkpoint_bytes_over_raw_at_{size_key}"] = [
                     figures["checkpoint"]["ratio"], TARGETS["checkpoint_bytes_over_raw"]]
         assessment["checkpoint_bytes_over_raw_small_trace_states"] = [
-            checkpoints["real_trace_agents"][f"zstd{defaults.checkpoint_compression_level}"
+            checkpoints["real_trace_agents"][f"zstd{defaults.checkpoint_level}"
                                              "_ratio"],
             TARGETS["checkpoint_bytes_over_raw"]]
     result["targets_measured_vs_target"] = assessment

@@ -125,3 +125,22 @@ def test_versions_past_64_bits_are_one_line_naming_the_option(
     assert "Overflow" not in proc.stderr and "Traceback" not in proc.stderr
     after = json.loads(run(tmp_path, "agents", "--json").stdout)
     assert [(a["agent_id"], a["version"]) for a in after] == [("bot-1", 1)]
+
+
+def test_a_partial_checkpoint_from_the_cli_as_from_http(tmp_path: Path) -> None:
+    """The CLI takes the parts to capture as HTTP's include_* flags do (the doors accept the
+    same things): the checkpoint holds and names only those; capturing nothing is one line."""
+    run(tmp_path, "record", "bot-2", "--type", "message", "--event-id", "e1",
+        "--data", '{"role": "user", "content": "hello there"}')
+    run(tmp_path, "record", "bot-2", "--type", "memory_stored", "--event-id", "e2",
+        "--data", '{"memory_id": "m1", "kind": "semantic", "content": "likes tea"}')
+    cp = json.loads(run(tmp_path, "checkpoint", "bot-2", "--no-memory", "--json").stdout)
+    assert cp["parts"] == ["conversation", "mcp_state"]
+    assert cp["memory_count"] == 0 and cp["message_count"] == 1
+    whole = json.loads(run(tmp_path, "checkpoint", "bot-2", "--json").stdout)
+    assert whole["parts"] == ["conversation", "memory", "mcp_state"]
+    nothing = run(tmp_path, "checkpoint", "bot-2", "--no-conversation", "--no-memory",
+                  "--no-mcp-state", check=False)
+    assert nothing.returncode == 1
+    assert nothing.stderr.strip().startswith("error: --conversation:"), nothing.stderr
+    assert len(nothing.stderr.strip().splitlines()) == 1

@@ -62,12 +62,25 @@ def checkpoint(
                                                 min=0)] = None,
     session: Annotated[str | None, typer.Option(help="Session id to file it under.")] = None,
     access_level: Annotated[str, typer.Option(help="private, shared or public.")] = "private",
+    shared_with: Annotated[list[str] | None, typer.Option(
+        "--shared-with", help="Repeat: a tenant a `shared` checkpoint is readable by.")] = None,
+    conversation: Annotated[bool, typer.Option(
+        help="Capture the messages, reasoning and tool calls.")] = True,
+    memory: Annotated[bool, typer.Option(help="Capture the memories and their links.")] = True,
+    mcp_state: Annotated[bool, typer.Option(help="Capture the MCP servers' states.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take a checkpoint (context package) of an agent."""
+    """Take a checkpoint (context package) of an agent: the whole state, or only the parts
+    chosen (a partial checkpoint, as HTTP's include_* flags make)."""
     cmd = command(Capture, {"agent_id": agent_id, "version": version, "label": label,
-                            "session_id": session, "access_level": access_level},
-                  {"session_id": "--session", "label": "--label", **POINT_OPTIONS})
+                            "session_id": session, "access_level": access_level,
+                            "shared_with": shared_with or [],
+                            "include_conversation": conversation, "include_memory": memory,
+                            "include_mcp_state": mcp_state},
+                  {"session_id": "--session", "label": "--label",
+                   "shared_with": "--shared-with", "include_conversation": "--conversation",
+                   "include_memory": "--memory", "include_mcp_state": "--mcp-state",
+                   **POINT_OPTIONS})
     cp = commands().capture(caller(), cmd)
     if as_json:
         print_json(cp.to_dict())

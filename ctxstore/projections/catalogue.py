@@ -12,6 +12,7 @@ from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hin
 
 from ctxstore.application.checkpoint_model import ACCESS_LEVELS, AccessLevel, CheckpointFacts
 from ctxstore.application.store import from_us
+from ctxstore.domain.parts import ALL_PARTS
 from ctxstore.projections.events import CHECKPOINT_TAKEN, CHECKPOINTS_PRUNED, ProjectedEvent
 
 
@@ -22,6 +23,11 @@ class CheckpointEntry(CheckpointFacts):
     created_us: int
     event_version: int | None = None  # the agent version of its CheckpointTaken event
     pruned_us: int | None = None
+    # A partial checkpoint's parts, comma-joined (None: the whole state, as every checkpoint
+    # made before partial captures); the compression target its capture reported against.
+    parts: str | None = None
+    target_compression_ratio: float | None = None
+    target_met: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -29,6 +35,7 @@ class CheckpointEntry(CheckpointFacts):
         out["pruned_at"] = from_us(self.pruned_us).isoformat() if self.pruned_us else None
         out["pruned"] = self.pruned_us is not None
         out["size_bytes"] = self.compressed_size_bytes  # the seed's package field
+        out["parts"] = self.parts.split(",") if self.parts else list(ALL_PARTS)
         return out
 
 
@@ -43,6 +50,10 @@ def column_type(hint: Any) -> tuple[str, bool]:
         hint = type(get_args(hint)[0])
     return hint.__name__, nullable
 
+
+# Columns added after the catalogue's first release: the views add them to tables made
+# before (nullable, so old rows read as whole checkpoints without a target).
+ADDED_COLUMNS: tuple[str, ...] = ("parts", "target_compression_ratio", "target_met")
 
 # The ratio keeps the column tables made before already have (every read derives it again from
 # the sizes, so rows written with the old ratio read right); space_saving has no column.
@@ -143,4 +154,20 @@ def entry_for(event: ProjectedEvent) -> CheckpointEntry | None:
         is_encrypted=bool(data.get("is_encrypted", False)),
         access_level=_access_level(data.get("access_level")),
         event_version=event.version,
+        parts=_parts(data.get("parts")),
+        target_compression_ratio=_float_or_none(data.get("target_compression_ratio")),
+        target_met=data["target_met"] if isinstance(data.get("target_met"), bool) else None,
     )
+
+
+def _parts(value: Any) -> str | None:
+    """A partial checkpoint's parts as the column keeps them; None for the whole state."""
+    if not isinstance(value, list) or not value:
+        return None
+    chosen = [str(p) for p in value]
+    return None if tuple(chosen) == tuple(ALL_PARTS) else ",".join(chosen)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None

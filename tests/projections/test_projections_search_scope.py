@@ -14,6 +14,7 @@ from ctxstore.application.errors import InvalidRequest
 from ctxstore.domain.events import make_envelope
 from ctxstore.infrastructure.importers import load_trace
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.projections.catalogue import CatalogueFilter
 from ctxstore.projections.context_analysis import (
     analyze_context_evolution,
     iso_period,
@@ -102,3 +103,20 @@ def test_a_nul_in_what_agents_said_projects_and_searches(kit: Kit) -> None:
     assert [h.agent_id for h in hits] == ["nul"]
     assert search_text(kit.views, store, SearchQuery.parse("before\x00after")) is not None
     assert store.context("nul")["messages"][0]["content"] == "before\x00after lighthouse"
+
+
+def test_the_catalogue_keeps_a_partial_checkpoints_parts_and_its_target(kit: Kit) -> None:
+    store = kit.store
+    store.record([said("parted", "hello"),
+                  make_envelope("parted", "memory_stored", {"memory_id": "m1", "kind":
+                                                            "episodic", "content": "x"},
+                                event_id=str(uuid.uuid4()))])
+    partial = kit.services.checkpoints.capture("parted", parts=("conversation",))
+    whole = kit.services.checkpoints.capture("parted", label="whole")
+    ProjectionWorker(store, kit.views).run_once()
+    listed = {e.package_id: e.as_dict() for e in kit.views.checkpoints(CatalogueFilter())}
+    assert listed[partial.package_id]["parts"] == ["conversation"]
+    assert listed[whole.package_id]["parts"] == ["conversation", "memory", "mcp_state"]
+    for cp in (partial, whole):
+        assert listed[cp.package_id]["target_compression_ratio"] == cp.target_compression_ratio
+        assert listed[cp.package_id]["target_met"] is cp.target_met

@@ -30,6 +30,7 @@ from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.infrastructure.bootstrap import bootstrap, build_store
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
 from ctxstore.infrastructure.settings import Settings
+from ctxstore.projections.catalogue import CatalogueFilter
 from devtools.services import libpq_dsn
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -733,6 +734,14 @@ def test_a_store_made_before_the_move_into_ctxstore_reads_checks_and_projects(
     assert changed_after(store, store.key_for("tenant-a", "planner"), 0) is True
 
     views = services.views
+    # its catalogue table predates the parts and target columns: they are added, and old
+    # checkpoints project into it as whole ones without a target
+    ProjectionWorker(store, views).run_once()
+    kept = views.checkpoints(CatalogueFilter())
+    assert len(kept) == 6
+    assert {tuple(e.as_dict()["parts"]) for e in kept} == {("conversation", "memory",
+                                                             "mcp_state")}
+    assert {e.target_met for e in kept} == {None}
     views.drop()
     ProjectionWorker(store, views).rebuild()
     projected = views.dump()

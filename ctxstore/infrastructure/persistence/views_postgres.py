@@ -18,6 +18,7 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from ctxstore.infrastructure.persistence.pg_text import TextSafeCursor, pg_params
 from ctxstore.projections.catalogue import (
+    ADDED_COLUMNS,
     CATALOGUE_COLUMNS,
     CATALOGUE_TYPES,
     CatalogueFilter,
@@ -133,6 +134,9 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
                 ).format(t["checkpoints"]),
             SQL("CREATE INDEX IF NOT EXISTS {} ON {} (agent_id, created_us)").format(
                 Identifier(n["checkpoints"] + "_agent_idx"), t["checkpoints"]),
+            *(SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} " + _PG_TYPES[
+                CATALOGUE_TYPES[c][0]]).format(t["checkpoints"], Identifier(c))
+              for c in ADDED_COLUMNS),
         ]
 
     def drop(self) -> None:

@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
 from ctxstore.projections.catalogue import (
+    ADDED_COLUMNS,
     CATALOGUE_COLUMNS,
     CATALOGUE_TYPES,
     CatalogueFilter,
@@ -99,6 +100,17 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
             f"CREATE INDEX IF NOT EXISTS {t['checkpoints']}_agent ON {t['checkpoints']} "
             "(agent_id, created_us)",
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        table = self.tables["checkpoints"]
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"PRAGMA table_info({table})")
+            have = {r[1] for r in c.fetchall()}
+            for column in ADDED_COLUMNS:
+                if column not in have:  # a table made before the column existed
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} "
+                              f"{_SQL_TYPES[CATALOGUE_TYPES[column][0]]}")
 
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -285,4 +297,6 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
 def _entry(row: Any) -> CheckpointEntry:
     values = dict(zip(CATALOGUE_COLUMNS, tuple(row), strict=True))
     values["is_encrypted"] = bool(values["is_encrypted"])
+    if values["target_met"] is not None:  # SQLite keeps booleans as integers
+        values["target_met"] = bool(values["target_met"])
     return CheckpointEntry(**values)

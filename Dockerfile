@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
+COPY domain ./domain
+COPY application ./application
+COPY projections ./projections
+COPY infrastructure ./infrastructure
+# ctxstore/ holds links to the four layers above: they install as ctxstore.domain, ...
 COPY ctxstore ./ctxstore
 
 RUN pip install . \

@@ -55,3 +55,13 @@ def test_a_wrong_arrow_is_refused(tmp_path: Path) -> None:
     assert "ctxstore.domain.bounds -> ctxstore.infrastructure.settings" in proc.stdout
     assert "ctxstore.application.store -> devtools.services" in proc.stdout
     assert "ctxstore.infrastructure.http.app -> ctxstore.infrastructure.bootstrap" in proc.stdout
+
+
+def test_the_cards_folders_hold_the_code_and_install_as_ctxstore() -> None:
+    """DESIGN §1's top-level folders are where the code is; ctxstore/ links to them, so the
+    repository imports what the wheel installs (tests/cli/test_plain_install.py builds it)."""
+    for layer in ("domain", "application", "projections", "infrastructure"):
+        folder = REPO / layer
+        assert folder.is_dir() and not folder.is_symlink(), layer
+        assert (folder / "__init__.py").is_file(), layer
+        assert (REPO / "ctxstore" / layer).resolve() == folder.resolve(), layer

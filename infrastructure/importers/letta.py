@@ -12,6 +12,9 @@ Per agent, in this order:
   from its text when it has none (is_error when the text is a JSON object whose status is not
   OK/success). `created_at` -> occurred_at (naive times are UTC).
 
+An agent whose metadata holds ctxstore's record (a file `ctxstore export-af` wrote) is read by
+letta_export.decode_agent instead, the exact inverse of that export.
+
 A tool message thus appears twice, as a transcript message and as the result of its call: the
 message list stays the chat the agent saw, and the tool calls carry their results.
 """
@@ -34,6 +37,11 @@ from ctxstore.infrastructure.importers.base import (
     sanitize_agent_id,
     sha256_hex,
     unique_id,
+)
+from ctxstore.infrastructure.importers.letta_export import (
+    agent_blocks,
+    decode_agent,
+    extension_of,
 )
 
 OK_STATUSES = ("ok", "success")
@@ -70,6 +78,10 @@ def load_letta(path: Path, value: Any, raw: bytes,
         name = reader.text(agent.get("name"), at(apath, "name")) or str(agent.get("id") or i)
         candidate = base if len(agents) == 1 else sanitize_agent_id(f"{base}-{name}")
         emitter = Emitter(reader, unique_id(candidate, taken), digest)
+        if extension_of(agent) is not None:
+            decode_agent(emitter, doc, agent, apath, blocks)
+            imported.append(emitter.result(f"{path}#{apath}", "letta-v2-ctxstore"))
+            continue
         _memories_v2(emitter, agent, apath, blocks)
         _mcp_servers(emitter, doc)
         _messages(emitter, agent, apath)
@@ -136,14 +148,8 @@ def _memories_v2(
     apath: str,
     blocks: dict[str, tuple[str, dict[str, Any]]],
 ) -> None:
-    r, taken, done = emitter.reader, set[str](), set[str]()
-    for k, block_id in enumerate(r.items(agent.get("block_ids"), at(apath, "block_ids"))):
-        if str(block_id) not in blocks:
-            raise r.fail(at(at(apath, "block_ids"), k), f"unknown block id {block_id!r}")
-        if str(block_id) in done:
-            continue
-        done.add(str(block_id))
-        bpath, block = blocks[str(block_id)]
+    r, taken = emitter.reader, set[str]()
+    for _block_id, bpath, block in agent_blocks(r, agent, apath, blocks):
         _memory(emitter, block, bpath, metadata_key="metadata", taken=taken)
 
 

@@ -1,8 +1,9 @@
-"""`.af` export (issue 15 item 3): every Letta trace, imported into a real store, exported at a
-point through the application's command and imported again as another agent, has the same
-content (and so content hash) as the exported point; every exported file validates against
-the agent-file schema of `letta-client` 0.1.324 (the `letta` extra) and uses no field outside
-it; any state the events can make exports, or the export refuses it (never a wrong file).
+"""`.af` export (issue 15 item 3): every Letta trace (and the bundled tau-bench and SWE-agent
+ones), imported into a real store, exported at a point through the application's command and
+imported again as another agent, has the same content (and so content hash) as the exported
+point; every exported file validates against the agent-file schema of `letta-client` 0.1.324
+(the `letta` extra) and uses no field outside it; any state the events can make exports, or
+the export refuses it (never a wrong file).
 """
 
 from __future__ import annotations
@@ -102,8 +103,14 @@ def check_schema(data: bytes) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("path", letta_traces(), ids=lambda p: p.name[:60])
-def test_every_letta_trace_round_trips_through_export_af(
+def other_traces() -> list[Path]:
+    """Agents that never were Letta's (OpenAI chat, SWE-agent): their states export too."""
+    return [*iter_trace_files(SAMPLES / "tau-bench"), *iter_trace_files(SAMPLES / "swe-agent")]
+
+
+@pytest.mark.parametrize("path", letta_traces() + other_traces(), ids=lambda p: p.name[:60])
+def test_every_trace_round_trips_through_export_af(
+
         services: Services, path: Path, tmp_path: Path) -> None:
     for n, agent_id in enumerate(import_file(services, path)):
         source = services.store.context(agent_id)

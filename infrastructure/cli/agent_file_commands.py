@@ -14,6 +14,7 @@ from ctxstore.infrastructure.cli import common
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.importers import EventLimits
 from ctxstore.infrastructure.importers.letta_export import encode_state
+from ctxstore.infrastructure.importers.letta_schema import SchemaUnavailable, schema_check
 
 
 @friendly_errors
@@ -25,6 +26,9 @@ def export_af(
     at: Annotated[str | None, typer.Option(help="The state at this time (ISO 8601).")] = None,
     checkpoint_id: Annotated[str | None, typer.Option(
         "--checkpoint", help="The state this checkpoint holds.")] = None,
+    check_schema: Annotated[bool, typer.Option(
+        "--check-schema", help="Also check the file against Letta's own schema (letta-client "
+        "0.1.324: pip install 'ctxstore[letta]') before writing it.")] = False,
 ) -> None:
     """Export an agent's context (now, at a version, a time or a checkpoint) as a Letta Agent
     File (v2); `ctxstore import` reads it back to the same content hash."""
@@ -41,9 +45,21 @@ def export_af(
         return encode_state(state, limits)
 
     data = common.commands().export_agent_file(common.caller(), cmd, write)
+    if check_schema:
+        _check_schema(data)
     _write_file(output, data)
     common.console.print(f"exported {agent_id} at version {shown['version']} "
                   f"({shown['content_hash']}) to {output}", highlight=False)
+
+
+def _check_schema(data: bytes) -> None:
+    try:
+        problems = schema_check(data)
+    except SchemaUnavailable as e:
+        fail(str(e))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        fail(f"not written: the file does not meet Letta's schema: {problems[0]}{more}")
 
 
 def _write_file(output: Path, data: bytes) -> None:

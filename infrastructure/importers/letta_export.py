@@ -2,8 +2,8 @@
 
 Why v2: it is the format Letta exports and imports today (the shared traces from 2025-10-31 on
 are v2; v1 is the legacy one-agent shape), and it is the one `letta-client` types as
-`AgentFileSchema` (0.1.x; the 1.x clients ship no typed schema), which the tests validate
-every exported file against.
+`AgentFileSchema` (0.1.x; the 1.x clients ship no typed schema), which the tests and
+`export-af --check-schema` (letta_schema.py) validate exported files against.
 
 What Letta has a place for goes in Letta's own fields, so Letta shows it:
 - each message -> a `messages[]` entry (`message-<i>`, role, text content parts, name,

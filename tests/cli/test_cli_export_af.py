@@ -31,7 +31,9 @@ def test_export_af_then_import_gives_the_same_content_hash(tmp_path: Path) -> No
     assert context(tmp_path, "letta-copy")["content_hash"] == source["content_hash"]
 
     earlier = tmp_path / "earlier.af"
-    run(tmp_path, "export-af", AGENT, "--version", "10", "--output", str(earlier))
+    run(tmp_path, "export-af", AGENT, "--version", "10", "--output", str(earlier),
+        "--check-schema")
+
     doc = json.loads(earlier.read_text(encoding="utf-8"))
     assert doc["metadata"]["ctxstore_version"] == "10"
     assert doc["metadata"]["ctxstore_content_hash"] == context(

@@ -199,6 +199,14 @@ def test_import_a_bundled_trace_then_context_checkpoint_export_and_import(
     plain.run(tmp_path / "af-store", "import", str(tmp_path / "again.af"), **settings)
     assert plain.run_json(tmp_path / "af-store", "context", "letta-again",
                           **settings)["content_hash"] == state["content_hash"]
+    checked = subprocess.run(
+        [plain.ctxstore, "export-af", agent.agent_id, "--check-schema", "-o",
+         str(tmp_path / "checked.af")], cwd=plain.workdir, capture_output=True, text=True,
+        timeout=600, env=plain.env(store, **settings))
+    assert checked.returncode == 1 and not (tmp_path / "checked.af").exists()
+    assert checked.stderr.strip() == ("error: checking against Letta's schema needs "
+                                      "letta-client: pip install 'ctxstore[letta]'")
+
 
 
     checkpoint = plain.run_json(store, "checkpoint", agent.agent_id, "--label", "plain install",

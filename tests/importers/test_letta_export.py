@@ -19,9 +19,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from letta_client.core.serialization import get_field_to_alias_mapping
 from letta_client.types import AgentFileSchema
-from pydantic import BaseModel
 from support import SAMPLES, SHARED_TRACES, make_settings
 
 from ctxstore.application.commands import LOCAL, Caller, ExportAgentFile
@@ -38,6 +36,7 @@ from ctxstore.infrastructure.importers.letta_export import (
     agent_file,
     encode_state,
 )
+from ctxstore.infrastructure.importers.letta_schema import schema_check
 from devtools.services import libpq_dsn
 
 LETTA_SCHEMA_VERSION = "0.1.324"
@@ -81,26 +80,28 @@ def import_file(services: Services, path: Path) -> list[str]:
     return [a.agent_id for a in agents]
 
 
-def schema_extras(model: Any, where: str = "$") -> list[str]:
-    """Fields a parsed document holds that its schema does not name (Fern's wire aliases,
-    such as an MCP server's `metadata_`, are the schema's own)."""
-    if isinstance(model, list):
-        return [x for i, item in enumerate(model) for x in schema_extras(item, f"{where}[{i}]")]
-    if not isinstance(model, BaseModel):
-        return []
-    aliases = set(get_field_to_alias_mapping(type(model)).values())
-    found = [f"{where}.{k}" for k in (model.model_extra or {}) if k not in aliases]
-    for name in type(model).model_fields:
-        found += schema_extras(getattr(model, name), f"{where}.{name}")
-    return found
-
-
 def check_schema(data: bytes) -> dict[str, Any]:
+    assert schema_check(data) == []
     doc = json.loads(data)
-    parsed = AgentFileSchema.model_validate(doc)
-    assert schema_extras(parsed) == []
-    assert len(parsed.agents) == 1
+    assert len(AgentFileSchema.model_validate(doc).agents) == 1
     return doc
+
+
+def test_the_schema_check_names_what_is_wrong_and_what_is_outside() -> None:
+    """The check itself can fail: a missing required field, a wrong type, an unknown field."""
+    content = empty_content()
+    content["messages"] = [{"role": "user", "content": "hi"}]
+    doc = agent_file({**content, "agent_id": "a", "version": 1, "as_of": None,
+                      "content_hash": content_hash(content)})
+    assert schema_check(json.dumps(doc).encode()) == []
+    doc["agents"][0]["messages"][0]["shiny"] = 1
+    assert schema_check(json.dumps(doc).encode()) == [
+        "$.agents[0].messages[0].shiny: not in Letta's agent-file schema"]
+    del doc["blocks"]
+    doc["tools"] = "none"
+    problems = schema_check(json.dumps(doc).encode())
+    assert any(p.startswith("$.blocks: ") for p in problems)
+    assert any(p.startswith("$.tools: ") for p in problems)
 
 
 def other_traces() -> list[Path]:

@@ -13,7 +13,9 @@ Per agent, in this order:
   OK/success). `created_at` -> occurred_at (naive times are UTC).
 
 An agent whose metadata holds ctxstore's record (a file `ctxstore export-af` wrote) is read by
-letta_export.decode_agent instead, the exact inverse of that export.
+letta_export.decode_exact instead, the exact inverse of that export, unless the file was
+changed since (then it is read as any Letta file).
+
 
 A tool message thus appears twice, as a transcript message and as the result of its call: the
 message list stays the chat the agent saw, and the tool calls carry their results.
@@ -40,8 +42,7 @@ from ctxstore.infrastructure.importers.base import (
 )
 from ctxstore.infrastructure.importers.letta_export import (
     agent_blocks,
-    decode_agent,
-    extension_of,
+    decode_exact,
 )
 
 OK_STATUSES = ("ok", "success")
@@ -77,11 +78,12 @@ def load_letta(path: Path, value: Any, raw: bytes,
         agent = reader.obj(item, apath)
         name = reader.text(agent.get("name"), at(apath, "name")) or str(agent.get("id") or i)
         candidate = base if len(agents) == 1 else sanitize_agent_id(f"{base}-{name}")
-        emitter = Emitter(reader, unique_id(candidate, taken), digest)
-        if extension_of(agent) is not None:
-            decode_agent(emitter, doc, agent, apath, blocks)
-            imported.append(emitter.result(f"{path}#{apath}", "letta-v2-ctxstore"))
+        agent_id = unique_id(candidate, taken)
+        exact = Emitter(reader, agent_id, digest)
+        if decode_exact(exact, doc, agent, apath, blocks):
+            imported.append(exact.result(f"{path}#{apath}", "letta-v2-ctxstore"))
             continue
+        emitter = Emitter(reader, agent_id, digest)
         _memories_v2(emitter, agent, apath, blocks)
         _mcp_servers(emitter, doc)
         _messages(emitter, agent, apath)

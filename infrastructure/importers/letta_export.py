@@ -18,9 +18,11 @@ What Letta has no place for (reasoning threads, memory links, memory kinds, embe
 importance, tool results, message ids and tokens, exact content parts, MCP states that are not
 server records, tool calls no tool message answers) is kept in the agent's `metadata.ctxstore`
 (the schema allows any JSON there): only what the Letta fields cannot say, keyed by the Letta
-ids it completes. The importer (letta.py) reads a file carrying it with `decode_agent` below,
-the exact inverse, so export -> import gives the same content hash (DESIGN §2); `encode_state`
-checks that before it returns, so a state it cannot carry is an error, never a wrong file.
+ids it completes, with the content hash exported. The importer (letta.py) reads a file
+carrying it with `decode_exact` below, the exact inverse, so export -> import gives the same
+content hash (DESIGN §2); `encode_state` checks that before it returns, so a state it cannot
+carry is an error, never a wrong file. A file changed since (the hash no longer comes out) is
+read as any Letta file instead.
 """
 
 from __future__ import annotations
@@ -30,8 +32,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ctxstore.domain.events import AnyEnvelope
 from ctxstore.domain.state import apply_event, content_hash, empty_content
-from ctxstore.infrastructure.importers.base import Emitter, EventLimits, Reader, at
+from ctxstore.infrastructure.importers.base import (
+    Emitter,
+    EventLimits,
+    Reader,
+    TraceFormatError,
+    at,
+)
 
 EXTENSION = "ctxstore"  # the key of our record in the agent's metadata
 FORMAT = 1
@@ -63,7 +72,7 @@ def encode_state(state: dict[str, Any], limits: EventLimits | None = None) -> by
 
 def agent_file(state: dict[str, Any]) -> dict[str, Any]:
     """The agent file document (AgentFileSchema's JSON) of a DESIGN §2 state."""
-    extension: dict[str, Any] = {"format": FORMAT}
+    extension: dict[str, Any] = {"format": FORMAT, "content_hash": state["content_hash"]}
     messages = _messages(state["messages"], extension)
     _tool_calls(state["messages"], state["tool_calls"], messages, extension)
     blocks = _blocks(state["memories"], extension)
@@ -249,8 +258,12 @@ def imported_hash(data: bytes, limits: EventLimits | None = None) -> str:
     from ctxstore.infrastructure.importers.letta import load_letta  # letta.py imports us
 
     (agent,) = load_letta(Path("export.af"), json.loads(data), data, limits)
+    return folded_hash(agent.envelopes)
+
+
+def folded_hash(envelopes: list[AnyEnvelope]) -> str:
     content = empty_content()
-    for envelope in agent.envelopes:
+    for envelope in envelopes:
         apply_event(content, envelope.type, envelope.data_dict())
     return content_hash(content)
 
@@ -265,15 +278,29 @@ def extension_of(agent: dict[str, Any]) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and "format" in value else None
 
 
+def decode_exact(emitter: Emitter, doc: dict[str, Any], agent: dict[str, Any], apath: str,
+                 blocks: dict[str, tuple[str, dict[str, Any]]]) -> bool:
+    """Whether `emitter` now holds the exact events of an agent ctxstore wrote: the record is
+    there, of this format, consistent with Letta's fields, and they fold into the content hash
+    it was exported at. A file changed since (edited, or imported into Letta and exported
+    again, which renumbers messages but keeps the agent's metadata) is not: the caller then
+    reads it as any Letta file, rather than apply a record that no longer fits it."""
+    ext = extension_of(agent)
+    if ext is None or ext.get("format") != FORMAT:
+        return False
+    try:
+        decode_agent(emitter, doc, agent, apath, blocks)
+    except TraceFormatError:
+        return False
+    return folded_hash(emitter.envelopes) == ext.get("content_hash")
+
+
 def decode_agent(emitter: Emitter, doc: dict[str, Any], agent: dict[str, Any], apath: str,
                  blocks: dict[str, tuple[str, dict[str, Any]]]) -> None:
     """The events of an agent ctxstore wrote: the inverse of `agent_file`."""
     r = emitter.reader
     epath = at(at(apath, "metadata"), EXTENSION)
     ext = r.obj(extension_of(agent), epath)
-    if ext["format"] != FORMAT:
-        raise r.fail(at(epath, "format"), f"unknown ctxstore agent file format {ext['format']!r}"
-                     f" (this ctxstore reads {FORMAT})")
     _decode_memories(emitter, agent, apath, blocks, ext, epath)
     for k, link in enumerate(r.items(ext.get("memory_links"), at(epath, "memory_links"))):
         lpath = at(at(epath, "memory_links"), k)
@@ -409,6 +436,5 @@ def _placed_call(emitter: Emitter, records: dict[str, tuple[dict[str, Any], Any]
             "arguments": arguments, **entry}
 
 
-__all__ = ["AgentFileError", "agent_blocks", "agent_file", "decode_agent",
- "encode_state", "extension_of",
-           "imported_hash"]
+__all__ = ["AgentFileError", "agent_blocks", "agent_file", "decode_agent", "decode_exact",
+           "encode_state", "extension_of", "folded_hash", "imported_hash"]

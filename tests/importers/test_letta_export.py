@@ -30,11 +30,12 @@ from ctxstore.domain.events import make_envelope
 from ctxstore.domain.state import apply_event, content_hash, empty_content
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.container import Services
-from ctxstore.infrastructure.importers import TraceFormatError, iter_trace_files, load_trace
+from ctxstore.infrastructure.importers import ImportedAgent, iter_trace_files, load_trace
 from ctxstore.infrastructure.importers.letta_export import (
     AgentFileError,
     agent_file,
     encode_state,
+    folded_hash,
 )
 from ctxstore.infrastructure.importers.letta_schema import schema_check
 from devtools.services import libpq_dsn
@@ -283,18 +284,42 @@ def test_a_state_no_events_can_make_is_refused_not_written_wrong() -> None:
         encode_state(state)
 
 
-def test_a_damaged_extension_is_a_format_error_naming_the_place(tmp_path: Path) -> None:
+def _exported(tmp_path: Path, name: str, doc: dict[str, Any]) -> ImportedAgent:
+    path = tmp_path / f"{name}.af"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    (agent,) = load_trace(path)
+    return agent
+
+
+def test_a_file_changed_after_export_is_read_as_any_letta_file(tmp_path: Path) -> None:
+    """The record applies only to the file it was written with: one edited since (in its
+    Letta fields, or a damaged record, or a format this ctxstore does not know) is read the
+    way any Letta file is, so the edit is what gets imported, not a stale record."""
     content = empty_content()
-    content["messages"] = [{"role": "user", "content": "hi"}, {"role": "user", "content": "yo"}]
-    doc = agent_file({**content, "agent_id": "a", "version": 2, "as_of": None,
-                      "content_hash": content_hash(content)})
-    doc["agents"][0]["metadata"]["ctxstore"]["message_ids"] = [None]
-    path = tmp_path / "damaged.af"
-    path.write_text(json.dumps(doc))
-    with pytest.raises(TraceFormatError, match=r"metadata\.ctxstore\.message_ids.*1 message "
-                       r"ids for 2 messages"):
-        load_trace(path)
-    doc["agents"][0]["metadata"]["ctxstore"]["format"] = 99
-    path.write_text(json.dumps(doc))
-    with pytest.raises(TraceFormatError, match="format 99"):
-        load_trace(path)
+    content["messages"] = [{"role": "user", "content": "hi"},
+                           {"role": "assistant", "content": "yo"}]
+    content["reasoning"] = {"elsewhere": [{"content": "hmm", "step": 4}]}
+    content["memories"] = {"human": {"kind": "long_term", "content": "Sarah"}}
+    state = {**content, "agent_id": "a", "version": 4, "as_of": None,
+             "content_hash": content_hash(content)}
+    exact = _exported(tmp_path, "untouched", agent_file(state))
+    assert exact.format == "letta-v2-ctxstore"
+    assert folded_hash(exact.envelopes) == state["content_hash"]
+
+    edited = agent_file(state)
+    edited["blocks"][0]["value"] = "Chad"
+    agent = _exported(tmp_path, "edited", edited)
+    assert agent.format == "letta-v2"
+    (memory,) = [e.data_dict() for e in agent.envelopes if e.type == "memory_stored"]
+    assert memory["content"] == "Chad" and memory["metadata"]["label"] == "human"
+    assert agent.count("reasoning") == 0  # Letta's reading has none; the stale record is unused
+
+    for change in ({"message_ids": [None]}, {"tool_calls": [{"message": "message-9",
+                                                              "index": 0}]},
+                   {"format": 99}):
+        damaged = agent_file(state)
+        damaged["agents"][0]["metadata"]["ctxstore"].update(change)
+        agent = _exported(tmp_path, "damaged", damaged)
+        assert agent.format == "letta-v2", change
+        assert [e.data_dict()["content"] for e in agent.envelopes if e.type == "message"] == [
+            "hi", "yo"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.commands import agent_file as _agent_file
 from ctxstore.application.commands import auto_checkpoint as _auto
 from ctxstore.application.commands import capture as _capture
 from ctxstore.application.commands import catalogue as _catalogue
@@ -22,6 +23,7 @@ from ctxstore.application.commands import read as _read
 from ctxstore.application.commands import record as _record
 from ctxstore.application.commands import restore as _restore
 from ctxstore.application.commands.access import LOCAL, AccessPolicy, Caller, shown
+from ctxstore.application.commands.agent_file import AgentFileWriter, ExportAgentFile
 from ctxstore.application.commands.auto_checkpoint import (
     AutoCheckpointList,
     AutoCheckpointOptions,
@@ -47,10 +49,11 @@ from ctxstore.application.diff import ContextDiff
 from ctxstore.application.restore_model import RestoreResult
 
 __all__ = [
-    "LOCAL", "AccessPolicy", "AutoCheckpointList", "AutoCheckpointOptions",
+    "LOCAL", "AccessPolicy", "AgentFileWriter", "AutoCheckpointList", "AutoCheckpointOptions",
     "AutoCheckpointStatus", "Caller", "Capture", "ScheduleView", "StartAutoCheckpoints",
     "StopAutoCheckpoints", "CaptureOptions", "CheckpointList",
-    "Commands", "Diff", "EventLimits", "ExportPackage", "ImportPackage", "Imported",
+    "Commands", "Diff", "EventLimits", "ExportAgentFile", "ExportPackage", "ImportPackage",
+    "Imported",
     "ListCheckpoints", "Located", "ReadContext", "RecordEvents", "RecordReport", "Restore",
     "UseCases",
     "RestoreOptions", "RestoreSource", "RestoreTarget", "parse_event", "shown",
@@ -94,7 +97,12 @@ class Commands:
     def export(self, caller: Caller, cmd: ExportPackage) -> bytes:
         return _packages.export_package(self.use_cases, caller, cmd)
 
+    def export_agent_file(self, caller: Caller, cmd: ExportAgentFile,
+                          write: AgentFileWriter) -> bytes:
+        return _agent_file.export_agent_file(self.use_cases, caller, cmd, write)
+
     def import_package(self, caller: Caller, cmd: ImportPackage) -> Imported:
+
         return _packages.import_package(self.use_cases, caller, cmd)
 
     def start_auto_checkpoints(self, caller: Caller, cmd: StartAutoCheckpoints

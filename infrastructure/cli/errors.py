@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from ctxstore.application.errors import ContextStoreError
 from ctxstore.domain.agent_id import InvalidAgentId
@@ -19,7 +20,10 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escaped: a message is text, and "[letta]" in "pip install 'ctxstore[letta]'" or in a
+    # file name would otherwise be taken for a style and vanish
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code)
 
 

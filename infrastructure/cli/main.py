@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ctxstore.infrastructure.cli import (
+    agent_file_commands,
     auto_checkpoint_commands,
     common,
     core,
@@ -34,8 +35,8 @@ app = typer.Typer(
 @app.callback()
 def door(tenant: Annotated[str | None, typer.Option(
         "--tenant", help="Act as this tenant (as CONTEXT_API_KEYS names it) in record, "
-        "context, checkpoint(s), restore, diff, export and import-package; default: the "
-        "keyless local tenant.")] = None) -> None:
+        "context, checkpoint(s), restore, diff, export, export-af and import-package; default: "
+        "the keyless local tenant.")] = None) -> None:
     """Event-sourced context store for AI agents."""
     common.set_tenant(tenant)
 
@@ -52,6 +53,8 @@ projection_commands.register(app)
 schema_commands.register(app)
 search_commands.register(app)
 auto_checkpoint_commands.register(app)
+agent_file_commands.register(app)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,7 +58,8 @@ class ImportedAgent:
     agent_id: str
     source: str  # "<file path>#<JSON path of the agent's record>"
     envelopes: list[AnyEnvelope]
-    format: str = ""  # letta-v1, letta-v2, tau-bench, openai-chat, swe-agent
+    # letta-v1, letta-v2, letta-v2-ctxstore (export-af), tau-bench, openai-chat, swe-agent
+    format: str = ""
 
     def count(self, type: str) -> int:
         return sum(1 for e in self.envelopes if e.type == type)

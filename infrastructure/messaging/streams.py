@@ -65,13 +65,13 @@ def fit_to_server(subjects: Subjects, version: str) -> Subjects:
     return replace(subjects, partitions=1)
 
 
-def _stream_config(name: str, subject: str, description: str, replicas: int,
+def _stream_config(name: str, subjects: list[str], description: str, replicas: int,
                    transform: SubjectTransform | None = None) -> StreamConfig:
     """Both streams keep everything on file, discard the oldest, and deduplicate by id."""
     return StreamConfig(
         name=name,
         description=description,
-        subjects=[subject],
+        subjects=subjects,
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
@@ -87,13 +87,15 @@ def events_stream_config(subjects: Subjects) -> StreamConfig:
         if subjects.transformed
         else None
     )
-    return _stream_config(subjects.events_stream, subjects.events_all,
+    # Other tenants' subjects are stored as published: a stream has one subject transform,
+    # and it partitions the local tenant's (the tenants' consumer is subjects.tenants_durable).
+    return _stream_config(subjects.events_stream, subjects.events_subjects,
                           "Agent events (ctxstore wire envelopes), partitioned by agent",
                           subjects.replicas, transform)
 
 
 def dlq_stream_config(subjects: Subjects) -> StreamConfig:
-    return _stream_config(subjects.dlq_stream, subjects.dlq_all,
+    return _stream_config(subjects.dlq_stream, subjects.dlq_subjects,
                           "Rejected agent events with the reason in the Ctx-Error header",
                           subjects.replicas)
 

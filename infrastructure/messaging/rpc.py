@@ -89,49 +89,49 @@ def tenant_caller(tenant: str) -> Caller:
     return Caller(tenant=check_tenant_token(tenant), keyed=True)
 
 
+def caller_of(tenant: str) -> Caller:
+    """The caller of a request: `tenant` is the subject's tenant token, empty on the contract's
+    own subjects (`ctx.rpc.*`, the local tenant's)."""
+    return tenant_caller(tenant) if tenant else CALLER
+
+
 def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGetter) -> None:
     """Add the request/reply handlers to the broker (they get the services when a request
-    comes: the worker bootstraps them after it connects): the local tenant's on the contract's
-    subjects, every other tenant's on its own (`ctx.t.<tenant>.rpc.*`)."""
+    comes: the worker bootstraps them after it connects). Each handler answers on the local
+    tenant's subject and on every other tenant's (`ctx.t.<tenant>.rpc.*`)."""
 
-    def context(caller: Callable[..., Caller]) -> Handler:
-        async def handle(request: ContextRequest, tenant: str = Path(default="")
-                         ) -> dict[str, Any]:
-            return await asyncio.to_thread(services().commands.read, caller(tenant), request)
-        return handle
+    def subscribe(name: str, description: str) -> Callable[[Handler], Any]:
+        local, template = subjects.rpc(name), subjects.tenant_rpc_template(name)
 
-    def checkpoint(caller: Callable[..., Caller]) -> Handler:
-        async def handle(request: Capture, tenant: str = Path(default="")) -> dict[str, Any]:
-            taken = await asyncio.to_thread(services().commands.capture, caller(tenant),
-                                            request)
-            return taken.to_dict()
-        return handle
+        def both(handler: Handler) -> Any:
+            tenants = broker.subscriber(
+                template, queue=subjects.rpc_queue, title=template,
+                description=f"{description} Acts for the tenant the subject names.")
+            return broker.subscriber(local, queue=subjects.rpc_queue, title=local,
+                                     description=description)(tenants(handler))
+        return both
 
-    def restore(caller: Callable[..., Caller]) -> Handler:
-        async def handle(request: Restore, tenant: str = Path(default="")) -> dict[str, Any]:
-            result = await asyncio.to_thread(services().commands.restore, caller(tenant),
-                                             request)
-            return result.to_dict()
-        return handle
+    @subscribe("context", "Request an agent's context (DESIGN §2 state) now, at a version, at a "
+               "time or at a checkpoint (package_id); its window (`tail`: the last N messages "
+               "and what belongs to them, with `window`), or the events after `since_version`. "
+               "Replies with that, or with an ErrorReply.")
+    async def context(request: ContextRequest, tenant: str = Path(default="")
+                      ) -> dict[str, Any]:
+        return await asyncio.to_thread(services().commands.read, caller_of(tenant), request)
 
-    descriptions = {
-        "context": "Request an agent's context (DESIGN §2 state) now, at a version, at a "
-        "time or at a checkpoint (package_id); its window (`tail`: the last N messages and what "
-        "belongs to them, with `window`), or the events after `since_version`. Replies with "
-        "that, or with an ErrorReply.",
-        "checkpoint": "Take a checkpoint (context package) of an agent. Replies with the "
-        "checkpoint metadata of DESIGN §3, or with an ErrorReply.",
-        "restore": "Restore source_agent_id at a version, a time or a checkpoint (package_id; "
-        "none: its latest) into target_agent_id (default: the source; required for a "
-        "checkpoint), replacing or merging. Replies with the restore result, or with an "
-        "ErrorReply.",
-    }
-    makers = {"context": context, "checkpoint": checkpoint, "restore": restore}
-    for name, make in makers.items():
-        local = subjects.rpc(name)
-        broker.subscriber(local, queue=subjects.rpc_queue, title=local,
-                          description=descriptions[name])(make(lambda _tenant: CALLER))
-        template = subjects.tenant_rpc_template(name)
-        broker.subscriber(template, queue=subjects.rpc_queue, title=template,
-                          description=f"{descriptions[name]} Acts for the tenant the subject "
-                          "names.")(make(tenant_caller))
+    @subscribe("checkpoint", "Take a checkpoint (context package) of an agent. Replies with "
+               "the checkpoint metadata of DESIGN §3, or with an ErrorReply.")
+    async def checkpoint(request: Capture, tenant: str = Path(default="")) -> dict[str, Any]:
+        taken = await asyncio.to_thread(services().commands.capture, caller_of(tenant), request)
+        return taken.to_dict()
+
+    @subscribe("restore", "Restore source_agent_id at a version, a time or a checkpoint "
+               "(package_id; none: its latest) into target_agent_id (default: the source; "
+               "required for a checkpoint), replacing or merging. Replies with the restore "
+               "result, or with an ErrorReply.")
+    async def restore(request: Restore, tenant: str = Path(default="")) -> dict[str, Any]:
+        result = await asyncio.to_thread(services().commands.restore, caller_of(tenant),
+                                         request)
+        return result.to_dict()
+
+    _ = (context, checkpoint, restore)

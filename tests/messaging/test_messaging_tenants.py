@@ -325,9 +325,11 @@ async def test_a_tenants_requests_act_as_that_tenant(
     subjects = Subjects(prefix=PREFIX, partitions=1)
     async with running_app(settings) as runtime:
         store = runtime.get_store()
-        for name, tenant in tenants.items():
-            await ContextPublisher(tenant.nc, subjects, tenant=name).publish(
-                message("bot-1", f"{name} says"))
+        for user, name in TENANTS.items():  # as an agent would: its own connection
+            async with await ContextPublisher.connect(
+                    auth_server.url(user), prefix=PREFIX, tenant=name,
+                    connect_options={"inbox_prefix": f"_INBOX_{name}"}) as publisher:
+                await publisher.publish(message("bot-1", f"{name} says"))
         await wait_until(lambda: all(store.summary(store.key_for(t, "bot-1")) is not None
                                      for t in tenants), what="both tenants' bot-1")
 

@@ -251,6 +251,10 @@ class Subjects:
         """A request/reply subject (`context`, `checkpoint`, `restore`) of a tenant."""
         return f"{self.scope(tenant)}.rpc.{name}"
 
+    def tenant_template(self, kind: str) -> str:
+        """Every tenant's channel of a kind (`events`, `dlq`, `recorded`), as AsyncAPI names it."""
+        return f"{self.prefix}.{TENANTS_TOKEN}.{{tenant}}.{kind}.{{agent_id}}"
+
     def tenant_rpc_template(self, name: str) -> str:
         """Every tenant's subject of that request, with the tenant as a path parameter."""
         return f"{self.prefix}.{TENANTS_TOKEN}.{{tenant}}.rpc.{name}"

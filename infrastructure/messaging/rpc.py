@@ -29,7 +29,7 @@ from ctxstore.application.errors import (
 from ctxstore.domain.agent_id import InvalidAgentId
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.infrastructure.container import Services
-from ctxstore.infrastructure.messaging.subjects import Subjects, check_tenant_token
+from ctxstore.infrastructure.messaging.subjects import Subjects
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -83,22 +83,22 @@ ServicesGetter = Callable[[], Services]
 CALLER = LOCAL  # the contract's own subjects (ctx.rpc.*) act for the keyless tenant
 
 
-def tenant_caller(tenant: str) -> Caller:
-    """The caller of a request on `ctx.t.<tenant>.rpc.*`: that tenant, whose NATS credentials
-    (the only ones permitted on its subjects) stand for its API key."""
-    return Caller(tenant=check_tenant_token(tenant), keyed=True)
-
-
-def caller_of(tenant: str) -> Caller:
+def caller_of(subjects: Subjects, tenant: str) -> Caller:
     """The caller of a request: `tenant` is the subject's tenant token, empty on the contract's
-    own subjects (`ctx.rpc.*`, the local tenant's)."""
-    return tenant_caller(tenant) if tenant else CALLER
+    own subjects (`ctx.rpc.*`, the local tenant's). A tenant's NATS credentials, the only ones
+    permitted on its subjects, stand for its API key."""
+    if not tenant:
+        return CALLER
+    return Caller(tenant=subjects.accepted_tenant(tenant), keyed=True)
 
 
 def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGetter) -> None:
     """Add the request/reply handlers to the broker (they get the services when a request
     comes: the worker bootstraps them after it connects). Each handler answers on the local
     tenant's subject and on every other tenant's (`ctx.t.<tenant>.rpc.*`)."""
+
+    def caller(tenant: str) -> Caller:
+        return caller_of(subjects, tenant)
 
     def subscribe(name: str, description: str) -> Callable[[Handler], Any]:
         local, template = subjects.rpc(name), subjects.tenant_rpc_template(name)
@@ -117,12 +117,12 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGette
                "Replies with that, or with an ErrorReply.")
     async def context(request: ContextRequest, tenant: str = Path(default="")
                       ) -> dict[str, Any]:
-        return await asyncio.to_thread(services().commands.read, caller_of(tenant), request)
+        return await asyncio.to_thread(services().commands.read, caller(tenant), request)
 
     @subscribe("checkpoint", "Take a checkpoint (context package) of an agent. Replies with "
                "the checkpoint metadata of DESIGN §3, or with an ErrorReply.")
     async def checkpoint(request: Capture, tenant: str = Path(default="")) -> dict[str, Any]:
-        taken = await asyncio.to_thread(services().commands.capture, caller_of(tenant), request)
+        taken = await asyncio.to_thread(services().commands.capture, caller(tenant), request)
         return taken.to_dict()
 
     @subscribe("restore", "Restore source_agent_id at a version, a time or a checkpoint "
@@ -130,7 +130,7 @@ def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGette
                "required for a checkpoint), replacing or merging. Replies with the restore "
                "result, or with an ErrorReply.")
     async def restore(request: Restore, tenant: str = Path(default="")) -> dict[str, Any]:
-        result = await asyncio.to_thread(services().commands.restore, caller_of(tenant),
+        result = await asyncio.to_thread(services().commands.restore, caller(tenant),
                                          request)
         return result.to_dict()
 

@@ -83,6 +83,9 @@ class Subjects:
     # False when the partition count is only the default: on a server that cannot partition
     # (nats-server before 2.10) it then falls back to one (streams.fit_to_server).
     partitions_explicit: bool = True
+    # The tenants (besides the local one) accepted over NATS; None: any whose subjects NATS
+    # lets through (CONTEXT_NATS_TENANTS).
+    tenants: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
@@ -92,6 +95,11 @@ class Subjects:
             raise ValueError("the number of partitions must be at least 1")
         if not 1 <= self.replicas <= 5:
             raise ValueError("stream replicas must be from 1 to 5")
+        for tenant in self.tenants or ():
+            try:
+                check_tenant_token(tenant)
+            except InvalidTenantToken as e:
+                raise InvalidTenantToken(f"CONTEXT_NATS_TENANTS: {e}") from None
 
     # Streams -----------------------------------------------------------------------------------
     @property
@@ -118,6 +126,14 @@ class Subjects:
     def tenants_all(self) -> str:
         """Every tenant's subjects (NATS permissions grant one tenant's: `scope(t) + '.>'`)."""
         return f"{self.prefix}.{TENANTS_TOKEN}.>"
+
+    def accepted_tenant(self, tenant: str) -> str:
+        """A tenant token that may act over NATS here, else InvalidTenantToken."""
+        check_tenant_token(tenant)
+        if self.tenants is not None and tenant not in self.tenants:
+            raise InvalidTenantToken(f"tenant {tenant!r} is not one of CONTEXT_NATS_TENANTS "
+                                     f"({', '.join(sorted(self.tenants)) or 'none'})")
+        return tenant
 
     def msg_id(self, event_id: str, tenant: str = LOCAL_TENANT) -> str:
         """The Nats-Msg-Id of an event: its id, behind its tenant's name for other tenants."""
@@ -199,9 +215,14 @@ class Subjects:
             return Route(stored, agent_token=tokens[2])
         if len(tokens) >= 4 and tokens[1] == TENANTS_TOKEN and tokens[3] == "events":
             try:
-                tenant = check_tenant_token(tokens[2])
+                check_tenant_token(tokens[2])
             except InvalidTenantToken as e:
                 return Route(stored, error=f"subject {stored!r}: {e}")
+            tenant = tokens[2]
+            try:
+                self.accepted_tenant(tenant)
+            except InvalidTenantToken as e:  # filed under the tenant's own dead letters
+                return Route(stored, tenant, error=f"subject {stored!r}: {e}")
             if len(tokens) == 5:
                 return Route(stored, tenant, tokens[4])
             return Route(stored, tenant, error=f"subject {stored!r} is not "

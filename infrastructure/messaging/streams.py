@@ -108,12 +108,14 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.add_stream(config)
         return
     current = info.config
-    if (current.subjects != config.subjects
-            or current.subject_transform != config.subject_transform
-            or current.duplicate_window != config.duplicate_window
-            or current.num_replicas != config.num_replicas):
-        log.warning("updating stream %s (subjects or partitioning changed); change "
-                    "CONTEXT_NATS_PARTITIONS only while the stream is drained", config.name)
+    changed = [name for name in ("subjects", "subject_transform", "duplicate_window",
+                                 "num_replicas")
+               if getattr(current, name) != getattr(config, name)]
+    if changed:
+        # A stream made before tenants came to NATS gains their subjects here: harmless. A
+        # changed transform moves agents between partitions: only safe while drained.
+        log.warning("updating stream %s (%s changed); change CONTEXT_NATS_PARTITIONS only "
+                    "while the stream is drained", config.name, ", ".join(changed))
         await js.update_stream(replace(current, subjects=config.subjects,
                                        subject_transform=config.subject_transform,
                                        duplicate_window=config.duplicate_window,

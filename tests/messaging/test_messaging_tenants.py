@@ -17,7 +17,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from ctxstore.infrastructure.messaging.dlq import (
     replay_dead_letters,
 )
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import ensure_streams, events_stream_config
 from ctxstore.infrastructure.messaging.subjects import (
     InvalidTenantToken,
     Route,
@@ -245,6 +246,21 @@ async def test_a_tenants_credentials_are_refused_outside_its_subjects(
                                                      subjects_filter=">")
         await ingest.close()
         assert info.state.subjects == {subjects.events("bot-1", "acme"): 1}
+
+
+async def test_a_stream_made_before_tenants_gains_their_subjects(
+        auth_server: AuthServer, clean_streams: None) -> None:
+    subjects = Subjects(prefix=PREFIX, partitions=1)
+    nc = await nats.connect(auth_server.url("ingest"))
+    js = nc.jetstream()
+    await js.add_stream(replace(events_stream_config(subjects), subjects=[subjects.events_all]))
+    await js.publish(subjects.events("bot-1"), b"{}", headers={"Nats-Msg-Id": "before"})
+    await ensure_streams(nc, subjects)
+    info = await js.stream_info(subjects.events_stream)
+    assert info.config.subjects == subjects.events_subjects and info.state.messages == 1
+    dlq = await js.stream_info(subjects.dlq_stream)
+    assert dlq.config.subjects == subjects.dlq_subjects
+    await nc.close()
 
 
 # Ingest --------------------------------------------------------------------------------------

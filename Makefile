@@ -10,7 +10,8 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 LINT_PACKAGES := ctxstore
 
-.PHONY: venv demo test lint bench browser services-up services-down services-status clean
+.PHONY: venv demo test lint bench browser compose-tool services-up services-down services-status \
+	clean
 
 ## venv: create .venv and install the project with its test extras (again only when
 ## pyproject.toml is newer than the stamp file)
@@ -34,9 +35,18 @@ browser:
 	( $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium ) \
 	  || echo "browser: could not install chromium; browser tests may skip or fail"
 
+## compose-tool: Debian's docker-compose, which validates docker-compose.yml without a Docker
+## daemon (tests/test_compose.py), when it is missing (best effort, as `browser`)
+compose-tool:
+	@if command -v docker-compose >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+	else echo "compose-tool: not root and no sudo; skipping docker-compose install"; exit 0; fi; \
+	( $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
+	  docker-compose ) || echo "compose-tool: could not install docker-compose; tests/test_compose.py will fail"
+
 ## test: start PostgreSQL / NATS where they do not answer, run pytest with their URLs
 ## exported, stop what was started (always), exit with pytest's status
-test: venv browser
+test: venv browser compose-tool
 	@set -e; trap '$(PY) -m devtools.services down' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) -m devtools.services up; \
 	set -a; . var/services.env; set +a; \

@@ -20,7 +20,7 @@ _AGENT_ID_RE = re.compile(AGENT_ID_PATTERN)
 # Fixed namespace so every ctxstore derives the same aggregate id for an agent id.
 AGENT_NAMESPACE = UUID("6f1c3f4e-2b7a-5d2e-9a51-8c0e4c7f1a10")
 
-# The tenant of everything written without API keys (and, for now, of everything over NATS).
+# The tenant of everything written without API keys, and over NATS on the contract's subjects.
 LOCAL_TENANT = "local"
 TENANT_SEPARATOR = "/"
 

@@ -264,7 +264,8 @@ def build_subjects(settings: Settings) -> Subjects:
     decides what a server too old to partition does (streams.fit_to_server)."""
     return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
                     replicas=settings.nats_replicas,
-                    partitions_explicit="nats_partitions" in settings.model_fields_set)
+                    partitions_explicit="nats_partitions" in settings.model_fields_set,
+                    tenants=settings.nats_tenant_names)
 
 
 def build_auto_checkpoints(settings: Settings, checkpoints: CheckpointService

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     nats_prefix: str = Field(default="ctx", pattern=r"^[A-Za-z0-9_-]+$")
     # Replicas of CTX_EVENTS and CTX_DLQ: 3 on a three-node JetStream cluster.
     nats_replicas: int = Field(default=1, ge=1, le=5)
+    # Tenants accepted over NATS (comma-separated), each on <prefix>.t.<tenant>.*; unset: any
+    # tenant whose subjects NATS lets through (its permissions are what confine a tenant).
+    nats_tenants: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_,\s-]*$")
     compression_level: int = Field(default=3, ge=-7, le=22)
     compression_dictionary: str | None = None
     snapshot_interval: int = Field(default=100, ge=1)
@@ -81,6 +84,13 @@ class Settings(BaseSettings):
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)
+
+    @property
+    def nats_tenant_names(self) -> frozenset[str] | None:
+        """CONTEXT_NATS_TENANTS as names; None when unset (any tenant)."""
+        if self.nats_tenants is None:
+            return None
+        return frozenset(t.strip() for t in self.nats_tenants.split(",") if t.strip())
 
     @property
     def sqlite_file(self) -> Path:

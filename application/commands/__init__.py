@@ -10,6 +10,7 @@ at fault) or pydantic's ValidationError (a command that cannot be built), which 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ctxstore.application.checkpoint_model import Checkpoint
@@ -47,6 +48,8 @@ from ctxstore.application.commands.restore import (
 )
 from ctxstore.application.diff import ContextDiff
 from ctxstore.application.restore_model import RestoreResult
+from ctxstore.application.results import EventOutcome
+from ctxstore.domain.events import AnyEnvelope
 
 __all__ = [
     "LOCAL", "AccessPolicy", "AgentFileWriter", "AutoCheckpointList", "AutoCheckpointOptions",
@@ -69,6 +72,10 @@ class Commands:
 
     def record(self, caller: Caller, cmd: RecordEvents) -> RecordReport:
         return _record.record_events(self.use_cases, caller, cmd)
+
+    def record_parsed(self, caller: Caller, envelopes: Sequence[AnyEnvelope]
+                      ) -> list[EventOutcome]:
+        return _record.record_parsed(self.use_cases, caller, envelopes)
 
     def locate(self, caller: Caller, cmd: ReadContext) -> Located:
         return _read.locate(self.use_cases, caller, cmd)

@@ -1,11 +1,12 @@
 """Who is asking, and what they may touch: the one access policy every command applies.
 
 Every door names a `Caller`: HTTP and the WebSocket the tenant of the API key (the local tenant
-without keys), the CLI the local tenant unless told `--tenant`, NATS RPC and ingest the local
-tenant (until tenants come to NATS). Requests name agents by agent id; the store knows them by
-key (domain.agent_id), which the policy resolves. Another tenant's agent or checkpoint is simply
-not found (404, never 403: nothing about it is revealed). Which checkpoints a tenant may read is
-the checkpoint's access level (`Checkpoint.readable_by`: private, shared with it, public).
+without keys), the CLI the local tenant unless told `--tenant`, NATS RPC and ingest the tenant
+their subject names (`ctx.t.<tenant>....`, the local tenant on the contract's own subjects).
+Requests name agents by agent id; the store knows them by key (domain.agent_id), which the
+policy resolves. Another tenant's agent or checkpoint is simply not found (404, never 403:
+nothing about it is revealed). Which checkpoints a tenant may read is the checkpoint's access
+level (`Checkpoint.readable_by`: private, shared with it, public).
 """
 
 from __future__ import annotations

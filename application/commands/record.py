@@ -8,6 +8,7 @@ NATS subject's, the CLI argument's): `parse_event` checks both for every door, i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -156,6 +157,15 @@ def record_events(uc: UseCases, caller: Caller, cmd: RecordEvents) -> RecordRepo
     ordered = [outcomes[i] for i in range(len(cmd.items))]
     return RecordReport(cmd.agent_id, key, version, ordered,
                         [e for i in sorted(errors) for e in errors[i]])
+
+
+def record_parsed(uc: UseCases, caller: Caller, envelopes: Sequence[AnyEnvelope]
+                  ) -> list[EventOutcome]:
+    """Envelopes a door has already parsed one by one with `parse_event` (ingest: many agents
+    of the caller's tenant at once, where a malformed message is already a dead letter):
+    recorded in one transaction for the caller's tenant, one outcome each, in order. An agent
+    id that another tenant holds is rejected, envelope by envelope, by the store."""
+    return uc.store.record(envelopes, tenant=caller.tenant).outcomes
 
 
 def _indexed(index: int, o: EventOutcome) -> IndexedOutcome:

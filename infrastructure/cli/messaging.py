@@ -12,12 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.bootstrap import build_subjects, open_jetstream
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.cli.supervise import Supervisor, share_partitions
 from ctxstore.infrastructure.gc_tuning import tune_gc
 from ctxstore.infrastructure.messaging.probe import nats_info
 from ctxstore.infrastructure.settings import load_settings
+
+TENANT_HELP = "The tenant whose dead letters (ctx.t.<tenant>.dlq.*); default the local one."
 
 # The modules that import nats-py or FastStream (the NATS door) are imported inside the
 # commands that use them: every other command would pay ~0.1-0.2 s to import them.
@@ -132,12 +135,14 @@ def dlq_list(
     agent: Annotated[str | None, typer.Option(help="Only this agent token.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.", min=1)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    tenant: Annotated[str, typer.Option(help=TENANT_HELP)] = LOCAL_TENANT,
 ) -> None:
     """Dead letters with their sequence, reason and original subject."""
     from ctxstore.infrastructure.messaging.dlq import list_dead_letters
 
     async def run(js: Any, subjects: Any) -> Any:
-        return await list_dead_letters(js, subjects, agent_id=agent, limit=limit)
+        return await list_dead_letters(js, subjects, agent_id=agent, limit=limit,
+                                       tenant=tenant)
 
     entries = asyncio.run(_with_js(run))
     for e in entries:
@@ -161,6 +166,7 @@ def dlq_replay(
     agent: Annotated[str | None, typer.Option(help="Replay every dead letter of this agent.")]
     = None,
     all_: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+    tenant: Annotated[str, typer.Option(help=TENANT_HELP)] = LOCAL_TENANT,
 ) -> None:
     """Republish dead letters to their original subject (after a fix) and remove them."""
     from ctxstore.infrastructure.messaging.dlq import list_dead_letters, replay_dead_letters
@@ -169,7 +175,7 @@ def dlq_replay(
         fail("say which dead letters to replay: sequence numbers, --agent or --all")
 
     async def run(js: Any, subjects: Any) -> Any:
-        entries = await list_dead_letters(js, subjects, agent_id=agent)
+        entries = await list_dead_letters(js, subjects, agent_id=agent, tenant=tenant)
         if seq:
             wanted = set(seq)
             missing = wanted - {e.seq for e in entries}
@@ -202,7 +208,8 @@ def partitions(
 
     typer.echo("partition\twaiting\tunacked\tacked through\tworker")
     for row in rows:
-        name = "stray" if row.partition is None else str(row.partition)
+        # The consumers beside the partitions': "stray" (malformed subjects) and "tenants"
+        name = row.consumer.rsplit("-", 1)[1] if row.partition is None else str(row.partition)
         typer.echo(f"{name}\t{shown(row.waiting)}\t{shown(row.unacknowledged)}\t"
                    f"{shown(row.acknowledged_through)}\t{row.holder or '(none)'}")
     idle = [str(r.partition) for r in rows if r.partition is not None and r.holder is None]

@@ -130,22 +130,24 @@ def build_broker(url: str | list[str], subjects: Subjects,
                      logger=log, error_cb=_connection_trouble(), reconnected_cb=_reconnected)
     if services is not None:
         register_rpc(broker, subjects, services)
-    broker.publisher(
-        subjects.recorded_template,
-        title=subjects.recorded_template,
-        description="Announced after an event is durably recorded (core NATS, for live "
-        "followers).",
-        schema=RecordedAnnouncement,
-    )
-    broker.publisher(
-        subjects.dlq_template,
-        stream=JStream(subjects.dlq_stream, subjects=[subjects.dlq_all], declare=False),
-        title=subjects.dlq_template,
-        description=f"Stream {subjects.dlq_stream}: messages that could not be recorded, with "
-        "headers Ctx-Error and Ctx-Original-Subject; the agent token is 'unknown' when none "
-        "could be read.",
-        schema=DeadLetterBody,
-    )
+    for recorded in (subjects.recorded_template, subjects.tenant_template("recorded")):
+        broker.publisher(
+            recorded,
+            title=recorded,
+            description="Announced after an event is durably recorded (core NATS, for live "
+            "followers); a tenant's under its own prefix.",
+            schema=RecordedAnnouncement,
+        )
+    for dlq in (subjects.dlq_template, subjects.tenant_template("dlq")):
+        broker.publisher(
+            dlq,
+            stream=JStream(subjects.dlq_stream, subjects=subjects.dlq_subjects, declare=False),
+            title=dlq,
+            description=f"Stream {subjects.dlq_stream}: messages that could not be recorded, "
+            "with headers Ctx-Error and Ctx-Original-Subject (and Ctx-Tenant under a tenant's "
+            "prefix); the agent token is 'unknown' when none could be read.",
+            schema=DeadLetterBody,
+        )
     return broker
 
 
@@ -176,7 +178,7 @@ def create_app(
             # worker, its siblings and `serve` take each round once.
             services.runner.start()
         if runtime.ingest:
-            worker = runtime.worker = IngestWorker(services.store, broker.connection, fitted,
+            worker = runtime.worker = IngestWorker(services.commands, broker.connection, fitted,
                                                    runtime.partitions, runtime.options)
 
             def give_up(error: BaseException) -> None:

@@ -25,9 +25,11 @@ def _no_services() -> Services:  # pragma: no cover - documentation only, never 
 def document_ingest(broker: NatsBroker, subjects: Subjects) -> None:
     """Declare the events channel (the ingest worker consumes it with nats-py)."""
 
+    stream = JStream(subjects.events_stream, subjects=subjects.events_subjects, declare=False)
+
     @broker.subscriber(
         subjects.events_template,
-        stream=JStream(subjects.events_stream, subjects=[subjects.events_all], declare=False),
+        stream=stream,
         pull_sub=PullSub(batch=True),
         durable=f"{subjects.prefix}-ingest-<partition>",
         title=subjects.events_template,
@@ -37,6 +39,20 @@ def document_ingest(broker: NatsBroker, subjects: Subjects) -> None:
             f"partitions ({subjects.transform_destination}), one durable pull consumer each. "
             "Events are recorded in publication order per agent, once, and acknowledged after "
             f"commit; rejected ones go to {subjects.dlq_template}."
+        ),
+    )
+    @broker.subscriber(
+        subjects.tenant_template("events"),
+        stream=stream,
+        pull_sub=PullSub(batch=True),
+        durable=subjects.tenants_durable,
+        title=subjects.tenant_template("events"),
+        description=(
+            "A tenant's agents publish here, with NATS credentials permitted on "
+            f"{subjects.prefix}.t.<tenant>.> only, and header Nats-Msg-Id: <tenant>:<event_id> "
+            "(another id is dead-lettered: JetStream's duplicate window is one per stream). "
+            "Recorded for that tenant, in order per agent, once; one consumer for every "
+            f"tenant; rejected ones go to {subjects.tenant_template('dlq')}."
         ),
     )
     async def ingest(events: list[Envelope]) -> None:  # type: ignore[valid-type]

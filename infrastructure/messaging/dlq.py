@@ -1,10 +1,11 @@
 """The dead-letter stream: what could not be recorded, why, and how to send it back.
 
-A dead letter keeps the original body byte for byte, the reason in ``Ctx-Error`` and the
-subject the agent used in ``Ctx-Original-Subject``. Publishing one is retried until JetStream
-acknowledges it: the original message is acknowledged only after that, so nothing is lost
-between the two streams. Its ``Nats-Msg-Id`` is the original stream sequence, so a redelivered
-bad message is dead-lettered once.
+A dead letter keeps the original body byte for byte, the reason in ``Ctx-Error`` and the subject
+the agent used in ``Ctx-Original-Subject``; a tenant's goes to its own dead-letter subject
+(``ctx.t.<tenant>.dlq.<agent_id>``) with its name in ``Ctx-Tenant``. Publishing one is retried
+until JetStream acknowledges it: the original message is acknowledged only after that, so
+nothing is lost between the two streams. Its ``Nats-Msg-Id`` is the original stream sequence, so
+a redelivered bad message is dead-lettered once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NotFoundError
 
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.messaging.subjects import (
     CTX_ERROR,
     CTX_ORIGINAL_SUBJECT,
@@ -29,6 +31,7 @@ from ctxstore.infrastructure.messaging.subjects import (
 log = logging.getLogger(__name__)
 
 ORIGINAL_MSG_ID = "Ctx-Original-Msg-Id"
+CTX_TENANT = "Ctx-Tenant"
 MAX_HEADER_CHARS = 2000
 
 
@@ -46,6 +49,7 @@ class DeadLetter:
     original_subject: str
     dedup_id: str
     original_msg_id: str | None = None
+    tenant: str = LOCAL_TENANT
 
 
 class DeadLetterPublisher:
@@ -65,11 +69,13 @@ class DeadLetterPublisher:
         }
         if letter.original_msg_id:
             headers[ORIGINAL_MSG_ID] = letter.original_msg_id
+        if letter.tenant != LOCAL_TENANT:
+            headers[CTX_TENANT] = letter.tenant
         delay = 0.1
         while True:
             try:
                 return await self.js.publish(
-                    self.subjects.dlq(letter.agent_token), letter.data,
+                    self.subjects.dlq(letter.agent_token, letter.tenant), letter.data,
                     timeout=self.ack_timeout, stream=self.subjects.dlq_stream, headers=headers)
             except (NatsError, TimeoutError) as e:
                 log.warning("dead-lettering to %s failed (%s); retrying", self.subjects.dlq_stream,
@@ -87,13 +93,15 @@ class DlqEntry:
     time: datetime | None
     data: bytes
     original_msg_id: str | None
+    tenant: str = LOCAL_TENANT
 
 
 async def list_dead_letters(js: JetStreamContext, subjects: Subjects, *,
-                            agent_id: str | None = None, limit: int | None = None
-                            ) -> list[DlqEntry]:
-    """Dead letters in stream order, of one agent token when given."""
-    wanted = subjects.dlq(agent_id) if agent_id else subjects.dlq_all
+                            agent_id: str | None = None, limit: int | None = None,
+                            tenant: str = LOCAL_TENANT) -> list[DlqEntry]:
+    """Dead letters in stream order, of one tenant (the local one unless told), of one agent
+    token when given."""
+    wanted = subjects.dlq(agent_id, tenant) if agent_id else f"{subjects.scope(tenant)}.dlq.>"
     entries: list[DlqEntry] = []
     seq = 1
     while limit is None or len(entries) < limit:
@@ -106,7 +114,8 @@ async def list_dead_letters(js: JetStreamContext, subjects: Subjects, *,
         entries.append(DlqEntry(
             seq=raw.seq, subject=raw.subject or "", error=headers.get(CTX_ERROR, ""),
             original_subject=headers.get(CTX_ORIGINAL_SUBJECT, ""), time=raw.time,
-            data=raw.data or b"", original_msg_id=headers.get(ORIGINAL_MSG_ID)))
+            data=raw.data or b"", original_msg_id=headers.get(ORIGINAL_MSG_ID),
+            tenant=headers.get(CTX_TENANT, LOCAL_TENANT)))
         seq = raw.seq + 1
     return entries
 
@@ -123,6 +132,8 @@ async def replay_dead_letters(js: JetStreamContext, subjects: Subjects, entries:
         if not entry.original_subject:
             raise ValueError(f"dead letter {entry.seq} has no {CTX_ORIGINAL_SUBJECT} header")
         msg_id = f"{entry.original_msg_id or 'dlq'}:replay:{entry.seq}"
+        if not subjects.owns_msg_id(msg_id, entry.tenant):  # ingest refuses another's id
+            msg_id = subjects.msg_id(msg_id, entry.tenant)
         ack = await js.publish(entry.original_subject, entry.data, timeout=ack_timeout,
                                stream=subjects.events_stream, headers={MSG_ID: msg_id})
         await js.delete_msg(subjects.dlq_stream, entry.seq)

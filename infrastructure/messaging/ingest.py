@@ -1,11 +1,17 @@
 """The ingest worker: pull agent events from JetStream, record them, acknowledge after commit.
 
 Shape of the hot path: one pull task per owned partition takes batches from that partition's
-durable consumer (pull.py: one inbox subscription, no per-message task) and queues them in
-pull order; one committer takes whatever is queued (many
-partitions, many agents) and records it with ``ContextStore.record`` in one transaction, in a
-thread so that fetching goes on meanwhile. Only then are the messages acknowledged, the rejected
-ones moved to the dead-letter stream and ``<prefix>.recorded.<agent_id>`` announced.
+durable consumer (pull.py: one inbox subscription, no per-message task) and queues them in pull
+order; one committer takes whatever is queued (many partitions, many agents) and records it with
+the ``record_parsed`` command, one transaction per tenant, in a thread so that fetching goes on
+meanwhile. Only then are the messages acknowledged, the rejected ones moved to the dead-letter
+stream and ``<prefix>.recorded.<agent_id>`` announced.
+
+Tenants: each message is recorded for the tenant its subject names (subjects.py), and announced
+and dead-lettered under that tenant's subjects. Other tenants' events are stored as published
+(the stream's one subject transform partitions the local tenant's), so they have one consumer,
+pulled by partition 0's worker like malformed subjects: their order holds, their throughput is
+one partition's.
 
 Order per agent: an agent always maps to one partition, a partition is pulled by one task, and
 the committer is FIFO. A failed commit is retried in place (the batch is held, the server told
@@ -42,8 +48,8 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 
+from ctxstore.application.commands import Commands
 from ctxstore.application.results import EventOutcome
-from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.messaging.dlq import DeadLetterPublisher
 from ctxstore.infrastructure.messaging.ingest_decode import (
     Decoded,
@@ -72,13 +78,13 @@ class IngestWorker:
 
     def __init__(
         self,
-        store: ContextStore,
+        commands: Commands,
         nc: Client,
         subjects: Subjects,
         partitions: Iterable[int] | None = None,
         options: IngestOptions | None = None,
     ):
-        self.store = store
+        self.commands = commands
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.subjects = subjects
@@ -91,7 +97,7 @@ class IngestWorker:
         self.stats = IngestStats()
         self.dlq = DeadLetterPublisher(self.js, subjects)
         self.decoder = MessageDecoder(subjects, self.options.limits)
-        self.recorder = BatchRecorder(store, self.options, self.stats)
+        self.recorder = BatchRecorder(commands, self.options, self.stats)
         self._queue: asyncio.Queue[list[Msg]] = asyncio.Queue(
             maxsize=self.options.queue_batches * max(1, len(self.partitions)))
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,8 +131,9 @@ class IngestWorker:
         """Take the partition's lease (waiting while another worker holds it), then pull it."""
         await self.leases.acquire(partition)
         consumers = [(self.subjects.durable(partition), self.subjects.partition_filter(partition))]
-        if partition == 0:  # malformed subjects go with partition 0
+        if partition == 0:  # malformed subjects and other tenants' go with partition 0
             consumers.append((self.subjects.stray_durable, self.subjects.stray_filter))
+            consumers.append((self.subjects.tenants_durable, self.subjects.tenants_all))
         for durable, filter_subject in consumers:
             await ensure_consumer(self.js, self.subjects.events_stream,
                                   consumer_config(durable, filter_subject))
@@ -265,16 +272,18 @@ class IngestWorker:
             self._held -= 1
 
     async def _record_and_ack(self, decoded: list[Decoded]) -> None:
-        good = [d for d in decoded if d.envelope is not None]
         dead = [d for d in decoded if d.envelope is None]
-        outcomes: list[EventOutcome] = []
-        if good:
+        recorded: list[tuple[Decoded, EventOutcome]] = []
+        by_tenant: dict[str, list[Decoded]] = {}
+        for d in decoded:
+            if d.envelope is not None:
+                by_tenant.setdefault(d.tenant, []).append(d)
+        for tenant, good in by_tenant.items():
             envelopes = [d.envelope for d in good if d.envelope is not None]
-            outcomes = await self.recorder.record(envelopes, [d.msg for d in good])
-        by_id = {d.envelope.event_id: d for d in good if d.envelope is not None}
-        for outcome in outcomes:
+            outcomes = await self.recorder.record(envelopes, [d.msg for d in good], tenant)
+            recorded.extend(zip(good, outcomes, strict=True))
+        for item, outcome in recorded:
             if outcome.status == "rejected":
-                item = by_id[outcome.event_id]
                 where = f"{outcome.field}: " if outcome.field else ""
                 item.error = f"{where}{outcome.reason}"
                 dead.append(item)
@@ -284,18 +293,17 @@ class IngestWorker:
             await msg.ack()  # AckPolicy.ALL: also acknowledges the consumer's earlier ones
         self.stats.batches += 1
         self.stats.dead_lettered += len(dead)
-        recorded = 0
+        count = 0
         publish, subject = self.nc.publish, self.subjects.recorded
-        for outcome in outcomes:
+        for item, outcome in recorded:
             if outcome.status == "recorded":
-                recorded += 1
+                count += 1
                 if self.options.announce:
-                    env = by_id[outcome.event_id].envelope
-                    assert env is not None
+                    assert item.envelope is not None
                     # Buffered by the client and flushed with the batch: no round trip each.
-                    await publish(subject(outcome.agent_id), orjson.dumps(
+                    await publish(subject(outcome.agent_id, item.tenant), orjson.dumps(
                         {"agent_id": outcome.agent_id, "version": outcome.version,
-                         "event_id": outcome.event_id, "type": env.type}))
+                         "event_id": outcome.event_id, "type": item.envelope.type}))
             elif outcome.status == "duplicate":
                 self.stats.duplicates += 1
-        self.stats.recorded += recorded
+        self.stats.recorded += count

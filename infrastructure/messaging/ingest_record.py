@@ -2,7 +2,10 @@
 
 A batch that keeps failing for another reason is recorded one event at a time, so the one event
 the store cannot take is dead-lettered with the store's error and the others are recorded.
-Ingest acts for the keyless tenant (NATS has no tenants yet).
+Each tenant's part of a batch is its own transaction, through the same command as every door
+(`Commands.record_parsed`) acting for the tenant the subjects named; a part is retried alone,
+so a part already committed is never recorded again as a run of duplicates (which would lose
+its announcements).
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from eventsourcing.persistence import (
 )
 from nats.aio.msg import Msg
 
-from ctxstore.application.commands import LOCAL
+from ctxstore.application.commands import Caller, Commands
 from ctxstore.application.errors import WriteConflict
 from ctxstore.application.results import EventOutcome
-from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import AnyEnvelope
 from ctxstore.infrastructure.messaging.ingest_options import IngestOptions, IngestStats
 
@@ -40,29 +43,32 @@ def is_transient(error: BaseException) -> bool:
 
 
 class BatchRecorder:
-    def __init__(self, store: ContextStore, options: IngestOptions, stats: IngestStats):
-        self.store = store
+    def __init__(self, commands: Commands, options: IngestOptions, stats: IngestStats):
+        self.commands = commands
         self.options = options
         self.stats = stats
 
-    def _record_now(self, envelopes: Sequence[AnyEnvelope]) -> list[EventOutcome]:
-        return self.store.record(envelopes, tenant=LOCAL.tenant).outcomes
+    def _record_now(self, caller: Caller, envelopes: Sequence[AnyEnvelope]
+                    ) -> list[EventOutcome]:
+        return self.commands.record_parsed(caller, envelopes)
 
-    async def record(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
-                      ) -> list[EventOutcome]:
-        """Record in one transaction, retrying transient failures for as long as they last."""
+    async def record(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg],
+                     tenant: str = LOCAL_TENANT) -> list[EventOutcome]:
+        """Record the tenant's envelopes in one transaction, retrying transient failures for
+        as long as they last; one outcome each, in order."""
+        caller = Caller(tenant=tenant, keyed=tenant != LOCAL_TENANT)
         delay = self.options.retry_initial
         last_progress = time.monotonic()
         failures = 0
         while True:
             try:
-                return await asyncio.to_thread(self._record_now, envelopes)
+                return await asyncio.to_thread(self._record_now, caller, envelopes)
             except Exception as e:  # noqa: BLE001 - classified below
                 failures += 1
                 self.stats.retries += 1
                 self.stats.last_error = f"{type(e).__name__}: {e}"
                 if not is_transient(e) and failures >= 3:
-                    return await self._record_one_by_one(envelopes, msgs)
+                    return await self._record_one_by_one(caller, envelopes, msgs)
                 log.warning("recording %d events failed (%s); retrying in %.2fs",
                             len(envelopes), self.stats.last_error, delay)
             if time.monotonic() - last_progress > 10:
@@ -73,15 +79,16 @@ class BatchRecorder:
             await asyncio.sleep(delay)
             delay = min(self.options.retry_max, delay * 2)
 
-    async def _record_one_by_one(self, envelopes: Sequence[AnyEnvelope], msgs: Sequence[Msg]
-                                 ) -> list[EventOutcome]:
+    async def _record_one_by_one(self, caller: Caller, envelopes: Sequence[AnyEnvelope],
+                                 msgs: Sequence[Msg]) -> list[EventOutcome]:
         """A batch that keeps failing for a non-transient reason: find and reject the culprit."""
         outcomes: list[EventOutcome] = []
         for envelope in envelopes:
             delay = self.options.retry_initial
             while True:
                 try:
-                    outcomes.extend(await asyncio.to_thread(self._record_now, [envelope]))
+                    outcomes.extend(await asyncio.to_thread(self._record_now, caller,
+                                                            [envelope]))
                     break
                 except Exception as e:  # noqa: BLE001 - this one event may not be storable
                     if not is_transient(e):

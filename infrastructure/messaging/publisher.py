@@ -2,9 +2,10 @@
 
 Every event goes to ``ctx.events.<agent_id>`` with ``Nats-Msg-Id: <event_id>``, so a retry after
 a lost acknowledgement is dropped by JetStream inside its duplicate window (and by the store's
-event-id index after it). Each PubAck is awaited with a bound and the publication retried, with
-the same id, until it is acknowledged or the retries run out (then ``PublishFailed`` says which
-event).
+event-id index after it). A publisher of another tenant (``tenant=``, with that tenant's NATS
+credentials) publishes on ``ctx.t.<tenant>.events.<agent_id>`` with ``<tenant>:<event_id>``.
+Each PubAck is awaited with a bound and the publication retried, with the same id, until it is
+acknowledged or the retries run out (then ``PublishFailed`` says which event).
 
 Order per agent holds under faults too. A connection cut loses whatever was on the wire, while
 what the client still buffered goes out after the reconnect: with several of one agent's events
@@ -33,6 +34,7 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.api import PubAck
 
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import AnyEnvelope, make_envelope, parse_envelope
 from ctxstore.infrastructure.messaging.subjects import MSG_ID, Subjects
 
@@ -81,6 +83,7 @@ def encode(envelope: EnvelopeLike) -> tuple[str, str, bytes]:
 class _Publication:
     subject: str
     event_id: str
+    msg_id: str
     body: bytes
     result: asyncio.Future[PubAck]
 
@@ -99,10 +102,12 @@ class ContextPublisher:
     def __init__(self, nc: Client, subjects: Subjects | None = None, *,
                  ack_timeout: float = 5.0, max_in_flight: int = 1024,
                  per_agent_in_flight: int = 1, attempts: int = 5,
-                 owns_connection: bool = False):
+                 owns_connection: bool = False, tenant: str = LOCAL_TENANT):
         self.nc = nc
+        self.tenant = tenant
         self.js = nc.jetstream(publish_async_max_pending=max(1, max_in_flight) * 2)
         self.subjects = subjects or Subjects()
+        self.subjects.scope(tenant)  # a tenant without subjects of its own: refused here
         self.ack_timeout = ack_timeout
         self.attempts = attempts
         self.per_agent_in_flight = max(1, per_agent_in_flight)
@@ -112,8 +117,12 @@ class ContextPublisher:
 
     @classmethod
     async def connect(cls, url: str | list[str] = "nats://127.0.0.1:4222", *,
-                      prefix: str = "ctx", **options: Any) -> ContextPublisher:
-        nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+                      prefix: str = "ctx", connect_options: Mapping[str, Any] | None = None,
+                      **options: Any) -> ContextPublisher:
+        """`connect_options` go to nats.connect: a tenant's credentials (`user_credentials`,
+        `user`/`password`, `token`) and `inbox_prefix` when its permissions confine replies."""
+        nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                **dict(connect_options or {}))
         return cls(nc, Subjects(prefix=prefix), owns_connection=True, **options)
 
     async def __aenter__(self) -> ContextPublisher:
@@ -143,7 +152,8 @@ class ContextPublisher:
         for envelope in envelopes:
             agent_id, event_id, body = encode(envelope)
             publications.append((agent_id, _Publication(
-                self.subjects.events(agent_id), event_id, body,
+                self.subjects.events(agent_id, self.tenant), event_id,
+                self.subjects.msg_id(event_id, self.tenant), body,
                 asyncio.get_running_loop().create_future())))
         for agent_id, publication in publications:
             lane = self._lanes.get(agent_id)
@@ -199,7 +209,7 @@ class ContextPublisher:
 
     async def _send(self, publication: _Publication) -> asyncio.Future[PubAck]:
         return await self.js.publish_async(publication.subject, publication.body,
-                                           headers={MSG_ID: publication.event_id})
+                                           headers={MSG_ID: publication.msg_id})
 
     async def _first_attempt(self, publication: _Publication) -> asyncio.Future[PubAck] | None:
         """Hand the message to the client; None when even that failed (retried later)."""

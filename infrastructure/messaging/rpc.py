@@ -1,25 +1,25 @@
 """Request/reply over core NATS: read an agent's context, take a checkpoint, restore.
 
-Each subject's request is an application command (application.commands), answered for the
-local (keyless) tenant until tenants come to NATS; the rules are the commands', the same as at
-the HTTP, WebSocket and CLI doors. Handlers are FastStream subscribers in one queue group, so
-any number of workers answer. Every
-failure, a malformed request included, comes back as ``{"error": {"type", "message"}}`` through
-an exception middleware, never as a timeout. Store calls run in a thread: the event loop keeps
-pulling events meanwhile.
+Each subject's request is an application command (application.commands), answered for the local
+(keyless) tenant on the contract's subjects (``ctx.rpc.context``) and for tenant T on T's own
+(``ctx.t.T.rpc.context``, which only T's NATS credentials may publish on); the rules are the
+commands', the same as at the HTTP, WebSocket and CLI doors. Handlers are FastStream subscribers
+in one queue group, so any number of workers answer. Every failure, a malformed request
+included, comes back as ``{"error": {"type", "message"}}`` through an exception middleware,
+never as a timeout. Store calls run in a thread: the event loop keeps pulling events meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream import ExceptionMiddleware
+from faststream import ExceptionMiddleware, Path
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ValidationError
 
-from ctxstore.application.commands import LOCAL, Capture, ReadContext, Restore
+from ctxstore.application.commands import LOCAL, Caller, Capture, ReadContext, Restore
 from ctxstore.application.errors import (
     AgentNotFound,
     ContextStoreError,
@@ -30,6 +30,8 @@ from ctxstore.domain.agent_id import InvalidAgentId
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.messaging.subjects import Subjects
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
 
 
 class ContextRequest(ReadContext):
@@ -78,47 +80,58 @@ def error_middleware() -> ExceptionMiddleware:
 
 
 ServicesGetter = Callable[[], Services]
-CALLER = LOCAL  # NATS has no tenants yet: every request acts for the keyless tenant
+CALLER = LOCAL  # the contract's own subjects (ctx.rpc.*) act for the keyless tenant
+
+
+def caller_of(subjects: Subjects, tenant: str) -> Caller:
+    """The caller of a request: `tenant` is the subject's tenant token, empty on the contract's
+    own subjects (`ctx.rpc.*`, the local tenant's). A tenant's NATS credentials, the only ones
+    permitted on its subjects, stand for its API key."""
+    if not tenant:
+        return CALLER
+    return Caller(tenant=subjects.accepted_tenant(tenant), keyed=True)
 
 
 def register_rpc(broker: NatsBroker, subjects: Subjects, services: ServicesGetter) -> None:
     """Add the request/reply handlers to the broker (they get the services when a request
-    comes: the worker bootstraps them after it connects)."""
+    comes: the worker bootstraps them after it connects). Each handler answers on the local
+    tenant's subject and on every other tenant's (`ctx.t.<tenant>.rpc.*`)."""
 
-    @broker.subscriber(
-        subjects.rpc_context,
-        queue=subjects.rpc_queue,
-        title=subjects.rpc_context,
-        description="Request an agent's context (DESIGN §2 state) now, at a version, at a "
-        "time or at a checkpoint (package_id); its window (`tail`: the last N messages and what "
-        "belongs to them, with `window`), or the events after `since_version`. Replies with "
-        "that, or with an ErrorReply.",
-    )
-    async def context(request: ContextRequest) -> dict[str, Any]:
-        return await asyncio.to_thread(services().commands.read, CALLER, request)
+    def caller(tenant: str) -> Caller:
+        return caller_of(subjects, tenant)
 
-    @broker.subscriber(
-        subjects.rpc_checkpoint,
-        queue=subjects.rpc_queue,
-        title=subjects.rpc_checkpoint,
-        description="Take a checkpoint (context package) of an agent. Replies with the "
-        "checkpoint metadata of DESIGN §3, or with an ErrorReply.",
-    )
-    async def checkpoint(request: Capture) -> dict[str, Any]:
-        taken = await asyncio.to_thread(services().commands.capture, CALLER, request)
+    def subscribe(name: str, description: str) -> Callable[[Handler], Any]:
+        local, template = subjects.rpc(name), subjects.tenant_rpc_template(name)
+
+        def both(handler: Handler) -> Any:
+            tenants = broker.subscriber(
+                template, queue=subjects.rpc_queue, title=template,
+                description=f"{description} Acts for the tenant the subject names.")
+            return broker.subscriber(local, queue=subjects.rpc_queue, title=local,
+                                     description=description)(tenants(handler))
+        return both
+
+    @subscribe("context", "Request an agent's context (DESIGN §2 state) now, at a version, at a "
+               "time or at a checkpoint (package_id); its window (`tail`: the last N messages "
+               "and what belongs to them, with `window`), or the events after `since_version`. "
+               "Replies with that, or with an ErrorReply.")
+    async def context(request: ContextRequest, tenant: str = Path(default="")
+                      ) -> dict[str, Any]:
+        return await asyncio.to_thread(services().commands.read, caller(tenant), request)
+
+    @subscribe("checkpoint", "Take a checkpoint (context package) of an agent. Replies with "
+               "the checkpoint metadata of DESIGN §3, or with an ErrorReply.")
+    async def checkpoint(request: Capture, tenant: str = Path(default="")) -> dict[str, Any]:
+        taken = await asyncio.to_thread(services().commands.capture, caller(tenant), request)
         return taken.to_dict()
 
-    @broker.subscriber(
-        subjects.rpc_restore,
-        queue=subjects.rpc_queue,
-        title=subjects.rpc_restore,
-        description="Restore source_agent_id at a version, a time or a checkpoint (package_id; "
-        "none: its latest) into target_agent_id (default: the source; required for a "
-        "checkpoint), replacing or merging. Replies with the restore result, or with an "
-        "ErrorReply.",
-    )
-    async def restore(request: Restore) -> dict[str, Any]:
-        result = await asyncio.to_thread(services().commands.restore, CALLER, request)
+    @subscribe("restore", "Restore source_agent_id at a version, a time or a checkpoint "
+               "(package_id; none: its latest) into target_agent_id (default: the source; "
+               "required for a checkpoint), replacing or merging. Replies with the restore "
+               "result, or with an ErrorReply.")
+    async def restore(request: Restore, tenant: str = Path(default="")) -> dict[str, Any]:
+        result = await asyncio.to_thread(services().commands.restore, caller(tenant),
+                                         request)
         return result.to_dict()
 
     _ = (context, checkpoint, restore)

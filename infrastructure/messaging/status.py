@@ -18,7 +18,8 @@ from ctxstore.infrastructure.messaging.subjects import Subjects
 
 @dataclass(frozen=True)
 class PartitionStatus:
-    partition: int | None  # None: the consumer of malformed subjects (goes with partition 0)
+    # None: the consumer of malformed subjects or of other tenants' (they go with partition 0)
+    partition: int | None
     consumer: str
     holder: str | None  # the worker holding the lease; None: nobody consumes it now
     waiting: int | None  # messages not yet delivered; None: the consumer does not exist yet
@@ -34,6 +35,7 @@ async def partition_status(js: JetStreamContext, subjects: Subjects) -> list[Par
     rows: list[tuple[int | None, str]] = [(p, subjects.durable(p))
                                           for p in range(subjects.partitions)]
     rows.append((None, subjects.stray_durable))
+    rows.append((None, subjects.tenants_durable))
     result = []
     for partition, durable in rows:
         holder = holders.get(partition if partition is not None else 0)

@@ -65,13 +65,13 @@ def fit_to_server(subjects: Subjects, version: str) -> Subjects:
     return replace(subjects, partitions=1)
 
 
-def _stream_config(name: str, subject: str, description: str, replicas: int,
+def _stream_config(name: str, subjects: list[str], description: str, replicas: int,
                    transform: SubjectTransform | None = None) -> StreamConfig:
     """Both streams keep everything on file, discard the oldest, and deduplicate by id."""
     return StreamConfig(
         name=name,
         description=description,
-        subjects=[subject],
+        subjects=subjects,
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
@@ -87,13 +87,15 @@ def events_stream_config(subjects: Subjects) -> StreamConfig:
         if subjects.transformed
         else None
     )
-    return _stream_config(subjects.events_stream, subjects.events_all,
+    # Other tenants' subjects are stored as published: a stream has one subject transform,
+    # and it partitions the local tenant's (the tenants' consumer is subjects.tenants_durable).
+    return _stream_config(subjects.events_stream, subjects.events_subjects,
                           "Agent events (ctxstore wire envelopes), partitioned by agent",
                           subjects.replicas, transform)
 
 
 def dlq_stream_config(subjects: Subjects) -> StreamConfig:
-    return _stream_config(subjects.dlq_stream, subjects.dlq_all,
+    return _stream_config(subjects.dlq_stream, subjects.dlq_subjects,
                           "Rejected agent events with the reason in the Ctx-Error header",
                           subjects.replicas)
 
@@ -106,12 +108,14 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.add_stream(config)
         return
     current = info.config
-    if (current.subjects != config.subjects
-            or current.subject_transform != config.subject_transform
-            or current.duplicate_window != config.duplicate_window
-            or current.num_replicas != config.num_replicas):
-        log.warning("updating stream %s (subjects or partitioning changed); change "
-                    "CONTEXT_NATS_PARTITIONS only while the stream is drained", config.name)
+    changed = [name for name in ("subjects", "subject_transform", "duplicate_window",
+                                 "num_replicas")
+               if getattr(current, name) != getattr(config, name)]
+    if changed:
+        # A stream made before tenants came to NATS gains their subjects here: harmless. A
+        # changed transform moves agents between partitions: only safe while drained.
+        log.warning("updating stream %s (%s changed); change CONTEXT_NATS_PARTITIONS only "
+                    "while the stream is drained", config.name, ", ".join(changed))
         await js.update_stream(replace(current, subjects=config.subjects,
                                        subject_transform=config.subject_transform,
                                        duplicate_window=config.duplicate_window,

@@ -267,7 +267,9 @@ async def test_partitions_command_shows_holders_and_backlog(
         done = await asyncio.to_thread(partitions, "--json")
         assert done.returncode == 0, done.stderr
         rows = [json.loads(line) for line in done.stdout.splitlines()]
-        assert [r["partition"] for r in rows] == [0, 1, None]
+        # Beside the partitions: the consumers of malformed subjects and of other tenants.
+        assert [r["partition"] for r in rows] == [0, 1, None, None]
+        assert [r["consumer"].rsplit("-", 1)[1] for r in rows[2:]] == ["stray", "tenants"]
         assert {r["holder"] for r in rows} == {worker.leases.holder}
         assert all(r["waiting"] == 0 and r["unacknowledged"] == 0 for r in rows)
         assert sum(r["acknowledged_through"] or 0 for r in rows[:2]) > 0

@@ -143,6 +143,13 @@ def test_asyncapi_lists_every_subject() -> None:
         "ctx.rpc.context",
         "ctx.rpc.checkpoint",
         "ctx.rpc.restore",
+        # every other tenant's, under its own prefix
+        "ctx.t.{tenant}.events.{agent_id}",
+        "ctx.t.{tenant}.dlq.{agent_id}",
+        "ctx.t.{tenant}.recorded.{agent_id}",
+        "ctx.t.{tenant}.rpc.context",
+        "ctx.t.{tenant}.rpc.checkpoint",
+        "ctx.t.{tenant}.rpc.restore",
     } <= addresses
     text = json.dumps(document)
     assert "CTX_EVENTS" in text and "CTX_DLQ" in text

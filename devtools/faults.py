@@ -2,10 +2,11 @@
 are broken one after another, then every event checked in the store.
 
 Agents (the real traces under /work/shared/data/traces, copied under new agent and event ids
-up to the wanted volume) publish at a steady rate with ctxstore's own publisher to a three-node
-JetStream cluster with replicated (R3) streams and several partitions. Two ingest workers
-(`ctxstore ingest --processes 2`) record them into a PostgreSQL this suite started, through a
-TCP proxy. Once a tenth of the events is out, in turn and overlapping:
+up to the wanted volume) publish at a steady rate with ctxstore's own publisher (four
+connections, spread over the nodes) to a three-node JetStream cluster with replicated (R3)
+streams and several partitions. Two ingest workers (`ctxstore ingest --processes 2`) record
+them into a PostgreSQL this suite started, through a TCP proxy. Once a tenth of the events is
+out, in turn and overlapping:
 
     a worker SIGKILLed (its supervisor restarts it)
     PostgreSQL stopped; while it is down the other worker SIGKILLed; PostgreSQL started
@@ -65,6 +66,7 @@ class FaultConfig:
     rate: float = 400.0  # offered events per second, in all
     partitions: int = 4
     workers: int = 2
+    publishers: int = 4
     cut_seconds: float = 10.0
     faults_from: float = 0.1  # the share of events published when the first fault falls
     batch_size: int = 500
@@ -162,10 +164,14 @@ class Suite:
 
     # The run -----------------------------------------------------------------------------------
     async def publish(self, events: list[AnyEnvelope], reached: asyncio.Event) -> None:
-        """At the configured rate, in small chunks handed to one publisher (each agent's
-        events stay in order in its lane, whatever the chunks)."""
-        publisher = await ContextPublisher.connect(self.cluster.urls, prefix=self.prefix,
-                                                   attempts=100, ack_timeout=5.0)
+        """At the configured rate, in small chunks, each agent always through the same one of
+        several publishers (connections spread over the nodes): its events stay in order in
+        that publisher's lane for it, whatever the chunks."""
+        publishers = [await ContextPublisher.connect(self.cluster.urls, prefix=self.prefix,
+                                                     attempts=100, ack_timeout=5.0)
+                      for _ in range(self.config.publishers)]
+        lane = {agent: i % len(publishers) for i, agent in
+                enumerate(dict.fromkeys(e.agent_id for e in events))}
         threshold = int(len(events) * self.config.faults_from)
         pending: list[asyncio.Task[Any]] = []
         start, done = time.time(), 0
@@ -173,18 +179,22 @@ class Suite:
             while done < len(events):
                 due = min(len(events), int((time.time() - start) * self.config.rate) + 1)
                 if due > done:
-                    chunk = events[done:due]
+                    shares: list[list[AnyEnvelope]] = [[] for _ in publishers]
                     now = time.time()
-                    for envelope in chunk:
+                    for envelope in events[done:due]:
                         self.sent[envelope.event_id] = now
-                    pending.append(asyncio.create_task(publisher.publish_many(chunk)))
+                        shares[lane[envelope.agent_id]].append(envelope)
+                    pending.extend(asyncio.create_task(publisher.publish_many(share))
+                                   for publisher, share in zip(publishers, shares, strict=True)
+                                   if share)
                     self.timeline.last_publish, done = now, due
                     if done >= threshold:
                         reached.set()
                 await asyncio.sleep(0.02)
             await asyncio.gather(*pending)
         finally:
-            await publisher.close()
+            for publisher in publishers:
+                await publisher.close()
 
     async def faults(self, reached: asyncio.Event) -> None:
         """The schedule, seconds after the first fault; the blocking steps run in threads."""

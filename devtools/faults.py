@@ -68,6 +68,7 @@ class FaultConfig:
     workers: int = 2
     publishers: int = 4
     cut_seconds: float = 10.0
+    postgres_stop: str = "fast"  # pg_ctl's mode: "immediate" is a crash (recovery on start)
     faults_from: float = 0.1  # the share of events published when the first fault falls
     batch_size: int = 500
     fetch_size: int = 200
@@ -145,11 +146,32 @@ class Suite:
             options=("--batch-size", str(self.config.batch_size), "--fetch-size",
                      str(self.config.fetch_size), "--lease-seconds", "3",
                      "--log-level", "WARNING"))
+        asyncio.run(self._consumers_made())
 
     async def _streams(self) -> None:
         nc = await nats.connect(self.cluster.urls)
         try:
             await ensure_streams(nc, self.subjects)
+        finally:
+            await nc.close()
+
+    async def _consumers_made(self, timeout: float = 120.0) -> None:
+        """Until each partition's consumer exists: its worker has taken the lease and pulls
+        (a worker takes seconds to start on a busy machine, which is no latency of ours)."""
+        nc = await nats.connect(self.cluster.urls)
+        js = nc.jetstream()
+        deadline = time.monotonic() + timeout
+        try:
+            for p in range(self.config.partitions):
+                while True:
+                    try:
+                        await js.consumer_info(self.subjects.events_stream,
+                                               self.subjects.durable(p))
+                        break
+                    except Exception:
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(0.2)
         finally:
             await nc.close()
 
@@ -197,17 +219,19 @@ class Suite:
                 await publisher.close()
 
     async def faults(self, reached: asyncio.Event) -> None:
-        """The schedule, seconds after the first fault; the blocking steps run in threads."""
+        """The schedule: each step some seconds after the one before began (so a slow step
+        never shortens an outage); the blocking steps run in threads."""
         await reached.wait()
         assert self.ingest is not None and self.postgres is not None
         assert self.proxy is not None
         ingest, postgres, proxy = self.ingest, self.postgres, self.proxy
-        t0 = self.timeline.faults_began = time.time()
+        t0 = previous = self.timeline.faults_began = time.time()
         node: list[int] = []
 
-        async def step(offset: float, what: str, action: Callable[[], Any]) -> None:
-            await asyncio.sleep(max(0.0, t0 + offset - time.time()))
-            began = time.time()
+        async def step(after: float, what: str, action: Callable[[], Any]) -> None:
+            nonlocal previous
+            await asyncio.sleep(max(0.0, previous + after - time.time()))
+            began = previous = time.time()
             self.config.log(f"+{began - t0:5.1f}s {what}")
             result = action()
             if isinstance(result, Awaitable):
@@ -224,18 +248,19 @@ class Suite:
         cut = self.config.cut_seconds
         await step(0, "worker SIGKILLed (1 of 3)", thread(ingest.kill_worker, 0))
         await step(0, "worker restarted by its supervisor", thread(ingest.wait_all_running))
-        await step(4, "PostgreSQL stopped", thread(postgres.stop))
-        await step(6, "worker SIGKILLed while PostgreSQL is down (2 of 3)",
+        await step(4, f"PostgreSQL stopped ({self.config.postgres_stop})",
+                   thread(postgres.stop, self.config.postgres_stop))
+        await step(2, "worker SIGKILLed while PostgreSQL is down (2 of 3)",
                    thread(ingest.kill_worker, 1))
-        await step(10, "PostgreSQL started", thread(postgres.start))
-        await step(16, "NATS node (events stream leader) SIGKILLed", kill_leader)
-        await step(18, f"network to PostgreSQL cut for {cut:.0f}s", thread(proxy.blackhole))
-        await step(18 + cut / 2, "worker SIGKILLed during the cut and the node's absence "
+        await step(4, "PostgreSQL started", thread(postgres.start))
+        await step(6, "NATS node (events stream leader) SIGKILLed", kill_leader)
+        await step(2, f"network to PostgreSQL cut for {cut:.0f}s", thread(proxy.blackhole))
+        await step(cut / 2, "worker SIGKILLed during the cut and the node's absence "
                    "(3 of 3)", thread(ingest.kill_worker, 0))
-        await step(18 + cut, "network to PostgreSQL restored", thread(proxy.heal))
-        await step(20 + cut, "NATS node started again",
+        await step(cut / 2, "network to PostgreSQL restored", thread(proxy.heal))
+        await step(2, "NATS node started again",
                    lambda: asyncio.to_thread(self.cluster.start_node, node[0]))
-        await step(20 + cut, "every worker running", thread(ingest.wait_all_running))
+        await step(0, "every worker running", thread(ingest.wait_all_running))
         self.timeline.faults_ended = time.time()
 
     async def _stream_leader(self) -> int:
@@ -358,6 +383,16 @@ def latency_report(sent: dict[str, float], committed: dict[str, float], timeline
     }
 
 
+def ingest_log_counts(log: Path) -> dict[str, int]:
+    """What the workers went through, from their supervisor's log (WARNING and above)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return {"worker_exits": text.count("exited with"),
+            "worker_exits_killed": text.count("exited with -9"),
+            "batches_retried": text.count("events failed ("),
+            "consumers_rewound": text.count("rewinding consumer"),
+            "nats_reconnects": text.count("NATS: connected again")}
+
+
 def run(config: FaultConfig) -> dict[str, Any]:
     """The whole suite; the JSON report as a dict."""
     root = config.work_dir or Path(tempfile.mkdtemp(prefix="ctxstore-faults-"))
@@ -371,14 +406,16 @@ def run(config: FaultConfig) -> dict[str, Any]:
         result.update(suite.latencies())
     finally:
         suite.close()
+        result_log = ingest_log_counts(root / "ingest.log")
         if config.work_dir is None:
             shutil.rmtree(root, ignore_errors=True)
     return {
         "suite": "faults", **result, "dead_lettered": dead,
-        "offered_rate": config.rate, "partitions": config.partitions,
+        "offered_rate": config.rate, "postgres_stop": config.postgres_stop,
+        "partitions": config.partitions,
         "ingest_workers": config.workers, "nats_nodes": 3, "stream_replicas": 3,
         "run_s": round(time.time() - suite.timeline.started, 1),
-        "faults": suite.timeline.faults,
+        "faults": suite.timeline.faults, "ingest_log": result_log,
     }
 
 
@@ -389,11 +426,14 @@ def main() -> None:
                         help="offered events/s in all (the faults take ~40 s)")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--postgres-stop", choices=["fast", "immediate"], default="fast",
+                        help="pg_ctl stop mode: a shutdown, or a crash")
     parser.add_argument("--keep", type=Path, default=None,
                         help="run in this directory and keep it (server logs, worker log)")
     args = parser.parse_args()
     result = run(FaultConfig(events=args.events, rate=args.rate, partitions=args.partitions,
-                             batch_size=args.batch_size, work_dir=args.keep))
+                             batch_size=args.batch_size, postgres_stop=args.postgres_stop,
+                             work_dir=args.keep))
     print(json.dumps(result, indent=2))
     broken = result["lost"] or result["duplicated"] or result["agents_reordered"]
     sys.exit(1 if broken else 0)

@@ -26,7 +26,8 @@ def test_nothing_is_lost_duplicated_or_reordered_under_every_fault(tmp_path: Pat
     assert result["dead_lettered"] == 0
     faults = [f["fault"] for f in result["faults"]]
     assert sum("worker SIGKILLed" in f for f in faults) == 3
-    assert {"PostgreSQL stopped", "PostgreSQL started", "network to PostgreSQL cut for 10s",
+    assert result["ingest_log"]["worker_exits_killed"] == 3  # as the supervisor saw them
+    assert {"PostgreSQL stopped (fast)", "PostgreSQL started", "network to PostgreSQL cut for 10s",
             "network to PostgreSQL restored", "NATS node started again"} <= set(faults)
     latency = result["publish_to_commit_ms"]
     assert all(latency[phase]["n"] > 0 for phase in ("before_faults", "during_faults",

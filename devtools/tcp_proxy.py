@@ -16,7 +16,9 @@ that version instead of its own (an older server's answer, where no older server
 connection is accepted but never reaches the server, as when packets are dropped (no reset
 tells anyone). A commit whose reply is lost this way happened on the server while the client
 cannot know it. ``heal()`` ends it as a router losing its state would: every connection of the
-outage is reset, and new ones are proxied as usual.
+outage is reset, and new ones are proxied as usual. ``lose_replies_after(marker)`` loses only
+the server's side, from the client's first chunk holding `marker` on (a commit that the server
+makes and whose answer never arrives), until ``heal()``.
 
 Run as ``python -m devtools.tcp_proxy HOST PORT`` it proxies in its own process (so a busy
 test process does not slow the traffic), prints ``port <n>`` once listening, and reads
@@ -50,6 +52,8 @@ class TcpProxy:
         self.delayed_replies = 0
         self.server_version: str | None = None
         self.blackholed = False
+        self.replies_lost = False
+        self._lose_replies_on: bytes | None = None
         self._stranded: list[asyncio.StreamWriter] = []  # connected during a blackhole
         self._hold_at: int | None = None
         self._held: dict[int, bytearray] = {}
@@ -109,9 +113,15 @@ class TcpProxy:
         self.blackholed = True
         self.hold()
 
+    def lose_replies_after(self, marker: bytes) -> None:
+        """From the client chunk holding `marker` on (that chunk still goes to the server),
+        drop everything the server answers."""
+        self._lose_replies_on = marker
+
     def heal(self) -> None:
         """Reset every connection of the outage; new ones are proxied again."""
-        self.blackholed = False
+        self.blackholed = self.replies_lost = False
+        self._lose_replies_on = None
         self.cut()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -147,6 +157,8 @@ class TcpProxy:
                     self._held.setdefault(held_key, bytearray()).extend(held)
                 if forward:
                     self.forwarded_bytes += len(forward)
+                    if self._lose_replies_on is not None and self._lose_replies_on in forward:
+                        self.replies_lost, self._lose_replies_on = True, None
                     writer.write(forward)
                     await writer.drain()
         writer.transport.abort()
@@ -155,7 +167,7 @@ class TcpProxy:
                          ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
-                if self.blackholed:
+                if self.blackholed or self.replies_lost:
                     self.dropped_bytes += len(data)
                     continue
                 if self.server_version is not None and data.startswith(b"INFO "):

@@ -132,12 +132,13 @@ class PostgresServer:
 
     SETTINGS = {"synchronous_commit": "on", "track_commit_timestamp": "on"}
 
-    def __init__(self, database: str = "faults"):
+    def __init__(self, database: str = "faults", keep: bool = False):
         # In a new directory under the system's temporary one: PostgreSQL runs as another
         # user when we are root, and pytest keeps its own temporary directories private.
         self.handle: ServiceHandle = ensure_postgres(
             f"postgresql://postgres@127.0.0.1:{free_port()}/{database}")
         assert self.handle.started, "a free port answered as PostgreSQL"
+        self.handle.remove_root_dir = not keep  # kept: its data and log, to look into
         with psycopg.connect(libpq_dsn(self.handle.url), autocommit=True) as conn:
             for name, value in self.SETTINGS.items():
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")

@@ -114,6 +114,7 @@ class Suite:
         self.ingest: IngestService | None = None
         self.timeline = Timeline()
         self.sent: dict[str, float] = {}
+        self.publisher_errors = 0
 
     # Set-up ------------------------------------------------------------------------------------
     def settings(self, database_url: str) -> Settings:
@@ -137,7 +138,8 @@ class Suite:
         say = self.config.log
         say(f"starting a 3-node NATS cluster and PostgreSQL under {self.root}")
         self.cluster.start()
-        self.postgres = PostgresServer()
+        self.postgres = PostgresServer(keep=self.config.work_dir is not None)
+        say(f"PostgreSQL: {self.postgres.url} in {self.postgres.handle.root_dir}")
         build_store(self.settings(self.postgres.url)).close()  # tables before the workers
         asyncio.run(self._streams())
         self.proxy = ProxyProcess("127.0.0.1", self.postgres.port)
@@ -145,7 +147,7 @@ class Suite:
             self.env(), self.root / "ingest.log", processes=self.config.workers,
             options=("--batch-size", str(self.config.batch_size), "--fetch-size",
                      str(self.config.fetch_size), "--lease-seconds", "3",
-                     "--log-level", "WARNING"))
+                     "--log-level", "INFO"))
         asyncio.run(self._consumers_made())
 
     async def _streams(self) -> None:
@@ -189,9 +191,14 @@ class Suite:
         """At the configured rate, in small chunks, each agent always through the same one of
         several publishers (connections spread over the nodes): its events stay in order in
         that publisher's lane for it, whatever the chunks."""
-        publishers = [await ContextPublisher.connect(self.cluster.urls, prefix=self.prefix,
-                                                     attempts=100, ack_timeout=5.0)
-                      for _ in range(self.config.publishers)]
+        async def connection_error(error: Exception) -> None:
+            self.publisher_errors += 1  # the publisher retries; counted for the report
+
+        publishers = [ContextPublisher(
+            await nats.connect(self.cluster.urls, max_reconnect_attempts=-1,
+                               reconnect_time_wait=0.5, error_cb=connection_error),
+            Subjects(prefix=self.prefix), attempts=100, ack_timeout=5.0, owns_connection=True)
+            for _ in range(self.config.publishers)]
         lane = {agent: i % len(publishers) for i, agent in
                 enumerate(dict.fromkeys(e.agent_id for e in events))}
         threshold = int(len(events) * self.config.faults_from)
@@ -325,13 +332,56 @@ class Suite:
             store.close()
         return verdict(published, stored, recorded)
 
-    def latencies(self) -> dict[str, Any]:
+    def committed(self) -> dict[str, float]:
+        """Each recorded event's commit time, by PostgreSQL's clock (the machine's)."""
         assert self.postgres is not None
         with psycopg.connect(libpq_dsn(self.postgres.url)) as conn:
-            committed = dict(conn.execute(
+            return dict(conn.execute(
                 "SELECT event_id, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 "
                 "FROM ctxstore_event_ids").fetchall())
-        return latency_report(self.sent, committed, self.timeline)
+
+    async def stream_places(self, event_ids: set[str]) -> dict[str, tuple[int, str]]:
+        """(stream sequence, subject) of the given events in the events stream."""
+        nc = await nats.connect(self.cluster.urls)
+        found: dict[str, tuple[int, str]] = {}
+        try:
+            js = nc.jetstream()
+            last = (await js.stream_info(self.subjects.events_stream)).state.last_seq
+            for seq in range(1, last + 1):
+                msg = await js.get_msg(self.subjects.events_stream, seq)
+                event_id = (msg.headers or {}).get("Nats-Msg-Id")
+                if event_id in event_ids:
+                    found[event_id] = (seq, msg.subject)
+                    if len(found) == len(event_ids):
+                        break
+        finally:
+            await nc.close()
+        return found
+
+    def explain_losses(self, result: dict[str, Any], events: list[AnyEnvelope],
+                       committed: dict[str, float]) -> None:
+        """Beside each lost event: where it sits in the stream, when it was published, and
+        when its agent's neighbours were committed (seconds from the start of publishing)."""
+        examples = result["lost_examples"]
+        if not examples:
+            return
+        places = asyncio.run(self.stream_places({e["event_id"] for e in examples}))
+        by_agent: dict[str, list[str]] = {}
+        for envelope in events:
+            by_agent.setdefault(envelope.agent_id, []).append(envelope.event_id)
+        t0 = self.timeline.started
+
+        def at(event_id: str | None) -> float | None:
+            return round(committed[event_id] - t0, 2) if event_id in committed else None
+
+        for example in examples:
+            ids, n = by_agent[example["agent_id"]], example["position"]
+            seq, subject = places.get(example["event_id"], (None, None))
+            example.update(
+                stream_seq=seq, subject=subject,
+                published_s=round(self.sent[example["event_id"]] - t0, 2),
+                previous_committed_s=at(ids[n - 1]) if n else None,
+                next_committed_s=at(ids[n + 1]) if n + 1 < len(ids) else None)
 
 
 def verdict(published: dict[str, list[str]], stored: dict[str, list[str]],
@@ -340,10 +390,13 @@ def verdict(published: dict[str, list[str]], stored: dict[str, list[str]],
     (an agent with a lost event counts as reordered only if what is there is out of order)."""
     lost = duplicated = 0
     reordered: list[str] = []
+    missing: list[dict[str, Any]] = []
     for agent_id, ids in published.items():
         have = stored.get(agent_id, [])
         unique = set(have)
         lost += len(set(ids) - unique)
+        missing.extend({"agent_id": agent_id, "position": n, "of": len(ids), "event_id": i}
+                       for n, i in enumerate(ids) if i not in unique)
         duplicated += len(have) - len(unique)
         seen: set[str] = set()
         first = [i for i in have if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
@@ -352,7 +405,7 @@ def verdict(published: dict[str, list[str]], stored: dict[str, list[str]],
     return {"events_published": sum(len(ids) for ids in published.values()),
             "events_recorded": recorded, "lost": lost, "duplicated": duplicated,
             "agents": len(published), "agents_reordered": len(reordered),
-            "reordered_examples": reordered[:5]}
+            "reordered_examples": reordered[:5], "lost_examples": missing[:10]}
 
 
 def latency_report(sent: dict[str, float], committed: dict[str, float], timeline: Timeline
@@ -403,7 +456,9 @@ def run(config: FaultConfig) -> dict[str, Any]:
         suite.timeline = Timeline()
         dead = asyncio.run(suite.scenario(events))
         result = suite.check(events)
-        result.update(suite.latencies())
+        committed = suite.committed()
+        suite.explain_losses(result, events, committed)
+        result.update(latency_report(suite.sent, committed, suite.timeline))
     finally:
         suite.close()
         result_log = ingest_log_counts(root / "ingest.log")
@@ -416,6 +471,7 @@ def run(config: FaultConfig) -> dict[str, Any]:
         "ingest_workers": config.workers, "nats_nodes": 3, "stream_replicas": 3,
         "run_s": round(time.time() - suite.timeline.started, 1),
         "faults": suite.timeline.faults, "ingest_log": result_log,
+        "publisher_connection_errors": suite.publisher_errors,
     }
 
 

@@ -113,6 +113,10 @@ class TcpProxy:
         self.blackholed = True
         self.hold()
 
+    def lose_replies(self) -> None:
+        """From now on, drop everything the server sends (until ``heal()``)."""
+        self.replies_lost = True
+
     def lose_replies_after(self, marker: bytes) -> None:
         """From the client chunk holding `marker` on (that chunk still goes to the server),
         drop everything the server answers."""

@@ -443,6 +443,7 @@ def ingest_log_counts(log: Path) -> dict[str, int]:
             "worker_exits_killed": text.count("exited with -9"),
             "batches_retried": text.count("events failed ("),
             "consumers_rewound": text.count("rewinding consumer"),
+            "delivery_gaps": text.count("a connection broke with messages on the wire"),
             "nats_reconnects": text.count("NATS: connected again")}
 
 

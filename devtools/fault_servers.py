@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ class NatsCluster:
         self.name = name
         self.client_ports = [free_port() for _ in range(size)]
         self.route_ports = [free_port() for _ in range(size)]
+        self.monitor_ports = [free_port() for _ in range(size)]
         self.nodes: list[subprocess.Popen[bytes] | None] = [None] * size
 
     @property
@@ -70,7 +73,7 @@ class NatsCluster:
         return [str(_nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.client_ports[i]),
                 "-n", f"n{i}", "--cluster_name", self.name,
                 "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}", "--routes", routes,
-                "-js", "-sd", str(self.root / f"n{i}")]
+                "-js", "-sd", str(self.root / f"n{i}"), "-m", str(self.monitor_ports[i])]
 
     def start_node(self, i: int) -> None:
         log = (self.root / f"n{i}.log").open("ab")
@@ -101,6 +104,13 @@ class NatsCluster:
                     await asyncio.sleep(0.5)
         finally:
             await nc.close()
+
+    def client_names(self, i: int) -> list[str]:
+        """The names of the clients connected to node i (its monitoring port's /connz)."""
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.monitor_ports[i]}/connz?limit=1024", timeout=5) as r:
+            connz = json.load(r)
+        return [c.get("name", "") for c in connz.get("connections") or []]
 
     def kill_node(self, i: int) -> None:
         node = self.nodes[i]

@@ -10,8 +10,9 @@ out, in turn and overlapping:
 
     a worker SIGKILLed (its supervisor restarts it)
     PostgreSQL stopped; while it is down the other worker SIGKILLed; PostgreSQL started
-    the events stream's leader node SIGKILLed; while it is down the network to PostgreSQL cut
-    for 10 s, and during the cut a worker SIGKILLed a third time; the node started again
+    a NATS node SIGKILLed (one an ingest worker is connected to, so deliveries are lost on the
+    wire; the events stream's leader if it is one); while it is down the network to PostgreSQL
+    cut for 10 s, and during the cut a worker SIGKILLed a third time; the node started again
 
 and then the rest is published. When everything is drained, the store's history of each agent
 is compared with what its agent published: lost, duplicated, reordered must all be 0.
@@ -58,6 +59,8 @@ from devtools.fault_servers import (
 from devtools.services import libpq_dsn
 
 sys.path.insert(0, str(REPO))  # bench/ (the trace loader) is not an installed package
+
+PUBLISHER_NAME = "faults-publisher"  # the agents' connections, told apart from the workers'
 
 
 @dataclass
@@ -196,7 +199,8 @@ class Suite:
 
         publishers = [ContextPublisher(
             await nats.connect(self.cluster.urls, max_reconnect_attempts=-1,
-                               reconnect_time_wait=0.5, error_cb=connection_error),
+                               reconnect_time_wait=0.5, error_cb=connection_error,
+                               name=PUBLISHER_NAME),
             Subjects(prefix=self.prefix), attempts=100, ack_timeout=5.0, owns_connection=True)
             for _ in range(self.config.publishers)]
         lane = {agent: i % len(publishers) for i, agent in
@@ -248,8 +252,8 @@ class Suite:
         def thread(fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
             return lambda: asyncio.to_thread(fn, *args)
 
-        async def kill_leader() -> None:
-            node.append(await self._stream_leader())
+        async def kill_node() -> None:
+            node.append(await self._victim())
             await asyncio.to_thread(self.cluster.kill_node, node[0])
 
         cut = self.config.cut_seconds
@@ -260,7 +264,8 @@ class Suite:
         await step(2, "worker SIGKILLed while PostgreSQL is down (2 of 3)",
                    thread(ingest.kill_worker, 1))
         await step(4, "PostgreSQL started", thread(postgres.start))
-        await step(6, "NATS node (events stream leader) SIGKILLed", kill_leader)
+        await step(6, "NATS node SIGKILLed (a worker's, the stream leader's if it is one)",
+                   kill_node)
         await step(2, f"network to PostgreSQL cut for {cut:.0f}s", thread(proxy.blackhole))
         await step(cut / 2, "worker SIGKILLed during the cut and the node's absence "
                    "(3 of 3)", thread(ingest.kill_worker, 0))
@@ -269,6 +274,22 @@ class Suite:
                    lambda: asyncio.to_thread(self.cluster.start_node, node[0]))
         await step(0, "every worker running", thread(ingest.wait_all_running))
         self.timeline.faults_ended = time.time()
+
+    async def _victim(self) -> int:
+        """The node to kill: one an ingest worker is connected to (what the server had sent it
+        is then lost on the wire), the events stream's leader among them if it is one (its
+        streams elect a new leader), else the leader."""
+        leader = await self._stream_leader()
+        workers = []
+        for i in range(len(self.cluster.nodes)):
+            try:
+                names = await asyncio.to_thread(self.cluster.client_names, i)
+            except OSError:
+                names = []
+            workers.append(sum(name != PUBLISHER_NAME for name in names))
+        if workers[leader] or not any(workers):
+            return leader
+        return max(range(len(workers)), key=workers.__getitem__)
 
     async def _stream_leader(self) -> int:
         nc = await nats.connect(self.cluster.urls)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +24,8 @@ import nats
 import psutil
 import psycopg
 
-from devtools.services import (
-    ServiceHandle,
-    _log_tail,
-    _nats_server_binary,
-    _pg_bin,
-    _run_pg,
-    ensure_postgres,
-    free_port,
-    libpq_dsn,
-    nats_info,
-    postgres_answers,
-    with_database,
-)
+from devtools import services
+from devtools.services import ServiceHandle, free_port, nats_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,6 +37,19 @@ def wait_for(predicate: Any, timeout: float, what: str, every: float = 0.1) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(every)
+
+
+async def until_answered(request: Callable[[], Awaitable[Any]], deadline: float,
+                         every: float = 0.5) -> Any:
+    """`request()`'s answer, asked again while it fails (a cluster electing leaders) until the
+    monotonic `deadline`, after which its error is raised."""
+    while True:
+        try:
+            return await request()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(every)
 
 
 class NatsCluster:
@@ -70,8 +73,8 @@ class NatsCluster:
 
     def command(self, i: int) -> list[str]:
         routes = ",".join(f"nats://127.0.0.1:{p}" for p in self.route_ports)
-        return [str(_nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.client_ports[i]),
-                "-n", f"n{i}", "--cluster_name", self.name,
+        return [str(services._nats_server_binary()), "-a", "127.0.0.1",
+                "-p", str(self.client_ports[i]), "-n", f"n{i}", "--cluster_name", self.name,
                 "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}", "--routes", routes,
                 "-js", "-sd", str(self.root / f"n{i}"), "-m", str(self.monitor_ports[i])]
 
@@ -93,15 +96,7 @@ class NatsCluster:
         """Until the cluster has a JetStream meta leader (streams can be made)."""
         nc = await nats.connect(self.urls, connect_timeout=2)
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    await nc.jetstream().account_info()
-                    return
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.5)
+            await until_answered(nc.jetstream().account_info, time.monotonic() + timeout)
         finally:
             await nc.close()
 
@@ -145,11 +140,11 @@ class PostgresServer:
     def __init__(self, database: str = "faults", keep: bool = False):
         # In a new directory under the system's temporary one: PostgreSQL runs as another
         # user when we are root, and pytest keeps its own temporary directories private.
-        self.handle: ServiceHandle = ensure_postgres(
+        self.handle: ServiceHandle = services.ensure_postgres(
             f"postgresql://postgres@127.0.0.1:{free_port()}/{database}")
         assert self.handle.started, "a free port answered as PostgreSQL"
         self.handle.remove_root_dir = not keep  # kept: its data and log, to look into
-        with psycopg.connect(libpq_dsn(self.handle.url), autocommit=True) as conn:
+        with psycopg.connect(services.libpq_dsn(self.handle.url), autocommit=True) as conn:
             for name, value in self.SETTINGS.items():
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
         self.stop()
@@ -167,11 +162,12 @@ class PostgresServer:
         data, root = self.handle.data_dir, self.handle.root_dir
         assert data is not None and root is not None
         log = root / "postgres.log"
-        done = _run_pg([str(_pg_bin("pg_ctl")), "-D", str(data), "-l", str(log), "-w",
-                        "-t", "60", *args], self.handle.run_as, root, timeout=90)
+        command = [str(services._pg_bin("pg_ctl")), "-D", str(data), "-l", str(log), "-w",
+                   "-t", "60", *args]
+        done = services._run_pg(command, self.handle.run_as, root, timeout=90)
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {done.stdout}{done.stderr}\n"
-                               f"{_log_tail(log)}")
+                               f"{services._log_tail(log)}")
 
     def stop(self, mode: str = "fast") -> None:
         """`fast`: sessions are ended and open transactions rolled back, as on a shutdown."""
@@ -179,7 +175,8 @@ class PostgresServer:
 
     def start(self) -> None:
         self._pg_ctl("start")
-        wait_for(lambda: postgres_answers(with_database(self.url, "postgres"), 2.0), 60,
+        admin = services.with_database(self.url, "postgres")
+        wait_for(lambda: services.postgres_answers(admin, 2.0), 60,
                  "PostgreSQL to accept connections")
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import shutil
 import sys
@@ -55,6 +56,7 @@ from devtools.fault_servers import (
     NatsCluster,
     PostgresServer,
     ProxyProcess,
+    until_answered,
 )
 from devtools.services import libpq_dsn
 
@@ -168,15 +170,9 @@ class Suite:
         deadline = time.monotonic() + timeout
         try:
             for p in range(self.config.partitions):
-                while True:
-                    try:
-                        await js.consumer_info(self.subjects.events_stream,
-                                               self.subjects.durable(p))
-                        break
-                    except Exception:
-                        if time.monotonic() > deadline:
-                            raise
-                        await asyncio.sleep(0.2)
+                await until_answered(functools.partial(
+                    js.consumer_info, self.subjects.events_stream, self.subjects.durable(p)),
+                    deadline, every=0.2)
         finally:
             await nc.close()
 

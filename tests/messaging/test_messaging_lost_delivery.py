@@ -10,9 +10,9 @@ from collections.abc import Callable
 import nats
 from nats_helpers import running_app, subjects_of, wait_drained, wait_until
 from test_messaging_faults import assert_exactly_once_in_order, events_for, total
+from test_messaging_lost_reply import first_third_recorded
 
 from ctxstore.infrastructure.bootstrap import build_store
-from ctxstore.infrastructure.messaging.publisher import ContextPublisher
 from ctxstore.infrastructure.messaging.pull import consumer_sequence
 from ctxstore.infrastructure.settings import Settings
 from devtools.tcp_proxy import TcpProxy
@@ -34,12 +34,7 @@ async def test_deliveries_lost_on_a_broken_connection_are_not_acknowledged_unrec
     js = nc.jetstream()
     try:
         async with running_app(settings) as runtime:
-            publisher = await ContextPublisher.connect(direct.nats_url,
-                                                       prefix=direct.nats_prefix)
-            await publisher.publish_many(events[:first])  # type: ignore[arg-type]
-            await wait_until(lambda: total(store) >= first, timeout=60, what="the first third")
-            assert runtime.worker is not None
-            await runtime.worker.wait_idle()
+            publisher = await first_third_recorded(direct, runtime, store, events[:first])
 
             proxy.lose_replies()  # what the server sends the worker now is lost on the wire
             await publisher.publish_many(events[first:second])  # type: ignore[arg-type]
@@ -57,6 +52,7 @@ async def test_deliveries_lost_on_a_broken_connection_are_not_acknowledged_unrec
             await wait_until(lambda: total(store) >= len(events), timeout=120,
                              what="every event, the lost deliveries too")
             await wait_drained(direct)
+            assert runtime.worker is not None
             assert runtime.worker.stats.rewinds >= 1  # it saw the gap, and went back for them
             assert total(store) == len(events)
             assert_exactly_once_in_order(store, agents, per_agent, run)

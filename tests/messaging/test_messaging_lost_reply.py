@@ -5,15 +5,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from nats_helpers import running_app, wait_drained, wait_until
 from test_messaging_faults import assert_exactly_once_in_order, events_for, total
 
+from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.messaging.app import Runtime
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher
 from ctxstore.infrastructure.settings import Settings
 from devtools.tcp_proxy import TcpProxy
+
+
+async def first_third_recorded(settings: Settings, runtime: Runtime, store: ContextStore,
+                               events: list[Any]) -> ContextPublisher:
+    """A publisher, once `events` are recorded and the worker holds nothing more."""
+    publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
+    await publisher.publish_many(events)
+    await wait_until(lambda: total(store) >= len(events), timeout=60, what="the first third")
+    assert runtime.worker is not None
+    await runtime.worker.wait_idle()
+    return publisher
 
 
 async def test_a_commit_whose_answer_is_lost_is_recorded_once_in_order(
@@ -30,12 +44,7 @@ async def test_a_commit_whose_answer_is_lost_is_recorded_once_in_order(
     first, second = len(events) // 3, 2 * len(events) // 3
     try:
         async with running_app(settings) as runtime:
-            publisher = await ContextPublisher.connect(settings.nats_url,
-                                                       prefix=settings.nats_prefix)
-            await publisher.publish_many(events[:first])  # type: ignore[arg-type]
-            await wait_until(lambda: total(direct) >= first, timeout=60, what="the first third")
-            assert runtime.worker is not None
-            await runtime.worker.wait_idle()
+            publisher = await first_third_recorded(settings, runtime, direct, events[:first])
 
             proxy.lose_replies_after(b"COMMIT")
             await publisher.publish_many(events[first:second])  # type: ignore[arg-type]

@@ -10,8 +10,8 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 LINT_PACKAGES := ctxstore
 
-.PHONY: venv demo test lint bench browser compose-tool services-up services-down services-status \
-	clean
+.PHONY: venv demo test lint bench faults browser compose-tool services-up services-down \
+	services-status clean
 
 ## venv: create .venv and install the project with its test extras (again only when
 ## pyproject.toml is newer than the stamp file)
@@ -73,6 +73,12 @@ bench: venv
 	  echo "== $$f" >&2; \
 	  $(PY) "$$f"; \
 	done
+
+## faults: the fault suite at full size: 100,000 real-trace events over a 3-node JetStream
+## cluster into PostgreSQL while workers, PostgreSQL, a NATS node and the network fail (it
+## starts its own servers; prints JSON; FAULTS_ARGS="--events 20000" for a smaller run)
+faults: venv
+	$(PY) -m devtools.faults $(FAULTS_ARGS)
 
 ## clean: stop services started by `up`, remove caches and build output (keeps .venv)
 clean:

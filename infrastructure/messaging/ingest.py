@@ -64,7 +64,12 @@ from ctxstore.infrastructure.messaging.ingest_options import (
 from ctxstore.infrastructure.messaging.ingest_record import BatchRecorder, is_transient
 from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
 from ctxstore.infrastructure.messaging.pull import BatchPuller
-from ctxstore.infrastructure.messaging.streams import consumer_config, ensure_consumer
+from ctxstore.infrastructure.messaging.streams import (
+    ACK_WAIT_S,
+    consumer_config,
+    ensure_consumer,
+    rewind_to_ack_floor,
+)
 from ctxstore.infrastructure.messaging.subjects import Subjects
 
 __all__ = ["IngestOptions", "IngestStats", "IngestWorker", "ProgressReport", "is_transient",
@@ -110,6 +115,7 @@ class IngestWorker:
                                       replicas=subjects.replicas)
         self.lost: LeaseLost | None = None  # set when a lease was lost and pulling stopped
         self._keeper: asyncio.Task[None] | None = None
+        self._filters: dict[str, str] = {}  # durable -> its filter subject
         self.on_lost: Callable[[LeaseLost], None] | None = None  # e.g. end the process
 
     # Lifecycle ---------------------------------------------------------------------------------
@@ -139,6 +145,8 @@ class IngestWorker:
                                   consumer_config(durable, filter_subject))
             puller = BatchPuller(self.nc, self.subjects.events_stream, durable,
                                  batch=self.options.fetch_size, expires=self.options.idle_wait)
+            puller.reset(await self._delivered(durable))
+            self._filters[durable] = filter_subject
             await puller.start()
             self._pullers.append(puller)
             self._tasks.append(asyncio.create_task(self._pull(puller), name=f"pull-{durable}"))
@@ -215,6 +223,35 @@ class IngestWorker:
                 continue
             if msgs:
                 await self._queue.put(msgs)
+            if puller.gap:
+                await self._rewind_after_gap(puller)
+
+    async def _delivered(self, durable: str) -> int:
+        """The consumer's last delivery sequence: the next delivery must follow it."""
+        info = await self.js.consumer_info(self.subjects.events_stream, durable)
+        return info.delivered.consumer_seq if info.delivered else 0
+
+    async def _rewind_after_gap(self, puller: BatchPuller) -> None:
+        """Deliveries of this consumer were lost on the wire (see pull.py): once what came
+        before them is acknowledged (after its commit), recreate the consumer at its ack floor,
+        so they come again before anything after them. Bounded by the ack wait: an
+        acknowledgement lost too only brings back events the store already has."""
+        stream, durable = self.subjects.events_stream, puller.consumer
+        last = puller.last_delivery or 0
+        deadline = time.monotonic() + ACK_WAIT_S
+        while self._running:
+            try:
+                info = await self.js.consumer_info(stream, durable)
+                floor = info.ack_floor.consumer_seq if info.ack_floor else 0
+                if (floor or 0) >= last or time.monotonic() > deadline:
+                    await rewind_to_ack_floor(self.js, stream,
+                                              consumer_config(durable, self._filters[durable]))
+                    puller.reset(await self._delivered(durable))
+                    self.stats.rewinds += 1
+                    return
+            except Exception as e:  # noqa: BLE001 - NATS still away: try again
+                log.warning("rewinding %s failed (%s); retrying", durable, e)
+            await asyncio.sleep(0.2)
 
     async def _report_progress(self) -> None:
         """A line every `progress_every` seconds while events come: rate and totals."""

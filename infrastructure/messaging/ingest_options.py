@@ -38,6 +38,7 @@ class IngestStats:
     dead_lettered: int = 0
     batches: int = 0
     retries: int = 0
+    rewinds: int = 0  # consumers rewound after deliveries were lost on the wire
     last_error: str | None = None
 
     def summary(self) -> str:

@@ -4,8 +4,6 @@ with CONTEXT_NATS_REPLICAS=3 every event survives the loss of a node."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,38 +15,17 @@ from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
 from ctxstore.infrastructure.messaging.streams import ensure_streams
 from ctxstore.infrastructure.messaging.subjects import Subjects
-from devtools.services import _nats_server_binary
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [int(s.getsockname()[1]) for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from devtools.fault_servers import NatsCluster
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[list[str], list[subprocess.Popen[bytes]]]]:
-    client, route = _free_ports(3), _free_ports(3)
-    routes = ",".join(f"nats://127.0.0.1:{p}" for p in route)
-    nodes = [
-        subprocess.Popen(
-            [str(_nats_server_binary()), "-a", "127.0.0.1", "-p", str(client[i]),
-             "-n", f"n{i}", "--cluster_name", "ctx", "--cluster", f"nats://127.0.0.1:{route[i]}",
-             "--routes", routes, "-js", "-sd", str(tmp_path / f"n{i}")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for i in range(3)
-    ]
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    nodes = NatsCluster(tmp_path)
     try:
-        yield [f"nats://127.0.0.1:{p}" for p in client], nodes
+        nodes.start()
+        yield nodes
     finally:
-        for node in nodes:
-            node.terminate()
-        for node in nodes:
-            node.wait(timeout=10)
+        nodes.stop()
 
 
 async def _ready(urls: list[str], subjects: Subjects) -> nats.NATS:
@@ -67,9 +44,8 @@ async def _ready(urls: list[str], subjects: Subjects) -> nats.NATS:
             await asyncio.sleep(0.5)
 
 
-async def test_replicated_streams_keep_events_when_a_node_dies(
-        cluster: tuple[list[str], list[subprocess.Popen[bytes]]]) -> None:
-    urls, nodes = cluster
+async def test_replicated_streams_keep_events_when_a_node_dies(cluster: NatsCluster) -> None:
+    urls = cluster.urls
     subjects = Subjects(prefix="clu", partitions=2, replicas=3)
     nc = await _ready(urls, subjects)
     js = nc.jetstream()
@@ -90,8 +66,7 @@ async def test_replicated_streams_keep_events_when_a_node_dies(
     placement = (await js.stream_info(subjects.events_stream)).cluster
     assert placement is not None
     leader = placement.leader
-    victim = next(n for i, n in enumerate(nodes) if f"n{i}" == leader)
-    victim.kill()  # the stream's leader goes away
+    cluster.kill_node(int(leader.lstrip("n")))  # the stream's leader goes away
 
     deadline = time.monotonic() + 30
     while True:

@@ -16,7 +16,6 @@ import nats
 import pytest
 from nats.js.errors import KeyNotFoundError
 from nats_helpers import running_app, subjects_of, wait_until
-from tcp_proxy import TcpProxy
 from test_messaging_faults import REPO, worker_env
 
 from ctxstore.domain.events import AnyEnvelope
@@ -25,6 +24,7 @@ from ctxstore.infrastructure.messaging.ingest import IngestOptions
 from ctxstore.infrastructure.messaging.leases import LeaseLost, PartitionLeases
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
 from ctxstore.infrastructure.settings import Settings
+from devtools.tcp_proxy import TcpProxy
 
 
 def messages(agent: str, start: int, count: int) -> list[AnyEnvelope]:

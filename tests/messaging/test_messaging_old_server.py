@@ -20,12 +20,12 @@ import pytest
 from nats.js.errors import NotFoundError
 from nats_helpers import running_app, wait_until
 from support import make_settings
-from tcp_proxy import TcpProxy
 
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
 from ctxstore.infrastructure.messaging.streams import NatsServerTooOld, fit_to_server
 from ctxstore.infrastructure.messaging.subjects import Subjects
 from devtools.services import nats_info
+from devtools.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 FALLBACK = "cannot partition agents (stream subject transforms need 2.10 or later): using 1 " \

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import nats
 from nats_helpers import running_app, subjects_of, wait_until
-from tcp_proxy import TcpProxy
 
 from ctxstore.infrastructure.messaging.publisher import (
     ContextPublisher,
@@ -23,6 +22,7 @@ from ctxstore.infrastructure.messaging.publisher import (
 )
 from ctxstore.infrastructure.messaging.subjects import Subjects
 from ctxstore.infrastructure.settings import Settings
+from devtools.tcp_proxy import TcpProxy
 
 
 async def test_publisher_keeps_each_agents_order_across_connection_cuts(

@@ -11,6 +11,18 @@ proxied as usual).
 before it goes on, so anything that needs N round trips takes at least N × reply_delay
 (``delayed_replies`` counts them). ``server_version`` makes the server's INFO announce
 that version instead of its own (an older server's answer, where no older server is at hand).
+
+``blackhole()`` is a network that went away: nothing passes in either direction, and a new
+connection is accepted but never reaches the server, as when packets are dropped (no reset
+tells anyone). A commit whose reply is lost this way happened on the server while the client
+cannot know it. ``heal()`` ends it as a router losing its state would: every connection of the
+outage is reset, and new ones are proxied as usual. ``lose_replies_after(marker)`` loses only
+the server's side, from the client's first chunk holding `marker` on (a commit that the server
+makes and whose answer never arrives), until ``heal()``.
+
+Run as ``python -m devtools.tcp_proxy HOST PORT`` it proxies in its own process (so a busy
+test process does not slow the traffic), prints ``port <n>`` once listening, and reads
+``blackhole`` and ``heal`` lines on stdin, answering each with ``ok``.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from dataclasses import dataclass, field
 
 
@@ -38,6 +51,10 @@ class TcpProxy:
         self.reply_delay = 0.0
         self.delayed_replies = 0
         self.server_version: str | None = None
+        self.blackholed = False
+        self.replies_lost = False
+        self._lose_replies_on: bytes | None = None
+        self._stranded: list[asyncio.StreamWriter] = []  # connected during a blackhole
         self._hold_at: int | None = None
         self._held: dict[int, bytearray] = {}
         self._pairs: list[_Pair] = []
@@ -48,6 +65,11 @@ class TcpProxy:
         assert self._server is not None
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"nats://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
 
     @property
     def held_bytes(self) -> int:
@@ -82,8 +104,34 @@ class TcpProxy:
             pair.client.transport.abort()
             pair.server.transport.abort()
         self._pairs.clear()
+        for writer in self._stranded:
+            writer.transport.abort()
+        self._stranded.clear()
+
+    def blackhole(self) -> None:
+        """Nothing passes either way from now on, and new connections go nowhere."""
+        self.blackholed = True
+        self.hold()
+
+    def lose_replies(self) -> None:
+        """From now on, drop everything the server sends (until ``heal()``)."""
+        self.replies_lost = True
+
+    def lose_replies_after(self, marker: bytes) -> None:
+        """From the client chunk holding `marker` on (that chunk still goes to the server),
+        drop everything the server answers."""
+        self._lose_replies_on = marker
+
+    def heal(self) -> None:
+        """Reset every connection of the outage; new ones are proxied again."""
+        self.blackholed = self.replies_lost = False
+        self._lose_replies_on = None
+        self.cut()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.blackholed:
+            self._stranded.append(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -113,6 +161,8 @@ class TcpProxy:
                     self._held.setdefault(held_key, bytearray()).extend(held)
                 if forward:
                     self.forwarded_bytes += len(forward)
+                    if self._lose_replies_on is not None and self._lose_replies_on in forward:
+                        self.replies_lost, self._lose_replies_on = True, None
                     writer.write(forward)
                     await writer.drain()
         writer.transport.abort()
@@ -121,6 +171,9 @@ class TcpProxy:
                          ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if self.blackholed or self.replies_lost:
+                    self.dropped_bytes += len(data)
+                    continue
                 if self.server_version is not None and data.startswith(b"INFO "):
                     data = self._with_version(data, self.server_version)
                 if self.reply_delay > 0:
@@ -136,3 +189,25 @@ class TcpProxy:
         info = json.loads(line[5:])
         info["version"] = version
         return b"INFO " + json.dumps(info).encode() + sep + rest
+
+
+async def _serve(host: str, port: int) -> None:
+    """The proxy in this process, controlled by lines on stdin (see the module's docstring)."""
+    proxy = await TcpProxy(host, port).start()
+    print(f"port {proxy.port}", flush=True)
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        command = line.strip()
+        if command == "blackhole":
+            proxy.blackhole()
+        elif command == "heal":
+            proxy.heal()
+        else:
+            print(f"unknown command {command!r}", flush=True)
+            continue
+        print("ok", flush=True)
+    await proxy.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve(sys.argv[1], int(sys.argv[2])))

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.domain import Aggregate, CanMutateAggregate, Snapshot
 
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.clock import not_before
+from ctxstore.domain.pages import TOUCH, PartHashes
 from ctxstore.domain.state import (
     FOLD,
     Content,
@@ -40,6 +41,7 @@ class AgentContext(Aggregate):
     agent_id: str
     content: Content
     sessions: list[dict[str, Any]]
+    _parts: PartHashes
 
     @classmethod
     def start(cls, agent_id: str) -> AgentContext:
@@ -54,6 +56,7 @@ class AgentContext(Aggregate):
         a base onto which the events after `version` fold, never saved as such."""
         agent = cls.start(agent_id)
         agent.content = copy_content(state)
+        agent._parts = PartHashes()
         agent.sessions = copy.deepcopy(state.get("sessions") or [])
         agent._version = version
         as_of = state.get("as_of")
@@ -69,6 +72,7 @@ class AgentContext(Aggregate):
         self._pending_events = []
         self.agent_id = agent_id
         self.content = empty_content()
+        self._parts = PartHashes()
         self.sessions = []
 
     def next_timestamp(self, moment: datetime) -> datetime:
@@ -143,19 +147,38 @@ class AgentContext(Aggregate):
         )
 
     # State -----------------------------------------------------------------------------------
+    @property
+    def part_hashes(self) -> PartHashes:
+        """The addresses of this content's parts known so far (domain.pages). A snapshot
+        stores them as a plain dict (`_parts`), an older snapshot not at all."""
+        parts = self.__dict__.get("_parts")
+        if not isinstance(parts, PartHashes):
+            parts = self._parts = PartHashes(parts if isinstance(parts, dict) else None)
+        return parts
+
+    def take_snapshot(self) -> Snapshot:
+        """A snapshot of this agent with every part's address (hashing only the parts changed
+        since they were last known), so a read from it hashes only what changed after it."""
+        self.part_hashes.manifest(self.content)
+        snapshot = Snapshot.take(self)
+        snapshot.state["_parts"] = dict(self.part_hashes.leaves)  # plain JSON
+        return snapshot
+
+    def content_hash(self) -> str:
+        """The content hash (domain.pages): hashing only the parts changed since it was last
+        computed, plus the root."""
+        return self.part_hashes.content_hash(self.content)
+
     def state(self, known_hash: str | None = None) -> dict[str, Any]:
         """The agent's context as DESIGN §2 shows it; `known_hash`: its content hash when the
-        caller already knows it for this version (a version's content never changes), which
-        spares hashing the whole content again."""
-        from ctxstore.domain.state import content_hash
-
+        caller already knows it for this version (a version's content never changes)."""
         return {
             "agent_id": plain_agent_id(self.agent_id),
             "version": self.version,
             "as_of": self.modified_on.isoformat() if self.modified_on else None,
             **self.content,
             "sessions": self.sessions,
-            "content_hash": known_hash or content_hash(self.content),
+            "content_hash": known_hash or self.content_hash(),
         }
 
     def _track_session(self, session_id: str | None, version: int) -> None:
@@ -205,6 +228,7 @@ class AgentContext(Aggregate):
         def apply(self, aggregate: Any) -> None:
             # FOLD, not apply_event: one call less per event on every replay.
             FOLD[self.type](aggregate.content, self.data)
+            TOUCH[self.type](aggregate.part_hashes, aggregate.content, self.data)
             aggregate._track_session(self.session_id, self.originator_version)
 
     @dataclass(frozen=True)
@@ -217,6 +241,7 @@ class AgentContext(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.content = copy_content(self.content)
+            aggregate.part_hashes.clear()
 
     @dataclass(frozen=True)
     class CheckpointTaken(Event):

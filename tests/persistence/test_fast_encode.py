@@ -119,12 +119,10 @@ def test_stored_bytes_decode_identically_to_the_transcoders_bytes() -> None:
 
 
 def agent_snapshot() -> Any:
-    from eventsourcing.domain import Snapshot
-
     agent = AgentContext.start("fast-encode")
     for event in recorded_events():
         event.mutate(agent)
-    return Snapshot.take(agent)
+    return agent.take_snapshot()
 
 
 @pytest.mark.parametrize("compressed", [False, True])

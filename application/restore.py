@@ -219,7 +219,7 @@ class RestoreService:
             point=point,
             content=copy_content(agent.content),
             content_hash=agent.content_hash(),
-            part_leaves=dict(agent.part_hashes.leaves),
+            part_hashes=agent.part_hashes.to_json(),
             sessions=copy.deepcopy(agent.sessions),
             as_of=agent.modified_on.isoformat() if agent.modified_on else None,
             base=base,
@@ -301,7 +301,7 @@ class RestoreService:
             })
             if content is source.content:
                 # The source's very content: its parts' addresses are the target's.
-                target._parts = PartHashes(source.part_leaves)
+                target._parts = PartHashes.from_json(source.part_hashes)
             expected = target.content_hash()
             self.store.append(target, tenant=tenant or LOCAL_TENANT)
             mode: RestoreMode = (

@@ -147,21 +147,25 @@ class AgentContext(Aggregate):
         )
 
     # State -----------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only for what normal lookup misses: an agent from a snapshot stored before part
+        # addresses were kept has none known yet.
+        if name == "_parts":
+            parts = self.__dict__["_parts"] = PartHashes()
+            return parts
+        raise AttributeError(name)
+
     @property
     def part_hashes(self) -> PartHashes:
-        """The addresses of this content's parts known so far (domain.pages). A snapshot
-        stores them as a plain dict (`_parts`), an older snapshot not at all."""
-        parts = self.__dict__.get("_parts")
-        if not isinstance(parts, PartHashes):
-            parts = self._parts = PartHashes(parts if isinstance(parts, dict) else None)
-        return parts
+        """The addresses of this content's parts known so far (domain.pages)."""
+        return self._parts
 
-    def take_snapshot(self) -> Snapshot:
+    def take_snapshot(self) -> AgentSnapshot:
         """A snapshot of this agent with every part's address (hashing only the parts changed
         since they were last known), so a read from it hashes only what changed after it."""
-        self.part_hashes.manifest(self.content)
-        snapshot = Snapshot.take(self)
-        snapshot.state["_parts"] = dict(self.part_hashes.leaves)  # plain JSON
+        self._parts.manifest(self.content)
+        snapshot = AgentSnapshot.take(self)
+        snapshot.state["_parts"] = self._parts.to_json()
         return snapshot
 
     def content_hash(self) -> str:
@@ -228,7 +232,9 @@ class AgentContext(Aggregate):
         def apply(self, aggregate: Any) -> None:
             # FOLD, not apply_event: one call less per event on every replay.
             FOLD[self.type](aggregate.content, self.data)
-            TOUCH[self.type](aggregate.part_hashes, aggregate.content, self.data)
+            touch = TOUCH.get(self.type)  # only what changes in place: appends are seen
+            if touch is not None:
+                touch(aggregate._parts, aggregate.content, self.data)
             aggregate._track_session(self.session_id, self.originator_version)
 
     @dataclass(frozen=True)
@@ -265,6 +271,17 @@ class AgentContext(Aggregate):
         def apply(self, aggregate: Any) -> None:
             pass
 
+
+
+@dataclass(frozen=True)
+class AgentSnapshot(Snapshot):
+    """An agent's snapshot: its state, with its parts' addresses as plain JSON, made back
+    into the aggregate's PartHashes when read."""
+
+    def mutate(self, _: None) -> Any:
+        agent = super().mutate(_)
+        agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
+        return agent
 
 
 register_legacy_topics()  # rows stored before the move into ctxstore name `domain.aggregate`

@@ -67,24 +67,37 @@ def groups(addresses: list[str]) -> list[str]:
             for i in range(0, len(addresses), GROUP)]
 
 
-def reasoning_key(thread_id: str, page: int) -> str:
-    return f"r{page}|{thread_id}"
-
-
 class PartHashes:
-    """The addresses of an agent's parts known for its current content (key -> address), and
-    which memory ids changed since the buckets' membership was last brought up to date.
+    """The addresses of an agent's parts known for its current content (key -> address).
 
-    Keys: `m<k>`, `t<k>`, `l<k>` (page k of a list field), `r<k>|<thread>`, `b<n>` (memory
-    bucket n), `s` (MCP state). Not thread-safe: it lives in one aggregate, changed by its fold.
+    Keys: `m<k>`, `t<k>`, `l<k>` (page k of a list field), `r|<thread>|<k>`, `b<n>` (memory
+    bucket n), `s` (MCP state). Appends cost the fold nothing here: the lengths each list had
+    when the addresses were last brought up to date (`seen`) say which pages grew since. Only
+    what changes in place is dropped as it happens: a tool result's call page, a memory's
+    bucket, the MCP state. Not thread-safe: it lives in one aggregate, changed by its fold.
     """
 
-    __slots__ = ("leaves", "_members", "_moved")
+    __slots__ = ("leaves", "seen", "_members", "_moved")
 
-    def __init__(self, leaves: dict[str, str] | None = None) -> None:
+    def __init__(self, leaves: dict[str, str] | None = None,
+                 seen: dict[str, int] | None = None) -> None:
         self.leaves: dict[str, str] = dict(leaves or {})
+        # List field or `r|<thread>` -> its length when its pages' addresses were last known.
+        self.seen: dict[str, int] = dict(seen or {})
         self._members: dict[int, set[str]] | None = None
         self._moved: set[str] = set()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (what a snapshot keeps), for `from_json`."""
+        return {"leaves": dict(self.leaves), "seen": dict(self.seen)}
+
+    @classmethod
+    def from_json(cls, value: Any) -> PartHashes:
+        """From `to_json`'s form; anything else (an older snapshot's) knows nothing."""
+        if isinstance(value, dict) and isinstance(value.get("leaves"), dict) \
+                and isinstance(value.get("seen"), dict):
+            return cls(value["leaves"], value["seen"])
+        return cls()
 
     # What the fold calls -----------------------------------------------------------------------
     def drop(self, key: str) -> None:
@@ -96,6 +109,7 @@ class PartHashes:
 
     def clear(self) -> None:
         self.leaves.clear()
+        self.seen.clear()
         self._members = None
         self._moved.clear()
 
@@ -105,6 +119,20 @@ class PartHashes:
         if found is None:
             found = self.leaves[key] = address(canonical_json(value))
         return found
+
+    def _pages(self, seen_key: str, code: str, items: list[Any]) -> list[str]:
+        """The addresses of a list's pages; those from the page that held its end when last
+        seen onwards are computed again (appends change only those)."""
+        seen = self.seen.get(seen_key, 0)
+        if len(items) != seen:
+            # Lists only grow between restores (which forget everything); were one shorter,
+            # every page of it is computed again.
+            start = seen // PAGE if len(items) > seen else 0
+            for k in range(start, page_count(max(len(items), seen))):
+                self.leaves.pop(f"{code}{k}", None)
+            self.seen[seen_key] = len(items)
+        return [self._leaf(f"{code}{k}", items[k * PAGE:(k + 1) * PAGE])
+                for k in range(page_count(len(items)))]
 
     def _buckets(self, memories: dict[str, Any]) -> dict[int, set[str]]:
         members = self._members
@@ -128,13 +156,9 @@ class PartHashes:
         snapshot's manifest holds and the root is built from."""
         out: dict[str, Any] = {}
         for field, code in LIST_FIELDS:
-            items = content[field]
-            out[field] = [self._leaf(f"{code}{k}", items[k * PAGE:(k + 1) * PAGE])
-                          for k in range(page_count(len(items)))]
-        out["reasoning"] = {
-            thread: [self._leaf(reasoning_key(thread, k), steps[k * PAGE:(k + 1) * PAGE])
-                     for k in range(page_count(len(steps)))]
-            for thread, steps in content["reasoning"].items()}
+            out[field] = self._pages(field, code, content[field])
+        out["reasoning"] = {thread: self._pages(f"r|{thread}", f"r|{thread}|", steps)
+                            for thread, steps in content["reasoning"].items()}
         memories = content["memories"]
         out["memories"] = {
             str(n): self._leaf(f"b{n}", {m: memories[m] for m in ids})
@@ -184,19 +208,8 @@ def hash_like(content: Content, like: str) -> str:
                      f"({', '.join(p.rstrip(':') for p in SCHEMES)})")
 
 
-# Which parts each event type's fold touches (called after the fold, with its data) -----------
-def _last_page(field: str, code: str) -> Callable[[PartHashes, Content, dict[str, Any]], None]:
-    def touch(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
-        parts.drop(f"{code}{(len(content[field]) - 1) // PAGE}")
-
-    return touch
-
-
-def _reasoning(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
-    thread = data["thread_id"]
-    parts.drop(reasoning_key(thread, (len(content["reasoning"][thread]) - 1) // PAGE))
-
-
+# What each event type's fold changes in place (called after the fold, with its data); the
+# other types only append, which PartHashes.seen covers.
 def _tool_result(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
     # The fold gave the result to the latest entry with this call id (or appended one).
     calls = content["tool_calls"]
@@ -216,13 +229,9 @@ def _mcp(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
 
 
 TOUCH: dict[str, Callable[[PartHashes, Content, dict[str, Any]], None]] = {
-    "message": _last_page("messages", "m"),
-    "reasoning": _reasoning,
-    "tool_call": _last_page("tool_calls", "t"),
     "tool_result": _tool_result,
     "memory_stored": _memory,
     "memory_updated": _memory,
     "memory_forgotten": _memory,
-    "memory_linked": _last_page("memory_links", "l"),
     "mcp_state": _mcp,
 }

@@ -87,34 +87,53 @@ def test_the_rule_is_what_a_client_computes() -> None:
     assert legacy_hash(agent.content) == legacy_independent_hash(agent.content)
 
 
-def test_a_fold_step_drops_only_the_parts_its_event_touched() -> None:
+def rehashed(agent: AgentContext) -> set[str]:
+    """The parts the next hash of `agent` computes again (not known from before)."""
+    parts = agent.part_hashes
+    missed: set[str] = set()
+    real = PartHashes._leaf
+
+    def leaf(self: PartHashes, key: str, value: Any) -> str:
+        if key not in self.leaves:
+            missed.add(key)
+        return real(self, key, value)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PartHashes, "_leaf", leaf)
+        digest = agent.content_hash()
+    assert digest == tree_hash(agent.content)
+    assert parts is agent.part_hashes
+    return missed
+
+
+def test_a_hash_computes_only_the_parts_events_changed() -> None:
     agent = AgentContext.start("a")
     agent.record(event_id="early", type="tool_call",
                  data={"call_id": "early", "tool": "t", "arguments": {}}, timestamp=T0)
-    for _ in _fold(agent, [i % 9 for i in range(2000)]):
-        pass
-    agent.content_hash()
-    known = dict(agent.part_hashes.leaves)
-    pages_before = len(agent.content["messages"]) // 64
-    list(_fold(agent, [0], start=5000))  # one message
-    assert set(known) - set(agent.part_hashes.leaves) == {f"m{pages_before}"}
-    agent.content_hash()
-    known = dict(agent.part_hashes.leaves)
+    list(_fold(agent, [i % 9 for i in range(2000)]))
+    rehashed(agent)
+    assert rehashed(agent) == set()  # nothing changed: nothing hashed but groups and root
+    last = (len(agent.content["messages"]) - 1) // 64
+    list(_fold(agent, [0], start=5000))  # one message: its page only
+    assert rehashed(agent) == {f"m{last}"}
     memory_id = sorted(agent.content["memories"])[0]
     agent.record(event_id="u", type="memory_updated",
                  data={"memory_id": memory_id, "content": "new"},
                  timestamp=T0 + timedelta(days=2))
-    bucket = pages.bucket_of(memory_id)
-    assert set(known) - set(agent.part_hashes.leaves) == {f"b{bucket}"}
-    agent.content_hash()
-    known = dict(agent.part_hashes.leaves)
-    # A result for a call on the first page drops that page only.
+    assert rehashed(agent) == {f"b{pages.bucket_of(memory_id)}"}
+    # A result for a call on the first page: that page only.
     agent.record(event_id="r", type="tool_result", data={"call_id": "early", "output": 1},
                  timestamp=T0 + timedelta(days=2))
-    assert set(known) - set(agent.part_hashes.leaves) == {"t0"}
+    assert rehashed(agent) == {"t0"}
+    thread = sorted(agent.content["reasoning"])[0]
+    steps = len(agent.content["reasoning"][thread])
+    agent.record(event_id="s", type="reasoning", data={"thread_id": thread, "content": "x"},
+                 timestamp=T0 + timedelta(days=2))
+    assert rehashed(agent) == {f"r|{thread}|{steps // 64}"}
+    # A restore replaces everything: every part again.
     agent.restore(event_id="x", content=copy_content(agent.content), provenance={},
                   timestamp=T0 + timedelta(days=3))
-    assert agent.part_hashes.leaves == {}
+    assert len(rehashed(agent)) > 20
 
 
 def test_a_hash_is_verified_in_its_own_scheme() -> None:
@@ -129,10 +148,12 @@ def test_a_hash_is_verified_in_its_own_scheme() -> None:
         hash_like(content, "md5:abc")
 
 
-def test_known_addresses_start_a_tracker() -> None:
-    """A snapshot's addresses (a plain dict) start the aggregate's tracker: nothing rehashed."""
+def test_a_snapshot_starts_the_agent_with_its_addresses() -> None:
     agent = AgentContext.start("a")
     list(_fold(agent, [i % 9 for i in range(500)]))
-    digest = agent.content_hash()
-    again = PartHashes(dict(agent.part_hashes.leaves))
-    assert again.content_hash(agent.content) == digest
+    snapshot = agent.take_snapshot()
+    back = snapshot.mutate(None)
+    assert rehashed(back) == set()
+    assert back.content_hash() == agent.content_hash()
+    list(_fold(back, [0, 1], start=900))
+    assert len(rehashed(back)) == 2  # the message page and the reasoning page grown

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from ctxstore.application.errors import CorruptedCheckpoint, InvalidRequest
+from ctxstore.domain.pages import hash_like
 from ctxstore.domain.parts import ALL_PARTS, Part, parts_of
-from ctxstore.domain.state import CONTENT_FIELDS, content_hash
+from ctxstore.domain.state import CONTENT_FIELDS
 
 AccessLevel = Literal["private", "shared", "public"]
 ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
@@ -158,7 +159,7 @@ def check_integrity(state: Any, expected_hash: str) -> None:
     if not isinstance(state, dict) or any(f not in state for f in CONTENT_FIELDS):
         raise CorruptedCheckpoint("checkpoint body is not an agent state")
     try:
-        actual = content_hash(state)
+        actual = hash_like(state, expected_hash)  # an old checkpoint's `sha256:` too
     except (TypeError, ValueError) as e:
         raise CorruptedCheckpoint(f"checkpoint body cannot be hashed: {e}") from e
     if actual != expected_hash:

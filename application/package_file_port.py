@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN
 from ctxstore.domain.bounds import BoundedText, Int64, OutOfBounds, PackageId, check_time
+from ctxstore.domain.pages import HASH_PATTERN
 from ctxstore.domain.parts import ALL_PARTS, Part
 
 FORMAT = "ctxpkg"
@@ -41,7 +42,7 @@ class CheckpointFields(BaseModel):
     compressed_size_bytes: Int64
     compression_ratio: float = Field(allow_inf_nan=False)
     compression_strategy: BoundedText
-    integrity_hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    integrity_hash: str = Field(pattern=HASH_PATTERN)  # either scheme (domain.pages)
     message_count: Int64
     reasoning_thread_count: Int64
     tool_invocation_count: Int64

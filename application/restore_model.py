@@ -44,6 +44,9 @@ class SourceState:
     parts: tuple[Part, ...] = ALL_PARTS
     checked: tuple[str, ...] = ()
     reference_hash: str | None = None
+    # The addresses of the content's parts known when it was read (domain.pages): a target
+    # given this content starts with them, so its hash costs no rehashing.
+    part_hashes: dict[str, Any] = field(default_factory=dict)  # PartHashes.to_json()
 
     def validation_result(self) -> dict[str, Any]:
         """The seed's `validation_result`: what was checked, both hashes, the outcome (a

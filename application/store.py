@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Compressor, Mapper, StoredEvent
 
 from ctxstore.application.mapped import MappedEvents
@@ -267,7 +266,7 @@ class ContextStore(StoreReads):
 
     def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.
-        snapshot = Snapshot.take(agent)
+        snapshot = agent.take_snapshot()
         return self.mapper.to_stored_event(snapshot)
 
     def _take_snapshots(self, processing_event: Any) -> None:

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.domain import Aggregate, CanMutateAggregate, Snapshot
 
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.clock import not_before
+from ctxstore.domain.pages import TOUCH, PartHashes
 from ctxstore.domain.state import (
     FOLD,
     Content,
@@ -40,6 +41,7 @@ class AgentContext(Aggregate):
     agent_id: str
     content: Content
     sessions: list[dict[str, Any]]
+    _parts: PartHashes
 
     @classmethod
     def start(cls, agent_id: str) -> AgentContext:
@@ -54,6 +56,7 @@ class AgentContext(Aggregate):
         a base onto which the events after `version` fold, never saved as such."""
         agent = cls.start(agent_id)
         agent.content = copy_content(state)
+        agent._parts = PartHashes()
         agent.sessions = copy.deepcopy(state.get("sessions") or [])
         agent._version = version
         as_of = state.get("as_of")
@@ -69,6 +72,7 @@ class AgentContext(Aggregate):
         self._pending_events = []
         self.agent_id = agent_id
         self.content = empty_content()
+        self._parts = PartHashes()
         self.sessions = []
 
     def next_timestamp(self, moment: datetime) -> datetime:
@@ -143,19 +147,42 @@ class AgentContext(Aggregate):
         )
 
     # State -----------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only for what normal lookup misses: an agent from a snapshot stored before part
+        # addresses were kept has none known yet.
+        if name == "_parts":
+            parts = self.__dict__["_parts"] = PartHashes()
+            return parts
+        raise AttributeError(name)
+
+    @property
+    def part_hashes(self) -> PartHashes:
+        """The addresses of this content's parts known so far (domain.pages)."""
+        return self._parts
+
+    def take_snapshot(self) -> AgentSnapshot:
+        """A snapshot of this agent with every part's address (hashing only the parts changed
+        since they were last known), so a read from it hashes only what changed after it."""
+        self._parts.manifest(self.content)
+        snapshot = AgentSnapshot.take(self)
+        snapshot.state["_parts"] = self._parts.to_json()
+        return snapshot
+
+    def content_hash(self) -> str:
+        """The content hash (domain.pages): hashing only the parts changed since it was last
+        computed, plus the root."""
+        return self.part_hashes.content_hash(self.content)
+
     def state(self, known_hash: str | None = None) -> dict[str, Any]:
         """The agent's context as DESIGN §2 shows it; `known_hash`: its content hash when the
-        caller already knows it for this version (a version's content never changes), which
-        spares hashing the whole content again."""
-        from ctxstore.domain.state import content_hash
-
+        caller already knows it for this version (a version's content never changes)."""
         return {
             "agent_id": plain_agent_id(self.agent_id),
             "version": self.version,
             "as_of": self.modified_on.isoformat() if self.modified_on else None,
             **self.content,
             "sessions": self.sessions,
-            "content_hash": known_hash or content_hash(self.content),
+            "content_hash": known_hash or self.content_hash(),
         }
 
     def _track_session(self, session_id: str | None, version: int) -> None:
@@ -205,6 +232,9 @@ class AgentContext(Aggregate):
         def apply(self, aggregate: Any) -> None:
             # FOLD, not apply_event: one call less per event on every replay.
             FOLD[self.type](aggregate.content, self.data)
+            touch = TOUCH.get(self.type)  # only what changes in place: appends are seen
+            if touch is not None:
+                touch(aggregate._parts, aggregate.content, self.data)
             aggregate._track_session(self.session_id, self.originator_version)
 
     @dataclass(frozen=True)
@@ -217,6 +247,7 @@ class AgentContext(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.content = copy_content(self.content)
+            aggregate.part_hashes.clear()
 
     @dataclass(frozen=True)
     class CheckpointTaken(Event):
@@ -240,6 +271,17 @@ class AgentContext(Aggregate):
         def apply(self, aggregate: Any) -> None:
             pass
 
+
+
+@dataclass(frozen=True)
+class AgentSnapshot(Snapshot):
+    """An agent's snapshot: its state, with its parts' addresses as plain JSON, made back
+    into the aggregate's PartHashes when read."""
+
+    def mutate(self, _: None) -> Any:
+        agent = super().mutate(_)
+        agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
+        return agent
 
 
 register_legacy_topics()  # rows stored before the move into ctxstore name `domain.aggregate`

@@ -10,7 +10,6 @@ hashes and exports without any custom encoding.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -71,8 +70,12 @@ def content_of(state: dict[str, Any]) -> Content:
 
 
 def content_hash(content: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the content fields only (not id, version, time, sessions)."""
-    return "sha256:" + hashlib.sha256(canonical_json(content_of(content))).hexdigest()
+    """The content's hash (scheme `sha256-tree1`, domain.pages) from nothing cached: of the
+    content fields only (not id, version, time, sessions). An aggregate knows most of its
+    parts' addresses already (AgentContext.content_hash)."""
+    from ctxstore.domain.pages import tree_hash
+
+    return tree_hash(content)
 
 
 def copy_content(content: Content) -> Content:

@@ -25,7 +25,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import JSONTranscoder, Transcoder
 from eventsourcing.utils import get_topic
 
-from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.aggregate import AgentContext, AgentSnapshot
 
 _OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
             | orjson.OPT_PASSTHROUGH_DATACLASS)
@@ -48,6 +48,7 @@ def _tagger(transcoder: JSONTranscoder) -> Callable[[Any], Any] | None:
 
 _PLAIN = (str, dict, list, datetime, type(None))
 _AGENT_TOPIC = get_topic(AgentContext)
+_SNAPSHOTS = (Snapshot, AgentSnapshot)  # the library's (stored before), ours
 
 
 def encode_recorded(state: dict[str, Any], event: object, transcoder: Transcoder
@@ -57,7 +58,7 @@ def encode_recorded(state: dict[str, Any], event: object, transcoder: Transcoder
     kind = type(event)
     if kind is AgentContext.Recorded:
         values: Any = state.values()
-    elif kind is Snapshot and state.get("topic") == _AGENT_TOPIC \
+    elif kind in _SNAPSHOTS and state.get("topic") == _AGENT_TOPIC \
             and type(state.get("state")) is dict:
         values = [*state.values(), *state["state"].values()]
     else:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hash_rule import independent_hash
 
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.events import EVENT_TYPES, PAYLOADS
@@ -31,13 +30,6 @@ def fold(*events: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         check_applicable(content, type, data)
         apply_event(content, type, data)
     return content
-
-
-def independent_hash(content: dict[str, Any]) -> str:
-    fields = {k: content[k] for k in ("messages", "reasoning", "tool_calls", "memories",
-                                      "memory_links", "mcp_servers")}
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def test_empty_content() -> None:

@@ -129,7 +129,7 @@ def test_context_now_at_version_and_time(server: LiveServer) -> None:
     with server.client() as c:
         c.post(f"/api/v1/agents/{agent}/events", json=batch).raise_for_status()
         now = c.get(f"/api/v1/agents/{agent}/context").json()
-        assert now["version"] == 3 and now["content_hash"].startswith("sha256:")
+        assert now["version"] == 3 and now["content_hash"].startswith("sha256-tree1:")
         v1 = c.get(f"/api/v1/agents/{agent}/context", params={"version": 1}).json()
         assert [m["content"] for m in v1["messages"]] == ["m1"]
         at = c.get(f"/api/v1/agents/{agent}/context",

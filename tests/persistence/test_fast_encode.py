@@ -119,12 +119,10 @@ def test_stored_bytes_decode_identically_to_the_transcoders_bytes() -> None:
 
 
 def agent_snapshot() -> Any:
-    from eventsourcing.domain import Snapshot
-
     agent = AgentContext.start("fast-encode")
     for event in recorded_events():
         event.mutate(agent)
-    return Snapshot.take(agent)
+    return agent.take_snapshot()
 
 
 @pytest.mark.parametrize("compressed", [False, True])
@@ -139,7 +137,9 @@ def test_agent_snapshots_round_trip_through_the_plain_transcoder(compressed: boo
     stored = fast.to_stored_event(snapshot)
     back = plain.to_domain_event(stored)
     assert vars(back) == vars(snapshot)
-    assert vars(back.mutate(None)) == vars(snapshot.mutate(None))  # type: ignore[attr-defined]
+    agent, again = back.mutate(None), snapshot.mutate(None)
+    assert agent.part_hashes.to_json() == again.part_hashes.to_json()
+    assert {**vars(agent), "_parts": None} == {**vars(again), "_parts": None}
 
 
 @pytest.mark.parametrize("change", [

@@ -3,7 +3,8 @@
 A store made by release 0e47313 (tests/store/release_0e47313, made by its make_store.py with
 that release) has no schema version. The embedded store is migrated when it is opened; a
 PostgreSQL schema is refused with one line until `ctxstore migrate` runs. Either way it then
-answers what that release answered, and its checkpoints restore. A store newer than the code
+answers what that release answered (its content hashes now in the tree scheme, the release's
+`sha256:` ones verifying the same content), and its checkpoints restore. A store newer than the code
 is refused with one line, by the server's start-up and by every command.
 """
 
@@ -23,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import make_settings
 
+from ctxstore.domain.pages import hash_like
 from ctxstore.infrastructure.bootstrap import bootstrap, build_store, store_schema
 from ctxstore.infrastructure.http.app import create_app
 from ctxstore.infrastructure.persistence.migrations import LATEST, SchemaError
@@ -83,7 +85,12 @@ def reads_as_the_release_did(settings: Settings) -> None:
             h = {"X-API-Key": key}
             assert c.get("/api/v1/agents", headers=h).json() == answers["agents"]
             for agent, state in answers["contexts"].items():
-                assert c.get(f"/api/v1/agents/{agent}/context", headers=h).json() == state
+                read = c.get(f"/api/v1/agents/{agent}/context", headers=h).json()
+                # The hash is now of the tree scheme (domain.pages); the release's `sha256:`
+                # one still verifies the same content.
+                assert read["content_hash"].startswith("sha256-tree1:")
+                assert hash_like(read, state["content_hash"]) == state["content_hash"]
+                assert {**read, "content_hash": state["content_hash"]} == state
             listed = c.get("/api/v1/context/packages", headers=h).json()
             got = {p["package_id"]: p for p in listed["items"]}
             assert len(got) == len(answers["packages"]["items"]) > 0
@@ -98,7 +105,8 @@ def reads_as_the_release_did(settings: Settings) -> None:
                                  "validation_level": "comprehensive"})
                 assert r.status_code == 200, r.text
                 state = c.get(f"/api/v1/agents/{target}/context", headers=h).json()
-                assert state["content_hash"] == package["integrity_hash"]
+                assert hash_like(state, package["integrity_hash"]) == package["integrity_hash"]
+                assert r.json()["content_hash"] == state["content_hash"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

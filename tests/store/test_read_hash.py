@@ -1,18 +1,18 @@
-"""A read of a version already read does not hash its content again (issue 16 item 4), on a
-real trace, on SQLite and PostgreSQL; the hash it answers is still the content's."""
+"""A read of a version already read does not hash its content again, and a read of a new
+version hashes only the parts that changed (issue 16 item 4), on a real trace, on SQLite and
+PostgreSQL; the hash it answers is still the content's."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support import make_settings
 
 from ctxstore.application.store import ContextStore
-from ctxstore.domain import state as domain_state
-from ctxstore.domain.state import content_hash
+from ctxstore.domain import pages
+from ctxstore.domain.state import canonical_json, content_hash, content_of
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.importers import load_trace
 from ctxstore.infrastructure.samples import TRACES
@@ -27,36 +27,49 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContextSto
 
 
 @pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many times the content hash is computed (the real function, counted)."""
-    calls: list[int] = []
-    real = domain_state.content_hash
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each SHA-256 of the content hash took (the real function, counted)."""
+    sizes: list[int] = []
+    real = pages.address
 
-    def counted(content: dict[str, Any]) -> str:
-        calls.append(1)
-        return real(content)
+    def counted(raw: bytes) -> str:
+        sizes.append(len(raw))
+        return real(raw)
 
-    monkeypatch.setattr(domain_state, "content_hash", counted)
-    return calls
+    monkeypatch.setattr(pages, "address", counted)
+    return sizes
 
 
-def test_a_version_read_again_is_not_hashed_again(store: ContextStore,
-                                                  hashes: list[int]) -> None:
-    agent = load_trace(TRACES / "tau-bench" / "gpt-4o-airline.first-5-runs.json")[0]
-    assert store.record(agent.envelopes).recorded == len(agent.envelopes)
-    key = agent.agent_id
+def test_a_read_hashes_only_what_changed(store: ContextStore, hashed: list[int]) -> None:
+    # The trace's five runs, three times over, as one agent: several pages of each part.
+    runs = load_trace(TRACES / "tau-bench" / "gpt-4o-airline.first-5-runs.json")
+    key = "long-agent"
+    envelopes = [e.model_copy(update={"agent_id": key, "event_id": f"{n}-{e.event_id}"})
+                 for n in range(3) for run in runs for e in run.envelopes]
+    assert store.record(envelopes).recorded == len(envelopes)
     for version in (None, 20, 7):
         first = store.context(key, version=version)
-        assert len(hashes) == 1
+        hashed.clear()
         again = store.context(key, version=version)
-        assert len(hashes) == 1, "the second read of a version hashed again"
+        assert hashed == [], "the second read of a version hashed again"
         assert again == first
         assert first["content_hash"] == content_hash(first)  # still the content's hash
-        hashes.clear()
-    # A new version is another content: hashed once, and its own.
+    # A new version is another content: only the parts its event touched are hashed (its
+    # page, the group above it, the root), not the whole content.
+    whole = len(canonical_json(content_of(store.context(key))))
     before = store.context(key)["content_hash"]
-    store.record([agent.envelopes[0].model_copy(update={"event_id": "one-more"})])
-    hashes.clear()
+    store.record([envelopes[0].model_copy(update={"event_id": "one-more"})])
+    hashed.clear()
     after = store.context(key)
-    assert len(hashes) == 1 and after["content_hash"] != before
+    read_cost = sum(hashed)
+    assert after["content_hash"] != before
     assert after["content_hash"] == content_hash(after)
+    assert 0 < read_cost < whole / 4, (read_cost, whole)
+    # A read at a version from a snapshot starts with the snapshot's addresses: it hashes
+    # what the events after the snapshot changed.
+    version = after["version"] - 1
+    store.content_hashes._items.clear()
+    hashed.clear()
+    at = store.context(key, version=version)
+    assert 0 < sum(hashed) < whole / 4, (sum(hashed), whole)
+    assert at["content_hash"] == before

@@ -1,0 +1,237 @@
+"""The paging rule and the tree content hash (scheme `sha256-tree1`, issue 16 items 2 and 4).
+
+An agent's content is cut into immutable parts so that a hash, a snapshot or a fork costs what
+changed, not the size of the whole content. The rule, on the content alone (a client can
+recompute it; `PAGE`, `GROUP` and `BUCKETS` are part of the scheme and never change within it):
+
+1. **Parts.** Each part's bytes are the canonical JSON (domain.state.canonical_json) of a piece
+   of the content; its address is the lowercase hex SHA-256 of those bytes.
+   - `messages`, `tool_calls`, `memory_links`: pages of `PAGE` (64) items by index: page k is
+     the JSON list of items [64k, 64k+64). An empty list has no pages.
+   - `reasoning`: for each thread, its steps in pages of 64 the same way.
+   - `memories`: `BUCKETS` (64) buckets; memory id m is in bucket
+     `int.from_bytes(sha256(utf8(m))[:4], "big") % 64`. A bucket's part is the JSON object
+     {memory_id: memory} of its memories. Empty buckets have no part.
+   - `mcp_servers`: one part, the whole JSON object (also when empty: `{}`).
+2. **Groups.** A list of page addresses is cut into groups of `GROUP` (64) consecutive
+   addresses; a group's node is the hex SHA-256 of the canonical JSON list of its addresses.
+3. **Root.** The hex SHA-256 of the canonical JSON object
+   `{"memories": {"<bucket>": address}, "mcp_servers": address,
+     "memory_links": [nodes], "messages": [nodes], "reasoning": {thread_id: [nodes]},
+     "tool_calls": [nodes]}`; the hash is `"sha256-tree1:" + root`.
+
+Two levels (pages, then groups) keep the root's input small for huge agents (100k messages:
+1,563 pages, 25 group nodes). The old scheme (DESIGN §2 before: `"sha256:"` + SHA-256 of the
+canonical JSON of the whole content) stays verifiable: `hash_like` computes a content's hash in
+the scheme of a given hash, so old checkpoints and packages keep verifying.
+
+`PartHashes` is the aggregate's cache of part addresses: each fold step drops only the parts its
+event touched, so the hash of a read costs the dirty parts plus the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from ctxstore.domain.state import Content, canonical_json
+
+TREE_PREFIX = "sha256-tree1:"
+LEGACY_PREFIX = "sha256:"
+PAGE = 64
+GROUP = 64
+BUCKETS = 64
+# The list fields paged by index, and the one-letter prefix of their parts' cache keys.
+LIST_FIELDS: tuple[tuple[str, str], ...] = (
+    ("messages", "m"), ("tool_calls", "t"), ("memory_links", "l"))
+MCP_KEY = "s"
+# A content hash of either scheme, as a stored or imported checkpoint may carry it.
+HASH_PATTERN = r"^(sha256|sha256-tree1):[0-9a-f]{64}$"
+
+
+def address(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def bucket_of(memory_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(memory_id.encode("utf-8")).digest()[:4], "big") % BUCKETS
+
+
+def page_count(items: int) -> int:
+    return -(-items // PAGE)
+
+
+def groups(addresses: list[str]) -> list[str]:
+    return [address(canonical_json(addresses[i:i + GROUP]))
+            for i in range(0, len(addresses), GROUP)]
+
+
+class PartHashes:
+    """The addresses of an agent's parts known for its current content (key -> address).
+
+    Keys: `m<k>`, `t<k>`, `l<k>` (page k of a list field), `r|<thread>|<k>`, `b<n>` (memory
+    bucket n), `s` (MCP state). Appends cost the fold nothing here: the lengths each list had
+    when the addresses were last brought up to date (`seen`) say which pages grew since. Only
+    what changes in place is dropped as it happens: a tool result's call page, a memory's
+    bucket, the MCP state. Not thread-safe: it lives in one aggregate, changed by its fold.
+    """
+
+    __slots__ = ("leaves", "seen", "_members", "_moved")
+
+    def __init__(self, leaves: dict[str, str] | None = None,
+                 seen: dict[str, int] | None = None) -> None:
+        self.leaves: dict[str, str] = dict(leaves or {})
+        # List field or `r|<thread>` -> its length when its pages' addresses were last known.
+        self.seen: dict[str, int] = dict(seen or {})
+        self._members: dict[int, set[str]] | None = None
+        self._moved: set[str] = set()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (what a snapshot keeps), for `from_json`."""
+        return {"leaves": dict(self.leaves), "seen": dict(self.seen)}
+
+    @classmethod
+    def from_json(cls, value: Any) -> PartHashes:
+        """From `to_json`'s form; anything else (an older snapshot's) knows nothing."""
+        if isinstance(value, dict) and isinstance(value.get("leaves"), dict) \
+                and isinstance(value.get("seen"), dict):
+            return cls(value["leaves"], value["seen"])
+        return cls()
+
+    # What the fold calls -----------------------------------------------------------------------
+    def drop(self, key: str) -> None:
+        self.leaves.pop(key, None)
+
+    def memory(self, memory_id: str) -> None:
+        self._moved.add(memory_id)
+        self.leaves.pop(f"b{bucket_of(memory_id)}", None)
+
+    def clear(self) -> None:
+        self.leaves.clear()
+        self.seen.clear()
+        self._members = None
+        self._moved.clear()
+
+    # Reading -----------------------------------------------------------------------------------
+    def _leaf(self, key: str, value: Any) -> str:
+        found = self.leaves.get(key)
+        if found is None:
+            found = self.leaves[key] = address(canonical_json(value))
+        return found
+
+    def _pages(self, seen_key: str, code: str, items: list[Any]) -> list[str]:
+        """The addresses of a list's pages; those from the page that held its end when last
+        seen onwards are computed again (appends change only those)."""
+        seen = self.seen.get(seen_key, 0)
+        if len(items) != seen:
+            # Lists only grow between restores (which forget everything); were one shorter,
+            # every page of it is computed again.
+            start = seen // PAGE if len(items) > seen else 0
+            for k in range(start, page_count(max(len(items), seen))):
+                self.leaves.pop(f"{code}{k}", None)
+            self.seen[seen_key] = len(items)
+        return [self._leaf(f"{code}{k}", items[k * PAGE:(k + 1) * PAGE])
+                for k in range(page_count(len(items)))]
+
+    def _buckets(self, memories: dict[str, Any]) -> dict[int, set[str]]:
+        members = self._members
+        if members is None:
+            members = {}
+            for memory_id in memories:
+                members.setdefault(bucket_of(memory_id), set()).add(memory_id)
+            self._members = members
+        else:
+            for memory_id in self._moved:
+                bucket = members.setdefault(bucket_of(memory_id), set())
+                if memory_id in memories:
+                    bucket.add(memory_id)
+                else:
+                    bucket.discard(memory_id)
+        self._moved.clear()
+        return members
+
+    def manifest(self, content: Content) -> dict[str, Any]:
+        """The address of every part, in the rule's layout (pages, not yet groups): what a
+        snapshot's manifest holds and the root is built from."""
+        out: dict[str, Any] = {}
+        for field, code in LIST_FIELDS:
+            out[field] = self._pages(field, code, content[field])
+        out["reasoning"] = {thread: self._pages(f"r|{thread}", f"r|{thread}|", steps)
+                            for thread, steps in content["reasoning"].items()}
+        memories = content["memories"]
+        out["memories"] = {
+            str(n): self._leaf(f"b{n}", {m: memories[m] for m in ids})
+            for n, ids in sorted(self._buckets(memories).items()) if ids}
+        out["mcp_servers"] = self._leaf(MCP_KEY, content["mcp_servers"])
+        return out
+
+    def content_hash(self, content: Content) -> str:
+        return root_of(self.manifest(content))
+
+
+def root_of(manifest: dict[str, Any]) -> str:
+    """The tree hash of a content, from its parts' addresses (see the module's rule)."""
+    tree = {
+        "memories": manifest["memories"],
+        "mcp_servers": manifest["mcp_servers"],
+        "reasoning": {t: groups(pages) for t, pages in manifest["reasoning"].items()},
+        **{field: groups(manifest[field]) for field, _ in LIST_FIELDS},
+    }
+    return TREE_PREFIX + address(canonical_json(tree))
+
+
+def tree_hash(content: Content) -> str:
+    """The `sha256-tree1` hash of a content, computed from nothing cached."""
+    return PartHashes().content_hash(content)
+
+
+def legacy_hash(content: Content) -> str:
+    """The `sha256:` hash of DESIGN §2 before the tree: SHA-256 of the whole canonical JSON."""
+    from ctxstore.domain.state import content_of
+
+    return LEGACY_PREFIX + address(canonical_json(content_of(content)))
+
+
+SCHEMES: dict[str, Callable[[Content], str]] = {TREE_PREFIX: tree_hash,
+                                                LEGACY_PREFIX: legacy_hash}
+
+
+def hash_like(content: Content, like: str) -> str:
+    """`content`'s hash in the scheme of the hash `like` (a checkpoint's, a package's), so a
+    stored hash of either scheme is verified by comparing strings; ValueError for a hash of no
+    known scheme."""
+    for prefix, compute in SCHEMES.items():
+        if like.startswith(prefix):
+            return compute(content)
+    raise ValueError(f"hash {like[:40]!r} is of no known scheme "
+                     f"({', '.join(p.rstrip(':') for p in SCHEMES)})")
+
+
+# What each event type's fold changes in place (called after the fold, with its data); the
+# other types only append, which PartHashes.seen covers.
+def _tool_result(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
+    # The fold gave the result to the latest entry with this call id (or appended one).
+    calls = content["tool_calls"]
+    call_id = data["call_id"]
+    for n in range(len(calls) - 1, -1, -1):
+        if calls[n]["call_id"] == call_id:
+            parts.drop(f"t{n // PAGE}")
+            return
+
+
+def _memory(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
+    parts.memory(data["memory_id"])
+
+
+def _mcp(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
+    parts.drop(MCP_KEY)
+
+
+TOUCH: dict[str, Callable[[PartHashes, Content, dict[str, Any]], None]] = {
+    "tool_result": _tool_result,
+    "memory_stored": _memory,
+    "memory_updated": _memory,
+    "memory_forgotten": _memory,
+    "mcp_state": _mcp,
+}

@@ -1,0 +1,159 @@
+"""The paging rule and the tree hash (domain.pages): the aggregate's hash, kept up to date part
+by part as events fold, is always the hash of its content computed from nothing, and both are
+what a client computes from the rule; a fold step drops only the parts its event touched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hash_rule import independent_hash, legacy_independent_hash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ctxstore.domain import pages
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.pages import PartHashes, hash_like, legacy_hash, tree_hash
+from ctxstore.domain.state import EventNotApplicable, copy_content
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _event(kind: int, n: int) -> tuple[str, dict[str, Any]]:
+    """One event of each kind by number, referring to earlier ids so results, updates and
+    forgets land on earlier pages and buckets."""
+    k = kind % 9
+    if k == 0:
+        return "message", {"role": "user", "content": f"m{n}"}
+    if k == 1:
+        return "reasoning", {"thread_id": f"t{n % 3}", "content": f"r{n}"}
+    if k == 2:
+        return "tool_call", {"call_id": f"c{n % 40}", "tool": "t", "arguments": {"n": n}}
+    if k == 3:
+        return "tool_result", {"call_id": f"c{(n * 7) % 40}", "output": n}
+    if k == 4:
+        return "memory_stored", {"memory_id": f"k{n % 30}", "kind": "episodic",
+                                 "content": f"v{n}"}
+    if k == 5:
+        return "memory_updated", {"memory_id": f"k{(n * 3) % 30}", "content": f"u{n}"}
+    if k == 6:
+        return "memory_forgotten", {"memory_id": f"k{(n * 5) % 30}"}
+    if k == 7:
+        return "memory_linked", {"source_id": f"k{n % 4}", "target_id": f"k{n % 5}",
+                                 "relation": "r"}
+    return "mcp_state", {"server": f"s{n % 2}", "state": {"n": n}}
+
+
+def _fold(agent: AgentContext, kinds: list[int], start: int = 0) -> Iterator[None]:
+    for n, kind in enumerate(kinds, start):
+        type, data = _event(kind, n)
+        try:
+            agent.record(event_id=f"e{n}", type=type, data=data,
+                         timestamp=T0 + timedelta(seconds=n))
+        except EventNotApplicable:
+            continue
+        yield
+
+
+@settings(max_examples=150, deadline=None)
+@given(kinds=st.lists(st.integers(0, 8), max_size=120),
+       every=st.integers(1, 7), restore_at=st.integers(0, 130))
+def test_the_kept_hash_is_the_hash_from_nothing(kinds: list[int], every: int,
+                                                restore_at: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        # Pages of 3, groups of 2, 4 buckets: every boundary is crossed within a few events.
+        patch.setattr(pages, "PAGE", 3)
+        patch.setattr(pages, "GROUP", 2)
+        patch.setattr(pages, "BUCKETS", 4)
+        agent = AgentContext.start("a")
+        for n, _ in enumerate(_fold(agent, kinds)):
+            if n == restore_at:
+                agent.restore(event_id="back", content=copy_content(agent.content),
+                              provenance={}, timestamp=T0 + timedelta(days=1))
+            if n % every == 0:
+                assert agent.content_hash() == tree_hash(agent.content)
+        assert agent.content_hash() == tree_hash(agent.content)
+
+
+def test_the_rule_is_what_a_client_computes() -> None:
+    """Past a page (64), a group (64 pages) and with many buckets, at the real sizes."""
+    agent = AgentContext.start("a")
+    for _ in _fold(agent, [0] * (64 * 64 + 100) + [i % 9 for i in range(900)]):
+        pass
+    assert len(agent.content["messages"]) > 64 * 64
+    assert agent.content_hash() == independent_hash(agent.content)
+    assert legacy_hash(agent.content) == legacy_independent_hash(agent.content)
+
+
+def rehashed(agent: AgentContext) -> set[str]:
+    """The parts the next hash of `agent` computes again (not known from before)."""
+    parts = agent.part_hashes
+    missed: set[str] = set()
+    real = PartHashes._leaf
+
+    def leaf(self: PartHashes, key: str, value: Any) -> str:
+        if key not in self.leaves:
+            missed.add(key)
+        return real(self, key, value)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PartHashes, "_leaf", leaf)
+        digest = agent.content_hash()
+    assert digest == tree_hash(agent.content)
+    assert parts is agent.part_hashes
+    return missed
+
+
+def test_a_hash_computes_only_the_parts_events_changed() -> None:
+    agent = AgentContext.start("a")
+    agent.record(event_id="early", type="tool_call",
+                 data={"call_id": "early", "tool": "t", "arguments": {}}, timestamp=T0)
+    list(_fold(agent, [i % 9 for i in range(2000)]))
+    rehashed(agent)
+    assert rehashed(agent) == set()  # nothing changed: nothing hashed but groups and root
+    last = (len(agent.content["messages"]) - 1) // 64
+    list(_fold(agent, [0], start=5000))  # one message: its page only
+    assert rehashed(agent) == {f"m{last}"}
+    memory_id = sorted(agent.content["memories"])[0]
+    agent.record(event_id="u", type="memory_updated",
+                 data={"memory_id": memory_id, "content": "new"},
+                 timestamp=T0 + timedelta(days=2))
+    assert rehashed(agent) == {f"b{pages.bucket_of(memory_id)}"}
+    # A result for a call on the first page: that page only.
+    agent.record(event_id="r", type="tool_result", data={"call_id": "early", "output": 1},
+                 timestamp=T0 + timedelta(days=2))
+    assert rehashed(agent) == {"t0"}
+    thread = sorted(agent.content["reasoning"])[0]
+    steps = len(agent.content["reasoning"][thread])
+    agent.record(event_id="s", type="reasoning", data={"thread_id": thread, "content": "x"},
+                 timestamp=T0 + timedelta(days=2))
+    assert rehashed(agent) == {f"r|{thread}|{steps // 64}"}
+    # A restore replaces everything: every part again.
+    agent.restore(event_id="x", content=copy_content(agent.content), provenance={},
+                  timestamp=T0 + timedelta(days=3))
+    assert len(rehashed(agent)) > 20
+
+
+def test_a_hash_is_verified_in_its_own_scheme() -> None:
+    agent = AgentContext.start("a")
+    list(_fold(agent, list(range(9)) * 3))
+    content = agent.content
+    assert hash_like(content, legacy_independent_hash(content)) == legacy_independent_hash(
+        content)
+    assert hash_like(content, "sha256-tree1:00") == independent_hash(content)
+    assert legacy_hash(content) != tree_hash(content)
+    with pytest.raises(ValueError, match="no known scheme"):
+        hash_like(content, "md5:abc")
+
+
+def test_a_snapshot_starts_the_agent_with_its_addresses() -> None:
+    agent = AgentContext.start("a")
+    list(_fold(agent, [i % 9 for i in range(500)]))
+    snapshot = agent.take_snapshot()
+    back = snapshot.mutate(None)
+    assert rehashed(back) == set()
+    assert back.content_hash() == agent.content_hash()
+    list(_fold(back, [0, 1], start=900))
+    assert len(rehashed(back)) == 2  # the message page and the reasoning page grown

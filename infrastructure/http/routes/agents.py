@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import pydantic_core
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +19,7 @@ from ctxstore.domain.events import EVENT_TYPES, FieldError, InvalidEnvelope
 from ctxstore.domain.window import MAX_TAIL
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
-from ctxstore.infrastructure.http.cache import etag, none_match
+from ctxstore.infrastructure.http.cache import encode_json, etag, none_match
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.limits import BodyTooLarge
@@ -196,13 +195,13 @@ def get_context(
     tag = etag(located.key, located.version, located.package_id, variant)
     if none_match(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    cached = located.package_id is None
-    data = api.states.get(located.key, located.version, variant) if cached else None
-    if data is None:
-        # States can be megabytes: serialise once, in Rust, without re-validating the model.
-        data = pydantic_core.to_json(commands.answer(caller, cmd, located))
-        if cached:
-            api.states.put(located.key, located.version, data, variant)
+    def make() -> bytes:
+        # States can be megabytes: encode once, in native code, without re-validating.
+        return encode_json(commands.answer(caller, cmd, located))
+
+    # A checkpoint's state is read from the checkpoint, not cached under the agent's version.
+    data = make() if located.package_id is not None else api.states.get_or_make(
+        located.key, located.version, variant, make)
     return Response(data, media_type="application/json", headers={"ETag": tag})
 
 

@@ -57,6 +57,7 @@ from ctxstore.application.commands import Caller, ReadContext
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import parse_envelope
 from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.http.cache import encode_json
 from ctxstore.infrastructure.settings import Settings
 from devtools.services import free_port
 
@@ -287,10 +288,10 @@ def main() -> None:
 
         def read_json(agent_id: str, version: int | None = None, tail: int | None = None
                       ) -> bytes:
-            """The direct call: the same command the route runs, and JSON bytes of it."""
-            state = services.commands.read(caller, ReadContext(agent_id=agent_id,
-                                                               version=version, tail=tail))
-            return json.dumps(state).encode()
+            """The direct call: the same command the route runs, and JSON bytes of it by the
+            route's own encoder (so the ratio is what HTTP adds, not a slower encoder)."""
+            return encode_json(services.commands.read(
+                caller, ReadContext(agent_id=agent_id, version=version, tail=tail)))
 
         context = f"/api/v1/agents/{agent}/context"
         rng = random.Random(7)

@@ -158,3 +158,29 @@ def test_one_tenants_entry_never_answers_another(keyed_server: LiveServer) -> No
         # A tenant without the agent sees nothing, cached or not.
         assert c.get(f"/api/v1/agents/{agent}/context",
                      headers={"X-API-Key": "key-c"}).status_code == 404
+
+
+def test_the_websocket_and_get_share_one_encoded_answer(server: LiveServer) -> None:
+    import json
+
+    from websockets.sync.client import connect
+
+    agent = f"ws-cache-{uuid.uuid4().hex[:8]}"
+    states: StateCache = server.app.state.api.states
+    with server.client() as c:
+        events = _events(agent, 4)
+        events[0]["data"]["content"] = "é \u2028 \"quoted\""  # spliced as is, still JSON
+        c.post(f"/api/v1/agents/{agent}/events", json=events).raise_for_status()
+        made = states.made
+        with connect(server.ws_url) as ws:
+            ws.send(json.dumps({"action": "context", "agent_id": agent, "tail": 2,
+                                "request_id": "r\u00e9"}))
+            reply = json.loads(ws.recv(timeout=30))
+        assert reply["type"] == "context" and reply["request_id"] == "r\u00e9"
+        over_http = c.get(f"/api/v1/agents/{agent}/context", params={"tail": 2})
+        assert reply["data"] == over_http.json() and states.made == made + 1
+        with connect(server.ws_url) as ws:
+            ws.send(json.dumps({"action": "context", "agent_id": agent}))
+            whole = json.loads(ws.recv(timeout=30))
+        assert "request_id" not in whole and whole["data"]["messages"][0]["content"] == (
+            "é \u2028 \"quoted\"")

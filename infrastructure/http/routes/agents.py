@@ -19,11 +19,12 @@ from ctxstore.domain.events import EVENT_TYPES, FieldError, InvalidEnvelope
 from ctxstore.domain.window import MAX_TAIL
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
-from ctxstore.infrastructure.http.cache import encode_json, etag, none_match
+from ctxstore.infrastructure.http.cache import etag, none_match
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.limits import BodyTooLarge
 from ctxstore.infrastructure.http.params import NoQuery, command
+from ctxstore.infrastructure.http.reads import encoded_answer
 from ctxstore.infrastructure.http.schemas import (
     AgentOut,
     AgentPage,
@@ -195,13 +196,7 @@ def get_context(
     tag = etag(located.key, located.version, located.package_id, variant)
     if none_match(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    def make() -> bytes:
-        # States can be megabytes: encode once, in native code, without re-validating.
-        return encode_json(commands.answer(caller, cmd, located))
-
-    # A checkpoint's state is read from the checkpoint, not cached under the agent's version.
-    data = make() if located.package_id is not None else api.states.get_or_make(
-        located.key, located.version, variant, make)
+    data = encoded_answer(api, caller, cmd, located)
     return Response(data, media_type="application/json", headers={"ETag": tag})
 
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,14 +22,12 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from support import make_settings
+from test_http_serve_security import running
 from websockets.sync.client import connect
 
 from ctxstore.application.commands import LOCAL, StartAutoCheckpoints
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.settings import Settings
-from devtools.services import free_port
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -40,7 +35,6 @@ class Workers:
     url: str
     metrics_dir: Path
     settings: Settings
-    process: subprocess.Popen[bytes]
     log: Path
 
     def per_worker(self, name: str) -> dict[int, float]:
@@ -81,35 +75,14 @@ def workers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     services.close()
     metrics_dir = tmp / "metrics"
     metrics_dir.mkdir()
-    port = free_port()
     log = tmp / "serve.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ctxstore", "serve", "--port", str(port), "--workers", "2",
-             "--log-level", "warning"],
-            env=env_of(settings, metrics_dir, CONTEXT_CHECKPOINT_INTERVAL_MINUTES="0"),
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    live = Workers(f"http://127.0.0.1:{port}", metrics_dir, settings, process, log)
-    try:
-        def up() -> bool:
-            assert process.poll() is None, log.read_text()
-            try:
-                return httpx.get(live.url + "/healthz", timeout=2).status_code in (200, 503)
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, "the server")
-        # Both workers serving: each has written its metric files (after a request each).
-        wait_for(lambda: (httpx.get(live.url + "/healthz", timeout=5).status_code > 0
-                          and len(live.per_worker("ctxstore_http_requests_total")) == 2),
-                 "both workers to answer")
+    env = env_of(settings, metrics_dir, CONTEXT_CHECKPOINT_INTERVAL_MINUTES="0")
+    with running(["--workers", "2", "--log-level", "warning"], env, log) as url:
+        live = Workers(url, metrics_dir, settings, log)
+        # Both workers up: each has made its app, so written its metric files.
+        wait_for(lambda: len(live.per_worker("ctxstore_http_requests_total")) == 2,
+                 "both workers")
         yield live
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def post(url: str, agent: str, text: str) -> None:

@@ -247,6 +247,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--requests-per-client", type=int, default=None)
     parser.add_argument("--workers", type=int, default=1, help="ctxstore serve --workers")
+    parser.add_argument("--pool-size", type=int, default=10,
+                        help="CONTEXT_DATABASE_POOL_SIZE of each server worker")
     parser.add_argument("--dsn", default=os.environ.get(
         "CONTEXT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -258,7 +260,7 @@ def main() -> None:
     schema = fresh_schema(args.dsn, "bench_http")
     url = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "CONTEXT_STORAGE_BACKEND": "postgres", "CONTEXT_DATABASE_URL": args.dsn,
-           "CONTEXT_DATABASE_SCHEMA": schema, "CONTEXT_DATABASE_POOL_SIZE": "10",
+           "CONTEXT_DATABASE_SCHEMA": schema, "CONTEXT_DATABASE_POOL_SIZE": str(args.pool_size),
            "CONTEXT_CHECKPOINT_INTERVAL_MINUTES": "0"}
     env.pop("CONTEXT_API_KEYS", None)
     server = started_server(args, env, url)
@@ -334,6 +336,7 @@ def main() -> None:
         result = {
             "benchmark": "http",
             "workers": args.workers,
+            "pool_size": args.pool_size,
             "cores": os.cpu_count(),
             "events": events,
             "clients": clients,

@@ -207,6 +207,20 @@ def cpu_budget(per_request_ms: float, clients: int, target_ms: float) -> dict[st
             "target_ms": target_ms, "reachable": floor <= target_ms}
 
 
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: uvicorn's supervisor stops its workers first. Should it hang, its workers are
+    killed along with it (a killed supervisor leaves them serving, holding connections)."""
+    workers = psutil.Process(server.pid).children(recursive=True)
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    for worker in workers:
+        if worker.is_running():
+            worker.kill()
+
+
 def started_server(args: argparse.Namespace, env: dict[str, str], url: str
                    ) -> subprocess.Popen[bytes]:
     port = url.rsplit(":", 1)[1]
@@ -221,6 +235,7 @@ def started_server(args: argparse.Namespace, env: dict[str, str], url: str
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline or server.poll() is not None:
+            stop(server)
             raise SystemExit("the server did not start")
         time.sleep(0.2)
 
@@ -263,13 +278,15 @@ def main() -> None:
            "CONTEXT_DATABASE_SCHEMA": schema, "CONTEXT_DATABASE_POOL_SIZE": str(args.pool_size),
            "CONTEXT_CHECKPOINT_INTERVAL_MINUTES": "0"}
     env.pop("CONTEXT_API_KEYS", None)
-    server = started_server(args, env, url)
-    cpu = Cpu(server.pid)
-    services = bootstrap(Settings(storage_backend="postgres", database_url=args.dsn,
-                                  database_schema=schema, checkpoint_interval_minutes=0))
-    store = services.store
-    caller = Caller(tenant=LOCAL_TENANT, keyed=False)
-    try:
+    server: subprocess.Popen[bytes] | None = None
+    services = None
+    try:  # from here on, whatever fails, the server (and its workers) stop and the schema goes
+        server = started_server(args, env, url)
+        cpu = Cpu(server.pid)
+        services = bootstrap(Settings(storage_backend="postgres", database_url=args.dsn,
+                                      database_schema=schema, checkpoint_interval_minutes=0))
+        store = services.store
+        caller = Caller(tenant=LOCAL_TENANT, keyed=False)
         agent = "bench-agent"
         batches = [[envelope(agent, i) for i in range(start, min(events, start + args.batch))]
                    for start in range(0, events, args.batch)]
@@ -383,12 +400,10 @@ def main() -> None:
         }
         print(json.dumps(result, indent=2))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        services.close()
+        if server is not None:
+            stop(server)
+        if services is not None:
+            services.close()
         drop_schema(args.dsn, schema)
 
 

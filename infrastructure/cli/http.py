@@ -64,8 +64,10 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     workers: Annotated[int, typer.Option(
-        help="Worker processes (uvicorn's). One serves best on two cores (bench/http.py); "
-             "more share metrics, checkpoint rounds and live follow.", min=1, max=64)] = 1,
+        help="Worker processes (uvicorn's). On two cores one gives the lower p99 (each "
+             "worker reads and caches a new version itself) and two more cached answers a "
+             "second (bench/http.py). Metrics, checkpoint rounds and live follow stay right "
+             "with several.", min=1, max=64)] = 1,
     allow_unauthenticated_remote: Annotated[bool, typer.Option(
         "--allow-unauthenticated-remote",
         help="Listen on a non-loopback address without CONTEXT_API_KEYS (unsafe: anyone who "

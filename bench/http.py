@@ -1,14 +1,26 @@
 # ruff: noqa: E402
-"""HTTP API benchmark: GET context latency under concurrency, POST events throughput.
+"""HTTP API benchmark: GET context against the direct store call, under the same concurrency.
 
-Starts `ctxstore serve` (a real uvicorn, in its own process) over a fresh PostgreSQL schema,
-records an agent of N events through POST batches (timed: the POST throughput), then has C
-concurrent clients GET its context (now, and at random versions). Baselines in the same run:
-the same store calls made directly in-process (no HTTP), and a trivial HTTP route (a static
-file) under the same concurrency. Prints JSON.
+Starts `ctxstore serve` (a real uvicorn, in its own process, `--workers N`) over a fresh
+PostgreSQL schema and measures, each against a baseline taken in the same run:
 
-    .venv/bin/python bench/http.py            # 10k events, 50 clients
-    .venv/bin/python bench/http.py --quick    # 2k events, 20 clients
+- POST events throughput (a synthetic agent, batches), against `store.record` directly;
+- GET context at a version and now, one client in a row against the direct call in a row
+  (cold: every version asked once, so nothing is cached; warm: asked again), and C clients at
+  once against the direct call made by C threads at once;
+- GET `?tail=50` of a large real-trace agent (the real traces cycled: 10k events in --quick,
+  100k in full), C clients, after one cold read;
+- unchanged GETs with `If-None-Match` (answered 304), one client and C clients;
+- a trivial route (a static file): what any request costs here.
+
+Every figure comes with the server's CPU per request (its process tree) and the client's, since
+server and clients share this machine's cores; `cpu_budget` says what they leave. The client is
+a plain keep-alive HTTP/1.1 connection per simulated client (httpx costs more CPU per request
+than the server's cached answer, on the same cores). Prints JSON.
+
+    .venv/bin/python bench/http.py                  # 100k-event trace agent, 20 clients
+    .venv/bin/python bench/http.py --quick          # 10k-event trace agent
+    .venv/bin/python bench/http.py --quick --workers 2
 """
 
 from __future__ import annotations
@@ -25,21 +37,32 @@ import asyncio
 import json
 import os
 import random
+import resource
 import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, latency_summary
+from bench.restore import TRACES, cycled, real_events
+from ctxstore.application.commands import Caller, ReadContext
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import parse_envelope
-from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.bootstrap import bootstrap
+from ctxstore.infrastructure.http.cache import encode_json
 from ctxstore.infrastructure.settings import Settings
 from devtools.services import free_port
+
+TARGETS = {"at_version_p50_ratio_vs_direct": 2.0, "tail_p99_ms": 20.0,
+           "if_none_match_p99_ms": 5.0}
 
 
 def envelope(agent: str, i: int) -> dict[str, Any]:
@@ -57,73 +80,213 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
             if k in ("p50_ms", "p99_ms", "mean_ms", "n")}
 
 
-async def hammer(url: str, paths: list[str], clients: int, per_client: int) -> dict[str, Any]:
-    """`clients` concurrent connections, each making `per_client` GETs in a row."""
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        async def one(n: int) -> None:
-            rng = random.Random(n)
-            for _ in range(per_client):
-                started = time.perf_counter()
-                r = await client.get(rng.choice(paths))
-                latencies.append(time.perf_counter() - started)
-                r.raise_for_status()
+# The client ------------------------------------------------------------------------------------
+class Connection:
+    """One keep-alive HTTP/1.1 connection: GET, read the status, headers and a
+    Content-Length body (what uvicorn sends for these routes)."""
 
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str, headers: dict[str, str] | None = None
+                  ) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                          f"{extra}\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        got = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(":") for line in lines[1:] if line)}
+        body = await self.reader.readexactly(int(got.get("content-length", "0")))
+        return status, got, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Cpu:
+    """CPU seconds of the server's process tree (all its workers) and of this process."""
+
+    def __init__(self, server_pid: int):
+        self.server = psutil.Process(server_pid)
+
+    def server_s(self) -> float:
+        total = 0.0
+        for p in [self.server, *self.server.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+    @staticmethod
+    def client_s() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)  # this process: its threads too
+        return r.ru_utime + r.ru_stime
+
+
+def hammer(url: str, cpu: Cpu, paths: list[str], clients: int, per_client: int,
+           headers: dict[str, str] | None = None, expect: int = 200) -> dict[str, Any]:
+    """`clients` connections at once, each making `per_client` GETs in a row (path drawn at
+    random per request; in order when there is one client): latencies, rate, CPU/request."""
+    host, port = url.removeprefix("http://").split(":")
+    latencies: list[float] = []
+
+    async def one(n: int) -> None:
+        rng = random.Random(n)
+        conn = Connection(host, int(port))
+        try:
+            for i in range(per_client):
+                path = paths[i % len(paths)] if clients == 1 else rng.choice(paths)
+                started = time.perf_counter()
+                status, _, body = await conn.get(path, headers)
+                latencies.append(time.perf_counter() - started)
+                if status != expect:
+                    raise SystemExit(f"GET {path}: {status}, expected {expect}: {body[:300]!r}")
+        finally:
+            conn.close()
+
+    async def all_clients() -> float:
         started = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(clients)))
-        elapsed = time.perf_counter() - started
-    return {**percentiles(latencies), "requests_per_s": round(len(latencies) / elapsed, 1)}
+        return time.perf_counter() - started
+
+    server0, client0 = cpu.server_s(), cpu.client_s()
+    elapsed = asyncio.run(all_clients())
+    server1, client1 = cpu.server_s(), cpu.client_s()
+    n = len(latencies)
+    return {**percentiles(latencies), "clients": clients,
+            "requests_per_s": round(n / elapsed, 1),
+            "server_cpu_ms_per_request": round((server1 - server0) / n * 1000, 3),
+            "client_cpu_ms_per_request": round((client1 - client0) / n * 1000, 3)}
 
 
-def direct(store: Any, agent: str, versions: list[int | None], n: int) -> dict[str, Any]:
-    samples = []
-    for i in range(n):
-        started = time.perf_counter()
-        state = store.context(agent, version=versions[i % len(versions)])
-        json.dumps(state)
-        samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+# The direct call -------------------------------------------------------------------------------
+def direct(call: Callable[[int], Any], n: int, threads: int = 1) -> dict[str, Any]:
+    """`call(i)` n times in a row (threads=1), or spread over `threads` threads at once (as
+    the HTTP clients are): latencies and CPU per call."""
+    samples: list[float] = []
+
+    def worker(offset: int) -> None:
+        for i in range(offset, n, threads):
+            started = time.perf_counter()
+            call(i)
+            samples.append(time.perf_counter() - started)
+
+    cpu0 = Cpu.client_s()
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return {**percentiles(samples), "threads": threads,
+            "cpu_ms_per_call": round((Cpu.client_s() - cpu0) / n * 1000, 3)}
+
+
+def ratio(http: dict[str, Any], base: dict[str, Any], key: str = "p50_ms") -> float:
+    return round(http[key] / base[key], 2)
+
+
+def cpu_budget(per_request_ms: float, clients: int, target_ms: float) -> dict[str, Any]:
+    """What the cores allow: C requests in flight, each needing `per_request_ms` of CPU
+    (server and client), cannot all finish sooner than C x that over the cores; the last of
+    them (the p99 of a closed loop) waits about that long whatever the server does."""
+    cores = os.cpu_count() or 1
+    floor = clients * per_request_ms / cores
+    return {"cores": cores, "cpu_ms_per_request_server_and_client": round(per_request_ms, 3),
+            "clients": clients, "p99_floor_ms": round(floor, 2),
+            "cpu_ms_per_request_for_target": round(target_ms * cores / clients, 3),
+            "target_ms": target_ms, "reachable": floor <= target_ms}
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: uvicorn's supervisor stops its workers first. Should it hang, its workers are
+    killed along with it (a killed supervisor leaves them serving, holding connections)."""
+    workers = psutil.Process(server.pid).children(recursive=True)
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    for worker in workers:
+        if worker.is_running():
+            worker.kill()
+
+
+def started_server(args: argparse.Namespace, env: dict[str, str], url: str
+                   ) -> subprocess.Popen[bytes]:
+    port = url.rsplit(":", 1)[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ctxstore", "serve", "--port", port, "--log-level", "warning",
+         "--workers", str(args.workers)], cwd=REPO, env=env)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code in (200, 503):
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            stop(server)
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
+
+
+def load_trace_agent(store: Any, agent: str, events: int, batch: int) -> dict[str, Any]:
+    base, info, _ = real_events(TRACES)
+    stream: Iterator[Any] = cycled(base, agent, events)
+    started = time.perf_counter()
+    while chunk := [e for _, e in zip(range(batch), stream, strict=False)]:
+        store.record(chunk)
+    return {"events": events, "trace_events": info["cycle_events"],
+            "load_s": round(time.perf_counter() - started, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2k events, 20 clients")
-    parser.add_argument("--events", type=int, default=None)
-    parser.add_argument("--clients", type=int, default=None)
+    parser.add_argument("--quick", action="store_true",
+                        help="2k synthetic events, a 10k-event trace agent")
+    parser.add_argument("--events", type=int, default=None,
+                        help="events of the synthetic agent (default 2k quick, 10k)")
+    parser.add_argument("--trace-events", type=int, default=None,
+                        help="events of the real-trace agent (default 10k quick, 100k)")
+    parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--requests-per-client", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="ctxstore serve --workers")
+    parser.add_argument("--pool-size", type=int, default=10,
+                        help="CONTEXT_DATABASE_POOL_SIZE of each server worker")
     parser.add_argument("--dsn", default=os.environ.get(
         "CONTEXT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     events = args.events or (2000 if args.quick else 10_000)
-    clients = args.clients or (20 if args.quick else 50)
-    per_client = args.requests_per_client or (5 if args.quick else 10)
+    trace_events = args.trace_events or (10_000 if args.quick else 100_000)
+    clients = args.clients
+    per_client = args.requests_per_client or (20 if args.quick else 50)
 
     schema = fresh_schema(args.dsn, "bench_http")
-    port = free_port()
+    url = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "CONTEXT_STORAGE_BACKEND": "postgres", "CONTEXT_DATABASE_URL": args.dsn,
-           "CONTEXT_DATABASE_SCHEMA": schema, "CONTEXT_DATABASE_POOL_SIZE": "10",
+           "CONTEXT_DATABASE_SCHEMA": schema, "CONTEXT_DATABASE_POOL_SIZE": str(args.pool_size),
            "CONTEXT_CHECKPOINT_INTERVAL_MINUTES": "0"}
     env.pop("CONTEXT_API_KEYS", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ctxstore", "serve", "--port", str(port),
-         "--log-level", "warning"], cwd=REPO, env=env)
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(storage_backend="postgres", database_url=args.dsn,
-                        database_schema=schema)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
-
+    server: subprocess.Popen[bytes] | None = None
+    services = None
+    try:  # from here on, whatever fails, the server (and its workers) stop and the schema goes
+        server = started_server(args, env, url)
+        cpu = Cpu(server.pid)
+        services = bootstrap(Settings(storage_backend="postgres", database_url=args.dsn,
+                                      database_schema=schema, checkpoint_interval_minutes=0))
+        store = services.store
+        caller = Caller(tenant=LOCAL_TENANT, keyed=False)
         agent = "bench-agent"
         batches = [[envelope(agent, i) for i in range(start, min(events, start + args.batch))]
                    for start in range(0, events, args.batch)]
@@ -133,8 +296,6 @@ def main() -> None:
                 r = client.post(f"/api/v1/agents/{agent}/events", json=batch)
                 assert r.status_code == 201, r.text
             post_s = time.perf_counter() - started
-
-        store = build_store(settings)
         raw_agent = "bench-raw"
         raw_batches = [[parse_envelope(envelope(raw_agent, i))
                         for i in range(start, min(events, start + args.batch))]
@@ -144,19 +305,56 @@ def main() -> None:
             store.record(raw_batch)
         raw_s = time.perf_counter() - started
 
-        versions: list[int | None] = [random.Random(i).randint(1, events) for i in range(200)]
-        now_paths = [f"/api/v1/agents/{agent}/context"]
-        at_paths = [f"/api/v1/agents/{agent}/context?version={v}" for v in versions]
-        asyncio.run(hammer(url, now_paths, 4, 2))  # warm up
-        get_now = asyncio.run(hammer(url, now_paths, clients, per_client))
-        get_at = asyncio.run(hammer(url, at_paths, clients, per_client))
-        trivial = asyncio.run(hammer(url, ["/static/style.css"], clients, per_client))
-        direct_now = direct(store, agent, [None], 20)
-        direct_at = direct(store, agent, versions, 50)
-        size = len(httpx.get(url + now_paths[0], timeout=60).content)
-        store.close()
+        def read_json(agent_id: str, version: int | None = None, tail: int | None = None
+                      ) -> bytes:
+            """The direct call: the same command the route runs, and JSON bytes of it by the
+            route's own encoder (so the ratio is what HTTP adds, not a slower encoder)."""
+            return encode_json(services.commands.read(
+                caller, ReadContext(agent_id=agent_id, version=version, tail=tail)))
+
+        context = f"/api/v1/agents/{agent}/context"
+        rng = random.Random(7)
+        cold_versions = rng.sample(range(1, events + 1), min(200, events))
+        cold_paths = [f"{context}?version={v}" for v in cold_versions]
+        hammer(url, cpu, ["/static/style.css", context], 2, 4)  # warm up both
+        at_cold = hammer(url, cpu, cold_paths, 1, len(cold_paths))  # each version once
+        at_warm = hammer(url, cpu, cold_paths, 1, len(cold_paths))  # the same again: cached
+        direct_at = direct(lambda i: read_json(agent, cold_versions[i % len(cold_versions)]),
+                           len(cold_versions))
+        concurrent_versions = rng.sample(range(1, events + 1), min(events, 1000))
+        at_concurrent = hammer(url, cpu, [f"{context}?version={v}" for v in concurrent_versions],
+                               clients, per_client)
+        direct_at_concurrent = direct(
+            lambda i: read_json(agent, concurrent_versions[i % len(concurrent_versions)]),
+            clients * per_client, threads=clients)
+        now_one = hammer(url, cpu, [context], 1, 200)
+        now_concurrent = hammer(url, cpu, [context], clients, per_client)
+        direct_now = direct(lambda i: read_json(agent), 50)
+        trivial_one = hammer(url, cpu, ["/static/style.css"], 1, 200)
+        trivial = hammer(url, cpu, ["/static/style.css"], clients, per_client)
+
+        trace_agent = "bench-trace"
+        trace = load_trace_agent(store, trace_agent, trace_events, args.batch)
+        tail_path = f"/api/v1/agents/{trace_agent}/context?tail=50"
+        first = hammer(url, cpu, [tail_path], 1, 1)  # cold: reads the state
+        tail = hammer(url, cpu, [tail_path], clients, per_client)
+        direct_tail = direct(lambda i: read_json(trace_agent, tail=50), 5)
+        tag = httpx.get(url + tail_path, timeout=300).headers["etag"]
+        unchanged = {"If-None-Match": tag}
+        inm_one = hammer(url, cpu, [tail_path], 1, 200, unchanged, expect=304)
+        inm = hammer(url, cpu, [tail_path], clients, per_client, unchanged, expect=304)
+        size = len(httpx.get(url + context, timeout=60).content)
+        tail_size = len(httpx.get(url + tail_path, timeout=300).content)
+
+        def both_cpu(figures: dict[str, Any]) -> float:
+            return float(figures["server_cpu_ms_per_request"]
+                         + figures["client_cpu_ms_per_request"])
+
         result = {
             "benchmark": "http",
+            "workers": args.workers,
+            "pool_size": args.pool_size,
+            "cores": os.cpu_count(),
             "events": events,
             "clients": clients,
             "requests_per_client": per_client,
@@ -167,22 +365,45 @@ def main() -> None:
                 "direct_store_events_per_s": round(events / raw_s, 1),
                 "ratio_http_vs_direct": round((events / post_s) / (events / raw_s), 3),
             },
-            "get_context_now": {**get_now, "direct_store_call": direct_now,
-                                "p50_ratio_vs_direct": round(
-                                    get_now["p50_ms"] / direct_now["p50_ms"], 2)},
-            "get_context_at_version": {**get_at, "direct_store_call": direct_at,
-                                       "p50_ratio_vs_direct": round(
-                                           get_at["p50_ms"] / direct_at["p50_ms"], 2)},
-            "trivial_route_baseline": trivial,
-            "note": "server and client share the machine's cores; direct calls are sequential",
+            "get_context_at_version": {
+                "one_client_cold": {**at_cold, "p50_ratio_vs_direct": ratio(at_cold, direct_at)},
+                "one_client_cached": {**at_warm,
+                                      "p50_ratio_vs_direct": ratio(at_warm, direct_at)},
+                "direct_store_call": direct_at,
+                "concurrent": {**at_concurrent, "direct_store_call": direct_at_concurrent,
+                               "p50_ratio_vs_direct": ratio(at_concurrent,
+                                                            direct_at_concurrent)},
+                "target_p50_ratio": TARGETS["at_version_p50_ratio_vs_direct"],
+            },
+            "get_context_now": {
+                "one_client": {**now_one, "p50_ratio_vs_direct": ratio(now_one, direct_now)},
+                "concurrent": now_concurrent,
+                "direct_store_call": direct_now,
+            },
+            "get_tail_50_trace_agent": {
+                **trace, "response_bytes": tail_size,
+                "first_read_cold": first, "concurrent": tail,
+                "direct_store_call_uncached": direct_tail,
+                "target_p99_ms": TARGETS["tail_p99_ms"],
+                "cpu_budget": cpu_budget(both_cpu(tail), clients, TARGETS["tail_p99_ms"]),
+            },
+            "if_none_match_unchanged": {
+                "one_client": inm_one, "concurrent": inm,
+                "target_p99_ms": TARGETS["if_none_match_p99_ms"],
+                "cpu_budget": cpu_budget(both_cpu(inm), clients,
+                                         TARGETS["if_none_match_p99_ms"]),
+            },
+            "trivial_route_baseline": {"one_client": trivial_one, "concurrent": trivial},
+            "note": "server, PostgreSQL and the clients share the machine's cores; "
+                    "`concurrent` is `clients` connections at once, each in a row; its "
+                    "direct_store_call runs as many threads at once in one process",
         }
         print(json.dumps(result, indent=2))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server is not None:
+            stop(server)
+        if services is not None:
+            services.close()
         drop_schema(args.dsn, schema)
 
 

@@ -75,7 +75,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key of CONTEXT_API_KE
 UNAUTHORIZED = "a valid API key is required (header X-API-Key or Authorization: Bearer <key>)"
 
 
-def require_tenant(
+async def require_tenant(
     request: Request,
     api_key: Annotated[str | None, Depends(_api_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
@@ -139,8 +139,8 @@ def websocket_tenant(websocket: WebSocket) -> str | None:
     return ring.tenant_for(websocket_key(websocket))
 
 
-def require_caller(request: Request, tenant: Annotated[str, Depends(require_tenant)]
-                   ) -> Caller:
+async def require_caller(request: Request, tenant: Annotated[str, Depends(require_tenant)]
+                         ) -> Caller:
     """The caller the commands act for: the key's tenant (the local one without keys)."""
     return Caller(tenant=tenant, keyed=request.app.state.api.keys.enabled)
 

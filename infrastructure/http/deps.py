@@ -40,7 +40,7 @@ def api_of(conn: HTTPConnection) -> Api:
     return api
 
 
-def get_api(request: Request) -> Api:
+async def get_api(request: Request) -> Api:
     return api_of(request)
 
 

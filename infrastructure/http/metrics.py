@@ -10,15 +10,23 @@ Stored-vs-raw bytes come from a compressor wrapper: it sees every event and snap
 writes, before (raw) and after (stored) compression. Dead letters are the message count of the
 NATS `CTX_DLQ` stream, read at scrape time, since the ingest workers that write them are other
 processes.
+
+Several server workers (`ctxstore serve --workers N`) share their figures through
+prometheus-client's multiprocess mode: with PROMETHEUS_MULTIPROC_DIR set (serve sets it before
+it starts the workers) each process writes its values to files there and `/metrics`, whichever
+worker answers it, sums the counters and histograms of all, the open WebSockets of the live
+ones, and gives the store-wide gauges as last set (`mostrecent`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from typing import Any, Final
 
 from eventsourcing.persistence import Compressor
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from ctxstore.application.operation_log import (
     OPERATIONS,
@@ -26,6 +34,9 @@ from ctxstore.application.operation_log import (
     OperationGroup,
     PerformanceSummary,
 )
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+LAST_SET: Final = "mostrecent"  # a store-wide figure, set at scrape time by the worker scraped
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -43,7 +54,8 @@ class Metrics:
                                        registry=r)
         self.dead_letters = Gauge("ctxstore_dead_letters",
                                   "Messages in the NATS dead-letter stream CTX_DLQ "
-                                  "(-1 when NATS cannot be reached).", registry=r)
+                                  "(-1 when NATS cannot be reached).", registry=r,
+                                  multiprocess_mode=LAST_SET)
         self.capture_seconds = Histogram("ctxstore_capture_seconds", "Checkpoint capture time.",
                                          buckets=DURATION_BUCKETS, registry=r)
         self.restore_seconds = Histogram("ctxstore_restore_seconds", "Restore time.",
@@ -59,25 +71,37 @@ class Metrics:
                                          ["method", "route"], buckets=DURATION_BUCKETS,
                                          registry=r)
         self.websockets = Gauge("ctxstore_websockets", "Open WebSocket connections.",
-                                registry=r)
+                                registry=r, multiprocess_mode="livesum")
         store = "(every process's, from the store's operation log)"
         self.operations = Gauge("ctxstore_operations",
                                 f"Capture and restore attempts by outcome {store}.",
-                                ["operation", "outcome", "trigger"], registry=r)
+                                ["operation", "outcome", "trigger"], registry=r,
+                                multiprocess_mode=LAST_SET)
         self.operation_ms = Gauge("ctxstore_operation_duration_ms_sum",
                                   f"Total time of those attempts, in ms {store}.",
-                                  ["operation", "outcome", "trigger"], registry=r)
+                                  ["operation", "outcome", "trigger"], registry=r,
+                                  multiprocess_mode=LAST_SET)
         self.checkpoint_bytes = Gauge("ctxstore_checkpoint_bytes",
                                       f"Sizes of the checkpoints captured {store}: original, "
                                       "compressed, saved (original - compressed).", ["kind"],
-                                      registry=r)
+                                      registry=r, multiprocess_mode=LAST_SET)
         self.compression_ratio = Gauge("ctxstore_checkpoint_compression_ratio",
                                        "Average compressed / original size of the checkpoints "
-                                       f"captured {store} (NaN before any).", registry=r)
+                                       f"captured {store} (NaN before any).", registry=r,
+                                       multiprocess_mode=LAST_SET)
         self.restore_success_rate = Gauge("ctxstore_restore_success_rate",
                                           "Restores succeeded / (succeeded + failed); rejected "
                                           f"requests are not failures {store} (NaN before any).",
-                                          registry=r)
+                                          registry=r, multiprocess_mode=LAST_SET)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of this process, or of every worker's in multiprocess mode."""
+        directory = os.environ.get(MULTIPROC_DIR)
+        if not directory:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry)
 
     def observe_operations(self, summary: PerformanceSummary) -> None:
         """Set the store-wide gauges from the operation log's summary (every label set, so a

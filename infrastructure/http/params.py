@@ -180,7 +180,7 @@ def model_params(model: type[M]) -> Callable[[Request], Awaitable[M]]:
     return dependency
 
 
-def no_query(request: Request) -> None:
+async def no_query(request: Request) -> None:
     """For a state-changing route whose input is all in its body: a query parameter would be
     silently ignored, so it is refused."""
     errors = [_unknown("query", name, []) for name in request.query_params]
@@ -191,7 +191,7 @@ def no_query(request: Request) -> None:
 NoQuery = Annotated[None, Depends(no_query)]
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:
     """For a reading route with declared query parameters: one it does not declare (a typo,
     or the seed's name for a filter it lacks) is refused, never silently ignored."""
     route = request.scope.get("route")

@@ -65,6 +65,7 @@ from ctxstore.infrastructure.http.auth import (
 from ctxstore.infrastructure.http.deps import Api, api_of
 from ctxstore.infrastructure.http.errors import field_of, status_for
 from ctxstore.infrastructure.http.hub import Subscription
+from ctxstore.infrastructure.http.reads import encoded_read
 from ctxstore.infrastructure.http.schemas import ErrorBody, FieldErrorOut
 from ctxstore.infrastructure.http.ws_auto import AUTO_CHECKPOINT_ACTIONS, auto_checkpoint_action
 
@@ -123,6 +124,15 @@ class Connection:
             message["request_id"] = request_id
         # printable: an echoed request_id may hold a lone surrogate, which UTF-8 cannot carry.
         text = bounds.printable(json.dumps(message, ensure_ascii=False, default=str))
+        async with self.send_lock:
+            await self.ws.send_text(text)
+
+    async def send_encoded(self, type_: str, data: bytes, request_id: Any = None) -> None:
+        """A reply whose `data` is JSON already encoded (a cached context read): spliced in,
+        not decoded and encoded again."""
+        rid = "" if request_id is None else (
+            ',"request_id":' + bounds.printable(json.dumps(request_id, ensure_ascii=False)))
+        text = '{"type":' + json.dumps(type_) + ',"data":' + data.decode() + rid + "}"
         async with self.send_lock:
             await self.ws.send_text(text)
 
@@ -207,8 +217,8 @@ class Connection:
                                           "versions": dict(self.cursors)}, request_id)
         elif action == "context":
             read = command_of(ReadContext, message)
-            out = await run_in_threadpool(self.api.services.commands.read, self.caller, read)
-            await self.send("context", out, request_id)
+            data = await run_in_threadpool(encoded_read, self.api, self.caller, read)
+            await self.send_encoded("context", data, request_id)
         elif action == "capture":
             self._spawn(self._run(command_of(Capture, message), request_id))
         elif action == "restore":

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import pydantic_core
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +24,7 @@ from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.limits import BodyTooLarge
 from ctxstore.infrastructure.http.params import NoQuery, command
+from ctxstore.infrastructure.http.reads import encoded_answer
 from ctxstore.infrastructure.http.schemas import (
     AgentOut,
     AgentPage,
@@ -196,13 +196,7 @@ def get_context(
     tag = etag(located.key, located.version, located.package_id, variant)
     if none_match(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    cached = located.package_id is None
-    data = api.states.get(located.key, located.version, variant) if cached else None
-    if data is None:
-        # States can be megabytes: serialise once, in Rust, without re-validating the model.
-        data = pydantic_core.to_json(commands.answer(caller, cmd, located))
-        if cached:
-            api.states.put(located.key, located.version, data, variant)
+    data = encoded_answer(api, caller, cmd, located)
     return Response(data, media_type="application/json", headers={"ETag": tag})
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from ctxstore.application.operation_log import performance_summary
@@ -102,4 +102,4 @@ async def metrics(api: ApiDep, tenant: Tenant) -> Response:
     # Every tenant's: /metrics is the operator's (keyed once keys are configured).
     api.metrics.observe_operations(await run_in_threadpool(
         performance_summary, api.store.operations, None))
-    return Response(generate_latest(api.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(api.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -22,7 +22,8 @@ from uuid import UUID
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Compressor, Mapper, StoredEvent
 
-from ctxstore.application.mapped import MappedEvents
+from ctxstore.application.chain import GENESIS, EventChain
+from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
@@ -62,8 +63,13 @@ class ContextStore(StoreReads):
         compressor: Compressor | None = None,
         snapshot_interval: int = 100,
         snapshot_growth: float = 0.25,
+        chain: EventChain | None = None,
     ):
         self._compressor = compressor
+        self.chain = chain or EventChain()
+        # Each written agent's last (version, link): the next batch's link follows it without
+        # a query. Keyed by version, so a stale entry is never used, only missed.
+        self._chain_heads: dict[UUID, tuple[int, bytes]] = {}
         self.snapshot_interval = snapshot_interval
         self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
         self._write_lock = threading.RLock()
@@ -72,7 +78,8 @@ class ContextStore(StoreReads):
         super().__init__(env)
         recorder = self.recorder
         if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)
-                and isinstance(recorder, OperationLog) and isinstance(recorder, ScheduleStore)):
+                and isinstance(recorder, OperationLog) and isinstance(recorder, ScheduleStore)
+                and isinstance(recorder, ChainIndex)):
             raise TypeError(
                 "ContextStore needs a recorder with ctxstore's side tables, package table and "
                 "operation log and checkpoint schedules; "
@@ -84,6 +91,7 @@ class ContextStore(StoreReads):
         self.packages: PackageRecorder = recorder
         self.operations: OperationLog = recorder
         self.schedules: ScheduleStore = recorder
+        self.chain_index: ChainIndex = recorder
         self._writer: EventWriter = cast(EventWriter, recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -240,10 +248,13 @@ class ContextStore(StoreReads):
         pending = [e for agent in agents for e in agent.collect_events()]
         if not pending:
             return
-        stored = MappedEvents(pending, self.mapper.to_stored_event)  # see application.mapped
+        to_stored = self.mapper.to_stored_event
+        stored = [to_stored(e) for e in pending]
+        links, heads = self._link(stored)
+        index_rows = [r._replace(link=links[(r.originator_id, r.version)]) for r in index_rows]
         agent_rows = [
             AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
-                     owners[a.agent_id])
+                     owners[a.agent_id], heads[a.id][1] if a.id in heads else None)
             for a in agents
         ]
         self._writer.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
@@ -252,6 +263,7 @@ class ContextStore(StoreReads):
         if self.repository.cache is not None:
             for agent in agents:
                 self.repository.cache.put(agent.id, agent)
+        self._remember_heads(heads)
         self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
         if snapshots and self.snapshots is not None:
             # Snapshots are derived data: the events are committed, so a failure here costs
@@ -264,6 +276,52 @@ class ContextStore(StoreReads):
                 for originator_id, snapshot in snapshots:
                     self.snapshot_policy.taken(originator_id, snapshot.originator_version,
                                                len(snapshot.state))
+
+    def _link(self, stored: Sequence[StoredEvent]
+              ) -> tuple[dict[tuple[UUID, int], bytes], dict[UUID, tuple[int, bytes]]]:
+        """Each stored event's chain link, by (aggregate, version), and each agent's new head.
+
+        A batch holds each agent's new events in order, after its last committed version.
+        """
+        previous: dict[UUID, bytes] = {}
+        missing: dict[UUID, int] = {}
+        for e in stored:
+            originator_id = cast(UUID, e.originator_id)
+            if originator_id in previous or originator_id in missing:
+                continue
+            before = e.originator_version - 1
+            held = self._chain_heads.get(originator_id)
+            if before == 0:
+                previous[originator_id] = GENESIS
+            elif held is not None and held[0] == before:
+                previous[originator_id] = held[1]
+            else:
+                missing[originator_id] = before
+        if missing:
+            found = self.chain_index.chain_links(missing)
+            # None found: a chain already broken behind the store's back; `verify` names it.
+            previous.update({i: found.get(i, GENESIS) for i in missing})
+        link = self.chain.link
+        links: dict[tuple[UUID, int], bytes] = {}
+        heads: dict[UUID, tuple[int, bytes]] = {}
+        for e in stored:
+            originator_id, version = cast(UUID, e.originator_id), e.originator_version
+            new = previous[originator_id] = link(previous[originator_id], originator_id,
+                                                  version, e.topic, e.state)
+            links[(originator_id, version)] = new
+            heads[originator_id] = (version, new)
+        return links, heads
+
+    _CHAIN_HEADS_KEPT = 20_000
+
+    def _remember_heads(self, heads: dict[UUID, tuple[int, bytes]]) -> None:
+        kept = self._chain_heads
+        for originator_id, head in heads.items():
+            kept.pop(originator_id, None)  # to the end: the oldest go first
+            kept[originator_id] = head
+        if len(kept) > self._CHAIN_HEADS_KEPT:
+            for originator_id in list(kept)[: len(kept) // 2]:
+                del kept[originator_id]
 
     def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.

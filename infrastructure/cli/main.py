@@ -16,6 +16,7 @@ from ctxstore.infrastructure.cli import (
     messaging,
     schema_commands,
     search_commands,
+    verify_commands,
 )
 from ctxstore.infrastructure.cli import demo as demo_commands
 from ctxstore.infrastructure.cli import projections as projection_commands
@@ -52,6 +53,7 @@ projection_commands.register(app)
 schema_commands.register(app)
 search_commands.register(app)
 auto_checkpoint_commands.register(app)
+verify_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

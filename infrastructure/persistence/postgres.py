@@ -8,7 +8,7 @@ the side tables' keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -26,6 +26,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from ctxstore.application.chain import ChainRow
+from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.pg_arrays import (
@@ -92,7 +94,7 @@ class ContextPostgresFactory(PostgresFactory):
     aggregate_recorder_class = PostgresSnapshotRecorder
 
 
-class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
+class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
@@ -114,14 +116,14 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
                 ).format(self.event_ids_table, id_type, LOCAL_TENANT),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
-                    "originator_version bigint NOT NULL, ts_us bigint NOT NULL, "
+                    "originator_version bigint NOT NULL, ts_us bigint NOT NULL, link bytea, "
                     "PRIMARY KEY (originator_id, originator_version))"
                 ).format(self.versions_table, id_type),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, "
                     "originator_id {} NOT NULL, version bigint NOT NULL, "
                     "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
-                    "tenant text NOT NULL)"
+                    "tenant text NOT NULL, chain_head bytea)"
                 ).format(self.agents_table, id_type),
             ]
         )
@@ -132,7 +134,8 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
             "%b::text[])"
         ).format(self.event_ids_table, id_type)
         self._insert_versions = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::bigint[])"
+            "INSERT INTO {} SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::bigint[], "
+            "%b::bytea[])"
         ).format(self.versions_table, id_type)
         # Latest snapshot, then the events after it, of many aggregates in one statement:
         # two index scans an id (LATERAL), no sort of the states.
@@ -150,8 +153,10 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
                  e=SQL("{}.{}").format(schema, Identifier(self.events_table_name)))
         self._upsert_agents = SQL(
             "INSERT INTO {t} AS a SELECT * FROM unnest(%b::text[], %b::{i}[], %b::bigint[], "
-            "%b::bigint[], %b::bigint[], %b::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
-            "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
+            "%b::bigint[], %b::bigint[], %b::text[], %b::bytea[]) ON CONFLICT (agent_id) "
+            "DO UPDATE SET version = GREATEST(a.version, excluded.version), "
+            "updated_us = excluded.updated_us, chain_head = CASE WHEN excluded.version > "
+            "a.version THEN excluded.chain_head ELSE a.chain_head END"
         ).format(t=self.agents_table, i=id_type)
 
     def insert_events(
@@ -230,7 +235,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
     ) -> None:
         # The library's statement, with binary arrays instead of its composite type in text.
         # The side rows go first, right after the lock: the database inserts them while the
-        # events are encoded (application.mapped: they are encoded when first read, below).
+        # events are inserted.
         # Any conflict, on either, is raised by the library's sync as one IntegrityError.
         self._lock_table(curs)
         self._notify_channel(curs)
@@ -260,7 +265,8 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
             )
             curs.execute(
                 self._insert_versions,
-                (ids, versions, int8_array([r.timestamp_us for r in index_rows])),
+                (ids, versions, int8_array([r.timestamp_us for r in index_rows]),
+                 bytea_array([r.link for r in index_rows])),
                 prepare=True,
             )
         if agent_rows:
@@ -273,6 +279,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
                     int8_array([a.created_us for a in agent_rows]),
                     int8_array([a.updated_us for a in agent_rows]),
                     text_array([a.tenant for a in agent_rows]),
+                    bytea_array([a.chain_head for a in agent_rows]),
                 ),
                 prepare=True,
             )
@@ -367,3 +374,43 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
         )
         return AgentSummary(**rows[0]) if rows else None
 
+
+    # The hash chain (the ChainIndex port) -----------------------------------------------------
+    def chain_links(self, wanted: Mapping[UUID, int]) -> dict[UUID, bytes]:
+        if not wanted:
+            return {}
+        rows = self._fetch(
+            SQL("SELECT v.originator_id AS id, v.link FROM {} v JOIN unnest(%b::{}[], "
+                "%b::bigint[]) AS w(id, version) ON v.originator_id = w.id "
+                "AND v.originator_version = w.version WHERE v.link IS NOT NULL").format(
+                self.versions_table, Identifier(self.datastore.originator_id_type)),
+            (self._ids(list(wanted)), int8_array(list(wanted.values()))),
+        )
+        return {r["id"]: bytes(r["link"]) for r in rows}
+
+    def chain_heads(self, agent_ids: list[str] | None = None) -> list[ChainHead]:
+        select = "SELECT agent_id, originator_id, version, chain_head FROM {}"
+        if agent_ids is None:
+            rows = self._fetch(SQL(select + " ORDER BY agent_id").format(self.agents_table), ())
+        else:
+            rows = self._fetch(SQL(select + " WHERE agent_id = ANY(%s) ORDER BY agent_id"
+                                   ).format(self.agents_table), (list(agent_ids),))
+        return [ChainHead(r["agent_id"], r["originator_id"], r["version"],
+                          bytes(r["chain_head"]) if r["chain_head"] is not None else None)
+                for r in rows]
+
+    def chain_rows(self, originator_id: UUID) -> Iterator[ChainRow]:
+        rows = self._fetch(
+            SQL("SELECT coalesce(e.originator_version, v.originator_version) AS version, "
+                "e.topic, e.state, v.link FROM (SELECT * FROM {e} WHERE originator_id = %s) e "
+                "FULL JOIN (SELECT * FROM {v} WHERE originator_id = %s) v "
+                "ON v.originator_version = e.originator_version ORDER BY 1").format(
+                e=SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name)),
+                v=self.versions_table),
+            (originator_id, originator_id),
+        )
+        for r in rows:
+            yield ChainRow(r["version"], r["topic"],
+                           bytes(r["state"]) if r["state"] is not None else None,
+                           bytes(r["link"]) if r["link"] is not None else None)

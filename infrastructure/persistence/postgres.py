@@ -127,6 +127,11 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                 ).format(self.agents_table, id_type),
             ]
         )
+        self._create_record_function(prefix, schema, id_type)
+        self._select_known = SQL(
+            "SELECT event_id, originator_id, originator_version FROM {} "
+            "WHERE tenant = %s AND event_id = ANY(%b::text[])"
+        ).format(self.event_ids_table).as_bytes(None)
         # Side rows go as binary arrays (%b) too, packed by pg_arrays.
         self._insert_events_binary = _insert_statement(self, " RETURNING notification_id")
         self._insert_ids = SQL(
@@ -159,12 +164,90 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
             "a.version THEN excluded.chain_head ELSE a.chain_head END"
         ).format(t=self.agents_table, i=id_type)
 
+    def _create_record_function(self, prefix: str, schema: Identifier, id_type: Identifier
+                                ) -> None:
+        """A batch's whole write as one function: one statement, its own transaction.
+
+        The pipelined write is ten statements (begin, lock timeout, lock, notify, three side
+        tables, events, commit, sync), each a round of psycopg's client work: most of the
+        client CPU of a one-event transaction. The function takes them all as arrays.
+        """
+        name = f"{prefix}_record"
+        self.check_identifier_length(name)
+        function = SQL("{}.{}").format(schema, Identifier(name))
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {f}(e_ids {i}[], e_versions bigint[], e_topics text[], "
+            "e_states bytea[], x_event_ids text[], x_ids {i}[], x_versions bigint[], "
+            "x_tenants text[], x_ts bigint[], x_links bytea[], a_agents text[], a_ids {i}[], "
+            "a_versions bigint[], a_created bigint[], a_updated bigint[], a_tenants text[], "
+            "a_heads bytea[]) RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
+            "SET LOCAL lock_timeout = '{timeout}s'; "
+            "LOCK TABLE {events} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "INSERT INTO {ids} SELECT * FROM unnest(x_event_ids, x_ids, x_versions, x_tenants); "
+            "INSERT INTO {versions} SELECT * FROM unnest(x_ids, x_versions, x_ts, x_links); "
+            "INSERT INTO {agents} AS a SELECT * FROM unnest(a_agents, a_ids, a_versions, "
+            "a_created, a_updated, a_tenants, a_heads) ON CONFLICT (agent_id) DO UPDATE SET "
+            "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us, "
+            "chain_head = CASE WHEN excluded.version > a.version THEN excluded.chain_head "
+            "ELSE a.chain_head END; "
+            "RETURN QUERY INSERT INTO {events} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(e_ids, e_versions, e_topics, e_states) "
+            "RETURNING notification_id; "
+            "END $body$"
+        ).format(f=function, i=id_type, timeout=SQL(str(int(self.datastore.lock_timeout))),
+                 events=SQL("{}.{}").format(schema, Identifier(self.events_table_name)),
+                 channel=Identifier(self.channel_name), ids=self.event_ids_table,
+                 versions=self.versions_table, agents=self.agents_table))
+        # As bytes: psycopg then converts the query once (its cache), not at every call.
+        self._call_record = SQL(
+            "SELECT * FROM {}(%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b) "
+            "AS r(notification_id)"
+        ).format(function).as_bytes(None)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if not any(v for k, v in kwargs.items() if k not in ("index_rows", "agent_rows")):
+            return self._insert_in_one_statement(stored_events, kwargs.get("index_rows", ()),
+                                                 kwargs.get("agent_rows", ()))
         if self.datastore.enable_db_functions and any(kwargs.values()):
             return self._insert_with_db_function(stored_events, **kwargs)
         return self._insert_pipelined(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent],
+                                 index_rows: Sequence[EventIndexRow],
+                                 agent_rows: Sequence[AgentRow]) -> list[int]:
+        """The events and their side rows through the record function (one statement, one
+        transaction: the connection is in autocommit)."""
+        events = _binary_rows(self, stored_events)
+        aligned = len(index_rows) == len(stored_events) and all(
+            r.version == e.originator_version and (r.originator_id is e.originator_id
+                                                   or r.originator_id == e.originator_id)
+            for r, e in zip(index_rows, stored_events, strict=True))
+        # The store's rows line up with its events: their ids and versions are packed once.
+        params = (*events, *self._index_arrays(index_rows, events[:2] if aligned else None),
+                  *self._agent_arrays(agent_rows))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._call_record, params, prepare=True)
+            return [r["notification_id"] for r in curs.fetchall()]
+
+    def _index_arrays(self, rows: Sequence[EventIndexRow],
+                      ids_versions: Sequence[PackedArray] | None = None
+                      ) -> tuple[PackedArray, ...]:
+        """event ids, originator ids, versions, tenants, timestamps, links."""
+        ids, versions = ids_versions or (self._ids([r.originator_id for r in rows]),
+                                         int8_array([r.version for r in rows]))
+        return (text_array([r.event_id for r in rows]), ids, versions,
+                text_array([r.tenant for r in rows]), int8_array([r.timestamp_us for r in rows]),
+                bytea_array([r.link for r in rows]))
+
+    def _agent_arrays(self, rows: Sequence[AgentRow]) -> tuple[PackedArray, ...]:
+        return (text_array([a.agent_id for a in rows]), self._ids([a.originator_id for a in rows]),
+                int8_array([a.version for a in rows]), int8_array([a.created_us for a in rows]),
+                int8_array([a.updated_us for a in rows]), text_array([a.tenant for a in rows]),
+                bytea_array([a.chain_head for a in rows]))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_pipelined(
@@ -253,36 +336,11 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         agent_rows: Sequence[AgentRow],
     ) -> None:
         if index_rows:
-            curs.execute(
-                self._insert_ids,
-                (
-                    text_array([r.event_id for r in index_rows]),
-                    ids := self._ids([r.originator_id for r in index_rows]),
-                    versions := int8_array([r.version for r in index_rows]),
-                    text_array([r.tenant for r in index_rows]),
-                ),
-                prepare=True,
-            )
-            curs.execute(
-                self._insert_versions,
-                (ids, versions, int8_array([r.timestamp_us for r in index_rows]),
-                 bytea_array([r.link for r in index_rows])),
-                prepare=True,
-            )
+            event_ids, ids, versions, tenants, times, links = self._index_arrays(index_rows)
+            curs.execute(self._insert_ids, (event_ids, ids, versions, tenants), prepare=True)
+            curs.execute(self._insert_versions, (ids, versions, times, links), prepare=True)
         if agent_rows:
-            curs.execute(
-                self._upsert_agents,
-                (
-                    text_array([a.agent_id for a in agent_rows]),
-                    self._ids([a.originator_id for a in agent_rows]),
-                    int8_array([a.version for a in agent_rows]),
-                    int8_array([a.created_us for a in agent_rows]),
-                    int8_array([a.updated_us for a in agent_rows]),
-                    text_array([a.tenant for a in agent_rows]),
-                    bytea_array([a.chain_head for a in agent_rows]),
-                ),
-                prepare=True,
-            )
+            curs.execute(self._upsert_agents, self._agent_arrays(agent_rows), prepare=True)
 
     def _ids(self, ids: Sequence[UUID | str]) -> PackedArray:
         return id_array(ids, self.datastore.originator_id_type)
@@ -297,13 +355,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         ids = list(dict.fromkeys(event_ids))
         if not ids:
             return {}
-        rows = self._fetch(
-            SQL(
-                "SELECT event_id, originator_id, originator_version FROM {} "
-                "WHERE tenant = %s AND event_id = ANY(%b::text[])"
-            ).format(self.event_ids_table),
-            (tenant, text_array(ids)),
-        )
+        rows = self._fetch(self._select_known, (tenant, text_array(ids)))
         return {r["event_id"]: (r["originator_id"], r["originator_version"]) for r in rows}
 
     def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from support import make_settings
 
 from ctxstore.application.chain import GENESIS, EventChain
+from ctxstore.application.errors import IntegrityMismatch
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.events import make_envelope
 from ctxstore.domain.points import Point
@@ -295,3 +296,32 @@ def test_a_store_made_before_chains_verifies_after_migrate(backend: str, key: st
     assert services.store.record([after], tenant=tenant).recorded == 1
     assert services.integrity.verify().clean
     services.close()
+
+
+def test_a_checkpoint_commits_to_the_chain_head_it_was_built_from(backend: str, tmp_path: Path,
+                                                                  postgres_dsn: str) -> None:
+    services = new_services(backend, tmp_path, postgres_dsn, key=KEY)
+    fill(services, "kept")
+    raw = Raw(services.settings)
+    checkpoint = services.checkpoints.capture("kept")
+    assert checkpoint.version == EVENTS
+    assert checkpoint.chain_head == raw.link("kept", EVENTS).hex()
+    listed = services.checkpoints.load(checkpoint.package_id, "local")[0]
+    assert listed.chain_head == checkpoint.chain_head  # kept in its stored metadata
+    point = Point(checkpoint_id=checkpoint.package_id)
+    services.restore.restore(None, point, "copy-1", validation_level="comprehensive")
+    # History under it rewritten behind the store's back, links and head recomputed (here
+    # with the key, as only an insider holding it could): the checkpoint still tells.
+    topic, state = raw.event("kept", 2)
+    raw.set_state("kept", 2, topic, state[:-1] + bytes([state[-1] ^ 1]))
+    chain = services.store.chain
+    previous = raw.link("kept", 1)
+    for version in range(2, EVENTS + 2):
+        previous = chain.link(previous, aggregate_id("kept"), version,
+                              *raw.event("kept", version))
+        raw.set_link("kept", version, previous)
+    fresh = bootstrap(services.settings)  # nothing remembered from before the change
+    with pytest.raises(IntegrityMismatch, match="changed since it was captured"):
+        fresh.restore.restore(None, point, "copy-2", validation_level="comprehensive")
+    services.close()
+    fresh.close()

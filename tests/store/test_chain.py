@@ -325,3 +325,14 @@ def test_a_checkpoint_commits_to_the_chain_head_it_was_built_from(backend: str, 
         fresh.restore.restore(None, point, "copy-2", validation_level="comprehensive")
     services.close()
     fresh.close()
+
+
+def test_hmac_sha256_is_what_a_keyed_link_is() -> None:
+    import hmac
+
+    oid = uuid.UUID(int=9)
+    message = (b"ctxstore-chain-1\x00" + GENESIS + oid.bytes + (1).to_bytes(8, "big")
+               + (1).to_bytes(4, "big") + b"t" + b"s")
+    chain = EventChain(KEY.encode())
+    assert chain.link(GENESIS, oid, 1, "t", b"s") == hmac.digest(KEY.encode(), message, "sha256")
+    assert chain.link(GENESIS, oid, 1, "t", b"s") == chain.link(GENESIS, oid, 1, "t", b"s")

@@ -23,16 +23,20 @@ from typing import Any
 import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from support import make_settings
+from support import SAMPLES, make_settings
 
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.errors import IntegrityMismatch
+from ctxstore.application.importing import record_in_batches
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.events import make_envelope
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.http.app import create_app
+from ctxstore.infrastructure.importers import iter_trace_files, load_trace
 from ctxstore.infrastructure.settings import Settings
 
 KEY = "integrity-key-for-tests"
@@ -144,9 +148,20 @@ def test_a_clean_store_verifies_and_every_door_chains(backend: str, key: str | N
     checkpoint = services.checkpoints.capture("a", label="before")
     services.restore.restore("a", Point(version=4), "fork")
     services.restore.restore(None, Point(checkpoint_id=checkpoint.package_id), "b")
+    # The HTTP door, and `ctxstore import`'s path (a bundled trace, in batches).
+    with TestClient(create_app(bootstrap(services.settings))) as c:  # closes its services
+        r = c.post("/api/v1/agents/web/events", json=[
+            {"event_id": str(uuid.uuid4()), "agent_id": "web", "type": "message",
+             "data": {"role": "user", "content": f"over HTTP {i}"}} for i in range(3)])
+        assert r.status_code == 201, r.text
+    trace = next(iter_trace_files(SAMPLES))
+    imported = load_trace(trace)[0]
+    summary = record_in_batches(services.store, imported.envelopes, batch_size=7)
+    assert summary.recorded == len(imported.envelopes) > 7
     report = services.integrity.verify()
     assert report.clean, [f.line() for f in report.findings]
-    assert report.agents == 3 and report.events == 2 * EVENTS + 1 + 1 + 1
+    assert report.agents == 5
+    assert report.events == 2 * EVENTS + 1 + 1 + 1 + 3 + summary.recorded
     assert Raw(services.settings).links_null() == 0
     # The links are the ones the chain defines, from the genesis link on.
     raw = Raw(services.settings)

@@ -85,6 +85,9 @@ class Checkpoint(CheckpointFacts):
     # The content parts it holds (domain.parts); the others are empty in its body. Metadata
     # written before captures could leave parts out has none: whole.
     parts: tuple[Part, ...] = ALL_PARTS
+    # The agent's hash-chain link at `version` when captured (hex; application.chain): what
+    # history the checkpoint was built from. None: imported, or captured before chains.
+    chain_head: str | None = None
     # The seed's package field: the stored (compressed) size, derived as the ratio is.
     size_bytes: int = field(default=0, kw_only=True)
 

@@ -218,6 +218,7 @@ class CheckpointService(CheckpointPruning):
             event_version=agent.version + 1,
             shared_with=shared_with,
             parts=parts,
+            chain_head=self.store.chain_link(agent.id, state["version"]),
         )
         held = self.packages.select_packages(agent.agent_id)
         pruned = self._retention(held, now, adding=1)[0]

@@ -27,6 +27,7 @@ class EventIndexRow(NamedTuple):
     version: int
     timestamp_us: int
     tenant: str = LOCAL_TENANT  # event ids are idempotency keys within their tenant only
+    link: bytes = b""  # the event's link in its agent's hash chain (application.chain)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class AgentRow:
     created_us: int
     updated_us: int
     tenant: str
+    chain_head: bytes | None = None  # the link of `version` (application.chain)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import cast
 
+from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.errors import (
     AgentNotFound,
@@ -42,7 +43,7 @@ from ctxstore.application.restore_model import (
 )
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
-from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
+from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
 from ctxstore.domain.aggregate import RESTORE_STRATEGIES, AgentContext
 from ctxstore.domain.merge import merge_content
 from ctxstore.domain.pages import PartHashes
@@ -133,8 +134,21 @@ class RestoreService:
                     f"checkpoint {checkpoint.package_id!r} was imported: its event history is "
                     "in another store, so only basic validation (its integrity hash) is possible"
                 )
+            self._check_chain_head(checkpoint)
             return self._compare_with_history(source)
         return source
+
+    def _check_chain_head(self, checkpoint: Checkpoint) -> None:
+        """The history the checkpoint was built from is still the agent's: the chain's link at
+        its version is the one it committed to (application.chain)."""
+        if checkpoint.chain_head is None:
+            return  # captured before chains
+        now = self.store.chain_link(aggregate_id(checkpoint.agent_id), checkpoint.version)
+        if now != checkpoint.chain_head:
+            raise IntegrityMismatch(
+                f"checkpoint {checkpoint.package_id!r}: the history up to version "
+                f"{checkpoint.version} changed since it was captured (its chain head is not the "
+                "chain's link there; run ctxstore verify)")
 
     def _base(self, agent_id: str, version: int
               ) -> tuple[AgentContext | None, Base, int, str | None]:

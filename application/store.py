@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Compressor, Mapper, StoredEvent
+from eventsourcing.persistence import Compressor, IntegrityError, Mapper, StoredEvent
 
-from ctxstore.application.mapped import MappedEvents
+from ctxstore.application.chain import GENESIS, EventChain
+from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
@@ -61,8 +62,13 @@ class ContextStore(StoreReads):
         compressor: Compressor | None = None,
         snapshot_interval: int = 100,
         snapshot_growth: float = 0.25,
+        chain: EventChain | None = None,
     ):
         self._compressor = compressor
+        self.chain = chain or EventChain()
+        # Each written agent's last (version, link): the next batch's link follows it without
+        # a query. Keyed by version, so a stale entry is never used, only missed.
+        self._chain_heads: dict[UUID, tuple[int, bytes]] = {}
         self.snapshot_interval = snapshot_interval
         self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
         self._write_lock = threading.RLock()
@@ -71,7 +77,8 @@ class ContextStore(StoreReads):
         super().__init__(env)
         recorder = self.recorder
         if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)
-                and isinstance(recorder, OperationLog) and isinstance(recorder, ScheduleStore)):
+                and isinstance(recorder, OperationLog) and isinstance(recorder, ScheduleStore)
+                and isinstance(recorder, ChainIndex)):
             raise TypeError(
                 "ContextStore needs a recorder with ctxstore's side tables, package table and "
                 "operation log and checkpoint schedules; "
@@ -83,6 +90,7 @@ class ContextStore(StoreReads):
         self.packages: PackageRecorder = recorder
         self.operations: OperationLog = recorder
         self.schedules: ScheduleStore = recorder
+        self.chain_index: ChainIndex = recorder
         self._writer: EventWriter = cast(EventWriter, recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -126,15 +134,24 @@ class ContextStore(StoreReads):
         if not envelopes:
             return RecordResult()
         with self._write_lock:
+            try:
+                # Agents all in memory: first without asking which event ids are known. They
+                # nearly never are, and the question is a statement of its own. A known one
+                # fails the commit on the event-id index, and the batch is done again at once,
+                # asking (which then reads back only agents that get a new event).
+                return self._record_fresh(envelopes, tenant, ask_known=False)
+            except IntegrityError:
+                pass
             return retry_on_conflict(
                 lambda: self._record_fresh(envelopes, tenant),
                 f"gave up after {MAX_WRITE_ATTEMPTS} attempts: other writers kept changing "
                 "the same agents")
 
-    def _record_fresh(self, envelopes: Sequence[AnyEnvelope], tenant: str) -> RecordResult:
+    def _record_fresh(self, envelopes: Sequence[AnyEnvelope], tenant: str,
+                      ask_known: bool = True) -> RecordResult:
         agents: dict[str, AgentContext] = {}
         try:
-            return self._record_once(envelopes, tenant, agents)
+            return self._record_once(envelopes, tenant, agents, ask_known)
         except BaseException:
             # E.g. another writer got there first: forget what we hold, so a retry reads anew.
             for agent in agents.values():
@@ -142,16 +159,21 @@ class ContextStore(StoreReads):
             raise
 
     def _record_once(
-        self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext]
+        self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext],
+        ask_known: bool = True,
     ) -> RecordResult:
-        known = self.index.known_event_ids((e.event_id for e in envelopes), tenant)
         # Once per agent, not per event: a batch from ingest holds many events of few agents.
         keys = {a: self.key_for(tenant, a) for a in {e.agent_id for e in envelopes}}
+        if not ask_known:
+            cache = self.repository.cache
+            ask_known = cache is None or any(aggregate_id(k) not in cache.cache
+                                             for k in keys.values())
+        known = (self.index.known_event_ids((e.event_id for e in envelopes), tenant)
+                 if ask_known else {})
         seen: set[str] = set()
         outcomes: list[EventOutcome] = []
         snapshots: list[tuple[UUID, StoredEvent]] = []
         pending_snapshots: dict[UUID, SnapshotMark] = {}
-        index_rows: list[EventIndexRow] = []
         owners: dict[str, str] = {}
         tenants = self._owners_of(set(keys.values()))  # one query, not one each
         # Read back, together, the existing agents of this tenant that get a new event.
@@ -190,13 +212,11 @@ class ContextStore(StoreReads):
             seen.add(envelope.event_id)
             outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
                                          version=agent.version))
-            index_rows.append(EventIndexRow(envelope.event_id, agent.id, agent.version,
-                                            to_us(timestamp), tenant))
             if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
                 snapshot = self._snapshot_now(agent)
                 snapshots.append((agent.id, snapshot))
                 pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
-        self._commit(list(agents.values()), index_rows, snapshots, owners)
+        self._commit(list(agents.values()), snapshots, owners)
         versions = {plain_agent_id(a.agent_id): a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
 
@@ -212,15 +232,10 @@ class ContextStore(StoreReads):
         with self._write_lock:
             try:
                 owner = self._owner(agent.agent_id) or tenant
-                rows = [
-                    EventIndexRow(cast(Any, e).event_id, agent.id, e.originator_version,
-                                  to_us(e.timestamp), owner)
-                    for e in agent.pending_events
-                ]
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
                     snapshots.append((agent.id, self._snapshot_now(agent)))
-                self._commit([agent], rows, snapshots, {agent.agent_id: owner},
+                self._commit([agent], snapshots, {agent.agent_id: owner},
                              package_rows=package_rows, pruned_package_ids=pruned_package_ids)
             except BaseException:
                 self._evict(agent.id)
@@ -229,20 +244,38 @@ class ContextStore(StoreReads):
     def _commit(
         self,
         agents: list[AgentContext],
-        index_rows: list[EventIndexRow],
         snapshots: list[tuple[UUID, StoredEvent]],
         owners: dict[str, str],
         *,
         package_rows: Sequence[PackageRow] = (),
         pruned_package_ids: Sequence[str] = (),
     ) -> None:
-        pending = [e for agent in agents for e in agent.collect_events()]
-        if not pending:
+        batches = [(agent, events) for agent in agents if (events := agent.collect_events())]
+        if not batches:
             return
-        stored = MappedEvents(pending, self.mapper.to_stored_event)  # see application.mapped
+        previous = self._links_before([(a.id, events[0].originator_version)
+                                       for a, events in batches])
+        to_stored = self.mapper.to_stored_event
+        link = self.chain.link
+        stored: list[StoredEvent] = []
+        index_rows: list[EventIndexRow] = []
+        heads: dict[UUID, tuple[int, bytes]] = {}
+        # Each agent's events in order: its index rows (with their chain links) line up with
+        # the stored events, one by one.
+        for agent, events in batches:
+            originator_id, owner = agent.id, owners[agent.agent_id]
+            last = previous[originator_id]
+            for event in events:
+                s = to_stored(event)
+                version = s.originator_version
+                last = link(last, originator_id, version, s.topic, s.state)
+                stored.append(s)
+                index_rows.append(EventIndexRow(cast(Any, event).event_id, originator_id,
+                                                version, to_us(event.timestamp), owner, last))
+            heads[originator_id] = (agent.version, last)
         agent_rows = [
             AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
-                     owners[a.agent_id])
+                     owners[a.agent_id], heads[a.id][1] if a.id in heads else None)
             for a in agents
         ]
         self._writer.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
@@ -251,6 +284,7 @@ class ContextStore(StoreReads):
         if self.repository.cache is not None:
             for agent in agents:
                 self.repository.cache.put(agent.id, agent)
+        self._remember_heads(heads)
         self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
         if snapshots and self.snapshots is not None:
             # Snapshots are derived data: the events are committed, so a failure here costs
@@ -263,6 +297,48 @@ class ContextStore(StoreReads):
                 for originator_id, snapshot in snapshots:
                     self.snapshot_policy.taken(originator_id, snapshot.originator_version,
                                                len(snapshot.state))
+
+    def _links_before(self, firsts: list[tuple[UUID, int]]) -> dict[UUID, bytes]:
+        """The chain link before each agent's first new version: remembered from its last
+        write, else read (all of a batch's in one query)."""
+        previous: dict[UUID, bytes] = {}
+        missing: dict[UUID, int] = {}
+        for originator_id, first in firsts:
+            held = self._chain_heads.get(originator_id)
+            if first == 1:
+                previous[originator_id] = GENESIS
+            elif held is not None and held[0] == first - 1:
+                previous[originator_id] = held[1]
+            else:
+                missing[originator_id] = first - 1
+        if missing:
+            found = self.chain_index.chain_links(missing)
+            # None found: a chain already broken behind the store's back; `verify` names it.
+            previous.update({i: found.get(i, GENESIS) for i in missing})
+        return previous
+
+    def chain_link(self, originator_id: UUID, version: int) -> str | None:
+        """The hex link of an agent's version (None: none stored, a chain broken behind the
+        store's back): what a checkpoint of that version commits to."""
+        held = self._chain_heads.get(originator_id)
+        if version == 0:
+            link: bytes | None = GENESIS
+        elif held is not None and held[0] == version:
+            link = held[1]
+        else:
+            link = self.chain_index.chain_links({originator_id: version}).get(originator_id)
+        return link.hex() if link is not None else None
+
+    _CHAIN_HEADS_KEPT = 20_000
+
+    def _remember_heads(self, heads: dict[UUID, tuple[int, bytes]]) -> None:
+        kept = self._chain_heads
+        for originator_id, head in heads.items():
+            kept.pop(originator_id, None)  # to the end: the oldest go first
+            kept[originator_id] = head
+        if len(kept) > self._CHAIN_HEADS_KEPT:
+            for originator_id in list(kept)[: len(kept) // 2]:
+                del kept[originator_id]
 
     def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.

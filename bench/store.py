@@ -11,7 +11,9 @@ each transaction as an ingest worker sees them. For each batch size (events per 
   state), copied into a twin table with raw psycopg `executemany`, committing every batch of
   the same size; and with `COPY` (one per batch). Ratio = store events/s / raw events/s.
 
-Stored bytes: the events table's state column per event, against the envelope's JSON.
+Stored bytes: the events table's state column per event, against the envelope's JSON. The
+hash chain's share of the store's client CPU: its links recomputed over the stored rows, keyed
+and plain (`chain_*_client_cpu_us_per_event`).
 
     python bench/store.py              # 2,000 / 50,000 / 100,000 events
     python bench/store.py --quick      # 300 / 5,000 / 20,000 events
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import drop_schema, fresh_schema, trace_agents  # noqa: E402
+from ctxstore.application.chain import GENESIS, EventChain  # noqa: E402
 from ctxstore.domain.agent_id import aggregate_id  # noqa: E402
 from ctxstore.domain.events import AnyEnvelope  # noqa: E402
 from ctxstore.infrastructure.bootstrap import build_store  # noqa: E402
@@ -85,7 +88,8 @@ def run_store(dsn: str, schema: str, batches: list[list[AnyEnvelope]],
     and the profile text if asked."""
     settings = Settings(storage_backend="postgres", database_url=dsn, database_schema=schema)
     store = build_store(settings)
-    profiler = cProfile.Profile() if profile else None
+    # CPU time, not wall time: on a shared machine waits and preemption would swamp it.
+    profiler = cProfile.Profile(time.process_time) if profile else None
     try:
         # Warm up on agents of their own (connections, prepared statements, code paths).
         for envelope in batches[0][:5]:
@@ -150,6 +154,23 @@ def run_raw(dsn: str, schema: str, rows: list[tuple[Any, ...]], batch: int) -> d
                             for row in chunk:
                                 cp.write_row(row)
             out[method] = time.perf_counter() - started
+    return out
+
+
+def chain_cost(rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """Client CPU an event of the hash chain (application.chain) over the very rows the store
+    wrote, keyed (HMAC-SHA-256) and plain (SHA-256): the part of the store's figure above
+    that tamper evidence costs."""
+    out: dict[str, float] = {}
+    for name, chain in (("hmac_sha256", EventChain(b"bench-integrity-key")),
+                        ("sha256", EventChain(None))):
+        link = chain.link
+        previous = GENESIS
+        started = time.process_time()
+        for originator_id, version, topic, state in rows:
+            previous = link(previous, originator_id, version, topic, state)
+        out[f"chain_{name}_client_cpu_us_per_event"] = round(
+            (time.process_time() - started) * 1e6 / len(rows), 2)
     return out
 
 
@@ -231,6 +252,7 @@ def main() -> None:
                                                         3),
                     "ratio_store_vs_copy": round(store_eps * raw["copy"] / total, 3),
                     "profiled": profile,
+                    **chain_cost(rows),
                 })
                 if batch_size == max(sizes_list):
                     byte_figures = sizes(dsn, schema, rows, batches)

@@ -18,11 +18,13 @@ from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
 from ctxstore.application.auto_checkpoints import AutoCheckpoints
+from ctxstore.application.chain import EventChain
 from ctxstore.application.checkpoint_runner import CheckpointRunner
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands import Commands, EventLimits, UseCases
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
+from ctxstore.application.integrity import IntegrityService
 from ctxstore.application.packages import PackageService
 from ctxstore.application.part_port import PartStore
 from ctxstore.application.restore import RestoreService
@@ -143,8 +145,9 @@ def eventsourcing_env(settings: Settings, *, in_memory: bool = False) -> dict[st
 def store_schema(settings: Settings) -> StoreSchema:
     """The schema version of the store these settings name (`ctxstore migrate`)."""
     if settings.engine == "sqlite":
-        return SQLiteSchema(settings.sqlite_file)
-    return PostgresSchema(libpq_dsn(settings.database_url), settings.database_schema)
+        return SQLiteSchema(settings.sqlite_file, settings.integrity_key_bytes)
+    return PostgresSchema(libpq_dsn(settings.database_url), settings.database_schema,
+                          settings.integrity_key_bytes)
 
 
 def build_store(settings: Settings | None = None,
@@ -168,7 +171,8 @@ def _build_store(settings: Settings, env: dict[str, str],
     compressor = build_compressor(settings, catalog)
     return ContextStore(env=env, compressor=compressor,
                         snapshot_interval=settings.snapshot_interval,
-                        snapshot_growth=settings.snapshot_growth)
+                        snapshot_growth=settings.snapshot_growth,
+                        chain=EventChain(settings.integrity_key_bytes))
 
 
 def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
@@ -336,6 +340,7 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
                     diff=diff, packages=packages, commands=commands, dictionaries=catalog,
                     subjects=build_subjects(settings),
                     runner=build_checkpoint_runner(settings, checkpoints, auto),
+                    integrity=IntegrityService(store.chain_index, store.chain),
                     open_views=lambda: build_views(settings))
 
 

@@ -17,6 +17,7 @@ from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands import Commands
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
+from ctxstore.application.integrity import IntegrityService
 from ctxstore.application.packages import PackageService
 from ctxstore.application.restore import RestoreService
 from ctxstore.application.store import ContextStore
@@ -45,6 +46,7 @@ class Services:
     dictionaries: DictionaryCatalog
     subjects: Subjects
     runner: CheckpointRunner | None
+    integrity: IntegrityService  # `ctxstore verify`: the agents' hash chains
     open_views: Callable[[], ContextViews] = field(repr=False, compare=False)
     _views_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                         repr=False, compare=False)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: float = Field(default=300, ge=0, le=7 * 24 * 3600)
     encryption_enabled: bool = False
     encryption_key: SecretStr | None = None
+    # The key of each agent's hash chain (HMAC-SHA-256; application.chain). Without it the
+    # chain is plain SHA-256: it catches accidents, not someone who can write the database.
+    integrity_key: SecretStr | None = None
     checkpoint_interval_minutes: float = Field(default=30, ge=0)
     max_checkpoints_per_agent: int = Field(default=10, ge=1)
     # How often a runner looks for schedules another process started (its own: at once).
@@ -95,6 +98,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_file(self) -> Path:
         return self.storage_path / "ctxstore.sqlite"
+
+    @property
+    def integrity_key_bytes(self) -> bytes | None:
+        return self.integrity_key.get_secret_value().encode() if self.integrity_key else None
 
     @property
     def engine(self) -> Literal["sqlite", "postgres"]:

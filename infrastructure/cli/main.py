@@ -17,6 +17,7 @@ from ctxstore.infrastructure.cli import (
     messaging,
     schema_commands,
     search_commands,
+    verify_commands,
 )
 from ctxstore.infrastructure.cli import demo as demo_commands
 from ctxstore.infrastructure.cli import projections as projection_commands
@@ -54,7 +55,7 @@ schema_commands.register(app)
 search_commands.register(app)
 auto_checkpoint_commands.register(app)
 agent_file_commands.register(app)
-
+verify_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

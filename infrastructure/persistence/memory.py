@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -29,6 +29,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, POPOFactory
 
+from ctxstore.application.chain import ChainRow
+from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartMissing, PartStore
@@ -39,7 +41,7 @@ from ctxstore.infrastructure.persistence.schedules import MemorySchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 
 
-class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextIndex,
+class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextIndex, ChainIndex,
                           PackageRecorder, MemoryOperationLog, MemorySchedules):
     """The store's whole recorder in memory: the events (and their snapshots, for `heads`),
     the side tables, the package table and the operation log."""
@@ -50,6 +52,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         self._event_ids: dict[tuple[str, str], tuple[UUID, int]] = {}  # (tenant, event id)
         self._timestamps: dict[UUID, dict[int, int]] = {}  # originator -> version -> time
         self._agents: dict[str, AgentSummary] = {}
+        self._links: dict[UUID, dict[int, bytes]] = {}  # originator -> version -> chain link
+        self._chain_heads: dict[str, tuple[UUID, bytes | None]] = {}  # agent -> (id, head)
         self._packages: dict[tuple[str, str], PackageRow] = {}  # (tenant, package id)
         self._operation_rows = []
         self._schedules = {}
@@ -77,6 +81,7 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         for row in index_rows:
             self._event_ids[(row.tenant, row.event_id)] = (row.originator_id, row.version)
             self._timestamps.setdefault(row.originator_id, {})[row.version] = row.timestamp_us
+            self._links.setdefault(row.originator_id, {})[row.version] = row.link
         for agent in agent_rows:
             self._upsert_agent(agent)
         for key in self._prunable(pruned_package_ids):
@@ -115,6 +120,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
 
     def _upsert_agent(self, row: AgentRow) -> None:
         held = self._agents.get(row.agent_id)
+        if held is None or row.version > held.version:
+            self._chain_heads[row.agent_id] = (row.originator_id, row.chain_head)
         if held is None:
             self._agents[row.agent_id] = AgentSummary(
                 row.agent_id, row.version, row.created_us, row.updated_us, row.tenant)
@@ -162,6 +169,27 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
                 if rows:
                     heads[originator_id] = rows
         return heads
+
+    # The hash chain (the ChainIndex port) -----------------------------------------------------
+    def chain_links(self, wanted: Mapping[UUID, int]) -> dict[UUID, bytes]:
+        with self._database_lock:
+            return {i: link for i, v in wanted.items()
+                    if (link := self._links.get(i, {}).get(v))}
+
+    def chain_heads(self, agent_ids: list[str] | None = None) -> list[ChainHead]:
+        with self._database_lock:
+            return [ChainHead(a, self._chain_heads[a][0], self._agents[a].version,
+                              self._chain_heads[a][1])
+                    for a in sorted(self._agents) if agent_ids is None or a in agent_ids]
+
+    def chain_rows(self, originator_id: UUID) -> Iterator[ChainRow]:
+        with self._database_lock:
+            events = {e.originator_version: e for e in self.select_events(originator_id)}
+            links = dict(self._links.get(originator_id, {}))
+        for version in sorted(events.keys() | links.keys()):
+            event = events.get(version)
+            yield ChainRow(version, event.topic if event else None,
+                           event.state if event else None, links.get(version) or None)
 
     # The package table (the PackageRecorder port) --------------------------------------------
     def insert_package(self, row: PackageRow) -> None:

@@ -60,22 +60,26 @@ class UuidArray(PackedArray):
     oid = 2951
 
 
-def _header(element_oid: int, count: int) -> bytes:
+def _header(element_oid: int, count: int, has_null: bool = False) -> bytes:
     if count == 0:
         return struct.pack(">iii", 0, 0, element_oid)  # PostgreSQL's empty array
-    return _HEADER.pack(1, 0, element_oid, count, 1)
+    return _HEADER.pack(1, int(has_null), element_oid, count, 1)
 
 
-def _variable(element_oid: int, values: Sequence[bytes]) -> bytes:
+def _variable(element_oid: int, values: Sequence[bytes | None]) -> bytes:
     pack = _LENGTH.pack
-    parts = [_header(element_oid, len(values))]
+    parts = [_header(element_oid, len(values), None in values)]
     for value in values:
+        if value is None:
+            parts.append(pack(-1))  # NULL
+            continue
         parts.append(pack(len(value)))
         parts.append(value)
     return b"".join(parts)
 
 
-def bytea_array(values: Sequence[bytes]) -> ByteaArray:
+def bytea_array(values: Sequence[bytes | None]) -> ByteaArray:
+    """A bytea[] whose None elements are NULL."""
     return ByteaArray(_variable(_BYTEA, values))
 
 

@@ -8,7 +8,7 @@ the side tables' keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -26,6 +26,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from ctxstore.application.chain import ChainRow
+from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.pg_arrays import (
@@ -92,7 +94,7 @@ class ContextPostgresFactory(PostgresFactory):
     aggregate_recorder_class = PostgresSnapshotRecorder
 
 
-class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
+class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
@@ -114,17 +116,22 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
                 ).format(self.event_ids_table, id_type, LOCAL_TENANT),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
-                    "originator_version bigint NOT NULL, ts_us bigint NOT NULL, "
+                    "originator_version bigint NOT NULL, ts_us bigint NOT NULL, link bytea, "
                     "PRIMARY KEY (originator_id, originator_version))"
                 ).format(self.versions_table, id_type),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, "
                     "originator_id {} NOT NULL, version bigint NOT NULL, "
                     "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
-                    "tenant text NOT NULL)"
+                    "tenant text NOT NULL, chain_head bytea)"
                 ).format(self.agents_table, id_type),
             ]
         )
+        self._create_record_function(prefix, schema, id_type)
+        self._select_known = SQL(
+            "SELECT event_id, originator_id, originator_version FROM {} "
+            "WHERE tenant = %s AND event_id = ANY(%b::text[])"
+        ).format(self.event_ids_table).as_bytes(None)
         # Side rows go as binary arrays (%b) too, packed by pg_arrays.
         self._insert_events_binary = _insert_statement(self, " RETURNING notification_id")
         self._insert_ids = SQL(
@@ -132,7 +139,8 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
             "%b::text[])"
         ).format(self.event_ids_table, id_type)
         self._insert_versions = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::bigint[])"
+            "INSERT INTO {} SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::bigint[], "
+            "%b::bytea[])"
         ).format(self.versions_table, id_type)
         # Latest snapshot, then the events after it, of many aggregates in one statement:
         # two index scans an id (LATERAL), no sort of the states.
@@ -150,16 +158,96 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
                  e=SQL("{}.{}").format(schema, Identifier(self.events_table_name)))
         self._upsert_agents = SQL(
             "INSERT INTO {t} AS a SELECT * FROM unnest(%b::text[], %b::{i}[], %b::bigint[], "
-            "%b::bigint[], %b::bigint[], %b::text[]) ON CONFLICT (agent_id) DO UPDATE SET "
-            "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us"
+            "%b::bigint[], %b::bigint[], %b::text[], %b::bytea[]) ON CONFLICT (agent_id) "
+            "DO UPDATE SET version = GREATEST(a.version, excluded.version), "
+            "updated_us = excluded.updated_us, chain_head = CASE WHEN excluded.version > "
+            "a.version THEN excluded.chain_head ELSE a.chain_head END"
         ).format(t=self.agents_table, i=id_type)
+
+    def _create_record_function(self, prefix: str, schema: Identifier, id_type: Identifier
+                                ) -> None:
+        """A batch's whole write as one function: one statement, its own transaction.
+
+        The pipelined write is ten statements (begin, lock timeout, lock, notify, three side
+        tables, events, commit, sync), each a round of psycopg's client work: most of the
+        client CPU of a one-event transaction. The function takes them all as arrays.
+        """
+        name = f"{prefix}_record"
+        self.check_identifier_length(name)
+        function = SQL("{}.{}").format(schema, Identifier(name))
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {f}(e_ids {i}[], e_versions bigint[], e_topics text[], "
+            "e_states bytea[], x_event_ids text[], x_ids {i}[], x_versions bigint[], "
+            "x_tenants text[], x_ts bigint[], x_links bytea[], a_agents text[], a_ids {i}[], "
+            "a_versions bigint[], a_created bigint[], a_updated bigint[], a_tenants text[], "
+            "a_heads bytea[]) RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
+            "SET LOCAL lock_timeout = '{timeout}s'; "
+            "LOCK TABLE {events} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "INSERT INTO {ids} SELECT * FROM unnest(x_event_ids, x_ids, x_versions, x_tenants); "
+            "INSERT INTO {versions} SELECT * FROM unnest(x_ids, x_versions, x_ts, x_links); "
+            "INSERT INTO {agents} AS a SELECT * FROM unnest(a_agents, a_ids, a_versions, "
+            "a_created, a_updated, a_tenants, a_heads) ON CONFLICT (agent_id) DO UPDATE SET "
+            "version = GREATEST(a.version, excluded.version), updated_us = excluded.updated_us, "
+            "chain_head = CASE WHEN excluded.version > a.version THEN excluded.chain_head "
+            "ELSE a.chain_head END; "
+            "RETURN QUERY INSERT INTO {events} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(e_ids, e_versions, e_topics, e_states) "
+            "RETURNING notification_id; "
+            "END $body$"
+        ).format(f=function, i=id_type, timeout=SQL(str(int(self.datastore.lock_timeout))),
+                 events=SQL("{}.{}").format(schema, Identifier(self.events_table_name)),
+                 channel=Identifier(self.channel_name), ids=self.event_ids_table,
+                 versions=self.versions_table, agents=self.agents_table))
+        # As bytes: psycopg then converts the query once (its cache), not at every call.
+        self._call_record = SQL(
+            "SELECT * FROM {}(%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b) "
+            "AS r(notification_id)"
+        ).format(function).as_bytes(None)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if not any(v for k, v in kwargs.items() if k not in ("index_rows", "agent_rows")):
+            return self._insert_in_one_statement(stored_events, kwargs.get("index_rows", ()),
+                                                 kwargs.get("agent_rows", ()))
         if self.datastore.enable_db_functions and any(kwargs.values()):
             return self._insert_with_db_function(stored_events, **kwargs)
         return self._insert_pipelined(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent],
+                                 index_rows: Sequence[EventIndexRow],
+                                 agent_rows: Sequence[AgentRow]) -> list[int]:
+        """The events and their side rows through the record function (one statement, one
+        transaction: the connection is in autocommit)."""
+        events = _binary_rows(self, stored_events)
+        aligned = len(index_rows) == len(stored_events) and all(
+            r.version == e.originator_version and (r.originator_id is e.originator_id
+                                                   or r.originator_id == e.originator_id)
+            for r, e in zip(index_rows, stored_events, strict=True))
+        # The store's rows line up with its events: their ids and versions are packed once.
+        params = (*events, *self._index_arrays(index_rows, events[:2] if aligned else None),
+                  *self._agent_arrays(agent_rows))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._call_record, params, prepare=True)
+            return [r["notification_id"] for r in curs.fetchall()]
+
+    def _index_arrays(self, rows: Sequence[EventIndexRow],
+                      ids_versions: Sequence[PackedArray] | None = None
+                      ) -> tuple[PackedArray, ...]:
+        """event ids, originator ids, versions, tenants, timestamps, links."""
+        ids, versions = ids_versions or (self._ids([r.originator_id for r in rows]),
+                                         int8_array([r.version for r in rows]))
+        return (text_array([r.event_id for r in rows]), ids, versions,
+                text_array([r.tenant for r in rows]), int8_array([r.timestamp_us for r in rows]),
+                bytea_array([r.link for r in rows]))
+
+    def _agent_arrays(self, rows: Sequence[AgentRow]) -> tuple[PackedArray, ...]:
+        return (text_array([a.agent_id for a in rows]), self._ids([a.originator_id for a in rows]),
+                int8_array([a.version for a in rows]), int8_array([a.created_us for a in rows]),
+                int8_array([a.updated_us for a in rows]), text_array([a.tenant for a in rows]),
+                bytea_array([a.chain_head for a in rows]))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_pipelined(
@@ -230,7 +318,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
     ) -> None:
         # The library's statement, with binary arrays instead of its composite type in text.
         # The side rows go first, right after the lock: the database inserts them while the
-        # events are encoded (application.mapped: they are encoded when first read, below).
+        # events are inserted.
         # Any conflict, on either, is raised by the library's sync as one IntegrityError.
         self._lock_table(curs)
         self._notify_channel(curs)
@@ -248,34 +336,11 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
         agent_rows: Sequence[AgentRow],
     ) -> None:
         if index_rows:
-            curs.execute(
-                self._insert_ids,
-                (
-                    text_array([r.event_id for r in index_rows]),
-                    ids := self._ids([r.originator_id for r in index_rows]),
-                    versions := int8_array([r.version for r in index_rows]),
-                    text_array([r.tenant for r in index_rows]),
-                ),
-                prepare=True,
-            )
-            curs.execute(
-                self._insert_versions,
-                (ids, versions, int8_array([r.timestamp_us for r in index_rows])),
-                prepare=True,
-            )
+            event_ids, ids, versions, tenants, times, links = self._index_arrays(index_rows)
+            curs.execute(self._insert_ids, (event_ids, ids, versions, tenants), prepare=True)
+            curs.execute(self._insert_versions, (ids, versions, times, links), prepare=True)
         if agent_rows:
-            curs.execute(
-                self._upsert_agents,
-                (
-                    text_array([a.agent_id for a in agent_rows]),
-                    self._ids([a.originator_id for a in agent_rows]),
-                    int8_array([a.version for a in agent_rows]),
-                    int8_array([a.created_us for a in agent_rows]),
-                    int8_array([a.updated_us for a in agent_rows]),
-                    text_array([a.tenant for a in agent_rows]),
-                ),
-                prepare=True,
-            )
+            curs.execute(self._upsert_agents, self._agent_arrays(agent_rows), prepare=True)
 
     def _ids(self, ids: Sequence[UUID | str]) -> PackedArray:
         return id_array(ids, self.datastore.originator_id_type)
@@ -290,13 +355,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
         ids = list(dict.fromkeys(event_ids))
         if not ids:
             return {}
-        rows = self._fetch(
-            SQL(
-                "SELECT event_id, originator_id, originator_version FROM {} "
-                "WHERE tenant = %s AND event_id = ANY(%b::text[])"
-            ).format(self.event_ids_table),
-            (tenant, text_array(ids)),
-        )
+        rows = self._fetch(self._select_known, (tenant, text_array(ids)))
         return {r["event_id"]: (r["originator_id"], r["originator_version"]) for r in rows}
 
     def heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
@@ -367,3 +426,43 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex):
         )
         return AgentSummary(**rows[0]) if rows else None
 
+
+    # The hash chain (the ChainIndex port) -----------------------------------------------------
+    def chain_links(self, wanted: Mapping[UUID, int]) -> dict[UUID, bytes]:
+        if not wanted:
+            return {}
+        rows = self._fetch(
+            SQL("SELECT v.originator_id AS id, v.link FROM {} v JOIN unnest(%b::{}[], "
+                "%b::bigint[]) AS w(id, version) ON v.originator_id = w.id "
+                "AND v.originator_version = w.version WHERE v.link IS NOT NULL").format(
+                self.versions_table, Identifier(self.datastore.originator_id_type)),
+            (self._ids(list(wanted)), int8_array(list(wanted.values()))),
+        )
+        return {r["id"]: bytes(r["link"]) for r in rows}
+
+    def chain_heads(self, agent_ids: list[str] | None = None) -> list[ChainHead]:
+        select = "SELECT agent_id, originator_id, version, chain_head FROM {}"
+        if agent_ids is None:
+            rows = self._fetch(SQL(select + " ORDER BY agent_id").format(self.agents_table), ())
+        else:
+            rows = self._fetch(SQL(select + " WHERE agent_id = ANY(%s) ORDER BY agent_id"
+                                   ).format(self.agents_table), (list(agent_ids),))
+        return [ChainHead(r["agent_id"], r["originator_id"], r["version"],
+                          bytes(r["chain_head"]) if r["chain_head"] is not None else None)
+                for r in rows]
+
+    def chain_rows(self, originator_id: UUID) -> Iterator[ChainRow]:
+        rows = self._fetch(
+            SQL("SELECT coalesce(e.originator_version, v.originator_version) AS version, "
+                "e.topic, e.state, v.link FROM (SELECT * FROM {e} WHERE originator_id = %s) e "
+                "FULL JOIN (SELECT * FROM {v} WHERE originator_id = %s) v "
+                "ON v.originator_version = e.originator_version ORDER BY 1").format(
+                e=SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name)),
+                v=self.versions_table),
+            (originator_id, originator_id),
+        )
+        for r in rows:
+            yield ChainRow(r["version"], r["topic"],
+                           bytes(r["state"]) if r["state"] is not None else None,
+                           bytes(r["link"]) if r["link"] is not None else None)

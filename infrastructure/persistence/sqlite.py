@@ -7,20 +7,22 @@ Stores made before that keyed it on the event id alone; migration 1 upgrades the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+from ctxstore.application.chain import ChainRow
+from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 
 
-class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
+class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex, ChainIndex):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         prefix = events_table_name.rsplit("_events", 1)[0]
         self.event_ids_table = f"{prefix}_event_ids"
@@ -35,12 +37,12 @@ class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
             self._create_event_ids(self.event_ids_table),
             f"CREATE TABLE IF NOT EXISTS {self.versions_table} ("
             "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
-            "ts_us INTEGER NOT NULL, PRIMARY KEY (originator_id, originator_version)) "
+            "ts_us INTEGER NOT NULL, link BLOB, PRIMARY KEY (originator_id, originator_version)) "
             "WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.agents_table} ("
             "agent_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
             "version INTEGER NOT NULL, created_us INTEGER NOT NULL, "
-            "updated_us INTEGER NOT NULL, tenant TEXT NOT NULL)",
+            "updated_us INTEGER NOT NULL, tenant TEXT NOT NULL, chain_head BLOB)",
         ]
 
     def _create_event_ids(self, name: str) -> str:
@@ -66,17 +68,19 @@ class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
                 [(r.event_id, r.originator_id.hex, r.version, r.tenant) for r in index_rows],
             )
             c.executemany(
-                f"INSERT INTO {self.versions_table} VALUES (?,?,?)",
-                [(r.originator_id.hex, r.version, r.timestamp_us) for r in index_rows],
+                f"INSERT INTO {self.versions_table} VALUES (?,?,?,?)",
+                [(r.originator_id.hex, r.version, r.timestamp_us, r.link) for r in index_rows],
             )
         if agent_rows:
             c.executemany(
-                f"INSERT INTO {self.agents_table} VALUES (?,?,?,?,?,?) "
+                f"INSERT INTO {self.agents_table} VALUES (?,?,?,?,?,?,?) "
                 "ON CONFLICT (agent_id) DO UPDATE SET "
-                "version = MAX(version, excluded.version), updated_us = excluded.updated_us",
+                "version = MAX(version, excluded.version), updated_us = excluded.updated_us, "
+                "chain_head = CASE WHEN excluded.version > version THEN excluded.chain_head "
+                "ELSE chain_head END",
                 [
                     (a.agent_id, a.originator_id.hex, a.version, a.created_us, a.updated_us,
-                     a.tenant)
+                     a.tenant, a.chain_head)
                     for a in agent_rows
                 ],
             )
@@ -174,3 +178,47 @@ class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex):
             row = c.fetchone()
         return AgentSummary(*tuple(row)) if row else None
 
+
+    # The hash chain (the ChainIndex port) -----------------------------------------------------
+    def chain_links(self, wanted: Mapping[UUID, int]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for originator_id, version in wanted.items():
+                c.execute(f"SELECT link FROM {self.versions_table} "
+                          "WHERE originator_id = ? AND originator_version = ?",
+                          (originator_id.hex, version))
+                row = c.fetchone()
+                if row is not None and row[0] is not None:
+                    found[originator_id] = bytes(row[0])
+        return found
+
+    def chain_heads(self, agent_ids: list[str] | None = None) -> list[ChainHead]:
+        select = f"SELECT agent_id, originator_id, version, chain_head FROM {self.agents_table}"
+        if agent_ids is None:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(select + " ORDER BY agent_id")
+                rows = c.fetchall()
+        else:
+            rows = sorted(self._select_in(select, "agent_id", agent_ids), key=lambda r: r[0])
+        return [ChainHead(r[0], UUID(r[1]), r[2], bytes(r[3]) if r[3] is not None else None)
+                for r in rows]
+
+    def chain_rows(self, originator_id: UUID) -> Iterator[ChainRow]:
+        # Both sides of the join, so a row missing on either side shows (no FULL JOIN before
+        # SQLite 3.39).
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT e.originator_version, e.topic, e.state, v.link "
+                f"FROM {self.events_table_name} e LEFT JOIN {self.versions_table} v "
+                "ON v.originator_id = e.originator_id "
+                "AND v.originator_version = e.originator_version WHERE e.originator_id = ? "
+                "UNION ALL SELECT v.originator_version, NULL, NULL, v.link "
+                f"FROM {self.versions_table} v WHERE v.originator_id = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {self.events_table_name} e WHERE "
+                "e.originator_id = v.originator_id "
+                "AND e.originator_version = v.originator_version) ORDER BY 1",
+                (originator_id.hex, originator_id.hex))
+            rows = c.fetchall()
+        for r in rows:
+            yield ChainRow(r[0], r[1], bytes(r[2]) if r[2] is not None else None,
+                           bytes(r[3]) if r[3] is not None else None)

@@ -73,7 +73,8 @@ def as_the_release_before(page: dict[str, Any]) -> dict[str, Any]:
     `space_saving` beside it, read back from the very rows that release wrote), and it had no
     compression target (made before CONTEXT_DEFAULT_COMPRESSION_RATIO: none). Issue 14 added
     the seed's `packages` (the same list as `items`) and each package's `size_bytes` (its
-    compressed size) and `parts` (what it holds: a checkpoint of before holds every part)."""
+    compressed size) and `parts` (what it holds: a checkpoint of before holds every part);
+    issue 17 its `chain_head` (the hash-chain link it was built from: none before chains)."""
     assert page.pop("packages") == page["items"]
     items = []
     for item in page["items"]:
@@ -82,6 +83,7 @@ def as_the_release_before(page: dict[str, Any]) -> dict[str, Any]:
         assert item.pop("target_met") is None
         assert item.pop("size_bytes") == item["compressed_size_bytes"]
         assert item.pop("parts") == ["conversation", "memory", "mcp_state"]
+        assert item.pop("chain_head") is None
         original, compressed = item["original_size_bytes"], item["compressed_size_bytes"]
         assert item.pop("compression_ratio") == round(compressed / original, 4) < 1
         assert item.pop("space_saving") == round(1 - compressed / original, 4) > 0

@@ -134,12 +134,13 @@ class SQLiteSchema(StoreSchema):
 
     migrates_at_start = True
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, integrity_key: bytes | None = None):
         self.path = path
         self.tables = StoreTables(events="stored_events", event_ids="stored_event_ids",
                                   agents="stored_agents", packages="stored_packages",
                                   schema_version=VERSION_TABLE, part_refs="stored_part_refs",
-                                  parts="stored_parts")
+                                  parts="stored_parts", versions="stored_versions",
+                                  integrity_key=integrity_key)
 
     def status_name(self) -> str:
         return f"the store {self.path}"
@@ -203,7 +204,7 @@ class SQLiteSchema(StoreSchema):
 class PostgresSchema(StoreSchema):
     """A PostgreSQL schema's store (tables `ctxstore_*` in it)."""
 
-    def __init__(self, dsn: str, schema: str):
+    def __init__(self, dsn: str, schema: str, integrity_key: bytes | None = None):
         self.dsn = dsn
         self.schema = schema
 
@@ -216,7 +217,9 @@ class PostgresSchema(StoreSchema):
                                   packages=name("ctxstore_packages"),
                                   schema_version=name(VERSION_TABLE), schema=schema,
                                   part_refs=name("ctxstore_part_refs"),
-                                  parts=name("ctxstore_parts"))
+                                  parts=name("ctxstore_parts"),
+                                  versions=name("ctxstore_versions"),
+                                  integrity_key=integrity_key)
         self.version_table = SQL("{}.{}").format(Identifier(schema), Identifier(VERSION_TABLE))
 
     def status_name(self) -> str:

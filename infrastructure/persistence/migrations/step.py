@@ -25,6 +25,8 @@ class StoreTables:
     schema: str = ""
     part_refs: str = ""  # the part store's references (migration 3)
     parts: str = ""  # the part store's table of parts (migration 3)
+    versions: str = ""  # the per-version index rows, which hold the chain's links (migration 4)
+    integrity_key: bytes | None = None  # the integrity key the chain is made with (4)
 
 
 Apply = Callable[[Any, StoreTables], "str | None"]

@@ -9,6 +9,7 @@ from ctxstore.infrastructure.persistence.migrations import (
     m001_tenant_keys,
     m002_body_parts,
     m003_part_refs,
+    m004_event_chain,
 )
 from ctxstore.infrastructure.persistence.migrations.step import Migration
 
@@ -16,6 +17,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m001_tenant_keys.MIGRATION,
     m002_body_parts.MIGRATION,
     m003_part_refs.MIGRATION,
+    m004_event_chain.MIGRATION,
 )
 LATEST = len(MIGRATIONS)
 assert all(m.number == n for n, m in enumerate(MIGRATIONS, 1)), "migrations numbered 1, 2, …"

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ctxstore.application.commands import ReadContext, RecordEvents
 from ctxstore.domain import bounds
+from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.domain.bounds import check_version
 from ctxstore.infrastructure.cli.common import (
     POINT_OPTIONS,
@@ -69,18 +70,20 @@ def record(
 def agents(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List agents with their versions."""
-    rows = store().agents()
+    """List the tenant's agents (`ctxstore --tenant T agents`) with their versions."""
+    # As the tenant knows them: its own, by agent id (keys of other tenants never show).
+    rows = sorted(((plain_agent_id(a.agent_id), a) for a in store().agents(caller().tenant)),
+                  key=lambda row: row[0])
     if as_json:
-        print_json([{"agent_id": a.agent_id, "version": a.version,
+        print_json([{"agent_id": name, "version": a.version,
                      "created_at": format_us(a.created_us), "updated_at": format_us(a.updated_us)}
-                    for a in rows])
+                    for name, a in rows])
         return
     table = Table(title=f"{len(rows)} agents")
     for column in ("agent", "version", "first event", "last event"):
         table.add_column(column, justify="right" if column == "version" else "left")
-    for a in rows:
-        table.add_row(a.agent_id, str(a.version), format_us(a.created_us), format_us(a.updated_us))
+    for name, a in rows:
+        table.add_row(name, str(a.version), format_us(a.created_us), format_us(a.updated_us))
     console.print(table)
 
 

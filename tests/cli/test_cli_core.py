@@ -61,6 +61,20 @@ def test_record_history_context_and_agents(tmp_path: Path) -> None:
     assert [e["event_id"] for e in changes["events"]] == ["e2"]
 
 
+def test_agents_lists_the_tenants_own_by_agent_id(tmp_path: Path) -> None:
+    message = '{"role": "user", "content": "hi"}'
+    run(tmp_path, "record", "bot-1", "--type", "message", "--event-id", "l1", "--data", message)
+    run(tmp_path, "--tenant", "acme", "record", "bot-2", "--type", "message", "--event-id", "a1",
+        "--data", message)
+    run(tmp_path, "--tenant", "acme", "record", "bot-1", "--type", "message", "--event-id", "a2",
+        "--data", message)
+    local = json.loads(run(tmp_path, "agents", "--json").stdout)
+    assert [a["agent_id"] for a in local] == ["bot-1"]
+    acme = json.loads(run(tmp_path, "--tenant", "acme", "agents", "--json").stdout)
+    assert [a["agent_id"] for a in acme] == ["bot-1", "bot-2"]
+    assert "acme" not in run(tmp_path, "--tenant", "acme", "agents").stdout
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 LINT_PACKAGES := ctxstore
 
-.PHONY: venv demo test lint bench browser services-up services-down services-status clean
+.PHONY: venv demo test lint bench soak browser services-up services-down services-status clean
 
 ## venv: create .venv and install the project with its test extras (again only when
 ## pyproject.toml is newer than the stamp file)
@@ -63,6 +63,13 @@ bench: venv
 	  echo "== $$f" >&2; \
 	  $(PY) "$$f"; \
 	done
+
+## soak: the whole stack (serve, two ingest workers, project) for 30 minutes at a steady rate,
+## one JSON line a minute, a JSON summary whose checks set the exit status (not part of `test`;
+## SOAK_ARGS="--minutes 3 --rate 30" for a short try; `python -m devtools.soak -h` lists more)
+SOAK_ARGS ?=
+soak: venv
+	$(PY) -m devtools.soak $(SOAK_ARGS)
 
 ## clean: stop services started by `up`, remove caches and build output (keeps .venv)
 clean:

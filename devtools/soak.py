@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,18 +267,23 @@ class Soak:
                                    f"{log_tail(proc)}")
 
     # The load ----------------------------------------------------------------------------------
-    async def publish(self, js: Any, traffic: Traffic, until: float, t0: float) -> None:
-        """`rate` events a second, each awaited until JetStream has it (bounded by count)."""
-        interval = 1.0 / self.args.rate
+    async def ticks(self, rate: float, until: float) -> AsyncIterator[None]:
+        """`rate` times a second until `until`, and never more often than the whole run at
+        that rate allows (a loop bounded in count as well as in time)."""
+        interval = 1.0 / rate
         due = time.monotonic()
-        limit = int(self.args.rate * self.args.minutes * 60) + 1
-        for _ in range(limit):
+        for _ in range(int(rate * self.args.minutes * 60) + 1):
             now = time.monotonic()
             if now >= until:
                 return
             if due > now:
                 await asyncio.sleep(due - now)
             due += interval
+            yield
+
+    async def publish(self, js: Any, traffic: Traffic, until: float) -> None:
+        """`rate` events a second, each awaited until JetStream has it."""
+        async for _ in self.ticks(self.args.rate, until):
             body = traffic.next(self.rng)
             agent_id, event_id = body["agent_id"], body["event_id"]
             self.tally.sent_at[event_id] = time.monotonic()
@@ -309,16 +314,7 @@ class Soak:
 
     async def read(self, client: httpx.AsyncClient, traffic: Traffic, until: float) -> None:
         """`read_rate` context reads a second of live agents that have events."""
-        interval = 1.0 / self.args.read_rate
-        due = time.monotonic()
-        limit = int(self.args.read_rate * self.args.minutes * 60) + 1
-        for _ in range(limit):
-            now = time.monotonic()
-            if now >= until:
-                return
-            if due > now:
-                await asyncio.sleep(due - now)
-            due += interval
+        async for _ in self.ticks(self.args.read_rate, until):
             live = [a for a in traffic.live() if self.tally.published.get(a)]
             if not live:
                 continue
@@ -436,7 +432,7 @@ class Soak:
                 await nc.subscribe("ctx.recorded.>", cb=self.on_recorded)
                 await nc.subscribe("ctx.dlq.>", cb=self.on_dead_letter)
                 until = self.t0 + self.args.minutes * 60
-                await asyncio.gather(self.publish(js, traffic, until, self.t0),
+                await asyncio.gather(self.publish(js, traffic, until),
                                      self.read(client, traffic, until),
                                      self.sample(conn, until))
                 versions, drain_s = await self.drain(client)
@@ -456,6 +452,9 @@ class Soak:
         window = min(300.0, (end - warmup) / 2)
         first = [s for s in tally.samples if warmup <= s.at < warmup + window]
         last = [s for s in tally.samples if s.at >= end - window]
+        if not first or not last:
+            raise ValueError(f"no samples in a {window:.0f} s window: --sample is too long "
+                             "for this run")
         checks: dict[str, Any] = {"nothing_lost": {"ok": lost == 0 and duplicated == 0,
                                                    "lost": lost, "duplicated": duplicated}}
         for proc in self.procs:

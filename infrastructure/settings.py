@@ -84,9 +84,6 @@ class Settings(BaseSettings):
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)
-    # Most glibc malloc arenas in ingest, serve and project (0: glibc's default, 8 a core);
-    # see infrastructure.malloc_arenas.
-    malloc_arenas: int = Field(default=2, ge=0, le=1024)
 
     @property
     def sqlite_file(self) -> Path:

@@ -9,7 +9,6 @@ import typer
 from ctxstore.infrastructure.bootstrap import build_http_app
 from ctxstore.infrastructure.cli.errors import err_console, fail, friendly_errors
 from ctxstore.infrastructure.gc_tuning import tune_gc
-from ctxstore.infrastructure.malloc_arenas import limit_arenas
 from ctxstore.infrastructure.settings import load_settings
 
 
@@ -45,7 +44,6 @@ def serve(
                           soft_wrap=True)
     app = build_http_app(settings)
     tune_gc(settings.gc_young_threshold)
-    limit_arenas(settings.malloc_arenas)
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws="websockets-sansio")
 
 

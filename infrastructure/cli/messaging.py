@@ -16,7 +16,6 @@ from ctxstore.infrastructure.bootstrap import build_subjects, open_jetstream
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.cli.supervise import Supervisor, share_partitions
 from ctxstore.infrastructure.gc_tuning import tune_gc
-from ctxstore.infrastructure.malloc_arenas import limit_arenas
 from ctxstore.infrastructure.messaging.probe import nats_info
 from ctxstore.infrastructure.settings import load_settings
 
@@ -103,7 +102,6 @@ def ingest(
                             lease_seconds=lease_seconds, lease_holder=lease_holder)
     app, runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
     tune_gc(settings.gc_young_threshold)
-    limit_arenas(settings.malloc_arenas)
     asyncio.run(app.run())
     if runtime.failure is not None:
         fail(f"ingest stopped: {runtime.failure}")

@@ -32,7 +32,6 @@ from ctxstore.infrastructure.cli.common import (
 )
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.gc_tuning import tune_gc
-from ctxstore.infrastructure.malloc_arenas import limit_arenas
 from ctxstore.infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker
 from ctxstore.projections.analysis import analyse
 from ctxstore.projections.catalogue import CatalogueFilter, CheckpointEntry
@@ -89,7 +88,6 @@ def project(
                           f"{worker.position}", highlight=False)
         return
     tune_gc(settings().gc_young_threshold)
-    limit_arenas(settings().malloc_arenas)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

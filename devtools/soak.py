@@ -46,6 +46,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -86,6 +87,10 @@ def default_traces() -> Path:
     return Path(TRACES)
 
 PARTITIONS = 2
+# The types agents publish (DESIGN §2); a store-made event (an automatic checkpoint's
+# CheckpointTaken) also takes a version, so it is no duplicate.
+CLIENT_TYPES = frozenset({"message", "reasoning", "tool_call", "tool_result", "memory_stored",
+                          "memory_updated", "memory_forgotten", "memory_linked", "mcp_state"})
 RSS_GROWTH_LIMIT = 0.10
 
 
@@ -404,6 +409,18 @@ class Soak:
             if not after:
                 return versions
 
+    async def client_events(self, client: httpx.AsyncClient, agent: str) -> int:
+        """How many of the agent's recorded events are of the types agents publish."""
+        count = after = 0
+        while True:
+            page = (await client.get(f"/api/v1/agents/{agent}/events",
+                                     params={"after_version": after, "limit": 1000})).json()
+            items = page["items"]
+            count += sum(1 for item in items if item["type"] in CLIENT_TYPES)
+            if len(items) < 1000:
+                return count
+            after = items[-1]["version"]
+
     async def drain(self, client: httpx.AsyncClient) -> tuple[dict[str, int], float]:
         """Wait until every agent holds what was published to it (less dead letters), or the
         deadline; returns the versions and how long it took."""
@@ -414,6 +431,9 @@ class Soak:
             short = [a for a, n in self.tally.published.items()
                      if versions.get(a, 0) + self.tally.dead_letters.get(a, 0) < n]
             if not short or time.monotonic() > deadline:
+                for agent, n in self.tally.published.items():
+                    if versions.get(agent, 0) > n:  # count only what agents published
+                        versions[agent] = await self.client_events(client, agent)
                 return versions, time.monotonic() - started
             await asyncio.sleep(1)
 
@@ -510,7 +530,10 @@ class Soak:
                                                                 for p in self.procs}}),
                   flush=True)
             with psycopg.connect(libpq_dsn(database.dsn), autocommit=True) as conn:
-                return asyncio.run(self.load(port, nats_server.url, conn))
+                summary = asyncio.run(self.load(port, nats_server.url, conn))
+            if summary["ok"] and not args.keep:  # the logs are kept when something failed
+                shutil.rmtree(folder, ignore_errors=True)
+            return summary
         finally:
             stop(self.procs)
             if not args.keep:
@@ -537,7 +560,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-mb", type=float, default=4.0,
                         help="CONTEXT_AGGREGATE_CACHE_BYTES of each process, in MiB")
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the schema and the logs afterwards (logs are also kept "
+                        "when a check fails)")
     args = parser.parse_args(argv)
     args.traces = args.traces or default_traces()
     if not (0 < args.rate <= 1000 and 0 < args.read_rate <= 200):

@@ -10,8 +10,8 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 LINT_PACKAGES := ctxstore
 
-.PHONY: venv demo test lint bench faults browser compose-tool services-up services-down \
-	services-status clean
+.PHONY: venv demo test lint bench faults soak browser compose-tool services-up \
+	services-down services-status clean
 
 ## venv: create .venv and install the project with its test extras (again only when
 ## pyproject.toml is newer than the stamp file)
@@ -79,6 +79,13 @@ bench: venv
 ## starts its own servers; prints JSON; FAULTS_ARGS="--events 20000" for a smaller run)
 faults: venv
 	$(PY) -m devtools.faults $(FAULTS_ARGS)
+
+## soak: the whole stack (serve, two ingest workers, project) for 30 minutes at a steady rate,
+## one JSON line a minute, a JSON summary whose checks set the exit status (not part of `test`;
+## SOAK_ARGS="--minutes 3 --rate 30" for a short try; `python -m devtools.soak -h` lists more)
+SOAK_ARGS ?=
+soak: venv
+	$(PY) -m devtools.soak $(SOAK_ARGS)
 
 ## clean: stop services started by `up`, remove caches and build output (keeps .venv)
 clean:

@@ -11,7 +11,6 @@ than `record` takes that key: for the local tenant it is the agent id itself.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Compressor, IntegrityError, Mapper, StoredEvent
 
+from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.operation_log import OperationLog
@@ -62,6 +62,8 @@ class ContextStore(StoreReads):
         compressor: Compressor | None = None,
         snapshot_interval: int = 100,
         snapshot_growth: float = 0.25,
+        cache_bytes: int = 64 * 1024 * 1024,
+        cache_agents: int = 10_000,
         chain: EventChain | None = None,
     ):
         self._compressor = compressor
@@ -69,6 +71,9 @@ class ContextStore(StoreReads):
         # Each written agent's last (version, link): the next batch's link follows it without
         # a query. Keyed by version, so a stale entry is never used, only missed.
         self._chain_heads: dict[UUID, tuple[int, bytes]] = {}
+        # Folded agents kept between batches and reads (application.agent_cache); 0: none.
+        self.agent_cache = (AgentCache(cache_bytes, cache_agents)
+                            if cache_bytes > 0 and cache_agents > 0 else None)
         self.snapshot_interval = snapshot_interval
         self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
         self._write_lock = threading.RLock()
@@ -165,8 +170,8 @@ class ContextStore(StoreReads):
         # Once per agent, not per event: a batch from ingest holds many events of few agents.
         keys = {a: self.key_for(tenant, a) for a in {e.agent_id for e in envelopes}}
         if not ask_known:
-            cache = self.repository.cache
-            ask_known = cache is None or any(aggregate_id(k) not in cache.cache
+            cache = self.agent_cache
+            ask_known = cache is None or any(aggregate_id(k) not in cache
                                              for k in keys.values())
         known = (self.index.known_event_ids((e.event_id for e in envelopes), tenant)
                  if ask_known else {})
@@ -281,9 +286,8 @@ class ContextStore(StoreReads):
         self._writer.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
                                    package_rows=package_rows,
                                    pruned_package_ids=pruned_package_ids)
-        if self.repository.cache is not None:
-            for agent in agents:
-                self.repository.cache.put(agent.id, agent)
+        if self.agent_cache is not None:
+            self._cache_committed(agents, stored)
         self._remember_heads(heads)
         self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
         if snapshots and self.snapshots is not None:
@@ -340,6 +344,19 @@ class ContextStore(StoreReads):
             for originator_id in list(kept)[: len(kept) // 2]:
                 del kept[originator_id]
 
+    def _cache_committed(self, agents: list[AgentContext], stored: Sequence[StoredEvent]
+                         ) -> None:
+        """Grow each committed agent's cache entry by the stored bytes of its new events."""
+        assert self.agent_cache is not None
+        added: dict[UUID | str, list[int]] = {}
+        for event in stored:
+            counts = added.setdefault(event.originator_id, [0, 0])
+            counts[0] += len(event.state)
+            counts[1] += 1
+        for agent in agents:
+            size, folded = added.get(agent.id, (0, 0))
+            self.agent_cache.grow(agent.id, agent, size, folded)
+
     def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.
         snapshot = agent.take_snapshot()
@@ -368,30 +385,29 @@ class ContextStore(StoreReads):
         return found
 
     def _load_for_write(self, agent_ids: Sequence[str]) -> dict[str, AgentContext]:
-        """The latest state of agents about to be written: cached, or all read in one query.
+        """The latest state of agents about to be written: cached, or all read in one query
+        (and cached with the stored bytes they were folded from).
 
         No fast-forward query for cached ones: a stale copy fails the commit with
         IntegrityError, which evicts it, and record() retries from fresh state.
         """
         found: dict[str, AgentContext] = {}
         missing: dict[UUID, str] = {}
-        cache = self.repository.cache
+        cache = self.agent_cache
         for agent_id in agent_ids:
             originator_id = aggregate_id(agent_id)
-            if cache is not None:
-                with contextlib.suppress(KeyError):
-                    found[agent_id] = cast(AgentContext, cache.get(originator_id))
-                    continue
-            missing[originator_id] = agent_id
+            cached = cache.get(originator_id) if cache is not None else None
+            if cached is not None:
+                found[agent_id] = cast(AgentContext, cached)
+            else:
+                missing[originator_id] = agent_id
         if missing:
-            to_domain_event = self.mapper.to_domain_event
-            for originator_id, stored in self.index.heads(list(missing)).items():
-                agent = project(None, map(to_domain_event, stored))
-                if agent is not None:
-                    found[missing[originator_id]] = cast(AgentContext, agent)
+            for originator_id, (agent, size) in self.fold_heads(list(missing)).items():
+                found[missing[originator_id]] = agent
+                if cache is not None:
+                    cache.put(originator_id, agent, size)
         return found
 
     def _evict(self, originator_id: UUID) -> None:
-        if self.repository.cache is not None:
-            with contextlib.suppress(KeyError):
-                self.repository.cache.get(originator_id, evict=True)
+        if self.agent_cache is not None:
+            self.agent_cache.evict(originator_id)

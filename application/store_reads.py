@@ -11,14 +11,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from copy import deepcopy
 from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import Cipher, Compressor, Notification, StoredEvent
 
+from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.errors import (
     AgentNotFound,
     CorruptedSnapshot,
@@ -83,6 +85,7 @@ class StoreReads(Application[UUID]):
 
     index: ContextIndex
     _write_lock: AbstractContextManager[Any]
+    agent_cache: AgentCache | None = None
 
     @cached_property
     def content_hashes(self) -> ContentHashes:
@@ -96,12 +99,11 @@ class StoreReads(Application[UUID]):
         if version == 0:
             return AgentContext.start(agent_id)
         if version is None:
-            try:
-                with self._write_lock:
-                    return cast(AgentContext, self.repository.get(originator_id,
-                                                                  projector_func=project))
-            except AggregateNotFoundError:
-                raise AgentNotFound(plain_agent_id(agent_id)) from None
+            with self._write_lock:
+                agent = self._latest(originator_id)
+            if agent is None:
+                raise AgentNotFound(plain_agent_id(agent_id))
+            return agent
         snapshot = self.snapshot_at(agent_id, version)
         base, after = (snapshot, snapshot.version) if snapshot is not None else (None, 0)
         agent, _ = self.replay(agent_id, base, after=after, upto=version)
@@ -113,6 +115,42 @@ class StoreReads(Application[UUID]):
                 f"agent {plain_agent_id(agent_id)!r} has no version {version} (latest is {latest})"
             )
         return agent
+
+    def _latest(self, originator_id: UUID) -> AgentContext | None:
+        """The agent now, for a caller that may change it (a copy): from the cache brought
+        up to date with the events recorded since (by any process), else folded from its
+        latest snapshot and the events after it, and cached with their stored bytes."""
+        cache = self.agent_cache
+        agent = cache.get(originator_id) if cache is not None else None
+        if agent is None:
+            agent, size = self.fold_heads([originator_id]).get(originator_id, (None, 0))
+            if agent is None:
+                return None
+            if cache is not None:
+                cache.put(originator_id, agent, size)
+        else:
+            assert cache is not None
+            newer = self.recorder.select_events(originator_id, gt=agent.version)
+            if newer:
+                try:
+                    # Folds onto the cached object itself: a failure leaves it half-folded.
+                    agent = project(agent, map(self.mapper.to_domain_event, newer))
+                except BaseException:
+                    cache.evict(originator_id)
+                    raise
+                cache.grow(originator_id, agent, sum(len(s.state) for s in newer), len(newer))
+        return deepcopy(agent)
+
+    def fold_heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, tuple[AgentContext, int]]:
+        """Each of these agents that exists, folded from its latest snapshot and the events
+        after it (all read in one query), with the stored bytes it was folded from."""
+        to_domain_event = self.mapper.to_domain_event
+        found: dict[UUID, tuple[AgentContext, int]] = {}
+        for originator_id, stored in self.index.heads(list(originator_ids)).items():
+            agent = project(None, map(to_domain_event, stored))
+            if agent is not None:
+                found[originator_id] = (agent, sum(len(s.state) for s in stored))
+        return found
 
     def snapshot_at(self, agent_id: str, version: int) -> AgentContext | None:
         """The agent as its latest snapshot at or before `version` holds it (None: no

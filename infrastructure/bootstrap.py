@@ -80,13 +80,8 @@ class ConfigurationError(ValueError):
 def eventsourcing_env(settings: Settings, *, in_memory: bool = False) -> dict[str, str]:
     """The eventsourcing library's environment for these settings (in memory: the store's
     recorders of infrastructure.persistence.memory instead of the settings' database)."""
-    env: dict[str, str] = {
-        "IS_SNAPSHOTTING_ENABLED": "y",
-        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
-    }
-    if settings.aggregate_cache_size == 0:
-        del env["AGGREGATE_CACHE_MAXSIZE"]
+    # No library cache: the store keeps its own, bounded by bytes (application.agent_cache).
+    env: dict[str, str] = {"IS_SNAPSHOTTING_ENABLED": "y"}
     if in_memory:
         env["PERSISTENCE_MODULE"] = "ctxstore.infrastructure.persistence.memory:MemoryFactory"
     elif settings.engine == "sqlite":
@@ -172,6 +167,8 @@ def _build_store(settings: Settings, env: dict[str, str],
     return ContextStore(env=env, compressor=compressor,
                         snapshot_interval=settings.snapshot_interval,
                         snapshot_growth=settings.snapshot_growth,
+                        cache_bytes=settings.aggregate_cache_bytes,
+                        cache_agents=settings.aggregate_cache_size,
                         chain=EventChain(settings.integrity_key_bytes))
 
 

@@ -81,9 +81,12 @@ class Settings(BaseSettings):
     http_allow_unauthenticated_remote: bool = False
     http_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     http_max_batch_events: int = Field(default=1000, ge=1)
-    # Agents kept folded in memory by a writer (LRU); one that misses is read back with the
-    # other misses of its batch in one query. Memory grows with the contexts it holds.
+    # Agents kept folded in memory by a writer or reader (LRU); one that misses is read back
+    # with the other misses of its batch in one query. Bounded by count and by the stored
+    # (compressed) bytes the agents were folded from; memory held is a multiple of the latter
+    # (application.agent_cache, README). 0 in either: no cache.
     aggregate_cache_size: int = Field(default=10_000, ge=0)
+    aggregate_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)

@@ -28,8 +28,10 @@ def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def answers(url: str) -> bool:
+    # Generous: /healthz waits up to 2 s for a NATS that is not there (serve_env's), so a
+    # shorter timeout never sees the answer.
     try:
-        return httpx.get(url, timeout=2).status_code < 500
+        return httpx.get(url, timeout=30).status_code < 500
     except httpx.TransportError:
         return False
 

@@ -14,6 +14,9 @@ from ctxpkg_craft import repacked, unpacked
 from http_support import LiveServer
 from test_http_api import env, new_agent
 
+from ctxstore.domain.pages import hash_like
+from ctxstore.domain.state import content_of
+
 CTXPKG = "application/vnd.ctxstore.ctxpkg"
 
 
@@ -116,5 +119,8 @@ def test_a_later_collision_shows_each_tenant_one_package(keyed_server: LiveServe
         assert r.status_code == 200, r.text
         assert r.json()["checkpoint_id"] == package_id
         own = listed(b, package_id)[0]
-        assert r.json()["source_content_hash"] == own["integrity_hash"]
-        assert b.get(f"/api/v1/agents/{mine}/context").json()["messages"] == []
+        restored = b.get(f"/api/v1/agents/{mine}/context").json()
+        assert restored["messages"] == []
+        # What was restored is B's X: its content hashes to X's integrity hash (in X's scheme).
+        assert hash_like(content_of(restored), own["integrity_hash"]) == own["integrity_hash"]
+        assert r.json()["source_content_hash"] == restored["content_hash"]

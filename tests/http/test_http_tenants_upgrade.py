@@ -25,6 +25,8 @@ from support import make_settings
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import parse_envelope
+from ctxstore.domain.pages import hash_like
+from ctxstore.domain.state import content_hash, content_of
 from ctxstore.infrastructure.bootstrap import store_schema
 from ctxstore.infrastructure.settings import Settings
 
@@ -92,6 +94,16 @@ def as_the_release_before(page: dict[str, Any]) -> dict[str, Any]:
     return {**page, "items": items}
 
 
+def assert_same_state(got: dict[str, Any], recorded: dict[str, Any]) -> None:
+    """The state the release read: the same, but for the hash's scheme. A read now reports
+    the current scheme; the content still hashes to the recorded value in the old one."""
+    got, recorded = dict(got), dict(recorded)
+    new, old = got.pop("content_hash"), recorded.pop("content_hash")
+    assert got == recorded
+    assert new == content_hash(content_of(got)) and new.startswith("sha256-tree1:")
+    assert hash_like(content_of(got), old) == old
+
+
 def test_upgraded_once_and_reads_the_same(legacy: tuple[LiveServer, list[str]],
                                           caplog: pytest.LogCaptureFixture) -> None:
     server, lines = legacy
@@ -100,7 +112,7 @@ def test_upgraded_once_and_reads_the_same(legacy: tuple[LiveServer, list[str]],
         with server.client(key) as c:
             assert c.get("/api/v1/agents").json() == answers["agents"]
             for agent, state in answers["contexts"].items():
-                assert c.get(f"/api/v1/agents/{agent}/context").json() == state
+                assert_same_state(c.get(f"/api/v1/agents/{agent}/context").json(), state)
             packages = c.get("/api/v1/context/packages").json()
             assert as_the_release_before(packages) == answers["packages"]
             for package in answers["packages"]["items"]:
@@ -152,4 +164,4 @@ def test_the_local_tenant_cannot_write_into_an_old_keyed_agent(
     assert "another tenant" in (result.outcomes[0].reason or "")
     with server.client("key-a") as a:
         state = a.get("/api/v1/agents/support-bot-1/context").json()
-    assert state == expected(server)["key-a"]["contexts"]["support-bot-1"]
+    assert_same_state(state, expected(server)["key-a"]["contexts"]["support-bot-1"])

@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, Compressor, Notification, StoredEvent
 
+from ctxstore.application.chain import Commitment
 from ctxstore.application.errors import (
     AgentNotFound,
     CorruptedSnapshot,
@@ -130,6 +131,25 @@ class StoreReads(Application[UUID]):
                 f"snapshot of {agent_id!r} at version {stored[0].originator_version} cannot "
                 f"be read ({type(e).__name__}: {e})") from e
         return cast(AgentContext, agent)
+
+    def snapshot_commitments(self, agent_id: str, page: int = 20) -> Iterator[Commitment]:
+        """The chain head each stored snapshot of an agent (by key) committed to (`ctxstore
+        verify`), a page of snapshots in memory at a time."""
+        if self.snapshots is None:
+            return
+        originator_id, after = aggregate_id(agent_id), 0
+        while True:
+            stored = self.snapshots.recorder.select_events(originator_id, gt=after, limit=page)
+            for s in stored:
+                try:
+                    head = getattr(self.mapper.to_domain_event(s), "chain_head", None)
+                except Exception:  # noqa: BLE001 - encrypted without the key, or damaged
+                    yield Commitment("snapshot", "", s.originator_version, None, readable=False)
+                    continue
+                yield Commitment("snapshot", "", s.originator_version, head)
+            if len(stored) < page:
+                return
+            after = stored[-1].originator_version
 
     def replay(self, agent_id: str, base: AgentContext | None, *, after: int = 0,
                upto: int | None = None) -> tuple[AgentContext | None, int]:

@@ -30,7 +30,7 @@ from pydantic import SecretStr
 from support import SAMPLES, make_settings
 
 from ctxstore.application.chain import GENESIS, EventChain
-from ctxstore.application.errors import IntegrityMismatch
+from ctxstore.application.errors import CorruptedSnapshot, IntegrityMismatch
 from ctxstore.application.importing import record_in_batches
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentSnapshot
@@ -447,4 +447,11 @@ def test_an_edited_snapshot_head_and_history_rewritten_under_a_snapshot_are_name
         f"rewritten version {EVENTS + 1}: snapshot: its {detail}",  # with CheckpointTaken
     ]
     assert lines(services, "intact") == []
+    # A read does not start from such a snapshot (one indexed lookup of the link there).
+    fresh = bootstrap(services.settings)  # nothing remembered from before the change
+    for agent, version in (("edited", 4), ("rewritten", 7)):
+        with pytest.raises(CorruptedSnapshot, match="was built from another history"):
+            fresh.store.context(agent, version=version)
+    assert fresh.store.context("intact", version=7)["version"] == 7
     services.close()
+    fresh.close()

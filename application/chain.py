@@ -186,7 +186,7 @@ def check_commitments(agent_id: str, rows: Sequence[ChainRow],
         if c.head is None:
             continue
         checked += 1
-        link = links.get(c.version)
+        link = GENESIS if c.version == 0 else links.get(c.version)
         if link is None or link.hex() != c.head:
             what = "its" if c.kind == "snapshot" else f"checkpoint {c.name!r}:"
             findings.append(Finding(agent_id, c.version, c.kind,

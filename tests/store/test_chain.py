@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from support import SAMPLES, make_settings
 
-from ctxstore.application.chain import GENESIS, EventChain
+from ctxstore.application.chain import GENESIS, ChainRow, Commitment, EventChain, check_commitments
 from ctxstore.application.errors import CorruptedSnapshot, IntegrityMismatch
 from ctxstore.application.importing import record_in_batches
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
@@ -455,3 +455,23 @@ def test_an_edited_snapshot_head_and_history_rewritten_under_a_snapshot_are_name
     assert fresh.store.context("intact", version=7)["version"] == 7
     services.close()
     fresh.close()
+
+
+def test_commitments_are_checked_against_the_stored_link_of_their_version() -> None:
+    """Version 0 is the genesis link (no index row); a head of None (made before chains) is
+    not checked; one that cannot be read is counted apart, not as a finding."""
+    rows = [ChainRow(1, "t", b"s", b"\x01" * 32), ChainRow(2, "t", b"s", b"\x02" * 32)]
+    found, checked, unread = check_commitments("a", rows, [
+        Commitment("checkpoint", "zero", 0, GENESIS.hex()),
+        Commitment("snapshot", "", 2, (b"\x02" * 32).hex()),
+        Commitment("snapshot", "", 1, None),
+        Commitment("checkpoint", "dark", 2, None, readable=False),
+        Commitment("checkpoint", "wrong", 1, (b"\x02" * 32).hex()),
+        Commitment("snapshot", "", 3, (b"\x03" * 32).hex()),  # no link there
+    ])
+    assert [f.line() for f in found] == [
+        "a version 1: checkpoint: checkpoint 'wrong': chain head is not the chain's link at "
+        "this version",
+        "a version 3: snapshot: its chain head is not the chain's link at this version",
+    ]
+    assert (checked, unread) == (4, 1)

@@ -74,7 +74,8 @@ class ChainRow:
     link: bytes | None
 
 
-Kind = Literal["altered", "removed", "inserted", "reordered", "head", "unchained"]
+Kind = Literal["altered", "removed", "inserted", "reordered", "head", "unchained", "snapshot",
+               "checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +157,39 @@ def _moved_from(chain: EventChain, originator_id: UUID, row: ChainRow,
             if chain.link(before, originator_id, other, row.topic, row.state) == target:
                 return other
     return None
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """A snapshot's or checkpoint's claim that the chain's link at `version` was `head`: what
+    history it was built from. Events rewritten under it, links recomputed and all, show as a
+    link that is no longer the one it holds."""
+
+    kind: Literal["snapshot", "checkpoint"]
+    name: str  # how a finding names it (a checkpoint's package id; empty for a snapshot)
+    version: int
+    head: str | None  # hex; None: made before chains, or not readable here
+    readable: bool = True  # False: its stored bytes could not be decoded (encrypted?)
+
+
+def check_commitments(agent_id: str, rows: Sequence[ChainRow],
+                      commitments: Iterable[Commitment]) -> tuple[list[Finding], int, int]:
+    """The commitments whose head is not the link stored at their version, one finding each;
+    and how many were checked and how many could not be read."""
+    links = {r.version: r.link for r in rows}
+    findings: list[Finding] = []
+    checked = unread = 0
+    for c in commitments:
+        if not c.readable:
+            unread += 1
+            continue
+        if c.head is None:
+            continue
+        checked += 1
+        link = GENESIS if c.version == 0 else links.get(c.version)
+        if link is None or link.hex() != c.head:
+            what = "its" if c.kind == "snapshot" else f"checkpoint {c.name!r}:"
+            findings.append(Finding(agent_id, c.version, c.kind,
+                                    f"{what} chain head is not the chain's link at this "
+                                    "version"))
+    return findings, checked, unread

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Iterator
 from typing import Any
 
+from ctxstore.application.chain import Commitment
 from ctxstore.application.checkpoint_bodies import CheckpointBodies
 from ctxstore.application.checkpoint_model import Checkpoint, check_integrity
 from ctxstore.application.errors import CheckpointNotFound, CorruptedCheckpoint
@@ -93,6 +95,19 @@ class CheckpointReads:
             raise CorruptedCheckpoint(f"checkpoint {package_id!r} is not a valid agent state: "
                                       f"{e}") from None
         return checkpoint, state
+
+    def chain_commitments(self, agent_id: str) -> Iterator[Commitment]:
+        """The chain head each checkpoint captured here of an agent (by key) committed to
+        (`ctxstore verify`); an imported one's history is in another store."""
+        for row in self.packages.select_packages(agent_id):
+            if row.event_version is None:
+                continue
+            try:
+                head = self._metadata(row).chain_head
+            except CorruptedCheckpoint:
+                yield Commitment("checkpoint", row.package_id, row.version, None, readable=False)
+                continue
+            yield Commitment("checkpoint", row.package_id, row.version, head)
 
     def metadata(self, row: PackageRow) -> Checkpoint:
         """A package row's checkpoint metadata (CorruptedCheckpoint when unreadable)."""

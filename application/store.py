@@ -23,9 +23,10 @@ from eventsourcing.persistence import Compressor, IntegrityError, Mapper, Stored
 from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.chain_port import ChainIndex
+from ctxstore.application.chained_batch import ChainedBatch
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
-from ctxstore.application.ports import AgentRow, ContextIndex, EventIndexRow, EventWriter
+from ctxstore.application.ports import AgentRow, ContextIndex, EventWriter
 from ctxstore.application.results import EventOutcome, RecordResult
 from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
 from ctxstore.application.schedule_port import ScheduleStore
@@ -180,6 +181,7 @@ class ContextStore(StoreReads):
         snapshots: list[tuple[UUID, StoredEvent]] = []
         pending_snapshots: dict[UUID, SnapshotMark] = {}
         owners: dict[str, str] = {}
+        chained = self._chained_batch(owners)
         tenants = self._owners_of(set(keys.values()))  # one query, not one each
         # Read back, together, the existing agents of this tenant that get a new event.
         loaded = self._load_for_write(list({keys[e.agent_id] for e in envelopes
@@ -218,10 +220,10 @@ class ContextStore(StoreReads):
             outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
                                          version=agent.version))
             if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
-                snapshot = self._snapshot_now(agent)
+                snapshot = self._snapshot_now(agent, chained.link_now(agent))
                 snapshots.append((agent.id, snapshot))
                 pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
-        self._commit(list(agents.values()), snapshots, owners)
+        self._commit(list(agents.values()), snapshots, chained)
         versions = {plain_agent_id(a.agent_id): a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
 
@@ -237,10 +239,12 @@ class ContextStore(StoreReads):
         with self._write_lock:
             try:
                 owner = self._owner(agent.agent_id) or tenant
+                chained = self._chained_batch({agent.agent_id: owner})
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
-                    snapshots.append((agent.id, self._snapshot_now(agent)))
-                self._commit([agent], snapshots, {agent.agent_id: owner},
+                    snapshots.append((agent.id, self._snapshot_now(agent,
+                                                                   chained.link_now(agent))))
+                self._commit([agent], snapshots, chained,
                              package_rows=package_rows, pruned_package_ids=pruned_package_ids)
             except BaseException:
                 self._evict(agent.id)
@@ -250,7 +254,7 @@ class ContextStore(StoreReads):
         self,
         agents: list[AgentContext],
         snapshots: list[tuple[UUID, StoredEvent]],
-        owners: dict[str, str],
+        chained: ChainedBatch,
         *,
         package_rows: Sequence[PackageRow] = (),
         pruned_package_ids: Sequence[str] = (),
@@ -258,26 +262,8 @@ class ContextStore(StoreReads):
         batches = [(agent, events) for agent in agents if (events := agent.collect_events())]
         if not batches:
             return
-        previous = self._links_before([(a.id, events[0].originator_version)
-                                       for a, events in batches])
-        to_stored = self.mapper.to_stored_event
-        link = self.chain.link
-        stored: list[StoredEvent] = []
-        index_rows: list[EventIndexRow] = []
-        heads: dict[UUID, tuple[int, bytes]] = {}
-        # Each agent's events in order: its index rows (with their chain links) line up with
-        # the stored events, one by one.
-        for agent, events in batches:
-            originator_id, owner = agent.id, owners[agent.agent_id]
-            last = previous[originator_id]
-            for event in events:
-                s = to_stored(event)
-                version = s.originator_version
-                last = link(last, originator_id, version, s.topic, s.state)
-                stored.append(s)
-                index_rows.append(EventIndexRow(cast(Any, event).event_id, originator_id,
-                                                version, to_us(event.timestamp), owner, last))
-            heads[originator_id] = (agent.version, last)
+        stored, index_rows, heads = chained.finish(batches)
+        owners = chained.owners
         agent_rows = [
             AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
                      owners[a.agent_id], heads[a.id][1] if a.id in heads else None)
@@ -357,9 +343,12 @@ class ContextStore(StoreReads):
             size, folded = added.get(agent.id, (0, 0))
             self.agent_cache.grow(agent.id, agent, size, folded)
 
-    def _snapshot_now(self, agent: AgentContext) -> StoredEvent:
+    def _chained_batch(self, owners: dict[str, str]) -> ChainedBatch:
+        return ChainedBatch(self.mapper.to_stored_event, self.chain, self._links_before, owners)
+
+    def _snapshot_now(self, agent: AgentContext, link: bytes) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.
-        snapshot = agent.take_snapshot()
+        snapshot = agent.take_snapshot(chain_head=link.hex())
         return self.mapper.to_stored_event(snapshot)
 
     def _take_snapshots(self, processing_event: Any) -> None:

@@ -21,6 +21,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Cipher, Compressor, Notification, StoredEvent
 
 from ctxstore.application.agent_cache import AgentCache
+from ctxstore.application.chain import Commitment
 from ctxstore.application.errors import (
     AgentNotFound,
     CorruptedSnapshot,
@@ -161,13 +162,43 @@ class StoreReads(Application[UUID]):
                                                        desc=True, limit=1)
         if not stored:
             return None
+        where = f"snapshot of {agent_id!r} at version {stored[0].originator_version}"
         try:
-            agent = self.mapper.to_domain_event(stored[0]).mutate(None)  # type: ignore[attr-defined]
+            snapshot = self.mapper.to_domain_event(stored[0])
+            agent = snapshot.mutate(None)  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
+            raise CorruptedSnapshot(f"{where} cannot be read ({type(e).__name__}: {e})") from e
+        # One indexed lookup (none when this process wrote that version last): a snapshot
+        # built from a history the chain no longer holds is not read from.
+        head = getattr(snapshot, "chain_head", None)
+        if head is not None and self.chain_link(agent.id, agent.version) != head:
             raise CorruptedSnapshot(
-                f"snapshot of {agent_id!r} at version {stored[0].originator_version} cannot "
-                f"be read ({type(e).__name__}: {e})") from e
+                f"{where} was built from another history (its chain head is not the chain's "
+                "link at that version; run ctxstore verify)")
         return cast(AgentContext, agent)
+
+    def chain_link(self, originator_id: UUID, version: int) -> str | None:
+        """The hex link of an agent's version in its hash chain (application.store)."""
+        raise NotImplementedError
+
+    def snapshot_commitments(self, agent_id: str, page: int = 20) -> Iterator[Commitment]:
+        """The chain head each stored snapshot of an agent (by key) committed to (`ctxstore
+        verify`), a page of snapshots in memory at a time."""
+        if self.snapshots is None:
+            return
+        originator_id, after = aggregate_id(agent_id), 0
+        while True:
+            stored = self.snapshots.recorder.select_events(originator_id, gt=after, limit=page)
+            for s in stored:
+                try:
+                    head = getattr(self.mapper.to_domain_event(s), "chain_head", None)
+                except Exception:  # noqa: BLE001 - encrypted without the key, or damaged
+                    yield Commitment("snapshot", "", s.originator_version, None, readable=False)
+                    continue
+                yield Commitment("snapshot", "", s.originator_version, head)
+            if len(stored) < page:
+                return
+            after = stored[-1].originator_version
 
     def replay(self, agent_id: str, base: AgentContext | None, *, after: int = 0,
                upto: int | None = None) -> tuple[AgentContext | None, int]:

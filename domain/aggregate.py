@@ -7,7 +7,7 @@ version N means exactly N events and version 0 the empty context.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -160,13 +160,15 @@ class AgentContext(Aggregate):
         """The addresses of this content's parts known so far (domain.pages)."""
         return self._parts
 
-    def take_snapshot(self) -> AgentSnapshot:
+    def take_snapshot(self, chain_head: str | None = None) -> AgentSnapshot:
         """A snapshot of this agent with every part's address (hashing only the parts changed
-        since they were last known), so a read from it hashes only what changed after it."""
+        since they were last known), so a read from it hashes only what changed after it;
+        `chain_head`: the hash chain's link at this version (hex), the history it was built
+        from."""
         self._parts.manifest(self.content)
         snapshot = AgentSnapshot.take(self)
         snapshot.state["_parts"] = self._parts.to_json()
-        return snapshot
+        return replace(snapshot, chain_head=chain_head) if chain_head else snapshot
 
     def content_hash(self) -> str:
         """The content hash (domain.pages): hashing only the parts changed since it was last
@@ -276,7 +278,13 @@ class AgentContext(Aggregate):
 @dataclass(frozen=True)
 class AgentSnapshot(Snapshot):
     """An agent's snapshot: its state, with its parts' addresses as plain JSON, made back
-    into the aggregate's PartHashes when read."""
+    into the aggregate's PartHashes when read.
+
+    `chain_head` commits it to the history it was built from: the agent's hash-chain link at
+    its version (hex; application.chain), so `ctxstore verify` can tell a snapshot whose events
+    were rewritten under it. None: taken before chains."""
+
+    chain_head: str | None = None
 
     def mutate(self, _: None) -> Any:
         agent = super().mutate(_)

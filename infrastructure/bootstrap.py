@@ -337,7 +337,8 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
                     diff=diff, packages=packages, commands=commands, dictionaries=catalog,
                     subjects=build_subjects(settings),
                     runner=build_checkpoint_runner(settings, checkpoints, auto),
-                    integrity=IntegrityService(store.chain_index, store.chain),
+                    integrity=IntegrityService(store.chain_index, store.chain, (
+                        store.snapshot_commitments, checkpoints.chain_commitments)),
                     open_views=lambda: build_views(settings))
 
 

@@ -29,6 +29,10 @@ def verify(
     keyed = "HMAC-SHA-256" if services().store.chain.keyed else "SHA-256, no integrity key"
     summary = (f"{report.agents} agent{'s' if report.agents != 1 else ''}, "
                f"{report.events} events verified ({keyed}): ")
+    typer.echo(f"{report.commitments} snapshot and checkpoint chain heads checked")
+    if report.unread:
+        typer.echo(f"{report.unread} snapshots or checkpoints not readable here (encrypted: "
+                   "give the encryption key to check them), not checked")
     if report.clean:
         typer.echo(summary + "no findings")
         return

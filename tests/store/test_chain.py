@@ -17,20 +17,23 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from eventsourcing.cryptography import AESCipher
+from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from support import SAMPLES, make_settings
 
-from ctxstore.application.chain import GENESIS, EventChain
-from ctxstore.application.errors import IntegrityMismatch
+from ctxstore.application.chain import GENESIS, ChainRow, Commitment, EventChain, check_commitments
+from ctxstore.application.errors import CorruptedSnapshot, IntegrityMismatch
 from ctxstore.application.importing import record_in_batches
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
+from ctxstore.domain.aggregate import AgentSnapshot
 from ctxstore.domain.events import make_envelope
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import bootstrap
@@ -51,13 +54,14 @@ class Raw:
     def __init__(self, settings: Settings):
         self.settings = settings
         if settings.engine == "sqlite":
-            self.events, self.versions, self.agents = (
-                "stored_events", "stored_versions", "stored_agents")
+            self.events, self.versions, self.agents, self.snapshots = (
+                "stored_events", "stored_versions", "stored_agents", "stored_snapshots")
             self.mark = "?"
         else:
             s = settings.database_schema
-            self.events, self.versions, self.agents = (
-                f'"{s}".ctxstore_events', f'"{s}".ctxstore_versions', f'"{s}".ctxstore_agents')
+            self.events, self.versions, self.agents, self.snapshots = (
+                f'"{s}".ctxstore_events', f'"{s}".ctxstore_versions', f'"{s}".ctxstore_agents',
+                f'"{s}".ctxstore_snapshots')
             self.mark = "%s"
 
     def id(self, agent: str) -> Any:
@@ -101,6 +105,15 @@ class Raw:
     def set_link(self, agent: str, version: int, link: bytes) -> None:
         self.run(f"UPDATE {self.versions} SET link = ? WHERE originator_id = ? AND "
                  "originator_version = ?", link, self.id(agent), version)
+
+    def snapshots_of(self, agent: str) -> list[StoredEvent]:
+        return [StoredEvent(aggregate_id(agent), v, t, bytes(state)) for v, t, state in
+                self.run(f"SELECT originator_version, topic, state FROM {self.snapshots} "
+                         "WHERE originator_id = ? ORDER BY originator_version", self.id(agent))]
+
+    def set_snapshot_state(self, agent: str, version: int, state: bytes) -> None:
+        self.run(f"UPDATE {self.snapshots} SET state = ? WHERE originator_id = ? AND "
+                 "originator_version = ?", state, self.id(agent), version)
 
     def links_null(self) -> int:
         return int(self.run(f"SELECT count(*) FROM {self.versions} WHERE link IS NULL")[0][0]
@@ -201,6 +214,8 @@ def test_each_change_behind_the_stores_back_is_named(backend: str, encrypted: bo
         "edited version 3: altered: its stored content or link was changed",
         "relinked version 6: altered: its stored content or link was changed",
         "relinked version 7: altered: its stored content or link was changed",
+        # The snapshot at 6 holds the link the store made there.
+        "relinked version 6: snapshot: its chain head is not the chain's link at this version",
         "swapped version 4: reordered: its content is version 5's",
         "swapped version 5: reordered: its content is version 4's",
         f"truncated version {EVENTS - 1}: removed: the catalogue's head is version {EVENTS}, "
@@ -210,15 +225,28 @@ def test_each_change_behind_the_stores_back_is_named(backend: str, encrypted: bo
     services.close()
 
 
-def _rechain_unkeyed(raw: Raw, agent: str, start: int, last: int) -> None:
+def forge_snapshot_head(services: Services, raw: Raw, agent: str, version: int,
+                        head: bytes) -> None:
+    """Rewrite the chain head a snapshot row holds, re-encoded as the store encodes it (what
+    anyone can do to a store without encryption)."""
+    stored = next(s for s in raw.snapshots_of(agent) if s.originator_version == version)
+    forged = replace(services.store.decode(stored), chain_head=head.hex())
+    raw.set_snapshot_state(agent, version, services.store.mapper.to_stored_event(forged).state)
+
+
+def _rechain_unkeyed(services: Services, raw: Raw, agent: str, start: int, last: int) -> None:
     """What an intruder without the key can do: recompute plain SHA-256 links from the
-    edited event on, and the catalogue's head."""
+    edited event on, the catalogue's head, and the heads the snapshots there hold."""
     chain = EventChain(None)
     previous = raw.link(agent, start - 1)
     for version in range(start, last + 1):
         previous = chain.link(previous, aggregate_id(agent), version, *raw.event(agent, version))
         raw.set_link(agent, version, previous)
     raw.run(f"UPDATE {raw.agents} SET chain_head = ? WHERE agent_id = ?", previous, agent)
+    for snapshot in raw.snapshots_of(agent):
+        if snapshot.originator_version >= start:
+            forge_snapshot_head(services, raw, agent, snapshot.originator_version,
+                                raw.link(agent, snapshot.originator_version))
 
 
 @pytest.mark.parametrize("key", [KEY, None], ids=["keyed", "unkeyed"])
@@ -232,7 +260,7 @@ def test_a_recomputed_chain_is_caught_only_with_a_key(backend: str, key: str | N
     raw.set_state("victim", 4, topic, state[:-1] + bytes([state[-1] ^ 1]))
     assert lines(services)[0] == "victim version 4: altered: its stored content or link was " \
                                  "changed"
-    _rechain_unkeyed(raw, "victim", 4, EVENTS)
+    _rechain_unkeyed(services, raw, "victim", 4, EVENTS)
     found = lines(services)
     if key is None:
         # Plain SHA-256 can be recomputed by anyone: it catches accidents, not attackers.
@@ -266,6 +294,9 @@ def test_verify_command_without_the_encryption_key(backend: str, tmp_path: Path,
     clean = cli(settings, "verify", "--all", key=KEY)
     assert clean.returncode == 0, clean.stderr
     assert f"2 agents, {2 * EVENTS} events verified (HMAC-SHA-256): no findings" in clean.stdout
+    # Snapshots are encrypted, and this process has no encryption key: said, not checked.
+    assert "0 snapshot and checkpoint chain heads checked" in clean.stdout
+    assert "4 snapshots or checkpoints not readable here" in clean.stdout
     Raw(settings).delete("two", 2)
     one = cli(settings, "verify", "one", key=KEY)
     assert one.returncode == 0, one.stderr
@@ -351,3 +382,96 @@ def test_hmac_sha256_is_what_a_keyed_link_is() -> None:
     chain = EventChain(KEY.encode())
     assert chain.link(GENESIS, oid, 1, "t", b"s") == hmac.digest(KEY.encode(), message, "sha256")
     assert chain.link(GENESIS, oid, 1, "t", b"s") == chain.link(GENESIS, oid, 1, "t", b"s")
+
+
+def _rechain_with_key(services: Services, raw: Raw, agent: str, start: int, last: int) -> None:
+    """What only an insider holding the integrity key can do: recompute the links from an
+    edited event on, and the catalogue's head, so the walk itself sees nothing."""
+    previous = raw.link(agent, start - 1)
+    for version in range(start, last + 1):
+        previous = services.store.chain.link(previous, aggregate_id(agent), version,
+                                             *raw.event(agent, version))
+        raw.set_link(agent, version, previous)
+    raw.run(f"UPDATE {raw.agents} SET chain_head = ? WHERE agent_id = ?", previous, agent)
+
+
+def test_each_snapshot_commits_to_the_link_of_its_version(backend: str, tmp_path: Path,
+                                                          postgres_dsn: str) -> None:
+    """Snapshots taken in the middle of a batch (one batch of EVENTS events: versions 3 and
+    6), at a batch's end (`fill`: 3 events an agent a batch) and with a store-made event (a
+    checkpoint) each hold the link of their own version; verify checks them all."""
+    services = new_services(backend, tmp_path, postgres_dsn, key=KEY)
+    fill(services, "batched")
+    one_batch = [make_envelope("whole", "message", {"role": "user", "content": f"n {i}"},
+                               event_id=str(uuid.uuid4())) for i in range(EVENTS)]
+    assert services.store.record(one_batch).recorded == EVENTS
+    services.checkpoints.capture("whole")
+    services.store.record([make_envelope("whole", "message", {"role": "user", "content": "x"},
+                                         event_id=str(uuid.uuid4()))])
+    raw = Raw(services.settings)
+    seen = {}
+    for agent in ("batched", "whole"):
+        for stored in raw.snapshots_of(agent):
+            snapshot = services.store.decode(stored)
+            assert isinstance(snapshot, AgentSnapshot)
+            seen[(agent, stored.originator_version)] = snapshot.chain_head
+            assert snapshot.chain_head == raw.link(agent, stored.originator_version).hex()
+    assert {("batched", 3), ("batched", 6), ("whole", 3), ("whole", 6)} <= set(seen)
+    report = services.integrity.verify()
+    assert report.clean, [f.line() for f in report.findings]
+    assert report.commitments == len(seen) + 1  # and the checkpoint
+    services.close()
+
+
+def test_an_edited_snapshot_head_and_history_rewritten_under_a_snapshot_are_named(
+        backend: str, tmp_path: Path, postgres_dsn: str) -> None:
+    services = new_services(backend, tmp_path, postgres_dsn, key=KEY)
+    fill(services, "edited", "rewritten", "intact")
+    checkpoint = services.checkpoints.capture("rewritten")  # of version EVENTS
+    raw = Raw(services.settings)
+    assert lines(services) == []
+    # A snapshot row's head edited (re-encoded as the store would: no encryption here).
+    forge_snapshot_head(services, raw, "edited", 3, bytes(32))
+    # Events under untouched snapshots rewritten, the chain recomputed with the key: the
+    # walk sees a consistent chain, the snapshots and the checkpoint built on it do not.
+    topic, state = raw.event("rewritten", 2)
+    raw.set_state("rewritten", 2, topic, state[:-1] + bytes([state[-1] ^ 1]))
+    _rechain_with_key(services, raw, "rewritten", 2, EVENTS + 1)
+    detail = "chain head is not the chain's link at this version"
+    assert lines(services) == [
+        f"edited version 3: snapshot: its {detail}",
+        f"rewritten version 3: snapshot: its {detail}",
+        f"rewritten version 6: snapshot: its {detail}",
+        f"rewritten version {EVENTS}: checkpoint: checkpoint {checkpoint.package_id!r}: "
+        f"{detail}",
+        f"rewritten version {EVENTS + 1}: snapshot: its {detail}",  # with CheckpointTaken
+    ]
+    assert lines(services, "intact") == []
+    # A read does not start from such a snapshot (one indexed lookup of the link there).
+    fresh = bootstrap(services.settings)  # nothing remembered from before the change
+    for agent, version in (("edited", 4), ("rewritten", 7)):
+        with pytest.raises(CorruptedSnapshot, match="was built from another history"):
+            fresh.store.context(agent, version=version)
+    assert fresh.store.context("intact", version=7)["version"] == 7
+    services.close()
+    fresh.close()
+
+
+def test_commitments_are_checked_against_the_stored_link_of_their_version() -> None:
+    """Version 0 is the genesis link (no index row); a head of None (made before chains) is
+    not checked; one that cannot be read is counted apart, not as a finding."""
+    rows = [ChainRow(1, "t", b"s", b"\x01" * 32), ChainRow(2, "t", b"s", b"\x02" * 32)]
+    found, checked, unread = check_commitments("a", rows, [
+        Commitment("checkpoint", "zero", 0, GENESIS.hex()),
+        Commitment("snapshot", "", 2, (b"\x02" * 32).hex()),
+        Commitment("snapshot", "", 1, None),
+        Commitment("checkpoint", "dark", 2, None, readable=False),
+        Commitment("checkpoint", "wrong", 1, (b"\x02" * 32).hex()),
+        Commitment("snapshot", "", 3, (b"\x03" * 32).hex()),  # no link there
+    ])
+    assert [f.line() for f in found] == [
+        "a version 1: checkpoint: checkpoint 'wrong': chain head is not the chain's link at "
+        "this version",
+        "a version 3: snapshot: its chain head is not the chain's link at this version",
+    ]
+    assert (checked, unread) == (4, 1)

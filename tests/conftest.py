@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ctxstore.domain import pages
 from devtools.services import (
     DEFAULT_DSN,
     DEFAULT_NATS_URL,
@@ -64,3 +65,17 @@ def fresh_pg_db(postgres_dsn: str) -> Iterator[str]:
 def sqlite_path(tmp_path: Path) -> Path:
     """A path for a SQLite database file in the test's own temporary directory."""
     return tmp_path / "ctx.sqlite"
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each SHA-256 of the content hash took: the real function, counted."""
+    sizes: list[int] = []
+    real = pages.address
+
+    def counted(raw: bytes) -> str:
+        sizes.append(len(raw))
+        return real(raw)
+
+    monkeypatch.setattr(pages, "address", counted)
+    return sizes

@@ -4,13 +4,12 @@ the fork's next read hashes the content again; the hashes are still the content'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from hash_rule import independent_hash
 from restore_support import Kit, msg, new_agent
 
-from ctxstore.domain import pages
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import canonical_json, content_of
 
@@ -18,20 +17,6 @@ from ctxstore.domain.state import canonical_json, content_of
 @pytest.fixture
 def kit(make_kit: Callable[..., Kit]) -> Kit:
     return make_kit(snapshot_interval=50)
-
-
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The bytes each SHA-256 of the tree hash took (the real function, counted)."""
-    sizes: list[int] = []
-    real = pages.address
-
-    def counted(raw: bytes) -> str:
-        sizes.append(len(raw))
-        return real(raw)
-
-    monkeypatch.setattr(pages, "address", counted)
-    yield sizes
 
 
 def test_a_fork_and_its_read_do_not_hash_the_content_again(kit: Kit,

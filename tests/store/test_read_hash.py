@@ -11,7 +11,6 @@ import pytest
 from support import make_settings
 
 from ctxstore.application.store import ContextStore
-from ctxstore.domain import pages
 from ctxstore.domain.state import canonical_json, content_hash, content_of
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.importers import load_trace
@@ -24,20 +23,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContextSto
     s = build_store(make_settings(request.param, tmp_path, dsn, snapshot_interval=10))
     yield s
     s.close()
-
-
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bytes each SHA-256 of the content hash took (the real function, counted)."""
-    sizes: list[int] = []
-    real = pages.address
-
-    def counted(raw: bytes) -> str:
-        sizes.append(len(raw))
-        return real(raw)
-
-    monkeypatch.setattr(pages, "address", counted)
-    return sizes
 
 
 def test_a_read_hashes_only_what_changed(store: ContextStore, hashed: list[int]) -> None:

@@ -3,12 +3,14 @@ pull requests renewed after they expire (408) and after the consumer is deleted 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import nats
 import pytest
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
 from ctxstore.infrastructure.messaging.pull import BatchPuller
@@ -20,6 +22,19 @@ async def _take_until(puller: BatchPuller, count: int, timeout: float = 10.0) ->
     while len(got) < count and time.monotonic() < deadline:
         got += await puller.take(wait=0.5)
     return got
+
+
+async def _ack_state(js: JetStreamContext, stream: str, consumer: str,
+                     until: tuple[int, int], timeout: float = 10.0) -> tuple[int, int]:
+    """(messages awaiting acknowledgement, ack floor's stream sequence), once it is `until`
+    or when `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await js.consumer_info(stream, consumer)
+        state = (info.num_ack_pending or 0, info.ack_floor.stream_seq if info.ack_floor else 0)
+        if state == until or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(0.05)
 
 
 async def test_batches_in_order_and_requests_renewed(js_url: str, prefix: str,
@@ -47,11 +62,10 @@ async def test_batches_in_order_and_requests_renewed(js_url: str, prefix: str,
         assert [m.data for m in late] == [b"late"]
 
         # Acknowledging the last message acknowledges all of them (AckPolicy.ALL).
-        await late[-1].ack()
-        await nc.flush()
-        info = await js.consumer_info(stream, "w")
-        assert (info.num_ack_pending, info.ack_floor.stream_seq if info.ack_floor else 0) \
-            == (0, 26)
+        # The server applies an acknowledgement after it answered it, and consumer_info is
+        # another request: wait for the state instead of reading it once.
+        await late[-1].ack_sync()
+        assert await _ack_state(js, stream, "w", until=(0, 26)) == (0, 26)
 
         # The consumer is deleted under an open request (409) and made again: pulling resumes.
         await js.delete_consumer(stream, "w")

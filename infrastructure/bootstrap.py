@@ -24,6 +24,7 @@ from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands import Commands, EventLimits, UseCases
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
+from ctxstore.application.forget import ForgetService
 from ctxstore.application.integrity import IntegrityService
 from ctxstore.application.packages import PackageService
 from ctxstore.application.part_port import PartStore
@@ -330,7 +331,9 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     diff = DiffService(restore)
     auto = build_auto_checkpoints(settings, checkpoints)
     commands = Commands(UseCases(store=store, checkpoints=checkpoints, restore=restore,
-                                 diff=diff, packages=packages, auto=auto, limits=EventLimits(
+                                 diff=diff, packages=packages, auto=auto,
+                                 forget=ForgetService(store, checkpoints.bodies),
+                                 limits=EventLimits(
                                      max_event_bytes=settings.max_event_bytes,
                                      max_clock_skew_seconds=settings.max_clock_skew_seconds)))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,

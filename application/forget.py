@@ -32,7 +32,8 @@ Purge = Callable[[str, str], int | None]
 @dataclass(frozen=True)
 class ForgetResult:
     """What a forget removed. `stream_messages` is what the NATS purge removed (None when no
-    purge ran: NATS is not configured for this process)."""
+    purge ran: NATS is not configured for this process); `purge_error` says why a purge
+    failed (the rows are gone all the same: purge the streams by hand, see the README)."""
 
     agent_id: str
     forgotten_at: str
@@ -45,6 +46,7 @@ class ForgetResult:
     view_rows: int
     schedules: int
     stream_messages: int | None = None
+    purge_error: str | None = None
 
 
 class ForgetService:
@@ -64,12 +66,13 @@ class ForgetService:
         self.bodies.released(tenant, erased.parts)
         released = len(erased.parts)  # the store keeps those a fork still refers to
         purged: int | None = None
+        failed: str | None = None
         for purge in self.purges:
             try:
                 count = purge(tenant, plain_agent_id(key))
             except Exception as e:  # noqa: BLE001 - the rows are gone; say what was not
-                log.error("forget %s: purging its messages failed (%s: %s); run `ctxstore "
-                          "forget` again to retry the purge", key, type(e).__name__, e)
+                failed = f"{type(e).__name__}: {e}"
+                log.error("forget %s: purging its messages failed (%s)", key, failed)
                 continue
             if count is not None:
                 purged = (purged or 0) + count
@@ -79,6 +82,6 @@ class ForgetService:
             forgotten_by=by, events=erased.events, snapshots=erased.snapshots,
             checkpoints=erased.checkpoints, event_ids=erased.event_ids,
             parts_released=released, view_rows=erased.view_rows, schedules=erased.schedules,
-            stream_messages=purged)
+            stream_messages=purged, purge_error=failed)
 
 __all__ = ["ForgetResult", "ForgetService", "Purge"]

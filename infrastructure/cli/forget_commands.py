@@ -61,6 +61,9 @@ def forget(
     if not yes and not _confirmed(agent_id):
         fail("not forgotten (answer yes, or pass --yes)")
     result = commands().forget(who, cmd)
+    if result.purge_error:
+        typer.echo(f"warning: the NATS streams were not purged ({result.purge_error}); "
+                   "the README says how to purge them by hand", err=True)
     if as_json:
         print_json(dataclasses.asdict(result))
         return

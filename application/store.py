@@ -318,6 +318,15 @@ class ContextStore(StoreReads):
                                                                    chained.link_now(agent))))
                 self._commit([agent], snapshots, chained,
                              package_rows=package_rows, pruned_package_ids=pruned_package_ids)
+            except IntegrityError:
+                self._evict(agent.id)
+                # Another writer got there first, or the agent was forgotten meanwhile (the
+                # catalogue's trigger): the latter is final, not worth a retry.
+                self._forget_owners([agent.agent_id])
+                stone = self.eraser.tombstones(owner, [agent.agent_id]).get(agent.agent_id)
+                if stone is not None:
+                    raise stone.error() from None
+                raise
             except BaseException:
                 self._evict(agent.id)
                 raise

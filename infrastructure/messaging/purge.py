@@ -2,8 +2,9 @@
 
 CTX_EVENTS keeps the envelopes agents published (as stored: partitioned subjects for the local
 tenant, published ones for the others) and CTX_DLQ the ones the store refused, in plain text:
-a forget removes every message on the agent's subjects from both, with a subject-filtered
-stream purge. The streams' other agents are untouched.
+a forget erases every message on the agent's subjects from both (secure delete, message by
+message). The streams' other agents are untouched. Copies on other clusters (mirrors, sources,
+a leaf node's stream) are beyond reach: the README says so.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.messaging.subjects import TENANTS_TOKEN, Subjects
 
-STREAM_NOT_FOUND = 10059  # JetStream's error code for a stream that does not exist
+STREAM_NOT_FOUND = 10059  # JetStream's error codes: a stream that does not exist,
+NO_MESSAGE_FOUND = 10037  # and no (more) message on the subject
 
 
 def agent_filters(subjects: Subjects, tenant: str, agent_id: str) -> list[tuple[str, str]]:
@@ -35,20 +37,37 @@ def agent_filters(subjects: Subjects, tenant: str, agent_id: str) -> list[tuple[
 
 async def purge_agent(nc: Any, subjects: Subjects, tenant: str, agent_id: str,
                       api_prefix: str = "$JS.API", timeout: float = 10.0) -> int:
-    """Purge the agent's messages over a connected client; how many were removed. A stream
-    that does not exist holds none."""
-    purged = 0
+    """Erase the agent's messages over a connected client; how many were erased.
+
+    Message by message, with JetStream's secure delete (the stored bytes are overwritten): a
+    subject-filtered purge only marks messages deleted, and the file store keeps their bytes
+    in its block files while other messages share the block. A stream that does not exist
+    holds none."""
+    erased = 0
+
+    async def call(verb: str, stream: str, request: dict[str, Any]) -> dict[str, Any]:
+        reply = await nc.request(f"{api_prefix}.STREAM.{verb}.{stream}",
+                                 json.dumps(request).encode(), timeout=timeout)
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
+
     for stream, subject in agent_filters(subjects, tenant, agent_id):
-        reply = await nc.request(f"{api_prefix}.STREAM.PURGE.{stream}",
-                                 json.dumps({"filter": subject}).encode(), timeout=timeout)
-        answer = json.loads(reply.data)
-        error = answer.get("error")
-        if error:
-            if error.get("err_code") == STREAM_NOT_FOUND:
-                continue
-            raise RuntimeError(f"purging {subject} from {stream}: {error.get('description')}")
-        purged += int(answer.get("purged", 0))
-    return purged
+        seq = 1
+        while True:
+            found = await call("MSG.GET", stream, {"seq": seq, "next_by_subj": subject})
+            error = found.get("error")
+            if error:
+                if error.get("err_code") in (STREAM_NOT_FOUND, NO_MESSAGE_FOUND):
+                    break
+                raise RuntimeError(f"reading {subject} of {stream}: {error.get('description')}")
+            seq = int(found["message"]["seq"])
+            done = await call("MSG.DELETE", stream, {"seq": seq})  # erased: no_erase unset
+            if done.get("error") and done["error"].get("err_code") != NO_MESSAGE_FOUND:
+                raise RuntimeError(f"erasing message {seq} of {stream}: "
+                                   f"{done['error'].get('description')}")
+            erased += 1 if done.get("success") else 0
+            seq += 1
+    return erased
 
 
 class NatsPurge:

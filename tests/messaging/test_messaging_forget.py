@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import nats
 from nats_helpers import running_app, subjects_of, wait_drained, wait_until
+from support import make_settings
 
 from ctxstore.application.commands import Caller, Forget
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.messaging.publisher import new_event
 from ctxstore.infrastructure.settings import Settings
+from devtools.services import ensure_nats, free_port
 
 
 async def test_forget_purges_the_agents_subjects_and_drops_its_later_events(
@@ -98,3 +102,49 @@ def test_purge_filters_cover_each_layout() -> None:
     assert json.dumps(tenant) == json.dumps([
         ["CTX_EVENTS", "ctx.t.acme.events.bot"], ["CTX_EVENTS", "ctx.t.acme.events.bot.>"],
         ["CTX_DLQ", "ctx.t.acme.dlq.bot"]])
+
+
+async def test_no_canary_is_left_in_the_jetstream_store(
+        tmp_path: Path, postgres_dsn: str, prefix: str) -> None:
+    """A nats-server of the test's own, so its store folder can be read: after the forget, no
+    message file holds the agent's content (events and dead letters alike)."""
+    server = ensure_nats(f"nats://127.0.0.1:{free_port()}", base_dir=tmp_path)
+    try:
+        assert server.data_dir is not None
+        settings = make_settings("postgres", tmp_path, postgres_dsn, nats_url=server.url,
+                                 nats_prefix=prefix, nats_partitions=2)
+        subjects = subjects_of(settings)
+        canary = f"canary{uuid.uuid4().hex[:12]}"
+        async with running_app(settings):
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
+            for agent, content in (("leaky", f"my password is {canary}"),
+                                   ("keeper", "nothing to hide"),
+                                   ("leaky", f"again: {canary}")):
+                e = new_event(agent, "message", {"role": "user", "content": content})
+                await js.publish(subjects.events(agent), e.model_dump_json().encode(),
+                                 headers={"Nats-Msg-Id": e.event_id})
+            bad = {"event_id": "bad", "agent_id": "leaky", "type": "message",
+                   "data": {"role": "robot", "content": canary}}
+            await js.publish(subjects.events("leaky"), json.dumps(bad).encode(),
+                             headers={"Nats-Msg-Id": "bad"})
+            await wait_drained(settings)
+            await wait_until(lambda: _holds(server.data_dir, canary.encode(), 2),
+                             what="the canary in the store folder")
+            services = bootstrap(settings)
+            try:
+                result = await asyncio.to_thread(services.commands.forget, Caller(),
+                                                 Forget(agent_id="leaky", by="t"))
+            finally:
+                services.close()
+            assert result.purge_error is None and result.stream_messages
+            await nc.close()
+        assert not _holds(server.data_dir, canary.encode())
+        assert _holds(server.data_dir, b"nothing to hide")
+    finally:
+        server.stop()
+
+
+def _holds(folder: Path, needle: bytes, times: int = 1) -> bool:
+    """Whether the files under `folder` hold `needle` (at least `times` times in all)."""
+    return sum(p.read_bytes().count(needle) for p in folder.rglob("*") if p.is_file()) >= times

@@ -223,7 +223,9 @@ class SQLiteErasure(SQLErasure):
 
 class PostgresErasure(SQLErasure):
     """Mixed into the PostgreSQL store recorder, in the store's schema. `reclaim` vacuums the
-    tables an erasure touches, so their dead tuples are pruned."""
+    tables an erasure touches, so their dead tuples are pruned, and rebuilds the search index's
+    GIN index. The write-ahead log (pg_wal, and any WAL archive or backup) still holds the rows
+    until its segments are removed: the README says what an operator does about it."""
 
     dialect: Literal["sqlite", "postgres"] = "postgres"
     tombstones_table: Composable
@@ -289,5 +291,19 @@ class PostgresErasure(SQLErasure):
             v for k, v in self._tables().items() if isinstance(v, Composable)
             and k not in ("tombstones", "forgotten_ids")]
         with self.datastore.get_connection() as conn:  # autocommit: VACUUM runs outside one
-            for table in [*tables, *self._view_tables(conn.cursor())]:
+            views = self._view_tables(conn.cursor())
+            for table in [*tables, *views]:
                 conn.execute(SQL("VACUUM {}").format(table))
+            # A GIN index never removes a word's entry, only its postings: the search index
+            # would keep the agent's words (or blind tokens). Rebuilt beside the old one, which
+            # goes at the next checkpoint; writers are not blocked meanwhile.
+            schema = self.datastore.schema
+            gin = conn.execute(
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_am a ON a.oid = i.relam "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "WHERE a.amname = 'gin' AND n.nspname = %s AND t.relname = ANY(%s)",
+                (schema, self._view_names())).fetchall()
+            for row in gin:
+                conn.execute(SQL("REINDEX INDEX CONCURRENTLY {}.{}").format(
+                    Identifier(schema), Identifier(_first(row))))

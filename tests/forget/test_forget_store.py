@@ -22,6 +22,7 @@ from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
 from ctxstore.infrastructure.settings import Settings
 from ctxstore.projections.search import BlindIndex
+from devtools.services import ensure_postgres, free_port
 
 
 def envelope(agent: str, type_: str, data: dict[str, object]) -> AnyEnvelope:
@@ -154,3 +155,50 @@ def test_a_writer_holding_the_forgotten_agent_cannot_bring_it_back(
     finally:
         writer.close()
         forgetter.close()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_no_canary_is_left_in_postgresql_files(tmp_path: Path, encrypted: bool) -> None:
+    """A PostgreSQL of the test's own, so its data directory can be read: after the forget
+    (its VACUUM and search index rebuild) and a CHECKPOINT, no file holds the canary. The WAL
+    holds it until its segment goes: without recycling (`wal_recycle = off`, as the README
+    tells an operator) it goes at the checkpoint after a segment switch."""
+    # In a temporary directory of its own: the server's user cannot enter pytest's tmp_path.
+    pg = ensure_postgres(f"postgresql://postgres@127.0.0.1:{free_port()}/test")
+    try:
+        assert pg.data_dir is not None
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET wal_recycle = off")
+            conn.execute("SELECT pg_reload_conf()")
+        extra = {"encryption_enabled": True, "encryption_key": AESCipher.create_key(32)
+                 } if encrypted else {}
+        settings = make_settings("postgres", tmp_path, pg.dsn, nats_url="nats://127.0.0.1:1",
+                                 **extra)
+        services = bootstrap(settings)
+        canary = f"canary{uuid.uuid4().hex[:12]}"
+        try:
+            plant(services, "leaky", canary)
+            plant(services, "keeper", "nothing-to-hide")
+            project(settings, services)
+            with psycopg.connect(pg.dsn, autocommit=True) as conn:
+                conn.execute("CHECKPOINT")
+            marks = traces(settings, canary)
+            assert any(_in_files(pg.data_dir, m) for m in marks), "the scan cannot see it"
+            services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+        finally:
+            services.close()
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            for _ in range(2):
+                conn.execute("SELECT pg_switch_wal()")
+                conn.execute("CHECKPOINT")
+        for mark in marks:
+            assert not _in_files(pg.data_dir, mark), f"{mark!r}: {_in_files(pg.data_dir, mark)}"
+    finally:
+        pg.stop()
+
+
+def _in_files(folder: Path, needle: bytes) -> list[str]:
+    """The files under `folder` that hold `needle` (case-insensitively: the search index
+    keeps lower-cased words)."""
+    return [str(p.relative_to(folder)) for p in sorted(folder.rglob("*"))
+            if p.is_file() and needle in p.read_bytes().lower()]

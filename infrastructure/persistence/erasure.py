@@ -30,9 +30,12 @@ from ctxstore.projections.views import VIEW_TABLES
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # SQLite's bound-parameter limit
-#: The projections' tables (persistence.views_*) are `<prefix>_<view>`, beside the events.
+#: The projections' tables (persistence.views_*) are `<prefix>_<view>`, beside the events;
+#: the tombstones are the store's, which the views read (see `forgotten_in`).
 SQLITE_VIEWS_PREFIX = "projection"
 POSTGRES_VIEWS_PREFIX = "ctxstore_projections"
+SQLITE_TOMBSTONES = "stored_tombstones"
+POSTGRES_TOMBSTONES = "ctxstore_tombstones"
 
 _ERASE_ROWS = (
     # (what it counts, statement); {key}, {oid}, {tenant} are the agent's parameters.
@@ -69,6 +72,11 @@ class SQLErasure(AgentEraser):
     def _oid(self, originator_id: UUID) -> Any:
         raise NotImplementedError
 
+    def _hold_views(self, curs: Any) -> None:
+        """Make a projection batch committing meanwhile wait for the erasure (or the erasure
+        for it), so that the batch sees the tombstone and drops the agent's rows it wrote
+        (persistence.views_*: `forgotten_in`). SQLite has one writer at a time already."""
+
     @contextmanager
     def _erasing(self) -> Iterator[Any]:
         """A cursor in the write transaction the erasure runs in."""
@@ -89,6 +97,7 @@ class SQLErasure(AgentEraser):
                   "oid": self._oid(plan.originator_id), "plain": plain_agent_id(stone.agent_key)}
         counts: dict[str, int] = {}
         with self._erasing() as curs:
+            self._hold_views(curs)
             curs.execute(self._sql(
                 "SELECT DISTINCT address FROM {part_refs} WHERE tenant = ? AND package_id IN "
                 "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?)"),
@@ -279,6 +288,16 @@ class PostgresErasure(SQLErasure):
     def _view_names(self) -> list[str]:
         return [f"{POSTGRES_VIEWS_PREFIX}_{v}" for v in VIEW_TABLES]
 
+    def _hold_views(self, curs: Any) -> None:
+        # The projection's commit moves its tracking row first: holding that row orders the
+        # two transactions (a batch's later statements then see this one's tombstone).
+        tracking = f"{POSTGRES_VIEWS_PREFIX}_tracking"
+        curs.execute("SELECT to_regclass(%s) AS t",
+                     (f'"{self.datastore.schema}"."{tracking}"',))
+        if _first(curs.fetchone()) is not None:
+            curs.execute(SQL("SELECT 1 FROM {}.{} FOR UPDATE").format(
+                Identifier(self.datastore.schema), Identifier(tracking)))
+
     def _view_tables(self, curs: Any) -> list[str | Composable]:
         curs.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                      "AND table_name = ANY(%s)", (self.datastore.schema, self._view_names()))
@@ -307,3 +326,23 @@ class PostgresErasure(SQLErasure):
             for row in gin:
                 conn.execute(SQL("REINDEX INDEX CONCURRENTLY {}.{}").format(
                     Identifier(schema), Identifier(_first(row))))
+
+
+def forgotten_in(curs: Any, dialect: Literal["sqlite", "postgres"], tombstones: Any,
+                 agent_ids: Collection[str]) -> list[str]:
+    """Which of these agents (by key) were forgotten: what a projection batch must not leave
+    rows of (it may have read their events before the erasure deleted them)."""
+    keys = sorted(agent_ids)
+    if not keys:
+        return []
+    if dialect == "postgres":
+        curs.execute(SQL("SELECT agent_id FROM {} WHERE agent_id = ANY(%s)").format(tombstones),
+                     (keys,))
+        return [_first(r) for r in curs.fetchall()]
+    found: list[str] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i:i + _CHUNK]
+        curs.execute(f"SELECT agent_id FROM {tombstones} WHERE agent_id IN "
+                     f"({','.join('?' * len(chunk))})", chunk)
+        found.extend(_first(r) for r in curs.fetchall())
+    return found

@@ -202,3 +202,33 @@ def _in_files(folder: Path, needle: bytes) -> list[str]:
     keeps lower-cased words)."""
     return [str(p.relative_to(folder)) for p in sorted(folder.rglob("*"))
             if p.is_file() and needle in p.read_bytes().lower()]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_projection_batch_read_before_the_forget_leaves_no_rows(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The projection read the agent's events, the forget ran, then the batch commits: the
+    batch drops the forgotten agent's rows in its own transaction."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    settings = make_settings(backend, tmp_path, dsn, nats_url="nats://127.0.0.1:1")
+    services = bootstrap(settings)
+    views = build_views(settings)
+    try:
+        canary = f"canary{uuid.uuid4().hex[:12]}"
+        plant(services, "leaky", canary)
+        plant(services, "keeper", "nothing-to-hide")
+        commit = views.commit
+
+        def forget_then_commit(*args: object) -> None:
+            services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+            commit(*args)  # type: ignore[arg-type]
+
+        views.commit = forget_then_commit  # type: ignore[method-assign]
+        ProjectionWorker(services.store, views).run_once()
+        rows = views.dump()
+        assert rows["agents"] and all(r[0] == "keeper" for table in rows.values()
+                                      for r in table if table is not rows["checkpoints"])
+        assert canary not in str(rows) and "keeper" in str(rows["search"])
+    finally:
+        views.factory.close()  # type: ignore[attr-defined]
+        services.close()

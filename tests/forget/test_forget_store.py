@@ -17,7 +17,7 @@ from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import AgentForgotten
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.domain.points import Point
-from ctxstore.infrastructure.bootstrap import bootstrap, build_views
+from ctxstore.infrastructure.bootstrap import bootstrap, build_views, memory_services
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
 from ctxstore.infrastructure.settings import Settings
@@ -231,4 +231,26 @@ def test_a_projection_batch_read_before_the_forget_leaves_no_rows(
         assert canary not in str(rows) and "keeper" in str(rows["search"])
     finally:
         views.factory.close()  # type: ignore[attr-defined]
+        services.close()
+
+
+def test_forget_in_memory(tmp_path: Path) -> None:
+    """The in-memory recorder (the application's tests' store) forgets as the SQL ones do."""
+    services = memory_services(make_settings("sqlite", tmp_path, nats_url="nats://127.0.0.1:1"))
+    try:
+        plant(services, "leaky", "in memory")
+        plant(services, "keeper", "kept")
+        first = services.store.record([envelope("keeper", "message",
+                                                {"role": "user", "content": "x"})])
+        result = services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+        assert (result.events, result.checkpoints, result.event_ids) == (6, 1, 6)
+        assert services.store.summary("leaky") is None
+        assert [c.agent_id for c in services.checkpoints.list("keeper")] == ["keeper"]
+        with pytest.raises(AgentForgotten):
+            services.commands.forget(LOCAL, Forget(agent_id="leaky", by="again"))
+        (refused,) = services.store.record([envelope("leaky", "message", {
+            "role": "user", "content": "back?"})]).outcomes
+        assert refused.status == "rejected" and refused.forgotten
+        assert services.store.context("keeper")["version"] == first.versions["keeper"]
+    finally:
         services.close()

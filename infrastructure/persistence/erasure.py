@@ -121,8 +121,10 @@ class SQLErasure(AgentEraser):
             if digests:
                 curs.executemany(self._sql("INSERT INTO {forgotten_ids} (tenant, digest) "
                                            "VALUES (?, ?) ON CONFLICT DO NOTHING"), digests)
+            # Two forgets at once: the first tombstone stays (the second erased nothing).
             curs.execute(self._sql("INSERT INTO {tombstones} (agent_id, tenant, forgotten_us, "
-                                   "forgotten_by) VALUES (?, ?, ?, ?)"),
+                                   "forgotten_by) VALUES (?, ?, ?, ?) "
+                                   "ON CONFLICT (agent_id) DO NOTHING"),
                          (stone.agent_key, stone.tenant, stone.forgotten_us, stone.forgotten_by))
         return Erased(events=counts["events"], snapshots=counts["snapshots"],
                       checkpoints=counts["checkpoints"], event_ids=counts["event_ids"],

@@ -254,3 +254,22 @@ def test_forget_in_memory(tmp_path: Path) -> None:
         assert services.store.context("keeper")["version"] == first.versions["keeper"]
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_forgets_at_once_keep_one_tombstone(backend: str, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    """Both passed the existence check; the second erases nothing and raises nothing."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    services = bootstrap(make_settings(backend, tmp_path, dsn, nats_url="nats://127.0.0.1:1"))
+    try:
+        plant(services, "twice", "x")
+        forget = services.commands.use_cases.forget
+        key = services.store.key_for(LOCAL.tenant, "twice")
+        first = forget.forget(key, LOCAL.tenant, "first")
+        second = forget.forget(key, LOCAL.tenant, "second")
+        assert (first.events, second.events) == (6, 0)
+        stone = services.store.tombstone(LOCAL.tenant, key)
+        assert stone is not None and stone.forgotten_by == "first"
+    finally:
+        services.close()

@@ -73,9 +73,10 @@ class SQLErasure(AgentEraser):
         raise NotImplementedError
 
     def _hold_views(self, curs: Any) -> None:
-        """Make a projection batch committing meanwhile wait for the erasure (or the erasure
-        for it), so that the batch sees the tombstone and drops the agent's rows it wrote
-        (persistence.views_*: `forgotten_in`). SQLite has one writer at a time already."""
+        """Order the erasure with the other writers: a projection batch committing meanwhile
+        waits for it (or it for the batch), so that the batch sees the tombstone and drops the
+        agent's rows it wrote (persistence.views_*: `forgotten_in`). SQLite has one writer at
+        a time already."""
 
     @contextmanager
     def _erasing(self) -> Iterator[Any]:
@@ -299,6 +300,10 @@ class PostgresErasure(SQLErasure):
         if _first(curs.fetchone()) is not None:
             curs.execute(SQL("SELECT 1 FROM {}.{} FOR UPDATE").format(
                 Identifier(self.datastore.schema), Identifier(tracking)))
+        # Then the events table, as every writer takes it before its side rows: a writer
+        # inserting a (redelivered) event id this erasure deletes would otherwise wait on it
+        # while holding the lock the erasure needs next.
+        curs.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._tables()["events"]))
 
     def _view_tables(self, curs: Any) -> list[str | Composable]:
         curs.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "

@@ -12,6 +12,7 @@ from ctxstore.infrastructure.cli import (
     common,
     core,
     dictionary_commands,
+    forget_commands,
     http,
     importing,
     messaging,
@@ -36,8 +37,8 @@ app = typer.Typer(
 @app.callback()
 def door(tenant: Annotated[str | None, typer.Option(
         "--tenant", help="Act as this tenant (as CONTEXT_API_KEYS names it) in record, "
-        "context, checkpoint(s), restore, diff, export, export-af and import-package; default: "
-        "the keyless local tenant.")] = None) -> None:
+        "context, checkpoint(s), restore, diff, export, export-af, import-package and forget; "
+        "default: the keyless local tenant.")] = None) -> None:
     """Event-sourced context store for AI agents."""
     common.set_tenant(tenant)
 
@@ -56,6 +57,7 @@ search_commands.register(app)
 auto_checkpoint_commands.register(app)
 agent_file_commands.register(app)
 verify_commands.register(app)
+forget_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ctxstore.application.errors import (
+    AgentForgotten,
     AgentNotFound,
     ContextStoreError,
     IntegrityMismatch,
@@ -41,6 +42,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Invalid input; `errors` names each field."},
 }
 
+#: Routes that write an agent named by the caller: a forgotten agent's id is refused there.
+GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorBody, "description": "The agent was forgotten (right to erasure): its "
+          "id is refused for ever; the message says when and by whom."}}
+
 
 def error_response(status: int, detail: str, errors: list[FieldErrorOut] | None = None,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -57,6 +63,8 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def status_for(exc: Exception) -> int:
     """The HTTP status of a use-case error, by its kind (and name, for other areas' errors)."""
+    if isinstance(exc, AgentForgotten):
+        return 410
     if isinstance(exc, AgentNotFound | PointNotFound):  # CheckpointNotFound included
         return 404
     if isinstance(exc, WriteConflict | PackageExists | IntegrityMismatch):

@@ -301,7 +301,17 @@ class RestoreService:
                        # A partial checkpoint replaces its parts; the target keeps the rest.
                        else replace_parts(target.content, source.content, source.parts))
             event_id = f"restore-{uuid.uuid4().hex}"
-            target.restore(event_id=event_id, content=content,
+            # The source's very content: its parts' addresses are the target's.
+            hashes = (PartHashes.from_json(source.part_hashes) if content is source.content
+                      else PartHashes())
+            keeper = self.store.part_content
+            ref = None
+            if keeper is not None and strategy == "replace":
+                # By reference: the parts the store lacks (the source's tail since its last
+                # snapshot, say) are written, and the event records where the content is.
+                owner = tenant if tenant is not None else self.store.tenant_of(target_id)
+                ref = keeper.keep(owner, target.id, content, hashes).ref
+            target.restore(event_id=event_id, content=content, content_ref=ref,
                            timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
                 # As its tenant knows it (a public checkpoint's agent may be another's).
                 "source_agent_id": plain_agent_id(source.agent_id),
@@ -313,9 +323,7 @@ class RestoreService:
                 "source_content_hash": source.content_hash,
                 **({} if source.parts == ALL_PARTS else {"parts": list(source.parts)}),
             })
-            if content is source.content:
-                # The source's very content: its parts' addresses are the target's.
-                target._parts = PartHashes.from_json(source.part_hashes)
+            target._parts = hashes
             expected = target.content_hash()
             self.store.append(target, tenant=tenant or LOCAL_TENANT)
             mode: RestoreMode = (

@@ -31,6 +31,8 @@ RESTORE_STRATEGIES = ("replace", "merge")
 CONTEXT_RESTORED = "context_restored"
 CHECKPOINT_TAKEN = "checkpoint_taken"
 CHECKPOINTS_PRUNED = "checkpoints_pruned"
+# Where a snapshot's or a restore's content is kept when it is not copied into it.
+CONTENT_REF = "content_ref"
 
 
 class AgentContext(Aggregate):
@@ -113,8 +115,11 @@ class AgentContext(Aggregate):
         content: Content,
         provenance: dict[str, Any],
         timestamp: datetime,
+        content_ref: dict[str, Any] | None = None,
     ) -> None:
-        """Make `content` this agent's content (a rewind or a fork); provenance says from where."""
+        """Make `content` this agent's content (a rewind or a fork); provenance says from where.
+        `content_ref`: where the store keeps that content (its parts' root, of a tenant), so
+        the stored event records it instead of a copy (ContextRestored)."""
         self.trigger_event(
             self.ContextRestored,
             agent_id=self.agent_id,
@@ -122,6 +127,7 @@ class AgentContext(Aggregate):
             content=copy_content(content),
             provenance=provenance,
             timestamp=timestamp,
+            content_ref=content_ref,
         )
 
     def note_checkpoint(self, *, event_id: str, checkpoint: dict[str, Any],
@@ -160,14 +166,23 @@ class AgentContext(Aggregate):
         """The addresses of this content's parts known so far (domain.pages)."""
         return self._parts
 
-    def take_snapshot(self, chain_head: str | None = None) -> AgentSnapshot:
+    def take_snapshot(self, chain_head: str | None = None,
+                      content_ref: dict[str, Any] | None = None) -> AgentSnapshot:
         """A snapshot of this agent with every part's address (hashing only the parts changed
         since they were last known), so a read from it hashes only what changed after it;
         `chain_head`: the hash chain's link at this version (hex), the history it was built
-        from."""
-        self._parts.manifest(self.content)
+        from. With `content_ref` (where the store keeps this content as parts,
+        domain.content_tree), the snapshot holds that reference instead of the content and
+        the addresses: a reader resolves it before `mutate`."""
+        if content_ref is None:
+            self._parts.manifest(self.content)
         snapshot = AgentSnapshot.take(self)
-        snapshot.state["_parts"] = self._parts.to_json()
+        if content_ref is None:
+            snapshot.state["_parts"] = self._parts.to_json()
+        else:
+            snapshot.state.pop("content")
+            snapshot.state.pop("_parts", None)
+            snapshot.state[CONTENT_REF] = content_ref
         return replace(snapshot, chain_head=chain_head) if chain_head else snapshot
 
     def content_hash(self) -> str:
@@ -241,15 +256,44 @@ class AgentContext(Aggregate):
 
     @dataclass(frozen=True)
     class ContextRestored(Event):
-        content: Content
+        """The content is a copy, or (`content_ref` set) kept by reference: the stored event
+        has no content, only where the store keeps it (a tenant's parts under a root,
+        domain.content_tree), and whoever reads it resolves the content before folding."""
+
+        content: Content | None
         provenance: dict[str, Any]
+        content_ref: dict[str, Any] | None = None
 
         def described(self) -> tuple[str, dict[str, Any]]:
-            return CONTEXT_RESTORED, {"content": self.content, "provenance": self.provenance}
+            data = {"content": self.content, "provenance": self.provenance}
+            return CONTEXT_RESTORED, ({**data, CONTENT_REF: self.content_ref}
+                                      if self.content_ref else data)
+
+        def stored_form(self) -> AgentContext.ContextRestored:
+            """What is stored: without the content when it is kept by reference."""
+            if self.content_ref is None or self.content is None:
+                return self
+            return replace(self, content=None)
+
+        def resolved(self, content: Content, parts: PartHashes) -> AgentContext.ContextRestored:
+            """This event with its content read back from where `content_ref` says, and the
+            addresses of that content's parts (so folding it hashes nothing)."""
+            event = replace(self, content=content)
+            object.__setattr__(event, "_part_hashes", parts)
+            return event
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.content = copy_content(self.content)
-            aggregate.part_hashes.clear()
+            if self.content is None:
+                raise ValueError(f"restore {self.event_id}: its content is kept by reference "
+                                 f"({self.content_ref}) and was not read back")
+            known = self.__dict__.get("_part_hashes")
+            if known is not None:
+                # Read back from parts for this event alone: nobody else holds it.
+                aggregate.content = self.content
+                aggregate._parts = known
+            else:
+                aggregate.content = copy_content(self.content)
+                aggregate.part_hashes.clear()
 
     @dataclass(frozen=True)
     class CheckpointTaken(Event):
@@ -287,6 +331,10 @@ class AgentSnapshot(Snapshot):
     chain_head: str | None = None
 
     def mutate(self, _: None) -> Any:
+        if CONTENT_REF in self.state:
+            raise ValueError(f"snapshot at version {self.originator_version}: its content is "
+                             f"kept by reference ({self.state[CONTENT_REF]}) and was not read "
+                             "back")
         agent = super().mutate(_)
         agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
         return agent

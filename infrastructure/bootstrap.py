@@ -313,13 +313,16 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     catalog = catalog or dictionary_catalog(settings)
     store = store or build_store(settings, catalog)
     level = settings.checkpoint_level
+    parts = build_parts(settings, store)
+    if store.part_content is None:
+        store.use_parts(parts)  # snapshots and restores keep their contents as parts
     checkpoints = CheckpointService(
         store,
         build_checkpoint_codec(settings, catalog, store),
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
         retention_days=settings.retention_days,
-        parts=build_parts(settings, store),
+        parts=parts,
         strategy=settings.compression_strategy,
         bodies_in_parts=settings.bodies_in_files,
         target_ratio=settings.default_compression_ratio,

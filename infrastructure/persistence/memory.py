@@ -55,6 +55,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         self._links: dict[UUID, dict[int, bytes]] = {}  # originator -> version -> chain link
         self._chain_heads: dict[str, tuple[UUID, bytes | None]] = {}  # agent -> (id, head)
         self._packages: dict[tuple[str, str], PackageRow] = {}  # (tenant, package id)
+        # Reference rows of owners other than packages: (tenant, owner, address).
+        self._refs: set[tuple[str, str, str]] = set()
         self._operation_rows = []
         self._schedules = {}
         self._schedules_lock = threading.Lock()
@@ -224,13 +226,21 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         with self._database_lock:
             return {(r.tenant, a) for r in self._packages.values()
                     for a in (*r.parts, *((r.body_part,) if r.body_part else ()))
-                    if tenant in (None, r.tenant) and (wanted is None or a in wanted)}
+                    if tenant in (None, r.tenant) and (wanted is None or a in wanted)} | {
+                (t, a) for t, _, a in self._refs
+                if tenant in (None, t) and (wanted is None or a in wanted)}
+
+    def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
+        with self._database_lock:
+            self._refs.update((tenant, owner, a) for owner, a in refs)
 
     def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
+        wanted = set(package_ids)
         with self._database_lock:
             return {a for package_id in package_ids
                     if (row := self._packages.get((tenant, package_id))) is not None
-                    for a in (*row.parts, *((row.body_part,) if row.body_part else ()))}
+                    for a in (*row.parts, *((row.body_part,) if row.body_part else ()))} | {
+                a for t, owner, a in self._refs if t == tenant and owner in wanted}
 
 
 def _kept(row: PackageRow) -> PackageRow:

@@ -156,6 +156,13 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
                 found.update((r[0], r[1]) for r in c.fetchall())
         return found
 
+    def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
+        if refs:
+            with self.datastore.transaction(commit=True) as c:
+                c.executemany(f"INSERT OR IGNORE INTO {self.part_refs_table} "
+                              "(tenant, package_id, address) VALUES (?,?,?)",
+                              [(tenant, owner, a) for owner, a in sorted(set(refs))])
+
     def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         with self.datastore.transaction(commit=False) as c:

@@ -265,9 +265,8 @@ class AgentContext(Aggregate):
         content_ref: dict[str, Any] | None = None
 
         def described(self) -> tuple[str, dict[str, Any]]:
-            data = {"content": self.content, "provenance": self.provenance}
-            return CONTEXT_RESTORED, ({**data, CONTENT_REF: self.content_ref}
-                                      if self.content_ref else data)
+            # The content either way (kept by reference, it was read back): what it restored.
+            return CONTEXT_RESTORED, {"content": self.content, "provenance": self.provenance}
 
         def stored_form(self) -> AgentContext.ContextRestored:
             """What is stored: without the content when it is kept by reference."""

@@ -72,6 +72,11 @@ class PackageRecorder(ABC):
         owners of reference rows: `agent:<id>`, `part:<address>`, application.part_content)."""
 
     @abstractmethod
+    def drop_part_references(self, tenant: str, owners: Collection[str]) -> set[str]:
+        """Delete the tenant's reference rows of these owners; the addresses they referred
+        to (which the caller then releases)."""
+
+    @abstractmethod
     def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
         """Commit reference rows (owner, address) of the tenant beside the package rows' own,
         in one transaction; a row already there stays as it is. Owners other than packages

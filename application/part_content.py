@@ -28,14 +28,17 @@ from uuid import UUID
 import orjson
 
 from ctxstore.application.package_port import PackageRecorder
-from ctxstore.application.part_port import PartMissing, PartStore, part_address
+from ctxstore.application.part_port import (
+    AGENT_OWNER,
+    PART_OWNER,
+    PartMissing,
+    PartStore,
+    part_address,
+)
 from ctxstore.domain.aggregate import CONTENT_REF, AgentContext, AgentSnapshot
 from ctxstore.domain.content_tree import ContentParts, content_of_tree, content_parts
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
-
-AGENT_OWNER = "agent:"
-PART_OWNER = "part:"
 
 
 def agent_owner(originator_id: UUID) -> str:

@@ -49,7 +49,7 @@ from ctxstore.domain.merge import merge_content
 from ctxstore.domain.pages import PartHashes
 from ctxstore.domain.parts import ALL_PARTS, only_parts, replace_parts
 from ctxstore.domain.points import Point
-from ctxstore.domain.state import CONTENT_FIELDS, content_hash, copy_content
+from ctxstore.domain.state import CONTENT_FIELDS, content_hash
 
 __all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
 
@@ -231,7 +231,7 @@ class RestoreService:
             agent_id=agent.agent_id,
             version=agent.version,
             point=point,
-            content=copy_content(agent.content),
+            content=agent.content,  # built for this read alone (never a cached agent's)
             content_hash=agent.content_hash(),
             part_hashes=agent.part_hashes.to_json(),
             sessions=copy.deepcopy(agent.sessions),

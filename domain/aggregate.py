@@ -77,6 +77,15 @@ class AgentContext(Aggregate):
         self._parts = PartHashes()
         self.sessions = []
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> AgentContext:
+        """A copy to change apart (a cached agent handed to a writer): the content copied as
+        plain JSON (domain.state.copy_content), the rest as deepcopy would."""
+        clone = cast(AgentContext, object.__new__(type(self)))
+        for name, value in self.__dict__.items():
+            clone.__dict__[name] = (copy_content(value) if name == "content"
+                                    else copy.deepcopy(value, memo))
+        return clone
+
     def next_timestamp(self, moment: datetime) -> datetime:
         """The time of this agent's next event: `moment`, never before its last one."""
         return not_before(moment, self.modified_on)
@@ -124,7 +133,7 @@ class AgentContext(Aggregate):
             self.ContextRestored,
             agent_id=self.agent_id,
             event_id=event_id,
-            content=copy_content(content),
+            content=content,  # the fold copies it
             provenance=provenance,
             timestamp=timestamp,
             content_ref=content_ref,

@@ -33,7 +33,7 @@ from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
-from ctxstore.application.part_port import PartMissing, PartStore
+from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
@@ -230,6 +230,13 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
                 (t, a) for t, _, a in self._refs
                 if tenant in (None, t) and (wanted is None or a in wanted)}
 
+    def drop_part_references(self, tenant: str, owners: Collection[str]) -> set[str]:
+        wanted = set(owners)
+        with self._database_lock:
+            gone = {r for r in self._refs if r[0] == tenant and r[1] in wanted}
+            self._refs -= gone
+        return {a for _, _, a in gone}
+
     def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
         with self._database_lock:
             self._refs.update((tenant, owner, a) for owner, a in refs)
@@ -315,12 +322,18 @@ class MemoryPartStore(PartStore):
                                    if (tenant, a) not in self._parts})
 
     def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        removed: list[str] = []
         with self._lock:
-            kept = {a for _, a in self._packages.part_references(tenant, addresses)}
-            gone = sorted(a for a in set(addresses) - kept if (tenant, a) in self._parts)
-            for address in gone:
-                del self._parts[(tenant, address)]
-            return gone
+            todo = set(addresses)
+            while todo:
+                kept = {a for _, a in self._packages.part_references(tenant, todo)}
+                gone = sorted(a for a in todo - kept if (tenant, a) in self._parts)
+                for address in gone:
+                    del self._parts[(tenant, address)]
+                removed.extend(gone)
+                todo = self._packages.drop_part_references(
+                    tenant, [PART_OWNER + a for a in gone])
+            return sorted(removed)
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
         before = time.time() - min_age_seconds

@@ -197,13 +197,23 @@ def test_forgetting_a_source_leaves_its_forks_whole(kit: Kit) -> None:
     expected = kit.hash(fork)
     keeper = kit.store.part_content
     assert keeper is not None
-    owner = agent_owner(aggregate_id(source))
-    addresses = kit.store.packages.package_parts(LOCAL_TENANT, [owner])
-    assert addresses
-    kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE tenant = ? AND package_id = ?",
-            (LOCAL_TENANT, owner))
-    released = keeper.parts.release(LOCAL_TENANT, addresses)
-    assert released  # the source's own snapshot roots went
+
+    def forget(agent: str) -> tuple[set[str], list[str]]:
+        owner = agent_owner(aggregate_id(agent))
+        roots = kit.store.packages.package_parts(LOCAL_TENANT, [owner])
+        kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE tenant = ? AND package_id = ?",
+                (LOCAL_TENANT, owner))
+        return roots, keeper.parts.release(LOCAL_TENANT, roots)
+
+    held = stored_parts(kit)[0]
+    roots, released = forget(source)
+    # Its snapshots' roots (at 100, 200, 300; the fork's is its content at 330, the fork's
+    # own) went, and down their trees what only they reached: pages as they were then.
+    assert len(roots) == 3 and len(released) > 3 and roots <= set(released)
+    assert stored_parts(kit)[0] == held - len(released)
     kit.store.agent_cache = None
     state = kit.store.context(fork)
     assert state["content_hash"] == expected == independent_hash(content_of(state))
+    # The fork forgotten too: nothing of either is left.
+    forget(fork)
+    assert stored_parts(kit) == (0, 0) and ref_rows(kit) == 0

@@ -138,17 +138,21 @@ class PartContent:
         return found
 
     def resolved(self, event: Any) -> Any:
-        """A decoded agent event or snapshot with its content read back when it is kept by
-        reference (anything else as it is)."""
-        kind = type(event)
-        if kind is AgentContext.ContextRestored:
-            if event.content is None and event.content_ref is not None:
-                content, hashes = self.content(event.content_ref)
-                return event.resolved(content, hashes)
-        elif kind is AgentSnapshot and CONTENT_REF in event.state:
-            content, hashes = self.content(event.state[CONTENT_REF])
-            state = event.state
+        """A decoded agent event with its content read back when it is kept by reference
+        (anything else as it is): what the mapper gives every reader of events."""
+        if type(event) is AgentContext.ContextRestored and event.content is None \
+                and event.content_ref is not None:
+            content, hashes = self.content(event.content_ref)
+            return event.resolved(content, hashes)
+        return event
+
+    def resolve_snapshot(self, snapshot: Any) -> Any:
+        """A decoded snapshot with its content read back when it is kept by reference, ready
+        to `mutate` (only readers that fold from it pay this: `verify` reads chain heads)."""
+        if type(snapshot) is AgentSnapshot and CONTENT_REF in snapshot.state:
+            content, hashes = self.content(snapshot.state[CONTENT_REF])
+            state = snapshot.state
             del state[CONTENT_REF]
             state["content"] = content
             state["_parts"] = hashes.to_json()
-        return event
+        return snapshot

@@ -311,7 +311,8 @@ class RestoreService:
                 # snapshot, say) are written, and the event records where the content is.
                 owner = tenant if tenant is not None else self.store.tenant_of(target_id)
                 ref = keeper.keep(owner, target.id, content, hashes).ref
-            target.restore(event_id=event_id, content=content, content_ref=ref,
+            # The content was built for this restore alone: handed over, not copied.
+            target.restore(event_id=event_id, content=content, content_ref=ref, given=hashes,
                            timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
                 # As its tenant knows it (a public checkpoint's agent may be another's).
                 "source_agent_id": plain_agent_id(source.agent_id),
@@ -323,7 +324,6 @@ class RestoreService:
                 "source_content_hash": source.content_hash,
                 **({} if source.parts == ALL_PARTS else {"parts": list(source.parts)}),
             })
-            target._parts = hashes
             expected = target.content_hash()
             self.store.append(target, tenant=tenant or LOCAL_TENANT)
             mode: RestoreMode = (

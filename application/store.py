@@ -100,8 +100,6 @@ class ContextStore(StoreReads):
         self.schedules: ScheduleStore = recorder
         self.chain_index: ChainIndex = recorder
         self._writer: EventWriter = cast(EventWriter, recorder)
-        # Contents kept as parts (snapshots, restores by reference); None: copied whole.
-        self.part_content: PartContent | None = None
 
     def use_parts(self, parts: PartStore) -> PartContent:
         """Keep snapshots' and restores' contents as parts of `parts` from now on (the store's

@@ -28,6 +28,7 @@ from ctxstore.application.errors import (
     InvalidRequest,
     PointNotFound,
 )
+from ctxstore.application.part_content import PartContent
 from ctxstore.application.ports import AgentSummary, ContextIndex
 from ctxstore.application.results import HistoryItem
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
@@ -87,6 +88,8 @@ class StoreReads(Application[UUID]):
     index: ContextIndex
     _write_lock: AbstractContextManager[Any]
     agent_cache: AgentCache | None = None
+    # Contents kept as parts (application.part_content): set by ContextStore.use_parts.
+    part_content: PartContent | None = None
 
     @cached_property
     def content_hashes(self) -> ContentHashes:
@@ -146,9 +149,15 @@ class StoreReads(Application[UUID]):
         """Each of these agents that exists, folded from its latest snapshot and the events
         after it (all read in one query), with the stored bytes it was folded from."""
         to_domain_event = self.mapper.to_domain_event
+        keeper = self.part_content
+
+        def decode(stored: StoredEvent) -> Any:
+            event = to_domain_event(stored)
+            return keeper.resolve_snapshot(event) if keeper is not None else event
+
         found: dict[UUID, tuple[AgentContext, int]] = {}
         for originator_id, stored in self.index.heads(list(originator_ids)).items():
-            agent = project(None, map(to_domain_event, stored))
+            agent = project(None, map(decode, stored))
             if agent is not None:
                 found[originator_id] = (agent, sum(len(s.state) for s in stored))
         return found
@@ -165,6 +174,8 @@ class StoreReads(Application[UUID]):
         where = f"snapshot of {agent_id!r} at version {stored[0].originator_version}"
         try:
             snapshot = self.mapper.to_domain_event(stored[0])
+            if self.part_content is not None:
+                snapshot = self.part_content.resolve_snapshot(snapshot)
             agent = snapshot.mutate(None)  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
             raise CorruptedSnapshot(f"{where} cannot be read ({type(e).__name__}: {e})") from e

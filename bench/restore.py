@@ -506,14 +506,6 @@ def stored_sizes(dsn: str, schema: str) -> dict[str, Any]:
             "largest_gap_between_snapshots": max(gaps) if gaps else None}
 
 
-def with_parts(store: ContextStore, settings: Settings) -> ContextStore:
-    """The store with its part store, as `bootstrap` gives it (snapshots kept as parts)."""
-    from ctxstore.infrastructure.bootstrap import build_parts
-
-    store.use_parts(build_parts(settings, store))
-    return store
-
-
 def fork_writes(dsn: str, schema: str, restore: Callable[[], Any]) -> dict[str, int]:
     """What one restore wrote: part bytes, parts, reference rows, its event's stored bytes."""
     with psycopg.connect(libpq_dsn(dsn)) as conn:
@@ -617,7 +609,7 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
     state_for_checkpoint = None
     try:
         log(f"size {size}: loading into schema {schema}")
-        loader = with_parts(build_store(settings), settings)
+        loader = build_store(settings)  # with its part store: snapshots kept as parts
         out["load"] = load(loader, make_events(agent_id, size), size, args.batch,
                            args.max_load_seconds)
         size = out["events"] = out["load"]["events"]  # fewer when the load was cut short
@@ -631,7 +623,7 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
         reads = args.reads if size < 1_000_000 else args.reads_1m
         points = rng.sample(range(1, size + 1), min(reads, size))
 
-        reader = with_parts(build_store(settings), settings)
+        reader = build_store(settings)
         latest = reader.agent_at(agent_id).state()
         out["state_json_bytes_at_latest"] = len(canonical_json(content_of(latest)))
         del latest

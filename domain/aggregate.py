@@ -125,19 +125,27 @@ class AgentContext(Aggregate):
         provenance: dict[str, Any],
         timestamp: datetime,
         content_ref: dict[str, Any] | None = None,
+        given: PartHashes | None = None,
     ) -> None:
         """Make `content` this agent's content (a rewind or a fork); provenance says from where.
         `content_ref`: where the store keeps that content (its parts' root, of a tenant), so
-        the stored event records it instead of a copy (ContextRestored)."""
-        self.trigger_event(
-            self.ContextRestored,
+        the stored event records it instead of a copy (ContextRestored). `given`: the
+        content is handed over (built for this restore alone, so not copied) with its parts'
+        addresses."""
+        event = self.ContextRestored(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
             agent_id=self.agent_id,
             event_id=event_id,
-            content=content,  # the fold copies it
+            content=content,  # the fold copies it unless it is given
             provenance=provenance,
-            timestamp=timestamp,
             content_ref=content_ref,
         )
+        if given is not None:
+            event = event.resolved(content, given)
+        event.mutate(self)
+        self._pending_events.append(event)
 
     def note_checkpoint(self, *, event_id: str, checkpoint: dict[str, Any],
                         timestamp: datetime) -> None:
@@ -278,14 +286,16 @@ class AgentContext(Aggregate):
             return CONTEXT_RESTORED, {"content": self.content, "provenance": self.provenance}
 
         def stored_form(self) -> AgentContext.ContextRestored:
-            """What is stored: without the content when it is kept by reference."""
-            if self.content_ref is None or self.content is None:
+            """What is stored: without the content when it is kept by reference (and never
+            the addresses `resolved` gave the fold)."""
+            if self.content_ref is None and "_part_hashes" not in self.__dict__:
                 return self
-            return replace(self, content=None)
+            return replace(self, content=None if self.content_ref is not None else self.content)
 
         def resolved(self, content: Content, parts: PartHashes) -> AgentContext.ContextRestored:
-            """This event with its content read back from where `content_ref` says, and the
-            addresses of that content's parts (so folding it hashes nothing)."""
+            """This event with its content read back from where `content_ref` says (or handed
+            over by its maker), and the addresses of that content's parts (so folding it
+            hashes nothing); the fold takes both without copying."""
             event = replace(self, content=content)
             object.__setattr__(event, "_part_hashes", parts)
             return event
@@ -296,7 +306,7 @@ class AgentContext(Aggregate):
                                  f"({self.content_ref}) and was not read back")
             known = self.__dict__.get("_part_hashes")
             if known is not None:
-                # Read back from parts for this event alone: nobody else holds it.
+                # Read back from parts (or handed over) for this event alone.
                 aggregate.content = self.content
                 aggregate._parts = known
             else:

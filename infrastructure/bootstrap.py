@@ -164,12 +164,15 @@ def _build_store(settings: Settings, env: dict[str, str],
                  catalog: DictionaryCatalog | None) -> ContextStore:
     # Dictionaries load (over a plain connection) before the store reads any event.
     compressor = build_compressor(settings, catalog)
-    return ContextStore(env=env, compressor=compressor,
-                        snapshot_interval=settings.snapshot_interval,
-                        snapshot_growth=settings.snapshot_growth,
-                        cache_bytes=settings.aggregate_cache_bytes,
-                        cache_agents=settings.aggregate_cache_size,
-                        chain=EventChain(settings.integrity_key_bytes))
+    store = ContextStore(env=env, compressor=compressor,
+                         snapshot_interval=settings.snapshot_interval,
+                         snapshot_growth=settings.snapshot_growth,
+                         cache_bytes=settings.aggregate_cache_bytes,
+                         cache_agents=settings.aggregate_cache_size,
+                         chain=EventChain(settings.integrity_key_bytes))
+    # Snapshots and restores keep their contents as parts of the store's part store.
+    store.use_parts(build_parts(settings, store))
+    return store
 
 
 def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
@@ -313,9 +316,11 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     catalog = catalog or dictionary_catalog(settings)
     store = store or build_store(settings, catalog)
     level = settings.checkpoint_level
-    parts = build_parts(settings, store)
+    # The store's one part store, for its contents (build_store gives it one) and checkpoints.
     if store.part_content is None:
-        store.use_parts(parts)  # snapshots and restores keep their contents as parts
+        store.use_parts(build_parts(settings, store))
+    assert store.part_content is not None
+    parts = store.part_content.parts
     checkpoints = CheckpointService(
         store,
         build_checkpoint_codec(settings, catalog, store),

@@ -7,6 +7,7 @@ store, snapshots and mapper.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -29,12 +30,15 @@ from ctxstore.application.errors import (
     PointNotFound,
 )
 from ctxstore.application.part_content import PartContent
+from ctxstore.application.part_port import PartMissing
 from ctxstore.application.ports import AgentSummary, ContextIndex
 from ctxstore.application.results import HistoryItem
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_version
 from ctxstore.domain.clock import from_us, to_us
+
+log = logging.getLogger(__name__)
 
 
 def valid_version(value: int | None, field: str) -> None:
@@ -157,7 +161,14 @@ class StoreReads(Application[UUID]):
 
         found: dict[UUID, tuple[AgentContext, int]] = {}
         for originator_id, stored in self.index.heads(list(originator_ids)).items():
-            agent = project(None, map(decode, stored))
+            try:
+                agent = project(None, map(decode, stored))
+            except PartMissing as e:
+                # A snapshot is derived data: without its parts the agent is folded from its
+                # events (slower, but it stays readable and writable).
+                log.warning("snapshot of %s not read, folding its events: %s", originator_id, e)
+                stored = list(self.recorder.select_events(originator_id))
+                agent = project(None, map(to_domain_event, stored))
             if agent is not None:
                 found[originator_id] = (agent, sum(len(s.state) for s in stored))
         return found

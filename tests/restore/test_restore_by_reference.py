@@ -217,3 +217,19 @@ def test_forgetting_a_source_leaves_its_forks_whole(kit: Kit) -> None:
     # The fork forgotten too: nothing of either is left.
     forget(fork)
     assert stored_parts(kit) == (0, 0) and ref_rows(kit) == 0
+
+
+def test_an_agent_whose_snapshot_parts_are_gone_is_folded_from_its_events(kit: Kit) -> None:
+    """Snapshots are derived data: parts lost (a bug, a person) cost speed, not the agent."""
+    agent = new_agent("lost")
+    talk(kit, agent, 0, 230)
+    expected = kit.hash(agent)
+    if kit.settings.bodies_in_files:
+        for path in kit.store.part_content.parts.root.glob("*/*/*"):  # type: ignore[union-attr]
+            path.unlink()
+    else:
+        kit.sql(f"DELETE FROM {kit.table('parts')}")
+    kit.store.agent_cache = None
+    assert kit.store.context(agent)["content_hash"] == expected == replayed_hash(kit, agent)
+    kit.store.record([msg(agent, "still writable")])
+    assert kit.store.context(agent)["messages"][-1]["content"] == "still writable"

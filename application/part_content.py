@@ -14,8 +14,9 @@ snapshot, its restore), and one row (tenant, `part:<address>`, child) from each 
 node to what it refers to, written once with that part. So rows grow with what changed, and a
 part lives while some agent's content reaches it: forgetting an agent deletes its own `agent:`
 rows and releases what nothing refers to any more; its forks' roots keep their trees.
-Rows are committed before the parts they lead from are put, and every part relied on is
-`ensure`d after, as package rows do.
+Each row commits before the store is asked whether the parts it leads to are held, and
+before any part is put, so a concurrent release (a forget) never removes what this relies on
+unseen; `ensure` after puts back what a release in flight removed, as package rows do.
 """
 
 from __future__ import annotations
@@ -74,43 +75,56 @@ class PartContent:
         """Keep `content` as parts of `tenant`, referred to by the agent `originator_id`;
         `hashes`: its parts' addresses known so far (it learns the others)."""
         cut = content_parts(content, hashes)
+        kept = self._keep(tenant, originator_id, cut, whole=False)
+        if kept is None:
+            # A release (a forget) removed a node this relied on before its rows committed:
+            # its children may be gone too, so every part is asked for this time.
+            kept = self._keep(tenant, originator_id, cut, whole=True)
+            assert kept is not None
+        return kept
+
+    def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool
+              ) -> Kept | None:
+        """One attempt; None when a node it found held was released meanwhile. Each reference
+        row commits before the store is asked whether the parts it leads to are held, so a
+        part found held stays (a release spares what a committed row refers to); `ensure`
+        puts back any a release in flight removed anyway."""
         root = cut.root
-        rows: list[tuple[str, str]] = [(agent_owner(originator_id), root)]
-        relied: set[str] = {root}
-        new: dict[str, bytes] = {}
-        if not self.parts.held(tenant, [root]):
-            new, more = self._missing(tenant, cut)
-            rows.extend(more)
-            relied.update(cut.tops)
-        raws = {**new}
+        rows = [(agent_owner(originator_id), root)]
         self.refs.insert_part_references(tenant, rows)
-        encoded = {a: self._encode(r) for a, r in new.items()}
+        relied: set[str] = {root}
+        lacking: list[str] = []
+        if whole or not self.parts.held(tenant, [root]):
+            tops = cut.tops
+            more = [(PART_OWNER + root, child) for child in tops]
+            self.refs.insert_part_references(tenant, more)
+            held_tops = self.parts.held(tenant, tops)
+            groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
+            under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
+            self.refs.insert_part_references(tenant, under)
+            pages = {page for _, page in under}
+            held_pages = self.parts.held(tenant, pages) if pages else set()
+            relied |= held_tops | held_pages
+            rows += more + under
+            lacking = ([a for a in [root, *tops] if a not in held_tops]
+                       + sorted(pages - held_pages))
+        raws = {a: cut.raw(a) for a in lacking}
+        encoded = {a: self._encode(r) for a, r in raws.items()}
         # Leaves first, group nodes next, the root last: a part is held only after what it
         # refers to is.
         for level in self._levels(cut, encoded):
             self.parts.put_many(tenant, level)
+        missing: list[str] = []
 
         def again(address: str) -> bytes:
+            missing.append(address)
             return self._encode(raws.get(address) or cut.raw(address))
 
-        self.parts.ensure(tenant, relied | set(new), again)
+        self.parts.ensure(tenant, relied | set(encoded), again)
+        if any(a in cut.children and a not in encoded for a in missing):
+            return None
         return Kept({"tenant": tenant, "root": root}, len(encoded),
                     sum(map(len, encoded.values())), len(rows))
-
-    def _missing(self, tenant: str, cut: ContentParts
-                 ) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
-        """The raw bytes of the parts of `cut` the store lacks (its root is one), and the
-        reference rows from the new root and group nodes."""
-        tops = cut.tops
-        held_tops = self.parts.held(tenant, tops)
-        new_groups = [g for g in tops if g not in held_tops and g in cut.children]
-        pages = {p for g in new_groups for p in cut.children[g]}
-        held_pages = self.parts.held(tenant, pages) if pages else set()
-        lacking = ([cut.root] + [a for a in tops if a not in held_tops]
-                   + sorted(pages - held_pages))
-        rows = [(PART_OWNER + parent, child) for parent in [cut.root, *new_groups]
-                for child in cut.children[parent]]
-        return {a: cut.raw(a) for a in lacking}, rows
 
     @staticmethod
     def _levels(cut: ContentParts, encoded: Mapping[str, bytes]) -> Iterable[dict[str, bytes]]:

@@ -224,12 +224,43 @@ def test_an_agent_whose_snapshot_parts_are_gone_is_folded_from_its_events(kit: K
     agent = new_agent("lost")
     talk(kit, agent, 0, 230)
     expected = kit.hash(agent)
+    drop_all_parts(kit)
+    kit.store.agent_cache = None
+    assert kit.store.context(agent)["content_hash"] == expected == replayed_hash(kit, agent)
+    kit.store.record([msg(agent, "still writable")])
+    assert kit.store.context(agent)["messages"][-1]["content"] == "still writable"
+
+
+def drop_all_parts(kit: Kit) -> None:
     if kit.settings.bodies_in_files:
         for path in kit.store.part_content.parts.root.glob("*/*/*"):  # type: ignore[union-attr]
             path.unlink()
     else:
         kit.sql(f"DELETE FROM {kit.table('parts')}")
+
+
+def test_a_tree_released_while_a_fork_relies_on_it_is_written_again(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forget's release in flight removes the source's tree just after the fork found its
+    root held: `ensure` notices, and the fork writes the whole tree again."""
+    source = new_agent("src")
+    talk(kit, source, 0, 200)  # its latest content is its snapshot's: the root is held
+    root = kit.hash(source).split(":")[1]
+    keeper = kit.store.part_content
+    assert keeper is not None
+    held = keeper.parts.held
+    released: list[bool] = []
+
+    def held_then_released(tenant: str, addresses: Any) -> set[str]:
+        found = held(tenant, addresses)
+        if list(addresses) == [root] and not released:
+            released.append(True)
+            drop_all_parts(kit)
+        return found
+
+    monkeypatch.setattr(keeper.parts, "held", held_then_released)
+    fork = new_agent("fork")
+    kit.restore.restore(source, Point.latest(), fork)
+    assert released
     kit.store.agent_cache = None
-    assert kit.store.context(agent)["content_hash"] == expected == replayed_hash(kit, agent)
-    kit.store.record([msg(agent, "still writable")])
-    assert kit.store.context(agent)["messages"][-1]["content"] == "still writable"
+    assert kit.hash(fork) == replayed_hash(kit, source)

@@ -5,7 +5,9 @@
     into a fresh target), with snapshots (taken by the store's own SnapshotPolicy while
     loading, default settings) and without (the same events read by a store with no snapshot
     store: every read replays from version 1; capped by --replay-seconds per size).
-    Also the events' and snapshots' stored bytes.
+    Also the events' and snapshots' stored bytes (snapshots keep their contents as parts of the
+    part store: their rows plus those parts), what each fork writes (part bytes, parts,
+    reference rows, its event's bytes), rewinds of the agent itself, and tail-50 reads.
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a

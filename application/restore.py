@@ -306,9 +306,10 @@ class RestoreService:
                       else PartHashes())
             keeper = self.store.part_content
             ref = None
-            if keeper is not None and strategy == "replace":
+            if keeper is not None:
                 # By reference: the parts the store lacks (the source's tail since its last
-                # snapshot, say) are written, and the event records where the content is.
+                # snapshot; what a merge adds to the target) are written, and the event
+                # records where the content is.
                 owner = tenant if tenant is not None else self.store.tenant_of(target_id)
                 ref = keeper.keep(owner, target.id, content, hashes).ref
             # The content was built for this restore alone: handed over, not copied.

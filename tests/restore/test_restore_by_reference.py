@@ -264,3 +264,19 @@ def test_a_tree_released_while_a_fork_relies_on_it_is_written_again(
     assert released
     kit.store.agent_cache = None
     assert kit.hash(fork) == replayed_hash(kit, source)
+
+
+def test_a_merge_records_a_reference_and_writes_what_it_adds(kit: Kit) -> None:
+    target, source = new_agent("into"), new_agent("from")
+    talk(kit, target, 0, 300)
+    talk(kit, source, 5000, 40)
+    parts, _ = stored_parts(kit)
+    result = kit.restore.restore(source, Point.latest(), target, merge_strategy="merge")
+    assert last_event_bytes(kit, target) < 2000  # not the 300 + 36 messages
+    # The target's pages up to its last snapshot were held: the merge wrote its tail pages,
+    # the changed memory buckets, their group nodes and the root
+    assert stored_parts(kit)[0] - parts < 15  # (7; the whole merged content has ~33)
+    kit.store.agent_cache = None
+    state = kit.store.context(target)
+    assert result.content_hash == state["content_hash"] == independent_hash(content_of(state))
+    assert len(state["messages"]) == 270 + 36

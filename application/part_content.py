@@ -1,5 +1,5 @@
 """Contents kept as parts of the part store (issue 16 items 1 and 2): snapshots that store what
-changed, and restores (rewind, fork) that refer to their content instead of copying it.
+changed, and restores (rewind, fork, merge) that refer to their content instead of copying it.
 
 A content is cut into the parts of its hash tree (domain.content_tree): pages, memory buckets,
 the MCP part, group nodes and the root object, each kept once per tenant and data key under its

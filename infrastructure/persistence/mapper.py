@@ -7,6 +7,8 @@ clear error, naming the stored event, as a ContextStoreError the adapters alread
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -18,6 +20,10 @@ from ctxstore.infrastructure.persistence.zstd_compressor import StoredDataUnread
 
 
 class ContextMapper(Mapper[UUID]):
+    # What reads back a decoded event's or snapshot's content kept as parts
+    # (application.part_content, set by ContextStore.use_parts); None: kept whole only.
+    resolver: Callable[[Any], Any] | None = None
+
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         # Recorded events (nearly all writes) are encoded with orjson; see fast_encode.
         state = dict(vars(domain_event))
@@ -27,6 +33,9 @@ class ContextMapper(Mapper[UUID]):
         if getattr(type(domain_event), "class_version", 1) == 1:
             data = encode_recorded(state, domain_event, self.transcoder)
         if data is None:
+            stored_form = getattr(domain_event, "stored_form", None)
+            if stored_form is not None:  # without what it keeps by reference
+                domain_event = stored_form()
             return super().to_stored_event(domain_event)
         if self.compressor:
             data = self.compressor.compress(data)
@@ -37,7 +46,7 @@ class ContextMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         try:
-            return super().to_domain_event(stored_event)
+            event = super().to_domain_event(stored_event)
         except MapperDeserialisationError as e:
             cause = e.__cause__
             if isinstance(cause, StoredDataUnreadable):
@@ -47,3 +56,5 @@ class ContextMapper(Mapper[UUID]):
                     f"version {stored_event.originator_version})"
                 ) from None
             raise
+        resolver = self.resolver
+        return resolver(event) if resolver is not None else event

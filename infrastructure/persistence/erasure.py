@@ -4,10 +4,11 @@ Mixed into the store recorders. One transaction deletes every row the store keep
 events and snapshots, the event-id and time indexes, its catalogue entry and chain head, its
 checkpoints' package rows, its own part references and its checkpoints' (the part store then
 releases the parts no other row refers to: a fork's references keep theirs), its checkpoint
-schedule, its operation log rows and its rows in the projections' tables (same file or
-schema); and writes its tombstone and the digests of its event ids. A trigger on the agent catalogue refuses a
-catalogue row for a forgotten agent, so a writer (any process) whose cache still held the agent
-cannot bring it back: its commit fails, and its retry (application.store) refuses the events.
+schedule, its operation log rows and its rows in the projections' tables (same file or schema);
+and writes its tombstone and the digests of its event ids. A trigger on the agent catalogue
+refuses a catalogue row for a forgotten agent, so a writer (any process) whose cache still held
+the agent cannot bring it back: its commit fails, and its retry (application.store) refuses the
+events.
 
 The statements are written once with `?` parameters and `{role}` tables; each backend names its
 tables and runs them (`_sql`).

@@ -1,0 +1,502 @@
+"""LangGraph's checkpointer over ctxstore: `checkpointer=CtxstoreSaver()` where a graph takes
+`checkpointer=PostgresSaver(...)` (extra `langgraph`).
+
+A thread is an agent (`agent_ids.agent_id_for(thread_id)`; the thread id rides on every
+envelope and in every record); subgraph namespaces live within it. Messages become ctxstore
+message and tool-call events, only those new since the parent checkpoint, so storage grows with
+the conversation, not with its square, and `ctxstore context`, search, diff and restore work on
+the thread; the other channels are the content field `channels`. How records are laid out:
+`langgraph_records`.
+
+- Time travel (a put whose parent is not the thread's latest) rewinds the agent to the parent's
+  version first, so the agent's latest content is always the thread's latest checkpoint.
+- `copy_thread` is a fork: the target agent gets the source's content by reference (one
+  `ContextRestored`) and a record pointing at the source's history for the older checkpoints.
+- `prune` and `delete_for_runs` hide checkpoints by appending a record (history stays
+  append-only, the hash chain intact); `delete_for_runs` also rewinds the thread to its newest
+  checkpoint left.
+- `delete_thread` is ctxstore's `forget` (see the method).
+
+Embedded (no URL: the store from settings, in this process) or remote (`url=`, `api_key=`),
+both through `ctxstore.client`. Every call, sync or async, runs on one event loop of the saver's
+own thread, so one client and one index serve both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+try:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import (
+        WRITES_IDX_MAP,
+        BaseCheckpointSaver,
+        ChannelVersions,
+        Checkpoint,
+        CheckpointMetadata,
+        CheckpointTuple,
+        get_checkpoint_id,
+        get_checkpoint_metadata,
+    )
+    from langgraph.checkpoint.serde.base import SerializerProtocol
+except ModuleNotFoundError as missing:  # an optional extra: say which, not just what is missing
+    raise ModuleNotFoundError("ctxstore's LangGraph checkpointer needs LangGraph: pip install "
+                              "'ctxstore[langgraph]'", name=missing.name) from missing
+
+from ctxstore.infrastructure.adapters.agent_ids import agent_id_for
+from ctxstore.infrastructure.adapters.langgraph_records import (
+    FRAMEWORK,
+    ROOT,
+    Entry,
+    ThreadIndex,
+    channel_key,
+    decode,
+    encode,
+    fingerprint,
+    is_messages,
+    message_events,
+    message_item,
+    message_of,
+    messages_in,
+)
+from ctxstore.infrastructure.bootstrap import EmbeddedApi
+from ctxstore.infrastructure.client import AsyncClient, CtxstoreError, NotFound
+from ctxstore.infrastructure.http.schemas import ContextState
+from ctxstore.infrastructure.settings import Settings
+
+T = TypeVar("T")
+PAGE = 1000
+MAX_SESSION_ID = 256
+
+
+class CtxstoreSaver(BaseCheckpointSaver[str]):
+    """LangGraph checkpoints of every thread, kept as ctxstore agents (module doc)."""
+
+    def __init__(self, *, url: str | None = None, api_key: str | None = None,
+                 settings: Settings | None = None, serde: SerializerProtocol | None = None):
+        super().__init__(serde=serde)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="ctxstore-langgraph")
+        self._thread.start()
+        self._embedded = None if url else EmbeddedApi(settings)
+        self._url, self._api_key = url, api_key
+        self._client: AsyncClient | None = None
+        self._indexes: dict[str, ThreadIndex] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # Running on the saver's loop -----------------------------------------------------------
+    def _submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        if self._loop.is_closed():
+            work.close()
+            raise RuntimeError("this CtxstoreSaver is closed")
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def _run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self._submit(work).result()
+
+    async def _arun(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(self._submit(work))
+
+    def close(self) -> None:
+        """Let go of the client and (embedded) the store; the saver is unusable after."""
+        if self._loop.is_closed():
+            return
+        self._run(self._aclose_client())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        if self._embedded is not None:
+            self._embedded.close()
+            self._embedded = None
+
+    async def _aclose_client(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def __enter__(self) -> CtxstoreSaver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _api(self) -> AsyncClient:
+        if self._client is None:
+            self._client = (self._embedded.client(self._api_key) if self._embedded is not None
+                            else AsyncClient(str(self._url), api_key=self._api_key))
+        return self._client
+
+    def _lock(self, agent: str) -> asyncio.Lock:
+        return self._locks.setdefault(agent, asyncio.Lock())
+
+    # The index ------------------------------------------------------------------------------
+    async def _records(self, agent: str, after: int, upto: int | None = None
+                       ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        """The adapter's records in an agent's history after a version, with their versions."""
+        while True:
+            try:
+                page = await self._api().events(agent, after_version=after, limit=PAGE,
+                                                types=["channels"])
+            except NotFound:
+                return
+            for event in page.items:
+                if upto is not None and event.version > upto:
+                    return
+                source = event.data.get("source")
+                if isinstance(source, dict) and source.get("framework") == FRAMEWORK:
+                    yield event.version, source["item"]
+            if page.next_after_version is None:
+                return
+            after = page.next_after_version
+
+    async def _fold(self, index: ThreadIndex, upto: int | None = None) -> ThreadIndex:
+        async for version, item in self._records(index.agent, index.scanned, upto):
+            copied = None
+            if item.get("kind") == "copied":
+                copied = await self._fold(ThreadIndex(item["from"]), upto=item["version"])
+            index.apply(version, item, copied)
+            index.scanned = version
+        return index
+
+    async def _index(self, thread_id: str) -> ThreadIndex:
+        """The thread's index, brought up to date with its history (only what is new is read)."""
+        agent = agent_id_for(thread_id)
+        index = self._indexes.get(agent)
+        if index is None:
+            index = self._indexes[agent] = ThreadIndex(agent)
+        return await self._fold(index)
+
+    async def _append(self, thread_id: str, index: ThreadIndex,
+                      events: list[tuple[str, dict[str, Any]]]) -> int:
+        """Record events on the thread's agent; the version of the last one. The records among
+        them are folded into the index at once."""
+        envelopes = [{"event_id": f"{FRAMEWORK}-{uuid.uuid4().hex}", "type": kind, "data": data,
+                      **({"session_id": thread_id} if len(thread_id) <= MAX_SESSION_ID else {})}
+                     for kind, data in events]
+        done = await self._api().record(index.agent, envelopes)
+        if done.rejected:
+            bad = next(o for o in done.outcomes if o.status == "rejected")
+            raise ValueError(f"ctxstore refused a LangGraph record: {bad.reason} ({bad.field})")
+        first = done.version - len(events) + 1
+        if index.scanned == first - 1:  # nothing else was written between: fold ours
+            for offset, (kind, data) in enumerate(events):
+                source = data.get("source")
+                if kind == "channels" and isinstance(source, dict):
+                    index.apply(first + offset, source["item"])
+            index.scanned = done.version
+        return done.version
+
+    def _record(self, thread_id: str, item: dict[str, Any],
+                values: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        return "channels", {"values": values or {},
+                            "source": {"framework": FRAMEWORK, "position": 0,
+                                       "item": {"thread": thread_id, **item}}}
+
+    # Reading ------------------------------------------------------------------------------
+    async def _state(self, entry: Entry) -> ContextState:
+        return await self._api().context(entry.agent, version=entry.version)
+
+    def _tuple(self, thread_id: str, entry: Entry, state: ContextState) -> CheckpointTuple:
+        record = entry.record
+        checkpoint = decode(self.serde, record["checkpoint"])
+        held = messages_in(state.messages)
+        stored = (state.model_extra or {}).get("channels") or {}
+        values: dict[str, Any] = {}
+        for name in record["present"]:
+            if name in record.get("messages", ()):
+                values[name] = [message_of(self.serde, item) for item in held.get(name, [])]
+            else:
+                found = stored.get(channel_key(entry.ns, name))
+                if found is not None:
+                    values[name] = decode(self.serde, found)
+        checkpoint["channel_values"] = values
+
+        def config(checkpoint_id: str) -> RunnableConfig:
+            return {"configurable": {"thread_id": thread_id, "checkpoint_ns": entry.ns,
+                                     "checkpoint_id": checkpoint_id}}
+
+        return CheckpointTuple(
+            config=config(entry.id), checkpoint=checkpoint,
+            metadata=decode(self.serde, record["metadata"]),
+            parent_config=config(entry.parent) if entry.parent else None,
+            pending_writes=[(task, channel, decode(self.serde, value))
+                            for task, channel, value, _ in entry.writes.values()])
+
+    async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        index = await self._index(thread_id)
+        entry = index.get(conf.get("checkpoint_ns", ROOT), get_checkpoint_id(config))
+        if entry is None:
+            return None
+        return self._tuple(thread_id, entry, await self._state(entry))
+
+    async def _list(self, config: RunnableConfig | None, filter: dict[str, Any] | None,
+                    before: RunnableConfig | None, limit: int | None) -> list[CheckpointTuple]:
+        if config is not None:
+            threads = [str(config["configurable"]["thread_id"])]
+            ns = config["configurable"].get("checkpoint_ns")
+            wanted = get_checkpoint_id(config)
+        else:
+            threads, ns, wanted = await self._threads(), None, None
+        before_id = get_checkpoint_id(before) if before else None
+        found: list[CheckpointTuple] = []
+        for thread_id in threads:
+            index = await self._index(thread_id)
+            for entry in index.live(ns):
+                if limit is not None and len(found) >= limit:
+                    return found
+                if (wanted and entry.id != wanted) or (before_id and entry.id >= before_id):
+                    continue
+                if filter:
+                    metadata = decode(self.serde, entry.record["metadata"])
+                    if not all(metadata.get(k) == v for k, v in filter.items()):
+                        continue
+                found.append(self._tuple(thread_id, entry, await self._state(entry)))
+        return found
+
+    async def _threads(self) -> list[str]:
+        """Every thread this store holds (the original ids, from the records)."""
+        threads: list[str] = []
+        after = None
+        while True:
+            page = await self._api().agents(after=after, limit=PAGE)
+            for agent in page.items:
+                async for _, item in self._records(agent.agent_id, 0):
+                    threads.append(str(item["thread"]))
+                    break
+            if page.next_after is None:
+                return threads
+            after = page.next_after
+
+    # Writing ------------------------------------------------------------------------------
+    async def _put(self, config: RunnableConfig, checkpoint: Checkpoint,
+                   metadata: CheckpointMetadata, new_versions: ChannelVersions
+                   ) -> RunnableConfig:
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = str(conf.get("checkpoint_ns", ROOT))
+        parent_id = conf.get("checkpoint_id")
+        agent = agent_id_for(thread_id)
+        async with self._lock(agent):
+            index = await self._index(thread_id)
+            values = checkpoint["channel_values"]
+            message_channels = sorted(n for n, v in values.items() if ns == ROOT
+                                      and is_messages(v))
+            items = {name: [message_item(self.serde, name, m) for m in values[name]]
+                     for name in message_channels}
+            prints = {name: [fingerprint(i) for i in found] for name, found in items.items()}
+            rebased = False
+            held = index.messages if ns == ROOT and index.follows(ns, parent_id) else None
+            if ns == ROOT and (held is None or not _extends(held, prints)):
+                held, rebased = await self._rebase(index, parent_id, prints)
+            events: list[tuple[str, dict[str, Any]]] = []
+            for name in message_channels:
+                start = len((held or {}).get(name, []))
+                for position in range(start, len(values[name])):
+                    events += message_events(items[name][position], values[name][position],
+                                             position)
+            full = rebased or not index.follows(ns, parent_id)
+            names = set(values) if full else set(new_versions)
+            written = {channel_key(ns, name): (encode(self.serde, values[name])
+                                               if name in values else None)
+                       for name in sorted(names) if name not in message_channels}
+            head = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+            record = {"kind": "checkpoint", "ns": ns, "id": checkpoint["id"],
+                      "parent": parent_id, "rebased": rebased,
+                      "checkpoint": encode(self.serde, head),
+                      "metadata": encode(self.serde, get_checkpoint_metadata(config, metadata)),
+                      "present": sorted(values), "messages": message_channels}
+            events.append(self._record(thread_id, record, written))
+            await self._append(thread_id, index, events)
+            if ns == ROOT:
+                index.messages = prints
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
+                                 "checkpoint_id": checkpoint["id"]}}
+
+    async def _rebase(self, index: ThreadIndex, parent_id: str | None,
+                      prints: dict[str, list[str]]) -> tuple[dict[str, list[str]], bool]:
+        """Make the agent's content the parent checkpoint's (a rewind: history keeps all)
+        before a put that does not continue its latest; back to empty when the new messages
+        do not extend the parent's. The messages then held, and whether a rewind was made."""
+        parent = index.get(ROOT, parent_id) if parent_id else None
+        held: dict[str, list[str]] = {}
+        if parent is not None:
+            state = await self._state(parent)
+            held = {name: [fingerprint(i) for i in found]
+                    for name, found in messages_in(state.messages).items()}
+            if not _extends(held, prints):
+                parent, held = None, {}
+        if parent is not None and index.follows(ROOT, parent_id):
+            return held, False  # the latest content is the parent's already (a new process)
+        if parent is None and not index.entries:
+            return {}, False  # a new thread: nothing to undo
+        await self._api().restore(index.agent, source_agent_id=parent.agent if parent
+                                  else index.agent, version=parent.version if parent else 0)
+        return held, True
+
+    async def _put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
+                          task_id: str, task_path: str) -> None:
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        item = {"kind": "writes", "ns": conf.get("checkpoint_ns", ROOT),
+                "checkpoint": conf["checkpoint_id"], "task": task_id, "path": task_path,
+                "writes": [[WRITES_IDX_MAP.get(channel, n), channel, encode(self.serde, value)]
+                           for n, (channel, value) in enumerate(writes)]}
+        agent = agent_id_for(thread_id)
+        async with self._lock(agent):
+            index = await self._index(thread_id)
+            await self._append(thread_id, index, [self._record(thread_id, item)])
+
+    async def _hide(self, thread_id: str, index: ThreadIndex, entries: list[Entry],
+                    rewind_to: Entry | None | bool = False) -> None:
+        """Hide checkpoints by a record (a `CheckpointsPruned` of LangGraph's points);
+        `rewind_to`: also make this checkpoint's content the latest (None: empty)."""
+        if not entries:
+            return
+        rebased = rewind_to is not False
+        if rebased:
+            target = rewind_to if isinstance(rewind_to, Entry) else None
+            await self._api().restore(index.agent,
+                                      source_agent_id=target.agent if target else index.agent,
+                                      version=target.version if target else 0)
+        item = {"kind": "pruned", "ids": [[e.ns, e.id] for e in entries], "rebased": rebased}
+        await self._append(thread_id, index, [self._record(thread_id, item)])
+
+    async def _prune(self, thread_ids: Sequence[str], strategy: str) -> None:
+        if strategy not in ("keep_latest", "delete"):
+            raise ValueError(f"unknown prune strategy {strategy!r}: keep_latest or delete")
+        for thread_id in thread_ids:
+            async with self._lock(agent_id_for(thread_id)):
+                index = await self._index(thread_id)
+                live = index.live()
+                keep = {(e.ns, e.id) for e in (index.get(ns, None) for ns in {e.ns for e in live})
+                        if e is not None} if strategy == "keep_latest" else set()
+                await self._hide(thread_id, index,
+                                 [e for e in live if (e.ns, e.id) not in keep])
+
+    async def _delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        runs = set(run_ids)
+        if not runs:
+            return
+        for thread_id in await self._threads():
+            async with self._lock(agent_id_for(thread_id)):
+                index = await self._index(thread_id)
+                gone = [e for e in index.live() if decode(
+                    self.serde, e.record["metadata"]).get("run_id") in runs]
+                if not gone:
+                    continue
+                latest = index.get(ROOT, None)
+                rewind: Entry | None | bool = False
+                if latest is not None and latest in gone:
+                    left = [e for e in index.live(ROOT) if e not in gone]
+                    rewind = left[0] if left else None
+                await self._hide(thread_id, index, gone, rewind)
+
+    async def _copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        source = await self._index(source_thread_id)
+        if not source.entries:
+            return
+        target_agent = agent_id_for(target_thread_id)
+        async with self._lock(target_agent):
+            target = await self._index(target_thread_id)
+            done = await self._api().fork(source.agent, target_agent, version=source.scanned)
+            item = {"kind": "copied", "from": source.agent, "version": done.source_version}
+            await self._append(target_thread_id, target,
+                               [self._record(target_thread_id, item)])
+            if target.scanned != done.target_version + 1:
+                await self._index(target_thread_id)
+
+    async def _delete_thread(self, thread_id: str) -> None:
+        forget = getattr(self._api(), "forget", None)
+        if forget is None:
+            raise NotImplementedError(
+                "delete_thread is ctxstore's forget, which this ctxstore does not have yet")
+        agent = agent_id_for(thread_id)
+        async with self._lock(agent):
+            with contextlib.suppress(NotFound):
+                await forget(agent)
+            self._indexes.pop(agent, None)
+
+    # BaseCheckpointSaver, sync ----------------------------------------------------------------
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._run(self._get_tuple(config))
+
+    def list(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
+             before: RunnableConfig | None = None, limit: int | None = None
+             ) -> Iterator[CheckpointTuple]:
+        yield from self._run(self._list(config, filter, before, limit))
+
+    def put(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
+            new_versions: ChannelVersions) -> RunnableConfig:
+        return self._run(self._put(config, checkpoint, metadata, new_versions))
+
+    def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
+                   task_id: str, task_path: str = "") -> None:
+        self._run(self._put_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._run(self._delete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._run(self._delete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._run(self._copy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._run(self._prune(thread_ids, strategy))
+
+    # BaseCheckpointSaver, async ---------------------------------------------------------------
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._arun(self._get_tuple(config))
+
+    async def alist(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
+                    before: RunnableConfig | None = None, limit: int | None = None
+                    ) -> AsyncIterator[CheckpointTuple]:
+        for found in await self._arun(self._list(config, filter, before, limit)):
+            yield found
+
+    async def aput(self, config: RunnableConfig, checkpoint: Checkpoint,
+                   metadata: CheckpointMetadata, new_versions: ChannelVersions
+                   ) -> RunnableConfig:
+        return await self._arun(self._put(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
+                          task_id: str, task_path: str = "") -> None:
+        await self._arun(self._put_writes(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._arun(self._delete_thread(thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self._arun(self._delete_for_runs(run_ids))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._arun(self._copy_thread(source_thread_id, target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self._arun(self._prune(thread_ids, strategy))
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """Versions as InMemorySaver and PostgresSaver make them: a zero-padded counter, then
+        a random fraction (ordered as strings)."""
+        import random
+
+        number = 0 if current is None else int(str(current).split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
+
+
+def _extends(held: dict[str, list[str]], new: dict[str, list[str]]) -> bool:
+    """Whether every message channel held is a prefix of the new checkpoint's."""
+    return all(new.get(name, [])[:len(prints)] == prints for name, prints in held.items())
+
+
+__all__ = ["CtxstoreError", "CtxstoreSaver"]

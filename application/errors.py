@@ -86,3 +86,15 @@ def field_of(exc: Exception) -> str | None:
         return field
     match = _LEADING_FIELD.match(str(exc))
     return match.group(1) if match else None
+
+
+class AgentForgotten(ContextStoreError):
+    """An agent that was forgotten (right to erasure): nothing of it is left to read, and its
+    id and event ids are refused for ever (a 410 at the HTTP door)."""
+
+    def __init__(self, agent_id: str, forgotten_at: str, forgotten_by: str):
+        self.agent_id = agent_id
+        self.forgotten_at = forgotten_at
+        self.forgotten_by = forgotten_by
+        super().__init__(f"agent {agent_id!r} was forgotten at {forgotten_at} by "
+                         f"{forgotten_by!r}: its events are refused")

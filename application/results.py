@@ -19,6 +19,9 @@ class EventOutcome:
     version: int | None = None
     field: str | None = None
     reason: str | None = None
+    # Refused because its agent (or its event id) was forgotten: a door must not keep a copy
+    # of it (no dead letter), as that would bring the forgotten content back.
+    forgotten: bool = False
 
 
 @dataclass

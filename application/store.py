@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -24,6 +24,13 @@ from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.chained_batch import ChainedBatch
+from ctxstore.application.forget_port import (
+    AgentEraser,
+    Erased,
+    ErasePlan,
+    EventIdDigest,
+    Tombstone,
+)
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.ports import AgentRow, ContextIndex, EventWriter
@@ -84,7 +91,7 @@ class ContextStore(StoreReads):
         recorder = self.recorder
         if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)
                 and isinstance(recorder, OperationLog) and isinstance(recorder, ScheduleStore)
-                and isinstance(recorder, ChainIndex)):
+                and isinstance(recorder, ChainIndex) and isinstance(recorder, AgentEraser)):
             raise TypeError(
                 "ContextStore needs a recorder with ctxstore's side tables, package table and "
                 "operation log and checkpoint schedules; "
@@ -97,6 +104,9 @@ class ContextStore(StoreReads):
         self.operations: OperationLog = recorder
         self.schedules: ScheduleStore = recorder
         self.chain_index: ChainIndex = recorder
+        self.eraser: AgentEraser = recorder
+        # Forgotten agents' event ids are kept as digests under the integrity key.
+        self.event_id_digest = EventIdDigest(self.chain.key)
         self._writer: EventWriter = cast(EventWriter, recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -132,6 +142,61 @@ class ContextStore(StoreReads):
         named = key.rpartition(TENANT_SEPARATOR)[0] or LOCAL_TENANT
         return (self._owner(key) if key else None) or named
 
+    # Forgetting ------------------------------------------------------------------------------
+    def erase(self, plan: ErasePlan) -> Erased:
+        """Erase one agent's rows and write its tombstone (application.forget), and forget
+        what this process holds of it."""
+        key = plan.tombstone.agent_key
+        with self._write_lock:
+            try:
+                return self.eraser.erase_agent(plan)
+            finally:
+                self._forget_owners([key])
+                self._evict(plan.originator_id)
+                self._chain_heads.pop(plan.originator_id, None)
+
+    def reclaim(self) -> None:
+        """Make the database give up the bytes erasures freed (AgentEraser.reclaim)."""
+        self.eraser.reclaim()
+
+    def tombstone(self, tenant: str, key: str) -> Tombstone | None:
+        """The tombstone of this tenant's agent, when it was forgotten."""
+        return self.eraser.tombstones(tenant, [key]).get(key)
+
+    def _forget_owners(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._owners.pop(key, None)
+
+    def _forgotten(self, envelopes: Sequence[AnyEnvelope], keys: dict[str, str],
+                   owners: dict[str, str | None], tenant: str) -> dict[str, EventOutcome]:
+        """The envelopes refused because their agent, or their event id, was forgotten.
+
+        Asked only for agents without a catalogue entry (a forgotten agent has none): one for
+        an existing agent cannot be a forgotten one's, and its event ids were never a
+        forgotten agent's unless a client reused one (a database trigger stops a writer whose
+        cache still held a forgotten agent: its retry lands here with the owner dropped)."""
+        new = {k for k in keys.values() if owners[k] is None}
+        if not new:
+            return {}
+        stones = self.eraser.tombstones(tenant, new)
+        fresh = [e for e in envelopes if keys[e.agent_id] in new]
+        digests = {self.event_id_digest(tenant, e.event_id): e for e in fresh}
+        reused = self.eraser.forgotten_event_ids(tenant, digests)
+        refused: dict[str, EventOutcome] = {}
+        for envelope in fresh:
+            stone = stones.get(keys[envelope.agent_id])
+            if stone is not None:
+                refused[envelope.event_id] = EventOutcome(
+                    envelope.event_id, envelope.agent_id, "rejected", field="agent_id",
+                    reason=str(stone.error()), forgotten=True)
+        for digest in reused:
+            envelope = digests[digest]
+            refused.setdefault(envelope.event_id, EventOutcome(
+                envelope.event_id, envelope.agent_id, "rejected", field="event_id",
+                reason="this event id was an event of a forgotten agent: it is refused",
+                forgotten=True))
+        return refused
+
     # Writing ---------------------------------------------------------------------------------
     def record(self, envelopes: Sequence[AnyEnvelope], *, tenant: str = LOCAL_TENANT
                ) -> RecordResult:
@@ -149,15 +214,15 @@ class ContextStore(StoreReads):
             except IntegrityError:
                 pass
             return retry_on_conflict(
-                lambda: self._record_fresh(envelopes, tenant),
+                lambda: self._record_fresh(envelopes, tenant, retry=True),
                 f"gave up after {MAX_WRITE_ATTEMPTS} attempts: other writers kept changing "
                 "the same agents")
 
     def _record_fresh(self, envelopes: Sequence[AnyEnvelope], tenant: str,
-                      ask_known: bool = True) -> RecordResult:
+                      ask_known: bool = True, retry: bool = False) -> RecordResult:
         agents: dict[str, AgentContext] = {}
         try:
-            return self._record_once(envelopes, tenant, agents, ask_known)
+            return self._record_once(envelopes, tenant, agents, ask_known, retry)
         except BaseException:
             # E.g. another writer got there first: forget what we hold, so a retry reads anew.
             for agent in agents.values():
@@ -166,7 +231,7 @@ class ContextStore(StoreReads):
 
     def _record_once(
         self, envelopes: Sequence[AnyEnvelope], tenant: str, agents: dict[str, AgentContext],
-        ask_known: bool = True,
+        ask_known: bool = True, retry: bool = False,
     ) -> RecordResult:
         # Once per agent, not per event: a batch from ingest holds many events of few agents.
         keys = {a: self.key_for(tenant, a) for a in {e.agent_id for e in envelopes}}
@@ -182,7 +247,10 @@ class ContextStore(StoreReads):
         pending_snapshots: dict[UUID, SnapshotMark] = {}
         owners: dict[str, str] = {}
         chained = self._chained_batch(owners)
+        if retry:  # the conflict may be a forgotten agent this process still held
+            self._forget_owners(keys.values())
         tenants = self._owners_of(set(keys.values()))  # one query, not one each
+        forgotten = self._forgotten(envelopes, keys, tenants, tenant)
         # Read back, together, the existing agents of this tenant that get a new event.
         loaded = self._load_for_write(list({keys[e.agent_id] for e in envelopes
                                             if e.event_id not in known
@@ -195,6 +263,10 @@ class ContextStore(StoreReads):
                                              version=where[1] if where else None))
                 continue
             key = keys[envelope.agent_id]
+            refused = forgotten.get(envelope.event_id)
+            if refused is not None:
+                outcomes.append(refused)
+                continue
             agent = agents.get(key)
             if agent is None:
                 # Keys of other tenants are namespaced, but a local agent id is also the key
@@ -246,6 +318,15 @@ class ContextStore(StoreReads):
                                                                    chained.link_now(agent))))
                 self._commit([agent], snapshots, chained,
                              package_rows=package_rows, pruned_package_ids=pruned_package_ids)
+            except IntegrityError:
+                self._evict(agent.id)
+                # Another writer got there first, or the agent was forgotten meanwhile (the
+                # catalogue's trigger): the latter is final, not worth a retry.
+                self._forget_owners([agent.agent_id])
+                stone = self.eraser.tombstones(owner, [agent.agent_id]).get(agent.agent_id)
+                if stone is not None:
+                    raise stone.error() from None
+                raise
             except BaseException:
                 self._evict(agent.id)
                 raise

@@ -24,6 +24,7 @@ from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands import Commands, EventLimits, UseCases
 from ctxstore.application.dictionary_port import DictionaryCatalog
 from ctxstore.application.diff import DiffService
+from ctxstore.application.forget import ForgetService, Purge
 from ctxstore.application.integrity import IntegrityService
 from ctxstore.application.packages import PackageService
 from ctxstore.application.part_port import PartStore
@@ -269,6 +270,16 @@ def build_subjects(settings: Settings) -> Subjects:
                     tenants=settings.nats_tenant_names)
 
 
+def build_purges(settings: Settings) -> list[Purge]:
+    """What a forget purges besides the store: the NATS streams' copies of the agent's
+    envelopes, when CONTEXT_NATS_URL is set (an HTTP-only deployment has no streams)."""
+    if "nats_url" not in settings.model_fields_set:
+        return []
+    from ctxstore.infrastructure.messaging.purge import NatsPurge
+
+    return [NatsPurge(settings.nats_url.split(","), build_subjects(settings))]
+
+
 def build_auto_checkpoints(settings: Settings, checkpoints: CheckpointService
                            ) -> AutoCheckpoints:
     """Automatic checkpoints: the default schedule every CONTEXT_CHECKPOINT_INTERVAL_MINUTES
@@ -330,7 +341,10 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     diff = DiffService(restore)
     auto = build_auto_checkpoints(settings, checkpoints)
     commands = Commands(UseCases(store=store, checkpoints=checkpoints, restore=restore,
-                                 diff=diff, packages=packages, auto=auto, limits=EventLimits(
+                                 diff=diff, packages=packages, auto=auto,
+                                 forget=ForgetService(store, checkpoints.bodies,
+                                                      build_purges(settings)),
+                                 limits=EventLimits(
                                      max_event_bytes=settings.max_event_bytes,
                                      max_clock_skew_seconds=settings.max_clock_skew_seconds)))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,

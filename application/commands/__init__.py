@@ -19,6 +19,7 @@ from ctxstore.application.commands import auto_checkpoint as _auto
 from ctxstore.application.commands import capture as _capture
 from ctxstore.application.commands import catalogue as _catalogue
 from ctxstore.application.commands import diff as _diff
+from ctxstore.application.commands import forget as _forget
 from ctxstore.application.commands import packages as _packages
 from ctxstore.application.commands import read as _read
 from ctxstore.application.commands import record as _record
@@ -37,6 +38,7 @@ from ctxstore.application.commands.capture import Capture, CaptureOptions
 from ctxstore.application.commands.catalogue import CheckpointList, ListCheckpoints
 from ctxstore.application.commands.context import EventLimits, UseCases
 from ctxstore.application.commands.diff import Diff
+from ctxstore.application.commands.forget import Forget
 from ctxstore.application.commands.packages import ExportPackage, Imported, ImportPackage
 from ctxstore.application.commands.read import Located, ReadContext
 from ctxstore.application.commands.record import RecordEvents, RecordReport, parse_event
@@ -47,6 +49,7 @@ from ctxstore.application.commands.restore import (
     RestoreTarget,
 )
 from ctxstore.application.diff import ContextDiff
+from ctxstore.application.forget import ForgetResult
 from ctxstore.application.restore_model import RestoreResult
 from ctxstore.application.results import EventOutcome
 from ctxstore.domain.events import AnyEnvelope
@@ -55,7 +58,8 @@ __all__ = [
     "LOCAL", "AccessPolicy", "AgentFileWriter", "AutoCheckpointList", "AutoCheckpointOptions",
     "AutoCheckpointStatus", "Caller", "Capture", "ScheduleView", "StartAutoCheckpoints",
     "StopAutoCheckpoints", "CaptureOptions", "CheckpointList",
-    "Commands", "Diff", "EventLimits", "ExportAgentFile", "ExportPackage", "ImportPackage",
+    "Commands", "Diff", "EventLimits", "Forget", "ForgetResult", "ExportAgentFile",
+    "ExportPackage", "ImportPackage",
     "Imported",
     "ListCheckpoints", "Located", "ReadContext", "RecordEvents", "RecordReport", "Restore",
     "UseCases",
@@ -94,6 +98,9 @@ class Commands:
 
     def diff(self, caller: Caller, cmd: Diff) -> ContextDiff:
         return _diff.diff(self.use_cases, caller, cmd)
+
+    def forget(self, caller: Caller, cmd: Forget) -> ForgetResult:
+        return _forget.forget(self.use_cases, caller, cmd)
 
     def checkpoint(self, caller: Caller, package_id: str) -> Checkpoint:
         return self.policy.checkpoint(caller, package_id)

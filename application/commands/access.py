@@ -68,12 +68,16 @@ def visible_agent(store: ContextStore, caller: Caller, agent_id: str) -> AgentSu
 def writable_agent(store: ContextStore, caller: Caller, agent_id: str) -> str:
     """The key of the caller's agent of that id (existing or new) if it may write it, else
     AgentNotFound (only the local tenant can meet an agent id it may not write: one kept by
-    another tenant before agents had namespaces)."""
+    another tenant before agents had namespaces), or AgentForgotten (one it forgot)."""
     check_agent_id(agent_id)
     key = store.key_for(caller.tenant, agent_id)
     owner = store.owner(key)
     if owner is not None and owner != caller.tenant:
         raise AgentNotFound(agent_id)
+    if owner is None:  # new, or forgotten: a forgotten agent's id is refused for ever
+        stone = store.tombstone(caller.tenant, key)
+        if stone is not None:
+            raise stone.error()
     return key
 
 

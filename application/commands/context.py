@@ -8,6 +8,7 @@ from ctxstore.application.auto_checkpoints import AutoCheckpoints
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.commands.access import AccessPolicy
 from ctxstore.application.diff import DiffService
+from ctxstore.application.forget import ForgetService
 from ctxstore.application.packages import PackageService
 from ctxstore.application.restore import RestoreService
 from ctxstore.application.store import ContextStore
@@ -31,6 +32,7 @@ class UseCases:
     packages: PackageService
     limits: EventLimits
     auto: AutoCheckpoints
+    forget: ForgetService
 
     @property
     def policy(self) -> AccessPolicy:

@@ -12,6 +12,7 @@ from ctxstore.infrastructure.cli import (
     common,
     core,
     dictionary_commands,
+    forget_commands,
     http,
     importing,
     messaging,
@@ -56,6 +57,7 @@ search_commands.register(app)
 auto_checkpoint_commands.register(app)
 agent_file_commands.register(app)
 verify_commands.register(app)
+forget_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

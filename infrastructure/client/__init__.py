@@ -1,9 +1,16 @@
 """A Python client of ctxstore's HTTP API (sync and async, over httpx), with the server's own
 typed results. Installed with the `client` extra: `pip install 'ctxstore[client]'`."""
 
+from ctxstore.application.forget import ForgetResult
 from ctxstore.infrastructure.client.calls import Call, Calls
 from ctxstore.infrastructure.client.clients import AsyncClient, Client
-from ctxstore.infrastructure.client.errors import Conflict, CtxstoreError, FieldError, NotFound
+from ctxstore.infrastructure.client.errors import (
+    Conflict,
+    CtxstoreError,
+    FieldError,
+    Gone,
+    NotFound,
+)
 
 __all__ = ["AsyncClient", "Call", "Calls", "Client", "Conflict", "CtxstoreError", "FieldError",
-           "NotFound"]
+           "ForgetResult", "Gone", "NotFound"]

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from pydantic import TypeAdapter
 
 from ctxstore.application.checkpoint_model import Checkpoint
+from ctxstore.application.forget import ForgetResult
 from ctxstore.application.restore_model import RestoreResult
 from ctxstore.infrastructure.http.schemas import (
     AgentPage,
@@ -182,3 +183,11 @@ class Calls:
     def export(package_id: str) -> Call[bytes]:
         """A checkpoint as a portable `.ctxpkg` file's bytes."""
         return Call("GET", f"{API}/context/packages/{_agent(package_id)}/export", _raw)
+
+    @staticmethod
+    def forget(agent_id: str, *, by: str | None = None) -> Call[ForgetResult]:
+        """Forget the agent for good (right to erasure); `by` is who asked (kept in its
+        tombstone; default: the server names the API key's tenant). `NotFound` for an agent
+        this caller does not have, `Gone` for one forgotten before."""
+        return Call("DELETE", f"{API}/agents/{_agent(agent_id)}", _reader(ForgetResult),
+                    params=_given(by=by))

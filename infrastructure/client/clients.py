@@ -18,7 +18,13 @@ except ModuleNotFoundError as missing:  # an optional extra: say which, not just
                               name=missing.name) from missing
 
 from ctxstore.infrastructure.client.calls import Call, Calls
-from ctxstore.infrastructure.client.errors import Conflict, CtxstoreError, FieldError, NotFound
+from ctxstore.infrastructure.client.errors import (
+    Conflict,
+    CtxstoreError,
+    FieldError,
+    Gone,
+    NotFound,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -62,7 +68,7 @@ def _error(response: httpx.Response) -> CtxstoreError:
     detail = str(body.get("detail") or response.reason_phrase or "error")
     errors = tuple(FieldError(str(e.get("field", "")), str(e.get("message", "")), e.get("index"))
                    for e in body.get("errors") or [] if isinstance(e, dict))
-    kind = {404: NotFound, 409: Conflict}.get(response.status_code, CtxstoreError)
+    kind = {404: NotFound, 409: Conflict, 410: Gone}.get(response.status_code, CtxstoreError)
     return kind(response.status_code, detail, errors)
 
 
@@ -114,6 +120,7 @@ class Client:
     diff = _sync(Calls.diff)
     search = _sync(Calls.search)
     export = _sync(Calls.export)
+    forget = _sync(Calls.forget)
 
 
 class AsyncClient:
@@ -149,3 +156,4 @@ class AsyncClient:
     diff = _async(Calls.diff)
     search = _async(Calls.search)
     export = _async(Calls.export)
+    forget = _async(Calls.forget)

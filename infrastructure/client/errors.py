@@ -34,3 +34,7 @@ class NotFound(CtxstoreError):
 
 class Conflict(CtxstoreError):
     """409: an integrity check failed or a writer conflict; nothing was written."""
+
+
+class Gone(CtxstoreError):
+    """410: the agent was forgotten (right to erasure); the message says when and by whom."""

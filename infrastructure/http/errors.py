@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ctxstore.application.errors import (
+    AgentForgotten,
     AgentNotFound,
     ContextStoreError,
     IntegrityMismatch,
@@ -57,6 +58,8 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def status_for(exc: Exception) -> int:
     """The HTTP status of a use-case error, by its kind (and name, for other areas' errors)."""
+    if isinstance(exc, AgentForgotten):
+        return 410
     if isinstance(exc, AgentNotFound | PointNotFound):  # CheckpointNotFound included
         return 404
     if isinstance(exc, WriteConflict | PackageExists | IntegrityMismatch):

@@ -320,7 +320,12 @@ class IngestWorker:
             outcomes = await self.recorder.record(envelopes, [d.msg for d in good], tenant)
             recorded.extend(zip(good, outcomes, strict=True))
         for item, outcome in recorded:
-            if outcome.status == "rejected":
+            if outcome.status == "rejected" and outcome.forgotten:
+                # A forgotten agent's event (redelivered, or published after the forget): a
+                # dead letter would keep its content in plain text, so it is dropped.
+                log.warning("dropped event %s of %s: %s", outcome.event_id, item.original_subject,
+                            outcome.reason)
+            elif outcome.status == "rejected":
                 where = f"{outcome.field}: " if outcome.field else ""
                 item.error = f"{where}{outcome.reason}"
                 dead.append(item)

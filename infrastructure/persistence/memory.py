@@ -32,19 +32,21 @@ from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, P
 from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
+from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
-from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.domain.agent_id import LOCAL_TENANT, plain_agent_id
 from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
 from ctxstore.infrastructure.persistence.schedules import MemorySchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
 
 
 class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextIndex, ChainIndex,
-                          PackageRecorder, MemoryOperationLog, MemorySchedules):
+                          PackageRecorder, MemoryOperationLog, MemorySchedules, AgentEraser):
     """The store's whole recorder in memory: the events (and their snapshots, for `heads`),
-    the side tables, the package table and the operation log."""
+    the side tables, the package table, the operation log and the forgotten agents'
+    tombstones."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,6 +60,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         self._operation_rows = []
         self._schedules = {}
         self._schedules_lock = threading.Lock()
+        self._tombstones: dict[str, Tombstone] = {}
+        self._forgotten_ids: set[tuple[str, bytes]] = set()
 
     # Writing (the EventWriter port) ----------------------------------------------------------
     # The library's POPO recorders check everything, then change everything, under one lock
@@ -119,6 +123,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
                 raise IntegrityError(f"package {package_id!r} already held by {tenant!r}")
 
     def _upsert_agent(self, row: AgentRow) -> None:
+        if row.agent_id in self._tombstones:  # as the SQL recorders' trigger
+            raise IntegrityError(f"agent {row.agent_id!r} was forgotten")
         held = self._agents.get(row.agent_id)
         if held is None or row.version > held.version:
             self._chain_heads[row.agent_id] = (row.originator_id, row.chain_head)
@@ -231,6 +237,60 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
             return {a for package_id in package_ids
                     if (row := self._packages.get((tenant, package_id))) is not None
                     for a in (*row.parts, *((row.body_part,) if row.body_part else ()))}
+
+
+    # Forgetting (the AgentEraser port) ------------------------------------------------------
+    def erase_agent(self, plan: ErasePlan) -> Erased:
+        stone, oid = plan.tombstone, plan.originator_id
+        with self._database_lock, self._schedules_lock:
+            events = _drop_events(self, oid)
+            snapshots = _drop_events(self.snapshots, oid)
+            ids = [k for k, (o, _) in self._event_ids.items() if o == oid]
+            for k in ids:
+                del self._event_ids[k]
+                self._forgotten_ids.add((k[0], plan.digest(k[1])))
+            self._timestamps.pop(oid, None)
+            self._links.pop(oid, None)
+            self._agents.pop(stone.agent_key, None)
+            self._chain_heads.pop(stone.agent_key, None)
+            gone = [k for k, r in self._packages.items()
+                    if r.agent_id == stone.agent_key and r.tenant == stone.tenant]
+            parts = frozenset(a for k in gone for r in [self._packages.pop(k)]
+                              for a in (*r.parts, *((r.body_part,) if r.body_part else ())))
+            schedule = self._schedules.pop(stone.agent_key, None)
+            self._operation_rows[:] = [
+                r for r in self._operation_rows if not (
+                    r.tenant == stone.tenant and r.agent_id in (stone.agent_key,
+                                                                plain_agent_id(stone.agent_key)))]
+            self._tombstones[stone.agent_key] = stone
+        return Erased(events=events, snapshots=snapshots, checkpoints=len(gone),
+                      event_ids=len(ids), schedules=int(schedule is not None), parts=parts)
+
+    def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
+        with self._database_lock:
+            return {k: s for k in agent_keys
+                    if (s := self._tombstones.get(k)) is not None and s.tenant == tenant}
+
+    def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:
+        with self._database_lock:
+            return {d for d in digests if (tenant, d) in self._forgotten_ids}
+
+    def reclaim(self) -> None:
+        """Nothing on disk."""
+
+
+def _drop_events(recorder: POPOAggregateRecorder, originator_id: UUID) -> int:
+    """Remove an aggregate's stored events from a POPO recorder (its caller holds the lock).
+    In memory only: the notification ids of later events shift down."""
+    held: list[StoredEvent] = recorder._stored_events  # noqa: SLF001
+    kept = [e for e in held if e.originator_id != originator_id]
+    dropped = len(held) - len(kept)
+    held[:] = kept
+    index = recorder._stored_events_index  # noqa: SLF001
+    index.clear()
+    for position, e in enumerate(kept):
+        index[str(e.originator_id)][e.originator_version] = position
+    return dropped
 
 
 def _kept(row: PackageRow) -> PackageRow:

@@ -20,6 +20,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.erasure import PostgresErasure
 from ctxstore.infrastructure.persistence.operation_log import PostgresOperationLog
 from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
 from ctxstore.infrastructure.persistence.schedules import PostgresSchedules
@@ -30,10 +31,10 @@ _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, ten
 
 
 class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, PackageRecorder,
-                            PostgresOperationLog, PostgresSchedules):
+                            PostgresOperationLog, PostgresSchedules, PostgresErasure):
     """The store's whole recorder: the events, the side tables of
-    PostgresIndexedEventRecorder, the checkpoint package table, the operation log and the
-    checkpoint schedules."""
+    PostgresIndexedEventRecorder, the checkpoint package table, the operation log, the
+    checkpoint schedules and the forgotten agents' tombstones (persistence.erasure)."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -69,6 +70,7 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
                                         refs_package=Identifier(f"{prefix}_part_refs_package"))
                   for statement in PART_TABLES),
                 *self.schedule_table_statements(prefix),
+                *self.erasure_table_statements(prefix, self.agents_table),
             ]
         )
         self._insert_package = SQL(

@@ -16,6 +16,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.erasure import SQLiteErasure
 from ctxstore.infrastructure.persistence.operation_log import SQLiteOperationLog
 from ctxstore.infrastructure.persistence.schedules import SQLiteSchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
@@ -26,9 +27,10 @@ _COLUMNS = ("package_id, agent_id, version, event_version, created_us, meta, ten
 
 
 class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageRecorder,
-                          SQLiteOperationLog, SQLiteSchedules):
+                          SQLiteOperationLog, SQLiteSchedules, SQLiteErasure):
     """The store's whole recorder: the events, the side tables of SQLiteIndexedEventRecorder, the
-    checkpoint package table, the operation log and the checkpoint schedules."""
+    checkpoint package table, the operation log, the checkpoint schedules and the forgotten
+    agents' tombstones (persistence.erasure)."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.table_prefix = prefix = events_table_name.rsplit("_events", 1)[0]
@@ -53,6 +55,7 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
             *self.operation_table_statements(self.table_prefix),
             *part_tables(self.part_refs_table, self.parts_table),
             *self.schedule_table_statements(self.table_prefix),
+            *self.erasure_table_statements(self.table_prefix, self.agents_table),
         ]
 
     def _create_packages(self, name: str) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ctxstore.application.commands import Caller, Diff, ReadContext, RecordEvents
+from ctxstore.application.commands.forget import Forget, ForgetParams
 from ctxstore.application.commands.record import body_error
+from ctxstore.application.forget import ForgetResult
 from ctxstore.application.store import from_us
 from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import AGENT_ID_PATTERN, plain_agent_id
@@ -23,7 +25,7 @@ from ctxstore.infrastructure.http.cache import etag, none_match
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
 from ctxstore.infrastructure.http.limits import BodyTooLarge
-from ctxstore.infrastructure.http.params import NoQuery, command
+from ctxstore.infrastructure.http.params import NoQuery, command, model_params, openapi_of
 from ctxstore.infrastructure.http.reads import encoded_answer
 from ctxstore.infrastructure.http.schemas import (
     AgentOut,
@@ -223,6 +225,27 @@ def list_agents(
     next_after = page[-1].agent_id if len(rows) > limit else None
     return AgentPage(items=page, next_after=next_after)
 
+
+FORGET_DOC = """Forget this agent for good (right to erasure): its events, snapshots, checkpoints,
+indexes, search and evolution rows go in one transaction, the parts only it referred to are
+released (a fork keeps its own), and the NATS streams' copies of its envelopes are purged when
+NATS is configured. A tombstone keeps its id, who asked (`by`, default: the API key's tenant)
+and when; nothing else.
+
+Afterwards its id is refused: events for it, and a second DELETE, answer **410** with the
+tombstone's who and when. **404**: the tenant has no agent of that id.
+"""
+
+
+@router.delete("/agents/{agent_id}", response_model=ForgetResult, summary="Forget an agent",
+               description=FORGET_DOC, openapi_extra=openapi_of(ForgetParams),
+               responses={410: {"model": ErrorBody, "description": "Forgotten before."}})
+def forget_agent(agent_id: AgentIdPath, api: ApiDep, caller: CallerDep,
+                 params: Annotated[ForgetParams, Depends(model_params(ForgetParams))]
+                 ) -> ForgetResult:
+    by = params.by or f"api:{caller.tenant}"
+    cmd = command(Forget, None, {"agent_id": agent_id, "by": by})
+    return api.services.commands.forget(caller, cmd)
 
 
 @router.get("/agents/{agent_id}/diff", response_model=DiffOut, summary="What changed")

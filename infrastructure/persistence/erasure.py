@@ -1,0 +1,293 @@
+"""Forgetting an agent in SQL (application.forget_port), on SQLite and PostgreSQL alike.
+
+Mixed into the store recorders. One transaction deletes every row the store keeps of the agent:
+events and snapshots, the event-id and time indexes, its catalogue entry and chain head, its
+checkpoints' package rows and their part references (the part store then releases the parts no
+other row refers to: a fork's references keep theirs), its checkpoint schedule, its operation
+log rows and its rows in the projections' tables (same file or schema); and writes its
+tombstone and the digests of its event ids. A trigger on the agent catalogue refuses a
+catalogue row for a forgotten agent, so a writer (any process) whose cache still held the agent
+cannot bring it back: its commit fails, and its retry (application.store) refuses the events.
+
+The statements are written once with `?` parameters and `{role}` tables; each backend names its
+tables and runs them (`_sql`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+from uuid import UUID
+
+from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import Literal as SQLLiteral
+
+from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
+from ctxstore.domain.agent_id import plain_agent_id
+from ctxstore.projections.views import VIEW_TABLES
+
+log = logging.getLogger(__name__)
+_CHUNK = 500  # SQLite's bound-parameter limit
+#: The projections' tables (persistence.views_*) are `<prefix>_<view>`, beside the events.
+SQLITE_VIEWS_PREFIX = "projection"
+POSTGRES_VIEWS_PREFIX = "ctxstore_projections"
+
+_ERASE_ROWS = (
+    # (what it counts, statement); {key}, {oid}, {tenant} are the agent's parameters.
+    ("part_refs", "DELETE FROM {part_refs} WHERE tenant = ? AND package_id IN "
+                  "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?)",
+     ("tenant", "key", "tenant")),
+    ("checkpoints", "DELETE FROM {packages} WHERE agent_id = ? AND tenant = ?",
+     ("key", "tenant")),
+    ("events", "DELETE FROM {events} WHERE originator_id = ?", ("oid",)),
+    ("snapshots", "DELETE FROM {snapshots} WHERE originator_id = ?", ("oid",)),
+    ("versions", "DELETE FROM {versions} WHERE originator_id = ?", ("oid",)),
+    ("agents", "DELETE FROM {agents} WHERE agent_id = ?", ("key",)),
+    ("schedules", "DELETE FROM {schedules} WHERE agent_id = ?", ("key",)),
+    ("operations", "DELETE FROM {operations} WHERE tenant = ? AND agent_id IN (?, ?)",
+     ("tenant", "key", "plain")),
+)
+
+
+class SQLErasure(AgentEraser):
+    """The erasure over the recorder's own tables; subclasses name them and the dialect."""
+
+    dialect: Literal["sqlite", "postgres"]
+    datastore: Any
+
+    def _tables(self) -> dict[str, str | Composable]:
+        """The tables by role: events, snapshots, event_ids, versions, agents, packages,
+        part_refs, schedules, operations, tombstones, forgotten_ids."""
+        raise NotImplementedError
+
+    def _view_tables(self, curs: Any) -> list[str | Composable]:
+        """The projections' tables that exist in this store."""
+        raise NotImplementedError
+
+    def _oid(self, originator_id: UUID) -> Any:
+        raise NotImplementedError
+
+    @contextmanager
+    def _erasing(self) -> Iterator[Any]:
+        """A cursor in the write transaction the erasure runs in."""
+        with self.datastore.transaction(commit=True) as curs:
+            yield curs
+
+    def _sql(self, template: str, marks: int = 0, **extra: str | Composable) -> Any:
+        text = template.replace("{marks}", ",".join("?" * marks))
+        tables = {**self._tables(), **extra}
+        if self.dialect == "sqlite":
+            return text.format(**tables)
+        return SQL(text.replace("?", "%s")).format(**tables)  # type: ignore[arg-type]
+
+    # The port ----------------------------------------------------------------------------------
+    def erase_agent(self, plan: ErasePlan) -> Erased:
+        stone = plan.tombstone
+        values = {"key": stone.agent_key, "tenant": stone.tenant,
+                  "oid": self._oid(plan.originator_id), "plain": plain_agent_id(stone.agent_key)}
+        counts: dict[str, int] = {}
+        with self._erasing() as curs:
+            curs.execute(self._sql(
+                "SELECT DISTINCT address FROM {part_refs} WHERE tenant = ? AND package_id IN "
+                "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?)"),
+                (stone.tenant, stone.agent_key, stone.tenant))
+            parts = frozenset(_first(r) for r in curs.fetchall())
+            curs.execute(self._sql("SELECT event_id FROM {event_ids} "
+                                   "WHERE tenant = ? AND originator_id = ?"),
+                         (stone.tenant, values["oid"]))
+            digests = [(stone.tenant, plan.digest(_first(r))) for r in curs.fetchall()]
+            curs.execute(self._sql("DELETE FROM {event_ids} WHERE originator_id = ?"),
+                         (values["oid"],))
+            counts["event_ids"] = _rowcount(curs)
+            for name, statement, params in _ERASE_ROWS:
+                curs.execute(self._sql(statement), tuple(values[p] for p in params))
+                counts[name] = _rowcount(curs)
+            views = 0
+            for table in self._view_tables(curs):
+                curs.execute(self._sql("DELETE FROM {view} WHERE agent_id = ?", view=table),
+                             (stone.agent_key,))
+                views += _rowcount(curs)
+            if digests:
+                curs.executemany(self._sql("INSERT INTO {forgotten_ids} (tenant, digest) "
+                                           "VALUES (?, ?) ON CONFLICT DO NOTHING"), digests)
+            curs.execute(self._sql("INSERT INTO {tombstones} (agent_id, tenant, forgotten_us, "
+                                   "forgotten_by) VALUES (?, ?, ?, ?)"),
+                         (stone.agent_key, stone.tenant, stone.forgotten_us, stone.forgotten_by))
+        return Erased(events=counts["events"], snapshots=counts["snapshots"],
+                      checkpoints=counts["checkpoints"], event_ids=counts["event_ids"],
+                      view_rows=views, schedules=counts["schedules"], parts=parts)
+
+    def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
+        found: dict[str, Tombstone] = {}
+        keys = sorted(set(agent_keys))
+        with self.datastore.transaction(commit=False) as curs:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i:i + _CHUNK]
+                curs.execute(self._sql("SELECT agent_id, tenant, forgotten_us, forgotten_by "
+                                       "FROM {tombstones} WHERE tenant = ? AND agent_id IN "
+                                       "({marks})", len(chunk)), (tenant, *chunk))
+                for row in curs.fetchall():
+                    r = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+                    found[r[0]] = Tombstone(r[0], r[1], int(r[2]), r[3])
+        return found
+
+    def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        wanted = sorted(set(digests))
+        with self.datastore.transaction(commit=False) as curs:
+            for i in range(0, len(wanted), _CHUNK):
+                chunk = wanted[i:i + _CHUNK]
+                curs.execute(self._sql("SELECT digest FROM {forgotten_ids} WHERE tenant = ? "
+                                       "AND digest IN ({marks})", len(chunk)), (tenant, *chunk))
+                found.update(bytes(_first(r)) for r in curs.fetchall())
+        return found
+
+
+def _rowcount(curs: Any) -> int:
+    """Rows the last statement changed (eventsourcing's SQLite cursor wraps sqlite3's)."""
+    count = getattr(getattr(curs, "sqlite_cursor", curs), "rowcount", 0)
+    return max(int(count), 0)
+
+
+def _first(row: Any) -> Any:
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
+class SQLiteErasure(SQLErasure):
+    """Mixed into the SQLite store recorder: `<prefix>_tombstones`, `<prefix>_forgotten_ids`.
+
+    The erasing connection turns on `secure_delete`, so the deleted rows' bytes are zeroed in
+    their pages (not left in free space); `reclaim` then merges the full-text index's segments
+    (which keep deleted words until merged) and truncates the WAL, which held the rows' pages.
+    """
+
+    dialect: Literal["sqlite", "postgres"] = "sqlite"
+    tombstones_table: str
+    forgotten_ids_table: str
+
+    def erasure_table_statements(self, prefix: str, agents_table: str) -> list[str]:
+        self.tombstones_table = t = f"{prefix}_tombstones"
+        self.forgotten_ids_table = f = f"{prefix}_forgotten_ids"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {t} (agent_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
+            "forgotten_us INTEGER NOT NULL, forgotten_by TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {f} (tenant TEXT NOT NULL, digest BLOB NOT NULL, "
+            "PRIMARY KEY (tenant, digest)) WITHOUT ROWID",
+            f"CREATE TRIGGER IF NOT EXISTS {agents_table}_not_forgotten BEFORE INSERT ON "
+            f"{agents_table} WHEN EXISTS (SELECT 1 FROM {t} WHERE agent_id = NEW.agent_id) "
+            "BEGIN SELECT RAISE(ABORT, 'ctxstore: this agent was forgotten'); END",
+        ]
+
+    def _tables(self) -> dict[str, str | Composable]:
+        r: Any = self
+        return {"events": r.events_table_name, "snapshots": r.snapshots_table,
+                "event_ids": r.event_ids_table, "versions": r.versions_table,
+                "agents": r.agents_table, "packages": r.packages_table,
+                "part_refs": r.part_refs_table, "schedules": r.schedules_table,
+                "operations": r.operations_table, "tombstones": self.tombstones_table,
+                "forgotten_ids": self.forgotten_ids_table}
+
+    def _oid(self, originator_id: UUID) -> Any:
+        return originator_id.hex
+
+    def _view_tables(self, curs: Any) -> list[str | Composable]:
+        names = [f"{SQLITE_VIEWS_PREFIX}_{v}" for v in VIEW_TABLES]
+        curs.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
+                     f"({','.join('?' * len(names))})", names)
+        return sorted(r[0] for r in curs.fetchall())
+
+    @contextmanager
+    def _erasing(self) -> Iterator[Any]:
+        with self.datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute("PRAGMA secure_delete = ON")
+            with conn.transaction(commit=True) as curs:
+                yield curs
+
+    def reclaim(self) -> None:
+        search = f"{SQLITE_VIEWS_PREFIX}_search"
+        with self.datastore.get_connection(commit=True) as conn:
+            curs = conn.cursor()
+            curs.execute("PRAGMA secure_delete = ON")
+            curs.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (search,))
+            if curs.fetchone() is not None:
+                # FTS5 keeps a deleted row's words in its index segments until they merge.
+                curs.execute(f"INSERT INTO {search} ({search}) VALUES ('optimize')")
+            curs.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = curs.fetchone()
+            if busy and busy[0]:
+                log.warning("forget: the WAL could not be truncated now (a reader holds it); "
+                            "it is at the next checkpoint")
+
+
+class PostgresErasure(SQLErasure):
+    """Mixed into the PostgreSQL store recorder, in the store's schema. `reclaim` vacuums the
+    tables an erasure touches, so their dead tuples are pruned."""
+
+    dialect: Literal["sqlite", "postgres"] = "postgres"
+    tombstones_table: Composable
+    forgotten_ids_table: Composable
+    _prefix: str
+
+    def erasure_table_statements(self, prefix: str, agents_table: Composable
+                                 ) -> list[Composed]:
+        schema = Identifier(self.datastore.schema)
+        self._prefix = prefix
+        self.tombstones_table = t = SQL("{}.{}").format(schema, Identifier(f"{prefix}_tombstones"))
+        self.forgotten_ids_table = f = SQL("{}.{}").format(
+            schema, Identifier(f"{prefix}_forgotten_ids"))
+        function = SQL("{}.{}").format(schema, Identifier(f"{prefix}_not_forgotten"))
+        trigger = Identifier(f"{prefix}_agents_not_forgotten")
+        return [
+            SQL("CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, tenant text NOT NULL, "
+                "forgotten_us bigint NOT NULL, forgotten_by text NOT NULL)").format(t),
+            SQL("CREATE TABLE IF NOT EXISTS {} (tenant text NOT NULL, digest bytea NOT NULL, "
+                "PRIMARY KEY (tenant, digest))").format(f),
+            SQL("CREATE OR REPLACE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $body$ "
+                "BEGIN IF EXISTS (SELECT 1 FROM {t} WHERE agent_id = NEW.agent_id) THEN "
+                "RAISE EXCEPTION 'ctxstore: agent % was forgotten', NEW.agent_id "
+                "USING ERRCODE = 'integrity_constraint_violation'; END IF; RETURN NEW; END "
+                "$body$").format(f=function, t=t),
+            # Made once: a CREATE TRIGGER at every start would lock the catalogue each time.
+            SQL("DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = {name} "
+                "AND tgrelid = {table}::regclass) THEN CREATE TRIGGER {trigger} BEFORE INSERT "
+                "ON {agents} FOR EACH ROW EXECUTE FUNCTION {f}(); END IF; END $do$").format(
+                name=SQLLiteral(f"{prefix}_agents_not_forgotten"),
+                table=SQLLiteral(f'"{self.datastore.schema}"."{prefix}_agents"'),
+                trigger=trigger, agents=agents_table, f=function),
+        ]
+
+    def _tables(self) -> dict[str, str | Composable]:
+        r: Any = self
+        schema = Identifier(self.datastore.schema)
+        return {"events": SQL("{}.{}").format(schema, Identifier(r.events_table_name)),
+                "snapshots": SQL("{}.{}").format(schema,
+                                                 Identifier(f"{self._prefix}_snapshots")),
+                "event_ids": r.event_ids_table, "versions": r.versions_table,
+                "agents": r.agents_table, "packages": r.packages_table,
+                "part_refs": r.part_refs_table, "schedules": r.schedules_table,
+                "operations": r.operations_table, "tombstones": self.tombstones_table,
+                "forgotten_ids": self.forgotten_ids_table}
+
+    def _oid(self, originator_id: UUID) -> Any:
+        return originator_id if self.datastore.originator_id_type == "uuid" else str(
+            originator_id)
+
+    def _view_names(self) -> list[str]:
+        return [f"{POSTGRES_VIEWS_PREFIX}_{v}" for v in VIEW_TABLES]
+
+    def _view_tables(self, curs: Any) -> list[str | Composable]:
+        curs.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                     "AND table_name = ANY(%s)", (self.datastore.schema, self._view_names()))
+        schema = Identifier(self.datastore.schema)
+        return [SQL("{}.{}").format(schema, Identifier(_first(r)))
+                for r in sorted(curs.fetchall(), key=_first)]
+
+    def reclaim(self) -> None:
+        tables: Sequence[Composable] = [
+            v for k, v in self._tables().items() if isinstance(v, Composable)
+            and k not in ("tombstones", "forgotten_ids")]
+        with self.datastore.get_connection() as conn:  # autocommit: VACUUM runs outside one
+            for table in [*tables, *self._view_tables(conn.cursor())]:
+                conn.execute(SQL("VACUUM {}").format(table))

@@ -1,0 +1,156 @@
+"""Forgetting an agent in the store: every row goes (the raw files hold no canary afterwards,
+encryption on or off), forks keep their content and the parts they share, and a writer whose
+cache still held the agent cannot bring it back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from eventsourcing.cipher import AESCipher
+from support import make_settings
+
+from ctxstore.application.commands import LOCAL, Forget
+from ctxstore.application.errors import AgentForgotten
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.domain.points import Point
+from ctxstore.infrastructure.bootstrap import bootstrap, build_views
+from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.projection_worker import ProjectionWorker
+from ctxstore.infrastructure.settings import Settings
+from ctxstore.projections.search import BlindIndex
+
+
+def envelope(agent: str, type_: str, data: dict[str, object]) -> AnyEnvelope:
+    return make_envelope(agent, type_, data, event_id=str(uuid.uuid4()))
+
+
+def plant(services: Services, agent: str, canary: str) -> None:
+    """The canary in a message, a memory and a tool's output; checkpointed and indexed."""
+    services.store.record([
+        envelope(agent, "message", {"role": "system", "content": "You are a helpful agent."}),
+        envelope(agent, "message", {"role": "user", "content": f"my password is {canary}"}),
+        envelope(agent, "memory_stored", {"memory_id": "m1", "kind": "semantic",
+                                          "content": f"the user's password: {canary}"}),
+        envelope(agent, "tool_call", {"call_id": "c1", "tool": "vault",
+                                      "arguments": {"q": "password"}}),
+        envelope(agent, "tool_result", {"call_id": "c1", "output": {"secret": canary}}),
+    ])
+    services.checkpoints.capture(agent, label="with the canary")
+
+
+def project(settings: Settings, services: Services) -> None:
+    views = build_views(settings)
+    try:
+        ProjectionWorker(services.store, views).run_once()
+    finally:
+        views.factory.close()  # type: ignore[attr-defined]
+
+
+def raw_bytes(settings: Settings) -> bytes:
+    """Every file under CONTEXT_STORAGE_PATH (the SQLite file, its WAL, part files), and for
+    PostgreSQL every row of every table of the store's schema as text."""
+    found = b"".join(p.read_bytes() for p in sorted(settings.storage_path.rglob("*"))
+                     if p.is_file())
+    if settings.engine == "postgres":
+        with psycopg.connect(settings.database_url) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (settings.database_schema,))]
+            for t in tables:
+                rows = conn.execute(f'SELECT t::text FROM "{settings.database_schema}"."{t}" t'
+                                    ).fetchall()
+                found += str(rows).encode()
+    return found.lower()
+
+
+def traces(settings: Settings, canary: str) -> list[bytes]:
+    """What of the canary a store may hold: the word, and its blind search token."""
+    marks = [canary.lower().encode()]
+    if settings.encryption_key is not None:
+        key = settings.encryption_key.get_secret_value().encode()
+        marks.append(BlindIndex(key).token(canary).lower().encode())
+    return marks
+
+
+SCENARIOS = [("sqlite", False), ("sqlite", True), ("hybrid", False), ("hybrid", True)]
+
+
+@pytest.fixture(params=SCENARIOS, ids=[f"{b}-{'encrypted' if e else 'plain'}"
+                                       for b, e in SCENARIOS])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    backend, encrypted = request.param
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "hybrid" else None
+    extra = {"encryption_enabled": True, "encryption_key": AESCipher.create_key(32)
+             } if encrypted else {}
+    return make_settings(backend, tmp_path, dsn, nats_url="nats://127.0.0.1:1", **extra)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    services = bootstrap(settings)
+    yield services
+    services.close()
+
+
+def test_no_canary_is_left_anywhere(settings: Settings, services: Services) -> None:
+    canary = f"canary{uuid.uuid4().hex[:12]}"
+    plant(services, "leaky", canary)
+    plant(services, "keeper", "nothing-to-hide")  # shares pages, parts and files with it
+    project(settings, services)
+    before = raw_bytes(settings)
+    marks = traces(settings, canary)
+    # The scan can see it: in plain text (the search index) or as its blind token.
+    assert any(m in before for m in marks), "the canary is not where the scan looks"
+    result = services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+    assert (result.events, result.checkpoints) == (6, 1) and result.view_rows > 0
+    assert result.stream_messages is None and result.purge_error  # no NATS there
+    services.close()
+    after = raw_bytes(settings)
+    for mark in marks:
+        assert mark not in after, f"{mark!r} is still stored"
+    assert b"nothing-to-hide" in after or settings.encryption_key is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "hybrid"])
+def test_a_fork_keeps_its_content_and_shared_parts(backend: str, tmp_path: Path,
+                                                    request: pytest.FixtureRequest) -> None:
+    dsn = request.getfixturevalue("postgres_dsn") if backend != "sqlite" else None
+    # `semantic` keeps repeated pieces (the system prompt, tool output) as shared parts.
+    services = bootstrap(make_settings(backend, tmp_path, dsn, compression_strategy="semantic"))
+    try:
+        plant(services, "source", "shared secret")
+        services.restore.restore("source", Point.latest(), "fork")
+        fork_checkpoint = services.checkpoints.capture("fork", label="fork's own")
+        before = services.store.context("fork")["content_hash"]
+        services.commands.forget(LOCAL, Forget(agent_id="source", by="test"))
+        assert services.store.context("fork")["content_hash"] == before
+        services.restore.restore("fork", Point.of_checkpoint(fork_checkpoint.package_id),
+                                 "from-fork")
+        assert services.store.context("from-fork")["content_hash"] == before
+        with pytest.raises(AgentForgotten):
+            services.restore.restore("fork", Point.latest(), "source")
+    finally:
+        services.close()
+
+
+def test_a_writer_holding_the_forgotten_agent_cannot_bring_it_back(
+        tmp_path: Path, postgres_dsn: str) -> None:
+    settings = make_settings("postgres", tmp_path, postgres_dsn)
+    writer, forgetter = bootstrap(settings), bootstrap(settings)
+    try:
+        writer.store.record([envelope("bot", "message", {"role": "user", "content": "hi"})])
+        assert writer.store.context("bot")["version"] == 1  # cached there
+        forgetter.commands.forget(LOCAL, Forget(agent_id="bot", by="test"))
+        late = writer.store.record([envelope("bot", "message",
+                                             {"role": "user", "content": "again"})])
+        (outcome,) = late.outcomes
+        assert outcome.status == "rejected" and outcome.forgotten and "forgotten" in str(
+            outcome.reason)
+        assert forgetter.store.summary("bot") is None and writer.store.summary("bot") is None
+    finally:
+        writer.close()
+        forgetter.close()

@@ -66,7 +66,7 @@ from ctxstore.infrastructure.adapters.langgraph_records import (
     messages_in,
 )
 from ctxstore.infrastructure.bootstrap import EmbeddedApi
-from ctxstore.infrastructure.client import AsyncClient, CtxstoreError, NotFound
+from ctxstore.infrastructure.client import AsyncClient, CtxstoreError, Gone, NotFound
 from ctxstore.infrastructure.http.schemas import ContextState
 from ctxstore.infrastructure.settings import Settings
 
@@ -144,7 +144,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             try:
                 page = await self._api().events(agent, after_version=after, limit=PAGE,
                                                 types=["channels"])
-            except NotFound:
+            except (NotFound, Gone):  # no such thread, or deleted (forgotten)
                 return
             for event in page.items:
                 if upto is not None and event.version > upto:
@@ -415,14 +415,13 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
                 await self._index(target_thread_id)
 
     async def _delete_thread(self, thread_id: str) -> None:
-        forget = getattr(self._api(), "forget", None)
-        if forget is None:
-            raise NotImplementedError(
-                "delete_thread is ctxstore's forget, which this ctxstore does not have yet")
+        """ctxstore's forget: the thread's agent is erased for good (events, snapshots,
+        parts only it holds, search rows); its id stays a tombstone, so the thread id cannot
+        be used again. Forks made by `copy_thread` keep their content."""
         agent = agent_id_for(thread_id)
         async with self._lock(agent):
-            with contextlib.suppress(NotFound):
-                await forget(agent)
+            with contextlib.suppress(NotFound, Gone):
+                await self._api().forget(agent)
             self._indexes.pop(agent, None)
 
     # BaseCheckpointSaver, sync ----------------------------------------------------------------

@@ -165,12 +165,18 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             index.scanned = version
         return index
 
-    async def _index(self, thread_id: str) -> ThreadIndex:
-        """The thread's index, brought up to date with its history (only what is new is read)."""
+    async def _index(self, thread_id: str, *, fresh: bool = True) -> ThreadIndex:
+        """The thread's index, brought up to date with its history (only what is new is read).
+
+        `fresh=False` (writes) trusts the index this saver keeps: LangGraph reads a thread
+        (`get_tuple`, which refreshes) before each run writes it, and one run at a time writes
+        a thread; a write finding others' events before its own refreshes at once."""
         agent = agent_id_for(thread_id)
         index = self._indexes.get(agent)
         if index is None:
             index = self._indexes[agent] = ThreadIndex(agent)
+        elif not fresh:
+            return index
         return await self._fold(index)
 
     async def _append(self, thread_id: str, index: ThreadIndex,
@@ -191,6 +197,8 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
                 if kind == "channels" and isinstance(source, dict):
                     index.apply(first + offset, source["item"])
             index.scanned = done.version
+        else:
+            await self._fold(index)
         return done.version
 
     def _record(self, thread_id: str, item: dict[str, Any],
@@ -286,7 +294,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         parent_id = conf.get("checkpoint_id")
         agent = agent_id_for(thread_id)
         async with self._lock(agent):
-            index = await self._index(thread_id)
+            index = await self._index(thread_id, fresh=False)
             values = checkpoint["channel_values"]
             message_channels = sorted(n for n, v in values.items() if ns == ROOT
                                       and is_messages(v))
@@ -352,7 +360,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
                            for n, (channel, value) in enumerate(writes)]}
         agent = agent_id_for(thread_id)
         async with self._lock(agent):
-            index = await self._index(thread_id)
+            index = await self._index(thread_id, fresh=False)
             await self._append(thread_id, index, [self._record(thread_id, item)])
 
     async def _hide(self, thread_id: str, index: ThreadIndex, entries: list[Entry],

@@ -158,6 +158,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
 
     async def _fold(self, index: ThreadIndex, upto: int | None = None) -> ThreadIndex:
         async for version, item in self._records(index.agent, index.scanned, upto):
+            index.forget_puts()
             copied = None
             if item.get("kind") == "copied":
                 copied = await self._fold(ThreadIndex(item["from"]), upto=item["version"])
@@ -211,9 +212,9 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
     async def _state(self, entry: Entry) -> ContextState:
         return await self._api().context(entry.agent, version=entry.version)
 
-    def _tuple(self, thread_id: str, entry: Entry, state: ContextState) -> CheckpointTuple:
+    def _values_in(self, entry: Entry, state: ContextState) -> dict[str, Any]:
+        """A checkpoint's channel values, from the state at its version."""
         record = entry.record
-        checkpoint = decode(self.serde, record["checkpoint"])
         held = messages_in(state.messages)
         stored = (state.model_extra or {}).get("channels") or {}
         values: dict[str, Any] = {}
@@ -224,6 +225,21 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
                 found = stored.get(channel_key(entry.ns, name))
                 if found is not None:
                     values[name] = decode(self.serde, found)
+        return values
+
+    def _cached_values(self, index: ThreadIndex, entry: Entry) -> dict[str, Any] | None:
+        """The values of the namespace's latest checkpoint when this saver put it and nothing
+        was written since (no read needed): message lists share their message objects (as
+        LangGraph's own channels do between steps), the rest is decoded afresh."""
+        latest = index.latest.get(entry.ns)
+        if latest is None or latest[0] != entry.id:
+            return None
+        return {name: list(value) if isinstance(value, list) else decode(self.serde, value)
+                for name, value in latest[1].items()}
+
+    def _tuple(self, thread_id: str, entry: Entry, values: dict[str, Any]) -> CheckpointTuple:
+        record = entry.record
+        checkpoint = decode(self.serde, record["checkpoint"])
         checkpoint["channel_values"] = values
 
         def config(checkpoint_id: str) -> RunnableConfig:
@@ -237,6 +253,13 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             pending_writes=[(task, channel, decode(self.serde, value))
                             for task, channel, value, _ in entry.writes.values()])
 
+    async def _read(self, thread_id: str, index: ThreadIndex, entry: Entry
+                    ) -> CheckpointTuple:
+        values = self._cached_values(index, entry)
+        if values is None:
+            values = self._values_in(entry, await self._state(entry))
+        return self._tuple(thread_id, entry, values)
+
     async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         conf = config["configurable"]
         thread_id = str(conf["thread_id"])
@@ -244,7 +267,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         entry = index.get(conf.get("checkpoint_ns", ROOT), get_checkpoint_id(config))
         if entry is None:
             return None
-        return self._tuple(thread_id, entry, await self._state(entry))
+        return await self._read(thread_id, index, entry)
 
     async def _list(self, config: RunnableConfig | None, filter: dict[str, Any] | None,
                     before: RunnableConfig | None, limit: int | None) -> list[CheckpointTuple]:
@@ -267,7 +290,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
                     metadata = decode(self.serde, entry.record["metadata"])
                     if not all(metadata.get(k) == v for k, v in filter.items()):
                         continue
-                found.append(self._tuple(thread_id, entry, await self._state(entry)))
+                found.append(await self._read(thread_id, index, entry))
         return found
 
     async def _threads(self) -> list[str]:
@@ -298,23 +321,33 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             values = checkpoint["channel_values"]
             message_channels = sorted(n for n, v in values.items() if ns == ROOT
                                       and is_messages(v))
-            items = {name: [message_item(self.serde, name, m) for m in values[name]]
-                     for name in message_channels}
-            prints = {name: [fingerprint(i) for i in found] for name, found in items.items()}
+            follows = index.follows(ns, parent_id)
             rebased = False
-            held = index.messages if ns == ROOT and index.follows(ns, parent_id) else None
-            if ns == ROOT and (held is None or not _extends(held, prints)):
-                held, rebased = await self._rebase(index, parent_id, prints)
+            prints: dict[str, list[str]] | None = None
+            items: dict[str, list[dict[str, Any]]] = {}
+            if ns != ROOT:
+                held_counts: dict[str, int] = {}
+            elif follows and _same_start(index.objects, values, message_channels):
+                held_counts = {n: len((index.objects or {}).get(n, ()))
+                               for n in message_channels}
+            else:  # compare what the messages are, not which objects
+                items = {name: [message_item(self.serde, name, m) for m in values[name]]
+                         for name in message_channels}
+                prints = {name: [fingerprint(i) for i in found] for name, found in items.items()}
+                held = index.messages if follows else None
+                if held is None or not _extends(held, prints):
+                    held, rebased = await self._rebase(index, parent_id, prints)
+                held_counts = {name: len(held.get(name, ())) for name in message_channels}
             events: list[tuple[str, dict[str, Any]]] = []
             for name in message_channels:
-                start = len((held or {}).get(name, []))
-                for position in range(start, len(values[name])):
-                    events += message_events(items[name][position], values[name][position],
-                                             position)
-            full = rebased or not index.follows(ns, parent_id)
+                for position in range(held_counts[name], len(values[name])):
+                    message = values[name][position]
+                    item = items[name][position] if items else message_item(
+                        self.serde, name, message)
+                    events += message_events(item, message, position)
+            full = rebased or not follows
             names = set(values) if full else set(new_versions)
-            written = {channel_key(ns, name): (encode(self.serde, values[name])
-                                               if name in values else None)
+            written = {name: (encode(self.serde, values[name]) if name in values else None)
                        for name in sorted(names) if name not in message_channels}
             head = {k: v for k, v in checkpoint.items() if k != "channel_values"}
             record = {"kind": "checkpoint", "ns": ns, "id": checkpoint["id"],
@@ -322,10 +355,23 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
                       "checkpoint": encode(self.serde, head),
                       "metadata": encode(self.serde, get_checkpoint_metadata(config, metadata)),
                       "present": sorted(values), "messages": message_channels}
-            events.append(self._record(thread_id, record, written))
+            events.append(self._record(thread_id, record, {
+                channel_key(ns, name): value for name, value in written.items()}))
+            previous = index.latest.get(ns)
             await self._append(thread_id, index, events)
             if ns == ROOT:
                 index.messages = prints
+                index.objects = {name: list(values[name]) for name in message_channels}
+            kept = dict(previous[1]) if previous is not None and not full \
+                and previous[0] == parent_id else None
+            if kept is None:
+                kept = {name: encode(self.serde, value) for name, value in values.items()
+                        if name not in message_channels}
+            else:
+                kept.update(written)
+            kept.update({name: list(values[name]) for name in message_channels})
+            index.latest[ns] = (checkpoint["id"], {name: value for name, value in kept.items()
+                                                   if name in values})
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                                  "checkpoint_id": checkpoint["id"]}}
 
@@ -499,6 +545,19 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
 
         number = 0 if current is None else int(str(current).split(".")[0])
         return f"{number + 1:032}.{random.random():016}"
+
+
+def _same_start(objects: dict[str, list[Any]] | None, values: dict[str, Any],
+                message_channels: list[str]) -> bool:
+    """Whether each message channel last put is, object for object, the start of the new
+    checkpoint's (LangGraph's reducers keep the messages they do not change)."""
+    if objects is None:
+        return False
+    for name, held in objects.items():
+        new: list[Any] = (values.get(name) or []) if name in message_channels else []
+        if len(new) < len(held) or any(a is not b for a, b in zip(held, new, strict=False)):
+            return False
+    return True
 
 
 def _extends(held: dict[str, list[str]], new: dict[str, list[str]]) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_DEPTH = 48  # of a value inside an event's data (the doors allow 64 in all)
 FRAMEWORK = "langgraph"
 ROOT = ""
 ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
@@ -36,13 +39,62 @@ ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
 MAX_SHORT = 256
 
 
-def encode(serde: SerializerProtocol, value: Any) -> dict[str, str]:
+def encode(serde: SerializerProtocol, value: Any) -> dict[str, Any]:
+    """A value as JSON the store takes: itself when it is plain JSON (then the encoding is the
+    identity, and compresses and reads as JSON); LangChain messages in LangChain's own dict
+    form; anything else by LangGraph's serializer (msgpack, base64). Never pickle."""
+    if _plain(value, 0):
+        return {"j": value}
+    if isinstance(value, list) and value and all(isinstance(m, BaseMessage) for m in value):
+        dicts = [message_to_dict(m) for m in value]
+        if _plain(dicts, 0):
+            return {"lc": dicts}
     kind, raw = serde.dumps_typed(value)
+    if kind == "pickle":
+        raise ValueError(f"ctxstore keeps no pickles: a {type(value).__name__} value "
+                         "needs LangGraph's pickle fallback")
     return {"t": kind, "b64": base64.b64encode(raw).decode("ascii")}
 
 
-def decode(serde: SerializerProtocol, encoded: dict[str, str]) -> Any:
+def decode(serde: SerializerProtocol, encoded: dict[str, Any]) -> Any:
+    if "j" in encoded:
+        return encoded["j"]
+    if "lc" in encoded:
+        return messages_from_dict(encoded["lc"])
     return serde.loads_typed((encoded["t"], base64.b64decode(encoded["b64"])))
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """Whether `value` is JSON that reads back as itself within every bound of the store's
+    doors (DESIGN §2): no tuples, sets, NaN, huge integers, lone surrogates, non-string keys,
+    reserved objects or deep nesting."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(INT64_MIN <= value <= INT64_MAX)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is str:
+        return _text(value)
+    if depth >= MAX_DEPTH:
+        return False
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    if kind is dict:
+        if set(value) == {"_type_", "_data_"}:
+            return False
+        return all(type(k) is str and _text(k) and _plain(v, depth + 1)
+                   for k, v in value.items())
+    return False
+
+
+def _text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 def channel_key(ns: str, name: str) -> str:
@@ -84,9 +136,16 @@ def message_events(item: dict[str, Any], message: BaseMessage, position: int
     if not (isinstance(content, str) or (isinstance(content, list)
                                          and all(isinstance(p, dict) for p in content))):
         content = json.dumps(content, default=str)
+    kept = item
+    if "message" in item and content is message.content \
+            and item["message"]["data"].get("content") == content:
+        # The message's content is the event's: kept once (messages_in puts it back).
+        kept = {**item, "message": {**item["message"], "data": {
+            k: v for k, v in item["message"]["data"].items() if k != "content"}},
+                "content_in_event": True}
     data: dict[str, Any] = {"role": ROLES.get(message.type, "assistant"), "content": content,
                             "source": {"framework": FRAMEWORK, "position": position,
-                                       "item": item}}
+                                       "item": kept}}
     if isinstance(message.name, str) and 0 < len(message.name) <= MAX_SHORT:
         data["name"] = message.name
     if message.id and len(message.id) <= MAX_SHORT:
@@ -109,6 +168,10 @@ def messages_in(state_messages: Iterable[dict[str, Any]]) -> dict[str, list[dict
         source = message.get("source")
         if isinstance(source, dict) and source.get("framework") == FRAMEWORK:
             item = source["item"]
+            if item.get("content_in_event"):
+                item = {k: v for k, v in item.items() if k != "content_in_event"}
+                item["message"] = {**item["message"], "data": {
+                    **item["message"]["data"], "content": message["content"]}}
             found.setdefault(item["channel"], []).append(item)
     return found
 
@@ -147,6 +210,17 @@ class ThreadIndex:
     base: int = 0  # the version of the last rewind this adapter made: earlier puts are stale
     # The root message channels the agent's latest content holds (fingerprints), when known.
     messages: dict[str, list[str]] | None = None
+    # What this saver last put, while nothing else was written: the root message channels'
+    # message objects (a put whose messages start with the very same objects appends the
+    # rest without serialising the whole list), and each namespace's latest checkpoint id
+    # with its values (message lists as objects, the rest encoded).
+    objects: dict[str, list[Any]] | None = None
+    latest: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def forget_puts(self) -> None:
+        """Others wrote: what this saver last put is no longer known to be the latest."""
+        self.objects = None
+        self.latest.clear()
 
     def live(self, ns: str | None = None) -> list[Entry]:
         """Live checkpoints (of one namespace, or all), newest id first."""

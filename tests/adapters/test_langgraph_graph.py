@@ -163,3 +163,40 @@ def test_a_thread_is_searchable(served: tuple[str, dict[str, str]]) -> None:
         found = saver._run(saver._api().search("zeppelin voyage"))
     assert [h.agent_id for h in found.hits] == [agent_id_for("searchable")]
     assert "zeppelin" in found.hits[0].snippet
+
+
+def test_removed_messages_and_a_second_writer(saver: CtxstoreSaver, tmp_path: Path,
+                                              request: pytest.FixtureRequest) -> None:
+    """A message removed (`RemoveMessage`) leaves the agent holding exactly the thread's
+    messages; a second saver on the same store continues the thread, and the first one sees
+    its turn."""
+    from langchain_core.messages import RemoveMessage
+
+    def trim(state: State) -> dict[str, Any]:
+        return {"messages": [RemoveMessage(id=m.id) for m in state["messages"][:-2]
+                             if m.id is not None]}
+
+    builder = StateGraph(State)
+    builder.add_node("model", model)
+    builder.add_node("trim", trim)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", "trim")
+    builder.add_edge("trim", END)
+    app = builder.compile(checkpointer=saver)
+    thread = "trimmed"
+    app.invoke({"messages": [HumanMessage("one")]}, config(thread))
+    app.invoke({"messages": [HumanMessage("two")]}, config(thread))
+    assert texts(app.get_state(config(thread)).values) == ["two", "echo: two"]
+    assert stored_messages(saver, thread) == ["two", "echo: two"]
+
+    if saver._embedded is not None:
+        other = CtxstoreSaver(settings=saver._embedded.services.settings)
+    else:
+        other = CtxstoreSaver(url=saver._url, api_key=KEY)
+    with other:
+        graph(other).invoke({"messages": [HumanMessage("three")]}, config(thread))
+        assert texts(graph(other).get_state(config(thread)).values) == [
+            "two", "echo: two", "three", "echo: three"]
+    final = app.invoke({"messages": [HumanMessage("four")]}, config(thread))
+    assert texts(final) == ["four", "echo: four"]
+    assert stored_messages(saver, thread) == ["four", "echo: four"]

@@ -73,6 +73,7 @@ from ctxstore.infrastructure.settings import Settings
 T = TypeVar("T")
 PAGE = 1000
 MAX_SESSION_ID = 256
+STATES_KEPT = 4
 
 
 class CtxstoreSaver(BaseCheckpointSaver[str]):
@@ -90,6 +91,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         self._client: AsyncClient | None = None
         self._indexes: dict[str, ThreadIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._states: dict[tuple[str, int], ContextState] = {}
 
     # Running on the saver's loop -----------------------------------------------------------
     def _submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
@@ -181,9 +183,11 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         return await self._fold(index)
 
     async def _append(self, thread_id: str, index: ThreadIndex,
-                      events: list[tuple[str, dict[str, Any]]]) -> int:
+                      events: list[tuple[str, dict[str, Any]]],
+                      copied: ThreadIndex | None = None) -> int:
         """Record events on the thread's agent; the version of the last one. The records among
-        them are folded into the index at once."""
+        them are folded into the index at once (`copied`: the index a copy record refers to,
+        as read up to the copy)."""
         envelopes = [{"event_id": f"{FRAMEWORK}-{uuid.uuid4().hex}", "type": kind, "data": data,
                       **({"session_id": thread_id} if len(thread_id) <= MAX_SESSION_ID else {})}
                      for kind, data in events]
@@ -196,7 +200,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             for offset, (kind, data) in enumerate(events):
                 source = data.get("source")
                 if kind == "channels" and isinstance(source, dict):
-                    index.apply(first + offset, source["item"])
+                    index.apply(first + offset, source["item"], copied)
             index.scanned = done.version
         else:
             await self._fold(index)
@@ -210,7 +214,16 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
 
     # Reading ------------------------------------------------------------------------------
     async def _state(self, entry: Entry) -> ContextState:
-        return await self._api().context(entry.agent, version=entry.version)
+        """The agent's state at a checkpoint's version; a version's content never changes, so
+        the last few read are kept (a fork reads its parent twice: LangGraph, then the put)."""
+        key = (entry.agent, entry.version)
+        state = self._states.pop(key, None)
+        if state is None:
+            state = await self._api().context(entry.agent, version=entry.version)
+        self._states[key] = state
+        while len(self._states) > STATES_KEPT:
+            self._states.pop(next(iter(self._states)))
+        return state
 
     def _values_in(self, entry: Entry, state: ContextState) -> dict[str, Any]:
         """A checkpoint's channel values, from the state at its version."""
@@ -392,9 +405,18 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             return held, False  # the latest content is the parent's already (a new process)
         if parent is None and not index.entries:
             return {}, False  # a new thread: nothing to undo
-        await self._api().restore(index.agent, source_agent_id=parent.agent if parent
-                                  else index.agent, version=parent.version if parent else 0)
+        await self._restore(index, parent)
         return held, True
+
+    async def _restore(self, index: ThreadIndex, entry: Entry | None) -> None:
+        """Rewind the thread's agent to a checkpoint's content (None: empty); history keeps
+        everything. The restore's event is no record: the index has read past it when it had
+        read everything before it."""
+        done = await self._api().restore(
+            index.agent, source_agent_id=entry.agent if entry else index.agent,
+            version=entry.version if entry else 0)
+        if index.scanned == done.target_version - 1:
+            index.scanned = done.target_version
 
     async def _put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
                           task_id: str, task_path: str) -> None:
@@ -417,10 +439,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             return
         rebased = rewind_to is not False
         if rebased:
-            target = rewind_to if isinstance(rewind_to, Entry) else None
-            await self._api().restore(index.agent,
-                                      source_agent_id=target.agent if target else index.agent,
-                                      version=target.version if target else 0)
+            await self._restore(index, rewind_to if isinstance(rewind_to, Entry) else None)
         item = {"kind": "pruned", "ids": [[e.ns, e.id] for e in entries], "rebased": rebased}
         await self._append(thread_id, index, [self._record(thread_id, item)])
 
@@ -462,11 +481,11 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         async with self._lock(target_agent):
             target = await self._index(target_thread_id)
             done = await self._api().fork(source.agent, target_agent, version=source.scanned)
+            if target.scanned == done.target_version - 1:
+                target.scanned = done.target_version
             item = {"kind": "copied", "from": source.agent, "version": done.source_version}
-            await self._append(target_thread_id, target,
-                               [self._record(target_thread_id, item)])
-            if target.scanned != done.target_version + 1:
-                await self._index(target_thread_id)
+            await self._append(target_thread_id, target, [self._record(target_thread_id, item)],
+                               copied=source)
 
     async def _delete_thread(self, thread_id: str) -> None:
         """ctxstore's forget: the thread's agent is erased for good (events, snapshots,
@@ -477,6 +496,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
             with contextlib.suppress(NotFound, Gone):
                 await self._api().forget(agent)
             self._indexes.pop(agent, None)
+            self._states = {k: v for k, v in self._states.items() if k[0] != agent}
 
     # BaseCheckpointSaver, sync ----------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:

@@ -200,3 +200,26 @@ def test_removed_messages_and_a_second_writer(saver: CtxstoreSaver, tmp_path: Pa
     final = app.invoke({"messages": [HumanMessage("four")]}, config(thread))
     assert texts(final) == ["four", "echo: four"]
     assert stored_messages(saver, thread) == ["four", "echo: four"]
+
+
+def test_a_ctxstore_checkpoint_keeps_the_channels(saver: CtxstoreSaver) -> None:
+    """A thread's `channels` are content like its messages: a ctxstore checkpoint holds them
+    (its hash is the agent's) and a restore from it gives them to another agent."""
+    app = graph(saver)
+    app.invoke({"messages": [HumanMessage("hello")]}, config("captured"))
+    agent = agent_id_for("captured")
+
+    async def capture_and_restore() -> tuple[Any, Any, Any]:
+        api = saver._api()
+        state = await api.context(agent)
+        taken = await api.checkpoint(agent, label="lg")
+        await api.restore("restored-from-lg", source_agent_id=agent,
+                          checkpoint=taken.package_id, validation_level="comprehensive")
+        return state, taken, await api.context("restored-from-lg")
+
+    state, taken, restored = saver._run(capture_and_restore())
+    channels = (state.model_extra or {})["channels"]
+    assert channels["turns"] == {"j": 1}
+    assert taken.integrity_hash == state.content_hash
+    assert (restored.model_extra or {})["channels"] == channels
+    assert restored.content_hash == state.content_hash

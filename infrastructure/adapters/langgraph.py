@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import orjson
+
 try:
     from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.base import (
@@ -74,6 +76,7 @@ T = TypeVar("T")
 PAGE = 1000
 MAX_SESSION_ID = 256
 STATES_KEPT = 4
+MESSAGES_KEPT = 100_000
 
 
 class CtxstoreSaver(BaseCheckpointSaver[str]):
@@ -92,6 +95,7 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         self._indexes: dict[str, ThreadIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._states: dict[tuple[str, int], ContextState] = {}
+        self._messages: dict[bytes, Any] = {}
 
     # Running on the saver's loop -----------------------------------------------------------
     def _submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
@@ -233,12 +237,24 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
         values: dict[str, Any] = {}
         for name in record["present"]:
             if name in record.get("messages", ()):
-                values[name] = [message_of(self.serde, item) for item in held.get(name, [])]
+                values[name] = [self._message(item) for item in held.get(name, [])]
             else:
                 found = stored.get(channel_key(entry.ns, name))
                 if found is not None:
                     values[name] = decode(self.serde, found)
         return values
+
+    def _message(self, item: dict[str, Any]) -> Any:
+        """A recorded message as a LangChain message; the same item read again (the same
+        message at another checkpoint) gives the object made before: building messages is
+        most of a read's time, and LangGraph's own channels share them between steps."""
+        key = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        found = self._messages.get(key)
+        if found is None:
+            if len(self._messages) >= MESSAGES_KEPT:
+                self._messages.clear()
+            found = self._messages[key] = message_of(self.serde, item)
+        return found
 
     def _cached_values(self, index: ThreadIndex, entry: Entry) -> dict[str, Any] | None:
         """The values of the namespace's latest checkpoint when this saver put it and nothing

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
@@ -79,7 +80,7 @@ STATES_KEPT = 4
 MESSAGES_KEPT = 100_000
 
 
-class CtxstoreSaver(BaseCheckpointSaver[str]):
+class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str ones kept
     """LangGraph checkpoints of every thread, kept as ctxstore agents (module doc)."""
 
     def __init__(self, *, url: str | None = None, api_key: str | None = None,
@@ -574,13 +575,15 @@ class CtxstoreSaver(BaseCheckpointSaver[str]):
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await self._arun(self._prune(thread_ids, strategy))
 
-    def get_next_version(self, current: str | None, channel: None) -> str:
-        """Versions as InMemorySaver and PostgresSaver make them: a zero-padded counter, then
-        a random fraction (ordered as strings)."""
-        import random
-
-        number = 0 if current is None else int(str(current).split(".")[0])
-        return f"{number + 1:032}.{random.random():016}"
+    def get_next_version(self, current: int | str | None, channel: None) -> int | str:
+        """Integer versions, LangGraph's default: values are not stored by version here, so
+        they need no random part to stay apart across forks (PostgresSaver's 49-character
+        strings were a quarter of a checkpoint's record). A thread whose versions are strings
+        keeps their form."""
+        if isinstance(current, str):
+            number = int(current.split(".")[0])
+            return f"{number + 1:032}.{random.random():016}"
+        return 1 if current is None else current + 1
 
 
 def _same_start(objects: dict[str, list[Any]] | None, values: dict[str, Any],

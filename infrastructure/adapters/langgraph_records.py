@@ -46,7 +46,7 @@ def encode(serde: SerializerProtocol, value: Any) -> dict[str, Any]:
     if _plain(value, 0):
         return {"j": value}
     if isinstance(value, list) and value and all(isinstance(m, BaseMessage) for m in value):
-        dicts = [message_to_dict(m) for m in value]
+        dicts = [message_dict(m) for m in value]
         if _plain(dicts, 0):
             return {"lc": dicts}
     kind, raw = serde.dumps_typed(value)
@@ -109,14 +109,34 @@ def is_messages(value: Any) -> bool:
 
 def message_item(serde: SerializerProtocol, channel: str, message: BaseMessage
                  ) -> dict[str, Any]:
-    """A message as kept in its event's `source.item`: LangChain's own dict form, or
-    LangGraph's serializer's when that is not plain JSON."""
-    as_dict = message_to_dict(message)
+    """A message as kept in its event's `source.item`: LangChain's own dict form without the
+    fields left at their defaults (which reading it back restores), or LangGraph's
+    serializer's when that is not plain JSON."""
+    as_dict = message_dict(message)
     try:
         json.dumps(as_dict, allow_nan=False)
         return {"channel": channel, "message": as_dict}
     except (TypeError, ValueError):
         return {"channel": channel, "encoded": encode(serde, message)}
+
+
+def message_dict(message: BaseMessage) -> dict[str, Any]:
+    """LangChain's dict form of a message, without the fields left at their defaults."""
+    as_dict = message_to_dict(message)
+    as_dict["data"] = _without_defaults(message, as_dict["data"])
+    return as_dict
+
+
+def _without_defaults(message: BaseMessage, data: dict[str, Any]) -> dict[str, Any]:
+    fields = type(message).model_fields
+    kept = {}
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is not None and not field.is_required() and key != "type" \
+                and field.get_default(call_default_factory=True) == value:
+            continue
+        kept[key] = value
+    return kept
 
 
 def message_of(serde: SerializerProtocol, item: dict[str, Any]) -> BaseMessage:

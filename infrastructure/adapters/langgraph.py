@@ -420,7 +420,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                 parent, held = None, {}
         if parent is not None and index.follows(ROOT, parent_id):
             return held, False  # the latest content is the parent's already (a new process)
-        if parent is None and not index.entries:
+        if parent is None and index.scanned == 0:
             return {}, False  # a new thread: nothing to undo
         await self._restore(index, parent)
         return held, True
@@ -500,7 +500,11 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
             done = await self._api().fork(source.agent, target_agent, version=source.scanned)
             if target.scanned == done.target_version - 1:
                 target.scanned = done.target_version
-            item = {"kind": "copied", "from": source.agent, "version": done.source_version}
+            latest = [entry.as_latest() for entry in (
+                source.get(ns, None) for ns in sorted({e.ns for e in source.live()}))
+                if entry is not None]
+            item = {"kind": "copied", "from": source.agent, "version": done.source_version,
+                    "latest": latest}
             await self._append(target_thread_id, target, [self._record(target_thread_id, item)],
                                copied=source)
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
@@ -44,7 +45,8 @@ def encode(serde: SerializerProtocol, value: Any) -> dict[str, Any]:
     identity, and compresses and reads as JSON); LangChain messages in LangChain's own dict
     form; anything else by LangGraph's serializer (msgpack, base64). Never pickle."""
     if _plain(value, 0):
-        return {"j": value}
+        # A copy: the caller may change its value after (LangGraph's loop does).
+        return {"j": orjson.loads(orjson.dumps(value))}
     if isinstance(value, list) and value and all(isinstance(m, BaseMessage) for m in value):
         dicts = [message_dict(m) for m in value]
         if _plain(dicts, 0):
@@ -57,8 +59,8 @@ def encode(serde: SerializerProtocol, value: Any) -> dict[str, Any]:
 
 
 def decode(serde: SerializerProtocol, encoded: dict[str, Any]) -> Any:
-    if "j" in encoded:
-        return encoded["j"]
+    if "j" in encoded:  # a copy: the caller may change what it is given
+        return orjson.loads(orjson.dumps(encoded["j"]))
     if "lc" in encoded:
         return messages_from_dict(encoded["lc"])
     return serde.loads_typed((encoded["t"], base64.b64decode(encoded["b64"])))
@@ -213,6 +215,12 @@ class Entry:
     def parent(self) -> str | None:
         return self.record.get("parent")  # type: ignore[no-any-return]
 
+    def as_latest(self) -> dict[str, Any]:
+        """What a copy's record keeps of its source's latest checkpoint of a namespace."""
+        writes = [[task, idx, channel, value, path]
+                  for (task, idx), (_, channel, value, path) in self.writes.items()]
+        return {"ns": self.ns, "id": self.id, "record": self.record, "writes": writes}
+
     def copy(self) -> Entry:
         return Entry(self.ns, self.id, self.record, self.agent, self.version, dict(self.writes))
 
@@ -286,9 +294,20 @@ class ThreadIndex:
             if item.get("rebased"):
                 self.base = version
                 self.messages = None
-        elif kind == "copied" and copied is not None:
-            for key, entry in copied.entries.items():
-                self.entries[key] = entry.copy()
-            self.pruned |= copied.pruned
+        elif kind == "copied":
+            # The source's checkpoints, read in its history (gone if it was deleted since)...
+            if copied is not None:
+                for key, entry in copied.entries.items():
+                    self.entries[key] = entry.copy()
+                self.pruned |= copied.pruned
             self.base = version
             self.messages = None
+            # ...but each namespace's latest is this agent's own: the fork gave it that content.
+            for latest in item.get("latest", ()):
+                ns, cid = latest["ns"], latest["id"]
+                entry = Entry(ns, cid, latest["record"], self.agent, version)
+                for task, idx, channel, value, path in latest["writes"]:
+                    entry.writes[(task, idx)] = (task, channel, value, path)
+                self.entries[(ns, cid)] = entry
+                self.pruned.discard((ns, cid))
+                self.last_put[ns] = (cid, version)

@@ -223,3 +223,22 @@ def test_a_ctxstore_checkpoint_keeps_the_channels(saver: CtxstoreSaver) -> None:
     assert taken.integrity_hash == state.content_hash
     assert (restored.model_extra or {})["channels"] == channels
     assert restored.content_hash == state.content_hash
+
+
+def test_a_copy_outlives_its_deleted_source(saver: CtxstoreSaver) -> None:
+    """`copy_thread` then `delete_thread` of the source (forget): the copy keeps its latest
+    checkpoint (it is the copy's own content, with its pending writes) and goes on from it."""
+    app = graph(saver)
+    app.invoke({"messages": [HumanMessage("hello")]}, config("to-forget"))
+    app.invoke({"messages": [HumanMessage("again")]}, config("to-forget"))
+    before = app.get_state(config("to-forget"))
+    saver.copy_thread("to-forget", "kept-copy")
+    saver.delete_thread("to-forget")
+    assert saver.get_tuple(config("to-forget")) is None
+    copied = app.get_state(config("kept-copy"))
+    assert copied.values == before.values
+    assert copied.config["configurable"]["checkpoint_id"] \
+        == before.config["configurable"]["checkpoint_id"]
+    after = app.invoke({"messages": [HumanMessage("still here")]}, config("kept-copy"))
+    assert texts(after)[-2:] == ["still here", "echo: still here"] and after["turns"] == 3
+    assert stored_messages(saver, "kept-copy") == texts(after)

@@ -144,12 +144,12 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         return self._locks.setdefault(agent, asyncio.Lock())
 
     # The index ------------------------------------------------------------------------------
-    async def _records(self, agent: str, after: int, upto: int | None = None
-                       ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    async def _records(self, agent: str, after: int, upto: int | None = None,
+                       page_size: int = PAGE) -> AsyncIterator[tuple[int, dict[str, Any]]]:
         """The adapter's records in an agent's history after a version, with their versions."""
         while True:
             try:
-                page = await self._api().events(agent, after_version=after, limit=PAGE,
+                page = await self._api().events(agent, after_version=after, limit=page_size,
                                                 types=["channels"])
             except (NotFound, Gone):  # no such thread, or deleted (forgotten)
                 return
@@ -324,13 +324,14 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         return found
 
     async def _threads(self) -> list[str]:
-        """Every thread this store holds (the original ids, from the records)."""
+        """Every thread this store holds (the original ids, from their first records): every
+        agent is asked, so `delete_for_runs` and an unscoped `list` cost the whole store."""
         threads: list[str] = []
         after = None
         while True:
             page = await self._api().agents(after=after, limit=PAGE)
             for agent in page.items:
-                async for _, item in self._records(agent.agent_id, 0):
+                async for _, item in self._records(agent.agent_id, 0, page_size=1):
                     threads.append(str(item["thread"]))
                     break
             if page.next_after is None:
@@ -353,28 +354,20 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                                       and is_messages(v))
             follows = index.follows(ns, parent_id)
             rebased = False
-            prints: dict[str, list[str]] | None = None
-            items: dict[str, list[dict[str, Any]]] = {}
             if ns != ROOT:
                 held_counts: dict[str, int] = {}
             elif follows and _same_start(index.objects, values, message_channels):
                 held_counts = {n: len((index.objects or {}).get(n, ()))
                                for n in message_channels}
-            else:  # compare what the messages are, not which objects
-                items = {name: [message_item(self.serde, name, m) for m in values[name]]
-                         for name in message_channels}
-                prints = {name: [fingerprint(i) for i in found] for name, found in items.items()}
-                held = index.messages if follows else None
-                if held is None or not _extends(held, prints):
-                    held, rebased = await self._rebase(index, parent_id, prints)
-                held_counts = {name: len(held.get(name, ())) for name in message_channels}
+            else:
+                held_counts, rebased = await self._rebase(index, parent_id, values,
+                                                          message_channels)
             events: list[tuple[str, dict[str, Any]]] = []
             for name in message_channels:
-                for position in range(held_counts[name], len(values[name])):
+                for position in range(held_counts.get(name, 0), len(values[name])):
                     message = values[name][position]
-                    item = items[name][position] if items else message_item(
-                        self.serde, name, message)
-                    events += message_events(item, message, position)
+                    events += message_events(message_item(self.serde, name, message),
+                                             message, position)
             full = rebased or not follows
             names = set(values) if full else set(new_versions)
             written = {name: (encode(self.serde, values[name]) if name in values else None)
@@ -390,7 +383,6 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
             previous = index.latest.get(ns)
             await self._append(thread_id, index, events)
             if ns == ROOT:
-                index.messages = prints
                 index.objects = {name: list(values[name]) for name in message_channels}
             kept = dict(previous[1]) if previous is not None and not full \
                 and previous[0] == parent_id else None
@@ -406,24 +398,33 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                                  "checkpoint_id": checkpoint["id"]}}
 
     async def _rebase(self, index: ThreadIndex, parent_id: str | None,
-                      prints: dict[str, list[str]]) -> tuple[dict[str, list[str]], bool]:
+                      values: dict[str, Any], message_channels: list[str]
+                      ) -> tuple[dict[str, int], bool]:
         """Make the agent's content the parent checkpoint's (a rewind: history keeps all)
         before a put that does not continue its latest; back to empty when the new messages
-        do not extend the parent's. The messages then held, and whether a rewind was made."""
+        do not start with the parent's. How many of each message channel's messages the
+        agent then holds, and whether a rewind was made."""
         parent = index.get(ROOT, parent_id) if parent_id else None
-        held: dict[str, list[str]] = {}
+        counts: dict[str, int] = {}
         if parent is not None:
-            state = await self._state(parent)
-            held = {name: [fingerprint(i) for i in found]
-                    for name, found in messages_in(state.messages).items()}
-            if not _extends(held, prints):
-                parent, held = None, {}
+            held = messages_in((await self._state(parent)).messages)
+            # The parent's messages as read are the objects LangGraph was given (`_message`):
+            # its reducers keep them, so the new list starts with them. Otherwise compare
+            # what they say.
+            objects = {name: [self._message(i) for i in items] for name, items in held.items()}
+            if _same_start(objects, values, message_channels) or _extends(
+                    {name: [fingerprint(i) for i in items] for name, items in held.items()},
+                    {name: [fingerprint(message_item(self.serde, name, m)) for m in values[name]]
+                     for name in message_channels}):
+                counts = {name: len(objects.get(name, ())) for name in message_channels}
+            else:
+                parent = None
         if parent is not None and index.follows(ROOT, parent_id):
-            return held, False  # the latest content is the parent's already (a new process)
+            return counts, False  # the latest content is the parent's already (a new process)
         if parent is None and index.scanned == 0:
             return {}, False  # a new thread: nothing to undo
         await self._restore(index, parent)
-        return held, True
+        return counts, True
 
     async def _restore(self, index: ThreadIndex, entry: Entry | None) -> None:
         """Rewind the thread's agent to a checkpoint's content (None: empty); history keeps

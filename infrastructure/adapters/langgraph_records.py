@@ -236,8 +236,6 @@ class ThreadIndex:
     pruned: set[tuple[str, str]] = field(default_factory=set)
     last_put: dict[str, tuple[str, int]] = field(default_factory=dict)  # ns -> (id, version)
     base: int = 0  # the version of the last rewind this adapter made: earlier puts are stale
-    # The root message channels the agent's latest content holds (fingerprints), when known.
-    messages: dict[str, list[str]] | None = None
     # What this saver last put, while nothing else was written: the root message channels'
     # message objects (a put whose messages start with the very same objects appends the
     # rest without serialising the whole list), and each namespace's latest checkpoint id
@@ -277,7 +275,6 @@ class ThreadIndex:
             ns, cid = item["ns"], item["id"]
             if item.get("rebased"):
                 self.base = version
-                self.messages = None
             self.entries[(ns, cid)] = Entry(ns, cid, item, self.agent, version)
             self.pruned.discard((ns, cid))
             self.last_put[ns] = (cid, version)
@@ -293,7 +290,6 @@ class ThreadIndex:
             self.pruned.update((ns, cid) for ns, cid in item["ids"])
             if item.get("rebased"):
                 self.base = version
-                self.messages = None
         elif kind == "copied":
             # The source's checkpoints, read in its history (gone if it was deleted since)...
             if copied is not None:
@@ -301,7 +297,6 @@ class ThreadIndex:
                     self.entries[key] = entry.copy()
                 self.pruned |= copied.pruned
             self.base = version
-            self.messages = None
             # ...but each namespace's latest is this agent's own: the fork gave it that content.
             for latest in item.get("latest", ()):
                 ns, cid = latest["ns"], latest["id"]

@@ -31,6 +31,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -232,18 +233,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
 
     def _values_in(self, entry: Entry, state: ContextState) -> dict[str, Any]:
         """A checkpoint's channel values, from the state at its version."""
-        record = entry.record
-        held = messages_in(state.messages)
-        stored = (state.model_extra or {}).get("channels") or {}
-        values: dict[str, Any] = {}
-        for name in record["present"]:
-            if name in record.get("messages", ()):
-                values[name] = [self._message(item) for item in held.get(name, [])]
-            else:
-                found = stored.get(channel_key(entry.ns, name))
-                if found is not None:
-                    values[name] = decode(self.serde, found)
-        return values
+        return self._cursor(entry, state).values(entry, self.serde)
 
     def _message(self, item: dict[str, Any]) -> Any:
         """A recorded message as a LangChain message; the same item read again (the same
@@ -311,17 +301,75 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         found: list[CheckpointTuple] = []
         for thread_id in threads:
             index = await self._index(thread_id)
+            chosen: list[Entry] = []
             for entry in index.live(ns):
-                if limit is not None and len(found) >= limit:
-                    return found
+                if limit is not None and len(found) + len(chosen) >= limit:
+                    break
                 if (wanted and entry.id != wanted) or (before_id and entry.id >= before_id):
                     continue
                 if filter:
                     metadata = decode(self.serde, entry.record["metadata"])
                     if not all(metadata.get(k) == v for k, v in filter.items()):
                         continue
-                found.append(await self._read(thread_id, index, entry))
+                chosen.append(entry)
+            values = await self._walk(index, chosen)
+            found += [self._tuple(thread_id, entry, values[entry.agent, entry.version, entry.ns,
+                                                           entry.id]) for entry in chosen]
         return found
+
+    async def _walk(self, index: ThreadIndex, entries: list[Entry]
+                    ) -> dict[tuple[str, int, str, str], dict[str, Any]]:
+        """The values of many checkpoints: per agent, one state read, then only the events
+        between one checkpoint and the next (a history walk reads the history once, not a
+        state per checkpoint); a restore between two reads the state again."""
+        out: dict[tuple[str, int, str, str], dict[str, Any]] = {}
+        cursor: _Cursor | None = None
+        for entry in sorted(entries, key=lambda e: (e.agent, e.version)):
+            key = (entry.agent, entry.version, entry.ns, entry.id)
+            cached = self._cached_values(index, entry)
+            if cached is not None:
+                out[key] = cached
+                continue
+            if cursor is None or cursor.agent != entry.agent \
+                    or not await self._advance(cursor, entry.version):
+                cursor = self._cursor(entry, await self._state(entry))
+            out[key] = cursor.values(entry, self.serde)
+        return out
+
+    def _cursor(self, entry: Entry, state: ContextState) -> _Cursor:
+        held = messages_in(state.messages)
+        return _Cursor(entry.agent, entry.version,
+                       {name: [self._message(i) for i in items] for name, items in held.items()},
+                       dict((state.model_extra or {}).get("channels") or {}))
+
+    async def _advance(self, cursor: _Cursor, version: int) -> bool:
+        """Fold the events up to `version` into the cursor; False when a restore is among
+        them (then the state is read instead)."""
+        after = cursor.version
+        while after < version:
+            page = await self._api().events(cursor.agent, after_version=after,
+                                            limit=min(PAGE, version - after),
+                                            types=[*WALKED, *RESTORES])
+            for event in page.items:
+                if event.version > version:
+                    break
+                if event.type in RESTORES:
+                    return False
+                if event.type == "channels":
+                    for name, value in event.data["values"].items():
+                        if value is None:
+                            cursor.channels.pop(name, None)
+                        else:
+                            cursor.channels[name] = value
+                else:
+                    for name, items in messages_in([event.data]).items():
+                        cursor.messages.setdefault(name, []).extend(
+                            self._message(i) for i in items)
+            if page.next_after_version is None:
+                break
+            after = page.next_after_version
+        cursor.version = version
+        return True
 
     async def _threads(self) -> list[str]:
         """Every thread this store holds (the original ids, from their first records): every
@@ -589,6 +637,30 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
             number = int(current.split(".")[0])
             return f"{number + 1:032}.{random.random():016}"
         return 1 if current is None else current + 1
+
+
+WALKED = ("message", "channels")
+RESTORES = ("context_restored",)
+
+
+@dataclass
+class _Cursor:
+    """An agent's values at a version, as a history walk carries them forward."""
+
+    agent: str
+    version: int
+    messages: dict[str, list[Any]]
+    channels: dict[str, Any]
+
+    def values(self, entry: Entry, serde: SerializerProtocol) -> dict[str, Any]:
+        record = entry.record
+        values: dict[str, Any] = {}
+        for name in record["present"]:
+            if name in record.get("messages", ()):
+                values[name] = list(self.messages.get(name, ()))
+            elif (found := self.channels.get(channel_key(entry.ns, name))) is not None:
+                values[name] = decode(serde, found)
+        return values
 
 
 def _same_start(objects: dict[str, list[Any]] | None, values: dict[str, Any],

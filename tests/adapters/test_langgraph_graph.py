@@ -117,6 +117,13 @@ def test_turns_time_travel_and_forks(saver: CtxstoreSaver) -> None:
     assert app.get_state(forked).values["turns"] == 3
     assert stored_messages(saver, thread) == texts(now.values) + ["edited"]
 
+    # A history walk (one state read, then the events between checkpoints, restores included)
+    # gives what reading each checkpoint alone gives.
+    walked = list(app.get_state_history(config(thread)))
+    assert len(walked) == len(history) + 4
+    for snapshot in walked:
+        assert app.get_state(snapshot.config).values == snapshot.values
+
     # copy_thread: ctxstore's fork; the copy continues on its own.
     saver.copy_thread(thread, "support chat #1 (copy)")
     copy = config("support chat #1 (copy)")

@@ -33,7 +33,8 @@ Purge = Callable[[str, str], int | None]
 class ForgetResult:
     """What a forget removed. `stream_messages` is what the NATS purge removed (None when no
     purge ran: NATS is not configured for this process); `purge_error` says why a purge
-    failed (the rows are gone all the same: purge the streams by hand, see the README)."""
+    failed, `reclaim_error` why the database kept the freed bytes (a VACUUM, the WAL): the
+    rows are gone all the same, and the README says what to run by hand."""
 
     agent_id: str
     forgotten_at: str
@@ -47,6 +48,7 @@ class ForgetResult:
     schedules: int
     stream_messages: int | None = None
     purge_error: str | None = None
+    reclaim_error: str | None = None
 
 
 class ForgetService:
@@ -76,12 +78,18 @@ class ForgetService:
                 continue
             if count is not None:
                 purged = (purged or 0) + count
-        self.store.reclaim()
+        reclaim_error: str | None = None
+        try:
+            self.store.reclaim()
+        except Exception as e:  # noqa: BLE001 - the rows are gone; the freed bytes wait
+            reclaim_error = f"{type(e).__name__}: {e}"
+            log.error("forget %s: the database did not give up the freed bytes (%s)", key,
+                      reclaim_error)
         return ForgetResult(
             agent_id=plain_agent_id(key), forgotten_at=from_us(now).isoformat(),
             forgotten_by=by, events=erased.events, snapshots=erased.snapshots,
             checkpoints=erased.checkpoints, event_ids=erased.event_ids,
             parts_released=released, view_rows=erased.view_rows, schedules=erased.schedules,
-            stream_messages=purged, purge_error=failed)
+            stream_messages=purged, purge_error=failed, reclaim_error=reclaim_error)
 
 __all__ = ["ForgetResult", "ForgetService", "Purge"]

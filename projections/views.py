@@ -30,6 +30,13 @@ class ViewChanges:
     checkpoints: list[CheckpointEntry] = field(default_factory=list)
     pruned: dict[str, int] = field(default_factory=dict)  # package_id -> pruned at (us)
 
+    def agent_ids(self) -> set[str]:
+        """The agents (by key) whose rows the batch writes."""
+        evolution = self.evolution
+        return ({key[0] for key in evolution.points} | {key[0] for key in evolution.tools}
+                | set(evolution.agents) | set(evolution.memories)
+                | {d.agent_id for d in self.search} | {e.agent_id for e in self.checkpoints})
+
 
 class ContextViews(TrackingRecorder, ABC):
     """Tables of the projections, beside the events (same SQLite file / PostgreSQL schema)."""

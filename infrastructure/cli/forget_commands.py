@@ -64,6 +64,9 @@ def forget(
     if result.purge_error:
         typer.echo(f"warning: the NATS streams were not purged ({result.purge_error}); "
                    "the README says how to purge them by hand", err=True)
+    if result.reclaim_error:
+        typer.echo(f"warning: the database kept the freed bytes for now "
+                   f"({result.reclaim_error}); the README says what to run", err=True)
     if as_json:
         print_json(dataclasses.asdict(result))
         return

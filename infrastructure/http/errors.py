@@ -42,6 +42,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Invalid input; `errors` names each field."},
 }
 
+#: Routes that write an agent named by the caller: a forgotten agent's id is refused there.
+GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorBody, "description": "The agent was forgotten (right to erasure): its "
+          "id is refused for ever; the message says when and by whom."}}
+
 
 def error_response(status: int, detail: str, errors: list[FieldErrorOut] | None = None,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:

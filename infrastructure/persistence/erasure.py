@@ -30,9 +30,12 @@ from ctxstore.projections.views import VIEW_TABLES
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # SQLite's bound-parameter limit
-#: The projections' tables (persistence.views_*) are `<prefix>_<view>`, beside the events.
+#: The projections' tables (persistence.views_*) are `<prefix>_<view>`, beside the events;
+#: the tombstones are the store's, which the views read (see `forgotten_in`).
 SQLITE_VIEWS_PREFIX = "projection"
 POSTGRES_VIEWS_PREFIX = "ctxstore_projections"
+SQLITE_TOMBSTONES = "stored_tombstones"
+POSTGRES_TOMBSTONES = "ctxstore_tombstones"
 
 _ERASE_ROWS = (
     # (what it counts, statement); {key}, {oid}, {tenant} are the agent's parameters.
@@ -69,6 +72,12 @@ class SQLErasure(AgentEraser):
     def _oid(self, originator_id: UUID) -> Any:
         raise NotImplementedError
 
+    def _hold_views(self, curs: Any) -> None:
+        """Order the erasure with the other writers: a projection batch committing meanwhile
+        waits for it (or it for the batch), so that the batch sees the tombstone and drops the
+        agent's rows it wrote (persistence.views_*: `forgotten_in`). SQLite has one writer at
+        a time already."""
+
     @contextmanager
     def _erasing(self) -> Iterator[Any]:
         """A cursor in the write transaction the erasure runs in."""
@@ -89,6 +98,7 @@ class SQLErasure(AgentEraser):
                   "oid": self._oid(plan.originator_id), "plain": plain_agent_id(stone.agent_key)}
         counts: dict[str, int] = {}
         with self._erasing() as curs:
+            self._hold_views(curs)
             curs.execute(self._sql(
                 "SELECT DISTINCT address FROM {part_refs} WHERE tenant = ? AND package_id IN "
                 "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?)"),
@@ -112,8 +122,10 @@ class SQLErasure(AgentEraser):
             if digests:
                 curs.executemany(self._sql("INSERT INTO {forgotten_ids} (tenant, digest) "
                                            "VALUES (?, ?) ON CONFLICT DO NOTHING"), digests)
+            # Two forgets at once: the first tombstone stays (the second erased nothing).
             curs.execute(self._sql("INSERT INTO {tombstones} (agent_id, tenant, forgotten_us, "
-                                   "forgotten_by) VALUES (?, ?, ?, ?)"),
+                                   "forgotten_by) VALUES (?, ?, ?, ?) "
+                                   "ON CONFLICT (agent_id) DO NOTHING"),
                          (stone.agent_key, stone.tenant, stone.forgotten_us, stone.forgotten_by))
         return Erased(events=counts["events"], snapshots=counts["snapshots"],
                       checkpoints=counts["checkpoints"], event_ids=counts["event_ids"],
@@ -223,7 +235,9 @@ class SQLiteErasure(SQLErasure):
 
 class PostgresErasure(SQLErasure):
     """Mixed into the PostgreSQL store recorder, in the store's schema. `reclaim` vacuums the
-    tables an erasure touches, so their dead tuples are pruned."""
+    tables an erasure touches, so their dead tuples are pruned, and rebuilds the search index's
+    GIN index. The write-ahead log (pg_wal, and any WAL archive or backup) still holds the rows
+    until its segments are removed: the README says what an operator does about it."""
 
     dialect: Literal["sqlite", "postgres"] = "postgres"
     tombstones_table: Composable
@@ -277,6 +291,20 @@ class PostgresErasure(SQLErasure):
     def _view_names(self) -> list[str]:
         return [f"{POSTGRES_VIEWS_PREFIX}_{v}" for v in VIEW_TABLES]
 
+    def _hold_views(self, curs: Any) -> None:
+        # The projection's commit moves its tracking row first: holding that row orders the
+        # two transactions (a batch's later statements then see this one's tombstone).
+        tracking = f"{POSTGRES_VIEWS_PREFIX}_tracking"
+        curs.execute("SELECT to_regclass(%s) AS t",
+                     (f'"{self.datastore.schema}"."{tracking}"',))
+        if _first(curs.fetchone()) is not None:
+            curs.execute(SQL("SELECT 1 FROM {}.{} FOR UPDATE").format(
+                Identifier(self.datastore.schema), Identifier(tracking)))
+        # Then the events table, as every writer takes it before its side rows: a writer
+        # inserting a (redelivered) event id this erasure deletes would otherwise wait on it
+        # while holding the lock the erasure needs next.
+        curs.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._tables()["events"]))
+
     def _view_tables(self, curs: Any) -> list[str | Composable]:
         curs.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                      "AND table_name = ANY(%s)", (self.datastore.schema, self._view_names()))
@@ -289,5 +317,39 @@ class PostgresErasure(SQLErasure):
             v for k, v in self._tables().items() if isinstance(v, Composable)
             and k not in ("tombstones", "forgotten_ids")]
         with self.datastore.get_connection() as conn:  # autocommit: VACUUM runs outside one
-            for table in [*tables, *self._view_tables(conn.cursor())]:
+            views = self._view_tables(conn.cursor())
+            for table in [*tables, *views]:
                 conn.execute(SQL("VACUUM {}").format(table))
+            # A GIN index never removes a word's entry, only its postings: the search index
+            # would keep the agent's words (or blind tokens). Rebuilt beside the old one, which
+            # goes at the next checkpoint; writers are not blocked meanwhile.
+            schema = self.datastore.schema
+            gin = conn.execute(
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_am a ON a.oid = i.relam "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "WHERE a.amname = 'gin' AND n.nspname = %s AND t.relname = ANY(%s)",
+                (schema, self._view_names())).fetchall()
+            for row in gin:
+                conn.execute(SQL("REINDEX INDEX CONCURRENTLY {}.{}").format(
+                    Identifier(schema), Identifier(_first(row))))
+
+
+def forgotten_in(curs: Any, dialect: Literal["sqlite", "postgres"], tombstones: Any,
+                 agent_ids: Collection[str]) -> list[str]:
+    """Which of these agents (by key) were forgotten: what a projection batch must not leave
+    rows of (it may have read their events before the erasure deleted them)."""
+    keys = sorted(agent_ids)
+    if not keys:
+        return []
+    if dialect == "postgres":
+        curs.execute(SQL("SELECT agent_id FROM {} WHERE agent_id = ANY(%s)").format(tombstones),
+                     (keys,))
+        return [_first(r) for r in curs.fetchall()]
+    found: list[str] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i:i + _CHUNK]
+        curs.execute(f"SELECT agent_id FROM {tombstones} WHERE agent_id IN "
+                     f"({','.join('?' * len(chunk))})", chunk)
+        found.extend(_first(r) for r in curs.fetchall())
+    return found

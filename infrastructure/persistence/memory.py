@@ -262,7 +262,7 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
                 r for r in self._operation_rows if not (
                     r.tenant == stone.tenant and r.agent_id in (stone.agent_key,
                                                                 plain_agent_id(stone.agent_key)))]
-            self._tombstones[stone.agent_key] = stone
+            self._tombstones.setdefault(stone.agent_key, stone)
         return Erased(events=events, snapshots=snapshots, checkpoints=len(gone),
                       event_ids=len(ids), schedules=int(schedule is not None), parts=parts)
 

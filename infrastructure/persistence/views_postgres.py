@@ -16,6 +16,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
+from ctxstore.infrastructure.persistence.erasure import POSTGRES_TOMBSTONES, forgotten_in
 from ctxstore.infrastructure.persistence.pg_text import TextSafeCursor, pg_params
 from ctxstore.projections.catalogue import (
     ADDED_COLUMNS,
@@ -205,6 +206,24 @@ class PostgresContextViews(PostgresTrackingRecorder, ContextViews):
                         "%b::bigint[]) AS p(package_id, at) WHERE c.package_id = p.package_id"
                         ).format(self.tables["checkpoints"]),
                     [list(changes.pruned), list(changes.pruned.values())])
+            self._drop_forgotten(raw, changes)
+
+    _tombstones_seen = False
+
+    def _drop_forgotten(self, curs: Any, changes: ViewChanges) -> None:
+        """Rows of agents forgotten after this batch read their events go again, in the
+        batch's transaction (persistence.erasure holds the tracking row while it erases)."""
+        schema = self.datastore.schema
+        if not self._tombstones_seen:
+            curs.execute("SELECT to_regclass(%s) AS t", (f'"{schema}"."{POSTGRES_TOMBSTONES}"',))
+            row = curs.fetchone()
+            if row is None or next(iter(row.values())) is None:
+                return  # views without a store beside them
+            self._tombstones_seen = True
+        tombstones = SQL("{}.{}").format(Identifier(schema), Identifier(POSTGRES_TOMBSTONES))
+        gone = forgotten_in(curs, "postgres", tombstones, changes.agent_ids())
+        for table in self.tables.values() if gone else ():
+            curs.execute(SQL("DELETE FROM {} WHERE agent_id = ANY(%s)").format(table), (gone,))
 
     def _write_memories(self, curs: TextSafeCursor, changes: ViewChanges) -> None:
         table = self.tables["memories"]

@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from ctxstore.infrastructure.persistence.erasure import SQLITE_TOMBSTONES, forgotten_in
 from ctxstore.projections.catalogue import (
     ADDED_COLUMNS,
     CATALOGUE_COLUMNS,
@@ -174,6 +175,21 @@ class SQLiteContextViews(SQLiteTrackingRecorder, ContextViews):
                 f"UPDATE {t['checkpoints']} SET pruned_us = ? WHERE package_id = ?",
                 [(at, package_id) for package_id, at in changes.pruned.items()],
             )
+            self._drop_forgotten(c, changes)
+
+    _tombstones_seen = False
+
+    def _drop_forgotten(self, c: SQLiteCursor, changes: ViewChanges) -> None:
+        """Rows of agents forgotten after this batch read their events go again, in the
+        batch's transaction (persistence.erasure)."""
+        if not self._tombstones_seen:
+            c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (SQLITE_TOMBSTONES,))
+            if c.fetchone() is None:
+                return  # views without a store beside them
+            self._tombstones_seen = True
+        for agent_id in forgotten_in(c, "sqlite", SQLITE_TOMBSTONES, changes.agent_ids()):
+            for table in self.tables.values():
+                c.execute(f"DELETE FROM {table} WHERE agent_id = ?", (agent_id,))
 
     def _write_memories(self, c: SQLiteCursor, changes: ViewChanges) -> None:
         table = self.tables["memories"]

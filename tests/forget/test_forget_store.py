@@ -17,11 +17,12 @@ from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import AgentForgotten
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.domain.points import Point
-from ctxstore.infrastructure.bootstrap import bootstrap, build_views
+from ctxstore.infrastructure.bootstrap import bootstrap, build_views, memory_services
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
 from ctxstore.infrastructure.settings import Settings
 from ctxstore.projections.search import BlindIndex
+from devtools.services import ensure_postgres, free_port
 
 
 def envelope(agent: str, type_: str, data: dict[str, object]) -> AnyEnvelope:
@@ -154,3 +155,121 @@ def test_a_writer_holding_the_forgotten_agent_cannot_bring_it_back(
     finally:
         writer.close()
         forgetter.close()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_no_canary_is_left_in_postgresql_files(tmp_path: Path, encrypted: bool) -> None:
+    """A PostgreSQL of the test's own, so its data directory can be read: after the forget
+    (its VACUUM and search index rebuild) and a CHECKPOINT, no file holds the canary. The WAL
+    holds it until its segment goes: without recycling (`wal_recycle = off`, as the README
+    tells an operator) it goes at the checkpoint after a segment switch."""
+    # In a temporary directory of its own: the server's user cannot enter pytest's tmp_path.
+    pg = ensure_postgres(f"postgresql://postgres@127.0.0.1:{free_port()}/test")
+    try:
+        assert pg.data_dir is not None
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET wal_recycle = off")
+            conn.execute("SELECT pg_reload_conf()")
+        extra = {"encryption_enabled": True, "encryption_key": AESCipher.create_key(32)
+                 } if encrypted else {}
+        settings = make_settings("postgres", tmp_path, pg.dsn, nats_url="nats://127.0.0.1:1",
+                                 **extra)
+        services = bootstrap(settings)
+        canary = f"canary{uuid.uuid4().hex[:12]}"
+        try:
+            plant(services, "leaky", canary)
+            plant(services, "keeper", "nothing-to-hide")
+            project(settings, services)
+            with psycopg.connect(pg.dsn, autocommit=True) as conn:
+                conn.execute("CHECKPOINT")
+            marks = traces(settings, canary)
+            assert any(_in_files(pg.data_dir, m) for m in marks), "the scan cannot see it"
+            services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+        finally:
+            services.close()
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            for _ in range(2):
+                conn.execute("SELECT pg_switch_wal()")
+                conn.execute("CHECKPOINT")
+        for mark in marks:
+            assert not _in_files(pg.data_dir, mark), f"{mark!r}: {_in_files(pg.data_dir, mark)}"
+    finally:
+        pg.stop()
+
+
+def _in_files(folder: Path, needle: bytes) -> list[str]:
+    """The files under `folder` that hold `needle` (case-insensitively: the search index
+    keeps lower-cased words)."""
+    return [str(p.relative_to(folder)) for p in sorted(folder.rglob("*"))
+            if p.is_file() and needle in p.read_bytes().lower()]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_projection_batch_read_before_the_forget_leaves_no_rows(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The projection read the agent's events, the forget ran, then the batch commits: the
+    batch drops the forgotten agent's rows in its own transaction."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    settings = make_settings(backend, tmp_path, dsn, nats_url="nats://127.0.0.1:1")
+    services = bootstrap(settings)
+    views = build_views(settings)
+    try:
+        canary = f"canary{uuid.uuid4().hex[:12]}"
+        plant(services, "leaky", canary)
+        plant(services, "keeper", "nothing-to-hide")
+        commit = views.commit
+
+        def forget_then_commit(*args: object) -> None:
+            services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+            commit(*args)  # type: ignore[arg-type]
+
+        views.commit = forget_then_commit  # type: ignore[method-assign]
+        ProjectionWorker(services.store, views).run_once()
+        rows = views.dump()
+        assert rows["agents"] and all(r[0] == "keeper" for table in rows.values()
+                                      for r in table if table is not rows["checkpoints"])
+        assert canary not in str(rows) and "keeper" in str(rows["search"])
+    finally:
+        views.factory.close()  # type: ignore[attr-defined]
+        services.close()
+
+
+def test_forget_in_memory(tmp_path: Path) -> None:
+    """The in-memory recorder (the application's tests' store) forgets as the SQL ones do."""
+    services = memory_services(make_settings("sqlite", tmp_path, nats_url="nats://127.0.0.1:1"))
+    try:
+        plant(services, "leaky", "in memory")
+        plant(services, "keeper", "kept")
+        first = services.store.record([envelope("keeper", "message",
+                                                {"role": "user", "content": "x"})])
+        result = services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
+        assert (result.events, result.checkpoints, result.event_ids) == (6, 1, 6)
+        assert services.store.summary("leaky") is None
+        assert [c.agent_id for c in services.checkpoints.list("keeper")] == ["keeper"]
+        with pytest.raises(AgentForgotten):
+            services.commands.forget(LOCAL, Forget(agent_id="leaky", by="again"))
+        (refused,) = services.store.record([envelope("leaky", "message", {
+            "role": "user", "content": "back?"})]).outcomes
+        assert refused.status == "rejected" and refused.forgotten
+        assert services.store.context("keeper")["version"] == first.versions["keeper"]
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_forgets_at_once_keep_one_tombstone(backend: str, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    """Both passed the existence check; the second erases nothing and raises nothing."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    services = bootstrap(make_settings(backend, tmp_path, dsn, nats_url="nats://127.0.0.1:1"))
+    try:
+        plant(services, "twice", "x")
+        forget = services.commands.use_cases.forget
+        key = services.store.key_for(LOCAL.tenant, "twice")
+        first = forget.forget(key, LOCAL.tenant, "first")
+        second = forget.forget(key, LOCAL.tenant, "second")
+        assert (first.events, second.events) == (6, 0)
+        stone = services.store.tombstone(LOCAL.tenant, key)
+        assert stone is not None and stone.forgotten_by == "first"
+    finally:
+        services.close()

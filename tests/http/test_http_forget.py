@@ -7,7 +7,7 @@ import pytest
 from http_support import LiveServer
 from test_http_api import env, new_agent
 
-from ctxstore.infrastructure.client import Client, Gone, NotFound
+from ctxstore.infrastructure.client import AsyncClient, Client, Gone, NotFound
 
 
 def _said(c: object, agent: str, *texts: str) -> list[dict[str, object]]:
@@ -82,3 +82,15 @@ def test_client_forget(keyed_server: LiveServer) -> None:
             client.forget(agent)
         with pytest.raises(NotFound):
             client.forget(new_agent())
+
+
+async def test_async_client_forget(keyed_server: LiveServer) -> None:
+    agent = new_agent()
+    async with AsyncClient(keyed_server.url, api_key="key-a") as client:
+        recorded = await client.record(agent, [env(agent, content="bye", role="user")])
+        assert recorded.recorded == 1
+        result = await client.forget(agent)
+        assert (result.agent_id, result.events, result.forgotten_by) == (agent, 1,
+                                                                          "api:tenant-a")
+        with pytest.raises(Gone):
+            await client.forget(agent)

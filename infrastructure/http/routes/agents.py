@@ -23,7 +23,7 @@ from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
 from ctxstore.infrastructure.http.cache import etag, none_match
 from ctxstore.infrastructure.http.deps import Api, ApiDep
-from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
+from ctxstore.infrastructure.http.errors import ERROR_RESPONSES, GONE
 from ctxstore.infrastructure.http.limits import BodyTooLarge
 from ctxstore.infrastructure.http.params import NoQuery, command, model_params, openapi_of
 from ctxstore.infrastructure.http.reads import encoded_answer
@@ -61,6 +61,7 @@ Status codes:
 - **413**: the body is over `CONTEXT_HTTP_MAX_BODY_BYTES`, or the batch has more than
   `CONTEXT_HTTP_MAX_BATCH_EVENTS` envelopes; nothing was recorded.
 - **404**: the agent belongs to another tenant.
+- **410**: the agent was forgotten (`DELETE /agents/{agent_id}`); nothing was recorded.
 """
 
 
@@ -111,6 +112,7 @@ RECORD_STATUS = {"partly_rejected": 422, "recorded": 201, "nothing_new": 200}
         200: {"model": RecordResponse, "description": "Nothing new: all duplicates."},
         422: {"model": RecordResponse | ErrorBody,
               "description": "Some envelopes rejected (the rest recorded), or a malformed body."},
+        **GONE,
     },
     openapi_extra={"requestBody": {
         "required": True,
@@ -239,7 +241,7 @@ tombstone's who and when. **404**: the tenant has no agent of that id.
 
 @router.delete("/agents/{agent_id}", response_model=ForgetResult, summary="Forget an agent",
                description=FORGET_DOC, openapi_extra=openapi_of(ForgetParams),
-               responses={410: {"model": ErrorBody, "description": "Forgotten before."}})
+               responses=GONE)
 def forget_agent(agent_id: AgentIdPath, api: ApiDep, caller: CallerDep,
                  params: Annotated[ForgetParams, Depends(model_params(ForgetParams))]
                  ) -> ForgetResult:

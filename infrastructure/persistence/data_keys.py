@@ -3,7 +3,7 @@
 A data key is 32 random bytes, stored AES-GCM-wrapped under the store key (CONTEXT_ENCRYPTION_
 KEY) and bound to its agent's aggregate id, in the recorder's key table (`DataKeyTable`). The
 mapper asks `KeyRing` for the cipher of each stored event's originator; package bodies and
-metadata too (persistence.body_codec). Unwrapped keys are kept in a bounded LRU cache, so the
+metadata too (persistence.body_codec). Unwrapped keys are kept in a bounded cache, so the
 hot path (an agent this process already wrote or read) costs no statement; a batch asks for the
 keys it lacks in one (`prepare`).
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from typing import Protocol
 from uuid import UUID
@@ -41,30 +40,32 @@ class DataKeyTable(Protocol):
 
 
 class KeyRing:
-    """The store's data keys, unwrapped on demand and cached (at most `cached` agents)."""
+    """The store's data keys, unwrapped on demand and cached (at most `cached` agents, the
+    oldest dropped first)."""
 
     def __init__(self, store_cipher: ContextCipher, table: DataKeyTable, cached: int = 50_000):
         self.store_cipher = store_cipher
         self.table = table
         self.cached = cached
         # None: an agent written before data keys (its rows are under the store key).
-        self._ciphers: OrderedDict[UUID, ContextCipher | None] = OrderedDict()
+        self._ciphers: dict[UUID, ContextCipher | None] = {}
         self._lock = threading.Lock()
 
     # DataKeys ---------------------------------------------------------------------------------
     def prepare(self, new: Collection[UUID], existing: Collection[UUID]) -> None:
-        missing = [i for i in {*new, *existing} if i not in self._ciphers]
-        if not missing:
-            return
-        found = self._load(missing)
-        make = {i: self.store_cipher.wrap(os.urandom(DATA_KEY_BYTES), i.bytes)
-                for i in new if i not in found}
-        if make:
-            self.table.add_wrapped_keys(make)
-            found.update(self._load(list(make)))  # another writer's key may have won
-        for i in existing:
-            if i not in found:
-                self._keep(i, None)
+        held = self._ciphers
+        fresh = [i for i in new if i not in held]
+        older = [i for i in existing if i not in held]
+        if fresh:
+            # Never written (no catalogue row), so no key yet, unless another writer is
+            # making its first write too: the first key stays, and the read below gets it.
+            self.table.add_wrapped_keys({
+                i: self.store_cipher.wrap(os.urandom(DATA_KEY_BYTES), i.bytes) for i in fresh})
+        if fresh or older:
+            found = self._load([*fresh, *older])
+            for i in older:
+                if i not in found:
+                    self._keep(i, None)
 
     def forget(self, originator_id: UUID) -> None:
         with self._lock:
@@ -72,17 +73,15 @@ class KeyRing:
 
     # The mapper's and the codec's ------------------------------------------------------------
     def cipher_for(self, originator_id: UUID) -> Cipher:
-        """The cipher of an agent's rows: its data key, else (no key row) the store key."""
-        try:
-            cipher = self._ciphers[originator_id]
-        except KeyError:
-            cipher = self._load([originator_id]).get(originator_id)
+        """The cipher of an agent's rows: its data key, else (no key row) the store key.
+
+        Once per stored event: a plain dict read (atomic under the GIL), no lock, no LRU
+        bookkeeping; eviction drops the longest-held keys (`_keep`)."""
+        cipher = self._ciphers.get(originator_id, _MISSING)
+        if cipher is _MISSING:
             # No row is not remembered: the agent may be about to get its first write.
-        else:
-            with self._lock:
-                if originator_id in self._ciphers:
-                    self._ciphers.move_to_end(originator_id)
-        return cipher if cipher is not None else self.store_cipher
+            cipher = self._load([originator_id]).get(originator_id)
+        return cipher if isinstance(cipher, ContextCipher) else self.store_cipher
 
     def _load(self, originator_ids: list[UUID]) -> dict[UUID, ContextCipher | None]:
         found: dict[UUID, ContextCipher | None] = {}
@@ -93,8 +92,12 @@ class KeyRing:
 
     def _keep(self, originator_id: UUID, cipher: ContextCipher | None) -> ContextCipher | None:
         with self._lock:
-            self._ciphers[originator_id] = cipher
-            self._ciphers.move_to_end(originator_id)
-            while len(self._ciphers) > self.cached:
-                self._ciphers.popitem(last=False)
+            held = self._ciphers
+            held[originator_id] = cipher
+            if len(held) > self.cached:  # the oldest quarter goes, at once
+                for old in list(held)[: max(1, self.cached // 4)]:
+                    del held[old]
         return cipher
+
+
+_MISSING = object()

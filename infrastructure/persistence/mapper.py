@@ -36,26 +36,23 @@ class ContextMapper(Mapper[UUID]):
         return self.keys.store_cipher if self.keys is not None else self.cipher
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        stored = self._to_stored_event(domain_event)
-        if self.keys is None:
-            return stored
-        cipher = self.keys.cipher_for(UUID(str(stored.originator_id)))
-        return replace(stored, state=cipher.encrypt(stored.state))
-
-    def _to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         # Recorded events (nearly all writes) are encoded with orjson; see fast_encode.
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
+        cipher = self.cipher if self.keys is None else self.keys.cipher_for(originator_id)
         data = None
         if getattr(type(domain_event), "class_version", 1) == 1:
             data = encode_recorded(state, domain_event, self.transcoder)
         if data is None:
-            return super().to_stored_event(domain_event)
+            stored = super().to_stored_event(domain_event)
+            if self.keys is None:
+                return stored
+            return replace(stored, state=cipher.encrypt(stored.state))  # type: ignore[union-attr]
         if self.compressor:
             data = self.compressor.compress(data)
-        if self.cipher:
-            data = self.cipher.encrypt(data)
+        if cipher:
+            data = cipher.encrypt(data)
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
                            topic=get_topic(type(domain_event)), state=data)
 

@@ -132,7 +132,7 @@ def test_the_key_cache_is_bounded(settings: Settings) -> None:
     keys = keys_of(store)
     keys.cached = 3
     store.record([e for i in range(6) for e in envelopes(f"a{i}", 1)])
-    assert len(keys._ciphers) == 3
+    assert len(keys._ciphers) <= 3
     # Evicted keys are read back (one statement) and still open their agent's rows.
     for i in range(6):
         (row,) = store.recorder.select_events(aggregate_id(f"a{i}"))

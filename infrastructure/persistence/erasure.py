@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 from uuid import UUID
 
@@ -137,6 +137,33 @@ class SQLErasure(AgentEraser):
                       checkpoints=counts["checkpoints"], event_ids=counts["event_ids"],
                       view_rows=views, schedules=counts["schedules"], parts=parts)
 
+    # For other rewrites of the store's rows (persistence.key_rotation) ------------------------
+    def rewriting(self) -> AbstractContextManager[Any]:
+        """A cursor in one write transaction whose overwritten bytes do not linger (SQLite's
+        secure_delete), as the erasure's."""
+        return self._erasing()
+
+    def sql(self, template: str, marks: int = 0, **extra: str | Composable) -> Any:
+        """A statement with `?` parameters and `{role}` tables (see `_tables`), in this
+        backend's dialect."""
+        return self._sql(template, marks, **extra)
+
+    def stored_id(self, originator_id: UUID) -> Any:
+        """An aggregate id as the events table stores it."""
+        return self._oid(originator_id)
+
+    def table(self, name: str) -> str | Composable:
+        """A table of the store's own, by name (schema-qualified on PostgreSQL)."""
+        raise NotImplementedError
+
+    def exists(self, curs: Any, name: str) -> bool:
+        raise NotImplementedError
+
+    def has_views(self) -> bool:
+        """Whether the projections' tables are in this store."""
+        with self.datastore.transaction(commit=False) as curs:
+            return bool(self._view_tables(curs))
+
     # Data keys (persistence.data_keys.DataKeyTable) -------------------------------------------
     def wrapped_keys(self, originator_ids: Collection[UUID]) -> dict[UUID, bytes]:
         found: dict[UUID, bytes] = {}
@@ -240,10 +267,18 @@ class SQLiteErasure(SQLErasure):
                 "agents": r.agents_table, "packages": r.packages_table,
                 "part_refs": r.part_refs_table, "schedules": r.schedules_table,
                 "operations": r.operations_table, "tombstones": self.tombstones_table,
-                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table}
+                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table,
+                "parts": r.parts_table}
 
     def _oid(self, originator_id: UUID) -> Any:
         return originator_id.hex
+
+    def table(self, name: str) -> str | Composable:
+        return name
+
+    def exists(self, curs: Any, name: str) -> bool:
+        curs.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return curs.fetchone() is not None
 
     def _view_tables(self, curs: Any) -> list[str | Composable]:
         names = [f"{SQLITE_VIEWS_PREFIX}_{v}" for v in VIEW_TABLES]
@@ -326,7 +361,15 @@ class PostgresErasure(SQLErasure):
                 "agents": r.agents_table, "packages": r.packages_table,
                 "part_refs": r.part_refs_table, "schedules": r.schedules_table,
                 "operations": r.operations_table, "tombstones": self.tombstones_table,
-                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table}
+                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table,
+                "parts": r.parts_table}
+
+    def table(self, name: str) -> str | Composable:
+        return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def exists(self, curs: Any, name: str) -> bool:
+        curs.execute("SELECT to_regclass(%s) AS t", (f'"{self.datastore.schema}"."{name}"',))
+        return _first(curs.fetchone()) is not None
 
     def _oid(self, originator_id: UUID) -> Any:
         return originator_id if self.datastore.originator_id_type == "uuid" else str(

@@ -57,6 +57,11 @@ def keys_of(store: ContextStore) -> KeyRing:
     return keys
 
 
+def files(settings: Settings) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(settings.storage_path.rglob("*"))
+                    if p.is_file())
+
+
 def stored_rows(store: ContextStore, agent: str) -> list[StoredEvent]:
     oid = aggregate_id(agent)
     snapshots = store.snapshots
@@ -85,12 +90,17 @@ def test_rows_copied_before_a_forget_do_not_decrypt_after_it(
             with pytest.raises(DecryptionFailed):
                 store_key.decrypt(blob)
 
+        wrapped = store.recorder.wrapped_keys([aggregate_id("leaky")])[aggregate_id("leaky")]  # type: ignore[attr-defined]
+        assert settings.engine != "sqlite" or wrapped in files(settings)  # the scan sees it
         services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
         assert store.recorder.wrapped_keys([aggregate_id("leaky")]) == {}  # type: ignore[attr-defined]
         assert store.recorder.wrapped_keys([aggregate_id("other")])  # type: ignore[attr-defined]
     finally:
         services.close()
 
+    # SQLite zeroes the deleted key row (secure_delete) and truncates the WAL: the key is not
+    # left in the database's own files either.
+    assert settings.engine != "sqlite" or wrapped not in files(settings)
     # A fresh process with the store key only: the copied rows, put back, do not decrypt.
     after = build_store(settings)
     for row in backup:

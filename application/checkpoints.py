@@ -299,6 +299,7 @@ class CheckpointService(CheckpointPruning):
                        tenant: str = LOCAL_TENANT) -> Checkpoint:
         """Keep a verified package from another store as this tenant's (application.packages);
         `checkpoint.agent_id` is already the agent's key in this tenant's namespace."""
+        self.store.prepare_data_key(checkpoint.agent_id)
         encoded = self.bodies.encode(tenant, raw_state, json.loads(raw_state),
                                      aggregate_id(checkpoint.agent_id))
         imported = Checkpoint(**{

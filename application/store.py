@@ -160,6 +160,15 @@ class ContextStore(StoreReads):
                     self.data_keys.forget(plan.originator_id)
                 self._chain_heads.pop(plan.originator_id, None)
 
+    def prepare_data_key(self, key: str) -> None:
+        """Before the store writes rows of an agent other than its events (an imported
+        checkpoint, maybe before the agent's first event): its data key, made now if the agent
+        is new, so those rows are under the key its later rows will be."""
+        if self.data_keys is not None:
+            oid = aggregate_id(key)
+            written = self._owner(key) is not None
+            self.data_keys.prepare(new=[] if written else [oid], existing=[oid] if written else [])
+
     def reclaim(self) -> None:
         """Make the database give up the bytes erasures freed (AgentEraser.reclaim)."""
         self.eraser.reclaim()

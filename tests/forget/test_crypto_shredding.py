@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from eventsourcing.cipher import AESCipher
 from eventsourcing.persistence import StoredEvent
-from support import make_settings
+from support import fresh_schema, make_settings
 
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import ContextStoreError
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import aggregate_id
 from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import (
     bootstrap,
     build_compressor,
@@ -147,3 +148,27 @@ def test_the_key_cache_is_bounded(settings: Settings) -> None:
     for i in range(6):
         (row,) = store.recorder.select_events(aggregate_id(f"a{i}"))
         assert CANARY in store.mapper.to_domain_event(row).data["content"]  # type: ignore[attr-defined]
+
+
+def test_a_checkpoint_imported_before_its_agent_exists_reads_after_its_first_write(
+        settings: Settings, tmp_path: Path) -> None:
+    # Another store under the same key (a .ctxpkg is encrypted with the store key).
+    source = bootstrap(settings.model_copy(update={
+        "storage_path": tmp_path / "source",
+        "database_schema": fresh_schema(settings.database_url)
+        if settings.engine == "postgres" else settings.database_schema}))
+    try:
+        source.store.record(envelopes("traveller", 4))
+        exported = source.packages.export(source.checkpoints.capture("traveller").package_id)
+    finally:
+        source.close()
+    services = bootstrap(settings)
+    try:
+        imported = services.packages.import_package(exported)  # no agent `traveller` here yet
+        services.restore.restore("traveller", Point.of_checkpoint(imported.package_id),
+                                 "traveller")  # its first write makes its data key
+        services.store.record(envelopes("traveller", 1))
+        assert services.checkpoints.get(imported.package_id).version == 4
+        assert services.store.context("traveller")["version"] == 2
+    finally:
+        services.close()

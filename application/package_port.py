@@ -69,7 +69,19 @@ class PackageRecorder(ABC):
 
     @abstractmethod
     def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
-        """The addresses these packages of the tenant refer to."""
+        """The addresses these packages of the tenant refer to (also those of the other
+        owners of reference rows: `agent:<id>`, `part:<address>`, application.part_content)."""
+
+    @abstractmethod
+    def drop_part_references(self, tenant: str, owners: Collection[str]) -> set[str]:
+        """Delete the tenant's reference rows of these owners; the addresses they referred
+        to (which the caller then releases)."""
+
+    @abstractmethod
+    def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
+        """Commit reference rows (owner, address) of the tenant beside the package rows' own,
+        in one transaction; a row already there stays as it is. Owners other than packages
+        (application.part_content) have a ':' in their names, which package ids never have."""
 
 
 class PackageCodec(Protocol):

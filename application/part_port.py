@@ -28,6 +28,12 @@ from collections.abc import Callable, Collection, Mapping
 
 from ctxstore.application.errors import ContextStoreError
 
+# Owners of reference rows other than packages (whose ids never hold ':'): an agent referring
+# to its contents' roots, and a part (a content's root or group node) referring to its
+# children (application.part_content). Releasing a part releases what it referred to.
+AGENT_OWNER = "agent:"
+PART_OWNER = "part:"
+
 
 class PartMissing(ContextStoreError):
     """A row refers to a part the store does not hold."""
@@ -75,7 +81,9 @@ class PartStore(ABC):
     @abstractmethod
     def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
         """After referring rows were deleted, under the tenant's part lock: remove the parts
-        no committed reference is left to; the addresses removed."""
+        no committed reference is left to, and (their `part:` rows deleted with them) the
+        parts they referred to that nothing else refers to, down the tree; the addresses
+        removed."""
 
     @abstractmethod
     def collect(self, min_age_seconds: float = 3600) -> list[str]:

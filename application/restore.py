@@ -49,7 +49,7 @@ from ctxstore.domain.merge import merge_content
 from ctxstore.domain.pages import PartHashes
 from ctxstore.domain.parts import ALL_PARTS, only_parts, replace_parts
 from ctxstore.domain.points import Point
-from ctxstore.domain.state import CONTENT_FIELDS, content_hash, copy_content
+from ctxstore.domain.state import CONTENT_FIELDS, content_hash
 
 __all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
 
@@ -231,7 +231,7 @@ class RestoreService:
             agent_id=agent.agent_id,
             version=agent.version,
             point=point,
-            content=copy_content(agent.content),
+            content=agent.content,  # built for this read alone (never a cached agent's)
             content_hash=agent.content_hash(),
             part_hashes=agent.part_hashes.to_json(),
             sessions=copy.deepcopy(agent.sessions),
@@ -301,7 +301,19 @@ class RestoreService:
                        # A partial checkpoint replaces its parts; the target keeps the rest.
                        else replace_parts(target.content, source.content, source.parts))
             event_id = f"restore-{uuid.uuid4().hex}"
-            target.restore(event_id=event_id, content=content,
+            # The source's very content: its parts' addresses are the target's.
+            hashes = (PartHashes.from_json(source.part_hashes) if content is source.content
+                      else PartHashes())
+            keeper = self.store.part_content
+            ref = None
+            if keeper is not None:
+                # By reference: the parts the store lacks (the source's tail since its last
+                # snapshot; what a merge adds to the target) are written, and the event
+                # records where the content is.
+                owner = tenant if tenant is not None else self.store.tenant_of(target_id)
+                ref = keeper.keep(owner, target.id, content, hashes).ref
+            # The content was built for this restore alone: handed over, not copied.
+            target.restore(event_id=event_id, content=content, content_ref=ref, given=hashes,
                            timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
                 # As its tenant knows it (a public checkpoint's agent may be another's).
                 "source_agent_id": plain_agent_id(source.agent_id),
@@ -313,9 +325,6 @@ class RestoreService:
                 "source_content_hash": source.content_hash,
                 **({} if source.parts == ALL_PARTS else {"parts": list(source.parts)}),
             })
-            if content is source.content:
-                # The source's very content: its parts' addresses are the target's.
-                target._parts = PartHashes.from_json(source.part_hashes)
             expected = target.content_hash()
             self.store.append(target, tenant=tenant or LOCAL_TENANT)
             mode: RestoreMode = (

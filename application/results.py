@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.pages import TREE_PREFIX
 from ctxstore.domain.state import content_hash
 
 Status = Literal["recorded", "duplicate", "rejected"]
@@ -58,7 +59,10 @@ class HistoryItem:
         """A stored agent event as one history entry (a restore shows its content's hash)."""
         type_, data = event.described()
         if isinstance(event, AgentContext.ContextRestored):
-            data = {"provenance": data["provenance"], "content_hash": content_hash(data["content"])}
+            ref = event.content_ref  # kept by reference: its root is its hash
+            data = {"provenance": data["provenance"],
+                    "content_hash": TREE_PREFIX + ref["root"] if ref
+                    else content_hash(data["content"])}
         return cls(
             version=event.originator_version,
             event_id=event.event_id,

@@ -34,6 +34,8 @@ from ctxstore.application.forget_port import (
 )
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.application.part_content import PartContent
+from ctxstore.application.part_port import PartStore
 from ctxstore.application.ports import AgentRow, ContextIndex, EventWriter
 from ctxstore.application.results import EventOutcome, RecordResult
 from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
@@ -111,6 +113,31 @@ class ContextStore(StoreReads):
         self._writer: EventWriter = cast(EventWriter, recorder)
         # Per-agent data keys when the store encrypts (set by the composition root).
         self.data_keys: DataKeys | None = None
+
+    def use_parts(self, parts: PartStore) -> PartContent:
+        """Keep snapshots' and restores' contents as parts of `parts` from now on (the store's
+        one part store, application.part_port), compressed and encrypted as events are; and
+        read back those kept so. A store not given one writes whole snapshots and copies."""
+        mapper: Any = self.mapper
+        if not hasattr(mapper, "resolver"):
+            raise TypeError("contents kept as parts need the store's mapper "
+                            "(MAPPER_TOPIC: infrastructure.persistence.mapper's)")
+        self.part_content = PartContent(parts, self.packages, self._encode_part,
+                                        self._decode_part)
+        mapper.resolver = self.part_content.resolved
+        return self.part_content
+
+    # Parts are shared by forks within a tenant: under the store key, never an agent's data
+    # key (application.data_key_port), which a forget of the source would shred.
+    def _encode_part(self, raw: bytes) -> bytes:
+        mapper, cipher = self.mapper, self.cipher
+        data = mapper.compressor.compress(raw) if mapper.compressor else raw
+        return cipher.encrypt(data) if cipher else data
+
+    def _decode_part(self, stored: bytes) -> bytes:
+        mapper, cipher = self.mapper, self.cipher
+        data = cipher.decrypt(stored) if cipher else stored
+        return mapper.compressor.decompress(data) if mapper.compressor else data
 
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = super().construct_mapper()
@@ -312,7 +339,7 @@ class ContextStore(StoreReads):
             outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
                                          version=agent.version))
             if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
-                snapshot = self._snapshot_now(agent, chained.link_now(agent))
+                snapshot = self._snapshot_now(agent, chained.link_now(agent), owners[key])
                 snapshots.append((agent.id, snapshot))
                 pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
         self._commit(list(agents.values()), snapshots, chained)
@@ -338,8 +365,8 @@ class ContextStore(StoreReads):
                 chained = self._chained_batch({agent.agent_id: owner})
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
-                    snapshots.append((agent.id, self._snapshot_now(agent,
-                                                                   chained.link_now(agent))))
+                    snapshots.append((agent.id, self._snapshot_now(
+                        agent, chained.link_now(agent), owner)))
                 self._commit([agent], snapshots, chained,
                              package_rows=package_rows, pruned_package_ids=pruned_package_ids)
             except IntegrityError:
@@ -451,9 +478,17 @@ class ContextStore(StoreReads):
     def _chained_batch(self, owners: dict[str, str]) -> ChainedBatch:
         return ChainedBatch(self.mapper.to_stored_event, self.chain, self._links_before, owners)
 
-    def _snapshot_now(self, agent: AgentContext, link: bytes) -> StoredEvent:
+    def _snapshot_now(self, agent: AgentContext, link: bytes, tenant: str) -> StoredEvent:
         # Serialise at once: the agent keeps changing after this point in the batch.
-        snapshot = agent.take_snapshot(chain_head=link.hex())
+        ref = None
+        if self.part_content is not None:
+            try:
+                # Only the parts the store lacks are written; the snapshot holds their root.
+                ref = self.part_content.keep(tenant, agent.id, agent.content,
+                                             agent.part_hashes).ref
+            except Exception as e:  # noqa: BLE001 - derived data: a whole snapshot instead
+                log.warning("snapshot parts not stored (the snapshot holds the content): %s", e)
+        snapshot = agent.take_snapshot(chain_head=link.hex(), content_ref=ref)
         return self.mapper.to_stored_event(snapshot)
 
     def _take_snapshots(self, processing_event: Any) -> None:

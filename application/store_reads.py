@@ -7,6 +7,7 @@ store, snapshots and mapper.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -28,12 +29,16 @@ from ctxstore.application.errors import (
     InvalidRequest,
     PointNotFound,
 )
+from ctxstore.application.part_content import PartContent
+from ctxstore.application.part_port import PartMissing
 from ctxstore.application.ports import AgentSummary, ContextIndex
 from ctxstore.application.results import HistoryItem
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_version
 from ctxstore.domain.clock import from_us, to_us
+
+log = logging.getLogger(__name__)
 
 
 def valid_version(value: int | None, field: str) -> None:
@@ -87,6 +92,8 @@ class StoreReads(Application[UUID]):
     index: ContextIndex
     _write_lock: AbstractContextManager[Any]
     agent_cache: AgentCache | None = None
+    # Contents kept as parts (application.part_content): set by ContextStore.use_parts.
+    part_content: PartContent | None = None
 
     @cached_property
     def content_hashes(self) -> ContentHashes:
@@ -146,9 +153,22 @@ class StoreReads(Application[UUID]):
         """Each of these agents that exists, folded from its latest snapshot and the events
         after it (all read in one query), with the stored bytes it was folded from."""
         to_domain_event = self.mapper.to_domain_event
+        keeper = self.part_content
+
+        def decode(stored: StoredEvent) -> Any:
+            event = to_domain_event(stored)
+            return keeper.resolve_snapshot(event) if keeper is not None else event
+
         found: dict[UUID, tuple[AgentContext, int]] = {}
         for originator_id, stored in self.index.heads(list(originator_ids)).items():
-            agent = project(None, map(to_domain_event, stored))
+            try:
+                agent = project(None, map(decode, stored))
+            except PartMissing as e:
+                # A snapshot is derived data: without its parts the agent is folded from its
+                # events (slower, but it stays readable and writable).
+                log.warning("snapshot of %s not read, folding its events: %s", originator_id, e)
+                stored = list(self.recorder.select_events(originator_id))
+                agent = project(None, map(to_domain_event, stored))
             if agent is not None:
                 found[originator_id] = (agent, sum(len(s.state) for s in stored))
         return found
@@ -165,6 +185,8 @@ class StoreReads(Application[UUID]):
         where = f"snapshot of {agent_id!r} at version {stored[0].originator_version}"
         try:
             snapshot = self.mapper.to_domain_event(stored[0])
+            if self.part_content is not None:
+                snapshot = self.part_content.resolve_snapshot(snapshot)
             agent = snapshot.mutate(None)  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
             raise CorruptedSnapshot(f"{where} cannot be read ({type(e).__name__}: {e})") from e

@@ -5,7 +5,9 @@
     into a fresh target), with snapshots (taken by the store's own SnapshotPolicy while
     loading, default settings) and without (the same events read by a store with no snapshot
     store: every read replays from version 1; capped by --replay-seconds per size).
-    Also the events' and snapshots' stored bytes.
+    Also the events' and snapshots' stored bytes (snapshots keep their contents as parts of the
+    part store: their rows plus those parts), what each fork writes (part bytes, parts,
+    reference rows, its event's bytes), rewinds of the agent itself, and tail-50 reads.
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
@@ -71,6 +73,7 @@ from ctxstore.domain.state import (  # noqa: E402
     content_of,
     empty_content,
 )
+from ctxstore.domain.window import tail_window  # noqa: E402
 from ctxstore.infrastructure.bootstrap import build_store  # noqa: E402
 from ctxstore.infrastructure.persistence.dictionary_training import wire_json  # noqa: E402
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn  # noqa: E402
@@ -468,6 +471,14 @@ def one_row(cursor: Any) -> tuple[Any, ...]:
     return tuple(row)
 
 
+def part_totals(conn: Any, schema: str) -> tuple[int, int, int]:
+    """(parts, their stored bytes, reference rows) in a store's part tables."""
+    parts, size = one_row(conn.execute(
+        f'SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM "{schema}".ctxstore_parts'))
+    rows = one_row(conn.execute(f'SELECT count(*) FROM "{schema}".ctxstore_part_refs'))[0]
+    return int(parts), int(size), int(rows)
+
+
 def stored_sizes(dsn: str, schema: str) -> dict[str, Any]:
     with psycopg.connect(libpq_dsn(dsn)) as conn:
         tables = [r[0] for r in conn.execute(
@@ -482,13 +493,33 @@ def stored_sizes(dsn: str, schema: str) -> dict[str, Any]:
             f'FROM "{schema}"."{snaps}"'))
         versions = [r[0] for r in conn.execute(
             f'SELECT originator_version FROM "{schema}"."{snaps}" ORDER BY 1')]
+        parts, part_bytes, ref_rows = part_totals(conn, schema)
     stotal = stotal or 0
     gaps = [b - a for a, b in zip(versions, versions[1:], strict=False)]
+    # Snapshots keep their contents as parts (application.part_content): what they cost is
+    # their rows plus every part stored while loading (nothing else writes parts then).
     return {"events": n, "event_bytes": total, "stored_bytes_per_event": round(total / n, 1),
-            "snapshots": sn, "snapshot_bytes": stotal, "largest_snapshot_bytes": smax,
-            "snapshot_bytes_over_event_bytes": round(stotal / total, 3),
+            "snapshots": sn, "snapshot_row_bytes": stotal, "largest_snapshot_bytes": smax,
+            "snapshot_parts": parts, "snapshot_part_bytes": part_bytes,
+            "part_reference_rows": ref_rows,
+            "snapshot_bytes": stotal + part_bytes,
+            "snapshot_bytes_over_event_bytes": round((stotal + part_bytes) / total, 3),
             "last_snapshot_version": versions[-1] if versions else None,
             "largest_gap_between_snapshots": max(gaps) if gaps else None}
+
+
+def fork_writes(dsn: str, schema: str, restore: Callable[[], Any]) -> dict[str, int]:
+    """What one restore wrote: part bytes, parts, reference rows, its event's stored bytes."""
+    with psycopg.connect(libpq_dsn(dsn)) as conn:
+        before = part_totals(conn, schema)
+        result = restore()
+        after = part_totals(conn, schema)
+        event = one_row(conn.execute(
+            f'SELECT octet_length(state) FROM "{schema}".ctxstore_events '
+            "ORDER BY notification_id DESC LIMIT 1"))[0]
+    return {"part_bytes": after[1] - before[1], "parts": after[0] - before[0],
+            "reference_rows": after[2] - before[2], "event_bytes": int(event),
+            "target_version": result.target_version}
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
@@ -580,7 +611,7 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
     state_for_checkpoint = None
     try:
         log(f"size {size}: loading into schema {schema}")
-        loader = build_store(settings)
+        loader = build_store(settings)  # with its part store: snapshots kept as parts
         out["load"] = load(loader, make_events(agent_id, size), size, args.batch,
                            args.max_load_seconds)
         size = out["events"] = out["load"]["events"]  # fewer when the load was cut short
@@ -601,8 +632,11 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
         log(f"size {size}: {len(points)} reads with snapshots")
         agent_ms = [timed(reader.agent_at, agent_id, v) for v in points]
         context_ms = [timed(reader.context, agent_id, version=v) for v in points]
+        tail_ms = [timed(lambda v: tail_window(reader.context(agent_id, version=v), 50), v)
+                   for v in points]
         out["read_with_snapshots"] = {"agent_at": latency_summary(agent_ms),
-                                      "context": latency_summary(context_ms)}
+                                      "context": latency_summary(context_ms),
+                                      "tail_50": latency_summary(tail_ms)}
         mid = sorted(points)[len(points) // 2]
         out["breakdown_at_median_point"] = {"version": mid, **breakdown(reader, agent_id, mid)}
         if args.profile and size == max(args.sizes):
@@ -617,6 +651,17 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
                         f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])]
             out["restore_with_snapshots"] = latency_summary(ms)
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
+            # What each fork writes (measured apart from the timings), at points no fork
+            # used yet: 30 events after the last snapshot (that tail is not stored yet), then
+            # random ones.
+            unused = rng.sample(sorted(set(range(1, size + 1)) - set(points)), restores)
+            writes = [fork_writes(args.dsn, schema, lambda v=v, i=i: restore(
+                agent_id, v, f"{agent_id}-counted-{i}"))
+                for i, v in enumerate([size - 70, *unused])]
+            out["fork_writes"] = {
+                "30_events_after_a_snapshot": writes[0],
+                **{f"{key}_max": max(w[key] for w in writes)
+                   for key in ("part_bytes", "parts", "reference_rows", "event_bytes")}}
 
         # Without snapshots: the same events, read by a store that never snapshots and has
         # no snapshot store (every read and restore replays from version 1).
@@ -660,6 +705,11 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
                 "ratio": round(checkpoint.compressed_size_bytes
                                / checkpoint.original_size_bytes, 4),
                 "compression_strategy": checkpoint.compression_strategy}
+        if restores > 0:
+            # Rewinds last: each appends a restore event to the agent measured above.
+            log(f"size {size}: {restores} rewinds")
+            out["rewind"] = latency_summary([timed(restore, agent_id, v, agent_id)
+                                             for v in points[:restores]])
         reader.close()
     finally:
         if not args.keep:

@@ -31,6 +31,8 @@ RESTORE_STRATEGIES = ("replace", "merge")
 CONTEXT_RESTORED = "context_restored"
 CHECKPOINT_TAKEN = "checkpoint_taken"
 CHECKPOINTS_PRUNED = "checkpoints_pruned"
+# Where a snapshot's or a restore's content is kept when it is not copied into it.
+CONTENT_REF = "content_ref"
 
 
 class AgentContext(Aggregate):
@@ -75,6 +77,15 @@ class AgentContext(Aggregate):
         self._parts = PartHashes()
         self.sessions = []
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> AgentContext:
+        """A copy to change apart (a cached agent handed to a writer): the content copied as
+        plain JSON (domain.state.copy_content), the rest as deepcopy would."""
+        clone = cast(AgentContext, object.__new__(type(self)))
+        for name, value in self.__dict__.items():
+            clone.__dict__[name] = (copy_content(value) if name == "content"
+                                    else copy.deepcopy(value, memo))
+        return clone
+
     def next_timestamp(self, moment: datetime) -> datetime:
         """The time of this agent's next event: `moment`, never before its last one."""
         return not_before(moment, self.modified_on)
@@ -113,16 +124,28 @@ class AgentContext(Aggregate):
         content: Content,
         provenance: dict[str, Any],
         timestamp: datetime,
+        content_ref: dict[str, Any] | None = None,
+        given: PartHashes | None = None,
     ) -> None:
-        """Make `content` this agent's content (a rewind or a fork); provenance says from where."""
-        self.trigger_event(
-            self.ContextRestored,
+        """Make `content` this agent's content (a rewind or a fork); provenance says from where.
+        `content_ref`: where the store keeps that content (its parts' root, of a tenant), so
+        the stored event records it instead of a copy (ContextRestored). `given`: the
+        content is handed over (built for this restore alone, so not copied) with its parts'
+        addresses."""
+        event = self.ContextRestored(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
             agent_id=self.agent_id,
             event_id=event_id,
-            content=copy_content(content),
+            content=content,  # the fold copies it unless it is given
             provenance=provenance,
-            timestamp=timestamp,
+            content_ref=content_ref,
         )
+        if given is not None:
+            event = event.resolved(content, given)
+        event.mutate(self)
+        self._pending_events.append(event)
 
     def note_checkpoint(self, *, event_id: str, checkpoint: dict[str, Any],
                         timestamp: datetime) -> None:
@@ -160,14 +183,23 @@ class AgentContext(Aggregate):
         """The addresses of this content's parts known so far (domain.pages)."""
         return self._parts
 
-    def take_snapshot(self, chain_head: str | None = None) -> AgentSnapshot:
+    def take_snapshot(self, chain_head: str | None = None,
+                      content_ref: dict[str, Any] | None = None) -> AgentSnapshot:
         """A snapshot of this agent with every part's address (hashing only the parts changed
         since they were last known), so a read from it hashes only what changed after it;
         `chain_head`: the hash chain's link at this version (hex), the history it was built
-        from."""
-        self._parts.manifest(self.content)
+        from. With `content_ref` (where the store keeps this content as parts,
+        domain.content_tree), the snapshot holds that reference instead of the content and
+        the addresses: a reader resolves it before `mutate`."""
+        if content_ref is None:
+            self._parts.manifest(self.content)
         snapshot = AgentSnapshot.take(self)
-        snapshot.state["_parts"] = self._parts.to_json()
+        if content_ref is None:
+            snapshot.state["_parts"] = self._parts.to_json()
+        else:
+            snapshot.state.pop("content")
+            snapshot.state.pop("_parts", None)
+            snapshot.state[CONTENT_REF] = content_ref
         return replace(snapshot, chain_head=chain_head) if chain_head else snapshot
 
     def content_hash(self) -> str:
@@ -241,15 +273,45 @@ class AgentContext(Aggregate):
 
     @dataclass(frozen=True)
     class ContextRestored(Event):
-        content: Content
+        """The content is a copy, or (`content_ref` set) kept by reference: the stored event
+        has no content, only where the store keeps it (a tenant's parts under a root,
+        domain.content_tree), and whoever reads it resolves the content before folding."""
+
+        content: Content | None
         provenance: dict[str, Any]
+        content_ref: dict[str, Any] | None = None
 
         def described(self) -> tuple[str, dict[str, Any]]:
+            # The content either way (kept by reference, it was read back): what it restored.
             return CONTEXT_RESTORED, {"content": self.content, "provenance": self.provenance}
 
+        def stored_form(self) -> AgentContext.ContextRestored:
+            """What is stored: without the content when it is kept by reference (and never
+            the addresses `resolved` gave the fold)."""
+            if self.content_ref is None and "_part_hashes" not in self.__dict__:
+                return self
+            return replace(self, content=None if self.content_ref is not None else self.content)
+
+        def resolved(self, content: Content, parts: PartHashes) -> AgentContext.ContextRestored:
+            """This event with its content read back from where `content_ref` says (or handed
+            over by its maker), and the addresses of that content's parts (so folding it
+            hashes nothing); the fold takes both without copying."""
+            event = replace(self, content=content)
+            object.__setattr__(event, "_part_hashes", parts)
+            return event
+
         def apply(self, aggregate: Any) -> None:
-            aggregate.content = copy_content(self.content)
-            aggregate.part_hashes.clear()
+            if self.content is None:
+                raise ValueError(f"restore {self.event_id}: its content is kept by reference "
+                                 f"({self.content_ref}) and was not read back")
+            known = self.__dict__.get("_part_hashes")
+            if known is not None:
+                # Read back from parts (or handed over) for this event alone.
+                aggregate.content = self.content
+                aggregate._parts = known
+            else:
+                aggregate.content = copy_content(self.content)
+                aggregate.part_hashes.clear()
 
     @dataclass(frozen=True)
     class CheckpointTaken(Event):
@@ -287,6 +349,10 @@ class AgentSnapshot(Snapshot):
     chain_head: str | None = None
 
     def mutate(self, _: None) -> Any:
+        if CONTENT_REF in self.state:
+            raise ValueError(f"snapshot at version {self.originator_version}: its content is "
+                             f"kept by reference ({self.state[CONTENT_REF]}) and was not read "
+                             "back")
         agent = super().mutate(_)
         agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
         return agent

@@ -169,16 +169,37 @@ class PartHashes:
     def content_hash(self, content: Content) -> str:
         return root_of(self.manifest(content))
 
+    @classmethod
+    def of_manifest(cls, manifest: dict[str, Any], content: Content) -> PartHashes:
+        """The addresses of a content read back from its parts (`manifest`, in `manifest`'s
+        layout): nothing is hashed again. A field this does not know is hashed when asked."""
+        leaves: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        for field, code in LIST_FIELDS:
+            leaves.update((f"{code}{k}", a) for k, a in enumerate(manifest.get(field, ())))
+            seen[field] = len(content[field])
+        for thread, pages in manifest.get("reasoning", {}).items():
+            leaves.update((f"r|{thread}|{k}", a) for k, a in enumerate(pages))
+            seen[f"r|{thread}"] = len(content["reasoning"][thread])
+        leaves.update((f"b{n}", a) for n, a in manifest.get("memories", {}).items())
+        if "mcp_servers" in manifest:
+            leaves[MCP_KEY] = manifest["mcp_servers"]
+        return cls(leaves, seen)
 
-def root_of(manifest: dict[str, Any]) -> str:
-    """The tree hash of a content, from its parts' addresses (see the module's rule)."""
-    tree = {
+
+def tree_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The root object of a content (see the module's rule), from its parts' addresses."""
+    return {
         "memories": manifest["memories"],
         "mcp_servers": manifest["mcp_servers"],
         "reasoning": {t: groups(pages) for t, pages in manifest["reasoning"].items()},
         **{field: groups(manifest[field]) for field, _ in LIST_FIELDS},
     }
-    return TREE_PREFIX + address(canonical_json(tree))
+
+
+def root_of(manifest: dict[str, Any]) -> str:
+    """The tree hash of a content, from its parts' addresses (see the module's rule)."""
+    return TREE_PREFIX + address(canonical_json(tree_of(manifest)))
 
 
 def tree_hash(content: Content) -> str:

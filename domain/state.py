@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from ctxstore.domain.payloads import (
     PAYLOADS,
     McpStateData,
@@ -79,7 +81,14 @@ def content_hash(content: dict[str, Any]) -> str:
 
 
 def copy_content(content: Content) -> Content:
-    return copy.deepcopy(content_of(content))
+    """A deep copy of the content fields: through orjson (plain JSON, several times faster
+    than `copy.deepcopy` on megabytes of it), else (an integer past 64 bits) by deepcopy."""
+    fields = content_of(content)
+    try:
+        copied: Content = orjson.loads(orjson.dumps(fields))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(fields)
+    return copied
 
 
 def check_applicable(content: Content, type: str, data: dict[str, Any]) -> None:

@@ -174,6 +174,8 @@ def _build_store(settings: Settings, env: dict[str, str],
                          cache_agents=settings.aggregate_cache_size,
                          chain=EventChain(settings.integrity_key_bytes))
     use_data_keys(store)
+    # Snapshots and restores keep their contents as parts of the store's part store.
+    store.use_parts(build_parts(settings, store))
     return store
 
 
@@ -338,13 +340,18 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
     catalog = catalog or dictionary_catalog(settings)
     store = store or build_store(settings, catalog)
     level = settings.checkpoint_level
+    # The store's one part store, for its contents (build_store gives it one) and checkpoints.
+    if store.part_content is None:
+        store.use_parts(build_parts(settings, store))
+    assert store.part_content is not None
+    parts = store.part_content.parts
     checkpoints = CheckpointService(
         store,
         build_checkpoint_codec(settings, catalog, store),
         max_checkpoints_per_agent=settings.max_checkpoints_per_agent,
         max_package_bytes=int(settings.max_package_size_mb * 1024 * 1024),
         retention_days=settings.retention_days,
-        parts=build_parts(settings, store),
+        parts=parts,
         strategy=settings.compression_strategy,
         bodies_in_parts=settings.bodies_in_files,
         target_ratio=settings.default_compression_ratio,

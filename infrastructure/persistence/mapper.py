@@ -11,7 +11,9 @@ is off; `store_cipher` stays the store key's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -25,6 +27,9 @@ from ctxstore.infrastructure.persistence.zstd_compressor import StoredDataUnread
 
 class ContextMapper(Mapper[UUID]):
     keys: KeyRing | None = None
+    # What reads back a decoded event's or snapshot's content kept as parts
+    # (application.part_content, set by ContextStore.use_parts); None: kept whole only.
+    resolver: Callable[[Any], Any] | None = None
 
     def use_data_keys(self, keys: KeyRing) -> None:
         """Encrypt each agent's rows under its own data key from now on."""
@@ -45,6 +50,9 @@ class ContextMapper(Mapper[UUID]):
         if getattr(type(domain_event), "class_version", 1) == 1:
             data = encode_recorded(state, domain_event, self.transcoder)
         if data is None:
+            stored_form = getattr(domain_event, "stored_form", None)
+            if stored_form is not None:  # without what it keeps by reference
+                domain_event = stored_form()
             stored = super().to_stored_event(domain_event)
             if self.keys is None:
                 return stored
@@ -66,7 +74,7 @@ class ContextMapper(Mapper[UUID]):
                 except StoredDataUnreadable as e:
                     raise MapperDeserialisationError(str(e)) from e
                 stored_event = replace(stored_event, state=state)
-            return super().to_domain_event(stored_event)
+            event = super().to_domain_event(stored_event)
         except MapperDeserialisationError as e:
             cause = e.__cause__
             if isinstance(cause, StoredDataUnreadable):
@@ -76,3 +84,5 @@ class ContextMapper(Mapper[UUID]):
                     f"version {stored_event.originator_version})"
                 ) from None
             raise
+        resolver = self.resolver
+        return resolver(event) if resolver is not None else event

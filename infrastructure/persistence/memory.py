@@ -34,7 +34,7 @@ from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
 from ctxstore.application.package_port import PackageRecorder, PackageRow
-from ctxstore.application.part_port import PartMissing, PartStore
+from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT, plain_agent_id
 from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
@@ -57,6 +57,8 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         self._links: dict[UUID, dict[int, bytes]] = {}  # originator -> version -> chain link
         self._chain_heads: dict[str, tuple[UUID, bytes | None]] = {}  # agent -> (id, head)
         self._packages: dict[tuple[str, str], PackageRow] = {}  # (tenant, package id)
+        # Reference rows of owners other than packages: (tenant, owner, address).
+        self._refs: set[tuple[str, str, str]] = set()
         self._operation_rows = []
         self._schedules = {}
         self._schedules_lock = threading.Lock()
@@ -231,13 +233,28 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         with self._database_lock:
             return {(r.tenant, a) for r in self._packages.values()
                     for a in (*r.parts, *((r.body_part,) if r.body_part else ()))
-                    if tenant in (None, r.tenant) and (wanted is None or a in wanted)}
+                    if tenant in (None, r.tenant) and (wanted is None or a in wanted)} | {
+                (t, a) for t, _, a in self._refs
+                if tenant in (None, t) and (wanted is None or a in wanted)}
+
+    def drop_part_references(self, tenant: str, owners: Collection[str]) -> set[str]:
+        wanted = set(owners)
+        with self._database_lock:
+            gone = {r for r in self._refs if r[0] == tenant and r[1] in wanted}
+            self._refs -= gone
+        return {a for _, _, a in gone}
+
+    def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
+        with self._database_lock:
+            self._refs.update((tenant, owner, a) for owner, a in refs)
 
     def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
+        wanted = set(package_ids)
         with self._database_lock:
             return {a for package_id in package_ids
                     if (row := self._packages.get((tenant, package_id))) is not None
-                    for a in (*row.parts, *((row.body_part,) if row.body_part else ()))}
+                    for a in (*row.parts, *((row.body_part,) if row.body_part else ()))} | {
+                a for t, owner, a in self._refs if t == tenant and owner in wanted}
 
 
     # Forgetting (the AgentEraser port) ------------------------------------------------------
@@ -376,12 +393,18 @@ class MemoryPartStore(PartStore):
                                    if (tenant, a) not in self._parts})
 
     def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        removed: list[str] = []
         with self._lock:
-            kept = {a for _, a in self._packages.part_references(tenant, addresses)}
-            gone = sorted(a for a in set(addresses) - kept if (tenant, a) in self._parts)
-            for address in gone:
-                del self._parts[(tenant, address)]
-            return gone
+            todo = set(addresses)
+            while todo:
+                kept = {a for _, a in self._packages.part_references(tenant, todo)}
+                gone = sorted(a for a in todo - kept if (tenant, a) in self._parts)
+                for address in gone:
+                    del self._parts[(tenant, address)]
+                removed.extend(gone)
+                todo = self._packages.drop_part_references(
+                    tenant, [PART_OWNER + a for a in gone])
+            return sorted(removed)
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
         before = time.time() - min_age_seconds

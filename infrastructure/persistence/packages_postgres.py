@@ -156,6 +156,19 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
         rows = self._fetch(SQL(query).format(self.part_refs_table), params)  # type: ignore[arg-type]
         return {(r["tenant"], r["address"]) for r in rows}
 
+    def drop_part_references(self, tenant: str, owners: Collection[str]) -> set[str]:
+        query = SQL("DELETE FROM {} WHERE tenant = %s AND package_id = ANY(%s) RETURNING address"
+                    ).format(self.part_refs_table)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(query, (tenant, sorted(set(owners))))
+            return {r["address"] for r in curs.fetchall()}
+
+    def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
+        if refs:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.executemany(self._insert_refs,
+                                 [(tenant, owner, a) for owner, a in sorted(set(refs))])
+
     def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
         query = SQL("SELECT DISTINCT address FROM {} WHERE tenant = %s AND package_id = ANY(%s)"
                     ).format(self.part_refs_table)

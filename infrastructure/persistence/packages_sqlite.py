@@ -159,6 +159,25 @@ class SQLiteStoreRecorder(DeclaredSideRows, SQLiteIndexedEventRecorder, PackageR
                 found.update((r[0], r[1]) for r in c.fetchall())
         return found
 
+    def drop_part_references(self, tenant: str, owners: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        chosen = sorted(set(owners))
+        with self.datastore.transaction(commit=True) as c:
+            for i in range(0, len(chosen), 500):  # SQLite's bound-parameter limit
+                chunk = chosen[i:i + 500]
+                c.execute(f"DELETE FROM {self.part_refs_table} WHERE tenant = ? AND package_id "
+                          f"IN ({','.join('?' * len(chunk))}) RETURNING address",
+                          [tenant, *chunk])
+                found.update(r[0] for r in c.fetchall())
+        return found
+
+    def insert_part_references(self, tenant: str, refs: Collection[tuple[str, str]]) -> None:
+        if refs:
+            with self.datastore.transaction(commit=True) as c:
+                c.executemany(f"INSERT OR IGNORE INTO {self.part_refs_table} "
+                              "(tenant, package_id, address) VALUES (?,?,?)",
+                              [(tenant, owner, a) for owner, a in sorted(set(refs))])
+
     def package_parts(self, tenant: str, package_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         with self.datastore.transaction(commit=False) as c:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from ctxstore.application.package_port import PackageRecorder
-from ctxstore.application.part_port import PartMissing, PartStore, check_address
+from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore, check_address
 from ctxstore.infrastructure.persistence.part_lock import PartLock
 
 
@@ -95,15 +95,21 @@ class FilePartStore(PartStore):
         if not addresses:
             return removed
         with self.lock(tenant):
-            # Asked after the lock: every reference committed before it is seen.
-            kept = {a for _, a in self.rows.part_references(tenant, addresses)}
-            for address in sorted(set(addresses) - kept):
-                try:
-                    self.path(tenant, address).unlink()
-                except FileNotFoundError:
-                    continue
-                removed.append(address)
-        return removed
+            todo = set(addresses)
+            while todo:
+                # Asked after the lock: every reference committed before it is seen.
+                kept = {a for _, a in self.rows.part_references(tenant, todo)}
+                gone = []
+                for address in sorted(todo - kept):
+                    try:
+                        self.path(tenant, address).unlink()
+                    except FileNotFoundError:
+                        continue
+                    gone.append(address)
+                removed.extend(gone)
+                # What the removed parts referred to goes too, when nothing else refers to it.
+                todo = self.rows.drop_part_references(tenant, [PART_OWNER + a for a in gone])
+        return sorted(removed)
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
         references = self.rows.part_references()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from psycopg.sql import SQL, Composable
 
-from ctxstore.application.part_port import PartMissing, PartStore, check_address
+from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore, check_address
 from ctxstore.infrastructure.persistence.part_lock import PartLock
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
@@ -29,6 +29,7 @@ _UNREFERENCED = ("NOT EXISTS (SELECT 1 FROM {refs} AS r "
                  "WHERE r.tenant = {parts}.tenant AND r.address = {parts}.address)")
 _RELEASE = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks}) AND "
             + _UNREFERENCED + " RETURNING address")
+_DROP_OWNED = "DELETE FROM {refs} WHERE tenant = ? AND package_id IN ({marks}) RETURNING address"
 _OLD_TENANTS = ("SELECT DISTINCT tenant FROM {parts} WHERE scope = ? AND created_us < ? AND "
                 + _UNREFERENCED)
 _COLLECT = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND created_us < ? AND "
@@ -114,9 +115,16 @@ class TablePartStore(PartStore):
         if not addresses:
             return removed
         with self.lock(tenant) as curs:
-            # A statement begun after the lock: it sees every reference committed before.
-            for row in self._select(curs, _RELEASE, tenant, addresses):
-                removed.append(_first(row))
+            todo: set[str] = set(addresses)
+            while todo:
+                # A statement begun after the lock: it sees every reference committed before.
+                gone = [_first(row) for row in self._select(curs, _RELEASE, tenant, todo)]
+                removed.extend(gone)
+                # What the removed parts referred to goes too, when nothing else refers to it.
+                todo = set()
+                for chunk in _chunks(sorted(PART_OWNER + a for a in gone)):
+                    curs.execute(self._sql(_DROP_OWNED, len(chunk)), [tenant, *chunk])
+                    todo.update(_first(r) for r in curs.fetchall())
         return sorted(removed)
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:

@@ -138,6 +138,7 @@ def test_nothing_in_plain_text_when_encrypted(tmp_path: Path, postgres_dsn: str)
     assert rows[snapshots_table] == 8
     assert rows["ctxstore_dictionaries"] == 1
     assert sum(n for t, n in rows.items() if "package" in t) == 1
+    assert rows["ctxstore_parts"] > 0  # snapshots' and the fork's contents, searched too
 
     # Stored states are AES-GCM (nonce, tag, ciphertext) of zstd frames: compressed first,
     # then encrypted, so they are smaller than the plain payload they carry; under the agent's
@@ -163,7 +164,8 @@ def test_the_scan_finds_plain_text_without_encryption(tmp_path: Path, postgres_d
     _, found = leaks(settings, dictionaries)
     assert canary_in(exported, dictionaries) is not None
     assert any("_events row" in f and "zstd" in f for f in found)
-    assert any("_snapshots row" in f for f in found)
+    # Snapshots and the fork keep their contents as parts (application.part_content).
+    assert any("ctxstore_parts row" in f for f in found)
     assert any("package" in f for f in found)
     assert any("ctxstore_dictionaries" in f for f in found)
 

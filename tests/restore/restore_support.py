@@ -42,10 +42,12 @@ class Kit:
         return str(self.store.context(agent_id, version=version)["content_hash"])
 
     def table(self, name: str) -> str:
-        """The real table name of `events`, `snapshots` or `packages` in this store."""
+        """The real table name of `events`, `snapshots`, `packages`, `parts` or `part_refs` in
+        this store."""
         if self.settings.engine == "sqlite":
             return {"events": "stored_events", "snapshots": "stored_snapshots",
-                    "packages": "stored_packages"}[name]
+                    "packages": "stored_packages", "parts": "stored_parts",
+                    "part_refs": "stored_part_refs"}[name]
         return f'"{self.settings.database_schema}"."ctxstore_{name}"'
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -144,6 +144,8 @@ def test_comprehensive_validation_catches_a_snapshot_with_other_content(kit: Kit
     snapshot = kit.store.mapper.to_domain_event(StoredEvent(
         originator_id=aggregate_id(agent), originator_version=5, topic=stored[0][0],
         state=bytes(stored[0][1])))
+    assert kit.store.part_content is not None  # its content is kept as parts: read it back
+    snapshot = kit.store.part_content.resolve_snapshot(snapshot)
     state = dict(snapshot.state)  # type: ignore[attr-defined]
     state["content"] = {**state["content"], "messages": [{"role": "user", "content": "forged"}]}
     forged = dataclasses.replace(snapshot, state=state)  # type: ignore[type-var]

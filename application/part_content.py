@@ -1,0 +1,172 @@
+"""Contents kept as parts of the part store (issue 16 items 1 and 2): snapshots that store what
+changed, and restores (rewind, fork, merge) that refer to their content instead of copying it.
+
+A content is cut into the parts of its hash tree (domain.content_tree): pages, memory buckets,
+the MCP part, group nodes and the root object, each kept once per tenant and data key under its
+address, compressed (and encrypted when the store is) by the store's own codec. Keeping a
+content writes only the parts the store does not hold, found top down: a held root holds its
+whole tree, a held group node its pages, so the question costs the root's width (group nodes,
+buckets), not the content's size.
+
+References (the part-reference table, application.part_port) make parts live: one row
+(tenant, `agent:<aggregate id>`, root) the first time an agent refers to a content (its
+snapshot, its restore), and one row (tenant, `part:<address>`, child) from each root and group
+node to what it refers to, written once with that part. So rows grow with what changed, and a
+part lives while some agent's content reaches it: forgetting an agent deletes its own `agent:`
+rows and releases what nothing refers to any more; its forks' roots keep their trees.
+Each row commits before the store is asked whether the parts it leads to are held, and
+before any part is put, so a concurrent release (a forget) never removes what this relies on
+unseen; `ensure` after puts back what a release in flight removed, as package rows do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from ctxstore.application.package_port import PackageRecorder
+from ctxstore.application.part_port import (
+    AGENT_OWNER,
+    PART_OWNER,
+    PartMissing,
+    PartStore,
+    part_address,
+)
+from ctxstore.domain.aggregate import CONTENT_REF, AgentContext, AgentSnapshot
+from ctxstore.domain.content_tree import ContentParts, content_of_tree, content_parts
+from ctxstore.domain.pages import TREE_PREFIX, PartHashes
+from ctxstore.domain.state import Content
+
+
+def agent_owner(originator_id: UUID) -> str:
+    """The owner name of an agent's reference rows (never a package id: those have no ':')."""
+    return f"{AGENT_OWNER}{originator_id}"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Where a content is kept, and what keeping it wrote."""
+
+    ref: dict[str, Any]  # {"tenant", "root"}: what a snapshot or a restore event records
+    parts: int  # parts written
+    stored_bytes: int  # their stored bytes
+    rows: int  # reference rows asked for
+
+    @property
+    def content_hash(self) -> str:
+        return TREE_PREFIX + self.ref["root"]
+
+
+class PartContent:
+    def __init__(self, parts: PartStore, refs: PackageRecorder,
+                 encode: Callable[[bytes], bytes], decode: Callable[[bytes], bytes]):
+        self.parts = parts
+        self.refs = refs
+        self._encode = encode
+        self._decode = decode
+
+    # Keeping ---------------------------------------------------------------------------------
+    def keep(self, tenant: str, originator_id: UUID, content: Content,
+             hashes: PartHashes) -> Kept:
+        """Keep `content` as parts of `tenant`, referred to by the agent `originator_id`;
+        `hashes`: its parts' addresses known so far (it learns the others)."""
+        cut = content_parts(content, hashes)
+        kept = self._keep(tenant, originator_id, cut, whole=False)
+        if kept is None:
+            # A release (a forget) removed a node this relied on before its rows committed:
+            # its children may be gone too, so every part is asked for this time.
+            kept = self._keep(tenant, originator_id, cut, whole=True)
+            assert kept is not None
+        return kept
+
+    def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool
+              ) -> Kept | None:
+        """One attempt; None when a node it found held was released meanwhile. Each reference
+        row commits before the store is asked whether the parts it leads to are held, so a
+        part found held stays (a release spares what a committed row refers to); `ensure`
+        puts back any a release in flight removed anyway."""
+        root = cut.root
+        rows = [(agent_owner(originator_id), root)]
+        self.refs.insert_part_references(tenant, rows)
+        relied: set[str] = {root}
+        lacking: list[str] = []
+        if whole or not self.parts.held(tenant, [root]):
+            tops = cut.tops
+            more = [(PART_OWNER + root, child) for child in tops]
+            self.refs.insert_part_references(tenant, more)
+            held_tops = self.parts.held(tenant, tops)
+            groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
+            under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
+            self.refs.insert_part_references(tenant, under)
+            pages = {page for _, page in under}
+            held_pages = self.parts.held(tenant, pages) if pages else set()
+            relied |= held_tops | held_pages
+            rows += more + under
+            lacking = ([a for a in [root, *tops] if a not in held_tops]
+                       + sorted(pages - held_pages))
+        raws = {a: cut.raw(a) for a in lacking}
+        encoded = {a: self._encode(r) for a, r in raws.items()}
+        # Leaves first, group nodes next, the root last: a part is held only after what it
+        # refers to is.
+        for level in self._levels(cut, encoded):
+            self.parts.put_many(tenant, level)
+        missing: list[str] = []
+
+        def again(address: str) -> bytes:
+            missing.append(address)
+            return self._encode(raws.get(address) or cut.raw(address))
+
+        self.parts.ensure(tenant, relied | set(encoded), again)
+        if any(a in cut.children and a not in encoded for a in missing):
+            return None
+        return Kept({"tenant": tenant, "root": root}, len(encoded),
+                    sum(map(len, encoded.values())), len(rows))
+
+    @staticmethod
+    def _levels(cut: ContentParts, encoded: Mapping[str, bytes]) -> Iterable[dict[str, bytes]]:
+        groups = {a for a in encoded if a in cut.children and a != cut.root}
+        yield {a: d for a, d in encoded.items() if a not in cut.children}
+        yield {a: d for a, d in encoded.items() if a in groups}
+        yield {a: d for a, d in encoded.items() if a == cut.root}
+
+    # Reading ---------------------------------------------------------------------------------
+    def content(self, ref: Mapping[str, Any]) -> tuple[Content, PartHashes]:
+        """The content a reference names, with its parts' addresses. Raises PartMissing."""
+        tenant, root = ref["tenant"], ref["root"]
+        tree = self._fetch(tenant, [root])[root]
+        return content_of_tree(tree, lambda addresses: self._fetch(tenant, addresses))
+
+    def _fetch(self, tenant: str, addresses: Collection[str]) -> dict[str, Any]:
+        if not addresses:
+            return {}
+        found = {}
+        for address, stored in self.parts.get_many(tenant, addresses).items():
+            raw = self._decode(stored)
+            if part_address(raw) != address:
+                raise PartMissing(f"part {address} does not hold the content of its address")
+            found[address] = orjson.loads(raw)
+        return found
+
+    def resolved(self, event: Any) -> Any:
+        """A decoded agent event with its content read back when it is kept by reference
+        (anything else as it is): what the mapper gives every reader of events."""
+        if type(event) is AgentContext.ContextRestored and event.content is None \
+                and event.content_ref is not None:
+            content, hashes = self.content(event.content_ref)
+            return event.resolved(content, hashes)
+        return event
+
+    def resolve_snapshot(self, snapshot: Any) -> Any:
+        """A decoded snapshot with its content read back when it is kept by reference, ready
+        to `mutate` (only readers that fold from it pay this: `verify` reads chain heads)."""
+        if type(snapshot) is AgentSnapshot and CONTENT_REF in snapshot.state:
+            content, hashes = self.content(snapshot.state[CONTENT_REF])
+            state = snapshot.state
+            del state[CONTENT_REF]
+            state["content"] = content
+            state["_parts"] = hashes.to_json()
+        return snapshot

@@ -1,0 +1,156 @@
+"""A content as the parts of its tree (domain.pages), and back: what a snapshot or a restore
+by reference stores instead of a copy of the content (issue 16 items 1 and 2).
+
+The parts are those of the hash rule: pages, memory buckets, the MCP part, group nodes (the
+canonical JSON list of their pages' addresses) and the root object (whose address is the
+content hash without its prefix). Each is kept under its address, so one stored part serves
+every content holding it: every version, every fork. Parts refer to parts: the root to its
+group nodes and single parts, a group node to its pages; so a content is one address, and two
+contents share everything but what differs.
+
+Generic over the fields of the rule, by the shape of each value of the root object:
+- a list (of group nodes): a list field, paged by index;
+- an object of lists: a field of paged lists (reasoning: one per thread);
+- an object of addresses: a field of buckets (memories), whose parts are objects merged;
+- one address: a field kept whole (the MCP state).
+A content field the root object does not name is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from ctxstore.domain.pages import GROUP, PAGE, PartHashes, address, bucket_of, groups, tree_of
+from ctxstore.domain.state import Content, canonical_json, empty_content
+
+
+@dataclass(frozen=True)
+class ContentParts:
+    """A content cut into its parts (nothing encoded yet: `raw` makes a part's bytes)."""
+
+    root: str  # the root object's address: the content hash without its scheme's prefix
+    tree: dict[str, Any]  # the root object
+    # A part's address -> the parts it refers to: the root's, and each group node's.
+    children: dict[str, tuple[str, ...]]
+    _values: dict[str, Callable[[], Any]]
+
+    @property
+    def tops(self) -> tuple[str, ...]:
+        """What the root refers to: group nodes and single parts (buckets, MCP)."""
+        return self.children[self.root]
+
+    def raw(self, address: str) -> bytes:
+        """The canonical JSON of one of its parts (the bytes its address hashes)."""
+        if address == self.root:
+            return canonical_json(self.tree)
+        found = self.children.get(address)
+        if found is not None:
+            return canonical_json(list(found))
+        return canonical_json(self._values[address]())
+
+
+def _page(items: list[Any], k: int) -> list[Any]:
+    return items[k * PAGE:(k + 1) * PAGE]
+
+
+def _whole(value: Any) -> Any:
+    return value
+
+
+def _bucket(items: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    return {i: items[i] for i in ids}
+
+
+def _group_nodes(pages: list[str], children: dict[str, tuple[str, ...]]) -> list[str]:
+    nodes = groups(pages)
+    for node, at in zip(nodes, range(0, len(pages), GROUP), strict=True):
+        children[node] = tuple(pages[at:at + GROUP])
+    return nodes
+
+
+def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
+    """`content` cut into parts; `hashes` knows its parts' addresses (it learns those it did
+    not know, as a hash of the content would)."""
+    manifest = hashes.manifest(content)
+    tree = tree_of(manifest)
+    root = address(canonical_json(tree))
+    children: dict[str, tuple[str, ...]] = {}
+    values: dict[str, Callable[[], Any]] = {}
+    tops: list[str] = []
+
+    def paged(items: list[Any], pages: list[str]) -> None:
+        for k, page in enumerate(pages):
+            values.setdefault(page, partial(_page, items, k))
+        tops.extend(_group_nodes(pages, children))
+
+    for field, kept in manifest.items():
+        value = content[field]
+        if isinstance(kept, str):
+            values.setdefault(kept, partial(_whole, value))
+            tops.append(kept)
+        elif isinstance(kept, list):
+            paged(value, kept)
+        elif all(isinstance(v, list) for v in kept.values()):
+            for key, pages in kept.items():
+                paged(value[key], pages)
+        else:
+            members: dict[str, list[str]] = {}
+            for item_id in value:
+                members.setdefault(str(bucket_of(item_id)), []).append(item_id)
+            for bucket, part in kept.items():
+                ids = members.get(bucket, [])
+                values.setdefault(part, partial(_bucket, value, ids))
+                tops.append(part)
+    children[root] = tuple(dict.fromkeys(tops))
+    return ContentParts(root, tree, children, values)
+
+
+Fetch = Callable[[Collection[str]], Mapping[str, Any]]
+"""Parts' parsed JSON by address (raising when one is missing); one call per level."""
+
+
+def content_of_tree(tree: dict[str, Any], fetch: Fetch) -> tuple[Content, PartHashes]:
+    """The content a root object describes, its parts fetched level by level (group nodes and
+    single parts, then pages); with the addresses of its parts, so hashing it costs nothing."""
+    def groups_in(value: Any) -> Iterable[str]:
+        if isinstance(value, list):
+            yield from value
+        elif isinstance(value, dict):
+            for v in value.values():
+                if isinstance(v, list):
+                    yield from v
+
+    def singles_in(value: Any) -> Iterable[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, str))
+
+    tops = fetch({a for v in tree.values() for a in (*groups_in(v), *singles_in(v))})
+    pages = fetch({p for v in tree.values() for g in groups_in(v) for p in tops[g]})
+
+    def unpaged(nodes: list[str]) -> tuple[list[Any], list[str]]:
+        addresses = [p for g in nodes for p in tops[g]]
+        return [item for p in addresses for item in pages[p]], addresses
+
+    content = empty_content()
+    manifest: dict[str, Any] = {}
+    for field, value in tree.items():
+        if isinstance(value, str):
+            content[field], manifest[field] = tops[value], value
+        elif isinstance(value, list):
+            content[field], manifest[field] = unpaged(value)
+        else:
+            whole: dict[str, Any] = {}
+            kept: dict[str, Any] = {}
+            for key, nodes in value.items():
+                if isinstance(nodes, list):
+                    whole[key], kept[key] = unpaged(nodes)
+                else:
+                    whole.update(tops[nodes])
+                    kept[key] = nodes
+            content[field], manifest[field] = whole, kept
+    return content, PartHashes.of_manifest(manifest, content)

@@ -1,0 +1,282 @@
+"""Snapshots and restores keep contents as parts (issue 16 items 1 and 2): a snapshot writes
+only the parts the store lacks, a fork or rewind records where its content is instead of a
+copy, both read back with the same content hashes, old whole snapshots and copied restores stay
+readable, and tenants never share parts. Real SQLite, PostgreSQL and `hybrid` (parts as files).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hash_rule import independent_hash
+from restore_support import Kit, env, msg, new_agent
+
+from ctxstore.application.part_content import agent_owner
+from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import content_of
+
+
+@pytest.fixture
+def kit(make_kit: Callable[..., Kit]) -> Kit:
+    return make_kit(snapshot_interval=100)
+
+
+def stored_parts(kit: Kit, tenant: str = LOCAL_TENANT) -> tuple[int, int]:
+    """(parts, stored bytes) the store holds for a tenant, wherever the backend keeps them."""
+    assert kit.store.part_content is not None
+    parts = kit.store.part_content.parts
+    if kit.settings.bodies_in_files:
+        folder: Path = parts._folder(tenant)  # type: ignore[attr-defined]
+        files = [p for p in folder.glob("*/*") if not p.name.startswith(".part-")]
+        return len(files), sum(p.stat().st_size for p in files)
+    rows = kit.sql(f"SELECT count(*), coalesce(sum(length(data)), 0) FROM {kit.table('parts')} "
+                   "WHERE tenant = ?", (tenant,))
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def ref_rows(kit: Kit, tenant: str = LOCAL_TENANT) -> int:
+    return int(kit.sql(f"SELECT count(*) FROM {kit.table('part_refs')} WHERE tenant = ?",
+                       (tenant,))[0][0])
+
+
+def last_event_bytes(kit: Kit, agent: str) -> int:
+    rows = kit.sql(f"SELECT state FROM {kit.table('events')} WHERE originator_id = ? "
+                   "ORDER BY originator_version DESC LIMIT 1",
+                   (kit.uuid_param(aggregate_id(agent)),))
+    return len(bytes(rows[0][0]))
+
+
+def talk(kit: Kit, agent: str, start: int, count: int, tenant: str = LOCAL_TENANT) -> None:
+    """`count` messages (and a memory every tenth), recorded 50 at a time."""
+    batch: list[Any] = []
+    for i in range(start, start + count):
+        batch.append(msg(agent, f"message {i} {os.urandom(24).hex()} " + "lorem ipsum " * 20))
+        if i % 10 == 0:
+            batch[-1] = env(agent, "memory_stored", {"memory_id": f"m{i}", "kind": "semantic",
+                                                     "content": f"fact {i}"})
+        if len(batch) == 50:
+            kit.store.record(batch, tenant=tenant)
+            batch = []
+    if batch:
+        kit.store.record(batch, tenant=tenant)
+
+
+def replayed_hash(kit: Kit, agent: str, version: int | None = None) -> str:
+    """The agent's hash folded from its events alone (no snapshot), by the client's rule."""
+    folded, _ = kit.store.replay(agent, None, upto=version)
+    assert folded is not None
+    return independent_hash(folded.content)
+
+
+def test_a_snapshot_holds_a_reference_and_writes_only_the_new_parts(kit: Kit) -> None:
+    agent = new_agent("grow")
+    talk(kit, agent, 0, 1000)  # snapshots at 100, 200, ... 1000
+    stored = kit.sql(f"SELECT state FROM {kit.table('snapshots')} WHERE originator_id = ? "
+                     "ORDER BY originator_version DESC LIMIT 1",
+                     (kit.uuid_param(aggregate_id(agent)),))
+    mapper = kit.store.mapper
+    raw = mapper.compressor.decompress(bytes(stored[0][0])) if mapper.compressor else b""
+    snapshot = mapper.transcoder.decode(raw)
+    assert "content_ref" in snapshot["state"] and "content" not in snapshot["state"]
+    parts, size = stored_parts(kit)
+    rows = ref_rows(kit)
+    talk(kit, agent, 1000, 100)  # one more snapshot, at 1100
+    more_parts, more_size = stored_parts(kit)
+    # Dirty pages (2 of messages: 1000..1099 spans two), a memory bucket or ten, their
+    # groups and the root: a few parts, not the 18 pages the content has.
+    assert 0 < more_parts - parts <= 16, (parts, more_parts)
+    assert more_size - size < size / 4, (size, more_size)
+    assert more_parts and ref_rows(kit) - rows < 150
+    # Read from that snapshot: the same content and hash as folding every event.
+    assert kit.hash(agent) == replayed_hash(kit, agent)
+    kit.store.agent_cache = None  # read it back from the store, not the writer's memory
+    state = kit.store.context(agent)
+    assert state["content_hash"] == independent_hash(content_of(state))
+    assert len(state["messages"]) == 990 and len(state["memories"]) == 110
+
+
+def fork_cost(kit: Kit, size: int) -> tuple[int, int, int, str]:
+    """(parts bytes, reference rows, stored event bytes, hash) a fork of an agent of `size`
+    messages writes; the source has 30 events after its last snapshot."""
+    source = new_agent("src")
+    talk(kit, source, 0, size + 30)
+    parts, size_before = stored_parts(kit)
+    rows = ref_rows(kit)
+    fork = new_agent("fork")
+    result = kit.restore.restore(source, Point.latest(), fork)
+    after, size_after = stored_parts(kit)
+    assert result.content_hash == kit.hash(source) == kit.hash(fork)
+    return size_after - size_before, ref_rows(kit) - rows, last_event_bytes(kit, fork), fork
+
+
+def test_a_fork_writes_what_its_source_did_not_store_whatever_its_size(kit: Kit) -> None:
+    small = fork_cost(kit, 200)
+    large = fork_cost(kit, 2000)
+    # The event records a reference, not the content (the 2,000 messages are 500 kB).
+    assert small[2] < 2000 and abs(large[2] - small[2]) < 64, (small, large)
+    # Parts: the dirty tail page(s), a group node, the root; rows: the fork's one, the
+    # root's and the new group node's (one per page of its group: 4 and 32 here).
+    assert small[0] < 20_000 and large[0] < 20_000, (small, large)
+    assert small[1] < 100 and large[1] < 100, (small, large)
+    # A fork of the fork: the same root, already held, so one row and no part.
+    parts, _ = stored_parts(kit)
+    rows = ref_rows(kit)
+    second = new_agent("fork2")
+    result = kit.restore.restore(large[3], Point.latest(), second)
+    assert stored_parts(kit)[0] == parts and ref_rows(kit) == rows + 1
+    kit.store.agent_cache = None
+    assert result.content_hash == kit.hash(second) == kit.hash(large[3])
+    assert kit.hash(second) == independent_hash(content_of(kit.store.context(second)))
+
+
+def test_rewinds_and_forks_by_reference_keep_their_hashes(kit: Kit) -> None:
+    agent = new_agent("rw")
+    talk(kit, agent, 0, 260)
+    past = kit.hash(agent, 130)
+    rewind = kit.restore.restore(agent, Point.of_version(130), agent)
+    assert rewind.content_hash == past == replayed_hash(kit, agent, 130)
+    talk(kit, agent, 1000, 80)  # more on top of the rewound content, a snapshot among them
+    kit.store.agent_cache = None
+    assert kit.hash(agent) == replayed_hash(kit, agent)
+    history = kit.store.history(agent, after_version=260, limit=1)
+    assert history[0].data["content_hash"] == past
+    # `comprehensive` folds the whole history (through the reference) and agrees.
+    checked = kit.restore.state_at(agent, Point.latest(), "comprehensive")
+    assert checked.content_hash == kit.hash(agent)
+    # A checkpoint of the rewound agent, restored into a new agent by reference.
+    cp = kit.checkpoints.capture(agent)
+    fork = new_agent("cpfork")
+    result = kit.restore.restore(None, Point.of_checkpoint(cp.package_id), fork)
+    assert result.content_hash == cp.integrity_hash == kit.hash(fork)
+
+
+def test_old_whole_snapshots_and_copied_restores_stay_readable(kit: Kit) -> None:
+    keeper = kit.store.part_content
+    kit.store.part_content = None  # as a release before parts wrote them
+    try:
+        agent = new_agent("old")
+        talk(kit, agent, 0, 250)
+        fork = new_agent("oldfork")
+        kit.restore.restore(agent, Point.of_version(200), fork)
+        assert last_event_bytes(kit, fork) > 5_000  # a copy of the content
+    finally:
+        kit.store.part_content = keeper
+    kit.store.agent_cache = None
+    assert kit.hash(agent) == replayed_hash(kit, agent)
+    assert kit.hash(fork) == replayed_hash(kit, agent, 200)
+    talk(kit, fork, 0, 120)  # new snapshots of the old fork are kept as parts
+    kit.store.agent_cache = None
+    assert kit.hash(fork) == replayed_hash(kit, fork)
+
+
+def test_tenants_never_share_parts(kit: Kit) -> None:
+    agent = new_agent("same")
+    for tenant in ("t1", "t2"):
+        talk(kit, agent, 0, 200, tenant=tenant)  # the same content, in both tenants
+    one, two = stored_parts(kit, "t1"), stored_parts(kit, "t2")
+    assert one[0] > 0 and one[0] == two[0]  # each tenant stored its own
+    key = kit.store.key_for("t2", agent)
+    fork = kit.store.key_for("t2", new_agent("f"))
+    kit.restore.restore(key, Point.latest(), fork, tenant="t2")
+    assert stored_parts(kit, "t1") == one and ref_rows(kit, "t1") > 0
+    assert kit.hash(fork) == kit.hash(key)
+
+
+def test_forgetting_a_source_leaves_its_forks_whole(kit: Kit) -> None:
+    """What forget does to parts: delete the agent's own reference rows, then release what
+    they led to; the fork's rows keep its content."""
+    source = new_agent("gone")
+    talk(kit, source, 0, 330)
+    fork = new_agent("stays")
+    kit.restore.restore(source, Point.latest(), fork)
+    expected = kit.hash(fork)
+    keeper = kit.store.part_content
+    assert keeper is not None
+
+    def forget(agent: str) -> tuple[set[str], list[str]]:
+        owner = agent_owner(aggregate_id(agent))
+        roots = kit.store.packages.package_parts(LOCAL_TENANT, [owner])
+        kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE tenant = ? AND package_id = ?",
+                (LOCAL_TENANT, owner))
+        return roots, keeper.parts.release(LOCAL_TENANT, roots)
+
+    held = stored_parts(kit)[0]
+    roots, released = forget(source)
+    # Its snapshots' roots (at 100, 200, 300; the fork's is its content at 330, the fork's
+    # own) went, and down their trees what only they reached: pages as they were then.
+    assert len(roots) == 3 and len(released) > 3 and roots <= set(released)
+    assert stored_parts(kit)[0] == held - len(released)
+    kit.store.agent_cache = None
+    state = kit.store.context(fork)
+    assert state["content_hash"] == expected == independent_hash(content_of(state))
+    # The fork forgotten too: nothing of either is left.
+    forget(fork)
+    assert stored_parts(kit) == (0, 0) and ref_rows(kit) == 0
+
+
+def test_an_agent_whose_snapshot_parts_are_gone_is_folded_from_its_events(kit: Kit) -> None:
+    """Snapshots are derived data: parts lost (a bug, a person) cost speed, not the agent."""
+    agent = new_agent("lost")
+    talk(kit, agent, 0, 230)
+    expected = kit.hash(agent)
+    drop_all_parts(kit)
+    kit.store.agent_cache = None
+    assert kit.store.context(agent)["content_hash"] == expected == replayed_hash(kit, agent)
+    kit.store.record([msg(agent, "still writable")])
+    assert kit.store.context(agent)["messages"][-1]["content"] == "still writable"
+
+
+def drop_all_parts(kit: Kit) -> None:
+    if kit.settings.bodies_in_files:
+        for path in kit.store.part_content.parts.root.glob("*/*/*"):  # type: ignore[union-attr]
+            path.unlink()
+    else:
+        kit.sql(f"DELETE FROM {kit.table('parts')}")
+
+
+def test_a_tree_released_while_a_fork_relies_on_it_is_written_again(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forget's release in flight removes the source's tree just after the fork found its
+    root held: `ensure` notices, and the fork writes the whole tree again."""
+    source = new_agent("src")
+    talk(kit, source, 0, 200)  # its latest content is its snapshot's: the root is held
+    root = kit.hash(source).split(":")[1]
+    keeper = kit.store.part_content
+    assert keeper is not None
+    held = keeper.parts.held
+    released: list[bool] = []
+
+    def held_then_released(tenant: str, addresses: Any) -> set[str]:
+        found = held(tenant, addresses)
+        if list(addresses) == [root] and not released:
+            released.append(True)
+            drop_all_parts(kit)
+        return found
+
+    monkeypatch.setattr(keeper.parts, "held", held_then_released)
+    fork = new_agent("fork")
+    kit.restore.restore(source, Point.latest(), fork)
+    assert released
+    kit.store.agent_cache = None
+    assert kit.hash(fork) == replayed_hash(kit, source)
+
+
+def test_a_merge_records_a_reference_and_writes_what_it_adds(kit: Kit) -> None:
+    target, source = new_agent("into"), new_agent("from")
+    talk(kit, target, 0, 300)
+    talk(kit, source, 5000, 40)
+    parts, _ = stored_parts(kit)
+    result = kit.restore.restore(source, Point.latest(), target, merge_strategy="merge")
+    assert last_event_bytes(kit, target) < 2000  # not the 300 + 36 messages
+    # The target's pages up to its last snapshot were held: the merge wrote its tail pages,
+    # the changed memory buckets, their group nodes and the root
+    assert stored_parts(kit)[0] - parts < 15  # (7; the whole merged content has ~33)
+    kit.store.agent_cache = None
+    state = kit.store.context(target)
+    assert result.content_hash == state["content_hash"] == independent_hash(content_of(state))
+    assert len(state["messages"]) == 270 + 36

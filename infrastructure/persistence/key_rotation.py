@@ -76,8 +76,8 @@ def rotate(recorder: SQLErasure, old_key: str, new_key: str,
             if part_files is None:
                 parts = _part_rows(recorder, curs, old, new, scopes, progress)
             else:
-                parts, written, old_files = _part_files(recorder, curs, part_files, old, new,
-                                                        scopes, progress)
+                parts = _part_files(recorder, curs, part_files, old, new, scopes, progress,
+                                    written, old_files)
     except BaseException as e:
         for path in written:
             path.unlink(missing_ok=True)
@@ -180,16 +180,16 @@ def _part_rows(recorder: SQLErasure, curs: Any, old: ContextCipher, new: Context
 
 
 def _part_files(recorder: SQLErasure, curs: Any, files: PartFiles, old: ContextCipher,
-                new: ContextCipher, scopes: tuple[str, str], progress: Progress
-                ) -> tuple[int, list[Path], list[Path]]:
-    """Every referenced part file, encrypted again under the new scope's folder; returns the
-    files written (removed again if the transaction fails) and the old ones (removed after)."""
+                new: ContextCipher, scopes: tuple[str, str], progress: Progress,
+                written: list[Path], old_files: list[Path]) -> int:
+    """Every referenced part file, encrypted again under the new scope's folder; adds to
+    `written` each file written (removed again if the transaction fails) and to `old_files`
+    each one it replaces (removed after it commits)."""
     # Only their paths are asked of them.
     before = FilePartStore(files.root, scopes[0], None, None)  # type: ignore[arg-type]
     after = FilePartStore(files.root, scopes[1], None, None)  # type: ignore[arg-type]
     curs.execute(recorder.sql("SELECT DISTINCT tenant, address FROM {part_refs}"))
     refs = _rows(curs)
-    written, old_files = [], []
     for n, (tenant, address) in enumerate(refs, 1):
         source = before.path(tenant, address)
         if not source.exists():
@@ -200,6 +200,6 @@ def _part_files(recorder: SQLErasure, curs: Any, files: PartFiles, old: ContextC
         old_files.append(source)
         if n % _EVERY == 0 or n == len(refs):
             progress(f"part files: {n}/{len(refs)} encrypted with the new key")
-    return len(written), written, old_files
+    return len(written)
 
 

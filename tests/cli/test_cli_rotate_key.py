@@ -6,10 +6,12 @@ wrong current key changes nothing; the new key never comes from the command line
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 from pydantic import SecretStr
@@ -17,6 +19,7 @@ from support import make_settings
 from typer.testing import CliRunner, Result
 
 from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import (
@@ -29,6 +32,7 @@ from ctxstore.infrastructure.bootstrap import (
 from ctxstore.infrastructure.cli import common
 from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.persistence.dictionary_training import train_dictionary
+from ctxstore.infrastructure.persistence.part_files import FilePartStore, key_scope
 from ctxstore.infrastructure.settings import Settings
 
 
@@ -152,3 +156,43 @@ def test_a_wrong_current_key_changes_nothing(settings: Settings) -> None:
     same = run(env_of(settings, key, CONTEXT_NEW_ENCRYPTION_KEY=key), "rotate-key", "--yes",
                ok=False)
     assert same.exit_code != 0 and "the key the store has now" in same.output
+
+
+def test_a_failure_part_way_changes_nothing(settings: Settings) -> None:
+    """A part that does not decrypt (damaged) stops the rotation after the data keys were
+    wrapped again: that is undone, and the store reads with its current key as before (and
+    `hybrid`'s part files written under the new key are removed again)."""
+    assert settings.encryption_key is not None
+    key = settings.encryption_key.get_secret_value()
+    fill(settings)
+    # A damaged part nothing reads (so only the rotation meets it), last in its order.
+    address, junk = "ff" * 32, b"\0" * 64
+    if settings.bodies_in_files:
+        scope = key_scope(key)
+        path = FilePartStore(settings.storage_path / "parts", scope, None, None  # type: ignore[arg-type]
+                             ).path(LOCAL_TENANT, address)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(junk)
+        with psycopg.connect(settings.database_url) as conn:
+            conn.execute(f'INSERT INTO "{settings.database_schema}".ctxstore_part_refs '
+                         "VALUES (%s, 'pkg-junk', %s)", (LOCAL_TENANT, address))
+    elif settings.engine == "sqlite":
+        with sqlite3.connect(settings.sqlite_file) as conn:
+            conn.execute("INSERT INTO stored_parts VALUES (?, ?, ?, ?, 0)",
+                         (LOCAL_TENANT, key_scope(key), address, junk))
+    else:
+        with psycopg.connect(settings.database_url) as conn:
+            conn.execute(f'INSERT INTO "{settings.database_schema}".ctxstore_parts '
+                         "VALUES (%s, %s, %s, %s, 0)", (LOCAL_TENANT, key_scope(key), address,
+                                                        junk))
+    files_before = sorted(settings.storage_path.rglob("*"))
+    failed = run(env_of(settings, key, CONTEXT_NEW_ENCRYPTION_KEY=AESCipher.create_key(32)),
+                 "rotate-key", "--yes", ok=False)
+    assert failed.exit_code != 0 and "nothing was changed" in failed.output
+    assert "data keys: 1/1 wrapped" in failed.output  # it had got that far
+    after = env_of(settings, key)
+    assert json.loads(run(after, "context", "new", "--json").output)["version"] == 66
+    assert json.loads(run(after, "context", "old", "--json").output)["version"] == 13
+    if settings.bodies_in_files:  # the new key's part files were removed again
+        assert [p for p in sorted(settings.storage_path.rglob("*"))
+                if p.is_file()] == [p for p in files_before if p.is_file()]

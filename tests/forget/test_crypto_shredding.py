@@ -78,6 +78,9 @@ def test_rows_copied_before_a_forget_do_not_decrypt_after_it(
         store.record(envelopes("leaky", 12))
         store.record(envelopes("other", 3))
         services.checkpoints.capture("leaky", label="before")
+        # A fork made before: its own key, its content in the parts it shares with the source.
+        services.restore.restore("leaky", Point.of_version(12), "fork")
+        fork_hash = store.context("fork")["content_hash"]
         # The backup: the agent's event and snapshot rows and its checkpoint's row.
         backup = stored_rows(store, "leaky")
         (listed,) = store.packages.select_packages("leaky")
@@ -111,6 +114,7 @@ def test_rows_copied_before_a_forget_do_not_decrypt_after_it(
         with pytest.raises(DecryptionFailed):
             keys_of(after).cipher_for(aggregate_id("leaky")).decrypt(blob)
     assert after.context("other")["version"] == 3  # the others' keys are untouched
+    assert after.context("fork")["content_hash"] == fork_hash
 
 
 def test_a_store_written_before_data_keys_keeps_reading(settings: Settings,

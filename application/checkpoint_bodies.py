@@ -99,10 +99,12 @@ class CheckpointBodies:
             self.parts.ensure(row.tenant, encoded.parts,
                               lambda address: self.codec.encode(raws[address]))
 
-    def released(self, tenant: str, addresses: Collection[str]) -> None:
-        """After rows referring to these parts were deleted: the unreferenced ones go."""
+    def released(self, tenant: str, addresses: Collection[str]) -> list[str]:
+        """After rows referring to these parts were deleted: the unreferenced ones go (and
+        down their trees what only they reached); the addresses removed."""
         if self.parts is not None and addresses:
-            self.parts.release(tenant, addresses)
+            return self.parts.release(tenant, addresses)
+        return []
 
     def decode(self, row: PackageRow, compression_strategy: str) -> dict[str, Any]:
         """The state a stored row holds. Raises PartMissing, or any decoding error."""

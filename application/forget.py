@@ -65,8 +65,8 @@ class ForgetService:
         plan = ErasePlan(Tombstone(key, tenant, now, by), aggregate_id(key),
                          lambda event_id: digest(tenant, event_id))
         erased = self.store.erase(plan)
-        self.bodies.released(tenant, erased.parts)
-        released = len(erased.parts)  # the store keeps those a fork still refers to
+        # Those a fork (or another checkpoint) still refers to stay.
+        released = len(self.bodies.released(tenant, erased.parts))
         purged: int | None = None
         failed: str | None = None
         for purge in self.purges:

@@ -12,7 +12,8 @@ Generic over the fields of the rule, by the shape of each value of the root obje
 - a list (of group nodes): a list field, paged by index;
 - an object of lists: a field of paged lists (reasoning: one per thread);
 - an object of addresses: a field of buckets (memories), whose parts are objects merged;
-- one address: a field kept whole (the MCP state).
+- one address: a field kept whole (the MCP state);
+- an object of addresses under `channels`: named values, each kept whole.
 A content field the root object does not name is empty.
 """
 
@@ -24,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from ctxstore.domain.pages import GROUP, PAGE, PartHashes, address, bucket_of, groups, tree_of
-from ctxstore.domain.state import Content, canonical_json, empty_content
+from ctxstore.domain.state import CHANNELS, Content, canonical_json, empty_content
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
         elif all(isinstance(v, list) for v in kept.values()):
             for key, pages in kept.items():
                 paged(value[key], pages)
+        elif field == CHANNELS:
+            for name, part in kept.items():
+                values.setdefault(part, partial(_whole, value[name]))
+                tops.append(part)
         else:
             members: dict[str, list[str]] = {}
             for item_id in value:
@@ -149,6 +154,8 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch) -> tuple[Content, PartHa
             for key, nodes in value.items():
                 if isinstance(nodes, list):
                     whole[key], kept[key] = unpaged(nodes)
+                elif field == CHANNELS:
+                    whole[key], kept[key] = tops[nodes], nodes
                 else:
                     whole.update(tops[nodes])
                     kept[key] = nodes

@@ -31,6 +31,7 @@ from ctxstore.domain.payloads import (
     PAYLOADS,
     PLAIN_JSON,
     RESERVED_KEY,
+    ChannelsData,
     EventType,
     FreeJSON,
     Id,
@@ -52,7 +53,8 @@ from ctxstore.domain.payloads import (
 
 __all__ = [
     "CLOCK_SKEW", "ENVELOPE_ADAPTER", "EVENT_TYPES", "JSON", "MAX_EMBEDDING_DIMENSIONS",
-    "PAYLOADS", "PLAIN_JSON", "RESERVED_KEY", "AnyEnvelope", "Envelope", "EventType",
+    "ChannelsData", "ChannelsEnvelope", "PAYLOADS", "PLAIN_JSON", "RESERVED_KEY", "AnyEnvelope",
+    "Envelope", "EventType",
     "FieldError", "FreeJSON", "Id", "InvalidEnvelope", "McpStateData", "McpStateEnvelope",
     "MemoryForgottenData", "MemoryForgottenEnvelope", "MemoryKind", "MemoryLinkedData",
     "MemoryLinkedEnvelope", "MemoryStoredData", "MemoryStoredEnvelope", "MemoryUpdatedData",
@@ -148,6 +150,11 @@ class McpStateEnvelope(_EnvelopeBase):
     data: McpStateData
 
 
+class ChannelsEnvelope(_EnvelopeBase):
+    type: Literal["channels"]
+    data: ChannelsData
+
+
 AnyEnvelope: TypeAlias = (
     MessageEnvelope
     | ReasoningEnvelope
@@ -158,6 +165,7 @@ AnyEnvelope: TypeAlias = (
     | MemoryForgottenEnvelope
     | MemoryLinkedEnvelope
     | McpStateEnvelope
+    | ChannelsEnvelope
 )
 Envelope = Annotated[AnyEnvelope, Field(discriminator="type")]
 ENVELOPE_ADAPTER: TypeAdapter[AnyEnvelope] = TypeAdapter(Envelope)

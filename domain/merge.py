@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from ctxstore.domain.state import Content, canonical_json, content_of
+from ctxstore.domain.state import CHANNELS, Content, canonical_json, content_of
 
 
 class EqualMatch:
@@ -87,14 +87,14 @@ def merge_content(target: Content, source: Content) -> Content:
     - reasoning: threads united, a common thread gains the source's steps it lacks;
     - memories: united by memory id, the source's version winning on conflict;
     - memory links: united; tool calls: united by `call_id`, the source winning;
-    - MCP servers: united by server name, the source's state winning.
+    - MCP servers and channels: united by name, the source's value winning.
     """
     t = copy.deepcopy(content_of(target))
     s = copy.deepcopy(content_of(source))
     reasoning: dict[str, list[Any]] = dict(t["reasoning"])
     for thread_id, steps in s["reasoning"].items():
         reasoning[thread_id] = _unite_lists(reasoning.get(thread_id, []), steps)
-    return {
+    merged: Content = {
         "messages": _merge_messages(t["messages"], s["messages"]),
         "reasoning": reasoning,
         "tool_calls": _merge_tool_calls(t["tool_calls"], s["tool_calls"]),
@@ -102,3 +102,7 @@ def merge_content(target: Content, source: Content) -> Content:
         "memory_links": _unite_lists(t["memory_links"], s["memory_links"]),
         "mcp_servers": {**t["mcp_servers"], **s["mcp_servers"]},
     }
+    channels = {**t.get(CHANNELS, {}), **s.get(CHANNELS, {})}
+    if channels:
+        merged[CHANNELS] = channels
+    return merged

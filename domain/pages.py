@@ -13,12 +13,15 @@ recompute it; `PAGE`, `GROUP` and `BUCKETS` are part of the scheme and never cha
      `int.from_bytes(sha256(utf8(m))[:4], "big") % 64`. A bucket's part is the JSON object
      {memory_id: memory} of its memories. Empty buckets have no part.
    - `mcp_servers`: one part, the whole JSON object (also when empty: `{}`).
+   - `channels` (only when non-empty): one part per name, its value.
 2. **Groups.** A list of page addresses is cut into groups of `GROUP` (64) consecutive
    addresses; a group's node is the hex SHA-256 of the canonical JSON list of its addresses.
 3. **Root.** The hex SHA-256 of the canonical JSON object
    `{"memories": {"<bucket>": address}, "mcp_servers": address,
      "memory_links": [nodes], "messages": [nodes], "reasoning": {thread_id: [nodes]},
-     "tool_calls": [nodes]}`; the hash is `"sha256-tree1:" + root`.
+     "tool_calls": [nodes]}`, plus `"channels": {name: address}` only when the content has
+   channels (so every content without them keeps its hash); the hash is
+   `"sha256-tree1:" + root`.
 
 Two levels (pages, then groups) keep the root's input small for huge agents (100k messages:
 1,563 pages, 25 group nodes). The old scheme (DESIGN §2 before: `"sha256:"` + SHA-256 of the
@@ -35,7 +38,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from ctxstore.domain.state import Content, canonical_json
+from ctxstore.domain.state import CHANNELS, Content, canonical_json
 
 TREE_PREFIX = "sha256-tree1:"
 LEGACY_PREFIX = "sha256:"
@@ -46,6 +49,7 @@ BUCKETS = 64
 LIST_FIELDS: tuple[tuple[str, str], ...] = (
     ("messages", "m"), ("tool_calls", "t"), ("memory_links", "l"))
 MCP_KEY = "s"
+CHANNEL_KEY = "c|"
 # A content hash of either scheme, as a stored or imported checkpoint may carry it.
 HASH_PATTERN = r"^(sha256|sha256-tree1):[0-9a-f]{64}$"
 
@@ -164,6 +168,10 @@ class PartHashes:
             str(n): self._leaf(f"b{n}", {m: memories[m] for m in ids})
             for n, ids in sorted(self._buckets(memories).items()) if ids}
         out["mcp_servers"] = self._leaf(MCP_KEY, content["mcp_servers"])
+        channels = content.get(CHANNELS)
+        if channels:
+            out[CHANNELS] = {name: self._leaf(f"{CHANNEL_KEY}{name}", value)
+                             for name, value in channels.items()}
         return out
 
     def content_hash(self, content: Content) -> str:
@@ -184,17 +192,22 @@ class PartHashes:
         leaves.update((f"b{n}", a) for n, a in manifest.get("memories", {}).items())
         if "mcp_servers" in manifest:
             leaves[MCP_KEY] = manifest["mcp_servers"]
+        leaves.update((f"{CHANNEL_KEY}{name}", a)
+                      for name, a in manifest.get(CHANNELS, {}).items())
         return cls(leaves, seen)
 
 
 def tree_of(manifest: dict[str, Any]) -> dict[str, Any]:
     """The root object of a content (see the module's rule), from its parts' addresses."""
-    return {
+    tree = {
         "memories": manifest["memories"],
         "mcp_servers": manifest["mcp_servers"],
         "reasoning": {t: groups(pages) for t, pages in manifest["reasoning"].items()},
         **{field: groups(manifest[field]) for field, _ in LIST_FIELDS},
     }
+    if manifest.get(CHANNELS):  # only when non-empty: every hash without channels stays
+        tree[CHANNELS] = manifest[CHANNELS]
+    return tree
 
 
 def root_of(manifest: dict[str, Any]) -> str:
@@ -249,10 +262,16 @@ def _mcp(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
     parts.drop(MCP_KEY)
 
 
+def _channels(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:
+    for name in data["values"]:
+        parts.drop(f"{CHANNEL_KEY}{name}")
+
+
 TOUCH: dict[str, Callable[[PartHashes, Content, dict[str, Any]], None]] = {
     "tool_result": _tool_result,
     "memory_stored": _memory,
     "memory_updated": _memory,
     "memory_forgotten": _memory,
     "mcp_state": _mcp,
+    "channels": _channels,
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal, cast, get_args
 
-from ctxstore.domain.state import Content, empty_content
+from ctxstore.domain.state import CHANNELS, Content, empty_content
 
 Part = Literal["conversation", "memory", "mcp_state"]
 # In this order everywhere (metadata, responses): the order of the seed's flags' content.
@@ -20,6 +20,11 @@ PART_FIELDS: dict[Part, tuple[str, ...]] = {
     "memory": ("memories", "memory_links"),
     "mcp_state": ("mcp_servers",),
 }
+
+
+# The optional `channels` field (a framework's graph state beside its messages) goes with the
+# conversation.
+CHANNELS_WITH = "messages"
 
 
 def parts_of(names: Iterable[str]) -> tuple[Part, ...]:
@@ -46,11 +51,18 @@ def only_parts(content: Content, parts: Iterable[Part]) -> Content:
     kept values are `content`'s own)."""
     kept = set(fields_of(parts))
     empty = empty_content()
-    return {f: content[f] if f in kept else empty[f] for f in empty}
+    out = {f: content[f] if f in kept else empty[f] for f in empty}
+    if CHANNELS_WITH in kept and content.get(CHANNELS):
+        out[CHANNELS] = content[CHANNELS]
+    return out
 
 
 def replace_parts(target: Content, source: Content, parts: Iterable[Part]) -> Content:
     """`target`'s content fields with `source`'s in place of those of `parts` (the rest of the
     target stays); not copied."""
     taken = set(fields_of(parts))
-    return {f: source[f] if f in taken else target[f] for f in empty_content()}
+    out = {f: source[f] if f in taken else target[f] for f in empty_content()}
+    channels = (source if CHANNELS_WITH in taken else target).get(CHANNELS)
+    if channels:
+        out[CHANNELS] = channels
+    return out

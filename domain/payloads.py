@@ -25,6 +25,7 @@ EventType = Literal[
     "memory_forgotten",
     "memory_linked",
     "mcp_state",
+    "channels",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -181,6 +182,15 @@ class McpStateData(Payload):
 
 
 
+class ChannelsData(Payload):
+    """A framework's named state values other than messages (a LangGraph graph's channels), as
+    that framework encodes them; null removes a name. `source` carries the framework's own
+    record of the step (what it needs to find this point again), outside the content."""
+
+    values: Annotated[dict[StateKey, JSON], FINITE]
+    source: SourceItem | None = None
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "message": MessageData,
     "reasoning": ReasoningData,
@@ -191,4 +201,5 @@ PAYLOADS: dict[str, type[Payload]] = {
     "memory_forgotten": MemoryForgottenData,
     "memory_linked": MemoryLinkedData,
     "mcp_state": McpStateData,
+    "channels": ChannelsData,
 }

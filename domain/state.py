@@ -18,6 +18,7 @@ import orjson
 
 from ctxstore.domain.payloads import (
     PAYLOADS,
+    ChannelsData,
     McpStateData,
     MemoryForgottenData,
     MemoryLinkedData,
@@ -39,6 +40,10 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "memory_links",
     "mcp_servers",
 )
+# The seventh content field (issue 15): a framework's other state values (LangGraph channels),
+# name -> value as the framework encodes it. In the content, and so in its hash, only when
+# non-empty, so every content without it keeps its hash.
+CHANNELS = "channels"
 
 
 class EventNotApplicable(ValueError):
@@ -68,7 +73,10 @@ def canonical_json(value: Any) -> bytes:
 
 
 def content_of(state: dict[str, Any]) -> Content:
-    return {field: state[field] for field in CONTENT_FIELDS}
+    content = {field: state[field] for field in CONTENT_FIELDS}
+    if state.get(CHANNELS):
+        content[CHANNELS] = state[CHANNELS]
+    return content
 
 
 def content_hash(content: dict[str, Any]) -> str:
@@ -186,6 +194,20 @@ def _memory_linked(content: Content, data: dict[str, Any]) -> None:
 @_folds(McpStateData)
 def _mcp_state(content: Content, data: dict[str, Any]) -> None:
     content["mcp_servers"][data["server"]] = data["state"]
+
+
+@_folds(ChannelsData)
+def _channels(content: Content, data: dict[str, Any]) -> None:
+    values = content.get(CHANNELS) or {}
+    for name, value in data["values"].items():
+        if value is None:
+            values.pop(name, None)
+        else:
+            values[name] = value
+    if values:
+        content[CHANNELS] = values
+    else:
+        content.pop(CHANNELS, None)
 
 
 # Event type -> its payload's fold: one dict lookup per event (the aggregate's replay uses it).

@@ -27,6 +27,7 @@ from ctxstore.domain.agent_id import AGENT_ID_PATTERN
 from ctxstore.domain.bounds import OutOfBounds
 from ctxstore.domain.events import (
     RESERVED_KEY,
+    ChannelsData,
     McpStateData,
     MemoryLinkedData,
     MemoryStoredData,
@@ -36,11 +37,11 @@ from ctxstore.domain.events import (
     ToolResultData,
     errors_from_validation,
 )
-from ctxstore.domain.state import CONTENT_FIELDS
+from ctxstore.domain.state import CHANNELS, CONTENT_FIELDS
 
 _AGENT_ID_RE = re.compile(AGENT_ID_PATTERN)
 STATE_FIELDS = frozenset({"agent_id", "version", "as_of", "sessions", "content_hash",
-                          *CONTENT_FIELDS})
+                          CHANNELS, *CONTENT_FIELDS})
 _SESSION_FIELDS = frozenset({"session_id", "first_version", "last_version"})
 
 
@@ -95,6 +96,8 @@ def check_content(content: Mapping[str, Any]) -> None:
     for server, server_state in _keyed(content, "mcp_servers"):
         where = f"mcp_servers.{server}"
         _model(McpStateData, {"server": server, "state": server_state}, where)
+    if CHANNELS in content:
+        _model(ChannelsData, {"values": content[CHANNELS]}, CHANNELS)
 
 
 def _each_item(content: Mapping[str, Any], name: str, check: Any) -> None:

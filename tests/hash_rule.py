@@ -18,6 +18,8 @@ def legacy_independent_hash(content: dict[str, Any]) -> str:
     """DESIGN §2's hash before the tree: of the whole canonical JSON."""
     fields = {k: content[k] for k in ("messages", "reasoning", "tool_calls", "memories",
                                       "memory_links", "mcp_servers")}
+    if content.get("channels"):
+        fields["channels"] = content["channels"]
     return "sha256:" + _sha(fields)
 
 
@@ -39,4 +41,6 @@ def independent_hash(content: dict[str, Any]) -> str:
             "reasoning": {t: groups(pages(s)) for t, s in content["reasoning"].items()},
             "memories": {n: _sha(b) for n, b in buckets.items()},
             "mcp_servers": _sha(content["mcp_servers"])}
+    if content.get("channels"):  # only when non-empty
+        tree["channels"] = {name: _sha(v) for name, v in content["channels"].items()}
     return "sha256-tree1:" + _sha(tree)

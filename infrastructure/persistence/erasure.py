@@ -2,14 +2,14 @@
 
 Mixed into the store recorders. One transaction deletes every row the store keeps of the agent:
 events and snapshots, the event-id and time indexes, its catalogue entry and chain head, its
-checkpoints' package rows and their part references (the part store then releases the parts no
-other row refers to: a fork's references keep theirs), its checkpoint schedule, its operation
-log rows and its rows in the projections' tables (same file or schema); and writes its
-tombstone and the digests of its event ids, and deletes its wrapped data key (the data keys'
-table lives here too: `wrapped_keys`, `add_wrapped_keys`). A trigger on the agent catalogue
-refuses a catalogue row for a forgotten agent, so a writer (any process) whose cache still held
-the agent cannot bring it back: its commit fails, and its retry (application.store) refuses the
-events.
+checkpoints' package rows, its own part references and its checkpoints' (the part store then
+releases the parts no other row refers to: a fork's references keep theirs), its checkpoint
+schedule, its operation log rows and its rows in the projections' tables (same file or schema);
+writes its tombstone and the digests of its event ids; and deletes its wrapped data key (the
+data keys' table lives here too: `wrapped_keys`, `add_wrapped_keys`). A trigger on the agent
+catalogue refuses a catalogue row for a forgotten agent, so a writer (any process) whose cache
+still held the agent cannot bring it back: its commit fails, and its retry (application.store)
+refuses the events.
 
 The statements are written once with `?` parameters and `{role}` tables; each backend names its
 tables and runs them (`_sql`).
@@ -27,6 +27,7 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 from psycopg.sql import Literal as SQLLiteral
 
 from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
+from ctxstore.application.part_content import agent_owner
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.projections.views import VIEW_TABLES
 
@@ -42,9 +43,9 @@ POSTGRES_TOMBSTONES = "ctxstore_tombstones"
 
 _ERASE_ROWS = (
     # (what it counts, statement); {key}, {oid}, {tenant} are the agent's parameters.
-    ("part_refs", "DELETE FROM {part_refs} WHERE tenant = ? AND package_id IN "
-                  "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?)",
-     ("tenant", "key", "tenant")),
+    ("part_refs", "DELETE FROM {part_refs} WHERE tenant = ? AND (package_id = ? OR package_id IN "
+                  "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?))",
+     ("tenant", "owner", "key", "tenant")),
     ("checkpoints", "DELETE FROM {packages} WHERE agent_id = ? AND tenant = ?",
      ("key", "tenant")),
     ("events", "DELETE FROM {events} WHERE originator_id = ?", ("oid",)),
@@ -101,14 +102,17 @@ class SQLErasure(AgentEraser):
     def erase_agent(self, plan: ErasePlan) -> Erased:
         stone = plan.tombstone
         values = {"key": stone.agent_key, "tenant": stone.tenant,
-                  "oid": self._oid(plan.originator_id), "plain": plain_agent_id(stone.agent_key)}
+                  "oid": self._oid(plan.originator_id), "plain": plain_agent_id(stone.agent_key),
+                  # The roots of the agent's snapshots and restored contents (its own
+                  # reference rows; a fork's rows keep what it shares).
+                  "owner": agent_owner(plan.originator_id)}
         counts: dict[str, int] = {}
         with self._erasing() as curs:
             self._hold_views(curs)
             curs.execute(self._sql(
-                "SELECT DISTINCT address FROM {part_refs} WHERE tenant = ? AND package_id IN "
-                "(SELECT package_id FROM {packages} WHERE agent_id = ? AND tenant = ?)"),
-                (stone.tenant, stone.agent_key, stone.tenant))
+                "SELECT DISTINCT address FROM {part_refs} WHERE tenant = ? AND (package_id = ? "
+                "OR package_id IN (SELECT package_id FROM {packages} WHERE agent_id = ? "
+                "AND tenant = ?))"), (stone.tenant, values["owner"], stone.agent_key, stone.tenant))
             parts = frozenset(_first(r) for r in curs.fetchall())
             curs.execute(self._sql("SELECT event_id FROM {event_ids} "
                                    "WHERE tenant = ? AND originator_id = ?"),

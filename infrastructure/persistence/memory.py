@@ -34,6 +34,7 @@ from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
 from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.application.part_content import agent_owner
 from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT, plain_agent_id
@@ -273,8 +274,11 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
             self._chain_heads.pop(stone.agent_key, None)
             gone = [k for k, r in self._packages.items()
                     if r.agent_id == stone.agent_key and r.tenant == stone.tenant]
+            own = {r for r in self._refs if r[0] == stone.tenant and r[1] == agent_owner(oid)}
+            self._refs -= own
             parts = frozenset(a for k in gone for r in [self._packages.pop(k)]
-                              for a in (*r.parts, *((r.body_part,) if r.body_part else ())))
+                              for a in (*r.parts, *((r.body_part,) if r.body_part else ()))
+                              ) | {a for _, _, a in own}
             schedule = self._schedules.pop(stone.agent_key, None)
             self._operation_rows[:] = [
                 r for r in self._operation_rows if not (

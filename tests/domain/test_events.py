@@ -32,6 +32,7 @@ VALID: dict[str, dict[str, Any]] = {
     "memory_forgotten": {"memory_id": "m1", "reason": "stale"},
     "memory_linked": {"source_id": "m1", "target_id": "m2", "relation": "causes"},
     "mcp_state": {"server": "fs", "state": {"cwd": "/tmp", "open": []}},
+    "channels": {"values": {"counter": {"type": "json", "b64": "MQ=="}, "gone": None}},
 }
 
 REQUIRED: dict[str, list[str]] = {
@@ -44,6 +45,7 @@ REQUIRED: dict[str, list[str]] = {
     "memory_forgotten": ["memory_id"],
     "memory_linked": ["source_id", "target_id", "relation"],
     "mcp_state": ["server", "state"],
+    "channels": ["values"],
 }
 
 

@@ -24,7 +24,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def _event(kind: int, n: int) -> tuple[str, dict[str, Any]]:
     """One event of each kind by number, referring to earlier ids so results, updates and
     forgets land on earlier pages and buckets."""
-    k = kind % 9
+    k = kind % 10
     if k == 0:
         return "message", {"role": "user", "content": f"m{n}"}
     if k == 1:
@@ -43,7 +43,9 @@ def _event(kind: int, n: int) -> tuple[str, dict[str, Any]]:
     if k == 7:
         return "memory_linked", {"source_id": f"k{n % 4}", "target_id": f"k{n % 5}",
                                  "relation": "r"}
-    return "mcp_state", {"server": f"s{n % 2}", "state": {"n": n}}
+    if k == 8:
+        return "mcp_state", {"server": f"s{n % 2}", "state": {"n": n}}
+    return "channels", {"values": {f"ch{n % 3}": None if n % 4 == 0 else {"n": n}}}
 
 
 def _fold(agent: AgentContext, kinds: list[int], start: int = 0) -> Iterator[None]:
@@ -58,7 +60,7 @@ def _fold(agent: AgentContext, kinds: list[int], start: int = 0) -> Iterator[Non
 
 
 @settings(max_examples=150, deadline=None)
-@given(kinds=st.lists(st.integers(0, 8), max_size=120),
+@given(kinds=st.lists(st.integers(0, 9), max_size=120),
        every=st.integers(1, 7), restore_at=st.integers(0, 130))
 def test_the_kept_hash_is_the_hash_from_nothing(kinds: list[int], every: int,
                                                 restore_at: int) -> None:
@@ -80,11 +82,28 @@ def test_the_kept_hash_is_the_hash_from_nothing(kinds: list[int], every: int,
 def test_the_rule_is_what_a_client_computes() -> None:
     """Past a page (64), a group (64 pages) and with many buckets, at the real sizes."""
     agent = AgentContext.start("a")
-    for _ in _fold(agent, [0] * (64 * 64 + 100) + [i % 9 for i in range(900)]):
+    for _ in _fold(agent, [0] * (64 * 64 + 100) + [i % 10 for i in range(900)]):
         pass
     assert len(agent.content["messages"]) > 64 * 64
     assert agent.content_hash() == independent_hash(agent.content)
     assert legacy_hash(agent.content) == legacy_independent_hash(agent.content)
+
+
+def test_channels_count_in_the_hash_only_when_there_are_some() -> None:
+    """The seventh content field (issue 15): absent or emptied, every hash is what it was."""
+    agent = AgentContext.start("a")
+    for _ in _fold(agent, [0, 1, 2, 3, 4, 8]):
+        pass
+    before, before_legacy = agent.content_hash(), legacy_hash(agent.content)
+    agent.record(event_id="c1", type="channels", data={"values": {"x": {"t": "json"}}},
+                 timestamp=T0 + timedelta(days=1))
+    assert agent.content["channels"] == {"x": {"t": "json"}}
+    assert agent.content_hash() not in (before, tree_hash({**agent.content, "channels": {}}))
+    assert agent.content_hash() == independent_hash(agent.content)
+    agent.record(event_id="c2", type="channels", data={"values": {"x": None}},
+                 timestamp=T0 + timedelta(days=1))
+    assert "channels" not in agent.content
+    assert (agent.content_hash(), legacy_hash(agent.content)) == (before, before_legacy)
 
 
 def rehashed(agent: AgentContext) -> set[str]:

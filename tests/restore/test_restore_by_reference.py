@@ -15,6 +15,7 @@ import pytest
 from hash_rule import independent_hash
 from restore_support import Kit, env, msg, new_agent
 
+from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.part_content import agent_owner
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
@@ -188,29 +189,27 @@ def test_tenants_never_share_parts(kit: Kit) -> None:
 
 
 def test_forgetting_a_source_leaves_its_forks_whole(kit: Kit) -> None:
-    """What forget does to parts: delete the agent's own reference rows, then release what
-    they led to; the fork's rows keep its content."""
+    """`forget` (the command, as every door runs it) deletes the agent's own reference rows
+    and releases what they led to; the fork's rows keep its content."""
     source = new_agent("gone")
     talk(kit, source, 0, 330)
     fork = new_agent("stays")
     kit.restore.restore(source, Point.latest(), fork)
     expected = kit.hash(fork)
-    keeper = kit.store.part_content
-    assert keeper is not None
+    roots = kit.store.packages.package_parts(LOCAL_TENANT, [agent_owner(aggregate_id(source))])
 
-    def forget(agent: str) -> tuple[set[str], list[str]]:
-        owner = agent_owner(aggregate_id(agent))
-        roots = kit.store.packages.package_parts(LOCAL_TENANT, [owner])
-        kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE tenant = ? AND package_id = ?",
-                (LOCAL_TENANT, owner))
-        return roots, keeper.parts.release(LOCAL_TENANT, roots)
+    def forget(agent: str) -> int:
+        result = kit.services.commands.forget(LOCAL, Forget(agent_id=agent, by="test"))
+        return int(result.parts_released)
 
     held = stored_parts(kit)[0]
-    roots, released = forget(source)
+    released = forget(source)
     # Its snapshots' roots (at 100, 200, 300; the fork's is its content at 330, the fork's
     # own) went, and down their trees what only they reached: pages as they were then.
-    assert len(roots) == 3 and len(released) > 3 and roots <= set(released)
-    assert stored_parts(kit)[0] == held - len(released)
+    assert len(roots) == 3 and released > 3
+    assert stored_parts(kit)[0] == held - released
+    assert not kit.store.packages.package_parts(LOCAL_TENANT,
+                                                [agent_owner(aggregate_id(source))])
     kit.store.agent_cache = None
     state = kit.store.context(fork)
     assert state["content_hash"] == expected == independent_hash(content_of(state))

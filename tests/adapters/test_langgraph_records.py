@@ -1,0 +1,80 @@
+"""How `CtxstoreSaver` encodes channel values: plain JSON as itself, messages in LangChain's
+dict form, everything else by LangGraph's serializer; each reads back equal, never as pickle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from ctxstore.infrastructure.adapters.langgraph_records import decode, encode
+
+SERDE = JsonPlusSerializer()
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 3, -2.5, "héllo", [1, "a", None], {"k": {"n": [1, 2]}}, 2**63 - 1,
+])
+def test_plain_json_is_kept_as_itself(value: Any) -> None:
+    encoded = encode(SERDE, value)
+    assert encoded == {"j": value}
+    assert decode(SERDE, encoded) == value
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("value", [
+    (1, 2), {1, 2}, b"\x00\xff", float("inf"), datetime(2026, 1, 2, tzinfo=UTC),
+    {"_type_": "x", "_data_": 1}, {3: "int key"}, "lone \ud800 surrogate", _nested(60),
+])
+def test_anything_else_reads_back_as_langgraphs_serializer_gives_it(value: Any) -> None:
+    """Exactly what LangGraph's own savers give back (msgpack makes a tuple a list)."""
+    encoded = encode(SERDE, value)
+    assert "j" not in encoded
+    assert decode(SERDE, encoded) == SERDE.loads_typed(SERDE.dumps_typed(value))
+
+
+def test_messages_are_kept_in_langchain_form() -> None:
+    messages = [HumanMessage("hi", id="1"),
+                AIMessage("", id="2", tool_calls=[{"id": "c", "name": "t", "args": {}}])]
+    encoded = encode(SERDE, messages)
+    assert "lc" in encoded and encoded["lc"][0] == {"type": "human", "data": {
+        "content": "hi", "type": "human", "id": "1"}}
+    assert decode(SERDE, encoded) == messages
+
+
+def test_no_pickle() -> None:
+    class Odd:
+        pass
+
+    with pytest.raises(Exception) as refused:
+        encode(JsonPlusSerializer(pickle_fallback=True), Odd())
+    assert "pickle" in str(refused.value)
+    with pytest.raises(Exception):  # noqa: B017 - whatever msgpack raises, nothing is kept
+        encode(SERDE, Odd())
+
+
+def test_a_tool_call_the_store_cannot_take_stays_in_its_message() -> None:
+    from ctxstore.infrastructure.adapters.langgraph_records import (
+        message_events,
+        message_item,
+        message_of,
+    )
+
+    message = AIMessage("", id="m", tool_calls=[
+        {"id": "ok", "name": "t", "args": {"n": 1}},
+        {"id": "nan", "name": "t", "args": {"n": float("nan")}}])
+    events = message_events(message_item(SERDE, "messages", message), message, 0)
+    assert [(kind, data.get("call_id")) for kind, data in events] == [
+        ("message", None), ("tool_call", "ok")]
+    item = events[0][1]["source"]["item"]
+    assert "encoded" in item  # not plain JSON: kept by LangGraph's serializer
+    assert [c["id"] for c in message_of(SERDE, item).tool_calls] == ["ok", "nan"]

@@ -71,7 +71,7 @@ def stored_rows(store: ContextStore, agent: str) -> list[StoredEvent]:
 
 
 def test_rows_copied_before_a_forget_do_not_decrypt_after_it(
-        settings: Settings, store_key: ContextCipher) -> None:
+        settings: Settings, store_key: ContextCipher, request: pytest.FixtureRequest) -> None:
     services = bootstrap(settings)
     try:
         store = services.store
@@ -107,6 +107,7 @@ def test_rows_copied_before_a_forget_do_not_decrypt_after_it(
     assert settings.engine != "sqlite" or wrapped not in files(settings)
     # A fresh process with the store key only: the copied rows, put back, do not decrypt.
     after = build_store(settings)
+    request.addfinalizer(after.close)
     for row in backup:
         with pytest.raises(ContextStoreError, match="CONTEXT_ENCRYPTION_KEY is not the key"):
             after.mapper.to_domain_event(row)
@@ -117,17 +118,19 @@ def test_rows_copied_before_a_forget_do_not_decrypt_after_it(
     assert after.context("fork")["content_hash"] == fork_hash
 
 
-def test_a_store_written_before_data_keys_keeps_reading(settings: Settings,
-                                                         store_key: ContextCipher) -> None:
+def test_a_store_written_before_data_keys_keeps_reading(
+        settings: Settings, store_key: ContextCipher, request: pytest.FixtureRequest) -> None:
     # A store as the release before wrote it: events under the store key, no key rows.
     store_schema(settings).prepare()
     before = ContextStore(env=eventsourcing_env(settings),
                           compressor=build_compressor(settings), snapshot_interval=5)
     before.record(envelopes("old", 7))
     old_rows = stored_rows(before, "old")
+    before.close()
     store_key.decrypt(old_rows[0].state)  # the store key opens them
 
     store = build_store(settings)
+    request.addfinalizer(store.close)
     assert store.context("old")["version"] == 7
     store.record(envelopes("old", 2) + envelopes("new", 2))
     assert store.context("old")["version"] == 9
@@ -139,11 +142,14 @@ def test_a_store_written_before_data_keys_keeps_reading(settings: Settings,
     assert store.recorder.wrapped_keys([aggregate_id("new")])  # type: ignore[attr-defined]
     with pytest.raises(DecryptionFailed):
         store_key.decrypt(stored_rows(store, "new")[0].state)
-    assert build_store(settings).context("new")["version"] == 2
+    again = build_store(settings)
+    request.addfinalizer(again.close)
+    assert again.context("new")["version"] == 2
 
 
-def test_the_key_cache_is_bounded(settings: Settings) -> None:
+def test_the_key_cache_is_bounded(settings: Settings, request: pytest.FixtureRequest) -> None:
     store = build_store(settings)
+    request.addfinalizer(store.close)
     keys = keys_of(store)
     keys.cached = 3
     store.record([e for i in range(6) for e in envelopes(f"a{i}", 1)])

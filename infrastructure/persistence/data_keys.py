@@ -34,9 +34,10 @@ class DataKeyTable(Protocol):
 
     def wrapped_keys(self, originator_ids: Collection[UUID]) -> dict[UUID, bytes]: ...
 
-    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> None:
-        """Insert keys for agents that have none (a key already there stays: the first
-        writer's wins, and the caller reads the winners back)."""
+    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> set[UUID]:
+        """Insert keys for agents that have none, in one transaction; the agents whose key
+        was inserted (a key already there stays: the first writer's wins, and the caller
+        reads it back)."""
 
 
 class KeyRing:
@@ -59,10 +60,14 @@ class KeyRing:
         if fresh:
             # Never written (no catalogue row), so no key yet, unless another writer is
             # making its first write too: the first key stays, and the read below gets it.
-            self.table.add_wrapped_keys({
-                i: self.store_cipher.wrap(os.urandom(DATA_KEY_BYTES), i.bytes) for i in fresh})
-        if fresh or older:
-            found = self._load([*fresh, *older])
+            made = {i: os.urandom(DATA_KEY_BYTES) for i in fresh}
+            inserted = self.table.add_wrapped_keys(
+                {i: self.store_cipher.wrap(k, i.bytes) for i, k in made.items()})
+            for i in inserted:  # one statement in the common case: nothing to read back
+                self._keep(i, ContextCipher.of_key(made[i]))
+            older += [i for i in fresh if i not in inserted]
+        if older:
+            found = self._load(older)
             for i in older:
                 if i not in found:
                     self._keep(i, None)

@@ -183,11 +183,19 @@ class SQLErasure(AgentEraser):
                     found[by_oid[self._oid(UUID(str(r[0])))]] = bytes(r[1])
         return found
 
-    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> None:
+    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> set[UUID]:
+        inserted: set[UUID] = set()
+        rows = [(self._oid(i), w) for i, w in wrapped.items()]
         with self.datastore.transaction(commit=True) as curs:
-            curs.executemany(self._sql("INSERT INTO {data_keys} (originator_id, wrapped) "
-                                       "VALUES (?, ?) ON CONFLICT DO NOTHING"),
-                             [(self._oid(i), w) for i, w in wrapped.items()])
+            for i in range(0, len(rows), _CHUNK // 2):
+                chunk = rows[i:i + _CHUNK // 2]
+                values = ",".join(["(?, ?)"] * len(chunk))
+                curs.execute(self._sql("INSERT INTO {data_keys} (originator_id, wrapped) "
+                                       f"VALUES {values} ON CONFLICT DO NOTHING "
+                                       "RETURNING originator_id"),
+                             [v for row in chunk for v in row])
+                inserted.update(UUID(str(_first(r))) for r in curs.fetchall())
+        return inserted
 
     def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
         found: dict[str, Tombstone] = {}

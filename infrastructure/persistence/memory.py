@@ -293,10 +293,12 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         with self._database_lock:
             return {i: self._data_keys[i] for i in originator_ids if i in self._data_keys}
 
-    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> None:
+    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> set[UUID]:
         with self._database_lock:
-            for i, w in wrapped.items():
-                self._data_keys.setdefault(i, w)
+            inserted = {i for i in wrapped if i not in self._data_keys}
+            for i in inserted:
+                self._data_keys[i] = wrapped[i]
+        return inserted
 
     def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
         with self._database_lock:

@@ -20,10 +20,12 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from ctxstore.application.package_port import PackageCodec, PackageRow
 from ctxstore.application.part_port import PartMissing, PartStore, part_address
 from ctxstore.application.semantic_parts import join_state, skeleton_addresses, split_state
+from ctxstore.domain.agent_id import aggregate_id
 
 STRATEGIES = ("semantic", "basic", "advanced")
 
@@ -61,17 +63,22 @@ class CheckpointBodies:
         """The checkpoint's `compression_strategy`: the strategy, then the codec."""
         return f"{self.strategy}/{self.codec.strategy}"
 
-    def encode(self, tenant: str, raw: bytes, state: dict[str, Any]) -> EncodedBody:
-        """Encode a state (its canonical JSON `raw`); pieces and a body part are in the part
-        store when this returns, before the row that refers to them commits."""
+    def encode(self, tenant: str, raw: bytes, state: dict[str, Any],
+               owner: UUID | None = None) -> EncodedBody:
+        """Encode a state (its canonical JSON `raw`) of the agent `owner` (its aggregate id: a
+        body kept in its row is under the agent's data key; parts, which forks share, are
+        under the store's); pieces and a body part are in the part store when this returns,
+        before the row that refers to them commits."""
+        body_owner = None if self.bodies_in_parts else owner
         if self.strategy != "semantic":
-            return self._keep(tenant, raw, self.codec.encode(raw), (), 0, {})
+            return self._keep(tenant, raw, self.codec.encode(raw, body_owner), (), 0, {})
         assert self.parts is not None
         split = split_state(state)
         held = self.parts.held(tenant, split.pieces)
         new = {a: self.codec.encode(r) for a, r in split.pieces.items() if a not in held}
         self.parts.put_many(tenant, new)
-        return self._keep(tenant, split.skeleton, self.codec.encode(split.skeleton),
+        return self._keep(tenant, split.skeleton,
+                          self.codec.encode(split.skeleton, body_owner),
                           tuple(split.pieces), sum(map(len, new.values())), split.pieces)
 
     def _keep(self, tenant: str, raw: bytes, body: bytes, pieces: tuple[str, ...],
@@ -102,10 +109,11 @@ class CheckpointBodies:
     def decode(self, row: PackageRow, compression_strategy: str) -> dict[str, Any]:
         """The state a stored row holds. Raises PartMissing, or any decoding error."""
         body = self._stored(row)
+        owner = aggregate_id(row.agent_id) if row.body_part is None else None
         if not is_semantic(compression_strategy):
-            state: dict[str, Any] = json.loads(self.codec.decode(body))
+            state: dict[str, Any] = json.loads(self.codec.decode(body, owner))
             return state
-        skeleton = self.codec.decode(body)
+        skeleton = self.codec.decode(body, owner)
         assert self.parts is not None
         stored = self.parts.get_many(row.tenant, skeleton_addresses(skeleton))
         return join_state(skeleton, self._piece_reader(stored))

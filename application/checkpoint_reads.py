@@ -16,7 +16,7 @@ from ctxstore.application.checkpoint_bodies import CheckpointBodies
 from ctxstore.application.checkpoint_model import Checkpoint, check_integrity
 from ctxstore.application.errors import CheckpointNotFound, CorruptedCheckpoint
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
-from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.state_check import InvalidState, check_state
 
 
@@ -115,7 +115,8 @@ class CheckpointReads:
 
     def _metadata(self, row: PackageRow) -> Checkpoint:
         try:
-            checkpoint = Checkpoint.from_dict(json.loads(self.codec.decode(row.meta)))
+            checkpoint = Checkpoint.from_dict(json.loads(
+                self.codec.decode(row.meta, aggregate_id(row.agent_id))))
         except Exception as e:  # noqa: BLE001
             raise CorruptedCheckpoint(
                 f"checkpoint {row.package_id!r} metadata cannot be read ({type(e).__name__})"

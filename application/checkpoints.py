@@ -59,7 +59,12 @@ from ctxstore.application.package_port import PackageCodec, PackageRecorder, Pac
 from ctxstore.application.part_port import PartStore
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
-from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_key, plain_agent_id
+from ctxstore.domain.agent_id import (
+    LOCAL_TENANT,
+    aggregate_id,
+    check_agent_key,
+    plain_agent_id,
+)
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_text
 from ctxstore.domain.clock import to_us
@@ -201,7 +206,7 @@ class CheckpointService(CheckpointPruning):
         raw = canonical_json(state)
         self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
         tenant = self.store.owner(agent.agent_id) or LOCAL_TENANT
-        encoded = self.bodies.encode(tenant, raw, state)
+        encoded = self.bodies.encode(tenant, raw, state, agent.id)
         now = agent.next_timestamp(datetime.now(UTC))
         checkpoint = Checkpoint(
             package_id=new_package_id(),
@@ -237,7 +242,7 @@ class CheckpointService(CheckpointPruning):
             version=checkpoint.version,
             event_version=checkpoint.event_version,
             created_us=to_us(now),
-            meta=self.codec.encode(canonical_json(checkpoint.to_dict())),
+            meta=self.codec.encode(canonical_json(checkpoint.to_dict()), agent.id),
             tenant=tenant,
             **encoded.for_row(),
         )
@@ -294,7 +299,9 @@ class CheckpointService(CheckpointPruning):
                        tenant: str = LOCAL_TENANT) -> Checkpoint:
         """Keep a verified package from another store as this tenant's (application.packages);
         `checkpoint.agent_id` is already the agent's key in this tenant's namespace."""
-        encoded = self.bodies.encode(tenant, raw_state, json.loads(raw_state))
+        self.store.prepare_data_key(checkpoint.agent_id)
+        encoded = self.bodies.encode(tenant, raw_state, json.loads(raw_state),
+                                     aggregate_id(checkpoint.agent_id))
         imported = Checkpoint(**{
             **asdict(checkpoint),
             **self._ratio_facts(len(raw_state), encoded.stored_bytes),
@@ -308,7 +315,8 @@ class CheckpointService(CheckpointPruning):
             version=imported.version,
             event_version=None,
             created_us=to_us(imported.created_at),
-            meta=self.codec.encode(canonical_json(imported.to_dict())),
+            meta=self.codec.encode(canonical_json(imported.to_dict()),
+                                   aggregate_id(imported.agent_id)),
             tenant=tenant,
             **encoded.for_row(),
         )

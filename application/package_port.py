@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 from eventsourcing.persistence import Cipher
 
@@ -98,6 +99,8 @@ class PackageCodec(Protocol):
     def strategy(self) -> str:
         """How bodies are compressed, e.g. `zstd-3+dict-1234` (shown in the metadata)."""
 
-    def encode(self, raw: bytes) -> bytes: ...
+    def encode(self, raw: bytes, owner: UUID | None = None) -> bytes:
+        """`owner`: the aggregate id of the agent whose own data this is (encrypted under
+        its data key, application.data_key_port); None: the store's (parts shared by forks)."""
 
-    def decode(self, data: bytes) -> bytes: ...
+    def decode(self, data: bytes, owner: UUID | None = None) -> bytes: ...

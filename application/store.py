@@ -24,6 +24,7 @@ from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.chained_batch import ChainedBatch
+from ctxstore.application.data_key_port import DataKeys
 from ctxstore.application.forget_port import (
     AgentEraser,
     Erased,
@@ -110,6 +111,8 @@ class ContextStore(StoreReads):
         # Forgotten agents' event ids are kept as digests under the integrity key.
         self.event_id_digest = EventIdDigest(self.chain.key)
         self._writer: EventWriter = cast(EventWriter, recorder)
+        # Per-agent data keys when the store encrypts (set by the composition root).
+        self.data_keys: DataKeys | None = None
 
     def use_parts(self, parts: PartStore) -> PartContent:
         """Keep snapshots' and restores' contents as parts of `parts` from now on (the store's
@@ -124,14 +127,16 @@ class ContextStore(StoreReads):
         mapper.resolver = self.part_content.resolved
         return self.part_content
 
+    # Parts are shared by forks within a tenant: under the store key, never an agent's data
+    # key (application.data_key_port), which a forget of the source would shred.
     def _encode_part(self, raw: bytes) -> bytes:
-        mapper = self.mapper
+        mapper, cipher = self.mapper, self.cipher
         data = mapper.compressor.compress(raw) if mapper.compressor else raw
-        return mapper.cipher.encrypt(data) if mapper.cipher else data
+        return cipher.encrypt(data) if cipher else data
 
     def _decode_part(self, stored: bytes) -> bytes:
-        mapper = self.mapper
-        data = mapper.cipher.decrypt(stored) if mapper.cipher else stored
+        mapper, cipher = self.mapper, self.cipher
+        data = cipher.decrypt(stored) if cipher else stored
         return mapper.compressor.decompress(data) if mapper.compressor else data
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -178,7 +183,18 @@ class ContextStore(StoreReads):
             finally:
                 self._forget_owners([key])
                 self._evict(plan.originator_id)
+                if self.data_keys is not None:
+                    self.data_keys.forget(plan.originator_id)
                 self._chain_heads.pop(plan.originator_id, None)
+
+    def prepare_data_key(self, key: str) -> None:
+        """Before the store writes rows of an agent other than its events (an imported
+        checkpoint, maybe before the agent's first event): its data key, made now if the agent
+        is new, so those rows are under the key its later rows will be."""
+        if self.data_keys is not None:
+            oid = aggregate_id(key)
+            written = self._owner(key) is not None
+            self.data_keys.prepare(new=[] if written else [oid], existing=[oid] if written else [])
 
     def reclaim(self) -> None:
         """Make the database give up the bytes erasures freed (AgentEraser.reclaim)."""
@@ -276,6 +292,12 @@ class ContextStore(StoreReads):
             self._forget_owners(keys.values())
         tenants = self._owners_of(set(keys.values()))  # one query, not one each
         forgotten = self._forgotten(envelopes, keys, tenants, tenant)
+        if self.data_keys is not None:
+            written = {keys[e.agent_id] for e in envelopes
+                       if e.event_id not in known and e.event_id not in forgotten}
+            self.data_keys.prepare(
+                new=[aggregate_id(k) for k in written if tenants[k] is None],
+                existing=[aggregate_id(k) for k in written if tenants[k] == tenant])
         # Read back, together, the existing agents of this tenant that get a new event.
         loaded = self._load_for_write(list({keys[e.agent_id] for e in envelopes
                                             if e.event_id not in known
@@ -335,7 +357,11 @@ class ContextStore(StoreReads):
         """
         with self._write_lock:
             try:
-                owner = self._owner(agent.agent_id) or tenant
+                known_owner = self._owner(agent.agent_id)
+                owner = known_owner or tenant
+                if self.data_keys is not None:
+                    self.data_keys.prepare(new=[agent.id] if known_owner is None else [],
+                                           existing=[agent.id] if known_owner else [])
                 chained = self._chained_batch({agent.agent_id: owner})
                 snapshots = []
                 if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):

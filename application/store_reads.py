@@ -342,7 +342,19 @@ class StoreReads(Application[UUID]):
 
     @property
     def cipher(self) -> Cipher | None:
-        return self.mapper.cipher
+        """The store key's cipher (exports, dictionaries); an agent's own rows may be under
+        its data key (application.data_key_port): decrypt those with `decrypt_state`."""
+        return cast(Cipher | None, getattr(self.mapper, "store_cipher", self.mapper.cipher))
+
+    def decrypt_state(self, stored: StoredEvent) -> bytes:
+        """A stored event's state decrypted (still compressed), whichever key it is under."""
+        keys = getattr(self.mapper, "keys", None)
+        if keys is not None:
+            oid = stored.originator_id
+            return cast(bytes, keys.cipher_for(oid if isinstance(oid, UUID) else UUID(oid))
+                        .decrypt(stored.state))
+        cipher = self.mapper.cipher
+        return cipher.decrypt(stored.state) if cipher is not None else stored.state
 
     def wrap_compressor(self, wrap: Callable[[Compressor], Compressor]) -> None:
         """Put `wrap(compressor)` in the compressor's place (e.g. to count bytes)."""

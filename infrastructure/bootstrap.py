@@ -35,6 +35,7 @@ from ctxstore.infrastructure.messaging.subjects import Subjects
 from ctxstore.infrastructure.persistence.body_codec import BodyCodec
 from ctxstore.infrastructure.persistence.cipher import ContextCipher
 from ctxstore.infrastructure.persistence.ctxpkg_codec import CtxpkgCodec
+from ctxstore.infrastructure.persistence.data_keys import DataKeyTable, KeyRing
 from ctxstore.infrastructure.persistence.dictionaries import (
     EncryptedDictionaryCatalog,
     PostgresDictionaryCatalog,
@@ -42,6 +43,7 @@ from ctxstore.infrastructure.persistence.dictionaries import (
     chosen_dictionary,
 )
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.persistence.mapper import ContextMapper
 from ctxstore.infrastructure.persistence.memory import (
     MemoryDictionaryCatalog,
     MemoryPartStore,
@@ -171,9 +173,20 @@ def _build_store(settings: Settings, env: dict[str, str],
                          cache_bytes=settings.aggregate_cache_bytes,
                          cache_agents=settings.aggregate_cache_size,
                          chain=EventChain(settings.integrity_key_bytes))
+    use_data_keys(store)
     # Snapshots and restores keep their contents as parts of the store's part store.
     store.use_parts(build_parts(settings, store))
     return store
+
+
+def use_data_keys(store: ContextStore) -> None:
+    """When the store encrypts: each agent's rows under its own data key, wrapped by the
+    store key (persistence.data_keys), so that forgetting it is deleting its key."""
+    mapper = store.mapper
+    if isinstance(mapper, ContextMapper) and isinstance(mapper.cipher, ContextCipher):
+        keys = KeyRing(mapper.cipher, cast(DataKeyTable, store.recorder))
+        mapper.use_data_keys(keys)
+        store.data_keys = keys
 
 
 def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
@@ -247,7 +260,7 @@ def build_checkpoint_codec(settings: Settings, catalog: DictionaryCatalog,
         compressor.activate(None)
     else:
         compressor.long_distance = True
-    return BodyCodec(compressor, store.cipher)
+    return BodyCodec(compressor, store.cipher, getattr(store.mapper, "keys", None))
 
 
 def build_views(settings: Settings) -> ContextViews:

@@ -15,6 +15,7 @@ from ctxstore.infrastructure.cli import (
     forget_commands,
     http,
     importing,
+    key_commands,
     messaging,
     schema_commands,
     search_commands,
@@ -58,6 +59,7 @@ auto_checkpoint_commands.register(app)
 agent_file_commands.register(app)
 verify_commands.register(app)
 forget_commands.register(app)
+key_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

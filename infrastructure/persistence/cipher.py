@@ -10,6 +10,8 @@ from __future__ import annotations
 import binascii
 from base64 import b64decode
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
@@ -39,6 +41,29 @@ class ContextCipher(AESCipher):
         if not key:
             raise ValueError("CONTEXT_ENCRYPTION_KEY is empty")
         self.key = check_key(key)
+
+    @classmethod
+    def of_key(cls, key: str | bytes) -> ContextCipher:
+        """The cipher of a CONTEXT_ENCRYPTION_KEY (base64 text) or of raw key bytes (an
+        agent's data key, persistence.data_keys)."""
+        cipher = cls.__new__(cls)
+        cipher.key = check_key(key) if isinstance(key, str) else key
+        return cipher
+
+    def wrap(self, data_key: bytes, owner: bytes) -> bytes:
+        """A data key encrypted under this (store) key, bound to its owner: a wrapped key
+        moved to another agent's row does not unwrap there."""
+        nonce = AESCipher.random_bytes(12)
+        return nonce + AESGCM(self.key).encrypt(nonce, data_key, owner)
+
+    def unwrap(self, wrapped: bytes, owner: bytes) -> bytes:
+        try:
+            return AESGCM(self.key).decrypt(wrapped[:12], wrapped[12:], owner)
+        except InvalidTag:
+            raise DecryptionFailed(
+                "cannot unwrap an agent's data key: CONTEXT_ENCRYPTION_KEY is not the key it "
+                "was wrapped with (after `ctxstore rotate-key`, the new key is)"
+            ) from None
 
     def decrypt(self, ciphertext: bytes) -> bytes:
         try:

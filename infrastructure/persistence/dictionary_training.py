@@ -46,8 +46,7 @@ def payload(store: ContextStore, stored: StoredEvent) -> bytes:
 
 def frame_of(store: ContextStore, stored: StoredEvent) -> bytes:
     """The compressed frame of a stored event (decrypted when the store encrypts)."""
-    cipher = store.cipher
-    return cipher.decrypt(stored.state) if cipher is not None else stored.state
+    return store.decrypt_state(stored)
 
 
 @dataclass(frozen=True)

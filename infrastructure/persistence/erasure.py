@@ -5,10 +5,11 @@ events and snapshots, the event-id and time indexes, its catalogue entry and cha
 checkpoints' package rows, its own part references and its checkpoints' (the part store then
 releases the parts no other row refers to: a fork's references keep theirs), its checkpoint
 schedule, its operation log rows and its rows in the projections' tables (same file or schema);
-and writes its tombstone and the digests of its event ids. A trigger on the agent catalogue
-refuses a catalogue row for a forgotten agent, so a writer (any process) whose cache still held
-the agent cannot bring it back: its commit fails, and its retry (application.store) refuses the
-events.
+writes its tombstone and the digests of its event ids; and deletes its wrapped data key (the
+data keys' table lives here too: `wrapped_keys`, `add_wrapped_keys`). A trigger on the agent
+catalogue refuses a catalogue row for a forgotten agent, so a writer (any process) whose cache
+still held the agent cannot bring it back: its commit fails, and its retry (application.store)
+refuses the events.
 
 The statements are written once with `?` parameters and `{role}` tables; each backend names its
 tables and runs them (`_sql`).
@@ -17,8 +18,8 @@ tables and runs them (`_sql`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 from uuid import UUID
 
@@ -36,6 +37,7 @@ _CHUNK = 500  # SQLite's bound-parameter limit
 #: the tombstones are the store's, which the views read (see `forgotten_in`).
 SQLITE_VIEWS_PREFIX = "projection"
 POSTGRES_VIEWS_PREFIX = "ctxstore_projections"
+DATA_KEYS = "data_keys"  # `<prefix>_data_keys`: each agent's wrapped data key
 SQLITE_TOMBSTONES = "stored_tombstones"
 POSTGRES_TOMBSTONES = "ctxstore_tombstones"
 
@@ -51,6 +53,9 @@ _ERASE_ROWS = (
     ("versions", "DELETE FROM {versions} WHERE originator_id = ?", ("oid",)),
     ("agents", "DELETE FROM {agents} WHERE agent_id = ?", ("key",)),
     ("schedules", "DELETE FROM {schedules} WHERE agent_id = ?", ("key",)),
+    # Crypto-shredding: without its data key, copies of the agent's rows elsewhere (WAL
+    # archives, backups of the event tables) no longer decrypt (persistence.data_keys).
+    ("data_keys", "DELETE FROM {data_keys} WHERE originator_id = ?", ("oid",)),
     ("operations", "DELETE FROM {operations} WHERE tenant = ? AND agent_id IN (?, ?)",
      ("tenant", "key", "plain")),
 )
@@ -136,6 +141,62 @@ class SQLErasure(AgentEraser):
                       checkpoints=counts["checkpoints"], event_ids=counts["event_ids"],
                       view_rows=views, schedules=counts["schedules"], parts=parts)
 
+    # For other rewrites of the store's rows (persistence.key_rotation) ------------------------
+    def rewriting(self) -> AbstractContextManager[Any]:
+        """A cursor in one write transaction whose overwritten bytes do not linger (SQLite's
+        secure_delete), as the erasure's."""
+        return self._erasing()
+
+    def sql(self, template: str, marks: int = 0, **extra: str | Composable) -> Any:
+        """A statement with `?` parameters and `{role}` tables (see `_tables`), in this
+        backend's dialect."""
+        return self._sql(template, marks, **extra)
+
+    def stored_id(self, originator_id: UUID) -> Any:
+        """An aggregate id as the events table stores it."""
+        return self._oid(originator_id)
+
+    def table(self, name: str) -> str | Composable:
+        """A table of the store's own, by name (schema-qualified on PostgreSQL)."""
+        raise NotImplementedError
+
+    def exists(self, curs: Any, name: str) -> bool:
+        raise NotImplementedError
+
+    def has_views(self) -> bool:
+        """Whether the projections' tables are in this store."""
+        with self.datastore.transaction(commit=False) as curs:
+            return bool(self._view_tables(curs))
+
+    # Data keys (persistence.data_keys.DataKeyTable) -------------------------------------------
+    def wrapped_keys(self, originator_ids: Collection[UUID]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        by_oid = {self._oid(i): i for i in originator_ids}
+        wanted = list(by_oid)
+        with self.datastore.transaction(commit=False) as curs:
+            for i in range(0, len(wanted), _CHUNK):
+                chunk = wanted[i:i + _CHUNK]
+                curs.execute(self._sql("SELECT originator_id, wrapped FROM {data_keys} "
+                                       "WHERE originator_id IN ({marks})", len(chunk)), chunk)
+                for row in curs.fetchall():
+                    r = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+                    found[by_oid[self._oid(UUID(str(r[0])))]] = bytes(r[1])
+        return found
+
+    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> set[UUID]:
+        inserted: set[UUID] = set()
+        rows = [(self._oid(i), w) for i, w in wrapped.items()]
+        with self.datastore.transaction(commit=True) as curs:
+            for i in range(0, len(rows), _CHUNK // 2):
+                chunk = rows[i:i + _CHUNK // 2]
+                values = ",".join(["(?, ?)"] * len(chunk))
+                curs.execute(self._sql("INSERT INTO {data_keys} (originator_id, wrapped) "
+                                       f"VALUES {values} ON CONFLICT DO NOTHING "
+                                       "RETURNING originator_id"),
+                             [v for row in chunk for v in row])
+                inserted.update(UUID(str(_first(r))) for r in curs.fetchall())
+        return inserted
+
     def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
         found: dict[str, Tombstone] = {}
         keys = sorted(set(agent_keys))
@@ -168,6 +229,17 @@ def _rowcount(curs: Any) -> int:
     return max(int(count), 0)
 
 
+def data_keys_sqlite(table: str) -> str:
+    """The data keys' table (also made by migration 5 in a store from before)."""
+    return (f"CREATE TABLE IF NOT EXISTS {table} (originator_id TEXT PRIMARY KEY, "
+            "wrapped BLOB NOT NULL)")
+
+
+def data_keys_postgres(table: Composable, id_type: str) -> Composed:
+    return SQL("CREATE TABLE IF NOT EXISTS {} (originator_id {} PRIMARY KEY, "
+               "wrapped bytea NOT NULL)").format(table, SQL(id_type))  # type: ignore[arg-type]
+
+
 def _first(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
@@ -183,11 +255,14 @@ class SQLiteErasure(SQLErasure):
     dialect: Literal["sqlite", "postgres"] = "sqlite"
     tombstones_table: str
     forgotten_ids_table: str
+    data_keys_table: str
 
     def erasure_table_statements(self, prefix: str, agents_table: str) -> list[str]:
         self.tombstones_table = t = f"{prefix}_tombstones"
         self.forgotten_ids_table = f = f"{prefix}_forgotten_ids"
+        self.data_keys_table = k = f"{prefix}_{DATA_KEYS}"
         return [
+            data_keys_sqlite(k),
             f"CREATE TABLE IF NOT EXISTS {t} (agent_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
             "forgotten_us INTEGER NOT NULL, forgotten_by TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {f} (tenant TEXT NOT NULL, digest BLOB NOT NULL, "
@@ -204,10 +279,18 @@ class SQLiteErasure(SQLErasure):
                 "agents": r.agents_table, "packages": r.packages_table,
                 "part_refs": r.part_refs_table, "schedules": r.schedules_table,
                 "operations": r.operations_table, "tombstones": self.tombstones_table,
-                "forgotten_ids": self.forgotten_ids_table}
+                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table,
+                "parts": r.parts_table}
 
     def _oid(self, originator_id: UUID) -> Any:
         return originator_id.hex
+
+    def table(self, name: str) -> str | Composable:
+        return name
+
+    def exists(self, curs: Any, name: str) -> bool:
+        curs.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return curs.fetchone() is not None
 
     def _view_tables(self, curs: Any) -> list[str | Composable]:
         names = [f"{SQLITE_VIEWS_PREFIX}_{v}" for v in VIEW_TABLES]
@@ -247,6 +330,7 @@ class PostgresErasure(SQLErasure):
     dialect: Literal["sqlite", "postgres"] = "postgres"
     tombstones_table: Composable
     forgotten_ids_table: Composable
+    data_keys_table: Composable
     _prefix: str
 
     def erasure_table_statements(self, prefix: str, agents_table: Composable
@@ -256,9 +340,11 @@ class PostgresErasure(SQLErasure):
         self.tombstones_table = t = SQL("{}.{}").format(schema, Identifier(f"{prefix}_tombstones"))
         self.forgotten_ids_table = f = SQL("{}.{}").format(
             schema, Identifier(f"{prefix}_forgotten_ids"))
+        self.data_keys_table = k = SQL("{}.{}").format(schema, Identifier(f"{prefix}_{DATA_KEYS}"))
         function = SQL("{}.{}").format(schema, Identifier(f"{prefix}_not_forgotten"))
         trigger = Identifier(f"{prefix}_agents_not_forgotten")
         return [
+            data_keys_postgres(k, self.datastore.originator_id_type),
             SQL("CREATE TABLE IF NOT EXISTS {} (agent_id text PRIMARY KEY, tenant text NOT NULL, "
                 "forgotten_us bigint NOT NULL, forgotten_by text NOT NULL)").format(t),
             SQL("CREATE TABLE IF NOT EXISTS {} (tenant text NOT NULL, digest bytea NOT NULL, "
@@ -287,7 +373,15 @@ class PostgresErasure(SQLErasure):
                 "agents": r.agents_table, "packages": r.packages_table,
                 "part_refs": r.part_refs_table, "schedules": r.schedules_table,
                 "operations": r.operations_table, "tombstones": self.tombstones_table,
-                "forgotten_ids": self.forgotten_ids_table}
+                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table,
+                "parts": r.parts_table}
+
+    def table(self, name: str) -> str | Composable:
+        return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def exists(self, curs: Any, name: str) -> bool:
+        curs.execute("SELECT to_regclass(%s) AS t", (f'"{self.datastore.schema}"."{name}"',))
+        return _first(curs.fetchone()) is not None
 
     def _oid(self, originator_id: UUID) -> Any:
         return originator_id if self.datastore.originator_id_type == "uuid" else str(

@@ -3,32 +3,49 @@
 eventsourcing wraps any failure to decrypt, decompress or decode in MapperDeserialisationError;
 when the cause is one of ours (wrong key, missing dictionary, damaged frame) the user gets that
 clear error, naming the stored event, as a ContextStoreError the adapters already handle.
+
+With per-agent data keys (`use_data_keys`) the mapper encrypts and decrypts itself, with the
+cipher of each event's originator (persistence.data_keys), and eventsourcing's own cipher step
+is off; `store_cipher` stays the store key's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.persistence import Cipher, Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic
 
+from ctxstore.infrastructure.persistence.data_keys import KeyRing
 from ctxstore.infrastructure.persistence.fast_encode import encode_recorded
 from ctxstore.infrastructure.persistence.zstd_compressor import StoredDataUnreadable
 
 
 class ContextMapper(Mapper[UUID]):
+    keys: KeyRing | None = None
     # What reads back a decoded event's or snapshot's content kept as parts
     # (application.part_content, set by ContextStore.use_parts); None: kept whole only.
     resolver: Callable[[Any], Any] | None = None
+
+    def use_data_keys(self, keys: KeyRing) -> None:
+        """Encrypt each agent's rows under its own data key from now on."""
+        self.keys = keys
+        self.cipher = None
+
+    @property
+    def store_cipher(self) -> Cipher | None:
+        return self.keys.store_cipher if self.keys is not None else self.cipher
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         # Recorded events (nearly all writes) are encoded with orjson; see fast_encode.
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
+        cipher = self.cipher if self.keys is None else self.keys.cipher_for(originator_id)
         data = None
         if getattr(type(domain_event), "class_version", 1) == 1:
             data = encode_recorded(state, domain_event, self.transcoder)
@@ -36,16 +53,27 @@ class ContextMapper(Mapper[UUID]):
             stored_form = getattr(domain_event, "stored_form", None)
             if stored_form is not None:  # without what it keeps by reference
                 domain_event = stored_form()
-            return super().to_stored_event(domain_event)
+            stored = super().to_stored_event(domain_event)
+            if self.keys is None:
+                return stored
+            return replace(stored, state=cipher.encrypt(stored.state))  # type: ignore[union-attr]
         if self.compressor:
             data = self.compressor.compress(data)
-        if self.cipher:
-            data = self.cipher.encrypt(data)
+        if cipher:
+            data = cipher.encrypt(data)
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
                            topic=get_topic(type(domain_event)), state=data)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         try:
+            if self.keys is not None:
+                oid = stored_event.originator_id
+                cipher = self.keys.cipher_for(oid if isinstance(oid, UUID) else UUID(oid))
+                try:
+                    state = cipher.decrypt(stored_event.state)
+                except StoredDataUnreadable as e:
+                    raise MapperDeserialisationError(str(e)) from e
+                stored_event = replace(stored_event, state=state)
             event = super().to_domain_event(stored_event)
         except MapperDeserialisationError as e:
             cause = e.__cause__

@@ -65,6 +65,7 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         self._schedules_lock = threading.Lock()
         self._tombstones: dict[str, Tombstone] = {}
         self._forgotten_ids: set[tuple[str, bytes]] = set()
+        self._data_keys: dict[UUID, bytes] = {}  # persistence.data_keys.DataKeyTable
 
     # Writing (the EventWriter port) ----------------------------------------------------------
     # The library's POPO recorders check everything, then change everything, under one lock
@@ -284,8 +285,20 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
                     r.tenant == stone.tenant and r.agent_id in (stone.agent_key,
                                                                 plain_agent_id(stone.agent_key)))]
             self._tombstones.setdefault(stone.agent_key, stone)
+            self._data_keys.pop(oid, None)
         return Erased(events=events, snapshots=snapshots, checkpoints=len(gone),
                       event_ids=len(ids), schedules=int(schedule is not None), parts=parts)
+
+    def wrapped_keys(self, originator_ids: Collection[UUID]) -> dict[UUID, bytes]:
+        with self._database_lock:
+            return {i: self._data_keys[i] for i in originator_ids if i in self._data_keys}
+
+    def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> set[UUID]:
+        with self._database_lock:
+            inserted = {i for i in wrapped if i not in self._data_keys}
+            for i in inserted:
+                self._data_keys[i] = wrapped[i]
+        return inserted
 
     def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
         with self._database_lock:

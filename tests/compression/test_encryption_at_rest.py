@@ -19,6 +19,7 @@ from ctxstore.domain.agent_id import aggregate_id
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import bootstrap, build_store, dictionary_catalog
+from ctxstore.infrastructure.persistence.cipher import DecryptionFailed
 from ctxstore.infrastructure.persistence.dictionary_training import train_dictionary
 from ctxstore.infrastructure.persistence.zstd_compressor import ZSTD_MAGIC
 from ctxstore.infrastructure.settings import Settings
@@ -140,14 +141,18 @@ def test_nothing_in_plain_text_when_encrypted(tmp_path: Path, postgres_dsn: str)
     assert rows["ctxstore_parts"] > 0  # snapshots' and the fork's contents, searched too
 
     # Stored states are AES-GCM (nonce, tag, ciphertext) of zstd frames: compressed first,
-    # then encrypted, so they are smaller than the plain payload they carry.
+    # then encrypted, so they are smaller than the plain payload they carry; under the agent's
+    # own data key (persistence.data_keys), which the store key alone does not open.
     store = build_store(settings)
-    cipher = store.mapper.cipher
-    assert cipher is not None
+    keys = store.mapper.keys  # type: ignore[attr-defined]
+    cipher = keys.cipher_for(aggregate_id("enc-agent"))
+    assert cipher is not store.cipher
     for stored in [*store.recorder.select_events(aggregate_id("enc-agent")),
                    *store.snapshots.recorder.select_events(aggregate_id("enc-agent"))]:  # type: ignore[union-attr]
         assert not stored.state.startswith(ZSTD_MAGIC)
         assert cipher.decrypt(stored.state).startswith(ZSTD_MAGIC)
+        with pytest.raises(DecryptionFailed):
+            store.cipher.decrypt(stored.state)  # type: ignore[union-attr]
     assert store.context("enc-agent", version=37)["version"] == 37
 
 

@@ -140,7 +140,7 @@ class SQLiteSchema(StoreSchema):
                                   agents="stored_agents", packages="stored_packages",
                                   schema_version=VERSION_TABLE, part_refs="stored_part_refs",
                                   parts="stored_parts", versions="stored_versions",
-                                  integrity_key=integrity_key)
+                                  integrity_key=integrity_key, data_keys="stored_data_keys")
 
     def status_name(self) -> str:
         return f"the store {self.path}"
@@ -219,7 +219,8 @@ class PostgresSchema(StoreSchema):
                                   part_refs=name("ctxstore_part_refs"),
                                   parts=name("ctxstore_parts"),
                                   versions=name("ctxstore_versions"),
-                                  integrity_key=integrity_key)
+                                  integrity_key=integrity_key,
+                                  data_keys=name("ctxstore_data_keys"))
         self.version_table = SQL("{}.{}").format(Identifier(schema), Identifier(VERSION_TABLE))
 
     def status_name(self) -> str:

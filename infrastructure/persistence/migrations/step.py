@@ -27,6 +27,7 @@ class StoreTables:
     parts: str = ""  # the part store's table of parts (migration 3)
     versions: str = ""  # the per-version index rows, which hold the chain's links (migration 4)
     integrity_key: bytes | None = None  # the integrity key the chain is made with (4)
+    data_keys: str = ""  # the per-agent data keys (migration 5)
 
 
 Apply = Callable[[Any, StoreTables], "str | None"]

@@ -10,6 +10,7 @@ from ctxstore.infrastructure.persistence.migrations import (
     m002_body_parts,
     m003_part_refs,
     m004_event_chain,
+    m005_data_keys,
 )
 from ctxstore.infrastructure.persistence.migrations.step import Migration
 
@@ -18,6 +19,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m002_body_parts.MIGRATION,
     m003_part_refs.MIGRATION,
     m004_event_chain.MIGRATION,
+    m005_data_keys.MIGRATION,
 )
 LATEST = len(MIGRATIONS)
 assert all(m.number == n for n, m in enumerate(MIGRATIONS, 1)), "migrations numbered 1, 2, …"

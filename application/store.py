@@ -338,7 +338,9 @@ class ContextStore(StoreReads):
                 owner = self._owner(agent.agent_id) or tenant
                 chained = self._chained_batch({agent.agent_id: owner})
                 snapshots = []
-                if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
+                # A shell (a restore by reference) has no content to snapshot.
+                if agent.pending_events and not agent.is_shell \
+                        and self.snapshot_policy.due(agent.id, agent.version):
                     snapshots.append((agent.id, self._snapshot_now(
                         agent, chained.link_now(agent), owner)))
                 self._commit([agent], snapshots, chained,
@@ -446,6 +448,10 @@ class ContextStore(StoreReads):
             counts[0] += len(event.state)
             counts[1] += 1
         for agent in agents:
+            if agent.is_shell:
+                # Its content is where its restore refers: the next read folds it.
+                self.agent_cache.evict(agent.id)
+                continue
             size, folded = added.get(agent.id, (0, 0))
             self.agent_cache.grow(agent.id, agent, size, folded)
 

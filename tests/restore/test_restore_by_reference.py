@@ -17,6 +17,7 @@ from restore_support import Kit, env, msg, new_agent
 
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.part_content import agent_owner
+from ctxstore.domain import aggregate
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import content_of
@@ -279,3 +280,57 @@ def test_a_merge_records_a_reference_and_writes_what_it_adds(kit: Kit) -> None:
     state = kit.store.context(target)
     assert result.content_hash == state["content_hash"] == independent_hash(content_of(state))
     assert len(state["messages"]) == 270 + 36
+
+
+@pytest.fixture
+def decoded(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The stored bytes of each part the store decodes, and (as -1) each content copied: the
+    real functions, counted."""
+    keeper = kit.store.part_content
+    assert keeper is not None
+    seen: list[int] = []
+    decode, copy = keeper._decode, aggregate.copy_content
+
+    def counted_decode(stored: bytes) -> bytes:
+        seen.append(len(stored))
+        return decode(stored)
+
+    def counted_copy(content: Any) -> Any:
+        seen.append(-1)
+        return copy(content)
+
+    monkeypatch.setattr(keeper, "_decode", counted_decode)
+    monkeypatch.setattr(aggregate, "copy_content", counted_copy)
+    return seen
+
+
+def test_a_fork_of_the_latest_version_decodes_and_copies_nothing(kit: Kit,
+                                                                 decoded: list[int]) -> None:
+    agent = new_agent("hot")
+    talk(kit, agent, 0, 530)  # snapshots at 100 ... 500; a 30-event tail kept by no snapshot
+    latest = kit.version(agent)
+    state = kit.store.context(agent)  # the agent is now held folded (cached)
+    decoded.clear()
+    fork = new_agent("hot-fork")
+    result = kit.restore.restore(agent, Point.latest(), fork)
+    rewind = kit.restore.restore(agent, Point.of_version(latest), agent)
+    assert decoded == []  # no part decoded, no content copied
+    assert (result.base, result.mode, result.source_version) == ("latest", "fork", latest)
+    assert rewind.mode == "rewind" and rewind.target_version == latest + 1
+    assert result.content_hash == rewind.content_hash == state["content_hash"]
+    assert result.restoration_details["target_holds"]["messages"] == len(state["messages"])
+    assert result.validation_result["checked"][0].startswith(f"the latest version {latest}")
+    # Both read back through their reference (their next read decodes), with the same hash
+    # by the client's rule, and the rewound agent keeps its sessions and takes new events.
+    assert content_of(kit.store.context(fork)) == content_of(state)
+    assert decoded
+    talk(kit, agent, 2000, 10)
+    kit.store.agent_cache = None
+    assert kit.hash(agent) == replayed_hash(kit, agent)
+    assert kit.store.context(agent, version=latest + 1)["content_hash"] == state["content_hash"]
+    assert independent_hash(content_of(kit.store.context(fork))) == state["content_hash"]
+    # `comprehensive` and a past version still build the state (and say so).
+    assert kit.restore.restore(agent, Point.latest(), new_agent("c"),
+                               validation_level="comprehensive").base != "latest"
+    assert kit.restore.restore(agent, Point.of_version(latest),
+                               new_agent("p")).content_hash == state["content_hash"]

@@ -100,6 +100,15 @@ class RestoreService:
         Raises AgentNotFound, PointNotFound/CheckpointNotFound, IntegrityMismatch subclasses.
         """
         level = check_validation_level(validation_level)
+        keeper = self.store.part_content
+        if level == "comprehensive" and keeper is not None:
+            # Every part it reads is checked against its address (plain reads trust them).
+            with keeper.checking():
+                return self._state_at(agent_id, point, level, tenant)
+        return self._state_at(agent_id, point, level, tenant)
+
+    def _state_at(self, agent_id: str | None, point: Point, level: ValidationLevel,
+                  tenant: str) -> SourceState:
         if point.checkpoint_id is not None:
             return self._state_from_checkpoint(agent_id, point, level, tenant)
         if agent_id is None:

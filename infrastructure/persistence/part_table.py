@@ -67,8 +67,12 @@ class TablePartStore(PartStore):
     def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str]
                 ) -> list[Any]:
         rows: list[Any] = []
+        # PostgreSQL sends bytea as it is in binary results (in text ones: hex, twice the
+        # bytes, encoded by the server and decoded here).
+        binary = {"binary": True} if self.dialect == "postgres" else {}
         for chunk in _chunks(sorted(set(map(check_address, addresses)))):
-            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk])
+            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk],
+                         **binary)
             rows.extend(curs.fetchall())
         return rows
 

@@ -16,11 +16,12 @@ from hash_rule import independent_hash
 from restore_support import Kit, env, msg, new_agent
 
 from ctxstore.application.commands import LOCAL, Forget
+from ctxstore.application.errors import IntegrityMismatch
 from ctxstore.application.part_content import agent_owner
 from ctxstore.domain import aggregate
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
-from ctxstore.domain.state import content_of
+from ctxstore.domain.state import canonical_json, content_of
 
 
 @pytest.fixture
@@ -334,3 +335,33 @@ def test_a_fork_of_the_latest_version_decodes_and_copies_nothing(kit: Kit,
                                validation_level="comprehensive").base != "latest"
     assert kit.restore.restore(agent, Point.of_version(latest),
                                new_agent("p")).content_hash == state["content_hash"]
+
+
+def forge_part(kit: Kit, address: str, raw: bytes) -> None:
+    """Put other content under a part's address (stored as the store stores parts)."""
+    keeper = kit.store.part_content
+    assert keeper is not None
+    data = keeper._encode(raw)
+    if kit.settings.bodies_in_files:
+        path: Path = keeper.parts.path(LOCAL_TENANT, address)  # type: ignore[attr-defined]
+        path.unlink()
+        path.write_bytes(data)
+    else:
+        kit.sql(f"UPDATE {kit.table('parts')} SET data = ? WHERE address = ?", (data, address))
+
+
+def test_comprehensive_validation_checks_each_part_against_its_address(kit: Kit) -> None:
+    """Plain reads trust the part store as they trust the events (no SHA-256 of every part
+    on the hot path); `comprehensive` hashes each part it reads and names a forged one."""
+    agent = new_agent("forged")
+    talk(kit, agent, 0, 230)  # a snapshot at 200 keeps messages 0..63 in page m0
+    page = kit.store.agent_at(agent).part_hashes.leaves["m0"]
+    forged = [dict(m, content="forged") for m in kit.store.context(agent)["messages"][:64]]
+    forge_part(kit, page, canonical_json(forged))
+    kit.store.agent_cache = None
+    assert kit.store.context(agent, version=220)["messages"][0]["content"] == "forged"
+    with pytest.raises(IntegrityMismatch, match=f"part {page} does not hold"):
+        kit.restore.state_at(agent, Point.of_version(220), "comprehensive")
+    with pytest.raises(IntegrityMismatch, match=f"part {page} does not hold"):
+        kit.restore.restore(agent, Point.latest(), new_agent("f"),
+                            validation_level="comprehensive")

@@ -140,8 +140,9 @@ class PartContent:
     def content(self, ref: Mapping[str, Any]) -> tuple[Content, PartHashes]:
         """The content a reference names, with its parts' addresses. Raises PartMissing."""
         tenant, root = ref["tenant"], ref["root"]
-        tree = self._fetch(tenant, [root])[root]
-        return content_of_tree(tree, lambda addresses: self._fetch(tenant, addresses))
+        with self.parts.reading():
+            tree = self._fetch(tenant, [root])[root]
+            return content_of_tree(tree, lambda addresses: self._fetch(tenant, addresses))
 
     @contextmanager
     def checking(self) -> Iterator[None]:

@@ -365,3 +365,41 @@ def test_comprehensive_validation_checks_each_part_against_its_address(kit: Kit)
     with pytest.raises(IntegrityMismatch, match=f"part {page} does not hold"):
         kit.restore.restore(agent, Point.latest(), new_agent("f"),
                             validation_level="comprehensive")
+
+
+def test_a_tree_is_read_in_one_transaction_one_query_per_level(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    if kit.settings.bodies_in_files:
+        pytest.skip("parts kept as files: no transaction to share")
+    keeper = kit.store.part_content
+    assert keeper is not None
+    parts: Any = keeper.parts
+    agent = new_agent("levels")
+    talk(kit, agent, 0, 230)
+    opened: list[int] = []
+    selects: list[int] = []
+    transaction, select, content = parts.datastore.transaction, parts._select, keeper.content
+
+    def counted_transaction(**kwargs: Any) -> Any:
+        opened.append(1)
+        return transaction(**kwargs)
+
+    def counted_select(*args: Any) -> Any:
+        selects.append(1)
+        return select(*args)
+
+    def content_alone(ref: Any) -> Any:
+        opened.clear()
+        selects.clear()
+        found = content(ref)
+        reads.append((len(opened), len(selects)))
+        return found
+
+    reads: list[tuple[int, int]] = []
+    monkeypatch.setattr(parts.datastore, "transaction", counted_transaction)
+    monkeypatch.setattr(parts, "_select", counted_select)
+    monkeypatch.setattr(keeper, "content", content_alone)
+    kit.store.agent_cache = None
+    assert kit.store.context(agent, version=220)["content_hash"] == kit.hash(agent, 220)
+    # The root, then its group nodes and single parts, then the pages.
+    assert reads and set(reads) == {(1, 3)}, reads

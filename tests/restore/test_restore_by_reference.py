@@ -22,6 +22,7 @@ from ctxstore.domain import aggregate
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import canonical_json, content_of
+from ctxstore.domain.window import tail_window
 
 
 @pytest.fixture
@@ -403,3 +404,25 @@ def test_a_tree_is_read_in_one_transaction_one_query_per_level(
     assert kit.store.context(agent, version=220)["content_hash"] == kit.hash(agent, 220)
     # The root, then its group nodes and single parts, then the pages.
     assert reads and set(reads) == {(1, 3)}, reads
+
+
+def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_only_itself(
+        kit: Kit, decoded: list[int]) -> None:
+    agent = new_agent("window")
+    talk(kit, agent, 0, 530)
+    latest = kit.version(agent)
+    full = kit.store.context(agent)  # the agent is now held folded
+    decoded.clear()
+    for tail in (0, 1, 50, 10_000):
+        assert kit.store.context(agent, version=latest, tail=tail) == tail_window(full, tail)
+    window = kit.store.context(agent, tail=5)
+    assert decoded == []  # no part decoded, the whole content never copied
+    # The answer is a copy: changing it changes nothing held.
+    window["messages"][-1]["content"] = "changed"
+    next(iter(window["memories"].values()))["content"] = "changed"
+    window["sessions"].append({"session_id": "x"})
+    assert kit.store.context(agent, tail=5) == tail_window(full, 5)
+    # Another version is read as before (here through its snapshot's parts).
+    past = kit.store.context(agent, version=latest - 40)
+    assert kit.store.context(agent, version=latest - 40, tail=3) == tail_window(past, 3)
+    assert decoded

@@ -51,7 +51,13 @@ from ctxstore.application.restore_model import (
 )
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
-from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
+from ctxstore.domain.agent_id import (
+    LOCAL_TENANT,
+    aggregate_id,
+    check_agent_key,
+    named_tenant,
+    plain_agent_id,
+)
 from ctxstore.domain.aggregate import RESTORE_STRATEGIES, AgentContext
 from ctxstore.domain.clock import from_us
 from ctxstore.domain.merge import merge_content
@@ -322,8 +328,8 @@ class RestoreService:
                     and source.parts == ALL_PARTS:
                 # The target's own content is replaced whole: not read (nor copied).
                 shell = self._shell(summary)
-                kept = keeper.keep(self._owner(target_id, tenant), shell.id, source.content,
-                                   PartHashes.from_json(source.part_hashes))
+                kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
+                                   source.content, PartHashes.from_json(source.part_hashes))
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
                                                  started, holds_of(source.content))
             target = (self.store.agent_at(target_id) if summary is not None
@@ -341,8 +347,8 @@ class RestoreService:
                 # By reference: the parts the store lacks (the source's tail since its last
                 # snapshot; what a merge adds to the target) are written, and the event
                 # records where the content is.
-                ref = keeper.keep(self._owner(target_id, tenant), target.id, content,
-                                  hashes).ref
+                ref = keeper.keep(self._owner(target_id, tenant, summary), target.id,
+                                  content, hashes).ref
             # The content was built for this restore alone: handed over, not copied.
             target.restore(event_id=event_id, content=content, content_ref=ref, given=hashes,
                            timestamp=target.next_timestamp(datetime.now(UTC)),
@@ -382,11 +388,11 @@ class RestoreService:
             holds = holds_of(agent.content)
 
             def restore_once() -> RestoreResult:
-                target = self.store.summary(target_id)
-                shell = (self._shell(target) if target is not None
+                summary = self.store.summary(target_id)
+                shell = (self._shell(summary) if summary is not None
                          else AgentContext.shell(target_id, 0, None, None))
-                kept = keeper.keep(self._owner(target_id, tenant), shell.id, agent.content,
-                                   agent.part_hashes)
+                kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
+                                   agent.content, agent.part_hashes)
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
                                                  started, holds)
 
@@ -411,9 +417,12 @@ class RestoreService:
         return self._result(source, shell, "replace", point, event_id,
                             TREE_PREFIX + ref["root"], started, holds)
 
-    def _owner(self, target_id: str, tenant: str | None) -> str:
-        """The tenant whose parts the target's content is kept among."""
-        return tenant if tenant is not None else self.store.tenant_of(target_id)
+    @staticmethod
+    def _owner(target_id: str, tenant: str | None, summary: AgentSummary | None) -> str:
+        """The tenant whose parts the target's content is kept among (`summary`: the
+        target's, None when it is not written yet), asked of no one."""
+        return (tenant if tenant is not None else summary.tenant if summary is not None
+                else named_tenant(target_id))
 
     @staticmethod
     def _provenance(source: SourceState, strategy: MergeStrategy, point: Point

@@ -43,10 +43,10 @@ from ctxstore.application.snapshot_policy import SnapshotMark, SnapshotPolicy
 from ctxstore.application.store_reads import StoreReads, project
 from ctxstore.domain.agent_id import (
     LOCAL_TENANT,
-    TENANT_SEPARATOR,
     agent_key,
     aggregate_id,
     check_agent_id,
+    named_tenant,
     plain_agent_id,
 )
 from ctxstore.domain.aggregate import AgentContext
@@ -164,8 +164,7 @@ class ContextStore(StoreReads):
 
     def tenant_of(self, key: str) -> str:
         """The tenant of an agent: its owner, else the one its key names (not written yet)."""
-        named = key.rpartition(TENANT_SEPARATOR)[0] or LOCAL_TENANT
-        return (self._owner(key) if key else None) or named
+        return (self._owner(key) if key else None) or named_tenant(key)
 
     # Forgetting ------------------------------------------------------------------------------
     def erase(self, plan: ErasePlan) -> Erased:

@@ -659,6 +659,7 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
             # Forks of the latest version (the agent held folded): by reference, nothing
             # decoded or copied, whatever the content's size.
+            reader.agent_at(agent_id)  # held folded again (the forks above filled the cache)
             cpu = time.process_time()
             out["fork_latest"] = latency_summary([
                 timed(restore, agent_id, size, f"{agent_id}-latest-{i}")

@@ -324,10 +324,10 @@ class RestoreService:
         def restore_once() -> RestoreResult:
             summary = self.store.summary(target_id)
             keeper = self.store.part_content
-            if summary is not None and keeper is not None and strategy == "replace" \
-                    and source.parts == ALL_PARTS:
-                # The target's own content is replaced whole: not read (nor copied).
-                shell = self._shell(summary)
+            if keeper is not None and strategy == "replace" and source.parts == ALL_PARTS:
+                # The target's own content is replaced whole: not read (nor copied); and the
+                # target is not cached holding megabytes counted as its event's few bytes.
+                shell = self._shell(target_id, summary)
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
                                    source.content, PartHashes.from_json(source.part_hashes))
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
@@ -389,8 +389,7 @@ class RestoreService:
 
             def restore_once() -> RestoreResult:
                 summary = self.store.summary(target_id)
-                shell = (self._shell(summary) if summary is not None
-                         else AgentContext.shell(target_id, 0, None, None))
+                shell = self._shell(target_id, summary)
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
                                    agent.content, agent.part_hashes)
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
@@ -401,7 +400,11 @@ class RestoreService:
 
         return self.store.with_latest(source_agent_id, fork)
 
-    def _shell(self, summary: AgentSummary) -> AgentContext:
+    @staticmethod
+    def _shell(target_id: str, summary: AgentSummary | None) -> AgentContext:
+        """The target as a shell (`summary`: its catalogue row, None: not written yet)."""
+        if summary is None:
+            return AgentContext.shell(target_id, 0, None, None)
         return AgentContext.shell(summary.agent_id, summary.version, from_us(summary.created_us),
                                   from_us(summary.updated_us))
 

@@ -426,3 +426,15 @@ def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_only_itsel
     past = kit.store.context(agent, version=latest - 40)
     assert kit.store.context(agent, version=latest - 40, tail=3) == tail_window(past, 3)
     assert decoded
+
+
+def test_a_fork_by_reference_is_not_cached_as_its_events_few_bytes(kit: Kit) -> None:
+    """The cache bounds agents by the stored bytes they were folded from: a fork holding
+    megabytes from a 330-byte event would break that bound, so it is folded when read."""
+    agent = new_agent("past")
+    talk(kit, agent, 0, 230)
+    assert kit.store.agent_cache is not None
+    fork = new_agent("past-fork")
+    result = kit.restore.restore(agent, Point.of_version(150), fork)
+    assert result.base == "snapshot" and aggregate_id(fork) not in kit.store.agent_cache
+    assert kit.hash(fork) == result.content_hash == kit.hash(agent, 150)

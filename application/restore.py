@@ -6,6 +6,12 @@ checkpoint of the source agent, whichever is later) plus the events after it. Va
 back as this agent at its version); `comprehensive` also folds the full event history without
 snapshots and requires the same hash. Exactly one `ContextRestored` event is then appended to
 the target; on any error nothing is written, and history is never deleted.
+
+With a part store, a `replace` restore never reads or copies the target's own content (it is
+replaced whole: the target is a shell, application.store evicts it, its next read folds it),
+and a `basic` one of the source's latest version builds nothing either (base `latest`): the
+source as the store holds it folded knows its parts' addresses, so the restore writes only the
+parts the store lacks and an event naming the root, whatever the content's size.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
@@ -30,6 +36,7 @@ from ctxstore.application.errors import (
 )
 from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageRow
+from ctxstore.application.ports import AgentSummary
 from ctxstore.application.restore_model import (
     Base,
     MergeStrategy,
@@ -39,14 +46,22 @@ from ctxstore.application.restore_model import (
     ValidationLevel,
     basic_checks,
     check_validation_level,
+    holds_of,
     restore_result,
 )
 from ctxstore.application.retry import retry_on_conflict
 from ctxstore.application.store import ContextStore
-from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id, check_agent_key, plain_agent_id
+from ctxstore.domain.agent_id import (
+    LOCAL_TENANT,
+    aggregate_id,
+    check_agent_key,
+    named_tenant,
+    plain_agent_id,
+)
 from ctxstore.domain.aggregate import RESTORE_STRATEGIES, AgentContext
+from ctxstore.domain.clock import from_us
 from ctxstore.domain.merge import merge_content
-from ctxstore.domain.pages import PartHashes
+from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.parts import ALL_PARTS, only_parts, replace_parts
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import CONTENT_FIELDS, content_hash
@@ -91,6 +106,15 @@ class RestoreService:
         Raises AgentNotFound, PointNotFound/CheckpointNotFound, IntegrityMismatch subclasses.
         """
         level = check_validation_level(validation_level)
+        keeper = self.store.part_content
+        if level == "comprehensive" and keeper is not None:
+            # Every part it reads is checked against its address (plain reads trust them).
+            with keeper.checking():
+                return self._state_at(agent_id, point, level, tenant)
+        return self._state_at(agent_id, point, level, tenant)
+
+    def _state_at(self, agent_id: str | None, point: Point, level: ValidationLevel,
+                  tenant: str) -> SourceState:
         if point.checkpoint_id is not None:
             return self._state_from_checkpoint(agent_id, point, level, tenant)
         if agent_id is None:
@@ -231,7 +255,8 @@ class RestoreService:
             agent_id=agent.agent_id,
             version=agent.version,
             point=point,
-            content=agent.content,  # built for this read alone (never a cached agent's)
+            # Built for this read alone, or (base `latest`) a cached agent's, never let out.
+            content=agent.content,
             content_hash=agent.content_hash(),
             part_hashes=agent.part_hashes.to_json(),
             sessions=copy.deepcopy(agent.sessions),
@@ -284,18 +309,31 @@ class RestoreService:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
                                  f", not {merge_strategy!r}")
         strategy = cast(MergeStrategy, merge_strategy)
+        if (strategy == "replace" and source_agent_id is not None
+                and point.checkpoint_id is None and self.store.part_content is not None
+                and check_validation_level(validation_level) == "basic"):
+            done = self._latest_by_reference(source_agent_id, point, target_agent_id, tenant,
+                                             started)
+            if done is not None:
+                return done
         source = self.state_at(source_agent_id, point, validation_level,
                                tenant if tenant is not None else LOCAL_TENANT)
         target_id = check_agent_key(target_agent_id or source.agent_id)
-        if tenant is not None:
-            if point.checkpoint_id is None:
-                # A checkpoint's readers are the caller's call (its access level: a public
-                # checkpoint may be restored by any tenant); an agent's are its tenant's alone.
-                self._check_tenant(source.agent_id, tenant, must_exist=True)
-            self._check_tenant(target_id, tenant, must_exist=False)
+        self._check_tenants(source.agent_id, target_id, point, tenant)
+
         def restore_once() -> RestoreResult:
-            exists = self.store.summary(target_id) is not None
-            target = self.store.agent_at(target_id) if exists else AgentContext.start(target_id)
+            summary = self.store.summary(target_id)
+            keeper = self.store.part_content
+            if keeper is not None and strategy == "replace" and source.parts == ALL_PARTS:
+                # The target's own content is replaced whole: not read (nor copied); and the
+                # target is not cached holding megabytes counted as its event's few bytes.
+                shell = self._shell(target_id, summary)
+                kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
+                                   source.content, PartHashes.from_json(source.part_hashes))
+                return self._append_by_reference(source, shell, kept.ref, point, tenant,
+                                                 started, holds_of(source.content))
+            target = (self.store.agent_at(target_id) if summary is not None
+                      else AgentContext.start(target_id))
             content = (merge_content(target.content, source.content) if strategy == "merge"
                        else source.content if source.parts == ALL_PARTS
                        # A partial checkpoint replaces its parts; the target keeps the rest.
@@ -304,57 +342,145 @@ class RestoreService:
             # The source's very content: its parts' addresses are the target's.
             hashes = (PartHashes.from_json(source.part_hashes) if content is source.content
                       else PartHashes())
-            keeper = self.store.part_content
             ref = None
             if keeper is not None:
                 # By reference: the parts the store lacks (the source's tail since its last
                 # snapshot; what a merge adds to the target) are written, and the event
                 # records where the content is.
-                owner = tenant if tenant is not None else self.store.tenant_of(target_id)
-                ref = keeper.keep(owner, target.id, content, hashes).ref
+                ref = keeper.keep(self._owner(target_id, tenant, summary), target.id,
+                                  content, hashes).ref
             # The content was built for this restore alone: handed over, not copied.
             target.restore(event_id=event_id, content=content, content_ref=ref, given=hashes,
-                           timestamp=target.next_timestamp(datetime.now(UTC)), provenance={
-                # As its tenant knows it (a public checkpoint's agent may be another's).
-                "source_agent_id": plain_agent_id(source.agent_id),
-                "source_version": source.version,
-                "checkpoint_id": source.checkpoint_id,
-                "strategy": strategy,
-                "point": point.to_dict(),
-                "validation_level": source.validation_level,
-                "source_content_hash": source.content_hash,
-                **({} if source.parts == ALL_PARTS else {"parts": list(source.parts)}),
-            })
+                           timestamp=target.next_timestamp(datetime.now(UTC)),
+                           provenance=self._provenance(source, strategy, point))
             expected = target.content_hash()
             self.store.append(target, tenant=tenant or LOCAL_TENANT)
-            mode: RestoreMode = (
-                "rewind" if target_id == source.agent_id
-                else "into_existing" if exists else "fork")
-            return restore_result(
-                source=source,
-                content=target.content,
-                source_agent_id=plain_agent_id(source.agent_id),
-                target_agent_id=plain_agent_id(target_id),
-                mode=mode,
-                point=point.to_dict(),
-                source_version=source.version,
-                source_content_hash=source.content_hash,
-                base=source.base,
-                base_version=source.base_version,
-                snapshot_version=source.snapshot_version,
-                checkpoint_id=source.checkpoint_id,
-                events_replayed=source.events_replayed,
-                merge_strategy=strategy,
-                validation_level=source.validation_level,
-                event_id=event_id,
-                target_version=target.version,
-                content_hash=expected,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                parts=source.parts,
-            )
+            return self._result(source, target, strategy, point, event_id, expected, started,
+                                holds_of(target.content))
 
         return retry_on_conflict(
             restore_once, f"could not restore into {plain_agent_id(target_id)!r}: it kept changing")
+
+    def _latest_by_reference(self, source_agent_id: str, point: Point,
+                             target_agent_id: str | None, tenant: str | None, started: float
+                             ) -> RestoreResult | None:
+        """A `replace` restore of the source's latest version without decoding or copying its
+        content: the agent as the store holds it folded (cached) knows its parts' addresses,
+        so only the parts the store lacks (the dirty tail pages, their group nodes, the root)
+        are hashed and written, and the target's event records the root. None when the point
+        is not the latest version (or it moved on meanwhile): the caller builds the state."""
+        check_agent_key(source_agent_id)
+        summary = self.store.summary(source_agent_id)
+        if summary is None or (point.version is None and point.at is not None) \
+                or point.version not in (None, summary.version):
+            return None
+        target_id = check_agent_key(target_agent_id or source_agent_id)
+        self._check_tenants(source_agent_id, target_id, point, tenant)
+        keeper = self.store.part_content
+        assert keeper is not None
+
+        def fork(agent: AgentContext) -> RestoreResult | None:
+            if agent.version != summary.version:
+                return None
+            # Under the store's write lock: the folded agent does not change meanwhile. Its
+            # content is the cached agent's own, so it never leaves this call.
+            source = self._source(agent, point, "latest", agent.version, None, 0, "basic")
+            holds = holds_of(agent.content)
+
+            def restore_once() -> RestoreResult:
+                summary = self.store.summary(target_id)
+                shell = self._shell(target_id, summary)
+                kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
+                                   agent.content, agent.part_hashes)
+                return self._append_by_reference(source, shell, kept.ref, point, tenant,
+                                                 started, holds)
+
+            return retry_on_conflict(restore_once, f"could not restore into "
+                                     f"{plain_agent_id(target_id)!r}: it kept changing")
+
+        return self.store.with_latest(source_agent_id, fork)
+
+    @staticmethod
+    def _shell(target_id: str, summary: AgentSummary | None) -> AgentContext:
+        """The target as a shell (`summary`: its catalogue row, None: not written yet)."""
+        if summary is None:
+            return AgentContext.shell(target_id, 0, None, None)
+        return AgentContext.shell(summary.agent_id, summary.version, from_us(summary.created_us),
+                                  from_us(summary.updated_us))
+
+    def _append_by_reference(self, source: SourceState, shell: AgentContext,
+                             ref: dict[str, Any], point: Point, tenant: str | None,
+                             started: float, holds: dict[str, int]) -> RestoreResult:
+        event_id = f"restore-{uuid.uuid4().hex}"
+        shell.restore_by_reference(event_id=event_id, content_ref=ref,
+                                   timestamp=shell.next_timestamp(datetime.now(UTC)),
+                                   provenance=self._provenance(source, "replace", point))
+        self.store.append(shell, tenant=tenant or LOCAL_TENANT)
+        # The root's address is the content hash (domain.content_tree): the source's own.
+        return self._result(source, shell, "replace", point, event_id,
+                            TREE_PREFIX + ref["root"], started, holds)
+
+    @staticmethod
+    def _owner(target_id: str, tenant: str | None, summary: AgentSummary | None) -> str:
+        """The tenant whose parts the target's content is kept among (`summary`: the
+        target's, None when it is not written yet), asked of no one."""
+        return (tenant if tenant is not None else summary.tenant if summary is not None
+                else named_tenant(target_id))
+
+    @staticmethod
+    def _provenance(source: SourceState, strategy: MergeStrategy, point: Point
+                    ) -> dict[str, Any]:
+        return {
+            # As its tenant knows it (a public checkpoint's agent may be another's).
+            "source_agent_id": plain_agent_id(source.agent_id),
+            "source_version": source.version,
+            "checkpoint_id": source.checkpoint_id,
+            "strategy": strategy,
+            "point": point.to_dict(),
+            "validation_level": source.validation_level,
+            "source_content_hash": source.content_hash,
+            **({} if source.parts == ALL_PARTS else {"parts": list(source.parts)}),
+        }
+
+    @staticmethod
+    def _result(source: SourceState, target: AgentContext, strategy: MergeStrategy,
+                point: Point, event_id: str, content_hash: str, started: float,
+                holds: dict[str, int]) -> RestoreResult:
+        mode: RestoreMode = (
+            "rewind" if target.agent_id == source.agent_id
+            else "into_existing" if target.version > 1 else "fork")
+        return restore_result(
+            source=source,
+            holds=holds,
+            source_agent_id=plain_agent_id(source.agent_id),
+            target_agent_id=plain_agent_id(target.agent_id),
+            mode=mode,
+            point=point.to_dict(),
+            source_version=source.version,
+            source_content_hash=source.content_hash,
+            base=source.base,
+            base_version=source.base_version,
+            snapshot_version=source.snapshot_version,
+            checkpoint_id=source.checkpoint_id,
+            events_replayed=source.events_replayed,
+            merge_strategy=strategy,
+            validation_level=source.validation_level,
+            event_id=event_id,
+            target_version=target.version,
+            content_hash=content_hash,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            parts=source.parts,
+        )
+
+    def _check_tenants(self, source_id: str, target_id: str, point: Point,
+                       tenant: str | None) -> None:
+        if tenant is None:
+            return
+        if point.checkpoint_id is None:
+            # A checkpoint's readers are the caller's call (its access level: a public
+            # checkpoint may be restored by any tenant); an agent's are its tenant's alone.
+            self._check_tenant(source_id, tenant, must_exist=True)
+        self._check_tenant(target_id, tenant, must_exist=False)
 
     def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
         summary = self.store.summary(agent_id)

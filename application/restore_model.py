@@ -18,7 +18,8 @@ from ctxstore.domain.state import Content
 MergeStrategy = Literal["replace", "merge"]
 ValidationLevel = Literal["basic", "comprehensive"]
 VALIDATION_LEVELS: tuple[str, ...] = get_args(ValidationLevel)
-Base = Literal["empty", "events", "snapshot", "checkpoint"]
+# latest: the agent's latest version as the store holds it folded (by-reference forks).
+Base = Literal["empty", "events", "snapshot", "checkpoint", "latest"]
 RestoreMode = Literal["rewind", "fork", "into_existing"]
 
 
@@ -116,14 +117,28 @@ def basic_checks(base: Base, base_version: int, checkpoint_id: str | None,
         "snapshot": f"the snapshot at version {base_version}: read back as this agent at "
                     "its version",
         "checkpoint": f"checkpoint {checkpoint_id}: its body against its integrity hash",
+        "latest": f"the latest version {base_version} as this store holds it folded (brought "
+                  "up to date with the events recorded since), its parts held by the part "
+                  "store (those it lacked written) under the root its hash names",
     }
     return (checks[base],) + ((f"{replayed} events after version {base_version} replayed",)
                               if replayed else ())
 
 
-def restore_result(*, source: SourceState, content: Content, **fields: Any) -> RestoreResult:
-    """Our result, with the seed's `restoration_details` (what the target now holds) and
-    `validation_result` beside it."""
+def holds_of(content: Content) -> dict[str, int]:
+    """How many items of each field a content holds (`restoration_details.target_holds`)."""
+    return {"messages": len(content["messages"]),
+            "reasoning_threads": len(content["reasoning"]),
+            "tool_calls": len(content["tool_calls"]),
+            "memories": len(content["memories"]),
+            "memory_links": len(content["memory_links"]),
+            "mcp_servers": len(content["mcp_servers"])}
+
+
+def restore_result(*, source: SourceState, holds: dict[str, int], **fields: Any
+                   ) -> RestoreResult:
+    """Our result, with the seed's `restoration_details` (`holds`: what the target now holds)
+    and `validation_result` beside it."""
     result = RestoreResult(**fields)
     details = {
         "mode": result.mode, "source_agent_id": result.source_agent_id,
@@ -131,12 +146,7 @@ def restore_result(*, source: SourceState, content: Content, **fields: Any) -> R
         "target_agent_id": result.target_agent_id, "target_version": result.target_version,
         "merge_strategy": result.merge_strategy, "parts": list(result.parts),
         "content_hash": result.content_hash,
-        "target_holds": {"messages": len(content["messages"]),
-                     "reasoning_threads": len(content["reasoning"]),
-                     "tool_calls": len(content["tool_calls"]),
-                     "memories": len(content["memories"]),
-                     "memory_links": len(content["memory_links"]),
-                     "mcp_servers": len(content["mcp_servers"])},
+        "target_holds": holds,
     }
     return replace(result, restoration_details=details,
                    validation_result=source.validation_result())

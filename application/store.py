@@ -44,10 +44,10 @@ from ctxstore.application.snapshot_policy import SnapshotMark, SnapshotPolicy
 from ctxstore.application.store_reads import StoreReads, project
 from ctxstore.domain.agent_id import (
     LOCAL_TENANT,
-    TENANT_SEPARATOR,
     agent_key,
     aggregate_id,
     check_agent_id,
+    named_tenant,
     plain_agent_id,
 )
 from ctxstore.domain.aggregate import AgentContext
@@ -169,8 +169,7 @@ class ContextStore(StoreReads):
 
     def tenant_of(self, key: str) -> str:
         """The tenant of an agent: its owner, else the one its key names (not written yet)."""
-        named = key.rpartition(TENANT_SEPARATOR)[0] or LOCAL_TENANT
-        return (self._owner(key) if key else None) or named
+        return (self._owner(key) if key else None) or named_tenant(key)
 
     # Forgetting ------------------------------------------------------------------------------
     def erase(self, plan: ErasePlan) -> Erased:
@@ -364,7 +363,9 @@ class ContextStore(StoreReads):
                                            existing=[agent.id] if known_owner else [])
                 chained = self._chained_batch({agent.agent_id: owner})
                 snapshots = []
-                if agent.pending_events and self.snapshot_policy.due(agent.id, agent.version):
+                # A shell (a restore by reference) has no content to snapshot.
+                if agent.pending_events and not agent.is_shell \
+                        and self.snapshot_policy.due(agent.id, agent.version):
                     snapshots.append((agent.id, self._snapshot_now(
                         agent, chained.link_now(agent), owner)))
                 self._commit([agent], snapshots, chained,
@@ -472,6 +473,10 @@ class ContextStore(StoreReads):
             counts[0] += len(event.state)
             counts[1] += 1
         for agent in agents:
+            if agent.is_shell:
+                # Its content is where its restore refers: the next read folds it.
+                self.agent_cache.evict(agent.id)
+                continue
             size, folded = added.get(agent.id, (0, 0))
             self.agent_cache.grow(agent.id, agent, size, folded)
 

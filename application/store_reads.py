@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from copy import deepcopy
 from datetime import datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -37,8 +37,11 @@ from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_version
 from ctxstore.domain.clock import from_us, to_us
+from ctxstore.domain.state import copy_content
+from ctxstore.domain.window import tail_window
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def valid_version(value: int | None, field: str) -> None:
@@ -125,9 +128,23 @@ class StoreReads(Application[UUID]):
         return agent
 
     def _latest(self, originator_id: UUID) -> AgentContext | None:
-        """The agent now, for a caller that may change it (a copy): from the cache brought
-        up to date with the events recorded since (by any process), else folded from its
-        latest snapshot and the events after it, and cached with their stored bytes."""
+        """The agent now, for a caller that may change it (a copy)."""
+        agent = self._current(originator_id)
+        return None if agent is None else deepcopy(agent)
+
+    def with_latest(self, agent_id: str, use: Callable[[AgentContext], T]) -> T | None:
+        """`use(agent)` on the agent now as this store holds it folded, not a copy (None: no
+        such agent): `use` must not change it, and runs under the write lock so no writer of
+        this process changes it meanwhile. What a fork of the latest version reads: the
+        cached agent already knows its parts' addresses, so nothing is decoded or copied."""
+        with self._write_lock:
+            agent = self._current(aggregate_id(agent_id))
+            return None if agent is None else use(agent)
+
+    def _current(self, originator_id: UUID) -> AgentContext | None:
+        """The agent now (the caller holds the write lock): from the cache brought up to date
+        with the events recorded since (by any process), else folded from its latest snapshot
+        and the events after it, and cached with their stored bytes."""
         cache = self.agent_cache
         agent = cache.get(originator_id) if cache is not None else None
         if agent is None:
@@ -147,7 +164,7 @@ class StoreReads(Application[UUID]):
                     cache.evict(originator_id)
                     raise
                 cache.grow(originator_id, agent, sum(len(s.state) for s in newer), len(newer))
-        return deepcopy(agent)
+        return agent
 
     def fold_heads(self, originator_ids: Sequence[UUID]) -> dict[UUID, tuple[AgentContext, int]]:
         """Each of these agents that exists, folded from its latest snapshot and the events
@@ -238,20 +255,52 @@ class StoreReads(Application[UUID]):
         return self.index.version_at(aggregate_id(agent_id), to_us(at))
 
     def context(self, agent_id: str, *, version: int | None = None,
-                at: datetime | None = None) -> dict[str, Any]:
-        """The state of DESIGN §2 now, at a version, or at a time."""
+                at: datetime | None = None, tail: int | None = None) -> dict[str, Any]:
+        """The state of DESIGN §2 now, at a version, or at a time; with `tail`, its window
+        (domain.window)."""
         if version is not None and at is not None:
             raise PointNotFound("give a version or a time, not both")
         if at is not None:
             if self.index.agent(agent_id) is None:
                 raise AgentNotFound(plain_agent_id(agent_id))
             version = self.version_at(agent_id, at)
+        if tail is not None and version != 0:
+            held = self._held_window(agent_id, version, tail)
+            if held is not None:
+                return held
         agent = self.agent_at(agent_id, version)
+        state = self._state(agent_id, agent)
+        return state if tail is None else tail_window(state, tail)
+
+    def _state(self, agent_id: str, agent: AgentContext) -> dict[str, Any]:
         known = self.content_hashes.known(agent_id, agent.version)
         state = agent.state(known)
         if known is None:
             self.content_hashes.put(agent_id, agent.version, state["content_hash"])
         return state
+
+    def _held_window(self, agent_id: str, version: int | None, tail: int
+                     ) -> dict[str, Any] | None:
+        """The window of the agent as this store holds it folded, when it is at `version`
+        (None: the latest), copying only what the window holds; None when it is not held
+        there. A window of an agent's latest version (what an agent acting reads) then costs
+        the window and the window rule's walk, neither a read of its parts nor a copy of its
+        whole content."""
+        cache = self.agent_cache
+        if cache is None:
+            return None
+        originator_id = aggregate_id(agent_id)
+        with self._write_lock:
+            agent = cache.get(originator_id)
+            if agent is None or (version is not None and agent.version > version):
+                return None
+            if version is None or agent.version < version:
+                agent = self._current(originator_id)  # brought up to date
+            if agent is None or (version is not None and agent.version != version):
+                return None
+            window = tail_window(self._state(agent_id, agent), tail)
+            # The cached agent's own objects are shared: copied here, under the lock.
+            return {**window, **copy_content(window), "sessions": deepcopy(window["sessions"])}
 
     def agents(self, tenant: str | None = None) -> list[AgentSummary]:
         return self.index.agents(tenant)

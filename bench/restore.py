@@ -7,7 +7,8 @@
     store: every read replays from version 1; capped by --replay-seconds per size).
     Also the events' and snapshots' stored bytes (snapshots keep their contents as parts of the
     part store: their rows plus those parts), what each fork writes (part bytes, parts,
-    reference rows, its event's bytes), rewinds of the agent itself, and tail-50 reads.
+    reference rows, its event's bytes), rewinds of the agent itself, tail-50 reads, and
+    forks and tail-50 reads of the latest version (held folded, as a live agent is).
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
@@ -634,9 +635,14 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
         context_ms = [timed(reader.context, agent_id, version=v) for v in points]
         tail_ms = [timed(lambda v: tail_window(reader.context(agent_id, version=v), 50), v)
                    for v in points]
+        # The latest version's window, the agent held folded as a live one is (what an
+        # acting agent reads): cut from the cached agent, no part read.
+        tail_latest_ms = [timed(reader.context, agent_id, version=size, tail=50)
+                          for _ in points]
         out["read_with_snapshots"] = {"agent_at": latency_summary(agent_ms),
                                       "context": latency_summary(context_ms),
-                                      "tail_50": latency_summary(tail_ms)}
+                                      "tail_50": latency_summary(tail_ms),
+                                      "tail_50_latest": latency_summary(tail_latest_ms)}
         mid = sorted(points)[len(points) // 2]
         out["breakdown_at_median_point"] = {"version": mid, **breakdown(reader, agent_id, mid)}
         if args.profile and size == max(args.sizes):
@@ -651,6 +657,16 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
                         f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])]
             out["restore_with_snapshots"] = latency_summary(ms)
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
+            # Forks of the latest version (the agent held folded): by reference, nothing
+            # decoded or copied, whatever the content's size.
+            reader.agent_at(agent_id)  # held folded again (the forks above filled the cache)
+            cpu = time.process_time()
+            out["fork_latest"] = latency_summary([
+                timed(restore, agent_id, size, f"{agent_id}-latest-{i}")
+                for i in range(restores)])
+            # This process's CPU per fork (the rest is waiting on PostgreSQL: round trips).
+            out["fork_latest"]["client_cpu_ms_mean"] = round(
+                (time.process_time() - cpu) * 1000 / restores, 2)
             # What each fork writes (measured apart from the timings), at points no fork
             # used yet: 30 events after the last snapshot (that tail is not stored yet), then
             # random ones.

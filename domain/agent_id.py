@@ -48,6 +48,11 @@ def agent_key(tenant: str, agent_id: str) -> str:
     return f"{tenant}{TENANT_SEPARATOR}{agent_id}"
 
 
+def named_tenant(key: str) -> str:
+    """The tenant an agent key names (its owner once it is written, which never changes)."""
+    return key.rpartition(TENANT_SEPARATOR)[0] or LOCAL_TENANT
+
+
 def plain_agent_id(key: str) -> str:
     """The agent id a tenant knows an agent by: its key without the tenant."""
     return key.rpartition(TENANT_SEPARATOR)[2]

@@ -66,6 +66,24 @@ class AgentContext(Aggregate):
             agent._created_on = agent._modified_on = datetime.fromisoformat(as_of)
         return agent
 
+    @classmethod
+    def shell(cls, agent_id: str, version: int, created_on: datetime | None,
+              modified_on: datetime | None) -> AgentContext:
+        """The agent at `version` without its content (None): what a restore by reference
+        appends to, since its event replaces the content whole and nothing reads the old one.
+        Never cached, snapshotted or folded onto (`is_shell`); its next reader folds it from
+        the store, resolving the restore's reference."""
+        agent = cls.start(agent_id)
+        agent._version = version
+        agent._created_on = created_on  # type: ignore[assignment]
+        agent._modified_on = modified_on  # type: ignore[assignment]
+        agent.content = None  # type: ignore[assignment]
+        return agent
+
+    @property
+    def is_shell(self) -> bool:
+        return self.content is None
+
     def _init_empty(self, originator_id: UUID, agent_id: str) -> None:
         self._id = originator_id
         self._version = 0
@@ -144,6 +162,26 @@ class AgentContext(Aggregate):
         )
         if given is not None:
             event = event.resolved(content, given)
+        event.mutate(self)
+        self._pending_events.append(event)
+
+    def restore_by_reference(self, *, event_id: str, content_ref: dict[str, Any],
+                             provenance: dict[str, Any], timestamp: datetime) -> None:
+        """Make the content `content_ref` names (a tenant's parts under a root) this shell's
+        (`shell`), without reading it: a fork or rewind that costs what its source lacked
+        in the part store, not the content's size."""
+        if not self.is_shell:
+            raise ValueError("a restore by reference is appended to a shell agent")
+        event = self.ContextRestored(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
+            agent_id=self.agent_id,
+            event_id=event_id,
+            content=None,
+            provenance=provenance,
+            content_ref=content_ref,
+        )
         event.mutate(self)
         self._pending_events.append(event)
 
@@ -302,6 +340,8 @@ class AgentContext(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             if self.content is None:
+                if aggregate.is_shell and self.content_ref is not None:
+                    return  # restore_by_reference: the shell stays without content
                 raise ValueError(f"restore {self.event_id}: its content is kept by reference "
                                  f"({self.content_ref}) and was not read back")
             known = self.__dict__.get("_part_hashes")

@@ -125,6 +125,8 @@ def answer(uc: UseCases, caller: Caller, cmd: ReadContext, located: Located
     """What a read answers where `locate` landed: the state, its window or the changes."""
     if cmd.since_version is not None:
         return changes_since(uc, located, cmd.since_version)
+    if located.package_id is None:
+        return uc.store.context(located.key, version=located.version, tail=cmd.tail)
     state = state_at(uc, caller, located)
     return state if cmd.tail is None else tail_window(state, cmd.tail)
 

@@ -9,8 +9,10 @@ hold the tenant's part lock (persistence.part_lock) and do their work in its tra
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from psycopg.sql import SQL, Composable
@@ -56,6 +58,7 @@ class TablePartStore(PartStore):
         self.refs_table = refs_table
         self.scope = scope
         self.lock = lock
+        self._reader = threading.local()  # the cursor `reading` shares, per thread
 
     def _sql(self, template: str, marks: int = 0) -> Any:
         text = template.replace("{marks}", ",".join("?" * marks))
@@ -67,8 +70,12 @@ class TablePartStore(PartStore):
     def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str]
                 ) -> list[Any]:
         rows: list[Any] = []
+        # PostgreSQL sends bytea as it is in binary results (in text ones: hex, twice the
+        # bytes, encoded by the server and decoded here).
+        binary = {"binary": True} if self.dialect == "postgres" else {}
         for chunk in _chunks(sorted(set(map(check_address, addresses)))):
-            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk])
+            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk],
+                         **binary)
             rows.extend(curs.fetchall())
         return rows
 
@@ -91,9 +98,25 @@ class TablePartStore(PartStore):
     def get(self, tenant: str, address: str) -> bytes:
         return self.get_many(tenant, [address])[address]
 
-    def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        if getattr(self._reader, "curs", None) is not None:
+            yield
+            return
         with self.datastore.transaction(commit=False) as curs:
-            rows = self._select(curs, _GET, tenant, addresses)
+            self._reader.curs = curs
+            try:
+                yield
+            finally:
+                self._reader.curs = None
+
+    def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
+        shared = getattr(self._reader, "curs", None)
+        if shared is not None:
+            rows = self._select(shared, _GET, tenant, addresses)
+        else:
+            with self.datastore.transaction(commit=False) as curs:
+                rows = self._select(curs, _GET, tenant, addresses)
         found = {(r["address"] if isinstance(r, dict) else r[0]):
                  bytes(r["data"] if isinstance(r, dict) else r[1]) for r in rows}
         missing = set(addresses) - set(found)

@@ -16,10 +16,13 @@ from hash_rule import independent_hash
 from restore_support import Kit, env, msg, new_agent
 
 from ctxstore.application.commands import LOCAL, Forget
+from ctxstore.application.errors import IntegrityMismatch
 from ctxstore.application.part_content import agent_owner
+from ctxstore.domain import aggregate
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
-from ctxstore.domain.state import content_of
+from ctxstore.domain.state import canonical_json, content_of
+from ctxstore.domain.window import tail_window
 
 
 @pytest.fixture
@@ -279,6 +282,162 @@ def test_a_merge_records_a_reference_and_writes_what_it_adds(kit: Kit) -> None:
     state = kit.store.context(target)
     assert result.content_hash == state["content_hash"] == independent_hash(content_of(state))
     assert len(state["messages"]) == 270 + 36
+
+
+@pytest.fixture
+def decoded(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The stored bytes of each part the store decodes, and (as -1) each content copied: the
+    real functions, counted."""
+    keeper = kit.store.part_content
+    assert keeper is not None
+    seen: list[int] = []
+    decode, copy = keeper._decode, aggregate.copy_content
+
+    def counted_decode(stored: bytes) -> bytes:
+        seen.append(len(stored))
+        return decode(stored)
+
+    def counted_copy(content: Any) -> Any:
+        seen.append(-1)
+        return copy(content)
+
+    monkeypatch.setattr(keeper, "_decode", counted_decode)
+    monkeypatch.setattr(aggregate, "copy_content", counted_copy)
+    return seen
+
+
+def test_a_fork_of_the_latest_version_decodes_and_copies_nothing(kit: Kit,
+                                                                 decoded: list[int]) -> None:
+    agent = new_agent("hot")
+    talk(kit, agent, 0, 530)  # snapshots at 100 ... 500; a 30-event tail kept by no snapshot
+    latest = kit.version(agent)
+    state = kit.store.context(agent)  # the agent is now held folded (cached)
+    decoded.clear()
+    fork = new_agent("hot-fork")
+    result = kit.restore.restore(agent, Point.latest(), fork)
+    rewind = kit.restore.restore(agent, Point.of_version(latest), agent)
+    assert decoded == []  # no part decoded, no content copied
+    assert (result.base, result.mode, result.source_version) == ("latest", "fork", latest)
+    assert rewind.mode == "rewind" and rewind.target_version == latest + 1
+    assert result.content_hash == rewind.content_hash == state["content_hash"]
+    assert result.restoration_details["target_holds"]["messages"] == len(state["messages"])
+    assert result.validation_result["checked"][0].startswith(f"the latest version {latest}")
+    # Both read back through their reference (their next read decodes), with the same hash
+    # by the client's rule, and the rewound agent keeps its sessions and takes new events.
+    assert content_of(kit.store.context(fork)) == content_of(state)
+    assert decoded
+    talk(kit, agent, 2000, 10)
+    kit.store.agent_cache = None
+    assert kit.hash(agent) == replayed_hash(kit, agent)
+    assert kit.store.context(agent, version=latest + 1)["content_hash"] == state["content_hash"]
+    assert independent_hash(content_of(kit.store.context(fork))) == state["content_hash"]
+    # `comprehensive` and a past version still build the state (and say so).
+    assert kit.restore.restore(agent, Point.latest(), new_agent("c"),
+                               validation_level="comprehensive").base != "latest"
+    assert kit.restore.restore(agent, Point.of_version(latest),
+                               new_agent("p")).content_hash == state["content_hash"]
+
+
+def forge_part(kit: Kit, address: str, raw: bytes) -> None:
+    """Put other content under a part's address (stored as the store stores parts)."""
+    keeper = kit.store.part_content
+    assert keeper is not None
+    data = keeper._encode(raw)
+    if kit.settings.bodies_in_files:
+        path: Path = keeper.parts.path(LOCAL_TENANT, address)  # type: ignore[attr-defined]
+        path.unlink()
+        path.write_bytes(data)
+    else:
+        kit.sql(f"UPDATE {kit.table('parts')} SET data = ? WHERE address = ?", (data, address))
+
+
+def test_comprehensive_validation_checks_each_part_against_its_address(kit: Kit) -> None:
+    """Plain reads trust the part store as they trust the events (no SHA-256 of every part
+    on the hot path); `comprehensive` hashes each part it reads and names a forged one."""
+    agent = new_agent("forged")
+    talk(kit, agent, 0, 230)  # a snapshot at 200 keeps messages 0..63 in page m0
+    page = kit.store.agent_at(agent).part_hashes.leaves["m0"]
+    forged = [dict(m, content="forged") for m in kit.store.context(agent)["messages"][:64]]
+    forge_part(kit, page, canonical_json(forged))
+    kit.store.agent_cache = None
+    assert kit.store.context(agent, version=220)["messages"][0]["content"] == "forged"
+    with pytest.raises(IntegrityMismatch, match=f"part {page} does not hold"):
+        kit.restore.state_at(agent, Point.of_version(220), "comprehensive")
+    with pytest.raises(IntegrityMismatch, match=f"part {page} does not hold"):
+        kit.restore.restore(agent, Point.latest(), new_agent("f"),
+                            validation_level="comprehensive")
+
+
+def test_a_tree_is_read_in_one_transaction_one_query_per_level(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    if kit.settings.bodies_in_files:
+        pytest.skip("parts kept as files: no transaction to share")
+    keeper = kit.store.part_content
+    assert keeper is not None
+    parts: Any = keeper.parts
+    agent = new_agent("levels")
+    talk(kit, agent, 0, 230)
+    opened: list[int] = []
+    selects: list[int] = []
+    transaction, select, content = parts.datastore.transaction, parts._select, keeper.content
+
+    def counted_transaction(**kwargs: Any) -> Any:
+        opened.append(1)
+        return transaction(**kwargs)
+
+    def counted_select(*args: Any) -> Any:
+        selects.append(1)
+        return select(*args)
+
+    def content_alone(ref: Any) -> Any:
+        opened.clear()
+        selects.clear()
+        found = content(ref)
+        reads.append((len(opened), len(selects)))
+        return found
+
+    reads: list[tuple[int, int]] = []
+    monkeypatch.setattr(parts.datastore, "transaction", counted_transaction)
+    monkeypatch.setattr(parts, "_select", counted_select)
+    monkeypatch.setattr(keeper, "content", content_alone)
+    kit.store.agent_cache = None
+    assert kit.store.context(agent, version=220)["content_hash"] == kit.hash(agent, 220)
+    # The root, then its group nodes and single parts, then the pages.
+    assert reads and set(reads) == {(1, 3)}, reads
+
+
+def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_only_itself(
+        kit: Kit, decoded: list[int]) -> None:
+    agent = new_agent("window")
+    talk(kit, agent, 0, 530)
+    latest = kit.version(agent)
+    full = kit.store.context(agent)  # the agent is now held folded
+    decoded.clear()
+    for tail in (0, 1, 50, 10_000):
+        assert kit.store.context(agent, version=latest, tail=tail) == tail_window(full, tail)
+    window = kit.store.context(agent, tail=5)
+    assert decoded == []  # no part decoded, the whole content never copied
+    # The answer is a copy: changing it changes nothing held.
+    window["messages"][-1]["content"] = "changed"
+    next(iter(window["memories"].values()))["content"] = "changed"
+    window["sessions"].append({"session_id": "x"})
+    assert kit.store.context(agent, tail=5) == tail_window(full, 5)
+    # Another version is read as before (here through its snapshot's parts).
+    past = kit.store.context(agent, version=latest - 40)
+    assert kit.store.context(agent, version=latest - 40, tail=3) == tail_window(past, 3)
+    assert decoded
+
+
+def test_a_fork_by_reference_is_not_cached_as_its_events_few_bytes(kit: Kit) -> None:
+    """The cache bounds agents by the stored bytes they were folded from: a fork holding
+    megabytes from a 330-byte event would break that bound, so it is folded when read."""
+    agent = new_agent("past")
+    talk(kit, agent, 0, 230)
+    assert kit.store.agent_cache is not None
+    fork = new_agent("past-fork")
+    result = kit.restore.restore(agent, Point.of_version(150), fork)
+    assert result.base == "snapshot" and aggregate_id(fork) not in kit.store.agent_cache
+    assert kit.hash(fork) == result.content_hash == kit.hash(agent, 150)
 
 
 def test_channels_are_kept_by_snapshots_and_forks_as_parts(kit: Kit) -> None:

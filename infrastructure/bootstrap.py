@@ -266,7 +266,8 @@ def build_subjects(settings: Settings) -> Subjects:
     return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
                     replicas=settings.nats_replicas,
                     partitions_explicit="nats_partitions" in settings.model_fields_set,
-                    tenants=settings.nats_tenant_names)
+                    tenants=settings.nats_tenant_names,
+                    dlq_max_age=settings.nats_dlq_max_age_days * 24 * 3600)
 
 
 def build_auto_checkpoints(settings: Settings, checkpoints: CheckpointService

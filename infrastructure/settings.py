@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Tenants accepted over NATS (comma-separated), each on <prefix>.t.<tenant>.*; unset: any
     # tenant whose subjects NATS lets through (its permissions are what confine a tenant).
     nats_tenants: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_,\s-]*$")
+    # How long CTX_DLQ keeps a dead letter (it holds the rejected event's content).
+    nats_dlq_max_age_days: float = Field(default=14, gt=0, le=36500)
     compression_level: int = Field(default=3, ge=-7, le=22)
     compression_dictionary: str | None = None
     snapshot_interval: int = Field(default=100, ge=1)

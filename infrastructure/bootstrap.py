@@ -114,6 +114,8 @@ def eventsourcing_env(settings: Settings, *, in_memory: bool = False) -> dict[st
             POSTGRES_CONNECT_TIMEOUT="10",
             POSTGRES_LOCK_TIMEOUT="30",
             POSTGRES_PRE_PING="y",
+            # The URL's libpq parameters (keepalives, tcp_user_timeout, sslmode...).
+            POSTGRES_CONNECTION_OPTIONS=url.query,
             APPLICATION_RECORDER_TOPIC=(
                 "ctxstore.infrastructure.persistence.packages_postgres:PostgresStoreRecorder"
             ),

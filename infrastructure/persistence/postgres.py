@@ -21,7 +21,7 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from eventsourcing.utils import retry
+from eventsourcing.utils import Environment, retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -30,6 +30,7 @@ from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.dsn import libpq_options
 from ctxstore.infrastructure.persistence.pg_arrays import (
     PackedArray,
     bytea_array,
@@ -89,9 +90,20 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
 
 
 class ContextPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory, making snapshot recorders that insert binary arrays."""
+    """The library's PostgreSQL factory, making snapshot recorders that insert binary arrays,
+    over connections that also get the URL's own parameters (POSTGRES_CONNECTION_OPTIONS: a
+    query string; see dsn.libpq_options), which the library has no setting for."""
 
     aggregate_recorder_class = PostgresSnapshotRecorder
+    POSTGRES_CONNECTION_OPTIONS = "POSTGRES_CONNECTION_OPTIONS"
+
+    def __init__(self, env: Environment | Mapping[str, str] | None):
+        super().__init__(env)
+        options = libpq_options(self.env.get(self.POSTGRES_CONNECTION_OPTIONS) or "")
+        if options:  # before the pool opens: every connection it makes has them
+            pool = self.datastore.pool
+            base = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+            pool.kwargs = {**base, **options}
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):

@@ -36,7 +36,8 @@ app = typer.Typer(
 @app.callback()
 def door(tenant: Annotated[str | None, typer.Option(
         "--tenant", help="Act as this tenant (as CONTEXT_API_KEYS names it) in record, "
-        "context, checkpoint(s), restore, diff, export, export-af and import-package; default: "
+        "context, checkpoint(s), restore, diff, export, export-af, import and import-package; "
+        "default: "
         "the keyless local tenant.")] = None) -> None:
     """Event-sourced context store for AI agents."""
     common.set_tenant(tenant)

@@ -52,8 +52,9 @@ class _Pair:
 
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int, *,
-                 receive_buffer: int | None = None):
+                 receive_buffer: int | None = None, listen_port: int = 0):
         self.target = (target_host, target_port)
+        self.listen_port = listen_port  # 0: any free port
         self.receive_buffer = receive_buffer  # SO_RCVBUF of the clients' side (None: default)
         self.stalled = False
         self._unstalled = asyncio.Event()
@@ -91,12 +92,13 @@ class TcpProxy:
 
     async def start(self) -> TcpProxy:
         if self.receive_buffer is None:
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1",
+                                                      self.listen_port)
             return self
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Set before listening, so accepted sockets advertise a window this small.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.listen_port))
         self._server = await asyncio.start_server(self._accept, sock=sock)
         return self
 

@@ -209,7 +209,7 @@ def create_app(
         if runtime.worker is not None:
             await runtime.worker.stop()
         if runtime.services is not None and runtime.services.runner is not None:
-            await asyncio.to_thread(runtime.services.runner.stop)  # a round in progress ends
+            await asyncio.to_thread(runtime.services.runner.stop_and_wait)  # a round ends
 
     @app.after_shutdown
     async def close_store() -> None:

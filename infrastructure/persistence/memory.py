@@ -35,7 +35,7 @@ from ctxstore.application.dictionary_port import CompressionDictionary, Dictiona
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartMissing, PartStore
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
-from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.domain.agent_id import LOCAL_TENANT, plain_agent_id
 from ctxstore.infrastructure.persistence.operation_log import MemoryOperationLog
 from ctxstore.infrastructure.persistence.schedules import MemorySchedules
 from ctxstore.infrastructure.persistence.side_rows import DeclaredSideRows
@@ -150,6 +150,11 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         with self._database_lock:
             return sorted((a for a in self._agents.values()
                            if tenant is None or a.tenant == tenant), key=lambda a: a.agent_id)
+
+    def agents_page(self, tenant: str, after: str | None, limit: int) -> list[AgentSummary]:
+        rows = sorted(((plain_agent_id(a.agent_id), a) for a in self.agents(tenant)),
+                      key=lambda row: row[0])
+        return [a for plain, a in rows if after is None or plain > after][:limit]
 
     def agent(self, agent_id: str) -> AgentSummary | None:
         with self._database_lock:

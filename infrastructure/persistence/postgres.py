@@ -110,7 +110,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
-        for suffix in ("_event_ids", "_versions", "_agents"):
+        for suffix in ("_event_ids", "_versions", "_agents", "_agents_by_plain_id"):
             # PostgreSQL would silently truncate a longer name: refuse it as the library does.
             self.check_identifier_length(prefix + suffix)
         schema = Identifier(self.datastore.schema)
@@ -137,6 +137,9 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                     "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
                     "tenant text NOT NULL, chain_head bytea)"
                 ).format(self.agents_table, id_type),
+                # The API's agent list pages through this (agents_page), a tenant at a time.
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (tenant, " + self._PLAIN_ID + ")"
+                    ).format(Identifier(f"{prefix}_agents_by_plain_id"), self.agents_table),
             ]
         )
         self._create_record_function(prefix, schema, id_type)
@@ -416,6 +419,16 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                 "SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE tenant = %s ORDER BY agent_id"
             ).format(self.agents_table)
             rows = self._fetch(query, (tenant,))
+        return [AgentSummary(**r) for r in rows]
+
+    # The agent id as its tenant knows it, in code-point order (the API's), as the index has it.
+    _PLAIN_ID = "(regexp_replace(agent_id, '^.*/', '') COLLATE \"C\")"
+
+    def agents_page(self, tenant: str, after: str | None, limit: int) -> list[AgentSummary]:
+        query = SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE tenant = %s AND "
+                    + self._PLAIN_ID + " > %s ORDER BY " + self._PLAIN_ID + " LIMIT %s"
+                    ).format(self.agents_table)
+        rows = self._fetch(query, (tenant, after or "", limit))
         return [AgentSummary(**r) for r in rows]
 
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import nats
 import pytest
@@ -14,6 +15,7 @@ from nats_helpers import running_app, subjects_of, wait_until
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestStats, ProgressReport
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import dlq_stream_config, ensure_streams
 from ctxstore.infrastructure.settings import Settings
 
 
@@ -222,3 +224,19 @@ def test_progress_report_says_nothing_while_nothing_happens() -> None:
     first = ProgressReport(stats, now=0.0)  # events before the first tick are not lost
     stats.recorded += 5
     assert (first.line(now=10.0) or "").startswith("ingest: 5 events in the last 10s")
+
+
+async def test_a_dead_letter_stream_made_without_a_max_age_gets_one(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=1)
+    subjects = replace(subjects_of(settings), dlq_max_age=3 * 24 * 3600.0)
+    nc = await nats.connect(settings.nats_url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(replace(dlq_stream_config(subjects), max_age=None))
+        assert not (await js.stream_info(subjects.dlq_stream)).config.max_age
+        await ensure_streams(nc, subjects)
+        assert (await js.stream_info(subjects.dlq_stream)).config.max_age == 3 * 24 * 3600
+        assert not (await js.stream_info(subjects.events_stream)).config.max_age
+    finally:
+        await nc.close()

@@ -82,13 +82,24 @@ class CheckpointRunner:
                                         daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop after the current round, if any; waits for the thread to end."""
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Stop after the current round, if any, waiting up to `timeout` for the thread to
+        end; False while a round still runs (call again before closing what it uses)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
             self._thread = None
+        return True
+
+    def stop_and_wait(self, every: float = 10.0) -> None:
+        """Stop, and wait for a round in progress however long it takes, saying so every
+        `every` seconds: the store must outlive it (closing first failed the round)."""
+        while not self.stop(every):
+            log.warning("waiting for the automatic checkpoint round in progress before "
+                        "closing the store")
 
     def _wait_seconds(self, due: DueReport | None) -> float:
         wait = self.poll_seconds

@@ -75,6 +75,12 @@ class ContextIndex(ABC):
         agent's key (domain.agent_id)."""
 
     @abstractmethod
+    def agents_page(self, tenant: str, after: str | None, limit: int) -> list[AgentSummary]:
+        """A page of the tenant's agents ordered by agent id as the tenant knows it (the key
+        without its tenant: domain.agent_id.plain_agent_id; code-point order), the first
+        `limit` of those after `after`: a keyset page, never the whole catalogue sorted."""
+
+    @abstractmethod
     def agent(self, agent_id: str) -> AgentSummary | None:
         """One agent's catalogue entry by its key, or None when it has never been written."""
 

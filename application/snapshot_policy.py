@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from ctxstore.application.lru_map import LruMap
+
 
 @dataclass(frozen=True)
 class SnapshotMark:
@@ -24,12 +26,14 @@ class SnapshotMark:
 class SnapshotPolicy:
     """Decides snapshot versions; remembers (per process) each agent's last snapshot."""
 
-    def __init__(self, interval: int = 100, growth: float = 0.25):
+    def __init__(self, interval: int = 100, growth: float = 0.25, *, max_marks: int = 10_000):
         if interval < 1:
             raise ValueError("snapshot interval must be at least 1")
         self.interval = interval
         self.growth = growth
-        self._marks: dict[UUID, SnapshotMark] = {}
+        # The most recently snapshotted agents' marks; a forgotten one snapshots by the plain
+        # interval rule, as in a new process.
+        self._marks: LruMap[UUID, SnapshotMark] = LruMap(max_marks)
         self._event_bytes = 0
         self._events = 0
 

@@ -32,6 +32,7 @@ from ctxstore.application.forget_port import (
     EventIdDigest,
     Tombstone,
 )
+from ctxstore.application.lru_map import LruMap
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_content import PartContent
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "project", "to_us"]
 
+MIN_REMEMBERED_AGENTS = 1024
+
 
 class ContextStore(StoreReads):
     """Agent contexts on an event store; one instance per process, thread-safe for writes."""
@@ -76,6 +79,7 @@ class ContextStore(StoreReads):
         cache_bytes: int = 64 * 1024 * 1024,
         cache_agents: int = 10_000,
         chain: EventChain | None = None,
+        remembered_agents: int | None = None,
     ):
         self._compressor = compressor
         self.chain = chain or EventChain()
@@ -86,10 +90,14 @@ class ContextStore(StoreReads):
         self.agent_cache = (AgentCache(cache_bytes, cache_agents)
                             if cache_bytes > 0 and cache_agents > 0 else None)
         self.snapshot_interval = snapshot_interval
-        self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth)
+        # Per-agent facts remembered to save a query, for this many agents at most (LRU;
+        # default: as many as the agent cache, at least MIN_REMEMBERED_AGENTS).
+        remembered = remembered_agents or max(cache_agents, MIN_REMEMBERED_AGENTS)
+        self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth,
+                                              max_marks=remembered)
         self._write_lock = threading.RLock()
-        self._owners: dict[str, str] = {}
-        self._keys: dict[tuple[str, str], str] = {}
+        self._owners: LruMap[str, str] = LruMap(remembered)
+        self._keys: LruMap[tuple[str, str], str] = LruMap(remembered)
         super().__init__(env)
         recorder = self.recorder
         if not (isinstance(recorder, ContextIndex) and isinstance(recorder, PackageRecorder)

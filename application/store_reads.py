@@ -305,6 +305,11 @@ class StoreReads(Application[UUID]):
     def agents(self, tenant: str | None = None) -> list[AgentSummary]:
         return self.index.agents(tenant)
 
+    def agents_page(self, tenant: str, after: str | None = None, limit: int = 100
+                    ) -> list[AgentSummary]:
+        """The tenant's agents by agent id, `limit` at most, after `after` (index.agents_page)."""
+        return self.index.agents_page(tenant, after, limit)
+
     def summary(self, agent_id: str) -> AgentSummary | None:
         """An agent's catalogue entry by its key (None: never written)."""
         return self.index.agent(agent_id)

@@ -20,6 +20,14 @@ outage is reset, and new ones are proxied as usual. ``lose_replies_after(marker)
 the server's side, from the client's first chunk holding `marker` on (a commit that the server
 makes and whose answer never arrives), until ``heal()``.
 
+The proxy's kernel still acknowledges what a client sends into a blackhole, which a dropped
+packet never is: ``stall()`` also stops reading the clients' bytes, so with a small
+``receive_buffer`` the client's data soon waits unacknowledged behind a closed window, where
+its TCP user timeout (``tcp_user_timeout``) applies as on a real silent network.
+``stall_after(n)`` stalls once `n` more of the clients' bytes went through (in the middle of a
+big statement: a client waiting for a reply, its bytes all acknowledged, would only see a
+silent peer through keepalives, which the proxy's kernel answers).
+
 Run as ``python -m devtools.tcp_proxy HOST PORT`` it proxies in its own process (so a busy
 test process does not slow the traffic), prints ``port <n>`` once listening, and reads
 ``blackhole`` and ``heal`` lines on stdin, answering each with ``ok``.
@@ -30,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -42,8 +51,14 @@ class _Pair:
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, *,
+                 receive_buffer: int | None = None, listen_port: int = 0):
         self.target = (target_host, target_port)
+        self.listen_port = listen_port  # 0: any free port
+        self.receive_buffer = receive_buffer  # SO_RCVBUF of the clients' side (None: default)
+        self.stalled = False
+        self._unstalled = asyncio.Event()
+        self._stall_at: int | None = None
         self.holding = False
         self.dropped_bytes = 0
         self.forwarded_bytes = 0  # from clients to the server
@@ -76,7 +91,15 @@ class TcpProxy:
         return sum(len(b) for b in self._held.values())
 
     async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        if self.receive_buffer is None:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1",
+                                                      self.listen_port)
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Set before listening, so accepted sockets advertise a window this small.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
+        sock.bind(("127.0.0.1", self.listen_port))
+        self._server = await asyncio.start_server(self._accept, sock=sock)
         return self
 
     async def stop(self) -> None:
@@ -113,6 +136,18 @@ class TcpProxy:
         self.blackholed = True
         self.hold()
 
+    def stall(self) -> None:
+        """A blackhole whose clients' bytes also stay unacknowledged (see the docstring)."""
+        self.stalled = True
+        self._unstalled.clear()
+        self.blackhole()
+        for pair in self._pairs:  # nothing more into the proxy's buffers: the window closes
+            pair.client.transport.pause_reading()
+
+    def stall_after(self, forwarded: int) -> None:
+        """Stall once the next `forwarded` bytes of the clients have gone through."""
+        self._stall_at = self.forwarded_bytes + forwarded
+
     def lose_replies(self) -> None:
         """From now on, drop everything the server sends (until ``heal()``)."""
         self.replies_lost = True
@@ -124,7 +159,9 @@ class TcpProxy:
 
     def heal(self) -> None:
         """Reset every connection of the outage; new ones are proxied again."""
-        self.blackholed = self.replies_lost = False
+        self.blackholed = self.replies_lost = self.stalled = False
+        self._stall_at = None
+        self._unstalled.set()
         self._lose_replies_on = None
         self.cut()
 
@@ -155,7 +192,15 @@ class TcpProxy:
     async def _pump_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        held_key: int) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await reader.read(65536):
+            while True:
+                if self.stalled:
+                    await self._unstalled.wait()  # not reading: the window closes
+                data = await reader.read(65536)
+                if not data:
+                    break
+                if self._stall_at is not None and self.forwarded_bytes >= self._stall_at:
+                    self._stall_at = None
+                    self.stall()
                 forward, held = self._split(data)
                 if held:
                     self._held.setdefault(held_key, bytearray()).extend(held)

@@ -117,6 +117,8 @@ def eventsourcing_env(settings: Settings, *, in_memory: bool = False) -> dict[st
             POSTGRES_CONNECT_TIMEOUT="10",
             POSTGRES_LOCK_TIMEOUT="30",
             POSTGRES_PRE_PING="y",
+            # The URL's libpq parameters (keepalives, tcp_user_timeout, sslmode...).
+            POSTGRES_CONNECTION_OPTIONS=url.query,
             APPLICATION_RECORDER_TOPIC=(
                 "ctxstore.infrastructure.persistence.packages_postgres:PostgresStoreRecorder"
             ),
@@ -283,7 +285,8 @@ def build_subjects(settings: Settings) -> Subjects:
     return Subjects(prefix=settings.nats_prefix, partitions=settings.nats_partitions,
                     replicas=settings.nats_replicas,
                     partitions_explicit="nats_partitions" in settings.model_fields_set,
-                    tenants=settings.nats_tenant_names)
+                    tenants=settings.nats_tenant_names,
+                    dlq_max_age=settings.nats_dlq_max_age_days * 24 * 3600)
 
 
 def build_purges(settings: Settings) -> list[Purge]:

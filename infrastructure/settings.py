@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
     # Tenants accepted over NATS (comma-separated), each on <prefix>.t.<tenant>.*; unset: any
     # tenant whose subjects NATS lets through (its permissions are what confine a tenant).
     nats_tenants: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_,\s-]*$")
+    # How long CTX_DLQ keeps a dead letter (it holds the rejected event's content).
+    nats_dlq_max_age_days: float = Field(default=14, gt=0, le=36500)
     compression_level: int = Field(default=3, ge=-7, le=22)
     compression_dictionary: str | None = None
     snapshot_interval: int = Field(default=100, ge=1)
@@ -124,9 +129,32 @@ class Settings(BaseSettings):
         return self.storage_backend == "hybrid"
 
 
+def misspelt_settings(environ: Mapping[str, str]) -> list[str]:
+    """One line per CONTEXT_* variable that is no setting but looks like a known one.
+
+    A typo would otherwise be ignored and its setting quietly keep the default (a misspelt
+    CONTEXT_DATABASE_URL writes to another database). Names far from every setting are left
+    alone: other tools may share the prefix.
+    """
+    known = sorted(f"CONTEXT_{name.upper()}" for name in Settings.model_fields)
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings matches names whatever their case
+        if not upper.startswith("CONTEXT_") or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.85)
+        if close:
+            lines.append(f"{name} is not a setting: did you mean {close[0]}?")
+    return lines
+
+
 def load_settings() -> Settings:
-    """The environment's settings; a value the store does not take is one line naming the
-    variable and what it takes (SettingsError), not pydantic's report."""
+    """The environment's settings; a value the store does not take, or a variable that looks
+    like a misspelt setting, is one line naming the variable (SettingsError), not pydantic's
+    report."""
+    typos = misspelt_settings(os.environ)
+    if typos:
+        raise SettingsError("; ".join(typos))
     try:
         return Settings()
     except ValidationError as e:

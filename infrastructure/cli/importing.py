@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ctxstore.application.importing import ImportSummary, record_in_batches
 from ctxstore.application.store import ContextStore
-from ctxstore.infrastructure.cli.common import console, settings, store
+from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.cli.common import caller, console, settings, store
 from ctxstore.infrastructure.cli.errors import err_console, friendly_errors
 from ctxstore.infrastructure.importers import (
     EventLimits,
@@ -23,9 +24,11 @@ from ctxstore.infrastructure.importers import (
 
 
 def import_paths(target: ContextStore, paths: list[Path], *, batch_size: int = 1000,
-                 quiet: bool = False, limits: EventLimits | None = None
+                 quiet: bool = False, limits: EventLimits | None = None,
+                 tenant: str = LOCAL_TENANT
                  ) -> tuple[list[tuple[Path, ImportSummary]], list[str]]:
-    """Import every trace file under `paths`; a bad file is reported and writes nothing."""
+    """Import every trace file under `paths` as the tenant's agents; a bad file is reported
+    and writes nothing."""
     files: list[Path] = []
     errors: list[str] = []
     for path in paths:
@@ -49,7 +52,8 @@ def import_paths(target: ContextStore, paths: list[Path], *, batch_size: int = 1
             summary = ImportSummary()
             for agent in agents:
                 record_in_batches(target, agent.envelopes, batch_size=batch_size,
-                                  progress=lambda n: bar.advance(task, n), summary=summary)
+                                  tenant=tenant, progress=lambda n: bar.advance(task, n),
+                                  summary=summary)
             results.append((file, summary))
     return results, errors
 
@@ -59,11 +63,13 @@ def import_(
     paths: Annotated[list[Path], typer.Argument(help="Trace files or folders to import.")],
     batch_size: Annotated[int, typer.Option(help="Events per transaction.", min=1)] = 1000,
 ) -> None:
-    """Import agent traces: Letta .af, tau-bench / OpenAI chat .json, SWE-agent .traj."""
+    """Import agent traces: Letta .af, tau-bench / OpenAI chat .json, SWE-agent .traj, as
+    the tenant's agents (`ctxstore --tenant T import ...`; default: the local tenant)."""
     config = settings()
     limits = EventLimits(max_event_bytes=config.max_event_bytes,
                          max_clock_skew_seconds=config.max_clock_skew_seconds)
-    results, errors = import_paths(store(), paths, batch_size=batch_size, limits=limits)
+    results, errors = import_paths(store(), paths, batch_size=batch_size, limits=limits,
+                                   tenant=caller().tenant)
     print_summary(results)
     for error in errors:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)

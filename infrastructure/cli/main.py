@@ -38,8 +38,8 @@ app = typer.Typer(
 @app.callback()
 def door(tenant: Annotated[str | None, typer.Option(
         "--tenant", help="Act as this tenant (as CONTEXT_API_KEYS names it) in record, "
-        "context, checkpoint(s), restore, diff, export, export-af, import-package and forget; "
-        "default: the keyless local tenant.")] = None) -> None:
+        "context, checkpoint(s), restore, diff, export, export-af, import, import-package and "
+        "forget; default: the keyless local tenant.")] = None) -> None:
     """Event-sourced context store for AI agents."""
     common.set_tenant(tenant)
 

@@ -135,7 +135,7 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
             yield
         finally:
             if runner is not None:
-                await run_in_threadpool(runner.stop)  # waits for a round in progress
+                await run_in_threadpool(runner.stop_and_wait)  # a round in progress ends
             if close_on_shutdown:
                 services.close()
 

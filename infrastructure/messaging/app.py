@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from ctxstore.application.commands.fields import AgentId
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.container import Services
-from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestWorker
+from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestWorker, is_transient
 from ctxstore.infrastructure.messaging.rpc import error_middleware, register_rpc
 from ctxstore.infrastructure.messaging.streams import ensure_streams
 from ctxstore.infrastructure.messaging.subjects import Subjects
@@ -171,7 +171,7 @@ def create_app(
 
     @app.after_startup
     async def start_ingest() -> None:
-        runtime.services = services = await asyncio.to_thread(runtime.services_factory)
+        runtime.services = services = await _services_once_reachable(runtime.services_factory)
         runtime.subjects = fitted = await ensure_streams(broker.connection, subjects)
         if runtime.ingest and services.runner is not None:
             # Automatic checkpoints run here too; rounds are claimed in the store, so this
@@ -209,7 +209,7 @@ def create_app(
         if runtime.worker is not None:
             await runtime.worker.stop()
         if runtime.services is not None and runtime.services.runner is not None:
-            await asyncio.to_thread(runtime.services.runner.stop)  # a round in progress ends
+            await asyncio.to_thread(runtime.services.runner.stop_and_wait)  # a round ends
 
     @app.after_shutdown
     async def close_store() -> None:
@@ -217,6 +217,28 @@ def create_app(
             await asyncio.to_thread(runtime.services.close)
 
     return app, runtime
+
+
+async def _services_once_reachable(factory: Callable[[], Services], *, first_wait: float = 1.0,
+                                   longest_wait: float = 30.0) -> Services:
+    """The services, once their database answers: a worker started before PostgreSQL (a
+    machine booting, a database restarting) waits for it, saying so, instead of exiting.
+
+    Only trouble reaching the database is waited out (is_transient); a refused setting or an
+    old schema still ends the start. SIGTERM meanwhile ends the app, which cancels this.
+    """
+    wait = first_wait
+    while True:
+        try:
+            return await asyncio.to_thread(factory)
+        except Exception as e:
+            if not is_transient(e):
+                raise
+            log.warning("the store's database cannot be reached (%s: %s); trying again in "
+                        "%.0fs", type(e).__name__, str(e).strip().splitlines()[0] if str(e)
+                        else "", wait)
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, longest_wait)
 
 
 def parse_partitions(spec: str | None, partitions: int) -> list[int] | None:

@@ -71,6 +71,7 @@ from ctxstore.infrastructure.messaging.streams import (
     rewind_to_ack_floor,
 )
 from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.messaging.trim import StreamTrimmer
 
 __all__ = ["IngestOptions", "IngestStats", "IngestWorker", "ProgressReport", "is_transient",
            "last_of_each_consumer"]
@@ -116,6 +117,9 @@ class IngestWorker:
         self.lost: LeaseLost | None = None  # set when a lease was lost and pulling stopped
         self._keeper: asyncio.Task[None] | None = None
         self._filters: dict[str, str] = {}  # durable -> its filter subject
+        # Recorded and acknowledged messages leave the stream (trim.py).
+        self.trimmer = StreamTrimmer(self.js, subjects.events_stream,
+                                     every=self.options.trim_every)
         self.on_lost: Callable[[LeaseLost], None] | None = None  # e.g. end the process
 
     # Lifecycle ---------------------------------------------------------------------------------
@@ -125,6 +129,7 @@ class IngestWorker:
         self._running = True
         self._committer = asyncio.create_task(self._commit_loop(), name="ingest-committer")
         self._keeper = asyncio.create_task(self._keep_leases(), name="ingest-leases")
+        self._tasks.append(asyncio.create_task(self.trimmer.run(), name="ingest-trim"))
         if self.options.progress_every > 0:
             self._tasks.append(asyncio.create_task(self._report_progress(),
                                                    name="ingest-progress"))
@@ -186,6 +191,10 @@ class IngestWorker:
             self._keeper.cancel()
             # Bounded: a renewal stuck on a NATS request must not hold the stop up.
             await asyncio.wait({self._keeper}, timeout=5.0)
+        if self.nc.is_connected:  # what this worker committed leaves the stream now
+            flush = asyncio.create_task(self.trimmer.flush())
+            if (await asyncio.wait({flush}, timeout=5.0))[1]:
+                flush.cancel()  # bounded, as the leases' release: the next worker purges it
         await self.leases.release(connected=self.nc.is_connected)
         log.info("ingest stopped: %s", self.stats.summary())
 
@@ -333,6 +342,8 @@ class IngestWorker:
             await self.dlq.publish_all([self.decoder.dead_letter(d) for d in dead])
         for msg in last_of_each_consumer(d.msg for d in decoded):
             await msg.ack()  # AckPolicy.ALL: also acknowledges the consumer's earlier ones
+            meta = msg.metadata
+            self.trimmer.committed(self._filters[meta.consumer], meta.sequence.stream)
         self.stats.batches += 1
         self.stats.dead_lettered += len(dead)
         count = 0

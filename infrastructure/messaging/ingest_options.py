@@ -25,6 +25,7 @@ class IngestOptions:
     lease_seconds: float = 10.0  # a dead worker's partitions are free again after this
     stop_timeout: float = 30.0  # how long stopping waits for a batch still being retried
     lease_holder: str | None = None  # the same name takes back a dead predecessor's leases
+    trim_every: float = 1.0  # seconds between purges of recorded messages from the stream
 
     @property
     def limits(self) -> EventLimits:

@@ -66,8 +66,14 @@ def fit_to_server(subjects: Subjects, version: str) -> Subjects:
 
 
 def _stream_config(name: str, subjects: list[str], description: str, replicas: int,
-                   transform: SubjectTransform | None = None) -> StreamConfig:
-    """Both streams keep everything on file, discard the oldest, and deduplicate by id."""
+                   transform: SubjectTransform | None = None,
+                   max_age: float | None = None) -> StreamConfig:
+    """Both streams keep messages on file, discard the oldest, and deduplicate by id.
+
+    LIMITS retention for both: the events stream is emptied behind the ingest worker by
+    purges (trim.py explains why not interest or work-queue retention); the dead letters wait
+    for someone to look at them, up to `max_age` seconds.
+    """
     return StreamConfig(
         name=name,
         description=description,
@@ -78,6 +84,7 @@ def _stream_config(name: str, subjects: list[str], description: str, replicas: i
         duplicate_window=DUPLICATE_WINDOW_S,
         subject_transform=transform,
         num_replicas=replicas,
+        max_age=max_age,
     )
 
 
@@ -97,7 +104,7 @@ def events_stream_config(subjects: Subjects) -> StreamConfig:
 def dlq_stream_config(subjects: Subjects) -> StreamConfig:
     return _stream_config(subjects.dlq_stream, subjects.dlq_subjects,
                           "Rejected agent events with the reason in the Ctx-Error header",
-                          subjects.replicas)
+                          subjects.replicas, max_age=subjects.dlq_max_age)
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
@@ -108,9 +115,10 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.add_stream(config)
         return
     current = info.config
+    # The server reports "no limit" as 0 where the config says None.
     changed = [name for name in ("subjects", "subject_transform", "duplicate_window",
-                                 "num_replicas")
-               if getattr(current, name) != getattr(config, name)]
+                                 "num_replicas", "max_age")
+               if (getattr(current, name) or None) != (getattr(config, name) or None)]
     if changed:
         # A stream made before tenants came to NATS gains their subjects here: harmless. A
         # changed transform moves agents between partitions: only safe while drained.
@@ -119,7 +127,8 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(replace(current, subjects=config.subjects,
                                        subject_transform=config.subject_transform,
                                        duplicate_window=config.duplicate_window,
-                                       num_replicas=config.num_replicas))
+                                       num_replicas=config.num_replicas,
+                                       max_age=config.max_age))
 
 
 async def ensure_streams(nc: Client, subjects: Subjects) -> Subjects:

@@ -86,6 +86,9 @@ class Subjects:
     # The tenants (besides the local one) accepted over NATS; None: any whose subjects NATS
     # lets through (CONTEXT_NATS_TENANTS).
     tenants: frozenset[str] | None = None
+    # How long the dead-letter stream keeps a message (seconds; CONTEXT_NATS_DLQ_MAX_AGE_DAYS):
+    # a dead letter holds the rejected event's content, which must not stay for ever.
+    dlq_max_age: float = 14 * 24 * 3600.0
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
@@ -93,6 +96,8 @@ class Subjects:
                              "(letters, digits, '_' and '-')")
         if self.partitions < 1:
             raise ValueError("the number of partitions must be at least 1")
+        if self.dlq_max_age <= 0:
+            raise ValueError("the dead-letter stream's max age must be positive")
         if not 1 <= self.replicas <= 5:
             raise ValueError("stream replicas must be from 1 to 5")
         for tenant in self.tenants or ():

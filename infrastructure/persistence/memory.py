@@ -161,6 +161,11 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
             return sorted((a for a in self._agents.values()
                            if tenant is None or a.tenant == tenant), key=lambda a: a.agent_id)
 
+    def agents_page(self, tenant: str, after: str | None, limit: int) -> list[AgentSummary]:
+        rows = sorted(((plain_agent_id(a.agent_id), a) for a in self.agents(tenant)),
+                      key=lambda row: row[0])
+        return [a for plain, a in rows if after is None or plain > after][:limit]
+
     def agent(self, agent_id: str) -> AgentSummary | None:
         with self._database_lock:
             return self._agents.get(agent_id)

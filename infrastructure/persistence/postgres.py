@@ -21,7 +21,7 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from eventsourcing.utils import retry
+from eventsourcing.utils import Environment, retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -30,6 +30,7 @@ from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.dsn import libpq_options
 from ctxstore.infrastructure.persistence.pg_arrays import (
     PackedArray,
     bytea_array,
@@ -89,16 +90,27 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
 
 
 class ContextPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory, making snapshot recorders that insert binary arrays."""
+    """The library's PostgreSQL factory, making snapshot recorders that insert binary arrays,
+    over connections that also get the URL's own parameters (POSTGRES_CONNECTION_OPTIONS: a
+    query string; see dsn.libpq_options), which the library has no setting for."""
 
     aggregate_recorder_class = PostgresSnapshotRecorder
+    POSTGRES_CONNECTION_OPTIONS = "POSTGRES_CONNECTION_OPTIONS"
+
+    def __init__(self, env: Environment | Mapping[str, str] | None):
+        super().__init__(env)
+        options = libpq_options(self.env.get(self.POSTGRES_CONNECTION_OPTIONS) or "")
+        if options:  # before the pool opens: every connection it makes has them
+            pool = self.datastore.pool
+            base = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+            pool.kwargs = {**base, **options}
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.rsplit("_events", 1)[0]
-        for suffix in ("_event_ids", "_versions", "_agents"):
+        for suffix in ("_event_ids", "_versions", "_agents", "_agents_by_plain_id"):
             # PostgreSQL would silently truncate a longer name: refuse it as the library does.
             self.check_identifier_length(prefix + suffix)
         schema = Identifier(self.datastore.schema)
@@ -125,6 +137,9 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                     "created_us bigint NOT NULL, updated_us bigint NOT NULL, "
                     "tenant text NOT NULL, chain_head bytea)"
                 ).format(self.agents_table, id_type),
+                # The API's agent list pages through this (agents_page), a tenant at a time.
+                SQL("CREATE INDEX IF NOT EXISTS {} ON {} (tenant, " + self._PLAIN_ID + ")"
+                    ).format(Identifier(f"{prefix}_agents_by_plain_id"), self.agents_table),
             ]
         )
         self._create_record_function(prefix, schema, id_type)
@@ -404,6 +419,16 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                 "SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE tenant = %s ORDER BY agent_id"
             ).format(self.agents_table)
             rows = self._fetch(query, (tenant,))
+        return [AgentSummary(**r) for r in rows]
+
+    # The agent id as its tenant knows it, in code-point order (the API's), as the index has it.
+    _PLAIN_ID = "(regexp_replace(agent_id, '^.*/', '') COLLATE \"C\")"
+
+    def agents_page(self, tenant: str, after: str | None, limit: int) -> list[AgentSummary]:
+        query = SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE tenant = %s AND "
+                    + self._PLAIN_ID + " > %s ORDER BY " + self._PLAIN_ID + " LIMIT %s"
+                    ).format(self.agents_table)
+        rows = self._fetch(query, (tenant, after or "", limit))
         return [AgentSummary(**r) for r in rows]
 
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:

@@ -163,6 +163,16 @@ class SQLiteIndexedEventRecorder(SQLiteApplicationRecorder, ContextIndex, ChainI
             c.execute(sql + " ORDER BY agent_id", params)
             return [AgentSummary(*tuple(r)) for r in c.fetchall()]
 
+    def agents_page(self, tenant: str, after: str | None, limit: int) -> list[AgentSummary]:
+        # The key after its tenant's "/" (none for the local tenant's and older agents); the
+        # BINARY collation of UTF-8 is code-point order.
+        plain = "substr(agent_id, instr(agent_id, '/') + 1)"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT agent_id, version, created_us, updated_us, tenant FROM "  # noqa: S608
+                      f"{self.agents_table} WHERE tenant = ? AND {plain} > ? "
+                      f"ORDER BY {plain} LIMIT ?", (tenant, after or "", limit))
+            return [AgentSummary(*tuple(r)) for r in c.fetchall()]
+
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
         rows = self._select_in(f"SELECT agent_id, tenant FROM {self.agents_table}", "agent_id",
                                list(agent_ids))

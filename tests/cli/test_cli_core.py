@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import SAMPLES
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
 
@@ -158,3 +159,17 @@ def test_a_partial_checkpoint_from_the_cli_as_from_http(tmp_path: Path) -> None:
     assert nothing.returncode == 1
     assert nothing.stderr.strip().startswith("error: --conversation:"), nothing.stderr
     assert len(nothing.stderr.strip().splitlines()) == 1
+
+
+def test_import_records_the_traces_as_the_tenants_agents(tmp_path: Path) -> None:
+    trace = (SAMPLES / "letta-agent-file"
+             / "memgpt_agent__memgpt_agent_with_convo@2025-03-31_bee301d2.af")
+    agent = "letta-memgpt_agent__memgpt_agent_with_convo-2025-03-31_bee301d2"
+    run(tmp_path, "--tenant", "acme", "import", str(trace))
+    acme = json.loads(run(tmp_path, "--tenant", "acme", "agents", "--json").stdout)
+    assert [a["agent_id"] for a in acme] == [agent] and acme[0]["version"] > 0
+    assert json.loads(run(tmp_path, "agents", "--json").stdout) == []  # not the local tenant's
+    # The local tenant may import the same trace: its own agent, recorded in full.
+    run(tmp_path, "import", str(trace))
+    local = json.loads(run(tmp_path, "agents", "--json").stdout)
+    assert [(a["agent_id"], a["version"]) for a in local] == [(agent, acme[0]["version"])]

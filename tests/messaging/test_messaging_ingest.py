@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import nats
 import pytest
+from nats.js.errors import NotFoundError
 from nats_helpers import running_app, subjects_of, wait_until
 
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestStats, ProgressReport
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_event
+from ctxstore.infrastructure.messaging.streams import dlq_stream_config, ensure_streams
 from ctxstore.infrastructure.settings import Settings
 
 
@@ -57,19 +60,21 @@ async def test_same_event_published_three_times_is_recorded_once(
         assert runtime.worker.stats.duplicates == 1
         await publisher.close()
 
-    # Replaying the whole stream from the start records nothing new.
+    # Recorded messages have left the stream; the same events sent again later (new message
+    # ids, past JetStream's window, as a replay from an archive would) record nothing new.
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()
-    for p in range(subjects.partitions):
-        await js.delete_consumer(subjects.events_stream, subjects.durable(p))
-    await nc.close()
     async with running_app(settings) as runtime:
         assert runtime.worker is not None
+        for i, again in enumerate((event, later)):
+            await js.publish(subjects.events("dup-agent"), again.model_dump_json().encode(),
+                             headers={"Nats-Msg-Id": f"replay-{i}"})
         await wait_until(lambda: runtime.worker is not None
-                         and runtime.worker.stats.duplicates >= 3, what="replay")
+                         and runtime.worker.stats.duplicates >= 2, what="replay")
         await runtime.worker.wait_idle()
         assert runtime.worker.stats.recorded == 0
         assert len(runtime.get_store().history("dup-agent")) == 2
+    await nc.close()
 
 
 async def test_fifty_agents_interleaved_stay_in_order_with_two_workers(
@@ -108,8 +113,9 @@ async def test_partitions_split_agents_between_workers_without_overlap(
              for a in range(20)])
         await publisher.close()
         # How many of the 20 the server put on partition 0 (its hash decides): those, and
-        # only those, are recorded by this worker.
-        on_zero = await messages_on(settings, subjects_of(settings).partition_filter(0))
+        # only those, are recorded by this worker. Counted on partition 1, which nobody
+        # consumes yet: partition 0's recorded messages leave the stream.
+        on_zero = 20 - await messages_on(settings, subjects_of(settings).partition_filter(1))
         assert 0 < on_zero < 20
         assert only_zero.worker is not None
         await wait_until(lambda: only_zero.worker is not None
@@ -123,6 +129,42 @@ async def test_partitions_split_agents_between_workers_without_overlap(
         assert only_one.worker is not None
         assert only_one.worker.stats.recorded == 20 - recorded_by_zero
         assert only_one.worker.stats.duplicates == 0
+
+
+async def test_recorded_messages_leave_the_events_stream_and_dead_letters_age_out(
+        settings_factory: Callable[..., Settings]) -> None:
+    """What PostgreSQL holds does not stay in plain text in CTX_EVENTS; CTX_DLQ is bounded."""
+    settings = settings_factory(nats_partitions=2, nats_dlq_max_age_days=2)
+    subjects = subjects_of(settings)
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    try:
+        async with running_app(settings) as runtime:
+            publisher = await ContextPublisher.connect(settings.nats_url,
+                                                       prefix=settings.nats_prefix)
+            await publisher.publish_many([new_event(f"trim-{a}", "message",
+                                                    {"role": "user", "content": f"secret {i}"})
+                                          for a in range(6) for i in range(10)])
+            await publisher.close()
+            bad = await js.publish(subjects.events("trim-0"), b"not json",
+                                   headers={"Nats-Msg-Id": "trim-bad"})
+            store = runtime.get_store()
+            await wait_until(lambda: total_events(store) == 60, what="60 recorded")
+            dlq = await js.stream_info(subjects.dlq_stream)
+            assert dlq.config.max_age == 2 * 24 * 3600
+
+            async def emptied() -> bool:
+                return (await js.stream_info(subjects.events_stream)).state.messages == 0
+
+            await wait_until(emptied, timeout=60, what="the events stream emptied")
+            info = await js.stream_info(subjects.events_stream)
+            assert info.state.last_seq == bad.seq  # all 61 came, and all 61 went
+            for seq in (1, bad.seq):
+                with pytest.raises(NotFoundError):
+                    await js.get_msg(subjects.events_stream, seq)
+            assert (await js.stream_info(subjects.dlq_stream)).state.messages == 1
+    finally:
+        await nc.close()
 
 
 @pytest.mark.parametrize("partitions", [1])
@@ -182,3 +224,19 @@ def test_progress_report_says_nothing_while_nothing_happens() -> None:
     first = ProgressReport(stats, now=0.0)  # events before the first tick are not lost
     stats.recorded += 5
     assert (first.line(now=10.0) or "").startswith("ingest: 5 events in the last 10s")
+
+
+async def test_a_dead_letter_stream_made_without_a_max_age_gets_one(
+        settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(nats_partitions=1)
+    subjects = replace(subjects_of(settings), dlq_max_age=3 * 24 * 3600.0)
+    nc = await nats.connect(settings.nats_url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(replace(dlq_stream_config(subjects), max_age=None))
+        assert not (await js.stream_info(subjects.dlq_stream)).config.max_age
+        await ensure_streams(nc, subjects)
+        assert (await js.stream_info(subjects.dlq_stream)).config.max_age == 3 * 24 * 3600
+        assert not (await js.stream_info(subjects.events_stream)).config.max_age
+    finally:
+        await nc.close()

@@ -220,9 +220,9 @@ def list_agents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AgentPage:
     """This tenant's agents with their versions, by agent id."""
-    # By agent id as the tenant knows them (keys of agents written before namespaces differ).
-    rows = sorted((agent_out(a) for a in api.store.agents(tenant)), key=lambda a: a.agent_id)
-    rows = [a for a in rows if after is None or a.agent_id > after]
+    # By agent id as the tenant knows them, a keyset page in the database (one more row says
+    # whether another page follows).
+    rows = [agent_out(a) for a in api.store.agents_page(tenant, after, limit + 1)]
     page = rows[:limit]
     next_after = page[-1].agent_id if len(rows) > limit else None
     return AgentPage(items=page, next_after=next_after)

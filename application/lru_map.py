@@ -1,0 +1,52 @@
+"""A dict bounded by its number of entries, dropping the least recently used.
+
+For what a process remembers per agent to save a query (an agent's tenant, a tenant's key of an
+agent, its last snapshot's mark): kept whole, these grew with every agent the process ever
+touched. Each is a pure cache of something the store can look up again, so a dropped entry only
+costs that lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, MutableMapping
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LruMap(MutableMapping[K, V]):
+    """At most `max_entries` entries; reading or writing one makes it the most recent."""
+
+    def __init__(self, max_entries: int):
+        if max_entries < 1:
+            raise ValueError("an LruMap holds at least one entry")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()  # readers and the writer share it
+
+    def __getitem__(self, key: K) -> V:
+        with self._lock:
+            value = self._entries[key]
+            self._entries.move_to_end(key)
+            return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __delitem__(self, key: K) -> None:
+        with self._lock:
+            del self._entries[key]
+
+    def __iter__(self) -> Iterator[K]:
+        with self._lock:
+            return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)

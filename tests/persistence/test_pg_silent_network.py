@@ -1,0 +1,76 @@
+"""A PostgreSQL network that goes silent mid-commit: with the URL's TCP options passed on to
+the store's connections, a statement fails (the ingest worker then retries its batch) instead
+of waiting for ever on bytes that are never acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from eventsourcing.persistence import OperationalError
+from support import make_settings
+
+from ctxstore.infrastructure.bootstrap import build_store
+from devtools.tcp_proxy import TcpProxy
+
+# What notices the silence: unacknowledged data gives up after 1 s (keepalives for an idle
+# connection, which this proxy cannot show: its kernel answers them).
+SILENCE_OPTIONS = ("tcp_user_timeout=1000&keepalives=1&keepalives_idle=1"
+                   "&keepalives_interval=1&keepalives_count=2")
+
+
+def test_the_urls_tcp_options_reach_the_stores_connections(
+        tmp_path: Path, postgres_dsn: str) -> None:
+    direct = make_settings("postgres", tmp_path, postgres_dsn)
+    sep = "&" if "?" in direct.database_url else "?"
+    settings = direct.model_copy(
+        update={"database_url": f"{direct.database_url}{sep}{SILENCE_OPTIONS}"})
+    store = build_store(settings)
+    try:
+        with store.factory.datastore.get_connection() as conn:
+            parameters = conn.info.get_parameters()
+        assert parameters["tcp_user_timeout"] == "1000"
+        assert parameters["keepalives_idle"] == "1" and parameters["keepalives_count"] == "2"
+    finally:
+        store.close()
+
+
+async def test_a_statement_into_a_silent_network_fails_instead_of_hanging(
+        tmp_path: Path, postgres_dsn: str) -> None:
+    """On one of the store's connections (a retry's next one would be pinged first, and the
+    ping's bytes are acknowledged by the proxy's kernel: only keepalives, which it answers
+    too, would notice a real silent peer there)."""
+    direct = make_settings("postgres", tmp_path, postgres_dsn)
+    build_store(direct).close()  # the tables, made past the proxy
+    server = urlsplit(direct.database_url)
+    proxy = await TcpProxy(server.hostname or "127.0.0.1", server.port or 5432,
+                           receive_buffer=4096).start()
+    proxied = direct.database_url.replace(f":{server.port}/", f":{proxy.port}/")
+    sep = "&" if "?" in proxied else "?"
+    settings = direct.model_copy(update={"database_url": f"{proxied}{sep}{SILENCE_OPTIONS}"})
+    store = await asyncio.to_thread(build_store, settings)
+    # Random text, as big as a batch of real events: the network goes silent in the middle of
+    # the statement, leaving most of it unacknowledged.
+    big = base64.b64encode(os.urandom(600_000)).decode()
+
+    def send() -> None:
+        with store.factory.datastore.get_connection() as conn:
+            conn.execute("SELECT length(%s)", (big,))
+
+    try:
+        await asyncio.to_thread(send)  # through the proxy while it forwards
+        proxy.stall_after(50_000)
+        with pytest.raises(OperationalError):  # the datastore's, from psycopg's
+            try:
+                await asyncio.wait_for(asyncio.to_thread(send), 120)
+            except TimeoutError:
+                raise AssertionError("the statement still waits after 120 s of silence") from None
+        assert proxy.stalled
+    finally:
+        proxy.heal()  # a statement still waiting gets its connection reset
+        await proxy.stop()
+        await asyncio.to_thread(store.close)

@@ -7,7 +7,9 @@ the next user message out, from a scripted model node of a `StateGraph(MessagesS
 each saver: bytes on disk (the schema's tables, `pg_total_relation_size`) per raw byte (the
 canonical JSON of the trace messages so far) at each size asked, turns/s over the whole run,
 `get_state` at earlier checkpoints p50/p99, a fork by `update_state` from an earlier checkpoint
-p50/p99, one full `get_state_history` walk, and `copy_thread` of the whole thread.
+p50/p99, one full `get_state_history` walk, and `copy_thread` of the whole thread; and this
+process's CPU time (`cpu_s`, `turns_cpu_s` for the turns alone): wall time is noisy on a shared
+machine, and an embedded saver's store works in this process (PostgreSQL's own work is not in it).
 
     python bench/langgraph.py --turns 50,100,200,500 --samples 30
 """
@@ -136,12 +138,14 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
     schema = fresh_schema(dsn, "lgbench")
     out: dict[str, Any] = {"saver": name, "disk": {}}
     rng = random.Random(seed)
+    cpu_start = time.process_time()
     try:
         with make(dsn, schema) as saver:
             app = graph(saver, [replies for _, replies in talk])
             config = {"configurable": {"thread_id": THREAD}}
             raw = 0
             busy = 0.0
+            turns_cpu = time.process_time()
             for n, (user, replies) in enumerate(talk, 1):
                 raw += sum(len(canonical_json(m)) for m in (user, *replies))
                 busy += timed_ms(lambda u=user: app.invoke({"messages": [_message(u)]},
@@ -151,6 +155,7 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
                     out["disk"][str(n)] = {"raw_bytes": raw, "disk_bytes": size,
                                            "per_raw_byte": round(size / raw, 2)}
             out["turns_per_s"] = round(len(talk) / (busy / 1000), 1)
+            out["turns_cpu_s"] = round(time.process_time() - turns_cpu, 2)
             walk_start = time.perf_counter()
             history = list(app.get_state_history(config))
             out["history_walk"] = {"checkpoints": len(history),
@@ -170,6 +175,7 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
                 out["copy_thread"]["copy_messages"] = len(copy.values.get("messages", []))
             except NotImplementedError:
                 out["copy_thread"] = "NotImplementedError"
+        out["cpu_s"] = round(time.process_time() - cpu_start, 2)
     finally:
         drop_schema(dsn, schema)
     return out

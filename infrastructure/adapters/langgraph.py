@@ -206,7 +206,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         done = await self._api().record(index.agent, envelopes)
         if done.rejected:
             bad = next(o for o in done.outcomes if o.status == "rejected")
-            raise ValueError(f"ctxstore refused a LangGraph record: {bad.reason} ({bad.field})")
+            raise _refused(bad.reason, bad.field, events[bad.index][1])
         first = done.version - len(events) + 1
         self._timeline(index.agent).appended(
             first, [(first + offset, change) for offset, change in changes], done.version)
@@ -692,6 +692,29 @@ WALKED = ("message", "channels")
 RESTORES = ("context_restored",)
 
 
+class ValueTooLarge(ValueError):
+    """A checkpoint's channel value, or a message, is larger than one event the store takes."""
+
+
+def _refused(reason: str | None, field: str | None, data: dict[str, Any]) -> ValueError:
+    """Why the store refused a record, naming the channel when a value was too large: a
+    channel value is kept whole in one `channels` event, a message in one `message` event,
+    so each must fit the store's CONTEXT_MAX_EVENT_BYTES (1 MiB unless configured)."""
+    if reason is not None and "over the limit" in reason:
+        sizes = {name: len(orjson.dumps(value))
+                 for name, value in (data.get("values") or {}).items()}
+        item = (data.get("source") or {}).get("item") or {}
+        sizes.update({channel: len(orjson.dumps(value))
+                      for _, channel, value in item.get("writes") or ()})
+        what = (f"channel {max(sizes, key=sizes.__getitem__)!r} "
+                f"({max(sizes.values())} bytes encoded)" if sizes else "a message")
+        return ValueTooLarge(
+            f"ctxstore keeps each LangGraph channel value and message whole in one event, and "
+            f"{what} does not fit: {reason}. Keep large data outside the graph's state (a "
+            "reference to it instead), or raise the store's CONTEXT_MAX_EVENT_BYTES")
+    return ValueError(f"ctxstore refused a LangGraph record: {reason} ({field})")
+
+
 def _same_start(objects: dict[str, list[Any]] | None, values: dict[str, Any],
                 message_channels: list[str]) -> bool:
     """Whether each message channel last put is, object for object, the start of the new
@@ -710,4 +733,4 @@ def _extends(held: dict[str, list[str]], new: dict[str, list[str]]) -> bool:
     return all(new.get(name, [])[:len(prints)] == prints for name, prints in held.items())
 
 
-__all__ = ["CtxstoreError", "CtxstoreSaver"]
+__all__ = ["CtxstoreError", "CtxstoreSaver", "ValueTooLarge"]

@@ -290,3 +290,27 @@ def test_reads_from_what_the_saver_wrote_match_the_store(saver: CtxstoreSaver) -
         cold = states(cold_saver, copy) + states(cold_saver, thread)
     assert len(warm) == len(cold) > 20
     assert warm == cold
+
+
+def test_a_value_over_the_event_limit_is_refused_by_name(saver: CtxstoreSaver) -> None:
+    """A channel value is kept whole in one event: one over the store's event limit (1 MiB)
+    fails the run with `ValueTooLarge` naming the channel and the limit, nothing else."""
+    from typing_extensions import TypedDict
+
+    from ctxstore.infrastructure.adapters.langgraph import ValueTooLarge
+
+    class Blob(TypedDict):
+        blob: str
+
+    def grow(state: Blob) -> dict[str, Any]:
+        return {"blob": state["blob"] * (2 * 1024 * 1024)}
+
+    builder = StateGraph(Blob)
+    builder.add_node("grow", grow)
+    builder.add_edge(START, "grow")
+    builder.add_edge("grow", END)
+    app = builder.compile(checkpointer=saver)
+    with pytest.raises(ValueTooLarge, match=r"channel 'blob' \(\d+ bytes encoded\).*"
+                                            r"over the limit of 1048576 bytes"):
+        app.invoke({"blob": "x"}, config("too large"))
+    assert app.invoke({"blob": ""}, config("small enough")) == {"blob": ""}

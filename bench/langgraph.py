@@ -8,7 +8,7 @@ each saver: bytes on disk (the schema's tables, `pg_total_relation_size`) per ra
 canonical JSON of the trace messages so far) at each size asked, turns/s over the whole run,
 `get_state` at earlier checkpoints p50/p99, a fork by `update_state` from an earlier checkpoint
 p50/p99, one full `get_state_history` walk, and `copy_thread` of the whole thread; and this
-process's CPU time (`cpu_s`, `turns_cpu_s` for the turns alone): wall time is noisy on a shared
+process's CPU time (`cpu_s`, `turns_cpu_s` for the turns alone, `cpu_ms_each` per sample): wall time is noisy on a shared
 machine, and an embedded saver's store works in this process (PostgreSQL's own work is not in it).
 
     python bench/langgraph.py --turns 50,100,200,500 --samples 30
@@ -126,6 +126,14 @@ def ctxstore_saver(dsn: str, schema: str) -> Iterator[BaseCheckpointSaver]:
         yield saver
 
 
+def cpu_ms_each(samples: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A latency summary, with this process's CPU time per sample beside it."""
+    start = time.process_time()
+    summary = samples()
+    summary["cpu_ms_each"] = round((time.process_time() - start) * 1000 / summary["n"], 2)
+    return summary
+
+
 def timed_ms(work: Callable[[], Any]) -> float:
     start = time.perf_counter()
     work()
@@ -161,16 +169,16 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
             out["history_walk"] = {"checkpoints": len(history),
                                    "ms": round((time.perf_counter() - walk_start) * 1000, 1)}
             earlier = [h.config for h in history[len(history) // 10:]]
-            out["get_state_earlier"] = latency_summary(
+            out["get_state_earlier"] = cpu_ms_each(lambda: latency_summary(
                 [timed_ms(lambda c=c: app.get_state(c)) for c in rng.sample(
-                    earlier, min(samples, len(earlier)))])
-            out["fork_update_state"] = latency_summary(
+                    earlier, min(samples, len(earlier)))]))
+            out["fork_update_state"] = cpu_ms_each(lambda: latency_summary(
                 [timed_ms(lambda c=c: app.update_state(c, {"messages": [HumanMessage("fork")]}))
-                 for c in rng.sample(earlier, min(samples, len(earlier)))])
+                 for c in rng.sample(earlier, min(samples, len(earlier)))]))
             try:
-                copies = [timed_ms(lambda k=k: saver.copy_thread(THREAD, f"{THREAD}-copy-{k}"))
-                          for k in range(min(samples, 5))]
-                out["copy_thread"] = latency_summary(copies)
+                out["copy_thread"] = cpu_ms_each(lambda: latency_summary(
+                    [timed_ms(lambda k=k: saver.copy_thread(THREAD, f"{THREAD}-copy-{k}"))
+                     for k in range(min(samples, 5))]))
                 copy = app.get_state({"configurable": {"thread_id": f"{THREAD}-copy-0"}})
                 out["copy_thread"]["copy_messages"] = len(copy.values.get("messages", []))
             except NotImplementedError:

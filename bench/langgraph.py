@@ -8,8 +8,9 @@ each saver: bytes on disk (the schema's tables, `pg_total_relation_size`) per ra
 canonical JSON of the trace messages so far) at each size asked, turns/s over the whole run,
 `get_state` at earlier checkpoints p50/p99, a fork by `update_state` from an earlier checkpoint
 p50/p99, one full `get_state_history` walk, and `copy_thread` of the whole thread; and this
-process's CPU time (`cpu_s`, `turns_cpu_s` for the turns alone, `cpu_ms_each` per sample): wall time is noisy on a shared
-machine, and an embedded saver's store works in this process (PostgreSQL's own work is not in it).
+process's CPU time (`cpu_s`, `turns_cpu_s` for the turns alone, `cpu_ms_each` per sample):
+wall time is noisy on a shared machine, and an embedded saver's store works in this process
+(PostgreSQL's own work is not in it).
 
     python bench/langgraph.py --turns 50,100,200,500 --samples 30
 """

@@ -52,6 +52,7 @@ except ModuleNotFoundError as missing:  # an optional extra: say which, not just
     raise ModuleNotFoundError("ctxstore's LangGraph checkpointer needs LangGraph: pip install "
                               "'ctxstore[langgraph]'", name=missing.name) from missing
 
+from ctxstore.domain.bounds import DEFAULT_MAX_EVENT_BYTES
 from ctxstore.infrastructure.adapters.agent_ids import agent_id_for
 from ctxstore.infrastructure.adapters.langgraph_history import Change, Cursor, Segment, Timeline
 from ctxstore.infrastructure.adapters.langgraph_records import (
@@ -87,7 +88,11 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
     """LangGraph checkpoints of every thread, kept as ctxstore agents (module doc)."""
 
     def __init__(self, *, url: str | None = None, api_key: str | None = None,
-                 settings: Settings | None = None, serde: SerializerProtocol | None = None):
+                 settings: Settings | None = None, serde: SerializerProtocol | None = None,
+                 max_event_bytes: int | None = None):
+        """`max_event_bytes`: the store's CONTEXT_MAX_EVENT_BYTES (embedded: read from its
+        settings; remote: 1 MiB, the default, unless given). An event over it is refused here,
+        before anything of the put is recorded (a store records the valid rest of a batch)."""
         super().__init__(serde=serde)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
@@ -95,6 +100,9 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         self._thread.start()
         self._embedded = None if url else EmbeddedApi(settings)
         self._url, self._api_key = url, api_key
+        self._max_event_bytes = max_event_bytes or (
+            self._embedded.services.settings.max_event_bytes if self._embedded is not None
+            else DEFAULT_MAX_EVENT_BYTES)
         self._client: AsyncClient | None = None
         self._indexes: dict[str, ThreadIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -203,6 +211,10 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         envelopes = [{"event_id": f"{FRAMEWORK}-{uuid.uuid4().hex}", "type": kind, "data": data,
                       **({"session_id": thread_id} if len(thread_id) <= MAX_SESSION_ID else {})}
                      for kind, data in events]
+        for envelope in envelopes:
+            if (size := len(orjson.dumps(envelope))) > self._max_event_bytes:
+                raise _refused(f"event is {size} bytes, over the limit of "
+                               f"{self._max_event_bytes} bytes", None, envelope["data"])
         done = await self._api().record(index.agent, envelopes)
         if done.rejected:
             bad = next(o for o in done.outcomes if o.status == "rejected")

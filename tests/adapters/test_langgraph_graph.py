@@ -16,7 +16,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from ctxstore.infrastructure.adapters.agent_ids import agent_id_for
-from ctxstore.infrastructure.adapters.langgraph import CtxstoreSaver
+from ctxstore.infrastructure.adapters.langgraph import CtxstoreSaver, ValueTooLarge
+from ctxstore.infrastructure.client import NotFound
 from tests.served import CTXSTORE, running, serve_env
 from tests.support import fresh_schema, make_settings
 
@@ -297,8 +298,6 @@ def test_a_value_over_the_event_limit_is_refused_by_name(saver: CtxstoreSaver) -
     fails the run with `ValueTooLarge` naming the channel and the limit, nothing else."""
     from typing_extensions import TypedDict
 
-    from ctxstore.infrastructure.adapters.langgraph import ValueTooLarge
-
     class Blob(TypedDict):
         blob: str
 
@@ -314,3 +313,19 @@ def test_a_value_over_the_event_limit_is_refused_by_name(saver: CtxstoreSaver) -
                                             r"over the limit of 1048576 bytes"):
         app.invoke({"blob": "x"}, config("too large"))
     assert app.invoke({"blob": ""}, config("small enough")) == {"blob": ""}
+
+
+def test_a_put_with_a_message_over_the_limit_records_nothing(saver: CtxstoreSaver) -> None:
+    """A put is refused whole before it is sent: the store would record the valid rest of
+    the batch (the checkpoint and its first message, without the second)."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    checkpoint = empty_checkpoint()
+    checkpoint["channel_values"] = {"messages": [HumanMessage("hi"),
+                                                 AIMessage("x" * (2 * 1024 * 1024))]}
+    checkpoint["channel_versions"] = {"messages": 1}
+    with pytest.raises(ValueTooLarge, match="a message does not fit: event is"):
+        saver.put(config("big message"), checkpoint, {}, {"messages": 1})
+    assert list(saver.list(config("big message"))) == []
+    with pytest.raises(NotFound):  # not one event of it was recorded
+        stored_messages(saver, "big message")

@@ -211,10 +211,10 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         envelopes = [{"event_id": f"{FRAMEWORK}-{uuid.uuid4().hex}", "type": kind, "data": data,
                       **({"session_id": thread_id} if len(thread_id) <= MAX_SESSION_ID else {})}
                      for kind, data in events]
-        for envelope in envelopes:
+        for envelope, (_, data) in zip(envelopes, events, strict=True):
             if (size := len(orjson.dumps(envelope))) > self._max_event_bytes:
                 raise _refused(f"event is {size} bytes, over the limit of "
-                               f"{self._max_event_bytes} bytes", None, envelope["data"])
+                               f"{self._max_event_bytes} bytes", None, data)
         done = await self._api().record(index.agent, envelopes)
         if done.rejected:
             bad = next(o for o in done.outcomes if o.status == "rejected")

@@ -7,7 +7,10 @@ the next user message out, from a scripted model node of a `StateGraph(MessagesS
 each saver: bytes on disk (the schema's tables, `pg_total_relation_size`) per raw byte (the
 canonical JSON of the trace messages so far) at each size asked, turns/s over the whole run,
 `get_state` at earlier checkpoints p50/p99, a fork by `update_state` from an earlier checkpoint
-p50/p99, one full `get_state_history` walk, and `copy_thread` of the whole thread.
+p50/p99, one full `get_state_history` walk, and `copy_thread` of the whole thread; and this
+process's CPU time (`cpu_s`, `turns_cpu_s` for the turns alone, `cpu_ms_each` per sample):
+wall time is noisy on a shared machine, and an embedded saver's store works in this process
+(PostgreSQL's own work is not in it).
 
     python bench/langgraph.py --turns 50,100,200,500 --samples 30
 """
@@ -124,6 +127,14 @@ def ctxstore_saver(dsn: str, schema: str) -> Iterator[BaseCheckpointSaver]:
         yield saver
 
 
+def cpu_ms_each(samples: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A latency summary, with this process's CPU time per sample beside it."""
+    start = time.process_time()
+    summary = samples()
+    summary["cpu_ms_each"] = round((time.process_time() - start) * 1000 / summary["n"], 2)
+    return summary
+
+
 def timed_ms(work: Callable[[], Any]) -> float:
     start = time.perf_counter()
     work()
@@ -136,12 +147,14 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
     schema = fresh_schema(dsn, "lgbench")
     out: dict[str, Any] = {"saver": name, "disk": {}}
     rng = random.Random(seed)
+    cpu_start = time.process_time()
     try:
         with make(dsn, schema) as saver:
             app = graph(saver, [replies for _, replies in talk])
             config = {"configurable": {"thread_id": THREAD}}
             raw = 0
             busy = 0.0
+            turns_cpu = time.process_time()
             for n, (user, replies) in enumerate(talk, 1):
                 raw += sum(len(canonical_json(m)) for m in (user, *replies))
                 busy += timed_ms(lambda u=user: app.invoke({"messages": [_message(u)]},
@@ -151,25 +164,27 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
                     out["disk"][str(n)] = {"raw_bytes": raw, "disk_bytes": size,
                                            "per_raw_byte": round(size / raw, 2)}
             out["turns_per_s"] = round(len(talk) / (busy / 1000), 1)
+            out["turns_cpu_s"] = round(time.process_time() - turns_cpu, 2)
             walk_start = time.perf_counter()
             history = list(app.get_state_history(config))
             out["history_walk"] = {"checkpoints": len(history),
                                    "ms": round((time.perf_counter() - walk_start) * 1000, 1)}
             earlier = [h.config for h in history[len(history) // 10:]]
-            out["get_state_earlier"] = latency_summary(
+            out["get_state_earlier"] = cpu_ms_each(lambda: latency_summary(
                 [timed_ms(lambda c=c: app.get_state(c)) for c in rng.sample(
-                    earlier, min(samples, len(earlier)))])
-            out["fork_update_state"] = latency_summary(
+                    earlier, min(samples, len(earlier)))]))
+            out["fork_update_state"] = cpu_ms_each(lambda: latency_summary(
                 [timed_ms(lambda c=c: app.update_state(c, {"messages": [HumanMessage("fork")]}))
-                 for c in rng.sample(earlier, min(samples, len(earlier)))])
+                 for c in rng.sample(earlier, min(samples, len(earlier)))]))
             try:
-                copies = [timed_ms(lambda k=k: saver.copy_thread(THREAD, f"{THREAD}-copy-{k}"))
-                          for k in range(min(samples, 5))]
-                out["copy_thread"] = latency_summary(copies)
+                out["copy_thread"] = cpu_ms_each(lambda: latency_summary(
+                    [timed_ms(lambda k=k: saver.copy_thread(THREAD, f"{THREAD}-copy-{k}"))
+                     for k in range(min(samples, 5))]))
                 copy = app.get_state({"configurable": {"thread_id": f"{THREAD}-copy-0"}})
                 out["copy_thread"]["copy_messages"] = len(copy.values.get("messages", []))
             except NotImplementedError:
                 out["copy_thread"] = "NotImplementedError"
+        out["cpu_s"] = round(time.process_time() - cpu_start, 2)
     finally:
         drop_schema(dsn, schema)
     return out

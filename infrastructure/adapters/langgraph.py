@@ -31,7 +31,6 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -53,7 +52,9 @@ except ModuleNotFoundError as missing:  # an optional extra: say which, not just
     raise ModuleNotFoundError("ctxstore's LangGraph checkpointer needs LangGraph: pip install "
                               "'ctxstore[langgraph]'", name=missing.name) from missing
 
+from ctxstore.domain.bounds import DEFAULT_MAX_EVENT_BYTES
 from ctxstore.infrastructure.adapters.agent_ids import agent_id_for
+from ctxstore.infrastructure.adapters.langgraph_history import Change, Cursor, Segment, Timeline
 from ctxstore.infrastructure.adapters.langgraph_records import (
     FRAMEWORK,
     ROOT,
@@ -79,13 +80,19 @@ PAGE = 1000
 MAX_SESSION_ID = 256
 STATES_KEPT = 4
 MESSAGES_KEPT = 100_000
+CHANGES_KEPT = 200_000  # what the timelines remember, in all (then they start again)
+SOURCES_FOLLOWED = 16  # rewinds of rewinds followed in memory before the store is read
 
 
 class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str ones kept
     """LangGraph checkpoints of every thread, kept as ctxstore agents (module doc)."""
 
     def __init__(self, *, url: str | None = None, api_key: str | None = None,
-                 settings: Settings | None = None, serde: SerializerProtocol | None = None):
+                 settings: Settings | None = None, serde: SerializerProtocol | None = None,
+                 max_event_bytes: int | None = None):
+        """`max_event_bytes`: the store's CONTEXT_MAX_EVENT_BYTES (embedded: read from its
+        settings; remote: 1 MiB, the default, unless given). An event over it is refused here,
+        before anything of the put is recorded (a store records the valid rest of a batch)."""
         super().__init__(serde=serde)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
@@ -93,11 +100,16 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         self._thread.start()
         self._embedded = None if url else EmbeddedApi(settings)
         self._url, self._api_key = url, api_key
+        self._max_event_bytes = max_event_bytes or (
+            self._embedded.services.settings.max_event_bytes if self._embedded is not None
+            else DEFAULT_MAX_EVENT_BYTES)
         self._client: AsyncClient | None = None
         self._indexes: dict[str, ThreadIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._states: dict[tuple[str, int], ContextState] = {}
         self._messages: dict[bytes, Any] = {}
+        self._timelines: dict[str, Timeline] = {}
+        self._remembered = 0
 
     # Running on the saver's loop -----------------------------------------------------------
     def _submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
@@ -190,18 +202,27 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
 
     async def _append(self, thread_id: str, index: ThreadIndex,
                       events: list[tuple[str, dict[str, Any]]],
-                      copied: ThreadIndex | None = None) -> int:
+                      copied: ThreadIndex | None = None,
+                      changes: Sequence[tuple[int, Change]] = ()) -> int:
         """Record events on the thread's agent; the version of the last one. The records among
         them are folded into the index at once (`copied`: the index a copy record refers to,
-        as read up to the copy)."""
+        as read up to the copy), and `changes` (by the offset of their event) into the
+        thread's timeline."""
         envelopes = [{"event_id": f"{FRAMEWORK}-{uuid.uuid4().hex}", "type": kind, "data": data,
                       **({"session_id": thread_id} if len(thread_id) <= MAX_SESSION_ID else {})}
                      for kind, data in events]
+        for envelope, (_, data) in zip(envelopes, events, strict=True):
+            if (size := len(orjson.dumps(envelope))) > self._max_event_bytes:
+                raise _refused(f"event is {size} bytes, over the limit of "
+                               f"{self._max_event_bytes} bytes", None, data)
         done = await self._api().record(index.agent, envelopes)
         if done.rejected:
             bad = next(o for o in done.outcomes if o.status == "rejected")
-            raise ValueError(f"ctxstore refused a LangGraph record: {bad.reason} ({bad.field})")
+            raise _refused(bad.reason, bad.field, events[bad.index][1])
         first = done.version - len(events) + 1
+        self._timeline(index.agent).appended(
+            first, [(first + offset, change) for offset, change in changes], done.version)
+        self._remembered += len(changes)
         if index.scanned == first - 1:  # nothing else was written between: fold ours
             for offset, (kind, data) in enumerate(events):
                 source = data.get("source")
@@ -212,6 +233,16 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
             await self._fold(index)
         return done.version
 
+    def _timeline(self, agent: str) -> Timeline:
+        """The agent's timeline, most recently used last; all are dropped past CHANGES_KEPT
+        (they are only a shortcut: the store has everything)."""
+        if self._remembered > CHANGES_KEPT:
+            self._timelines.clear()
+            self._remembered = 0
+        timeline = self._timelines.pop(agent, None) or Timeline()
+        self._timelines[agent] = timeline
+        return timeline
+
     def _record(self, thread_id: str, item: dict[str, Any],
                 values: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         return "channels", {"values": values or {},
@@ -219,21 +250,46 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                                        "item": {"thread": thread_id, **item}}}
 
     # Reading ------------------------------------------------------------------------------
-    async def _state(self, entry: Entry) -> ContextState:
-        """The agent's state at a checkpoint's version; a version's content never changes, so
-        the last few read are kept (a fork reads its parent twice: LangGraph, then the put)."""
-        key = (entry.agent, entry.version)
+    async def _state(self, agent: str, version: int) -> ContextState:
+        """The agent's state at a version, read from the store; a version's content never
+        changes, so the last few read are kept."""
+        key = (agent, version)
         state = self._states.pop(key, None)
         if state is None:
-            state = await self._api().context(entry.agent, version=entry.version)
+            state = await self._api().context(agent, version=version)
         self._states[key] = state
         while len(self._states) > STATES_KEPT:
             self._states.pop(next(iter(self._states)))
         return state
 
-    def _values_in(self, entry: Entry, state: ContextState) -> dict[str, Any]:
-        """A checkpoint's channel values, from the state at its version."""
-        return self._cursor(entry, state).values(entry, self.serde)
+    async def _content(self, agent: str, version: int) -> Cursor:
+        """The agent's content at a version: from its timeline when this saver knows it,
+        else read from the store."""
+        known = await self._known(agent, version)
+        return known if known is not None else self._cursor(
+            agent, version, await self._state(agent, version))
+
+    async def _known(self, agent: str, version: int, depth: int = 0) -> Cursor | None:
+        """The agent's content at a version as this saver's timeline of it tells (None: not
+        known without reading the store)."""
+        timeline = self._timelines.get(agent)
+        segment = timeline.find(version) if timeline is not None else None
+        if segment is None:
+            return None
+        return Timeline.upto(await self._base(agent, segment, depth), segment, version)
+
+    async def _base(self, agent: str, segment: Segment, depth: int) -> Cursor:
+        if segment.base == 0 or (segment.source is not None and segment.source[1] == 0):
+            return Cursor(agent, segment.base, {}, {})
+        if segment.read is not None:
+            return segment.read
+        if segment.source is not None and depth < SOURCES_FOLLOWED:
+            found = await self._known(*segment.source, depth=depth + 1)
+            if found is not None:
+                return found
+        # Its own state at that version, not the source's: that may be deleted since.
+        segment.read = self._cursor(agent, segment.base, await self._state(agent, segment.base))
+        return segment.read
 
     def _message(self, item: dict[str, Any]) -> Any:
         """A recorded message as a LangChain message; the same item read again (the same
@@ -277,7 +333,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                     ) -> CheckpointTuple:
         values = self._cached_values(index, entry)
         if values is None:
-            values = self._values_in(entry, await self._state(entry))
+            values = (await self._content(entry.agent, entry.version)).values(entry, self.serde)
         return self._tuple(thread_id, entry, values)
 
     async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -323,26 +379,28 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         between one checkpoint and the next (a history walk reads the history once, not a
         state per checkpoint); a restore between two reads the state again."""
         out: dict[tuple[str, int, str, str], dict[str, Any]] = {}
-        cursor: _Cursor | None = None
+        cursor: Cursor | None = None
         for entry in sorted(entries, key=lambda e: (e.agent, e.version)):
             key = (entry.agent, entry.version, entry.ns, entry.id)
             cached = self._cached_values(index, entry)
+            if cached is None and (known := await self._known(entry.agent, entry.version)):
+                cached = known.values(entry, self.serde)
             if cached is not None:
                 out[key] = cached
                 continue
             if cursor is None or cursor.agent != entry.agent \
                     or not await self._advance(cursor, entry.version):
-                cursor = self._cursor(entry, await self._state(entry))
+                cursor = await self._content(entry.agent, entry.version)
             out[key] = cursor.values(entry, self.serde)
         return out
 
-    def _cursor(self, entry: Entry, state: ContextState) -> _Cursor:
+    def _cursor(self, agent: str, version: int, state: ContextState) -> Cursor:
         held = messages_in(state.messages)
-        return _Cursor(entry.agent, entry.version,
-                       {name: [self._message(i) for i in items] for name, items in held.items()},
-                       dict((state.model_extra or {}).get("channels") or {}))
+        return Cursor(agent, version,
+                      {name: [self._message(i) for i in items] for name, items in held.items()},
+                      dict((state.model_extra or {}).get("channels") or {}))
 
-    async def _advance(self, cursor: _Cursor, version: int) -> bool:
+    async def _advance(self, cursor: Cursor, version: int) -> bool:
         """Fold the events up to `version` into the cursor; False when a restore is among
         them (then the state is read instead)."""
         after = cursor.version
@@ -356,11 +414,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                 if event.type in RESTORES:
                     return False
                 if event.type == "channels":
-                    for name, value in event.data["values"].items():
-                        if value is None:
-                            cursor.channels.pop(name, None)
-                        else:
-                            cursor.channels[name] = value
+                    cursor.apply(event.data["values"])
                 else:
                     for name, items in messages_in([event.data]).items():
                         cursor.messages.setdefault(name, []).extend(
@@ -411,9 +465,11 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                 held_counts, rebased = await self._rebase(index, parent_id, values,
                                                           message_channels)
             events: list[tuple[str, dict[str, Any]]] = []
+            changes: list[tuple[int, Change]] = []
             for name in message_channels:
                 for position in range(held_counts.get(name, 0), len(values[name])):
                     message = values[name][position]
+                    changes.append((len(events), (name, message)))
                     events += message_events(message_item(self.serde, name, message),
                                              message, position)
             full = rebased or not follows
@@ -426,10 +482,11 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
                       "checkpoint": encode(self.serde, head),
                       "metadata": encode(self.serde, get_checkpoint_metadata(config, metadata)),
                       "present": sorted(values), "messages": message_channels}
-            events.append(self._record(thread_id, record, {
-                channel_key(ns, name): value for name, value in written.items()}))
+            keyed = {channel_key(ns, name): value for name, value in written.items()}
+            changes.append((len(events), keyed))
+            events.append(self._record(thread_id, record, keyed))
             previous = index.latest.get(ns)
-            await self._append(thread_id, index, events)
+            await self._append(thread_id, index, events, changes=changes)
             if ns == ROOT:
                 index.objects = {name: list(values[name]) for name in message_channels}
             kept = dict(previous[1]) if previous is not None and not full \
@@ -455,13 +512,13 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         parent = index.get(ROOT, parent_id) if parent_id else None
         counts: dict[str, int] = {}
         if parent is not None:
-            held = messages_in((await self._state(parent)).messages)
-            # The parent's messages as read are the objects LangGraph was given (`_message`):
-            # its reducers keep them, so the new list starts with them. Otherwise compare
-            # what they say.
-            objects = {name: [self._message(i) for i in items] for name, items in held.items()}
+            # The parent's messages as read are the objects LangGraph was given (`_message`,
+            # or the very objects put): its reducers keep them, so the new list starts with
+            # them. Otherwise compare what they say.
+            objects = (await self._content(parent.agent, parent.version)).messages
             if _same_start(objects, values, message_channels) or _extends(
-                    {name: [fingerprint(i) for i in items] for name, items in held.items()},
+                    {name: [fingerprint(message_item(self.serde, name, m)) for m in items]
+                     for name, items in objects.items()},
                     {name: [fingerprint(message_item(self.serde, name, m)) for m in values[name]]
                      for name in message_channels}):
                 counts = {name: len(objects.get(name, ())) for name in message_channels}
@@ -478,9 +535,10 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         """Rewind the thread's agent to a checkpoint's content (None: empty); history keeps
         everything. The restore's event is no record: the index has read past it when it had
         read everything before it."""
-        done = await self._api().restore(
-            index.agent, source_agent_id=entry.agent if entry else index.agent,
-            version=entry.version if entry else 0)
+        source = (entry.agent, entry.version) if entry else (index.agent, 0)
+        done = await self._api().restore(index.agent, source_agent_id=source[0],
+                                         version=source[1])
+        self._timeline(index.agent).restored(done.target_version, source)
         if index.scanned == done.target_version - 1:
             index.scanned = done.target_version
 
@@ -547,6 +605,8 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         async with self._lock(target_agent):
             target = await self._index(target_thread_id)
             done = await self._api().fork(source.agent, target_agent, version=source.scanned)
+            self._timeline(target_agent).restored(done.target_version,
+                                                  (source.agent, done.source_version))
             if target.scanned == done.target_version - 1:
                 target.scanned = done.target_version
             latest = [entry.as_latest() for entry in (
@@ -566,6 +626,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
             with contextlib.suppress(NotFound, Gone):
                 await self._api().forget(agent)
             self._indexes.pop(agent, None)
+            self._timelines.pop(agent, None)
             self._states = {k: v for k, v in self._states.items() if k[0] != agent}
 
     # BaseCheckpointSaver, sync ----------------------------------------------------------------
@@ -643,24 +704,27 @@ WALKED = ("message", "channels")
 RESTORES = ("context_restored",)
 
 
-@dataclass
-class _Cursor:
-    """An agent's values at a version, as a history walk carries them forward."""
+class ValueTooLarge(ValueError):
+    """A checkpoint's channel value, or a message, is larger than one event the store takes."""
 
-    agent: str
-    version: int
-    messages: dict[str, list[Any]]
-    channels: dict[str, Any]
 
-    def values(self, entry: Entry, serde: SerializerProtocol) -> dict[str, Any]:
-        record = entry.record
-        values: dict[str, Any] = {}
-        for name in record["present"]:
-            if name in record.get("messages", ()):
-                values[name] = list(self.messages.get(name, ()))
-            elif (found := self.channels.get(channel_key(entry.ns, name))) is not None:
-                values[name] = decode(serde, found)
-        return values
+def _refused(reason: str | None, field: str | None, data: dict[str, Any]) -> ValueError:
+    """Why the store refused a record, naming the channel when a value was too large: a
+    channel value is kept whole in one `channels` event, a message in one `message` event,
+    so each must fit the store's CONTEXT_MAX_EVENT_BYTES (1 MiB unless configured)."""
+    if reason is not None and "over the limit" in reason:
+        sizes = {name: len(orjson.dumps(value))
+                 for name, value in (data.get("values") or {}).items()}
+        item = (data.get("source") or {}).get("item") or {}
+        sizes.update({channel: len(orjson.dumps(value))
+                      for _, channel, value in item.get("writes") or ()})
+        what = (f"channel {max(sizes, key=sizes.__getitem__)!r} "
+                f"({max(sizes.values())} bytes encoded)" if sizes else "a message")
+        return ValueTooLarge(
+            f"ctxstore keeps each LangGraph channel value and message whole in one event, and "
+            f"{what} does not fit: {reason}. Keep large data outside the graph's state (a "
+            "reference to it instead), or raise the store's CONTEXT_MAX_EVENT_BYTES")
+    return ValueError(f"ctxstore refused a LangGraph record: {reason} ({field})")
 
 
 def _same_start(objects: dict[str, list[Any]] | None, values: dict[str, Any],
@@ -681,4 +745,4 @@ def _extends(held: dict[str, list[str]], new: dict[str, list[str]]) -> bool:
     return all(new.get(name, [])[:len(prints)] == prints for name, prints in held.items())
 
 
-__all__ = ["CtxstoreError", "CtxstoreSaver"]
+__all__ = ["CtxstoreError", "CtxstoreSaver", "ValueTooLarge"]

@@ -16,7 +16,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from ctxstore.infrastructure.adapters.agent_ids import agent_id_for
-from ctxstore.infrastructure.adapters.langgraph import CtxstoreSaver
+from ctxstore.infrastructure.adapters.langgraph import CtxstoreSaver, ValueTooLarge
+from ctxstore.infrastructure.client import NotFound
 from tests.served import CTXSTORE, running, serve_env
 from tests.support import fresh_schema, make_settings
 
@@ -249,3 +250,82 @@ def test_a_copy_outlives_its_deleted_source(saver: CtxstoreSaver) -> None:
     after = app.invoke({"messages": [HumanMessage("still here")]}, config("kept-copy"))
     assert texts(after)[-2:] == ["still here", "echo: still here"] and after["turns"] == 3
     assert stored_messages(saver, "kept-copy") == texts(after)
+
+
+def test_reads_from_what_the_saver_wrote_match_the_store(saver: CtxstoreSaver) -> None:
+    """Checkpoints this saver wrote are read from its timeline (no state read from the
+    store), across time travel, a fork, a copy and a second writer's turn; a new saver, which
+    reads every state from the store, reads each the same."""
+    app = graph(saver)
+    thread, copy = "timeline", "timeline (copy)"
+    for text in ("hello", "what is the weather", "thanks"):
+        app.invoke({"messages": [HumanMessage(text)]}, config(thread))
+    history = list(app.get_state_history(config(thread)))
+    first = next(h for h in reversed(history) if h.values.get("turns") == 1 and not h.next)
+    app.invoke({"messages": [HumanMessage("again")]}, first.config)
+    app.update_state(history[0].config, {"messages": [HumanMessage("edited")]})
+    saver.copy_thread(thread, copy)
+    app.invoke({"messages": [HumanMessage("on the copy")]}, config(copy))
+    if saver._embedded is not None:
+        other = CtxstoreSaver(settings=saver._embedded.services.settings)
+    else:
+        other = CtxstoreSaver(url=saver._url, api_key=KEY)
+    with other:
+        graph(other).invoke({"messages": [HumanMessage("from another")]}, config(thread))
+    app.invoke({"messages": [HumanMessage("and back")]}, config(thread))
+
+    def states(reader: CtxstoreSaver, thread_id: str) -> list[tuple[str, dict[str, Any]]]:
+        checkpoints = [h.config for h in graph(reader).get_state_history(config(thread_id))]
+        return [(c["configurable"]["checkpoint_id"], graph(reader).get_state(c).values)
+                for c in checkpoints]
+
+    saver._states.clear()
+    warm = states(saver, copy)
+    assert saver._states == {}  # all from the timeline: nothing read from the store
+    warm += states(saver, thread)  # the other writer's checkpoints are read from the store
+    if saver._embedded is not None:
+        cold_saver = CtxstoreSaver(settings=saver._embedded.services.settings)
+    else:
+        cold_saver = CtxstoreSaver(url=saver._url, api_key=KEY)
+    with cold_saver:
+        cold = states(cold_saver, copy) + states(cold_saver, thread)
+    assert len(warm) == len(cold) > 20
+    assert warm == cold
+
+
+def test_a_value_over_the_event_limit_is_refused_by_name(saver: CtxstoreSaver) -> None:
+    """A channel value is kept whole in one event: one over the store's event limit (1 MiB)
+    fails the run with `ValueTooLarge` naming the channel and the limit, nothing else."""
+    from typing_extensions import TypedDict
+
+    class Blob(TypedDict):
+        blob: str
+
+    def grow(state: Blob) -> dict[str, Any]:
+        return {"blob": state["blob"] * (2 * 1024 * 1024)}
+
+    builder = StateGraph(Blob)
+    builder.add_node("grow", grow)
+    builder.add_edge(START, "grow")
+    builder.add_edge("grow", END)
+    app = builder.compile(checkpointer=saver)
+    with pytest.raises(ValueTooLarge, match=r"channel 'blob' \(\d+ bytes encoded\).*"
+                                            r"over the limit of 1048576 bytes"):
+        app.invoke({"blob": "x"}, config("too large"))
+    assert app.invoke({"blob": ""}, config("small enough")) == {"blob": ""}
+
+
+def test_a_put_with_a_message_over_the_limit_records_nothing(saver: CtxstoreSaver) -> None:
+    """A put is refused whole before it is sent: the store would record the valid rest of
+    the batch (the checkpoint and its first message, without the second)."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    checkpoint = empty_checkpoint()
+    checkpoint["channel_values"] = {"messages": [HumanMessage("hi"),
+                                                 AIMessage("x" * (2 * 1024 * 1024))]}
+    checkpoint["channel_versions"] = {"messages": 1}
+    with pytest.raises(ValueTooLarge, match="a message does not fit: event is"):
+        saver.put(config("big message"), checkpoint, {}, {"messages": 1})
+    assert list(saver.list(config("big message"))) == []
+    with pytest.raises(NotFound):  # not one event of it was recorded
+        stored_messages(saver, "big message")

@@ -1,0 +1,113 @@
+"""What a `CtxstoreSaver` remembers of the content it wrote, so that reading a checkpoint it
+wrote needs no state read from the store (the half of the saver's reads that does no I/O).
+
+A version's content never changes, so what the saver appended (each message object, each
+`channels` change, at its version) and each rewind or fork it made (content = another
+version's) tell the content at every version in between. A thread's `Timeline` is a list of
+segments, each from a base version (whose content is either known by reference to another
+version this saver knows, or else read from the store once) to the last version the saver knows
+contiguously; events written by others open a new segment after them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from ctxstore.infrastructure.adapters.langgraph_records import Entry, channel_key, decode
+
+# A change at a version: a message appended to a channel, or `channels` values (None: removed).
+Change = tuple[str, Any] | dict[str, Any]
+
+
+@dataclass
+class Cursor:
+    """An agent's values at a version: the message objects by channel, the encoded channels."""
+
+    agent: str
+    version: int
+    messages: dict[str, list[Any]]
+    channels: dict[str, Any]
+
+    def copy(self, version: int) -> Cursor:
+        return Cursor(self.agent, version, {k: list(v) for k, v in self.messages.items()},
+                      dict(self.channels))
+
+    def apply(self, change: Change) -> None:
+        if isinstance(change, tuple):
+            name, message = change
+            self.messages.setdefault(name, []).append(message)
+            return
+        for name, value in change.items():
+            if value is None:
+                self.channels.pop(name, None)
+            else:
+                self.channels[name] = value
+
+    def values(self, entry: Entry, serde: SerializerProtocol) -> dict[str, Any]:
+        """A checkpoint's channel values (message lists share their objects)."""
+        record = entry.record
+        values: dict[str, Any] = {}
+        for name in record["present"]:
+            if name in record.get("messages", ()):
+                values[name] = list(self.messages.get(name, ()))
+            elif (found := self.channels.get(channel_key(entry.ns, name))) is not None:
+                values[name] = decode(serde, found)
+        return values
+
+
+@dataclass
+class Segment:
+    """Versions `base`..`end` of one agent: the content at `base` (empty at version 0; else
+    `source`'s, when a rewind or fork of this saver made it, empty when that is version 0;
+    else unknown until read), then the changes after it."""
+
+    base: int
+    end: int
+    source: tuple[str, int] | None = None
+    versions: list[int] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    read: Cursor | None = None  # the base's content, once read from the store
+
+
+@dataclass
+class Timeline:
+    """One agent's segments, oldest first (module doc)."""
+
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(len(s.changes) + 1 for s in self.segments)
+
+    def find(self, version: int) -> Segment | None:
+        at = bisect.bisect_right([s.base for s in self.segments], version) - 1
+        if at < 0 or version > self.segments[at].end:
+            return None
+        return self.segments[at]
+
+    def appended(self, first: int, changes: list[tuple[int, Change]], last: int) -> None:
+        """Events `first`..`last` were written (by this saver), with these content changes;
+        a gap before them (others' events) starts a new segment whose base is unknown."""
+        if not self.segments or self.segments[-1].end != first - 1:
+            self.segments.append(Segment(base=first - 1, end=first - 1))
+        segment = self.segments[-1]
+        for version, change in changes:
+            segment.versions.append(version)
+            segment.changes.append(change)
+        segment.end = last
+
+    def restored(self, version: int, source: tuple[str, int]) -> None:
+        """This saver's rewind or fork made the content at `version` `source`'s."""
+        self.segments.append(Segment(base=version, end=version, source=source))
+
+    @staticmethod
+    def upto(base: Cursor, segment: Segment, version: int) -> Cursor:
+        """The content at `version` of a segment whose base content is `base`."""
+        cursor = base.copy(version)
+        for change in segment.changes[:bisect.bisect_right(segment.versions, version)]:
+            cursor.apply(change)
+        return cursor

@@ -7,8 +7,11 @@ there to import the project).
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,8 @@ import psycopg
 
 from ctxstore.domain.events import AnyEnvelope
 from ctxstore.infrastructure.importers import iter_trace_files, load_trace
-from devtools.services import ensure_nats, free_port, libpq_dsn, nats_info
+from ctxstore.infrastructure.settings import Settings
+from devtools.services import DEFAULT_DSN, ensure_nats, free_port, libpq_dsn, nats_info
 
 
 def fresh_schema(dsn: str, prefix: str = "bench") -> str:
@@ -30,6 +34,26 @@ def fresh_schema(dsn: str, prefix: str = "bench") -> str:
 def drop_schema(dsn: str, schema: str) -> None:
     with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def on_both_backends(run: Callable[[Settings], dict[str, Any]], prefix: str,
+                     **settings: Any) -> dict[str, Any]:
+    """`run`'s figures on an embedded SQLite store in a temporary folder and on PostgreSQL
+    (CONTEXT_DATABASE_URL) in a fresh schema dropped after, both made with `settings`; NATS
+    left out."""
+    os.environ.pop("CONTEXT_NATS_URL", None)
+    dsn = os.environ.get("CONTEXT_DATABASE_URL", DEFAULT_DSN)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out["sqlite"] = run(Settings(storage_backend="sqlite", storage_path=Path(tmp),
+                                     **settings))
+    schema = fresh_schema(dsn, prefix)
+    try:
+        out["postgres"] = run(Settings(storage_backend="postgres", database_url=dsn,
+                                       database_schema=schema, **settings))
+    finally:
+        drop_schema(dsn, schema)
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:

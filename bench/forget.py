@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,13 +23,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import drop_schema, fresh_schema  # noqa: E402
+from bench.common import on_both_backends  # noqa: E402
 from ctxstore.application.commands import LOCAL, Forget  # noqa: E402
 from ctxstore.domain.events import make_envelope  # noqa: E402
 from ctxstore.infrastructure.bootstrap import bootstrap, build_views  # noqa: E402
 from ctxstore.infrastructure.projection_worker import ProjectionWorker  # noqa: E402
 from ctxstore.infrastructure.settings import Settings  # noqa: E402
-from devtools.services import DEFAULT_DSN  # noqa: E402
 
 
 def run(settings: Settings, agents: int, events: int) -> dict[str, Any]:
@@ -68,18 +65,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
-    os.environ.pop("CONTEXT_NATS_URL", None)
-    dsn = os.environ.get("CONTEXT_DATABASE_URL", DEFAULT_DSN)
-    out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        out["sqlite"] = run(Settings(storage_backend="sqlite", storage_path=Path(tmp)),
-                            args.agents, args.events)
-    schema = fresh_schema(dsn, "bench_forget")
-    try:
-        out["postgres"] = run(Settings(storage_backend="postgres", database_url=dsn,
-                                       database_schema=schema), args.agents, args.events)
-    finally:
-        drop_schema(dsn, schema)
+    out = on_both_backends(lambda settings: run(settings, args.agents, args.events),
+                           "bench_forget")
     print(json.dumps(out, indent=2))
 
 

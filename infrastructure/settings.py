@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         return self.storage_backend == "hybrid"
 
 
+# Variables of the prefix that are no setting but that a command reads itself.
+NEW_KEY_VARIABLE = "CONTEXT_NEW_ENCRYPTION_KEY"  # `ctxstore rotate-key`'s new key
+OTHER_VARIABLES = frozenset({NEW_KEY_VARIABLE})
+
+
 def misspelt_settings(environ: Mapping[str, str]) -> list[str]:
     """One line per CONTEXT_* variable that is no setting but looks like a known one.
 
@@ -140,7 +145,7 @@ def misspelt_settings(environ: Mapping[str, str]) -> list[str]:
     lines = []
     for name in sorted(environ):
         upper = name.upper()  # pydantic-settings matches names whatever their case
-        if not upper.startswith("CONTEXT_") or upper in known:
+        if not upper.startswith("CONTEXT_") or upper in known or upper in OTHER_VARIABLES:
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.85)
         if close:

@@ -27,6 +27,8 @@ def test_names_are_matched_whatever_their_case_and_far_ones_left_alone() -> None
         "context_nats_partitons is not a setting: did you mean CONTEXT_NATS_PARTITIONS?"]
     assert misspelt_settings({"CONTEXT_NATS_PARTITIONS": "2", "CONTEXT_menu_colour": "red",
                               "OTHER_DATABSE_URL": "x"}) == []
+    # What a command reads itself is no typo, however close to a setting it is.
+    assert misspelt_settings({"CONTEXT_NEW_ENCRYPTION_KEY": "k"}) == []
 
 
 def test_the_cli_says_so_in_one_line(tmp_path: Path) -> None:

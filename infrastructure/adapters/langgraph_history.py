@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.serde.base import SerializerProtocol
-
+# Imported first: without LangGraph it says which extra to install.
 from ctxstore.infrastructure.adapters.langgraph_records import Entry, channel_key, decode
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.serde.base import SerializerProtocol
 
 # A change at a version: a message appended to a channel, or `channels` values (None: removed).
 Change = tuple[str, Any] | dict[str, Any]

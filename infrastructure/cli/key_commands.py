@@ -21,8 +21,7 @@ from ctxstore.infrastructure.persistence.cipher import check_key
 from ctxstore.infrastructure.persistence.erasure import SQLErasure
 from ctxstore.infrastructure.persistence.key_rotation import PartFiles, rotate
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
-
-NEW_KEY_VARIABLE = "CONTEXT_NEW_ENCRYPTION_KEY"
+from ctxstore.infrastructure.settings import NEW_KEY_VARIABLE
 
 
 def _new_key(path: Path | None) -> str:

@@ -69,7 +69,18 @@ class SQLErasure(AgentEraser):
 
     def _tables(self) -> dict[str, str | Composable]:
         """The tables by role: events, snapshots, event_ids, versions, agents, packages,
-        part_refs, schedules, operations, tombstones, forgotten_ids."""
+        part_refs, schedules, operations, tombstones, forgotten_ids, data_keys, parts."""
+        r: Any = self
+        return {**self._event_tables(),
+                "event_ids": r.event_ids_table, "versions": r.versions_table,
+                "agents": r.agents_table, "packages": r.packages_table,
+                "part_refs": r.part_refs_table, "schedules": r.schedules_table,
+                "operations": r.operations_table, "tombstones": r.tombstones_table,
+                "forgotten_ids": r.forgotten_ids_table, "data_keys": r.data_keys_table,
+                "parts": r.parts_table}
+
+    def _event_tables(self) -> dict[str, str | Composable]:
+        """The events' and snapshots' tables, which the backends name their own way."""
         raise NotImplementedError
 
     def _view_tables(self, curs: Any) -> list[str | Composable]:
@@ -272,15 +283,9 @@ class SQLiteErasure(SQLErasure):
             "BEGIN SELECT RAISE(ABORT, 'ctxstore: this agent was forgotten'); END",
         ]
 
-    def _tables(self) -> dict[str, str | Composable]:
+    def _event_tables(self) -> dict[str, str | Composable]:
         r: Any = self
-        return {"events": r.events_table_name, "snapshots": r.snapshots_table,
-                "event_ids": r.event_ids_table, "versions": r.versions_table,
-                "agents": r.agents_table, "packages": r.packages_table,
-                "part_refs": r.part_refs_table, "schedules": r.schedules_table,
-                "operations": r.operations_table, "tombstones": self.tombstones_table,
-                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table,
-                "parts": r.parts_table}
+        return {"events": r.events_table_name, "snapshots": r.snapshots_table}
 
     def _oid(self, originator_id: UUID) -> Any:
         return originator_id.hex
@@ -363,18 +368,12 @@ class PostgresErasure(SQLErasure):
                 trigger=trigger, agents=agents_table, f=function),
         ]
 
-    def _tables(self) -> dict[str, str | Composable]:
+    def _event_tables(self) -> dict[str, str | Composable]:
         r: Any = self
         schema = Identifier(self.datastore.schema)
         return {"events": SQL("{}.{}").format(schema, Identifier(r.events_table_name)),
                 "snapshots": SQL("{}.{}").format(schema,
-                                                 Identifier(f"{self._prefix}_snapshots")),
-                "event_ids": r.event_ids_table, "versions": r.versions_table,
-                "agents": r.agents_table, "packages": r.packages_table,
-                "part_refs": r.part_refs_table, "schedules": r.schedules_table,
-                "operations": r.operations_table, "tombstones": self.tombstones_table,
-                "forgotten_ids": self.forgotten_ids_table, "data_keys": self.data_keys_table,
-                "parts": r.parts_table}
+                                                 Identifier(f"{self._prefix}_snapshots"))}
 
     def table(self, name: str) -> str | Composable:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(name))

@@ -39,6 +39,7 @@ TEST_ONLY_MODULES = ("Crypto", "httpx", "hypothesis", "psutil", "playwright",
 # modules of optional extras: without the extra they raise an ImportError naming it
 # (walk_packages does not enter a package that fails to import)
 NEEDS_AN_EXTRA = ("ctxstore.client", "ctxstore.infrastructure.adapters.langgraph",
+                  "ctxstore.infrastructure.adapters.langgraph_history",
                   "ctxstore.infrastructure.adapters.langgraph_records",
                   "ctxstore.infrastructure.adapters.openai_agents",
                   "ctxstore.infrastructure.client")

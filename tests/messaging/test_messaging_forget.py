@@ -124,12 +124,16 @@ async def test_no_canary_is_left_in_the_jetstream_store(
                 e = new_event(agent, "message", {"role": "user", "content": content})
                 await js.publish(subjects.events(agent), e.model_dump_json().encode(),
                                  headers={"Nats-Msg-Id": e.event_id})
-            bad = {"event_id": "bad", "agent_id": "leaky", "type": "message",
-                   "data": {"role": "robot", "content": canary}}
-            await js.publish(subjects.events("leaky"), json.dumps(bad).encode(),
-                             headers={"Nats-Msg-Id": "bad"})
+            # Dead letters stay (CONTEXT_NATS_DLQ_MAX_AGE_DAYS), while recorded messages leave
+            # the events stream (messaging.trim): the other agent's dead letter is the control
+            # that shows the scan finds what is there.
+            for agent, content in (("leaky", canary), ("keeper", "nothing to hide either")):
+                bad = {"event_id": f"bad-{agent}", "agent_id": agent, "type": "message",
+                       "data": {"role": "robot", "content": content}}
+                await js.publish(subjects.events(agent), json.dumps(bad).encode(),
+                                 headers={"Nats-Msg-Id": f"bad-{agent}"})
             await wait_drained(settings)
-            await wait_until(lambda: _holds(server.data_dir, canary.encode(), 2),
+            await wait_until(lambda: _holds(server.data_dir, canary.encode()),
                              what="the canary in the store folder")
             services = bootstrap(settings)
             try:
@@ -140,7 +144,7 @@ async def test_no_canary_is_left_in_the_jetstream_store(
             assert result.purge_error is None and result.stream_messages
             await nc.close()
         assert not _holds(server.data_dir, canary.encode())
-        assert _holds(server.data_dir, b"nothing to hide")
+        assert _holds(server.data_dir, b"nothing to hide either")
     finally:
         server.stop()
 

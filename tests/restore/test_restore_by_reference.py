@@ -368,10 +368,9 @@ def test_comprehensive_validation_checks_each_part_against_its_address(kit: Kit)
                             validation_level="comprehensive")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])  # hybrid's parts are files
 def test_a_tree_is_read_in_one_transaction_one_query_per_level(
         kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
-    if kit.settings.bodies_in_files:
-        pytest.skip("parts kept as files: no transaction to share")
     keeper = kit.store.part_content
     assert keeper is not None
     parts: Any = keeper.parts

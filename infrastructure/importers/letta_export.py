@@ -14,16 +14,15 @@ What Letta has a place for goes in Letta's own fields, so Letta shows it:
   read_only, metadata, taken from a Letta block's metadata when the memory came from one);
 - each MCP server state -> an `mcp_servers[]` record (`mcp_server-<k>`).
 
-What Letta has no place for (reasoning threads, memory links, memory kinds, embeddings and
-importance, tool results, message ids and tokens, exact content parts, MCP states that are not
-server records, tool calls no tool message answers) is kept in the agent's `metadata.ctxstore`
-(the schema allows any JSON there): only what the Letta fields cannot say, keyed by the Letta
-ids it completes, with the content hash exported. The importer (letta.py) reads a file
-carrying it with `decode_exact` below, the exact inverse, so export -> import gives the same
-content hash (DESIGN §2); `encode_state` checks that before it returns, so a state it cannot
-carry is an error, never a wrong file. A file changed since (the hash no longer comes out) is
-read as any Letta file instead.
-"""
+What Letta has no place for (reasoning threads, memory links, a framework's channels, memory
+kinds, embeddings and importance, tool results, message ids and tokens, exact content parts,
+MCP states that are not server records, tool calls no tool message answers) is kept in the
+agent's `metadata.ctxstore` (the schema allows any JSON there): only what the Letta fields
+cannot say, keyed by the Letta ids it completes, with the content hash exported. The importer
+(letta.py) reads a file carrying it with `decode_exact` below, the exact inverse, so export ->
+import gives the same content hash (DESIGN §2); `encode_state` checks that before it returns,
+so a state it cannot carry is an error, never a wrong file. A file changed since (the hash no
+longer comes out) is read as any Letta file instead. """
 
 from __future__ import annotations
 
@@ -81,6 +80,8 @@ def agent_file(state: dict[str, Any]) -> dict[str, Any]:
         extension["reasoning"] = state["reasoning"]
     if state["memory_links"]:
         extension["memory_links"] = state["memory_links"]
+    if state.get("channels"):  # a framework's named values (a LangGraph thread's channels)
+        extension["channels"] = state["channels"]
     system = next((m["content"] for m in state["messages"]
                    if m["role"] == "system" and isinstance(m["content"], str)), None)
     agent: dict[str, Any] = {
@@ -314,6 +315,9 @@ def decode_agent(emitter: Emitter, doc: dict[str, Any], agent: dict[str, Any], a
         emitter.emit("mcp_state", {"server": name, "state": r.obj(state, spath)}, spath)
     records = _decode_messages(emitter, agent, apath, ext, epath)
     _decode_tool_calls(emitter, records, ext, epath)
+    channels = r.obj(ext.get("channels") or {}, at(epath, "channels"))
+    if channels:
+        emitter.emit("channels", {"values": channels}, at(epath, "channels"))
     reasoning = r.obj(ext.get("reasoning") or {}, at(epath, "reasoning"))
     for thread_id, steps in reasoning.items():
         tpath = at(at(epath, "reasoning"), thread_id)

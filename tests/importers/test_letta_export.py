@@ -234,6 +234,9 @@ def _data(draw: st.DrawFn, kind: str, memories: set[str]) -> dict[str, Any]:
                 "metadata": {"edited": True}}
     if kind == "memory_forgotten":
         return {"memory_id": draw(st.sampled_from(sorted(memories)))}
+    if kind == "channels":  # a LangGraph thread's other channels (None removes one)
+        return {"values": {name: draw(st.sampled_from([None, 3, word, {"a": [1, None]}]))
+                           for name in draw(st.sampled_from([["counter"], ["plan", "x y"]]))}}
     if kind == "memory_linked":
         return {"source_id": draw(st.sampled_from(MEMORIES)),
                 "target_id": draw(st.sampled_from(MEMORIES)), "relation": "about"}
@@ -250,7 +253,7 @@ def states(draw: st.DrawFn) -> dict[str, Any]:
     content, memories = empty_content(), set[str]()
     for n in range(draw(st.integers(0, 25))):
         kinds = ["message", "reasoning", "tool_call", "tool_result", "memory_stored",
-                 "memory_linked", "mcp_state"]
+                 "memory_linked", "mcp_state", "channels"]
         if memories:
             kinds += ["memory_updated", "memory_forgotten"]
         kind = draw(st.sampled_from(kinds))

@@ -35,6 +35,17 @@ def services() -> Services:
     return bootstrap(settings())
 
 
+def reset() -> None:
+    """Close the services built so far (their connection pools) and forget them and the
+    settings, so that the next command builds both anew from the environment. A CLI process
+    runs one command and exits; a program that runs several in one process (the tests, an
+    embedding tool) calls this between them, or each command's pool stays open."""
+    if services.cache_info().currsize:
+        services().close()
+    services.cache_clear()
+    settings.cache_clear()
+
+
 def store() -> ContextStore:
     return services().store
 

@@ -46,19 +46,11 @@ def envelopes(agent: str, count: int, word: str) -> list[AnyEnvelope]:
 
 
 def run(env: dict[str, str], *args: str, ok: bool = True) -> Result:
-    close_services()
-    common.settings.cache_clear()
+    common.reset()
     result = CliRunner().invoke(app, list(args), env=env)
     if ok:
         assert result.exit_code == 0, (args, result.output)
     return result
-
-
-def close_services() -> None:
-    """The previous command's services: closed (their pool), not only forgotten."""
-    if common.services.cache_info().currsize:
-        common.services().close()
-    common.services.cache_clear()
 
 
 def env_of(settings: Settings, key: str, **more: str) -> dict[str, str]:
@@ -77,8 +69,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
                         encryption_key=AESCipher.create_key(32),
                         compression_strategy="semantic", snapshot_interval=10,
                         nats_url="nats://127.0.0.1:1")
-    close_services()
-    common.settings.cache_clear()
+    common.reset()
 
 
 def fill(settings: Settings) -> tuple[str, str]:

@@ -34,19 +34,16 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
         envelopes.append(e.model_copy(update={"agent_id": "letta", "data": type(e.data)(**data)}))
     assert not store.record(envelopes).rejected
     store.close()
-    common.settings.cache_clear()
-    common.services.cache_clear()
+    common.reset()
     yield {"CONTEXT_STORAGE_BACKEND": settings.storage_backend,
            "CONTEXT_STORAGE_PATH": str(settings.storage_path),
            "CONTEXT_DATABASE_URL": settings.database_url,
            "CONTEXT_DATABASE_SCHEMA": settings.database_schema, "COLUMNS": "200"}
-    common.settings.cache_clear()
-    common.services.cache_clear()
+    common.reset()
 
 
 def run(env: dict[str, str], *args: str, ok: bool = True) -> Result:
-    common.settings.cache_clear()
-    common.services.cache_clear()
+    common.reset()
     result = CliRunner().invoke(app, list(args), env=env)
     if ok:
         assert result.exit_code == 0, (args, result.output)

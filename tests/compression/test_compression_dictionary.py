@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +65,25 @@ def frame_dict_ids(store: ContextStore, agent: str) -> list[int]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    return make_settings(str(request.param), tmp_path, dsn, snapshot_interval=50)
+    yield make_settings(str(request.param), tmp_path, dsn, snapshot_interval=50)
+    while BUILT:  # their connection pools, or each test leaves its connections open
+        BUILT.pop().close()
+
+
+BUILT: list[ContextStore] = []
+
+
+def store_of(settings: Settings) -> ContextStore:
+    """A store the test's teardown closes."""
+    BUILT.append(build_store(settings))
+    return BUILT[-1]
 
 
 def test_dictionary_lifecycle(settings: Settings) -> None:
-    store = build_store(settings)
-    early = build_store(settings)  # started before any dictionary exists
+    store = store_of(settings)
+    early = store_of(settings)  # started before any dictionary exists
     assert store.mapper.compressor.active_dictionary_id is None  # type: ignore[union-attr]
     store.record(events("dict-agent", 0, 120))
     assert set(frame_dict_ids(store, "dict-agent")) == {0}
@@ -96,7 +108,7 @@ def test_dictionary_lifecycle(settings: Settings) -> None:
     assert len(expected["messages"]) == 60
 
     # Restart: a new store from the same settings loads both and uses the newest.
-    again = build_store(settings)
+    again = store_of(settings)
     assert again.mapper.compressor.active_dictionary_id == second.dictionary.dict_id  # type: ignore[union-attr]
     assert again.context("dict-agent") == expected
     for version in (1, 119, 120, 121, 150, 151, 179):
@@ -122,29 +134,29 @@ def test_dictionary_lifecycle(settings: Settings) -> None:
 
 
 def test_dictionary_setting_pins_or_disables(settings: Settings) -> None:
-    store = build_store(settings)
+    store = store_of(settings)
     store.record(events("pin-agent", 0, 100))
     first = train_dictionary(store, dictionary_catalog(settings), samples=100, size=4096)
     train_dictionary(store, dictionary_catalog(settings), samples=80, size=4096)
 
-    pinned = build_store(settings.model_copy(
+    pinned = store_of(settings.model_copy(
         update={"compression_dictionary": str(first.dictionary.dict_id)}))
     pinned.record(events("pin-agent", 100, 5))
     assert frame_dict_ids(pinned, "pin-agent")[100:] == [first.dictionary.dict_id] * 5
 
-    plain = build_store(settings.model_copy(update={"compression_dictionary": "none"}))
+    plain = store_of(settings.model_copy(update={"compression_dictionary": "none"}))
     plain.record(events("pin-agent", 105, 5))
     assert frame_dict_ids(plain, "pin-agent")[105:] == [0] * 5
     assert plain.context("pin-agent")["version"] == 110
 
     with pytest.raises(DictionarySettingError, match="dictionary 12345 is not stored"):
-        build_store(settings.model_copy(update={"compression_dictionary": "12345"}))
+        store_of(settings.model_copy(update={"compression_dictionary": "12345"}))
     with pytest.raises(DictionarySettingError, match="must be a dictionary id"):
-        build_store(settings.model_copy(update={"compression_dictionary": "zstd-max"}))
+        store_of(settings.model_copy(update={"compression_dictionary": "zstd-max"}))
 
 
 def test_training_needs_events(settings: Settings) -> None:
-    store = build_store(settings)
+    store = store_of(settings)
     with pytest.raises(CompressionError, match="no events recorded yet"):
         train_dictionary(store, dictionary_catalog(settings))
     store.record(events("tiny", 0, 2))
@@ -157,22 +169,20 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
     for key, value in settings.model_dump(mode="json").items():
         if value is not None:
             monkeypatch.setenv(f"CONTEXT_{key.upper()}", str(value))
-    common.settings.cache_clear()
-    common.services.cache_clear()
+    common.reset()
     try:
         return CliRunner().invoke(app, list(args))
     finally:
-        common.settings.cache_clear()
-        common.services.cache_clear()
+        common.reset()
 
 
 def test_cli_train_and_stats(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    build_store(settings).record(events("cli-agent", 0, 90))
+    store_of(settings).record(events("cli-agent", 0, 90))
     trained = cli(settings, monkeypatch, "compression", "train", "--samples", "90", "--size",
                   "2048", "--json")
     assert trained.exit_code == 0, trained.output
     dict_id = json.loads(trained.stdout)["dict_id"]
-    build_store(settings).record(events("cli-agent", 90, 10))
+    store_of(settings).record(events("cli-agent", 90, 10))
     stats = cli(settings, monkeypatch, "compression", "stats", "--json")
     assert stats.exit_code == 0, stats.output
     figures = json.loads(stats.stdout)

@@ -236,8 +236,7 @@ def cli_args(row: Row, args: dict[str, Any]) -> list[str]:
 
 
 def cli_door(env: dict[str, str], row: Row, args: dict[str, Any]) -> Outcome:
-    common.settings.cache_clear()
-    common.services.cache_clear()
+    common.reset()
     tenant = ["--tenant", row.tenant] if row.tenant != "local" else []
     result = CliRunner().invoke(cli_app, [*tenant, *cli_args(row, args)], env=env)
     if result.exit_code == 0:
@@ -298,8 +297,7 @@ async def test_every_door_accepts_and_refuses_the_same(
                 if row.op != "record" or len(row.events) == 1:
                     got["cli"] = cli_door(env, row, dict(args))
         await nc.close()
-    common.settings.cache_clear()
-    common.services.cache_clear()
+    common.reset()
     wrong = {row.name: {door: got for door, got in outcomes[row.name].items()
                         if got != row.expected}
              for row in ROWS}

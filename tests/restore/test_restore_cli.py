@@ -18,7 +18,6 @@ from typer.testing import CliRunner, Result
 
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.cli import common
-from ctxstore.infrastructure.cli import restore as restore_cli
 from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.settings import Settings
 
@@ -37,9 +36,7 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 def clear_caches() -> None:
-    common.settings.cache_clear()
-    common.services.cache_clear()
-    restore_cli.services.cache_clear()
+    common.reset()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import build_views
 from ctxstore.infrastructure.cli import common
-from ctxstore.infrastructure.cli import restore as restore_cli
 from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
 from ctxstore.projections.catalogue import CatalogueFilter
@@ -169,9 +168,7 @@ def cli_env(kit: Kit) -> Iterator[dict[str, str]]:
 
 
 def clear_caches() -> None:
-    common.settings.cache_clear()
-    common.services.cache_clear()
-    restore_cli.services.cache_clear()
+    common.reset()
 
 
 def invoke(env: dict[str, str], *args: str, code: int = 0) -> str:

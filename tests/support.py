@@ -48,3 +48,19 @@ def make_settings(backend: str, tmp_path: Path, postgres_dsn: str | None = None,
     return Settings(storage_backend=backend, database_url=postgres_dsn,
                     database_schema=fresh_schema(postgres_dsn), storage_path=tmp_path / "store",
                     **overrides)
+
+
+def run_cli(env: dict[str, str], *args: str, ok: bool = True) -> Any:
+    """One `ctxstore` command in this process, with the services the last one built closed
+    first (cli.common.reset: each command otherwise leaves its connection pool open);
+    asserts success unless `ok` is False."""
+    from typer.testing import CliRunner
+
+    from ctxstore.infrastructure.cli import common
+    from ctxstore.infrastructure.cli.main import app
+
+    common.reset()
+    result = CliRunner().invoke(app, list(args), env=env)
+    if ok:
+        assert result.exit_code == 0, (args, result.output)
+    return result

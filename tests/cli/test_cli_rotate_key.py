@@ -15,8 +15,7 @@ import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 from pydantic import SecretStr
-from support import make_settings
-from typer.testing import CliRunner, Result
+from support import make_settings, run_cli
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import LOCAL_TENANT
@@ -30,7 +29,6 @@ from ctxstore.infrastructure.bootstrap import (
     store_schema,
 )
 from ctxstore.infrastructure.cli import common
-from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.persistence.dictionary_training import train_dictionary
 from ctxstore.infrastructure.persistence.part_files import FilePartStore, key_scope
 from ctxstore.infrastructure.settings import Settings
@@ -45,12 +43,7 @@ def envelopes(agent: str, count: int, word: str) -> list[AnyEnvelope]:
         event_id=str(uuid.uuid4())) for i in range(count - 1)]
 
 
-def run(env: dict[str, str], *args: str, ok: bool = True) -> Result:
-    common.reset()
-    result = CliRunner().invoke(app, list(args), env=env)
-    if ok:
-        assert result.exit_code == 0, (args, result.output)
-    return result
+run = run_cli
 
 
 def env_of(settings: Settings, key: str, **more: str) -> dict[str, str]:

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 from search_support import LETTA, embed
-from support import make_settings
-from typer.testing import CliRunner, Result
+from support import make_settings, run_cli
 
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.cli import common
-from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.importers import load_trace
 
 
@@ -42,12 +40,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
     common.reset()
 
 
-def run(env: dict[str, str], *args: str, ok: bool = True) -> Result:
-    common.reset()
-    result = CliRunner().invoke(app, list(args), env=env)
-    if ok:
-        assert result.exit_code == 0, (args, result.output)
-    return result
+run = run_cli
 
 
 def listed(env: dict[str, str], *keywords: str) -> set[str]:

@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 from ctxpkg_craft import repacked, unpacked
 from restore_support import msg
-from support import make_settings
-from typer.testing import CliRunner, Result
+from support import make_settings, run_cli
 
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.cli import common
-from ctxstore.infrastructure.cli.main import app
 from ctxstore.infrastructure.settings import Settings
 
 CTXSTORE = str(Path(sys.executable).with_name("ctxstore"))
@@ -52,12 +50,7 @@ def cli(backend: str, tmp_path: Path, request: pytest.FixtureRequest
     clear_caches()
 
 
-def run(env: dict[str, str], *args: str, ok: bool = True) -> Result:
-    clear_caches()
-    result = CliRunner().invoke(app, list(args), env=env)
-    if ok:
-        assert result.exit_code == 0, (args, result.output)
-    return result
+run = run_cli
 
 
 def test_checkpoint_restore_diff_export_import(cli: tuple[dict[str, str], Settings],

@@ -66,7 +66,10 @@ class ForgetService:
                          lambda event_id: digest(tenant, event_id))
         erased = self.store.erase(plan)
         # Those a fork (or another checkpoint) still refers to stay.
-        released = len(self.bodies.released(tenant, erased.parts))
+        gone = self.bodies.released(tenant, erased.parts)
+        if self.store.part_content is not None:
+            self.store.part_content.released(tenant, gone)
+        released = len(gone)
         purged: int | None = None
         failed: str | None = None
         for purge in self.purges:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -31,6 +31,7 @@ from uuid import UUID
 import orjson
 
 from ctxstore.application.package_port import PackageRecorder
+from ctxstore.application.part_cache import PartCache
 from ctxstore.application.part_port import (
     AGENT_OWNER,
     PART_OWNER,
@@ -65,12 +66,15 @@ class Kept:
 
 class PartContent:
     def __init__(self, parts: PartStore, refs: PackageRecorder,
-                 encode: Callable[[bytes], bytes], decode: Callable[[bytes], bytes]):
+                 encode: Callable[[bytes], bytes], decode: Callable[[bytes], bytes],
+                 cache: PartCache | None = None):
         self.parts = parts
         self.refs = refs
         self._encode = encode
         self._decode = decode
         self._checking = threading.local()
+        # Decoded parts (application.part_cache); None: every read decodes what it reads.
+        self.cache = cache
 
     # Keeping ---------------------------------------------------------------------------------
     def keep(self, tenant: str, originator_id: UUID, content: Content,
@@ -140,9 +144,20 @@ class PartContent:
     def content(self, ref: Mapping[str, Any]) -> tuple[Content, PartHashes]:
         """The content a reference names, with its parts' addresses. Raises PartMissing."""
         tenant, root = ref["tenant"], ref["root"]
-        with self.parts.reading():
-            tree = self._fetch(tenant, [root])[root]
-            return content_of_tree(tree, lambda addresses: self._fetch(tenant, addresses))
+        with ExitStack() as stack:
+            opened: list[bool] = []
+
+            def read_parts() -> None:
+                # One read transaction for the levels that miss the cache, opened by the
+                # first of them (a content held decoded whole reads nothing).
+                if not opened:
+                    opened.append(True)
+                    stack.enter_context(self.parts.reading())
+
+            def fetch(addresses: Collection[str]) -> dict[str, Any]:
+                return self._fetch(tenant, addresses, read_parts)
+
+            return content_of_tree(fetch([root])[root], fetch)
 
     @contextmanager
     def checking(self) -> Iterator[None]:
@@ -161,17 +176,32 @@ class PartContent:
         finally:
             self._checking.on = was
 
-    def _fetch(self, tenant: str, addresses: Collection[str]) -> dict[str, Any]:
+    def _fetch(self, tenant: str, addresses: Collection[str],
+               before_reading: Callable[[], None] | None = None) -> dict[str, Any]:
         if not addresses:
             return {}
         check = getattr(self._checking, "on", False)
-        found = {}
-        for address, stored in self.parts.get_many(tenant, addresses).items():
+        cache = self.cache
+        # A checked read asks the part store for every part: what it checks is what is stored.
+        found = cache.found(tenant, addresses) if cache is not None and not check else {}
+        wanted = [a for a in addresses if a not in found] if found else addresses
+        if not wanted:
+            return found
+        if before_reading is not None:
+            before_reading()
+        for address, stored in self.parts.get_many(tenant, wanted).items():
             raw = self._decode(stored)
             if check and part_address(raw) != address:
                 raise PartMissing(f"part {address} does not hold the content of its address")
-            found[address] = orjson.loads(raw)
+            value = found[address] = orjson.loads(raw)
+            if cache is not None:
+                cache.put(tenant, address, value, len(raw))
         return found
+
+    def released(self, tenant: str, addresses: Collection[str]) -> None:
+        """These parts of the tenant left the part store: not served from memory either."""
+        if self.cache is not None:
+            self.cache.evict(tenant, addresses)
 
     def resolved(self, event: Any) -> Any:
         """A decoded agent event with its content read back when it is kept by reference

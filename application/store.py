@@ -35,6 +35,7 @@ from ctxstore.application.forget_port import (
 from ctxstore.application.lru_map import LruMap
 from ctxstore.application.operation_log import OperationLog
 from ctxstore.application.package_port import PackageRecorder, PackageRow
+from ctxstore.application.part_cache import PartCache
 from ctxstore.application.part_content import PartContent
 from ctxstore.application.part_port import PartStore
 from ctxstore.application.ports import AgentRow, ContextIndex, EventWriter
@@ -78,6 +79,7 @@ class ContextStore(StoreReads):
         snapshot_growth: float = 0.25,
         cache_bytes: int = 64 * 1024 * 1024,
         cache_agents: int = 10_000,
+        part_cache_bytes: int = 64 * 1024 * 1024,
         chain: EventChain | None = None,
         remembered_agents: int | None = None,
     ):
@@ -90,6 +92,7 @@ class ContextStore(StoreReads):
         self.agent_cache = (AgentCache(cache_bytes, cache_agents)
                             if cache_bytes > 0 and cache_agents > 0 else None)
         self.snapshot_interval = snapshot_interval
+        self.part_cache_bytes = part_cache_bytes
         # Per-agent facts remembered to save a query, for this many agents at most (LRU;
         # default: as many as the agent cache, at least MIN_REMEMBERED_AGENTS).
         remembered = remembered_agents or max(cache_agents, MIN_REMEMBERED_AGENTS)
@@ -130,8 +133,9 @@ class ContextStore(StoreReads):
         if not hasattr(mapper, "resolver"):
             raise TypeError("contents kept as parts need the store's mapper "
                             "(MAPPER_TOPIC: infrastructure.persistence.mapper's)")
+        cache = PartCache(self.part_cache_bytes) if self.part_cache_bytes > 0 else None
         self.part_content = PartContent(parts, self.packages, self._encode_part,
-                                        self._decode_part)
+                                        self._decode_part, cache)
         mapper.resolver = self.part_content.resolved
         return self.part_content
 

@@ -119,7 +119,11 @@ Fetch = Callable[[Collection[str]], Mapping[str, Any]]
 
 def content_of_tree(tree: dict[str, Any], fetch: Fetch) -> tuple[Content, PartHashes]:
     """The content a root object describes, its parts fetched level by level (group nodes and
-    single parts, then pages); with the addresses of its parts, so hashing it costs nothing."""
+    single parts, then pages); with the addresses of its parts, so hashing it costs nothing.
+
+    The fetched values may be shared with other contents (a cache of decoded parts): the
+    content gets containers of its own (lists, the memories and MCP objects) and shares only
+    their items, which the fold never changes in place (domain.state)."""
     def groups_in(value: Any) -> Iterable[str]:
         if isinstance(value, list):
             yield from value
@@ -145,7 +149,8 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch) -> tuple[Content, PartHa
     manifest: dict[str, Any] = {}
     for field, value in tree.items():
         if isinstance(value, str):
-            content[field], manifest[field] = tops[value], value
+            # Its own container: a fetched part may be shared (application.part_cache).
+            content[field], manifest[field] = dict(tops[value]), value
         elif isinstance(value, list):
             content[field], manifest[field] = unpaged(value)
         else:

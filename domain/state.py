@@ -109,11 +109,11 @@ def check_applicable(content: Content, type: str, data: dict[str, Any]) -> None:
             )
 
 
-def _find_tool_call(tool_calls: list[dict[str, Any]], call_id: str) -> dict[str, Any] | None:
+def _find_tool_call(tool_calls: list[dict[str, Any]], call_id: str) -> int | None:
     # Results nearly always follow their call closely: search from the end.
-    for entry in reversed(tool_calls):
-        if entry["call_id"] == call_id:
-            return entry
+    for at in range(len(tool_calls) - 1, -1, -1):
+        if tool_calls[at]["call_id"] == call_id:
+            return at
     return None
 
 
@@ -155,12 +155,14 @@ def _tool_result(content: Content, data: dict[str, Any]) -> None:
     result = dict(data)
     del result["call_id"]
     result.setdefault("is_error", False)
-    call = _find_tool_call(content["tool_calls"], data["call_id"])
-    if call is None or call.get("result") is not None:
+    calls = content["tool_calls"]
+    at = _find_tool_call(calls, data["call_id"])
+    if at is None or calls[at].get("result") is not None:
         # A result without a recorded call is kept, not lost.
-        content["tool_calls"].append({"call_id": data["call_id"], "result": result})
+        calls.append({"call_id": data["call_id"], "result": result})
     else:
-        call["result"] = result
+        # Replaced, not changed in place: items may be shared with earlier versions' contents.
+        calls[at] = {**calls[at], "result": result}
 
 
 @_folds(MemoryStoredData)
@@ -172,10 +174,12 @@ def _memory_stored(content: Content, data: dict[str, Any]) -> None:
 
 @_folds(MemoryUpdatedData)
 def _memory_updated(content: Content, data: dict[str, Any]) -> None:
-    memory = content["memories"][data["memory_id"]]
+    memories = content["memories"]
+    memory = dict(memories[data["memory_id"]])  # replaced, not changed in place (as above)
     for key in ("content", "importance", "metadata"):
         if key in data:
             memory[key] = data[key]
+    memories[data["memory_id"]] = memory
 
 
 @_folds(MemoryForgottenData)

@@ -174,6 +174,7 @@ def _build_store(settings: Settings, env: dict[str, str],
                          snapshot_growth=settings.snapshot_growth,
                          cache_bytes=settings.aggregate_cache_bytes,
                          cache_agents=settings.aggregate_cache_size,
+                         part_cache_bytes=settings.part_cache_bytes,
                          chain=EventChain(settings.integrity_key_bytes))
     use_data_keys(store)
     # Snapshots and restores keep their contents as parts of the store's part store.

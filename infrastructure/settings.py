@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # (application.agent_cache, README). 0 in either: no cache.
     aggregate_cache_size: int = Field(default=10_000, ge=0)
     aggregate_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # Parts of kept contents (snapshots, restores) held decoded in memory, bounded by their
+    # JSON bytes (application.part_cache): reads, forks and rewinds at earlier versions then
+    # cost what those versions do not share. 0: none.
+    part_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)

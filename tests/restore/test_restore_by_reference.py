@@ -399,6 +399,7 @@ def test_a_tree_is_read_in_one_transaction_one_query_per_level(
     monkeypatch.setattr(parts.datastore, "transaction", counted_transaction)
     monkeypatch.setattr(parts, "_select", counted_select)
     monkeypatch.setattr(keeper, "content", content_alone)
+    monkeypatch.setattr(keeper, "cache", None)  # every read reads its parts
     kit.store.agent_cache = None
     assert kit.store.context(agent, version=220)["content_hash"] == kit.hash(agent, 220)
     # The root, then its group nodes and single parts, then the pages.

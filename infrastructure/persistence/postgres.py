@@ -38,6 +38,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
+from ctxstore.infrastructure.persistence.pool_check import use_quiet_check
 
 
 @contextmanager
@@ -99,11 +100,13 @@ class ContextPostgresFactory(PostgresFactory):
 
     def __init__(self, env: Environment | Mapping[str, str] | None):
         super().__init__(env)
+        pool = self.datastore.pool
         options = libpq_options(self.env.get(self.POSTGRES_CONNECTION_OPTIONS) or "")
         if options:  # before the pool opens: every connection it makes has them
-            pool = self.datastore.pool
             base = pool.kwargs if isinstance(pool.kwargs, dict) else {}
             pool.kwargs = {**base, **options}
+        if self.datastore.pre_ping:
+            use_quiet_check(pool)  # a round trip only for a connection with news
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):

@@ -119,8 +119,7 @@ class PartContent:
         encoded = {a: self._encode(r) for a, r in raws.items()}
         # Leaves first, group nodes next, the root last: a part is held only after what it
         # refers to is.
-        for level in self._levels(cut, encoded):
-            self.parts.put_many(tenant, level)
+        self.parts.put_levels(tenant, self._levels(cut, encoded))
         missing: list[str] = []
 
         def again(address: str) -> bytes:

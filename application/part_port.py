@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 
 from ctxstore.application.errors import ContextStoreError
@@ -62,6 +62,14 @@ class PartStore(ABC):
     def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
         """Keep parts (address -> stored bytes) durably, before the row that refers to them
         commits; a part already held is kept as it is."""
+
+    def put_levels(self, tenant: str, levels: Iterable[Mapping[str, bytes]]) -> None:
+        """`put_many` each level in turn (a tree's leaves, its group nodes, its root): a part
+        is held only once what it refers to is. A store that writes them all at once (one
+        transaction) may do so."""
+        for level in levels:
+            if level:
+                self.put_many(tenant, level)
 
     def put(self, tenant: str, address: str, data: bytes) -> None:
         self.put_many(tenant, {address: data})

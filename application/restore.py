@@ -77,11 +77,14 @@ class RestoreService:
         self.checkpoints = checkpoints
 
     # Reading a point -------------------------------------------------------------------------
-    def resolve_version(self, agent_id: str, point: Point, tenant: str = LOCAL_TENANT) -> int:
+    def resolve_version(self, agent_id: str, point: Point, tenant: str = LOCAL_TENANT,
+                        summary: AgentSummary | None = None) -> int:
         """The version a version/time/latest point names (checkpoint points: see state_at);
-        `agent_id` is the agent's key, `tenant` the reader (of checkpoints)."""
+        `agent_id` is the agent's key, `tenant` the reader (of checkpoints); `summary`: its
+        catalogue row when the caller just read it."""
         check_agent_key(agent_id)
-        summary = self.store.summary(agent_id)
+        if summary is None:
+            summary = self.store.summary(agent_id)
         if summary is None:
             raise AgentNotFound(plain_agent_id(agent_id))
         if point.version is not None:
@@ -98,11 +101,13 @@ class RestoreService:
         return summary.version
 
     def state_at(self, agent_id: str | None, point: Point,
-                 validation_level: str = "basic", tenant: str = LOCAL_TENANT) -> SourceState:
+                 validation_level: str = "basic", tenant: str = LOCAL_TENANT,
+                 summary: AgentSummary | None = None) -> SourceState:
         """The content of `agent_id` (a key) at `point`, built from the nearest base plus
         events; a checkpoint point is one `tenant` may read.
 
-        `agent_id` may be None for a checkpoint point (the checkpoint names its agent).
+        `agent_id` may be None for a checkpoint point (the checkpoint names its agent);
+        `summary`: the agent's catalogue row when the caller just read it.
         Raises AgentNotFound, PointNotFound/CheckpointNotFound, IntegrityMismatch subclasses.
         """
         level = check_validation_level(validation_level)
@@ -110,16 +115,16 @@ class RestoreService:
         if level == "comprehensive" and keeper is not None:
             # Every part it reads is checked against its address (plain reads trust them).
             with keeper.checking():
-                return self._state_at(agent_id, point, level, tenant)
-        return self._state_at(agent_id, point, level, tenant)
+                return self._state_at(agent_id, point, level, tenant, summary)
+        return self._state_at(agent_id, point, level, tenant, summary)
 
     def _state_at(self, agent_id: str | None, point: Point, level: ValidationLevel,
-                  tenant: str) -> SourceState:
+                  tenant: str, summary: AgentSummary | None) -> SourceState:
         if point.checkpoint_id is not None:
             return self._state_from_checkpoint(agent_id, point, level, tenant)
         if agent_id is None:
             raise InvalidRequest("source agent_id is required unless the point is a checkpoint")
-        version = self.resolve_version(agent_id, point, tenant)
+        version = self.resolve_version(agent_id, point, tenant, summary)
         if version == 0:
             empty = AgentContext.start(agent_id)
             return self._source(empty, point, "empty", 0, None, 0, level)
@@ -309,15 +314,17 @@ class RestoreService:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
                                  f", not {merge_strategy!r}")
         strategy = cast(MergeStrategy, merge_strategy)
+        known: AgentSummary | None = None  # the source's catalogue row, read once
         if (strategy == "replace" and source_agent_id is not None
                 and point.checkpoint_id is None and self.store.part_content is not None
                 and check_validation_level(validation_level) == "basic"):
-            done = self._latest_by_reference(source_agent_id, point, target_agent_id, tenant,
-                                             started)
+            known = self.store.summary(check_agent_key(source_agent_id))
+            done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
+                                             tenant, started)
             if done is not None:
                 return done
         source = self.state_at(source_agent_id, point, validation_level,
-                               tenant if tenant is not None else LOCAL_TENANT)
+                               tenant if tenant is not None else LOCAL_TENANT, known)
         target_id = check_agent_key(target_agent_id or source.agent_id)
         self._check_tenants(source.agent_id, target_id, point, tenant)
 
@@ -361,16 +368,15 @@ class RestoreService:
         return retry_on_conflict(
             restore_once, f"could not restore into {plain_agent_id(target_id)!r}: it kept changing")
 
-    def _latest_by_reference(self, source_agent_id: str, point: Point,
-                             target_agent_id: str | None, tenant: str | None, started: float
-                             ) -> RestoreResult | None:
+    def _latest_by_reference(self, source_agent_id: str, summary: AgentSummary | None,
+                             point: Point, target_agent_id: str | None, tenant: str | None,
+                             started: float) -> RestoreResult | None:
         """A `replace` restore of the source's latest version without decoding or copying its
         content: the agent as the store holds it folded (cached) knows its parts' addresses,
         so only the parts the store lacks (the dirty tail pages, their group nodes, the root)
         are hashed and written, and the target's event records the root. None when the point
-        is not the latest version (or it moved on meanwhile): the caller builds the state."""
-        check_agent_key(source_agent_id)
-        summary = self.store.summary(source_agent_id)
+        is not the latest version (or it moved on meanwhile): the caller builds the state.
+        `summary`: the source's catalogue row."""
         if summary is None or (point.version is None and point.at is not None) \
                 or point.version not in (None, summary.version):
             return None

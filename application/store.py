@@ -382,6 +382,8 @@ class ContextStore(StoreReads):
                         agent, chained.link_now(agent), owner)))
                 self._commit([agent], snapshots, chained,
                              package_rows=package_rows, pruned_package_ids=pruned_package_ids)
+                if known_owner is None:
+                    self._owners[agent.agent_id] = owner  # set by this first write, for good
             except IntegrityError:
                 self._evict(agent.id)
                 # Another writer got there first, or the agent was forgotten meanwhile (the

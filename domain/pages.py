@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from ctxstore.domain.state import CHANNELS, Content, canonical_json
@@ -58,6 +59,7 @@ def address(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+@lru_cache(maxsize=1 << 16)  # every hash of a content read back asks it of each memory
 def bucket_of(memory_id: str) -> int:
     return int.from_bytes(hashlib.sha256(memory_id.encode("utf-8")).digest()[:4], "big") % BUCKETS
 
@@ -164,8 +166,9 @@ class PartHashes:
         out["reasoning"] = {thread: self._pages(f"r|{thread}", f"r|{thread}|", steps)
                             for thread, steps in content["reasoning"].items()}
         memories = content["memories"]
+        leaves = self.leaves
         out["memories"] = {
-            str(n): self._leaf(f"b{n}", {m: memories[m] for m in ids})
+            str(n): leaves.get(f"b{n}") or self._leaf(f"b{n}", {m: memories[m] for m in ids})
             for n, ids in sorted(self._buckets(memories).items()) if ids}
         out["mcp_servers"] = self._leaf(MCP_KEY, content["mcp_servers"])
         channels = content.get(CHANNELS)

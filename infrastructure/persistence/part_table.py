@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -94,6 +94,11 @@ class TablePartStore(PartStore):
         if parts:
             with self.datastore.transaction(commit=True) as curs:
                 self._put(curs, tenant, parts)
+
+    def put_levels(self, tenant: str, levels: Iterable[Mapping[str, bytes]]) -> None:
+        # One transaction: every level commits at once, so none is held before another.
+        parts = {a: d for level in levels for a, d in level.items()}
+        self.put_many(tenant, parts)
 
     def get(self, tenant: str, address: str) -> bytes:
         return self.get_many(tenant, [address])[address]

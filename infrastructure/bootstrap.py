@@ -274,6 +274,7 @@ def build_views(settings: Settings) -> ContextViews:
                    else PostgresContextViews)
     views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
     views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
+    views.closes_with(factory.close)
     if settings.encryption_enabled and settings.encryption_key is not None:
         # Nothing in plain text at rest: the search index holds keyed word hashes only.
         views.blind = BlindIndex(settings.encryption_key.get_secret_value().encode())

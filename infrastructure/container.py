@@ -63,5 +63,8 @@ class Services:
             return views
 
     def close(self) -> None:
-        """Close the store's connections (the views' close with the process)."""
+        """Close the store's connections, and the views' when they were opened."""
+        views: ContextViews | None = self.__dict__.get("_views")
+        if views is not None:
+            views.close()
         self.store.close()

@@ -8,7 +8,7 @@ the same position and nothing is applied twice. The SQL lives in infrastructure.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +43,19 @@ class ContextViews(TrackingRecorder, ABC):
 
     application_name = "ctxstore"
     blind: BlindIndex | None = None  # set when the store encrypts: no text in the index
+    _release: Callable[[], None] | None = None
+
+    def closes_with(self, release: Callable[[], None]) -> None:
+        """`release` gives back what the views hold open (their datastore's connections);
+        `close` calls it."""
+        self._release = release
+
+    def close(self) -> None:
+        """Give back the views' connections (a process that opened them and lives on: a test,
+        an embedding application); once."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
     # Writing ---------------------------------------------------------------------------------
     @abstractmethod

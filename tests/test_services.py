@@ -156,3 +156,20 @@ def test_ensure_postgres_starts_an_embedded_server_where_none_listens() -> None:
 
     assert not postgres_answers(dsn)
     assert handle.root_dir is not None and not handle.root_dir.exists()
+
+
+def test_closing_the_services_closes_the_views_connections(
+        tmp_path: Path, postgres_dsn: str) -> None:
+    """A process that lives on after them (a test, an embedding application) gets every
+    connection back, the views' pool too (a suite of served apps ran PostgreSQL out of
+    connections before)."""
+    from support import make_settings
+
+    from ctxstore.infrastructure.bootstrap import bootstrap
+
+    services = bootstrap(make_settings("postgres", tmp_path, postgres_dsn))
+    pool = services.views.factory.datastore.pool  # type: ignore[attr-defined]
+    assert not pool.closed
+    services.close()
+    assert pool.closed
+    services.close()  # twice is harmless

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -92,25 +93,24 @@ class PartContent:
 
     def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool
               ) -> Kept | None:
-        """One attempt; None when a node it found held was released meanwhile. Each reference
-        row commits before the store is asked whether the parts it leads to are held, so a
-        part found held stays (a release spares what a committed row refers to); `ensure`
-        puts back any a release in flight removed anyway."""
+        """One attempt; None when a node it found held was released meanwhile. Each level's
+        reference rows go in before (or with) the question which of the parts they lead to
+        are held (PartStore.refer_then_held); `ensure` puts back any part found held that a
+        release in flight removed."""
         root = cut.root
         rows = [(agent_owner(originator_id), root)]
-        self.refs.insert_part_references(tenant, rows)
+        refer_then_held = partial(self.parts.refer_then_held, self.refs, tenant)
+        held_root = refer_then_held(rows, [root])
         relied: set[str] = {root}
         lacking: list[str] = []
-        if whole or not self.parts.held(tenant, [root]):
+        if whole or not held_root:
             tops = cut.tops
             more = [(PART_OWNER + root, child) for child in tops]
-            self.refs.insert_part_references(tenant, more)
-            held_tops = self.parts.held(tenant, tops)
+            held_tops = refer_then_held(more, tops)
             groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
             under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
-            self.refs.insert_part_references(tenant, under)
             pages = {page for _, page in under}
-            held_pages = self.parts.held(tenant, pages) if pages else set()
+            held_pages = refer_then_held(under, pages) if under else set()
             relied |= held_tops | held_pages
             rows += more + under
             lacking = ([a for a in [root, *tops] if a not in held_tops]

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 
 from ctxstore.application.errors import ContextStoreError
+from ctxstore.application.package_port import PackageRecorder
 
 # Owners of reference rows other than packages (whose ids never hold ':'): an agent referring
 # to its contents' roots, and a part (a content's root or group node) referring to its
@@ -62,6 +63,16 @@ class PartStore(ABC):
     def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
         """Keep parts (address -> stored bytes) durably, before the row that refers to them
         commits; a part already held is kept as it is."""
+
+    def refer_then_held(self, refs: PackageRecorder, tenant: str,
+                        rows: Collection[tuple[str, str]], addresses: Collection[str]
+                        ) -> set[str]:
+        """Insert the reference rows (owner, address) into `refs`, then which of `addresses`
+        are held. Here the rows commit first, so a part found held stays; a store that keeps
+        both tables in one database may do both in one transaction, a release in between
+        then being what the writer's `ensure` puts back (application.part_content)."""
+        refs.insert_part_references(tenant, rows)
+        return self.held(tenant, addresses) if addresses else set()
 
     def put_levels(self, tenant: str, levels: Iterable[Mapping[str, bytes]]) -> None:
         """`put_many` each level in turn (a tree's leaves, its group nodes, its root): a part

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from psycopg.sql import SQL, Composable
 
+from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore, check_address
 from ctxstore.infrastructure.persistence.part_lock import PartLock
 
@@ -27,6 +28,8 @@ _HELD = "SELECT address FROM {parts} WHERE tenant = ? AND scope = ? AND address 
 _GET = "SELECT address, data FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks})"
 _PUT = ("INSERT INTO {parts} (tenant, scope, address, data, created_us) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING")
+_REFER = ("INSERT INTO {refs} (tenant, package_id, address) VALUES (?, ?, ?) "
+          "ON CONFLICT DO NOTHING")
 _UNREFERENCED = ("NOT EXISTS (SELECT 1 FROM {refs} AS r "
                  "WHERE r.tenant = {parts}.tenant AND r.address = {parts}.address)")
 _RELEASE = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks}) AND "
@@ -78,6 +81,19 @@ class TablePartStore(PartStore):
                          **binary)
             rows.extend(curs.fetchall())
         return rows
+
+    def refer_then_held(self, refs: PackageRecorder, tenant: str,
+                        rows: Collection[tuple[str, str]], addresses: Collection[str]
+                        ) -> set[str]:
+        # One transaction, the references' table being beside the parts' (`refs` writes
+        # into the same table this names).
+        with self.datastore.transaction(commit=True) as curs:
+            if rows:
+                curs.executemany(self._sql(_REFER),
+                                 [(tenant, owner, a) for owner, a in sorted(set(rows))])
+            if not addresses:
+                return set()
+            return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
 
     def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
         with self.datastore.transaction(commit=False) as curs:

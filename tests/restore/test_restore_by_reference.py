@@ -250,17 +250,17 @@ def test_a_tree_released_while_a_fork_relies_on_it_is_written_again(
     root = kit.hash(source).split(":")[1]
     keeper = kit.store.part_content
     assert keeper is not None
-    held = keeper.parts.held
+    refer_then_held = keeper.parts.refer_then_held
     released: list[bool] = []
 
-    def held_then_released(tenant: str, addresses: Any) -> set[str]:
-        found = held(tenant, addresses)
+    def held_then_released(refs: Any, tenant: str, rows: Any, addresses: Any) -> set[str]:
+        found = refer_then_held(refs, tenant, rows, addresses)
         if list(addresses) == [root] and not released:
             released.append(True)
             drop_all_parts(kit)
         return found
 
-    monkeypatch.setattr(keeper.parts, "held", held_then_released)
+    monkeypatch.setattr(keeper.parts, "refer_then_held", held_then_released)
     fork = new_agent("fork")
     kit.restore.restore(source, Point.latest(), fork)
     assert released

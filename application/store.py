@@ -85,17 +85,17 @@ class ContextStore(StoreReads):
     ):
         self._compressor = compressor
         self.chain = chain or EventChain()
+        # Per-agent facts remembered to save a query, for this many agents at most (LRU;
+        # default: as many as the agent cache, at least MIN_REMEMBERED_AGENTS).
+        remembered = remembered_agents or max(cache_agents, MIN_REMEMBERED_AGENTS)
         # Each written agent's last (version, link): the next batch's link follows it without
         # a query. Keyed by version, so a stale entry is never used, only missed.
-        self._chain_heads: dict[UUID, tuple[int, bytes]] = {}
+        self._chain_heads: LruMap[UUID, tuple[int, bytes]] = LruMap(remembered)
         # Folded agents kept between batches and reads (application.agent_cache); 0: none.
         self.agent_cache = (AgentCache(cache_bytes, cache_agents)
                             if cache_bytes > 0 and cache_agents > 0 else None)
         self.snapshot_interval = snapshot_interval
         self.part_cache_bytes = part_cache_bytes
-        # Per-agent facts remembered to save a query, for this many agents at most (LRU;
-        # default: as many as the agent cache, at least MIN_REMEMBERED_AGENTS).
-        remembered = remembered_agents or max(cache_agents, MIN_REMEMBERED_AGENTS)
         self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth,
                                               max_marks=remembered)
         self._write_lock = threading.RLock()
@@ -466,16 +466,8 @@ class ContextStore(StoreReads):
             link = self.chain_index.chain_links({originator_id: version}).get(originator_id)
         return link.hex() if link is not None else None
 
-    _CHAIN_HEADS_KEPT = 20_000
-
     def _remember_heads(self, heads: dict[UUID, tuple[int, bytes]]) -> None:
-        kept = self._chain_heads
-        for originator_id, head in heads.items():
-            kept.pop(originator_id, None)  # to the end: the oldest go first
-            kept[originator_id] = head
-        if len(kept) > self._CHAIN_HEADS_KEPT:
-            for originator_id in list(kept)[: len(kept) // 2]:
-                del kept[originator_id]
+        self._chain_heads.update(heads)  # the least recently written go first
 
     def _cache_committed(self, agents: list[AgentContext], stored: Sequence[StoredEvent]
                          ) -> None:

@@ -12,8 +12,10 @@ and, once its trace is done, makes way for a new agent with the next trace. So t
 steady (contexts do not grow without end) while new agents keep arriving, as in real use.
 
 Caches: a cache filling up to its bound is not a leak, but it looks like one until it is full.
-The soak looks for growth past what is bounded, so it gives each process an aggregate cache
-small enough (`--cache-mb`, 4 MiB of stored bytes) to fill during the warm-up.
+The soak looks for growth past what is bounded, so it gives each process caches small enough
+to fill during the warm-up: the aggregate cache, the decoded parts and the HTTP answers
+`--cache-mb` (4 MiB) each, and the per-agent facts (tenant, data key, chain head, snapshot
+mark) `--remembered` agents (256; new agents arrive at about 85 a minute).
 
 Every `--interval` seconds (60) it prints one JSON line: each process's RSS, open file
 descriptors and inet connections (its children included), publish-to-commit latency (publish
@@ -251,6 +253,9 @@ class Soak:
                    CONTEXT_DATABASE_SCHEMA=schema, CONTEXT_NATS_URL=nats_url,
                    CONTEXT_NATS_PARTITIONS=str(PARTITIONS),
                    CONTEXT_AGGREGATE_CACHE_BYTES=str(int(self.args.cache_mb * 2**20)),
+                   CONTEXT_PART_CACHE_BYTES=str(int(self.args.cache_mb * 2**20)),
+                   CONTEXT_HTTP_STATE_CACHE_BYTES=str(int(self.args.cache_mb * 2**20)),
+                   CONTEXT_REMEMBERED_AGENTS=str(self.args.remembered),
                    CONTEXT_STORAGE_PATH=str(folder / "storage"),
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                             env.get("PYTHONPATH")])))
@@ -501,7 +506,7 @@ class Soak:
             "ok": all(c["ok"] for c in checks.values()),
             "minutes": args.minutes, "rate_per_s": args.rate, "read_rate_per_s": args.read_rate,
             "live_agents": args.agents, "agents_made": traffic.made,
-            "aggregate_cache_mb": args.cache_mb,
+            "cache_mb": args.cache_mb, "remembered_agents": args.remembered,
             "published": sum(published.values()),
             "recorded": sum(min(versions.get(a, 0), n) for a, n in published.items()),
             "dead_lettered": sum(dead.values()),
@@ -558,7 +563,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=os.environ.get(
         "CONTEXT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--cache-mb", type=float, default=4.0,
-                        help="CONTEXT_AGGREGATE_CACHE_BYTES of each process, in MiB")
+                        help="each process's aggregate, part and HTTP answer caches, in MiB")
+    parser.add_argument("--remembered", type=int, default=256,
+                        help="CONTEXT_REMEMBERED_AGENTS of each process")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--keep", action="store_true",
                         help="keep the schema and the logs afterwards (logs are also kept "

@@ -175,6 +175,7 @@ def _build_store(settings: Settings, env: dict[str, str],
                          cache_bytes=settings.aggregate_cache_bytes,
                          cache_agents=settings.aggregate_cache_size,
                          part_cache_bytes=settings.part_cache_bytes,
+                         remembered_agents=settings.remembered_agents or None,
                          chain=EventChain(settings.integrity_key_bytes))
     use_data_keys(store)
     # Snapshots and restores keep their contents as parts of the store's part store.

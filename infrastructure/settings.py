@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     # JSON bytes (application.part_cache): reads, forks and rewinds at earlier versions then
     # cost what those versions do not share. 0: none.
     part_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # Per-agent facts a process remembers to save a query (an agent's tenant, its data key,
+    # its chain head, when it was last snapshotted), for this many agents at most (LRU);
+    # 0: as many as aggregate_cache_size, at least 1,024.
+    remembered_agents: int = Field(default=0, ge=0)
+    # Encoded HTTP answers kept per (agent, version, window), at most these bytes (LRU).
+    http_state_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)

@@ -77,3 +77,22 @@ def test_the_http_app_serves_the_services_it_is_given(services: Services) -> Non
     assert [cp.package_id for cp in services.checkpoints.list("root-agent")] == [
         taken["package_id"]]
     services.close()
+
+
+def test_the_memory_bounds_reach_the_processes_parts(tmp_path: Path) -> None:
+    """Each per-process memory bound a setting names bounds what it says (the soak sets them
+    small so that they fill during its warm-up)."""
+    settings = make_settings("sqlite", tmp_path, remembered_agents=7,
+                             part_cache_bytes=12345, http_state_cache_bytes=54321)
+    services = bootstrap(settings)
+    try:
+        store = services.store
+        assert store._owners.max_entries == 7
+        assert store._keys.max_entries == 7
+        assert store._chain_heads.max_entries == 7
+        assert store.part_content is not None and store.part_content.cache is not None
+        assert store.part_content.cache.max_bytes == 12345
+        app = create_app(services, close_on_shutdown=False)
+        assert app.state.api.states.max_bytes == 54321
+    finally:
+        services.close()

@@ -22,6 +22,7 @@ from ctxstore.domain.events import Envelope
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.http import ws
 from ctxstore.infrastructure.http.auth import KeyRing, parse_api_keys
+from ctxstore.infrastructure.http.cache import StateCache
 from ctxstore.infrastructure.http.deps import Api
 from ctxstore.infrastructure.http.errors import install_error_handlers
 from ctxstore.infrastructure.http.guards import (
@@ -121,7 +122,7 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
     shutdown."""
     settings = services.settings
     keys = KeyRing(parse_api_keys(settings.api_keys))
-    api = Api(services=services, keys=keys)
+    api = Api(services=services, keys=keys, states=StateCache(settings.http_state_cache_bytes))
     _ = services.views  # the views' tables exist before the first request reads them
     instrument_store(services.store, api.metrics)
 

@@ -30,6 +30,9 @@ _PUT = ("INSERT INTO {parts} (tenant, scope, address, data, created_us) VALUES (
         "ON CONFLICT DO NOTHING")
 _REFER = ("INSERT INTO {refs} (tenant, package_id, address) VALUES (?, ?, ?) "
           "ON CONFLICT DO NOTHING")
+_REFER_ARRAYS = ("INSERT INTO {refs} (tenant, package_id, address) "
+                 "SELECT ?, o, a FROM unnest(?::text[], ?::text[]) AS r(o, a) "
+                 "ON CONFLICT DO NOTHING")
 _UNREFERENCED = ("NOT EXISTS (SELECT 1 FROM {refs} AS r "
                  "WHERE r.tenant = {parts}.tenant AND r.address = {parts}.address)")
 _RELEASE = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks}) AND "
@@ -72,13 +75,17 @@ class TablePartStore(PartStore):
 
     def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str]
                 ) -> list[Any]:
+        wanted = sorted(set(map(check_address, addresses)))
+        if self.dialect == "postgres":
+            # One array parameter: one statement text whatever the count, so the server
+            # prepares it once (a list of marks was a new statement to parse each time); and
+            # bytea as it is in binary results (in text ones: hex, twice the bytes).
+            curs.execute(self._sql(template.replace("IN ({marks})", "= ANY(?)")),
+                         [tenant, self.scope, wanted], binary=True)
+            return list(curs.fetchall())
         rows: list[Any] = []
-        # PostgreSQL sends bytea as it is in binary results (in text ones: hex, twice the
-        # bytes, encoded by the server and decoded here).
-        binary = {"binary": True} if self.dialect == "postgres" else {}
-        for chunk in _chunks(sorted(set(map(check_address, addresses)))):
-            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk],
-                         **binary)
+        for chunk in _chunks(wanted):
+            curs.execute(self._sql(template, len(chunk)), [tenant, self.scope, *chunk])
             rows.extend(curs.fetchall())
         return rows
 
@@ -88,9 +95,12 @@ class TablePartStore(PartStore):
         # One transaction, the references' table being beside the parts' (`refs` writes
         # into the same table this names).
         with self.datastore.transaction(commit=True) as curs:
-            if rows:
-                curs.executemany(self._sql(_REFER),
-                                 [(tenant, owner, a) for owner, a in sorted(set(rows))])
+            pairs = sorted(set(rows))
+            if pairs and self.dialect == "postgres":
+                curs.execute(self._sql(_REFER_ARRAYS), [tenant, [o for o, _ in pairs],
+                                                        [a for _, a in pairs]])
+            elif pairs:
+                curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
             if not addresses:
                 return set()
             return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}

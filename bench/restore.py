@@ -604,11 +604,13 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
     defaults = Settings()
     schema = fresh_schema(args.dsn)
     settings = Settings(storage_backend="postgres", database_url=args.dsn,
-                        database_schema=schema, aggregate_cache_size=4)
+                        database_schema=schema, aggregate_cache_size=4,
+                        part_cache_bytes=int(args.part_cache_mb * 2**20))
     agent_id = f"bench-{size}"
     out: dict[str, Any] = {"events_asked": size,
                            "snapshot_interval": defaults.snapshot_interval,
-                           "snapshot_growth": defaults.snapshot_growth}
+                           "snapshot_growth": defaults.snapshot_growth,
+                           "part_cache_mb": args.part_cache_mb}
     state_for_checkpoint = None
     try:
         log(f"size {size}: loading into schema {schema}")
@@ -779,6 +781,10 @@ def main() -> None:
     parser.add_argument("--traces", type=Path, default=TRACES)
     parser.add_argument("--profile", action="store_true",
                         help="cProfile one read at the largest size")
+    parser.add_argument("--part-cache-mb", type=float,
+                        default=Settings().part_cache_bytes / 2**20,
+                        help="CONTEXT_PART_CACHE_BYTES in MiB (default: the setting's); a "
+                        "state larger than it is decoded again on each read at another point")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas")
     args = parser.parse_args()
     bounded = args.workload == "bounded"

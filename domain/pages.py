@@ -60,8 +60,12 @@ def address(raw: bytes) -> str:
 
 
 @lru_cache(maxsize=1 << 16)  # every hash of a content read back asks it of each memory
+def _memory_number(memory_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(memory_id.encode("utf-8")).digest()[:4], "big")
+
+
 def bucket_of(memory_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(memory_id.encode("utf-8")).digest()[:4], "big") % BUCKETS
+    return _memory_number(memory_id) % BUCKETS
 
 
 def page_count(items: int) -> int:

@@ -38,7 +38,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
-from ctxstore.infrastructure.persistence.pool_check import use_quiet_check
+from ctxstore.infrastructure.persistence.pool_check import use_purging_check
 
 
 @contextmanager
@@ -106,7 +106,7 @@ class ContextPostgresFactory(PostgresFactory):
             base = pool.kwargs if isinstance(pool.kwargs, dict) else {}
             pool.kwargs = {**base, **options}
         if self.datastore.pre_ping:
-            use_quiet_check(pool)  # a round trip only for a connection with news
+            use_purging_check(pool)  # one ended connection: the others checked at once
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):

@@ -19,9 +19,9 @@ USAGE = {"rss_bytes", "fds", "connections"}
 def test_a_short_soak_reports_every_figure_and_loses_nothing(postgres_dsn: str) -> None:
     env = {**os.environ, "CONTEXT_DATABASE_URL": postgres_dsn}
     run = subprocess.run(
-        [sys.executable, "-m", "devtools.soak", "--minutes", "0.5", "--rate", "10",
-         "--read-rate", "3", "--agents", "10", "--interval", "10", "--sample", "2",
-         "--warmup-minutes", "0.1", "--drain-seconds", "60"],
+        [sys.executable, "-m", "devtools.soak", "--minutes", "0.3", "--rate", "10",
+         "--read-rate", "3", "--agents", "10", "--interval", "6", "--sample", "2",
+         "--warmup-minutes", "0.05", "--drain-seconds", "60"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert lines, run.stdout + run.stderr

@@ -324,14 +324,9 @@ def build_checkpoint_runner(settings: Settings, checkpoints: CheckpointService,
 async def open_jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
     """A short-lived JetStream connection for one operator command (dead letters, partition
     status): one attempt per server, closed on exit."""
-    import nats  # nats-py: only the NATS commands pay its import (see the doors below)
+    from ctxstore.infrastructure.messaging.probe import connect_once
 
-    async def quiet(_error: Exception) -> None:
-        """The client would log each failed attempt with a traceback; the error that ends
-        the attempts reaches the user as one line (the CLI's friendly_errors)."""
-
-    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=5,
-                            max_reconnect_attempts=1, error_cb=quiet)
+    nc = await connect_once(settings.nats_url.split(","), timeout=5)
     try:
         yield nc.jetstream()
     finally:

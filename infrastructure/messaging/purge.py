@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.messaging.probe import connect_once
 from ctxstore.infrastructure.messaging.subjects import TENANTS_TOKEN, Subjects
 
 STREAM_NOT_FOUND = 10059  # JetStream's error codes: a stream that does not exist,
@@ -88,13 +89,7 @@ class NatsPurge:
             return pool.submit(asyncio.run, self._purge(tenant, agent_id)).result()
 
     async def _purge(self, tenant: str, agent_id: str) -> int:
-        import nats  # nats-py: only a forget pays its import
-
-        async def quiet(_error: Exception) -> None:
-            """Failed attempts end in one error the forget reports, not a logged traceback."""
-
-        nc = await nats.connect(self.servers, connect_timeout=5, max_reconnect_attempts=1,
-                                allow_reconnect=False, error_cb=quiet)
+        nc = await connect_once(self.servers, timeout=5)
         try:
             return await purge_agent(nc, self.subjects, tenant, agent_id)
         finally:

@@ -21,6 +21,7 @@ from ctxstore.application.operation_log import performance_summary
 from ctxstore.infrastructure.http.auth import Tenant, header_key
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.schemas import CheckStatus, Health
+from ctxstore.infrastructure.messaging.probe import connect_once
 
 router = APIRouter(tags=["operations"])
 NATS_TIMEOUT = 1.0
@@ -36,22 +37,13 @@ def _check_database(api: Api) -> CheckStatus:
     return CheckStatus(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-async def _quiet(error: Exception) -> None:
-    """The outcome is reported in the answer; nats-py need not log it too."""
-
-
 async def _nats(api: Api) -> tuple[CheckStatus, int | None]:
     """Connect, check JetStream, and count dead letters; never raises."""
-    import nats
-
     started = time.perf_counter()
     nc = None
     try:
-        nc = await asyncio.wait_for(
-            nats.connect(api.settings.nats_url, connect_timeout=NATS_TIMEOUT,
-                         allow_reconnect=False, max_reconnect_attempts=0,
-                         error_cb=_quiet),
-            timeout=NATS_TIMEOUT * 2)
+        nc = await asyncio.wait_for(connect_once(api.settings.nats_url, NATS_TIMEOUT),
+                                    timeout=NATS_TIMEOUT * 2)
         js = nc.jetstream(timeout=NATS_TIMEOUT)
         dead: int | None
         try:

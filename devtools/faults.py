@@ -75,6 +75,9 @@ class FaultConfig:
     cut_seconds: float = 10.0
     postgres_stop: str = "fast"  # pg_ctl's mode: "immediate" is a crash (recovery on start)
     faults_from: float = 0.1  # the share of events published when the first fault falls
+    # the share of events held back until the faults have ended (0: none), so that some are
+    # published after them however long the faults take on a slow machine
+    after_faults: float = 0.0
     batch_size: int = 500
     fetch_size: int = 200
     drain_timeout: float = 900.0
@@ -202,11 +205,14 @@ class Suite:
         lane = {agent: i % len(publishers) for i, agent in
                 enumerate(dict.fromkeys(e.agent_id for e in events))}
         threshold = int(len(events) * self.config.faults_from)
+        held_from = len(events) - int(len(events) * self.config.after_faults)
         pending: list[asyncio.Task[Any]] = []
         start, done = time.time(), 0
         try:
             while done < len(events):
                 due = min(len(events), int((time.time() - start) * self.config.rate) + 1)
+                if self.timeline.faults_ended is None:
+                    due = min(due, held_from)
                 if due > done:
                     shares: list[list[AnyEnvelope]] = [[] for _ in publishers]
                     now = time.time()

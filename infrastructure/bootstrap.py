@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from faststream import FastStream
     from nats.js import JetStreamContext
 
-    from ctxstore.infrastructure.client import AsyncClient
+    from ctxstore.infrastructure.client.embedded import AsyncEmbeddedClient
     from ctxstore.infrastructure.messaging.app import Runtime
 
 
@@ -413,10 +413,10 @@ def build_messaging_app(settings: Settings | None = None, **options: Any
 
 
 class EmbeddedApi:
-    """The HTTP API inside this process, without a server: `ctxstore.client` calls its routes
-    through httpx's ASGI transport, so an embedded adapter goes through exactly the doors a
-    remote one does (validation, tenants, errors). One per process and store; `client()` gives
-    an `AsyncClient` for the running event loop (httpx clients are bound to one)."""
+    """The HTTP API inside this process, without a server: `client()` answers the calls of
+    `ctxstore.client` by running their routes' functions on this store
+    (client.embedded), so an embedded adapter goes through the same validation, tenants and
+    errors a remote one does, without the wire. One per process and store."""
 
     def __init__(self, settings: Settings | None = None):
         from ctxstore.infrastructure.http.app import create_app
@@ -424,15 +424,10 @@ class EmbeddedApi:
         self.services = bootstrap(settings or Settings())
         self.app = create_app(self.services, close_on_shutdown=False)
 
-    def client(self, api_key: str | None = None) -> AsyncClient:
-        import httpx
+    def client(self, api_key: str | None = None) -> AsyncEmbeddedClient:
+        from ctxstore.infrastructure.client.embedded import AsyncEmbeddedClient
 
-        from ctxstore.infrastructure.client import AsyncClient
-
-        base = "http://127.0.0.1"
-        transport = httpx.ASGITransport(app=self.app)
-        return AsyncClient(base, api_key=api_key,
-                           http=httpx.AsyncClient(transport=transport, base_url=base))
+        return AsyncEmbeddedClient(self.app, api_key)
 
     def close(self) -> None:
         self.services.close()

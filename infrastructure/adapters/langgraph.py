@@ -71,7 +71,7 @@ from ctxstore.infrastructure.adapters.langgraph_records import (
     messages_in,
 )
 from ctxstore.infrastructure.bootstrap import EmbeddedApi
-from ctxstore.infrastructure.client import AsyncClient, CtxstoreError, Gone, NotFound
+from ctxstore.infrastructure.client import AsyncCalls, AsyncClient, CtxstoreError, Gone, NotFound
 from ctxstore.infrastructure.http.schemas import ContextState
 from ctxstore.infrastructure.settings import Settings
 
@@ -103,7 +103,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
         self._max_event_bytes = max_event_bytes or (
             self._embedded.services.settings.max_event_bytes if self._embedded is not None
             else DEFAULT_MAX_EVENT_BYTES)
-        self._client: AsyncClient | None = None
+        self._client: AsyncCalls | None = None
         self._indexes: dict[str, ThreadIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._states: dict[tuple[str, int], ContextState] = {}
@@ -147,7 +147,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _api(self) -> AsyncClient:
+    def _api(self) -> AsyncCalls:
         if self._client is None:
             self._client = (self._embedded.client(self._api_key) if self._embedded is not None
                             else AsyncClient(str(self._url), api_key=self._api_key))

@@ -33,7 +33,7 @@ except ModuleNotFoundError as missing:  # an optional extra: say which, not just
 
 from ctxstore.infrastructure.adapters.agent_ids import agent_id_for
 from ctxstore.infrastructure.bootstrap import EmbeddedApi
-from ctxstore.infrastructure.client import AsyncClient, CtxstoreError, NotFound
+from ctxstore.infrastructure.client import AsyncCalls, AsyncClient, CtxstoreError, NotFound
 from ctxstore.infrastructure.http.schemas import ContextState
 from ctxstore.infrastructure.settings import Settings
 
@@ -111,7 +111,7 @@ class CtxstoreSession(SessionABC):
         self.agent_id = agent_id_for(session_id)
         self.session_settings = session_settings or SessionSettings()
         self._embedded = None if url else EmbeddedApi(settings)
-        connect: Callable[[], AsyncClient]
+        connect: Callable[[], AsyncCalls]
         if self._embedded is not None:
             embedded = self._embedded
             connect = lambda: embedded.client(api_key)  # noqa: E731
@@ -119,7 +119,7 @@ class CtxstoreSession(SessionABC):
             connect = lambda: AsyncClient(str(url), api_key=api_key)  # noqa: E731
         self._connect = connect
         # httpx clients are bound to one event loop; the SDK may call from several threads.
-        self._clients: dict[int, AsyncClient] = {}
+        self._clients: dict[int, AsyncCalls] = {}
         self._lock = threading.Lock()  # one writer at a time: positions stay unique
 
     # The Session protocol ---------------------------------------------------------------------
@@ -184,7 +184,7 @@ class CtxstoreSession(SessionABC):
             self._embedded = None
 
     # Helpers --------------------------------------------------------------------------------
-    def _client(self) -> AsyncClient:
+    def _client(self) -> AsyncCalls:
         loop = id(asyncio.get_running_loop())
         client = self._clients.get(loop)
         if client is None:

@@ -3,7 +3,7 @@ typed results. Installed with the `client` extra: `pip install 'ctxstore[client]
 
 from ctxstore.application.forget import ForgetResult
 from ctxstore.infrastructure.client.calls import Call, Calls
-from ctxstore.infrastructure.client.clients import AsyncClient, Client
+from ctxstore.infrastructure.client.clients import AsyncCalls, AsyncClient, Client, SyncCalls
 from ctxstore.infrastructure.client.errors import (
     Conflict,
     CtxstoreError,
@@ -12,5 +12,5 @@ from ctxstore.infrastructure.client.errors import (
     NotFound,
 )
 
-__all__ = ["AsyncClient", "Call", "Calls", "Client", "Conflict", "CtxstoreError", "FieldError",
-           "ForgetResult", "Gone", "NotFound"]
+__all__ = ["AsyncCalls", "AsyncClient", "Call", "Calls", "Client", "Conflict", "CtxstoreError",
+           "FieldError", "ForgetResult", "Gone", "NotFound", "SyncCalls"]

@@ -8,9 +8,11 @@ dataclasses), so a typed result is exactly what the OpenAPI document promises.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
@@ -47,7 +49,19 @@ class Call(Generic[T]):
     json: Any = None
 
 
+def json_body(call: Call[Any]) -> bytes:
+    """The call's body as JSON, as a request carries it; NaN and Infinity are no JSON and are
+    refused here, before anything is sent or recorded."""
+    try:
+        return json.dumps(call.json, allow_nan=False, ensure_ascii=False,
+                          separators=(",", ":")).encode()
+    except ValueError as e:
+        raise ValueError(f"{call.method} {call.path}: the body is not JSON ({e})") from e
+
+
+@cache
 def _reader(model: type[T]) -> Callable[[bytes], T]:
+    """One adapter per result type for the process: building one costs more than a call."""
     adapter: TypeAdapter[T] = TypeAdapter(model)
     return adapter.validate_json
 

@@ -7,9 +7,9 @@ offer the same typed methods without a second copy of any signature.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 try:
     import httpx
@@ -17,7 +17,7 @@ except ModuleNotFoundError as missing:  # an optional extra: say which, not just
     raise ModuleNotFoundError("ctxstore.client needs httpx: pip install 'ctxstore[client]'",
                               name=missing.name) from missing
 
-from ctxstore.infrastructure.client.calls import Call, Calls
+from ctxstore.infrastructure.client.calls import Call, Calls, json_body
 from ctxstore.infrastructure.client.errors import (
     Conflict,
     CtxstoreError,
@@ -37,11 +37,10 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 def _request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
-    try:
-        return http.build_request(call.method, call.path, params=dict(call.params) or None,
-                                  json=call.json)
-    except ValueError as e:  # NaN or Infinity: refused here, before anything is sent
-        raise ValueError(f"{call.method} {call.path}: the body is not JSON ({e})") from e
+    body = None if call.json is None else json_body(call)
+    return http.build_request(call.method, call.path, params=dict(call.params) or None,
+                              content=body, headers={"Content-Type": "application/json"}
+                              if body is not None else None)
 
 
 def _read(call: Call[T], response: httpx.Response) -> T:
@@ -66,42 +65,54 @@ def _error(response: httpx.Response) -> CtxstoreError:
     if not isinstance(body, dict):
         body = {}
     detail = str(body.get("detail") or response.reason_phrase or "error")
-    errors = tuple(FieldError(str(e.get("field", "")), str(e.get("message", "")), e.get("index"))
-                   for e in body.get("errors") or [] if isinstance(e, dict))
-    kind = {404: NotFound, 409: Conflict, 410: Gone}.get(response.status_code, CtxstoreError)
-    return kind(response.status_code, detail, errors)
+    return error_for(response.status_code, detail, body.get("errors") or [])
 
 
-def _sync(build: Callable[P, Call[T]]) -> Callable[Concatenate[Client, P], T]:
-    def method(self: Client, *args: P.args, **kwargs: P.kwargs) -> T:
+def error_for(status: int, detail: str, errors: Sequence[Any]) -> CtxstoreError:
+    """The error a client raises for a refusal: its kind by status, the fields as given."""
+    fields = tuple(FieldError(str(e.get("field", "")), str(e.get("message", "")), e.get("index"))
+                   for e in errors if isinstance(e, dict))
+    kind = {404: NotFound, 409: Conflict, 410: Gone}.get(status, CtxstoreError)
+    return kind(status, detail, fields)
+
+
+class _Sends(Protocol):
+    def send(self, call: Call[T]) -> T: ...
+
+
+class _SendsAsync(Protocol):
+    async def send(self, call: Call[T]) -> T: ...
+
+
+S = TypeVar("S", bound=_Sends)
+A = TypeVar("A", bound=_SendsAsync)
+
+
+def _sync(build: Callable[P, Call[T]]) -> Callable[Concatenate[S, P], T]:
+    def method(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
         return self.send(build(*args, **kwargs))
     method.__doc__ = build.__doc__
     return method
 
 
 def _async(build: Callable[P, Call[T]]
-           ) -> Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]]:
-    async def method(self: AsyncClient, *args: P.args, **kwargs: P.kwargs) -> T:
+           ) -> Callable[Concatenate[A, P], Coroutine[Any, Any, T]]:
+    async def method(self: A, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.send(build(*args, **kwargs))
     method.__doc__ = build.__doc__
     return method
 
 
-class Client:
-    """The HTTP API, synchronously: `Client("http://127.0.0.1:8000", api_key=...)`."""
-
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30.0,
-                 http: httpx.Client | None = None):
-        self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
-        self.http.headers.update(_headers(api_key))
+class SyncCalls:
+    """Every call of `Calls` as a method, for a class that `send`s (blocking)."""
 
     def send(self, call: Call[T]) -> T:
-        return _read(call, self.http.send(_request(self.http, call)))
+        raise NotImplementedError
 
     def close(self) -> None:
-        self.http.close()
+        """Let go of what the client holds (nothing, unless the client says otherwise)."""
 
-    def __enter__(self) -> Client:
+    def __enter__(self: S) -> S:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -123,21 +134,16 @@ class Client:
     forget = _sync(Calls.forget)
 
 
-class AsyncClient:
-    """The HTTP API for asyncio: `async with AsyncClient(url) as c: await c.context(...)`."""
-
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30.0,
-                 http: httpx.AsyncClient | None = None):
-        self.http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
-        self.http.headers.update(_headers(api_key))
+class AsyncCalls:
+    """Every call of `Calls` as a coroutine method, for a class that `send`s (async)."""
 
     async def send(self, call: Call[T]) -> T:
-        return _read(call, await self.http.send(_request(self.http, call)))
+        raise NotImplementedError
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        """Let go of what the client holds (nothing, unless the client says otherwise)."""
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self: A) -> A:
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -157,3 +163,33 @@ class AsyncClient:
     search = _async(Calls.search)
     export = _async(Calls.export)
     forget = _async(Calls.forget)
+
+
+class Client(SyncCalls):
+    """The HTTP API, synchronously: `Client("http://127.0.0.1:8000", api_key=...)`."""
+
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30.0,
+                 http: httpx.Client | None = None):
+        self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self.http.headers.update(_headers(api_key))
+
+    def send(self, call: Call[T]) -> T:
+        return _read(call, self.http.send(_request(self.http, call)))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AsyncClient(AsyncCalls):
+    """The HTTP API for asyncio: `async with AsyncClient(url) as c: await c.context(...)`."""
+
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 30.0,
+                 http: httpx.AsyncClient | None = None):
+        self.http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http.headers.update(_headers(api_key))
+
+    async def send(self, call: Call[T]) -> T:
+        return _read(call, await self.http.send(_request(self.http, call)))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -46,6 +46,10 @@ from ctxstore.infrastructure.http.routes import (
 from ctxstore.infrastructure.http.url_text import StrictUrlText
 
 API_PREFIX = "/api/v1"
+#: The API's routers under API_PREFIX, in the order a path is matched (the embedded client,
+#: client.embedded, matches calls against them too).
+API_ROUTERS = (agents.router, packages.router, search.router, metrics_summary.router,
+               auto_checkpoints.router, ws.router)
 IMPORT_PATH = f"{API_PREFIX}/context/packages/import"
 MIB = 1024 * 1024
 
@@ -145,12 +149,8 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
     app.state.api = api
     install_error_handlers(app)
 
-    app.include_router(agents.router, prefix=API_PREFIX)
-    app.include_router(packages.router, prefix=API_PREFIX)
-    app.include_router(search.router, prefix=API_PREFIX)
-    app.include_router(metrics_summary.router, prefix=API_PREFIX)
-    app.include_router(auto_checkpoints.router, prefix=API_PREFIX)
-    app.include_router(ws.router, prefix=API_PREFIX)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
 
     package_limit = int(settings.max_package_size_mb * MIB)

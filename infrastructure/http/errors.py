@@ -79,46 +79,47 @@ def status_for(exc: Exception) -> int:
     return 422
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+def error_of(exc: Exception) -> tuple[int, str, list[FieldErrorOut]] | None:
+    """A client's mistake (or a refusal) as its status, sentence and fields; None for what is
+    no client's doing (a 500). The HTTP handlers and the embedded client (client.embedded)
+    both answer with it, so an adapter sees the same refusal in-process as over the wire."""
+    if isinstance(exc, RequestValidationError):
         errors = [FieldErrorOut(field=_path(tuple(e.get("loc", ()))), message=str(e.get("msg")))
                   for e in exc.errors()]
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
-        return error_response(422, detail, errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return 422, "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request", \
+            errors
+    if isinstance(exc, StarletteHTTPException):
         errors = ([FieldErrorOut(field="(body)", message=str(exc.detail))]
                   if exc.status_code == 413 else [])
-        return error_response(exc.status_code, str(exc.detail), errors, headers=exc.headers)
-
-    @app.exception_handler(InvalidAgentId)
-    async def _agent_id(request: Request, exc: InvalidAgentId) -> JSONResponse:
-        return error_response(422, str(exc), [FieldErrorOut(field="agent_id", message=str(exc))])
-
-    @app.exception_handler(InvalidEnvelope)
-    async def _envelope(request: Request, exc: InvalidEnvelope) -> JSONResponse:
-        errors = [FieldErrorOut(field=e.field, message=e.message) for e in exc.errors]
-        return error_response(422, str(exc), errors)
-
-    @app.exception_handler(EventNotApplicable)
-    async def _not_applicable(request: Request, exc: EventNotApplicable) -> JSONResponse:
-        return error_response(422, str(exc), [FieldErrorOut(field=exc.field, message=str(exc))])
-
-    @app.exception_handler(ValidationError)
-    async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
+        return exc.status_code, str(exc.detail), errors
+    if isinstance(exc, InvalidAgentId):
+        return 422, str(exc), [FieldErrorOut(field="agent_id", message=str(exc))]
+    if isinstance(exc, InvalidEnvelope):
+        return 422, str(exc), [FieldErrorOut(field=e.field, message=e.message)
+                               for e in exc.errors]
+    if isinstance(exc, EventNotApplicable):
+        return 422, str(exc), [FieldErrorOut(field=exc.field, message=str(exc))]
+    if isinstance(exc, ValidationError):
         errors = [FieldErrorOut(field=e.field, message=e.message)
                   for e in errors_from_validation(exc)]
-        return error_response(422, "; ".join(f"{e.field}: {e.message}" for e in errors), errors)
-
-    @app.exception_handler(ContextStoreError)
-    async def _store(request: Request, exc: ContextStoreError) -> JSONResponse:
+        return 422, "; ".join(f"{e.field}: {e.message}" for e in errors), errors
+    if isinstance(exc, ContextStoreError):
         field = field_of(exc)
-        errors = [FieldErrorOut(field=field, message=str(exc))] if field else []
-        return error_response(status_for(exc), str(exc), errors)
+        return status_for(exc), str(exc), ([FieldErrorOut(field=field, message=str(exc))]
+                                           if field else [])
+    return None
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, f"internal error: {type(exc).__name__}")
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        known = error_of(exc)
+        if known is None:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return error_response(500, f"internal error: {type(exc).__name__}")
+        headers = exc.headers if isinstance(exc, StarletteHTTPException) else None
+        return error_response(*known, headers=headers)
+
+    for kind in (RequestValidationError, StarletteHTTPException, InvalidAgentId,
+                 InvalidEnvelope, EventNotApplicable, ValidationError, ContextStoreError,
+                 Exception):
+        app.add_exception_handler(kind, refused)

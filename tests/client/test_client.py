@@ -1,18 +1,24 @@
-"""`ctxstore.client` against a real `ctxstore serve` process on PostgreSQL, with API keys: every
-call the client offers, its typed results, and the server's errors raised with their fields."""
+"""`ctxstore.client` through both doors, with API keys: a real `ctxstore serve` process on
+PostgreSQL (the HTTP clients), and the store in this process (`EmbeddedApi.client()`, what an
+adapter uses when it embeds the store). Every call the client offers, its typed results, and
+the server's errors raised with their fields, the same through either."""
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ctxstore.client import AsyncClient, Client, CtxstoreError, NotFound
+from ctxstore.client import AsyncCalls, AsyncClient, Client, CtxstoreError, NotFound, SyncCalls
+from ctxstore.infrastructure.bootstrap import EmbeddedApi
+from ctxstore.infrastructure.client.embedded import EmbeddedClient
 from ctxstore.infrastructure.http.schemas import ContextState, RecordResponse
+from ctxstore.infrastructure.settings import Settings
 from tests.served import CTXSTORE, running, serve_env
 from tests.support import fresh_schema
 
@@ -26,23 +32,45 @@ def message(i: int, text: str, role: str = "user") -> dict[str, Any]:
             "data": {"role": role, "content": text}}
 
 
-@pytest.fixture(scope="module")
-def server(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        tuple[str, dict[str, str]]]:
+@dataclass(frozen=True)
+class Door:
+    """How a test reaches the store: a client for an API key, sync or async, and the
+    environment of a `ctxstore` command on the same store."""
+
+    open: Callable[[str], SyncCalls]
+    open_async: Callable[[str], AsyncCalls]
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module", params=["served", "embedded"])
+def door(request: pytest.FixtureRequest, postgres_dsn: str,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
     tmp = tmp_path_factory.mktemp("client")
+    schema = fresh_schema(postgres_dsn)
     env = serve_env(tmp, CONTEXT_STORAGE_BACKEND="postgres", CONTEXT_DATABASE_URL=postgres_dsn,
-                    CONTEXT_DATABASE_SCHEMA=fresh_schema(postgres_dsn), CONTEXT_API_KEYS=KEYS)
-    with running([], env, tmp / "serve.log") as url:
-        yield url, env
+                    CONTEXT_DATABASE_SCHEMA=schema, CONTEXT_API_KEYS=KEYS)
+    if request.param == "served":
+        with running([], env, tmp / "serve.log") as url:
+            yield Door(lambda key: Client(url, api_key=key),
+                       lambda key: AsyncClient(url, api_key=key), env)
+        return
+    embedded = EmbeddedApi(Settings(storage_backend="postgres", database_url=postgres_dsn,
+                                    database_schema=schema, api_keys=KEYS,
+                                    checkpoint_interval_minutes=0))
+    try:
+        yield Door(lambda key: EmbeddedClient(embedded.app, key),
+                   lambda key: embedded.client(key), env)
+    finally:
+        embedded.close()
 
 
 @pytest.fixture
-def client(server: tuple[str, dict[str, str]]) -> Iterator[Client]:
-    with Client(server[0], api_key="key-a") as c:
+def client(door: Door) -> Iterator[SyncCalls]:
+    with door.open("key-a") as c:
         yield c
 
 
-def test_record_read_page_and_window(client: Client) -> None:
+def test_record_read_page_and_window(client: SyncCalls) -> None:
     done = client.record("cl-read", [message(i, f"turn {i}") for i in range(1, 6)])
     assert isinstance(done, RecordResponse)
     assert (done.recorded, done.version) == (5, 5)
@@ -63,7 +91,7 @@ def test_record_read_page_and_window(client: Client) -> None:
     assert "cl-read" in {a.agent_id for a in client.agents().items}
 
 
-def test_a_partly_rejected_batch_returns_what_was_recorded(client: Client) -> None:
+def test_a_partly_rejected_batch_returns_what_was_recorded(client: SyncCalls) -> None:
     done = client.record("cl-partial", [
         message(1, "fine"),
         {"event_id": "bad", "type": "message", "data": {"role": "nobody", "content": "x"}},
@@ -74,7 +102,7 @@ def test_a_partly_rejected_batch_returns_what_was_recorded(client: Client) -> No
     assert client.context("cl-partial").version == 1
 
 
-def test_checkpoint_fork_rewind_diff_export(client: Client) -> None:
+def test_checkpoint_fork_rewind_diff_export(client: SyncCalls) -> None:
     client.record("cl-src", [message(i, f"step {i}") for i in range(1, 4)])
     checkpoint = client.checkpoint("cl-src", label="three steps")
     assert checkpoint.agent_id == "cl-src" and checkpoint.version == 3
@@ -103,17 +131,15 @@ def test_checkpoint_fork_rewind_diff_export(client: Client) -> None:
     assert isinstance(data, bytes) and len(data) > 0
 
 
-def test_search_finds_what_an_agent_said(server: tuple[str, dict[str, str]],
-                                         client: Client) -> None:
+def test_search_finds_what_an_agent_said(door: Door, client: SyncCalls) -> None:
     client.record("cl-search", [message(1, "the quartz lighthouse keeps its lamp lit")])
-    subprocess.run([CTXSTORE, "project", "--once", "--quiet"], env=server[1], check=True,
+    subprocess.run([CTXSTORE, "project", "--once", "--quiet"], env=door.env, check=True,
                    timeout=300, capture_output=True)
     found = client.search("quartz lighthouse")
     assert [(h.agent_id, h.version) for h in found.hits] == [("cl-search", 1)]
 
 
-def test_errors_carry_status_detail_and_field(server: tuple[str, dict[str, str]],
-                                              client: Client) -> None:
+def test_errors_carry_status_detail_and_field(door: Door, client: SyncCalls) -> None:
     with pytest.raises(NotFound) as missing:
         client.context("cl-nobody")
     assert missing.value.status == 404 and "cl-nobody" in missing.value.detail
@@ -124,15 +150,14 @@ def test_errors_carry_status_detail_and_field(server: tuple[str, dict[str, str]]
     with pytest.raises(CtxstoreError) as both:
         client.fork("cl-read", "cl-x", version=1, checkpoint="ckpt-nope")
     assert both.value.status == 422
-    with Client(server[0], api_key="wrong") as stranger, pytest.raises(CtxstoreError) as denied:
+    with door.open("wrong") as stranger, pytest.raises(CtxstoreError) as denied:
         stranger.context("cl-read")
     assert denied.value.status == 401
 
 
-def test_tenants_keep_their_own_agents(server: tuple[str, dict[str, str]],
-                                       client: Client) -> None:
+def test_tenants_keep_their_own_agents(door: Door, client: SyncCalls) -> None:
     client.record("cl-mine", [message(1, "tenant a's")])
-    with Client(server[0], api_key="key-b") as other:
+    with door.open("key-b") as other:
         with pytest.raises(NotFound):
             other.context("cl-mine")
         other.record("cl-mine", [message(1, "tenant b's")])
@@ -140,8 +165,8 @@ def test_tenants_keep_their_own_agents(server: tuple[str, dict[str, str]],
     assert client.context("cl-mine").messages[0]["content"] == "tenant a's"
 
 
-async def test_the_async_client_does_the_same(server: tuple[str, dict[str, str]]) -> None:
-    async with AsyncClient(server[0], api_key="key-a") as client:
+async def test_the_async_client_does_the_same(door: Door) -> None:
+    async with door.open_async("key-a") as client:
         done = await client.record("cl-async", [message(i, f"async {i}") for i in (1, 2)])
         assert done.version == 2
         fork = await client.fork("cl-async", "cl-async-fork", version=1)

@@ -32,6 +32,12 @@ from ctxstore.domain.bounds import printable
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.domain.state import EventNotApplicable
 from ctxstore.infrastructure.http.schemas import ErrorBody, FieldErrorOut
+from ctxstore.infrastructure.persistence.availability import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE,
+    unavailable,
+    unavailable_message,
+)
 
 log = logging.getLogger("ctxstore.http")
 
@@ -81,8 +87,10 @@ def status_for(exc: Exception) -> int:
 
 def error_of(exc: Exception) -> tuple[int, str, list[FieldErrorOut]] | None:
     """A client's mistake (or a refusal) as its status, sentence and fields; None for what is
-    no client's doing (a 500). The HTTP handlers and the embedded client (client.embedded)
-    both answer with it, so an adapter sees the same refusal in-process as over the wire."""
+    no client's doing (a 500). The HTTP handlers, the WebSocket and the embedded client
+    (client.embedded) all answer with it, so a refusal reads the same at every door."""
+    if unavailable(exc):
+        return 503, unavailable_message(exc), []
     if isinstance(exc, RequestValidationError):
         errors = [FieldErrorOut(field=_path(tuple(e.get("loc", ()))), message=str(e.get("msg")))
                   for e in exc.errors()]
@@ -117,9 +125,13 @@ def install_error_handlers(app: FastAPI) -> None:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             return error_response(500, f"internal error: {type(exc).__name__}")
         headers = exc.headers if isinstance(exc, StarletteHTTPException) else None
+        if unavailable(exc):
+            log.warning("database unavailable on %s %s: %s: %s", request.method,
+                        request.url.path, type(exc).__name__, exc)
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return error_response(*known, headers=headers)
 
     for kind in (RequestValidationError, StarletteHTTPException, InvalidAgentId,
                  InvalidEnvelope, EventNotApplicable, ValidationError, ContextStoreError,
-                 Exception):
+                 *UNAVAILABLE, Exception):
         app.add_exception_handler(kind, refused)

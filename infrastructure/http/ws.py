@@ -40,20 +40,18 @@ import logging
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.commands import Caller, Capture, ReadContext, Restore
-from ctxstore.application.errors import AgentNotFound, ContextStoreError, InvalidRequest
+from ctxstore.application.errors import AgentNotFound, InvalidRequest
 from ctxstore.application.restore_model import RestoreResult
 from ctxstore.domain import bounds
-from ctxstore.domain.agent_id import InvalidAgentId, check_agent_id
+from ctxstore.domain.agent_id import check_agent_id
 from ctxstore.domain.bounds import Int64, OutOfBounds
-from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.infrastructure.http import actions, ws_plan
 from ctxstore.infrastructure.http.auth import (
     KEY_IN_URL,
@@ -63,10 +61,10 @@ from ctxstore.infrastructure.http.auth import (
     websocket_tenant,
 )
 from ctxstore.infrastructure.http.deps import Api, api_of
-from ctxstore.infrastructure.http.errors import field_of, status_for
+from ctxstore.infrastructure.http.errors import error_of
 from ctxstore.infrastructure.http.hub import Subscription
 from ctxstore.infrastructure.http.reads import encoded_read
-from ctxstore.infrastructure.http.schemas import ErrorBody, FieldErrorOut
+from ctxstore.infrastructure.http.schemas import ErrorBody
 from ctxstore.infrastructure.http.ws_auto import AUTO_CHECKPOINT_ACTIONS, auto_checkpoint_action
 
 router = APIRouter()
@@ -302,27 +300,15 @@ def error_body(exc: Exception | str) -> dict[str, Any]:
 
 
 def _error(exc: Exception | str) -> tuple[int, ErrorBody]:
+    """The same status, sentence and fields as the HTTP routes answer (http.errors.error_of)."""
     if isinstance(exc, str):
         exc = InvalidRequest(exc)
-    if isinstance(exc, ValidationError):
-        errors = [FieldErrorOut(field=e.field, message=e.message)
-                  for e in errors_from_validation(exc)]
-        return 422, ErrorBody(detail="; ".join(f"{e.field}: {e.message}" for e in errors),
-                              errors=errors)
-    if isinstance(exc, InvalidEnvelope):
-        return 422, ErrorBody(detail=str(exc), errors=[
-            FieldErrorOut(field=e.field, message=e.message) for e in exc.errors])
-    if isinstance(exc, InvalidAgentId):
-        return 422, ErrorBody(detail=str(exc), errors=[FieldErrorOut(field="agent_id",
-                                                                     message=str(exc))])
-    if isinstance(exc, ContextStoreError):
-        field = field_of(exc)
-        return status_for(exc), ErrorBody(detail=str(exc), errors=[
-            FieldErrorOut(field=field, message=str(exc))] if field else [])
-    if isinstance(exc, HTTPException):
-        return exc.status_code, ErrorBody(detail=str(exc.detail))
-    log.error("unexpected WebSocket error", exc_info=exc)
-    return 500, ErrorBody(detail=f"internal error: {type(exc).__name__}")
+    known = error_of(exc)
+    if known is None:
+        log.error("unexpected WebSocket error", exc_info=exc)
+        return 500, ErrorBody(detail=f"internal error: {type(exc).__name__}")
+    status, detail, errors = known
+    return status, ErrorBody(detail=detail, errors=errors)
 
 
 def parse_frame(frame: Message) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ctxstore.domain.agent_id import InvalidAgentId
 from ctxstore.domain.events import InvalidEnvelope, errors_from_validation
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.messaging.subjects import Subjects
+from ctxstore.infrastructure.persistence.availability import unavailable, unavailable_message
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -68,6 +69,8 @@ def error_reply(exc: BaseException) -> dict[str, Any]:
         kind, message, field = "InvalidEnvelope", str(exc), exc.errors[0].field
     elif isinstance(exc, InvalidAgentId):
         kind, message, field = "InvalidAgentId", str(exc), "agent_id"
+    elif unavailable(exc):
+        kind, message = "DatabaseUnavailable", unavailable_message(exc)
     elif isinstance(exc, ContextStoreError | ValueError):
         kind, message, field = type(exc).__name__, str(exc), field_of(exc)
     else:

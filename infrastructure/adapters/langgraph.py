@@ -625,8 +625,7 @@ class CtxstoreSaver(BaseCheckpointSaver[Any]):  # int versions; a thread's str o
             if target.scanned == done.target_version - 1:
                 target.scanned = done.target_version
             latest = [entry.as_latest() for entry in (
-                source.get(ns, None) for ns in sorted({e.ns for e in source.live()}))
-                if entry is not None]
+                source.get(ns, None) for ns in sorted(source.namespaces())) if entry is not None]
             item = {"kind": "copied", "from": source.agent, "version": done.source_version,
                     "latest": latest}
             await self._append(target_thread_id, target, [self._record(target_thread_id, item)],

@@ -261,10 +261,16 @@ class ThreadIndex:
                        if k not in self.pruned and (ns is None or e.ns == ns)),
                       key=lambda e: e.id, reverse=True)
 
+    def namespaces(self) -> set[str]:
+        """The namespaces with a live checkpoint."""
+        return {e.ns for k, e in self.entries.items() if k not in self.pruned}
+
     def get(self, ns: str, checkpoint_id: str | None) -> Entry | None:
-        if checkpoint_id is None:
-            live = self.live(ns)
-            return live[0] if live else None
+        if checkpoint_id is None:  # the newest: every read of a thread's latest asks, so
+            # one pass over the entries, not a sort of them
+            return max((e for k, e in self.entries.items()
+                        if k not in self.pruned and e.ns == ns), key=lambda e: e.id,
+                       default=None)
         key = (ns, checkpoint_id)
         return None if key in self.pruned else self.entries.get(key)
 

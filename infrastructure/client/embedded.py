@@ -94,15 +94,22 @@ def _route_of(route: APIRoute) -> _Route:
     return _Route(route.endpoint, route, fixed, models, model, frozenset(path_names))
 
 
+@cache
+def _route_table() -> tuple[list[_Route], APIRoute]:
+    """The API's routes as the embedded client calls them, and the recording one (which reads
+    its body itself); the same for every app, made once (about 10 ms)."""
+    routes = [r for router in API_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    return ([_route_of(r) for r in routes if r.endpoint is not post_events],
+            next(r for r in routes if r.endpoint is post_events))
+
+
 class EmbeddedAnswers:
     """Answers calls on one app's routes for one API key (blocking: a worker thread's)."""
 
     def __init__(self, app: FastAPI, api_key: str | None = None):
         self.api: Api = app.state.api
         self.api_key = api_key
-        routes = [r for router in API_ROUTERS for r in router.routes if isinstance(r, APIRoute)]
-        self.routes = [_route_of(r) for r in routes if r.endpoint is not post_events]
-        self.record_route = next(r for r in routes if r.endpoint is post_events)
+        self.routes, self.record_route = _route_table()
 
     def __call__(self, call: Call[T]) -> T:
         body = json_body(call)  # as a request carries it: a body that is no JSON goes nowhere

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
@@ -59,11 +58,21 @@ def json_body(call: Call[Any]) -> bytes:
         raise ValueError(f"{call.method} {call.path}: the body is not JSON ({e})") from e
 
 
-@cache
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def type_adapter(model: Any) -> TypeAdapter[Any]:
+    """One adapter per result type for the process: building one costs more than a call (two
+    threads building the same one at once keep either)."""
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
+
+
 def _reader(model: type[T]) -> Callable[[bytes], T]:
-    """One adapter per result type for the process: building one costs more than a call."""
-    adapter: TypeAdapter[T] = TypeAdapter(model)
-    return adapter.validate_json
+    read: Callable[[bytes], T] = type_adapter(model).validate_json
+    return read
 
 
 def _raw(body: bytes) -> bytes:

@@ -25,10 +25,10 @@ from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends, Path, Query
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
 from ctxstore.application.commands.access import Caller
-from ctxstore.infrastructure.client.calls import Call, json_body
+from ctxstore.infrastructure.client.calls import Call, json_body, type_adapter
 from ctxstore.infrastructure.client.clients import AsyncCalls, SyncCalls, error_for
 from ctxstore.infrastructure.client.errors import CtxstoreError
 from ctxstore.infrastructure.http.app import API_PREFIX, API_ROUTERS
@@ -55,13 +55,7 @@ class _Route:
     fixed: dict[str, str] = field(default_factory=dict)  # argument -> "api" | "caller" | ...
     models: dict[str, type[BaseModel]] = field(default_factory=dict)  # parameter models
     wire: type[BaseModel] | None = None  # the query and path parameters, as declared
-    path_names: frozenset[str] = frozenset()
     missing: str | None = None  # an argument only an HTTP request has: not answered here
-
-
-@cache
-def _adapter(model: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(model)
 
 
 def _route_of(route: APIRoute) -> _Route:
@@ -69,7 +63,6 @@ def _route_of(route: APIRoute) -> _Route:
     fixed: dict[str, str] = {}
     models: dict[str, type[BaseModel]] = {}
     wire: dict[str, Any] = {}
-    path_names = set()
     for name, parameter in inspect.signature(route.endpoint).parameters.items():
         hint = hints[name]
         base, meta = (get_args(hint)[0], get_args(hint)[1:]) if get_origin(
@@ -78,8 +71,6 @@ def _route_of(route: APIRoute) -> _Route:
         if any(isinstance(m, Query | Path) for m in meta):
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             wire[name] = (hint, default)
-            if any(isinstance(m, Path) for m in meta):
-                path_names.add(name)
         elif base is Api or (depends is not None and depends.dependency is get_api):
             fixed[name] = "api"
         elif depends is not None and depends.dependency is require_caller:
@@ -91,7 +82,7 @@ def _route_of(route: APIRoute) -> _Route:
         elif parameter.default is inspect.Parameter.empty and depends is None:
             return _Route(route.endpoint, route, missing=name)  # the raw request, say
     model = create_model(f"{route.name}_parameters", **wire) if wire else None
-    return _Route(route.endpoint, route, fixed, models, model, frozenset(path_names))
+    return _Route(route.endpoint, route, fixed, models, model)
 
 
 @cache
@@ -112,7 +103,8 @@ class EmbeddedAnswers:
         self.routes, self.record_route = _route_table()
 
     def __call__(self, call: Call[T]) -> T:
-        body = json_body(call)  # as a request carries it: a body that is no JSON goes nowhere
+        # As a request carries it: a body that is no JSON goes nowhere (reads have none).
+        body = b"" if call.json is None else json_body(call)
         try:
             return self._answer(call, body)
         except CtxstoreError:
@@ -150,7 +142,7 @@ class EmbeddedAnswers:
             return call.read(bytes(result.body))
         model = route.route.response_model
         if isinstance(model, type) and not isinstance(result, model):  # a dict, say
-            result = _adapter(model).validate_python(result)
+            result = type_adapter(model).validate_python(result)
         return result  # type: ignore[no-any-return]  # the route's model: what call.read gives
 
     def _match(self, path: str, method: str) -> tuple[_Route | None, dict[str, Any]] | None:

@@ -131,6 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return error_response(*known, headers=headers)
 
+    # Each kind by name: Starlette hands a handler of `Exception` alone to its outermost
+    # middleware, which answers and then raises the error again (a traceback per request).
     for kind in (RequestValidationError, StarletteHTTPException, InvalidAgentId,
                  InvalidEnvelope, EventNotApplicable, ValidationError, ContextStoreError,
                  *UNAVAILABLE, Exception):

@@ -68,7 +68,7 @@ def test_every_door_says_the_same_of_an_unavailable_database() -> None:
     cause = OperationalError("couldn't get a connection to db.internal:5432 as admin")
     status, detail, errors = error_of(cause) or (0, "", [])
     assert status == 503 and errors == [] and "db.internal" not in detail
-    assert ws_error(cause) == (503, ws_error(cause)[1])
-    assert ws_error(cause)[1].detail == detail
+    ws_status, ws_body = ws_error(cause)
+    assert ws_status == 503 and ws_body.detail == detail
     reply = error_reply(cause)["error"]
     assert reply["type"] == "DatabaseUnavailable" and reply["message"] == detail

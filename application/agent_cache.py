@@ -69,6 +69,12 @@ class AgentCache:
             self._entries.move_to_end(key)
             return entry.agent
 
+    def size_of(self, key: UUID) -> int | None:
+        """The stored bytes `key`'s agent was counted at (None: not held)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return None if entry is None else entry.size
+
     def put(self, key: UUID, agent: Any, size: int) -> bool:
         """Keep `agent`, folded from `size` stored bytes, in place of what `key` held; False
         when it was not kept (bigger than the budget)."""

@@ -79,20 +79,23 @@ class PartContent:
 
     # Keeping ---------------------------------------------------------------------------------
     def keep(self, tenant: str, originator_id: UUID, content: Content,
-             hashes: PartHashes) -> Kept:
+             hashes: PartHashes, *, remember: bool = False) -> Kept:
         """Keep `content` as parts of `tenant`, referred to by the agent `originator_id`;
-        `hashes`: its parts' addresses known so far (it learns the others)."""
+        `hashes`: its parts' addresses known so far (it learns the others). `remember`: the
+        parts written are also held decoded (the part cache), for a content read at once (a
+        restore's target is folded as soon as it commits, application.store); a snapshot's
+        are not, so a writer's memory does not fill with what it may never read."""
         cut = content_parts(content, hashes)
-        kept = self._keep(tenant, originator_id, cut, whole=False)
+        kept = self._keep(tenant, originator_id, cut, whole=False, remember=remember)
         if kept is None:
             # A release (a forget) removed a node this relied on before its rows committed:
             # its children may be gone too, so every part is asked for this time.
-            kept = self._keep(tenant, originator_id, cut, whole=True)
+            kept = self._keep(tenant, originator_id, cut, whole=True, remember=remember)
             assert kept is not None
         return kept
 
-    def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool
-              ) -> Kept | None:
+    def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool,
+              remember: bool) -> Kept | None:
         """One attempt; None when a node it found held was released meanwhile. Each level's
         reference rows go in before (or with) the question which of the parts they lead to
         are held (PartStore.refer_then_held); `ensure` puts back any part found held that a
@@ -129,6 +132,10 @@ class PartContent:
         self.parts.ensure(tenant, relied | set(encoded), again)
         if any(a in cut.children and a not in encoded for a in missing):
             return None
+        if remember and self.cache is not None:
+            for address, raw in raws.items():
+                # Parsed afresh: a cached value is shared by readers, never the content's own.
+                self.cache.put(tenant, address, orjson.loads(raw), len(raw))
         return Kept({"tenant": tenant, "root": root}, len(encoded),
                     sum(map(len, encoded.values())), len(rows))
 

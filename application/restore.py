@@ -50,7 +50,7 @@ from ctxstore.application.restore_model import (
     restore_result,
 )
 from ctxstore.application.retry import retry_on_conflict
-from ctxstore.application.store import ContextStore
+from ctxstore.application.store import ContextStore, HandedContent
 from ctxstore.domain.agent_id import (
     LOCAL_TENANT,
     aggregate_id,
@@ -64,7 +64,7 @@ from ctxstore.domain.merge import merge_content
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.parts import ALL_PARTS, only_parts, replace_parts
 from ctxstore.domain.points import Point
-from ctxstore.domain.state import CONTENT_FIELDS, content_hash
+from ctxstore.domain.state import CONTENT_FIELDS, content_hash, own_containers
 
 __all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
 
@@ -284,6 +284,7 @@ class RestoreService:
         merge_strategy: str = "replace",
         validation_level: str = "basic",
         tenant: str | None = None,
+        source_row: AgentSummary | None = None,
     ) -> RestoreResult:
         """Give `target_agent_id` (default: the source itself, a rewind) the source's content
         at `point`, replacing its own or merged into it, with one ContextRestored event.
@@ -293,6 +294,7 @@ class RestoreService:
         Raises AgentNotFound, PointNotFound, IntegrityMismatch (and subclasses),
         InvalidRequest; on any error nothing is written. Every attempt's outcome goes to the
         store's operation log (application.operation_log), under the caller's tenant.
+        `source_row`: the source's catalogue row when the caller just read it.
         """
         # The agent written to, by its key ("" for a rewind named by its checkpoint alone).
         target = target_agent_id or source_agent_id or ""
@@ -304,21 +306,24 @@ class RestoreService:
             attempt.package_id = point.checkpoint_id
             return self._restore(source_agent_id, point, target_agent_id,
                                  merge_strategy=merge_strategy,
-                                 validation_level=validation_level, tenant=tenant)
+                                 validation_level=validation_level, tenant=tenant,
+                                 source_row=source_row)
 
     def _restore(self, source_agent_id: str | None, point: Point, target_agent_id: str | None,
-                 *, merge_strategy: str, validation_level: str, tenant: str | None
-                 ) -> RestoreResult:
+                 *, merge_strategy: str, validation_level: str, tenant: str | None,
+                 source_row: AgentSummary | None) -> RestoreResult:
         started = time.perf_counter()
         if merge_strategy not in RESTORE_STRATEGIES:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
                                  f", not {merge_strategy!r}")
         strategy = cast(MergeStrategy, merge_strategy)
-        known: AgentSummary | None = None  # the source's catalogue row, read once
+        # The source's catalogue row, read once.
+        known = source_row if source_agent_id is not None else None
         if (strategy == "replace" and source_agent_id is not None
                 and point.checkpoint_id is None and self.store.part_content is not None
                 and check_validation_level(validation_level) == "basic"):
-            known = self.store.summary(check_agent_key(source_agent_id))
+            if known is None:
+                known = self.store.summary(check_agent_key(source_agent_id))
             done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
                                              tenant, started)
             if done is not None:
@@ -326,19 +331,23 @@ class RestoreService:
         source = self.state_at(source_agent_id, point, validation_level,
                                tenant if tenant is not None else LOCAL_TENANT, known)
         target_id = check_agent_key(target_agent_id or source.agent_id)
-        self._check_tenants(source.agent_id, target_id, point, tenant)
+        rows: dict[str, AgentSummary | None] = {source.agent_id: known} if known else {}
+        self._check_tenants(source.agent_id, target_id, point, tenant, rows)
 
         def restore_once() -> RestoreResult:
-            summary = self.store.summary(target_id)
+            summary = self._target_row(target_id, rows)
             keeper = self.store.part_content
             if keeper is not None and strategy == "replace" and source.parts == ALL_PARTS:
-                # The target's own content is replaced whole: not read (nor copied); and the
-                # target is not cached holding megabytes counted as its event's few bytes.
+                # The target's own content is replaced whole: not read (nor copied); its
+                # cache entry is counted as its source's (application.store).
                 shell = self._shell(target_id, summary)
+                hashes = PartHashes.from_json(source.part_hashes)
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
-                                   source.content, PartHashes.from_json(source.part_hashes))
+                                   source.content, hashes, remember=True)
+                # Built for this restore alone: handed to the store for the target.
+                handed = HandedContent(source.content, hashes, aggregate_id(source.agent_id))
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
-                                                 started, holds_of(source.content))
+                                                 started, holds_of(source.content), handed)
             target = (self.store.agent_at(target_id) if summary is not None
                       else AgentContext.start(target_id))
             content = (merge_content(target.content, source.content) if strategy == "merge"
@@ -381,7 +390,8 @@ class RestoreService:
                 or point.version not in (None, summary.version):
             return None
         target_id = check_agent_key(target_agent_id or source_agent_id)
-        self._check_tenants(source_agent_id, target_id, point, tenant)
+        rows: dict[str, AgentSummary | None] = {check_agent_key(source_agent_id): summary}
+        self._check_tenants(source_agent_id, target_id, point, tenant, rows)
         keeper = self.store.part_content
         assert keeper is not None
 
@@ -394,12 +404,17 @@ class RestoreService:
             holds = holds_of(agent.content)
 
             def restore_once() -> RestoreResult:
-                summary = self.store.summary(target_id)
+                summary = self._target_row(target_id, rows)
                 shell = self._shell(target_id, summary)
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
-                                   agent.content, agent.part_hashes)
+                                   agent.content, agent.part_hashes, remember=True)
+                # The cached source's own containers stay its own: the target gets copies of
+                # them (its items shared), not of the content.
+                handed = HandedContent(own_containers(agent.content),
+                                       PartHashes.from_json(agent.part_hashes.to_json()),
+                                       agent.id)
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
-                                                 started, holds)
+                                                 started, holds, handed)
 
             return retry_on_conflict(restore_once, f"could not restore into "
                                      f"{plain_agent_id(target_id)!r}: it kept changing")
@@ -416,12 +431,13 @@ class RestoreService:
 
     def _append_by_reference(self, source: SourceState, shell: AgentContext,
                              ref: dict[str, Any], point: Point, tenant: str | None,
-                             started: float, holds: dict[str, int]) -> RestoreResult:
+                             started: float, holds: dict[str, int], handed: HandedContent
+                             ) -> RestoreResult:
         event_id = f"restore-{uuid.uuid4().hex}"
         shell.restore_by_reference(event_id=event_id, content_ref=ref,
                                    timestamp=shell.next_timestamp(datetime.now(UTC)),
                                    provenance=self._provenance(source, "replace", point))
-        self.store.append(shell, tenant=tenant or LOCAL_TENANT)
+        self.store.append(shell, tenant=tenant or LOCAL_TENANT, handed=handed)
         # The root's address is the content hash (domain.content_tree): the source's own.
         return self._result(source, shell, "replace", point, event_id,
                             TREE_PREFIX + ref["root"], started, holds)
@@ -478,18 +494,31 @@ class RestoreService:
             parts=source.parts,
         )
 
+    def _target_row(self, target_id: str, rows: dict[str, AgentSummary | None]
+                    ) -> AgentSummary | None:
+        """The target's catalogue row: the one this restore read already, for its first
+        attempt (a writer in between fails the append, and the retry reads it again)."""
+        if target_id in rows:
+            return rows.pop(target_id)
+        return self.store.summary(target_id)
+
     def _check_tenants(self, source_id: str, target_id: str, point: Point,
-                       tenant: str | None) -> None:
+                       tenant: str | None, rows: dict[str, AgentSummary | None]) -> None:
+        """`rows`: the catalogue rows read so far by key, which this adds to (one read of
+        each agent per restore, not one per question)."""
         if tenant is None:
             return
         if point.checkpoint_id is None:
             # A checkpoint's readers are the caller's call (its access level: a public
             # checkpoint may be restored by any tenant); an agent's are its tenant's alone.
-            self._check_tenant(source_id, tenant, must_exist=True)
-        self._check_tenant(target_id, tenant, must_exist=False)
+            self._check_tenant(source_id, tenant, rows, must_exist=True)
+        self._check_tenant(target_id, tenant, rows, must_exist=False)
 
-    def _check_tenant(self, agent_id: str, tenant: str, *, must_exist: bool) -> None:
-        summary = self.store.summary(agent_id)
+    def _check_tenant(self, agent_id: str, tenant: str, rows: dict[str, AgentSummary | None],
+                      *, must_exist: bool) -> None:
+        if agent_id not in rows:
+            rows[agent_id] = self.store.summary(agent_id)
+        summary = rows[agent_id]
         if summary is None:
             if must_exist:
                 raise AgentNotFound(plain_agent_id(agent_id))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -55,9 +56,20 @@ from ctxstore.domain.agent_id import (
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.clock import from_us, to_us
 from ctxstore.domain.events import AnyEnvelope
-from ctxstore.domain.state import EventNotApplicable
+from ctxstore.domain.pages import PartHashes
+from ctxstore.domain.state import Content, EventNotApplicable
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HandedContent:
+    """A restore's content handed to the store by its maker: its own (containers no one else
+    changes), with its parts' addresses, and the agent it came from."""
+
+    content: Content
+    hashes: PartHashes
+    source: UUID
 
 __all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "project", "to_us"]
 
@@ -359,12 +371,15 @@ class ContextStore(StoreReads):
 
     def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT,
                package_rows: Sequence[PackageRow] = (),
-               pruned_package_ids: Sequence[str] = ()) -> None:
+               pruned_package_ids: Sequence[str] = (),
+               handed: HandedContent | None = None) -> None:
         """Commit the pending store-made events (restore, checkpoint) of an agent.
 
         A checkpoint's package rows and the ids retention deletes commit in the same
         transaction as the events that announce them. IntegrityError when another writer
-        changed the agent first (see application.retry).
+        changed the agent first (see application.retry). `handed`: a restore by reference's
+        content (the shell's), handed over by its maker, which the restored agent is then
+        cached with.
         """
         with self._write_lock:
             try:
@@ -381,7 +396,8 @@ class ContextStore(StoreReads):
                     snapshots.append((agent.id, self._snapshot_now(
                         agent, chained.link_now(agent), owner)))
                 self._commit([agent], snapshots, chained,
-                             package_rows=package_rows, pruned_package_ids=pruned_package_ids)
+                             package_rows=package_rows, pruned_package_ids=pruned_package_ids,
+                             handed=handed)
                 if known_owner is None:
                     self._owners[agent.agent_id] = owner  # set by this first write, for good
             except IntegrityError:
@@ -405,6 +421,7 @@ class ContextStore(StoreReads):
         *,
         package_rows: Sequence[PackageRow] = (),
         pruned_package_ids: Sequence[str] = (),
+        handed: HandedContent | None = None,
     ) -> None:
         batches = [(agent, events) for agent in agents if (events := agent.collect_events())]
         if not batches:
@@ -420,7 +437,7 @@ class ContextStore(StoreReads):
                                    package_rows=package_rows,
                                    pruned_package_ids=pruned_package_ids)
         if self.agent_cache is not None:
-            self._cache_committed(agents, stored)
+            self._cache_committed(batches, stored, handed)
         self._remember_heads(heads)
         self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
         if snapshots and self.snapshots is not None:
@@ -469,8 +486,8 @@ class ContextStore(StoreReads):
     def _remember_heads(self, heads: dict[UUID, tuple[int, bytes]]) -> None:
         self._chain_heads.update(heads)  # the least recently written go first
 
-    def _cache_committed(self, agents: list[AgentContext], stored: Sequence[StoredEvent]
-                         ) -> None:
+    def _cache_committed(self, batches: list[tuple[AgentContext, Sequence[Any]]],
+                         stored: Sequence[StoredEvent], handed: HandedContent | None) -> None:
         """Grow each committed agent's cache entry by the stored bytes of its new events."""
         assert self.agent_cache is not None
         added: dict[UUID | str, list[int]] = {}
@@ -478,13 +495,42 @@ class ContextStore(StoreReads):
             counts = added.setdefault(event.originator_id, [0, 0])
             counts[0] += len(event.state)
             counts[1] += 1
-        for agent in agents:
-            if agent.is_shell:
-                # Its content is where its restore refers: the next read folds it.
-                self.agent_cache.evict(agent.id)
-                continue
+        for agent, events in batches:
             size, folded = added.get(agent.id, (0, 0))
+            if agent.is_shell:
+                self._cache_restored(agent, events, size, handed)
+                continue
             self.agent_cache.grow(agent.id, agent, size, folded)
+
+    def _cache_restored(self, shell: AgentContext, events: Sequence[Any], size: int,
+                        handed: HandedContent | None) -> None:
+        """A restore by reference appended to a shell (no content): when its maker handed
+        its content over, fold the restore onto the agent the cache held just before it
+        (none: a new agent), so the target's next write or read neither folds its snapshot
+        and events nor reads its parts (a LangGraph fork writes at once after its rewind).
+
+        It is counted as its source is cached, plus its event (`size`), not as its event's
+        few bytes: the content is the source's at some version, folded from no more stored
+        bytes than the source's latest. Without the content, the cache's previous version of
+        the target or the source's size, the entry is dropped: the next reader folds it."""
+        assert self.agent_cache is not None
+        cache, before = self.agent_cache, shell.version - len(events)
+        base = cache.get(shell.id) if before else None
+        held = cache.size_of(handed.source) if handed is not None else None
+        if handed is None or held is None or (
+                before and (base is None or base.version != before)):
+            cache.evict(shell.id)
+            return
+        try:
+            # Folds onto the cached object itself: a failure leaves it half-folded.
+            agent = project(base, (e.resolved(handed.content, handed.hashes)
+                                   if isinstance(e, AgentContext.ContextRestored) else e
+                                   for e in events))
+        except Exception as e:  # noqa: BLE001 - committed already: the next reader folds it
+            log.debug("restored agent %s not cached: %s", shell.id, e)
+            cache.evict(shell.id)
+            return
+        cache.put(shell.id, agent, held + size)
 
     def _chained_batch(self, owners: dict[str, str]) -> ChainedBatch:
         return ChainedBatch(self.mapper.to_stored_event, self.chain, self._links_before, owners)

@@ -71,8 +71,9 @@ class AgentContext(Aggregate):
               modified_on: datetime | None) -> AgentContext:
         """The agent at `version` without its content (None): what a restore by reference
         appends to, since its event replaces the content whole and nothing reads the old one.
-        Never cached, snapshotted or folded onto (`is_shell`); its next reader folds it from
-        the store, resolving the restore's reference."""
+        Never cached, snapshotted or folded onto (`is_shell`): the store caches instead its
+        stored restore folded onto the agent it held, or a reader folds it from the store,
+        resolving the restore's reference."""
         agent = cls.start(agent_id)
         agent._version = version
         agent._created_on = created_on  # type: ignore[assignment]

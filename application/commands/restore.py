@@ -14,6 +14,7 @@ from ctxstore.application.commands.access import Caller
 from ctxstore.application.commands.context import UseCases
 from ctxstore.application.commands.fields import AgentId, Command, OnePoint, PointFields
 from ctxstore.application.errors import InvalidRequest
+from ctxstore.application.ports import AgentSummary
 from ctxstore.application.restore_model import MergeStrategy, RestoreResult, ValidationLevel
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.domain.points import Point
@@ -63,6 +64,7 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
     """The restore, having checked the caller may read the source (its agent, or the
     checkpoint by its access level) and write the target."""
     source: str | None
+    row: AgentSummary | None = None  # the source's catalogue row, read once
     if cmd.package_id is not None:
         checkpoint = uc.checkpoints.get(cmd.package_id, caller.tenant)  # 404 unless readable
         if cmd.source_agent_id is not None and (
@@ -74,7 +76,9 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
         key = uc.policy.writable(caller, cmd.target)
     else:
         key = uc.policy.writable(caller, cmd.target)
-        source = uc.policy.visible(caller, cmd.source_agent_id or cmd.target).agent_id
+        row = uc.policy.visible(caller, cmd.source_agent_id or cmd.target)
+        source = row.agent_id
     point = Point(version=cmd.version, at=cmd.at, checkpoint_id=cmd.package_id)
     return uc.restore.restore(source, point, key, merge_strategy=cmd.merge_strategy,
-                              validation_level=cmd.validation_level, tenant=caller.tenant)
+                              validation_level=cmd.validation_level, tenant=caller.tenant,
+                              source_row=row)

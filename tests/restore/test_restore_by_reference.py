@@ -322,15 +322,22 @@ def test_a_fork_of_the_latest_version_decodes_and_copies_nothing(kit: Kit,
     assert result.content_hash == rewind.content_hash == state["content_hash"]
     assert result.restoration_details["target_holds"]["messages"] == len(state["messages"])
     assert result.validation_result["checked"][0].startswith(f"the latest version {latest}")
-    # Both read back through their reference (their next read decodes), with the same hash
-    # by the client's rule, and the rewound agent keeps its sessions and takes new events.
+    # Both are held with their source's containers copied, never its items: what they take
+    # next changes neither the source nor the other.
     assert content_of(kit.store.context(fork)) == content_of(state)
+    assert decoded == [-1]  # the answer's copy of the held fork: no part decoded
+    talk(kit, fork, 3000, 10)
+    assert content_of(kit.store.context(agent)) == content_of(state)
+    # Both read back through their reference (a read from the store decodes), with the same
+    # hash by the client's rule, and the rewound agent keeps its sessions and takes events.
+    kit.store.agent_cache = None
+    assert content_of(kit.store.context(agent)) == content_of(state)
     assert decoded
     talk(kit, agent, 2000, 10)
     kit.store.agent_cache = None
     assert kit.hash(agent) == replayed_hash(kit, agent)
     assert kit.store.context(agent, version=latest + 1)["content_hash"] == state["content_hash"]
-    assert independent_hash(content_of(kit.store.context(fork))) == state["content_hash"]
+    assert independent_hash(content_of(kit.store.context(fork, version=1))) == state["content_hash"]
     # `comprehensive` and a past version still build the state (and say so).
     assert kit.restore.restore(agent, Point.latest(), new_agent("c"),
                                validation_level="comprehensive").base != "latest"
@@ -428,15 +435,45 @@ def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_only_itsel
     assert decoded
 
 
-def test_a_fork_by_reference_is_not_cached_as_its_events_few_bytes(kit: Kit) -> None:
+def test_a_fork_by_reference_is_held_counted_as_its_source(kit: Kit) -> None:
     """The cache bounds agents by the stored bytes they were folded from: a fork holding
-    megabytes from a 330-byte event would break that bound, so it is folded when read."""
+    megabytes from a 330-byte event would break that bound, so the restored agent is held
+    counted as its source (its content is the source's at some version), or not held at all
+    when the source is not. Held, it reads and takes events as one folded from the store."""
     agent = new_agent("past")
     talk(kit, agent, 0, 230)
-    assert kit.store.agent_cache is not None
+    cache = kit.store.agent_cache
+    assert cache is not None
+    source_size = cache.size_of(aggregate_id(agent))
+    assert source_size is not None and source_size > 10_000
     fork = new_agent("past-fork")
     result = kit.restore.restore(agent, Point.of_version(150), fork)
-    assert result.base == "snapshot" and aggregate_id(fork) not in kit.store.agent_cache
+    assert result.base == "snapshot"
+    assert cache.size_of(aggregate_id(fork)) == source_size + last_event_bytes(kit, fork)
+    held = kit.store.context(fork)
+    assert held["content_hash"] == result.content_hash == kit.hash(agent, 150)
+    # Both a fork and a rewind take new events onto what they hold.
+    rewind = kit.restore.restore(agent, Point.of_version(100), agent)
+    talk(kit, fork, 1000, 7)
+    talk(kit, agent, 2000, 7)
+    held_fork, held_agent = kit.store.context(fork), kit.store.context(agent)
+    assert rewind.mode == "rewind"
+    kit.store.agent_cache = None  # what the store holds, folded afresh
+    assert kit.store.context(fork) == held_fork
+    assert kit.store.context(agent) == held_agent
+    assert held_fork["content_hash"] == replayed_hash(kit, fork)
+    assert held_agent["content_hash"] == replayed_hash(kit, agent)
+
+
+def test_a_fork_of_a_source_not_held_is_not_held_either(kit: Kit) -> None:
+    agent = new_agent("cold")
+    talk(kit, agent, 0, 230)
+    cache = kit.store.agent_cache
+    assert cache is not None
+    cache.evict(aggregate_id(agent))
+    fork = new_agent("cold-fork")
+    result = kit.restore.restore(agent, Point.of_version(150), fork)
+    assert aggregate_id(fork) not in cache
     assert kit.hash(fork) == result.content_hash == kit.hash(agent, 150)
 
 

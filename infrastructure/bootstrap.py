@@ -58,7 +58,7 @@ from ctxstore.infrastructure.persistence.part_files import FilePartStore, key_sc
 from ctxstore.infrastructure.persistence.part_lock import postgres_part_lock, sqlite_part_lock
 from ctxstore.infrastructure.persistence.part_table import TablePartStore
 from ctxstore.infrastructure.persistence.portable import PortableZstd
-from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
+from ctxstore.infrastructure.persistence.postgres import one_connection, schema_setup_lock
 from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
 from ctxstore.infrastructure.persistence.views_sqlite import SQLiteContextViews
 from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor
@@ -368,7 +368,8 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
                                                       build_purges(settings)),
                                  limits=EventLimits(
                                      max_event_bytes=settings.max_event_bytes,
-                                     max_clock_skew_seconds=settings.max_clock_skew_seconds)))
+                                     max_clock_skew_seconds=settings.max_clock_skew_seconds),
+                                 one_connection=one_connection(store.factory)))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
                     diff=diff, packages=packages, commands=commands, dictionaries=catalog,
                     subjects=build_subjects(settings),

@@ -75,29 +75,37 @@ class Commands:
         self.policy = use_cases.policy
 
     def record(self, caller: Caller, cmd: RecordEvents) -> RecordReport:
-        return _record.record_events(self.use_cases, caller, cmd)
+        with self.use_cases.one_connection():
+            return _record.record_events(self.use_cases, caller, cmd)
 
     def record_parsed(self, caller: Caller, envelopes: Sequence[AnyEnvelope]
                       ) -> list[EventOutcome]:
-        return _record.record_parsed(self.use_cases, caller, envelopes)
+        with self.use_cases.one_connection():
+            return _record.record_parsed(self.use_cases, caller, envelopes)
 
     def locate(self, caller: Caller, cmd: ReadContext) -> Located:
-        return _read.locate(self.use_cases, caller, cmd)
+        with self.use_cases.one_connection():
+            return _read.locate(self.use_cases, caller, cmd)
 
     def answer(self, caller: Caller, cmd: ReadContext, located: Located) -> dict[str, Any]:
-        return _read.answer(self.use_cases, caller, cmd, located)
+        with self.use_cases.one_connection():
+            return _read.answer(self.use_cases, caller, cmd, located)
 
     def read(self, caller: Caller, cmd: ReadContext) -> dict[str, Any]:
-        return _read.read_context(self.use_cases, caller, cmd)
+        with self.use_cases.one_connection():
+            return _read.read_context(self.use_cases, caller, cmd)
 
     def capture(self, caller: Caller, cmd: Capture) -> Checkpoint:
-        return _capture.capture(self.use_cases, caller, cmd)
+        with self.use_cases.one_connection():
+            return _capture.capture(self.use_cases, caller, cmd)
 
     def restore(self, caller: Caller, cmd: Restore) -> RestoreResult:
-        return _restore.restore(self.use_cases, caller, cmd)
+        with self.use_cases.one_connection():
+            return _restore.restore(self.use_cases, caller, cmd)
 
     def diff(self, caller: Caller, cmd: Diff) -> ContextDiff:
-        return _diff.diff(self.use_cases, caller, cmd)
+        with self.use_cases.one_connection():
+            return _diff.diff(self.use_cases, caller, cmd)
 
     def forget(self, caller: Caller, cmd: Forget) -> ForgetResult:
         return _forget.forget(self.use_cases, caller, cmd)

@@ -8,8 +8,8 @@ the side tables' keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure.persistence.connection_pin import ConnectionPin
 from ctxstore.infrastructure.persistence.dsn import libpq_options
 from ctxstore.infrastructure.persistence.pg_arrays import (
     PackedArray,
@@ -107,6 +108,15 @@ class ContextPostgresFactory(PostgresFactory):
             pool.kwargs = {**base, **options}
         if self.datastore.pre_ping:
             use_purging_check(pool)  # one ended connection: the others checked at once
+        # A command's statements share one connection, checked once (connection_pin).
+        self.connection_pin = ConnectionPin(pool)
+
+
+def one_connection(factory: object) -> Callable[[], AbstractContextManager[None]]:
+    """The scope in which a command's statements share one connection: the pin of a store
+    made by ContextPostgresFactory; nothing to share otherwise (SQLite, memory)."""
+    pin = getattr(factory, "connection_pin", None)
+    return pin.pinned if isinstance(pin, ConnectionPin) else nullcontext
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):

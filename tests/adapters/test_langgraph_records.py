@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from ctxstore.infrastructure.adapters.langgraph_records import decode, encode
+from ctxstore.infrastructure.adapters.langgraph_records import ThreadIndex, decode, encode
 
 SERDE = JsonPlusSerializer()
 
@@ -78,3 +78,24 @@ def test_a_tool_call_the_store_cannot_take_stays_in_its_message() -> None:
     item = events[0][1]["source"]["item"]
     assert "encoded" in item  # not plain JSON: kept by LangGraph's serializer
     assert [c["id"] for c in message_of(SERDE, item).tool_calls] == ["ok", "nan"]
+
+
+def test_a_copied_threads_checkpoints_are_shared_until_either_side_writes_to_one() -> None:
+    """A copy shares the source's entries (no Entry made per checkpoint); a write to one on
+    either side makes that side's entry its own, and the other does not see it."""
+    def write(index: ThreadIndex, version: int, task: str) -> None:
+        index.apply(version, {"kind": "writes", "ns": "", "checkpoint": "c1", "task": task,
+                              "path": "", "writes": [[0, "messages", {"j": task}]]})
+
+    source = ThreadIndex("agent-a")
+    source.apply(1, {"kind": "checkpoint", "ns": "", "id": "c1", "parent": None})
+    source.apply(2, {"kind": "checkpoint", "ns": "", "id": "c2", "parent": "c1"})
+    write(source, 3, "before")
+    copy = ThreadIndex("agent-b")
+    copy.apply(1, {"kind": "copied", "from": "agent-a", "version": 3, "latest": []}, source)
+    assert copy.entries[("", "c1")] is source.entries[("", "c1")]
+    write(copy, 2, "copy's")
+    write(source, 4, "source's")
+    assert set(copy.entries[("", "c1")].writes) == {("before", 0), ("copy's", 0)}
+    assert set(source.entries[("", "c1")].writes) == {("before", 0), ("source's", 0)}
+    assert copy.entries[("", "c2")] is source.entries[("", "c2")]  # untouched: still shared

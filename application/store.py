@@ -12,7 +12,6 @@ than `record` takes that key: for the local tenant it is the agent id itself.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.application.chain_port import ChainIndex
 from ctxstore.application.chained_batch import ChainedBatch
+from ctxstore.application.connection_scope import ConnectionScope, WriteLock
 from ctxstore.application.data_key_port import DataKeys
 from ctxstore.application.forget_port import (
     AgentEraser,
@@ -110,7 +110,8 @@ class ContextStore(StoreReads):
         self.part_cache_bytes = part_cache_bytes
         self.snapshot_policy = SnapshotPolicy(snapshot_interval, snapshot_growth,
                                               max_marks=remembered)
-        self._write_lock = threading.RLock()
+        # A thread waiting for it lets go of its pooled connection first (connection_scope).
+        self._write_lock = WriteLock(lambda: self.one_connection.let_go())
         self._owners: LruMap[str, str] = LruMap(remembered)
         self._keys: LruMap[tuple[str, str], str] = LruMap(remembered)
         super().__init__(env)
@@ -136,6 +137,9 @@ class ContextStore(StoreReads):
         self._writer: EventWriter = cast(EventWriter, recorder)
         # Per-agent data keys when the store encrypts (set by the composition root).
         self.data_keys: DataKeys | None = None
+        # The scope in which one command's statements share one pooled connection, checked
+        # once (set by the composition root: infrastructure.persistence.connection_pin).
+        self.one_connection = ConnectionScope()
 
     def use_parts(self, parts: PartStore) -> PartContent:
         """Keep snapshots' and restores' contents as parts of `parts` from now on (the store's
@@ -268,7 +272,7 @@ class ContextStore(StoreReads):
         transaction. Envelopes name agents by agent id; results too."""
         if not envelopes:
             return RecordResult()
-        with self._write_lock:
+        with self._write_lock, self.one_connection.scope():
             try:
                 # Agents all in memory: first without asking which event ids are known. They
                 # nearly never are, and the question is a statement of its own. A known one

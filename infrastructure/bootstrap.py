@@ -178,6 +178,8 @@ def _build_store(settings: Settings, env: dict[str, str],
                          remembered_agents=settings.remembered_agents or None,
                          chain=EventChain(settings.integrity_key_bytes))
     use_data_keys(store)
+    # A command's statements share one pooled connection, checked once (PostgreSQL).
+    store.one_connection = one_connection(store.factory)
     # Snapshots and restores keep their contents as parts of the store's part store.
     store.use_parts(build_parts(settings, store))
     return store
@@ -368,8 +370,7 @@ def bootstrap(settings: Settings | None = None, *, store: ContextStore | None = 
                                                       build_purges(settings)),
                                  limits=EventLimits(
                                      max_event_bytes=settings.max_event_bytes,
-                                     max_clock_skew_seconds=settings.max_clock_skew_seconds),
-                                 one_connection=one_connection(store.factory)))
+                                     max_clock_skew_seconds=settings.max_clock_skew_seconds)))
     return Services(settings=settings, store=store, checkpoints=checkpoints, restore=restore,
                     diff=diff, packages=packages, commands=commands, dictionaries=catalog,
                     subjects=build_subjects(settings),

@@ -75,36 +75,36 @@ class Commands:
         self.policy = use_cases.policy
 
     def record(self, caller: Caller, cmd: RecordEvents) -> RecordReport:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _record.record_events(self.use_cases, caller, cmd)
 
     def record_parsed(self, caller: Caller, envelopes: Sequence[AnyEnvelope]
                       ) -> list[EventOutcome]:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _record.record_parsed(self.use_cases, caller, envelopes)
 
     def locate(self, caller: Caller, cmd: ReadContext) -> Located:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _read.locate(self.use_cases, caller, cmd)
 
     def answer(self, caller: Caller, cmd: ReadContext, located: Located) -> dict[str, Any]:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _read.answer(self.use_cases, caller, cmd, located)
 
     def read(self, caller: Caller, cmd: ReadContext) -> dict[str, Any]:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _read.read_context(self.use_cases, caller, cmd)
 
     def capture(self, caller: Caller, cmd: Capture) -> Checkpoint:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _capture.capture(self.use_cases, caller, cmd)
 
     def restore(self, caller: Caller, cmd: Restore) -> RestoreResult:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _restore.restore(self.use_cases, caller, cmd)
 
     def diff(self, caller: Caller, cmd: Diff) -> ContextDiff:
-        with self.use_cases.one_connection():
+        with self.use_cases.store.one_connection.scope():
             return _diff.diff(self.use_cases, caller, cmd)
 
     def forget(self, caller: Caller, cmd: Forget) -> ForgetResult:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from ctxstore.application.auto_checkpoints import AutoCheckpoints
@@ -35,9 +33,6 @@ class UseCases:
     limits: EventLimits
     auto: AutoCheckpoints
     forget: ForgetService
-    # The scope of one command's statements: one pooled connection, checked once, for all of
-    # them (infrastructure.persistence.connection_pin); none where the store has no pool.
-    one_connection: Callable[[], AbstractContextManager[None]] = nullcontext
 
     @property
     def policy(self) -> AccessPolicy:

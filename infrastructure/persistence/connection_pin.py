@@ -3,7 +3,7 @@
 Every statement the recorders run takes a connection from the pool and gives it back, and the
 pool checks each connection it hands out with a round trip (the pre-ping, pool_check). A fork
 runs some twenty statements one after another: twenty checks, about a third of its time on
-this machine (`bench/langgraph.py`). Within `pinned()`, the first statement of this thread
+this machine (`bench/langgraph.py`). Within `scope()`, the first statement of this thread
 takes a connection as before, check included, and the later ones reuse it while it lasts.
 
 Nothing else about the statements changes. The pool's connections are in autocommit (the
@@ -11,7 +11,9 @@ library's), so each statement or `transaction()` block still commits on its own,
 use that starts while the pinned connection is in use (a statement run inside another's
 transaction) takes a connection of its own as before, so it never joins that transaction. A
 pinned connection found broken is let go at once: the statements after it (the library's
-retries among them) take checked connections again.
+retries among them) take checked connections again. A thread about to wait for the store's
+write lock lets go of its connection too (`let_go`): were every pooled connection held by a
+thread waiting for the lock, its holder would wait for a connection until the pool's timeout.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
+from ctxstore.application.connection_scope import ConnectionScope
+
 
 class _Held:
     def __init__(self, conn: Connection[Any]):
@@ -32,8 +36,8 @@ class _Held:
         self.busy = False
 
 
-class ConnectionPin:
-    """Installs itself on `pool`; `pinned()` is the scope of one command (nests freely)."""
+class ConnectionPin(ConnectionScope):
+    """Installs itself on `pool`; `scope()` is the scope of one command (nests freely)."""
 
     def __init__(self, pool: ConnectionPool[Any]):
         self._pool = pool
@@ -43,8 +47,14 @@ class ConnectionPin:
         # statement, and knows no other hook.
         pool.connection = self._connection  # type: ignore[method-assign]
 
-    def pinned(self) -> AbstractContextManager[None]:
+    def scope(self) -> AbstractContextManager[None]:
         return self._scope()
+
+    def let_go(self) -> None:
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None and not held.busy:
+            self._local.held = None
+            self._give_back(held.conn)
 
     @contextmanager
     def _scope(self) -> Iterator[None]:

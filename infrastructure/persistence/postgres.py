@@ -8,8 +8,8 @@ the side tables' keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from psycopg.sql import SQL, Identifier
 
 from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
+from ctxstore.application.connection_scope import ConnectionScope
 from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.connection_pin import ConnectionPin
@@ -112,11 +113,11 @@ class ContextPostgresFactory(PostgresFactory):
         self.connection_pin = ConnectionPin(pool)
 
 
-def one_connection(factory: object) -> Callable[[], AbstractContextManager[None]]:
+def one_connection(factory: object) -> ConnectionScope:
     """The scope in which a command's statements share one connection: the pin of a store
     made by ContextPostgresFactory; nothing to share otherwise (SQLite, memory)."""
     pin = getattr(factory, "connection_pin", None)
-    return pin.pinned if isinstance(pin, ConnectionPin) else nullcontext
+    return pin if isinstance(pin, ConnectionPin) else ConnectionScope()
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from support import make_settings
 
 from ctxstore.application.commands import LOCAL, Restore
+from ctxstore.application.connection_scope import WriteLock
 from ctxstore.domain.events import make_envelope
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.persistence.connection_pin import ConnectionPin
@@ -79,7 +81,7 @@ def test_a_restore_command_checks_one_connection(tmp_path: Path, fresh_pg_db: st
 def test_statements_in_turn_share_the_connection_and_nested_ones_do_not(
         pinned_pool: Any) -> None:
     pool, pin = pinned_pool
-    with pin.pinned():
+    with pin.scope():
         first = backend(pool)
         assert backend(pool) == first
         with pool.connection() as conn, conn.transaction():
@@ -95,7 +97,7 @@ def test_statements_in_turn_share_the_connection_and_nested_ones_do_not(
 
 def test_a_pinned_connection_ended_is_let_go(pinned_pool: Any, fresh_pg_db: str) -> None:
     pool, pin = pinned_pool
-    with pin.pinned():
+    with pin.scope():
         first = backend(pool)
         with psycopg.connect(libpq_dsn(fresh_pg_db), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (first,))
@@ -109,3 +111,45 @@ def test_a_pinned_connection_ended_is_let_go(pinned_pool: Any, fresh_pg_db: str)
         # The same command goes on, on a connection checked afresh.
         assert backend(pool) != first
     assert backend(pool) != first
+
+
+def test_a_thread_about_to_wait_gives_its_connection_to_the_pool(fresh_pg_db: str) -> None:
+    """With every connection pinned by threads waiting for the store's write lock, its holder
+    would wait for a connection: a thread lets go of its own before it waits."""
+    pool: ConnectionPool[Any] = ConnectionPool(
+        libpq_dsn(fresh_pg_db), min_size=1, max_size=1, open=False, timeout=60,
+        kwargs={"autocommit": True}, check=ConnectionPool.check_connection)
+    pin = ConnectionPin(pool)
+    pool.open(wait=True)
+    try:
+        got: list[int] = []
+        with pin.scope():
+            first = backend(pool)  # the pool's only connection, pinned
+            other = threading.Thread(target=lambda: got.append(backend(pool)))
+            other.start()
+            deadline = time.monotonic() + 30
+            while pool.get_stats().get("requests_waiting", 0) == 0:
+                assert time.monotonic() < deadline, "the other thread never asked"
+                time.sleep(0.01)
+            pin.let_go()
+            other.join(60)
+            assert got == [first]
+            assert backend(pool) == first  # the scope takes one again
+    finally:
+        pool.close()
+
+
+def test_the_write_lock_lets_go_only_when_it_has_to_wait() -> None:
+    waits: list[int] = []
+    lock = WriteLock(lambda: waits.append(1))
+    with lock, lock:  # free, then held by this thread already: no wait
+        assert waits == []
+        waiter = threading.Thread(target=lambda: lock.__enter__() or lock.__exit__(None, None,
+                                                                                  None))
+        waiter.start()
+        deadline = time.monotonic() + 30
+        while not waits:
+            assert time.monotonic() < deadline, "the waiting thread did not let go first"
+            time.sleep(0.01)
+    waiter.join(30)
+    assert waits == [1] and not waiter.is_alive()

@@ -302,7 +302,8 @@ class RestoreService:
         def whose() -> str:
             return tenant if tenant is not None else self.store.tenant_of(target)
 
-        with recorded(self.store.operations, "restore", lambda: target, whose) as attempt:
+        with self.store.one_connection.scope(), \
+                recorded(self.store.operations, "restore", lambda: target, whose) as attempt:
             attempt.package_id = point.checkpoint_id
             return self._restore(source_agent_id, point, target_agent_id,
                                  merge_strategy=merge_strategy,

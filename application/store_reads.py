@@ -23,6 +23,7 @@ from eventsourcing.persistence import Cipher, Compressor, Notification, StoredEv
 
 from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.chain import Commitment
+from ctxstore.application.connection_scope import ConnectionScope
 from ctxstore.application.errors import (
     AgentNotFound,
     CorruptedSnapshot,
@@ -95,6 +96,7 @@ class StoreReads(Application[UUID]):
     index: ContextIndex
     _write_lock: AbstractContextManager[Any]
     agent_cache: AgentCache | None = None
+    one_connection: ConnectionScope  # the scope of a read's statements (connection_scope)
     # Contents kept as parts (application.part_content): set by ContextStore.use_parts.
     part_content: PartContent | None = None
 
@@ -260,6 +262,11 @@ class StoreReads(Application[UUID]):
         (domain.window)."""
         if version is not None and at is not None:
             raise PointNotFound("give a version or a time, not both")
+        with self.one_connection.scope():
+            return self._context(agent_id, version, at, tail)
+
+    def _context(self, agent_id: str, version: int | None, at: datetime | None,
+                 tail: int | None) -> dict[str, Any]:
         if at is not None:
             if self.index.agent(agent_id) is None:
                 raise AgentNotFound(plain_agent_id(agent_id))

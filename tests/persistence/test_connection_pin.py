@@ -23,20 +23,6 @@ from devtools.services import libpq_dsn
 
 
 @pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Each check the pools make before handing out a connection."""
-    made: list[int] = []
-    full = ConnectionPool.check_connection
-
-    def counted(conn: Any) -> None:
-        made.append(1)
-        full(conn)
-
-    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counted))
-    return made
-
-
-@pytest.fixture
 def pinned_pool(fresh_pg_db: str) -> Any:
     pool: ConnectionPool[Any] = ConnectionPool(
         libpq_dsn(fresh_pg_db), min_size=2, max_size=4, open=False,
@@ -57,22 +43,22 @@ def backend(pool: ConnectionPool[Any]) -> int:
 
 
 def test_a_restore_command_checks_one_connection(tmp_path: Path, fresh_pg_db: str,
-                                                 checks: list[int]) -> None:
+                                                 full_checks: list[int]) -> None:
     services = bootstrap(make_settings("postgres", tmp_path, fresh_pg_db))
     try:
         agent = "pinned"
         services.store.record([make_envelope(agent, "message", {"role": "user",
                                                                 "content": f"hello {i}"},
                                              event_id=str(uuid.uuid4())) for i in range(30)])
-        checks.clear()
+        full_checks.clear()
         services.store.summary(agent)
         services.store.summary(agent)
-        assert len(checks) == 2  # outside a command: a check per statement, as before
-        checks.clear()
+        assert len(full_checks) == 2  # outside a command: a check per statement, as before
+        full_checks.clear()
         result = services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=10,
                                                           target_agent_id="pinned-fork"))
         assert result.target_version == 1
-        assert len(checks) == 1  # some ten statements, one connection checked once
+        assert len(full_checks) == 1  # some ten statements, one connection checked once
         assert services.store.context("pinned-fork")["content_hash"] == result.content_hash
     finally:
         services.close()

@@ -12,7 +12,6 @@ from typing import Any
 import psycopg
 import psycopg_pool.pool
 import pytest
-from psycopg_pool import ConnectionPool
 from support import make_settings
 
 from ctxstore.domain.events import make_envelope
@@ -23,20 +22,6 @@ from devtools.services import libpq_dsn
 def message(agent: str, i: int) -> Any:
     return make_envelope(agent, "message", {"role": "user", "content": f"hello {i}"},
                          event_id=str(uuid.uuid4()))
-
-
-@pytest.fixture
-def full_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Each check the pools make."""
-    made: list[int] = []
-    full = ConnectionPool.check_connection
-
-    def counted(conn: Any) -> None:
-        made.append(1)
-        full(conn)
-
-    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counted))
-    return made
 
 
 def test_connections_the_server_ended_are_replaced_unseen(

@@ -134,8 +134,8 @@ class PartContent:
             return None
         if remember and self.cache is not None:
             for address, raw in raws.items():
-                # Parsed afresh: a cached value is shared by readers, never the content's own.
-                self.cache.put(tenant, address, orjson.loads(raw), len(raw))
+                # Never the content's own containers: a cached value is shared by readers.
+                self.cache.put(tenant, address, cut.value(address), len(raw))
         return Kept({"tenant": tenant, "root": root}, len(encoded),
                     sum(map(len, encoded.values())), len(rows))
 

@@ -52,6 +52,19 @@ class ContentParts:
             return canonical_json(list(found))
         return canonical_json(self._values[address]())
 
+    def value(self, address: str) -> Any:
+        """One of its parts as `raw`'s bytes parse, for a cache of decoded parts: containers
+        of its own (a page, a bucket, a node are made here; a whole value's top level is
+        copied), sharing the content's items, which the fold never changes in place."""
+        if address == self.root:
+            return self.tree
+        found = self.children.get(address)
+        if found is not None:
+            return list(found)
+        value = self._values[address]()
+        return dict(value) if isinstance(value, dict) else (
+            list(value) if isinstance(value, list) else value)
+
 
 def _page(items: list[Any], k: int) -> list[Any]:
     return items[k * PAGE:(k + 1) * PAGE]

@@ -106,7 +106,9 @@ class EmbeddedAnswers:
         # As a request carries it: a body that is no JSON goes nowhere (reads have none).
         body = b"" if call.json is None else json_body(call)
         try:
-            return self._answer(call, body)
+            # One call, one connection checked once (the access check and the reads after it).
+            with self.api.store.one_connection.scope():
+                return self._answer(call, body)
         except CtxstoreError:
             raise
         except Exception as e:

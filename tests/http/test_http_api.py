@@ -116,6 +116,15 @@ def test_history_pages_and_types(server: LiveServer) -> None:
                      params={"after_version": 4, "limit": 4}).json()
         assert [i["version"] for i in rest["items"]] == [5, 6]
         assert rest["next_after_version"] is None
+        for after in (6, 7, 10**12):  # at or past the latest: an empty page, still the agent's
+            past = c.get(f"/api/v1/agents/{agent}/events", params={"after_version": after})
+            assert past.status_code == 200
+            assert past.json() == {"agent_id": agent, "items": [], "next_after_version": None}
+        c.post(f"/api/v1/agents/{agent}/events", json=[env(agent, content="m5", role="user")])
+        newer = c.get(f"/api/v1/agents/{agent}/events", params={"after_version": 6}).json()
+        assert [i["version"] for i in newer["items"]] == [7]
+        assert c.get("/api/v1/agents/nobody-here/events",
+                     params={"after_version": 10}).status_code == 404
         calls = c.get(f"/api/v1/agents/{agent}/events", params={"types": "tool_call"}).json()
         assert [(i["version"], i["type"]) for i in calls["items"]] == [(3, "tool_call")]
         r = c.get(f"/api/v1/agents/{agent}/events", params={"types": "bogus"})

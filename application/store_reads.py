@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -39,9 +40,14 @@ from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_version
 from ctxstore.domain.clock import from_us, to_us
 from ctxstore.domain.state import copy_content
-from ctxstore.domain.window import tail_window
+from ctxstore.domain.window import WindowIndex, tail_window
 
 log = logging.getLogger(__name__)
+
+# A held agent's window walks its whole history below this many messages and tool calls (a
+# few milliseconds), and keeps an index of it from there on, for this many agents at most.
+WINDOW_INDEX_FROM = 2_000
+WINDOW_INDEXES = 16
 T = TypeVar("T")
 
 
@@ -99,6 +105,27 @@ class StoreReads(Application[UUID]):
     one_connection: ConnectionScope  # the scope of a read's statements (connection_scope)
     # Contents kept as parts (application.part_content): set by ContextStore.use_parts.
     part_content: PartContent | None = None
+
+    @cached_property
+    def window_indexes(self) -> dict[UUID, tuple[weakref.ref[AgentContext], WindowIndex]]:
+        """The window rule's index of held agents with long histories (domain.window), each
+        beside a weak reference to the agent it indexes (used under the write lock)."""
+        return {}
+
+    def _window_index(self, originator_id: UUID, agent: AgentContext) -> WindowIndex:
+        """The index of this held agent: made for it, kept while it is held. An index holds
+        the agent's lists, so one whose agent left the cache goes at the next window read,
+        and at most WINDOW_INDEXES are kept (the least recently used go)."""
+        indexes = self.window_indexes
+        for gone in [k for k, (ref, _) in indexes.items() if ref() is None]:
+            del indexes[gone]
+        entry = indexes.pop(originator_id, None)
+        if entry is None or entry[0]() is not agent:
+            entry = (weakref.ref(agent), WindowIndex())
+        indexes[originator_id] = entry  # the most recent last
+        while len(indexes) > WINDOW_INDEXES:
+            del indexes[next(iter(indexes))]
+        return entry[1]
 
     @cached_property
     def content_hashes(self) -> ContentHashes:
@@ -305,7 +332,11 @@ class StoreReads(Application[UUID]):
                 agent = self._current(originator_id)  # brought up to date
             if agent is None or (version is not None and agent.version != version):
                 return None
-            window = tail_window(self._state(agent_id, agent), tail)
+            state = self._state(agent_id, agent)
+            if len(state["messages"]) + len(state["tool_calls"]) < WINDOW_INDEX_FROM:
+                window = tail_window(state, tail)
+            else:
+                window = self._window_index(originator_id, agent).window(state, tail)
             # The cached agent's own objects are shared: copied here, under the lock.
             return {**window, **copy_content(window), "sessions": deepcopy(window["sessions"])}
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctxstore.domain.state import apply_event, content_hash, empty_content
-from ctxstore.domain.window import tail_window
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ctxstore.domain.state import apply_event, content_hash, copy_content, empty_content
+from ctxstore.domain.window import WindowIndex, tail_window
 
 
 def state_of(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -71,3 +74,41 @@ def test_the_window_of_every_message_is_the_whole_state() -> None:
         window = tail_window(STATE, n)
         assert {k: v for k, v in window.items() if k != "window"} == STATE
         assert window["window"]["messages_total"] == len(STATE["messages"])
+
+
+def _step(draw: Any, content: dict[str, Any], n: int) -> None:
+    """One event of a random conversation: calls, results (some for calls never made, some
+    twice), and messages naming calls in every way the rule reads."""
+    ids = [f"c{k}" for k in range(max(n // 2, 1))]
+    kind = draw(st.sampled_from(["call", "result", "message", "named", "part"]))
+    some = draw(st.sampled_from(ids))
+    if kind == "call":
+        apply_event(content, *call(some))
+    elif kind == "result":
+        apply_event(content, *result(some))
+    elif kind == "message":
+        apply_event(content, *message(f"m{n}"))
+    elif kind == "named":
+        apply_event(content, "message", {"role": "tool", "content": "x", "tool_call_id": some})
+    else:
+        part = draw(st.sampled_from([{"type": "tool_result", "tool_use_id": some},
+                                     {"type": "tool_use", "id": some},
+                                     {"type": "text", "text": "t", "tool_call_id": some}]))
+        apply_event(content, "message", {"role": "user", "content": [part]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_the_index_gives_the_rules_window_as_the_state_grows(data: st.DataObject) -> None:
+    """WindowIndex (what a held agent's window uses) against the rule itself, on one state
+    growing event by event (calls closing in place), and on another state's lists."""
+    content = empty_content()
+    index = WindowIndex()
+    for n in range(data.draw(st.integers(1, 60))):
+        _step(data.draw, content, n)
+        state = {**content, "sessions": []}
+        for tail in {0, 1, 3, data.draw(st.integers(0, 70))}:
+            assert index.window(state, tail) == tail_window(state, tail), (n, tail)
+    other = {**copy_content(content), "sessions": []}  # new lists: indexed afresh
+    other["messages"] = other["messages"][: len(other["messages"]) // 2]
+    assert index.window(other, 2) == tail_window(other, 2)

@@ -15,6 +15,7 @@ import pytest
 from hash_rule import independent_hash
 from restore_support import Kit, env, msg, new_agent
 
+from ctxstore.application import store_reads
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import IntegrityMismatch
 from ctxstore.application.part_content import agent_owner
@@ -491,3 +492,33 @@ def test_channels_are_kept_by_snapshots_and_forks_as_parts(kit: Kit) -> None:
         state = kit.store.context(name)
         assert state["channels"] == {"counter": 7, "plan": {"steps": [1]}}
         assert state["content_hash"] == expected == independent_hash(content_of(state))
+
+
+def test_the_held_windows_index_follows_appends_results_and_restores(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A held agent's window through its index (every agent indexed here) is the rule's
+    window of its whole state, as events, results and a rewind change it."""
+    monkeypatch.setattr(store_reads, "WINDOW_INDEX_FROM", 1)
+    agent = new_agent("indexed")
+
+    def check() -> None:
+        latest = kit.version(agent)
+        full = kit.store.context(agent)
+        for tail in (0, 1, 5, 40, 10_000):
+            assert kit.store.context(agent, version=latest, tail=tail) == tail_window(full, tail)
+
+    talk(kit, agent, 0, 120)
+    check()
+    calls = [env(agent, "tool_call", {"call_id": f"k{i}", "tool": "t", "arguments": {}})
+             for i in range(6)]
+    kit.store.record(calls)
+    check()  # open calls belong
+    kit.store.record([env(agent, "tool_result", {"call_id": "k1", "output": "done"}),
+                      env(agent, "message", {"role": "tool", "content": "r",
+                                             "tool_call_id": "k1"})])
+    check()  # k1 closed in place, named by the window
+    talk(kit, agent, 500, 60)
+    check()  # k1 now named only before the window
+    kit.restore.restore(agent, Point.of_version(100), agent)
+    check()  # new lists: indexed afresh
+    assert kit.store.window_indexes  # the index was used

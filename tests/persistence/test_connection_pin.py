@@ -139,3 +139,57 @@ def test_the_write_lock_lets_go_only_when_it_has_to_wait() -> None:
             time.sleep(0.01)
     waiter.join(30)
     assert waits == [1] and not waiter.is_alive()
+
+
+def test_commands_waiting_for_the_write_lock_never_starve_its_holder(
+        tmp_path: Path, fresh_pg_db: str) -> None:
+    """More commands at once than the pool has connections: forks take a connection for
+    their first statement, then wait for the store's write lock, while writers take theirs
+    only once they hold it. Were the waiting forks to keep their connections, a writer holding
+    the lock would wait for one until the pool gave up (without `let_go`: "couldn't get a
+    connection after 10.00 sec", every run); they give theirs back while they wait."""
+    services = bootstrap(make_settings("postgres", tmp_path, fresh_pg_db,
+                                       database_pool_size=1))  # at most 11 connections
+    try:
+        agent = "contended"
+        services.store.record([make_envelope(agent, "message", {"role": "user",
+                                                                "content": f"hello {i}"},
+                                             event_id=str(uuid.uuid4())) for i in range(30)])
+        forks, writers = 20, 4
+        start = threading.Barrier(forks + writers)
+        done: list[int] = []
+        failed: list[BaseException] = []
+
+        def fork(n: int) -> None:
+            start.wait()
+            try:
+                for k in range(3):
+                    services.commands.restore(LOCAL, Restore(
+                        source_agent_id=agent, version=10 + k,
+                        target_agent_id=f"contended-{n}-{k}"))
+                    done.append(1)
+            except BaseException as e:  # noqa: BLE001 - reported below
+                failed.append(e)
+
+        def write(n: int) -> None:
+            # The store's own scope: its first statement comes once it holds the lock.
+            start.wait()
+            try:
+                for i in range(30):
+                    services.store.record([make_envelope(
+                        f"writer-{n}", "message", {"role": "user", "content": f"w{i}"},
+                        event_id=str(uuid.uuid4()))])
+                    done.append(1)
+            except BaseException as e:  # noqa: BLE001 - reported below
+                failed.append(e)
+
+        workers = [threading.Thread(target=fork, args=(n,)) for n in range(forks)]
+        workers += [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        assert not failed, failed[:3]
+        assert len(done) == forks * 3 + writers * 30
+    finally:
+        services.close()

@@ -411,8 +411,7 @@ class RestoreService:
                                    agent.content, agent.part_hashes, remember=True)
                 # The cached source's own containers stay its own: the target gets copies of
                 # them (its items shared), not of the content.
-                handed = HandedContent(own_containers(agent.content),
-                                       PartHashes.from_json(agent.part_hashes.to_json()),
+                handed = HandedContent(own_containers(agent.content), agent.part_hashes.copy(),
                                        agent.id)
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
                                                  started, holds, handed)

@@ -101,6 +101,10 @@ class PartHashes:
         """Plain JSON (what a snapshot keeps), for `from_json`."""
         return {"leaves": dict(self.leaves), "seen": dict(self.seen)}
 
+    def copy(self) -> PartHashes:
+        """The addresses known, for another holder of the same content (its own to change)."""
+        return PartHashes(self.leaves, self.seen)
+
     @classmethod
     def from_json(cls, value: Any) -> PartHashes:
         """From `to_json`'s form; anything else (an older snapshot's) knows nothing."""

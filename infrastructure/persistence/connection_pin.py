@@ -58,7 +58,7 @@ class ConnectionPin(ConnectionScope):
 
     @contextmanager
     def _scope(self) -> Iterator[None]:
-        if getattr(self._local, "held", None) is not None or getattr(self._local, "open", False):
+        if getattr(self._local, "open", False):
             yield  # within a scope already
             return
         self._local.open = True

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ctxstore.domain import pages
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.pages import PartHashes, hash_like, legacy_hash, tree_hash
-from ctxstore.domain.state import EventNotApplicable, copy_content
+from ctxstore.domain.state import EventNotApplicable, apply_event, copy_content, empty_content
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -176,3 +176,17 @@ def test_a_snapshot_starts_the_agent_with_its_addresses() -> None:
     assert back.content_hash() == agent.content_hash()
     list(_fold(back, [0, 1], start=900))
     assert len(rehashed(back)) == 2  # the message page and the reasoning page grown
+
+
+def test_a_copy_of_part_hashes_changes_apart_from_its_original() -> None:
+    content = empty_content()
+    apply_event(content, "memory_stored", {"memory_id": "m1", "kind": "semantic",
+                                           "content": "fact"})
+    original = PartHashes()
+    original.content_hash(content)
+    copy = original.copy()
+    assert copy.to_json() == original.to_json()
+    copy.memory("m1")  # the fold drops a bucket's address when a memory changes in place
+    copy.clear()
+    assert copy.to_json() == {"leaves": {}, "seen": {}}
+    assert original.to_json()["leaves"]  # untouched

@@ -98,39 +98,43 @@ class PartContent:
               remember: bool) -> Kept | None:
         """One attempt; None when a node it found held was released meanwhile. Each level's
         reference rows go in before (or with) the question which of the parts they lead to
-        are held (PartStore.refer_then_held); `ensure` puts back any part found held that a
-        release in flight removed."""
+        are held (PartStore.refer_then_held), all in one transaction where the store can;
+        `ensure` puts back any part found held that a release in flight removed."""
         root = cut.root
-        rows = [(agent_owner(originator_id), root)]
+        tops = cut.tops
+        rows = [(agent_owner(originator_id), root), *((PART_OWNER + root, t) for t in tops)]
         refer_then_held = partial(self.parts.refer_then_held, self.refs, tenant)
-        held_root = refer_then_held(rows, [root])
         relied: set[str] = {root}
         lacking: list[str] = []
-        if whole or not held_root:
-            tops = cut.tops
-            more = [(PART_OWNER + root, child) for child in tops]
-            held_tops = refer_then_held(more, tops)
-            groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
-            under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
-            pages = {page for _, page in under}
-            held_pages = refer_then_held(under, pages) if under else set()
-            relied |= held_tops | held_pages
-            rows += more + under
-            lacking = ([a for a in [root, *tops] if a not in held_tops]
-                       + sorted(pages - held_pages))
+        with self.parts.referring():
+            # The root's rows to what it refers to go in with the agent's to the root: when
+            # the root is held they are too (written with it), so they change nothing then,
+            # and otherwise the root's level costs no question of its own.
+            found = refer_then_held(rows, [root, *tops])
+            if whole or root not in found:
+                held_tops = found - {root}
+                groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
+                under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
+                pages = {page for _, page in under}
+                held_pages = refer_then_held(under, pages) if under else set()
+                relied |= held_tops | held_pages
+                rows += under
+                lacking = ([a for a in [root, *tops] if a not in held_tops]
+                           + sorted(pages - held_pages))
         raws = {a: cut.raw(a) for a in lacking}
         encoded = {a: self._encode(r) for a, r in raws.items()}
-        # Leaves first, group nodes next, the root last: a part is held only after what it
-        # refers to is.
-        self.parts.put_levels(tenant, self._levels(cut, encoded))
         missing: list[str] = []
 
         def again(address: str) -> bytes:
+            if address in encoded:  # released between the put and the check
+                return encoded[address]
             missing.append(address)
             return self._encode(raws.get(address) or cut.raw(address))
 
-        self.parts.ensure(tenant, relied | set(encoded), again)
-        if any(a in cut.children and a not in encoded for a in missing):
+        # Leaves first, group nodes next, the root last: a part is held only after what it
+        # refers to is.
+        self.parts.put_then_ensure(tenant, self._levels(cut, encoded), relied, again)
+        if any(a in cut.children for a in missing):
             return None
         if remember and self.cache is not None:
             for address, raw in raws.items():

@@ -82,6 +82,21 @@ class PartStore(ABC):
             if level:
                 self.put_many(tenant, level)
 
+    def put_then_ensure(self, tenant: str, levels: Iterable[Mapping[str, bytes]],
+                        relied: Collection[str], encode: Callable[[str], bytes]) -> None:
+        """`put_levels`, then `ensure` the parts put and those `relied` on (found held). A
+        store that can do both in one transaction under the tenant's part lock may: no release
+        runs between, and a part put is held once that commits."""
+        levels = list(levels)
+        self.put_levels(tenant, levels)
+        self.ensure(tenant, {a for level in levels for a in level} | set(relied), encode)
+
+    def referring(self) -> AbstractContextManager[None]:
+        """Within: this thread's `refer_then_held` calls share one transaction, which commits
+        at the end (a tree's levels: one commit, not three). Only a store whose rows and parts
+        sit in one database may share it; `ensure` after still covers a release in between."""
+        return nullcontext()
+
     def put(self, tenant: str, address: str, data: bytes) -> None:
         self.put_many(tenant, {address: data})
 

@@ -75,6 +75,7 @@ class TablePartStore(PartStore):
         self.scope = scope
         self.lock = lock
         self._reader = threading.local()  # the cursor `reading` shares, per thread
+        self._referrer = threading.local()  # the cursor `referring` shares, per thread
 
     def _sql(self, template: str, marks: int = 0) -> Any:
         text = template.replace("{marks}", ",".join("?" * marks))
@@ -107,17 +108,51 @@ class TablePartStore(PartStore):
                         rows: Collection[tuple[str, str]], addresses: Collection[str]
                         ) -> set[str]:
         # One transaction, the references' table being beside the parts' (`refs` writes
-        # into the same table this names).
+        # into the same table this names): `referring`'s when within it.
+        shared = getattr(self._referrer, "curs", None)
+        if shared is not None:
+            return self._refer_then_held(shared, tenant, rows, addresses)
         with self.datastore.transaction(commit=True) as curs:
-            pairs = sorted(set(rows))
-            if pairs and self.dialect == "postgres":
-                curs.execute(self._sql(_REFER_ARRAYS), [tenant, [o for o, _ in pairs],
-                                                        [a for _, a in pairs]])
-            elif pairs:
-                curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
-            if not addresses:
-                return set()
-            return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
+            return self._refer_then_held(curs, tenant, rows, addresses)
+
+    def _refer_then_held(self, curs: Any, tenant: str, rows: Collection[tuple[str, str]],
+                         addresses: Collection[str]) -> set[str]:
+        pairs = sorted(set(rows))
+        if pairs and self.dialect == "postgres":
+            curs.execute(self._sql(_REFER_ARRAYS), [tenant, [o for o, _ in pairs],
+                                                    [a for _, a in pairs]])
+        elif pairs:
+            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
+        if not addresses:
+            return set()
+        return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
+
+    @contextmanager
+    def referring(self) -> Iterator[None]:
+        # PostgreSQL only: a SQLite transaction that wrote holds the database's one write
+        # lock, which the levels' questions between the writes would keep from others.
+        if self.dialect != "postgres" or getattr(self._referrer, "curs", None) is not None:
+            yield
+            return
+        with self.datastore.transaction(commit=True) as curs:
+            self._referrer.curs = curs
+            try:
+                yield
+            finally:
+                self._referrer.curs = None
+
+    def put_then_ensure(self, tenant: str, levels: Iterable[Mapping[str, bytes]],
+                        relied: Collection[str], encode: Callable[[str], bytes]) -> None:
+        # Under the lock no release runs: what is found held stays, and the parts put are
+        # held together when the transaction commits.
+        parts = {a: d for level in levels for a, d in level.items()}
+        wanted = set(relied) | set(parts)
+        if not wanted:
+            return
+        with self.lock(tenant) as curs:
+            held = {_first(r) for r in self._select(curs, _HELD, tenant, wanted)}
+            self._put(curs, tenant, {a: parts[a] if a in parts else encode(a)
+                                     for a in wanted - held})
 
     def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
         with self.datastore.transaction(commit=False) as curs:

@@ -253,6 +253,8 @@ class ThreadIndex:
     # of them here makes it this index's own: a copy costs the thread's length in C, not an
     # Entry made per checkpoint (three milliseconds at 1,500).
     shared: set[tuple[str, str]] = field(default_factory=set)
+    # Each namespace's newest live entry as `get` found it, kept up to date by `apply`.
+    newest: dict[str, Entry | None] = field(default_factory=dict, repr=False)
 
     def forget_puts(self) -> None:
         """Others wrote: what this saver last put is no longer known to be the latest."""
@@ -271,10 +273,12 @@ class ThreadIndex:
 
     def get(self, ns: str, checkpoint_id: str | None) -> Entry | None:
         if checkpoint_id is None:  # the newest: every read of a thread's latest asks, so
-            # one pass over the entries, not a sort of them
-            return max((e for k, e in self.entries.items()
-                        if k not in self.pruned and e.ns == ns), key=lambda e: e.id,
-                       default=None)
+            # one pass over the entries (not a sort of them), kept until the next record
+            if ns not in self.newest:
+                self.newest[ns] = max((e for k, e in self.entries.items()
+                                       if k not in self.pruned and e.ns == ns),
+                                      key=lambda e: e.id, default=None)
+            return self.newest[ns]
         key = (ns, checkpoint_id)
         return None if key in self.pruned else self.entries.get(key)
 
@@ -292,14 +296,20 @@ class ThreadIndex:
             ns, cid = item["ns"], item["id"]
             if item.get("rebased"):
                 self.base = version
-            self.entries[(ns, cid)] = Entry(ns, cid, item, self.agent, version)
+            entry = self.entries[(ns, cid)] = Entry(ns, cid, item, self.agent, version)
             self.pruned.discard((ns, cid))
             self.last_put[ns] = (cid, version)
+            if ns in self.newest:  # ids grow with time: a put is the newest, or not it
+                newest = self.newest[ns]
+                if newest is None or cid >= newest.id:
+                    self.newest[ns] = entry
         elif kind == "writes":
             at = (item["ns"], item["checkpoint"])
             entry = self.entries.get(at)
             if entry is not None:
                 if at in self.shared:
+                    if self.newest.get(at[0]) is entry:
+                        del self.newest[at[0]]
                     entry = self.entries[at] = entry.copy()
                     self.shared.discard(at)
                 for idx, channel, value in item["writes"]:
@@ -308,10 +318,12 @@ class ThreadIndex:
                         continue  # a write is recorded once; special channels are replaced
                     entry.writes[key] = (item["task"], channel, value, item.get("path", ""))
         elif kind == "pruned":
+            self.newest.clear()
             self.pruned.update((ns, cid) for ns, cid in item["ids"])
             if item.get("rebased"):
                 self.base = version
         elif kind == "copied":
+            self.newest.clear()
             # The source's checkpoints, read in its history (gone if it was deleted since)...
             if copied is not None:
                 self.entries.update(copied.entries)

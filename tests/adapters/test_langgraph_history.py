@@ -3,6 +3,8 @@ at each, across others' writes (a gap) and its own rewinds."""
 
 from __future__ import annotations
 
+import random
+
 from ctxstore.infrastructure.adapters.langgraph_history import Cursor, Timeline
 
 
@@ -40,3 +42,37 @@ def test_content_at_each_version_the_saver_knows() -> None:
     base = Timeline.upto(empty, first, 2)
     assert Timeline.upto(base, rewound, 11).messages == {"messages": ["a", "d"]}
     assert Timeline.upto(base, rewound, 10).channels == {"k": {"j": 1}}
+
+
+def test_reads_in_any_order_give_what_applying_every_change_gives() -> None:
+    """The content part-way that `upto` keeps (every MARK changes, and where it last ended)
+    changes no answer: versions read in a shuffled order, more than once, each equal to the
+    changes applied one by one from the base; what is handed out is never what is kept."""
+    changes: list[tuple[int, tuple[str, str] | dict[str, object]]] = []
+    for version in range(1, 1000):
+        changes.append((version, ("messages", f"m{version}") if version % 3
+                        else {"k": None if version % 9 == 0 else {"v": version}}))
+    timeline = Timeline()
+    timeline.appended(1, changes, 999)
+    segment = timeline.find(500)
+    assert segment is not None
+    empty = Cursor("agent", 0, {}, {})
+
+    def applied(version: int) -> Cursor:
+        cursor = empty.copy(version)
+        for at, change in changes:
+            if at <= version:
+                cursor.apply(change)
+        return cursor
+
+    versions = [*range(0, 1000, 7), 999, 998, 0, 1, 128, 129, 257, 256]
+    random.Random(4).shuffle(versions)
+    for version in versions * 2:
+        got = Timeline.upto(empty, segment, version)
+        want = applied(version)
+        assert (got.version, got.messages, got.channels) == (
+            version, want.messages, want.channels)
+        got.messages.setdefault("messages", []).append("changed by the reader")
+        got.channels["k"] = "changed by the reader"
+    assert 0 < len(segment.marks) <= Timeline.MARKS + 1
+    assert len([n for n in segment.marks if n % Timeline.MARK]) <= 1  # where it last ended

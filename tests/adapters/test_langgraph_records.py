@@ -99,3 +99,30 @@ def test_a_copied_threads_checkpoints_are_shared_until_either_side_writes_to_one
     assert set(copy.entries[("", "c1")].writes) == {("before", 0), ("copy's", 0)}
     assert set(source.entries[("", "c1")].writes) == {("before", 0), ("source's", 0)}
     assert copy.entries[("", "c2")] is source.entries[("", "c2")]  # untouched: still shared
+
+
+def test_the_newest_checkpoint_follows_every_record() -> None:
+    """`get(ns, None)` keeps what it found until a record is folded: a newer put, a prune of
+    the newest, and a put in another namespace each give the answer a fresh pass gives."""
+    index = ThreadIndex("agent")
+
+    def put(version: int, ns: str, cid: str) -> None:
+        index.apply(version, {"kind": "checkpoint", "ns": ns, "id": cid, "parent": None})
+
+    assert index.get("", None) is None
+    put(1, "", "0001")
+    put(2, "", "0002")
+    newest = index.get("", None)
+    assert newest is not None and newest.id == "0002" and index.get("", None) is newest
+    put(3, "", "0003")
+    assert index.get("", None).id == "0003"  # type: ignore[union-attr]
+    index.apply(4, {"kind": "pruned", "ids": [["", "0003"]]})
+    assert index.get("", None).id == "0002"  # type: ignore[union-attr]
+    put(5, "sub", "0009")
+    assert index.get("", None).id == "0002"  # type: ignore[union-attr]
+    assert index.get("sub", None).id == "0009"  # type: ignore[union-attr]
+    put(6, "", "0000")  # an older id put again later: not the newest
+    assert index.get("", None).id == "0002"  # type: ignore[union-attr]
+    fresh = ThreadIndex("agent", entries=dict(index.entries), pruned=set(index.pruned))
+    assert {ns: index.get(ns, None) for ns in ("", "sub")} == {
+        ns: fresh.get(ns, None) for ns in ("", "sub")}

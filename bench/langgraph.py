@@ -179,7 +179,7 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
             try:
                 out["copy_thread"] = cpu_ms_each(lambda: latency_summary(
                     [timed_ms(lambda k=k: saver.copy_thread(THREAD, f"{THREAD}-copy-{k}"))
-                     for k in range(min(samples, 5))]))
+                     for k in range(samples)]))
                 copy = app.get_state({"configurable": {"thread_id": f"{THREAD}-copy-0"}})
                 out["copy_thread"]["copy_messages"] = len(copy.values.get("messages", []))
             except NotImplementedError:

@@ -36,12 +36,25 @@ class ContentParts:
     tree: dict[str, Any]  # the root object
     # A part's address -> the parts it refers to: the root's, and each group node's.
     children: dict[str, tuple[str, ...]]
-    _values: dict[str, Callable[[], Any]]
+    _values: dict[str, Callable[[], Any]]  # the parts kept whole and the buckets
+    # Each paged list with its pages' addresses: a page's value is found when asked (a keep
+    # asks for the few the store lacks), not made ready for each of thousands.
+    _paged: list[tuple[list[Any], list[str]]]
 
     @property
     def tops(self) -> tuple[str, ...]:
         """What the root refers to: group nodes and single parts (buckets, MCP)."""
         return self.children[self.root]
+
+    def _value(self, address: str) -> Any:
+        found = self._values.get(address)
+        if found is not None:
+            return found()
+        for items, pages in self._paged:
+            if address in pages:
+                k = pages.index(address)
+                return items[k * PAGE:(k + 1) * PAGE]
+        raise KeyError(address)
 
     def raw(self, address: str) -> bytes:
         """The canonical JSON of one of its parts (the bytes its address hashes)."""
@@ -50,7 +63,7 @@ class ContentParts:
         found = self.children.get(address)
         if found is not None:
             return canonical_json(list(found))
-        return canonical_json(self._values[address]())
+        return canonical_json(self._value(address))
 
     def value(self, address: str) -> Any:
         """One of its parts as `raw`'s bytes parse, for a cache of decoded parts: containers
@@ -61,13 +74,9 @@ class ContentParts:
         found = self.children.get(address)
         if found is not None:
             return list(found)
-        value = self._values[address]()
+        value = self._value(address)
         return dict(value) if isinstance(value, dict) else (
             list(value) if isinstance(value, list) else value)
-
-
-def _page(items: list[Any], k: int) -> list[Any]:
-    return items[k * PAGE:(k + 1) * PAGE]
 
 
 def _whole(value: Any) -> Any:
@@ -93,11 +102,11 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
     root = address(canonical_json(tree))
     children: dict[str, tuple[str, ...]] = {}
     values: dict[str, Callable[[], Any]] = {}
+    lists: list[tuple[list[Any], list[str]]] = []
     tops: list[str] = []
 
     def paged(items: list[Any], pages: list[str]) -> None:
-        for k, page in enumerate(pages):
-            values.setdefault(page, partial(_page, items, k))
+        lists.append((items, pages))
         tops.extend(_group_nodes(pages, children))
 
     for field, kept in manifest.items():
@@ -123,7 +132,7 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
                 values.setdefault(part, partial(_bucket, value, ids))
                 tops.append(part)
     children[root] = tuple(dict.fromkeys(tops))
-    return ContentParts(root, tree, children, values)
+    return ContentParts(root, tree, children, values, lists)
 
 
 Fetch = Callable[[Collection[str]], Mapping[str, Any]]

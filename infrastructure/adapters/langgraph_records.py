@@ -296,13 +296,13 @@ class ThreadIndex:
             ns, cid = item["ns"], item["id"]
             if item.get("rebased"):
                 self.base = version
-            entry = self.entries[(ns, cid)] = Entry(ns, cid, item, self.agent, version)
+            made = self.entries[(ns, cid)] = Entry(ns, cid, item, self.agent, version)
             self.pruned.discard((ns, cid))
             self.last_put[ns] = (cid, version)
             if ns in self.newest:  # ids grow with time: a put is the newest, or not it
                 newest = self.newest[ns]
                 if newest is None or cid >= newest.id:
-                    self.newest[ns] = entry
+                    self.newest[ns] = made
         elif kind == "writes":
             at = (item["ns"], item["checkpoint"])
             entry = self.entries.get(at)

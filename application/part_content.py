@@ -41,7 +41,7 @@ from ctxstore.application.part_port import (
     part_address,
 )
 from ctxstore.domain.aggregate import CONTENT_REF, AgentContext, AgentSnapshot
-from ctxstore.domain.content_tree import ContentParts, content_of_tree, content_parts
+from ctxstore.domain.content_tree import ContentParts, InPart, content_of_tree, content_parts
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
 
@@ -151,8 +151,10 @@ class PartContent:
         yield {a: d for a, d in encoded.items() if a == cut.root}
 
     # Reading ---------------------------------------------------------------------------------
-    def content(self, ref: Mapping[str, Any]) -> tuple[Content, PartHashes]:
-        """The content a reference names, with its parts' addresses. Raises PartMissing."""
+    def content(self, ref: Mapping[str, Any], tail: InPart | None = None
+                ) -> tuple[Content, PartHashes]:
+        """The content a reference names, with its parts' addresses (`tail`: only each
+        list's last pages read, domain.content_tree). Raises PartMissing."""
         tenant, root = ref["tenant"], ref["root"]
         with ExitStack() as stack:
             opened: list[bool] = []
@@ -167,7 +169,7 @@ class PartContent:
             def fetch(addresses: Collection[str]) -> dict[str, Any]:
                 return self._fetch(tenant, addresses, read_parts)
 
-            return content_of_tree(fetch([root])[root], fetch)
+            return content_of_tree(fetch([root])[root], fetch, tail)
 
     @contextmanager
     def checking(self) -> Iterator[None]:
@@ -222,11 +224,12 @@ class PartContent:
             return event.resolved(content, hashes)
         return event
 
-    def resolve_snapshot(self, snapshot: Any) -> Any:
+    def resolve_snapshot(self, snapshot: Any, tail: InPart | None = None) -> Any:
         """A decoded snapshot with its content read back when it is kept by reference, ready
-        to `mutate` (only readers that fold from it pay this: `verify` reads chain heads)."""
+        to `mutate` (only readers that fold from it pay this: `verify` reads chain heads);
+        `tail`: read in part (`content`)."""
         if type(snapshot) is AgentSnapshot and CONTENT_REF in snapshot.state:
-            content, hashes = self.content(snapshot.state[CONTENT_REF])
+            content, hashes = self.content(snapshot.state[CONTENT_REF], tail)
             state = snapshot.state
             del state[CONTENT_REF]
             state["content"] = content

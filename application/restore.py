@@ -11,12 +11,16 @@ With a part store, a `replace` restore never reads or copies the target's own co
 replaced whole: the target is a shell, application.store evicts it, its next read folds it),
 and a `basic` one of the source's latest version builds nothing either (base `latest`): the
 source as the store holds it folded knows its parts' addresses, so the restore writes only the
-parts the store lacks and an event naming the root, whatever the content's size.
+parts the store lacks and an event naming the root, whatever the content's size. One at an
+earlier version starts from its snapshot read in part when the content is large (each list's
+last pages, the rest standing unread: domain.content_tree), so it costs what the events after
+that snapshot changed; an event that looks at an item not read makes it read the whole.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import time
 import uuid
 from dataclasses import replace
@@ -60,8 +64,9 @@ from ctxstore.domain.agent_id import (
 )
 from ctxstore.domain.aggregate import RESTORE_STRATEGIES, AgentContext
 from ctxstore.domain.clock import from_us
+from ctxstore.domain.content_tree import InPart, NotRead, read_in_part
 from ctxstore.domain.merge import merge_content
-from ctxstore.domain.pages import TREE_PREFIX, PartHashes
+from ctxstore.domain.pages import PAGE, TREE_PREFIX, PartHashes
 from ctxstore.domain.parts import ALL_PARTS, only_parts, replace_parts
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import CONTENT_FIELDS, content_hash, own_containers
@@ -69,6 +74,11 @@ from ctxstore.domain.state import CONTENT_FIELDS, content_hash, own_containers
 __all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
 
 agent_from_state = AgentContext.based_on
+log = logging.getLogger(__name__)
+# How a restore by reference reads its base snapshot: each list's last page (appends) and the
+# one before (the results of calls made just before the snapshot), from 4,096 items in its
+# lists (below, whole: it is then handed to the target, whose next write folds nothing).
+IN_PART = InPart(pages=2, from_items=64 * PAGE)
 
 
 class RestoreService:
@@ -203,9 +213,11 @@ class RestoreService:
                 return row
         return None
 
-    def _snapshot(self, agent_id: str, version: int) -> tuple[AgentContext | None, int]:
-        """The latest snapshot at or before `version`, checked to read back as this agent."""
-        agent = self.store.snapshot_at(agent_id, version)  # CorruptedSnapshot when unreadable
+    def _snapshot(self, agent_id: str, version: int, tail: InPart | None = None
+                  ) -> tuple[AgentContext | None, int]:
+        """The latest snapshot at or before `version`, checked to read back as this agent
+        (`tail`: its content read in part, domain.content_tree)."""
+        agent = self.store.snapshot_at(agent_id, version, tail)  # CorruptedSnapshot if unread
         if agent is None:
             return None, 0
         where = f"snapshot of {agent_id!r} at version {agent.version}"
@@ -320,17 +332,66 @@ class RestoreService:
         strategy = cast(MergeStrategy, merge_strategy)
         # The source's catalogue row, read once.
         known = source_row if source_agent_id is not None else None
-        if (strategy == "replace" and source_agent_id is not None
-                and point.checkpoint_id is None and self.store.part_content is not None
-                and check_validation_level(validation_level) == "basic"):
+        # A `replace` of an agent's own point, `basic`, with a part store: by reference.
+        by_reference = (strategy == "replace" and source_agent_id is not None
+                        and point.checkpoint_id is None and self.store.part_content is not None
+                        and check_validation_level(validation_level) == "basic")
+        if by_reference:
+            assert source_agent_id is not None
             if known is None:
                 known = self.store.summary(check_agent_key(source_agent_id))
             done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
                                              tenant, started)
             if done is not None:
                 return done
-        source = self.state_at(source_agent_id, point, validation_level,
-                               tenant if tenant is not None else LOCAL_TENANT, known)
+        reader = tenant if tenant is not None else LOCAL_TENANT
+        source = None
+        if by_reference:
+            assert source_agent_id is not None
+            source = self._source_in_part(check_agent_key(source_agent_id), point, reader,
+                                          known)
+        if source is not None:
+            try:
+                return self._restore_source(source, point, target_agent_id, strategy, tenant,
+                                            known, started)
+            except NotRead:
+                pass  # a page it had not read was lacking from the store: read it whole
+        source = self.state_at(source_agent_id, point, validation_level, reader, known)
+        return self._restore_source(source, point, target_agent_id, strategy, tenant, known,
+                                    started)
+
+    def _source_in_part(self, agent_id: str, point: Point, tenant: str,
+                        summary: AgentSummary | None) -> SourceState | None:
+        """The source at `point` for a `replace` restore by reference: its latest snapshot,
+        read in part when it is large (IN_PART: domain.content_tree), plus the events after
+        it, so what it costs is what those events changed, not the content's size. None when
+        that cannot tell the content (no snapshot kept as parts, a later checkpoint to start
+        from, an event that looks at an item not read, a point not found): the caller then
+        builds it whole, which raises what is wrong."""
+        try:
+            version = self.resolve_version(agent_id, point, tenant, summary)
+            if version == 0:
+                return None
+            base, base_version = self._snapshot(agent_id, version, IN_PART)
+            if base is None or self._checkpoint_base(agent_id, version, base_version):
+                return None
+            in_part = read_in_part(base.content)
+            agent, replayed = self.store.replay(agent_id, base, after=base_version,
+                                                upto=version)
+            if agent is None or agent.version != version:
+                return None
+            source = self._source(agent, point, "snapshot", base_version, None, replayed,
+                                  "basic")
+        except Exception as e:  # noqa: BLE001 - built whole next, which raises what is wrong
+            log.debug("%s at %s: read whole (%s: %s)", plain_agent_id(agent_id), point,
+                      type(e).__name__, e)
+            return None
+        return replace(source, in_part=in_part)
+
+    def _restore_source(self, source: SourceState, point: Point, target_agent_id: str | None,
+                        strategy: MergeStrategy, tenant: str | None,
+                        known: AgentSummary | None, started: float) -> RestoreResult:
+        """Give the target `source`'s content (replaced or merged), retried on conflicts."""
         target_id = check_agent_key(target_agent_id or source.agent_id)
         rows: dict[str, AgentSummary | None] = {source.agent_id: known} if known else {}
         self._check_tenants(source.agent_id, target_id, point, tenant, rows)
@@ -345,8 +406,10 @@ class RestoreService:
                 hashes = PartHashes.from_json(source.part_hashes)
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
                                    source.content, hashes, remember=True)
-                # Built for this restore alone: handed to the store for the target.
-                handed = HandedContent(source.content, hashes, aggregate_id(source.agent_id))
+                # Built for this restore alone: handed to the store for the target (unless
+                # read in part: the target's next read then folds it from its parts).
+                handed = None if source.in_part else HandedContent(
+                    source.content, hashes, aggregate_id(source.agent_id))
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
                                                  started, holds_of(source.content), handed)
             target = (self.store.agent_at(target_id) if summary is not None
@@ -431,8 +494,8 @@ class RestoreService:
 
     def _append_by_reference(self, source: SourceState, shell: AgentContext,
                              ref: dict[str, Any], point: Point, tenant: str | None,
-                             started: float, holds: dict[str, int], handed: HandedContent
-                             ) -> RestoreResult:
+                             started: float, holds: dict[str, int],
+                             handed: HandedContent | None) -> RestoreResult:
         event_id = f"restore-{uuid.uuid4().hex}"
         shell.restore_by_reference(event_id=event_id, content_ref=ref,
                                    timestamp=shell.next_timestamp(datetime.now(UTC)),

@@ -48,6 +48,9 @@ class SourceState:
     # The addresses of the content's parts known when it was read (domain.pages): a target
     # given this content starts with them, so its hash costs no rehashing.
     part_hashes: dict[str, Any] = field(default_factory=dict)  # PartHashes.to_json()
+    # Read in part (domain.content_tree `tail`): only the pages its events touched hold
+    # items, so the content is for keeping by reference alone, never handed out.
+    in_part: bool = False
 
     def validation_result(self) -> dict[str, Any]:
         """The seed's `validation_result`: what was checked, both hashes, the outcome (a

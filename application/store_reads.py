@@ -39,6 +39,7 @@ from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_version
 from ctxstore.domain.clock import from_us, to_us
+from ctxstore.domain.content_tree import InPart
 from ctxstore.domain.state import copy_content
 from ctxstore.domain.window import WindowIndex, tail_window
 
@@ -219,9 +220,11 @@ class StoreReads(Application[UUID]):
                 found[originator_id] = (agent, sum(len(s.state) for s in stored))
         return found
 
-    def snapshot_at(self, agent_id: str, version: int) -> AgentContext | None:
+    def snapshot_at(self, agent_id: str, version: int, tail: InPart | None = None
+                    ) -> AgentContext | None:
         """The agent as its latest snapshot at or before `version` holds it (None: no
-        snapshot). Raises CorruptedSnapshot when that snapshot's bytes cannot be read."""
+        snapshot; `tail`: a content kept as parts read in part, domain.content_tree). Raises
+        CorruptedSnapshot when that snapshot's bytes cannot be read."""
         if self.snapshots is None:
             return None
         stored = self.snapshots.recorder.select_events(aggregate_id(agent_id), lte=version,
@@ -232,7 +235,7 @@ class StoreReads(Application[UUID]):
         try:
             snapshot = self.mapper.to_domain_event(stored[0])
             if self.part_content is not None:
-                snapshot = self.part_content.resolve_snapshot(snapshot)
+                snapshot = self.part_content.resolve_snapshot(snapshot, tail)
             agent = snapshot.mutate(None)  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001 - unreadable bytes mean a damaged snapshot
             raise CorruptedSnapshot(f"{where} cannot be read ({type(e).__name__}: {e})") from e

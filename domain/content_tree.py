@@ -24,8 +24,56 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ctxstore.domain.pages import GROUP, PAGE, PartHashes, address, bucket_of, groups, tree_of
+from ctxstore.domain.pages import (
+    GROUP,
+    LIST_FIELDS,
+    PAGE,
+    PartHashes,
+    address,
+    bucket_of,
+    groups,
+    tree_of,
+)
 from ctxstore.domain.state import CHANNELS, Content, canonical_json, empty_content
+
+
+class NotRead(Exception):
+    """An item of a content read in part (`content_of_tree` with `tail`) that was not read
+    was needed: the content must be read whole."""
+
+
+class _Unread:
+    """Stands for each item of a page not read: any look at it raises NotRead (and JSON
+    encoding one raises TypeError), so nothing is ever computed from it."""
+
+    __slots__ = ()
+
+    def _refuse(self, *_: Any) -> Any:
+        raise NotRead("an item of a page that was not read")
+
+    __getitem__ = __eq__ = __ne__ = __contains__ = __iter__ = __len__ = get = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "<unread>"
+
+
+UNREAD: Any = _Unread()
+
+
+@dataclass(frozen=True)
+class InPart:
+    """How `content_of_tree` reads a content in part: each list's last `pages` pages, when its
+    lists hold at least `from_items` items (fewer: it is read whole)."""
+
+    pages: int
+    from_items: int = 0
+
+
+def read_in_part(content: Content) -> bool:
+    """Whether items of `content` stand unread (they come first in their lists)."""
+    lists = [content[field] for field, _ in LIST_FIELDS] + list(content["reasoning"].values())
+    return any(items and items[0] is UNREAD for items in lists)
 
 
 @dataclass(frozen=True)
@@ -53,7 +101,10 @@ class ContentParts:
         for items, pages in self._paged:
             if address in pages:
                 k = pages.index(address)
-                return items[k * PAGE:(k + 1) * PAGE]
+                page = items[k * PAGE:(k + 1) * PAGE]
+                if any(item is UNREAD for item in page):
+                    raise NotRead(f"page {address} was not read")
+                return page
         raise KeyError(address)
 
     def raw(self, address: str) -> bytes:
@@ -139,20 +190,25 @@ Fetch = Callable[[Collection[str]], Mapping[str, Any]]
 """Parts' parsed JSON by address (raising when one is missing); one call per level."""
 
 
-def content_of_tree(tree: dict[str, Any], fetch: Fetch) -> tuple[Content, PartHashes]:
+def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = None
+                    ) -> tuple[Content, PartHashes]:
     """The content a root object describes, its parts fetched level by level (group nodes and
     single parts, then pages); with the addresses of its parts, so hashing it costs nothing.
 
     The fetched values may be shared with other contents (a cache of decoded parts): the
     content gets containers of its own (lists, the memories and MCP objects) and shares only
-    their items, which the fold never changes in place (domain.state)."""
-    def groups_in(value: Any) -> Iterable[str]:
+    their items, which the fold never changes in place (domain.state).
+
+    `tail`: read only each list's last pages (what appends and the results of recent calls
+    touch), every item before them being UNREAD: the lists have their true lengths and every
+    part its address, so events folded onto it and its hash cost what they change; an event
+    that looks at an unread item raises NotRead. A content whose lists hold fewer than
+    `tail.from_items` items (their pages tell, before any is read) is read whole."""
+    def lists_in(value: Any) -> Iterable[list[str]]:
         if isinstance(value, list):
-            yield from value
+            yield value
         elif isinstance(value, dict):
-            for v in value.values():
-                if isinstance(v, list):
-                    yield from v
+            yield from (v for v in value.values() if isinstance(v, list))
 
     def singles_in(value: Any) -> Iterable[str]:
         if isinstance(value, str):
@@ -160,12 +216,30 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch) -> tuple[Content, PartHa
         elif isinstance(value, dict):
             yield from (v for v in value.values() if isinstance(v, str))
 
-    tops = fetch({a for v in tree.values() for a in (*groups_in(v), *singles_in(v))})
-    pages = fetch({p for v in tree.values() for g in groups_in(v) for p in tops[g]})
+    tops = fetch({a for v in tree.values()
+                  for a in (*(g for nodes in lists_in(v) for g in nodes), *singles_in(v))})
+
+    def page_addresses(nodes: list[str]) -> list[str]:
+        return [p for g in nodes for p in tops[g]]
+
+    keep = tail.pages if tail is not None and PAGE * sum(
+        len(page_addresses(nodes)) for v in tree.values() for nodes in lists_in(v)
+    ) >= tail.from_items else None
+
+    def read(addresses: list[str]) -> list[str]:
+        if keep is None or len(addresses) <= keep:
+            return addresses
+        return addresses[len(addresses) - keep:]
+
+    pages = fetch({p for v in tree.values() for nodes in lists_in(v)
+                   for p in read(page_addresses(nodes))})
 
     def unpaged(nodes: list[str]) -> tuple[list[Any], list[str]]:
-        addresses = [p for g in nodes for p in tops[g]]
-        return [item for p in addresses for item in pages[p]], addresses
+        addresses = page_addresses(nodes)
+        wanted = read(addresses)
+        items: list[Any] = [UNREAD] * (PAGE * (len(addresses) - len(wanted)))
+        items.extend(item for p in wanted for item in pages[p])
+        return items, addresses
 
     content = empty_content()
     manifest: dict[str, Any] = {}

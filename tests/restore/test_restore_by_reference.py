@@ -396,10 +396,10 @@ def test_a_tree_is_read_in_one_transaction_one_query_per_level(
         selects.append(1)
         return select(*args)
 
-    def content_alone(ref: Any) -> Any:
+    def content_alone(ref: Any, tail: int | None = None) -> Any:
         opened.clear()
         selects.clear()
-        found = content(ref)
+        found = content(ref, tail)
         reads.append((len(opened), len(selects)))
         return found
 

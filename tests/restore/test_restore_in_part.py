@@ -1,0 +1,168 @@
+"""A restore by reference at an earlier version reads its base snapshot in part (issue 16
+item 1): each list's last pages, every earlier item standing unread, so a fork or rewind costs
+what the events after the snapshot changed. Whatever it reads, the content it gives is the one
+the full history gives, item for item and hash for hash; an event that needs an item not read
+makes it read the whole content. Real SQLite, PostgreSQL and `hybrid`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hash_rule import independent_hash
+from restore_support import Kit, env, msg, new_agent
+
+from ctxstore.application import restore as restore_module
+from ctxstore.application.restore import RestoreService
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.content_tree import UNREAD, InPart, NotRead, content_of_tree
+from ctxstore.domain.points import Point
+from ctxstore.domain.state import content_of
+
+
+@pytest.fixture
+def kit(make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> Kit:
+    # Contents from 64 items are read in part (the default, 4,096, would need a long test).
+    monkeypatch.setattr(restore_module, "IN_PART", InPart(pages=2, from_items=64))
+    return make_kit(snapshot_interval=100)
+
+
+@pytest.fixture
+def in_part(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each restore by reference, whether its snapshot was read in part."""
+    seen: list[bool] = []
+    real = RestoreService._source_in_part
+
+    def spied(self: RestoreService, *args: Any) -> Any:
+        source = real(self, *args)
+        seen.append(source is not None and source.in_part)
+        return source
+
+    monkeypatch.setattr(RestoreService, "_source_in_part", spied)
+    return seen
+
+
+def work(kit: Kit, agent: str, start: int, count: int) -> None:
+    """Messages, tool calls answered at once, memories stored and updated, MCP states and
+    reasoning: every kind of change a fold makes, 50 events a batch."""
+    batch: list[Any] = []
+    for i in range(start, start + count):
+        kind = i % 7
+        if kind == 1:
+            batch.append(env(agent, "tool_call", {"call_id": f"c{i}", "tool": "search",
+                                                  "arguments": {"q": f"q{i}"}}))
+        elif kind == 2:
+            batch.append(env(agent, "tool_result", {"call_id": f"c{i - 1}",
+                                                    "output": f"found {i}"}))
+        elif kind == 3:
+            batch.append(env(agent, "memory_stored" if i % 2 else "memory_updated",
+                             {"memory_id": f"m{i % 40}", "kind": "semantic",
+                              "content": f"fact {i}"} if i % 2 else
+                             {"memory_id": f"m{(i - 7) % 40}", "content": f"fact {i} again"}))
+        elif kind == 4 and i % 3 == 0:
+            batch.append(env(agent, "mcp_state", {"server": f"s{i % 3}",
+                                                  "state": {"tools": [f"t{i}"]}}))
+        elif kind == 5:
+            batch.append(env(agent, "reasoning", {"thread_id": f"th{i % 4}",
+                                                  "content": f"because {i}"}))
+        else:
+            batch.append(msg(agent, f"message {i} {os.urandom(8).hex()}"))
+        if len(batch) == 50:
+            kit.store.record(batch)
+            batch = []
+    if batch:
+        kit.store.record(batch)
+
+
+def full(kit: Kit, agent: str, version: int) -> dict[str, Any]:
+    """The content at `version` folded from every event (no snapshot, no part)."""
+    folded, _ = kit.store.replay(agent, None, upto=version)
+    assert folded is not None
+    return content_of(folded.content)
+
+
+def test_forks_and_rewinds_at_earlier_versions_read_the_tail_and_give_the_whole_content(
+        kit: Kit, in_part: list[bool]) -> None:
+    agent = new_agent("long")
+    work(kit, agent, 0, 1200)  # snapshots every 100 versions; ~600 messages, 170 calls
+    latest = kit.version(agent)
+    # From version 400 its messages fill more than the two pages read.
+    points = sorted({400, 401, 499, 699, 700, 1001, latest - 1,
+                     *random.Random(7).sample(range(400, latest), 4)})
+    for n, version in enumerate(points):
+        fork = new_agent(f"fork{n}")
+        result = kit.restore.restore(agent, Point.of_version(version), fork)
+        want = full(kit, agent, version)
+        assert result.content_hash == independent_hash(want)
+        # Not handed to the store with its unread items: read back from its parts.
+        assert aggregate_id(fork) not in kit.store.agent_cache
+        assert content_of(kit.store.context(fork)) == want, version
+    assert in_part == [True] * len(points)  # every one read its snapshot in part
+
+    # A rewind of the agent itself: its content is the earlier one, and it takes more.
+    in_part.clear()
+    rewind = kit.restore.restore(agent, Point.of_version(650), agent)
+    assert in_part == [True] and rewind.mode == "rewind"
+    assert rewind.content_hash == independent_hash(full(kit, agent, 650))
+    work(kit, agent, 5000, 60)
+    kit.store.agent_cache = None
+    after = kit.store.context(agent)
+    assert after["content_hash"] == independent_hash(full(kit, agent, kit.version(agent)))
+    assert len(after["messages"]) > len(full(kit, agent, 650)["messages"])
+
+
+def test_an_event_that_looks_at_an_item_not_read_reads_the_whole_content(
+        kit: Kit, in_part: list[bool]) -> None:
+    agent = new_agent("late")
+    kit.store.record([env(agent, "tool_call", {"call_id": "early", "tool": "t",
+                                               "arguments": {}})])
+    work(kit, agent, 0, 1000)
+    # After the snapshot at 1000, a result for the very first call: its page was not read.
+    kit.store.record([env(agent, "tool_result", {"call_id": "early", "output": "late"}),
+                      msg(agent, "after the late result")])
+    version = kit.version(agent)
+    kit.store.record([msg(agent, "not the latest any more")])
+    fork = new_agent("late-fork")
+    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    assert in_part == [False]  # read whole instead
+    want = full(kit, agent, version)
+    assert want["tool_calls"][0]["result"] is not None
+    assert result.content_hash == independent_hash(want)
+    kit.store.agent_cache = None
+    assert content_of(kit.store.context(fork)) == want
+
+
+def test_a_small_content_is_read_whole_and_handed_to_its_target(
+        kit: Kit, in_part: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = new_agent("small")
+    work(kit, agent, 0, 700)
+    # Lists of fewer items than the bound, or of no more pages than are read: read whole.
+    for version, bound in ((650, 10_000), (150, 64)):
+        monkeypatch.setattr(restore_module, "IN_PART", InPart(pages=2, from_items=bound))
+        fork = new_agent("small-fork")
+        kit.restore.restore(agent, Point.of_version(version), fork)
+        assert aggregate_id(fork) in kit.store.agent_cache  # held: its next write folds none
+        assert content_of(kit.store.context(fork)) == full(kit, agent, version)
+    assert in_part == [False, False]
+
+
+def test_unread_items_refuse_every_look() -> None:
+    tree_pages = {f"p{k}": [{"n": 64 * k + i} for i in range(64)] for k in range(3)}
+    tops = {"g": ["p0", "p1", "p2"], "mcp": {}}
+    parts: dict[str, Any] = {**tree_pages, **tops}
+    tree = {"messages": ["g"], "tool_calls": [], "memory_links": [], "reasoning": {},
+            "memories": {}, "mcp_servers": "mcp"}
+    content, hashes = content_of_tree(tree, lambda wanted: {a: parts[a] for a in wanted},
+                                      InPart(pages=1))
+    messages = content["messages"]
+    assert len(messages) == 192 and messages[128:] == tree_pages["p2"]
+    assert messages[0] is UNREAD and messages[127] is UNREAD
+    for look in (lambda: messages[0]["n"], lambda: messages[5] == {"n": 5},
+                 lambda: {"n": 5} in messages, lambda: bool(messages[3])):
+        with pytest.raises(NotRead):
+            look()
+    assert len(hashes.leaves) == 4  # every part's address known: nothing read is hashed

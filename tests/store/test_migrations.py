@@ -168,3 +168,39 @@ def test_a_store_newer_than_the_code_is_refused(backend: str, tmp_path: Path,
         assert message in refused.stderr and "upgrade ctxstore" in refused.stderr
         assert refused.stderr.strip().count("\n") == 0, refused.stderr
     assert versions(settings)[-1] == newer  # nothing was written
+
+
+def test_an_embedded_store_is_in_wal_mode_before_its_own_connections_open_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers starting together on a new file each had eventsourcing switch it to WAL, and
+    SQLite may refuse that switch at once ("database is locked", when waiting could
+    deadlock). The schema check puts the file in WAL mode first, asking again while refused:
+    here a connection that never waits (timeout 0) is refused while another reads the file,
+    and succeeds once the reader lets go."""
+    from ctxstore.infrastructure.persistence.migrations import schema as schema_module
+
+    path = tmp_path / "new.sqlite"
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("CREATE TABLE held (x INTEGER)")
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM held").fetchall()  # a read lock, kept
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        reader.execute("COMMIT")  # the reader lets go once the switch was refused
+
+    monkeypatch.setattr(schema_module.time, "sleep", wait)
+    impatient = sqlite3.connect(path, timeout=0, isolation_level=None)
+    schema_module._write_ahead_log(impatient)
+    assert waits == [0.01]  # refused once while the reader read, then switched
+    assert impatient.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    impatient.close()
+    reader.close()
+
+    # A new store's check leaves its file in WAL mode, before any connection of the store.
+    settings = Settings(storage_backend="sqlite", storage_path=tmp_path / "store")
+    store_schema(settings).prepare()
+    check = sqlite3.connect(settings.sqlite_file)
+    assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    check.close()

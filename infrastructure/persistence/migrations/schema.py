@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -129,6 +130,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _write_ahead_log(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Put the file in WAL mode (it stays so) before the store's own connections open it.
+
+    Each of eventsourcing's connections switches a file not yet in WAL mode itself; workers
+    starting together on a new file then raced, and SQLite refuses the switch at once
+    ("database is locked", no busy wait) while another connection reads it. Here it is asked
+    first, retried while locked, so theirs find WAL already."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteSchema(StoreSchema):
     """The embedded store's file (tables `stored_*`, as eventsourcing names them there)."""
 
@@ -147,7 +167,13 @@ class SQLiteSchema(StoreSchema):
 
     def _connect(self) -> closing[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return closing(sqlite3.connect(self.path, timeout=30, isolation_level=None))
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            _write_ahead_log(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return closing(conn)
 
     def status(self) -> SchemaStatus:
         with self._connect() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal
 
 from psycopg.sql import SQL, Composable
@@ -128,19 +128,26 @@ class TablePartStore(PartStore):
             return set()
         return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
 
-    @contextmanager
-    def referring(self) -> Iterator[None]:
+    def referring(self) -> AbstractContextManager[None]:
         # PostgreSQL only: a SQLite transaction that wrote holds the database's one write
         # lock, which the levels' questions between the writes would keep from others.
-        if self.dialect != "postgres" or getattr(self._referrer, "curs", None) is not None:
+        if self.dialect != "postgres":
+            return nullcontext()
+        return self._shared(self._referrer, commit=True)
+
+    @contextmanager
+    def _shared(self, local: threading.local, *, commit: bool) -> Iterator[None]:
+        """Within: this thread's statements that look for `local.curs` share one
+        transaction (the outermost opens it)."""
+        if getattr(local, "curs", None) is not None:
             yield
             return
-        with self.datastore.transaction(commit=True) as curs:
-            self._referrer.curs = curs
+        with self.datastore.transaction(commit=commit) as curs:
+            local.curs = curs
             try:
                 yield
             finally:
-                self._referrer.curs = None
+                local.curs = None
 
     def put_then_ensure(self, tenant: str, levels: Iterable[Mapping[str, bytes]],
                         relied: Collection[str], encode: Callable[[str], bytes]) -> None:
@@ -179,17 +186,8 @@ class TablePartStore(PartStore):
     def get(self, tenant: str, address: str) -> bytes:
         return self.get_many(tenant, [address])[address]
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        if getattr(self._reader, "curs", None) is not None:
-            yield
-            return
-        with self.datastore.transaction(commit=False) as curs:
-            self._reader.curs = curs
-            try:
-                yield
-            finally:
-                self._reader.curs = None
+    def reading(self) -> AbstractContextManager[None]:
+        return self._shared(self._reader, commit=False)
 
     def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
         shared = getattr(self._reader, "curs", None)

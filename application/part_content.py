@@ -16,7 +16,10 @@ part lives while some agent's content reaches it: forgetting an agent deletes it
 rows and releases what nothing refers to any more; its forks' roots keep their trees.
 Each row commits before the store is asked whether the parts it leads to are held, and
 before any part is put, so a concurrent release (a forget) never removes what this relies on
-unseen; `ensure` after puts back what a release in flight removed, as package rows do.
+unseen; `ensure` after puts back what a release in flight removed, as package rows do. Where
+the part store can keep releases out meanwhile (PostgreSQL's table: the tenant's part lock
+held shared, PartStore.referring), rows, questions and parts go in one transaction instead,
+and nothing needs ensuring: a release waits for it, then finds its rows.
 """
 
 from __future__ import annotations
@@ -99,14 +102,15 @@ class PartContent:
         """One attempt; None when a node it found held was released meanwhile. Each level's
         reference rows go in before (or with) the question which of the parts they lead to
         are held (PartStore.refer_then_held), all in one transaction where the store can;
-        `ensure` puts back any part found held that a release in flight removed."""
+        where that transaction keeps releases out (PartStore.referring), the parts go in it
+        too, else `ensure` puts back any part found held that a release in flight removed."""
         root = cut.root
         tops = cut.tops
         rows = [(agent_owner(originator_id), root), *((PART_OWNER + root, t) for t in tops)]
         refer_then_held = partial(self.parts.refer_then_held, self.refs, tenant)
         relied: set[str] = {root}
         lacking: list[str] = []
-        with self.parts.referring():
+        with self.parts.referring(tenant) as guarded:
             # The root's rows to what it refers to go in with the agent's to the root: when
             # the root is held they are too (written with it), so they change nothing then,
             # and otherwise the root's level costs no question of its own.
@@ -121,21 +125,26 @@ class PartContent:
                 rows += under
                 lacking = ([a for a in [root, *tops] if a not in held_tops]
                            + sorted(pages - held_pages))
-        raws = {a: cut.raw(a) for a in lacking}
-        encoded = {a: self._encode(r) for a, r in raws.items()}
-        missing: list[str] = []
+            raws = {a: cut.raw(a) for a in lacking}
+            encoded = {a: self._encode(r) for a, r in raws.items()}
+            if guarded:
+                # No release runs before this commits: what was found held stays (the rows
+                # committing with the parts keep it), so nothing needs ensuring.
+                self.parts.put_levels(tenant, self._levels(cut, encoded))
+        if not guarded:
+            missing: list[str] = []
 
-        def again(address: str) -> bytes:
-            if address in encoded:  # released between the put and the check
-                return encoded[address]
-            missing.append(address)
-            return self._encode(raws.get(address) or cut.raw(address))
+            def again(address: str) -> bytes:
+                if address in encoded:  # released between the put and the check
+                    return encoded[address]
+                missing.append(address)
+                return self._encode(raws.get(address) or cut.raw(address))
 
-        # Leaves first, group nodes next, the root last: a part is held only after what it
-        # refers to is.
-        self.parts.put_then_ensure(tenant, self._levels(cut, encoded), relied, again)
-        if any(a in cut.children for a in missing):
-            return None
+            # Leaves first, group nodes next, the root last: a part is held only after what
+            # it refers to is.
+            self.parts.put_then_ensure(tenant, self._levels(cut, encoded), relied, again)
+            if any(a in cut.children for a in missing):
+                return None
         if remember and self.cache is not None:
             for address, raw in raws.items():
                 # Never the content's own containers: a cached value is shared by readers.

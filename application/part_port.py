@@ -16,8 +16,10 @@ holds one row per (tenant, package, address), written and deleted in the transac
 package row it belongs to. Writers put parts before the row that refers to them commits, and
 call `ensure` after, so a concurrent release of the same content (which deletes only under the
 tenant's part lock, once no committed reference is left) can never leave a committed reference
-without its part. `collect` removes what nothing refers to (a crashed writer's parts), leaving
-young parts alone: their rows may not have committed yet.
+without its part. A writer that holds that lock shared while it writes its rows and parts (one
+transaction, `referring`) needs no `ensure`: a release waits for it. `collect` removes what
+nothing refers to (a crashed writer's parts), leaving young parts alone: their rows may not
+have committed yet.
 """
 
 from __future__ import annotations
@@ -91,11 +93,14 @@ class PartStore(ABC):
         self.put_levels(tenant, levels)
         self.ensure(tenant, {a for level in levels for a in level} | set(relied), encode)
 
-    def referring(self) -> AbstractContextManager[None]:
-        """Within: this thread's `refer_then_held` calls share one transaction, which commits
-        at the end (a tree's levels: one commit, not three). Only a store whose rows and parts
-        sit in one database may share it; `ensure` after still covers a release in between."""
-        return nullcontext()
+    def referring(self, tenant: str) -> AbstractContextManager[bool]:
+        """Within: this thread's `refer_then_held` and `put_many` calls share one transaction,
+        which commits at the end (a tree's levels and its parts: one commit, not five). Only a
+        store whose rows and parts sit in one database may share it. It gives True when no
+        release of the tenant's parts can run until that commit (the tenant's part lock held
+        shared): what was found held then stays, the committed rows keeping it, and the parts
+        put need no `ensure`. False: `ensure` after covers a release in between."""
+        return nullcontext(False)
 
     def put(self, tenant: str, address: str, data: bytes) -> None:
         self.put_many(tenant, {address: data})

@@ -55,7 +55,11 @@ from ctxstore.infrastructure.persistence.migrations.schema import (
     StoreSchema,
 )
 from ctxstore.infrastructure.persistence.part_files import FilePartStore, key_scope
-from ctxstore.infrastructure.persistence.part_lock import postgres_part_lock, sqlite_part_lock
+from ctxstore.infrastructure.persistence.part_lock import (
+    postgres_part_guard,
+    postgres_part_lock,
+    sqlite_part_lock,
+)
 from ctxstore.infrastructure.persistence.part_table import TablePartStore
 from ctxstore.infrastructure.persistence.portable import PortableZstd
 from ctxstore.infrastructure.persistence.postgres import one_connection, schema_setup_lock
@@ -252,7 +256,8 @@ def build_parts(settings: Settings, store: ContextStore) -> PartStore:
         return FilePartStore(settings.storage_path / "parts", key_scope(key), store.packages,
                              lock)
     return TablePartStore(datastore, "postgres", recorder.parts_table,
-                          recorder.part_refs_table, key_scope(key), lock)
+                          recorder.part_refs_table, key_scope(key), lock,
+                          postgres_part_guard(datastore))
 
 
 def build_checkpoint_codec(settings: Settings, catalog: DictionaryCatalog,

@@ -3,8 +3,9 @@ and `collect` for the length of one transaction on the store's own connections.
 
 On PostgreSQL a transaction-scoped advisory lock taken on a connection of the store's pool
 (released by the commit; no connection of its own, so many captures at once never exhaust the
-server's clients); on SQLite the database's write lock, taken by a first (empty) write. The
-transaction's cursor is handed to the holder, which may do its table work in it.
+server's clients), which writers of parts may also hold shared (`postgres_part_guard`); on
+SQLite the database's write lock, taken by a first (empty) write. The transaction's cursor is
+handed to the holder, which may do its table work in it.
 """
 
 from __future__ import annotations
@@ -19,15 +20,32 @@ from eventsourcing.sqlite import SQLiteDatastore
 PartLock = Callable[[str], AbstractContextManager[Any]]
 
 
+def _lock_name(datastore: PostgresDatastore, tenant: str) -> str:
+    return f"ctxstore-part:{datastore.schema}:{tenant}"
+
+
 def postgres_part_lock(datastore: PostgresDatastore) -> PartLock:
     @contextmanager
     def lock(tenant: str) -> Iterator[Any]:
         with datastore.transaction(commit=True) as curs:
             curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                         (f"ctxstore-part:{datastore.schema}:{tenant}",))
+                         (_lock_name(datastore, tenant),))
             yield curs
 
     return lock
+
+
+PartGuard = Callable[[Any, str], None]
+"""Take the tenant's part lock shared, in the transaction of the cursor given: writers hold it
+shared together, and a release or a collect (which hold it alone) waits for them all."""
+
+
+def postgres_part_guard(datastore: PostgresDatastore) -> PartGuard:
+    def guard(curs: Any, tenant: str) -> None:
+        curs.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))",
+                     (_lock_name(datastore, tenant),))
+
+    return guard
 
 
 def sqlite_part_lock(datastore: SQLiteDatastore, parts_table: str) -> PartLock:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
 from psycopg.sql import SQL, Composable
 
 from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore, check_address
-from ctxstore.infrastructure.persistence.part_lock import PartLock
+from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
 
@@ -68,13 +68,14 @@ def _first(row: Any) -> Any:
 class TablePartStore(PartStore):
     def __init__(self, datastore: Any, dialect: Literal["sqlite", "postgres"],
                  parts_table: str | Composable, refs_table: str | Composable, scope: str,
-                 lock: PartLock):
+                 lock: PartLock, guard: PartGuard | None = None):
         self.datastore = datastore
         self.dialect = dialect
         self.parts_table = parts_table
         self.refs_table = refs_table
         self.scope = scope
         self.lock = lock
+        self.guard = guard  # the lock held shared by `referring` (PostgreSQL)
         self._reader = threading.local()  # the cursor `reading` shares, per thread
         self._referrer = threading.local()  # the cursor `referring` shares, per thread
 
@@ -128,12 +129,18 @@ class TablePartStore(PartStore):
             return set()
         return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
 
-    def referring(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def referring(self, tenant: str) -> Iterator[bool]:
         # PostgreSQL only: a SQLite transaction that wrote holds the database's one write
         # lock, which the levels' questions between the writes would keep from others.
-        if self.dialect != "postgres":
-            return nullcontext()
-        return self._shared(self._referrer, commit=True)
+        if self.dialect != "postgres" or self.guard is None:
+            yield False
+            return
+        if getattr(self._referrer, "curs", None) is not None:
+            raise RuntimeError("referring: already within it on this thread")
+        with self._shared(self._referrer, commit=True):
+            self.guard(self._referrer.curs, tenant)
+            yield True
 
     @contextmanager
     def _shared(self, local: threading.local, *, commit: bool) -> Iterator[None]:
@@ -174,9 +181,14 @@ class TablePartStore(PartStore):
             curs.executemany(self._sql(_PUT), rows)
 
     def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
-        if parts:
-            with self.datastore.transaction(commit=True) as curs:
-                self._put(curs, tenant, parts)
+        if not parts:
+            return
+        shared = getattr(self._referrer, "curs", None)
+        if shared is not None:  # within `referring`: with its rows
+            self._put(shared, tenant, parts)
+            return
+        with self.datastore.transaction(commit=True) as curs:
+            self._put(curs, tenant, parts)
 
     def put_levels(self, tenant: str, levels: Iterable[Mapping[str, bytes]]) -> None:
         # One transaction: every level commits at once, so none is held before another.

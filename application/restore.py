@@ -20,7 +20,6 @@ that snapshot changed; an event that looks at an item not read makes it read the
 from __future__ import annotations
 
 import copy
-import logging
 import time
 import uuid
 from dataclasses import replace
@@ -74,7 +73,6 @@ from ctxstore.domain.state import CONTENT_FIELDS, content_hash, own_containers
 __all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
 
 agent_from_state = AgentContext.based_on
-log = logging.getLogger(__name__)
 # How a restore by reference reads its base snapshot: each list's last page (appends) and the
 # one before (the results of calls made just before the snapshot), from 4,096 items in its
 # lists (below, whole: it is then handed to the target, whose next write folds nothing).
@@ -129,7 +127,11 @@ class RestoreService:
         return self._state_at(agent_id, point, level, tenant, summary)
 
     def _state_at(self, agent_id: str | None, point: Point, level: ValidationLevel,
-                  tenant: str, summary: AgentSummary | None) -> SourceState:
+                  tenant: str, summary: AgentSummary | None, tail: InPart | None = None
+                  ) -> SourceState:
+        """`state_at`; `tail`: a snapshot base read in part (domain.content_tree), for a
+        restore by reference alone (the source is then `in_part` when items stand unread;
+        NotRead when an event after the snapshot looks at one)."""
         if point.checkpoint_id is not None:
             return self._state_from_checkpoint(agent_id, point, level, tenant)
         if agent_id is None:
@@ -138,11 +140,11 @@ class RestoreService:
         if version == 0:
             empty = AgentContext.start(agent_id)
             return self._source(empty, point, "empty", 0, None, 0, level)
-        base_agent, base, base_version, checkpoint_id = self._base(agent_id, version)
+        base_agent, base, base_version, checkpoint_id = self._base(agent_id, version, tail)
         try:
             agent, replayed = self.store.replay(agent_id, base_agent, after=base_version,
                                                 upto=version)
-        except IntegrityMismatch:
+        except (IntegrityMismatch, NotRead):
             raise
         except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
             raise IntegrityMismatch(
@@ -154,6 +156,8 @@ class RestoreService:
         source = self._source(agent, point, base, base_version, checkpoint_id, replayed, level)
         if level == "comprehensive" and base in ("snapshot", "checkpoint"):
             return self._compare_with_history(source)
+        if tail is not None and read_in_part(agent.content):
+            return replace(source, in_part=True)
         return source
 
     def _state_from_checkpoint(self, agent_id: str | None, point: Point,
@@ -189,10 +193,11 @@ class RestoreService:
                 f"{checkpoint.version} changed since it was captured (its chain head is not the "
                 "chain's link there; run ctxstore verify)")
 
-    def _base(self, agent_id: str, version: int
+    def _base(self, agent_id: str, version: int, tail: InPart | None = None
               ) -> tuple[AgentContext | None, Base, int, str | None]:
-        """The latest snapshot or own checkpoint at or before `version` (None: from scratch)."""
-        snapshot_agent, snapshot_version = self._snapshot(agent_id, version)
+        """The latest snapshot (`tail`: read so) or own checkpoint at or before `version`
+        (None: from scratch)."""
+        snapshot_agent, snapshot_version = self._snapshot(agent_id, version, tail)
         best = self._checkpoint_base(agent_id, version, snapshot_version)
         if best is not None:
             _, state = self.checkpoints.load(best.package_id, best.tenant)
@@ -345,48 +350,20 @@ class RestoreService:
             if done is not None:
                 return done
         reader = tenant if tenant is not None else LOCAL_TENANT
-        source = None
         if by_reference:
-            assert source_agent_id is not None
-            source = self._source_in_part(check_agent_key(source_agent_id), point, reader,
-                                          known)
-        if source is not None:
+            # Its snapshot read in part when large (IN_PART): what it costs is what the events
+            # after that snapshot changed. An item not read that is needed (by an event, or
+            # as a page the store lacks): read whole instead.
             try:
+                source = self._state_at(source_agent_id, point, "basic", reader, known,
+                                        IN_PART)
                 return self._restore_source(source, point, target_agent_id, strategy, tenant,
                                             known, started)
             except NotRead:
-                pass  # a page it had not read was lacking from the store: read it whole
+                pass
         source = self.state_at(source_agent_id, point, validation_level, reader, known)
         return self._restore_source(source, point, target_agent_id, strategy, tenant, known,
                                     started)
-
-    def _source_in_part(self, agent_id: str, point: Point, tenant: str,
-                        summary: AgentSummary | None) -> SourceState | None:
-        """The source at `point` for a `replace` restore by reference: its latest snapshot,
-        read in part when it is large (IN_PART: domain.content_tree), plus the events after
-        it, so what it costs is what those events changed, not the content's size. None when
-        that cannot tell the content (no snapshot kept as parts, a later checkpoint to start
-        from, an event that looks at an item not read, a point not found): the caller then
-        builds it whole, which raises what is wrong."""
-        try:
-            version = self.resolve_version(agent_id, point, tenant, summary)
-            if version == 0:
-                return None
-            base, base_version = self._snapshot(agent_id, version, IN_PART)
-            if base is None or self._checkpoint_base(agent_id, version, base_version):
-                return None
-            in_part = read_in_part(base.content)
-            agent, replayed = self.store.replay(agent_id, base, after=base_version,
-                                                upto=version)
-            if agent is None or agent.version != version:
-                return None
-            source = self._source(agent, point, "snapshot", base_version, None, replayed,
-                                  "basic")
-        except Exception as e:  # noqa: BLE001 - built whole next, which raises what is wrong
-            log.debug("%s at %s: read whole (%s: %s)", plain_agent_id(agent_id), point,
-                      type(e).__name__, e)
-            return None
-        return replace(source, in_part=in_part)
 
     def _restore_source(self, source: SourceState, point: Point, target_agent_id: str | None,
                         strategy: MergeStrategy, tenant: str | None,

@@ -33,16 +33,16 @@ def kit(make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> Kit:
 
 @pytest.fixture
 def in_part(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each restore by reference, whether its snapshot was read in part."""
+    """For each restore at an earlier version, whether the content it gave its target was
+    read in part."""
     seen: list[bool] = []
-    real = RestoreService._source_in_part
+    real = RestoreService._restore_source
 
-    def spied(self: RestoreService, *args: Any) -> Any:
-        source = real(self, *args)
-        seen.append(source is not None and source.in_part)
-        return source
+    def spied(self: RestoreService, source: Any, *args: Any) -> Any:
+        seen.append(source.in_part)
+        return real(self, source, *args)
 
-    monkeypatch.setattr(RestoreService, "_source_in_part", spied)
+    monkeypatch.setattr(RestoreService, "_restore_source", spied)
     return seen
 
 

@@ -111,23 +111,16 @@ class TablePartStore(PartStore):
                         ) -> set[str]:
         # One transaction, the references' table being beside the parts' (`refs` writes
         # into the same table this names): `referring`'s when within it.
-        shared = getattr(self._referrer, "curs", None)
-        if shared is not None:
-            return self._refer_then_held(shared, tenant, rows, addresses)
-        with self.datastore.transaction(commit=True) as curs:
-            return self._refer_then_held(curs, tenant, rows, addresses)
-
-    def _refer_then_held(self, curs: Any, tenant: str, rows: Collection[tuple[str, str]],
-                         addresses: Collection[str]) -> set[str]:
-        pairs = sorted(set(rows))
-        if pairs and self.dialect == "postgres":
-            curs.execute(self._sql(_REFER_ARRAYS), [tenant, [o for o, _ in pairs],
-                                                    [a for _, a in pairs]])
-        elif pairs:
-            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
-        if not addresses:
-            return set()
-        return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
+        with self._cursor(self._referrer, commit=True) as curs:
+            pairs = sorted(set(rows))
+            if pairs and self.dialect == "postgres":
+                curs.execute(self._sql(_REFER_ARRAYS), [tenant, [o for o, _ in pairs],
+                                                        [a for _, a in pairs]])
+            elif pairs:
+                curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
+            if not addresses:
+                return set()
+            return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
 
     @contextmanager
     def referring(self, tenant: str) -> Iterator[bool]:
@@ -141,6 +134,16 @@ class TablePartStore(PartStore):
         with self._shared(self._referrer, commit=True):
             self.guard(self._referrer.curs, tenant)
             yield True
+
+    @contextmanager
+    def _cursor(self, local: threading.local, *, commit: bool) -> Iterator[Any]:
+        """`local`'s shared cursor within its block (`_shared`), else a transaction's own."""
+        shared = getattr(local, "curs", None)
+        if shared is not None:
+            yield shared
+            return
+        with self.datastore.transaction(commit=commit) as curs:
+            yield curs
 
     @contextmanager
     def _shared(self, local: threading.local, *, commit: bool) -> Iterator[None]:
@@ -181,14 +184,9 @@ class TablePartStore(PartStore):
             curs.executemany(self._sql(_PUT), rows)
 
     def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
-        if not parts:
-            return
-        shared = getattr(self._referrer, "curs", None)
-        if shared is not None:  # within `referring`: with its rows
-            self._put(shared, tenant, parts)
-            return
-        with self.datastore.transaction(commit=True) as curs:
-            self._put(curs, tenant, parts)
+        if parts:
+            with self._cursor(self._referrer, commit=True) as curs:  # `referring`: its rows'
+                self._put(curs, tenant, parts)
 
     def put_levels(self, tenant: str, levels: Iterable[Mapping[str, bytes]]) -> None:
         # One transaction: every level commits at once, so none is held before another.
@@ -202,12 +200,8 @@ class TablePartStore(PartStore):
         return self._shared(self._reader, commit=False)
 
     def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
-        shared = getattr(self._reader, "curs", None)
-        if shared is not None:
-            rows = self._select(shared, _GET, tenant, addresses)
-        else:
-            with self.datastore.transaction(commit=False) as curs:
-                rows = self._select(curs, _GET, tenant, addresses)
+        with self._cursor(self._reader, commit=False) as curs:
+            rows = self._select(curs, _GET, tenant, addresses)
         found = {(r["address"] if isinstance(r, dict) else r[0]):
                  bytes(r["data"] if isinstance(r, dict) else r[1]) for r in rows}
         missing = set(addresses) - set(found)

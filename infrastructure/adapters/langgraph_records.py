@@ -273,7 +273,7 @@ class ThreadIndex:
 
     def get(self, ns: str, checkpoint_id: str | None) -> Entry | None:
         if checkpoint_id is None:  # the newest: every read of a thread's latest asks, so
-            # one pass over the entries (not a sort of them), kept until the next record
+            # one pass over the entries (not a sort of them), kept current by `apply`
             if ns not in self.newest:
                 self.newest[ns] = max((e for k, e in self.entries.items()
                                        if k not in self.pruned and e.ns == ns),

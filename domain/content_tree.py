@@ -19,8 +19,8 @@ A content field the root object does not name is empty.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import Any

@@ -20,7 +20,6 @@ A content field the root object does not name is empty.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -89,8 +88,6 @@ class ContentParts:
     # Each paged list with its pages' addresses: a page's value is found when asked (a keep
     # asks for the few the store lacks), not made ready for each of thousands.
     _paged: list[tuple[list[Any], list[str]]]
-    # A page's address -> its list and number, made at the first page asked for.
-    _where: dict[str, tuple[list[Any], int]] = dataclasses.field(default_factory=dict)
 
     @property
     def tops(self) -> tuple[str, ...]:
@@ -101,15 +98,14 @@ class ContentParts:
         found = self._values.get(address)
         if found is not None:
             return found()
-        where = self._where
-        if not where:
-            for items, pages in reversed(self._paged):  # the first list's page wins
-                where.update((page, (items, k)) for k, page in enumerate(pages))
-        items, k = where[address]
-        page = items[k * PAGE:(k + 1) * PAGE]
-        if any(item is UNREAD for item in page):
-            raise NotRead(f"page {address} was not read")
-        return page
+        for items, pages in self._paged:
+            if address in pages:
+                k = pages.index(address)
+                page = items[k * PAGE:(k + 1) * PAGE]
+                if any(item is UNREAD for item in page):
+                    raise NotRead(f"page {address} was not read")
+                return page
+        raise KeyError(address)
 
     def raw(self, address: str) -> bytes:
         """The canonical JSON of one of its parts (the bytes its address hashes)."""

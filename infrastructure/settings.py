@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)
+    # glibc's mmap and trim thresholds in the same processes, fixed rather than left to move
+    # (0: glibc's moving default; MALLOC_MMAP_THRESHOLD_ set: that); see
+    # infrastructure.malloc_tuning.
+    malloc_mmap_threshold: int = Field(default=128 * 1024, ge=0, le=32 * 1024 * 1024)
 
     @property
     def nats_tenant_names(self) -> frozenset[str] | None:

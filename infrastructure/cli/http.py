@@ -22,7 +22,7 @@ import typer
 
 from ctxstore.infrastructure.bootstrap import build_http_app
 from ctxstore.infrastructure.cli.errors import err_console, fail, friendly_errors
-from ctxstore.infrastructure.gc_tuning import tune_gc
+from ctxstore.infrastructure.process_tuning import tune_process
 from ctxstore.infrastructure.settings import load_settings
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def worker_app() -> FastAPI:
     from the environment the workers inherit."""
     settings = load_settings()
     app = build_http_app(settings)
-    tune_gc(settings.gc_young_threshold)
+    tune_process(settings)
     return app
 
 
@@ -95,7 +95,7 @@ def serve(
                           soft_wrap=True)
     if workers == 1:
         app = build_http_app(settings)
-        tune_gc(settings.gc_young_threshold)
+        tune_process(settings)
         uvicorn.run(app, host=host, port=port, log_level=log_level, ws="websockets-sansio")
         return
     with shared_metrics_dir():  # set before uvicorn spawns the workers, which inherit it

@@ -16,7 +16,7 @@ from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.bootstrap import build_subjects, open_jetstream
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.cli.supervise import Supervisor, share_partitions
-from ctxstore.infrastructure.gc_tuning import tune_gc
+from ctxstore.infrastructure.process_tuning import tune_process
 from ctxstore.infrastructure.messaging.probe import nats_info
 from ctxstore.infrastructure.settings import load_settings
 
@@ -104,7 +104,7 @@ def ingest(
                             batch_size=batch_size, fetch_size=fetch_size, announce=announce,
                             lease_seconds=lease_seconds, lease_holder=lease_holder)
     app, runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
-    tune_gc(settings.gc_young_threshold)
+    tune_process(settings)
     asyncio.run(app.run())
     if runtime.failure is not None:
         fail(f"ingest stopped: {runtime.failure}")

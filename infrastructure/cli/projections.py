@@ -31,7 +31,7 @@ from ctxstore.infrastructure.cli.common import (
     store,
 )
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
-from ctxstore.infrastructure.gc_tuning import tune_gc
+from ctxstore.infrastructure.process_tuning import tune_process
 from ctxstore.infrastructure.projection_worker import DEFAULT_BATCH, ProjectionWorker
 from ctxstore.projections.analysis import analyse
 from ctxstore.projections.catalogue import CatalogueFilter, CheckpointEntry
@@ -87,7 +87,7 @@ def project(
             console.print(f"projected {n} notifications; views at notification "
                           f"{worker.position}", highlight=False)
         return
-    tune_gc(settings().gc_young_threshold)
+    tune_process(settings())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

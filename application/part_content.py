@@ -25,6 +25,7 @@ and nothing needs ensuring: a release waits for it, then finds its rows.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ from ctxstore.domain.aggregate import CONTENT_REF, AgentContext, AgentSnapshot
 from ctxstore.domain.content_tree import ContentParts, InPart, content_of_tree, content_parts
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
+
+
+# Roots remembered as held (PartContent._held_roots).
+HELD_ROOTS = 1024
 
 
 def agent_owner(originator_id: UUID) -> str:
@@ -79,6 +84,12 @@ class PartContent:
         self._checking = threading.local()
         # Decoded parts (application.part_cache); None: every read decodes what it reads.
         self.cache = cache
+        # Roots this process last saw held (kept, or read back), LRU: a keep of one of them
+        # (a fork of a held agent's latest version, again and again) first asks for the
+        # root alone, not for it and its ~150-250 children with their rows. Only a guess: a
+        # release may have removed it since, and then the keep asks for the rest.
+        self._held_roots: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._held_lock = threading.Lock()
 
     # Keeping ---------------------------------------------------------------------------------
     def keep(self, tenant: str, originator_id: UUID, content: Content,
@@ -111,10 +122,16 @@ class PartContent:
         relied: set[str] = {root}
         lacking: list[str] = []
         with self.parts.referring(tenant) as guarded:
-            # The root's rows to what it refers to go in with the agent's to the root: when
-            # the root is held they are too (written with it), so they change nothing then,
-            # and otherwise the root's level costs no question of its own.
-            found = refer_then_held(rows, [root, *tops])
+            found: set[str] = set()
+            if not whole and self._seen_held(tenant, root):
+                found = refer_then_held(rows[:1], [root])
+                if root in found:
+                    rows = rows[:1]
+            if root not in found:
+                # The root's rows to what it refers to go in with the agent's to the root:
+                # when the root is held they are too (written with it), so they change
+                # nothing then, and otherwise the root's level costs no question of its own.
+                found = refer_then_held(rows, [root, *tops])
             if whole or root not in found:
                 held_tops = found - {root}
                 groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
@@ -145,6 +162,7 @@ class PartContent:
             self.parts.put_then_ensure(tenant, self._levels(cut, encoded), relied, again)
             if any(a in cut.children for a in missing):
                 return None
+        self._saw_held(tenant, root)
         if remember and self.cache is not None:
             for address, raw in raws.items():
                 # Never the content's own containers: a cached value is shared by readers.
@@ -178,7 +196,20 @@ class PartContent:
             def fetch(addresses: Collection[str]) -> dict[str, Any]:
                 return self._fetch(tenant, addresses, read_parts)
 
-            return content_of_tree(fetch([root])[root], fetch, tail)
+            tree = content_of_tree(fetch([root])[root], fetch, tail)
+        self._saw_held(tenant, root)
+        return tree
+
+    def _seen_held(self, tenant: str, root: str) -> bool:
+        with self._held_lock:
+            return (tenant, root) in self._held_roots
+
+    def _saw_held(self, tenant: str, root: str) -> None:
+        with self._held_lock:
+            self._held_roots[(tenant, root)] = None
+            self._held_roots.move_to_end((tenant, root))
+            if len(self._held_roots) > HELD_ROOTS:
+                self._held_roots.popitem(last=False)
 
     @contextmanager
     def checking(self) -> Iterator[None]:
@@ -223,6 +254,9 @@ class PartContent:
         """These parts of the tenant left the part store: not served from memory either."""
         if self.cache is not None:
             self.cache.evict(tenant, addresses)
+        with self._held_lock:
+            for address in addresses:
+                self._held_roots.pop((tenant, address), None)
 
     def resolved(self, event: Any) -> Any:
         """A decoded agent event with its content read back when it is kept by reference

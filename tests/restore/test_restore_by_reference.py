@@ -320,6 +320,36 @@ def test_a_release_waits_for_a_fork_that_refers_to_what_it_releases(
     assert kit.hash(fork) == replayed_hash(kit, source)
 
 
+def test_a_root_seen_held_is_asked_for_alone_and_the_rest_when_it_is_gone(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork of a held agent's latest version, whose root this process kept, refers to the
+    root and asks for it alone (not for its children with their rows); when the root is gone
+    behind the process's back, the same keep asks for the rest and writes the tree again."""
+    keeper = kit.store.part_content
+    assert keeper is not None
+    source = new_agent("src")
+    talk(kit, source, 0, 200)  # the snapshot at 200 kept the latest content's root
+    asked: list[tuple[int, int]] = []
+    refer_then_held = keeper.parts.refer_then_held
+
+    def counted(refs: Any, tenant: str, rows: Any, addresses: Any) -> set[str]:
+        asked.append((len(rows), len(addresses)))
+        return refer_then_held(refs, tenant, rows, addresses)
+
+    monkeypatch.setattr(keeper.parts, "refer_then_held", counted)
+    kit.restore.restore(source, Point.latest(), new_agent("first"))
+    assert asked == [(1, 1)]  # the fork's row to the root, and the root
+    asked.clear()
+    drop_all_parts(kit)
+    second = new_agent("second")
+    kit.restore.restore(source, Point.latest(), second)
+    assert asked[0] == (1, 1) and asked[1][1] > 1  # then the root's children too
+    assert stored_parts(kit)[0] > 5  # the tree, written again
+    monkeypatch.setattr(keeper, "cache", None)  # read back from the store, not from memory
+    kit.store.agent_cache = None
+    assert kit.hash(second) == replayed_hash(kit, source)
+
+
 def test_a_merge_records_a_reference_and_writes_what_it_adds(kit: Kit) -> None:
     target, source = new_agent("into"), new_agent("from")
     talk(kit, target, 0, 300)

@@ -49,7 +49,6 @@ from ctxstore.domain.content_tree import ContentParts, InPart, content_of_tree, 
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
 
-
 # Roots remembered as held (PartContent._held_roots).
 HELD_ROOTS = 1024
 

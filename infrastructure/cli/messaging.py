@@ -16,8 +16,8 @@ from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.bootstrap import build_subjects, open_jetstream
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.cli.supervise import Supervisor, share_partitions
-from ctxstore.infrastructure.process_tuning import tune_process
 from ctxstore.infrastructure.messaging.probe import nats_info
+from ctxstore.infrastructure.process_tuning import tune_process
 from ctxstore.infrastructure.settings import load_settings
 
 TENANT_HELP = "The tenant whose dead letters (ctx.t.<tenant>.dlq.*); default the local one."

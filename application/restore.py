@@ -459,7 +459,8 @@ class RestoreService:
             return retry_on_conflict(restore_once, f"could not restore into "
                                      f"{plain_agent_id(target_id)!r}: it kept changing")
 
-        return self.store.with_latest(source_agent_id, fork)
+        # At the version just read: a cached source there needs no question for newer events.
+        return self.store.with_latest(source_agent_id, fork, summary.version)
 
     @staticmethod
     def _shell(target_id: str, summary: AgentSummary | None) -> AgentContext:

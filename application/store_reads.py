@@ -162,19 +162,23 @@ class StoreReads(Application[UUID]):
         agent = self._current(originator_id)
         return None if agent is None else deepcopy(agent)
 
-    def with_latest(self, agent_id: str, use: Callable[[AgentContext], T]) -> T | None:
+    def with_latest(self, agent_id: str, use: Callable[[AgentContext], T],
+                    version: int | None = None) -> T | None:
         """`use(agent)` on the agent now as this store holds it folded, not a copy (None: no
         such agent): `use` must not change it, and runs under the write lock so no writer of
         this process changes it meanwhile. What a fork of the latest version reads: the
-        cached agent already knows its parts' addresses, so nothing is decoded or copied."""
+        cached agent already knows its parts' addresses, so nothing is decoded or copied.
+        `version`: the latest the caller just read in the catalogue; a cached agent there is
+        taken as it is, without asking for events after it."""
         with self._write_lock:
-            agent = self._current(aggregate_id(agent_id))
+            agent = self._current(aggregate_id(agent_id), version)
             return None if agent is None else use(agent)
 
-    def _current(self, originator_id: UUID) -> AgentContext | None:
+    def _current(self, originator_id: UUID, known: int | None = None) -> AgentContext | None:
         """The agent now (the caller holds the write lock): from the cache brought up to date
         with the events recorded since (by any process), else folded from its latest snapshot
-        and the events after it, and cached with their stored bytes."""
+        and the events after it, and cached with their stored bytes. `known`: a version the
+        caller read as the latest; a cached agent at it is not brought up to date."""
         cache = self.agent_cache
         agent = cache.get(originator_id) if cache is not None else None
         if agent is None:
@@ -183,7 +187,7 @@ class StoreReads(Application[UUID]):
                 return None
             if cache is not None:
                 cache.put(originator_id, agent, size)
-        else:
+        elif agent.version != known:
             assert cache is not None
             newer = self.recorder.select_events(originator_id, gt=agent.version)
             if newer:

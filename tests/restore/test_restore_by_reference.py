@@ -26,6 +26,7 @@ from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import canonical_json, content_of
 from ctxstore.domain.window import tail_window
+from ctxstore.infrastructure.bootstrap import build_store
 
 
 @pytest.fixture
@@ -60,6 +61,10 @@ def last_event_bytes(kit: Kit, agent: str) -> int:
 
 def talk(kit: Kit, agent: str, start: int, count: int, tenant: str = LOCAL_TENANT) -> None:
     """`count` messages (and a memory every tenth), recorded 50 at a time."""
+    talk_to(kit.store, agent, start, count, tenant)
+
+
+def talk_to(store: Any, agent: str, start: int, count: int, tenant: str = LOCAL_TENANT) -> None:
     batch: list[Any] = []
     for i in range(start, start + count):
         batch.append(msg(agent, f"message {i} {os.urandom(24).hex()} " + "lorem ipsum " * 20))
@@ -67,10 +72,10 @@ def talk(kit: Kit, agent: str, start: int, count: int, tenant: str = LOCAL_TENAN
             batch[-1] = env(agent, "memory_stored", {"memory_id": f"m{i}", "kind": "semantic",
                                                      "content": f"fact {i}"})
         if len(batch) == 50:
-            kit.store.record(batch, tenant=tenant)
+            store.record(batch, tenant=tenant)
             batch = []
     if batch:
-        kit.store.record(batch, tenant=tenant)
+        store.record(batch, tenant=tenant)
 
 
 def replayed_hash(kit: Kit, agent: str, version: int | None = None) -> str:
@@ -425,6 +430,37 @@ def test_a_fork_of_the_latest_version_decodes_and_copies_nothing(kit: Kit,
                                validation_level="comprehensive").base != "latest"
     assert kit.restore.restore(agent, Point.of_version(latest),
                                new_agent("p")).content_hash == state["content_hash"]
+
+
+def test_a_fork_of_a_held_latest_version_asks_for_no_events_unless_others_wrote(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalogue row a restore reads names the latest version: a source held folded at
+    it is forked as it is held, without asking for newer events; one that another process
+    wrote to since is brought up to date first, and still forked as held."""
+    source = new_agent("held")
+    talk(kit, source, 0, 120)
+    kit.store.context(source)  # held folded
+    select_events = kit.store.recorder.select_events
+    asked: list[Any] = []
+
+    def counted(originator_id: Any, *args: Any, **kwargs: Any) -> Any:
+        if originator_id == aggregate_id(source):
+            asked.append(kwargs)
+        return select_events(originator_id, *args, **kwargs)
+
+    monkeypatch.setattr(kit.store.recorder, "select_events", counted)
+    result = kit.restore.restore(source, Point.latest(), new_agent("quiet"))
+    assert (result.base, asked) == ("latest", [])
+    other = build_store(kit.settings)  # another process's store on the same database
+    try:
+        talk_to(other, source, 5000, 7)
+    finally:
+        other.close()
+    result = kit.restore.restore(source, Point.latest(), new_agent("busy"))
+    assert result.base == "latest" and result.source_version == 127
+    assert [a.get("gt") for a in asked] == [120]  # the events after the held version
+    kit.store.agent_cache = None
+    assert result.content_hash == replayed_hash(kit, source)
 
 
 def forge_part(kit: Kit, address: str, raw: bytes) -> None:

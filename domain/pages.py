@@ -51,6 +51,7 @@ LIST_FIELDS: tuple[tuple[str, str], ...] = (
     ("messages", "m"), ("tool_calls", "t"), ("memory_links", "l"))
 MCP_KEY = "s"
 CHANNEL_KEY = "c|"
+_LIST_OF_CODE = {code: field for field, code in LIST_FIELDS}
 # A content hash of either scheme, as a stored or imported checkpoint may carry it.
 HASH_PATTERN = r"^(sha256|sha256-tree1):[0-9a-f]{64}$"
 
@@ -125,7 +126,12 @@ class PartHashes:
     def drop(self, key: str) -> None:
         self.leaves.pop(key, None)
         if key != MCP_KEY and not key.startswith(CHANNEL_KEY):
-            self._lists.clear()  # a page changed in place (a tool result's call)
+            # A page changed in place (a tool result's call): its list's addresses as given.
+            field = _LIST_OF_CODE.get(key.rstrip("0123456789"))
+            if field is None:
+                self._lists.clear()
+            else:
+                self._lists.pop(field, None)
 
     def memory(self, memory_id: str) -> None:
         self._moved.add(memory_id)
@@ -150,10 +156,11 @@ class PartHashes:
         that held its end when last seen onwards are computed again (appends change only
         those)."""
         seen = self.seen.get(seen_key, 0)
+        known = self._lists.get(seen_key)
         if len(items) == seen:
-            known = self._lists.get(seen_key)
             if known is not None:
                 return known
+            start = 0
         else:
             # Lists only grow between restores (which forget everything); were one shorter,
             # every page of it is computed again.
@@ -161,9 +168,12 @@ class PartHashes:
             for k in range(start, page_count(max(len(items), seen))):
                 self.leaves.pop(f"{code}{k}", None)
             self.seen[seen_key] = len(items)
+        # The pages before the one that held the end are as given last time (7,000 of them
+        # at 100k events: a fork at an earlier version folds a few events onto a content
+        # read back, then hashes it).
+        out: list[str] = known[:start] if known is not None else []
         leaves = self.leaves
-        out: list[str] = []
-        for k in range(page_count(len(items))):
+        for k in range(len(out), page_count(len(items))):
             key = f"{code}{k}"
             found = leaves.get(key)
             if found is None:  # the page is sliced only when its address is not known
@@ -218,18 +228,27 @@ class PartHashes:
         layout): nothing is hashed again. A field this does not know is hashed when asked."""
         leaves: dict[str, str] = {}
         seen: dict[str, int] = {}
+        lists: dict[str, list[str]] = {}
         for field, code in LIST_FIELDS:
-            leaves.update((f"{code}{k}", a) for k, a in enumerate(manifest.get(field, ())))
+            pages = list(manifest.get(field, ()))
+            leaves.update((f"{code}{k}", a) for k, a in enumerate(pages))
             seen[field] = len(content[field])
+            if len(pages) == page_count(seen[field]):
+                lists[field] = pages
         for thread, pages in manifest.get("reasoning", {}).items():
             leaves.update((f"r|{thread}|{k}", a) for k, a in enumerate(pages))
-            seen[f"r|{thread}"] = len(content["reasoning"][thread])
+            key = f"r|{thread}"
+            seen[key] = len(content["reasoning"][thread])
+            if len(pages) == page_count(seen[key]):
+                lists[key] = list(pages)
         leaves.update((f"b{n}", a) for n, a in manifest.get("memories", {}).items())
         if "mcp_servers" in manifest:
             leaves[MCP_KEY] = manifest["mcp_servers"]
         leaves.update((f"{CHANNEL_KEY}{name}", a)
                       for name, a in manifest.get(CHANNELS, {}).items())
-        return cls(leaves, seen)
+        hashes = cls(leaves, seen)
+        hashes._lists = lists
+        return hashes
 
 
 def tree_of(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -61,9 +61,12 @@ def _fold(agent: AgentContext, kinds: list[int], start: int = 0) -> Iterator[Non
 
 @settings(max_examples=150, deadline=None)
 @given(kinds=st.lists(st.integers(0, 9), max_size=120),
-       every=st.integers(1, 7), restore_at=st.integers(0, 130))
+       every=st.integers(1, 7), restore_at=st.integers(0, 130),
+       reread_at=st.integers(0, 130))
 def test_the_kept_hash_is_the_hash_from_nothing(kinds: list[int], every: int,
-                                                restore_at: int) -> None:
+                                                restore_at: int, reread_at: int) -> None:
+    """`reread_at`: there the agent's addresses are replaced by those a content read back
+    from its parts starts with (PartHashes.of_manifest), as a restore's source is."""
     with pytest.MonkeyPatch.context() as patch:
         # Pages of 3, groups of 2, 4 buckets: every boundary is crossed within a few events.
         patch.setattr(pages, "PAGE", 3)
@@ -74,6 +77,9 @@ def test_the_kept_hash_is_the_hash_from_nothing(kinds: list[int], every: int,
             if n == restore_at:
                 agent.restore(event_id="back", content=copy_content(agent.content),
                               provenance={}, timestamp=T0 + timedelta(days=1))
+            if n == reread_at:
+                manifest = agent.part_hashes.manifest(agent.content)
+                agent.__dict__["_parts"] = PartHashes.of_manifest(manifest, agent.content)
             if n % every == 0:
                 assert agent.content_hash() == tree_hash(agent.content)
         assert agent.content_hash() == tree_hash(agent.content)

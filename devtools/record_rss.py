@@ -18,7 +18,9 @@ import json
 import os
 import random
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -37,6 +39,9 @@ def main() -> None:
     parser.add_argument("--cache-mb", type=float, default=4.0)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--step", type=int, default=2000, help="events a step")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="record each batch on one of this many threads in turn, as the "
+                        "ingest worker does (asyncio.to_thread); 0: on the main thread")
     parser.add_argument("--database-url", default=os.environ.get(
         "CONTEXT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -47,11 +52,19 @@ def main() -> None:
     traffic = Traffic(load_traces(default_traces()), 25, "rss")
     rng = random.Random(1)
     process = psutil.Process()
+    pool = ThreadPoolExecutor(args.threads) if args.threads else None
+
+    def record(batch: list[Any]) -> None:
+        if pool is None:
+            store.record(batch)
+        else:
+            pool.submit(store.record, batch).result()
+
     try:
         for step in range(args.steps):
             for _ in range(args.step // 4):
-                store.record([parse_envelope(json.dumps(traffic.next(rng)).encode())
-                              for _ in range(4)])
+                record([parse_envelope(json.dumps(traffic.next(rng)).encode())
+                        for _ in range(4)])
             cache = store.agent_cache
             print(json.dumps({
                 "events": (step + 1) * (args.step // 4) * 4,
@@ -60,6 +73,8 @@ def main() -> None:
                 "cached_agents": len(cache) if cache else 0, "agents": traffic.made}),
                 flush=True)
     finally:
+        if pool is not None:
+            pool.shutdown()
         store.close()
         drop_schema(args.database_url, schema)
 

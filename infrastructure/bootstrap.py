@@ -10,7 +10,7 @@ process's entry point, does): the arrows go root -> doors' types, never back.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlparse
 
@@ -36,6 +36,7 @@ from ctxstore.infrastructure.persistence.body_codec import BodyCodec
 from ctxstore.infrastructure.persistence.cipher import ContextCipher
 from ctxstore.infrastructure.persistence.ctxpkg_codec import CtxpkgCodec
 from ctxstore.infrastructure.persistence.data_keys import DataKeyTable, KeyRing
+from ctxstore.infrastructure.persistence.ddl_lock import folder_lock
 from ctxstore.infrastructure.persistence.dictionaries import (
     EncryptedDictionaryCatalog,
     PostgresDictionaryCatalog,
@@ -162,11 +163,16 @@ def build_store(settings: Settings | None = None,
     settings = settings or Settings()
     env = eventsourcing_env(settings)
     store_schema(settings).prepare()
-    if settings.engine != "postgres":
+    with creating_tables(settings):
         return _build_store(settings, env, catalog)
-    # Workers starting together must not race creating the schema's tables.
-    with schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema):
-        return _build_store(settings, env, catalog)
+
+
+def creating_tables(settings: Settings) -> AbstractContextManager[None]:
+    """Held while the store's or the views' tables are created (or found): processes starting
+    together on a new store must not race making them (persistence.ddl_lock)."""
+    if settings.engine == "postgres":
+        return schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema)
+    return folder_lock(settings.storage_path)
 
 
 def _build_store(settings: Settings, env: dict[str, str],
@@ -280,7 +286,8 @@ def build_views(settings: Settings) -> ContextViews:
     factory = InfrastructureFactory[TrackingRecorder].construct(env)
     views_class = (SQLiteContextViews if settings.engine == "sqlite"
                    else PostgresContextViews)
-    views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
+    with creating_tables(settings):
+        views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
     views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open
     views.closes_with(factory.close)
     if settings.encryption_enabled and settings.encryption_key is not None:

@@ -29,7 +29,7 @@ from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import AGENT_NAMESPACE, aggregate_id
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.domain.pages import hash_like
-from ctxstore.infrastructure.bootstrap import bootstrap, build_store
+from ctxstore.infrastructure.bootstrap import bootstrap, build_store, build_views
 from ctxstore.infrastructure.projection_worker import ProjectionWorker
 from ctxstore.infrastructure.settings import Settings
 from ctxstore.projections.catalogue import CatalogueFilter
@@ -477,6 +477,27 @@ def test_workers_starting_together_on_a_new_store(open_store: Callable[[Settings
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert [a.agent_id for a in open_store(settings).agents()] == [
         "starter-0", "starter-1", "starter-2"]
+
+
+def _start_views(settings: Settings, start: Any) -> None:
+    start.wait(timeout=60)
+    views = build_views(settings)  # creates (or finds) the projections' tables
+    views.close()
+
+
+def test_servers_starting_together_make_the_projection_tables_once(
+        open_store: Callable[[Settings], ContextStore], settings: Settings) -> None:
+    """`serve --workers N` on a new store: each worker opens the projections' views at once,
+    after the store's tables exist; none may fail on a table another is making."""
+    open_store(settings)
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_start_views, args=(settings, start)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
 
 
 # Snapshots, compression, hash -----------------------------------------------------------------

@@ -25,9 +25,8 @@ and nothing needs ensuring: a release waits for it, then finds its rows.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -35,6 +34,7 @@ from uuid import UUID
 
 import orjson
 
+from ctxstore.application.lru_map import LruMap
 from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_cache import PartCache
 from ctxstore.application.part_port import (
@@ -87,8 +87,7 @@ class PartContent:
         # (a fork of a held agent's latest version, again and again) first asks for the
         # root alone, not for it and its ~150-250 children with their rows. Only a guess: a
         # release may have removed it since, and then the keep asks for the rest.
-        self._held_roots: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._held_lock = threading.Lock()
+        self._held_roots: LruMap[tuple[str, str], bool] = LruMap(HELD_ROOTS)
 
     # Keeping ---------------------------------------------------------------------------------
     def keep(self, tenant: str, originator_id: UUID, content: Content,
@@ -122,7 +121,7 @@ class PartContent:
         lacking: list[str] = []
         with self.parts.referring(tenant) as guarded:
             found: set[str] = set()
-            if not whole and self._seen_held(tenant, root):
+            if not whole and (tenant, root) in self._held_roots:
                 found = refer_then_held(rows[:1], [root])
                 if root in found:
                     rows = rows[:1]
@@ -161,7 +160,7 @@ class PartContent:
             self.parts.put_then_ensure(tenant, self._levels(cut, encoded), relied, again)
             if any(a in cut.children for a in missing):
                 return None
-        self._saw_held(tenant, root)
+        self._held_roots[(tenant, root)] = True
         if remember and self.cache is not None:
             for address, raw in raws.items():
                 # Never the content's own containers: a cached value is shared by readers.
@@ -196,19 +195,8 @@ class PartContent:
                 return self._fetch(tenant, addresses, read_parts)
 
             tree = content_of_tree(fetch([root])[root], fetch, tail)
-        self._saw_held(tenant, root)
+        self._held_roots[(tenant, root)] = True
         return tree
-
-    def _seen_held(self, tenant: str, root: str) -> bool:
-        with self._held_lock:
-            return (tenant, root) in self._held_roots
-
-    def _saw_held(self, tenant: str, root: str) -> None:
-        with self._held_lock:
-            self._held_roots[(tenant, root)] = None
-            self._held_roots.move_to_end((tenant, root))
-            if len(self._held_roots) > HELD_ROOTS:
-                self._held_roots.popitem(last=False)
 
     @contextmanager
     def checking(self) -> Iterator[None]:
@@ -253,9 +241,9 @@ class PartContent:
         """These parts of the tenant left the part store: not served from memory either."""
         if self.cache is not None:
             self.cache.evict(tenant, addresses)
-        with self._held_lock:
-            for address in addresses:
-                self._held_roots.pop((tenant, address), None)
+        for address in addresses:
+            with suppress(KeyError):
+                del self._held_roots[(tenant, address)]
 
     def resolved(self, event: Any) -> Any:
         """A decoded agent event with its content read back when it is kept by reference

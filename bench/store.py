@@ -48,7 +48,7 @@ from ctxstore.application.chain import GENESIS, EventChain  # noqa: E402
 from ctxstore.domain.agent_id import aggregate_id  # noqa: E402
 from ctxstore.domain.events import AnyEnvelope  # noqa: E402
 from ctxstore.infrastructure.bootstrap import build_store  # noqa: E402
-from ctxstore.infrastructure.gc_tuning import tune_gc  # noqa: E402
+from ctxstore.infrastructure.process_tuning import tune_process  # noqa: E402
 from ctxstore.infrastructure.settings import Settings  # noqa: E402
 from devtools.services import DEFAULT_DSN, ensure_postgres, libpq_dsn  # noqa: E402
 
@@ -219,9 +219,10 @@ def main() -> None:
     templates, _files = trace_agents(args.traces)
     if not templates:
         raise SystemExit(f"no trace agents under {args.traces}")
-    # The store runs with the collector tuned in ingest and serve: measure it so too.
-    gc_young_threshold = Settings().gc_young_threshold
-    tune_gc(gc_young_threshold)
+    # The store runs tuned as in ingest and serve: measure it so too.
+    process_settings = Settings()
+    gc_young_threshold = process_settings.gc_young_threshold
+    tune_process(process_settings)  # the collector and glibc's thresholds, as ingest sets them
     results: list[dict[str, Any]] = []
     profile_text = None
     byte_figures: dict[str, float] = {}
@@ -271,6 +272,7 @@ def main() -> None:
         "trace_events": sum(len(t) for t in templates),
         "postgres": handle.dsn.rsplit("@", 1)[-1],
         "gc_young_threshold": gc_young_threshold,
+        "malloc_mmap_threshold": process_settings.malloc_mmap_threshold,
         "results": results,
         "bytes": byte_figures,
         "bar_10k_events_per_s_at_1000": (bar["store_events_per_s"] >= 10_000) if bar else None,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -44,10 +44,11 @@ from ctxstore.application.part_port import (
     PartStore,
     part_address,
 )
-from ctxstore.domain.aggregate import CONTENT_REF, AgentContext, AgentSnapshot
+from ctxstore.domain.aggregate import CONTENT_REF, OPEN_CALLS, AgentContext, AgentSnapshot
 from ctxstore.domain.content_tree import ContentParts, InPart, content_of_tree, content_parts
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
+from ctxstore.domain.window import OpenCalls
 
 # Roots remembered as held (PartContent._held_roots).
 HELD_ROOTS = 1024
@@ -259,6 +260,9 @@ class PartContent:
         to `mutate` (only readers that fold from it pay this: `verify` reads chain heads);
         `tail`: read in part (`content`)."""
         if type(snapshot) is AgentSnapshot and CONTENT_REF in snapshot.state:
+            known = OpenCalls.from_json(snapshot.state.get(OPEN_CALLS))
+            if tail is not None and tail.open_calls and known is not None:
+                tail = replace(tail, items=(*tail.items, ("tool_calls", known.positions)))
             content, hashes = self.content(snapshot.state[CONTENT_REF], tail)
             state = snapshot.state
             del state[CONTENT_REF]

@@ -39,7 +39,8 @@ from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_version
 from ctxstore.domain.clock import from_us, to_us
-from ctxstore.domain.content_tree import InPart
+from ctxstore.domain.content_tree import InPart, NotRead, unread_in
+from ctxstore.domain.pages import PAGE
 from ctxstore.domain.state import copy_content
 from ctxstore.domain.window import WindowIndex, tail_window
 
@@ -49,6 +50,17 @@ log = logging.getLogger(__name__)
 # few milliseconds), and keeps an index of it from there on, for this many agents at most.
 WINDOW_INDEX_FROM = 2_000
 WINDOW_INDEXES = 16
+# A window of a past version reads only its lists' last pages once they hold this many items.
+WINDOW_IN_PART_FROM = 64 * PAGE
+
+
+def window_in_part(tail: int) -> InPart:
+    """How a window of `tail` messages reads a snapshot: the pages its last `tail` messages,
+    tool calls and reasoning steps can be on, and one more (where the calls its messages name
+    nearly always are); the pages of the open calls the snapshot knows of; the links, which a
+    window holds whole, whole."""
+    return InPart(pages=-(-tail // PAGE) + 1, from_items=WINDOW_IN_PART_FROM,
+                  whole=frozenset({"memory_links"}), open_calls=True)
 T = TypeVar("T")
 
 
@@ -145,7 +157,14 @@ class StoreReads(Application[UUID]):
             if agent is None:
                 raise AgentNotFound(plain_agent_id(agent_id))
             return agent
-        snapshot = self.snapshot_at(agent_id, version)
+        return self._agent_at(agent_id, version)
+
+    def _agent_at(self, agent_id: str, version: int, tail: InPart | None = None
+                  ) -> AgentContext:
+        """The agent at a version from its latest snapshot there (`tail`: read in part,
+        domain.content_tree; NotRead when an event after the snapshot looks at an item not
+        read) and the events after it."""
+        snapshot = self.snapshot_at(agent_id, version, tail)
         base, after = (snapshot, snapshot.version) if snapshot is not None else (None, 0)
         agent, _ = self.replay(agent_id, base, after=after, upto=version)
         if agent is None:
@@ -309,9 +328,13 @@ class StoreReads(Application[UUID]):
             held = self._held_window(agent_id, version, tail)
             if held is not None:
                 return held
+            if version is not None:
+                window = self._window_in_part(agent_id, version, tail)
+                if window is not None:
+                    return window
         agent = self.agent_at(agent_id, version)
         state = self._state(agent_id, agent)
-        return state if tail is None else tail_window(state, tail)
+        return state if tail is None else tail_window(state, tail, agent.open_calls())
 
     def _state(self, agent_id: str, agent: AgentContext) -> dict[str, Any]:
         known = self.content_hashes.known(agent_id, agent.version)
@@ -319,6 +342,27 @@ class StoreReads(Application[UUID]):
         if known is None:
             self.content_hashes.put(agent_id, agent.version, state["content_hash"])
         return state
+
+    def _window_in_part(self, agent_id: str, version: int, tail: int
+                        ) -> dict[str, Any] | None:
+        """The window of a past version read from its snapshot's last pages alone (None when
+        that cannot be: no part store, a snapshot from before open calls were kept with it, or
+        an item not read is needed, by an event after the snapshot or by the window rule). So
+        a window of any version costs what it holds and the events after its snapshot, not
+        the history before."""
+        if self.part_content is None:
+            return None
+        valid_version(version, "version")
+        try:
+            agent = self._agent_at(agent_id, version, window_in_part(tail))
+            state = self._state(agent_id, agent)
+            window = tail_window(state, tail, agent.open_calls())
+        except NotRead:
+            return None
+        lists = [window["messages"], window["tool_calls"], *window["reasoning"].values()]
+        if any(unread_in(items) for items in lists):
+            return None
+        return window
 
     def _held_window(self, agent_id: str, version: int | None, tail: int
                      ) -> dict[str, Any] | None:
@@ -341,7 +385,7 @@ class StoreReads(Application[UUID]):
                 return None
             state = self._state(agent_id, agent)
             if len(state["messages"]) + len(state["tool_calls"]) < WINDOW_INDEX_FROM:
-                window = tail_window(state, tail)
+                window = tail_window(state, tail, agent.open_calls())
             else:
                 window = self._window_index(originator_id, agent).window(state, tail)
             # The cached agent's own objects are shared: copied here, under the lock.

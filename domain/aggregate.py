@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, CanMutateAggregate, Snapshot
 
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.clock import not_before
+from ctxstore.domain.content_tree import NotRead
 from ctxstore.domain.pages import TOUCH, PartHashes
 from ctxstore.domain.state import (
     FOLD,
@@ -25,6 +26,7 @@ from ctxstore.domain.state import (
     empty_content,
 )
 from ctxstore.domain.topics import register_legacy_topics
+from ctxstore.domain.window import OpenCalls
 
 RESTORE_STRATEGIES = ("replace", "merge")
 # The kinds of the events the store makes itself (wire events keep their wire type).
@@ -33,6 +35,7 @@ CHECKPOINT_TAKEN = "checkpoint_taken"
 CHECKPOINTS_PRUNED = "checkpoints_pruned"
 # Where a snapshot's or a restore's content is kept when it is not copied into it.
 CONTENT_REF = "content_ref"
+OPEN_CALLS = "_open_calls"  # where the open tool calls are (domain.window.OpenCalls)
 
 
 class AgentContext(Aggregate):
@@ -101,8 +104,12 @@ class AgentContext(Aggregate):
         plain JSON (domain.state.copy_content), the rest as deepcopy would."""
         clone = cast(AgentContext, object.__new__(type(self)))
         for name, value in self.__dict__.items():
-            clone.__dict__[name] = (copy_content(value) if name == "content"
-                                    else copy.deepcopy(value, memo))
+            if name != OPEN_CALLS:
+                clone.__dict__[name] = (copy_content(value) if name == "content"
+                                        else copy.deepcopy(value, memo))
+        known = self.open_calls()
+        if known is not None:
+            clone.__dict__[OPEN_CALLS] = (clone.content["tool_calls"], known)
         return clone
 
     def next_timestamp(self, moment: datetime) -> datetime:
@@ -215,7 +222,18 @@ class AgentContext(Aggregate):
         if name == "_parts":
             parts = self.__dict__["_parts"] = PartHashes()
             return parts
+        if name == OPEN_CALLS:
+            return None
         raise AttributeError(name)
+
+    def open_calls(self) -> OpenCalls | None:
+        """Where the open tool calls were when this content's call list was shorter, if
+        known (from the snapshot it was folded from): the fold keeps it true (domain.window).
+        Tied to the list it describes, so a content replaced (a restore) has none."""
+        held = self.__dict__.get(OPEN_CALLS)
+        if held is None or self.content is None or held[0] is not self.content["tool_calls"]:
+            return None
+        return cast(OpenCalls, held[1])
 
     @property
     def part_hashes(self) -> PartHashes:
@@ -233,12 +251,23 @@ class AgentContext(Aggregate):
         if content_ref is None:
             self._parts.manifest(self.content)
         snapshot = AgentSnapshot.take(self)
+        snapshot.state.pop(OPEN_CALLS, None)  # the live hint holds the list itself
         if content_ref is None:
             snapshot.state["_parts"] = self._parts.to_json()
         else:
             snapshot.state.pop("content")
             snapshot.state.pop("_parts", None)
             snapshot.state[CONTENT_REF] = content_ref
+            # A reader of a window of a later version reads only the content's last pages:
+            # it learns here where the open calls before them are (domain.window).
+            calls = self.content["tool_calls"]
+            try:
+                known = OpenCalls.of(calls, self.open_calls())
+            except NotRead:  # a content read in part, with no hint: its readers read whole
+                pass
+            else:
+                self.__dict__[OPEN_CALLS] = (calls, known)
+                snapshot.state[OPEN_CALLS] = known.to_json()
         return replace(snapshot, chain_head=chain_head) if chain_head else snapshot
 
     def content_hash(self) -> str:
@@ -396,6 +425,10 @@ class AgentSnapshot(Snapshot):
                              "back")
         agent = super().mutate(_)
         agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
+        known = OpenCalls.from_json(agent.__dict__.pop(OPEN_CALLS, None))
+        content = agent.__dict__.get("content")
+        if known is not None and isinstance(content, dict):
+            agent.__dict__[OPEN_CALLS] = (content["tool_calls"], known)
         return agent
 
 

@@ -64,16 +64,27 @@ UNREAD: Any = _Unread()
 @dataclass(frozen=True)
 class InPart:
     """How `content_of_tree` reads a content in part: each list's last `pages` pages, when its
-    lists hold at least `from_items` items (fewer: it is read whole)."""
+    lists hold at least `from_items` items (fewer: it is read whole); the list fields named in
+    `whole` are read whole all the same."""
 
     pages: int
     from_items: int = 0
+    whole: frozenset[str] = frozenset()
+    # Items to read besides, by list field and position: each is read with its page.
+    items: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # Read besides the open tool calls a snapshot knows of (domain.window.OpenCalls).
+    open_calls: bool = False
+
+
+def unread_in(items: Iterable[Any]) -> bool:
+    """Whether any of these items stands unread."""
+    return any(item is UNREAD for item in items)
 
 
 def read_in_part(content: Content) -> bool:
-    """Whether items of `content` stand unread (they come first in their lists)."""
+    """Whether items of `content` stand unread (a page is read or not as a whole)."""
     lists = [content[field] for field, _ in LIST_FIELDS] + list(content["reasoning"].values())
-    return any(items and items[0] is UNREAD for items in lists)
+    return any(items[at] is UNREAD for items in lists for at in range(0, len(items), PAGE))
 
 
 @dataclass(frozen=True)
@@ -230,19 +241,28 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
         len(page_addresses(nodes)) for v in tree.values() for nodes in lists_in(v)
     ) >= tail.from_items else None
 
-    def read(addresses: list[str]) -> list[str]:
-        if keep is None or len(addresses) <= keep:
-            return addresses
-        return addresses[len(addresses) - keep:]
+    read_whole = tail.whole if tail is not None else frozenset()
+    besides = dict(tail.items) if tail is not None else {}
 
-    pages = fetch({p for v in tree.values() for nodes in lists_in(v)
-                   for p in read(page_addresses(nodes))})
+    def read(count: int, field: str) -> range | set[int]:
+        """Which of a list's `count` pages are read."""
+        if keep is None or count <= keep or field in read_whole:
+            return range(count)
+        chosen = set(range(count - keep, count))
+        chosen.update(k for k in (at // PAGE for at in besides.get(field, ())) if k < count)
+        return chosen
 
-    def unpaged(nodes: list[str]) -> tuple[list[Any], list[str]]:
+    pages = fetch({addresses[k] for f, v in tree.items() for nodes in lists_in(v)
+                   for addresses in [page_addresses(nodes)]
+                   for k in read(len(addresses), f)})
+    unread_page = [UNREAD] * PAGE  # every page but the last is full
+
+    def unpaged(nodes: list[str], field: str) -> tuple[list[Any], list[str]]:
         addresses = page_addresses(nodes)
-        wanted = read(addresses)
-        items: list[Any] = [UNREAD] * (PAGE * (len(addresses) - len(wanted)))
-        items.extend(item for p in wanted for item in pages[p])
+        chosen = read(len(addresses), field)
+        items: list[Any] = []
+        for k, page in enumerate(addresses):
+            items.extend(pages[page] if k in chosen else unread_page)
         return items, addresses
 
     content = empty_content()
@@ -252,13 +272,13 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
             # Its own container: a fetched part may be shared (application.part_cache).
             content[field], manifest[field] = dict(tops[value]), value
         elif isinstance(value, list):
-            content[field], manifest[field] = unpaged(value)
+            content[field], manifest[field] = unpaged(value, field)
         else:
             whole: dict[str, Any] = {}
             kept: dict[str, Any] = {}
             for key, nodes in value.items():
                 if isinstance(nodes, list):
-                    whole[key], kept[key] = unpaged(nodes)
+                    whole[key], kept[key] = unpaged(nodes, field)
                 elif field == CHANNELS:
                     whole[key], kept[key] = tops[nodes], nodes
                 else:

@@ -1,26 +1,38 @@
 """A window of an agent's state: its last N messages and what belongs to them (DESIGN §2).
 
 An agent acting needs its recent conversation, its memories and its tools, not its whole
-history. The rule, on the state alone (so a checkpoint's state windows as a version's does):
+history. The rule, on the state alone (so a checkpoint's state windows as a version's does), and
+bounded by N, so a window costs what it holds, not the history before it:
 
 - `messages`: the last N (N = 0: none).
-- `tool_calls`, in the state's (record) order, a call's result travelling with it: those a
-  window message names (its `tool_call_id`, or a content part's `tool_call_id`,
-  `tool_use_id`, or the `id` of a `tool_use`/`function_call` part); every open one (no result
-  yet: the agent is waiting on it); and those no message names that come after every call
-  named by a message before the window (e.g. SWE-agent's final `submit`: made in the window's
-  span, answered by no message). A call named only by messages before the window is left out.
-  So the window of all messages holds every tool call.
+- `tool_calls`, in the state's (record) order, a call's result travelling with it: for each
+  call id a window message names (its `tool_call_id`, or a content part's `tool_call_id`,
+  `tool_use_id`, or the `id` of a `tool_use`/`function_call` part), the last call with that
+  id (the one a result would close); every open one (no result yet: the agent is waiting on
+  it); and the last N calls, named by a message or not (calls made in the window's span, e.g.
+  SWE-agent's final `submit`, answered by no message). So the window of all messages holds
+  every tool call.
 - `reasoning`: each thread's last N steps (a step carries no link to a message; a turn seldom
   has more than one step per thread, so N steps cover N messages' reasoning).
 - `memories`, `memory_links`, `mcp_servers`, `sessions`: whole.
 - `content_hash`: the whole state's, unchanged, so a client can still verify a full read of
   that version; `window` says what was left out (`messages_total`, `tool_calls_total`,
   `reasoning_total`).
+
+The rule before this one also took every call no message names after the last call named
+before the window: on histories where most calls are named by no message, that reached back
+through the whole history (a 50-message window of a 100k-event agent held 1,766 calls, 1.7 MB),
+and deciding it needed every message ever recorded.
+
+Only the open calls need the whole history, and `OpenCalls` keeps where they are, so a window
+of a state read in part (domain.content_tree: items before its last pages unread) is found
+without reading the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 MAX_TAIL = 1_000_000
@@ -43,90 +55,106 @@ def named_calls(message: dict[str, Any]) -> set[str]:
     return ids
 
 
-def tail_window(state: dict[str, Any], tail: int) -> dict[str, Any]:
-    """The state windowed to its last `tail` messages (see the module's rule)."""
-    every = state["messages"]
-    start = max(len(every) - tail, 0)
-    messages = every[start:]
+@dataclass(frozen=True)
+class OpenCalls:
+    """Where a state's open tool calls were when its list held `count` calls.
+
+    It stays true of the same list as it grows: the fold only appends calls, and a result
+    replaces its call at its place, so a call only ever goes from open to closed. Kept with a
+    snapshot (domain.aggregate), it lets a window of a later version read in part find every
+    open call without looking at the calls before the pages it read."""
+
+    count: int
+    positions: tuple[int, ...]
+
+    @classmethod
+    def of(cls, calls: Sequence[Any], known: OpenCalls | None = None) -> OpenCalls:
+        """The open calls of `calls` now; `known`: what was true of this list before (only
+        the calls since and the ones open then are looked at)."""
+        return cls(len(calls), tuple(open_positions(calls, known)))
+
+    def to_json(self) -> list[Any]:
+        return [self.count, list(self.positions)]
+
+    @classmethod
+    def from_json(cls, value: Any) -> OpenCalls | None:
+        """None for anything that is not what `to_json` makes (a damaged or older record)."""
+        if (isinstance(value, list) and len(value) == 2 and type(value[0]) is int
+                and isinstance(value[1], list) and all(type(p) is int for p in value[1])):
+            return cls(value[0], tuple(value[1]))
+        return None
+
+
+def open_positions(calls: Sequence[Any], known: OpenCalls | None = None) -> list[int]:
+    """Where the open calls are; `known`: what was true of this same list when it held fewer
+    calls (NotRead, domain.content_tree, only if an item it needs was not read)."""
+    if known is None or known.count > len(calls):
+        return [at for at, call in enumerate(calls) if call.get("result") is None]
+    found = [at for at in known.positions if calls[at].get("result") is None]
+    found.extend(at for at in range(known.count, len(calls))
+                 if calls[at].get("result") is None)
+    return found
+
+
+def last_positions(calls: Sequence[Any], call_ids: Iterable[str]) -> list[int]:
+    """Where the last call of each of these ids is (an id of no call: none), looking from the
+    end: the calls a window's messages name are nearly always among the last."""
+    wanted = set(call_ids)
+    found: list[int] = []
+    at = len(calls)
+    while wanted and at:
+        at -= 1
+        call_id = calls[at].get("call_id")
+        if call_id in wanted:
+            wanted.discard(call_id)
+            found.append(at)
+    return found
+
+
+def tail_window(state: dict[str, Any], tail: int, known_open: OpenCalls | None = None,
+                last_of: dict[Any, int] | None = None) -> dict[str, Any]:
+    """The state windowed to its last `tail` messages (see the module's rule).
+
+    `known_open`: where the open calls were when the state's call list was shorter (OpenCalls);
+    `last_of`: the last position of every call id (WindowIndex). Either only saves looking."""
+    every, calls = state["messages"], state["tool_calls"]
+    messages = every[max(len(every) - tail, 0):] if tail else []
     named: set[str] = set()
     for message in messages:
         named |= named_calls(message)
-    earlier: set[str] = set()
-    for message in every[:start]:
-        earlier |= named_calls(message)
-    earlier -= named
-    calls = state["tool_calls"]
-    # Calls after the last one an earlier message names were made in the window's span.
-    cut = next((i + 1 for i in range(len(calls) - 1, -1, -1)
-                if calls[i].get("call_id") in earlier), 0)
-    calls = [c for i, c in enumerate(calls)
-             if c.get("result") is None or c.get("call_id") in named
-             or (i >= cut and c.get("call_id") not in earlier)]
-    return _windowed(state, tail, messages, calls)
+    picked = set(range(max(len(calls) - tail, 0), len(calls)))
+    picked.update(open_positions(calls, known_open))
+    if last_of is None:
+        picked.update(last_positions(calls, named))
+    else:
+        picked.update(at for at in map(last_of.get, named) if at is not None)
+    return _windowed(state, tail, messages, [calls[at] for at in sorted(picked)])
 
 
 class WindowIndex:
-    """What the window rule needs of one growing state, kept up to date by its appends, so a
-    window of it costs about what it holds, not the whole history (an acting agent reads its
-    window of a state of 100k events: the rule's walk of every message took 30 ms).
+    """What the window rule looks up in one growing state, kept up to date by its appends: the
+    open calls and the last position of each call id, so a window of a held agent's state
+    costs what it holds, whatever the ids its messages name (one never recorded as a call
+    would otherwise walk every call).
 
-    It relies on the fold (domain.state): messages and tool calls are only appended, and a
-    call's result replaces the call at its place, so a call only ever goes from open to
-    closed. It knows the lists it indexed: other lists (a restore, another version), or
-    shorter ones, are indexed afresh."""
+    It relies on the fold (domain.state), as OpenCalls does. It knows the list it indexed:
+    another list (a restore, another version), or a shorter one, is indexed afresh."""
 
     def __init__(self) -> None:
-        self._lists: tuple[list[Any], list[Any]] | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self._messages = 0  # messages indexed
-        self._calls = 0  # tool calls indexed
-        self._first_named: dict[Any, int] = {}  # call id -> the first message naming it
-        self._positions: dict[Any, list[int]] = {}  # call id -> where its calls are
-        self._open: list[int] = []  # calls open when last seen
+        self._calls: list[Any] | None = None
+        self._open: OpenCalls | None = None
+        self._last: dict[Any, int] = {}
 
     def window(self, state: dict[str, Any], tail: int) -> dict[str, Any]:
         """`tail_window(state, tail)`, found through the index."""
-        every, calls = state["messages"], state["tool_calls"]
-        self._catch_up(every, calls)
-        start = max(len(every) - tail, 0)
-        messages = every[start:]
-        named: set[str] = set()
-        for message in messages:
-            named |= named_calls(message)
-        first = self._first_named
-
-        def earlier(call_id: Any) -> bool:
-            return call_id not in named and first.get(call_id, start) < start
-
-        cut = next((i + 1 for i in range(len(calls) - 1, -1, -1)
-                    if earlier(calls[i].get("call_id"))), 0)
-        before = set(self._open)
-        for call_id in named:
-            before.update(self._positions.get(call_id, ()))
-        picked = [calls[i] for i in sorted(before) if i < cut]
-        picked.extend(calls[cut:])
-        return _windowed(state, tail, messages, picked)
-
-    def _catch_up(self, messages: list[Any], calls: list[Any]) -> None:
-        held = self._lists
-        if held is None or held[0] is not messages or held[1] is not calls \
-                or len(messages) < self._messages or len(calls) < self._calls:
-            self._reset()
-            self._lists = (messages, calls)
-        first = self._first_named
-        for at in range(self._messages, len(messages)):
-            for call_id in named_calls(messages[at]):
-                first.setdefault(call_id, at)
-        self._messages = len(messages)
-        for at in range(self._calls, len(calls)):
-            call = calls[at]
-            self._positions.setdefault(call.get("call_id"), []).append(at)
-            if call.get("result") is None:
-                self._open.append(at)
-        self._calls = len(calls)
-        self._open = [at for at in self._open if calls[at].get("result") is None]
+        calls: list[Any] = state["tool_calls"]
+        if self._calls is not calls or self._open is None or self._open.count > len(calls):
+            self._calls, self._open, self._last = calls, None, {}
+        start = self._open.count if self._open is not None else 0
+        for at in range(start, len(calls)):
+            self._last[calls[at].get("call_id")] = at
+        self._open = OpenCalls.of(calls, self._open)
+        return tail_window(state, tail, self._open, self._last)
 
 
 def _windowed(state: dict[str, Any], tail: int, messages: list[Any], calls: list[Any]

@@ -639,3 +639,41 @@ def test_the_held_windows_index_follows_appends_results_and_restores(
     kit.restore.restore(agent, Point.of_version(100), agent)
     check()  # new lists: indexed afresh
     assert kit.store.window_indexes  # the index was used
+
+
+def test_a_window_of_a_past_version_reads_its_snapshots_last_pages(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window at an earlier version reads its snapshot in part (its lists' last pages and
+    the pages of the open calls the snapshot knows of) and folds the events after it: the
+    rule's window of the whole state, from a few parts."""
+    monkeypatch.setattr(store_reads, "WINDOW_IN_PART_FROM", 64)
+    agent = new_agent("windows")
+    kit.store.record([env(agent, "tool_call", {"call_id": "waiting", "tool": "t",
+                                                "arguments": {}})])
+    for i in range(150):  # calls answered at once: the open one is pages back
+        kit.store.record([env(agent, "tool_call", {"call_id": f"done{i}", "tool": "t",
+                                                    "arguments": {}}),
+                          env(agent, "tool_result", {"call_id": f"done{i}", "output": "ok"})])
+    talk(kit, agent, 0, 300)
+    kit.store.record([env(agent, "tool_call", {"call_id": f"k{i}", "tool": "t",
+                                                "arguments": {}}) for i in range(3)]
+                     + [env(agent, "tool_result", {"call_id": "k1", "output": "done"}),
+                        env(agent, "message", {"role": "tool", "content": "r",
+                                               "tool_call_id": "k1"})])
+    talk(kit, agent, 300, 200)
+    kit.store.agent_cache = None  # nothing held: every read goes to the store
+    keeper = kit.store.part_content
+    assert keeper is not None and keeper.cache is not None
+    for version in (150, 601, 605, 650, 720, 806):
+        for tail in (0, 3, 50, 200):
+            keeper.cache.clear()
+            window = kit.store.context(agent, version=version, tail=tail)
+            read_in_part = len(keeper.cache)
+            keeper.cache.clear()
+            whole = kit.store.context(agent, version=version)
+            assert window == tail_window(whole, tail), (version, tail)
+            assert window["tool_calls"][0]["call_id"] == "waiting"  # open since version 1
+            if version > 600 and tail <= 50:  # its snapshot's lists span more pages than read
+                assert read_in_part < len(keeper.cache), (version, tail)
+    assert [c["call_id"] for c in kit.store.context(agent, version=605, tail=2)["tool_calls"]
+            ] == ["waiting", "k0", "k1", "k2"]

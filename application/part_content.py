@@ -260,11 +260,18 @@ class PartContent:
         to `mutate` (only readers that fold from it pay this: `verify` reads chain heads);
         `tail`: read in part (`content`)."""
         if type(snapshot) is AgentSnapshot and CONTENT_REF in snapshot.state:
-            known = OpenCalls.from_json(snapshot.state.get(OPEN_CALLS))
+            state = snapshot.state
+            ref = state[CONTENT_REF]
+            stored = state.pop(OPEN_CALLS, None)
+            # Where the open calls were, trusted only as recorded beside this very root.
+            known = (OpenCalls.from_json(stored.get("open")) if isinstance(stored, dict)
+                     and isinstance(ref, dict) and stored.get("root") == ref.get("root")
+                     else None)
             if tail is not None and tail.open_calls and known is not None:
                 tail = replace(tail, items=(*tail.items, ("tool_calls", known.positions)))
-            content, hashes = self.content(snapshot.state[CONTENT_REF], tail)
-            state = snapshot.state
+            content, hashes = self.content(ref, tail)
+            if known is not None:
+                state[OPEN_CALLS] = known.to_json()
             del state[CONTENT_REF]
             state["content"] = content
             state["_parts"] = hashes.to_json()

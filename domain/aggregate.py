@@ -267,7 +267,11 @@ class AgentContext(Aggregate):
                 pass
             else:
                 self.__dict__[OPEN_CALLS] = (calls, known)
-                snapshot.state[OPEN_CALLS] = known.to_json()
+                # With the root it was found in: a reader trusts it only beside that root
+                # (a release that knew nothing of it may have copied it along with the rest
+                # of the agent's attributes into a later snapshot).
+                snapshot.state[OPEN_CALLS] = {"root": content_ref.get("root"),
+                                              "open": known.to_json()}
         return replace(snapshot, chain_head=chain_head) if chain_head else snapshot
 
     def content_hash(self) -> str:
@@ -425,6 +429,7 @@ class AgentSnapshot(Snapshot):
                              "back")
         agent = super().mutate(_)
         agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
+        # As a reader checked it against its root (application.part_content), else none.
         known = OpenCalls.from_json(agent.__dict__.pop(OPEN_CALLS, None))
         content = agent.__dict__.get("content")
         if known is not None and isinstance(content, dict):

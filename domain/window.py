@@ -80,7 +80,8 @@ class OpenCalls:
     def from_json(cls, value: Any) -> OpenCalls | None:
         """None for anything that is not what `to_json` makes (a damaged or older record)."""
         if (isinstance(value, list) and len(value) == 2 and type(value[0]) is int
-                and isinstance(value[1], list) and all(type(p) is int for p in value[1])):
+                and isinstance(value[1], list)
+                and all(type(p) is int and 0 <= p < value[0] for p in value[1])):
             return cls(value[0], tuple(value[1]))
         return None
 

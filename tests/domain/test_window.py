@@ -109,7 +109,7 @@ def test_open_calls_known_from_a_shorter_list_give_the_same_window() -> None:
         assert tail_window(state, tail, known) == tail_window(state, tail)
     assert OpenCalls.of(content["tool_calls"], known) == OpenCalls(4, (2,))
     assert OpenCalls.from_json(known.to_json()) == known
-    for damaged in (None, [1], [1, [2.5]], ["1", []], {"count": 1}):
+    for damaged in (None, [1], [1, [2.5]], ["1", []], {"count": 1}, [2, [2]], [2, [-1]]):
         assert OpenCalls.from_json(damaged) is None
 
 

@@ -25,7 +25,7 @@ from ctxstore.domain import aggregate
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import canonical_json, content_of
-from ctxstore.domain.window import tail_window
+from ctxstore.domain.window import OpenCalls, tail_window
 from ctxstore.infrastructure.bootstrap import build_store
 
 
@@ -677,3 +677,31 @@ def test_a_window_of_a_past_version_reads_its_snapshots_last_pages(
                 assert read_in_part < len(keeper.cache), (version, tail)
     assert [c["call_id"] for c in kit.store.context(agent, version=605, tail=2)["tool_calls"]
             ] == ["waiting", "k0", "k1", "k2"]
+
+
+def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found_in(
+        kit: Kit) -> None:
+    """Where a snapshot's open calls are is recorded with its content's root: a record beside
+    another root (copied along by a release that did not know it) is not used."""
+    agent = new_agent("open-calls")
+    kit.store.record([env(agent, "tool_call", {"call_id": "w", "tool": "t", "arguments": {}})])
+    talk(kit, agent, 0, 120)  # a snapshot at 100
+    assert kit.store.snapshots is not None and kit.store.part_content is not None
+    stored = kit.store.snapshots.recorder.select_events(aggregate_id(agent), desc=True,
+                                                        limit=1)[0]
+
+    def resolved(change: Callable[[dict[str, Any]], None]) -> Any:
+        snapshot = kit.store.mapper.to_domain_event(stored)
+        change(snapshot.state)
+        assert kit.store.part_content is not None
+        return kit.store.part_content.resolve_snapshot(snapshot).mutate(None)
+
+    recorded = resolved(lambda state: None)
+    assert recorded.open_calls() == OpenCalls(1, (0,))
+    assert recorded.content["tool_calls"][0]["call_id"] == "w"
+
+    def elsewhere(state: dict[str, Any]) -> None:
+        state[aggregate.OPEN_CALLS]["root"] = "0" * 64
+
+    assert resolved(elsewhere).open_calls() is None
+    assert resolved(lambda state: state.pop(aggregate.OPEN_CALLS)).open_calls() is None

@@ -53,6 +53,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import orjson  # noqa: E402
 import psycopg  # noqa: E402
 import zstandard  # noqa: E402
 from eventsourcing.compressor import ZlibCompressor  # noqa: E402
@@ -654,6 +655,16 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
                                       "tail_50_latest": latency_summary(tail_latest_ms)}
         mid = sorted(points)[len(points) // 2]
         out["breakdown_at_median_point"] = {"version": mid, **breakdown(reader, agent_id, mid)}
+        # What decoding a whole state costs (orjson on its canonical JSON, best of 3), the floor
+        # a whole read of a version held nowhere in memory meets, against the reads above.
+        raw = canonical_json(content_of(reader.context(agent_id, version=mid)))
+        decode_ms = min(timed(orjson.loads, raw) for _ in range(3))
+        del raw
+        read_p50 = out["read_with_snapshots"]["context"]["p50_ms"]
+        out["read_vs_decoding_the_state"] = {
+            "decode_state_ms_at_median_point": round(decode_ms, 2),
+            "context_p50_ms": read_p50,
+            "context_p50_over_decode": round(read_p50 / decode_ms, 2)}
         if args.profile and size == max(args.sizes):
             out["profile_agent_at_tottime"] = profile(lambda: reader.agent_at(agent_id, mid))
 

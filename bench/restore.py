@@ -580,6 +580,29 @@ def profile(fn: Callable[[], Any], top: int = 12) -> list[str]:
     return [ln for ln in lines[start:] if ln][: top + 1]
 
 
+def fork_and_source_windows(reader: ContextStore, source: str, forks: list[str],
+                            n: int = 5) -> dict[str, Any]:
+    """Tail-50 of the latest version of forks against their source's: held folded (an agent
+    acting, read again), and not held (its first read after a start: folded from the store,
+    a fork through its reference to the source's parts)."""
+    cache = reader.agent_cache
+    assert cache is not None
+
+    def window(agent: str, held: bool) -> float:
+        if held:
+            reader.context(agent, tail=50)  # held from here on (the cache may hold few)
+        else:
+            cache.evict(aggregate_id(agent))
+        return timed(reader.context, agent, tail=50)
+
+    out: dict[str, Any] = {}
+    for held in (False, True):
+        key = "held" if held else "not_held"
+        out[f"source_{key}"] = latency_summary([window(source, held) for _ in forks[:n]])
+        out[f"fork_{key}"] = latency_summary([window(agent, held) for agent in forks[:n]])
+    return out
+
+
 def restorer(store: ContextStore, settings: Settings
              ) -> tuple[Callable[[str, int, str], Any], Callable[[str], Any]]:
     """The restore use case (source, version, target) and checkpoint capture (agent)."""
@@ -687,6 +710,8 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             # This process's CPU per fork (the rest is waiting on PostgreSQL: round trips).
             out["fork_latest"]["client_cpu_ms_mean"] = round(
                 (time.process_time() - cpu) * 1000 / restores, 2)
+            out["fork_tail_50_vs_source"] = fork_and_source_windows(
+                reader, agent_id, [f"{agent_id}-latest-{i}" for i in range(restores)])
             # What each fork writes (measured apart from the timings), at points no fork
             # used yet: 30 events after the last snapshot (that tail is not stored yet), then
             # random ones.

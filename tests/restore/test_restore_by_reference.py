@@ -705,3 +705,36 @@ def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found
 
     assert resolved(elsewhere).open_calls() is None
     assert resolved(lambda state: state.pop(aggregate.OPEN_CALLS)).open_calls() is None
+
+
+def test_a_held_window_does_not_change_as_the_agent_folds_on(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window of the agent the store holds shares its items, never its containers: what
+    the agent folds afterwards (appends, a call closed, a memory updated, MCP state, a
+    channel, a session) leaves a window already handed out as it was."""
+    monkeypatch.setattr(store_reads, "WINDOW_INDEX_FROM", 1)
+    agent = new_agent("handed")
+    kit.store.record([
+        env(agent, "tool_call", {"call_id": "w", "tool": "t", "arguments": {}}),
+        env(agent, "memory_stored", {"memory_id": "m", "kind": "semantic", "content": "a"}),
+        env(agent, "mcp_state", {"server": "fs", "state": {"status": "up"}}),
+        env(agent, "channels", {"values": {"plan": {"steps": [1]}}}),
+        env(agent, "message", {"role": "user", "content": "hello"}, session="s1"),
+        env(agent, "reasoning", {"thread_id": "t", "content": "r"})])
+    for tail in (1, 50):
+        window = kit.store.context(agent, tail=tail)
+        before = canonical_json(window)
+        kit.store.record([
+            msg(agent, "more"),
+            env(agent, "tool_result", {"call_id": "w", "output": "done"}),
+            env(agent, "memory_updated", {"memory_id": "m", "content": "b"}),
+            env(agent, "memory_stored", {"memory_id": f"n{tail}", "kind": "semantic",
+                                         "content": "c"}),
+            env(agent, "mcp_state", {"server": "fs", "state": {"status": "down"}}),
+            env(agent, "channels", {"values": {"plan": None, "other": 2}}),
+            env(agent, "memory_linked", {"source_id": "m", "target_id": f"n{tail}",
+                                         "relation": "r"}),
+            env(agent, "message", {"role": "user", "content": "on"}, session="s1"),
+            env(agent, "reasoning", {"thread_id": "t", "content": "r2"})])
+        assert canonical_json(window) == before
+        assert kit.store.context(agent, tail=tail) != window  # the agent did fold on

@@ -677,6 +677,16 @@ def test_a_window_of_a_past_version_reads_its_snapshots_last_pages(
                 assert read_in_part < len(keeper.cache), (version, tail)
     assert [c["call_id"] for c in kit.store.context(agent, version=605, tail=2)["tool_calls"]
             ] == ["waiting", "k0", "k1", "k2"]
+    # A rewind replaces the content: versions after it, before the next snapshot, fold it
+    # from its reference, and their windows are the whole state's all the same.
+    kit.restore.restore(agent, Point.of_version(700), agent)
+    rewound = kit.version(agent)
+    talk(kit, agent, 500, 40)
+    for version in (rewound, rewound + 1, rewound + 30):
+        whole = kit.store.context(agent, version=version)
+        for tail in (0, 5, 50):
+            assert kit.store.context(agent, version=version, tail=tail) == tail_window(
+                whole, tail), (version, tail)
 
 
 def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found_in(

@@ -222,8 +222,6 @@ class AgentContext(Aggregate):
         if name == "_parts":
             parts = self.__dict__["_parts"] = PartHashes()
             return parts
-        if name == OPEN_CALLS:
-            return None
         raise AttributeError(name)
 
     def open_calls(self) -> OpenCalls | None:

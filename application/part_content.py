@@ -73,6 +73,17 @@ class Kept:
         return TREE_PREFIX + self.ref["root"]
 
 
+def with_open_calls(tail: InPart, known: OpenCalls | None) -> InPart | None:
+    """How to read a content whose open calls are `known` (recorded beside its root): `tail`
+    and their pages when `tail` asks for them; None (read whole) when it asks and they are
+    not known."""
+    if not tail.open_calls:
+        return tail
+    if known is None:
+        return None
+    return replace(tail, items=(*tail.items, ("tool_calls", known.positions)))
+
+
 class PartContent:
     def __init__(self, parts: PartStore, refs: PackageRecorder,
                  encode: Callable[[bytes], bytes], decode: Callable[[bytes], bytes],
@@ -82,6 +93,7 @@ class PartContent:
         self._encode = encode
         self._decode = decode
         self._checking = threading.local()
+        self._in_part = threading.local()  # restores_in_part
         # Decoded parts (application.part_cache); None: every read decodes what it reads.
         self.cache = cache
         # Roots this process last saw held (kept, or read back), LRU: a keep of one of them
@@ -251,9 +263,28 @@ class PartContent:
         (anything else as it is): what the mapper gives every reader of events."""
         if type(event) is AgentContext.ContextRestored and event.content is None \
                 and event.content_ref is not None:
-            content, hashes = self.content(event.content_ref)
+            ref = event.content_ref
+            tail = getattr(self._in_part, "tail", None)
+            if tail is not None:
+                # Where its open calls are, recorded beside its root by the restore itself;
+                # without that record a reader that needs them reads it whole.
+                tail = with_open_calls(tail, OpenCalls.from_json(ref.get("open")))
+            content, hashes = self.content(ref, tail)
             return event.resolved(content, hashes)
         return event
+
+    @contextmanager
+    def restores_in_part(self, tail: InPart) -> Iterator[None]:
+        """Within: the contents of restores this thread's events resolve are read in part
+        (`content`), as a snapshot read so (`resolve_snapshot`): a fold from a fork's or a
+        rewind's event, before the target's next snapshot, then costs what a fold from a
+        snapshot does. Its reader must take NotRead as "read whole instead"."""
+        was = getattr(self._in_part, "tail", None)
+        self._in_part.tail = tail
+        try:
+            yield
+        finally:
+            self._in_part.tail = was
 
     def resolve_snapshot(self, snapshot: Any, tail: InPart | None = None) -> Any:
         """A decoded snapshot with its content read back when it is kept by reference, ready
@@ -267,8 +298,8 @@ class PartContent:
             known = (OpenCalls.from_json(stored.get("open")) if isinstance(stored, dict)
                      and isinstance(ref, dict) and stored.get("root") == ref.get("root")
                      else None)
-            if tail is not None and tail.open_calls and known is not None:
-                tail = replace(tail, items=(*tail.items, ("tool_calls", known.positions)))
+            if tail is not None:
+                tail = with_open_calls(tail, known)
             content, hashes = self.content(ref, tail)
             if known is not None:
                 state[OPEN_CALLS] = known.to_json()

@@ -143,7 +143,7 @@ class RestoreService:
         base_agent, base, base_version, checkpoint_id = self._base(agent_id, version, tail)
         try:
             agent, replayed = self.store.replay(agent_id, base_agent, after=base_version,
-                                                upto=version)
+                                                upto=version, tail=tail)
         except (IntegrityMismatch, NotRead):
             raise
         except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
@@ -289,6 +289,7 @@ class RestoreService:
             events_replayed=replayed,
             validation_level=level,
             checked=basic_checks(base, base_version, checkpoint_id, replayed),
+            open_calls=None if (known := agent.open_calls_now()) is None else known.to_json(),
         )
 
     # Restoring -------------------------------------------------------------------------------
@@ -475,6 +476,10 @@ class RestoreService:
                              started: float, holds: dict[str, int],
                              handed: HandedContent | None) -> RestoreResult:
         event_id = f"restore-{uuid.uuid4().hex}"
+        if source.open_calls is not None:
+            # Beside the root it describes: windows of the target's versions folded from
+            # this event read its content in part (application.store_reads).
+            ref = {**ref, "open": source.open_calls}
         shell.restore_by_reference(event_id=event_id, content_ref=ref,
                                    timestamp=shell.next_timestamp(datetime.now(UTC)),
                                    provenance=self._provenance(source, "replace", point))

@@ -51,6 +51,9 @@ class SourceState:
     # Read in part (domain.content_tree `tail`): only the pages its events touched hold
     # items, so the content is for keeping by reference alone, never handed out.
     in_part: bool = False
+    # Where its open tool calls are (domain.window.OpenCalls.to_json), when known without
+    # looking at every call: a restore by reference records it beside the root it refers to.
+    open_calls: list[Any] | None = None
 
     def validation_result(self) -> dict[str, Any]:
         """The seed's `validation_result`: what was checked, both hashes, the outcome (a

@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from copy import deepcopy
 from datetime import datetime
 from functools import cached_property
@@ -166,7 +166,7 @@ class StoreReads(Application[UUID]):
         read) and the events after it."""
         snapshot = self.snapshot_at(agent_id, version, tail)
         base, after = (snapshot, snapshot.version) if snapshot is not None else (None, 0)
-        agent, _ = self.replay(agent_id, base, after=after, upto=version)
+        agent, _ = self.replay(agent_id, base, after=after, upto=version, tail=tail)
         if agent is None:
             raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
         if agent.version != version:
@@ -295,14 +295,20 @@ class StoreReads(Application[UUID]):
             after = stored[-1].originator_version
 
     def replay(self, agent_id: str, base: AgentContext | None, *, after: int = 0,
-               upto: int | None = None) -> tuple[AgentContext | None, int]:
+               upto: int | None = None, tail: InPart | None = None
+               ) -> tuple[AgentContext | None, int]:
         """The one way a past state is rebuilt: fold the agent's events after version `after`
         (up to `upto`) onto `base` (a snapshot's or a checkpoint's state, or None: from the
-        start); returns the agent and how many events were folded."""
-        agent, count = base, 0
-        for event in self.events.get(aggregate_id(agent_id), gt=after, lte=upto):
-            agent = event.mutate(agent)  # type: ignore[attr-defined]
-            count += 1
+        start); returns the agent and how many events were folded. `tail`: a restore's
+        content kept as parts is read in part (PartContent.restores_in_part; NotRead when an
+        event after it looks at an item not read)."""
+        keeper = self.part_content
+        with (keeper.restores_in_part(tail) if tail is not None and keeper is not None
+              else nullcontext()):
+            agent, count = base, 0
+            for event in self.events.get(aggregate_id(agent_id), gt=after, lte=upto):
+                agent = event.mutate(agent)  # type: ignore[attr-defined]
+                count += 1
         return agent, count
 
     def version_at(self, agent_id: str, at: datetime) -> int:

@@ -603,6 +603,22 @@ def fork_and_source_windows(reader: ContextStore, source: str, forks: list[str],
     return out
 
 
+def fork_and_source_past_windows(reader: ContextStore, source: str,
+                                 forks: list[tuple[str, int]]) -> dict[str, Any]:
+    """Tail-50 of forks made at random versions, at their first version (folded from the
+    restore's reference, before any snapshot of their own: its content read in part), against
+    their source's at the version each was made from (from its snapshot, read in part)."""
+    cache = reader.agent_cache
+    assert cache is not None
+    fork_ms, source_ms = [], []
+    for fork, version in forks:
+        cache.evict(aggregate_id(fork))
+        fork_ms.append(timed(reader.context, fork, version=1, tail=50))
+        source_ms.append(timed(reader.context, source, version=version, tail=50))
+    return {"fork_at_its_first_version": latency_summary(fork_ms),
+            "source_at_the_version_forked": latency_summary(source_ms)}
+
+
 def restorer(store: ContextStore, settings: Settings
              ) -> tuple[Callable[[str, int, str], Any], Callable[[str], Any]]:
     """The restore use case (source, version, target) and checkpoint capture (agent)."""
@@ -700,6 +716,9 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
                         f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])]
             out["restore_with_snapshots"] = latency_summary(ms)
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
+            out["fork_tail_50_at_a_past_version_vs_source"] = fork_and_source_past_windows(
+                reader, agent_id, [(f"{agent_id}-fork-{i}", v)
+                                   for i, v in enumerate(points[:restores])])
             # Forks of the latest version (the agent held folded): by reference, nothing
             # decoded or copied, whatever the content's size.
             reader.agent_at(agent_id)  # held folded again (the forks above filled the cache)

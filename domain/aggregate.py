@@ -233,6 +233,21 @@ class AgentContext(Aggregate):
             return None
         return cast(OpenCalls, held[1])
 
+    def open_calls_now(self, *, scan: bool = False) -> OpenCalls | None:
+        """Where the open tool calls are now, from where they were (`open_calls`: only the
+        calls since and those open then are looked at), kept as the new hint; without one,
+        from every call if `scan`, else None. None too when an item needed was not read."""
+        calls = self.content["tool_calls"]
+        known = self.open_calls()
+        if known is None and not scan:
+            return None
+        try:
+            now = OpenCalls.of(calls, known)
+        except NotRead:
+            return None
+        self.__dict__[OPEN_CALLS] = (calls, now)
+        return now
+
     @property
     def part_hashes(self) -> PartHashes:
         """The addresses of this content's parts known so far (domain.pages)."""
@@ -258,13 +273,8 @@ class AgentContext(Aggregate):
             snapshot.state[CONTENT_REF] = content_ref
             # A reader of a window of a later version reads only the content's last pages:
             # it learns here where the open calls before them are (domain.window).
-            calls = self.content["tool_calls"]
-            try:
-                known = OpenCalls.of(calls, self.open_calls())
-            except NotRead:  # a content read in part, with no hint: its readers read whole
-                pass
-            else:
-                self.__dict__[OPEN_CALLS] = (calls, known)
+            known = self.open_calls_now(scan=True)
+            if known is not None:  # None: a content read in part, with no hint
                 # With the root it was found in: a reader trusts it only beside that root
                 # (a release that knew nothing of it may have copied it along with the rest
                 # of the agent's attributes into a later snapshot).
@@ -381,6 +391,12 @@ class AgentContext(Aggregate):
                 # Read back from parts (or handed over) for this event alone.
                 aggregate.content = self.content
                 aggregate._parts = known
+                # Where its open calls were, recorded beside its root by the restore that
+                # made it (application.restore): windows of the versions folded from it read
+                # in part, as from a snapshot (domain.window).
+                open_calls = OpenCalls.from_json((self.content_ref or {}).get("open"))
+                if open_calls is not None:
+                    aggregate.__dict__[OPEN_CALLS] = (self.content["tool_calls"], open_calls)
             else:
                 aggregate.content = copy_content(self.content)
                 aggregate.part_hashes.clear()

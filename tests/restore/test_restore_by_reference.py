@@ -689,6 +689,48 @@ def test_a_window_of_a_past_version_reads_its_snapshots_last_pages(
                 whole, tail), (version, tail)
 
 
+def test_windows_of_a_restores_versions_before_the_next_snapshot_read_in_part(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork or a rewind by reference records where its content's open calls are beside the
+    root it refers to: a window of a version folded from it, before the target's next
+    snapshot, reads that content's last pages (and the open calls' pages), as from a
+    snapshot, and is the rule's window of the whole state."""
+    monkeypatch.setattr(store_reads, "WINDOW_IN_PART_FROM", 64)
+    agent = new_agent("source")
+    kit.store.record([env(agent, "tool_call", {"call_id": "waiting", "tool": "t",
+                                                "arguments": {}})])
+    for i in range(150):
+        kit.store.record([env(agent, "tool_call", {"call_id": f"done{i}", "tool": "t",
+                                                    "arguments": {}}),
+                          env(agent, "tool_result", {"call_id": f"done{i}", "output": "ok"})])
+    talk(kit, agent, 0, 500)
+    # A fork of a past version (its source read in part), one of the latest version (the
+    # source as held), and a rewind; each target then talks on, not up to a snapshot.
+    targets = []
+    for source_version, target in ((605, new_agent("past")), (None, new_agent("latest")),
+                                   (702, agent)):
+        point = (Point.of_version(source_version) if source_version is not None
+                 else Point.latest())
+        result = kit.restore.restore(agent, point, target)
+        talk(kit, target, 1000, 30)
+        targets.append((target, result.target_version))
+    kit.store.agent_cache = None  # nothing held: every read goes to the store
+    keeper = kit.store.part_content
+    assert keeper is not None and keeper.cache is not None
+    for target, restored in targets:
+        for version in (restored, restored + 1, restored + 29):
+            assert kit.store.agent_at(target, version).open_calls() is not None, target
+            for tail in (0, 3, 50):
+                keeper.cache.clear()
+                window = kit.store.context(target, version=version, tail=tail)
+                read_in_part = len(keeper.cache)
+                keeper.cache.clear()
+                whole = kit.store.context(target, version=version)
+                assert window == tail_window(whole, tail), (target, version, tail)
+                assert window["tool_calls"][0]["call_id"] == "waiting"
+                assert read_in_part < len(keeper.cache), (target, version, tail)
+
+
 def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found_in(
         kit: Kit) -> None:
     """Where a snapshot's open calls are is recorded with its content's root: a record beside

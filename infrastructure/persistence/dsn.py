@@ -15,12 +15,25 @@ def libpq_dsn(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
+# What notices a network gone silent when the URL says nothing of it: an idle connection's
+# peer probed after 30 s and given up after 3 unanswered probes 10 s apart, and bytes left
+# unacknowledged for 60 s ending the connection. libpq's own defaults leave the first probe to
+# the OS (two hours on Linux) and unacknowledged bytes to TCP's retransmissions (about 15
+# minutes): a statement, or a worker's shutdown waiting on one, waited that long. A peer's
+# kernel acknowledges and answers probes whatever load its server is under, so a slow
+# statement is never cut by these. Ignored for Unix-domain sockets.
+SILENT_NETWORK_DEFAULTS = {"keepalives": "1", "keepalives_idle": "30",
+                           "keepalives_interval": "10", "keepalives_count": "3",
+                           "tcp_user_timeout": "60000"}
+
+
 def libpq_options(query: str) -> dict[str, str]:
-    """The connection parameters of a URL's query string (``keepalives_idle=30&...``).
+    """The connection parameters of a URL's query string (``keepalives_idle=30&...``), over
+    SILENT_NETWORK_DEFAULTS (the URL's own values win).
 
     The eventsourcing datastore connects with host, port, user, password and database only;
     these carry the rest, above all the ones that notice a silent network (``keepalives``,
-    ``keepalives_idle``, ``keepalives_interval``, ``keepalives_count``, ``tcp_user_timeout``):
-    without them a connection whose peer vanished waits for ever. libpq checks the names.
+    ``keepalives_idle``, ``keepalives_interval``, ``keepalives_count``, ``tcp_user_timeout``).
+    libpq checks the names.
     """
-    return dict(parse_qsl(query, keep_blank_values=True))
+    return {**SILENT_NETWORK_DEFAULTS, **dict(parse_qsl(query, keep_blank_values=True))}

@@ -39,6 +39,22 @@ def test_the_urls_tcp_options_reach_the_stores_connections(
         store.close()
 
 
+def test_a_url_without_tcp_options_gets_ones_that_notice_a_silent_network(
+        tmp_path: Path, postgres_dsn: str) -> None:
+    """Without them libpq leaves the first keepalive probe to the OS (two hours) and bytes
+    never acknowledged to TCP's retransmissions (about 15 minutes)."""
+    store = build_store(make_settings("postgres", tmp_path, postgres_dsn))
+    try:
+        with store.factory.datastore.get_connection() as conn:
+            parameters = conn.info.get_parameters()
+        assert parameters["keepalives"] == "1" and parameters["keepalives_idle"] == "30"
+        assert parameters["keepalives_interval"] == "10"
+        assert parameters["keepalives_count"] == "3"
+        assert parameters["tcp_user_timeout"] == "60000"
+    finally:
+        store.close()
+
+
 async def test_a_statement_into_a_silent_network_fails_instead_of_hanging(
         tmp_path: Path, postgres_dsn: str) -> None:
     """On one of the store's connections (a retry's next one would be pinged first, and the

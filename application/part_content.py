@@ -74,13 +74,13 @@ class Kept:
 
 
 def with_open_calls(tail: InPart, known: OpenCalls | None) -> InPart | None:
-    """How to read a content whose open calls are `known` (recorded beside its root): `tail`
-    and their pages when `tail` asks for them; None (read whole) when it asks and they are
-    not known."""
+    """How to read a content whose open calls are `known` (recorded beside its root, None:
+    no record): `tail` and their pages when `tail` asks for them; None (read whole) when it
+    needs them and they are not known."""
     if not tail.open_calls:
         return tail
     if known is None:
-        return None
+        return None if tail.needs_open_calls else tail
     return replace(tail, items=(*tail.items, ("tool_calls", known.positions)))
 
 

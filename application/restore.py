@@ -75,8 +75,10 @@ __all__ = ["RestoreResult", "RestoreService", "SourceState", "agent_from_state"]
 agent_from_state = AgentContext.based_on
 # How a restore by reference reads its base snapshot: each list's last page (appends) and the
 # one before (the results of calls made just before the snapshot), from 4,096 items in its
-# lists (below, whole: it is then handed to the target, whose next write folds nothing).
-IN_PART = InPart(pages=2, from_items=64 * PAGE)
+# lists (below, whole: it is then handed to the target, whose next write folds nothing); and
+# the pages of the open calls the snapshot records, so the restore records them in turn (the
+# target's windows then read in part too).
+IN_PART = InPart(pages=2, from_items=64 * PAGE, open_calls=True)
 
 
 class RestoreService:

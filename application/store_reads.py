@@ -60,7 +60,7 @@ def window_in_part(tail: int) -> InPart:
     nearly always are); the pages of the open calls the snapshot knows of; the links, which a
     window holds whole, whole."""
     return InPart(pages=-(-tail // PAGE) + 1, from_items=WINDOW_IN_PART_FROM,
-                  whole=frozenset({"memory_links"}), open_calls=True)
+                  whole=frozenset({"memory_links"}), open_calls=True, needs_open_calls=True)
 T = TypeVar("T")
 
 

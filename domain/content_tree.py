@@ -72,8 +72,11 @@ class InPart:
     whole: frozenset[str] = frozenset()
     # Items to read besides, by list field and position: each is read with its page.
     items: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    # Read besides the open tool calls a snapshot knows of (domain.window.OpenCalls).
+    # Read besides the pages of the open tool calls its record knows of (a snapshot's, a
+    # restore's: domain.window.OpenCalls). Without a record: the content whole when
+    # `needs_open_calls` (a window needs every open call), else in part all the same.
     open_calls: bool = False
+    needs_open_calls: bool = False
 
 
 def unread_in(items: Iterable[Any]) -> bool:

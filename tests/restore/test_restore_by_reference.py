@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from hash_rule import independent_hash
 from restore_support import Kit, env, msg, new_agent
 
+from ctxstore.application import restore as restore_module
 from ctxstore.application import store_reads
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import IntegrityMismatch
@@ -696,6 +698,10 @@ def test_windows_of_a_restores_versions_before_the_next_snapshot_read_in_part(
     snapshot, reads that content's last pages (and the open calls' pages), as from a
     snapshot, and is the rule's window of the whole state."""
     monkeypatch.setattr(store_reads, "WINDOW_IN_PART_FROM", 64)
+    # The past version's source read in part too (its snapshot's last pages, and the pages
+    # of the open calls it records, one of them pages back).
+    monkeypatch.setattr(restore_module, "IN_PART", replace(restore_module.IN_PART,
+                                                           from_items=64))
     agent = new_agent("source")
     kit.store.record([env(agent, "tool_call", {"call_id": "waiting", "tool": "t",
                                                 "arguments": {}})])

@@ -590,7 +590,10 @@ def fork_and_source_windows(reader: ContextStore, source: str, forks: list[str],
 
     def window(agent: str, held: bool) -> float:
         if held:
-            reader.context(agent, tail=50)  # held from here on (the cache may hold few)
+            # Held from here on (the cache may hold few): the first read folds it, the second
+            # builds its window index (store_reads.WindowIndex), as an acting agent's reads do.
+            reader.context(agent, tail=50)
+            reader.context(agent, tail=50)
         else:
             cache.evict(aggregate_id(agent))
         return timed(reader.context, agent, tail=50)

@@ -65,6 +65,14 @@ class ContextMapper(Mapper[UUID]):
                            topic=get_topic(type(domain_event)), state=data)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = self.decoded(stored_event)
+        resolver = self.resolver
+        return resolver(event) if resolver is not None else event
+
+    def decoded(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The event as stored, its content not read back where it is kept by reference
+        (a restore's reference then stands for it): what a reader of the history, which
+        shows the content's hash alone, needs, without reading a whole context's parts."""
         try:
             if self.keys is not None:
                 oid = stored_event.originator_id
@@ -84,5 +92,4 @@ class ContextMapper(Mapper[UUID]):
                     f"version {stored_event.originator_version})"
                 ) from None
             raise
-        resolver = self.resolver
-        return resolver(event) if resolver is not None else event
+        return event

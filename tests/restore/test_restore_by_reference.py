@@ -737,6 +737,27 @@ def test_windows_of_a_restores_versions_before_the_next_snapshot_read_in_part(
                 assert read_in_part < len(keeper.cache), (target, version, tail)
 
 
+def test_a_history_shows_a_restores_hash_without_reading_its_content(kit: Kit) -> None:
+    """A restore kept by reference is listed with its root as its content hash: listing a
+    fork's or a rewind's history reads none of the parts of what it restored."""
+    agent, fork = new_agent("listed"), new_agent("listed-fork")
+    talk(kit, agent, 0, 150)
+    forked = kit.restore.restore(agent, Point.of_version(120), fork)
+    rewound = kit.restore.restore(agent, Point.of_version(60), agent)
+    keeper = kit.store.part_content
+    assert keeper is not None and keeper.cache is not None
+    keeper.cache.clear()
+    fork_items = kit.store.history(fork)
+    agent_items = kit.store.history(agent, after_version=150)
+    assert len(keeper.cache) == 0  # no part read
+    assert [i.type for i in fork_items] == ["context_restored"]
+    assert fork_items[0].data["content_hash"] == forked.content_hash
+    assert fork_items[0].data["provenance"]["source_version"] == 120
+    assert agent_items[-1].data["content_hash"] == rewound.content_hash
+    # The same as the content's own hash, read back.
+    assert kit.store.context(fork, version=1)["content_hash"] == forked.content_hash
+
+
 def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found_in(
         kit: Kit) -> None:
     """Where a snapshot's open calls are is recorded with its content's root: a record beside

@@ -87,6 +87,8 @@ TARGETS = {
     "read_p50_ms_at_100k": 20.0,
     "read_p99_ms_at_100k": 100.0,
     "tail_50_p99_ms": 20.0,  # issue 16: at 10k and 100k real-trace events
+    "fork_and_rewind_p50_ms": 5.0,  # issue 16: the same at 10k as at 100k
+    "fork_tail_50_over_source": 1.0,  # issue 16: a fork's tail read costs what its source's does
     "p50_1m_over_10k": 1.5,
     "dictionary_bytes_over_raw": 0.20,
     "checkpoint_bytes_over_raw": 0.08,
@@ -921,6 +923,23 @@ def main() -> None:
         tail_p99 = fig(size_key, "read_with_snapshots", "tail_50", "p99_ms")
         if tail_p99 is not None:
             assessment[f"tail_50_p99_ms_at_{size_key}"] = [tail_p99, TARGETS["tail_50_p99_ms"]]
+        for label, keys in (("fork_random_version", ("restore_with_snapshots",)),
+                            ("fork_latest", ("fork_latest",)), ("rewind", ("rewind",))):
+            p50 = fig(size_key, *keys, "p50_ms")
+            if p50 is not None:
+                assessment[f"{label}_p50_ms_at_{size_key}"] = [
+                    p50, TARGETS["fork_and_rewind_p50_ms"]]
+        past = "fork_tail_50_at_a_past_version_vs_source"
+        for label, fork_keys, source_keys in (
+                ("past_version", (past, "fork_at_its_first_version"),
+                 (past, "source_at_the_version_forked")),
+                ("held_latest", ("fork_tail_50_vs_source", "fork_held"),
+                 ("fork_tail_50_vs_source", "source_held"))):
+            fork_p50 = fig(size_key, *fork_keys, "p50_ms")
+            source_p50 = fig(size_key, *source_keys, "p50_ms")
+            if fork_p50 and source_p50:
+                assessment[f"fork_tail_50_p50_over_source_{label}_at_{size_key}"] = [
+                    round(fork_p50 / source_p50, 2), TARGETS["fork_tail_50_over_source"]]
     sizes = sorted(int(k) for k in latency)
     if len(sizes) > 1 and sizes[0] == 10_000:
         large = str(sizes[-1])

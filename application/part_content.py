@@ -73,6 +73,17 @@ class Kept:
         return TREE_PREFIX + self.ref["root"]
 
 
+@contextmanager
+def _set_within(local: threading.local, name: str, value: Any) -> Iterator[None]:
+    """`local.name` is `value` within (for this thread), as it was after."""
+    was = getattr(local, name, None)
+    setattr(local, name, value)
+    try:
+        yield
+    finally:
+        setattr(local, name, was)
+
+
 def with_open_calls(tail: InPart, known: OpenCalls | None) -> InPart | None:
     """How to read a content whose open calls are `known` (recorded beside its root, None:
     no record): `tail` and their pages when `tail` asks for them; None (read whole) when it
@@ -221,12 +232,8 @@ class PartContent:
         snapshots before parts (whose part addresses were kept unhashed) were ever checked
         on a read. Hashing every part cost a read ~9 ms per 10 MB, a quarter of it; what
         must be sure (`comprehensive` validation) reads inside this."""
-        was = getattr(self._checking, "on", False)
-        self._checking.on = True
-        try:
+        with _set_within(self._checking, "on", True):
             yield
-        finally:
-            self._checking.on = was
 
     def _fetch(self, tenant: str, addresses: Collection[str],
                before_reading: Callable[[], None] | None = None) -> dict[str, Any]:
@@ -279,12 +286,8 @@ class PartContent:
         (`content`), as a snapshot read so (`resolve_snapshot`): a fold from a fork's or a
         rewind's event, before the target's next snapshot, then costs what a fold from a
         snapshot does. Its reader must take NotRead as "read whole instead"."""
-        was = getattr(self._in_part, "tail", None)
-        self._in_part.tail = tail
-        try:
+        with _set_within(self._in_part, "tail", tail):
             yield
-        finally:
-            self._in_part.tail = was
 
     def resolve_snapshot(self, snapshot: Any, tail: InPart | None = None) -> Any:
         """A decoded snapshot with its content read back when it is kept by reference, ready

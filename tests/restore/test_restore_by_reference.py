@@ -737,6 +737,35 @@ def test_windows_of_a_restores_versions_before_the_next_snapshot_read_in_part(
                 assert read_in_part < len(keeper.cache), (target, version, tail)
 
 
+def test_a_window_of_the_latest_version_not_held_reads_in_part_and_holds_nothing(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first window read of an agent this process does not hold (a CLI call, a server
+    just started) reads its latest version's snapshot in part, as a past version's, instead of
+    folding its whole content to hold it."""
+    monkeypatch.setattr(store_reads, "WINDOW_IN_PART_FROM", 64)
+    agent = new_agent("not-held")
+    kit.store.record([env(agent, "tool_call", {"call_id": "waiting", "tool": "t",
+                                                "arguments": {}})])
+    talk(kit, agent, 0, 530)  # a snapshot at 500, 31 events after it
+    cache, keeper = kit.store.agent_cache, kit.store.part_content
+    assert cache is not None and keeper is not None and keeper.cache is not None
+    originator_id = aggregate_id(agent)
+    for tail in (0, 3, 50):
+        cache.evict(originator_id)
+        keeper.cache.clear()
+        window = kit.store.context(agent, tail=tail)
+        read_in_part = len(keeper.cache)
+        assert cache.get(originator_id) is None  # nothing held by the window's read
+        keeper.cache.clear()
+        whole = kit.store.context(agent)  # folded whole, and held from here on
+        assert window == tail_window(whole, tail), tail
+        assert window["version"] == kit.version(agent) == 531
+        assert window["tool_calls"][0]["call_id"] == "waiting"
+        assert read_in_part < len(keeper.cache), tail
+        assert cache.get(originator_id) is not None
+        assert kit.store.context(agent, tail=tail) == window  # now cut from the held agent
+
+
 def test_a_history_shows_a_restores_hash_without_reading_its_content(kit: Kit) -> None:
     """A restore kept by reference is listed with its root as its content hash: listing a
     fork's or a rewind's history reads none of the parts of what it restored."""

@@ -136,6 +136,42 @@ def test_an_event_that_looks_at_an_item_not_read_reads_the_whole_content(
     assert content_of(kit.store.context(fork)) == want
 
 
+def test_a_restore_at_a_forks_versions_before_its_snapshot_reads_what_it_restored_in_part(
+        kit: Kit, in_part: list[bool]) -> None:
+    """A fork's versions before its first snapshot fold from its restore's reference: a fork
+    of one of them reads that restored content in part as it would a snapshot, and gives
+    the whole content all the same; a result for a call pages back makes it read whole."""
+    agent = new_agent("origin")
+    kit.store.record([env(agent, "tool_call", {"call_id": "early", "tool": "t",
+                                               "arguments": {}})])
+    work(kit, agent, 0, 1000)
+    fork = new_agent("first")
+    kit.restore.restore(agent, Point.of_version(kit.version(agent) - 5), fork)
+    work(kit, fork, 2000, 40)  # versions 2 to 41: no snapshot of its own yet
+    in_part.clear()
+    for n, version in enumerate((1, 20, 40)):
+        second = new_agent(f"second{n}")
+        result = kit.restore.restore(fork, Point.of_version(version), second)
+        want = full(kit, fork, version)
+        assert result.content_hash == independent_hash(want), version
+        assert content_of(kit.store.context(second)) == want, version
+    assert in_part == [True, True, True]
+    # The first call, open since the origin's version 1, answered on the fork: its page
+    # was not read, so a restore after it reads the whole content.
+    kit.store.record([env(fork, "tool_result", {"call_id": "early", "output": "late"}),
+                      msg(fork, "after the late result")])
+    version = kit.version(fork)
+    kit.store.record([msg(fork, "not the latest any more")])
+    in_part.clear()
+    third = new_agent("third")
+    result = kit.restore.restore(fork, Point.of_version(version), third)
+    assert in_part == [False]
+    want = full(kit, fork, version)
+    assert want["tool_calls"][0]["result"] is not None
+    assert result.content_hash == independent_hash(want)
+    assert content_of(kit.store.context(third)) == want
+
+
 def test_a_small_content_is_read_whole_and_handed_to_its_target(
         kit: Kit, in_part: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
     agent = new_agent("small")

@@ -43,7 +43,7 @@ from ctxstore.infrastructure.persistence.dictionaries import (
     SQLiteDictionaryCatalog,
     chosen_dictionary,
 )
-from ctxstore.infrastructure.persistence.dsn import libpq_dsn
+from ctxstore.infrastructure.persistence.dsn import store_dsn
 from ctxstore.infrastructure.persistence.mapper import ContextMapper
 from ctxstore.infrastructure.persistence.memory import (
     MemoryDictionaryCatalog,
@@ -151,7 +151,7 @@ def store_schema(settings: Settings) -> StoreSchema:
     """The schema version of the store these settings name (`ctxstore migrate`)."""
     if settings.engine == "sqlite":
         return SQLiteSchema(settings.sqlite_file, settings.integrity_key_bytes)
-    return PostgresSchema(libpq_dsn(settings.database_url), settings.database_schema,
+    return PostgresSchema(store_dsn(settings.database_url), settings.database_schema,
                           settings.integrity_key_bytes)
 
 
@@ -171,7 +171,7 @@ def creating_tables(settings: Settings) -> AbstractContextManager[None]:
     """Held while the store's or the views' tables are created (or found): processes starting
     together on a new store must not race making them (persistence.ddl_lock)."""
     if settings.engine == "postgres":
-        return schema_setup_lock(libpq_dsn(settings.database_url), settings.database_schema)
+        return schema_setup_lock(store_dsn(settings.database_url), settings.database_schema)
     return folder_lock(settings.storage_path)
 
 
@@ -211,7 +211,7 @@ def dictionary_catalog(settings: Settings) -> DictionaryCatalog:
     if settings.engine == "sqlite":
         catalog = SQLiteDictionaryCatalog(settings.sqlite_file)
     else:
-        catalog = PostgresDictionaryCatalog(libpq_dsn(settings.database_url),
+        catalog = PostgresDictionaryCatalog(store_dsn(settings.database_url),
                                             settings.database_schema)
     return _encrypted(catalog, settings)
 

@@ -10,11 +10,14 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 from support import make_settings
 
-from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.bootstrap import build_store, dictionary_catalog, store_schema
+from ctxstore.infrastructure.persistence.dictionaries import PostgresDictionaryCatalog
+from ctxstore.infrastructure.persistence.migrations.schema import PostgresSchema
 from devtools.tcp_proxy import TcpProxy
 
 # What notices the silence: unacknowledged data gives up after 1 s (keepalives for an idle
@@ -53,6 +56,26 @@ def test_a_url_without_tcp_options_gets_ones_that_notice_a_silent_network(
         assert parameters["tcp_user_timeout"] == "60000"
     finally:
         store.close()
+
+
+def test_connections_made_apart_from_the_pool_get_them_too(
+        tmp_path: Path, postgres_dsn: str) -> None:
+    """The dictionary catalog's and the schema set-up's connections: the defaults where the
+    URL says nothing, the URL's own values where it does."""
+    settings = make_settings("postgres", tmp_path, postgres_dsn)
+    sep = "&" if "?" in settings.database_url else "?"
+    told = settings.model_copy(
+        update={"database_url": f"{settings.database_url}{sep}keepalives_idle=7"})
+    for chosen, idle in ((settings, "30"), (told, "7")):
+        catalog = dictionary_catalog(chosen)
+        assert isinstance(catalog, PostgresDictionaryCatalog)
+        schema = store_schema(chosen)
+        assert isinstance(schema, PostgresSchema)
+        for dsn in (catalog.dsn, schema.dsn):
+            with psycopg.connect(dsn) as conn:
+                parameters = conn.info.get_parameters()
+            assert parameters["keepalives_idle"] == idle
+            assert parameters["tcp_user_timeout"] == "60000"
 
 
 async def test_a_statement_into_a_silent_network_fails_instead_of_hanging(

@@ -43,8 +43,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PACKAGE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 _PACKAGE_ID_RE = re.compile(PACKAGE_ID_PATTERN)
 # A quick look at raw JSON text that proves most bodies within bounds without a walk: fewer
-# openers than the depth limit, and no run of digits long enough to reach 2**63.
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# openers than the depth limit, and no run of digits long enough to reach 2**63. The run is
+# found by mapping every digit to "0" and searching for nineteen of them: both steps are single
+# passes in C, where the regex `\d{19}` tried a match at every byte (6 µs for a 640-byte
+# envelope against 0.8 µs, and every body is looked at twice).
+_ALL_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 class OutOfBounds(ValueError):
@@ -136,12 +140,18 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def has_long_digits(text: bytes) -> bool:
+    """Whether `text` holds a run of 19 or more ASCII digits (a number that may not fit in 64
+    bits)."""
+    return _LONG_RUN in text.translate(_ALL_DIGITS_TO_ZERO)
+
+
 def text_within_bounds(text: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """True when JSON text parsed by orjson needs no walk: orjson already refuses invalid
     UTF-8, lone surrogates and NaN; with fewer openers than the depth limit and no 19-digit
     number, nothing in it can be out of bounds."""
     return (text.count(b"[") + text.count(b"{") <= max_depth
-            and _LONG_DIGITS.search(text) is None)
+            and not has_long_digits(text))
 
 
 def loads(raw: bytes | str, field: str = "(body)") -> tuple[Any, bool]:
@@ -153,7 +163,7 @@ def loads(raw: bytes | str, field: str = "(body)") -> tuple[Any, bool]:
     integers (the bounds walk then names them).
     """
     text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if _LONG_DIGITS.search(text) is None:
+    if not has_long_digits(text):
         # orjson reads an integer past 64 bits as a float, silently changing it: such text
         # goes to the stdlib, which keeps it exact for the bounds walk to refuse.
         try:

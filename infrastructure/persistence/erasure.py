@@ -18,7 +18,7 @@ tables and runs them (`_sql`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 from uuid import UUID
@@ -29,6 +29,7 @@ from psycopg.sql import Literal as SQLLiteral
 from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
 from ctxstore.application.part_content import agent_owner
 from ctxstore.domain.agent_id import plain_agent_id
+from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
 from ctxstore.projections.views import VIEW_TABLES
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,31 @@ class SQLErasure(AgentEraser):
         """A cursor in the write transaction the erasure runs in."""
         with self.datastore.transaction(commit=True) as curs:
             yield curs
+
+    def _rows_among(self, curs: Any, template: str, fixed: tuple[Any, ...],
+                   values: Sequence[Any], pack: Callable[[Sequence[Any]], Any] | None = None
+                   ) -> Iterator[tuple[Any, ...]]:
+        """The rows (as tuples) of `template`, whose `{in}` stands for "is one of `values`",
+        after the `fixed` parameters. PostgreSQL gets one statement with an array (`pack`ed
+        when given), whose text never changes, so psycopg converts it once: a thousand
+        placeholders were converted at every call (about 3 % of recording a batch of a
+        thousand events of new agents). SQLite gets chunks within its parameter limit."""
+        if not values:
+            return
+        if self.dialect == "postgres":
+            curs.execute(self._sql(template.replace("{in}", "= ANY(?)")),
+                         (*fixed, pack(values) if pack is not None else list(values)))
+            chunks: Iterator[Sequence[Any]] = iter(())
+            rows = curs.fetchall()
+        else:
+            chunks = (values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK))
+            rows = []
+        for chunk in chunks:
+            curs.execute(self._sql(template.replace("{in}", "IN ({marks})"), len(chunk)),
+                         (*fixed, *chunk))
+            rows.extend(curs.fetchall())
+        for row in rows:
+            yield tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
     def _sql(self, template: str, marks: int = 0, **extra: str | Composable) -> Any:
         text = template.replace("{marks}", ",".join("?" * marks))
@@ -185,13 +211,9 @@ class SQLErasure(AgentEraser):
         by_oid = {self._oid(i): i for i in originator_ids}
         wanted = list(by_oid)
         with self.datastore.transaction(commit=False) as curs:
-            for i in range(0, len(wanted), _CHUNK):
-                chunk = wanted[i:i + _CHUNK]
-                curs.execute(self._sql("SELECT originator_id, wrapped FROM {data_keys} "
-                                       "WHERE originator_id IN ({marks})", len(chunk)), chunk)
-                for row in curs.fetchall():
-                    r = tuple(row.values()) if isinstance(row, dict) else tuple(row)
-                    found[by_oid[self._oid(UUID(str(r[0])))]] = bytes(r[1])
+            for r in self._rows_among(curs, "SELECT originator_id, wrapped FROM {data_keys} "
+                                      "WHERE originator_id {in}", (), wanted):
+                found[by_oid[self._oid(UUID(str(r[0])))]] = bytes(r[1])
         return found
 
     def add_wrapped_keys(self, wrapped: Mapping[UUID, bytes]) -> set[UUID]:
@@ -212,25 +234,19 @@ class SQLErasure(AgentEraser):
         found: dict[str, Tombstone] = {}
         keys = sorted(set(agent_keys))
         with self.datastore.transaction(commit=False) as curs:
-            for i in range(0, len(keys), _CHUNK):
-                chunk = keys[i:i + _CHUNK]
-                curs.execute(self._sql("SELECT agent_id, tenant, forgotten_us, forgotten_by "
-                                       "FROM {tombstones} WHERE tenant = ? AND agent_id IN "
-                                       "({marks})", len(chunk)), (tenant, *chunk))
-                for row in curs.fetchall():
-                    r = tuple(row.values()) if isinstance(row, dict) else tuple(row)
-                    found[r[0]] = Tombstone(r[0], r[1], int(r[2]), r[3])
+            for r in self._rows_among(
+                    curs, "SELECT agent_id, tenant, forgotten_us, forgotten_by FROM {tombstones} "
+                    "WHERE tenant = ? AND agent_id {in}", (tenant,), keys, text_array):
+                found[r[0]] = Tombstone(r[0], r[1], int(r[2]), r[3])
         return found
 
     def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:
         found: set[bytes] = set()
         wanted = sorted(set(digests))
         with self.datastore.transaction(commit=False) as curs:
-            for i in range(0, len(wanted), _CHUNK):
-                chunk = wanted[i:i + _CHUNK]
-                curs.execute(self._sql("SELECT digest FROM {forgotten_ids} WHERE tenant = ? "
-                                       "AND digest IN ({marks})", len(chunk)), (tenant, *chunk))
-                found.update(bytes(_first(r)) for r in curs.fetchall())
+            found.update(bytes(r[0]) for r in self._rows_among(
+                curs, "SELECT digest FROM {forgotten_ids} WHERE tenant = ? AND digest {in}",
+                (tenant,), wanted, bytea_array))
         return found
 
 

@@ -273,3 +273,35 @@ def test_two_forgets_at_once_keep_one_tombstone(backend: str, tmp_path: Path,
         assert stone is not None and stone.forgotten_by == "first"
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_forgotten_agents_event_ids_and_name_are_refused_in_bulk(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """More event ids and agents than SQLite takes parameters in one statement (the lookups
+    go in chunks there, and as one array on PostgreSQL): each reused id of the forgotten agent
+    is refused naming `event_id`, the forgotten agent's name naming `agent_id`, and the rest
+    of the batch is recorded."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    services = bootstrap(make_settings(backend, tmp_path, dsn, nats_url="nats://127.0.0.1:1"))
+    try:
+        store = services.store
+        gone = [make_envelope("gone", "message", {"role": "user", "content": str(i)},
+                              event_id=f"gone-{i}") for i in range(1100)]
+        store.record(gone)
+        services.commands.forget(LOCAL, Forget(agent_id="gone", by="test"))
+        reused = [make_envelope(f"new-{i}", "message", {"role": "user", "content": "again"},
+                                event_id=e.event_id) for i, e in enumerate(gone)]
+        fresh = [make_envelope(f"new-{i}", "message", {"role": "user", "content": "fresh"},
+                               event_id=f"fresh-{i}") for i in range(1100)]
+        back = make_envelope("gone", "message", {"role": "user", "content": "back?"},
+                             event_id="back")
+        outcomes = {o.event_id: o for o in store.record([*reused, *fresh, back]).outcomes}
+        for e in reused:
+            o = outcomes[e.event_id]
+            assert (o.status, o.field, o.forgotten) == ("rejected", "event_id", True), o
+        assert (outcomes["back"].status, outcomes["back"].field) == ("rejected", "agent_id")
+        assert all(outcomes[e.event_id].status == "recorded" for e in fresh)
+        assert store.context("new-1099")["version"] == 1
+    finally:
+        services.close()

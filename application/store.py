@@ -370,6 +370,10 @@ class ContextStore(StoreReads):
                 snapshots.append((agent.id, snapshot))
                 pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
         self._commit(list(agents.values()), snapshots, chained)
+        # Set by an agent's first write, for good (as in append): its next write asks no one.
+        # Not for an agent all of whose events were refused: it was not written.
+        self._owners.update({a.agent_id: owners[a.agent_id] for a in agents.values()
+                             if a.version})
         versions = {plain_agent_id(a.agent_id): a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
 

@@ -10,19 +10,47 @@ A check that skips the round trip while the socket is quiet was tried and droppe
 ends a connection asynchronously (pg_terminate_backend returns before the backend has said its
 last word), so a connection could look quiet and fail its first statement; the round trip
 closes most of that window.
+
+One statement does without the check (`first_take_unchecked`): the record function, which
+commits a batch in one statement and is the only statement of a write to agents the process
+holds. Run on a connection found broken, it fails before committing anything (or, its answer
+lost after the commit, its run again is refused as a duplicate, the lost-reply case the round
+trip never covered), and it is then run again on checked connections. So a connection ended
+costs that statement a second try, where every single-event write paid a round trip: a fifth
+of its client CPU and a sixth of its latency (`bench/store.py`, one event per transaction).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+_unchecked = threading.local()
+
+
+@contextmanager
+def first_take_unchecked() -> Iterator[None]:
+    """Within: the first connection this thread takes from a pool skips the check. Only for a
+    statement that is run again, on checked connections, when it finds its connection broken
+    (see the module docstring)."""
+    _unchecked.once = True
+    try:
+        yield
+    finally:
+        _unchecked.once = False
+
 
 def check_and_purge(pool: ConnectionPool[Any], conn: Any) -> None:
     """Raise when the connection is gone (the pool then replaces it), after having the pool
     check its other idle connections."""
+    if getattr(_unchecked, "once", False):
+        _unchecked.once = False
+        return
     try:
         ConnectionPool.check_connection(conn)
     except Exception:

@@ -40,7 +40,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
-from ctxstore.infrastructure.persistence.pool_check import use_purging_check
+from ctxstore.infrastructure.persistence.pool_check import first_take_unchecked, use_purging_check
 
 
 @contextmanager
@@ -238,8 +238,14 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not any(v for k, v in kwargs.items() if k not in ("index_rows", "agent_rows")):
-            return self._insert_in_one_statement(stored_events, kwargs.get("index_rows", ()),
-                                                 kwargs.get("agent_rows", ()))
+            rows = (stored_events, kwargs.get("index_rows", ()), kwargs.get("agent_rows", ()))
+            try:
+                # Without the pool's round trip; a connection found broken by the statement
+                # itself means one more try on checked ones (pool_check).
+                with first_take_unchecked():
+                    return self._record_statement(*rows)
+            except (InterfaceError, OperationalError):
+                return self._insert_in_one_statement(*rows)
         if self.datastore.enable_db_functions and any(kwargs.values()):
             return self._insert_with_db_function(stored_events, **kwargs)
         return self._insert_pipelined(stored_events, **kwargs)
@@ -248,6 +254,11 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent],
                                  index_rows: Sequence[EventIndexRow],
                                  agent_rows: Sequence[AgentRow]) -> list[int]:
+        return self._record_statement(stored_events, index_rows, agent_rows)
+
+    def _record_statement(self, stored_events: Sequence[StoredEvent],
+                          index_rows: Sequence[EventIndexRow],
+                          agent_rows: Sequence[AgentRow]) -> list[int]:
         """The events and their side rows through the record function (one statement, one
         transaction: the connection is in autocommit)."""
         events = _binary_rows(self, stored_events)

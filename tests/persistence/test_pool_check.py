@@ -61,3 +61,57 @@ def test_connections_the_server_ended_are_replaced_unseen(
         assert full_checks, "the ended connections were not checked"
     finally:
         store.close()
+
+
+def end_backends(dsn: str) -> None:
+    """End every other connection to the test's database, and wait until they are gone."""
+    dbname = dsn.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as admin:
+        assert admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+        deadline = time.monotonic() + 30
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                            "AND pid <> pg_backend_pid()", (dbname,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the backends did not end"
+            time.sleep(0.05)
+
+
+def test_a_write_to_a_held_agent_takes_its_connection_unchecked(
+        tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
+    """Its one statement (the record function) goes without the pool's round trip; a read
+    after it is checked as before."""
+    store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
+    try:
+        store.record([message("held", 0)])
+        full_checks.clear()
+        for i in range(1, 6):
+            (outcome,) = store.record([message("held", i)]).outcomes
+            assert (outcome.status, outcome.version) == ("recorded", i + 1)
+        assert full_checks == []
+        assert store.summary("held") is not None
+        assert len(full_checks) == 1
+    finally:
+        store.close()
+
+
+def test_an_unchecked_write_on_an_ended_connection_is_recorded_once(
+        tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
+    """The record function finds its connection ended (it skipped the check): it runs again
+    on a checked connection, and the event is recorded once, at the next version."""
+    store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
+    try:
+        for i in range(3):
+            store.record([message("ended", i)])
+        end_backends(fresh_pg_db)
+        full_checks.clear()
+        event = message("ended", 3)
+        (outcome,) = store.record([event]).outcomes
+        assert (outcome.status, outcome.version) == ("recorded", 4)
+        assert full_checks, "the second try did not take a checked connection"
+        assert store.index.known_event_ids([event.event_id])[event.event_id][1] == 4
+        history = store.history("ended")
+        assert [h.version for h in history] == [1, 2, 3, 4]
+        assert history[-1].event_id == event.event_id
+    finally:
+        store.close()

@@ -48,3 +48,44 @@ def test_a_store_remembers_at_most_its_bound_of_agents(tmp_path: Path) -> None:
         assert len(store.history(key)) == 4
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_new_agents_tenant_is_remembered_from_its_first_write(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its next write asks no one; a new agent whose events were all refused was not written
+    and is not remembered, and its first real write (under a data key of its own) works."""
+    from eventsourcing.cipher import AESCipher
+
+    from ctxstore.infrastructure.bootstrap import build_store
+
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    store = build_store(make_settings(backend, tmp_path, dsn, encryption_enabled=True,
+                                      encryption_key=AESCipher.create_key(32)))
+    asked: list[list[str]] = []
+    owners = store.index.owners
+    monkeypatch.setattr(store.index, "owners", lambda keys: asked.append(list(keys))
+                        or owners(keys))
+    try:
+        def said(agent: str, type_: str = "message", **data: object) -> object:
+            return make_envelope(agent, type_, data or {"role": "user", "content": "hi"},
+                                 event_id=str(uuid.uuid4()))
+
+        store.record([said("new"), said("other")], tenant="acme")
+        assert asked  # new: looked up
+        asked.clear()
+        (a, b) = store.record([said("new"), said("other")], tenant="acme").outcomes
+        assert (a.status, a.version, b.version) == ("recorded", 2, 2)
+        assert asked == []  # remembered: not asked again
+        (refused,) = store.record([said("empty", "memory_updated", memory_id="m-none")],
+                                  tenant="acme").outcomes
+        assert refused.status == "rejected"
+        key = store.key_for("acme", "empty")
+        assert key not in store._owners
+        (first,) = store.record([said("empty")], tenant="acme").outcomes
+        assert (first.status, first.version) == ("recorded", 1)
+        assert store.context(key)["version"] == 1
+        assert store.owner(key) == "acme"
+    finally:
+        store.close()

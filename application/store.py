@@ -274,10 +274,10 @@ class ContextStore(StoreReads):
             return RecordResult()
         with self._write_lock, self.one_connection.scope():
             try:
-                # Agents all in memory: first without asking which event ids are known. They
-                # nearly never are, and the question is a statement of its own. A known one
-                # fails the commit on the event-id index, and the batch is done again at once,
-                # asking (which then reads back only agents that get a new event).
+                # Agents all in memory or new: first without asking which event ids are
+                # known. They nearly never are, and the question is a statement of its own. A
+                # known one fails the commit on the event-id index, and the batch is done again
+                # at once, asking (which then reads back only agents that get a new event).
                 return self._record_fresh(envelopes, tenant, ask_known=False)
             except IntegrityError:
                 pass
@@ -303,10 +303,16 @@ class ContextStore(StoreReads):
     ) -> RecordResult:
         # Once per agent, not per event: a batch from ingest holds many events of few agents.
         keys = {a: self.key_for(tenant, a) for a in {e.agent_id for e in envelopes}}
+        if retry:  # the conflict may be a forgotten agent this process still held
+            self._forget_owners(keys.values())
+        tenants = self._owners_of(set(keys.values()))  # one query, not one each
         if not ask_known:
+            # Asked when an agent written before is not held (after a restart, a redelivery
+            # is likely); not for new agents, whose event ids are new unless a client reused
+            # one, which the commit refuses and the retry asks about.
             cache = self.agent_cache
-            ask_known = cache is None or any(aggregate_id(k) not in cache
-                                             for k in keys.values())
+            ask_known = cache is None or any(
+                tenants[k] is not None and aggregate_id(k) not in cache for k in keys.values())
         known = (self.index.known_event_ids((e.event_id for e in envelopes), tenant)
                  if ask_known else {})
         seen: set[str] = set()
@@ -315,9 +321,6 @@ class ContextStore(StoreReads):
         pending_snapshots: dict[UUID, SnapshotMark] = {}
         owners: dict[str, str] = {}
         chained = self._chained_batch(owners)
-        if retry:  # the conflict may be a forgotten agent this process still held
-            self._forget_owners(keys.values())
-        tenants = self._owners_of(set(keys.values()))  # one query, not one each
         forgotten = self._forgotten(envelopes, keys, tenants, tenant)
         if self.data_keys is not None:
             written = {keys[e.agent_id] for e in envelopes

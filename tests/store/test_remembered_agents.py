@@ -89,3 +89,52 @@ def test_a_new_agents_tenant_is_remembered_from_its_first_write(
         assert store.owner(key) == "acme"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_which_event_ids_are_known_is_asked_only_for_agents_written_before_and_not_held(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """New agents' batches go without the question; an id a client reused for a new agent
+    is still reported a duplicate (the commit refuses it, the retry asks); a process that
+    does not hold an agent written before asks (a redelivery after a restart)."""
+    from ctxstore.infrastructure.bootstrap import build_store
+
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    settings = make_settings(backend, tmp_path, dsn)
+    store = build_store(settings)
+    asked: list[int] = []
+    known = store.index.known_event_ids
+    monkeypatch.setattr(store.index, "known_event_ids",
+                        lambda ids, tenant="local": asked.append(1) or known(ids, tenant))
+
+    def said(agent: str, event_id: str) -> object:
+        return make_envelope(agent, "message", {"role": "user", "content": event_id},
+                             event_id=event_id)
+
+    later = None
+    try:
+        first = store.record([said("a", "e1"), said("b", "e2")])
+        assert [o.status for o in first.outcomes] == ["recorded", "recorded"]
+        assert asked == []
+        reused = store.record([said("c", "e1"), said("c", "e3")])
+        assert [(o.status, o.version) for o in reused.outcomes] == [("duplicate", 1),
+                                                                      ("recorded", 1)]
+        assert asked, "the retry did not ask"
+        assert store.context("c")["version"] == 1
+        later = build_store(settings)  # holds nothing
+        asked.clear()
+        monkeypatch.setattr(later.index, "known_event_ids",
+                            lambda ids, tenant="local": asked.append(1) or known(ids, tenant))
+        attempts: list[int] = []
+        once = later._record_once
+        monkeypatch.setattr(later, "_record_once",
+                            lambda *a, **k: attempts.append(1) or once(*a, **k))
+        again = later.record([said("a", "e1"), said("a", "e4")])
+        assert [(o.status, o.version) for o in again.outcomes] == [("duplicate", 1),
+                                                                    ("recorded", 2)]
+        assert (asked, attempts) == ([1], [1])  # asked up front: no failed commit first
+    finally:
+        store.close()
+        if later is not None:
+            later.close()

@@ -146,12 +146,16 @@ def has_long_digits(text: bytes) -> bool:
     return _LONG_RUN in text.translate(_ALL_DIGITS_TO_ZERO)
 
 
+def openers_within(text: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text has no more openers than the depth limit (so it nests no deeper)."""
+    return text.count(b"[") + text.count(b"{") <= max_depth
+
+
 def text_within_bounds(text: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """True when JSON text parsed by orjson needs no walk: orjson already refuses invalid
     UTF-8, lone surrogates and NaN; with fewer openers than the depth limit and no 19-digit
     number, nothing in it can be out of bounds."""
-    return (text.count(b"[") + text.count(b"{") <= max_depth
-            and not has_long_digits(text))
+    return openers_within(text, max_depth) and not has_long_digits(text)
 
 
 def loads(raw: bytes | str, field: str = "(body)") -> tuple[Any, bool]:

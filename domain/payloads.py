@@ -48,11 +48,11 @@ ShortText = Annotated[str, Field(max_length=256)]
 MAX_EMBEDDING_DIMENSIONS = 16384
 
 
-def _finite_json(value: Any, info: ValidationInfo | None = None) -> Any:
+def _finite_json(value: Any, info: ValidationInfo) -> Any:
     """Reject NaN and infinities anywhere in free-form JSON: the canonical form has none."""
     if type(value) is str or value is None:
         return value
-    if info is not None and info.context is not None and info.context.get(PLAIN_JSON):
+    if info.context is not None and info.context.get(PLAIN_JSON):
         return value  # see parse_envelope: nothing here could be refused
     try:
         text = json.dumps(value, allow_nan=False)

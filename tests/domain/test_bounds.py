@@ -50,3 +50,29 @@ def test_the_largest_64_bit_numbers_are_accepted() -> None:
     body = json.dumps({"event_id": "e-1", "agent_id": "a-1", "type": "tool_result",
                        "data": {"call_id": "c1", "output": [INT64_MAX, -INT64_MAX - 1]}})
     assert parse_envelope(body).data_dict()["output"] == [INT64_MAX, -INT64_MAX - 1]
+
+
+def test_escaped_text_is_not_encoded_again_to_look_for_the_store_tag(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's json.dumps escapes every non-ASCII character (`\\u00e9`): such text is read
+    as the same envelope as the unescaped one, without the stdlib re-encoding its free-form
+    JSON to look for an escaped "_type_" key (orjson's plain re-encoding shows none)."""
+    import ctxstore.domain.payloads as payloads
+
+    body = {"event_id": "e-1", "agent_id": "a-1", "type": "tool_result",
+            "data": {"call_id": "c1", "output": {"café": ["naïve", "\u001b[1m", 3]}}}
+    escaped, plain = json.dumps(body), json.dumps(body, ensure_ascii=False)
+    assert "\\u00e9" in escaped
+    unescaped = json.dumps({**body, "data": {"call_id": "c1", "output": {"n": [1, "é"]}}},
+                           ensure_ascii=False)
+    assert "\\u" not in unescaped
+    encoded: list[object] = []
+    real = payloads.json.dumps
+    monkeypatch.setattr(payloads.json, "dumps", lambda *a, **k: encoded.append(a) or real(*a,
+                                                                                          **k))
+    assert parse_envelope(escaped) == parse_envelope(plain.encode())
+    assert parse_envelope(escaped).data_dict()["output"] == body["data"]["output"]
+    parse_envelope(unescaped)
+    assert encoded == []
+    parse_envelope(body)  # a mapping, not text: checked the long way, as before
+    assert encoded

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+from eventsourcing.cipher import AESCipher
 
 from ctxstore.application.lru_map import LruMap
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import make_envelope
-from ctxstore.infrastructure.bootstrap import eventsourcing_env
+from ctxstore.infrastructure.bootstrap import build_store, eventsourcing_env
+from ctxstore.infrastructure.settings import Settings
 from tests.support import make_settings
 
 
@@ -50,35 +53,47 @@ def test_a_store_remembers_at_most_its_bound_of_agents(tmp_path: Path) -> None:
         store.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def calls_of(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list[tuple[Any, ...]]:
+    """The arguments of each call of `target.name` from now on (each still made)."""
+    made: list[tuple[Any, ...]] = []
+    real = getattr(target, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, counted)
+    return made
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """An encrypted store's settings (data keys of each agent's own), on each backend."""
+    dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
+    return make_settings(request.param, tmp_path, dsn, encryption_enabled=True,
+                         encryption_key=AESCipher.create_key(32))
+
+
+def said(agent: str, event_id: str | None = None, type_: str = "message",
+         **data: object) -> Any:
+    return make_envelope(agent, type_, data or {"role": "user", "content": "hi"},
+                         event_id=event_id or str(uuid.uuid4()))
+
+
 def test_a_new_agents_tenant_is_remembered_from_its_first_write(
-        backend: str, tmp_path: Path, request: pytest.FixtureRequest,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its next write asks no one; a new agent whose events were all refused was not written
     and is not remembered, and its first real write (under a data key of its own) works."""
-    from eventsourcing.cipher import AESCipher
-
-    from ctxstore.infrastructure.bootstrap import build_store
-
-    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
-    store = build_store(make_settings(backend, tmp_path, dsn, encryption_enabled=True,
-                                      encryption_key=AESCipher.create_key(32)))
-    asked: list[list[str]] = []
-    owners = store.index.owners
-    monkeypatch.setattr(store.index, "owners", lambda keys: asked.append(list(keys))
-                        or owners(keys))
+    store = build_store(settings)
+    asked = calls_of(monkeypatch, store.index, "owners")
     try:
-        def said(agent: str, type_: str = "message", **data: object) -> object:
-            return make_envelope(agent, type_, data or {"role": "user", "content": "hi"},
-                                 event_id=str(uuid.uuid4()))
-
         store.record([said("new"), said("other")], tenant="acme")
         assert asked  # new: looked up
         asked.clear()
         (a, b) = store.record([said("new"), said("other")], tenant="acme").outcomes
         assert (a.status, a.version, b.version) == ("recorded", 2, 2)
         assert asked == []  # remembered: not asked again
-        (refused,) = store.record([said("empty", "memory_updated", memory_id="m-none")],
+        (refused,) = store.record([said("empty", type_="memory_updated", memory_id="m-none")],
                                   tenant="acme").outcomes
         assert refused.status == "rejected"
         key = store.key_for("acme", "empty")
@@ -91,27 +106,13 @@ def test_a_new_agents_tenant_is_remembered_from_its_first_write(
         store.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_which_event_ids_are_known_is_asked_only_for_agents_written_before_and_not_held(
-        backend: str, tmp_path: Path, request: pytest.FixtureRequest,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """New agents' batches go without the question; an id a client reused for a new agent
     is still reported a duplicate (the commit refuses it, the retry asks); a process that
     does not hold an agent written before asks (a redelivery after a restart)."""
-    from ctxstore.infrastructure.bootstrap import build_store
-
-    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
-    settings = make_settings(backend, tmp_path, dsn)
     store = build_store(settings)
-    asked: list[int] = []
-    known = store.index.known_event_ids
-    monkeypatch.setattr(store.index, "known_event_ids",
-                        lambda ids, tenant="local": asked.append(1) or known(ids, tenant))
-
-    def said(agent: str, event_id: str) -> object:
-        return make_envelope(agent, "message", {"role": "user", "content": event_id},
-                             event_id=event_id)
-
+    asked = calls_of(monkeypatch, store.index, "known_event_ids")
     later = None
     try:
         first = store.record([said("a", "e1"), said("b", "e2")])
@@ -123,17 +124,12 @@ def test_which_event_ids_are_known_is_asked_only_for_agents_written_before_and_n
         assert asked, "the retry did not ask"
         assert store.context("c")["version"] == 1
         later = build_store(settings)  # holds nothing
-        asked.clear()
-        monkeypatch.setattr(later.index, "known_event_ids",
-                            lambda ids, tenant="local": asked.append(1) or known(ids, tenant))
-        attempts: list[int] = []
-        once = later._record_once
-        monkeypatch.setattr(later, "_record_once",
-                            lambda *a, **k: attempts.append(1) or once(*a, **k))
+        asked = calls_of(monkeypatch, later.index, "known_event_ids")
+        attempts = calls_of(monkeypatch, later, "_record_once")
         again = later.record([said("a", "e1"), said("a", "e4")])
         assert [(o.status, o.version) for o in again.outcomes] == [("duplicate", 1),
                                                                     ("recorded", 2)]
-        assert (asked, attempts) == ([1], [1])  # asked up front: no failed commit first
+        assert (len(asked), len(attempts)) == (1, 1)  # asked up front: no failed commit first
     finally:
         store.close()
         if later is not None:

@@ -8,6 +8,7 @@ check: that becomes `DecryptionFailed`, never garbage.
 from __future__ import annotations
 
 import binascii
+import os
 from base64 import b64decode
 
 from cryptography.exceptions import InvalidTag
@@ -65,10 +66,28 @@ class ContextCipher(AESCipher):
                 "was wrapped with (after `ctxstore rotate-key`, the new key is)"
             ) from None
 
+    # The library's format (12-byte nonce, 16-byte tag, ciphertext), with one AESGCM per key:
+    # the library made one at every call, a third of an event's encryption and half of its
+    # decryption (0.7 and 1.0 µs of 2.4 and 2.0 for 400 bytes), on every event written and
+    # every event and part read of an encrypted store.
+    def _aead(self) -> AESGCM:
+        made = self.__dict__.get("_made")
+        if made is None or made[0] is not self.key:
+            made = self._made = (self.key, AESGCM(self.key))
+        return made[1]
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        nonce = os.urandom(12)
+        sealed = self._aead().encrypt(nonce, plaintext, None)
+        return nonce + sealed[-16:] + sealed[:-16]
+
     def decrypt(self, ciphertext: bytes) -> bytes:
         try:
-            return super().decrypt(ciphertext)
-        except ValueError:
+            if len(ciphertext) < 28:
+                raise InvalidTag
+            return self._aead().decrypt(ciphertext[:12], ciphertext[28:] + ciphertext[12:28],
+                                        None)
+        except InvalidTag:
             raise DecryptionFailed(
                 "cannot decrypt stored data: CONTEXT_ENCRYPTION_KEY is not the key it was "
                 "written with (or it was written unencrypted, or is damaged)"

@@ -54,12 +54,12 @@ class ContextCipher(AESCipher):
     def wrap(self, data_key: bytes, owner: bytes) -> bytes:
         """A data key encrypted under this (store) key, bound to its owner: a wrapped key
         moved to another agent's row does not unwrap there."""
-        nonce = AESCipher.random_bytes(12)
-        return nonce + AESGCM(self.key).encrypt(nonce, data_key, owner)
+        nonce = os.urandom(12)
+        return nonce + self._aead().encrypt(nonce, data_key, owner)
 
     def unwrap(self, wrapped: bytes, owner: bytes) -> bytes:
         try:
-            return AESGCM(self.key).decrypt(wrapped[:12], wrapped[12:], owner)
+            return self._aead().decrypt(wrapped[:12], wrapped[12:], owner)
         except InvalidTag:
             raise DecryptionFailed(
                 "cannot unwrap an agent's data key: CONTEXT_ENCRYPTION_KEY is not the key it "

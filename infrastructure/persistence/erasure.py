@@ -111,20 +111,17 @@ class SQLErasure(AgentEraser):
         when given), whose text never changes, so psycopg converts it once: a thousand
         placeholders were converted at every call (about 3 % of recording a batch of a
         thousand events of new agents). SQLite gets chunks within its parameter limit."""
-        if not values:
-            return
-        if self.dialect == "postgres":
+        rows: list[Any] = []
+        if self.dialect == "postgres" and values:
             curs.execute(self._sql(template.replace("{in}", "= ANY(?)")),
                          (*fixed, pack(values) if pack is not None else list(values)))
-            chunks: Iterator[Sequence[Any]] = iter(())
             rows = curs.fetchall()
-        else:
-            chunks = (values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK))
-            rows = []
-        for chunk in chunks:
-            curs.execute(self._sql(template.replace("{in}", "IN ({marks})"), len(chunk)),
-                         (*fixed, *chunk))
-            rows.extend(curs.fetchall())
+        elif values:
+            for i in range(0, len(values), _CHUNK):
+                chunk = values[i:i + _CHUNK]
+                curs.execute(self._sql(template.replace("{in}", "IN ({marks})"), len(chunk)),
+                             (*fixed, *chunk))
+                rows.extend(curs.fetchall())
         for row in rows:
             yield tuple(row.values()) if isinstance(row, dict) else tuple(row)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from ctxstore.infrastructure.samples import TRACES
 from ctxstore.infrastructure.settings import Settings
@@ -64,3 +65,16 @@ def run_cli(env: dict[str, str], *args: str, ok: bool = True) -> Any:
     if ok:
         assert result.exit_code == 0, (args, result.output)
     return result
+
+
+def calls_of(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list[tuple[Any, ...]]:
+    """The arguments of each call of `target.name` from now on (each still made)."""
+    made: list[tuple[Any, ...]] = []
+    real = getattr(target, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, counted)
+    return made

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from ctxstore.application.store import ContextStore
+from ctxstore.domain.agent_id import aggregate_id
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.settings import Settings
@@ -117,3 +118,10 @@ def msg(agent: str, text: str, *, message_id: str | None = None, at: datetime | 
 
 def new_agent(prefix: str = "a") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def snapshot_versions(kit: Kit, agent: str) -> list[int]:
+    rows = kit.sql(f"SELECT originator_version FROM {kit.table('snapshots')} "
+                   "WHERE originator_id = ? ORDER BY originator_version",
+                   (kit.uuid_param(aggregate_id(agent)),))
+    return [int(r[0]) for r in rows]

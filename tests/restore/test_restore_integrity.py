@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from restore_support import Kit, env, msg, new_agent
+from restore_support import Kit, env, msg, new_agent, snapshot_versions
 
 from ctxstore.application.errors import (
     AgentNotFound,
@@ -28,13 +28,6 @@ def seeded(kit: Kit, n: int = 12) -> str:
     agent = new_agent()
     kit.store.record([msg(agent, f"message {i}") for i in range(n)])
     return agent
-
-
-def snapshot_versions(kit: Kit, agent: str) -> list[int]:
-    rows = kit.sql(f"SELECT originator_version FROM {kit.table('snapshots')} "
-                   "WHERE originator_id = ? ORDER BY originator_version",
-                   (kit.uuid_param(aggregate_id(agent)),))
-    return [int(r[0]) for r in rows]
 
 
 def test_rewind_twice_and_fork_a_fork(kit: Kit) -> None:

@@ -15,7 +15,7 @@ from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import make_envelope
 from ctxstore.infrastructure.bootstrap import build_store, eventsourcing_env
 from ctxstore.infrastructure.settings import Settings
-from tests.support import make_settings
+from tests.support import calls_of, make_settings
 
 
 def test_lru_map_drops_the_least_recently_used() -> None:
@@ -51,19 +51,6 @@ def test_a_store_remembers_at_most_its_bound_of_agents(tmp_path: Path) -> None:
         assert len(store.history(key)) == 4
     finally:
         store.close()
-
-
-def calls_of(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list[tuple[Any, ...]]:
-    """The arguments of each call of `target.name` from now on (each still made)."""
-    made: list[tuple[Any, ...]] = []
-    real = getattr(target, name)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        made.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(target, name, counted)
-    return made
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

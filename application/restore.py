@@ -198,9 +198,14 @@ class RestoreService:
     def _base(self, agent_id: str, version: int, tail: InPart | None = None
               ) -> tuple[AgentContext | None, Base, int, str | None]:
         """The latest snapshot (`tail`: read so) or own checkpoint at or before `version`
-        (None: from scratch)."""
+        (None: from scratch). A checkpoint is looked for only when no snapshot is within the
+        snapshot interval before `version`: loading one decodes its whole state, which costs
+        more than the at most `interval` events it could save replaying (and the question,
+        a statement, is most of a fork's cost otherwise)."""
         snapshot_agent, snapshot_version = self._snapshot(agent_id, version, tail)
-        best = self._checkpoint_base(agent_id, version, snapshot_version)
+        near = (snapshot_agent is not None
+                and version - snapshot_version <= self.store.snapshot_policy.interval)
+        best = None if near else self._checkpoint_base(agent_id, version, snapshot_version)
         if best is not None:
             _, state = self.checkpoints.load(best.package_id, best.tenant)
             return (AgentContext.based_on(agent_id, state, best.version), "checkpoint",
@@ -391,7 +396,8 @@ class RestoreService:
                 handed = None if source.in_part else HandedContent(
                     source.content, hashes, aggregate_id(source.agent_id))
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
-                                                 started, holds_of(source.content), handed)
+                                                 started, holds_of(source.content), handed,
+                                                 summary)
             target = (self.store.agent_at(target_id) if summary is not None
                       else AgentContext.start(target_id))
             content = (merge_content(target.content, source.content) if strategy == "merge"
@@ -414,7 +420,7 @@ class RestoreService:
                            timestamp=target.next_timestamp(datetime.now(UTC)),
                            provenance=self._provenance(source, strategy, point))
             expected = target.content_hash()
-            self.store.append(target, tenant=tenant or LOCAL_TENANT)
+            self.store.append(target, tenant=tenant or LOCAL_TENANT, row=summary)
             return self._result(source, target, strategy, point, event_id, expected, started,
                                 holds_of(target.content))
 
@@ -457,7 +463,7 @@ class RestoreService:
                 handed = HandedContent(own_containers(agent.content), agent.part_hashes.copy(),
                                        agent.id)
                 return self._append_by_reference(source, shell, kept.ref, point, tenant,
-                                                 started, holds, handed)
+                                                 started, holds, handed, summary)
 
             return retry_on_conflict(restore_once, f"could not restore into "
                                      f"{plain_agent_id(target_id)!r}: it kept changing")
@@ -476,7 +482,9 @@ class RestoreService:
     def _append_by_reference(self, source: SourceState, shell: AgentContext,
                              ref: dict[str, Any], point: Point, tenant: str | None,
                              started: float, holds: dict[str, int],
-                             handed: HandedContent | None) -> RestoreResult:
+                             handed: HandedContent | None, row: AgentSummary | None
+                             ) -> RestoreResult:
+        """`row`: the target's catalogue row as this attempt read it (None: it has none)."""
         event_id = f"restore-{uuid.uuid4().hex}"
         if source.open_calls is not None:
             # Beside the root it describes: windows of the target's versions folded from
@@ -485,7 +493,7 @@ class RestoreService:
         shell.restore_by_reference(event_id=event_id, content_ref=ref,
                                    timestamp=shell.next_timestamp(datetime.now(UTC)),
                                    provenance=self._provenance(source, "replace", point))
-        self.store.append(shell, tenant=tenant or LOCAL_TENANT, handed=handed)
+        self.store.append(shell, tenant=tenant or LOCAL_TENANT, handed=handed, row=row)
         # The root's address is the content hash (domain.content_tree): the source's own.
         return self._result(source, shell, "replace", point, event_id,
                             TREE_PREFIX + ref["root"], started, holds)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, cast
 from uuid import UUID
 
@@ -39,7 +40,7 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_cache import PartCache
 from ctxstore.application.part_content import PartContent
 from ctxstore.application.part_port import PartStore
-from ctxstore.application.ports import AgentRow, ContextIndex, EventWriter
+from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventWriter
 from ctxstore.application.results import EventOutcome, RecordResult
 from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
 from ctxstore.application.schedule_port import ScheduleStore
@@ -71,7 +72,17 @@ class HandedContent:
     hashes: PartHashes
     source: UUID
 
-__all__ = ["LOCAL_TENANT", "ContextStore", "from_us", "project", "to_us"]
+
+class Unread(Enum):
+    """`append`'s default: the caller did not read the agent's catalogue row (the store asks
+    for its tenant unless it remembers it)."""
+
+    ROW = 0
+
+
+UNREAD = Unread.ROW
+
+__all__ = ["LOCAL_TENANT", "UNREAD", "ContextStore", "from_us", "project", "to_us"]
 
 MIN_REMEMBERED_AGENTS = 1024
 
@@ -383,18 +394,23 @@ class ContextStore(StoreReads):
     def append(self, agent: AgentContext, *, tenant: str = LOCAL_TENANT,
                package_rows: Sequence[PackageRow] = (),
                pruned_package_ids: Sequence[str] = (),
-               handed: HandedContent | None = None) -> None:
+               handed: HandedContent | None = None,
+               row: AgentSummary | None | Unread = UNREAD) -> None:
         """Commit the pending store-made events (restore, checkpoint) of an agent.
 
         A checkpoint's package rows and the ids retention deletes commit in the same
         transaction as the events that announce them. IntegrityError when another writer
         changed the agent first (see application.retry). `handed`: a restore by reference's
         content (the shell's), handed over by its maker, which the restored agent is then
-        cached with.
+        cached with. `row`: the agent's catalogue row as the caller read it for this write
+        (None: it had none), so its tenant is not asked again; were it created or forgotten
+        since, the commit fails as any write after another's does.
         """
         with self._write_lock:
             try:
-                known_owner = self._owner(agent.agent_id)
+                known_owner = (self._owner(agent.agent_id) if row is UNREAD
+                               else self._owners.get(agent.agent_id)
+                               or (row.tenant if row is not None else None))
                 owner = known_owner or tenant
                 if self.data_keys is not None:
                     self.data_keys.prepare(new=[agent.id] if known_owner is None else [],

@@ -1,0 +1,132 @@
+"""What a restore asks the database, on every backend: its target's catalogue row once an
+attempt (not again at the append), no checkpoint lookup when a snapshot lies within the
+snapshot interval before the point, and on PostgreSQL the part rows of a keep sent in pipeline
+mode; an operation's row is one statement. A restore's cost is mostly such round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.pq import PipelineStatus
+from restore_support import Kit, msg, new_agent, snapshot_versions
+from support import calls_of
+
+from ctxstore.application.operation_log import OperationRecord
+from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.points import Point
+
+
+def seeded(kit: Kit, n: int) -> str:
+    agent = new_agent()
+    kit.store.record([msg(agent, f"message {i}") for i in range(n)])
+    return agent
+
+
+def test_a_fork_and_a_rewind_read_the_targets_row_once(make_kit: Callable[..., Kit],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    rows = calls_of(monkeypatch, kit.store.index, "agent")
+    fork = new_agent("fork")
+    result = kit.restore.restore(agent, Point.of_version(7), fork)
+    # The source's row, then the target's (none yet): the append asks no third time.
+    assert rows == [(agent,), (fork,)]
+    assert result.content_hash == kit.hash(agent, 7) == kit.hash(fork)
+    rows.clear()
+    result = kit.restore.restore(agent, Point.of_version(3))
+    assert rows == [(agent,)]  # a rewind's source row is its target's
+    assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
+
+
+def test_a_target_written_after_its_row_was_read_is_restored_on_the_retry(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row read says "no such agent"; another writer creates it before the append: the
+    append fails as any write after another's, and the retry restores into the agent as it
+    now is (its first event kept)."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    fork = new_agent("raced")
+    real = kit.restore._target_row
+    raced: list[Any] = []
+
+    def read_then_race(target_id: str, rows: dict[str, Any]) -> Any:
+        row = real(target_id, rows)
+        if not raced:
+            raced.append(row)
+            kit.store.record([msg(fork, "written meanwhile")])
+        return row
+
+    monkeypatch.setattr(kit.restore, "_target_row", read_then_race)
+    result = kit.restore.restore(agent, Point.of_version(7), fork)
+    assert raced == [None]
+    assert (result.mode, result.target_version) == ("into_existing", 2)
+    assert kit.hash(fork) == kit.hash(agent, 7)
+    first = kit.store.context(fork, version=1)
+    assert [m["content"] for m in first["messages"]] == ["written meanwhile"]
+
+
+def test_a_snapshot_near_the_point_spares_the_checkpoint_lookup(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    kit = make_kit()  # a snapshot every 5 events
+    agent = seeded(kit, 8)
+    checkpoint = kit.checkpoints.capture(agent)  # of version 8; its event is 9
+    kit.store.record([msg(agent, f"later {i}") for i in range(6)])  # up to 15
+    snapshots = snapshot_versions(kit, agent)
+    assert snapshots == [5, 10, 15]
+    asked = calls_of(monkeypatch, kit.checkpoints.packages, "select_packages")
+    near = kit.restore.state_at(agent, Point.of_version(12))
+    assert (near.base, near.base_version, near.events_replayed) == ("snapshot", 10, 2)
+    assert asked == []
+    assert near.content_hash == kit.hash(agent, 12)
+    # Before the first snapshot: the checkpoint is looked for, and is the base.
+    early = kit.restore.state_at(agent, Point.of_version(4))
+    assert (early.base, len(asked)) == ("events", 1)
+    # A snapshot further back than the interval (the nearer one gone: snapshots are derived
+    # data): the checkpoint after it is looked for and used.
+    kit.sql(f"DELETE FROM {kit.table('snapshots')} WHERE originator_id = ? "
+            "AND originator_version = 10", (kit.uuid_param(aggregate_id(agent)),))
+    far = kit.restore.state_at(agent, Point.of_version(14))
+    assert (far.base, far.base_version, far.checkpoint_id) == ("checkpoint", 8,
+                                                               checkpoint.package_id)
+    assert far.events_replayed == 6 and len(asked) == 2
+    assert far.content_hash == kit.hash(agent, 14)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_keep_sends_its_part_rows_in_pipeline_mode(make_kit: Callable[..., Kit],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock, the reference rows, the question which parts are held and the parts go
+    together, not a round trip each; the server still runs them in order."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    parts = kit.store.part_content.parts  # type: ignore[union-attr]
+    statuses: list[PipelineStatus] = []
+    real = parts.guard
+
+    def guard(curs: Any, tenant: str) -> None:
+        statuses.append(curs.connection.pgconn.pipeline_status)
+        real(curs, tenant)
+
+    monkeypatch.setattr(parts, "guard", guard)
+    for version, target in [(7, new_agent("fork")), (12, new_agent("latest")), (3, agent)]:
+        result = kit.restore.restore(agent, Point.of_version(version), target)
+        assert kit.hash(target) == result.content_hash
+    assert statuses and set(statuses) == {PipelineStatus.ON}
+    assert kit.hash(agent) == kit.hash(agent, 3)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_an_operation_row_is_one_statement(make_kit: Callable[..., Kit],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    kit = make_kit()
+    blocks = calls_of(monkeypatch, psycopg.Connection, "transaction")
+    kit.store.operations.record_operation(OperationRecord(
+        operation="restore", outcome="succeeded", tenant="local", agent_id="a",
+        automatic=False, recorded_us=1, duration_ms=2.5))
+    assert blocks == []  # no BEGIN and COMMIT around it
+    groups = kit.store.operations.operation_groups("local")
+    assert [(g.operation, g.outcome, g.count, g.duration_ms) for g in groups] == [
+        ("restore", "succeeded", 1, 2.5)]

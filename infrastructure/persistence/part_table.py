@@ -15,13 +15,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable
 
 from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore, check_address
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
+from ctxstore.infrastructure.persistence.pg_arrays import text_array
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
+_TEXTS = 4096  # statement texts kept (one per template and count of marks: a few hundred)
 
 # Statements with `?` parameters and {parts}/{refs} tables, for both backends.
 _HELD = "SELECT address FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks})"
@@ -78,27 +81,40 @@ class TablePartStore(PartStore):
         self.guard = guard  # the lock held shared by `referring` (PostgreSQL)
         self._reader = threading.local()  # the cursor `reading` shares, per thread
         self._referrer = threading.local()  # the cursor `referring` shares, per thread
+        self._texts: dict[tuple[str, int], Any] = {}  # `_sql`'s
 
     def _sql(self, template: str, marks: int = 0) -> Any:
-        text = template.replace("{marks}", ",".join("?" * marks))
-        if self.dialect == "sqlite":
-            return text.format(parts=self.parts_table, refs=self.refs_table)
-        return SQL(text.replace("?", "%s")).format(parts=self.parts_table,  # type: ignore[arg-type]
-                                                  refs=self.refs_table)
+        """A statement's text, made once per template and count (PostgreSQL: as bytes, which
+        psycopg converts once; a composed query it walked again at every call)."""
+        made = self._texts.get((template, marks))
+        if made is None:
+            text = template.replace("{marks}", ",".join("?" * marks))
+            if self.dialect == "sqlite":
+                made = text.format(parts=self.parts_table, refs=self.refs_table)
+            else:
+                made = SQL(text.replace("?", "%s")).format(  # type: ignore[arg-type]
+                    parts=self.parts_table, refs=self.refs_table).as_bytes(None)
+            if len(self._texts) < _TEXTS:
+                self._texts[(template, marks)] = made
+        return made
 
     def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str]
                 ) -> list[Any]:
         wanted = sorted(set(map(check_address, addresses)))
         lookup = _LOOKUPS.get(template) if self.dialect == "postgres" else None
         if lookup is not None:
-            curs.execute(self._sql(lookup), [wanted, tenant, self.scope], binary=True)
-            return list(curs.fetchall())
+            # Rows as tuples: the library's cursor makes a dict of each.
+            with curs.connection.cursor(row_factory=tuple_row) as plain:
+                plain.execute(self._sql(lookup), [text_array(wanted), tenant, self.scope],
+                              binary=True)
+                return plain.fetchall()
         if self.dialect == "postgres":
             # One array parameter: one statement text whatever the count, so the server
             # prepares it once (a list of marks was a new statement to parse each time); and
-            # bytea as it is in binary results (in text ones: hex, twice the bytes).
+            # bytea as it is in binary results (in text ones: hex, twice the bytes). Arrays
+            # packed (pg_arrays): psycopg's list dumper tests every text with a regex.
             curs.execute(self._sql(template.replace("IN ({marks})", "= ANY(?)")),
-                         [tenant, self.scope, wanted], binary=True)
+                         [tenant, self.scope, text_array(wanted)], binary=True)
             return list(curs.fetchall())
         rows: list[Any] = []
         for chunk in _chunks(wanted):
@@ -114,8 +130,9 @@ class TablePartStore(PartStore):
         with self._cursor(self._referrer, commit=True) as curs:
             pairs = sorted(set(rows))
             if pairs and self.dialect == "postgres":
-                curs.execute(self._sql(_REFER_ARRAYS), [tenant, [o for o, _ in pairs],
-                                                        [a for _, a in pairs]])
+                curs.execute(self._sql(_REFER_ARRAYS), [tenant,
+                                                        text_array([o for o, _ in pairs]),
+                                                        text_array([a for _, a in pairs])])
             elif pairs:
                 curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
             if not addresses:

@@ -93,6 +93,16 @@ class ContextIndex(ABC):
         from the table the library names beside the events (``<name>_snapshots``).
         """
 
+    def agents_of(self, agent_ids: Sequence[str]) -> dict[str, AgentSummary]:
+        """The catalogue entries of those agents that have been written, by key (where a
+        statement is a round trip, recorders ask once)."""
+        found: dict[str, AgentSummary] = {}
+        for agent_id in dict.fromkeys(agent_ids):
+            summary = self.agent(agent_id)
+            if summary is not None:
+                found[agent_id] = summary
+        return found
+
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
         """The tenant of each of those agents that has been written (recorders do one query)."""
         found: dict[str, str] = {}

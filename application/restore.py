@@ -349,12 +349,20 @@ class RestoreService:
         by_reference = (strategy == "replace" and source_agent_id is not None
                         and point.checkpoint_id is None and self.store.part_content is not None
                         and check_validation_level(validation_level) == "basic")
+        # The catalogue rows read so far, by key: the target's is used by the first attempt.
+        rows: dict[str, AgentSummary | None] = {}
         if by_reference:
             assert source_agent_id is not None
-            if known is None:
-                known = self.store.summary(check_agent_key(source_agent_id))
+            source_key = check_agent_key(source_agent_id)
+            target_key = check_agent_key(target_agent_id or source_agent_id)
+            # Both rows in one question where the source's is not given (a fork: one round
+            # trip fewer).
+            rows = self.store.summaries(
+                [k for k in dict.fromkeys([source_key, target_key])
+                 if not (k == source_key and known is not None)])
+            known = rows.setdefault(source_key, known)
             done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
-                                             tenant, started)
+                                             tenant, started, dict(rows))
             if done is not None:
                 return done
         reader = tenant if tenant is not None else LOCAL_TENANT
@@ -366,19 +374,23 @@ class RestoreService:
                 source = self._state_at(source_agent_id, point, "basic", reader, known,
                                         IN_PART)
                 return self._restore_source(source, point, target_agent_id, strategy, tenant,
-                                            known, started)
+                                            known, started, dict(rows))
             except NotRead:
                 pass
         source = self.state_at(source_agent_id, point, validation_level, reader, known)
         return self._restore_source(source, point, target_agent_id, strategy, tenant, known,
-                                    started)
+                                    started, rows)
 
     def _restore_source(self, source: SourceState, point: Point, target_agent_id: str | None,
                         strategy: MergeStrategy, tenant: str | None,
-                        known: AgentSummary | None, started: float) -> RestoreResult:
-        """Give the target `source`'s content (replaced or merged), retried on conflicts."""
+                        known: AgentSummary | None, started: float,
+                        read: dict[str, AgentSummary | None]) -> RestoreResult:
+        """Give the target `source`'s content (replaced or merged), retried on conflicts.
+        `read`: the catalogue rows this restore read (by key), which it may use up."""
         target_id = check_agent_key(target_agent_id or source.agent_id)
-        rows: dict[str, AgentSummary | None] = {source.agent_id: known} if known else {}
+        rows = read
+        if known:
+            rows[source.agent_id] = known
         self._check_tenants(source.agent_id, target_id, point, tenant, rows)
 
         def restore_once() -> RestoreResult:
@@ -429,18 +441,19 @@ class RestoreService:
 
     def _latest_by_reference(self, source_agent_id: str, summary: AgentSummary | None,
                              point: Point, target_agent_id: str | None, tenant: str | None,
-                             started: float) -> RestoreResult | None:
+                             started: float, read: dict[str, AgentSummary | None]
+                             ) -> RestoreResult | None:
         """A `replace` restore of the source's latest version without decoding or copying its
         content: the agent as the store holds it folded (cached) knows its parts' addresses,
         so only the parts the store lacks (the dirty tail pages, their group nodes, the root)
         are hashed and written, and the target's event records the root. None when the point
         is not the latest version (or it moved on meanwhile): the caller builds the state.
-        `summary`: the source's catalogue row."""
+        `summary`: the source's catalogue row; `read`: the rows read so far, by key."""
         if summary is None or (point.version is None and point.at is not None) \
                 or point.version not in (None, summary.version):
             return None
         target_id = check_agent_key(target_agent_id or source_agent_id)
-        rows: dict[str, AgentSummary | None] = {check_agent_key(source_agent_id): summary}
+        rows = {**read, check_agent_key(source_agent_id): summary}
         self._check_tenants(source_agent_id, target_id, point, tenant, rows)
         keeper = self.store.part_content
         assert keeper is not None

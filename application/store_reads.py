@@ -423,6 +423,12 @@ class StoreReads(Application[UUID]):
         """An agent's catalogue entry by its key (None: never written)."""
         return self.index.agent(agent_id)
 
+    def summaries(self, agent_ids: Sequence[str]) -> dict[str, AgentSummary | None]:
+        """The catalogue entries of several agents by key (None: never written), asked
+        together."""
+        found = self.index.agents_of(agent_ids)
+        return {a: found.get(a) for a in agent_ids}
+
     def timestamps(self, agent_id: str, versions: Sequence[int]) -> dict[int, datetime]:
         """When the given versions of an agent were recorded."""
         found = self.index.timestamps(aggregate_id(agent_id), versions)

@@ -467,6 +467,16 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         )
         return {r["agent_id"]: r["tenant"] for r in rows}
 
+    def agents_of(self, agent_ids: Sequence[str]) -> dict[str, AgentSummary]:
+        if not agent_ids:
+            return {}
+        rows = self._fetch(
+            SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = ANY(%s)").format(
+                self.agents_table),
+            (text_array(list(dict.fromkeys(agent_ids))),),
+        )
+        return {r["agent_id"]: AgentSummary(**r) for r in rows}
+
     def agent(self, agent_id: str) -> AgentSummary | None:
         rows = self._fetch(
             SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = %s").format(

@@ -1,0 +1,159 @@
+"""Forks of a real-trace agent by this checkout and by another (`--against`), interleaved: JSON.
+
+On a shared machine the speed drifts by tens of percent within minutes, so two runs of
+`bench/restore.py` one after the other cannot tell a change of 10 % from the drift. Here one
+worker process per checkout holds a store on the same database and agent, and the two take
+turns, operation by operation (who goes first alternates): both meet the same machine at the
+same moment, and what differs is the code.
+
+Measured per checkout: wall p50/p90 and client CPU of forks at random versions (the state
+built from a snapshot and the events after it) and of forks of the latest version (the agent
+held folded), each into a new agent. The agent (`--events` real-trace events, cycled as in
+`bench/restore.py`) is loaded once by this checkout into a fresh schema.
+
+    git worktree add /tmp/base <rev>
+    .venv/bin/python bench/restore_ab.py --against /tmp/base --events 10000 --ops 150
+
+The worker runs this file with the checkout's own code first on `sys.path`, using only the
+store's long-standing API (build_store, bootstrap, RestoreService.restore), so any checkout
+with those can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
+    """Serve `random V` / `latest` lines: one fork each, answered by `[wall_ms, cpu_ms]`."""
+    sys.path.insert(0, root)
+    from ctxstore.domain.points import Point
+    from ctxstore.infrastructure.bootstrap import bootstrap, build_store
+    from ctxstore.infrastructure.settings import Settings
+
+    settings = Settings(storage_backend="postgres", database_url=dsn, database_schema=schema,
+                        aggregate_cache_size=4)
+    store = build_store(settings)
+    restore = bootstrap(settings, store=store).restore
+    store.agent_at(agent_id)  # held folded, as a live agent is
+    tag = f"{Path(root).name}-{random.randrange(10**9)}"
+    print("ready", flush=True)
+    for n, line in enumerate(sys.stdin):
+        kind, _, value = line.partition(" ")
+        summary = store.summary(agent_id)
+        assert summary is not None
+        version = summary.version if kind == "latest" else int(value)
+        cpu, wall = time.process_time(), time.perf_counter()
+        restore.restore(agent_id, Point.of_version(version), f"{agent_id}-{tag}-{n}")
+        print(json.dumps([(time.perf_counter() - wall) * 1000,
+                          (time.process_time() - cpu) * 1000]), flush=True)
+    store.close()
+
+
+def summary(wall: list[float], cpu: list[float]) -> dict[str, Any]:
+    ordered = sorted(wall)
+    return {"n": len(wall), "wall_p50_ms": round(statistics.median(ordered), 2),
+            "wall_p90_ms": round(ordered[int(len(ordered) * 0.9)], 2),
+            "client_cpu_ms_mean": round(statistics.mean(cpu), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", required=True,
+                        help="the other checkout's root (a `git worktree add` of a revision)")
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--ops", type=int, default=150, help="forks of each kind per checkout")
+    parser.add_argument("--dsn", default=os.environ.get("CONTEXT_DATABASE_URL",
+                                                        "postgresql://postgres@127.0.0.1:5432/"
+                                                        "test"))
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--worker", nargs=3, metavar=("ROOT", "SCHEMA", "AGENT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], args.dsn, args.worker[1], args.worker[2])
+        return
+
+    sys.path.insert(0, str(REPO))
+    from bench.common import drop_schema, fresh_schema
+    from bench.restore import TRACES, cycled, load, log, real_events
+    from ctxstore.infrastructure.bootstrap import build_store
+    from ctxstore.infrastructure.settings import Settings
+
+    other = Path(args.against).resolve()
+    if not (other / "ctxstore").is_dir():
+        parser.error(f"--against: {other} holds no ctxstore checkout")
+    base, _, _ = real_events(TRACES)
+    schema = fresh_schema(args.dsn)
+    agent_id = f"ab-{args.events}"
+    checkouts = {"this": REPO, "against": other}
+    workers: dict[str, subprocess.Popen[str]] = {}
+    try:
+        log(f"loading {args.events} real-trace events into {schema}")
+        loader = build_store(Settings(storage_backend="postgres", database_url=args.dsn,
+                                      database_schema=schema))
+        loaded = load(loader, cycled(base, agent_id, args.events), args.events, 5000)
+        loader.close()
+        for name, root in checkouts.items():
+            workers[name] = subprocess.Popen(
+                [sys.executable, __file__, "--dsn", args.dsn, "--against", str(other),
+                 "--worker", str(root), schema, agent_id],
+                cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            out = workers[name].stdout
+            if out is None or out.readline().strip() != "ready":
+                raise SystemExit(f"the {name} checkout's worker did not start")
+        rng = random.Random(args.seed)
+        times: dict[tuple[str, str], tuple[list[float], list[float]]] = {
+            (kind, name): ([], []) for kind in ("random", "latest") for name in checkouts}
+        log(f"{args.ops} forks of each kind by each checkout, taking turns")
+        for i in range(args.ops):
+            for kind in ("random", "latest"):
+                line = f"{kind} {rng.randrange(1, args.events + 1)}\n"
+                for name in (checkouts if i % 2 == 0 else reversed(list(checkouts))):
+                    proc = workers[name]
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(line)
+                    proc.stdin.flush()
+                    wall, cpu = json.loads(proc.stdout.readline())
+                    times[(kind, name)][0].append(wall)
+                    times[(kind, name)][1].append(cpu)
+        result: dict[str, Any] = {
+            "benchmark": "restore_ab",
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_average_at_start": os.getloadavg()},
+            "checkouts": {name: str(root) for name, root in checkouts.items()},
+            "load": loaded,
+            **{f"fork_{kind}": {name: summary(*times[(kind, name)]) for name in checkouts}
+               for kind in ("random", "latest")},
+        }
+        for kind in ("random", "latest"):
+            figures: dict[str, Any] = result[f"fork_{kind}"]
+            mine, theirs = figures["this"], figures["against"]
+            figures["this_over_against"] = {
+                "wall_p50": round(mine["wall_p50_ms"] / theirs["wall_p50_ms"], 3),
+                "client_cpu": round(mine["client_cpu_ms_mean"] / theirs["client_cpu_ms_mean"],
+                                    3)}
+        print(json.dumps(result, indent=1))
+    finally:
+        for proc in workers.values():
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=60)
+        drop_schema(args.dsn, schema)
+
+
+if __name__ == "__main__":
+    main()

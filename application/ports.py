@@ -52,8 +52,28 @@ class AgentSummary:
     tenant: str
 
 
+@dataclass(frozen=True)
+class PointRows:
+    """What reading an agent at a version needs, asked in one question: its latest snapshot at
+    or before `upto` (None: none) with the chain's link at that snapshot's version (None:
+    none stored), and its events in (`after`, `upto`], `after` being that snapshot's version
+    (0 without one), in order."""
+
+    upto: int
+    snapshot: StoredEvent | None
+    link: bytes | None
+    after: int
+    events: list[StoredEvent]
+
+
 class ContextIndex(ABC):
     """Queries over the side tables that our recorders keep beside the events."""
+
+    def point_rows(self, originator_id: UUID, upto: int) -> PointRows | None:
+        """The rows of a read at version `upto` in one statement, where a statement is a round
+        trip (PostgreSQL); None: the reader asks the snapshot, the link and the events
+        apart."""
+        return None
 
     @abstractmethod
     def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT

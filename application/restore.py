@@ -39,7 +39,7 @@ from ctxstore.application.errors import (
 )
 from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageRow
-from ctxstore.application.ports import AgentSummary
+from ctxstore.application.ports import AgentSummary, PointRows
 from ctxstore.application.restore_model import (
     Base,
     MergeStrategy,
@@ -142,10 +142,13 @@ class RestoreService:
         if version == 0:
             empty = AgentContext.start(agent_id)
             return self._source(empty, point, "empty", 0, None, 0, level)
-        base_agent, base, base_version, checkpoint_id = self._base(agent_id, version, tail)
+        # The snapshot, its chain link and the events after it: one question (PostgreSQL).
+        rows = self.store.point_rows(agent_id, version)
+        base_agent, base, base_version, checkpoint_id = self._base(agent_id, version, tail,
+                                                                   rows)
         try:
             agent, replayed = self.store.replay(agent_id, base_agent, after=base_version,
-                                                upto=version, tail=tail)
+                                                upto=version, tail=tail, rows=rows)
         except (IntegrityMismatch, NotRead):
             raise
         except Exception as e:  # noqa: BLE001 - an unreadable event is damage, not a bug
@@ -195,14 +198,15 @@ class RestoreService:
                 f"{checkpoint.version} changed since it was captured (its chain head is not the "
                 "chain's link there; run ctxstore verify)")
 
-    def _base(self, agent_id: str, version: int, tail: InPart | None = None
+    def _base(self, agent_id: str, version: int, tail: InPart | None = None,
+              rows: PointRows | None = None
               ) -> tuple[AgentContext | None, Base, int, str | None]:
         """The latest snapshot (`tail`: read so) or own checkpoint at or before `version`
         (None: from scratch). A checkpoint is looked for only when no snapshot is within the
         snapshot interval before `version`: loading one decodes its whole state, which costs
         more than the at most `interval` events it could save replaying (and the question,
         a statement, is most of a fork's cost otherwise)."""
-        snapshot_agent, snapshot_version = self._snapshot(agent_id, version, tail)
+        snapshot_agent, snapshot_version = self._snapshot(agent_id, version, tail, rows)
         near = (snapshot_agent is not None
                 and version - snapshot_version <= self.store.snapshot_policy.interval)
         best = None if near else self._checkpoint_base(agent_id, version, snapshot_version)
@@ -225,11 +229,11 @@ class RestoreService:
                 return row
         return None
 
-    def _snapshot(self, agent_id: str, version: int, tail: InPart | None = None
-                  ) -> tuple[AgentContext | None, int]:
+    def _snapshot(self, agent_id: str, version: int, tail: InPart | None = None,
+                  rows: PointRows | None = None) -> tuple[AgentContext | None, int]:
         """The latest snapshot at or before `version`, checked to read back as this agent
-        (`tail`: its content read in part, domain.content_tree)."""
-        agent = self.store.snapshot_at(agent_id, version, tail)  # CorruptedSnapshot if unread
+        (`tail`: its content read in part, domain.content_tree; `rows`: read already)."""
+        agent = self.store.snapshot_at(agent_id, version, tail, rows)  # CorruptedSnapshot
         if agent is None:
             return None, 0
         where = f"snapshot of {agent_id!r} at version {agent.version}"

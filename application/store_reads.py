@@ -11,7 +11,7 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from copy import deepcopy
 from datetime import datetime
@@ -33,7 +33,7 @@ from ctxstore.application.errors import (
 )
 from ctxstore.application.part_content import PartContent
 from ctxstore.application.part_port import PartMissing
-from ctxstore.application.ports import AgentSummary, ContextIndex
+from ctxstore.application.ports import AgentSummary, ContextIndex, PointRows
 from ctxstore.application.results import HistoryItem
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.aggregate import AgentContext
@@ -164,9 +164,10 @@ class StoreReads(Application[UUID]):
         """The agent at a version from its latest snapshot there (`tail`: read in part,
         domain.content_tree; NotRead when an event after the snapshot looks at an item not
         read) and the events after it."""
-        snapshot = self.snapshot_at(agent_id, version, tail)
+        rows = self.point_rows(agent_id, version)
+        snapshot = self.snapshot_at(agent_id, version, tail, rows)
         base, after = (snapshot, snapshot.version) if snapshot is not None else (None, 0)
-        agent, _ = self.replay(agent_id, base, after=after, upto=version, tail=tail)
+        agent, _ = self.replay(agent_id, base, after=after, upto=version, tail=tail, rows=rows)
         if agent is None:
             raise PointNotFound(f"agent {plain_agent_id(agent_id)!r} has no version {version}")
         if agent.version != version:
@@ -243,15 +244,28 @@ class StoreReads(Application[UUID]):
                 found[originator_id] = (agent, sum(len(s.state) for s in stored))
         return found
 
-    def snapshot_at(self, agent_id: str, version: int, tail: InPart | None = None
-                    ) -> AgentContext | None:
-        """The agent as its latest snapshot at or before `version` holds it (None: no
-        snapshot; `tail`: a content kept as parts read in part, domain.content_tree). Raises
-        CorruptedSnapshot when that snapshot's bytes cannot be read."""
+    def point_rows(self, agent_id: str, version: int) -> PointRows | None:
+        """The rows a read at `version` needs, asked at once where the index can (its latest
+        snapshot there, that snapshot's chain link and the events after it): for
+        `snapshot_at` and `replay`. None: they ask apart."""
         if self.snapshots is None:
             return None
-        stored = self.snapshots.recorder.select_events(aggregate_id(agent_id), lte=version,
-                                                       desc=True, limit=1)
+        return self.index.point_rows(aggregate_id(agent_id), version)
+
+    def snapshot_at(self, agent_id: str, version: int, tail: InPart | None = None,
+                    rows: PointRows | None = None) -> AgentContext | None:
+        """The agent as its latest snapshot at or before `version` holds it (None: no
+        snapshot; `tail`: a content kept as parts read in part, domain.content_tree; `rows`:
+        `point_rows(agent_id, version)`, read already). Raises CorruptedSnapshot when that
+        snapshot's bytes cannot be read."""
+        if self.snapshots is None:
+            return None
+        if rows is not None and rows.upto == version:
+            stored: Sequence[StoredEvent] = [rows.snapshot] if rows.snapshot else []
+        else:
+            rows = None
+            stored = self.snapshots.recorder.select_events(aggregate_id(agent_id), lte=version,
+                                                           desc=True, limit=1)
         if not stored:
             return None
         where = f"snapshot of {agent_id!r} at version {stored[0].originator_version}"
@@ -265,7 +279,9 @@ class StoreReads(Application[UUID]):
         # One indexed lookup (none when this process wrote that version last): a snapshot
         # built from a history the chain no longer holds is not read from.
         head = getattr(snapshot, "chain_head", None)
-        if head is not None and self.chain_link(agent.id, agent.version) != head:
+        if head is not None and (self.chain_link(agent.id, agent.version) if rows is None
+                                 else rows.link.hex() if rows.link is not None
+                                 else None) != head:
             raise CorruptedSnapshot(
                 f"{where} was built from another history (its chain head is not the chain's "
                 "link at that version; run ctxstore verify)")
@@ -295,18 +311,25 @@ class StoreReads(Application[UUID]):
             after = stored[-1].originator_version
 
     def replay(self, agent_id: str, base: AgentContext | None, *, after: int = 0,
-               upto: int | None = None, tail: InPart | None = None
-               ) -> tuple[AgentContext | None, int]:
+               upto: int | None = None, tail: InPart | None = None,
+               rows: PointRows | None = None) -> tuple[AgentContext | None, int]:
         """The one way a past state is rebuilt: fold the agent's events after version `after`
         (up to `upto`) onto `base` (a snapshot's or a checkpoint's state, or None: from the
         start); returns the agent and how many events were folded. `tail`: a restore's
         content kept as parts is read in part (PartContent.restores_in_part; NotRead when an
-        event after it looks at an item not read)."""
+        event after it looks at an item not read). `rows`: `point_rows` read already, used
+        when they hold those events."""
         keeper = self.part_content
         with (keeper.restores_in_part(tail) if tail is not None and keeper is not None
               else nullcontext()):
+            if rows is not None and rows.upto == upto and rows.after <= after:
+                to_event = self.events.mapper.to_domain_event
+                events: Iterable[Any] = (to_event(s) for s in rows.events
+                                         if s.originator_version > after)
+            else:
+                events = self.events.get(aggregate_id(agent_id), gt=after, lte=upto)
             agent, count = base, 0
-            for event in self.events.get(aggregate_id(agent_id), gt=after, lte=upto):
+            for event in events:
                 agent = event.mutate(agent)  # type: ignore[attr-defined]
                 count += 1
         return agent, count

@@ -29,7 +29,13 @@ from psycopg.sql import SQL, Identifier
 from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.connection_scope import ConnectionScope
-from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventIndexRow
+from ctxstore.application.ports import (
+    AgentRow,
+    AgentSummary,
+    ContextIndex,
+    EventIndexRow,
+    PointRows,
+)
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.connection_pin import ConnectionPin
 from ctxstore.infrastructure.persistence.dsn import libpq_options
@@ -185,6 +191,23 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
             "AND originator_version > coalesce(snap.originator_version, 0)) e"
         ).format(i=id_type, s=SQL("{}.{}").format(schema, Identifier(f"{prefix}_snapshots")),
                  e=SQL("{}.{}").format(schema, Identifier(self.events_table_name)))
+        # A read at a version: its latest snapshot there with the chain's link at that
+        # snapshot's version, then the events after it up to the version (application.ports
+        # PointRows); one statement where it was three.
+        self._select_point = SQL(
+            "WITH s AS (SELECT originator_version, topic, state FROM {s} "
+            "WHERE originator_id = %s AND originator_version <= %s "
+            "ORDER BY originator_version DESC LIMIT 1) "
+            "SELECT true AS snapshot, s.originator_version, s.topic, s.state, v.link FROM s "
+            "LEFT JOIN {v} v ON v.originator_id = %s "
+            "AND v.originator_version = s.originator_version "
+            "UNION ALL SELECT false, e.originator_version, e.topic, e.state, NULL FROM {e} e "
+            "WHERE e.originator_id = %s AND e.originator_version <= %s "
+            "AND e.originator_version > coalesce((SELECT originator_version FROM s), 0)"
+        ).format(s=SQL("{}.{}").format(schema, Identifier(f"{prefix}_snapshots")),
+                 v=self.versions_table,
+                 e=SQL("{}.{}").format(schema, Identifier(self.events_table_name))
+                 ).as_bytes(None)
         self._upsert_agents = SQL(
             "INSERT INTO {t} AS a SELECT * FROM unnest(%b::text[], %b::{i}[], %b::bigint[], "
             "%b::bigint[], %b::bigint[], %b::text[], %b::bytea[]) ON CONFLICT (agent_id) "
@@ -408,6 +431,21 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         for stored in heads.values():
             stored.sort(key=lambda e: e.originator_version)  # the snapshot comes first
         return heads
+
+    def point_rows(self, originator_id: UUID, upto: int) -> PointRows | None:
+        rows = self._fetch(self._select_point,
+                           (originator_id, upto, originator_id, originator_id, upto))
+        snapshot, link, events = None, None, []
+        for r in rows:
+            stored = StoredEvent(originator_id, r["originator_version"], r["topic"],
+                                 bytes(r["state"]))
+            if r["snapshot"]:
+                snapshot, link = stored, (bytes(r["link"]) if r["link"] is not None else None)
+            else:
+                events.append(stored)
+        events.sort(key=lambda e: e.originator_version)
+        return PointRows(upto, snapshot, link,
+                         snapshot.originator_version if snapshot is not None else 0, events)
 
     def version_at(self, originator_id: UUID, timestamp_us: int) -> int:
         rows = self._fetch(

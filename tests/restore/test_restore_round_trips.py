@@ -136,3 +136,27 @@ def test_an_operation_row_is_one_statement(make_kit: Callable[..., Kit],
     groups = kit.store.operations.operation_groups("local")
     assert [(g.operation, g.outcome, g.count, g.duration_ms) for g in groups] == [
         ("restore", "succeeded", 1, 2.5)]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_read_and_a_restore_at_a_version_ask_one_question(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The latest snapshot at the version, the chain's link at that snapshot and the events
+    after it come in one statement (they were three), and give what a fold of every event
+    gives."""
+    kit = make_kit()  # a snapshot every 5 events
+    agent = seeded(kit, 12)
+    assert kit.store.snapshots is not None
+    apart = [calls_of(monkeypatch, kit.store.snapshots.recorder, "select_events"),
+             calls_of(monkeypatch, kit.store.index, "select_events"),
+             calls_of(monkeypatch, kit.store.chain_index, "chain_links")]
+    together = calls_of(monkeypatch, kit.store.index, "point_rows")
+    read = kit.store.context(agent, version=7)
+    fork = new_agent("fork")
+    result = kit.restore.restore(agent, Point.of_version(8), fork)
+    assert [args[1] for args in together] == [7, 8] and apart == [[], [], []]
+    assert (result.base, result.base_version, result.events_replayed) == ("snapshot", 5, 3)
+    for version, content_hash in ((7, read["content_hash"]), (8, result.content_hash)):
+        folded, _ = kit.store.replay(agent, None, upto=version)  # every event, asked apart
+        assert folded is not None and folded.content_hash() == content_hash
+    assert kit.hash(fork) == result.content_hash

@@ -133,16 +133,25 @@ def count_conflicts(store: ContextStore) -> list[int]:
 
 
 def count_selected_events(store: ContextStore) -> list[int]:
-    """Wrap the real recorder's select_events to note how many events each read returns."""
+    """Wrap the real recorder's select_events, and its point_rows (a read at a version in one
+    statement, PostgreSQL), to note how many events each read returns."""
     counts: list[int] = []
     original = store.recorder.select_events
+    original_point = store.index.point_rows
 
     def select_events(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
         counts.append(len(result))
         return result
 
+    def point_rows(*args: Any, **kwargs: Any) -> Any:
+        rows = original_point(*args, **kwargs)
+        if rows is not None:
+            counts.append(len(rows.events))
+        return rows
+
     store.recorder.select_events = select_events  # type: ignore[method-assign]
+    store.index.point_rows = point_rows  # type: ignore[method-assign]
     return counts
 
 

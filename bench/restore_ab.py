@@ -8,8 +8,9 @@ same moment, and what differs is the code.
 
 Measured per checkout: wall p50/p90 and client CPU of forks at random versions (the state
 built from a snapshot and the events after it) and of forks of the latest version (the agent
-held folded), each into a new agent. The agent (`--events` real-trace events, cycled as in
-`bench/restore.py`) is loaded once by this checkout into a fresh schema.
+held folded), each into a new agent, and of reads of the context at random versions. The
+agent (`--events` real-trace events, cycled as in `bench/restore.py`) is loaded once by this
+checkout into a fresh schema.
 
     git worktree add /tmp/base <rev>
     .venv/bin/python bench/restore_ab.py --against /tmp/base --events 10000 --ops 150
@@ -34,10 +35,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+KINDS = ("random", "latest", "read")
+LABELS = {"random": "fork_random", "latest": "fork_latest", "read": "read_at_version"}
 
 
 def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
-    """Serve `random V` / `latest` lines: one fork each, answered by `[wall_ms, cpu_ms]`."""
+    """Serve `random V` / `latest` lines (a fork each) and `read V` (the context at V),
+    answered by `[wall_ms, cpu_ms]`."""
     sys.path.insert(0, root)
     from ctxstore.domain.points import Point
     from ctxstore.infrastructure.bootstrap import bootstrap, build_store
@@ -56,7 +60,10 @@ def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
         assert summary is not None
         version = summary.version if kind == "latest" else int(value)
         cpu, wall = time.process_time(), time.perf_counter()
-        restore.restore(agent_id, Point.of_version(version), f"{agent_id}-{tag}-{n}")
+        if kind == "read":
+            store.context(agent_id, version=version)
+        else:
+            restore.restore(agent_id, Point.of_version(version), f"{agent_id}-{tag}-{n}")
         print(json.dumps([(time.perf_counter() - wall) * 1000,
                           (time.process_time() - cpu) * 1000]), flush=True)
     store.close()
@@ -74,7 +81,8 @@ def main() -> None:
     parser.add_argument("--against", required=True,
                         help="the other checkout's root (a `git worktree add` of a revision)")
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--ops", type=int, default=150, help="forks of each kind per checkout")
+    parser.add_argument("--ops", type=int, default=150,
+                        help="operations of each kind per checkout")
     parser.add_argument("--dsn", default=os.environ.get("CONTEXT_DATABASE_URL",
                                                         "postgresql://postgres@127.0.0.1:5432/"
                                                         "test"))
@@ -116,10 +124,10 @@ def main() -> None:
                 raise SystemExit(f"the {name} checkout's worker did not start")
         rng = random.Random(args.seed)
         times: dict[tuple[str, str], tuple[list[float], list[float]]] = {
-            (kind, name): ([], []) for kind in ("random", "latest") for name in checkouts}
-        log(f"{args.ops} forks of each kind by each checkout, taking turns")
+            (kind, name): ([], []) for kind in KINDS for name in checkouts}
+        log(f"{args.ops} operations of each kind by each checkout, taking turns")
         for i in range(args.ops):
-            for kind in ("random", "latest"):
+            for kind in KINDS:
                 line = f"{kind} {rng.randrange(1, args.events + 1)}\n"
                 for name in (checkouts if i % 2 == 0 else reversed(list(checkouts))):
                     proc = workers[name]
@@ -136,11 +144,11 @@ def main() -> None:
                         "load_average_at_start": os.getloadavg()},
             "checkouts": {name: str(root) for name, root in checkouts.items()},
             "load": loaded,
-            **{f"fork_{kind}": {name: summary(*times[(kind, name)]) for name in checkouts}
-               for kind in ("random", "latest")},
+            **{LABELS[kind]: {name: summary(*times[(kind, name)]) for name in checkouts}
+               for kind in KINDS},
         }
-        for kind in ("random", "latest"):
-            figures: dict[str, Any] = result[f"fork_{kind}"]
+        for kind in KINDS:
+            figures: dict[str, Any] = result[LABELS[kind]]
             mine, theirs = figures["this"], figures["against"]
             figures["this_over_against"] = {
                 "wall_p50": round(mine["wall_p50_ms"] / theirs["wall_p50_ms"], 3),

@@ -2,7 +2,7 @@
 
 Every statement the recorders run takes a connection from the pool and gives it back, and the
 pool checks each connection it hands out with a round trip (the pre-ping, pool_check). A fork
-runs some twenty statements one after another: twenty checks, about a third of its time on
+ran some twenty statements one after another: twenty checks, about a third of its time on
 this machine (`bench/langgraph.py`). Within `scope()`, the first statement of this thread
 takes a connection as before, check included (unless it is the record function, which runs
 again on a checked one if it finds its connection broken: pool_check.first_take_unchecked),

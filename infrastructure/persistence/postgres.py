@@ -433,8 +433,9 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         return heads
 
     def point_rows(self, originator_id: UUID, upto: int) -> PointRows | None:
-        rows = self._fetch(self._select_point,
-                           (originator_id, upto, originator_id, originator_id, upto))
+        oid: UUID | str = (originator_id if self.datastore.originator_id_type == "uuid"
+                           else str(originator_id))
+        rows = self._fetch(self._select_point, (oid, upto, oid, oid, upto))
         snapshot, link, events = None, None, []
         for r in rows:
             stored = StoredEvent(originator_id, r["originator_version"], r["topic"],

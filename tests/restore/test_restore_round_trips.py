@@ -1,8 +1,8 @@
 """What a restore asks the database, on every backend: its source's and target's catalogue
 rows in one question (not again at the append), no checkpoint lookup when a snapshot lies
-within the snapshot interval before the point, and on PostgreSQL the part rows of a keep sent
-in pipeline mode; an operation's row is one statement. A restore's cost is mostly such round
-trips."""
+within the snapshot interval before the point; on PostgreSQL, the part rows of a keep sent in
+pipeline mode, the snapshot, its chain link and the events after it in one statement, and an
+operation's row as one statement. A restore's cost is mostly such round trips."""
 
 from __future__ import annotations
 

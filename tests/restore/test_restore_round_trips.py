@@ -16,7 +16,7 @@ from restore_support import Kit, msg, new_agent, snapshot_versions
 from support import calls_of
 
 from ctxstore.application.operation_log import OperationRecord
-from ctxstore.domain.agent_id import aggregate_id
+from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
 
 
@@ -160,3 +160,23 @@ def test_a_read_and_a_restore_at_a_version_ask_one_question(
         folded, _ = kit.store.replay(agent, None, upto=version)  # every event, asked apart
         assert folded is not None and folded.content_hash() == content_hash
     assert kit.hash(fork) == result.content_hash
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_statement_failing_in_a_keeps_pipeline_fails_it_and_the_next_keep_goes_through(
+        make_kit: Callable[..., Kit]) -> None:
+    """A pipeline reports a failed statement at the next result read: the keep raises there,
+    its transaction is rolled back, and the connection serves the next command."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    keeper = kit.store.part_content
+    assert keeper is not None
+    parts = keeper.parts
+    with kit.store.one_connection.scope():
+        with pytest.raises(Exception, match="division by zero"), \
+                parts.referring(LOCAL_TENANT):
+            parts._referrer.curs.execute("SELECT 1/0")  # type: ignore[attr-defined]
+            parts.refer_then_held(keeper.refs, LOCAL_TENANT, [], ["0" * 64])
+        fork = new_agent("after")
+        result = kit.restore.restore(agent, Point.of_version(7), fork)
+    assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)

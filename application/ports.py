@@ -65,6 +65,11 @@ class PointRows:
     after: int
     events: list[StoredEvent]
 
+    @property
+    def link_hex(self) -> str | None:
+        """The link as a snapshot's `chain_head` holds it."""
+        return self.link.hex() if self.link is not None else None
+
 
 class ContextIndex(ABC):
     """Queries over the side tables that our recorders keep beside the events."""
@@ -125,12 +130,7 @@ class ContextIndex(ABC):
 
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
         """The tenant of each of those agents that has been written (recorders do one query)."""
-        found: dict[str, str] = {}
-        for agent_id in agent_ids:
-            summary = self.agent(agent_id)
-            if summary is not None:
-                found[agent_id] = summary.tenant
-        return found
+        return {a: summary.tenant for a, summary in self.agents_of(agent_ids).items()}
 
 
 class EventWriter(Protocol):

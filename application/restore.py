@@ -359,12 +359,11 @@ class RestoreService:
             assert source_agent_id is not None
             source_key = check_agent_key(source_agent_id)
             target_key = check_agent_key(target_agent_id or source_agent_id)
-            # Both rows in one question where the source's is not given (a fork: one round
-            # trip fewer).
-            rows = self.store.summaries(
-                [k for k in dict.fromkeys([source_key, target_key])
-                 if not (k == source_key and known is not None)])
-            known = rows.setdefault(source_key, known)
+            # The rows not given, in one question (a fork: one round trip fewer).
+            rows = {source_key: known} if known is not None else {}
+            rows.update(self.store.summaries(
+                [k for k in dict.fromkeys((source_key, target_key)) if k not in rows]))
+            known = rows[source_key]
             done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
                                              tenant, started, dict(rows))
             if done is not None:

@@ -279,9 +279,8 @@ class StoreReads(Application[UUID]):
         # One indexed lookup (none when this process wrote that version last): a snapshot
         # built from a history the chain no longer holds is not read from.
         head = getattr(snapshot, "chain_head", None)
-        if head is not None and (self.chain_link(agent.id, agent.version) if rows is None
-                                 else rows.link.hex() if rows.link is not None
-                                 else None) != head:
+        if head is not None and head != (self.chain_link(agent.id, agent.version)
+                                         if rows is None else rows.link_hex):
             raise CorruptedSnapshot(
                 f"{where} was built from another history (its chain head is not the chain's "
                 "link at that version; run ctxstore verify)")

@@ -502,7 +502,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
             SQL("SELECT agent_id, tenant FROM {} WHERE agent_id = ANY(%s)").format(
                 self.agents_table
             ),
-            (list(agent_ids),),
+            (text_array(list(agent_ids)),),
         )
         return {r["agent_id"]: r["tenant"] for r in rows}
 

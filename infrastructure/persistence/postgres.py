@@ -47,6 +47,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     text_array,
 )
 from ctxstore.infrastructure.persistence.pool_check import first_take_unchecked, use_purging_check
+from ctxstore.infrastructure.persistence.pool_wait import OneWaitPerCommand
 
 
 @contextmanager
@@ -115,6 +116,7 @@ class ContextPostgresFactory(PostgresFactory):
             pool.kwargs = {**base, **options}
         if self.datastore.pre_ping:
             use_purging_check(pool)  # one ended connection: the others checked at once
+        OneWaitPerCommand(pool)  # a statement's retries do not wait the pool's timeout again
         # A command's statements share one connection, checked once (connection_pin).
         self.connection_pin = ConnectionPin(pool)
 

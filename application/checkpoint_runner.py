@@ -94,12 +94,16 @@ class CheckpointRunner:
             self._thread = None
         return True
 
-    def stop_and_wait(self, every: float = 10.0) -> None:
-        """Stop, and wait for a round in progress however long it takes, saying so every
-        `every` seconds: the store must outlive it (closing first failed the round)."""
-        while not self.stop(every):
+    def stop_and_wait(self, every: float = 10.0, first: float = 1.0) -> None:
+        """Stop, and wait for a round in progress however long it takes: the store must
+        outlive it (closing first failed the round). Said after `first` seconds (a round
+        usually ends sooner), so whoever stops the server learns at once why it has not
+        stopped yet, then every `every` seconds."""
+        wait = first
+        while not self.stop(wait):
             log.warning("waiting for the automatic checkpoint round in progress before "
                         "closing the store")
+            wait = every
 
     def _wait_seconds(self, due: DueReport | None) -> float:
         wait = self.poll_seconds

@@ -414,7 +414,7 @@ def test_a_fork_of_the_latest_version_decodes_and_copies_nothing(kit: Kit,
     # Both are held with their source's containers copied, never its items: what they take
     # next changes neither the source nor the other.
     assert content_of(kit.store.context(fork)) == content_of(state)
-    assert decoded == [-1]  # the answer's copy of the held fork: no part decoded
+    assert decoded == []  # the held fork answered: no part decoded, its content not copied
     talk(kit, fork, 3000, 10)
     assert content_of(kit.store.context(agent)) == content_of(state)
     # Both read back through their reference (a read from the store decodes), with the same
@@ -533,7 +533,7 @@ def test_a_tree_is_read_in_one_transaction_one_query_per_level(
     assert reads and set(reads) == {(1, 3)}, reads
 
 
-def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_only_itself(
+def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_nothing(
         kit: Kit, decoded: list[int]) -> None:
     agent = new_agent("window")
     talk(kit, agent, 0, 530)
@@ -544,9 +544,10 @@ def test_a_window_of_the_held_latest_version_reads_no_part_and_copies_only_itsel
         assert kit.store.context(agent, version=latest, tail=tail) == tail_window(full, tail)
     window = kit.store.context(agent, tail=5)
     assert decoded == []  # no part decoded, the whole content never copied
-    # The answer is a copy: changing it changes nothing held.
-    window["messages"][-1]["content"] = "changed"
-    next(iter(window["memories"].values()))["content"] = "changed"
+    # The answer's containers are its own (its items are the agent's, which its readers
+    # encode and never change): what a reader adds to it is not held.
+    window["messages"].append({"role": "user", "content": "added"})
+    window["memories"]["added"] = {"kind": "semantic", "content": "added"}
     window["sessions"].append({"session_id": "x"})
     assert kit.store.context(agent, tail=5) == tail_window(full, 5)
     # Another version is read as before (here through its snapshot's parts).
@@ -815,11 +816,11 @@ def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found
     assert resolved(lambda state: state.pop(aggregate.OPEN_CALLS)).open_calls() is None
 
 
-def test_a_held_window_does_not_change_as_the_agent_folds_on(
+def test_a_held_window_or_state_does_not_change_as_the_agent_folds_on(
         kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A window of the agent the store holds shares its items, never its containers: what
-    the agent folds afterwards (appends, a call closed, a memory updated, MCP state, a
-    channel, a session) leaves a window already handed out as it was."""
+    """A window or whole state of the agent the store holds shares its items, never its
+    containers: what the agent folds afterwards (appends, a call closed, a memory updated,
+    MCP state, a channel, a session) leaves an answer already handed out as it was."""
     monkeypatch.setattr(store_reads, "WINDOW_INDEX_FROM", 1)
     agent = new_agent("handed")
     kit.store.record([
@@ -829,7 +830,7 @@ def test_a_held_window_does_not_change_as_the_agent_folds_on(
         env(agent, "channels", {"values": {"plan": {"steps": [1]}}}),
         env(agent, "message", {"role": "user", "content": "hello"}, session="s1"),
         env(agent, "reasoning", {"thread_id": "t", "content": "r"})])
-    for tail in (1, 50):
+    for tail in (1, 50, None):
         window = kit.store.context(agent, tail=tail)
         before = canonical_json(window)
         kit.store.record([

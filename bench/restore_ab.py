@@ -8,7 +8,8 @@ same moment, and what differs is the code.
 
 Measured per checkout: wall p50/p90 and client CPU of forks at random versions (the state
 built from a snapshot and the events after it) and of forks of the latest version (the agent
-held folded), each into a new agent, and of reads of the context at random versions. The
+held folded), each into a new agent, of reads of the context at random versions, and of
+reads of the latest version the worker holds folded (its tail-50 window, its whole state). The
 agent (`--events` real-trace events, cycled as in `bench/restore.py`) is loaded once by this
 checkout into a fresh schema.
 
@@ -16,7 +17,7 @@ checkout into a fresh schema.
     .venv/bin/python bench/restore_ab.py --against /tmp/base --events 10000 --ops 150
 
 The worker runs this file with the checkout's own code first on `sys.path`, using only the
-store's long-standing API (build_store, bootstrap, RestoreService.restore), so any checkout
+store's long-standing API (build_store, bootstrap, RestoreService.restore, context), so any checkout
 with those can be compared.
 """
 
@@ -35,13 +36,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-KINDS = ("random", "latest", "read")
-LABELS = {"random": "fork_random", "latest": "fork_latest", "read": "read_at_version"}
+KINDS = ("random", "latest", "read", "tail", "whole")
+LABELS = {"random": "fork_random", "latest": "fork_latest", "read": "read_at_version",
+          "tail": "tail_50_of_the_held_latest", "whole": "whole_state_of_the_held_latest"}
 
 
 def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
-    """Serve `random V` / `latest` lines (a fork each) and `read V` (the context at V),
-    answered by `[wall_ms, cpu_ms]`."""
+    """Serve `random V` / `latest` lines (a fork each), `read V` (the context at V), `tail`
+    and `whole` (the latest's window and state), answered by `[wall_ms, cpu_ms]`."""
     sys.path.insert(0, root)
     from ctxstore.domain.points import Point
     from ctxstore.infrastructure.bootstrap import bootstrap, build_store
@@ -62,6 +64,10 @@ def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
         cpu, wall = time.process_time(), time.perf_counter()
         if kind == "read":
             store.context(agent_id, version=version)
+        elif kind == "tail":
+            store.context(agent_id, tail=50)
+        elif kind == "whole":
+            store.context(agent_id)
         else:
             restore.restore(agent_id, Point.of_version(version), f"{agent_id}-{tag}-{n}")
         print(json.dumps([(time.perf_counter() - wall) * 1000,
@@ -87,6 +93,8 @@ def main() -> None:
                                                         "postgresql://postgres@127.0.0.1:5432/"
                                                         "test"))
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help=f"the operations measured, of {','.join(KINDS)}")
     parser.add_argument("--worker", nargs=3, metavar=("ROOT", "SCHEMA", "AGENT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -100,6 +108,9 @@ def main() -> None:
     from ctxstore.infrastructure.bootstrap import build_store
     from ctxstore.infrastructure.settings import Settings
 
+    kinds = [k for k in args.kinds.split(",") if k]
+    if not kinds or set(kinds) - set(KINDS):
+        parser.error(f"--kinds: of {','.join(KINDS)}, not {args.kinds!r}")
     other = Path(args.against).resolve()
     if not (other / "ctxstore").is_dir():
         parser.error(f"--against: {other} holds no ctxstore checkout")
@@ -124,10 +135,10 @@ def main() -> None:
                 raise SystemExit(f"the {name} checkout's worker did not start")
         rng = random.Random(args.seed)
         times: dict[tuple[str, str], tuple[list[float], list[float]]] = {
-            (kind, name): ([], []) for kind in KINDS for name in checkouts}
+            (kind, name): ([], []) for kind in kinds for name in checkouts}
         log(f"{args.ops} operations of each kind by each checkout, taking turns")
         for i in range(args.ops):
-            for kind in KINDS:
+            for kind in kinds:
                 line = f"{kind} {rng.randrange(1, args.events + 1)}\n"
                 for name in (checkouts if i % 2 == 0 else reversed(list(checkouts))):
                     proc = workers[name]
@@ -145,9 +156,9 @@ def main() -> None:
             "checkouts": {name: str(root) for name, root in checkouts.items()},
             "load": loaded,
             **{LABELS[kind]: {name: summary(*times[(kind, name)]) for name in checkouts}
-               for kind in KINDS},
+               for kind in kinds},
         }
-        for kind in KINDS:
+        for kind in kinds:
             figures: dict[str, Any] = result[LABELS[kind]]
             mine, theirs = figures["this"], figures["against"]
             figures["this_over_against"] = {

@@ -25,6 +25,7 @@ from eventsourcing.utils import Environment, retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolTimeout
 
 from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
@@ -411,6 +412,19 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         return id_array(ids, self.datastore.originator_id_type)
 
     def _fetch(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
+        """A read of the index (an agent's row, event ids, a point's rows...), often a
+        command's first statement: taken without the pool's round trip, and run once more on a
+        checked connection when its own found the connection broken (a read, so safely; see
+        pool_check). Not after a connection wait that timed out: that retry would wait too."""
+        try:
+            with first_take_unchecked():
+                return self._fetch_once(query, params)
+        except (InterfaceError, OperationalError) as e:
+            if isinstance(e.__cause__, PoolTimeout):
+                raise
+            return self._fetch_once(query, params)
+
+    def _fetch_once(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(query, params, prepare=True)
             return curs.fetchall()

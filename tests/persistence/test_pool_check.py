@@ -77,10 +77,12 @@ def end_backends(dsn: str) -> None:
             time.sleep(0.05)
 
 
-def test_a_write_to_a_held_agent_takes_its_connection_unchecked(
+def test_a_write_to_a_held_agent_and_reads_of_it_take_their_connection_unchecked(
         tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
-    """Its one statement (the record function) goes without the pool's round trip; a read
-    after it is checked as before."""
+    """A write's one statement (the record function) and a read's first statement when it
+    is an index read (the agent's row, which every door's read asks first) go without the
+    pool's round trip; a read whose first statement is the library's select is checked as
+    before."""
     store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
     try:
         store.record([message("held", 0)])
@@ -89,8 +91,30 @@ def test_a_write_to_a_held_agent_takes_its_connection_unchecked(
             (outcome,) = store.record([message("held", i)]).outcomes
             assert (outcome.status, outcome.version) == ("recorded", i + 1)
         assert full_checks == []
-        assert store.summary("held") is not None
+        with store.one_connection.scope():  # a door's read: the agent's row, then the read
+            assert store.summary("held") is not None
+            assert store.context("held", tail=2)["version"] == 6
+        assert full_checks == []
+        assert [h.version for h in store.history("held")] == [1, 2, 3, 4, 5, 6]
         assert len(full_checks) == 1
+    finally:
+        store.close()
+
+
+def test_an_unchecked_index_read_on_an_ended_connection_is_answered(
+        tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
+    """The agent's row asked on a connection the server ended (it skipped the check): the
+    read runs again on a checked connection and answers."""
+    store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
+    try:
+        for i in range(3):
+            store.record([message("read", i)])
+        end_backends(fresh_pg_db)
+        full_checks.clear()
+        summary = store.summary("read")
+        assert summary is not None and summary.version == 3
+        assert full_checks, "the second try did not take a checked connection"
+        assert store.context("read")["version"] == 3
     finally:
         store.close()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import psycopg_pool.pool
 import pytest
 from support import make_settings
 
+from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import make_envelope
 from ctxstore.infrastructure.bootstrap import build_store
 from devtools.services import libpq_dsn
@@ -63,6 +66,21 @@ def test_connections_the_server_ended_are_replaced_unseen(
         store.close()
 
 
+@contextmanager
+def three_events_and_ended_connections(tmp_path: Path, dsn: str, agent: str
+                                       ) -> Iterator[ContextStore]:
+    """A store whose `agent` has three events, and whose pooled connections the server has
+    all ended since (the pool does not know yet)."""
+    store = build_store(make_settings("postgres", tmp_path, dsn))
+    try:
+        for i in range(3):
+            store.record([message(agent, i)])
+        end_backends(dsn)
+        yield store
+    finally:
+        store.close()
+
+
 def end_backends(dsn: str) -> None:
     """End every other connection to the test's database, and wait until they are gone."""
     dbname = dsn.rsplit("/", 1)[1].split("?", 1)[0]
@@ -105,29 +123,19 @@ def test_an_unchecked_index_read_on_an_ended_connection_is_answered(
         tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
     """The agent's row asked on a connection the server ended (it skipped the check): the
     read runs again on a checked connection and answers."""
-    store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
-    try:
-        for i in range(3):
-            store.record([message("read", i)])
-        end_backends(fresh_pg_db)
+    with three_events_and_ended_connections(tmp_path, fresh_pg_db, "read") as store:
         full_checks.clear()
         summary = store.summary("read")
         assert summary is not None and summary.version == 3
         assert full_checks, "the second try did not take a checked connection"
         assert store.context("read")["version"] == 3
-    finally:
-        store.close()
 
 
 def test_an_unchecked_write_on_an_ended_connection_is_recorded_once(
         tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
     """The record function finds its connection ended (it skipped the check): it runs again
     on a checked connection, and the event is recorded once, at the next version."""
-    store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
-    try:
-        for i in range(3):
-            store.record([message("ended", i)])
-        end_backends(fresh_pg_db)
+    with three_events_and_ended_connections(tmp_path, fresh_pg_db, "ended") as store:
         full_checks.clear()
         event = message("ended", 3)
         (outcome,) = store.record([event]).outcomes
@@ -137,5 +145,3 @@ def test_an_unchecked_write_on_an_ended_connection_is_recorded_once(
         history = store.history("ended")
         assert [h.version for h in history] == [1, 2, 3, 4]
         assert history[-1].event_id == event.event_id
-    finally:
-        store.close()

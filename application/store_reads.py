@@ -357,16 +357,17 @@ class StoreReads(Application[UUID]):
             held = self._held(agent_id, version, tail)
             if held is not None:
                 return held
-        if tail is not None and version != 0:
-            # Not held (this process's first read of it, another process's agent): the
-            # latest version's window too is read in part, not by folding the whole content
-            # to hold it (at 100k real-trace events ~10 ms against ~500). The doors locate a
-            # version first (application.commands.read); the store's own callers may not.
-            point = version if version is not None else self._latest_version(agent_id)
-            if point is not None:
-                window = self._window_in_part(agent_id, point, tail)
-                if window is not None:
-                    return window
+            if tail is not None:
+                # Not held (this process's first read of it, another process's agent): the
+                # latest version's window too is read in part, not by folding the whole
+                # content to hold it (at 100k real-trace events ~10 ms against ~500). The
+                # doors locate a version first (application.commands.read); the store's own
+                # callers may not.
+                point = version if version is not None else self._latest_version(agent_id)
+                if point is not None:
+                    window = self._window_in_part(agent_id, point, tail)
+                    if window is not None:
+                        return window
         agent = self.agent_at(agent_id, version)
         state = self._state(agent_id, agent)
         return state if tail is None else tail_window(state, tail, agent.open_calls())

@@ -38,7 +38,8 @@ class OneWaitPerCommand:
         pool.getconn = self.getconn  # type: ignore[method-assign]
 
     def getconn(self, timeout: float | None = None) -> Any:
-        if time.monotonic() < getattr(self._local, "timed_out_until", 0.0):
+        until = getattr(self._local, "timed_out_until", 0.0)
+        if until and time.monotonic() < until:  # no clock read while nothing timed out
             timeout = SHORT_WAIT
         try:
             conn = self._getconn(timeout)

@@ -8,9 +8,9 @@ the side tables' keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -98,6 +98,23 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
     def _insert_stored_events(self, curs: Cursor[DictRow],
                               stored_events: Sequence[StoredEvent], **_: Any) -> None:
         curs.execute(self._insert_binary, _binary_rows(self, stored_events), prepare=True)
+
+
+T = TypeVar("T")
+
+
+def _unchecked_first(statement: Callable[[], T], again: Callable[[], T]) -> T:
+    """`statement` on a connection taken without the pool's check (pool_check), then `again`
+    (on checked connections) when it failed as on a broken connection. Not when its wait for
+    a connection timed out: the database is not answering, and the caller says so now
+    (pool_wait)."""
+    try:
+        with first_take_unchecked():
+            return statement()
+    except (InterfaceError, OperationalError) as e:
+        if isinstance(e.__cause__, PoolTimeout):
+            raise
+        return again()
 
 
 class ContextPostgresFactory(PostgresFactory):
@@ -265,13 +282,10 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     ) -> Sequence[int] | None:
         if not any(v for k, v in kwargs.items() if k not in ("index_rows", "agent_rows")):
             rows = (stored_events, kwargs.get("index_rows", ()), kwargs.get("agent_rows", ()))
-            try:
-                # Without the pool's round trip; a connection found broken by the statement
-                # itself means one more try on checked ones (pool_check).
-                with first_take_unchecked():
-                    return self._record_statement(*rows)
-            except (InterfaceError, OperationalError):
-                return self._insert_in_one_statement(*rows)
+            # Without the pool's round trip; a connection found broken by the statement
+            # itself means more tries on checked ones (pool_check).
+            return _unchecked_first(lambda: self._record_statement(*rows),
+                                    lambda: self._insert_in_one_statement(*rows))
         if self.datastore.enable_db_functions and any(kwargs.values()):
             return self._insert_with_db_function(stored_events, **kwargs)
         return self._insert_pipelined(stored_events, **kwargs)
@@ -415,14 +429,9 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         """A read of the index (an agent's row, event ids, a point's rows...), often a
         command's first statement: taken without the pool's round trip, and run once more on a
         checked connection when its own found the connection broken (a read, so safely; see
-        pool_check). Not after a connection wait that timed out: that retry would wait too."""
-        try:
-            with first_take_unchecked():
-                return self._fetch_once(query, params)
-        except (InterfaceError, OperationalError) as e:
-            if isinstance(e.__cause__, PoolTimeout):
-                raise
-            return self._fetch_once(query, params)
+        pool_check)."""
+        return _unchecked_first(lambda: self._fetch_once(query, params),
+                                lambda: self._fetch_once(query, params))
 
     def _fetch_once(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+_MISSING: Any = object()
 
 
 class LruMap(MutableMapping[K, V]):
@@ -30,6 +31,16 @@ class LruMap(MutableMapping[K, V]):
     def __getitem__(self, key: K) -> V:
         with self._lock:
             value = self._entries[key]
+            self._entries.move_to_end(key)
+            return value
+
+    def get(self, key: K, default: Any = None) -> Any:
+        # Not MutableMapping's (__getitem__ and a KeyError for each miss): asked per event
+        # on the write path (the snapshot policy's marks), where most agents have none.
+        with self._lock:
+            value = self._entries.get(key, _MISSING)
+            if value is _MISSING:
+                return default
             self._entries.move_to_end(key)
             return value
 

@@ -23,7 +23,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment, retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
@@ -309,9 +309,10 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         # The store's rows line up with its events: their ids and versions are packed once.
         params = (*events, *self._index_arrays(index_rows, events[:2] if aligned else None),
                   *self._agent_arrays(agent_rows))
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        # Tuple rows: the library's cursor would make a dict of each of the batch's rows.
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self._call_record, params, prepare=True)
-            return [r["notification_id"] for r in curs.fetchall()]
+            return [r[0] for r in curs.fetchall()]
 
     def _index_arrays(self, rows: Sequence[EventIndexRow],
                       ids_versions: Sequence[PackedArray] | None = None

@@ -33,6 +33,7 @@ from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.container import Services
 from ctxstore.infrastructure.messaging.subjects import Subjects
 from ctxstore.infrastructure.persistence.body_codec import BodyCodec
+from ctxstore.infrastructure.persistence.builtin_dictionary import BUILTIN_DICTIONARY_ID
 from ctxstore.infrastructure.persistence.cipher import ContextCipher
 from ctxstore.infrastructure.persistence.ctxpkg_codec import CtxpkgCodec
 from ctxstore.infrastructure.persistence.data_keys import DataKeyTable, KeyRing
@@ -225,9 +226,10 @@ def _encrypted(catalog: DictionaryCatalog, settings: Settings) -> DictionaryCata
     return catalog
 
 
-def build_compressor(settings: Settings,
-                     catalog: DictionaryCatalog | None = None) -> ZstdCompressor:
-    """A compressor with every stored dictionary loaded and the chosen one active."""
+def build_compressor(settings: Settings, catalog: DictionaryCatalog | None = None, *,
+                     fallback: int | None = BUILTIN_DICTIONARY_ID) -> ZstdCompressor:
+    """A compressor with every stored dictionary loaded and the chosen one active (none
+    trained or chosen: `fallback`, the built-in one)."""
     catalog = catalog or dictionary_catalog(settings)
     stored = catalog.all()
 
@@ -238,7 +240,8 @@ def build_compressor(settings: Settings,
     return ZstdCompressor(
         level=settings.compression_level,
         dictionaries={d.dict_id: d.data for d in stored},
-        active_dictionary_id=chosen_dictionary(settings.compression_dictionary, stored),
+        active_dictionary_id=chosen_dictionary(settings.compression_dictionary, stored,
+                                                fallback),
         fetch_missing=fetch_missing,
     )
 
@@ -271,8 +274,11 @@ def build_checkpoint_codec(settings: Settings, catalog: DictionaryCatalog,
     """Checkpoint bodies' codec for CONTEXT_COMPRESSION_STRATEGY: the store's dictionaries
     loaded (old bodies stay readable); `basic` writes without one, the others with the chosen
     one and long-distance matching."""
+    # A body is one large input, which the built-in dictionary does not help: a trained one
+    # or none, as ever.
     compressor = build_compressor(
-        settings.model_copy(update={"compression_level": settings.checkpoint_level}), catalog)
+        settings.model_copy(update={"compression_level": settings.checkpoint_level}), catalog,
+        fallback=None)
     if settings.compression_strategy == "basic":
         compressor.activate(None)
     else:

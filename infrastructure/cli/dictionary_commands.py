@@ -10,13 +10,25 @@ from rich.table import Table
 from ctxstore.application.dictionary_port import DEFAULT_DICTIONARY_SIZE, DEFAULT_SAMPLES
 from ctxstore.infrastructure.cli.common import console, print_json, services, settings, store
 from ctxstore.infrastructure.cli.errors import friendly_errors
+from ctxstore.infrastructure.persistence.builtin_dictionary import (
+    BUILTIN_DICTIONARY_ID,
+    builtin_dictionary,
+)
 from ctxstore.infrastructure.persistence.dictionary_training import (
     compression_stats,
     train_dictionary,
 )
 
-compression_app = typer.Typer(help="Trained zstd dictionaries for stored events.",
-                              no_args_is_help=True)
+compression_app = typer.Typer(help="zstd dictionaries for stored events: the built-in one and "
+                              "trained ones.", no_args_is_help=True)
+
+
+def dictionary_name(dict_id: int | str) -> str:
+    if str(dict_id) == "0":
+        return "no dictionary"
+    if str(dict_id) == str(BUILTIN_DICTIONARY_ID):
+        return f"the built-in dictionary ({BUILTIN_DICTIONARY_ID})"
+    return f"dictionary {dict_id}"
 
 
 @compression_app.command("train")
@@ -69,8 +81,8 @@ def stats(
         table.add_row(key.replace("_", " "), "none" if value is None else str(value))
     per_dict = figures["stored_bytes_per_event_by_dictionary"]
     for dict_id, count in figures["events_by_dictionary"].items():
-        name = "no dictionary" if dict_id == "0" else f"dictionary {dict_id}"
-        table.add_row(f"events with {name}", f"{count} ({per_dict[dict_id]} B/event)")
+        table.add_row(f"events with {dictionary_name(dict_id)}",
+                      f"{count} ({per_dict[dict_id]} B/event)")
     console.print(table)
 
 
@@ -79,11 +91,15 @@ def stats(
 def list_dictionaries(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Stored dictionaries, oldest first, and the one new writes use."""
+    """The built-in dictionary, then the trained ones, oldest first; and the one new writes
+    use."""
     active_id = getattr(store().compressor, "active_dictionary_id", None)
-    rows = [{"dict_id": d.dict_id, "created_at": d.created_at.isoformat(), "size": d.size,
-             "sample_count": d.sample_count, "active": d.dict_id == active_id}
-            for d in services().dictionaries.all()]
+    rows = [{"dict_id": BUILTIN_DICTIONARY_ID, "created_at": None,
+             "size": len(builtin_dictionary()), "sample_count": None, "built_in": True,
+             "active": active_id == BUILTIN_DICTIONARY_ID}]
+    rows += [{"dict_id": d.dict_id, "created_at": d.created_at.isoformat(), "size": d.size,
+              "sample_count": d.sample_count, "built_in": False, "active": d.dict_id == active_id}
+             for d in services().dictionaries.all()]
     if as_json:
         print_json(rows)
         return
@@ -91,8 +107,9 @@ def list_dictionaries(
     for column in ("dict id", "created", "size", "samples", "active"):
         table.add_column(column)
     for r in rows:
-        table.add_row(str(r["dict_id"]), str(r["created_at"]), str(r["size"]),
-                      str(r["sample_count"]), "yes" if r["active"] else "")
+        table.add_row(str(r["dict_id"]), "built in" if r["built_in"] else str(r["created_at"]),
+                      str(r["size"]), "" if r["built_in"] else str(r["sample_count"]),
+                      "yes" if r["active"] else "")
     console.print(table)
 
 

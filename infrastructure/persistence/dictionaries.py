@@ -19,6 +19,7 @@ from eventsourcing.persistence import Cipher
 from psycopg.sql import SQL, Identifier
 
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
+from ctxstore.infrastructure.persistence.builtin_dictionary import BUILTIN_DICTIONARY_ID
 from ctxstore.infrastructure.persistence.cipher import DecryptionFailed
 
 TABLE = "ctxstore_dictionaries"
@@ -134,23 +135,28 @@ class EncryptedDictionaryCatalog(DictionaryCatalog):
         return self._open(found) if found else None
 
 
-def chosen_dictionary(setting: str | None, stored: list[CompressionDictionary]) -> int | None:
-    """The dictionary new writes use: CONTEXT_COMPRESSION_DICTIONARY, else the newest one."""
+def chosen_dictionary(setting: str | None, stored: list[CompressionDictionary],
+                      fallback: int | None = BUILTIN_DICTIONARY_ID) -> int | None:
+    """The dictionary new writes use: CONTEXT_COMPRESSION_DICTIONARY, else the newest one
+    trained, else `fallback` (the built-in one; a checkpoint body's codec has none)."""
     choice = (setting or "").strip().lower()
     if choice in ("", "latest", "newest"):
-        return stored[-1].dict_id if stored else None
+        return stored[-1].dict_id if stored else fallback
     if choice == "none":
         return None
+    if choice in ("builtin", "built-in"):
+        return BUILTIN_DICTIONARY_ID
     try:
         dict_id = int(choice)
     except ValueError:
         raise DictionarySettingError(
-            f"CONTEXT_COMPRESSION_DICTIONARY must be a dictionary id, 'latest' or 'none', "
-            f"not {setting!r}"
+            f"CONTEXT_COMPRESSION_DICTIONARY must be a dictionary id, 'latest', 'builtin' or "
+            f"'none', not {setting!r}"
         ) from None
-    if dict_id not in {d.dict_id for d in stored}:
+    if dict_id != BUILTIN_DICTIONARY_ID and dict_id not in {d.dict_id for d in stored}:
         known = ", ".join(str(d.dict_id) for d in stored) or "none trained yet"
         raise DictionarySettingError(
-            f"CONTEXT_COMPRESSION_DICTIONARY: dictionary {dict_id} is not stored ({known})"
+            f"CONTEXT_COMPRESSION_DICTIONARY: dictionary {dict_id} is not stored ({known}; "
+            f"{BUILTIN_DICTIONARY_ID} is the built-in one)"
         )
     return dict_id

@@ -4,6 +4,13 @@ Each frame names the dictionary it was made with (zstd puts the dictionary id in
 header), so events written with an older dictionary, or none, stay readable after a new one is
 trained. A frame naming a dictionary this process has not loaded (trained by another process
 after this one started) is fetched once through `fetch_missing`, when given.
+
+Every compressor also holds the built-in dictionary (persistence.builtin_dictionary), so the
+frames written with it read anywhere. Where it is the active one it is used for what it helps:
+inputs below `BUILTIN_BELOW` bytes (events, snapshot rows: 4.9 → 2.6 µs and 0.72 → 0.45 of
+the bytes below 1 kB of the real traces' events); larger ones (pages of parts, big tool
+outputs) compress faster without it and as small (2-4 kB: 17.3 against 14.9 µs, 0.439
+against 0.459; 16-32 kB: 115 against 70 µs, the same ratio).
 """
 
 from __future__ import annotations
@@ -16,9 +23,15 @@ from eventsourcing.persistence import Compressor
 
 from ctxstore.application.dictionary_port import CompressionError
 from ctxstore.application.errors import ContextStoreError
+from ctxstore.infrastructure.persistence.builtin_dictionary import (
+    BUILTIN_DICTIONARY_ID,
+    builtin_dictionary,
+)
 
 # The zstd frame magic number, little-endian, as every frame starts.
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# The built-in dictionary serves inputs below this size (see the module docstring).
+BUILTIN_BELOW = 2048
 
 
 class StoredDataUnreadable(ContextStoreError):
@@ -51,6 +64,7 @@ class ZstdCompressor(Compressor):
         self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
         self._active: int | None = None
         self._local = threading.local()
+        self.add_dictionary(builtin_dictionary(), expected_id=BUILTIN_DICTIONARY_ID)
         for dict_id, data in (dictionaries or {}).items():
             self.add_dictionary(data, expected_id=dict_id)
         if active_dictionary_id is not None:
@@ -107,12 +121,16 @@ class ZstdCompressor(Compressor):
             )
         return int(zstandard.get_frame_parameters(frame).dict_id)
 
-    def _compressor(self) -> zstandard.ZstdCompressor:
-        # zstd contexts are not thread-safe: one per thread.
+    def _compressor(self, size: int) -> zstandard.ZstdCompressor:
+        # zstd contexts are not thread-safe: one per thread (two: with and without the
+        # built-in dictionary, by the input's size).
         local = self._local
-        compressor = getattr(local, "compressor", None)
+        plain = self._active == BUILTIN_DICTIONARY_ID and size >= BUILTIN_BELOW
+        name = "plain" if plain else "compressor"
+        compressor = getattr(local, name, None)
         if compressor is None:
-            zdict = self._dictionaries.get(self._active) if self._active is not None else None
+            zdict = (self._dictionaries.get(self._active)
+                     if self._active is not None and not plain else None)
             if self.long_distance:
                 # Explicit parameters write no dictionary id unless asked: frames must name
                 # theirs (see the module docstring).
@@ -122,7 +140,7 @@ class ZstdCompressor(Compressor):
             else:
                 compressor = zstandard.ZstdCompressor(level=self.level, dict_data=zdict,
                                                       write_content_size=True)
-            local.compressor = compressor
+            setattr(local, name, compressor)
         return compressor
 
     def _dictionary(self, dict_id: int) -> zstandard.ZstdCompressionDict:
@@ -154,7 +172,7 @@ class ZstdCompressor(Compressor):
         return decompressor
 
     def compress(self, data: bytes) -> bytes:
-        return self._compressor().compress(data)
+        return self._compressor(len(data)).compress(data)
 
     def decompress(self, data: bytes) -> bytes:
         dict_id = self.frame_dictionary_id(data)

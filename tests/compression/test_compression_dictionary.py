@@ -1,6 +1,7 @@
-"""Trained zstd dictionaries on real SQLite and PostgreSQL: new writes use the newest, older
-frames (no dictionary, an older one) stay readable, also after a restart and from a process
-that started before the dictionary existed; the CLI trains and reports."""
+"""Trained zstd dictionaries on real SQLite and PostgreSQL: new writes use the newest (before
+any, the built-in one), older frames (the built-in dictionary, no dictionary, an older one)
+stay readable, also after a restart and from a process that started before the dictionary
+existed; the CLI trains and reports."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.infrastructure.bootstrap import build_store, dictionary_catalog
 from ctxstore.infrastructure.cli import common
 from ctxstore.infrastructure.cli.main import app
+from ctxstore.infrastructure.persistence.builtin_dictionary import BUILTIN_DICTIONARY_ID
 from ctxstore.infrastructure.persistence.dictionaries import DictionarySettingError
 from ctxstore.infrastructure.persistence.dictionary_training import (
     compression_stats,
@@ -29,6 +31,7 @@ from ctxstore.infrastructure.persistence.dictionary_training import (
 )
 from ctxstore.infrastructure.settings import Settings
 
+BUILTIN = BUILTIN_DICTIONARY_ID
 TOOLS = ("search_flights", "book_reservation", "get_user_details", "cancel_reservation")
 
 
@@ -84,16 +87,16 @@ def store_of(settings: Settings) -> ContextStore:
 def test_dictionary_lifecycle(settings: Settings) -> None:
     store = store_of(settings)
     early = store_of(settings)  # started before any dictionary exists
-    assert store.mapper.compressor.active_dictionary_id is None  # type: ignore[union-attr]
+    assert store.mapper.compressor.active_dictionary_id == BUILTIN  # type: ignore[union-attr]
     store.record(events("dict-agent", 0, 120))
-    assert set(frame_dict_ids(store, "dict-agent")) == {0}
+    assert set(frame_dict_ids(store, "dict-agent")) == {BUILTIN}
 
     first = train_dictionary(store, dictionary_catalog(settings), samples=100, size=4096)
     assert first.dictionary.sample_count == 100
-    assert first.previous_dictionary_id is None
+    assert first.previous_dictionary_id == BUILTIN
     store.record(events("dict-agent", 120, 30))
     ids = frame_dict_ids(store, "dict-agent")
-    assert ids[:120] == [0] * 120
+    assert ids[:120] == [BUILTIN] * 120
     assert ids[120:] == [first.dictionary.dict_id] * 30
 
     # A second dictionary takes over new writes; frames of the first stay readable.
@@ -118,7 +121,7 @@ def test_dictionary_lifecycle(settings: Settings) -> None:
     # Snapshots (every 50 events) are compressed with the dictionary active when taken.
     snaps = again.snapshots.recorder.select_events(aggregate_id("dict-agent"))  # type: ignore[union-attr]
     snap_ids = [zstandard.get_frame_parameters(s.state).dict_id for s in snaps]
-    assert snap_ids == [0, 0, first.dictionary.dict_id]
+    assert snap_ids == [BUILTIN, BUILTIN, first.dictionary.dict_id]
 
     # A process started before both dictionaries fetches them when it meets their frames.
     assert early.context("dict-agent") == expected
@@ -127,9 +130,10 @@ def test_dictionary_lifecycle(settings: Settings) -> None:
     assert stats["events"] == 180
     assert stats["active_dictionary"] == second.dictionary.dict_id
     assert stats["events_by_dictionary"] == {
-        "0": 120, str(first.dictionary.dict_id): 30, str(second.dictionary.dict_id): 30}
+        str(BUILTIN): 120, str(first.dictionary.dict_id): 30, str(second.dictionary.dict_id): 30}
     per = stats["stored_bytes_per_event_by_dictionary"]
-    assert per[str(second.dictionary.dict_id)] < 0.6 * per["0"]
+    # Trained on these very events, it beats the built-in one, which knows none of them.
+    assert per[str(second.dictionary.dict_id)] < per[str(BUILTIN)]
     assert stats["ratio"] < 1
 
 
@@ -148,6 +152,13 @@ def test_dictionary_setting_pins_or_disables(settings: Settings) -> None:
     plain.record(events("pin-agent", 105, 5))
     assert frame_dict_ids(plain, "pin-agent")[105:] == [0] * 5
     assert plain.context("pin-agent")["version"] == 110
+
+    # The built-in one by name or id, though trained ones exist.
+    for choice in ("builtin", str(BUILTIN)):
+        built_in = store_of(settings.model_copy(update={"compression_dictionary": choice}))
+        start = built_in.context("pin-agent")["version"]
+        built_in.record(events("pin-agent", start, 3))
+        assert frame_dict_ids(built_in, "pin-agent")[start:] == [BUILTIN] * 3
 
     with pytest.raises(DictionarySettingError, match="dictionary 12345 is not stored"):
         store_of(settings.model_copy(update={"compression_dictionary": "12345"}))
@@ -187,11 +198,14 @@ def test_cli_train_and_stats(settings: Settings, monkeypatch: pytest.MonkeyPatch
     assert stats.exit_code == 0, stats.output
     figures = json.loads(stats.stdout)
     assert figures["active_dictionary"] == dict_id
-    assert figures["events_by_dictionary"] == {"0": 90, str(dict_id): 10}
+    assert figures["events_by_dictionary"] == {str(BUILTIN): 90, str(dict_id): 10}
     table = cli(settings, monkeypatch, "compression", "stats")
     assert table.exit_code == 0 and f"dictionary {dict_id}" in table.stdout
+    assert "the built-in dictionary" in table.stdout
     listed = cli(settings, monkeypatch, "compression", "list", "--json")
-    assert [d["dict_id"] for d in json.loads(listed.stdout)] == [dict_id]
+    rows = json.loads(listed.stdout)
+    assert [(d["dict_id"], d["built_in"], d["active"]) for d in rows] == [
+        (BUILTIN, True, False), (dict_id, False, True)]
 
     bad = cli(settings, monkeypatch, "compression", "train", "--size", "100")
     assert bad.exit_code != 0

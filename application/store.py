@@ -100,7 +100,7 @@ class ContextStore(StoreReads):
         compressor: Compressor | None = None,
         snapshot_interval: int = 100,
         snapshot_growth: float = 0.25,
-        cache_bytes: int = 64 * 1024 * 1024,
+        cache_bytes: int = 48 * 1024 * 1024,
         cache_agents: int = 10_000,
         part_cache_bytes: int = 64 * 1024 * 1024,
         chain: EventChain | None = None,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from ctxstore.application.store import ContextStore
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.samples import TRACES
 from ctxstore.infrastructure.settings import Settings
 
@@ -49,6 +54,30 @@ def make_settings(backend: str, tmp_path: Path, postgres_dsn: str | None = None,
     return Settings(storage_backend=backend, database_url=postgres_dsn,
                     database_schema=fresh_schema(postgres_dsn), storage_path=tmp_path / "store",
                     **overrides)
+
+
+@contextmanager
+def store_opener(base: Settings) -> Iterator[Callable[..., ContextStore]]:
+    """Within: open stores on `base`'s database with settings overridden (each as another
+    process's store would be); all closed after."""
+    stores: list[ContextStore] = []
+
+    def open_(**overrides: Any) -> ContextStore:
+        store = build_store(base.model_copy(update=overrides))
+        stores.append(store)
+        return store
+
+    try:
+        yield open_
+    finally:
+        for store in stores:
+            store.close()
+
+
+def user_message(agent: str, text: str) -> AnyEnvelope:
+    """A user's message with a fresh event id."""
+    return make_envelope(agent, "message", {"role": "user", "content": text},
+                         event_id=str(uuid.uuid4()))
 
 
 def run_cli(env: dict[str, str], *args: str, ok: bool = True) -> Any:

@@ -5,18 +5,16 @@ checkpoint body or stands in for a trained dictionary's choice of inputs."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import zstandard
-from support import make_settings
+from support import make_settings, store_opener, user_message
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import aggregate_id
-from ctxstore.domain.events import AnyEnvelope, make_envelope
-from ctxstore.infrastructure.bootstrap import build_store
+from ctxstore.infrastructure.bootstrap import build_checkpoint_codec, dictionary_catalog
 from ctxstore.infrastructure.persistence.builtin_dictionary import (
     BUILTIN_DICTIONARY_ID,
     BUILTIN_DICTIONARY_PATH,
@@ -29,22 +27,16 @@ BUILTIN = BUILTIN_DICTIONARY_ID
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    yield make_settings(str(request.param), tmp_path, dsn, snapshot_interval=1000)
+    return make_settings(str(request.param), tmp_path, dsn, snapshot_interval=1000)
 
 
 @pytest.fixture
-def stores() -> Iterator[list[ContextStore]]:
-    built: list[ContextStore] = []
-    yield built
-    for store in built:
-        store.close()
+def open_store(settings: Settings) -> Iterator[Callable[..., ContextStore]]:
+    with store_opener(settings) as open_:
+        yield open_
 
-
-def message(agent: str, text: str) -> AnyEnvelope:
-    return make_envelope(agent, "message", {"role": "user", "content": text},
-                         event_id=str(uuid.uuid4()))
 
 
 def frames(store: ContextStore, agent: str) -> list[bytes]:
@@ -56,12 +48,12 @@ def dict_id(frame: bytes) -> int:
 
 
 def test_small_rows_use_it_large_ones_do_not_and_anything_reads_both(
-        settings: Settings, stores: list[ContextStore]) -> None:
-    store = build_store(settings)
-    stores.append(store)
+        open_store: Callable[..., ContextStore]) -> None:
+    store = open_store()
     assert store.mapper.compressor.active_dictionary_id == BUILTIN  # type: ignore[union-attr]
     small, large = "Please check my booking for Friday.", "word " * 2000
-    assert store.record([message("b-agent", small), message("b-agent", large)]).recorded == 2
+    recorded = store.record([user_message("b-agent", small), user_message("b-agent", large)])
+    assert recorded.recorded == 2
     first, second = frames(store, "b-agent")
     assert (dict_id(first), dict_id(second)) == (BUILTIN, 0)
     assert [m["content"] for m in store.context("b-agent")["messages"]] == [small, large]
@@ -72,26 +64,20 @@ def test_small_rows_use_it_large_ones_do_not_and_anything_reads_both(
     assert large.encode() in bare.decompress(second)
 
 
-def test_none_turns_it_off_and_still_reads_its_frames(settings: Settings,
-                                                       stores: list[ContextStore]) -> None:
-    store = build_store(settings)
-    stores.append(store)
-    store.record([message("n-agent", "written with the built-in dictionary")])
-    plain = build_store(settings.model_copy(update={"compression_dictionary": "none"}))
-    stores.append(plain)
+def test_none_turns_it_off_and_still_reads_its_frames(
+        open_store: Callable[..., ContextStore]) -> None:
+    open_store().record([user_message("n-agent", "written with the built-in dictionary")])
+    plain = open_store(compression_dictionary="none")
     assert plain.mapper.compressor.active_dictionary_id is None  # type: ignore[union-attr]
-    plain.record([message("n-agent", "written with none")])
+    plain.record([user_message("n-agent", "written with none")])
     assert [dict_id(f) for f in frames(plain, "n-agent")] == [BUILTIN, 0]
     assert [m["content"] for m in plain.context("n-agent")["messages"]] == [
         "written with the built-in dictionary", "written with none"]
 
 
-def test_checkpoint_bodies_are_written_without_it(settings: Settings,
-                                                  stores: list[ContextStore]) -> None:
-    from ctxstore.infrastructure.bootstrap import build_checkpoint_codec, dictionary_catalog
-
-    store = build_store(settings)
-    stores.append(store)
+def test_checkpoint_bodies_are_written_without_it(
+        settings: Settings, open_store: Callable[..., ContextStore]) -> None:
+    store = open_store()
     for strategy in ("basic", "advanced"):
         codec = build_checkpoint_codec(
             settings.model_copy(update={"compression_strategy": strategy}),

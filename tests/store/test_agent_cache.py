@@ -13,13 +13,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support import make_settings
+from support import make_settings, store_opener, user_message
 
 from ctxstore.application.agent_cache import AgentCache
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import aggregate_id
-from ctxstore.domain.events import make_envelope
-from ctxstore.infrastructure.bootstrap import build_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -27,22 +25,9 @@ def open_stores(request: pytest.FixtureRequest, tmp_path: Path
                 ) -> Iterator[Callable[..., ContextStore]]:
     """Stores on one fresh database (each its own process's cache), with these settings."""
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    base = make_settings(request.param, tmp_path, dsn)
-    stores: list[ContextStore] = []
+    with store_opener(make_settings(request.param, tmp_path, dsn)) as open_:
+        yield open_
 
-    def open_(**overrides: Any) -> ContextStore:
-        store = build_store(base.model_copy(update=overrides))
-        stores.append(store)
-        return store
-
-    yield open_
-    for store in stores:
-        store.close()
-
-
-def message(agent: str, text: str) -> Any:
-    return make_envelope(agent, "message", {"role": "user", "content": text},
-                         event_id=str(uuid.uuid4()))
 
 
 def noise(rng: random.Random, size: int) -> str:
@@ -72,7 +57,7 @@ def test_a_small_budget_is_never_exceeded_and_reads_stay_right(
         for agent in rng.sample(agents, 4):
             text = noise(rng, rng.randrange(50, 600))
             sent[agent].append(text)
-            batch.append(message(agent, text))
+            batch.append(user_message(agent, text))
         assert writer.record(batch).recorded == len(batch)
         assert writer.agent_cache.bytes <= budget
         for agent in rng.sample(agents, 3):
@@ -100,7 +85,7 @@ def test_an_agent_bigger_than_the_budget_is_served_not_kept(
     reader = open_stores(aggregate_cache_bytes=budget)
     rng = random.Random(2)
     big = [noise(rng, 3_000) for _ in range(3)]
-    assert writer.record([message("big", text) for text in big]).recorded == 3
+    assert writer.record([user_message("big", text) for text in big]).recorded == 3
     assert held_bytes(writer, "big") > budget
     assert writer.agent_cache is not None and reader.agent_cache is not None
     assert writer.agent_cache.get(aggregate_id("big")) is None
@@ -108,10 +93,10 @@ def test_an_agent_bigger_than_the_budget_is_served_not_kept(
     assert reader.agent_cache.get(aggregate_id("big")) is None
     assert reader.agent_cache.bytes == 0
     # Served again, and the next batch for it still lands in order.
-    assert writer.record([message("big", "more")]).versions == {"big": 4}
+    assert writer.record([user_message("big", "more")]).versions == {"big": 4}
     assert [m["content"] for m in reader.context("big")["messages"]] == [*big, "more"]
     # A small agent beside it is kept.
-    writer.record([message("small", "hi")])
+    writer.record([user_message("small", "hi")])
     assert reader.context("small")["version"] == 1
     assert reader.agent_cache.get(aggregate_id("small")) is not None
     assert 0 < reader.agent_cache.bytes <= budget

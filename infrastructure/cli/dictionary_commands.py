@@ -103,7 +103,7 @@ def list_dictionaries(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"{len(rows)} dictionaries")
+    table = Table(title=f"{len(rows)} dictionar{'y' if len(rows) == 1 else 'ies'}")
     for column in ("dict id", "created", "size", "samples", "active"):
         table.add_column(column)
     for r in rows:

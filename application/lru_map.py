@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 K = TypeVar("K")
 V = TypeVar("V")
+D = TypeVar("D")
 _MISSING: Any = object()
 
 
@@ -33,6 +34,12 @@ class LruMap(MutableMapping[K, V]):
             value = self._entries[key]
             self._entries.move_to_end(key)
             return value
+
+    @overload
+    def get(self, key: K, default: None = None) -> V | None: ...
+
+    @overload
+    def get(self, key: K, default: V | D) -> V | D: ...
 
     def get(self, key: K, default: Any = None) -> Any:
         # Not MutableMapping's (__getitem__ and a KeyError for each miss): asked per event

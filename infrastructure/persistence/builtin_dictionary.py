@@ -5,8 +5,9 @@ per frame and match against nothing: on the real traces' events, 4.3 µs an even
 their bytes (0.72 below 1 kB). With a dictionary each frame starts from its tables and from the
 store's own vocabulary. A dictionary trained on stored events does better still (`ctxstore
 compression train`), but holds fragments of them, which no forget reaches; this one holds only
-the store's layouts filled with made-up words and ids, so it is on by default, for events,
-snapshots and parts alike, until a trained one is chosen (`CONTEXT_COMPRESSION_DICTIONARY`).
+the store's layouts filled with made-up words and ids, so it is on by default for the rows it
+helps (below 2 kB: events, snapshot rows, small parts; persistence.zstd_compressor) until a
+trained one is chosen (`CONTEXT_COMPRESSION_DICTIONARY`).
 
 Its bytes never change: each frame names the dictionary it was written with, and every store
 loads this one, so what it wrote stays readable. Its id is below the range zstd's trainer draws

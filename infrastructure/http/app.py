@@ -25,6 +25,7 @@ from ctxstore.infrastructure.http.auth import KeyRing, parse_api_keys
 from ctxstore.infrastructure.http.cache import StateCache
 from ctxstore.infrastructure.http.deps import Api
 from ctxstore.infrastructure.http.errors import install_error_handlers
+from ctxstore.infrastructure.http.fast_reads import FastContextReads, context_route
 from ctxstore.infrastructure.http.guards import (
     JSON_TYPES,
     PACKAGE_TYPES,
@@ -120,10 +121,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI:
+def create_app(services: Services, *, close_on_shutdown: bool = True,
+               fast_reads: bool = True) -> FastAPI:
     """The API over the composition root's services (infrastructure/bootstrap.py): it starts
     their checkpoint runner for as long as it serves and, unless told otherwise, closes them on
-    shutdown."""
+    shutdown. `fast_reads`: GET context's fast path (http.fast_reads), off only to compare
+    its answers with FastAPI's."""
     settings = services.settings
     keys = KeyRing(parse_api_keys(settings.api_keys))
     api = Api(services=services, keys=keys, states=StateCache(settings.http_state_cache_bytes))
@@ -166,7 +169,11 @@ def create_app(services: Services, *, close_on_shutdown: bool = True) -> FastAPI
         return JSON_TYPES
 
     # The last added runs first: security headers on every answer, metrics counting every
-    # request, then the guards, then strict UTF-8 in the URL, then the size limit.
+    # request, then the guards, then strict UTF-8 in the URL, then the size limit, then GET
+    # context's fast path.
+    if fast_reads:
+        app.add_middleware(FastContextReads, api=api, route=context_route(agents.router.routes),
+                           prefix=API_PREFIX)
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     app.add_middleware(StrictUrlText)
 

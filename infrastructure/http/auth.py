@@ -68,17 +68,17 @@ class KeyRing:
         return found
 
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="An API key of CONTEXT_API_KEYS.")
-_bearer = HTTPBearer(auto_error=False, description="An API key of CONTEXT_API_KEYS.")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="An API key of CONTEXT_API_KEYS.")
+bearer_token = HTTPBearer(auto_error=False, description="An API key of CONTEXT_API_KEYS.")
 
 UNAUTHORIZED = "a valid API key is required (header X-API-Key or Authorization: Bearer <key>)"
 
 
 async def require_tenant(
     request: Request,
-    api_key: Annotated[str | None, Depends(_api_key_header)] = None,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    api_key: Annotated[str | None, Depends(api_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_token)] = None,
 ) -> str:
     """The caller's tenant, or 401 when keys are configured and none valid was sent."""
     ring: KeyRing = request.app.state.api.keys

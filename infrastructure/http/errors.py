@@ -118,18 +118,24 @@ def error_of(exc: Exception) -> tuple[int, str, list[FieldErrorOut]] | None:
     return None
 
 
+def refusal(method: str, path: str, exc: Exception) -> JSONResponse:
+    """The answer to a request (`method`, `path`: for the log) that raised `exc`: the routes'
+    exception handlers, and the GET context fast path (http.fast_reads), answer with it."""
+    known = error_of(exc)
+    if known is None:
+        log.exception("unexpected error on %s %s", method, path, exc_info=exc)
+        return error_response(500, f"internal error: {type(exc).__name__}")
+    headers = exc.headers if isinstance(exc, StarletteHTTPException) else None
+    if unavailable(exc):
+        log.warning("database unavailable on %s %s: %s: %s", method, path,
+                    type(exc).__name__, exc)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return error_response(*known, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def refused(request: Request, exc: Exception) -> JSONResponse:
-        known = error_of(exc)
-        if known is None:
-            log.exception("unexpected error on %s %s", request.method, request.url.path)
-            return error_response(500, f"internal error: {type(exc).__name__}")
-        headers = exc.headers if isinstance(exc, StarletteHTTPException) else None
-        if unavailable(exc):
-            log.warning("database unavailable on %s %s: %s: %s", request.method,
-                        request.url.path, type(exc).__name__, exc)
-            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return error_response(*known, headers=headers)
+        return refusal(request.method, request.url.path, exc)
 
     # Each kind by name: Starlette hands a handler of `Exception` alone to its outermost
     # middleware, which answers and then raises the error again (a traceback per request).

@@ -32,8 +32,9 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
 
 
-def serve(settings: Settings) -> Iterator[LiveServer]:
-    app = create_app(bootstrap(settings))
+def serve(settings: Settings, **app_options: Any) -> Iterator[LiveServer]:
+    """`app_options`: create_app's keywords."""
+    app = create_app(bootstrap(settings), **app_options)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             ws="websockets-sansio", lifespan="on")

@@ -21,12 +21,11 @@ from ctxstore.domain.events import EVENT_TYPES, FieldError, InvalidEnvelope
 from ctxstore.domain.window import MAX_TAIL
 from ctxstore.infrastructure.http import actions
 from ctxstore.infrastructure.http.auth import CallerDep, Tenant, visible_agent
-from ctxstore.infrastructure.http.cache import etag, none_match
 from ctxstore.infrastructure.http.deps import Api, ApiDep
 from ctxstore.infrastructure.http.errors import ERROR_RESPONSES, GONE
 from ctxstore.infrastructure.http.limits import BodyTooLarge
 from ctxstore.infrastructure.http.params import NoQuery, command, model_params, openapi_of
-from ctxstore.infrastructure.http.reads import encoded_answer
+from ctxstore.infrastructure.http.reads import IF_NONE_MATCH_MAX, context_response
 from ctxstore.infrastructure.http.schemas import (
     AgentOut,
     AgentPage,
@@ -188,7 +187,7 @@ def get_context(
         ge=0, le=INT64_MAX, description="Instead of the state: the events after this version "
         "up to `version` (none: the latest), at most 1000; `next_since_version` pages on.")
                              ] = None,
-    if_none_match: Annotated[str | None, Header(max_length=8192)] = None,
+    if_none_match: Annotated[str | None, Header(max_length=IF_NONE_MATCH_MAX)] = None,
 ) -> Response:
     """The agent's state now, or at a `version`, a time `at` or a checkpoint `package_id`
     (one of them); its window (`tail`), or what changed since a version (`since_version`).
@@ -197,14 +196,7 @@ def get_context(
     cmd = command(ReadContext, "query", {"agent_id": agent_id, "version": version, "at": at,
                                          "package_id": package_id, "tail": tail,
                                          "since_version": since_version})
-    commands = api.services.commands
-    located = commands.locate(caller, cmd)
-    variant = cmd.variant()
-    tag = etag(located.key, located.version, located.package_id, variant)
-    if none_match(if_none_match, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    data = encoded_answer(api, caller, cmd, located)
-    return Response(data, media_type="application/json", headers={"ETag": tag})
+    return context_response(api, caller, cmd, if_none_match)
 
 
 def agent_out(a: Any) -> AgentOut:

@@ -445,6 +445,9 @@ def checkpoints_only(args: argparse.Namespace, started: float) -> None:
 
 
 # (a) latency -----------------------------------------------------------------------------------
+WRITE_SEGMENT = 10_000  # events: the load's CPU is reported per this many
+
+
 def load(store: ContextStore, events: Iterator[AnyEnvelope], size: int, batch: int,
          max_seconds: float = float("inf")) -> dict[str, Any]:
     """Record `size` events in batches of `batch` through `ContextStore.record`; the store's
@@ -454,6 +457,10 @@ def load(store: ContextStore, events: Iterator[AnyEnvelope], size: int, batch: i
     done = 0
     per_100k: list[float] = []
     mark = started
+    # This process's CPU an event in each WRITE_SEGMENT events (snapshots as the store's policy
+    # takes them included): whether writing costs more as the context grows.
+    cpu_started = cpu_mark = time.process_time()
+    cpu_per_segment: list[float] = []
     while done < size:
         chunk = list(itertools.islice(events, min(batch, size - done)))
         if not chunk:
@@ -461,6 +468,10 @@ def load(store: ContextStore, events: Iterator[AnyEnvelope], size: int, batch: i
         result = store.record(chunk)
         assert result.recorded == len(chunk), result.rejected[:3]
         done += len(chunk)
+        if done % WRITE_SEGMENT == 0:
+            cpu_now = time.process_time()
+            cpu_per_segment.append(round((cpu_now - cpu_mark) * 1e6 / WRITE_SEGMENT, 1))
+            cpu_mark = cpu_now
         if done % 100_000 == 0:
             now = time.perf_counter()
             per_100k.append(round(now - mark, 1))
@@ -472,7 +483,10 @@ def load(store: ContextStore, events: Iterator[AnyEnvelope], size: int, batch: i
             break
     seconds = time.perf_counter() - started
     out: dict[str, Any] = {"events": done, "batch": batch, "seconds": round(seconds, 1),
-                           "events_per_second": round(done / seconds)}
+                           "events_per_second": round(done / seconds),
+                           "client_cpu_us_per_event": round(
+                               (time.process_time() - cpu_started) * 1e6 / max(done, 1), 1),
+                           f"client_cpu_us_per_event_by_{WRITE_SEGMENT}": cpu_per_segment}
     if per_100k:
         out["seconds_per_100k"] = per_100k
     return out
@@ -976,6 +990,17 @@ def main() -> None:
             if small_v and large_v:
                 ratios[label] = round(large_v / small_v, 2)
         assessment[f"{name}_over_10k"] = ratios
+        # Write CPU an event as the context grows: the largest agent's last segment of its
+        # load against its first (the same events, the same process), and against the whole
+        # load of the 10k agent.
+        segments = latency[large]["load"].get(f"client_cpu_us_per_event_by_{WRITE_SEGMENT}")
+        small_cpu = fig("10000", "load", "client_cpu_us_per_event")
+        if segments and len(segments) > 1 and small_cpu:
+            assessment[f"write_cpu_us_per_event_last_{WRITE_SEGMENT}_at_{name}"] = {
+                "first": segments[0], "last": segments[-1],
+                "last_over_first": round(segments[-1] / segments[0], 2),
+                "whole_10k_load": small_cpu,
+                "last_over_whole_10k_load": round(segments[-1] / small_cpu, 2)}
         if "agent_at_p50" in ratios:
             assessment[f"p50_{name}_over_10k"] = [ratios["agent_at_p50"],
                                                    TARGETS["p50_1m_over_10k"]]

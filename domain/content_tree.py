@@ -28,6 +28,7 @@ from ctxstore.domain.pages import (
     GROUP,
     LIST_FIELDS,
     PAGE,
+    RECENT_PARTS,
     PartHashes,
     address,
     bucket_of,
@@ -96,6 +97,7 @@ class ContentParts:
 
     root: str  # the root object's address: the content hash without its scheme's prefix
     tree: dict[str, Any]  # the root object
+    root_raw: bytes  # its canonical JSON
     # A part's address -> the parts it refers to: the root's, and each group node's.
     children: dict[str, tuple[str, ...]]
     _values: dict[str, Callable[[], Any]]  # the parts kept whole and the buckets
@@ -128,11 +130,12 @@ class ContentParts:
     def raw(self, address: str) -> bytes:
         """The canonical JSON of one of its parts (the bytes its address hashes)."""
         if address == self.root:
-            return canonical_json(self.tree)
+            return self.root_raw
         found = self.children.get(address)
         if found is not None:
             return canonical_json(list(found))
-        return canonical_json(self._value(address))
+        # A leaf the hash of this content (or its source's) has just encoded.
+        return RECENT_PARTS.take(address) or canonical_json(self._value(address))
 
     def value(self, address: str) -> Any:
         """One of its parts as `raw`'s bytes parse, for a cache of decoded parts: containers
@@ -168,7 +171,8 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
     not know, as a hash of the content would)."""
     manifest = hashes.manifest(content)
     tree = tree_of(manifest)
-    root = address(canonical_json(tree))
+    root_raw = canonical_json(tree)
+    root = address(root_raw)
     children: dict[str, tuple[str, ...]] = {}
     values: dict[str, Callable[[], Any]] = {}
     lists: list[tuple[list[Any], list[str]]] = []
@@ -201,7 +205,7 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
                 values.setdefault(part, partial(_bucket, value, ids))
                 tops.append(part)
     children[root] = tuple(dict.fromkeys(tops))
-    return ContentParts(root, tree, children, values, lists)
+    return ContentParts(root, tree, root_raw, children, values, lists)
 
 
 Fetch = Callable[[Collection[str]], Mapping[str, Any]]

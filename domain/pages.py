@@ -35,6 +35,8 @@ event touched, so the hash of a read costs the dirty parts plus the root.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -58,6 +60,44 @@ HASH_PATTERN = r"^(sha256|sha256-tree1):[0-9a-f]{64}$"
 
 def address(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
+
+
+class RecentParts:
+    """The canonical bytes of the parts hashed last, by address, up to `max_bytes`: a keep
+    that follows a hash (a restore keeps the pages the hash of its source just encoded, a
+    snapshot those of the agent's own) takes their bytes here instead of encoding them again
+    (at a random version: 60-80 kB a fork, 0.35-0.45 ms). An entry is taken once; those never
+    taken (a read's hash) go first when the budget is full. Keyed by their own hash, so an
+    entry is right whatever changed since."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def put(self, address: str, raw: bytes) -> None:
+        if len(raw) > self.max_bytes // 4:
+            return  # one huge part would push every other out
+        with self._lock:
+            old = self._items.pop(address, None)
+            if old is not None:
+                self._bytes -= len(old)
+            self._items[address] = raw
+            self._bytes += len(raw)
+            while self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def take(self, address: str) -> bytes | None:
+        with self._lock:
+            raw = self._items.pop(address, None)
+            if raw is not None:
+                self._bytes -= len(raw)
+            return raw
+
+
+RECENT_PARTS = RecentParts(4 * 1024 * 1024)
 
 
 @lru_cache(maxsize=1 << 16)  # every hash of a content read back asks it of each memory
@@ -148,7 +188,9 @@ class PartHashes:
     def _leaf(self, key: str, value: Any) -> str:
         found = self.leaves.get(key)
         if found is None:
-            found = self.leaves[key] = address(canonical_json(value))
+            raw = canonical_json(value)
+            found = self.leaves[key] = address(raw)
+            RECENT_PARTS.put(found, raw)
         return found
 
     def _pages(self, seen_key: str, code: str, items: list[Any]) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from hash_rule import independent_hash
 
 from ctxstore.domain.content_tree import content_of_tree, content_parts
-from ctxstore.domain.pages import PartHashes, address, tree_hash
+from ctxstore.domain.pages import RECENT_PARTS, PartHashes, RecentParts, address, tree_hash
 from ctxstore.domain.state import Content, empty_content
 
 
@@ -76,3 +76,35 @@ def test_parts_are_shared_between_contents_that_share_pages() -> None:
     # Pages 0-2 of messages, the other fields' parts: the same; page 3, its group and the
     # root differ.
     assert len(set(two) - set(one)) == 3
+
+
+def test_a_keep_after_a_hash_takes_the_bytes_the_hash_encoded() -> None:
+    """The pages a hash has just encoded are not encoded again by the keep that follows (a
+    restore of a source hashed a moment before, a snapshot): their bytes are taken once."""
+    content = sample(200, 10)
+    hashes = PartHashes()
+    hashes.content_hash(content)
+    cut = content_parts(content, hashes)
+    pages = [page for node, kids in cut.children.items() if node != cut.root for page in kids]
+    assert len(pages) >= 4
+    held = {page: RECENT_PARTS.take(page) for page in pages}
+    assert all(raw is not None and address(raw) == page for page, raw in held.items())
+    for page, raw in held.items():
+        RECENT_PARTS.put(page, raw)
+    for page in pages:
+        assert address(cut.raw(page)) == page
+        assert RECENT_PARTS.take(page) is None  # taken by the keep
+    assert address(cut.raw(cut.root)) == cut.root  # the root's bytes: made once, with it
+
+
+def test_recent_parts_keep_to_their_budget() -> None:
+    recent = RecentParts(max_bytes=160)
+    for name in "abcd":
+        recent.put(name, name.encode() * 40)
+    recent.put("e", b"e" * 40)  # over the budget: the oldest goes
+    assert recent.take("a") is None
+    assert recent.take("b") == b"b" * 40
+    assert recent.take("b") is None  # taken once
+    recent.put("huge", b"h" * 41)  # over a quarter of the budget: not kept
+    assert recent.take("huge") is None
+    assert [recent.take(name) for name in "cde"] == [b"c" * 40, b"d" * 40, b"e" * 40]

@@ -96,6 +96,15 @@ class RecentParts:
                 self._bytes -= len(raw)
             return raw
 
+    def clear(self) -> None:
+        """Nothing held (a forget: the bytes may be the forgotten agent's)."""
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 RECENT_PARTS = RecentParts(4 * 1024 * 1024)
 

@@ -64,10 +64,10 @@ class FastContextReads:
             return
         request = Request(scope)
         response: Response
+        agent_id, numbers, if_none_match = read
         try:
             caller = await require_caller(request, await require_tenant(
                 request, await api_key_header(request), await bearer_token(request)))
-            agent_id, numbers = read
             cmd = command(ReadContext, "query", {"agent_id": agent_id, **numbers})
         except RequestValidationError:
             await self.app(scope, receive, send)  # FastAPI names the field its own way
@@ -77,15 +77,16 @@ class FastContextReads:
         else:
             try:
                 response = await run_in_threadpool(context_response, self.api, caller, cmd,
-                                                   self._if_none_match(scope))
+                                                   if_none_match)
             except Exception as e:  # noqa: BLE001 - as the route's exception handlers answer
                 response = refusal("GET", scope["path"], e)
         scope["route"] = self.route
         self.answered += 1
         await response(scope, receive, send)
 
-    def _command(self, scope: Scope) -> tuple[str, dict[str, str]] | None:
-        """The agent id and numbers of a GET context taken here, None for the rest."""
+    def _command(self, scope: Scope) -> tuple[str, dict[str, str], str | None] | None:
+        """The agent id, numbers and If-None-Match of a GET context taken here, None for the
+        rest."""
         path: str = scope["path"]
         if scope["method"] != "GET" or scope.get("root_path") \
                 or not (path.startswith(self._head) and path.endswith(self._tail)):
@@ -102,14 +103,7 @@ class FastContextReads:
         matches = [v for k, v in scope["headers"] if k == b"if-none-match"]
         if len(matches) > 1 or (matches and len(matches[0]) > IF_NONE_MATCH_MAX):
             return None
-        return agent_id, numbers
-
-    @staticmethod
-    def _if_none_match(scope: Scope) -> str | None:
-        for name, value in scope["headers"]:
-            if name == b"if-none-match":
-                return value.decode("latin-1")
-        return None
+        return agent_id, numbers, matches[0].decode("latin-1") if matches else None
 
 
 def context_route(routes: Sequence[BaseRoute]) -> APIRoute:

@@ -16,13 +16,13 @@ the folded content of such wire JSON, and the session list).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import JSONTranscoder, Transcoder
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoder
 from eventsourcing.utils import get_topic
 
 from ctxstore.domain.aggregate import AgentContext, AgentSnapshot
@@ -31,12 +31,30 @@ _OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
             | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
+_ZERO = timedelta(0)
+
+
+def isoformat(moment: datetime) -> str:
+    """`moment.isoformat()`, by orjson for a time at offset zero (every event time this store
+    makes, and most that clients send): 0.13 against 0.64 µs, a datetime in every event
+    written. For an offset of zero orjson writes what isoformat does (RFC 3339: microseconds
+    only when not 0, then "+00:00"); any other offset, or none, is isoformat's."""
+    zone = moment.tzinfo
+    if zone is not UTC:
+        if zone is None or moment.utcoffset() != _ZERO:
+            return moment.isoformat()
+        moment = moment.replace(tzinfo=UTC)  # e.g. pydantic's TzInfo(0) from a "Z"
+    return orjson.dumps(moment)[1:-1].decode()
+
+
 @lru_cache(maxsize=16)
 def _tagger(transcoder: JSONTranscoder) -> Callable[[Any], Any] | None:
     transcoding = transcoder.types.get(datetime)
     if transcoding is None:
         return None
-    name, encode = transcoding.name, transcoding.encode
+    name = transcoding.name
+    # eventsourcing's own transcoding is isoformat; another registered under datetime is its own.
+    encode = isoformat if type(transcoding) is DatetimeAsISO else transcoding.encode
 
     def default(obj: Any) -> Any:
         if type(obj) is datetime:

@@ -3,6 +3,8 @@ as exactly the events that were written; anything outside the known shape takes 
 
 from __future__ import annotations
 
+import json
+import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -13,12 +15,14 @@ from eventsourcing.persistence import (
     DecimalAsStr,
     JSONTranscoder,
     Mapper,
+    StoredEvent,
     UUIDAsHex,
 )
+from pydantic_core import TzInfo
 
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.events import make_envelope
-from ctxstore.infrastructure.persistence.fast_encode import encode_recorded
+from ctxstore.infrastructure.persistence.fast_encode import encode_recorded, isoformat
 from ctxstore.infrastructure.persistence.mapper import ContextMapper
 from ctxstore.infrastructure.persistence.transcoder import FastJSONTranscoder
 from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor
@@ -66,6 +70,10 @@ def test_recorded_events_round_trip_through_the_plain_transcoder(compressed: boo
     for event in recorded_events():
         stored = fast.to_stored_event(event)
         assert stored.topic == plain.to_stored_event(event).topic
+        # Made without the dataclass's __init__: equal, field for field, to what it makes.
+        made = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
+                           stored.state)
+        assert stored == made and list(vars(stored).items()) == list(vars(made).items())
         back = plain.to_domain_event(stored)
         assert type(back) is type(event) and vars(back) == vars(event)
         assert vars(fast.to_domain_event(stored)) == vars(event)
@@ -155,3 +163,40 @@ def test_unexpected_snapshot_values_fall_back_to_the_transcoder(change: dict[str
     assert encode_recorded(state, snapshot, transcoder()) is None
     other = {**state, "topic": "somewhere:Else", "state": agent_snapshot().state}
     assert encode_recorded(other, snapshot, transcoder()) is None
+
+
+ZERO_OFFSET_TIMES = [
+    WHEN, WHEN.replace(microsecond=0), WHEN.replace(microsecond=100000),
+    datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    WHEN.replace(tzinfo=TzInfo(0)),  # what pydantic makes of a "Z"
+    WHEN.replace(tzinfo=timezone(timedelta(0))),
+]
+OTHER_TIMES = [
+    WHEN.replace(tzinfo=timezone(timedelta(hours=2))),
+    WHEN.replace(tzinfo=TzInfo(-18000)),
+    WHEN.replace(tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=15))),
+    WHEN.replace(tzinfo=None),
+]
+
+
+@pytest.mark.parametrize("moment", ZERO_OFFSET_TIMES + OTHER_TIMES, ids=str)
+def test_times_are_written_as_isoformat_writes_them(moment: datetime) -> None:
+    """The stored bytes of a time are eventsourcing's (DatetimeAsISO: isoformat), whichever
+    way this module writes them."""
+    assert isoformat(moment) == moment.isoformat()
+    event = recorded_events()[0]
+    state = {k: v for k, v in vars(event).items()
+             if k not in ("originator_id", "originator_version")}
+    state["timestamp"] = moment
+    fast = encode_recorded(state, event, transcoder())
+    assert fast is not None
+    assert json.loads(fast)["timestamp"] == {"_type_": "datetime_iso",
+                                             "_data_": moment.isoformat()}
+
+
+def test_isoformat_agrees_on_random_utc_times() -> None:
+    rng = random.Random(16)
+    for _ in range(20_000):
+        moment = datetime.fromtimestamp(rng.randrange(0, 253402300800), UTC).replace(
+            microsecond=rng.choice([0, rng.randrange(1_000_000), rng.randrange(10) * 100_000]))
+        assert isoformat(moment) == moment.isoformat()

@@ -377,8 +377,8 @@ class ContextStore(StoreReads):
                                              field=e.field, reason=str(e)))
                 continue
             seen.add(envelope.event_id)
-            outcomes.append(EventOutcome(envelope.event_id, envelope.agent_id, "recorded",
-                                         version=agent.version))
+            outcomes.append(EventOutcome.recorded(envelope.event_id, envelope.agent_id,
+                                                  agent.version))
             if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
                 snapshot = self._snapshot_now(agent, chained.link_now(agent), owners[key])
                 snapshots.append((agent.id, snapshot))

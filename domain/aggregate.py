@@ -130,7 +130,12 @@ class AgentContext(Aggregate):
         check_applicable(self.content, type, data)
         # What trigger_event does, without its generic keyword handling: this is the one
         # command run per ingested event. mutate() still checks the id and version and folds.
-        event = self.Recorded(
+        # Made as eventsourcing's mapper makes the events it reads: the frozen dataclass's
+        # __init__ sets each field through object.__setattr__ (1.04 against 0.39 µs), and its
+        # __post_init__ only checks that the originator id is a UUID, as self.id is. The
+        # fields in their declared order: the stored JSON lists them so.
+        event = object.__new__(self.Recorded)
+        event.__dict__.update(
             originator_id=self.id,
             originator_version=self.version + 1,
             timestamp=timestamp,

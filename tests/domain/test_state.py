@@ -221,6 +221,21 @@ def test_aggregate_version_is_event_count_and_state() -> None:
     assert replayed.created_on == T0
 
 
+def test_recorded_events_are_what_their_dataclass_makes() -> None:
+    """record() makes its event without the dataclass's __init__: the same fields, values
+    and order (the stored JSON lists them so), equal to the event __init__ makes."""
+    agent = AgentContext.start("agent-made")
+    agent.record(event_id="e1", type="message", data={"role": "user", "content": "a"},
+                 timestamp=T0, session_id="s1")
+    event = agent.collect_events()[0]
+    made = AgentContext.Recorded(
+        originator_id=agent.id, originator_version=1, timestamp=T0, agent_id="agent-made",
+        event_id="e1", type="message", data={"role": "user", "content": "a"},
+        session_id="s1")
+    assert type(event) is AgentContext.Recorded and event == made
+    assert list(vars(event).items()) == list(vars(made).items())
+
+
 def test_aggregate_refuses_inapplicable_event_without_change() -> None:
     agent = AgentContext.start("agent-8")
     agent.record(event_id="e1", type="message", data={"role": "user", "content": "a"},

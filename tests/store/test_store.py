@@ -25,6 +25,7 @@ from hash_rule import independent_hash
 from support import make_settings
 
 from ctxstore.application.checkpoint_changes import changed_after
+from ctxstore.application.results import EventOutcome
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import AGENT_NAMESPACE, aggregate_id
 from ctxstore.domain.events import AnyEnvelope, make_envelope
@@ -360,6 +361,10 @@ def test_rejected_event_reported_rest_recorded(store: ContextStore) -> None:
     assert "'nope'" in (rejected[0].reason or "") and "not stored" in (rejected[0].reason or "")
     assert "'ghost'" in (rejected[1].reason or "")
     assert result.versions == {"memo": 3, "other": 1}
+    # Made without the dataclass's __init__: equal, field for field, to what it makes.
+    recorded = result.outcomes[-1]
+    made = EventOutcome(batch[5].event_id, "other", "recorded", version=1)
+    assert recorded == made and list(vars(recorded).items()) == list(vars(made).items())
     state = store.context("memo")
     assert state["memories"] == {"m1": {"kind": "semantic", "content": "b", "importance": 0.5}}
     assert [h.version for h in store.history("memo")] == [1, 2, 3]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar, overload
 
 K = TypeVar("K")
@@ -57,6 +57,28 @@ class LruMap(MutableMapping[K, V]):
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def get_all(self, keys: Iterable[K]) -> dict[K, V | None]:
+        """Each key's value (None: not held), under one hold of the lock: asked for every
+        agent of a batch, which from ingest holds hundreds."""
+        with self._lock:
+            entries, found = self._entries, {}
+            for key in keys:
+                value = found[key] = entries.get(key)
+                if value is not None:
+                    entries.move_to_end(key)
+            return found
+
+    def put_all(self, items: Mapping[K, V]) -> None:
+        """Every entry of `items` (the last ones the most recent), under one hold of the lock;
+        MutableMapping's update takes it once an entry."""
+        with self._lock:
+            entries = self._entries
+            for key, value in items.items():
+                entries[key] = value
+                entries.move_to_end(key)
+            while len(entries) > self.max_entries:
+                entries.popitem(last=False)
 
     def __delitem__(self, key: K) -> None:
         with self._lock:

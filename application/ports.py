@@ -30,9 +30,9 @@ class EventIndexRow(NamedTuple):
     link: bytes = b""  # the event's link in its agent's hash chain (application.chain)
 
 
-@dataclass(frozen=True)
-class AgentRow:
-    """An agent's catalogue entry after a write: its latest version and owner."""
+class AgentRow(NamedTuple):
+    """An agent's catalogue entry after a write: its latest version and owner (a tuple: one
+    is made per agent a batch writes, which from ingest is most of the agents it holds)."""
 
     agent_id: str
     originator_id: UUID

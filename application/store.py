@@ -386,7 +386,7 @@ class ContextStore(StoreReads):
         self._commit(list(agents.values()), snapshots, chained)
         # Set by an agent's first write, for good (as in append): its next write asks no one.
         # Not for an agent all of whose events were refused: it was not written.
-        self._owners.update({a.agent_id: owners[a.agent_id] for a in agents.values()
+        self._owners.put_all({a.agent_id: owners[a.agent_id] for a in agents.values()
                              if a.version})
         versions = {plain_agent_id(a.agent_id): a.version for a in agents.values()}
         return RecordResult(outcomes=outcomes, versions=versions)
@@ -511,7 +511,7 @@ class ContextStore(StoreReads):
         return link.hex() if link is not None else None
 
     def _remember_heads(self, heads: dict[UUID, tuple[int, bytes]]) -> None:
-        self._chain_heads.update(heads)  # the least recently written go first
+        self._chain_heads.put_all(heads)  # the least recently written go first
 
     def _cache_committed(self, batches: list[tuple[AgentContext, Sequence[Any]]],
                          stored: Sequence[StoredEvent], handed: HandedContent | None) -> None:
@@ -589,11 +589,11 @@ class ContextStore(StoreReads):
 
     def _owners_of(self, agent_ids: set[str]) -> dict[str, str | None]:
         """The tenant of each agent (None: never written), remembered or in one query."""
-        found: dict[str, str | None] = {a: self._owners.get(a) for a in agent_ids}
+        found = self._owners.get_all(agent_ids)
         missing = [a for a, owner in found.items() if owner is None]
         if missing:
             fetched = self.index.owners(missing)
-            self._owners.update(fetched)
+            self._owners.put_all(fetched)
             found.update(fetched)
         return found
 

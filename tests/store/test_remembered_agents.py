@@ -29,6 +29,16 @@ def test_lru_map_drops_the_least_recently_used() -> None:
         LruMap(0)
 
 
+def test_lru_map_takes_and_gives_many_at_once() -> None:
+    lru: LruMap[str, int] = LruMap(3)
+    lru.put_all({"a": 1, "b": 2})
+    assert lru.get_all(["b", "x"]) == {"b": 2, "x": None}  # b is now the most recent
+    lru.put_all({"c": 3, "d": 4})  # a, the least recent, goes
+    assert dict(lru) == {"b": 2, "c": 3, "d": 4} and list(lru) == ["b", "c", "d"]
+    lru.put_all({"b": 5, "e": 6, "f": 7})  # more than it holds: the last ones stay
+    assert list(lru.items()) == [("b", 5), ("e", 6), ("f", 7)]
+
+
 def test_a_store_remembers_at_most_its_bound_of_agents(tmp_path: Path) -> None:
     settings = make_settings("sqlite", tmp_path)
     store = ContextStore(env=eventsourcing_env(settings), snapshot_interval=2,

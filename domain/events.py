@@ -103,7 +103,10 @@ class _EnvelopeBase(BaseModel):
     def data_dict(self) -> dict[str, Any]:
         """The payload as canonical plain JSON (absent optionals left out)."""
         data: Payload = self.data  # type: ignore[attr-defined]
-        return data.model_dump(mode="json", exclude_none=True)
+        # What model_dump(mode="json", exclude_none=True) calls, without its keyword
+        # handling: 0.44 against 0.90 µs, once per event written.
+        return data.__pydantic_serializer__.to_python(  # type: ignore[no-any-return]
+            data, mode="json", exclude_none=True)
 
 
 class MessageEnvelope(_EnvelopeBase):

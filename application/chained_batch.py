@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -28,8 +28,16 @@ LinksBefore = Callable[[list[tuple[UUID, int]]], dict[UUID, bytes]]
 @dataclass
 class _Chained:
     last: bytes  # the link of the last event stored (or the one before the first)
+    size: int = 0  # the stored bytes of the events stored
     stored: list[StoredEvent] = field(default_factory=list)
     index_rows: list[EventIndexRow] = field(default_factory=list)
+
+
+class Finished(NamedTuple):
+    stored: list[StoredEvent]
+    index_rows: list[EventIndexRow]
+    heads: dict[UUID, tuple[int, bytes]]  # each agent's new version and the link there
+    sizes: dict[UUID, int]  # the stored bytes of each agent's new events
 
 
 class ChainedBatch:
@@ -55,15 +63,15 @@ class ChainedBatch:
         self._add(agent, chained, events[len(chained.stored):])
         return chained.last
 
-    def finish(self, batches: Sequence[tuple[AgentContext, Sequence[Any]]]
-               ) -> tuple[list[StoredEvent], list[EventIndexRow], dict[UUID, tuple[int, bytes]]]:
+    def finish(self, batches: Sequence[tuple[AgentContext, Sequence[Any]]]) -> Finished:
         """Every agent's events (collected, in order) stored and linked, agent after agent so
-        the index rows line up with the stored events; and each agent's new (version, head)."""
+        the index rows line up with the stored events."""
         previous = self._links_before([(a.id, events[0].originator_version)
                                        for a, events in batches if a.id not in self._agents])
         stored: list[StoredEvent] = []
         index_rows: list[EventIndexRow] = []
         heads: dict[UUID, tuple[int, bytes]] = {}
+        sizes: dict[UUID, int] = {}
         for agent, events in batches:
             chained = self._agents.get(agent.id)
             if chained is None:
@@ -72,18 +80,20 @@ class ChainedBatch:
             stored += chained.stored
             index_rows += chained.index_rows
             heads[agent.id] = (agent.version, chained.last)
-        return stored, index_rows, heads
+            sizes[agent.id] = chained.size
+        return Finished(stored, index_rows, heads, sizes)
 
     def _add(self, agent: AgentContext, chained: _Chained, events: Sequence[Any]) -> None:
         to_stored, link = self._to_stored, self._link
         originator_id, owner = agent.id, self.owners[agent.agent_id]
-        last = chained.last
+        last, size = chained.last, chained.size
         for event in events:
             s = to_stored(event)
             version = s.originator_version
+            size += len(s.state)
             last = link(last, originator_id, version, s.topic, s.state)
             chained.stored.append(s)
             chained.index_rows.append(EventIndexRow(cast(Any, event).event_id, originator_id,
                                                     version, to_us(event.timestamp), owner,
                                                     last))
-        chained.last = last
+        chained.last, chained.size = last, size

@@ -453,7 +453,7 @@ class ContextStore(StoreReads):
         batches = [(agent, events) for agent in agents if (events := agent.collect_events())]
         if not batches:
             return
-        stored, index_rows, heads = chained.finish(batches)
+        stored, index_rows, heads, sizes = chained.finish(batches)
         owners = chained.owners
         agent_rows = [
             AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
@@ -464,9 +464,9 @@ class ContextStore(StoreReads):
                                    package_rows=package_rows,
                                    pruned_package_ids=pruned_package_ids)
         if self.agent_cache is not None:
-            self._cache_committed(batches, stored, handed)
+            self._cache_committed(batches, sizes, handed)
         self._remember_heads(heads)
-        self.snapshot_policy.recorded(len(stored), sum(len(s.state) for s in stored))
+        self.snapshot_policy.recorded(len(stored), sum(sizes.values()))
         if snapshots and self.snapshots is not None:
             # Snapshots are derived data: the events are committed, so a failure here costs
             # read speed only and must not make the caller think the batch failed.
@@ -514,20 +514,15 @@ class ContextStore(StoreReads):
         self._chain_heads.put_all(heads)  # the least recently written go first
 
     def _cache_committed(self, batches: list[tuple[AgentContext, Sequence[Any]]],
-                         stored: Sequence[StoredEvent], handed: HandedContent | None) -> None:
+                         sizes: dict[UUID, int], handed: HandedContent | None) -> None:
         """Grow each committed agent's cache entry by the stored bytes of its new events."""
         assert self.agent_cache is not None
-        added: dict[UUID | str, list[int]] = {}
-        for event in stored:
-            counts = added.setdefault(event.originator_id, [0, 0])
-            counts[0] += len(event.state)
-            counts[1] += 1
         for agent, events in batches:
-            size, folded = added.get(agent.id, (0, 0))
+            size = sizes[agent.id]
             if agent.is_shell:
                 self._cache_restored(agent, events, size, handed)
                 continue
-            self.agent_cache.grow(agent.id, agent, size, folded)
+            self.agent_cache.grow(agent.id, agent, size, len(events))
 
     def _cache_restored(self, shell: AgentContext, events: Sequence[Any], size: int,
                         handed: HandedContent | None) -> None:

@@ -35,7 +35,7 @@ from ctxstore.domain.pages import (
     groups,
     tree_of,
 )
-from ctxstore.domain.state import CHANNELS, Content, canonical_json, empty_content
+from ctxstore.domain.state import CHANNELS, Content, canonical_json_of_content, empty_content
 
 
 class NotRead(Exception):
@@ -133,9 +133,9 @@ class ContentParts:
             return self.root_raw
         found = self.children.get(address)
         if found is not None:
-            return canonical_json(list(found))
+            return canonical_json_of_content(list(found))
         # A leaf the hash of this content (or its source's) has just encoded.
-        return RECENT_PARTS.take(address) or canonical_json(self._value(address))
+        return RECENT_PARTS.take(address) or canonical_json_of_content(self._value(address))
 
     def value(self, address: str) -> Any:
         """One of its parts as `raw`'s bytes parse, for a cache of decoded parts: containers
@@ -171,7 +171,7 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
     not know, as a hash of the content would)."""
     manifest = hashes.manifest(content)
     tree = tree_of(manifest)
-    root_raw = canonical_json(tree)
+    root_raw = canonical_json_of_content(tree)
     root = address(root_raw)
     children: dict[str, tuple[str, ...]] = {}
     values: dict[str, Callable[[], Any]] = {}

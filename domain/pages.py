@@ -41,7 +41,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from ctxstore.domain.state import CHANNELS, Content, canonical_json
+from ctxstore.domain.state import CHANNELS, Content, canonical_json_of_content
 
 TREE_PREFIX = "sha256-tree1:"
 LEGACY_PREFIX = "sha256:"
@@ -124,7 +124,7 @@ def page_count(items: int) -> int:
 
 @lru_cache(maxsize=1 << 13)  # a full group never changes: each hash of a content asks again
 def _group(addresses: tuple[str, ...]) -> str:
-    return address(canonical_json(list(addresses)))
+    return address(canonical_json_of_content(list(addresses)))
 
 
 def groups(addresses: list[str]) -> list[str]:
@@ -197,7 +197,7 @@ class PartHashes:
     def _leaf(self, key: str, value: Any) -> str:
         found = self.leaves.get(key)
         if found is None:
-            raw = canonical_json(value)
+            raw = canonical_json_of_content(value)
             found = self.leaves[key] = address(raw)
             RECENT_PARTS.put(found, raw)
         return found
@@ -317,7 +317,7 @@ def tree_of(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def root_of(manifest: dict[str, Any]) -> str:
     """The tree hash of a content, from its parts' addresses (see the module's rule)."""
-    return TREE_PREFIX + address(canonical_json(tree_of(manifest)))
+    return TREE_PREFIX + address(canonical_json_of_content(tree_of(manifest)))
 
 
 def tree_hash(content: Content) -> str:
@@ -329,7 +329,7 @@ def legacy_hash(content: Content) -> str:
     """The `sha256:` hash of DESIGN §2 before the tree: SHA-256 of the whole canonical JSON."""
     from ctxstore.domain.state import content_of
 
-    return LEGACY_PREFIX + address(canonical_json(content_of(content)))
+    return LEGACY_PREFIX + address(canonical_json_of_content(content_of(content)))
 
 
 SCHEMES: dict[str, Callable[[Content], str]] = {TREE_PREFIX: tree_hash,

@@ -69,7 +69,7 @@ from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.bounds import OutOfBounds, check_text
 from ctxstore.domain.clock import to_us
 from ctxstore.domain.parts import ALL_PARTS, Part, only_parts, parts_of
-from ctxstore.domain.state import canonical_json, content_hash
+from ctxstore.domain.state import canonical_json, canonical_json_of_content, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class CheckpointService(CheckpointPruning):
             # The left-out parts empty: still a whole state, hashed as any other.
             kept = only_parts(state, parts)
             state = {**state, **kept, "content_hash": content_hash(kept)}
-        raw = canonical_json(state)
+        raw = canonical_json_of_content(state)
         self.check_size(len(raw), f"checkpoint of {plain_agent_id(agent.agent_id)!r}")
         tenant = self.store.owner(agent.agent_id) or LOCAL_TENANT
         encoded = self.bodies.encode(tenant, raw, state, agent.id)

@@ -21,7 +21,7 @@ from ctxstore.application.package_file_port import Manifest, PackageFileCodec
 from ctxstore.domain import bounds
 from ctxstore.domain.agent_id import LOCAL_TENANT, plain_agent_id
 from ctxstore.domain.bounds import OutOfBounds
-from ctxstore.domain.state import canonical_json
+from ctxstore.domain.state import canonical_json_of_content
 from ctxstore.domain.state_check import InvalidState, check_state
 
 
@@ -42,7 +42,8 @@ class PackageService:
         fields = {**{k: v for k, v in checkpoint.to_dict().items()
                      if k not in ("event_version", "shared_with")},
                   "agent_id": plain_agent_id(checkpoint.agent_id)}
-        return self.files.encode(fields, checkpoint.integrity_hash, canonical_json(state))
+        return self.files.encode(fields, checkpoint.integrity_hash,
+                                 canonical_json_of_content(state))
 
     def read_manifest(self, data: bytes) -> Manifest:
         """The verified manifest of a `.ctxpkg` file (framing and checksum checked)."""

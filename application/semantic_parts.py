@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ctxstore.application.part_port import part_address
-from ctxstore.domain.state import canonical_json
+from ctxstore.domain.state import canonical_json, canonical_json_of_content
 
 FORMAT = 1
 MIN_PIECE_BYTES = 512
@@ -38,7 +38,7 @@ def split_state(state: dict[str, Any], min_bytes: int = MIN_PIECE_BYTES) -> Spli
     refs: list[tuple[Path, str]] = []
 
     def take(value: Any, path: Path) -> Any:
-        raw = canonical_json(value)
+        raw = canonical_json_of_content(value)
         address = part_address(raw)
         pieces.setdefault(address, raw)
         refs.append((path, address))

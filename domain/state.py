@@ -94,9 +94,10 @@ def _short_negative_exponent(raw: bytes) -> bool:
 
 
 def canonical_json_of_content(value: Any) -> bytes:
-    """`canonical_json(value)` of a value of an agent's content (or of its parts' addresses):
-    the same bytes, by orjson, in about half the time on pages of the real traces (what each
-    hash of a changed page, each snapshot and each fork pays).
+    """`canonical_json(value)` of what an agent holds (its state, its content or a part of
+    it, its parts' addresses): the same bytes, by orjson, in about half the time on pages of
+    the real traces (what each hash of a changed page, each snapshot, each fork and each
+    checkpoint pays).
 
     For such values orjson writes what json.dumps does: keys sorted by code point, strings
     escaped alike (checked for every code point), integers alike (it refuses those past 64

@@ -14,7 +14,7 @@ from ctxstore.application.restore import RestoreService, SourceState
 from ctxstore.domain.agent_id import LOCAL_TENANT, plain_agent_id
 from ctxstore.domain.merge import unmatched
 from ctxstore.domain.points import Point
-from ctxstore.domain.state import Content, canonical_json
+from ctxstore.domain.state import Content, canonical_json_of_content
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ def diff_content(base: Content, other: Content, diff: ContextDiff) -> ContextDif
     diff.memories_stored = {k: om[k] for k in om if k not in bm}
     diff.memories_forgotten = {k: bm[k] for k in bm if k not in om}
     diff.memories_updated = {k: {"before": bm[k], "after": om[k]} for k in om
-                             if k in bm and canonical_json(bm[k]) != canonical_json(om[k])}
+                             if k in bm and canonical_json_of_content(bm[k])
+                             != canonical_json_of_content(om[k])}
     diff.links_added = unmatched(other["memory_links"], base["memory_links"])
     diff.links_removed = unmatched(base["memory_links"], other["memory_links"])
     new_calls = unmatched(other["tool_calls"], base["tool_calls"])
@@ -106,7 +107,8 @@ def diff_content(base: Content, other: Content, diff: ContextDiff) -> ContextDif
     bs, os_ = base["mcp_servers"], other["mcp_servers"]
     for server in sorted(set(bs) | set(os_)):
         b, o = bs.get(server), os_.get(server)
-        if b is None or o is None or canonical_json(b) != canonical_json(o):
+        if b is None or o is None or (canonical_json_of_content(b)
+                                      != canonical_json_of_content(o)):
             diff.mcp_changed[server] = {"before": b, "after": o}
     return diff
 

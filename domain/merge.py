@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from ctxstore.domain.state import CHANNELS, Content, canonical_json, content_of
+from ctxstore.domain.state import CHANNELS, Content, canonical_json_of_content, content_of
 
 
 class EqualMatch:
@@ -20,11 +20,11 @@ class EqualMatch:
     most once (so two equal items need two equal others)."""
 
     def __init__(self, others: Iterable[Any]):
-        self._left = Counter(canonical_json(o) for o in others)
+        self._left = Counter(canonical_json_of_content(o) for o in others)
 
     def take(self, item: Any) -> bool:
         """Whether an unmatched equal item is left among the others (it is then used up)."""
-        key = canonical_json(item)
+        key = canonical_json_of_content(item)
         if self._left[key] > 0:
             self._left[key] -= 1
             return True

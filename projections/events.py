@@ -19,7 +19,7 @@ from ctxstore.domain.aggregate import (
     AgentContext,
 )
 from ctxstore.domain.clock import to_us
-from ctxstore.domain.state import canonical_json
+from ctxstore.domain.state import canonical_json_of_content
 
 __all__ = ["CHECKPOINTS_PRUNED", "CHECKPOINT_TAKEN", "CONTEXT_RESTORED", "ProjectedEvent",
            "message_text", "projected_event"]
@@ -49,7 +49,7 @@ def projected_event(domain_event: Any, stored_bytes: int) -> ProjectedEvent | No
         ts_us=to_us(domain_event.timestamp),
         type=type_,
         data=data,
-        raw_bytes=len(canonical_json(data)),
+        raw_bytes=len(canonical_json_of_content(data)),
         stored_bytes=stored_bytes,
     )
 

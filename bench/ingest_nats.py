@@ -55,6 +55,7 @@ from devtools.services import (  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces")
 SAMPLE_EVERY = 10  # one agent in ten is followed for latency
+WORKER_TARGET_US = 35.0  # issue 16: a worker's CPU an event in --preload
 
 
 def load_agents(total: int, tag: str = "b") -> list[tuple[str, list[bytes], list[str]]]:
@@ -82,6 +83,55 @@ def load_agents(total: int, tag: str = "b") -> list[tuple[str, list[bytes], list
     return agents
 
 
+def interleaved(agents: list[tuple[str, list[bytes], list[str]]]
+                ) -> list[tuple[str, bytes, str]]:
+    """(agent_id, body, event_id) of every event, the agents round-robin, each in its order:
+    how a publisher sends them."""
+    order: list[tuple[str, bytes, str]] = []
+    longest = max(len(b) for _, b, _ in agents)
+    for i in range(longest):
+        for agent_id, bodies, ids in agents:
+            if i < len(bodies):
+                order.append((agent_id, bodies[i], ids[i]))
+    return order
+
+
+def worker_floor(agents: list[tuple[str, list[bytes], list[str]]], database_url: str,
+                 batch_size: int) -> dict[str, float]:
+    """This process's CPU an event for what a worker does besides NATS, on the run's bodies in
+    the order the publishers send them, one after the other: parsing and validating each body
+    (`parse_event`, as the worker's decoder does), then recording them `batch_size` at a time
+    (`ContextStore.record`, as its record thread does) into a schema of its own, the process
+    tuned as ingest tunes it. Their sum is a floor under the worker's CPU an event: the rest
+    is the NATS client, asyncio and the acknowledgements."""
+    from ctxstore.application.commands import EventLimits, parse_event
+    from ctxstore.infrastructure.bootstrap import build_store
+    from ctxstore.infrastructure.process_tuning import tune_process
+    from ctxstore.infrastructure.settings import Settings
+
+    tune_process(Settings())
+    order = interleaved(agents)
+    limits = EventLimits()
+    started = time.process_time()
+    envelopes = [parse_event(body, agent_id, limits, where="subject")
+                 for agent_id, body, _ in order]
+    parse_s = time.process_time() - started
+    schema = fresh_schema(database_url)
+    try:
+        store = build_store(Settings(storage_backend="postgres", database_url=database_url,
+                                     database_schema=schema))
+        started = time.process_time()
+        for i in range(0, len(envelopes), batch_size):
+            store.record(envelopes[i:i + batch_size])
+        record_s = time.process_time() - started
+        store.close()
+    finally:
+        drop_schema(libpq_dsn(database_url), schema)
+    parse_us, record_us = parse_s / len(order) * 1e6, record_s / len(order) * 1e6
+    return {"parse_and_validate": round(parse_us, 1), "record": round(record_us, 1),
+            "sum": round(parse_us + record_us, 1), "target_worker": WORKER_TARGET_US}
+
+
 def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], list[str]]],
                    sampled: set[str], start_at: float, rate: float | None, out: Any) -> None:
     """One publisher process: agents interleaved round-robin, each agent's events in order;
@@ -94,12 +144,7 @@ def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], l
         nc = await nats.connect(url)
         js = nc.jetstream(publish_async_max_pending=4096)
         subjects = Subjects(prefix=prefix)
-        order: list[tuple[str, bytes, str]] = []
-        longest = max(len(b) for _, b, _ in agents)
-        for i in range(longest):
-            for agent_id, bodies, ids in agents:
-                if i < len(bodies):
-                    order.append((agent_id, bodies[i], ids[i]))
+        order = interleaved(agents)
         sent: dict[str, float] = {}
         while time.time() < start_at:
             await asyncio.sleep(0.001)
@@ -445,6 +490,9 @@ def main() -> None:
     drop_schema(dsn, schema)
     if started_nats is not None:
         started_nats.stop()
+    # Issue 16's target for a worker, against what it cannot do without (measured apart).
+    result["worker_floor_us_per_event"] = worker_floor(agents, args.database_url,
+                                                       args.batch_size)
     print(json.dumps(result, indent=2))
 
 

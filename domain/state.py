@@ -80,17 +80,18 @@ _ORJSON_CANONICAL = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 # below 1e-4; as float tokens, ended by what ends a value. Text that holds such a token sends
 # its value to canonical_json too.
 _SMALL_POSITIONAL = re.compile(rb"(?:\A|[:,\[-])0\.0000")
-# The digit before is looked at apart: a look-behind would cost the search its literal prefix
-# ("e-"), ten times the time.
-_SHORT_NEGATIVE_EXPONENT = re.compile(rb"e-[1-9](?:[,\]}]|\Z)")
+# Found from its "-" (a one-byte literal the search skips to fastest: 3.7 against 5.6 ms over
+# the 9 MB of a 10k agent's pages for "e-"), the "e" and the digit before looked at apart.
+_SHORT_NEGATIVE_EXPONENT = re.compile(rb"-[1-9](?:[,\]}]|\Z)")
 _DIGITS = frozenset(b"0123456789")
+_E = ord("e")
 
 
 def _short_negative_exponent(raw: bytes) -> bool:
     """Whether `raw` holds a token such as `1.5e-7`: a digit, "e-", one digit, the end of a
     value."""
-    return any(m.start() and raw[m.start() - 1] in _DIGITS
-               for m in _SHORT_NEGATIVE_EXPONENT.finditer(raw))
+    return any(at > 1 and raw[at - 1] == _E and raw[at - 2] in _DIGITS
+               for at in (m.start() for m in _SHORT_NEGATIVE_EXPONENT.finditer(raw)))
 
 
 def canonical_json_of_content(value: Any) -> bytes:

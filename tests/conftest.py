@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from devtools.services import (
     libpq_dsn,
     with_database,
 )
+from tests.support import drop_run_schemas
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,10 @@ def postgres_dsn() -> Iterator[str]:
         os.environ.get("CONTEXT_DATABASE_URL") or DEFAULT_DSN, stop_at_exit=True
     )
     yield handle.dsn
+    left = drop_run_schemas(handle.dsn)
+    if left:
+        warnings.warn(f"{len(left)} test schemas stayed (a connection held them): "
+                      f"{', '.join(left[:5])}", stacklevel=1)
     handle.stop()
 
 

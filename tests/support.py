@@ -35,14 +35,46 @@ def _shared_traces() -> Path:
 
 
 SHARED_TRACES = _shared_traces()
+# The environment variable holding this test run's token (`run_schema`).
+RUN_TOKEN = "CTXSTORE_TEST_RUN"
+
+
+def run_schema(name: str) -> str:
+    """The name of a schema this test run makes: `t_<run>_<name>`. The run's token is kept in
+    the environment, not in a module, because this module is imported under two names
+    (`support` and `tests.support`); `drop_run_schemas` drops every schema of the run."""
+    run = os.environ.setdefault(RUN_TOKEN, uuid.uuid4().hex[:8])
+    return f"t_{run}_{name}"
 
 
 def fresh_schema(dsn: str) -> str:
     """A new empty PostgreSQL schema: each test's store starts with no tables."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = run_schema(uuid.uuid4().hex[:12])
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return schema
+
+
+def drop_run_schemas(dsn: str) -> list[str]:
+    """Drop the schemas this run made (`run_schema`), so a developer's database does not
+    collect thousands of them; returns those left because a connection still held a lock on
+    them (each waits at most a second, so a leaked connection cannot hang the session's end).
+    """
+    run = os.environ.get(RUN_TOKEN)
+    if run is None:
+        return []
+    left: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '1s'")
+        names = [row[0] for row in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)",
+            (f"t_{run}_",))]
+        for schema in names:
+            try:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            except psycopg.errors.LockNotAvailable:
+                left.append(schema)
+    return left
 
 
 def make_settings(backend: str, tmp_path: Path, postgres_dsn: str | None = None,

@@ -18,6 +18,7 @@ import pytest
 from seed_client import SeedClient
 
 from devtools.services import free_port, libpq_dsn
+from tests.support import run_schema
 
 DEADLINE = 120.0  # seconds: an upper bound on waiting for the server, never a measurement
 
@@ -37,7 +38,7 @@ def seed(request: pytest.FixtureRequest, postgres_dsn: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedClient]:
     backend = str(request.param)
     tmp = tmp_path_factory.mktemp(f"seed-{backend}")
-    schema = f"seed_{os.getpid()}_{backend}"
+    schema = run_schema(f"seed_{backend}")
     env = {**os.environ, **PLAN_ENVIRONMENT, "CONTEXT_STORAGE_BACKEND": backend,
            "CONTEXT_STORAGE_PATH": str(tmp / "data" / "context_packages"),
            "CONTEXT_DATABASE_URL": postgres_dsn, "CONTEXT_DATABASE_SCHEMA": schema}

@@ -44,7 +44,13 @@ from ctxstore.application.part_port import (
     PartStore,
     part_address,
 )
-from ctxstore.domain.aggregate import CONTENT_REF, OPEN_CALLS, AgentContext, AgentSnapshot
+from ctxstore.domain.aggregate import (
+    CONTENT_REF,
+    OPEN_CALLS,
+    PART_HASHES,
+    AgentContext,
+    AgentSnapshot,
+)
 from ctxstore.domain.content_tree import ContentParts, InPart, content_of_tree, content_parts
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
@@ -309,4 +315,7 @@ class PartContent:
             del state[CONTENT_REF]
             state["content"] = content
             state["_parts"] = hashes.to_json()
+            # The object itself too, which AgentSnapshot.mutate takes: the JSON form loses
+            # each list's pages as given, which the agent's first hash then walks again.
+            object.__setattr__(snapshot, PART_HASHES, hashes)
         return snapshot

@@ -291,7 +291,7 @@ class RestoreService:
             # Built for this read alone, or (base `latest`) a cached agent's, never let out.
             content=agent.content,
             content_hash=agent.content_hash(),
-            part_hashes=agent.part_hashes.to_json(),
+            part_hashes=agent.part_hashes.copy(),
             sessions=copy.deepcopy(agent.sessions),
             as_of=agent.modified_on.isoformat() if agent.modified_on else None,
             base=base,
@@ -403,7 +403,7 @@ class RestoreService:
                 # The target's own content is replaced whole: not read (nor copied); its
                 # cache entry is counted as its source's (application.store).
                 shell = self._shell(target_id, summary)
-                hashes = PartHashes.from_json(source.part_hashes)
+                hashes = source.part_hashes.copy()
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
                                    source.content, hashes, remember=True)
                 # Built for this restore alone: handed to the store for the target (unless
@@ -421,7 +421,7 @@ class RestoreService:
                        else replace_parts(target.content, source.content, source.parts))
             event_id = f"restore-{uuid.uuid4().hex}"
             # The source's very content: its parts' addresses are the target's.
-            hashes = (PartHashes.from_json(source.part_hashes) if content is source.content
+            hashes = (source.part_hashes.copy() if content is source.content
                       else PartHashes())
             ref = None
             if keeper is not None:

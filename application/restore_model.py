@@ -11,6 +11,7 @@ from typing import Any, Literal, cast, get_args
 from ctxstore.application.errors import (
     InvalidRequest,
 )
+from ctxstore.domain.pages import PartHashes
 from ctxstore.domain.parts import ALL_PARTS, Part
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import Content
@@ -45,9 +46,9 @@ class SourceState:
     parts: tuple[Part, ...] = ALL_PARTS
     checked: tuple[str, ...] = ()
     reference_hash: str | None = None
-    # The addresses of the content's parts known when it was read (domain.pages): a target
-    # given this content starts with them, so its hash costs no rehashing.
-    part_hashes: dict[str, Any] = field(default_factory=dict)  # PartHashes.to_json()
+    # The addresses of the content's parts known when it was read (domain.pages), its own:
+    # a target given this content starts with a copy, so its hash costs no rehashing.
+    part_hashes: PartHashes = field(default_factory=PartHashes)
     # Read in part (domain.content_tree `tail`): only the pages its events touched hold
     # items, so the content is for keeping by reference alone, never handed out.
     in_part: bool = False

@@ -36,6 +36,8 @@ CHECKPOINTS_PRUNED = "checkpoints_pruned"
 # Where a snapshot's or a restore's content is kept when it is not copied into it.
 CONTENT_REF = "content_ref"
 OPEN_CALLS = "_open_calls"  # where the open tool calls are (domain.window.OpenCalls)
+# The addresses a read of a snapshot's parts made (PartHashes), beside its JSON state.
+PART_HASHES = "_part_hashes_read"
 
 
 class AgentContext(Aggregate):
@@ -447,7 +449,11 @@ class AgentSnapshot(Snapshot):
                              f"kept by reference ({self.state[CONTENT_REF]}) and was not read "
                              "back")
         agent = super().mutate(_)
-        agent.__dict__["_parts"] = PartHashes.from_json(agent.__dict__.get("_parts"))
+        # A snapshot read back from parts carries the addresses its read made, whole: the
+        # first agent made from it takes them (later ones, from the JSON form, their own).
+        made = self.__dict__.pop(PART_HASHES, None)
+        agent.__dict__["_parts"] = (made if isinstance(made, PartHashes)
+                                    else PartHashes.from_json(agent.__dict__.get("_parts")))
         # As a reader checked it against its root (application.part_content), else none.
         known = OpenCalls.from_json(agent.__dict__.pop(OPEN_CALLS, None))
         content = agent.__dict__.get("content")

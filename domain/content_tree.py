@@ -31,7 +31,6 @@ from ctxstore.domain.pages import (
     RECENT_PARTS,
     PartHashes,
     address,
-    bucket_of,
     groups,
     tree_of,
 )
@@ -155,7 +154,7 @@ def _whole(value: Any) -> Any:
     return value
 
 
-def _bucket(items: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+def _bucket(items: dict[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
     return {i: items[i] for i in ids}
 
 
@@ -197,11 +196,11 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
                 values.setdefault(part, partial(_whole, value[name]))
                 tops.append(part)
         else:
-            members: dict[str, list[str]] = {}
-            for item_id in value:
-                members.setdefault(str(bucket_of(item_id)), []).append(item_id)
+            # The buckets (memories): their members as the manifest just brought them up to
+            # date, not every id's bucket again.
+            members = hashes.buckets(value)
             for bucket, part in kept.items():
-                ids = members.get(bucket, [])
+                ids = tuple(members.get(int(bucket), ()))
                 values.setdefault(part, partial(_bucket, value, ids))
                 tops.append(part)
     children[root] = tuple(dict.fromkeys(tops))

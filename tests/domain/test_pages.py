@@ -196,3 +196,27 @@ def test_a_copy_of_part_hashes_changes_apart_from_its_original() -> None:
     copy.clear()
     assert copy.to_json() == {"leaves": {}, "seen": {}}
     assert original.to_json()["leaves"]  # untouched
+
+
+@settings(max_examples=100, deadline=None)
+@given(kinds=st.lists(st.integers(0, 9), max_size=120), copy_at=st.integers(0, 120))
+def test_a_copy_keeps_hashing_true_and_leaves_its_original_true(kinds: list[int],
+                                                                copy_at: int) -> None:
+    """A copy carries each list's pages as given and the buckets' members (a restore's
+    source hands its copy on): folding on with the copy hashes as from nothing, and the
+    original still hashes the content it was copied for."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pages, "PAGE", 3)
+        patch.setattr(pages, "GROUP", 2)
+        patch.setattr(pages, "BUCKETS", 4)
+        agent = AgentContext.start("a")
+        original, then = None, None
+        for n, _ in enumerate(_fold(agent, kinds)):
+            if n == copy_at:
+                original = agent.part_hashes
+                original.content_hash(agent.content)  # its lists and members up to date
+                then = copy_content(agent.content)
+                agent.__dict__["_parts"] = original.copy()
+        assert agent.content_hash() == tree_hash(agent.content)
+        if original is not None and then is not None:
+            assert original.content_hash(then) == tree_hash(then)

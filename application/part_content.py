@@ -39,6 +39,7 @@ from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_cache import PartCache
 from ctxstore.application.part_port import (
     AGENT_OWNER,
+    BASE_OWNER,
     PART_OWNER,
     PartMissing,
     PartStore,
@@ -51,7 +52,13 @@ from ctxstore.domain.aggregate import (
     AgentContext,
     AgentSnapshot,
 )
-from ctxstore.domain.content_tree import ContentParts, InPart, content_of_tree, content_parts
+from ctxstore.domain.content_tree import (
+    ContentParts,
+    InPart,
+    content_of_tree,
+    content_parts,
+    tree_tops,
+)
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes
 from ctxstore.domain.state import Content
 from ctxstore.domain.window import OpenCalls
@@ -118,31 +125,50 @@ class PartContent:
         # root alone, not for it and its ~150-250 children with their rows. Only a guess: a
         # release may have removed it since, and then the keep asks for the rest.
         self._held_roots: LruMap[tuple[str, str], bool] = LruMap(HELD_ROOTS)
+        # Whether a restore's new root may refer to the root its content was read from
+        # (PartStore.bases); the store's release then reads roots' tops with this codec.
+        self._bases = parts.bases(self._tops_of)
+
+    def _tops_of(self, stored: bytes) -> set[str]:
+        """What a stored root refers to (nothing for any other part)."""
+        return tree_tops(orjson.loads(self._decode(stored)))
 
     # Keeping ---------------------------------------------------------------------------------
     def keep(self, tenant: str, originator_id: UUID, content: Content,
-             hashes: PartHashes, *, remember: bool = False) -> Kept:
+             hashes: PartHashes, *, remember: bool = False, based: bool = False) -> Kept:
         """Keep `content` as parts of `tenant`, referred to by the agent `originator_id`;
-        `hashes`: its parts' addresses known so far (it learns the others). `remember`: the
-        parts written are also held decoded (the part cache), for a content read at once (a
-        restore's target is folded as soon as it commits, application.store); a snapshot's
-        are not, so a writer's memory does not fill with what it may never read."""
+        `hashes`: its parts' addresses known so far (it learns the others, and that this root
+        is held: its `base` from now on). `remember`: the parts written are also held decoded
+        (the part cache), for a content read at once (a restore's target is folded as soon as
+        it commits, application.store); a snapshot's are not, so a writer's memory does not
+        fill with what it may never read. `based` (a restore): a new root refers to the root
+        its content was read from (`hashes.base`) for what the two share, one row for ~140
+        at 100k events, where the store allows (PartStore.bases); a snapshot's root refers
+        to each of its tops, so an agent's own history never chains."""
         cut = content_parts(content, hashes)
-        kept = self._keep(tenant, originator_id, cut, whole=False, remember=remember)
+        base = hashes.base if based and self._bases else None
+        if base is not None and (base[0] != tenant or base[1] == cut.root):
+            base = None
+        kept = self._keep(tenant, originator_id, cut, whole=False, remember=remember,
+                          base=base)
         if kept is None:
             # A release (a forget) removed a node this relied on before its rows committed:
             # its children may be gone too, so every part is asked for this time.
             kept = self._keep(tenant, originator_id, cut, whole=True, remember=remember)
             assert kept is not None
+        hashes.base = (tenant, cut.root, frozenset(cut.tops))
         return kept
 
     def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool,
-              remember: bool) -> Kept | None:
+              remember: bool, base: tuple[str, str, frozenset[str]] | None = None
+              ) -> Kept | None:
         """One attempt; None when a node it found held was released meanwhile. Each level's
         reference rows go in before (or with) the question which of the parts they lead to
         are held (PartStore.refer_then_held), all in one transaction where the store can;
         where that transaction keeps releases out (PartStore.referring), the parts go in it
-        too, else `ensure` puts back any part found held that a release in flight removed."""
+        too, else `ensure` puts back any part found held that a release in flight removed.
+        `base`: (tenant, root, its tops) of a held root to refer to for the tops shared, used
+        only within such a transaction (a root found held then keeps its whole tree)."""
         root = cut.root
         tops = cut.tops
         rows = [(agent_owner(originator_id), root), *((PART_OWNER + root, t) for t in tops)]
@@ -151,11 +177,29 @@ class PartContent:
         lacking: list[str] = []
         with self.parts.referring(tenant) as guarded:
             found: set[str] = set()
+            # The root's rows that go in with the next level's (a base's).
+            pending: list[tuple[str, str]] = []
             if not whole and (tenant, root) in self._held_roots:
                 found = refer_then_held(rows[:1], [root])
                 if root in found:
                     rows = rows[:1]
-            if root not in found:
+            if root not in found and base is not None and guarded:
+                shared = base[2]
+                new_tops = [t for t in tops if t not in shared]
+                # The base's row only once the root is known not held: a held root refers
+                # to what it did (so base rows only ever lead to older roots: no cycles).
+                found = refer_then_held(rows[:1], [root, base[1], *new_tops])
+                if root in found:
+                    rows = rows[:1]
+                elif base[1] in found:
+                    # Held, and no release runs before this commits: its tree is held.
+                    found |= {t for t in tops if t in shared}
+                    rows = [rows[0], (BASE_OWNER + root, base[1]),
+                            *((PART_OWNER + root, t) for t in new_tops)]
+                    pending = rows[1:]
+                else:
+                    found = refer_then_held(rows[1:], tops)  # the base is gone: every row
+            elif root not in found:
                 # The root's rows to what it refers to go in with the agent's to the root:
                 # when the root is held they are too (written with it), so they change
                 # nothing then, and otherwise the root's level costs no question of its own.
@@ -165,7 +209,8 @@ class PartContent:
                 groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
                 under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
                 pages = {page for _, page in under}
-                held_pages = refer_then_held(under, pages) if under else set()
+                held_pages = (refer_then_held(pending + under, pages) if under or pending
+                              else set())
                 relied |= held_tops | held_pages
                 rows += under
                 lacking = ([a for a in [root, *tops] if a not in held_tops]
@@ -224,9 +269,11 @@ class PartContent:
             def fetch(addresses: Collection[str]) -> dict[str, Any]:
                 return self._fetch(tenant, addresses, read_parts)
 
-            tree = content_of_tree(fetch([root])[root], fetch, tail)
+            tree = fetch([root])[root]
+            content, hashes = content_of_tree(tree, fetch, tail)
         self._held_roots[(tenant, root)] = True
-        return tree
+        hashes.base = (tenant, root, frozenset(tree_tops(tree)))
+        return content, hashes
 
     @contextmanager
     def checking(self) -> Iterator[None]:

@@ -405,7 +405,7 @@ class RestoreService:
                 shell = self._shell(target_id, summary)
                 hashes = source.part_hashes.copy()
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
-                                   source.content, hashes, remember=True)
+                                   source.content, hashes, remember=True, based=True)
                 # Built for this restore alone: handed to the store for the target (unless
                 # read in part: the target's next read then folds it from its parts).
                 handed = None if source.in_part else HandedContent(
@@ -429,7 +429,7 @@ class RestoreService:
                 # snapshot; what a merge adds to the target) are written, and the event
                 # records where the content is.
                 ref = keeper.keep(self._owner(target_id, tenant, summary), target.id,
-                                  content, hashes).ref
+                                  content, hashes, based=content is source.content).ref
             # The content was built for this restore alone: handed over, not copied.
             target.restore(event_id=event_id, content=content, content_ref=ref, given=hashes,
                            timestamp=target.next_timestamp(datetime.now(UTC)),
@@ -473,7 +473,8 @@ class RestoreService:
                 summary = self._target_row(target_id, rows)
                 shell = self._shell(target_id, summary)
                 kept = keeper.keep(self._owner(target_id, tenant, summary), shell.id,
-                                   agent.content, agent.part_hashes, remember=True)
+                                   agent.content, agent.part_hashes, remember=True,
+                                   based=True)
                 # The cached source's own containers stay its own: the target gets copies of
                 # them (its items shared), not of the content.
                 handed = HandedContent(own_containers(agent.content), agent.part_hashes.copy(),

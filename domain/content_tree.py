@@ -211,6 +211,29 @@ Fetch = Callable[[Collection[str]], Mapping[str, Any]]
 """Parts' parsed JSON by address (raising when one is missing); one call per level."""
 
 
+def _lists_in(value: Any) -> Iterable[list[str]]:
+    if isinstance(value, list):
+        yield value
+    elif isinstance(value, dict):
+        yield from (v for v in value.values() if isinstance(v, list))
+
+
+def _singles_in(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        yield from (v for v in value.values() if isinstance(v, str))
+
+
+def tree_tops(tree: Any) -> set[str]:
+    """What a root object refers to (`ContentParts.tops`): its group nodes and single parts;
+    nothing for what is not a root object."""
+    if not isinstance(tree, dict):
+        return set()
+    return {a for v in tree.values()
+            for a in (*(g for nodes in _lists_in(v) for g in nodes), *_singles_in(v))}
+
+
 def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = None
                     ) -> tuple[Content, PartHashes]:
     """The content a root object describes, its parts fetched level by level (group nodes and
@@ -225,26 +248,13 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
     part its address, so events folded onto it and its hash cost what they change; an event
     that looks at an unread item raises NotRead. A content whose lists hold fewer than
     `tail.from_items` items (their pages tell, before any is read) is read whole."""
-    def lists_in(value: Any) -> Iterable[list[str]]:
-        if isinstance(value, list):
-            yield value
-        elif isinstance(value, dict):
-            yield from (v for v in value.values() if isinstance(v, list))
-
-    def singles_in(value: Any) -> Iterable[str]:
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, dict):
-            yield from (v for v in value.values() if isinstance(v, str))
-
-    tops = fetch({a for v in tree.values()
-                  for a in (*(g for nodes in lists_in(v) for g in nodes), *singles_in(v))})
+    tops = fetch(tree_tops(tree))
 
     def page_addresses(nodes: list[str]) -> list[str]:
         return [p for g in nodes for p in tops[g]]
 
     keep = tail.pages if tail is not None and PAGE * sum(
-        len(page_addresses(nodes)) for v in tree.values() for nodes in lists_in(v)
+        len(page_addresses(nodes)) for v in tree.values() for nodes in _lists_in(v)
     ) >= tail.from_items else None
 
     read_whole = tail.whole if tail is not None else frozenset()
@@ -258,7 +268,7 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
         chosen.update(k for k in (at // PAGE for at in besides.get(field, ())) if k < count)
         return chosen
 
-    pages = fetch({addresses[k] for f, v in tree.items() for nodes in lists_in(v)
+    pages = fetch({addresses[k] for f, v in tree.items() for nodes in _lists_in(v)
                    for addresses in [page_addresses(nodes)]
                    for k in read(len(addresses), f)})
     unread_page = [UNREAD] * PAGE  # every page but the last is full

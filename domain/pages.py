@@ -141,7 +141,7 @@ class PartHashes:
     bucket, the MCP state. Not thread-safe: it lives in one aggregate, changed by its fold.
     """
 
-    __slots__ = ("leaves", "seen", "_members", "_moved", "_lists")
+    __slots__ = ("leaves", "seen", "_members", "_moved", "_lists", "base")
 
     def __init__(self, leaves: dict[str, str] | None = None,
                  seen: dict[str, int] | None = None) -> None:
@@ -154,6 +154,11 @@ class PartHashes:
         # is `seen`'s and none of them was dropped: a hash of a held agent then walks no page
         # (7,000 at 100k events: ~4 ms a fork of the latest version).
         self._lists: dict[str, list[str]] = {}
+        # (tenant, root, the parts that root refers to) of the stored content this one was
+        # read from, whatever changed since: a restore keeping this content refers to that
+        # root for what the two share (application.part_port, PartStore.bases). Not kept
+        # in the JSON form: only a read from the part store knows it.
+        self.base: tuple[str, str, frozenset[str]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (what a snapshot keeps), for `from_json`."""
@@ -166,6 +171,7 @@ class PartHashes:
         100k events ~4,700 pages: a fork at an earlier version hashed them twice more)."""
         copied = PartHashes(self.leaves, self.seen)
         copied._lists = dict(self._lists)
+        copied.base = self.base
         if self._members is not None:
             copied._members = {n: set(ids) for n, ids in self._members.items()}
             copied._moved = set(self._moved)
@@ -195,6 +201,7 @@ class PartHashes:
         self.leaves.pop(f"b{bucket_of(memory_id)}", None)
 
     def clear(self) -> None:
+        self.base = None
         self.leaves.clear()
         self.seen.clear()
         self._lists.clear()

@@ -20,7 +20,14 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable
 
 from ctxstore.application.package_port import PackageRecorder
-from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore, check_address
+from ctxstore.application.part_port import (
+    BASE_OWNER,
+    PART_OWNER,
+    Children,
+    PartMissing,
+    PartStore,
+    check_address,
+)
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 from ctxstore.infrastructure.persistence.pg_arrays import text_array
 
@@ -55,6 +62,12 @@ _UNREFERENCED = ("NOT EXISTS (SELECT 1 FROM {refs} AS r "
 _RELEASE = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND address IN ({marks}) AND "
             + _UNREFERENCED + " RETURNING address")
 _DROP_OWNED = "DELETE FROM {refs} WHERE tenant = ? AND package_id IN ({marks}) RETURNING address"
+# The `base:` rows to these parts, of those no other row refers to (PartStore.bases).
+_IS_BASE = f"substr({{alias}}.package_id, 1, {len(BASE_OWNER)}) = '{BASE_OWNER}'"
+_BASED_ONLY = ("SELECT b.package_id, b.address FROM {refs} AS b WHERE b.tenant = ? "
+               "AND b.address IN ({marks}) AND " + _IS_BASE.replace("{alias}", "b")
+               + " AND NOT EXISTS (SELECT 1 FROM {refs} AS r WHERE r.tenant = b.tenant "
+               "AND r.address = b.address AND NOT " + _IS_BASE.replace("{alias}", "r") + ")")
 _OLD_TENANTS = ("SELECT DISTINCT tenant FROM {parts} WHERE scope = ? AND created_us < ? AND "
                 + _UNREFERENCED)
 _COLLECT = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND created_us < ? AND "
@@ -85,6 +98,7 @@ class TablePartStore(PartStore):
         self._reader = threading.local()  # the cursor `reading` shares, per thread
         self._referrer = threading.local()  # the cursor `referring` shares, per thread
         self._texts: dict[tuple[str, int], Any] = {}  # `_sql`'s
+        self._children: Children | None = None  # `bases`: what a stored root refers to
 
     def _sql(self, template: str, marks: int = 0) -> Any:
         """A statement's text, made once per template and count (PostgreSQL: as bytes, which
@@ -252,22 +266,67 @@ class TablePartStore(PartStore):
             held = {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
             self._put(curs, tenant, {a: encode(a) for a in set(addresses) - held})
 
+    def bases(self, children: Children) -> bool:
+        self._children = children
+        # Only where a keep holds releases out (`referring`): its base, found held, stays.
+        return self.dialect == "postgres" and self.guard is not None
+
     def release(self, tenant: str, addresses: Collection[str]) -> list[str]:
         removed: list[str] = []
         if not addresses:
             return removed
         with self.lock(tenant) as curs:
             todo: set[str] = set(addresses)
+            asked: set[str] = set()
             while todo:
+                asked |= todo
                 # A statement begun after the lock: it sees every reference committed before.
                 gone = [_first(row) for row in self._select(curs, _RELEASE, tenant, todo)]
                 removed.extend(gone)
                 # What the removed parts referred to goes too, when nothing else refers to it.
-                todo = set()
-                for chunk in _chunks(sorted(PART_OWNER + a for a in gone)):
-                    curs.execute(self._sql(_DROP_OWNED, len(chunk)), [tenant, *chunk])
-                    todo.update(_first(r) for r in curs.fetchall())
+                todo = self._drop_owned(curs, tenant, gone)
+                if not todo and self._children is not None:
+                    # What only roots based on it keep: they refer to their tops themselves
+                    # from now on, and it is asked again.
+                    todo = self._rebase(curs, tenant, asked.difference(removed))
         return sorted(removed)
+
+    def _drop_owned(self, curs: Any, tenant: str, owners: Iterable[str]) -> set[str]:
+        """Delete the `part:` and `base:` rows of these parts; what they referred to."""
+        referred: set[str] = set()
+        for chunk in _chunks(sorted(prefix + a for a in owners
+                                    for prefix in (PART_OWNER, BASE_OWNER))):
+            curs.execute(self._sql(_DROP_OWNED, len(chunk)), [tenant, *chunk])
+            referred.update(_first(r) for r in curs.fetchall())
+        return referred
+
+    def _rebase(self, curs: Any, tenant: str, held: Collection[str]) -> set[str]:
+        """Give each root based on one of `held` that only `base:` rows keep its own `part:`
+        rows and drop its base; the parts no longer kept by a base. Under the lock."""
+        if not held or self._children is None:
+            return set()
+        based: set[str] = set()
+        for chunk in _chunks(sorted(held)):
+            curs.execute(self._sql(_BASED_ONLY, len(chunk)), [tenant, *chunk])
+            based.update(_first(r)[len(BASE_OWNER):] for r in curs.fetchall())
+        if not based:
+            return set()
+        stored = {(r["address"] if isinstance(r, dict) else r[0]):
+                  bytes(r["data"] if isinstance(r, dict) else r[1])
+                  for r in self._select(curs, _GET, tenant, based)}
+        rows = sorted({(PART_OWNER + root, child) for root, data in stored.items()
+                       for child in self._children(data)})
+        if rows and self.dialect == "postgres":
+            curs.execute(self._sql(_REFER_ARRAYS), [tenant, text_array([o for o, _ in rows]),
+                                                    text_array([a for _, a in rows])])
+        elif rows:
+            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in rows])
+        # A root no longer held (its base row outlived it) just loses the row.
+        unbased: set[str] = set()
+        for chunk in _chunks(sorted(BASE_OWNER + a for a in based)):
+            curs.execute(self._sql(_DROP_OWNED, len(chunk)), [tenant, *chunk])
+            unbased.update(_first(r) for r in curs.fetchall())
+        return unbased
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
         before = int((time.time() - min_age_seconds) * 1_000_000)

@@ -55,11 +55,12 @@ from ctxstore.domain.aggregate import (
 from ctxstore.domain.content_tree import (
     ContentParts,
     InPart,
+    children_of,
     content_of_tree,
     content_parts,
-    tree_tops,
+    tree_lists,
 )
-from ctxstore.domain.pages import TREE_PREFIX, PartHashes
+from ctxstore.domain.pages import TREE_PREFIX, PartHashes, PartsBase
 from ctxstore.domain.state import Content
 from ctxstore.domain.window import OpenCalls
 
@@ -127,11 +128,11 @@ class PartContent:
         self._held_roots: LruMap[tuple[str, str], bool] = LruMap(HELD_ROOTS)
         # Whether a restore's new root may refer to the root its content was read from
         # (PartStore.bases); the store's release then reads roots' tops with this codec.
-        self._bases = parts.bases(self._tops_of)
+        self._bases = parts.bases(self._children_of)
 
-    def _tops_of(self, stored: bytes) -> set[str]:
-        """What a stored root refers to (nothing for any other part)."""
-        return tree_tops(orjson.loads(self._decode(stored)))
+    def _children_of(self, stored: bytes) -> set[str]:
+        """What a stored root or group node refers to."""
+        return children_of(orjson.loads(self._decode(stored)))
 
     # Keeping ---------------------------------------------------------------------------------
     def keep(self, tenant: str, originator_id: UUID, content: Content,
@@ -147,7 +148,7 @@ class PartContent:
         to each of its tops, so an agent's own history never chains."""
         cut = content_parts(content, hashes)
         base = hashes.base if based and self._bases else None
-        if base is not None and (base[0] != tenant or base[1] == cut.root):
+        if base is not None and (base.tenant != tenant or base.root == cut.root):
             base = None
         kept = self._keep(tenant, originator_id, cut, whole=False, remember=remember,
                           base=base)
@@ -156,19 +157,21 @@ class PartContent:
             # its children may be gone too, so every part is asked for this time.
             kept = self._keep(tenant, originator_id, cut, whole=True, remember=remember)
             assert kept is not None
-        hashes.base = (tenant, cut.root, frozenset(cut.tops))
+        lists = tree_lists(cut.tree)
+        hashes.base = PartsBase(tenant, cut.root, frozenset(cut.tops), lists,
+                                {g: cut.children[g] for nodes in lists.values() for g in nodes})
         return kept
 
     def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool,
-              remember: bool, base: tuple[str, str, frozenset[str]] | None = None
-              ) -> Kept | None:
+              remember: bool, base: PartsBase | None = None) -> Kept | None:
         """One attempt; None when a node it found held was released meanwhile. Each level's
         reference rows go in before (or with) the question which of the parts they lead to
         are held (PartStore.refer_then_held), all in one transaction where the store can;
         where that transaction keeps releases out (PartStore.referring), the parts go in it
         too, else `ensure` puts back any part found held that a release in flight removed.
-        `base`: (tenant, root, its tops) of a held root to refer to for the tops shared, used
-        only within such a transaction (a root found held then keeps its whole tree)."""
+        `base`: a stored content whose root and group nodes to refer to for what they share,
+        used only within such a transaction, once its root is found held (its whole tree is
+        then held until this commits)."""
         root = cut.root
         tops = cut.tops
         rows = [(agent_owner(originator_id), root), *((PART_OWNER + root, t) for t in tops)]
@@ -184,22 +187,23 @@ class PartContent:
                 if root in found:
                     rows = rows[:1]
             if root not in found and base is not None and guarded:
-                shared = base[2]
-                new_tops = [t for t in tops if t not in shared]
+                new_tops = [t for t in tops if t not in base.tops]
                 # The base's row only once the root is known not held: a held root refers
-                # to what it did (so base rows only ever lead to older roots: no cycles).
-                found = refer_then_held(rows[:1], [root, base[1], *new_tops])
+                # to what it did (so base rows only ever lead to older parts: no cycles).
+                found = refer_then_held(rows[:1], [root, base.root, *new_tops])
                 if root in found:
                     rows = rows[:1]
-                elif base[1] in found:
+                elif base.root in found:
                     # Held, and no release runs before this commits: its tree is held.
-                    found |= {t for t in tops if t in shared}
-                    rows = [rows[0], (BASE_OWNER + root, base[1]),
+                    found |= base.tops.intersection(tops)
+                    rows = [rows[0], (BASE_OWNER + root, base.root),
                             *((PART_OWNER + root, t) for t in new_tops)]
                     pending = rows[1:]
                 else:
+                    base = None
                     found = refer_then_held(rows[1:], tops)  # the base is gone: every row
             elif root not in found:
+                base = None
                 # The root's rows to what it refers to go in with the agent's to the root:
                 # when the root is held they are too (written with it), so they change
                 # nothing then, and otherwise the root's level costs no question of its own.
@@ -207,10 +211,9 @@ class PartContent:
             if whole or root not in found:
                 held_tops = found - {root}
                 groups = [g for g in tops if g in cut.children and (whole or g not in held_tops)]
-                under = [(PART_OWNER + g, page) for g in groups for page in cut.children[g]]
-                pages = {page for _, page in under}
-                held_pages = (refer_then_held(pending + under, pages) if under or pending
-                              else set())
+                under, pages, held_pages = self._group_rows(cut, groups, base)
+                held_pages |= (refer_then_held(pending + under, pages - held_pages)
+                               if under or pending else set())
                 relied |= held_tops | held_pages
                 rows += under
                 lacking = ([a for a in [root, *tops] if a not in held_tops]
@@ -244,6 +247,36 @@ class PartContent:
                     sum(map(len, encoded.values())), len(rows))
 
     @staticmethod
+    def _group_rows(cut: ContentParts, groups: list[str], base: PartsBase | None
+                    ) -> tuple[list[tuple[str, str]], set[str], set[str]]:
+        """The rows of these group nodes (not held) to their pages, every page they refer to,
+        and those known held: a group node at the position a group node of `base` (held)
+        holds in the same list refers to that one for the pages the two share (one row for
+        up to 63: the last group of a list that grew)."""
+        paired: dict[str, str] = {}
+        if base is not None:
+            wanted = set(groups)
+            for key, nodes in tree_lists(cut.tree).items():
+                for node, then in zip(nodes, base.lists.get(key, ()), strict=False):
+                    if node in wanted and then != node and then in base.pages:
+                        paired[node] = then
+        rows: list[tuple[str, str]] = []
+        pages: set[str] = set()
+        held: set[str] = set()
+        for group in groups:
+            children = cut.children[group]
+            pages.update(children)
+            was = paired.get(group)
+            if was is None or base is None:
+                rows += ((PART_OWNER + group, page) for page in children)
+                continue
+            shared = set(base.pages[was])
+            held.update(shared.intersection(children))
+            rows.append((BASE_OWNER + group, was))
+            rows += ((PART_OWNER + group, page) for page in children if page not in shared)
+        return rows, pages, held
+
+    @staticmethod
     def _levels(cut: ContentParts, encoded: Mapping[str, bytes]) -> Iterable[dict[str, bytes]]:
         groups = {a for a in encoded if a in cut.children and a != cut.root}
         yield {a: d for a, d in encoded.items() if a not in cut.children}
@@ -269,11 +302,9 @@ class PartContent:
             def fetch(addresses: Collection[str]) -> dict[str, Any]:
                 return self._fetch(tenant, addresses, read_parts)
 
-            tree = fetch([root])[root]
-            content, hashes = content_of_tree(tree, fetch, tail)
+            tree = content_of_tree(fetch([root])[root], fetch, tail, (tenant, root))
         self._held_roots[(tenant, root)] = True
-        hashes.base = (tenant, root, frozenset(tree_tops(tree)))
-        return content, hashes
+        return tree
 
     @contextmanager
     def checking(self) -> Iterator[None]:

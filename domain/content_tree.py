@@ -30,6 +30,7 @@ from ctxstore.domain.pages import (
     PAGE,
     RECENT_PARTS,
     PartHashes,
+    PartsBase,
     address,
     groups,
     tree_of,
@@ -225,6 +226,26 @@ def _singles_in(value: Any) -> Iterable[str]:
         yield from (v for v in value.values() if isinstance(v, str))
 
 
+def tree_lists(tree: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each paged list's group nodes in a root object, by list field or `<field>|<key>`."""
+    out: dict[str, list[str]] = {}
+    for field, value in tree.items():
+        if isinstance(value, list):
+            out[field] = value
+        elif isinstance(value, dict):
+            out.update((f"{field}|{key}", nodes) for key, nodes in value.items()
+                       if isinstance(nodes, list))
+    return out
+
+
+def children_of(node: Any) -> set[str]:
+    """What a stored node refers to: a root object its tops, a group node its pages; nothing
+    for a leaf."""
+    if isinstance(node, list):
+        return set(node)
+    return tree_tops(node)
+
+
 def tree_tops(tree: Any) -> set[str]:
     """What a root object refers to (`ContentParts.tops`): its group nodes and single parts;
     nothing for what is not a root object."""
@@ -234,8 +255,8 @@ def tree_tops(tree: Any) -> set[str]:
             for a in (*(g for nodes in _lists_in(v) for g in nodes), *_singles_in(v))}
 
 
-def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = None
-                    ) -> tuple[Content, PartHashes]:
+def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = None,
+                    stored: tuple[str, str] | None = None) -> tuple[Content, PartHashes]:
     """The content a root object describes, its parts fetched level by level (group nodes and
     single parts, then pages); with the addresses of its parts, so hashing it costs nothing.
 
@@ -247,7 +268,9 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
     touch), every item before them being UNREAD: the lists have their true lengths and every
     part its address, so events folded onto it and its hash cost what they change; an event
     that looks at an unread item raises NotRead. A content whose lists hold fewer than
-    `tail.from_items` items (their pages tell, before any is read) is read whole."""
+    `tail.from_items` items (their pages tell, before any is read) is read whole.
+
+    `stored`: (tenant, root) where this tree is stored: the addresses' base (PartsBase)."""
     tops = fetch(tree_tops(tree))
 
     def page_addresses(nodes: list[str]) -> list[str]:
@@ -301,4 +324,9 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
                     whole.update(tops[nodes])
                     kept[key] = nodes
             content[field], manifest[field] = whole, kept
-    return content, PartHashes.of_manifest(manifest, content)
+    hashes = PartHashes.of_manifest(manifest, content)
+    if stored is not None:
+        lists = tree_lists(tree)
+        hashes.base = PartsBase(stored[0], stored[1], frozenset(tops), lists,
+                                {g: tops[g] for nodes in lists.values() for g in nodes})
+    return content, hashes

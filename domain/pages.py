@@ -37,7 +37,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -131,6 +132,21 @@ def groups(addresses: list[str]) -> list[str]:
     return [_group(tuple(addresses[i:i + GROUP])) for i in range(0, len(addresses), GROUP)]
 
 
+@dataclass(frozen=True)
+class PartsBase:
+    """A stored content a content was read from (or kept as), whatever changed since: its
+    root, what the root refers to, each paged list's group nodes in order (by list field, or
+    `<field>|<key>`) and each group node's pages. A restore keeping the content refers to that
+    root and those group nodes for what they share, one row each instead of one per part
+    (application.part_port, PartStore.bases)."""
+
+    tenant: str
+    root: str
+    tops: frozenset[str]
+    lists: Mapping[str, Sequence[str]]
+    pages: Mapping[str, Sequence[str]]
+
+
 class PartHashes:
     """The addresses of an agent's parts known for its current content (key -> address).
 
@@ -154,11 +170,9 @@ class PartHashes:
         # is `seen`'s and none of them was dropped: a hash of a held agent then walks no page
         # (7,000 at 100k events: ~4 ms a fork of the latest version).
         self._lists: dict[str, list[str]] = {}
-        # (tenant, root, the parts that root refers to) of the stored content this one was
-        # read from, whatever changed since: a restore keeping this content refers to that
-        # root for what the two share (application.part_port, PartStore.bases). Not kept
-        # in the JSON form: only a read from the part store knows it.
-        self.base: tuple[str, str, frozenset[str]] | None = None
+        # The stored content this one was read from or kept as. Not in the JSON form: only
+        # the part store's reads and keeps know it.
+        self.base: PartsBase | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (what a snapshot keeps), for `from_json`."""

@@ -100,6 +100,13 @@ def test_a_fork_at_an_earlier_version_refers_to_its_base_for_what_they_share(kit
         # One row for every top it shares with the snapshot it was read from: the base.
         assert rows_of(kit, BASE_OWNER + root) == {snapshot_root}
         assert own == tops - snapshot_tops and 0 < len(own) < 5 < len(tops)
+        # Its last message group, grown, refers to the snapshot's for the pages they share.
+        raw = raw_parts(kit)
+        group = orjson.loads(raw[root])["messages"][-1]
+        then = orjson.loads(raw[snapshot_root])["messages"][-1]
+        assert group != then and rows_of(kit, BASE_OWNER + group) == {then}
+        assert rows_of(kit, PART_OWNER + group) == (set(orjson.loads(raw[group]))
+                                                    - set(orjson.loads(raw[then])))
     else:
         assert own == tops and not rows_of(kit, BASE_OWNER + root)
     state = kit.store.context(fork)
@@ -123,7 +130,8 @@ def test_forgetting_the_source_rebases_its_forks_and_keeps_nothing_only_it_held(
     kit.restore.restore(source, Point.of_version(320), fork)
     expected = kit.hash(fork)
     assert any(SECRET.encode() in raw for raw in raw_parts(kit).values())
-    assert base_rows(kit) == (1 if based(kit) else 0)
+    # The root's base, and the last message group's (the pages it shares with the one before).
+    assert base_rows(kit) == (2 if based(kit) else 0)
     forget(kit, source)
     assert base_rows(kit) == 0
     assert not any(SECRET.encode() in raw for raw in raw_parts(kit).values())
@@ -161,3 +169,22 @@ def test_a_fork_of_a_fork_outlives_the_fork_it_was_based_on(kit: Kit) -> None:
     assert state["content_hash"] == expected == independent_hash(content_of(state))
     kit.store.record([msg(second, "still writable")])
     assert kit.store.context(second)["messages"][-1]["content"] == "still writable"
+
+
+def fork_rows(kit: Kit, events: int) -> int:
+    """Reference rows a fork 25 events after a snapshot of an agent of `events` writes."""
+    source = new_agent("src")
+    talk(kit, source, 0, events)
+    before = int(kit.sql(f"SELECT count(*) FROM {kit.table('part_refs')}")[0][0])
+    kit.restore.restore(source, Point.of_version(events - 5), new_agent("fork"))
+    return int(kit.sql(f"SELECT count(*) FROM {kit.table('part_refs')}")[0][0]) - before
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # the store that takes bases
+def test_what_a_fork_refers_to_does_not_grow_with_the_context(kit: Kit) -> None:
+    """330 events (one group of message pages) against 4,730 (two, and a second of tool
+    calls... none here: messages and memories): the fork's rows are those of what changed."""
+    small, large = fork_rows(kit, 330), fork_rows(kit, 4730)
+    # The agent's row, the root's base, the tops that changed (the last message group, a
+    # memory bucket), the group's base and its new page: the same few at both sizes.
+    assert small == large and small < 10, (small, large)

@@ -6,8 +6,11 @@ stores that keep every row write no base, and must keep working the same)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -188,3 +191,50 @@ def test_what_a_fork_refers_to_does_not_grow_with_the_context(kit: Kit) -> None:
     # The agent's row, the root's base, the tops that changed (the last message group, a
     # memory bucket), the group's base and its new page: the same few at both sizes.
     assert small == large and small < 10, (small, large)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # the store that takes bases
+def test_a_release_waiting_for_a_based_fork_rebases_it_after(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release of the base (the source's snapshot root, its own reference gone as a
+    forget's goes) started while the fork refers to it waits for the fork's transaction, then
+    finds only the fork's base rows keeping it: it gives the fork its own rows and releases
+    the base, and the fork reads back whole."""
+    keeper = kit.store.part_content
+    assert keeper is not None and based(kit)
+    source = new_agent("src")
+    talk(kit, source, 0, 230)
+    base = root_of(kit, source, 200)
+    expected = kit.hash(source, 225)
+    kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE substr(package_id, 1, 6) = 'agent:'")
+    refer_then_held = keeper.parts.refer_then_held
+    releases: list[threading.Thread] = []
+    removed: list[list[str]] = []
+
+    def waiting_for_the_lock() -> bool:
+        return bool(kit.sql("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND NOT granted"))
+
+    def held_then_released(refs: Any, tenant: str, rows: Any, addresses: Any) -> set[str]:
+        found = refer_then_held(refs, tenant, rows, addresses)
+        if base in addresses and not releases:
+            releases.append(threading.Thread(
+                target=lambda: removed.append(keeper.parts.release(tenant, [base]))))
+            releases[0].start()
+            deadline = time.monotonic() + 60
+            while not waiting_for_the_lock():  # the release asked, and waits for the fork
+                assert time.monotonic() < deadline and releases[0].is_alive()
+                time.sleep(0.01)
+        return found
+
+    monkeypatch.setattr(keeper.parts, "refer_then_held", held_then_released)
+    fork = new_agent("fork")
+    kit.restore.restore(source, Point.of_version(225), fork)
+    releases[0].join(timeout=60)
+    assert base in removed[0] and base_rows(kit) == 0
+    root = expected.split(":")[1]
+    assert rows_of(kit, PART_OWNER + root) == tree_tops(orjson.loads(raw_parts(kit)[root]))
+    kit.store.agent_cache = None
+    keeper.cache = None  # every part read back from the store
+    state = kit.store.context(fork)
+    assert state["content_hash"] == expected == independent_hash(content_of(state))

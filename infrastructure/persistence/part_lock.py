@@ -43,7 +43,7 @@ shared together, and a release or a collect (which hold it alone) waits for them
 def postgres_part_guard(datastore: PostgresDatastore) -> PartGuard:
     def guard(curs: Any, tenant: str) -> None:
         curs.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))",
-                     (_lock_name(datastore, tenant),))
+                     (_lock_name(datastore, tenant),), prepare=True)
 
     return guard
 

@@ -123,7 +123,7 @@ class TablePartStore(PartStore):
             # Rows as tuples: the library's cursor makes a dict of each.
             with curs.connection.cursor(row_factory=tuple_row) as plain:
                 plain.execute(self._sql(lookup), [text_array(wanted), tenant, self.scope],
-                              binary=True)
+                              binary=True, prepare=True)
                 return plain.fetchall()
         if self.dialect == "postgres":
             # One array parameter: one statement text whatever the count, so the server
@@ -149,7 +149,8 @@ class TablePartStore(PartStore):
             if pairs and self.dialect == "postgres":
                 curs.execute(self._sql(_REFER_ARRAYS), [tenant,
                                                         text_array([o for o, _ in pairs]),
-                                                        text_array([a for _, a in pairs])])
+                                                        text_array([a for _, a in pairs])],
+                             prepare=True)
             elif pairs:
                 curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
             if not addresses:

@@ -150,7 +150,8 @@ class PartStore(ABC):
     @abstractmethod
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
         """Remove the parts nothing refers to that are older than `min_age_seconds`; their
-        addresses."""
+        addresses. A store that may hold `base:` rows also drops those whose node is gone (a
+        release before bases left them) and releases what only they kept."""
 
     @abstractmethod
     def count(self, tenant: str | None = None) -> int:

@@ -73,6 +73,16 @@ _OLD_TENANTS = ("SELECT DISTINCT tenant FROM {parts} WHERE scope = ? AND created
 _COLLECT = ("DELETE FROM {parts} WHERE tenant = ? AND scope = ? AND created_us < ? AND "
             + _UNREFERENCED + " RETURNING address")
 _COUNT = "SELECT count(*) AS n FROM {parts} WHERE scope = ?"
+# `base:` rows whose own node is gone: left by a release of a release before bases (which
+# dropped only `part:` rows), they would keep their base forever. (A keep commits its base
+# rows with its parts, so a committed one has its node.)
+_NO_NODE = ("NOT EXISTS (SELECT 1 FROM {parts} AS p WHERE p.tenant = b.tenant "
+            f"AND p.address = substr(b.package_id, {len(BASE_OWNER) + 1}))")
+_ORPHAN_BASE_TENANTS = ("SELECT DISTINCT b.tenant FROM {refs} AS b WHERE "
+                        + _IS_BASE.replace("{alias}", "b") + " AND " + _NO_NODE)
+_DROP_ORPHAN_BASES = ("DELETE FROM {refs} AS b WHERE b.tenant = ? AND "
+                      + _IS_BASE.replace("{alias}", "b") + " AND " + _NO_NODE
+                      + " RETURNING address")
 
 
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
@@ -339,6 +349,14 @@ class TablePartStore(PartStore):
             with self.lock(tenant) as curs:
                 curs.execute(self._sql(_COLLECT), [tenant, self.scope, before])
                 removed.extend(_first(r) for r in curs.fetchall())
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(_ORPHAN_BASE_TENANTS))
+            based = sorted(_first(r) for r in curs.fetchall())
+        for tenant in based:
+            with self.lock(tenant) as curs:
+                curs.execute(self._sql(_DROP_ORPHAN_BASES), [tenant])
+                bases = {_first(r) for r in curs.fetchall()}
+            removed.extend(self.release(tenant, bases))  # after: it takes the lock itself
         return sorted(removed)
 
     def count(self, tenant: str | None = None) -> int:

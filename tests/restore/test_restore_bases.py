@@ -19,7 +19,7 @@ from restore_support import Kit, env, msg, new_agent
 
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.part_port import BASE_OWNER, PART_OWNER
-from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.content_tree import tree_tops
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import content_of
@@ -238,3 +238,44 @@ def test_a_release_waiting_for_a_based_fork_rebases_it_after(
     keeper.cache = None  # every part read back from the store
     state = kit.store.context(fork)
     assert state["content_hash"] == expected == independent_hash(content_of(state))
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # the store that takes bases
+def test_parts_gc_drops_base_rows_a_release_before_bases_left(kit: Kit) -> None:
+    """A release by a release before bases drops a removed node's `part:` rows only: its
+    `base:` rows would keep their bases forever, past a forget of the source. `collect`
+    (ctxstore parts-gc) drops such rows, so the source's forget then releases everything."""
+    keeper = kit.store.part_content
+    assert keeper is not None and based(kit)
+    source = new_agent("src")
+    talk(kit, source, 0, 230)
+    fork = new_agent("fork")
+    kit.restore.restore(source, Point.of_version(225), fork)
+    owners = [str(r[0])[len(BASE_OWNER):] for r in kit.sql(
+        f"SELECT package_id FROM {kit.table('part_refs')} WHERE substr(package_id, 1, 5) = "
+        "'base:'")]
+    assert owners
+    # The fork forgotten by such a release: its row, its nodes and their `part:` rows go.
+    kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE package_id = ?",
+            (f"agent:{aggregate_id(fork)}",))
+    for owner in owners:
+        kit.sql(f"DELETE FROM {kit.table('parts')} WHERE address = ?", (owner,))
+        kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE package_id = ?",
+                (PART_OWNER + owner,))
+    assert base_rows(kit) == len(owners)
+    keeper.parts.collect(min_age_seconds=0)
+    assert base_rows(kit) == 0
+    forget(kit, source)
+    assert raw_parts(kit) == {}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])  # the part table's dialects
+def test_parts_gc_drops_a_base_row_whose_node_is_gone(kit: Kit) -> None:
+    keeper = kit.store.part_content
+    assert keeper is not None
+    gone, kept = "1" * 64, "2" * 64
+    kit.sql(f"INSERT INTO {kit.table('part_refs')} (tenant, package_id, address) "
+            "VALUES (?, ?, ?)", (LOCAL_TENANT, BASE_OWNER + gone, kept))
+    assert base_rows(kit) == 1
+    keeper.parts.collect(min_age_seconds=3600)
+    assert base_rows(kit) == 0

@@ -4,8 +4,11 @@ SQL on the store's own database (to damage stored rows the way a disk or a perso
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -125,3 +128,45 @@ def snapshot_versions(kit: Kit, agent: str) -> list[int]:
                    "WHERE originator_id = ? ORDER BY originator_version",
                    (kit.uuid_param(aggregate_id(agent)),))
     return [int(r[0]) for r in rows]
+
+
+@dataclass
+class ReleaseMeanwhile:
+    """Stands in for the part store's `refer_then_held`: the first time a keep asks about
+    `address`, a release of it starts in another thread, and the keep goes on once that
+    release waits for the tenant's part lock (PostgreSQL's advisory lock, which the keep holds
+    shared): what the release then finds is what the keep committed. `removed`: what it
+    released."""
+
+    kit: Kit
+    address: str
+    removed: list[list[str]] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def patch(self, monkeypatch: Any) -> None:
+        parts = self.kit.store.part_content.parts  # type: ignore[union-attr]
+        refer_then_held: Callable[..., set[str]] = parts.refer_then_held
+
+        def held_then_released(refs: Any, tenant: str, rows: Any, addresses: Any) -> set[str]:
+            found = refer_then_held(refs, tenant, rows, addresses)
+            if self.address in addresses and not self._threads:
+                self._threads.append(threading.Thread(
+                    target=lambda: self.removed.append(parts.release(tenant, [self.address]))))
+                self._threads[0].start()
+                deadline = time.monotonic() + 60
+                while not self._waiting_for_the_lock():
+                    assert time.monotonic() < deadline and self._threads[0].is_alive()
+                    time.sleep(0.01)
+            return found
+
+        monkeypatch.setattr(parts, "refer_then_held", held_then_released)
+
+    def _waiting_for_the_lock(self) -> bool:
+        return bool(self.kit.sql("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                                 "AND NOT granted"))
+
+    def join(self) -> list[str]:
+        """What the release removed, once it is done."""
+        assert self._threads, "no keep asked about the address"
+        self._threads[0].join(timeout=60)
+        return self.removed[0]

@@ -6,16 +6,13 @@ stores that keep every row write no base, and must keep working the same)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from hash_rule import independent_hash
-from restore_support import Kit, env, msg, new_agent
+from restore_support import Kit, ReleaseMeanwhile, env, msg, new_agent
 
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.part_port import BASE_OWNER, PART_OWNER
@@ -207,31 +204,11 @@ def test_a_release_waiting_for_a_based_fork_rebases_it_after(
     base = root_of(kit, source, 200)
     expected = kit.hash(source, 225)
     kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE substr(package_id, 1, 6) = 'agent:'")
-    refer_then_held = keeper.parts.refer_then_held
-    releases: list[threading.Thread] = []
-    removed: list[list[str]] = []
-
-    def waiting_for_the_lock() -> bool:
-        return bool(kit.sql("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                            "AND NOT granted"))
-
-    def held_then_released(refs: Any, tenant: str, rows: Any, addresses: Any) -> set[str]:
-        found = refer_then_held(refs, tenant, rows, addresses)
-        if base in addresses and not releases:
-            releases.append(threading.Thread(
-                target=lambda: removed.append(keeper.parts.release(tenant, [base]))))
-            releases[0].start()
-            deadline = time.monotonic() + 60
-            while not waiting_for_the_lock():  # the release asked, and waits for the fork
-                assert time.monotonic() < deadline and releases[0].is_alive()
-                time.sleep(0.01)
-        return found
-
-    monkeypatch.setattr(keeper.parts, "refer_then_held", held_then_released)
+    release = ReleaseMeanwhile(kit, base)
+    release.patch(monkeypatch)
     fork = new_agent("fork")
     kit.restore.restore(source, Point.of_version(225), fork)
-    releases[0].join(timeout=60)
-    assert base in removed[0] and base_rows(kit) == 0
+    assert base in release.join() and base_rows(kit) == 0
     root = expected.split(":")[1]
     assert rows_of(kit, PART_OWNER + root) == tree_tops(orjson.loads(raw_parts(kit)[root]))
     kit.store.agent_cache = None

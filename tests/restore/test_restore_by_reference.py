@@ -7,8 +7,6 @@ readable, and tenants never share parts. Real SQLite, PostgreSQL and `hybrid` (p
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 from hash_rule import independent_hash
-from restore_support import Kit, env, msg, new_agent
+from restore_support import Kit, ReleaseMeanwhile, env, msg, new_agent
 
 from ctxstore.application import restore as restore_module
 from ctxstore.application import store_reads
@@ -298,31 +296,11 @@ def test_a_release_waits_for_a_fork_that_refers_to_what_it_releases(
     # tree would go with it, but for the fork's rows.
     kit.sql(f"DELETE FROM {kit.table('part_refs')} WHERE package_id = ?",
             (agent_owner(aggregate_id(source)),))
-    refer_then_held = keeper.parts.refer_then_held
-    releases: list[threading.Thread] = []
-    removed: list[list[str]] = []
-
-    def waiting_for_the_lock() -> bool:
-        return bool(kit.sql("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                            "AND NOT granted"))
-
-    def held_then_released(refs: Any, tenant: str, rows: Any, addresses: Any) -> set[str]:
-        found = refer_then_held(refs, tenant, rows, addresses)
-        if root in addresses and not releases:
-            releases.append(threading.Thread(
-                target=lambda: removed.append(keeper.parts.release(tenant, [root]))))
-            releases[0].start()
-            deadline = time.monotonic() + 60
-            while not waiting_for_the_lock():  # the release asked, and waits for the fork
-                assert time.monotonic() < deadline and releases[0].is_alive()
-                time.sleep(0.01)
-        return found
-
-    monkeypatch.setattr(keeper.parts, "refer_then_held", held_then_released)
+    release = ReleaseMeanwhile(kit, root)
+    release.patch(monkeypatch)
     fork = new_agent("fork")
     kit.restore.restore(source, Point.latest(), fork)
-    releases[0].join(timeout=60)
-    assert removed == [[]]  # it found the fork's reference to the root: nothing released
+    assert release.join() == []  # it found the fork's reference to the root: nothing released
     kit.store.agent_cache = None
     assert kit.hash(fork) == replayed_hash(kit, source)
 

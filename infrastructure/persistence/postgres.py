@@ -23,6 +23,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment, retry
 from psycopg import Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
@@ -137,6 +138,36 @@ class ContextPostgresFactory(PostgresFactory):
         OneWaitPerCommand(pool)  # a statement's retries do not wait the pool's timeout again
         # A command's statements share one connection, checked once (connection_pin).
         self.connection_pin = ConnectionPin(pool)
+        read_transactions_commit(self.datastore)
+
+
+def read_transactions_commit(datastore: PostgresDatastore) -> None:
+    """The library's `transaction(commit=False)` (every read transaction here: the part
+    store's, the views', the operation log's...) begins READ ONLY and commits, where it rolled
+    back: psycopg clears a connection's prepared statements at every rollback (a rolled back
+    DDL may have changed what they refer to) and sends DEALLOCATE ALL, so each read threw away
+    what every statement had prepared (69 times in 100 forks), and the next use of each
+    parsed it again at the cost of a round trip. READ ONLY keeps the promise that nothing such
+    a block does is kept: PostgreSQL refuses a write in it."""
+    library = datastore.transaction
+
+    @contextmanager
+    def transaction(*, commit: bool = False) -> Iterator[Cursor[DictRow]]:
+        if commit:
+            with library(commit=True) as curs:
+                yield curs
+            return
+        with datastore.get_connection() as conn:
+            conn.read_only = True
+            try:
+                with conn.transaction():
+                    yield conn.cursor()
+            finally:
+                if not (conn.broken or conn.closed) \
+                        and conn.info.transaction_status == TransactionStatus.IDLE:
+                    conn.read_only = False
+
+    datastore.transaction = transaction  # type: ignore[method-assign]
 
 
 def one_connection(factory: object) -> ConnectionScope:

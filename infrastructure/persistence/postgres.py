@@ -23,7 +23,6 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment, retry
 from psycopg import Cursor
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
@@ -163,9 +162,10 @@ def read_transactions_commit(datastore: PostgresDatastore) -> None:
                 with conn.transaction():
                     yield conn.cursor()
             finally:
-                if not (conn.broken or conn.closed) \
-                        and conn.info.transaction_status == TransactionStatus.IDLE:
+                try:
                     conn.read_only = False
+                except psycopg.Error:
+                    conn.close()  # never back in the pool read-only: the pool replaces it
 
     datastore.transaction = transaction  # type: ignore[method-assign]
 

@@ -42,14 +42,15 @@ def test_a_read_transaction_still_keeps_nothing_written(store: ContextStore) -> 
     schema = store.factory.datastore.schema  # type: ignore[attr-defined]
     with datastore.transaction(commit=True) as curs:
         curs.execute(f'CREATE TABLE "{schema}".scratch (n int)')
-    with pytest.raises(Exception, match="read-only transaction"), \
-            datastore.transaction(commit=False) as curs:
-        curs.execute(f'INSERT INTO "{schema}".scratch VALUES (1)')
-    with datastore.transaction(commit=False) as curs:
-        curs.execute(f'SELECT count(*) AS n FROM "{schema}".scratch')
-        assert curs.fetchone()["n"] == 0
+    with store.one_connection.scope():  # the same connection throughout
+        with pytest.raises(Exception, match="read-only transaction"), \
+                datastore.transaction(commit=False) as curs:
+            curs.execute(f'INSERT INTO "{schema}".scratch VALUES (1)')
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(f'SELECT count(*) AS n FROM "{schema}".scratch')
+            assert curs.fetchone()["n"] == 0
         # The connection is back to read-write for the next transaction that commits.
-    with datastore.transaction(commit=True) as curs:
-        curs.execute(f'INSERT INTO "{schema}".scratch VALUES (2)')
-        curs.execute(f'SELECT count(*) AS n FROM "{schema}".scratch')
-        assert curs.fetchone()["n"] == 1
+        with datastore.transaction(commit=True) as curs:
+            curs.execute(f'INSERT INTO "{schema}".scratch VALUES (2)')
+            curs.execute(f'SELECT count(*) AS n FROM "{schema}".scratch')
+            assert curs.fetchone()["n"] == 1

@@ -66,6 +66,7 @@ from ctxstore.domain.content_tree import (
     children_of,
     content_of_tree,
     content_parts,
+    parts_base,
     tree_lists,
 )
 from ctxstore.domain.pages import TREE_PREFIX, PartHashes, PartsBase
@@ -165,9 +166,7 @@ class PartContent:
             # its children may be gone too, so every part is asked for this time.
             kept = self._keep(tenant, originator_id, cut, whole=True, remember=remember)
             assert kept is not None
-        lists = tree_lists(cut.tree)
-        hashes.base = PartsBase(tenant, cut.root, frozenset(cut.tops), lists,
-                                {g: cut.children[g] for nodes in lists.values() for g in nodes})
+        hashes.base = parts_base(tenant, cut.root, cut.tree, cut.tops, cut.children)
         return kept
 
     def _keep(self, tenant: str, originator_id: UUID, cut: ContentParts, *, whole: bool,

@@ -19,7 +19,7 @@ A content field the root object does not name is empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -238,6 +238,15 @@ def tree_lists(tree: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def parts_base(tenant: str, root: str, tree: Mapping[str, Any], tops: Iterable[str],
+               nodes: Mapping[str, Sequence[str]]) -> PartsBase:
+    """The base a content stored under `root` gives: `tree` is its root object, `tops` what
+    that refers to (`tree_tops`, known to each caller), `nodes` each group node's pages."""
+    lists = tree_lists(tree)
+    return PartsBase(tenant, root, frozenset(tops), lists,
+                     {g: nodes[g] for groups_ in lists.values() for g in groups_})
+
+
 def children_of(node: Any) -> set[str]:
     """What a stored node refers to: a root object its tops, a group node its pages; nothing
     for a leaf."""
@@ -326,7 +335,5 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
             content[field], manifest[field] = whole, kept
     hashes = PartHashes.of_manifest(manifest, content)
     if stored is not None:
-        lists = tree_lists(tree)
-        hashes.base = PartsBase(stored[0], stored[1], frozenset(tops), lists,
-                                {g: tops[g] for nodes in lists.values() for g in nodes})
+        hashes.base = parts_base(*stored, tree, tops, tops)
     return content, hashes

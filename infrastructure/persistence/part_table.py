@@ -94,6 +94,12 @@ def _first(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
+def _stored(rows: Iterable[Any]) -> dict[str, bytes]:
+    """`_GET`'s rows (dicts or tuples) as address -> stored bytes."""
+    return {(r["address"] if isinstance(r, dict) else r[0]):
+            bytes(r["data"] if isinstance(r, dict) else r[1]) for r in rows}
+
+
 class TablePartStore(PartStore):
     def __init__(self, datastore: Any, dialect: Literal["sqlite", "postgres"],
                  parts_table: str | Composable, refs_table: str | Composable, scope: str,
@@ -155,17 +161,20 @@ class TablePartStore(PartStore):
         # One transaction, the references' table being beside the parts' (`refs` writes
         # into the same table this names): `referring`'s when within it.
         with self._cursor(self._referrer, commit=True) as curs:
-            pairs = sorted(set(rows))
-            if pairs and self.dialect == "postgres":
-                curs.execute(self._sql(_REFER_ARRAYS), [tenant,
-                                                        text_array([o for o, _ in pairs]),
-                                                        text_array([a for _, a in pairs])],
-                             prepare=True)
-            elif pairs:
-                curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
+            self._refer(curs, tenant, rows)
             if not addresses:
                 return set()
             return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
+
+    def _refer(self, curs: Any, tenant: str, rows: Collection[tuple[str, str]]) -> None:
+        """Insert reference rows (owner, address), each once."""
+        pairs = sorted(set(rows))
+        if pairs and self.dialect == "postgres":
+            curs.execute(self._sql(_REFER_ARRAYS), [tenant, text_array([o for o, _ in pairs]),
+                                                    text_array([a for _, a in pairs])],
+                         prepare=True)
+        elif pairs:
+            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
 
     @contextmanager
     def referring(self, tenant: str) -> Iterator[bool]:
@@ -260,9 +269,7 @@ class TablePartStore(PartStore):
 
     def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
         with self._cursor(self._reader, commit=False) as curs:
-            rows = self._select(curs, _GET, tenant, addresses)
-        found = {(r["address"] if isinstance(r, dict) else r[0]):
-                 bytes(r["data"] if isinstance(r, dict) else r[1]) for r in rows}
+            found = _stored(self._select(curs, _GET, tenant, addresses))
         missing = set(addresses) - set(found)
         if missing:
             raise PartMissing(f"{len(missing)} part(s) missing from the part table, e.g. "
@@ -302,18 +309,20 @@ class TablePartStore(PartStore):
                     todo = self._rebase(curs, tenant, asked.difference(removed))
         return sorted(removed)
 
-    def _drop_owned(self, curs: Any, tenant: str, owners: Iterable[str]) -> set[str]:
-        """Delete the `part:` and `base:` rows of these parts; what they referred to."""
+    def _drop_owned(self, curs: Any, tenant: str, parts: Iterable[str],
+                    prefixes: tuple[str, ...] = (PART_OWNER, BASE_OWNER)) -> set[str]:
+        """Delete the rows these parts own (`part:` and `base:`, or `prefixes`); what they
+        referred to."""
         referred: set[str] = set()
-        for chunk in _chunks(sorted(prefix + a for a in owners
-                                    for prefix in (PART_OWNER, BASE_OWNER))):
+        for chunk in _chunks(sorted(prefix + a for a in parts for prefix in prefixes)):
             curs.execute(self._sql(_DROP_OWNED, len(chunk)), [tenant, *chunk])
             referred.update(_first(r) for r in curs.fetchall())
         return referred
 
     def _rebase(self, curs: Any, tenant: str, held: Collection[str]) -> set[str]:
-        """Give each root based on one of `held` that only `base:` rows keep its own `part:`
-        rows and drop its base; the parts no longer kept by a base. Under the lock."""
+        """Give each node (root or group node) based on one of `held` that only `base:` rows
+        keep its own `part:` rows and drop its base; the parts no longer kept by a base.
+        Under the lock."""
         if not held or self._children is None:
             return set()
         based: set[str] = set()
@@ -322,22 +331,11 @@ class TablePartStore(PartStore):
             based.update(_first(r)[len(BASE_OWNER):] for r in curs.fetchall())
         if not based:
             return set()
-        stored = {(r["address"] if isinstance(r, dict) else r[0]):
-                  bytes(r["data"] if isinstance(r, dict) else r[1])
-                  for r in self._select(curs, _GET, tenant, based)}
-        rows = sorted({(PART_OWNER + root, child) for root, data in stored.items()
-                       for child in self._children(data)})
-        if rows and self.dialect == "postgres":
-            curs.execute(self._sql(_REFER_ARRAYS), [tenant, text_array([o for o, _ in rows]),
-                                                    text_array([a for _, a in rows])])
-        elif rows:
-            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in rows])
-        # A root no longer held (its base row outlived it) just loses the row.
-        unbased: set[str] = set()
-        for chunk in _chunks(sorted(BASE_OWNER + a for a in based)):
-            curs.execute(self._sql(_DROP_OWNED, len(chunk)), [tenant, *chunk])
-            unbased.update(_first(r) for r in curs.fetchall())
-        return unbased
+        stored = _stored(self._select(curs, _GET, tenant, based))
+        self._refer(curs, tenant, [(PART_OWNER + node, child) for node, data in stored.items()
+                                   for child in self._children(data)])
+        # A node no longer held (its base row outlived it) just loses the row.
+        return self._drop_owned(curs, tenant, based, (BASE_OWNER,))
 
     def collect(self, min_age_seconds: float = 3600) -> list[str]:
         before = int((time.time() - min_age_seconds) * 1_000_000)

@@ -9,6 +9,8 @@
     part store: their rows plus those parts), what each fork writes (part bytes, parts,
     reference rows, its event's bytes), rewinds of the agent itself, tail-50 reads, and
     forks and tail-50 reads of the latest version (held folded, as a live agent is).
+    The process runs with the collector settings ctxstore's servers apply (--gc), and each
+    timed phase reports the full collections that landed in it.
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
@@ -58,7 +60,13 @@ import psycopg  # noqa: E402
 import zstandard  # noqa: E402
 from eventsourcing.compressor import ZlibCompressor  # noqa: E402
 
-from bench.common import drop_schema, fresh_schema, latency_summary, trace_agents  # noqa: E402
+from bench.common import (  # noqa: E402
+    FullCollections,
+    drop_schema,
+    fresh_schema,
+    latency_summary,
+    trace_agents,
+)
 from ctxstore.application.dictionary_port import (  # noqa: E402
     DEFAULT_DICTIONARY_SIZE,
     DEFAULT_SAMPLES,
@@ -80,6 +88,7 @@ from ctxstore.infrastructure.persistence.builtin_dictionary import BUILTIN_DICTI
 from ctxstore.infrastructure.persistence.dictionary_training import wire_json  # noqa: E402
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn  # noqa: E402
 from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor  # noqa: E402
+from ctxstore.infrastructure.process_tuning import tune_process  # noqa: E402
 from ctxstore.infrastructure.settings import Settings  # noqa: E402
 
 TRACES = Path("/work/shared/data/traces")
@@ -549,6 +558,17 @@ def fork_writes(dsn: str, schema: str, restore: Callable[[], Any]) -> dict[str, 
             "target_version": result.target_version}
 
 
+FULL_COLLECTIONS = FullCollections()
+
+
+def watched(run: Callable[[], list[float]]) -> dict[str, Any]:
+    """The latencies `run` returns, summarised with the full collections that landed among
+    them (bench.common.FullCollections)."""
+    mark = FULL_COLLECTIONS.mark()
+    ms = run()
+    return {**latency_summary(ms), "full_collections": FULL_COLLECTIONS.since(mark)}
+
+
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
     t = time.perf_counter()
     fn(*args, **kwargs)
@@ -701,25 +721,27 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
         out["state_json_bytes_at_latest"] = len(canonical_json(content_of(latest)))
         del latest
         log(f"size {size}: {len(points)} reads with snapshots")
-        agent_ms = [timed(reader.agent_at, agent_id, v) for v in points]
-        context_ms = [timed(reader.context, agent_id, version=v) for v in points]
+        agent_at = watched(lambda: [timed(reader.agent_at, agent_id, v) for v in points])
+        context = watched(lambda: [timed(reader.context, agent_id, version=v)
+                                   for v in points])
         # A window at each random version (its snapshot read in part, store_reads), and
         # what it holds: bounded by the rule, not by the history.
-        tail_ms = [timed(reader.context, agent_id, version=v, tail=50) for v in points]
+        tail = watched(lambda: [timed(reader.context, agent_id, version=v, tail=50)
+                                for v in points])
         windows = [reader.context(agent_id, version=v, tail=50) for v in points[:5]]
         # The latest version's window, the agent held folded as a live one is (what an
         # acting agent reads): cut from the cached agent, no part read.
-        tail_latest_ms = [timed(reader.context, agent_id, version=size, tail=50)
-                          for _ in points]
-        out["read_with_snapshots"] = {"agent_at": latency_summary(agent_ms),
-                                      "context": latency_summary(context_ms),
-                                      "tail_50": latency_summary(tail_ms),
+        tail_latest = watched(lambda: [timed(reader.context, agent_id, version=size, tail=50)
+                                       for _ in points])
+        out["read_with_snapshots"] = {"agent_at": agent_at,
+                                      "context": context,
+                                      "tail_50": tail,
                                       "tail_50_window": {
                                           "json_bytes_max": max(len(canonical_json(w))
                                                                 for w in windows),
                                           "tool_calls_max": max(len(w["tool_calls"])
                                                                 for w in windows)},
-                                      "tail_50_latest": latency_summary(tail_latest_ms)}
+                                      "tail_50_latest": tail_latest}
         mid = sorted(points)[len(points) // 2]
         out["breakdown_at_median_point"] = {"version": mid, **breakdown(reader, agent_id, mid)}
         # What decoding a whole state costs (orjson on its canonical JSON, best of 3), the floor
@@ -741,9 +763,9 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             log(f"size {size}: {restores} restores with snapshots (forks into new agents)")
             results: list[Any] = []
             cpu = time.process_time()
-            ms = [timed(lambda *a: results.append(restore(*a)), agent_id, v,
-                        f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])]
-            out["restore_with_snapshots"] = latency_summary(ms)
+            out["restore_with_snapshots"] = watched(lambda: [
+                timed(lambda *a: results.append(restore(*a)), agent_id, v,
+                      f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])])
             # This process's CPU per fork: where it alone passes the p50 target, no number of
             # round trips saved meets it on this machine.
             out["restore_with_snapshots"]["client_cpu_ms_mean"] = round(
@@ -756,7 +778,7 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             # decoded or copied, whatever the content's size.
             reader.agent_at(agent_id)  # held folded again (the forks above filled the cache)
             cpu = time.process_time()
-            out["fork_latest"] = latency_summary([
+            out["fork_latest"] = watched(lambda: [
                 timed(restore, agent_id, size, f"{agent_id}-latest-{i}")
                 for i in range(restores)])
             # This process's CPU per fork (the rest is waiting on PostgreSQL: round trips).
@@ -822,7 +844,7 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             # Rewinds last: each appends a restore event to the agent measured above.
             log(f"size {size}: {restores} rewinds")
             cpu = time.process_time()
-            out["rewind"] = latency_summary([timed(restore, agent_id, v, agent_id)
+            out["rewind"] = watched(lambda: [timed(restore, agent_id, v, agent_id)
                                              for v in points[:restores]])
             out["rewind"]["client_cpu_ms_mean"] = round(
                 (time.process_time() - cpu) * 1000 / restores, 2)
@@ -884,6 +906,11 @@ def main() -> None:
                         help="CONTEXT_PART_CACHE_BYTES in MiB (default: the setting's); a "
                         "state larger than it is decoded again on each read at another point")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas")
+    parser.add_argument("--gc", choices=("serving", "default"), default="serving",
+                        help="serving: the collector and allocator settings ctxstore serve, "
+                        "ingest and project run with (infrastructure.process_tuning: "
+                        "CONTEXT_GC_YOUNG_THRESHOLD, the start-up heap frozen), so the reads "
+                        "timed here pay the collections a server's do; default: CPython's")
     args = parser.parse_args()
     bounded = args.workload == "bounded"
     args.reads = args.reads or (200 if bounded else 40)
@@ -900,6 +927,8 @@ def main() -> None:
     args.sizes = [int(s) for s in str(args.sizes or default_sizes).split(",") if s.strip()]
     defaults = Settings()
 
+    if args.gc == "serving":
+        tune_process(defaults)  # as each long-running command does once it is built
     started = time.perf_counter()
     if args.checkpoints_only:
         checkpoints_only(args, started)
@@ -911,6 +940,9 @@ def main() -> None:
                               "machine": {"cpus": os.cpu_count(),
                                           "python": platform.python_version(),
                                           "load_average_at_start": os.getloadavg()},
+                              "gc": {"process_tuning": args.gc,
+                                     "thresholds": list(gc.get_threshold()),
+                                     "frozen_objects": gc.get_freeze_count()},
                               "traces": trace_info}
     workload: BoundedWorkload | None = None
     if bounded:

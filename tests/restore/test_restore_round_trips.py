@@ -180,3 +180,35 @@ def test_a_statement_failing_in_a_keeps_pipeline_fails_it_and_the_next_keep_goes
         fork = new_agent("after")
         result = kit.restore.restore(agent, Point.of_version(7), fork)
     assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_forks_keep_commits_without_waiting_for_the_disk_and_only_it(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keep's transaction sets synchronous_commit off for itself alone (what refers to
+    its rows commits after it, synchronously: part_table._WITHOUT_WAITING_FOR_DISK); the
+    connection goes back to the pool committing synchronously, as the fork's event does."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    keeper = kit.store.part_content
+    assert keeper is not None
+    parts = keeper.parts
+    guard = parts.guard
+    assert guard is not None
+    inside: list[str] = []
+
+    def watching(curs: Any, tenant: str) -> None:
+        curs.execute("SELECT current_setting('synchronous_commit') AS s")
+        inside.append(curs.fetchone()["s"])
+        guard(curs, tenant)
+
+    monkeypatch.setattr(parts, "guard", watching)
+    datastore = kit.store.factory.datastore  # type: ignore[attr-defined]
+    with kit.store.one_connection.scope():  # the keep's connection, asked again after
+        fork = new_agent("fork")
+        result = kit.restore.restore(agent, Point.of_version(7), fork)
+        with datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT current_setting('synchronous_commit') AS s")
+            after = curs.fetchone()["s"]
+    assert inside == ["off"] and after == "on"
+    assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)

@@ -28,16 +28,10 @@ from ctxstore.application.part_port import (
     PartStore,
     check_address,
 )
+from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 from ctxstore.infrastructure.persistence.pg_arrays import text_array
 
-# A keep's commit does not wait for its WAL to reach the disk (0.4-0.7 ms a fork here, a
-# restore's largest server cost). It is durable whenever it matters: whatever refers to the
-# rows it writes (the event or snapshot naming the root, a checkpoint's row) commits after it,
-# synchronously, and a commit flushes the WAL up to its own record, past this one's (the
-# same holds for a synchronous standby). A crash in between loses the keep with nothing
-# that refers to it: parts no content names, which parts-gc would collect anyway.
-_WITHOUT_WAITING_FOR_DISK = "SET LOCAL synchronous_commit TO OFF"
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
 # psycopg's pipeline mode needs libpq 14 or later (the binary wheel's is; a system's may not be).
 _PIPELINES = Pipeline.is_supported()
@@ -194,7 +188,7 @@ class TablePartStore(PartStore):
             raise RuntimeError("referring: already within it on this thread")
         with self._shared(self._referrer, commit=True):
             curs = self._referrer.curs
-            curs.execute(_WITHOUT_WAITING_FOR_DISK)
+            curs.execute(WITHOUT_WAITING_FOR_DISK)  # what refers to its rows commits after it
             self.guard(curs, tenant)
             yield True
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
 from psycopg.pq import PipelineStatus
 from restore_support import Kit, msg, new_agent, snapshot_versions
@@ -125,14 +124,30 @@ def test_a_keep_sends_its_part_rows_in_pipeline_mode(make_kit: Callable[..., Kit
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
-def test_an_operation_row_is_one_statement(make_kit: Callable[..., Kit],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_operation_row_commits_without_waiting_for_the_disk(
+        make_kit: Callable[..., Kit]) -> None:
+    """The row's transaction commits asynchronously (persistence.async_commit: seen by a
+    trigger as it runs) and the connection goes back committing synchronously."""
     kit = make_kit()
-    blocks = calls_of(monkeypatch, psycopg.Connection, "transaction")
-    kit.store.operations.record_operation(OperationRecord(
-        operation="restore", outcome="succeeded", tenant="local", agent_id="a",
-        automatic=False, recorded_us=1, duration_ms=2.5))
-    assert blocks == []  # no BEGIN and COMMIT around it
+    datastore = kit.store.factory.datastore  # type: ignore[attr-defined]
+    schema = datastore.schema
+    with datastore.transaction(commit=True) as curs:
+        curs.execute(f'CREATE TABLE "{schema}".seen (setting text)')
+        curs.execute(f'CREATE FUNCTION "{schema}".seen() RETURNS trigger LANGUAGE plpgsql AS '
+                     f'$$ BEGIN INSERT INTO "{schema}".seen '
+                     "VALUES (current_setting('synchronous_commit')); RETURN NEW; END $$")
+        curs.execute(f'CREATE TRIGGER seen AFTER INSERT ON "{schema}".ctxstore_operations '
+                     f'FOR EACH ROW EXECUTE FUNCTION "{schema}".seen()')
+    with kit.store.one_connection.scope():  # the row's connection, asked again after
+        kit.store.operations.record_operation(OperationRecord(
+            operation="restore", outcome="succeeded", tenant="local", agent_id="a",
+            automatic=False, recorded_us=1, duration_ms=2.5))
+        with datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT current_setting('synchronous_commit') AS s")
+            after = curs.fetchone()["s"]
+            curs.execute(f'SELECT setting FROM "{schema}".seen')
+            seen = [r["setting"] for r in curs.fetchall()]
+    assert seen == ["off"] and after == "on"
     groups = kit.store.operations.operation_groups("local")
     assert [(g.operation, g.outcome, g.count, g.duration_ms) for g in groups] == [
         ("restore", "succeeded", 1, 2.5)]
@@ -186,7 +201,7 @@ def test_a_statement_failing_in_a_keeps_pipeline_fails_it_and_the_next_keep_goes
 def test_a_forks_keep_commits_without_waiting_for_the_disk_and_only_it(
         make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
     """The keep's transaction sets synchronous_commit off for itself alone (what refers to
-    its rows commits after it, synchronously: part_table._WITHOUT_WAITING_FOR_DISK); the
+    its rows commits after it, synchronously: persistence.async_commit); the
     connection goes back to the pool committing synchronously, as the fork's event does."""
     kit = make_kit()
     agent = seeded(kit, 12)

@@ -330,6 +330,8 @@ class ContextStore(StoreReads):
         outcomes: list[EventOutcome] = []
         snapshots: list[tuple[UUID, StoredEvent]] = []
         pending_snapshots: dict[UUID, SnapshotMark] = {}
+        policy = self.snapshot_policy
+        due_at: dict[UUID, int] = {}  # each agent's next snapshot version (policy.first_due)
         owners: dict[str, str] = {}
         chained = self._chained_batch(owners)
         forgotten = self._forgotten(envelopes, keys, tenants, tenant)
@@ -379,10 +381,16 @@ class ContextStore(StoreReads):
             seen.add(envelope.event_id)
             outcomes.append(EventOutcome.recorded(envelope.event_id, envelope.agent_id,
                                                   agent.version))
-            if self.snapshot_policy.due(agent.id, agent.version, pending_snapshots):
+            due = due_at.get(agent.id)
+            if due is None:
+                due = due_at[agent.id] = policy.first_due(agent.id, agent.version,
+                                                          pending_snapshots)
+            if agent.version >= due:
                 snapshot = self._snapshot_now(agent, chained.link_now(agent), owners[key])
                 snapshots.append((agent.id, snapshot))
                 pending_snapshots[agent.id] = SnapshotMark(agent.version, len(snapshot.state))
+                due_at[agent.id] = policy.first_due(agent.id, agent.version + 1,
+                                                    pending_snapshots)
         self._commit(list(agents.values()), snapshots, chained)
         # Set by an agent's first write, for good (as in append): its next write asks no one.
         # Not for an agent all of whose events were refused: it was not written.

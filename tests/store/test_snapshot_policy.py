@@ -9,8 +9,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
-from ctxstore.application.snapshot_policy import SnapshotPolicy
+from ctxstore.application.snapshot_policy import SnapshotMark, SnapshotPolicy
 from ctxstore.domain.events import make_envelope
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.persistence.dsn import libpq_dsn
@@ -27,6 +30,31 @@ def test_policy_is_the_plain_interval_until_snapshots_are_large() -> None:
     assert policy.due(agent, 40) and not policy.due(agent, 39)
     policy.taken(agent, 40, size=10_000)  # large: wait for 5,000 new bytes = 50 events
     assert [v for v in range(41, 120) if policy.due(agent, v)] == list(range(90, 120))
+
+
+@examples(max_examples=400, deadline=None)
+@given(interval=st.integers(1, 50), growth=st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 3.7]),
+       events=st.integers(0, 1_000), event_bytes=st.integers(0, 200_000),
+       mark=st.one_of(st.none(), st.tuples(st.integers(0, 300), st.integers(0, 50_000))),
+       pending=st.booleans(), version=st.integers(1, 400))
+def test_first_due_is_the_first_version_due_says(
+        interval: int, growth: float, events: int, event_bytes: int,
+        mark: tuple[int, int] | None, pending: bool, version: int) -> None:
+    """What a batch compares each version with (first_due) is where asking `due` at every
+    version would first have said yes, marks taken or pending, means whole or fractional."""
+    policy = SnapshotPolicy(interval=interval, growth=growth)
+    agent = uuid.uuid4()
+    if events:
+        policy.recorded(events=events, stored_bytes=event_bytes)
+    marks: dict[uuid.UUID, SnapshotMark] = {}
+    if mark is not None and pending:
+        marks[agent] = SnapshotMark(*mark)
+    elif mark is not None:
+        policy.taken(agent, *mark)
+    first = policy.first_due(agent, version, marks)
+    horizon = version + 5_000
+    said = next((v for v in range(version, horizon) if policy.due(agent, v, marks)), None)
+    assert first == said or (said is None and first >= horizon)
 
 
 def stored_bytes(settings: Settings, table: str, column: str) -> int:

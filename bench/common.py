@@ -75,6 +75,27 @@ def latency_summary(ms: list[float], digits: int = 2) -> dict[str, Any]:
             "min_ms": round(min(ms), digits), "max_ms": round(max(ms), digits)}
 
 
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU (user + system) used so far by the given processes and by every PostgreSQL and
+    NATS server process of the machine, by role."""
+    import psutil
+
+    by_role = {role: 0.0 for role in [*pids, "postgresql", "nats_server"]}
+    for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        used = times.user + times.system
+        role = next((r for r, ps in pids.items() if proc.info["pid"] in ps), None)
+        if role is None and (proc.info["name"] or "").startswith("postgres"):
+            role = "postgresql"
+        elif role is None and (proc.info["name"] or "").startswith("nats-server"):
+            role = "nats_server"
+        if role is not None:
+            by_role[role] += used
+    return by_role
+
+
 class FullCollections:
     """This process's full collections (CPython's oldest generation) as they happen.
 

@@ -45,7 +45,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import drop_schema, fresh_schema, jetstream_url  # noqa: E402
+from bench.common import cpu_seconds, drop_schema, fresh_schema, jetstream_url  # noqa: E402
 from devtools.services import (  # noqa: E402
     DEFAULT_DSN,
     DEFAULT_NATS_URL,
@@ -168,27 +168,6 @@ def publisher_main(url: str, prefix: str, agents: list[tuple[str, list[bytes], l
         return sent
 
     out.send(asyncio.run(run()))
-
-
-def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
-    """CPU (user + system) used so far by the given processes and by every PostgreSQL and
-    NATS server process of the machine, by role."""
-    import psutil
-
-    by_role = {role: 0.0 for role in [*pids, "postgresql", "nats_server"]}
-    for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
-        times = proc.info["cpu_times"]
-        if times is None:
-            continue
-        used = times.user + times.system
-        role = next((r for r, ps in pids.items() if proc.info["pid"] in ps), None)
-        if role is None and (proc.info["name"] or "").startswith("postgres"):
-            role = "postgresql"
-        elif role is None and (proc.info["name"] or "").startswith("nats-server"):
-            role = "nats_server"
-        if role is not None:
-            by_role[role] += used
-    return by_role
 
 
 async def create_streams(url: str, subjects: Any) -> None:

@@ -10,7 +10,9 @@
     reference rows, its event's bytes), rewinds of the agent itself, tail-50 reads, and
     forks and tail-50 reads of the latest version (held folded, as a live agent is).
     The process runs with the collector settings ctxstore's servers apply (--gc), and each
-    timed phase reports the full collections that landed in it.
+    timed phase reports the full collections that landed in it; forks and rewinds also the
+    CPU this process and PostgreSQL spend on each (paid one after the other: their sum is
+    what a p50 target cannot go below on this machine).
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
@@ -62,6 +64,7 @@ from eventsourcing.compressor import ZlibCompressor  # noqa: E402
 
 from bench.common import (  # noqa: E402
     FullCollections,
+    cpu_seconds,
     drop_schema,
     fresh_schema,
     latency_summary,
@@ -561,12 +564,25 @@ def fork_writes(dsn: str, schema: str, restore: Callable[[], Any]) -> dict[str, 
 FULL_COLLECTIONS = FullCollections()
 
 
-def watched(run: Callable[[], list[float]]) -> dict[str, Any]:
+def watched(run: Callable[[], list[float]], *, cpu: bool = False) -> dict[str, Any]:
     """The latencies `run` returns, summarised with the full collections that landed among
-    them (bench.common.FullCollections)."""
+    them (bench.common.FullCollections); `cpu`: with this process's CPU and PostgreSQL's
+    (all its processes) a call, which one call after another pay in turn: where their sum
+    passes a p50 target, no round trip saved meets it on this machine."""
     mark = FULL_COLLECTIONS.mark()
+    server = cpu_seconds({})["postgresql"] if cpu else 0.0
+    client = time.process_time()
     ms = run()
-    return {**latency_summary(ms), "full_collections": FULL_COLLECTIONS.since(mark)}
+    client = time.process_time() - client
+    out = {**latency_summary(ms), "full_collections": FULL_COLLECTIONS.since(mark)}
+    if cpu:
+        server = cpu_seconds({})["postgresql"] - server
+        out["client_cpu_ms_mean"] = round(client * 1000 / len(ms), 2)
+        out["postgres_cpu_ms_mean"] = round(server * 1000 / len(ms), 2)
+        # The kernel charges CPU by clock tick (psutil, /proc): each process's figure moves
+        # by whole ticks, so a mean over these calls is good to about a tick ÷ n.
+        out["postgres_cpu_tick_over_n_ms"] = round(1000 / os.sysconf("SC_CLK_TCK") / len(ms), 2)
+    return out
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
@@ -762,14 +778,10 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
         if restores > 0:
             log(f"size {size}: {restores} restores with snapshots (forks into new agents)")
             results: list[Any] = []
-            cpu = time.process_time()
             out["restore_with_snapshots"] = watched(lambda: [
                 timed(lambda *a: results.append(restore(*a)), agent_id, v,
-                      f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])])
-            # This process's CPU per fork: where it alone passes the p50 target, no number of
-            # round trips saved meets it on this machine.
-            out["restore_with_snapshots"]["client_cpu_ms_mean"] = round(
-                (time.process_time() - cpu) * 1000 / restores, 2)
+                      f"{agent_id}-fork-{i}") for i, v in enumerate(points[:restores])],
+                cpu=True)
             out["restore_bases"] = sorted({str(getattr(r, "base", "?")) for r in results})
             out["fork_tail_50_at_a_past_version_vs_source"] = fork_and_source_past_windows(
                 reader, agent_id, [(f"{agent_id}-fork-{i}", v)
@@ -777,13 +789,9 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             # Forks of the latest version (the agent held folded): by reference, nothing
             # decoded or copied, whatever the content's size.
             reader.agent_at(agent_id)  # held folded again (the forks above filled the cache)
-            cpu = time.process_time()
             out["fork_latest"] = watched(lambda: [
                 timed(restore, agent_id, size, f"{agent_id}-latest-{i}")
-                for i in range(restores)])
-            # This process's CPU per fork (the rest is waiting on PostgreSQL: round trips).
-            out["fork_latest"]["client_cpu_ms_mean"] = round(
-                (time.process_time() - cpu) * 1000 / restores, 2)
+                for i in range(restores)], cpu=True)
             out["fork_tail_50_vs_source"] = fork_and_source_windows(
                 reader, agent_id, [f"{agent_id}-latest-{i}" for i in range(restores)])
             # What each fork writes (measured apart from the timings), at points no fork
@@ -843,11 +851,8 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
         if restores > 0:
             # Rewinds last: each appends a restore event to the agent measured above.
             log(f"size {size}: {restores} rewinds")
-            cpu = time.process_time()
             out["rewind"] = watched(lambda: [timed(restore, agent_id, v, agent_id)
-                                             for v in points[:restores]])
-            out["rewind"]["client_cpu_ms_mean"] = round(
-                (time.process_time() - cpu) * 1000 / restores, 2)
+                                             for v in points[:restores]], cpu=True)
         reader.close()
     finally:
         if not args.keep:
@@ -996,6 +1001,10 @@ def main() -> None:
             if cpu_ms is not None:  # the CPU alone, against the same target (see above)
                 assessment[f"{label}_client_cpu_ms_at_{size_key}"] = [
                     cpu_ms, TARGETS["fork_and_rewind_p50_ms"]]
+            server_ms = fig(size_key, *keys, "postgres_cpu_ms_mean")
+            if cpu_ms is not None and server_ms is not None:  # the two in turn (watched)
+                assessment[f"{label}_client_and_postgres_cpu_ms_at_{size_key}"] = [
+                    round(cpu_ms + server_ms, 2), TARGETS["fork_and_rewind_p50_ms"]]
         past = "fork_tail_50_at_a_past_version_vs_source"
         for label, fork_keys, source_keys in (
                 ("past_version", (past, "fork_at_its_first_version"),

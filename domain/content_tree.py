@@ -26,6 +26,7 @@ from typing import Any
 
 from ctxstore.domain.pages import (
     GROUP,
+    GROUP_NODES,
     LIST_FIELDS,
     PAGE,
     RECENT_PARTS,
@@ -281,6 +282,9 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
 
     `stored`: (tenant, root) where this tree is stored: the addresses' base (PartsBase)."""
     tops = fetch(tree_tops(tree))
+    # Its group nodes' addresses, as read: a hash of it then hashes none of them again.
+    GROUP_NODES.remember_all((tuple(tops[node]), node) for value in tree.values()
+                             for nodes in _lists_in(value) for node in nodes)
 
     def page_addresses(nodes: list[str]) -> list[str]:
         return [p for g in nodes for p in tops[g]]
@@ -315,6 +319,7 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
 
     content = empty_content()
     manifest: dict[str, Any] = {}
+    members: dict[int, Iterable[str]] | None = None  # the memory buckets' ids, as stored
     for field, value in tree.items():
         if isinstance(value, str):
             # Its own container: a fetched part may be shared (application.part_cache).
@@ -333,7 +338,9 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
                     whole.update(tops[nodes])
                     kept[key] = nodes
             content[field], manifest[field] = whole, kept
-    hashes = PartHashes.of_manifest(manifest, content)
+            if field == "memories" and all(key.isdecimal() for key in value):
+                members = {int(key): tops[nodes].keys() for key, nodes in value.items()}
+    hashes = PartHashes.of_manifest(manifest, content, members)
     if stored is not None:
         hashes.base = parts_base(*stored, tree, tops, tops)
     return content, hashes

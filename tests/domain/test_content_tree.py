@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hash_rule import independent_hash
 
+from ctxstore.domain import pages
 from ctxstore.domain.content_tree import content_of_tree, content_parts
 from ctxstore.domain.pages import RECENT_PARTS, PartHashes, RecentParts, address, tree_hash
 from ctxstore.domain.state import Content, empty_content
@@ -65,6 +66,41 @@ def test_a_content_comes_back_whole_from_its_parts(messages: int, memories: int,
     known = dict(hashes.leaves)
     assert hashes.content_hash(back) == tree_hash(content)
     assert hashes.leaves == known
+
+
+def test_a_content_read_back_knows_its_memory_buckets_and_group_nodes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The buckets' ids come with the memories read from their parts, and the group nodes'
+    addresses with the nodes: the first hash places no memory and hashes no group again (the
+    root object alone is encoded), and changing, adding and deleting memories afterwards
+    hashes as from nothing."""
+    content = sample(64 * 64 + 70, 200)
+    expected = tree_hash(content)
+    root, parts = stored(content)
+    pages.GROUP_NODES.clear()  # as in a process that never hashed these groups
+    back, hashes = content_of_tree(parts[root], lambda wanted: {a: parts[a] for a in wanted})
+    placed: list[str] = []
+    encoded: list[Any] = []
+    real_bucket, real_encode = pages.bucket_of, pages.canonical_json_of_content
+
+    def bucket(memory_id: str) -> int:
+        placed.append(memory_id)
+        return real_bucket(memory_id)
+
+    def encode(value: Any) -> bytes:
+        encoded.append(value)
+        return real_encode(value)
+
+    monkeypatch.setattr(pages, "bucket_of", bucket)
+    monkeypatch.setattr(pages, "canonical_json_of_content", encode)
+    assert hashes.content_hash(back) == expected
+    assert placed == [] and len(encoded) == 1 and isinstance(encoded[0], dict)  # the root
+    back["memories"]["mem-3"] = {"content": "changed"}
+    back["memories"]["mem-new"] = {"content": "added"}
+    del back["memories"]["mem-7"]
+    for memory_id in ("mem-3", "mem-new", "mem-7"):
+        hashes.memory(memory_id)
+    assert hashes.content_hash(back) == tree_hash(back) == independent_hash(back)
 
 
 def test_parts_are_shared_between_contents_that_share_pages() -> None:

@@ -15,14 +15,17 @@ out, in turn and overlapping:
     cut for 10 s, and during the cut a worker SIGKILLed a third time; the node started again
 
 and then the rest is published. When everything is drained, the store's history of each agent
-is compared with what its agent published: lost, duplicated, reordered must all be 0.
-Publish-to-commit latency comes from PostgreSQL's own commit timestamps (the suite's server
-keeps them), split by when the event was published: before, during and after the faults.
+is compared with what its agent published: lost, duplicated, reordered must all be 0; and
+each agent's latest state, read as a reader reads it (its snapshot's parts, then the events
+after it), must equal a fold of all its events. Publish-to-commit latency comes from
+PostgreSQL's own commit timestamps (the suite's server keeps them), split by when the event
+was published: before, during and after the faults.
 
     python -m devtools.faults                  # 100,000 events (make faults)
     python -m devtools.faults --events 3000 --rate 60
 
-Prints one JSON object; exits 1 when anything was lost, duplicated or reordered.
+Prints one JSON object; exits 1 when anything was lost, duplicated or reordered, or a state
+does not read back.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 import nats
 import psycopg
 
+from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import AnyEnvelope, parse_envelope
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.messaging.publisher import ContextPublisher
@@ -351,9 +355,10 @@ class Suite:
             for agent_id in published:
                 stored[agent_id] = [i.event_id for i in store.iter_history(agent_id)]
             recorded = sum(a.version for a in store.agents())
+            states = read_back([a for a, ids in stored.items() if ids], store)
         finally:
             store.close()
-        return verdict(published, stored, recorded)
+        return {**verdict(published, stored, recorded), **states}
 
     def committed(self) -> dict[str, float]:
         """Each recorded event's commit time, by PostgreSQL's clock (the machine's)."""
@@ -429,6 +434,36 @@ def verdict(published: dict[str, list[str]], stored: dict[str, list[str]],
             "events_recorded": recorded, "lost": lost, "duplicated": duplicated,
             "agents": len(published), "agents_reordered": len(reordered),
             "reordered_examples": reordered[:5], "lost_examples": missing[:10]}
+
+
+def read_back(agent_ids: list[str], store: ContextStore) -> dict[str, Any]:
+    """Each agent's latest state as a reader gets it, and its last snapshot read back from
+    the part store, against folds of its events: after PostgreSQL crashed under the writers,
+    what was committed must read back whole, the parts a snapshot names included (a part
+    store keep commits without waiting for the disk: persistence.async_commit). A snapshot is
+    read on its own: a reader that finds one unreadable folds the events instead, which would
+    hide a lost part."""
+    unreadable: list[str] = []
+    mismatched: list[str] = []
+    snapshots = 0
+    for agent_id in agent_ids:
+        try:
+            latest = store.context(agent_id)
+            folded, _ = store.replay(agent_id, None)
+            snapshot = store.snapshot_at(agent_id, latest["version"])
+            pairs = [(latest["content_hash"], folded)]
+            if snapshot is not None:
+                snapshots += 1
+                at_snapshot, _ = store.replay(agent_id, None, upto=snapshot.version)
+                pairs.append((snapshot.content_hash(), at_snapshot))
+        except Exception as e:  # noqa: BLE001 - reported, with what it was
+            unreadable.append(f"{agent_id}: {type(e).__name__}: {e}")
+            continue
+        if any(other is None or other.content_hash() != read for read, other in pairs):
+            mismatched.append(agent_id)
+    return {"states_read_back": len(agent_ids), "snapshots_read_back": snapshots,
+            "states_unreadable": len(unreadable), "states_mismatched": len(mismatched),
+            "state_examples": (unreadable + mismatched)[:5]}
 
 
 def latency_report(sent: dict[str, float], committed: dict[str, float], timeline: Timeline
@@ -515,7 +550,8 @@ def main() -> None:
                              batch_size=args.batch_size, postgres_stop=args.postgres_stop,
                              work_dir=args.keep))
     print(json.dumps(result, indent=2))
-    broken = result["lost"] or result["duplicated"] or result["agents_reordered"]
+    broken = (result["lost"] or result["duplicated"] or result["agents_reordered"]
+              or result["states_unreadable"] or result["states_mismatched"])
     sys.exit(1 if broken else 0)
 
 

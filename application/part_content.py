@@ -399,8 +399,9 @@ class PartContent:
                 state[OPEN_CALLS] = known.to_json()
             del state[CONTENT_REF]
             state["content"] = content
-            state["_parts"] = hashes.to_json()
-            # The object itself too, which AgentSnapshot.mutate takes: the JSON form loses
-            # each list's pages as given, which the agent's first hash then walks again.
+            # The object itself, which AgentSnapshot.mutate takes (its JSON form would spell
+            # out every page, 840 at 100k events, only to be dropped); the state's form, for
+            # anything else that mutates the event, knows nothing, which is always right.
+            state["_parts"] = PartHashes().to_json()
             object.__setattr__(snapshot, PART_HASHES, hashes)
         return snapshot

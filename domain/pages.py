@@ -55,6 +55,7 @@ LIST_FIELDS: tuple[tuple[str, str], ...] = (
 MCP_KEY = "s"
 CHANNEL_KEY = "c|"
 _LIST_OF_CODE = {code: field for field, code in LIST_FIELDS}
+_CODE_OF_LIST = dict(LIST_FIELDS)
 # A content hash of either scheme, as a stored or imported checkpoint may carry it.
 HASH_PATTERN = r"^(sha256|sha256-tree1):[0-9a-f]{64}$"
 
@@ -217,6 +218,8 @@ class PartHashes:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (what a snapshot keeps), for `from_json`."""
+        for seen_key in self._lists:
+            self._as_leaves(seen_key)
         return {"leaves": dict(self.leaves), "seen": dict(self.seen)}
 
     def copy(self) -> PartHashes:
@@ -242,14 +245,22 @@ class PartHashes:
 
     # What the fold calls -----------------------------------------------------------------------
     def drop(self, key: str) -> None:
-        self.leaves.pop(key, None)
         if key != MCP_KEY and not key.startswith(CHANNEL_KEY):
-            # A page changed in place (a tool result's call): its list's addresses as given.
+            # A page changed in place (a tool result's call): its list's addresses as given,
+            # each as a leaf first (a list read back keeps them in `_lists` alone).
             field = _LIST_OF_CODE.get(key.rstrip("0123456789"))
-            if field is None:
-                self._lists.clear()
-            else:
-                self._lists.pop(field, None)
+            for seen_key in ([*self._lists] if field is None else [field]):
+                self._as_leaves(seen_key)
+                self._lists.pop(seen_key, None)
+        self.leaves.pop(key, None)
+
+    def _as_leaves(self, seen_key: str) -> None:
+        """The pages `_lists` holds for this list as leaves too (a list read back holds them
+        there alone, see of_manifest)."""
+        pages = self._lists.get(seen_key)
+        if pages is not None:
+            code = _CODE_OF_LIST.get(seen_key) or f"{seen_key}|"  # reasoning: r|<thread>|
+            self.leaves.update((f"{code}{k}", a) for k, a in enumerate(pages))
 
     def memory(self, memory_id: str) -> None:
         self._moved.add(memory_id)
@@ -358,18 +369,18 @@ class PartHashes:
         leaves: dict[str, str] = {}
         seen: dict[str, int] = {}
         lists: dict[str, list[str]] = {}
-        for field, code in LIST_FIELDS:
-            pages = list(manifest.get(field, ()))
-            leaves.update((f"{code}{k}", a) for k, a in enumerate(pages))
-            seen[field] = len(content[field])
-            if len(pages) == page_count(seen[field]):
-                lists[field] = pages
-        for thread, pages in manifest.get("reasoning", {}).items():
-            leaves.update((f"r|{thread}|{k}", a) for k, a in enumerate(pages))
-            key = f"r|{thread}"
-            seen[key] = len(content["reasoning"][thread])
+        # A list whose pages match its length is held in `lists` alone, its pages not made
+        # leaves one by one (840 at 100k events: 0.19 ms a read back, which every fork and
+        # read at a version pays); `_as_leaves` makes them when one is dropped.
+        for key, code, pages, items in [
+                *((f, c, list(manifest.get(f, ())), content[f]) for f, c in LIST_FIELDS),
+                *((f"r|{t}", f"r|{t}|", list(p), content["reasoning"][t])
+                  for t, p in manifest.get("reasoning", {}).items())]:
+            seen[key] = len(items)
             if len(pages) == page_count(seen[key]):
-                lists[key] = list(pages)
+                lists[key] = pages
+            else:
+                leaves.update((f"{code}{k}", a) for k, a in enumerate(pages))
         leaves.update((f"b{n}", a) for n, a in manifest.get("memories", {}).items())
         if "mcp_servers" in manifest:
             leaves[MCP_KEY] = manifest["mcp_servers"]

@@ -144,3 +144,29 @@ def test_recent_parts_keep_to_their_budget() -> None:
     recent.put("huge", b"h" * 41)  # over a quarter of the budget: not kept
     assert recent.take("huge") is None
     assert [recent.take(name) for name in "cde"] == [b"c" * 40, b"d" * 40, b"e" * 40]
+
+
+def test_a_page_changed_in_place_after_a_read_back_is_the_only_one_hashed_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list read back keeps its pages' addresses as one list, not as a leaf each; a page
+    changed in place (a tool result's call) turns them into leaves first, so the next hash
+    encodes that page alone of them, and gives the hash from nothing."""
+    content = sample(64 * 12, 3)  # 256 tool calls: 4 pages
+    root, parts = stored(content)
+    back, hashes = content_of_tree(parts[root], lambda wanted: {a: parts[a] for a in wanted})
+    assert not any(key.startswith("t") for key in hashes.leaves)  # held as one list
+    back["tool_calls"][70] = {"call_id": "c70", "tool": "t", "result": {"output": "done"}}
+    hashes.drop("t1")
+    expected = tree_hash(back)
+    encoded: list[Any] = []
+    real_encode = pages.canonical_json_of_content
+
+    def encode(value: Any) -> bytes:
+        encoded.append(value)
+        return real_encode(value)
+
+    monkeypatch.setattr(pages, "canonical_json_of_content", encode)
+    assert hashes.content_hash(back) == expected
+    pages_encoded = [v for v in encoded if isinstance(v, list) and isinstance(v[0], dict)]
+    assert pages_encoded == [back["tool_calls"][64:128]]  # that page alone, then its group, root
+    assert hashes.to_json()["leaves"].keys() >= {f"t{k}" for k in range(4)}

@@ -201,4 +201,6 @@ def test_unread_items_refuse_every_look() -> None:
                  lambda: {"n": 5} in messages, lambda: bool(messages[3])):
         with pytest.raises(NotRead):
             look()
-    assert len(hashes.leaves) == 4  # every part's address known: nothing read is hashed
+    # Every part's address known: nothing unread is hashed (it would raise NotRead).
+    known = hashes.manifest(content)
+    assert known["messages"] == ["p0", "p1", "p2"] and known["mcp_servers"] == "mcp"

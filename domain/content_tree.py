@@ -283,7 +283,7 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
     `stored`: (tenant, root) where this tree is stored: the addresses' base (PartsBase)."""
     tops = fetch(tree_tops(tree))
     # Its group nodes' addresses, as read: a hash of it then hashes none of them again.
-    GROUP_NODES.remember_all((tuple(tops[node]), node) for value in tree.values()
+    GROUP_NODES.remember_all((node, tops[node]) for value in tree.values()
                              for nodes in _lists_in(value) for node in nodes)
 
     def page_addresses(nodes: list[str]) -> list[str]:

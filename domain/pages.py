@@ -137,6 +137,7 @@ class GroupNodes:
     def __init__(self, max_items: int):
         self.max_items = max_items
         self._items: OrderedDict[tuple[str, ...], str] = OrderedDict()
+        self._nodes: set[str] = set()  # the addresses held: a known node costs no tuple
         self._lock = threading.Lock()
 
     def address(self, pages: tuple[str, ...]) -> str:
@@ -146,24 +147,26 @@ class GroupNodes:
                 self._items.move_to_end(pages)
                 return found
         found = address(canonical_json_of_content(list(pages)))
-        self.remember(pages, found)
+        self.remember_all([(found, pages)])
         return found
 
-    def remember(self, pages: tuple[str, ...], node: str) -> None:
-        self.remember_all([(pages, node)])
+    def remember_all(self, known: Iterable[tuple[str, Sequence[str]]]) -> None:
+        """Group nodes and their pages, as read: those held already are passed over (a read
+        of a content whose groups are known costs a set lookup each, not a tuple)."""
+        with self._lock:
+            items, nodes = self._items, self._nodes
+            for node, pages in known:
+                if node in nodes:
+                    continue
+                items[tuple(pages)] = node
+                nodes.add(node)
+            while len(items) > self.max_items:
+                nodes.discard(items.popitem(last=False)[1])
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-
-    def remember_all(self, known: Iterable[tuple[tuple[str, ...], str]]) -> None:
-        with self._lock:
-            items = self._items
-            for pages, node in known:
-                items[pages] = node
-                items.move_to_end(pages)
-            while len(items) > self.max_items:
-                items.popitem(last=False)
+            self._nodes.clear()
 
 
 GROUP_NODES = GroupNodes(1 << 13)

@@ -86,11 +86,16 @@ class PostgresOperationLog(OperationLog):
 
     datastore: PostgresDatastore
     operations_table: Composed
+    _insert_operation: bytes
 
     def operation_table_statements(self, prefix: str) -> list[Composed]:
         name = f"{prefix}_operations"
         t = self.operations_table = SQL("{}.{}").format(Identifier(self.datastore.schema),
                                                        Identifier(name))
+        # Made once, as bytes: psycopg then converts it once (its cache), not at every row.
+        self._insert_operation = SQL(
+            WITHOUT_WAITING_FOR_DISK + "; INSERT INTO {} (" + ", ".join(COLUMNS)
+            + ") VALUES (" + ", ".join(["%s"] * len(COLUMNS)) + ")").format(t).as_bytes(None)
         return [
             SQL("CREATE TABLE IF NOT EXISTS {} (id bigint GENERATED ALWAYS AS IDENTITY "
                 "PRIMARY KEY, recorded_us bigint NOT NULL, tenant text NOT NULL, "
@@ -103,9 +108,6 @@ class PostgresOperationLog(OperationLog):
         ]
 
     def record_operation(self, record: OperationRecord) -> None:
-        query = SQL(WITHOUT_WAITING_FOR_DISK + "; INSERT INTO {} (" + ", ".join(COLUMNS)
-                    + ") VALUES (" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-                    ).format(self.operations_table)
         # Committed without waiting for the disk: the row is a figure about an operation
         # whose own writes committed synchronously before it (recording is best effort, see
         # application.operation_log), and waiting cost every restore and capture a WAL flush
@@ -114,7 +116,7 @@ class PostgresOperationLog(OperationLog):
         # go as one simple query: one round trip, one implicit transaction, which the
         # setting lasts for (a pipeline around them cost more client CPU than it saved).
         with self.datastore.get_connection() as conn:
-            ClientCursor(conn).execute(query, _values(record))
+            ClientCursor(conn).execute(self._insert_operation, _values(record))
 
     def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
         where, params = ("WHERE tenant = %s", (tenant,)) if tenant is not None else ("", ())

@@ -245,7 +245,8 @@ def main() -> None:
     parser.add_argument("--traces", type=Path, default=TRACES, help="trace file or folder")
     parser.add_argument("--batch-sizes", default="1,100,1000")
     parser.add_argument("--events", default=None,
-                        help="events per batch size, comma separated (default by --quick)")
+                        help="events per batch size, comma separated, or one count for every "
+                             "size (default by --quick)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the largest batch size's store run (to stderr)")
     parser.add_argument("--keep", action="store_true", help="keep the bench schemas")
@@ -254,6 +255,11 @@ def main() -> None:
     sizes_list = [int(s) for s in args.batch_sizes.split(",")]
     if args.events:
         totals = [int(n) for n in args.events.split(",")]
+        if len(totals) == 1:
+            totals *= len(sizes_list)
+        elif len(totals) != len(sizes_list):
+            parser.error(f"--events: {len(totals)} counts for {len(sizes_list)} batch sizes; "
+                         "give one count, or one for each size")
     else:
         default = {1: 2_000, 100: 50_000, 1000: 100_000}
         quick = {1: 300, 100: 5_000, 1000: 20_000}

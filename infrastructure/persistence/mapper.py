@@ -20,9 +20,12 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Cipher, Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic
 
+from ctxstore.domain.aggregate import AgentContext
 from ctxstore.infrastructure.persistence.data_keys import KeyRing
 from ctxstore.infrastructure.persistence.fast_encode import encode_recorded
 from ctxstore.infrastructure.persistence.zstd_compressor import StoredDataUnreadable
+
+_RECORDED_TOPIC = get_topic(AgentContext.Recorded)
 
 
 class ContextMapper(Mapper[UUID]):
@@ -73,6 +76,32 @@ class ContextMapper(Mapper[UUID]):
         resolver = self.resolver
         return resolver(event) if resolver is not None else event
 
+    def _recorded(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID] | None:
+        """A Recorded event made as eventsourcing's mapper makes it, without its generic
+        steps (topic, id convertor, upcasting, a walk for tags): one per event folded on
+        every replay. None for anything unexpected, undecryptable or damaged included: the
+        generic path then decodes it or reports why not."""
+        decode = getattr(self.transcoder, "decode_recorded", None)
+        if decode is None:
+            return None
+        try:
+            data = stored_event.state
+            if self.cipher is not None:
+                data = self.cipher.decrypt(data)
+            if self.compressor is not None:
+                data = self.compressor.decompress(data)
+            state = decode(data)
+        except Exception:  # noqa: BLE001 - the generic path says what is wrong
+            return None
+        if state is None:
+            return None
+        oid = stored_event.originator_id
+        state["originator_id"] = oid if type(oid) is UUID else UUID(str(oid))
+        state["originator_version"] = stored_event.originator_version
+        event = object.__new__(AgentContext.Recorded)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
     def decoded(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """The event as stored, its content not read back where it is kept by reference
         (a restore's reference then stands for it): what a reader of the history, which
@@ -86,6 +115,10 @@ class ContextMapper(Mapper[UUID]):
                 except StoredDataUnreadable as e:
                     raise MapperDeserialisationError(str(e)) from e
                 stored_event = replace(stored_event, state=state)
+            if stored_event.topic == _RECORDED_TOPIC:
+                recorded = self._recorded(stored_event)
+                if recorded is not None:
+                    return recorded
             event = super().to_domain_event(stored_event)
         except MapperDeserialisationError as e:
             cause = e.__cause__

@@ -220,3 +220,23 @@ def test_a_copy_keeps_hashing_true_and_leaves_its_original_true(kinds: list[int]
         assert agent.content_hash() == tree_hash(agent.content)
         if original is not None and then is not None:
             assert original.content_hash(then) == tree_hash(then)
+
+
+def test_a_recorded_event_folds_only_onto_its_agent_at_the_version_before() -> None:
+    """Replays fold stored events one by one (Recorded.mutate): one of another agent, or out
+    of sequence, is refused before it changes anything, as eventsourcing's mutate refuses it."""
+    from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+
+    source = AgentContext.start("a")
+    for _ in _fold(source, [0, 0, 0]):
+        pass
+    first, _, third = source.collect_events()[:3]
+    agent = first.mutate(None)
+    assert agent.version == 1 and agent.created_on == first.timestamp
+    before = copy_content(agent.content)
+    with pytest.raises(OriginatorVersionError):
+        third.mutate(agent)
+    other = AgentContext.start("b")
+    with pytest.raises(OriginatorIDError):
+        first.mutate(other)
+    assert agent.content == before and agent.version == 1

@@ -32,9 +32,7 @@ from ctxstore.domain.pages import (
     RECENT_PARTS,
     PartHashes,
     PartsBase,
-    address,
     groups,
-    tree_of,
 )
 from ctxstore.domain.state import CHANNELS, Content, canonical_json_of_content, empty_content
 
@@ -171,9 +169,7 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
     """`content` cut into parts; `hashes` knows its parts' addresses (it learns those it did
     not know, as a hash of the content would)."""
     manifest = hashes.manifest(content)
-    tree = tree_of(manifest)
-    root_raw = canonical_json_of_content(tree)
-    root = address(root_raw)
+    tree, root_raw, root = hashes.tree(manifest)
     children: dict[str, tuple[str, ...]] = {}
     values: dict[str, Callable[[], Any]] = {}
     lists: list[tuple[list[Any], list[str]]] = []

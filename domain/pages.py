@@ -202,7 +202,7 @@ class PartHashes:
     bucket, the MCP state. Not thread-safe: it lives in one aggregate, changed by its fold.
     """
 
-    __slots__ = ("leaves", "seen", "_members", "_moved", "_lists", "base")
+    __slots__ = ("leaves", "seen", "_members", "_moved", "_lists", "base", "_groups", "_root")
 
     def __init__(self, leaves: dict[str, str] | None = None,
                  seen: dict[str, int] | None = None) -> None:
@@ -218,6 +218,10 @@ class PartHashes:
         # The stored content this one was read from or kept as. Not in the JSON form: only
         # the part store's reads and keeps know it.
         self.base: PartsBase | None = None
+        # List field or `r|<thread>` -> (its pages as last given, their group nodes); and the
+        # last root object made, with its canonical bytes and address (see `tree`).
+        self._groups: dict[str, tuple[list[str], list[str]]] = {}
+        self._root: tuple[dict[str, Any], bytes, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (what a snapshot keeps), for `from_json`."""
@@ -232,6 +236,8 @@ class PartHashes:
         100k events ~4,700 pages: a fork at an earlier version hashed them twice more)."""
         copied = PartHashes(self.leaves, self.seen)
         copied._lists = dict(self._lists)
+        copied._groups = dict(self._groups)
+        copied._root = self._root
         copied.base = self.base
         if self._members is not None:
             copied._members = {n: set(ids) for n, ids in self._members.items()}
@@ -274,6 +280,8 @@ class PartHashes:
         self.leaves.clear()
         self.seen.clear()
         self._lists.clear()
+        self._groups.clear()
+        self._root = None
         self._members = None
         self._moved.clear()
 
@@ -359,7 +367,31 @@ class PartHashes:
         return out
 
     def content_hash(self, content: Content) -> str:
-        return root_of(self.manifest(content))
+        return TREE_PREFIX + self.tree(self.manifest(content))[2]
+
+    def tree(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], bytes, str]:
+        """The root object of the content whose `manifest` this just gave, its canonical
+        bytes and their address. A list whose pages are the very list given last time keeps
+        its group nodes, and a root object equal to the last one its bytes and address: a
+        fork at an earlier version hashes its content three times (its snapshot's, the
+        point's, then the keep's), each mostly or wholly as the one before."""
+        memo = self._groups
+
+        def nodes(key: str, pages: list[str]) -> list[str]:
+            known = memo.get(key)
+            if known is not None and known[0] is pages:  # never changed in place (`_pages`)
+                return known[1]
+            found = groups(pages)
+            memo[key] = (pages, found)
+            return found
+
+        tree = tree_of(manifest, nodes)
+        last = self._root
+        if last is not None and last[0] == tree:
+            return last
+        raw = canonical_json_of_content(tree)
+        self._root = made = (tree, raw, address(raw))
+        return made
 
     @classmethod
     def of_manifest(cls, manifest: dict[str, Any], content: Content,
@@ -396,13 +428,17 @@ class PartHashes:
         return hashes
 
 
-def tree_of(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The root object of a content (see the module's rule), from its parts' addresses."""
+def tree_of(manifest: dict[str, Any],
+            nodes: Callable[[str, list[str]], list[str]] | None = None) -> dict[str, Any]:
+    """The root object of a content (see the module's rule), from its parts' addresses;
+    `nodes(key, pages)`: a list's group nodes, by its `PartHashes.seen` key (default:
+    `groups(pages)`)."""
+    group = nodes if nodes is not None else (lambda _key, pages: groups(pages))
     tree = {
         "memories": manifest["memories"],
         "mcp_servers": manifest["mcp_servers"],
-        "reasoning": {t: groups(pages) for t, pages in manifest["reasoning"].items()},
-        **{field: groups(manifest[field]) for field, _ in LIST_FIELDS},
+        "reasoning": {t: group(f"r|{t}", pages) for t, pages in manifest["reasoning"].items()},
+        **{field: group(field, manifest[field]) for field, _ in LIST_FIELDS},
     }
     if manifest.get(CHANNELS):  # only when non-empty: every hash without channels stays
         tree[CHANNELS] = manifest[CHANNELS]

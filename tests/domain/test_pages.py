@@ -82,6 +82,8 @@ def test_the_kept_hash_is_the_hash_from_nothing(kinds: list[int], every: int,
                 agent.__dict__["_parts"] = PartHashes.of_manifest(manifest, agent.content)
             if n % every == 0:
                 assert agent.content_hash() == tree_hash(agent.content)
+                # Asked again unchanged: the root object and its address as made (the memo).
+                assert agent.content_hash() == tree_hash(agent.content)
         assert agent.content_hash() == tree_hash(agent.content)
 
 

@@ -467,7 +467,10 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
 
     def _fetch_once(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(query, params, prepare=True)
+            # Binary results: a point's rows are bytea (its snapshot and events), which text
+            # results send as hex, twice the bytes, for the server to write and this process
+            # to unescape.
+            curs.execute(query, params, prepare=True, binary=True)
             return curs.fetchall()
 
     def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT

@@ -23,13 +23,14 @@ from eventsourcing.domain import (
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.clock import not_before
 from ctxstore.domain.content_tree import NotRead
-from ctxstore.domain.pages import TOUCH, PartHashes
+from ctxstore.domain.pages import TOUCH, PartHashes, touch_call
 from ctxstore.domain.state import (
     FOLD,
     Content,
     check_applicable,
     copy_content,
     empty_content,
+    fold_result_at,
 )
 from ctxstore.domain.topics import register_legacy_topics
 from ctxstore.domain.window import OpenCalls
@@ -252,6 +253,29 @@ class AgentContext(Aggregate):
             return None
         return cast(OpenCalls, held[1])
 
+    def unread_call_answered(self, call_id: str) -> int | None:
+        """Where a tool result of this id goes when the fold's search from the end met a call
+        not read (a content read in part): the position of its id's last call if that is
+        open, else None (an entry of its own). Told by the open calls' record (`open_calls`):
+        a call open now was open when recorded, or came since (and was read); NotRead when
+        it cannot tell (no record, a call since not read, or a record that does not say
+        which open calls are the last of their id while one of this id is open)."""
+        known = self.open_calls()
+        calls = self.content["tool_calls"]
+        if known is None or known.count > len(calls):
+            raise NotRead("no record of where the open tool calls are")
+        for at in range(len(calls) - 1, known.count - 1, -1):
+            if calls[at]["call_id"] == call_id:  # the fold would have found it: not so read
+                raise NotRead(f"tool call {at} since the record")
+        open_now = [at for at in known.positions
+                    if calls[at]["call_id"] == call_id and calls[at].get("result") is None]
+        if not open_now:
+            return None  # its id's last call is answered, or it has none
+        if known.shadowed is None:
+            raise NotRead("the record does not say which open calls are their id's last")
+        last = [at for at in open_now if at not in known.shadowed]
+        return last[-1] if last else None
+
     def open_calls_now(self, *, scan: bool = False) -> OpenCalls | None:
         """Where the open tool calls are now, from where they were (`open_calls`: only the
         calls since and those open then are looked at), kept as the new hint; without one,
@@ -380,7 +404,20 @@ class AgentContext(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             # FOLD, not apply_event: one call less per event on every replay.
-            FOLD[self.type](aggregate.content, self.data)
+            try:
+                FOLD[self.type](aggregate.content, self.data)
+            except NotRead:
+                # A content read in part (a fork's snapshot): a tool result whose call is
+                # not on the pages read. The snapshot's record of the open calls tells where
+                # it goes, or raises NotRead again (the content is then read whole).
+                if self.type != "tool_result":
+                    raise
+                at = aggregate.unread_call_answered(self.data["call_id"])
+                fold_result_at(aggregate.content, self.data, at)
+                if at is not None:
+                    touch_call(aggregate._parts, at)
+                    aggregate._track_session(self.session_id, self.originator_version)
+                    return
             touch = TOUCH.get(self.type)  # only what changes in place: appends are seen
             if touch is not None:
                 touch(aggregate._parts, aggregate.content, self.data)

@@ -485,8 +485,13 @@ def _tool_result(parts: PartHashes, content: Content, data: dict[str, Any]) -> N
     call_id = data["call_id"]
     for n in range(len(calls) - 1, -1, -1):
         if calls[n]["call_id"] == call_id:
-            parts.drop(f"t{n // PAGE}")
+            touch_call(parts, n)
             return
+
+
+def touch_call(parts: PartHashes, at: int) -> None:
+    """The tool call at `at` was changed in place (given its result)."""
+    parts.drop(f"t{at // PAGE}")
 
 
 def _memory(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:

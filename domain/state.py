@@ -210,15 +210,30 @@ def _tool_call(content: Content, data: dict[str, Any]) -> None:
     content["tool_calls"].append(entry)
 
 
-@_folds(ToolResultData)
-def _tool_result(content: Content, data: dict[str, Any]) -> None:
+def _result_of(data: dict[str, Any]) -> dict[str, Any]:
     result = dict(data)
     del result["call_id"]
     result.setdefault("is_error", False)
+    return result
+
+
+@_folds(ToolResultData)
+def _tool_result(content: Content, data: dict[str, Any]) -> None:
     calls = content["tool_calls"]
     at = _find_tool_call(calls, data["call_id"])
-    if at is None or calls[at].get("result") is not None:
-        # A result without a recorded call is kept, not lost.
+    fold_result_at(content, data, None if at is None or calls[at].get("result") is not None
+                   else at)
+
+
+def fold_result_at(content: Content, data: dict[str, Any], at: int | None) -> None:
+    """A tool result given to the open call at `at` (the last call of its id); None: its id's
+    last call is answered already, or it has no recorded call, and it is kept as an entry of
+    its own, not lost."""
+    calls = content["tool_calls"]
+    result = dict(data)
+    del result["call_id"]
+    result.setdefault("is_error", False)
+    if at is None:
         calls.append({"call_id": data["call_id"], "result": result})
     else:
         # Replaced, not changed in place: items may be shared with earlier versions' contents.

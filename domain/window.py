@@ -62,27 +62,56 @@ class OpenCalls:
     It stays true of the same list as it grows: the fold only appends calls, and a result
     replaces its call at its place, so a call only ever goes from open to closed. Kept with a
     snapshot (domain.aggregate), it lets a window of a later version read in part find every
-    open call without looking at the calls before the pages it read."""
+    open call without looking at the calls before the pages it read.
+
+    `shadowed`: those of `positions` whose call is not the last of its id (a later call has
+    the same id, as where an agent's tool numbers its calls anew each turn); None when not
+    known (a record made before it was kept). A result folds onto the last call of its id, so
+    a fold on a state read in part can tell from it where a result goes without reading the
+    calls before the pages it read (AgentContext.unread_call_answered)."""
 
     count: int
     positions: tuple[int, ...]
+    shadowed: frozenset[int] | None = None
 
     @classmethod
     def of(cls, calls: Sequence[Any], known: OpenCalls | None = None) -> OpenCalls:
         """The open calls of `calls` now; `known`: what was true of this list before (only
         the calls since and the ones open then are looked at)."""
-        return cls(len(calls), tuple(open_positions(calls, known)))
+        positions = tuple(open_positions(calls, known))
+        scanned = known is None or known.count > len(calls)
+        since = 0 if known is None or scanned else known.count
+        last: dict[Any, int] = {}
+        for at in range(since, len(calls)):
+            last[calls[at].get("call_id")] = at
+        if scanned:
+            shadowed: frozenset[int] | None = frozenset()
+        elif known is not None and known.shadowed is not None:
+            shadowed = known.shadowed
+        else:
+            shadowed = None
+        if shadowed is not None:
+            shadowed = frozenset(
+                at for at in positions
+                if at in shadowed or last.get(calls[at].get("call_id"), at) > at)
+        return cls(len(calls), positions, shadowed)
 
     def to_json(self) -> list[Any]:
-        return [self.count, list(self.positions)]
+        if self.shadowed is None:
+            return [self.count, list(self.positions)]
+        return [self.count, list(self.positions), sorted(self.shadowed)]
 
     @classmethod
     def from_json(cls, value: Any) -> OpenCalls | None:
         """None for anything that is not what `to_json` makes (a damaged or older record)."""
-        if (isinstance(value, list) and len(value) == 2 and type(value[0]) is int
+        if (isinstance(value, list) and len(value) in (2, 3) and type(value[0]) is int
                 and isinstance(value[1], list)
                 and all(type(p) is int and 0 <= p < value[0] for p in value[1])):
-            return cls(value[0], tuple(value[1]))
+            positions = tuple(value[1])
+            if len(value) == 2:
+                return cls(value[0], positions)
+            if isinstance(value[2], list) and set(value[2]) <= set(positions):
+                return cls(value[0], positions, frozenset(value[2]))
         return None
 
 

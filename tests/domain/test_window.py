@@ -101,16 +101,38 @@ def test_open_calls_known_from_a_shorter_list_give_the_same_window() -> None:
     for kind, data in [call("a"), call("b"), result("a"), message("x")]:
         apply_event(content, kind, data)
     known = OpenCalls.of(content["tool_calls"])
-    assert known == OpenCalls(2, (1,))
+    assert known == OpenCalls(2, (1,), frozenset())
     for kind, data in [result("b"), call("c"), message("y"), call("d"), result("d")]:
         apply_event(content, kind, data)
     state = {**content, "sessions": []}
     for tail in (0, 1, 2):
         assert tail_window(state, tail, known) == tail_window(state, tail)
-    assert OpenCalls.of(content["tool_calls"], known) == OpenCalls(4, (2,))
+    assert OpenCalls.of(content["tool_calls"], known) == OpenCalls(4, (2,), frozenset())
     assert OpenCalls.from_json(known.to_json()) == known
-    for damaged in (None, [1], [1, [2.5]], ["1", []], {"count": 1}, [2, [2]], [2, [-1]]):
+    # A record made before `shadowed` was kept reads back without it, and stays without.
+    older = OpenCalls.from_json([2, [1]])
+    assert older == OpenCalls(2, (1,))
+    assert OpenCalls.of(content["tool_calls"], older) == OpenCalls(4, (2,))
+    for damaged in (None, [1], [1, [2.5]], ["1", []], {"count": 1}, [2, [2]], [2, [-1]],
+                    [2, [1], [0]], [2, [1], None], [2, [1], [1], []]):
         assert OpenCalls.from_json(damaged) is None
+
+
+def test_open_calls_know_which_are_not_the_last_of_their_id() -> None:
+    """Ids used again (a tool numbering its calls anew each turn): an open call followed by
+    a call of the same id is shadowed, whether that came before the record or since."""
+    content = empty_content()
+    for kind, data in [call("a"), call("b"), call("a"), result("a"), call("c")]:
+        apply_event(content, kind, data)
+    # The result went to the last "a" (2); the first "a" (0) stays open, shadowed.
+    known = OpenCalls.of(content["tool_calls"])
+    assert known == OpenCalls(4, (0, 1, 3), frozenset({0}))
+    for kind, data in [call("b"), call("d"), call("d")]:
+        apply_event(content, kind, data)
+    assert OpenCalls.of(content["tool_calls"], known) == OpenCalls(
+        7, (0, 1, 3, 4, 5, 6), frozenset({0, 1, 5}))
+    assert OpenCalls.of(content["tool_calls"]) == OpenCalls.of(content["tool_calls"], known)
+    assert OpenCalls.from_json(known.to_json()) == known
 
 
 def test_the_window_of_every_message_is_the_whole_state() -> None:

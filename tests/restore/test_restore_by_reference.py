@@ -784,7 +784,7 @@ def test_a_snapshots_open_calls_are_trusted_only_beside_the_root_they_were_found
         return kit.store.part_content.resolve_snapshot(snapshot).mutate(None)
 
     recorded = resolved(lambda state: None)
-    assert recorded.open_calls() == OpenCalls(1, (0,))
+    assert recorded.open_calls() == OpenCalls(1, (0,), frozenset())
     assert recorded.content["tool_calls"][0]["call_id"] == "w"
 
     def elsewhere(state: dict[str, Any]) -> None:

@@ -204,3 +204,27 @@ def test_unread_items_refuse_every_look() -> None:
     # Every part's address known: nothing unread is hashed (it would raise NotRead).
     known = hashes.manifest(content)
     assert known["messages"] == ["p0", "p1", "p2"] and known["mcp_servers"] == "mcp"
+
+
+def test_a_result_whose_call_is_answered_or_absent_needs_no_page_not_read(
+        kit: Kit, in_part: list[bool]) -> None:
+    """Its fold appends it as an entry of its own, whatever the pages not read hold: the
+    snapshot's open calls show no open call of its id (one answered long ago, one never made),
+    so the fork reads in part and gives the whole history's content."""
+    agent = new_agent("answered")
+    kit.store.record([env(agent, "tool_call", {"call_id": "done", "tool": "t", "arguments": {}}),
+                      env(agent, "tool_result", {"call_id": "done", "output": "first"})])
+    work(kit, agent, 0, 1000)
+    kit.store.record([env(agent, "tool_result", {"call_id": "done", "output": "again"}),
+                      env(agent, "tool_result", {"call_id": "never", "output": "orphan"}),
+                      msg(agent, "after the results")])
+    version = kit.version(agent)
+    kit.store.record([msg(agent, "not the latest any more")])
+    fork = new_agent("answered-fork")
+    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    assert in_part == [True]
+    want = full(kit, agent, version)
+    assert [c["call_id"] for c in want["tool_calls"][-2:]] == ["done", "never"]
+    assert result.content_hash == independent_hash(want)
+    kit.store.agent_cache = None
+    assert content_of(kit.store.context(fork)) == want

@@ -19,9 +19,11 @@ to compare.
     .venv/bin/python bench/fork_instructions.py --against /tmp/base --events 10000
     .venv/bin/python bench/fork_instructions.py --events 100000 --forks 20   # this one only
 
-The agent (`--events` real-trace events, cycled as in `bench/restore.py`) is loaded once by
-this checkout into a fresh schema; each worker makes the same forks (the same random versions,
-`--seed`) into new agents. Needs valgrind (Debian's package).
+Each checkout loads its own agent (`--events` real-trace events, cycled as in
+`bench/restore.py`) into a fresh schema with its own code, outside valgrind: what a
+snapshot records differs between releases (an older release may not read a newer record, and
+then reads less), so each forks what it wrote itself. Then each makes the same forks (the same
+random versions, `--seed`) into new agents. Needs valgrind (Debian's package).
 """
 
 from __future__ import annotations
@@ -84,6 +86,20 @@ def worker(root: str, dsn: str, schema: str, agent_id: str, events: int, forks: 
     store.close()
 
 
+def loader(root: str, dsn: str, schema: str, agent_id: str, events: int) -> None:
+    """Load the agent with `root`'s code (outside valgrind: not counted, and 50x faster)."""
+    sys.path.insert(0, root)
+    from bench.restore import TRACES, cycled, load, real_events
+    from ctxstore.infrastructure.bootstrap import build_store
+    from ctxstore.infrastructure.settings import Settings
+
+    store = build_store(Settings(storage_backend="postgres", database_url=dsn,
+                                 database_schema=schema))
+    base, _, _ = real_events(TRACES)
+    load(store, cycled(base, agent_id, events), events, 5000)
+    store.close()
+
+
 def wait_for(path: Path, process: subprocess.Popen[bytes], what: str) -> None:
     while not path.exists():
         if process.poll() is not None:
@@ -91,9 +107,23 @@ def wait_for(path: Path, process: subprocess.Popen[bytes], what: str) -> None:
         time.sleep(0.1)
 
 
-def counted(root: Path, args: argparse.Namespace, schema: str, agent_id: str
-            ) -> dict[str, Any]:
-    """One checkout's forks under callgrind: its instructions, whole and without libcrypto."""
+def counted(root: Path, args: argparse.Namespace, agent_id: str) -> dict[str, Any]:
+    """One checkout's forks under callgrind, in a schema of its own: its instructions, whole
+    and without libcrypto."""
+    sys.path.insert(0, str(REPO))
+    from bench.common import drop_schema, fresh_schema
+
+    schema = fresh_schema(args.dsn)
+    try:
+        subprocess.run([sys.executable, __file__, "--dsn", args.dsn, "--events", str(args.events),
+                        "--load", str(root), schema, agent_id], check=True)
+        return _counted(root, args, schema, agent_id)
+    finally:
+        drop_schema(args.dsn, schema)
+
+
+def _counted(root: Path, args: argparse.Namespace, schema: str, agent_id: str
+             ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fork-instructions-") as signals:
         out = Path(signals, "callgrind.out")
         process = subprocess.Popen(
@@ -152,7 +182,12 @@ def main() -> None:
                                                         "test"))
     parser.add_argument("--worker", nargs=4, metavar=("ROOT", "SCHEMA", "AGENT", "SIGNALS"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--load", nargs=3, metavar=("ROOT", "SCHEMA", "AGENT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load:
+        loader(args.load[0], args.dsn, args.load[1], args.load[2], args.events)
+        return
     if args.worker:
         worker(args.worker[0], args.dsn, args.worker[1], args.worker[2], args.events,
                args.forks, args.seed, args.worker[3])
@@ -170,26 +205,14 @@ def main() -> None:
         checkouts["against"] = other
 
     sys.path.insert(0, str(REPO))
-    from bench.common import drop_schema, fresh_schema
-    from bench.restore import TRACES, cycled, load, log, real_events
-    from ctxstore.infrastructure.bootstrap import build_store
-    from ctxstore.infrastructure.settings import Settings
+    from bench.restore import log
 
-    base, _, _ = real_events(TRACES)
-    schema = fresh_schema(args.dsn)
     agent_id = f"instructions-{args.events}"
-    try:
-        log(f"loading {args.events} real-trace events into {schema}")
-        loader = build_store(Settings(storage_backend="postgres", database_url=args.dsn,
-                                      database_schema=schema))
-        load(loader, cycled(base, agent_id, args.events), args.events, 5000)
-        loader.close()
-        results = {}
-        for name, root in checkouts.items():
-            log(f"{name}: {args.forks} forks under callgrind ({root})")
-            results[name] = counted(root, args, schema, agent_id)
-    finally:
-        drop_schema(args.dsn, schema)
+    results = {}
+    for name, root in checkouts.items():
+        log(f"{name}: loading {args.events} events, then {args.forks} forks under callgrind "
+            f"({root})")
+        results[name] = counted(root, args, agent_id)
     out: dict[str, Any] = {"bench": "fork_instructions", "events": args.events,
                            "seed": args.seed, **results}
     if "against" in results:

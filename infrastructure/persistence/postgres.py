@@ -457,16 +457,20 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     def _ids(self, ids: Sequence[UUID | str]) -> PackedArray:
         return id_array(ids, self.datastore.originator_id_type)
 
-    def _fetch(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
+    def _fetch(self, query: Any, params: Sequence[Any], *, as_tuples: bool = False
+               ) -> list[Any]:
         """A read of the index (an agent's row, event ids, a point's rows...), often a
         command's first statement: taken without the pool's round trip, and run once more on a
         checked connection when its own found the connection broken (a read, so safely; see
         pool_check)."""
-        return _unchecked_first(lambda: self._fetch_once(query, params),
-                                lambda: self._fetch_once(query, params))
+        return _unchecked_first(lambda: self._fetch_once(query, params, as_tuples),
+                                lambda: self._fetch_once(query, params, as_tuples))
 
-    def _fetch_once(self, query: Any, params: Sequence[Any]) -> list[DictRow]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+    def _fetch_once(self, query: Any, params: Sequence[Any], as_tuples: bool = False
+                    ) -> list[Any]:
+        """`as_tuples`: rows as tuples (a point's: tens of rows, each a dict otherwise)."""
+        with self.datastore.get_connection() as conn, conn.cursor(
+                row_factory=tuple_row if as_tuples else conn.row_factory) as curs:
             # Binary results: a point's rows are bytea (its snapshot and events), which text
             # results send as hex, twice the bytes, for the server to write and this process
             # to unescape.
@@ -495,13 +499,12 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     def point_rows(self, originator_id: UUID, upto: int) -> PointRows | None:
         oid: UUID | str = (originator_id if self.datastore.originator_id_type == "uuid"
                            else str(originator_id))
-        rows = self._fetch(self._select_point, (oid, upto, oid, oid, upto))
+        rows = self._fetch(self._select_point, (oid, upto, oid, oid, upto), as_tuples=True)
         snapshot, link, events = None, None, []
-        for r in rows:
-            stored = StoredEvent(originator_id, r["originator_version"], r["topic"],
-                                 bytes(r["state"]))
-            if r["snapshot"]:
-                snapshot, link = stored, (bytes(r["link"]) if r["link"] is not None else None)
+        for is_snapshot, version, topic, state, link_bytes in rows:
+            stored = StoredEvent(originator_id, version, topic, bytes(state))
+            if is_snapshot:
+                snapshot, link = stored, (bytes(link_bytes) if link_bytes is not None else None)
             else:
                 events.append(stored)
         events.sort(key=lambda e: e.originator_version)

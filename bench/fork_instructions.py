@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -40,6 +39,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+# This file's folder is first on sys.path (run as a script): the shared options without
+# importing the package `bench`, which the workers import from the other checkout.
+from ab_options import add_checkout_options
 
 REPO = Path(__file__).resolve().parents[1]
 WARM_UP = 5  # forks before counting: connections, prepared statements, caches
@@ -171,15 +174,10 @@ def instruction_totals(out: Path) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--against", default=None,
-                        help="another checkout's root (a `git worktree add` of a revision)")
-    parser.add_argument("--events", type=int, default=10_000)
+    add_checkout_options(parser, against_required=False)
     parser.add_argument("--forks", type=int, default=20,
                         help="forks counted per checkout (under valgrind, ~1 s each)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dsn", default=os.environ.get("CONTEXT_DATABASE_URL",
-                                                        "postgresql://postgres@127.0.0.1:5432/"
-                                                        "test"))
     parser.add_argument("--worker", nargs=4, metavar=("ROOT", "SCHEMA", "AGENT", "SIGNALS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--load", nargs=3, metavar=("ROOT", "SCHEMA", "AGENT"),

@@ -35,6 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# This file's folder is first on sys.path (run as a script): the shared options without
+# importing the package `bench`, which the workers import from the other checkout.
+from ab_options import add_checkout_options
+
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("random", "latest", "read", "tail", "whole")
 LABELS = {"random": "fork_random", "latest": "fork_latest", "read": "read_at_version",
@@ -84,14 +88,9 @@ def summary(wall: list[float], cpu: list[float]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--against", required=True,
-                        help="the other checkout's root (a `git worktree add` of a revision)")
-    parser.add_argument("--events", type=int, default=10_000)
+    add_checkout_options(parser, against_required=True)
     parser.add_argument("--ops", type=int, default=150,
                         help="operations of each kind per checkout")
-    parser.add_argument("--dsn", default=os.environ.get("CONTEXT_DATABASE_URL",
-                                                        "postgresql://postgres@127.0.0.1:5432/"
-                                                        "test"))
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--kinds", default=",".join(KINDS),
                         help=f"the operations measured, of {','.join(KINDS)}")

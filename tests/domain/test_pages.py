@@ -242,3 +242,50 @@ def test_a_recorded_event_folds_only_onto_its_agent_at_the_version_before() -> N
     with pytest.raises(OriginatorIDError):
         first.mutate(other)
     assert agent.content == before and agent.version == 1
+
+
+def test_a_result_whose_call_was_not_read_goes_where_the_whole_fold_puts_it() -> None:
+    """A content read in part (items before its last pages unread, the open calls' pages
+    read): a tool result whose search from the end meets an unread call goes, by the open
+    calls' record, to its id's last call if open, else to an entry of its own."""
+    from ctxstore.domain.aggregate import OPEN_CALLS
+    from ctxstore.domain.content_tree import UNREAD
+    from ctxstore.domain.window import OpenCalls
+
+    def agent_with_calls() -> AgentContext:
+        agent = AgentContext.start("a")
+        # "a" twice: the first stays open, shadowed by the second; "d" answered.
+        for n, call_id in enumerate(["a", "b", "a", "c", "d", *(f"x{i}" for i in range(9))]):
+            agent.record(event_id=f"c{n}", type="tool_call",
+                         data={"call_id": call_id, "tool": "t", "arguments": {}},
+                         timestamp=T0 + timedelta(seconds=n))
+        agent.record(event_id="r", type="tool_result", data={"call_id": "d", "output": "d"},
+                     timestamp=T0 + timedelta(seconds=20))
+        return agent
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pages, "PAGE", 3)  # calls 0-2 on page 0, "d" (4) on page 1
+        patch.setattr(pages, "GROUP", 2)
+        whole, part = agent_with_calls(), agent_with_calls()
+        calls = part.content["tool_calls"]
+        known = OpenCalls.of(calls)
+        assert known == OpenCalls(14, (0, 1, 2, 3, *range(5, 14)), frozenset({0}))
+        part.__dict__[OPEN_CALLS] = (calls, known)
+        part.content_hash()  # its pages' addresses known, as a content read back knows them
+        calls[4] = UNREAD  # answered, on a page not read
+        results = [("a", "to the last a"), ("a", "again: an entry of its own"),
+                   ("d", "answered long ago"), ("never", "no call"), ("b", "to b")]
+        for n, (call_id, output) in enumerate(results):
+            for agent in (whole, part):
+                agent.record(event_id=f"r{n}", type="tool_result",
+                             data={"call_id": call_id, "output": output},
+                             timestamp=T0 + timedelta(seconds=30 + n))
+        # The page a result changed in place is hashed again; the unread one is not read.
+        assert part.content_hash() == whole.content_hash() == tree_hash(whole.content)
+    want = whole.content["tool_calls"]
+    assert len(calls) == len(want) == 17
+    assert [c for k, c in enumerate(calls) if k != 4] == [c for k, c in enumerate(want)
+                                                          if k != 4]
+    assert want[2]["result"]["output"] == "to the last a" and want[0]["result"] is None
+    assert want[1]["result"]["output"] == "to b"
+    assert [c["call_id"] for c in want[14:]] == ["a", "d", "never"]

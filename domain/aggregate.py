@@ -264,9 +264,10 @@ class AgentContext(Aggregate):
         calls = self.content["tool_calls"]
         if known is None or known.count > len(calls):
             raise NotRead("no record of where the open tool calls are")
-        for at in range(len(calls) - 1, known.count - 1, -1):
-            if calls[at]["call_id"] == call_id:  # the fold would have found it: not so read
-                raise NotRead(f"tool call {at} since the record")
+        for at in range(len(calls) - 1, known.count - 1, -1):  # each read, or NotRead
+            if calls[at]["call_id"] == call_id:
+                # The fold's search would have found it: not the content the record is of.
+                raise NotRead(f"tool call {at}, since the record, has this id")
         open_now = [at for at in known.positions
                     if calls[at]["call_id"] == call_id and calls[at].get("result") is None]
         if not open_now:
@@ -404,6 +405,7 @@ class AgentContext(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             # FOLD, not apply_event: one call less per event on every replay.
+            answered = None  # the call a result went to, found without the fold's search
             try:
                 FOLD[self.type](aggregate.content, self.data)
             except NotRead:
@@ -412,15 +414,14 @@ class AgentContext(Aggregate):
                 # it goes, or raises NotRead again (the content is then read whole).
                 if self.type != "tool_result":
                     raise
-                at = aggregate.unread_call_answered(self.data["call_id"])
-                fold_result_at(aggregate.content, self.data, at)
-                if at is not None:
-                    touch_call(aggregate._parts, at)
-                    aggregate._track_session(self.session_id, self.originator_version)
-                    return
-            touch = TOUCH.get(self.type)  # only what changes in place: appends are seen
-            if touch is not None:
-                touch(aggregate._parts, aggregate.content, self.data)
+                answered = aggregate.unread_call_answered(self.data["call_id"])
+                fold_result_at(aggregate.content, self.data, answered)
+            if answered is not None:
+                touch_call(aggregate._parts, answered)
+            else:
+                touch = TOUCH.get(self.type)  # only what changes in place: appends are seen
+                if touch is not None:
+                    touch(aggregate._parts, aggregate.content, self.data)
             aggregate._track_session(self.session_id, self.originator_version)
 
     @dataclass(frozen=True)

@@ -210,13 +210,6 @@ def _tool_call(content: Content, data: dict[str, Any]) -> None:
     content["tool_calls"].append(entry)
 
 
-def _result_of(data: dict[str, Any]) -> dict[str, Any]:
-    result = dict(data)
-    del result["call_id"]
-    result.setdefault("is_error", False)
-    return result
-
-
 @_folds(ToolResultData)
 def _tool_result(content: Content, data: dict[str, Any]) -> None:
     calls = content["tool_calls"]

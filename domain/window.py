@@ -79,21 +79,17 @@ class OpenCalls:
         """The open calls of `calls` now; `known`: what was true of this list before (only
         the calls since and the ones open then are looked at)."""
         positions = tuple(open_positions(calls, known))
-        scanned = known is None or known.count > len(calls)
-        since = 0 if known is None or scanned else known.count
-        last: dict[Any, int] = {}
+        if known is None or known.count > len(calls):  # every call looked at
+            since, before = 0, frozenset[int]()
+        elif known.shadowed is None:  # a record made before `shadowed` was kept
+            return cls(len(calls), positions)
+        else:
+            since, before = known.count, known.shadowed
+        last: dict[Any, int] = {}  # the last position of each id among the calls looked at
         for at in range(since, len(calls)):
             last[calls[at].get("call_id")] = at
-        if scanned:
-            shadowed: frozenset[int] | None = frozenset()
-        elif known is not None and known.shadowed is not None:
-            shadowed = known.shadowed
-        else:
-            shadowed = None
-        if shadowed is not None:
-            shadowed = frozenset(
-                at for at in positions
-                if at in shadowed or last.get(calls[at].get("call_id"), at) > at)
+        shadowed = frozenset(at for at in positions
+                             if at in before or last.get(calls[at].get("call_id"), at) > at)
         return cls(len(calls), positions, shadowed)
 
     def to_json(self) -> list[Any]:

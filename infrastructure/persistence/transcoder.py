@@ -40,8 +40,9 @@ class FastJSONTranscoder(JSONTranscoder):
     def decode_recorded(self, data: bytes) -> dict[str, Any] | None:
         """A Recorded event's state (fast_encode.encode_recorded's bytes), its one tagged
         value, the time, revived where it is; None when the bytes are not that shape (then
-        `decode`). Replays decode one per event folded, and walking the payload for tags
-        that validated wire JSON cannot hold was a sixth of that."""
+        `decode`, which revives any other tag, as a user's `_type_` key, as the stdlib
+        transcoder does). Replays decode one event per event folded, and walking each
+        payload for tags was about 30 % of that (cProfile of forks at 10k events)."""
         obj = orjson.loads(data)
         if type(obj) is not dict or data.count(TAG) != 1 or "class_version" in obj:
             return None

@@ -106,7 +106,8 @@ class OpenCalls:
             positions = tuple(value[1])
             if len(value) == 2:
                 return cls(value[0], positions)
-            if isinstance(value[2], list) and set(value[2]) <= set(positions):
+            if (isinstance(value[2], list) and all(type(p) is int for p in value[2])
+                    and set(value[2]) <= set(positions)):
                 return cls(value[0], positions, frozenset(value[2]))
         return None
 

@@ -114,7 +114,8 @@ def test_open_calls_known_from_a_shorter_list_give_the_same_window() -> None:
     assert older == OpenCalls(2, (1,))
     assert OpenCalls.of(content["tool_calls"], older) == OpenCalls(4, (2,))
     for damaged in (None, [1], [1, [2.5]], ["1", []], {"count": 1}, [2, [2]], [2, [-1]],
-                    [2, [1], [0]], [2, [1], None], [2, [1], [1], []]):
+                    [2, [1], [0]], [2, [1], None], [2, [1], [1], []], [2, [1], [[1]]],
+                    [2, [1], [{"a": 1}]]):
         assert OpenCalls.from_json(damaged) is None
 
 

@@ -445,11 +445,6 @@ def tree_of(manifest: dict[str, Any],
     return tree
 
 
-def root_of(manifest: dict[str, Any]) -> str:
-    """The tree hash of a content, from its parts' addresses (see the module's rule)."""
-    return TREE_PREFIX + address(canonical_json_of_content(tree_of(manifest)))
-
-
 def tree_hash(content: Content) -> str:
     """The `sha256-tree1` hash of a content, computed from nothing cached."""
     return PartHashes().content_hash(content)

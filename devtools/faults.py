@@ -449,17 +449,23 @@ def read_back(agent_ids: list[str], store: ContextStore) -> dict[str, Any]:
     for agent_id in agent_ids:
         try:
             latest = store.context(agent_id)
-            folded, _ = store.replay(agent_id, None)
             snapshot = store.snapshot_at(agent_id, latest["version"])
-            pairs = [(latest["content_hash"], folded)]
+            pairs: list[tuple[str, str | None]] = []  # (as read, as folded)
+            folded, after = None, 0
             if snapshot is not None:
+                # One fold of the events: to the snapshot (its hash taken there), then on.
                 snapshots += 1
-                at_snapshot, _ = store.replay(agent_id, None, upto=snapshot.version)
-                pairs.append((snapshot.content_hash(), at_snapshot))
+                folded, _ = store.replay(agent_id, None, upto=snapshot.version)
+                pairs.append((snapshot.content_hash(),
+                              folded.content_hash() if folded is not None else None))
+                after = snapshot.version
+            folded, _ = store.replay(agent_id, folded, after=after)
+            pairs.append((latest["content_hash"],
+                          folded.content_hash() if folded is not None else None))
         except Exception as e:  # noqa: BLE001 - reported, with what it was
             unreadable.append(f"{agent_id}: {type(e).__name__}: {e}")
             continue
-        if any(other is None or other.content_hash() != read for read, other in pairs):
+        if any(read != expected for read, expected in pairs):
             mismatched.append(agent_id)
     return {"states_read_back": len(agent_ids), "snapshots_read_back": snapshots,
             "states_unreadable": len(unreadable), "states_mismatched": len(mismatched),

@@ -79,12 +79,21 @@ class NatsCluster:
                 "-js", "-sd", str(self.root / f"n{i}"), "-m", str(self.monitor_ports[i])]
 
     def start_node(self, i: int) -> None:
-        log = (self.root / f"n{i}.log").open("ab")
-        with log:
-            self.nodes[i] = subprocess.Popen(self.command(i), stdout=log,
-                                             stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL)
-        wait_for(lambda: nats_info(self.urls[i], 1.0) is not None, 30, f"NATS node n{i}")
+        path = self.root / f"n{i}.log"
+        with path.open("ab") as log:
+            node = subprocess.Popen(self.command(i), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        self.nodes[i] = node
+
+        def answers() -> bool:
+            if node.poll() is not None:  # a node that exited will never answer: say why now
+                self.nodes[i] = None
+                tail = path.read_text(errors="replace").strip().splitlines()[-5:]
+                raise AssertionError(f"NATS node n{i} exited with {node.returncode}: "
+                                     + " | ".join(tail))
+            return nats_info(self.urls[i], 1.0) is not None
+
+        wait_for(answers, 30, f"NATS node n{i}")
 
     def start(self, timeout: float = 60.0) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

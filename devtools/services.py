@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -40,7 +41,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,8 +190,52 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+_PORT_FLOOR = 10000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+_port_choice = random.SystemRandom()  # not the seeded `random`: two runs must not pick alike
+
+
+def _server_ports() -> Sequence[int]:
+    """Ports below the kernel's ephemeral range, or none where that range is unknown.
+
+    The kernel hands out ephemeral ports as the local end of every outgoing connection (and
+    to ``bind(0)``), so a port taken from that range and released may become some connection's
+    local end before the server it was chosen for binds it: the server then fails with
+    "address already in use" (CI lost a three-node NATS cluster's second node so, we think:
+    the node's log was not kept). No connection is ever given a port below the range.
+    """
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return range(0)
+    return range(_PORT_FLOOR, low) if low - _PORT_FLOOR >= 1000 else range(0)
+
+
+def _bindable(host: str, port: int) -> bool:
+    """True when ``host:port`` can be bound now (without SO_REUSEADDR, so that a connection
+    still in TIME_WAIT on it counts as taken)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(host: str = _LOCAL_HOST) -> int:
-    """A TCP port nothing listens on now (the kernel's choice; bound for a moment)."""
+    """A TCP port nothing uses now, for a server to be started on it later.
+
+    Chosen at random below the kernel's ephemeral range (:func:`_server_ports`), never the
+    same twice in one process (a cluster asks for nine at once); where that range is unknown
+    or nothing there is free, the kernel's own choice.
+    """
+    ports = _server_ports()
+    for _ in range(200 if ports else 0):
+        port = _port_choice.choice(ports)
+        if port not in _handed_out and _bindable(host, port):
+            _handed_out.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -173,3 +174,33 @@ def test_closing_the_services_closes_the_views_connections(
     services.close()
     assert pool.closed
     services.close()  # twice is harmless
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    """Servers are started on these later: a port the kernel may give to an outgoing
+    connection meanwhile (its ephemeral range) could be taken before the server binds it."""
+    low, high = (int(x) for x in
+                 Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [free_port() for _ in range(60)]
+    assert len(set(ports)) == len(ports)
+    assert all(p < low for p in ports), [p for p in ports if p >= low]
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))
+
+
+def test_a_port_in_use_or_handed_out_before_is_not_handed_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from devtools import services
+
+    monkeypatch.setattr(services, "_handed_out", set())
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        busy = held.getsockname()[1]
+        candidates = [busy, free_port(), free_port()]
+        monkeypatch.setattr(services, "_server_ports", lambda: candidates)
+        monkeypatch.setattr(services, "_handed_out", set())
+        first, second = free_port(), free_port()
+        assert {first, second} == set(candidates[1:])
+        third = free_port()  # every candidate is bound or given: the kernel's choice instead
+        assert third not in candidates

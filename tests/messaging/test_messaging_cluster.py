@@ -4,6 +4,7 @@ with CONTEXT_NATS_REPLICAS=3 every event survives the loss of a node."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +94,18 @@ async def test_replicated_streams_keep_events_when_a_node_dies(cluster: NatsClus
 def test_replicas_are_checked() -> None:
     with pytest.raises(ValueError, match="replicas"):
         Subjects(replicas=0)
+
+
+def test_a_node_that_cannot_start_is_reported_with_its_reason(tmp_path: Path) -> None:
+    """A node whose port is taken exits at once; the start says so with the node's own words
+    instead of waiting out its deadline and naming only the node."""
+    nodes = NatsCluster(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", nodes.client_ports[1]))
+        taken.listen()
+        try:
+            with pytest.raises(AssertionError, match=r"n1 exited .*address already in use"):
+                nodes.start()
+            assert nodes.nodes[1] is None and nodes.nodes[0] is not None
+        finally:
+            nodes.stop()

@@ -48,6 +48,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     text_array,
 )
 from ctxstore.infrastructure.persistence.pool_check import first_take_unchecked, use_purging_check
+from ctxstore.infrastructure.persistence.pool_order import hand_out_last_given_back
 from ctxstore.infrastructure.persistence.pool_wait import OneWaitPerCommand
 
 
@@ -135,6 +136,7 @@ class ContextPostgresFactory(PostgresFactory):
         if self.datastore.pre_ping:
             use_purging_check(pool)  # one ended connection: the others checked at once
         OneWaitPerCommand(pool)  # a statement's retries do not wait the pool's timeout again
+        hand_out_last_given_back(pool)  # one hot backend for consecutive commands (pool_order)
         # A command's statements share one connection, checked once (connection_pin).
         self.connection_pin = ConnectionPin(pool)
         read_transactions_commit(self.datastore)

@@ -11,7 +11,10 @@ built from a snapshot and the events after it) and of forks of the latest versio
 held folded), each into a new agent, of reads of the context at random versions, and of
 reads of the latest version the worker holds folded (its tail-50 window, its whole state). The
 agent (`--events` real-trace events, cycled as in `bench/restore.py`) is loaded once by this
-checkout into a fresh schema.
+checkout into a fresh schema. And the CPU PostgreSQL spent for each checkout, all operations
+together: its pool's backends' CPU (psutil) from `ready` to the end, so what the pool does (how
+many backends it warms, which plans they cache) counts. Read once per backend, not around
+each operation: the kernel gives a process's CPU in 10 ms ticks, coarser than an operation.
 
     git worktree add /tmp/base <rev>
     .venv/bin/python bench/restore_ab.py --against /tmp/base --events 10000 --ops 150
@@ -59,6 +62,7 @@ def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
     restore = bootstrap(settings, store=store).restore
     store.agent_at(agent_id)  # held folded, as a live agent is
     tag = f"{Path(root).name}-{random.randrange(10**9)}"
+    started = backends_cpu(store)
     print("ready", flush=True)
     for n, line in enumerate(sys.stdin):
         kind, _, value = line.partition(" ")
@@ -76,7 +80,25 @@ def worker(root: str, dsn: str, schema: str, agent_id: str) -> None:
             restore.restore(agent_id, Point.of_version(version), f"{agent_id}-{tag}-{n}")
         print(json.dumps([(time.perf_counter() - wall) * 1000,
                           (time.process_time() - cpu) * 1000]), flush=True)
+    ended = backends_cpu(store)
+    print(json.dumps({"postgres_cpu_s": sum(t - started.get(p, 0.0) for p, t in ended.items()),
+                      "backends": len(ended)}), flush=True)
     store.close()
+
+
+def backends_cpu(store: Any) -> dict[int, float]:
+    """CPU seconds so far of each backend of the store's pool (all idle between operations);
+    a backend that ended is missing (none does in a run shorter than the pool's max idle)."""
+    import psutil
+
+    out: dict[int, float] = {}
+    for conn in list(store.factory.datastore.pool._pool):  # noqa: SLF001 - its idle ones
+        try:
+            times = psutil.Process(conn.info.backend_pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[conn.info.backend_pid] = times.user + times.system
+    return out
 
 
 def summary(wall: list[float], cpu: list[float]) -> dict[str, Any]:
@@ -157,6 +179,18 @@ def main() -> None:
             **{LABELS[kind]: {name: summary(*times[(kind, name)]) for name in checkouts}
                for kind in kinds},
         }
+        server: dict[str, Any] = {}
+        for name, proc in workers.items():
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            done = json.loads(proc.stdout.readline())
+            server[name] = {"postgres_cpu_ms_per_operation": round(
+                done["postgres_cpu_s"] * 1000 / (args.ops * len(kinds)), 3),
+                "backends": done["backends"]}
+        server["this_over_against"] = round(
+            server["this"]["postgres_cpu_ms_per_operation"]
+            / max(server["against"]["postgres_cpu_ms_per_operation"], 1e-9), 3)
+        result["postgres_all_operations"] = server
         for kind in kinds:
             figures: dict[str, Any] = result[LABELS[kind]]
             mine, theirs = figures["this"], figures["against"]
@@ -167,7 +201,7 @@ def main() -> None:
         print(json.dumps(result, indent=1))
     finally:
         for proc in workers.values():
-            if proc.stdin is not None:
+            if proc.stdin is not None and not proc.stdin.closed:
                 proc.stdin.close()
             proc.wait(timeout=60)
         drop_schema(args.dsn, schema)

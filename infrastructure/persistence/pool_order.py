@@ -4,15 +4,16 @@ psycopg_pool keeps its idle connections in a queue: each take gets the connectio
 waited longest, so consecutive commands walk through every connection of the pool in turn. A
 PostgreSQL backend keeps per connection what makes a statement cheap the second time: its
 prepared statements, whose plans turn generic only after five custom plans on that connection
-(a custom plan is a whole planning, 0.2-0.35 ms for the point query), and its catalogue and
-relation caches. Taken in turn, each of five connections pays those five plans and warms its
+(a custom plan is a whole planning at every execution), and its catalogue and relation
+caches. Taken in turn, each of five connections pays those five plans and warms its
 own caches. Taking the connection given back last, one hot backend serves a single writer's
 commands, and the others stay idle until concurrency needs them (the pool shrinks the idle
 ones, which are now the least used, past its minimum; the pre-ping checks one that waited).
 
-Measured on a 10k-event real-trace agent (200 forks at random versions, the two orders
-alternating, PostgreSQL's processes' CPU read from /proc): 1.15-1.20 against 1.70-1.95 ms of
-PostgreSQL CPU a fork, 5.6-5.7 against 6.1-7.2 ms a fork. SQLAlchemy calls this
+Measured on a 10k-event real-trace agent, this order against the library's taking turns with
+it (`bench/restore_ab.py --against <worktree> --events 10000 --ops 300 --kinds random`, three
+runs): PostgreSQL's CPU a fork at a random version 1.77-1.90 against 2.03-2.17 ms
+(0.84-0.88x), fork p50 0.93-0.96x, the client's CPU unchanged. SQLAlchemy calls this
 `pool_use_lifo`; psycopg_pool has no setting for it, so the pool's choice of the next ready
 connection is wrapped, as `pool_check` replaces its check.
 """

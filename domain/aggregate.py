@@ -154,13 +154,7 @@ class AgentContext(Aggregate):
             data=data,
             session_id=session_id,
         )
-        # What mutate() does past its checks, which hold by construction (this agent's id,
-        # its next version): one event written each.
-        if self._created_on is None:
-            self._created_on = timestamp
-        event.apply(self)
-        self._version = event.originator_version
-        self._modified_on = timestamp
+        event.mutate(self)
         self._pending_events.append(event)
 
     def restore(
@@ -389,7 +383,8 @@ class AgentContext(Aggregate):
 
         def mutate(self, aggregate: Any) -> Any:
             # What Event.mutate and eventsourcing's do, spelled out: one call per event folded
-            # on every replay (a read at a version, a fork's tail since its snapshot).
+            # on every replay (a read at a version, a fork's tail since its snapshot) and per
+            # event recorded.
             if aggregate is None:
                 return AgentContext.Event.mutate(self, aggregate)
             if self.originator_id != aggregate._id:

@@ -161,7 +161,7 @@ class TablePartStore(PartStore):
                         ) -> set[str]:
         # One transaction, the references' table being beside the parts' (`refs` writes
         # into the same table this names): `referring`'s when within it.
-        with self._cursor(self._referrer, commit=True) as curs:
+        with self._cursor(self._referrer) as curs:
             self._refer(curs, tenant, rows)
             if not addresses:
                 return set()
@@ -186,30 +186,48 @@ class TablePartStore(PartStore):
             return
         if getattr(self._referrer, "curs", None) is not None:
             raise RuntimeError("referring: already within it on this thread")
-        with self._shared(self._referrer, commit=True):
+        with self._shared(self._referrer):
             curs = self._referrer.curs
             curs.execute(WITHOUT_WAITING_FOR_DISK)  # what refers to its rows commits after it
             self.guard(curs, tenant)
             yield True
 
     @contextmanager
-    def _cursor(self, local: threading.local, *, commit: bool) -> Iterator[Any]:
-        """`local`'s shared cursor within its block (`_shared`), else a transaction's own."""
+    def _cursor(self, local: threading.local) -> Iterator[Any]:
+        """`local`'s shared cursor within its block (`_shared`), else one of its own: a
+        reader's (`_lookups`), a referrer's transaction."""
         shared = getattr(local, "curs", None)
         if shared is not None:
             yield shared
             return
-        with self.datastore.transaction(commit=commit) as curs:
+        with self._lookups() if local is self._reader \
+                else self.datastore.transaction(commit=True) as curs:
             yield curs
 
     @contextmanager
-    def _shared(self, local: threading.local, *, commit: bool) -> Iterator[None]:
-        """Within: this thread's statements that look for `local.curs` share one
-        transaction (the outermost opens it)."""
+    def _lookups(self) -> Iterator[Any]:
+        """A cursor for reads. PostgreSQL: of a pooled connection (autocommit, the
+        library's) outside any transaction, each lookup a statement of its own: a read
+        transaction added BEGIN and COMMIT, two round trips of a fork's dozen, and kept
+        nothing consistent that is not so already (parts never change under their address,
+        and under READ COMMITTED each statement saw a snapshot of its own all the same).
+        SQLite: the library's read transaction."""
+        if self.dialect != "postgres":
+            with self.datastore.transaction(commit=False) as curs:
+                yield curs
+            return
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            yield curs
+
+    @contextmanager
+    def _shared(self, local: threading.local) -> Iterator[None]:
+        """Within: this thread's statements that look for `local.curs` share its cursor
+        (the outermost opens it): the reader's one connection, the referrer's one
+        transaction."""
         if getattr(local, "curs", None) is not None:
             yield
             return
-        with self._transaction(commit=commit, pipelined=local is self._referrer) as curs:
+        with self._lookups() if local is self._reader else self._transaction() as curs:
             local.curs = curs
             try:
                 yield
@@ -217,17 +235,16 @@ class TablePartStore(PartStore):
                 local.curs = None
 
     @contextmanager
-    def _transaction(self, *, commit: bool, pipelined: bool) -> Iterator[Any]:
-        """The library's transaction; `pipelined` (PostgreSQL): in pipeline mode, so the
+    def _transaction(self) -> Iterator[Any]:
+        """The library's transaction, committed; PostgreSQL: in pipeline mode, so the
         statements whose results are not read (BEGIN, the lock, the reference rows, the parts,
         COMMIT) go with the next that is, not a round trip each: a keep is then two or three
         round trips, not five to eight. The server still runs them in order, one by one."""
-        if not pipelined or self.dialect != "postgres" or not _PIPELINES:
-            with self.datastore.transaction(commit=commit) as curs:
+        if self.dialect != "postgres" or not _PIPELINES:
+            with self.datastore.transaction(commit=True) as curs:
                 yield curs
             return
-        with self.datastore.get_connection() as conn, conn.pipeline(), \
-                conn.transaction(force_rollback=not commit):
+        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
             yield conn.cursor()
 
     def put_then_ensure(self, tenant: str, levels: Iterable[Mapping[str, bytes]],
@@ -244,7 +261,7 @@ class TablePartStore(PartStore):
                                      for a in wanted - held})
 
     def held(self, tenant: str, addresses: Collection[str]) -> set[str]:
-        with self.datastore.transaction(commit=False) as curs:
+        with self._lookups() as curs:
             return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
 
     def _put(self, curs: Any, tenant: str, parts: Mapping[str, bytes]) -> None:
@@ -256,7 +273,7 @@ class TablePartStore(PartStore):
 
     def put_many(self, tenant: str, parts: Mapping[str, bytes]) -> None:
         if parts:
-            with self._cursor(self._referrer, commit=True) as curs:  # `referring`: its rows'
+            with self._cursor(self._referrer) as curs:  # `referring`: its rows'
                 self._put(curs, tenant, parts)
 
     def put_levels(self, tenant: str, levels: Iterable[Mapping[str, bytes]]) -> None:
@@ -268,10 +285,10 @@ class TablePartStore(PartStore):
         return self.get_many(tenant, [address])[address]
 
     def reading(self) -> AbstractContextManager[None]:
-        return self._shared(self._reader, commit=False)
+        return self._shared(self._reader)
 
     def get_many(self, tenant: str, addresses: Collection[str]) -> dict[str, bytes]:
-        with self._cursor(self._reader, commit=False) as curs:
+        with self._cursor(self._reader) as curs:
             found = _stored(self._select(curs, _GET, tenant, addresses))
         missing = set(addresses) - set(found)
         if missing:

@@ -51,6 +51,16 @@ class EventIdDigest:
 
 
 @dataclass(frozen=True)
+class Forgotten:
+    """What a write of agents new to the catalogue must refuse: the tombstones of those of
+    them that were forgotten, and whether the tenant has forgotten any event id at all (when
+    not, the write's event ids need no digest: nearly every tenant, nearly every batch)."""
+
+    tombstones: dict[str, Tombstone]
+    event_ids: bool
+
+
+@dataclass(frozen=True)
 class ErasePlan:
     """One agent to erase: the tombstone to write, its aggregate id, and how its event ids
     are digested before they are kept."""
@@ -85,6 +95,11 @@ class AgentEraser(ABC):
     @abstractmethod
     def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
         """The tombstones of those of the tenant's agents that were forgotten."""
+
+    @abstractmethod
+    def forgotten(self, tenant: str, agent_keys: Collection[str]) -> Forgotten:
+        """The tombstones among the tenant's agents, and whether it keeps any forgotten event
+        id, asked together (PostgreSQL: one statement)."""
 
     @abstractmethod
     def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:

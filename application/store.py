@@ -257,10 +257,14 @@ class ContextStore(StoreReads):
         new = {k for k in keys.values() if owners[k] is None}
         if not new:
             return {}
-        stones = self.eraser.tombstones(tenant, new)
+        forgotten = self.eraser.forgotten(tenant, new)
+        stones = forgotten.tombstones
         fresh = [e for e in envelopes if keys[e.agent_id] in new]
-        digests = {self.event_id_digest(tenant, e.event_id): e for e in fresh}
-        reused = self.eraser.forgotten_event_ids(tenant, digests)
+        # Digests only where the tenant ever forgot an event id (1.6 µs an event of a new
+        # agent, and a statement a batch, otherwise).
+        digests = ({self.event_id_digest(tenant, e.event_id): e for e in fresh}
+                   if forgotten.event_ids else {})
+        reused = self.eraser.forgotten_event_ids(tenant, digests) if digests else set()
         refused: dict[str, EventOutcome] = {}
         for envelope in fresh:
             stone = stones.get(keys[envelope.agent_id])

@@ -26,7 +26,13 @@ from uuid import UUID
 from psycopg.sql import SQL, Composable, Composed, Identifier
 from psycopg.sql import Literal as SQLLiteral
 
-from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
+from ctxstore.application.forget_port import (
+    AgentEraser,
+    Erased,
+    ErasePlan,
+    Forgotten,
+    Tombstone,
+)
 from ctxstore.application.part_content import agent_owner
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
@@ -236,6 +242,30 @@ class SQLErasure(AgentEraser):
                     "WHERE tenant = ? AND agent_id {in}", (tenant,), keys, text_array):
                 found[r[0]] = Tombstone(r[0], r[1], int(r[2]), r[3])
         return found
+
+    def forgotten(self, tenant: str, agent_keys: Collection[str]) -> Forgotten:
+        keys = sorted(set(agent_keys))
+        if self.dialect != "postgres":
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {forgotten_ids} "
+                                       "WHERE tenant = ?)"), (tenant,))
+                ids = bool(_first(curs.fetchone()))
+            return Forgotten(self.tombstones(tenant, keys), ids)
+        # One row at least (the question about event ids), joined with each tombstone found.
+        found: dict[str, Tombstone] = {}
+        ids = False
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(
+                "SELECT t.agent_id, t.tenant, t.forgotten_us, t.forgotten_by, f.ids FROM "
+                "(SELECT EXISTS (SELECT 1 FROM {forgotten_ids} WHERE tenant = ?) AS ids) AS f "
+                "LEFT JOIN {tombstones} AS t ON t.tenant = ? AND t.agent_id = ANY(?)"),
+                (tenant, tenant, text_array(keys)))
+            for row in curs.fetchall():
+                agent_id, owner, forgotten_us, by, ids = (
+                    tuple(row.values()) if isinstance(row, dict) else tuple(row))
+                if agent_id is not None:
+                    found[agent_id] = Tombstone(agent_id, owner, int(forgotten_us), by)
+        return Forgotten(found, bool(ids))
 
     def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:
         found: set[bytes] = set()

@@ -32,7 +32,13 @@ from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, P
 from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
-from ctxstore.application.forget_port import AgentEraser, Erased, ErasePlan, Tombstone
+from ctxstore.application.forget_port import (
+    AgentEraser,
+    Erased,
+    ErasePlan,
+    Forgotten,
+    Tombstone,
+)
 from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_content import agent_owner
 from ctxstore.application.part_port import PART_OWNER, PartMissing, PartStore
@@ -309,6 +315,11 @@ class MemoryStoreRecorder(DeclaredSideRows, POPOApplicationRecorder, ContextInde
         with self._database_lock:
             return {k: s for k in agent_keys
                     if (s := self._tombstones.get(k)) is not None and s.tenant == tenant}
+
+    def forgotten(self, tenant: str, agent_keys: Collection[str]) -> Forgotten:
+        with self._database_lock:
+            ids = any(t == tenant for t, _ in self._forgotten_ids)
+        return Forgotten(self.tombstones(tenant, agent_keys), ids)
 
     def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:
         with self._database_lock:

@@ -309,3 +309,49 @@ def test_a_forgotten_agents_event_ids_and_name_are_refused_in_bulk(
         assert store.context("new-1099")["version"] == 1
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_event_ids_are_digested_only_for_a_tenant_that_forgot_some(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A write of new agents asks for tombstones and whether the tenant keeps any forgotten
+    event id in one question; the ids are digested and looked up only when it does. Another
+    tenant's forget changes nothing of that for this one (its ids are recorded, unlooked-up),
+    and the forgetting tenant's reused id is still refused."""
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    settings = make_settings("sqlite" if backend == "memory" else backend, tmp_path, dsn,
+                             nats_url="nats://127.0.0.1:1")
+    services = memory_services(settings) if backend == "memory" else bootstrap(settings)
+    try:
+        store = services.store
+        eraser = store.eraser
+        looked_up: list[str] = []
+        real = eraser.forgotten_event_ids
+
+        def counted(tenant: str, digests: object) -> set[bytes]:
+            looked_up.append(tenant)
+            return real(tenant, digests)  # type: ignore[arg-type]
+
+        eraser.forgotten_event_ids = counted  # type: ignore[method-assign]
+        store.record([make_envelope("gone", "message", {"role": "user", "content": "x"},
+                                    event_id="shared-id")], tenant="acme")
+        store.record([make_envelope("other", "message", {"role": "user", "content": "y"},
+                                    event_id="first")], tenant="acme")
+        assert looked_up == []  # no forget yet: nothing digested
+        gone = store.key_for("acme", "gone")
+        services.commands.use_cases.forget.forget(gone, "acme", "test")
+
+        acme = eraser.forgotten("acme", [gone, store.key_for("acme", "new")])
+        assert acme.event_ids and set(acme.tombstones) == {gone}
+        beta = eraser.forgotten("beta", [store.key_for("beta", "gone")])
+        assert (beta.event_ids, beta.tombstones) == (False, {})
+
+        (theirs,) = store.record([make_envelope("new", "message", {"role": "user", "content": "z"},
+                                                event_id="shared-id")], tenant="beta").outcomes
+        assert theirs.status == "recorded" and looked_up == []
+        (ours,) = store.record([make_envelope("new", "message", {"role": "user", "content": "z"},
+                                              event_id="shared-id")], tenant="acme").outcomes
+        assert (ours.status, ours.field, ours.forgotten) == ("rejected", "event_id", True)
+        assert looked_up == ["acme"]
+    finally:
+        services.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,8 +21,12 @@ from ctxstore.application import restore as restore_module
 from ctxstore.application.restore import RestoreService
 from ctxstore.domain.agent_id import aggregate_id
 from ctxstore.domain.content_tree import UNREAD, InPart, NotRead, content_of_tree
+from ctxstore.domain.pages import PAGE
 from ctxstore.domain.points import Point
 from ctxstore.domain.state import content_of
+
+# The restores' own setting, before a fixture's own replaces it.
+DEFAULT_IN_PART = restore_module.IN_PART
 
 
 @pytest.fixture
@@ -225,6 +230,50 @@ def test_a_result_whose_call_is_answered_or_absent_needs_no_page_not_read(
     assert in_part == [True]
     want = full(kit, agent, version)
     assert [c["call_id"] for c in want["tool_calls"][-2:]] == ["done", "never"]
+    assert result.content_hash == independent_hash(want)
+    kit.store.agent_cache = None
+    assert content_of(kit.store.context(fork)) == want
+
+
+def test_the_default_reads_a_lists_last_page_and_places_late_results_by_the_record(
+        kit: Kit, in_part: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a fork reads by default (IN_PART: each list's last page, and the pages of the open
+    calls its snapshot records), from 64 items: a result, after the snapshot, for a call open
+    on the page before the last, and one for a call pages back, go where the record says,
+    with nothing else read, and the fork's content is the whole history's."""
+    monkeypatch.setattr(restore_module, "IN_PART", replace(DEFAULT_IN_PART, from_items=64))
+    assert DEFAULT_IN_PART.pages == 1 and DEFAULT_IN_PART.open_calls
+    agent = new_agent("record")
+    kit.store.record([env(agent, "tool_call", {"call_id": "first", "tool": "t",
+                                               "arguments": {}})])
+    work(kit, agent, 0, 800)
+    kit.store.record([env(agent, "tool_call", {"call_id": "recent", "tool": "t",
+                                               "arguments": {}})])
+    for i in range(40):  # the open call ends up a page before the last
+        kit.store.record([env(agent, "tool_call", {"call_id": f"x{i}", "tool": "t",
+                                                   "arguments": {}}),
+                          env(agent, "tool_result", {"call_id": f"x{i}", "output": i})])
+    calls_made = kit.version(agent)
+    kit.store.record([msg(agent, f"pad {i}") for i in range(120)])  # a snapshot after them
+    snapshot = kit.store.snapshot_at(agent, kit.version(agent))
+    assert snapshot is not None
+    snapshot_version = snapshot.version
+    assert snapshot_version >= calls_made
+    at_snapshot = full(kit, agent, snapshot_version)["tool_calls"]
+    calls = [c["call_id"] for c in at_snapshot]
+    last_page = (len(calls) - 1) // PAGE
+    assert calls.index("recent") // PAGE == last_page - 1 and calls.index("first") == 0
+    kit.store.record([env(agent, "tool_result", {"call_id": "recent", "output": "late"}),
+                      env(agent, "tool_result", {"call_id": "first", "output": "later"}),
+                      msg(agent, "after the late results")])
+    version = kit.version(agent)
+    kit.store.record([msg(agent, "not the latest any more")])
+    fork = new_agent("record-fork")
+    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    assert in_part == [True]
+    want = full(kit, agent, version)
+    answered = {c["call_id"]: c.get("result") for c in want["tool_calls"]}
+    assert answered["recent"] is not None and answered["first"] is not None
     assert result.content_hash == independent_hash(want)
     kit.store.agent_cache = None
     assert content_of(kit.store.context(fork)) == want

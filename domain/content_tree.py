@@ -32,7 +32,6 @@ from ctxstore.domain.pages import (
     RECENT_PARTS,
     PartHashes,
     PartsBase,
-    groups,
 )
 from ctxstore.domain.state import CHANNELS, Content, canonical_json_of_content, empty_content
 
@@ -158,13 +157,6 @@ def _bucket(items: dict[str, Any], ids: tuple[str, ...]) -> dict[str, Any]:
     return {i: items[i] for i in ids}
 
 
-def _group_nodes(pages: list[str], children: dict[str, tuple[str, ...]]) -> list[str]:
-    nodes = groups(pages)
-    for node, at in zip(nodes, range(0, len(pages), GROUP), strict=True):
-        children[node] = tuple(pages[at:at + GROUP])
-    return nodes
-
-
 def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
     """`content` cut into parts; `hashes` knows its parts' addresses (it learns those it did
     not know, as a hash of the content would)."""
@@ -175,9 +167,13 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
     lists: list[tuple[list[Any], list[str]]] = []
     tops: list[str] = []
 
-    def paged(items: list[Any], pages: list[str]) -> None:
+    def paged(items: list[Any], pages: list[str], nodes: list[str]) -> None:
+        """A list, its pages and its group nodes: the root object's (the tree made them
+        from these very pages), not each group's address found again."""
         lists.append((items, pages))
-        tops.extend(_group_nodes(pages, children))
+        for node, at in zip(nodes, range(0, len(pages), GROUP), strict=True):
+            children[node] = tuple(pages[at:at + GROUP])
+        tops.extend(nodes)
 
     for field, kept in manifest.items():
         value = content[field]
@@ -185,10 +181,10 @@ def content_parts(content: Content, hashes: PartHashes) -> ContentParts:
             values.setdefault(kept, partial(_whole, value))
             tops.append(kept)
         elif isinstance(kept, list):
-            paged(value, kept)
+            paged(value, kept, tree[field])
         elif all(isinstance(v, list) for v in kept.values()):
             for key, pages in kept.items():
-                paged(value[key], pages)
+                paged(value[key], pages, tree[field][key])
         elif field == CHANNELS:
             for name, part in kept.items():
                 values.setdefault(part, partial(_whole, value[name]))

@@ -19,7 +19,7 @@ A content field the root object does not name is empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -205,6 +205,17 @@ Fetch = Callable[[Collection[str]], Mapping[str, Any]]
 """Parts' parsed JSON by address (raising when one is missing); one call per level."""
 
 
+def _paged_lists(tree: Mapping[str, Any]) -> Iterator[tuple[str, str | None, list[str]]]:
+    """Each paged list of a root object: its field, its key (None: the field is the list)
+    and its group nodes."""
+    for field, value in tree.items():
+        if isinstance(value, list):
+            yield field, None, value
+        elif isinstance(value, dict):
+            yield from ((field, key, nodes) for key, nodes in value.items()
+                        if isinstance(nodes, list))
+
+
 def _lists_in(value: Any) -> Iterable[list[str]]:
     if isinstance(value, list):
         yield value
@@ -274,16 +285,16 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
 
     `stored`: (tenant, root) where this tree is stored: the addresses' base (PartsBase)."""
     tops = fetch(tree_tops(tree))
+    # Each paged list once, by (field, key: None for a list field): its group nodes and its
+    # pages' addresses, from the group nodes read.
+    paged = {(field, key): (nodes, [p for g in nodes for p in tops[g]])
+             for field, key, nodes in _paged_lists(tree)}
     # Its group nodes' addresses, as read: a hash of it then hashes none of them again.
-    GROUP_NODES.remember_all((node, tops[node]) for value in tree.values()
-                             for nodes in _lists_in(value) for node in nodes)
-
-    def page_addresses(nodes: list[str]) -> list[str]:
-        return [p for g in nodes for p in tops[g]]
+    GROUP_NODES.remember_all((node, tops[node]) for nodes, _ in paged.values()
+                             for node in nodes)
 
     keep = tail.pages if tail is not None and PAGE * sum(
-        len(page_addresses(nodes)) for v in tree.values() for nodes in _lists_in(v)
-    ) >= tail.from_items else None
+        len(addresses) for _, addresses in paged.values()) >= tail.from_items else None
 
     read_whole = tail.whole if tail is not None else frozenset()
     besides = dict(tail.items) if tail is not None else {}
@@ -296,14 +307,14 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
         chosen.update(k for k in (at // PAGE for at in besides.get(field, ())) if k < count)
         return chosen
 
-    pages = fetch({addresses[k] for f, v in tree.items() for nodes in _lists_in(v)
-                   for addresses in [page_addresses(nodes)]
-                   for k in read(len(addresses), f)})
-    def unpaged(nodes: list[str], field: str) -> tuple[list[Any], list[str]]:
-        addresses = page_addresses(nodes)
+    chosen = {at: read(len(addresses), at[0]) for at, (_, addresses) in paged.items()}
+    pages = fetch({paged[at][1][k] for at, ks in chosen.items() for k in ks})
+
+    def unpaged(field: str, key: str | None) -> tuple[list[Any], list[str]]:
+        addresses = paged[(field, key)][1]
         items: list[Any] = []
         done = 0  # pages placed so far
-        for k in sorted(read(len(addresses), field)):
+        for k in sorted(chosen[(field, key)]):
             # The pages not read before it in one piece (every page but the last is full):
             # 900 pages at 100k events, most of them not read by a fork.
             items += [UNREAD] * (PAGE * (k - done))
@@ -320,13 +331,13 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
             # Its own container: a fetched part may be shared (application.part_cache).
             content[field], manifest[field] = dict(tops[value]), value
         elif isinstance(value, list):
-            content[field], manifest[field] = unpaged(value, field)
+            content[field], manifest[field] = unpaged(field, None)
         else:
             whole: dict[str, Any] = {}
             kept: dict[str, Any] = {}
             for key, nodes in value.items():
                 if isinstance(nodes, list):
-                    whole[key], kept[key] = unpaged(nodes, field)
+                    whole[key], kept[key] = unpaged(field, key)
                 elif field == CHANNELS:
                     whole[key], kept[key] = tops[nodes], nodes
                 else:
@@ -335,7 +346,7 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
             content[field], manifest[field] = whole, kept
             if field == "memories" and all(key.isdecimal() for key in value):
                 members = {int(key): tops[nodes].keys() for key, nodes in value.items()}
-    hashes = PartHashes.of_manifest(manifest, content, members)
+    hashes = PartHashes.of_manifest(manifest, content, members, tree)
     if stored is not None:
         hashes.base = parts_base(*stored, tree, tops, tops)
     return content, hashes

@@ -395,12 +395,15 @@ class PartHashes:
 
     @classmethod
     def of_manifest(cls, manifest: dict[str, Any], content: Content,
-                    members: Mapping[int, Iterable[str]] | None = None) -> PartHashes:
+                    members: Mapping[int, Iterable[str]] | None = None,
+                    tree: Mapping[str, Any] | None = None) -> PartHashes:
         """The addresses of a content read back from its parts (`manifest`, in `manifest`'s
         layout): nothing is hashed again. A field this does not know is hashed when asked.
         `members`: each memory bucket's ids, as the bucket parts the memories were read from
         hold them, so the first hash does not place every memory again (236 memories at 100k
-        events: 0.05 ms a fork, now 0.005)."""
+        events: 0.05 ms a fork, now 0.005). `tree`: the root object the pages were read
+        from, whose group nodes its lists keep (`tree` finds none again: 30 lists at the
+        real traces' events, a fork checking the snapshot it read)."""
         leaves: dict[str, str] = {}
         seen: dict[str, int] = {}
         lists: dict[str, list[str]] = {}
@@ -423,6 +426,11 @@ class PartHashes:
                       for name, a in manifest.get(CHANNELS, {}).items())
         hashes = cls(leaves, seen)
         hashes._lists = lists
+        if tree is not None:
+            nodes_of = {**{f: tree.get(f) for f, _ in LIST_FIELDS},
+                        **{f"r|{t}": n for t, n in tree.get("reasoning", {}).items()}}
+            hashes._groups = {key: (pages, nodes) for key, pages in lists.items()
+                              if isinstance(nodes := nodes_of.get(key), list)}
         if members is not None:
             hashes._members = {n: set(ids) for n, ids in members.items()}
         return hashes

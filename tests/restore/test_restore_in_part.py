@@ -90,6 +90,18 @@ def full(kit: Kit, agent: str, version: int) -> dict[str, Any]:
     return content_of(folded.content)
 
 
+def fork_after(kit: Kit, agent: str, events: list[Any], name: str
+               ) -> tuple[Any, str, dict[str, Any]]:
+    """`events` recorded, then one message more (the version forked is not the latest): the
+    fork at the version they end, its agent id, and the whole history's content there."""
+    kit.store.record(events)
+    version = kit.version(agent)
+    kit.store.record([msg(agent, "not the latest any more")])
+    fork = new_agent(name)
+    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    return result, fork, full(kit, agent, version)
+
+
 def test_forks_and_rewinds_at_earlier_versions_read_the_tail_and_give_the_whole_content(
         kit: Kit, in_part: list[bool]) -> None:
     agent = new_agent("long")
@@ -127,14 +139,10 @@ def test_an_event_that_looks_at_an_item_not_read_reads_the_whole_content(
                                                "arguments": {}})])
     work(kit, agent, 0, 1000)
     # After the snapshot at 1000, a result for the very first call: its page was not read.
-    kit.store.record([env(agent, "tool_result", {"call_id": "early", "output": "late"}),
-                      msg(agent, "after the late result")])
-    version = kit.version(agent)
-    kit.store.record([msg(agent, "not the latest any more")])
-    fork = new_agent("late-fork")
-    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    result, fork, want = fork_after(kit, agent, [
+        env(agent, "tool_result", {"call_id": "early", "output": "late"}),
+        msg(agent, "after the late result")], "late-fork")
     assert in_part == [False]  # read whole instead
-    want = full(kit, agent, version)
     assert want["tool_calls"][0]["result"] is not None
     assert result.content_hash == independent_hash(want)
     kit.store.agent_cache = None
@@ -220,15 +228,11 @@ def test_a_result_whose_call_is_answered_or_absent_needs_no_page_not_read(
     kit.store.record([env(agent, "tool_call", {"call_id": "done", "tool": "t", "arguments": {}}),
                       env(agent, "tool_result", {"call_id": "done", "output": "first"})])
     work(kit, agent, 0, 1000)
-    kit.store.record([env(agent, "tool_result", {"call_id": "done", "output": "again"}),
-                      env(agent, "tool_result", {"call_id": "never", "output": "orphan"}),
-                      msg(agent, "after the results")])
-    version = kit.version(agent)
-    kit.store.record([msg(agent, "not the latest any more")])
-    fork = new_agent("answered-fork")
-    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    result, fork, want = fork_after(kit, agent, [
+        env(agent, "tool_result", {"call_id": "done", "output": "again"}),
+        env(agent, "tool_result", {"call_id": "never", "output": "orphan"}),
+        msg(agent, "after the results")], "answered-fork")
     assert in_part == [True]
-    want = full(kit, agent, version)
     assert [c["call_id"] for c in want["tool_calls"][-2:]] == ["done", "never"]
     assert result.content_hash == independent_hash(want)
     kit.store.agent_cache = None
@@ -263,15 +267,11 @@ def test_the_default_reads_a_lists_last_page_and_places_late_results_by_the_reco
     calls = [c["call_id"] for c in at_snapshot]
     last_page = (len(calls) - 1) // PAGE
     assert calls.index("recent") // PAGE == last_page - 1 and calls.index("first") == 0
-    kit.store.record([env(agent, "tool_result", {"call_id": "recent", "output": "late"}),
-                      env(agent, "tool_result", {"call_id": "first", "output": "later"}),
-                      msg(agent, "after the late results")])
-    version = kit.version(agent)
-    kit.store.record([msg(agent, "not the latest any more")])
-    fork = new_agent("record-fork")
-    result = kit.restore.restore(agent, Point.of_version(version), fork)
+    result, fork, want = fork_after(kit, agent, [
+        env(agent, "tool_result", {"call_id": "recent", "output": "late"}),
+        env(agent, "tool_result", {"call_id": "first", "output": "later"}),
+        msg(agent, "after the late results")], "record-fork")
     assert in_part == [True]
-    want = full(kit, agent, version)
     answered = {c["call_id"]: c.get("result") for c in want["tool_calls"]}
     assert answered["recent"] is not None and answered["first"] is not None
     assert result.content_hash == independent_hash(want)

@@ -12,7 +12,8 @@
     The process runs with the collector settings ctxstore's servers apply (--gc), and each
     timed phase reports the full collections that landed in it; forks and rewinds also the
     CPU this process and PostgreSQL spend on each (paid one after the other: their sum is
-    what a p50 target cannot go below on this machine).
+    what a p50 target cannot go below on this machine), and, apart, where a fork's time goes
+    step by step (`fork_phases_at_random_versions`).
 (b) Bytes per event of real-trace events: zlib (eventsourcing's default compressor), plain zstd,
     zstd with a dictionary trained on other events of the same traces, against raw JSON.
 (c) Checkpoint size (canonical state compressed) against raw canonical JSON, and the time a
@@ -629,6 +630,67 @@ def breakdown(store: ContextStore, agent_id: str, version: int) -> dict[str, flo
     return {k: (round(v * 1000, 2) if isinstance(v, float) else v) for k, v in out.items()}
 
 
+# A fork's steps, none within another (RestoreService, ContextStore, PartContent and the
+# operation log, by the attribute of the owner `fork_phases` patches): where its time goes.
+FORK_PHASES = (("catalogue_rows", "store", "summaries"),
+               ("point_rows", "store", "point_rows"),
+               ("snapshot_read_in_part", "restore", "_snapshot"),
+               ("replay_after_snapshot", "store", "replay"),
+               ("hash_at_version", "restore", "_source"),
+               ("keep_parts", "parts", "keep"),
+               ("append_event", "restore", "_append_by_reference"),
+               ("operation_row", "operations", "record_operation"))
+
+
+def fork_phases(store: ContextStore, settings: Settings, agent_id: str,
+                versions: list[int]) -> dict[str, Any]:
+    """Forks at `versions` with each step timed: this process's CPU and the wall time per
+    fork, by step, and what no step covers (`other`). Timed by wrapping the instances'
+    methods (a few microseconds a call), so apart from the figures above; at versions no
+    read asked for before, so colder than the timed forks, which follow reads at theirs."""
+    from ctxstore.domain.points import Point
+    from ctxstore.infrastructure.bootstrap import bootstrap
+
+    service = bootstrap(settings, store=store).restore
+    owners = {"store": store, "restore": service, "parts": store.part_content,
+              "operations": store.operations}
+    spent = {name: [0.0, 0.0] for name, _, _ in FORK_PHASES}
+
+    def timed_step(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[name][0] += time.process_time() - cpu
+                spent[name][1] += time.perf_counter() - wall
+        return step
+
+    patched = [(owners[owner], attr, vars(owners[owner]).get(attr))
+               for _, owner, attr in FORK_PHASES]
+    for (name, _, _), (owner, attr, _) in zip(FORK_PHASES, patched, strict=True):
+        setattr(owner, attr, timed_step(name, getattr(owner, attr)))
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i, version in enumerate(versions):
+            service.restore(agent_id, Point.of_version(version), f"{agent_id}-phases-{i}")
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        for owner, attr, own in patched:
+            if own is None:
+                delattr(owner, attr)  # the class's method again
+            else:
+                setattr(owner, attr, own)
+    n = len(versions)
+    steps = {name: {"cpu_ms": round(c * 1000 / n, 3), "wall_ms": round(w * 1000 / n, 3)}
+             for name, (c, w) in spent.items()}
+    steps["other"] = {"cpu_ms": round((cpu - sum(c for c, _ in spent.values())) * 1000 / n, 3),
+                      "wall_ms": round((wall - sum(w for _, w in spent.values())) * 1000 / n,
+                                       3)}
+    return {"n": n, "cpu_ms": round(cpu * 1000 / n, 3), "wall_ms": round(wall * 1000 / n, 3),
+            "steps": steps}
+
+
 def profile(fn: Callable[[], Any], top: int = 12) -> list[str]:
     prof = cProfile.Profile()
     prof.enable()
@@ -798,6 +860,11 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
             # used yet: 30 events after the last snapshot (that tail is not stored yet), then
             # random ones.
             unused = rng.sample(sorted(set(range(1, size + 1)) - set(points)), restores)
+            log(f"size {size}: {restores} forks with their steps timed")
+            out["fork_phases_at_random_versions"] = fork_phases(
+                reader, settings, agent_id,
+                rng.sample(sorted(set(range(1, size + 1)) - set(points) - set(unused)),
+                           restores))
             writes = [fork_writes(args.dsn, schema, lambda v=v, i=i: restore(
                 agent_id, v, f"{agent_id}-counted-{i}"))
                 for i, v in enumerate([size - 70, *unused])]

@@ -310,17 +310,33 @@ def content_of_tree(tree: dict[str, Any], fetch: Fetch, tail: InPart | None = No
     chosen = {at: read(len(addresses), at[0]) for at, (_, addresses) in paged.items()}
     pages = fetch({paged[at][1][k] for at, ks in chosen.items() for k in ks})
 
-    def unpaged(field: str, key: str | None) -> tuple[list[Any], list[str]]:
-        addresses = paged[(field, key)][1]
+    def run_by_run(addresses: list[str], read_: Collection[int]) -> list[Any]:
         items: list[Any] = []
         done = 0  # pages placed so far
-        for k in sorted(chosen[(field, key)]):
+        for k in sorted(read_):
             # The pages not read before it in one piece (every page but the last is full):
             # 900 pages at 100k events, most of them not read by a fork.
             items += [UNREAD] * (PAGE * (k - done))
             items += pages[addresses[k]]
             done = k + 1
         items += [UNREAD] * (PAGE * (len(addresses) - done))
+        return items
+
+    def unpaged(field: str, key: str | None) -> tuple[list[Any], list[str]]:
+        addresses = paged[(field, key)][1]
+        read_ = chosen[(field, key)]
+        last = len(addresses) - 1
+        if len(read_) == len(addresses) or last not in read_:
+            return run_by_run(addresses, read_), addresses
+        # Read in part, its last page among those read: the list made at its length at
+        # once, the pages read put in place. Extending a list by the unread run copied it
+        # again item by item: 0.33 ms for the 57,000 items of 900 pages, 0.03 made at once.
+        items = [UNREAD] * (PAGE * last + len(pages[addresses[last]]))
+        for k in read_:
+            page = pages[addresses[k]]
+            if k != last and len(page) != PAGE:  # not the layout of the rule: as it is read
+                return run_by_run(addresses, read_), addresses
+            items[k * PAGE:k * PAGE + len(page)] = page
         return items, addresses
 
     content = empty_content()

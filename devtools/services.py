@@ -179,15 +179,7 @@ def _tcp_answers(host: str, port: int, timeout: float = 1.0) -> bool:
 
 def _port_free(host: str, port: int) -> bool:
     """True when nothing listens on ``host:port`` and we may bind it."""
-    if _tcp_answers(host, port, timeout=0.5):
-        return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return not _tcp_answers(host, port, timeout=0.5) and _bindable(host, port, reuse=True)
 
 
 _PORT_FLOOR = 10000
@@ -212,10 +204,12 @@ def _server_ports() -> Sequence[int]:
     return range(_PORT_FLOOR, low) if low - _PORT_FLOOR >= 1000 else range(0)
 
 
-def _bindable(host: str, port: int) -> bool:
-    """True when ``host:port`` can be bound now (without SO_REUSEADDR, so that a connection
-    still in TIME_WAIT on it counts as taken)."""
+def _bindable(host: str, port: int, *, reuse: bool = False) -> bool:
+    """True when ``host:port`` can be bound now; without `reuse` (SO_REUSEADDR) a connection
+    still in TIME_WAIT on it counts as taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -40,7 +40,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
 import orjson
 from nats.aio.client import Client
@@ -77,6 +78,22 @@ __all__ = ["IngestOptions", "IngestStats", "IngestWorker", "ProgressReport", "is
            "last_of_each_consumer"]
 
 log = logging.getLogger(__name__)
+
+
+async def cancelled(tasks: Collection[asyncio.Task[Any]], again_after: float = 1.0) -> None:
+    """Cancel `tasks` and return once each has ended (raising what one raised, but for its
+    cancellation). One still running `again_after` seconds after its cancel is cancelled
+    again: on Python 3.11 `asyncio.wait_for`, which nats-py's requests use, swallows a cancel
+    that lands as the future it waits for completes, and the task goes on (CI: a worker's stop
+    waited for its stream trimmer, back in its loop, until the test's five-minute timeout)."""
+    running = {task for task in tasks if not task.done()}
+    while running:
+        for task in running:
+            task.cancel()
+        _, running = await asyncio.wait(running, timeout=again_after)
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class IngestWorker:
@@ -160,11 +177,7 @@ class IngestWorker:
         """Stop pulling, record and acknowledge what was already pulled, then return."""
         self._running = False
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(tasks)
         # Unsubscribe rather than drain: whatever a lingering pull still delivers stays
         # unacknowledged and comes again (the next start rewinds to the ack floor).
         for puller in self._pullers:

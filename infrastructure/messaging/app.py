@@ -23,7 +23,12 @@ from pydantic import BaseModel, Field
 from ctxstore.application.commands.fields import AgentId
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.container import Services
-from ctxstore.infrastructure.messaging.ingest import IngestOptions, IngestWorker, is_transient
+from ctxstore.infrastructure.messaging.ingest import (
+    IngestOptions,
+    IngestWorker,
+    cancelled,
+    is_transient,
+)
 from ctxstore.infrastructure.messaging.rpc import error_middleware, register_rpc
 from ctxstore.infrastructure.messaging.streams import ensure_streams
 from ctxstore.infrastructure.messaging.subjects import Subjects
@@ -203,9 +208,10 @@ def create_app(
     @app.on_shutdown
     async def stop_ingest() -> None:
         if runtime.starting is not None:
-            runtime.starting.cancel()  # a standby still waiting; nothing once started
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runtime.starting  # a failure was logged and kept in runtime.failure
+            # A standby still waiting (cancelled again if a lease request swallowed it);
+            # nothing once started. A failure was logged and kept in runtime.failure.
+            with contextlib.suppress(Exception):
+                await cancelled([runtime.starting])
         if runtime.worker is not None:
             await runtime.worker.stop()
         if runtime.services is not None and runtime.services.runner is not None:

@@ -51,6 +51,7 @@ from ctxstore.application.part_port import (
     PART_OWNER,
     PartMissing,
     PartStore,
+    is_address,
     part_address,
 )
 from ctxstore.domain.aggregate import (
@@ -75,6 +76,11 @@ from ctxstore.domain.window import OpenCalls
 
 # Roots remembered as held (PartContent._held_roots).
 HELD_ROOTS = 1024
+# A reference's parts fetched with its root (`READ_WITH`), at most this many: a content kept
+# whole for the first time (~140 tops at 100k events) lists them all, a later snapshot the
+# few it wrote.
+READ_WITH = "with"
+READ_WITH_MAX = 256
 
 
 def agent_owner(originator_id: UUID) -> str:
@@ -86,7 +92,8 @@ def agent_owner(originator_id: UUID) -> str:
 class Kept:
     """Where a content is kept, and what keeping it wrote."""
 
-    ref: dict[str, Any]  # {"tenant", "root"}: what a snapshot or a restore event records
+    # {"tenant", "root", READ_WITH}: what a snapshot or a restore event records
+    ref: dict[str, Any]
     parts: int  # parts written
     stored_bytes: int  # their stored bytes
     rows: int  # reference rows asked for
@@ -105,6 +112,28 @@ def _set_within(local: threading.local, name: str, value: Any) -> Iterator[None]
         yield
     finally:
         setattr(local, name, was)
+
+
+def read_with(cut: ContentParts, written: Collection[str]) -> list[str]:
+    """Of the parts a keep wrote, those every reader of the content fetches after its root
+    (the root's tops, each list's last page), to record beside the root: a reader that
+    lacks them (a fork or rewind at a version whose snapshot nobody read yet, nearly every
+    one at 100k events) then fetches them with the root, one round trip where the levels
+    took three, and the rest (older tops it does not hold, earlier pages) level by level as
+    before. None past READ_WITH_MAX (the pages of a whole content are not read in part)."""
+    wanted = {*cut.tops, *cut.last_pages}
+    listed = [a for a in written if a in wanted and a != cut.root]
+    return listed if len(listed) <= READ_WITH_MAX else []
+
+
+def _listed_with(ref: Mapping[str, Any]) -> list[str]:
+    """The parts recorded beside a reference's root (READ_WITH): a hint, stored data that
+    may be old or damaged, so anything but a short list is no hint at all and what is not
+    an address is left out (a part not found makes the read fetch its root alone)."""
+    listed = ref.get(READ_WITH)
+    if type(listed) is not list or len(listed) > READ_WITH_MAX:
+        return []
+    return [a for a in listed if is_address(a)]
 
 
 def with_open_calls(tail: InPart, known: OpenCalls | None) -> InPart | None:
@@ -250,7 +279,11 @@ class PartContent:
             for address, raw in raws.items():
                 # Never the content's own containers: a cached value is shared by readers.
                 self.cache.put(tenant, address, cut.value(address), len(raw))
-        return Kept({"tenant": tenant, "root": root}, len(encoded),
+        ref: dict[str, Any] = {"tenant": tenant, "root": root}
+        listed = read_with(cut, encoded)
+        if listed:
+            ref[READ_WITH] = listed
+        return Kept(ref, len(encoded),
                     sum(map(len, encoded.values())), len(rows))
 
     @staticmethod
@@ -306,12 +339,29 @@ class PartContent:
                     opened.append(True)
                     stack.enter_context(self.parts.reading())
 
-            def fetch(addresses: Collection[str]) -> dict[str, Any]:
-                return self._fetch(tenant, addresses, read_parts)
+            first = self._first(tenant, root, _listed_with(ref), read_parts)
 
-            tree = content_of_tree(fetch([root])[root], fetch, tail, (tenant, root))
+            def fetch(addresses: Collection[str]) -> dict[str, Any]:
+                ready = {a: first[a] for a in addresses if a in first}
+                if not ready:
+                    return self._fetch(tenant, addresses, read_parts)
+                rest = [a for a in addresses if a not in ready]
+                if rest:
+                    ready.update(self._fetch(tenant, rest, read_parts))
+                return ready
+
+            tree = content_of_tree(first[root], fetch, tail, (tenant, root))
         self._held_roots[(tenant, root)] = True
         return tree
+
+    def _first(self, tenant: str, root: str, listed: list[str],
+               before_reading: Callable[[], None]) -> dict[str, Any]:
+        """A root and the parts listed beside it, in one round trip; the root alone when one
+        listed is not found (a hint only: the levels fetch what the content needs)."""
+        if listed:
+            with suppress(PartMissing):
+                return self._fetch(tenant, [root, *listed], before_reading)
+        return self._fetch(tenant, [root], before_reading)
 
     @contextmanager
     def checking(self) -> Iterator[None]:

@@ -54,10 +54,15 @@ def part_address(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def check_address(address: str) -> str:
+def is_address(address: object) -> bool:
     # strip() leaves nothing of a lowercase hex string: the check costs one C call.
-    if len(address) != 64 or address.strip("0123456789abcdef"):
-        raise PartMissing(f"{address[:80]!r} is not a part address")
+    return type(address) is str and len(address) == 64 and not address.strip(
+        "0123456789abcdef")
+
+
+def check_address(address: str) -> str:
+    if not is_address(address):
+        raise PartMissing(f"{str(address)[:80]!r} is not a part address")
     return address
 
 

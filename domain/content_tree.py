@@ -108,6 +108,11 @@ class ContentParts:
         """What the root refers to: group nodes and single parts (buckets, MCP)."""
         return self.children[self.root]
 
+    @property
+    def last_pages(self) -> list[str]:
+        """Each paged list's last page (what a read in part reads of it)."""
+        return [pages[-1] for _, pages in self._paged if pages]
+
     def _value(self, address: str) -> Any:
         found = self._values.get(address)
         if found is not None:

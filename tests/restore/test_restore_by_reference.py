@@ -836,3 +836,66 @@ def test_a_held_window_or_state_does_not_change_as_the_agent_folds_on(
             env(agent, "reasoning", {"thread_id": "t", "content": "r2"})])
         assert canonical_json(window) == before
         assert kit.store.context(agent, tail=tail) != window  # the agent did fold on
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])  # hybrid's parts are files
+def test_a_snapshot_lists_the_parts_it_wrote_that_a_read_fetches_with_its_root(
+        kit: Kit, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot records beside its root the parts it wrote that a read of it in part (a
+    fork's, a rewind's) fetches next, its new tops and last pages: a cold read fetches them
+    with the root, in one query where it took three; a record that is wrong (an address not
+    stored, or none; not a list) costs the read a query, never its content."""
+    keeper = kit.store.part_content
+    assert keeper is not None and kit.store.snapshots is not None
+    parts: Any = keeper.parts
+    agent = new_agent("listed")
+    talk(kit, agent, 0, 230)  # snapshots at 100 (every part of it new) and 200
+    cache = keeper.cache
+    monkeypatch.setattr(keeper, "cache", None)  # every read reads its parts
+    selects: list[int] = []
+    select = parts._select
+
+    def counted_select(*args: Any) -> Any:
+        selects.append(1)
+        return select(*args)
+
+    monkeypatch.setattr(parts, "_select", counted_select)
+    unchanged = object()
+    # A fork's reading, from contents this small on (it reads bigger ones whole).
+    in_part = replace(restore_module.IN_PART, from_items=64)
+
+    def read(version: int, listed: Any = unchanged) -> tuple[Any, int, list[str]]:
+        """The snapshot at `version` read as a fork reads it, and the queries it took."""
+        assert kit.store.snapshots is not None and keeper is not None
+        stored = kit.store.snapshots.recorder.select_events(aggregate_id(agent), lte=version,
+                                                            desc=True, limit=1)[0]
+        assert stored.originator_version == version
+        snapshot = kit.store.mapper.to_domain_event(stored)
+        ref = snapshot.state[aggregate.CONTENT_REF]
+        recorded = ref.get("with")
+        if listed is not unchanged:
+            ref["with"] = listed
+        selects.clear()
+        folded = keeper.resolve_snapshot(snapshot, in_part).mutate(None)
+        return folded, len(selects), recorded
+
+    for version in (100, 200):
+        expected, queries, recorded = read(version)
+        assert recorded, version
+        assert expected.content_hash() == kit.hash(agent, version)
+        for wrong in (None, "x", [7], ["not an address"], ["0" * 64], [*recorded, "f" * 64]):
+            folded, queries, _ = read(version, wrong)
+            assert folded.content == expected.content, (version, wrong)
+            assert folded.content_hash() == expected.content_hash()
+            # One query more where an address listed is not stored.
+            assert queries == 3 + (wrong in (["0" * 64], [*recorded, "f" * 64])), (
+                version, wrong, queries)
+    # The first snapshot wrote every part: all that a read in part needs comes with the root.
+    # The second wrote what changed: with the rest held (decoded) from a read of the first,
+    # one query too.
+    assert cache is not None
+    monkeypatch.setattr(keeper, "cache", cache)
+    cache.clear()
+    assert [read(100)[1], read(200)[1]] == [1, 1]
+
+

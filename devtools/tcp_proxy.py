@@ -30,7 +30,8 @@ silent peer through keepalives, which the proxy's kernel answers).
 
 Run as ``python -m devtools.tcp_proxy HOST PORT`` it proxies in its own process (so a busy
 test process does not slow the traffic), prints ``port <n>`` once listening, and reads
-``blackhole`` and ``heal`` lines on stdin, answering each with ``ok``.
+``blackhole``, ``heal`` and ``delay <seconds>`` (the reply delay) lines on stdin, answering
+each with ``ok``.
 """
 
 from __future__ import annotations
@@ -247,6 +248,8 @@ async def _serve(host: str, port: int) -> None:
             proxy.blackhole()
         elif command == "heal":
             proxy.heal()
+        elif command.startswith("delay "):
+            proxy.reply_delay = float(command.split()[1])
         else:
             print(f"unknown command {command!r}", flush=True)
             continue

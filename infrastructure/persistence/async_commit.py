@@ -19,3 +19,5 @@ must find after a crash once the writer was told it was written.
 from __future__ import annotations
 
 WITHOUT_WAITING_FOR_DISK = "SET LOCAL synchronous_commit TO OFF"
+# The same as an expression, for a statement that does something else too (a keep's guard).
+WITHOUT_WAITING_FOR_DISK_CALL = "set_config('synchronous_commit', 'off', true)"

@@ -17,6 +17,8 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK_CALL
+
 PartLock = Callable[[str], AbstractContextManager[Any]]
 
 
@@ -37,13 +39,17 @@ def postgres_part_lock(datastore: PostgresDatastore) -> PartLock:
 
 PartGuard = Callable[[Any, str], None]
 """Take the tenant's part lock shared, in the transaction of the cursor given: writers hold it
-shared together, and a release or a collect (which hold it alone) waits for them all."""
+shared together, and a release or a collect (which hold it alone) waits for them all. Only a
+keep takes it (PartStore.referring), whose commit need not wait for the disk (what refers to
+its rows commits after it: async_commit): the same statement says so."""
 
 
 def postgres_part_guard(datastore: PostgresDatastore) -> PartGuard:
+    statement = ("SELECT pg_advisory_xact_lock_shared(hashtext(%s)), "
+                 + WITHOUT_WAITING_FOR_DISK_CALL)
+
     def guard(curs: Any, tenant: str) -> None:
-        curs.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))",
-                     (_lock_name(datastore, tenant),), prepare=True)
+        curs.execute(statement, (_lock_name(datastore, tenant),), prepare=True)
 
     return guard
 

@@ -60,8 +60,9 @@ _REFER_ARRAYS = ("INSERT INTO {refs} (tenant, package_id, address) "
 # PostgreSQL, within `referring` (releases kept out until it commits): a level's rows and its
 # question in one statement (a data-modifying WITH runs to its end whatever the query reads).
 _REFER_THEN_HELD = "WITH r AS (" + _REFER_ARRAYS + ") " + _LOOKUPS[_HELD]
-# PostgreSQL: a keep's parts in one statement (each row a statement of the pipeline was
-# ~50 µs of client CPU; a fork writes 3-7).
+# PostgreSQL: a keep's parts in one statement (it was a statement of the pipeline a part),
+# up to _PUT_BYTES of them: an array is one value, which PostgreSQL bounds at 1 GB.
+_PUT_BYTES = 64 * 1024 * 1024
 _PUT_ARRAYS = ("INSERT INTO {parts} (tenant, scope, address, data, created_us) "
                "SELECT ?, ?, a, d, ? FROM unnest(?::text[], ?::bytea[]) AS p(a, d) "
                "ON CONFLICT DO NOTHING")
@@ -96,6 +97,18 @@ _DROP_ORPHAN_BASES = ("DELETE FROM {refs} AS b WHERE b.tenant = ? AND "
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
     for i in range(0, len(items), _CHUNK):
         yield list(items[i:i + _CHUNK])
+
+
+def _by_size(parts: Sequence[tuple[str, bytes]], most: int
+             ) -> Iterator[Sequence[tuple[str, bytes]]]:
+    """`parts` in order, in runs of at most `most` bytes (a bigger part alone)."""
+    start, size = 0, 0
+    for i, (_, data) in enumerate(parts):
+        if size and size + len(data) > most:
+            yield parts[start:i]
+            start, size = i, 0
+        size += len(data)
+    yield parts[start:]
 
 
 def _first(row: Any) -> Any:
@@ -295,11 +308,12 @@ class TablePartStore(PartStore):
         now = int(time.time() * 1_000_000)
         ordered = sorted(parts.items())
         if ordered and self.dialect == "postgres":
-            curs.execute(self._sql(_PUT_ARRAYS),
-                         [tenant, self.scope, now,
-                          text_array([check_address(a) for a, _ in ordered]),
-                          bytea_array([data for _, data in ordered])],
-                         binary=True, prepare=True)
+            for chunk in _by_size(ordered, _PUT_BYTES):
+                curs.execute(self._sql(_PUT_ARRAYS),
+                             [tenant, self.scope, now,
+                              text_array([check_address(a) for a, _ in chunk]),
+                              bytea_array([data for _, data in chunk])],
+                             binary=True, prepare=True)
         elif ordered:
             curs.executemany(self._sql(_PUT), [(tenant, self.scope, check_address(a), data, now)
                                                for a, data in ordered])

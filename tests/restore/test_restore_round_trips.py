@@ -18,6 +18,7 @@ from support import calls_of
 from ctxstore.application.operation_log import OperationRecord
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
+from ctxstore.infrastructure.persistence import part_table
 
 
 def seeded(kit: Kit, n: int) -> str:
@@ -167,6 +168,24 @@ def test_a_keep_is_its_guard_a_statement_a_level_and_one_for_its_parts(
     assert "pg_advisory_xact_lock_shared" in guard and "synchronous_commit" in guard
     assert all(t.startswith("WITH r AS (INSERT INTO") and "_part_refs" in t for t in levels)
     assert "INSERT INTO" in put and "unnest(" in put and "_parts" in put
+    # An array is one value, bounded by PostgreSQL: parts past a statement's bytes go on in
+    # the next statement.
+    monkeypatch.setattr(part_table, "_PUT_BYTES", 1)  # each part alone
+    written: list[int] = []
+    counted_keep = keeper.keep
+
+    def written_too(*args: Any, **kwargs: Any) -> Any:
+        kept = counted_keep(*args, **kwargs)
+        written.append(kept.parts)
+        return kept
+
+    monkeypatch.setattr(keeper, "keep", written_too)
+    apart = new_agent("apart")
+    result = kit.restore.restore(agent, Point.of_version(8), apart)
+    assert kit.hash(apart) == result.content_hash == kit.hash(agent, 8)
+    puts = [text for _, text in keeps[-1] if text.startswith("INSERT INTO") and "unnest(" in text
+            and "_part_refs" not in text]
+    assert written[0] >= 3 and len(puts) == written[0]
 
 
 @pytest.mark.parametrize("backend", ["postgres"])

@@ -18,6 +18,13 @@ each operation: the kernel gives a process's CPU in 10 ms ticks, coarser than an
 
     git worktree add /tmp/base <rev>
     .venv/bin/python bench/restore_ab.py --against /tmp/base --events 10000 --ops 150
+    .venv/bin/python bench/restore_ab.py --against /tmp/base --delay 0.0005
+
+`--delay S`: both workers reach PostgreSQL through devtools.tcp_proxy (a process of its own),
+which holds each chunk the server sends for S seconds: what a network slower than this
+loopback adds, in round trips (the proxy's sleeps run late by the event loop's timer
+granularity, and a reply sent in several chunks waits for each: a round trip costs at least
+S, often more). The agent is loaded directly.
 
 The worker runs this file with the checkout's own code first on `sys.path`, using only the
 store's long-standing API (build_store, bootstrap, RestoreService.restore, context), so any checkout
@@ -101,6 +108,20 @@ def backends_cpu(store: Any) -> dict[int, float]:
     return out
 
 
+def delayed(dsn: str, seconds: float) -> tuple[Any, str]:
+    """A proxy in front of `dsn`'s server holding each reply `seconds`, and the dsn through
+    it."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from devtools.fault_servers import ProxyProcess
+
+    params = conninfo_to_dict(dsn)
+    proxy = ProxyProcess(str(params.get("host") or "127.0.0.1"),
+                         int(params.get("port") or 5432))
+    proxy.delay(seconds)
+    return proxy, make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))
+
+
 def summary(wall: list[float], cpu: list[float]) -> dict[str, Any]:
     ordered = sorted(wall)
     return {"n": len(wall), "wall_p50_ms": round(statistics.median(ordered), 2),
@@ -116,6 +137,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--kinds", default=",".join(KINDS),
                         help=f"the operations measured, of {','.join(KINDS)}")
+    parser.add_argument("--delay", type=float, default=0.0,
+                        help="seconds each reply of PostgreSQL is held (through a proxy)")
     parser.add_argument("--worker", nargs=3, metavar=("ROOT", "SCHEMA", "AGENT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -137,6 +160,7 @@ def main() -> None:
         parser.error(f"--against: {other} holds no ctxstore checkout")
     base, _, _ = real_events(TRACES)
     schema = fresh_schema(args.dsn)
+    proxy = None
     agent_id = f"ab-{args.events}"
     checkouts = {"this": REPO, "against": other}
     workers: dict[str, subprocess.Popen[str]] = {}
@@ -146,9 +170,12 @@ def main() -> None:
                                       database_schema=schema))
         loaded = load(loader, cycled(base, agent_id, args.events), args.events, 5000)
         loader.close()
+        dsn = args.dsn
+        if args.delay > 0:
+            proxy, dsn = delayed(args.dsn, args.delay)
         for name, root in checkouts.items():
             workers[name] = subprocess.Popen(
-                [sys.executable, __file__, "--dsn", args.dsn, "--against", str(other),
+                [sys.executable, __file__, "--dsn", dsn, "--against", str(other),
                  "--worker", str(root), schema, agent_id],
                 cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             out = workers[name].stdout
@@ -175,6 +202,7 @@ def main() -> None:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_average_at_start": os.getloadavg()},
             "checkouts": {name: str(root) for name, root in checkouts.items()},
+            "reply_delay_s": args.delay,
             "load": loaded,
             **{LABELS[kind]: {name: summary(*times[(kind, name)]) for name in checkouts}
                for kind in kinds},
@@ -204,6 +232,8 @@ def main() -> None:
             if proc.stdin is not None and not proc.stdin.closed:
                 proc.stdin.close()
             proc.wait(timeout=60)
+        if proxy is not None:
+            proxy.close()
         drop_schema(args.dsn, schema)
 
 

@@ -194,7 +194,8 @@ class PostgresServer:
 
 class ProxyProcess:
     """devtools.tcp_proxy in a process of its own in front of a server: `blackhole()` cuts the
-    network (nothing passes, nothing is refused), `heal()` restores it."""
+    network (nothing passes, nothing is refused), `heal()` restores it, `delay(s)` holds each
+    reply that long (a network slower than loopback)."""
 
     def __init__(self, host: str, port: int):
         self.process = subprocess.Popen(
@@ -223,6 +224,9 @@ class ProxyProcess:
 
     def heal(self) -> None:
         self._command("heal")
+
+    def delay(self, seconds: float) -> None:
+        self._command(f"delay {seconds}")
 
     def close(self) -> None:
         if self.process.stdin is not None:

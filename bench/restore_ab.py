@@ -111,15 +111,19 @@ def backends_cpu(store: Any) -> dict[int, float]:
 def delayed(dsn: str, seconds: float) -> tuple[Any, str]:
     """A proxy in front of `dsn`'s server holding each reply `seconds`, and the dsn through
     it."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from urllib.parse import urlsplit
 
+    # This file's folder holds an http.py: off the path, so that the stdlib's is found.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     from devtools.fault_servers import ProxyProcess
 
-    params = conninfo_to_dict(dsn)
-    proxy = ProxyProcess(str(params.get("host") or "127.0.0.1"),
-                         int(params.get("port") or 5432))
+    url = urlsplit(dsn)  # postgresql://user@host:port/db, as the store's settings take it
+    proxy = ProxyProcess(url.hostname or "127.0.0.1", url.port or 5432)
     proxy.delay(seconds)
-    return proxy, make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))
+    user = url.netloc.rpartition("@")[0]  # user[:password], as given
+    return proxy, url._replace(netloc=f"{user}@127.0.0.1:{proxy.port}" if user
+                               else f"127.0.0.1:{proxy.port}").geturl()
 
 
 def summary(wall: list[float], cpu: list[float]) -> dict[str, Any]:

@@ -80,12 +80,6 @@ class OperationLog(ABC):
     def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
         """The totals per (operation, outcome, automatic) of one tenant, or of all (None)."""
 
-    def flush_operations(self) -> None:
-        """Return once the outcomes handed over so far are kept (a log that keeps them after
-        `record_operation` returns: the store calls this before it closes). Nothing to wait
-        for in a log that keeps each outcome as it is handed over."""
-        return None
-
 
 @dataclass
 class Attempt:

@@ -280,11 +280,6 @@ class ContextStore(StoreReads):
                 forgotten=True))
         return refused
 
-    def close(self) -> None:
-        # The operation log may still be writing rows it was handed, on the pool this closes.
-        self.operations.flush_operations()
-        super().close()
-
     # Writing ---------------------------------------------------------------------------------
     def record(self, envelopes: Sequence[AnyEnvelope], *, tenant: str = LOCAL_TENANT
                ) -> RecordResult:

@@ -4,16 +4,10 @@ PostgreSQL: one row per capture or restore attempt, added up by the database.
 Mixed into the store recorders, so every process writing to a store writes to the same table
 and any of them reads the totals of all. Rows are written in their own transaction after the
 operation (an outcome is known only then); a row that cannot be written is logged, not fatal.
-On PostgreSQL a thread of the store's writes them, so an operation answers without waiting
-for its row (a round trip, 0.3-0.4 ms of a fork's 5-8 here, more over a network); this
-process's totals wait for the rows it handed over, another process's see them a moment later.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
@@ -23,9 +17,6 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ctxstore.application.operation_log import OperationGroup, OperationLog, OperationRecord
 from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK
-
-log = logging.getLogger(__name__)
-_WRITER_LOCK = threading.Lock()  # one writer thread a log, made on its first row
 
 COLUMNS = ("recorded_us", "tenant", "operation", "outcome", "automatic", "agent_id",
            "package_id", "duration_ms", "original_size_bytes", "compressed_size_bytes", "error")
@@ -116,20 +107,7 @@ class PostgresOperationLog(OperationLog):
                 Identifier(f"{name}_tenant"), t),
         ]
 
-    _operations_writer: ThreadPoolExecutor | None = None
-    _operations_written: Future[None] | None = None  # the last row handed over
-
     def record_operation(self, record: OperationRecord) -> None:
-        # Handed to the writer thread, which keeps the rows in the order given: the caller
-        # (an operation that has finished) answers without waiting for the round trip.
-        with _WRITER_LOCK:
-            if self._operations_writer is None:
-                self._operations_writer = ThreadPoolExecutor(
-                    1, thread_name_prefix="ctxstore-operations")
-            self._operations_written = self._operations_writer.submit(
-                self._write_operation, record)
-
-    def _write_operation(self, record: OperationRecord) -> None:
         # Committed without waiting for the disk: the row is a figure about an operation
         # whose own writes committed synchronously before it (recording is best effort, see
         # application.operation_log), and waiting cost every restore and capture a WAL flush
@@ -137,26 +115,10 @@ class PostgresOperationLog(OperationLog):
         # second's rows (wal_writer_delay), never an agent's step. The setting and the row
         # go as one simple query: one round trip, one implicit transaction, which the
         # setting lasts for (a pipeline around them cost more client CPU than it saved).
-        try:
-            with self.datastore.get_connection() as conn:
-                ClientCursor(conn).execute(self._insert_operation, _values(record))
-        except Exception:  # noqa: BLE001 - the operation's own outcome stands
-            log.warning("could not record the %s %s of %s", record.operation,
-                        record.outcome, record.agent_id, exc_info=True)
-
-    def flush_operations(self) -> None:
-        with _WRITER_LOCK:
-            writer, self._operations_writer = self._operations_writer, None
-        if writer is not None:
-            writer.shutdown(wait=True)  # the rows handed over are written first
-
-    def _operations_kept(self) -> None:
-        written = self._operations_written
-        if written is not None:
-            written.result()  # the writer keeps them in order: every earlier one too
+        with self.datastore.get_connection() as conn:
+            ClientCursor(conn).execute(self._insert_operation, _values(record))
 
     def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
-        self._operations_kept()  # this process's own rows counted, as if written at once
         where, params = ("WHERE tenant = %s", (tenant,)) if tenant is not None else ("", ())
         query = SQL(_groups_sql("{}", where)).format(self.operations_table)
         with self.datastore.transaction(commit=False) as curs:

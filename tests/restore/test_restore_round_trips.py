@@ -6,7 +6,6 @@ operation's row as one statement. A restore's cost is mostly such round trips.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -192,81 +191,31 @@ def test_a_keep_is_its_guard_a_statement_a_level_and_one_for_its_parts(
 @pytest.mark.parametrize("backend", ["postgres"])
 def test_an_operation_row_commits_without_waiting_for_the_disk(
         make_kit: Callable[..., Kit]) -> None:
-    """The row is written by the log's own thread, after the operation answered, in a
-    transaction that commits asynchronously (persistence.async_commit: seen by a trigger as
-    it runs); the connection goes back to the pool committing synchronously, and this
-    process's totals count the row handed over even before it is written."""
+    """The row's transaction commits asynchronously (persistence.async_commit: seen by a
+    trigger as it runs) and the connection goes back committing synchronously."""
     kit = make_kit()
     datastore = kit.store.factory.datastore  # type: ignore[attr-defined]
     schema = datastore.schema
     with datastore.transaction(commit=True) as curs:
-        curs.execute(f'CREATE TABLE "{schema}".seen (setting text, pid int)')
+        curs.execute(f'CREATE TABLE "{schema}".seen (setting text)')
         curs.execute(f'CREATE FUNCTION "{schema}".seen() RETURNS trigger LANGUAGE plpgsql AS '
-                     f'$$ BEGIN INSERT INTO "{schema}".seen VALUES '
-                     "(current_setting('synchronous_commit'), pg_backend_pid()); "
-                     "RETURN NEW; END $$")
+                     f'$$ BEGIN INSERT INTO "{schema}".seen '
+                     "VALUES (current_setting('synchronous_commit')); RETURN NEW; END $$")
         curs.execute(f'CREATE TRIGGER seen AFTER INSERT ON "{schema}".ctxstore_operations '
                      f'FOR EACH ROW EXECUTE FUNCTION "{schema}".seen()')
-    operations = kit.store.operations
-    operations.record_operation(OperationRecord(
-        operation="restore", outcome="succeeded", tenant="local", agent_id="a",
-        automatic=False, recorded_us=1, duration_ms=2.5))
-    groups = operations.operation_groups("local")  # waits for this process's rows
+    with kit.store.one_connection.scope():  # the row's connection, asked again after
+        kit.store.operations.record_operation(OperationRecord(
+            operation="restore", outcome="succeeded", tenant="local", agent_id="a",
+            automatic=False, recorded_us=1, duration_ms=2.5))
+        with datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT current_setting('synchronous_commit') AS s")
+            after = curs.fetchone()["s"]
+            curs.execute(f'SELECT setting FROM "{schema}".seen')
+            seen = [r["setting"] for r in curs.fetchall()]
+    assert seen == ["off"] and after == "on"
+    groups = kit.store.operations.operation_groups("local")
     assert [(g.operation, g.outcome, g.count, g.duration_ms) for g in groups] == [
         ("restore", "succeeded", 1, 2.5)]
-    writers = [t for t in threading.enumerate() if t.name.startswith("ctxstore-operations")]
-    assert writers and threading.current_thread() not in writers
-    operations.flush_operations()
-    assert not [t for t in writers if t.is_alive()]
-    with datastore.transaction(commit=True) as curs:  # the pool's last given back: the row's
-        curs.execute(f'SELECT setting, pid FROM "{schema}".seen')
-        [(setting, pid)] = [(r["setting"], r["pid"]) for r in curs.fetchall()]
-        curs.execute("SELECT current_setting('synchronous_commit') AS s, "
-                     "pg_backend_pid() AS pid")
-        after = curs.fetchone()
-    assert setting == "off" and after == {"s": "on", "pid": pid}
-
-
-@pytest.mark.parametrize("backend", ["postgres"])
-def test_an_operation_answers_before_its_row_and_this_processs_totals_wait_for_it(
-        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A restore returns while its row is not written yet (the writer held here until the
-    totals are asked for, or 2 s at most); the totals asked for meanwhile wait for the row,
-    and a store that closes writes what it was handed first."""
-    kit = make_kit()
-    agent = seeded(kit, 12)
-    operations: Any = kit.store.operations
-    asked = threading.Event()
-    order: list[str] = []
-    write, groups = operations._write_operation, operations.operation_groups
-
-    def held_write(record: OperationRecord) -> None:
-        asked.wait(2)  # a totals that did not wait would be asked by then
-        write(record)
-        order.append("written")
-
-    def counted(tenant: str | None = None) -> Any:
-        asked.set()
-        found = groups(tenant)
-        order.append("counted")
-        return found
-
-    monkeypatch.setattr(operations, "_write_operation", held_write)
-    monkeypatch.setattr(operations, "operation_groups", counted)
-    result = kit.restore.restore(agent, Point.of_version(7), new_agent("fork"))
-    assert order == []  # answered, the row not written
-    totals = operations.operation_groups(LOCAL_TENANT)
-    assert order == ["written", "counted"]
-    assert [(g.operation, g.outcome, g.count) for g in totals] == [("restore", "succeeded", 1)]
-    asked.clear()
-    kit.restore.restore(agent, Point.of_version(8), new_agent("fork"))
-    kit.store.close()  # before the pool closes: the row handed over is written
-    assert order[-1] == "written"
-    with psycopg.connect(kit.settings.database_url) as conn:
-        [(count,)] = conn.execute(
-            f'SELECT count(*) FROM "{kit.settings.database_schema}".ctxstore_operations'
-        ).fetchall()
-    assert count == 2 and result.content_hash
 
 
 @pytest.mark.parametrize("backend", ["postgres"])

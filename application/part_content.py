@@ -79,7 +79,7 @@ HELD_ROOTS = 1024
 # A reference's parts fetched with its root (`READ_WITH`), at most this many: a content kept
 # whole for the first time (~140 tops at 100k events) lists them all, a later snapshot the
 # few it wrote.
-READ_WITH = "with"
+READ_WITH = "read_with"
 READ_WITH_MAX = 256
 
 

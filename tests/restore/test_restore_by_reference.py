@@ -20,7 +20,7 @@ from ctxstore.application import restore as restore_module
 from ctxstore.application import store_reads
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import IntegrityMismatch
-from ctxstore.application.part_content import agent_owner
+from ctxstore.application.part_content import READ_WITH, agent_owner
 from ctxstore.domain import aggregate
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
@@ -872,9 +872,9 @@ def test_a_snapshot_lists_the_parts_it_wrote_that_a_read_fetches_with_its_root(
         assert stored.originator_version == version
         snapshot = kit.store.mapper.to_domain_event(stored)
         ref = snapshot.state[aggregate.CONTENT_REF]
-        recorded = ref.get("with")
+        recorded = ref.get(READ_WITH)
         if listed is not unchanged:
-            ref["with"] = listed
+            ref[READ_WITH] = listed
         selects.clear()
         folded = keeper.resolve_snapshot(snapshot, in_part).mutate(None)
         return folded, len(selects), recorded

@@ -26,6 +26,10 @@ loopback adds, in round trips (the proxy's sleeps run late by the event loop's t
 granularity, and a reply sent in several chunks waits for each: a round trip costs at least
 S, often more). The agent is loaded directly.
 
+Taking turns hides what a process does after an operation answers (a thread writing behind
+it runs in the other worker's turn): measure such a change with operations back to back in one
+process too.
+
 The worker runs this file with the checkout's own code first on `sys.path`, using only the
 store's long-standing API (build_store, bootstrap, RestoreService.restore, context), so any checkout
 with those can be compared.

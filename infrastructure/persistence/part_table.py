@@ -57,9 +57,9 @@ _REFER = ("INSERT INTO {refs} (tenant, package_id, address) VALUES (?, ?, ?) "
 _REFER_ARRAYS = ("INSERT INTO {refs} (tenant, package_id, address) "
                  "SELECT ?, o, a FROM unnest(?::text[], ?::text[]) AS r(o, a) "
                  "ON CONFLICT DO NOTHING")
-# PostgreSQL, within `referring` (releases kept out until it commits): a level's rows and its
-# question in one statement (a data-modifying WITH runs to its end whatever the query reads).
-_REFER_THEN_HELD = "WITH r AS (" + _REFER_ARRAYS + ") " + _LOOKUPS[_HELD]
+# PostgreSQL, within `referring` (releases kept out until it commits): a level's rows go in
+# with its question (a data-modifying WITH runs to its end whatever the query reads).
+_REFERRING = "WITH r AS (" + _REFER_ARRAYS + ") "
 # PostgreSQL: a keep's parts in one statement (it was a statement of the pipeline a part),
 # up to _PUT_BYTES of them: an array is one value, which PostgreSQL bounds at 1 GB.
 _PUT_BYTES = 64 * 1024 * 1024
@@ -152,16 +152,21 @@ class TablePartStore(PartStore):
                 self._texts[(template, marks)] = made
         return made
 
-    def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str]
-                ) -> list[Any]:
+    def _select(self, curs: Any, template: str, tenant: str, addresses: Collection[str],
+                referring: Collection[tuple[str, str]] = ()) -> list[Any]:
+        """The rows of `template` for `addresses`; `referring` (PostgreSQL's lookups only):
+        reference rows inserted by the same statement, before its answer is read."""
         wanted = sorted(set(map(check_address, addresses)))
         lookup = _LOOKUPS.get(template) if self.dialect == "postgres" else None
         if lookup is not None:
+            before: list[Any] = self._refer_params(tenant, referring) if referring else []
             # Rows as tuples: the library's cursor makes a dict of each.
             with curs.connection.cursor(row_factory=tuple_row) as plain:
-                plain.execute(self._sql(lookup), [text_array(wanted), tenant, self.scope],
+                plain.execute(self._sql(_REFERRING + lookup if referring else lookup),
+                              [*before, text_array(wanted), tenant, self.scope],
                               binary=True, prepare=True)
                 return plain.fetchall()
+        assert not referring, "rows go in with a lookup on PostgreSQL only"
         if self.dialect == "postgres":
             # One array parameter: one statement text whatever the count, so the server
             # prepares it once (a list of marks was a new statement to parse each time); and
@@ -183,35 +188,27 @@ class TablePartStore(PartStore):
         # into the same table this names): `referring`'s when within it.
         with self._cursor(self._referrer) as curs:
             if rows and addresses and getattr(self._referrer, "guarded", False):
-                return self._refer_then_held(curs, tenant, rows, addresses)
+                # No release runs before this commits: the rows going in with the question
+                # is what they do as statements of that transaction one after the other.
+                return {_first(r) for r in self._select(curs, _HELD, tenant, addresses, rows)}
             self._refer(curs, tenant, rows)
             if not addresses:
                 return set()
             return {_first(r) for r in self._select(curs, _HELD, tenant, addresses)}
 
-    def _refer_then_held(self, curs: Any, tenant: str, rows: Collection[tuple[str, str]],
-                         addresses: Collection[str]) -> set[str]:
-        """`_refer` and then `_select(_HELD)` as one statement: within `referring` only, where
-        no release runs before the transaction commits, so that the rows go in before the
-        question matters no more than it does between statements of that transaction."""
+    @staticmethod
+    def _refer_params(tenant: str, rows: Collection[tuple[str, str]]) -> list[Any]:
+        """_REFER_ARRAYS' parameters: the rows (owner, address), each once, in order."""
         pairs = sorted(set(rows))
-        wanted = sorted(set(map(check_address, addresses)))
-        with curs.connection.cursor(row_factory=tuple_row) as plain:
-            plain.execute(self._sql(_REFER_THEN_HELD),
-                          [tenant, text_array([o for o, _ in pairs]),
-                           text_array([a for _, a in pairs]), text_array(wanted), tenant,
-                           self.scope], binary=True, prepare=True)
-            return {r[0] for r in plain.fetchall()}
+        return [tenant, text_array([o for o, _ in pairs]), text_array([a for _, a in pairs])]
 
     def _refer(self, curs: Any, tenant: str, rows: Collection[tuple[str, str]]) -> None:
         """Insert reference rows (owner, address), each once."""
-        pairs = sorted(set(rows))
-        if pairs and self.dialect == "postgres":
-            curs.execute(self._sql(_REFER_ARRAYS), [tenant, text_array([o for o, _ in pairs]),
-                                                    text_array([a for _, a in pairs])],
+        if rows and self.dialect == "postgres":
+            curs.execute(self._sql(_REFER_ARRAYS), self._refer_params(tenant, rows),
                          prepare=True)
-        elif pairs:
-            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in pairs])
+        elif rows:
+            curs.executemany(self._sql(_REFER), [(tenant, o, a) for o, a in sorted(set(rows))])
 
     @contextmanager
     def referring(self, tenant: str) -> Iterator[bool]:

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     remembered_agents: int = Field(default=0, ge=0)
     # Encoded HTTP answers kept per (agent, version, window), at most these bytes (LRU).
     http_state_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # GET context answers of at least http_compression_min_bytes go zstd-compressed to a
+    # client whose Accept-Encoding takes zstd (infrastructure.http.compression); off: never.
+    http_compression: bool = True
+    http_compression_min_bytes: int = Field(default=16 * 1024, ge=0)
     # Young-generation threshold of CPython's collector in ingest, serve and project (0: the
     # default 700); see infrastructure.gc_tuning.
     gc_young_threshold: int = Field(default=50_000, ge=0)

@@ -129,7 +129,9 @@ def create_app(services: Services, *, close_on_shutdown: bool = True,
     its answers with FastAPI's."""
     settings = services.settings
     keys = KeyRing(parse_api_keys(settings.api_keys))
-    api = Api(services=services, keys=keys, states=StateCache(settings.http_state_cache_bytes))
+    api = Api(services=services, keys=keys, states=StateCache(settings.http_state_cache_bytes),
+              compress_min_bytes=(settings.http_compression_min_bytes
+                                  if settings.http_compression else None))
     _ = services.views  # the views' tables exist before the first request reads them
     instrument_store(services.store, api.metrics)
 

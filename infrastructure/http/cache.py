@@ -62,10 +62,12 @@ class StateCache:
             self._bytes -= len(evicted)
 
     def get_or_make(self, agent_id: str, version: int, variant: str,
-                    make: Callable[[], bytes]) -> bytes:
+                    make: Callable[[], bytes], *, count: bool = True) -> bytes:
         """The entry, made by `make` when missing; callers that miss while another is making
         it wait for that one (blocking: call from a worker thread). Should the maker fail,
-        each waiter makes it itself, so an error is raised in the thread that caused it."""
+        each waiter makes it itself, so an error is raised in the thread that caused it.
+        `count`: a made entry counts in `made` (not a compressed form of one, made from
+        bytes in hand, which reads and encodes nothing)."""
         key = (agent_id, version, variant)
         with self._lock:
             data = self._get(key)
@@ -90,7 +92,7 @@ class StateCache:
         with self._lock:  # stored before it stops being made: no later caller misses it
             self._put(key, data)
             del self._making[key]
-            self.made += 1
+            self.made += count
         mine.set_result(data)
         return data
 
@@ -113,10 +115,14 @@ def etag(key: str, version: int, package_id: str | None, variant: str) -> str:
     return '"' + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
 
 
-def none_match(header: str | None, tag: str) -> bool:
-    """Whether an If-None-Match header names this tag (`*` names any; a weak `W/` form
-    compares as its strong one, the weak comparison RFC 9110 asks of If-None-Match)."""
+def none_match(header: str | None, tag: str, *others: str) -> str | None:
+    """The tag an If-None-Match header names among `tag` and `others` (the answer's
+    representations), None when it names none: `*` names any (`tag` is given back for it); a
+    weak `W/` form compares as its strong one, the weak comparison RFC 9110 asks of
+    If-None-Match."""
     if not header:
-        return False
+        return None
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or tag in tags
+    if "*" in tags:
+        return tag
+    return next((t for t in (tag, *others) if t in tags), None)

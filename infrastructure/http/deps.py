@@ -25,6 +25,9 @@ class Api:
     metrics: Metrics = field(default_factory=Metrics)
     hub: EventHub = field(default_factory=EventHub)
     states: StateCache = field(default_factory=StateCache)
+    # GET context answers of at least these bytes go zstd-compressed to clients that accept
+    # it (http.compression); None: never.
+    compress_min_bytes: int | None = None
 
     @property
     def settings(self) -> Settings:

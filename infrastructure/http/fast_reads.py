@@ -6,12 +6,12 @@ for a cached window of a large agent that was 0.45 of the server's 1.1 ms of CPU
 (bench/http.py), on the GIL every other request waits for. This middleware, the innermost of
 the app's own, takes the requests it can answer the same way at less cost: the route's path,
 GET, no root path, only `version`, `tail` and `since_version` as plain decimal numbers, each
-at most once, at most one If-None-Match. Everything else (a time, a checkpoint, a malformed
-or unknown parameter, an invalid command) goes on to FastAPI, so its validation and its errors
-stay the contract. What it answers goes through the route's own pieces: its auth dependencies
-(http.auth), the same command (ReadContext), `context_response` (http.reads) in a worker
-thread as FastAPI runs a plain `def` route, and its exception handlers' `refusal`. The route
-in the scope keeps the request metrics' label the route's.
+at most once, at most one If-None-Match and one Accept-Encoding. Everything else (a time, a
+checkpoint, a malformed or unknown parameter, an invalid command) goes on to FastAPI, so its
+validation and its errors stay the contract. What it answers goes through the route's own
+pieces: its auth dependencies (http.auth), the same command (ReadContext), `context_response`
+(http.reads) in a worker thread as FastAPI runs a plain `def` route, and its exception
+handlers' `refusal`. The route in the scope keeps the request metrics' label the route's.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class FastContextReads:
             return
         request = Request(scope)
         response: Response
-        agent_id, numbers, if_none_match = read
+        agent_id, numbers, if_none_match, accept_encoding = read
         try:
             caller = await require_caller(request, await require_tenant(
                 request, await api_key_header(request), await bearer_token(request)))
@@ -77,16 +77,17 @@ class FastContextReads:
         else:
             try:
                 response = await run_in_threadpool(context_response, self.api, caller, cmd,
-                                                   if_none_match)
+                                                   if_none_match, accept_encoding)
             except Exception as e:  # noqa: BLE001 - as the route's exception handlers answer
                 response = refusal("GET", scope["path"], e)
         scope["route"] = self.route
         self.answered += 1
         await response(scope, receive, send)
 
-    def _command(self, scope: Scope) -> tuple[str, dict[str, str], str | None] | None:
-        """The agent id, numbers and If-None-Match of a GET context taken here, None for the
-        rest."""
+    def _command(self, scope: Scope
+                 ) -> tuple[str, dict[str, str], str | None, str | None] | None:
+        """The agent id, numbers, If-None-Match and Accept-Encoding of a GET context taken
+        here, None for the rest."""
         path: str = scope["path"]
         if scope["method"] != "GET" or scope.get("root_path") \
                 or not (path.startswith(self._head) and path.endswith(self._tail)):
@@ -103,7 +104,11 @@ class FastContextReads:
         matches = [v for k, v in scope["headers"] if k == b"if-none-match"]
         if len(matches) > 1 or (matches and len(matches[0]) > IF_NONE_MATCH_MAX):
             return None
-        return agent_id, numbers, matches[0].decode("latin-1") if matches else None
+        accepts = [v for k, v in scope["headers"] if k == b"accept-encoding"]
+        if len(accepts) > 1:
+            return None
+        return (agent_id, numbers, matches[0].decode("latin-1") if matches else None,
+                accepts[0].decode("latin-1") if accepts else None)
 
 
 def context_route(routes: Sequence[BaseRoute]) -> APIRoute:

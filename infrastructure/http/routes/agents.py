@@ -188,15 +188,17 @@ def get_context(
         "up to `version` (none: the latest), at most 1000; `next_since_version` pages on.")
                              ] = None,
     if_none_match: Annotated[str | None, Header(max_length=IF_NONE_MATCH_MAX)] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The agent's state now, or at a `version`, a time `at` or a checkpoint `package_id`
     (one of them); its window (`tail`), or what changed since a version (`since_version`).
     Every answer carries a strong `ETag` (agent, version, parameters); `If-None-Match` with it
-    answers 304 without reading anything."""
+    answers 304 without reading anything. A large answer goes zstd-compressed (its own ETag)
+    to a client whose `Accept-Encoding` takes zstd."""
     cmd = command(ReadContext, "query", {"agent_id": agent_id, "version": version, "at": at,
                                          "package_id": package_id, "tail": tail,
                                          "since_version": since_version})
-    return context_response(api, caller, cmd, if_none_match)
+    return context_response(api, caller, cmd, if_none_match, accept_encoding)
 
 
 def agent_out(a: Any) -> AgentOut:

@@ -10,6 +10,8 @@ PostgreSQL schema and measures, each against a baseline taken in the same run:
   once against the direct call made by C threads at once;
 - GET `?tail=50` of a large real-trace agent (the real traces cycled: 10k events in --quick,
   100k in full), C clients, after one cold read;
+- the same tail with `Accept-Encoding: zstd` (compressed once, http.compression), the clients
+  decompressing every answer: the bytes sent and both sides' CPU;
 - unchanged GETs with `If-None-Match` (answered 304), one client and C clients;
 - a trivial route (a static file): what any request costs here.
 
@@ -48,6 +50,7 @@ from typing import Any
 
 import httpx
 import psutil
+import zstandard
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -82,9 +85,14 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 # The client ------------------------------------------------------------------------------------
+_ZSTD = zstandard.ZstdDecompressor()
+ZSTD = {"Accept-Encoding": "zstd"}
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection: GET, read the status, headers and a
-    Content-Length body (what uvicorn sends for these routes)."""
+    Content-Length body (what uvicorn sends for these routes), decompressed when zstd (as a
+    client that asked for it does: its CPU is counted)."""
 
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
@@ -105,6 +113,9 @@ class Connection:
         got = {k.strip().lower(): v.strip() for k, _, v in
                (line.partition(":") for line in lines[1:] if line)}
         body = await self.reader.readexactly(int(got.get("content-length", "0")))
+        if got.get("content-encoding") == "zstd":
+            got["wire-bytes"] = str(len(body))
+            body = _ZSTD.decompress(body)
         return status, got, body
 
     def close(self) -> None:
@@ -367,14 +378,19 @@ def main() -> None:
         trace = load_trace_agent(store, trace_agent, trace_events, args.batch)
         tail_path = f"/api/v1/agents/{trace_agent}/context?tail=50"
         first = hammer(url, cpu, [tail_path], 1, 1)  # cold: reads the state
+        # Then compressed (once, from the bytes the first read made): what that adds.
+        first_zstd = hammer(url, cpu, [tail_path], 1, 1, ZSTD)
         tail = hammer(url, cpu, [tail_path], clients, per_client)
+        tail_zstd = hammer(url, cpu, [tail_path], clients, per_client, ZSTD)
         direct_tail = direct(lambda i: read_json(trace_agent, tail=50), 5)
         tag = httpx.get(url + tail_path, timeout=300).headers["etag"]
         unchanged = {"If-None-Match": tag}
         inm_one = hammer(url, cpu, [tail_path], 1, 200, unchanged, expect=304)
         inm = hammer(url, cpu, [tail_path], clients, per_client, unchanged, expect=304)
         size = len(httpx.get(url + context, timeout=60).content)
-        tail_size = len(httpx.get(url + tail_path, timeout=300).content)
+        tail_size = len(httpx.get(url + tail_path, timeout=300).content)  # decoded
+        with httpx.stream("GET", url + tail_path, headers=ZSTD, timeout=300) as r:
+            tail_zstd_size = sum(len(chunk) for chunk in r.iter_raw())
 
         result = {
             "benchmark": "http",
@@ -413,6 +429,13 @@ def main() -> None:
                 "target_p99_ms": TARGETS["tail_p99_ms"],
                 "cpu_budget": cpu_budget(both_cpu(tail), clients, TARGETS["tail_p99_ms"],
                                          trivial),
+                "zstd": {
+                    "response_bytes": tail_zstd_size,
+                    "first_read_compressing": first_zstd,
+                    "concurrent_clients_decompressing": tail_zstd,
+                    "cpu_budget": cpu_budget(both_cpu(tail_zstd), clients,
+                                             TARGETS["tail_p99_ms"], trivial),
+                },
             },
             "if_none_match_unchanged": {
                 "one_client": inm_one, "concurrent": inm,

@@ -51,3 +51,15 @@ def serve(settings: Settings, **app_options: Any) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def serve_two(first: Settings, second: Settings, **second_options: Any
+              ) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers at once (often over one store, to compare their answers); `second_options`:
+    the second's create_app keywords."""
+    one, two = serve(first), serve(second, **second_options)
+    try:
+        yield next(one), next(two)
+    finally:
+        one.close()
+        two.close()

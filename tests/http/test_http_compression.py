@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import zstandard
-from http_support import LiveServer, serve
+from http_support import LiveServer, serve_two
 from support import make_settings
 
 from ctxstore.infrastructure.http.cache import StateCache
@@ -43,13 +43,7 @@ def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
     """(compressing, with compression off) over one store."""
     settings = make_settings("postgres", tmp_path_factory.mktemp("compression"), postgres_dsn,
                              checkpoint_interval_minutes=0)
-    on = serve(settings)
-    off = serve(settings.model_copy(update={"http_compression": False}))
-    try:
-        yield next(on), next(off)
-    finally:
-        on.close()
-        off.close()
+    yield from serve_two(settings, settings.model_copy(update={"http_compression": False}))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from http_support import LiveServer, serve
+from http_support import LiveServer, serve_two
 from support import make_settings
 
 from ctxstore.infrastructure.http.fast_reads import FastContextReads
@@ -28,13 +28,7 @@ def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
     """(with the fast path, without it) over the same store."""
     settings = make_settings("postgres", tmp_path_factory.mktemp("fast-reads"), postgres_dsn,
                              api_keys=KEYS, checkpoint_interval_minutes=0)
-    fast = serve(settings)
-    plain = serve(settings, fast_reads=False)
-    try:
-        yield next(fast), next(plain)
-    finally:
-        fast.close()
-        plain.close()
+    yield from serve_two(settings, settings, fast_reads=False)
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +184,8 @@ def test_the_store_unreachable_is_the_routes_503(postgres_dsn: str, tmp_path: Pa
     with Retry-After, not a 500."""
     settings = make_settings("postgres", tmp_path, postgres_dsn, api_keys=KEYS,
                              checkpoint_interval_minutes=0)
-    fast_gen, plain_gen = serve(settings), serve(settings, fast_reads=False)
-    fast, plain = next(fast_gen), next(plain_gen)
+    both = serve_two(settings, settings, fast_reads=False)
+    fast, plain = next(both)
     try:
         for server in (fast, plain):
             server.app.state.api.services.store.close()  # its pool: closed, as on shutdown
@@ -201,5 +195,4 @@ def test_the_store_unreachable_is_the_routes_503(postgres_dsn: str, tmp_path: Pa
         assert fast_path(fast).answered == 1
         assert answer.status_code == 503 and answer.headers["retry-after"]
     finally:
-        fast_gen.close()
-        plain_gen.close()
+        both.close()

@@ -5,8 +5,8 @@ messages of the 100k-event agent in bench/restore.py), which a client across a n
 for byte by byte; zstd at level 1 makes it a fifth to a quarter of that in about 3 ms, once per
 agent, version and window (the compressed bytes are cached beside the plain ones, http.cache),
 and httpx, urllib3 2 and current browsers decode it. gzip is not offered: on these answers it
-costs three to four times zstd's CPU for a larger result (bench/http.py prints the figures), and
-a client that accepts only gzip still gets every byte, uncompressed. Answers under the size
+costs three to four times zstd's CPU for a larger result (the README's benchmark row), and a
+client that accepts only gzip still gets every byte, uncompressed. Answers under the size
 floor go as they are: compressing a few kilobytes saves the client nothing it would notice.
 
 A compressed answer is another representation of the same version, so it carries its own

@@ -4,9 +4,9 @@ Every statement the recorders run takes a connection from the pool and gives it 
 pool checks each connection it hands out with a round trip (the pre-ping, pool_check). A fork
 ran some twenty statements one after another: twenty checks, about a third of its time on
 this machine (`bench/langgraph.py`). Within `scope()`, the first statement of this thread
-takes a connection as before, check included (unless it is the record function or an index
-read, which run again on a checked one if they find their connection broken:
-pool_check.first_take_unchecked), and the later ones reuse it while it lasts.
+takes a connection as before, check included (unless it is the record function, an index
+read or a select of events, which run again on a checked one if they find their connection
+broken: pool_check.first_take_unchecked), and the later ones reuse it while it lasts.
 
 Nothing else about the statements changes. The pool's connections are in autocommit (the
 library's), so each statement or `transaction()` block still commits on its own, in order. A

@@ -15,11 +15,14 @@ Two kinds of statement do without the check (`first_take_unchecked`). The record
 which commits a batch in one statement and is the only statement of a write to agents the
 process holds: run on a connection found broken, it fails before committing anything (or, its
 answer lost after the commit, its run again is refused as a duplicate, the lost-reply case the
-round trip never covered), and it is then run again on checked connections. And the index's
-reads (the agent's row, which every door's read, restore and write asks first): a read, run
-once more on a checked connection. So a connection ended costs that statement a second try,
-where every single-event write paid a round trip (a fifth of its client CPU and a sixth of its
-latency: `bench/store.py`, one event per transaction) and so did every command.
+round trip never covered), and it is then run again on checked connections. And reads: the
+index's (the agent's row, which every door's read, restore and write asks first) and the
+library's select of an agent's events (which every read of a held agent's latest asks for
+what other processes recorded since: the round trip was two fifths of a tail-50 read of a held
+100k-event agent), each run once more on a checked connection. So a connection ended costs
+that statement a second try, where every single-event write paid a round trip (a fifth of its
+client CPU and a sixth of its latency: `bench/store.py`, one event per transaction) and so did
+every command.
 """
 
 from __future__ import annotations

@@ -459,6 +459,19 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     def _ids(self, ids: Sequence[UUID | str]) -> PackedArray:
         return id_array(ids, self.datastore.originator_id_type)
 
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
+                      lte: int | None = None, desc: bool = False, limit: int | None = None
+                      ) -> Sequence[StoredEvent]:
+        """The library's select of an agent's events (a held agent's newer ones, at every read
+        of an agent's latest; a history; a replay), taken without the pool's round trip like
+        the index's reads: a read, so run once more through the library's own (checked
+        connections, its retries) when its connection was found broken (see pool_check)."""
+        plain = PostgresApplicationRecorder.select_events
+        kwargs = {"gt": gt, "lte": lte, "desc": desc, "limit": limit}
+        return _unchecked_first(
+            lambda: plain.__wrapped__(self, originator_id, **kwargs),  # type: ignore[attr-defined]
+            lambda: plain(self, originator_id, **kwargs))
+
     def _fetch(self, query: Any, params: Sequence[Any], *, as_tuples: bool = False
                ) -> list[Any]:
         """A read of the index (an agent's row, event ids, a point's rows...), often a

@@ -97,10 +97,9 @@ def end_backends(dsn: str) -> None:
 
 def test_a_write_to_a_held_agent_and_reads_of_it_take_their_connection_unchecked(
         tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
-    """A write's one statement (the record function) and a read's first statement when it
-    is an index read (the agent's row, which every door's read asks first) go without the
-    pool's round trip; a read whose first statement is the library's select is checked as
-    before."""
+    """A write's one statement (the record function) and a read's first statement, an index
+    read (the agent's row, which every door's read asks first) or the library's select of
+    events (a held agent's newer ones, a history), go without the pool's round trip."""
     store = build_store(make_settings("postgres", tmp_path, fresh_pg_db))
     try:
         store.record([message("held", 0)])
@@ -114,7 +113,32 @@ def test_a_write_to_a_held_agent_and_reads_of_it_take_their_connection_unchecked
             assert store.context("held", tail=2)["version"] == 6
         assert full_checks == []
         assert [h.version for h in store.history("held")] == [1, 2, 3, 4, 5, 6]
-        assert len(full_checks) == 1
+        assert store.context("held", tail=2)["version"] == 6  # held: asks for newer events
+        assert full_checks == []
+    finally:
+        store.close()
+
+
+def test_a_held_agents_read_on_an_ended_connection_is_answered(
+        tmp_path: Path, fresh_pg_db: str, full_checks: list[int]) -> None:
+    """A held agent's latest read asks for its newer events (the library's select) on a
+    connection the server ended (it skipped the check): it runs again on a checked
+    connection and answers, newer events from elsewhere included."""
+    settings = make_settings("postgres", tmp_path, fresh_pg_db)
+    store = build_store(settings)
+    try:
+        for i in range(3):
+            store.record([message("held", i)])
+        other = build_store(settings)
+        try:
+            other.record([message("held", 3)])  # another process's write
+        finally:
+            other.close()
+        end_backends(fresh_pg_db)
+        full_checks.clear()
+        assert store.context("held", tail=10)["version"] == 4
+        assert full_checks, "the second try did not take a checked connection"
+        assert store.context("held")["version"] == 4
     finally:
         store.close()
 

@@ -704,28 +704,34 @@ def profile(fn: Callable[[], Any], top: int = 12) -> list[str]:
 
 
 def fork_and_source_windows(reader: ContextStore, source: str, forks: list[str],
-                            n: int = 5) -> dict[str, Any]:
+                            n: int = 10, reads: int = 4) -> dict[str, Any]:
     """Tail-50 of the latest version of forks against their source's: held folded (an agent
     acting, read again), and not held (its first read after a start: folded from the store,
-    a fork through its reference to the source's parts)."""
+    a fork through its reference to the source's parts). The source's and a fork's reads take
+    turns, `reads` of each held (five samples a side gave p50s a half apart on a noisy day)."""
     cache = reader.agent_cache
     assert cache is not None
 
-    def window(agent: str, held: bool) -> float:
+    def window(agent: str, held: bool) -> list[float]:
         if held:
             # Held from here on (the cache may hold few): the first read folds it, the second
             # builds its window index (store_reads.WindowIndex), as an acting agent's reads do.
             reader.context(agent, tail=50)
             reader.context(agent, tail=50)
-        else:
-            cache.evict(aggregate_id(agent))
-        return timed(reader.context, agent, tail=50)
+            return [timed(reader.context, agent, tail=50) for _ in range(reads)]
+        cache.evict(aggregate_id(agent))
+        return [timed(reader.context, agent, tail=50)]
 
     out: dict[str, Any] = {}
     for held in (False, True):
         key = "held" if held else "not_held"
-        out[f"source_{key}"] = latency_summary([window(source, held) for _ in forks[:n]])
-        out[f"fork_{key}"] = latency_summary([window(agent, held) for agent in forks[:n]])
+        source_ms: list[float] = []
+        fork_ms: list[float] = []
+        for agent in forks[:n]:
+            source_ms += window(source, held)
+            fork_ms += window(agent, held)
+        out[f"source_{key}"] = latency_summary(source_ms)
+        out[f"fork_{key}"] = latency_summary(fork_ms)
     return out
 
 

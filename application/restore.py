@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -317,6 +318,7 @@ class RestoreService:
         validation_level: str = "basic",
         tenant: str | None = None,
         source_row: AgentSummary | None = None,
+        rows: Mapping[str, AgentSummary | None] | None = None,
     ) -> RestoreResult:
         """Give `target_agent_id` (default: the source itself, a rewind) the source's content
         at `point`, replacing its own or merged into it, with one ContextRestored event.
@@ -326,7 +328,8 @@ class RestoreService:
         Raises AgentNotFound, PointNotFound, IntegrityMismatch (and subclasses),
         InvalidRequest; on any error nothing is written. Every attempt's outcome goes to the
         store's operation log (application.operation_log), under the caller's tenant.
-        `source_row`: the source's catalogue row when the caller just read it.
+        `source_row`: the source's catalogue row when the caller just read it; `rows`: the
+        catalogue rows it just read, by key (None: a key without a row), not asked again.
         """
         # The agent written to, by its key ("" for a rewind named by its checkpoint alone).
         target = target_agent_id or source_agent_id or ""
@@ -340,11 +343,12 @@ class RestoreService:
             return self._restore(source_agent_id, point, target_agent_id,
                                  merge_strategy=merge_strategy,
                                  validation_level=validation_level, tenant=tenant,
-                                 source_row=source_row)
+                                 source_row=source_row, given=rows or {})
 
     def _restore(self, source_agent_id: str | None, point: Point, target_agent_id: str | None,
                  *, merge_strategy: str, validation_level: str, tenant: str | None,
-                 source_row: AgentSummary | None) -> RestoreResult:
+                 source_row: AgentSummary | None,
+                 given: Mapping[str, AgentSummary | None]) -> RestoreResult:
         started = time.perf_counter()
         if merge_strategy not in RESTORE_STRATEGIES:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
@@ -357,15 +361,17 @@ class RestoreService:
                         and point.checkpoint_id is None and self.store.part_content is not None
                         and check_validation_level(validation_level) == "basic")
         # The catalogue rows read so far, by key: the target's is used by the first attempt.
-        rows: dict[str, AgentSummary | None] = {}
+        rows: dict[str, AgentSummary | None] = dict(given)
         if by_reference:
             assert source_agent_id is not None
             source_key = check_agent_key(source_agent_id)
             target_key = check_agent_key(target_agent_id or source_agent_id)
+            if known is not None:
+                rows[source_key] = known
             # The rows not given, in one question (a fork: one round trip fewer).
-            rows = {source_key: known} if known is not None else {}
-            rows.update(self.store.summaries(
-                [k for k in dict.fromkeys((source_key, target_key)) if k not in rows]))
+            missing = [k for k in dict.fromkeys((source_key, target_key)) if k not in rows]
+            if missing:
+                rows.update(self.store.summaries(missing))
             known = rows[source_key]
             done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
                                              tenant, started, dict(rows))

@@ -18,7 +18,7 @@ from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.errors import AgentNotFound
 from ctxstore.application.ports import AgentSummary
-from ctxstore.application.store import ContextStore
+from ctxstore.application.store import UNREAD, ContextStore, Unread
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_id, plain_agent_id
 
 
@@ -49,29 +49,49 @@ class AccessPolicy:
     def writable(self, caller: Caller, agent_id: str) -> str:
         return writable_agent(self.store, caller, agent_id)
 
+    def restorable(self, caller: Caller, target_id: str, source_id: str
+                   ) -> tuple[str, AgentSummary, dict[str, AgentSummary | None]]:
+        """A restore's checks, `writable` on the target then `visible` on the source, on both
+        catalogue rows read in one question: the target's key, the source's row, and the
+        rows read by key (None: no row), which the restore then does not ask again."""
+        check_agent_id(target_id)
+        check_agent_id(source_id)
+        keys = (self.store.key_for(caller.tenant, target_id),
+                self.store.key_for(caller.tenant, source_id))
+        rows = self.store.summaries(list(dict.fromkeys(keys)))
+        target = rows[keys[0]]
+        writable_agent(self.store, caller, target_id,
+                       owner=target.tenant if target is not None else None)
+        return keys[0], visible_agent(self.store, caller, source_id, rows[keys[1]]), rows
+
     def checkpoint(self, caller: Caller, package_id: str) -> Checkpoint:
         """The checkpoint if the caller may read it, with its agent as the caller sees it;
         CheckpointNotFound otherwise."""
         return shown(self.checkpoints.get(package_id, caller.tenant))
 
 
-def visible_agent(store: ContextStore, caller: Caller, agent_id: str) -> AgentSummary:
+def visible_agent(store: ContextStore, caller: Caller, agent_id: str,
+                  summary: AgentSummary | None | Unread = UNREAD) -> AgentSummary:
     """The caller's agent of that id, else AgentNotFound. Its `agent_id` is the store's key:
-    pass that to the store, show the agent id."""
+    pass that to the store, show the agent id. `summary`: its catalogue row as just read."""
     check_agent_id(agent_id)
-    summary = store.summary(store.key_for(caller.tenant, agent_id))
+    if isinstance(summary, Unread):
+        summary = store.summary(store.key_for(caller.tenant, agent_id))
     if summary is None or summary.tenant != caller.tenant:
         raise AgentNotFound(agent_id)
     return summary
 
 
-def writable_agent(store: ContextStore, caller: Caller, agent_id: str) -> str:
+def writable_agent(store: ContextStore, caller: Caller, agent_id: str,
+                   owner: str | None | Unread = UNREAD) -> str:
     """The key of the caller's agent of that id (existing or new) if it may write it, else
     AgentNotFound (only the local tenant can meet an agent id it may not write: one kept by
-    another tenant before agents had namespaces), or AgentForgotten (one it forgot)."""
+    another tenant before agents had namespaces), or AgentForgotten (one it forgot).
+    `owner`: its tenant as its catalogue row just read says (None: it has none)."""
     check_agent_id(agent_id)
     key = store.key_for(caller.tenant, agent_id)
-    owner = store.owner(key)
+    if isinstance(owner, Unread):
+        owner = store.owner(key)
     if owner is not None and owner != caller.tenant:
         raise AgentNotFound(agent_id)
     if owner is None:  # new, or forgotten: a forgotten agent's id is refused for ever

@@ -65,6 +65,7 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
     checkpoint by its access level) and write the target."""
     source: str | None
     row: AgentSummary | None = None  # the source's catalogue row, read once
+    rows: dict[str, AgentSummary | None] = {}  # the catalogue rows read, by key
     if cmd.package_id is not None:
         checkpoint = uc.checkpoints.get(cmd.package_id, caller.tenant)  # 404 unless readable
         if cmd.source_agent_id is not None and (
@@ -75,10 +76,11 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
         source = None  # the checkpoint names it
         key = uc.policy.writable(caller, cmd.target)
     else:
-        key = uc.policy.writable(caller, cmd.target)
-        row = uc.policy.visible(caller, cmd.source_agent_id or cmd.target)
+        # The target's and the source's rows in one question (a fork: two fewer).
+        key, row, rows = uc.policy.restorable(caller, cmd.target,
+                                              cmd.source_agent_id or cmd.target)
         source = row.agent_id
     point = Point(version=cmd.version, at=cmd.at, checkpoint_id=cmd.package_id)
     return uc.restore.restore(source, point, key, merge_strategy=cmd.merge_strategy,
                               validation_level=cmd.validation_level, tenant=caller.tenant,
-                              source_row=row)
+                              source_row=row, rows=rows)

@@ -15,6 +15,8 @@ from psycopg.pq import PipelineStatus
 from restore_support import Kit, msg, new_agent, snapshot_versions
 from support import calls_of
 
+from ctxstore.application.commands import LOCAL
+from ctxstore.application.commands.restore import Restore
 from ctxstore.application.operation_log import OperationRecord
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
@@ -45,6 +47,31 @@ def test_a_fork_and_a_rewind_read_the_rows_once(make_kit: Callable[..., Kit],
     alone.clear()
     result = kit.restore.restore(agent, Point.of_version(3))
     assert together == [([agent],)] and alone == one_by_one  # a rewind: one row
+    assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
+
+
+def test_a_fork_command_reads_the_rows_once_for_its_checks_and_the_restore(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command every door runs checks it may write the target and read the source on
+    their rows asked together, and hands them to the restore, which asks neither again (it
+    asked the target's owner, the source's row, then both: three questions a fork). A new
+    target's tombstone is still asked; a rewind's and a fork's answers are the same."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    together = calls_of(monkeypatch, kit.store.index, "agents_of")
+    alone = calls_of(monkeypatch, kit.store.index, "agent")
+    stones = calls_of(monkeypatch, kit.store.eraser, "tombstones")
+    fork = new_agent("fork")
+    result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=7,
+                                                          target_agent_id=fork))
+    assert together == [([fork, agent],)]
+    assert alone == ([] if kit.settings.engine == "postgres" else [(fork,), (agent,)])
+    assert len(stones) == 1  # a new target: was it forgotten?
+    assert result.content_hash == kit.hash(agent, 7) == kit.hash(fork)
+    together.clear()
+    alone.clear()
+    result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=3))
+    assert together == [([agent],)]
     assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
 
 

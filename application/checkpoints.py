@@ -57,8 +57,9 @@ from ctxstore.application.errors import (
 from ctxstore.application.operation_log import recorded
 from ctxstore.application.package_port import PackageCodec, PackageRecorder, PackageRow
 from ctxstore.application.part_port import PartStore
+from ctxstore.application.ports import AgentSummary
 from ctxstore.application.retry import retry_on_conflict
-from ctxstore.application.store import ContextStore
+from ctxstore.application.store import UNREAD, ContextStore, Unread
 from ctxstore.domain.agent_id import (
     LOCAL_TENANT,
     aggregate_id,
@@ -130,18 +131,20 @@ class CheckpointService(CheckpointPruning):
         access_level: str = "private",
         shared_with: Sequence[str] = (),
         parts: Sequence[Part] = ALL_PARTS,
+        row: AgentSummary | None | Unread = UNREAD,
     ) -> Checkpoint:
         """Capture the agent (by its key) now, or at `version`, as a new checkpoint, pruning
         the oldest beyond the per-agent limit. A `shared` one names the tenants that may read
         it in `shared_with`. With fewer than all `parts` (domain.parts) it holds only those,
-        the others empty, and its integrity hash is the content hash of that.
+        the others empty, and its integrity hash is the content hash of that. `row`: the
+        agent's catalogue row as the caller just read it (not asked again).
 
         Raises AgentNotFound, PointNotFound, PackageTooLarge (nothing written), InvalidRequest.
         Every attempt's outcome goes to the store's operation log (application.operation_log).
         """
         return self._capture_recorded(agent_id, False, version=version, label=label,
                                       session_id=session_id, access_level=access_level,
-                                      shared_with=shared_with, parts=parts)
+                                      shared_with=shared_with, parts=parts, row=row)
 
     def _capture_recorded(self, agent_id: str, automatic: bool, **options: Any) -> Checkpoint:
         with recorded(self.store.operations, "capture", lambda: agent_id,
@@ -154,7 +157,8 @@ class CheckpointService(CheckpointPruning):
 
     def _capture(self, agent_id: str, *, version: int | None, label: str | None,
                  session_id: str | None, access_level: str, shared_with: Sequence[str],
-                 parts: Sequence[str] = ALL_PARTS) -> Checkpoint:
+                 parts: Sequence[str] = ALL_PARTS,
+                 row: AgentSummary | None | Unread = UNREAD) -> Checkpoint:
         check_agent_key(agent_id)
         try:
             held_parts = parts_of(parts)
@@ -176,7 +180,7 @@ class CheckpointService(CheckpointPruning):
             raise InvalidRequest(str(e)) from None
         if version is not None and version < 0:
             raise PointNotFound(f"version must be 0 or more, not {version}")
-        if self.store.summary(agent_id) is None:
+        if (self.store.summary(agent_id) if isinstance(row, Unread) else row) is None:
             raise AgentNotFound(plain_agent_id(agent_id))
 
         def capture_once() -> Checkpoint:

@@ -67,8 +67,9 @@ class Capture(CaptureOptions):
 
 
 def capture(uc: UseCases, caller: Caller, cmd: Capture) -> Checkpoint:
-    key = uc.policy.visible(caller, cmd.agent_id).agent_id
-    return shown(uc.checkpoints.capture(key, version=cmd.version, label=cmd.label,
+    row = uc.policy.visible(caller, cmd.agent_id)
+    return shown(uc.checkpoints.capture(row.agent_id, version=cmd.version, label=cmd.label,
                                         session_id=cmd.session_id,
                                         access_level=cmd.access_level,
-                                        shared_with=cmd.shared_with, parts=cmd.parts))
+                                        shared_with=cmd.shared_with, parts=cmd.parts,
+                                        row=row))

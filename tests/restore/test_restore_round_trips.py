@@ -16,7 +16,9 @@ from restore_support import Kit, msg, new_agent, snapshot_versions
 from support import calls_of
 
 from ctxstore.application.commands import LOCAL
+from ctxstore.application.commands.capture import Capture
 from ctxstore.application.commands.restore import Restore
+from ctxstore.application.errors import AgentNotFound
 from ctxstore.application.operation_log import OperationRecord
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
@@ -73,6 +75,20 @@ def test_a_fork_command_reads_the_rows_once_for_its_checks_and_the_restore(
     result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=3))
     assert together == [([agent],)]
     assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
+
+
+def test_a_capture_command_reads_the_agents_row_once(make_kit: Callable[..., Kit],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command checks the caller may read the agent on its row and hands it to the
+    capture, which asked for it again; one it may not read is still not found."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    alone = calls_of(monkeypatch, kit.store.index, "agent")
+    checkpoint = kit.services.commands.capture(LOCAL, Capture(agent_id=agent, label="once"))
+    assert alone == [(agent,)]
+    assert checkpoint.version == 12 and checkpoint.agent_id == agent
+    with pytest.raises(AgentNotFound):
+        kit.services.commands.capture(LOCAL, Capture(agent_id=new_agent("none")))
 
 
 def test_a_target_written_after_its_row_was_read_is_restored_on_the_retry(

@@ -17,16 +17,16 @@ either form still answers 304, since both name that version's content, and every
 
 from __future__ import annotations
 
-import threading
-
-import zstandard
+from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor
 
 ZSTD = "zstd"
 LEVEL = 1
 SUFFIX = "-" + ZSTD
 VARY = "Accept-Encoding"
 
-_local = threading.local()
+# The store's codec (a zstd context per thread), with no dictionary active: plain frames, with
+# their size, which any zstd decoder reads.
+_CODEC = ZstdCompressor(level=LEVEL)
 
 
 def accepts_zstd(header: str | None) -> bool:
@@ -61,13 +61,8 @@ def _q(params: str) -> float:
 
 
 def compress(data: bytes) -> bytes:
-    """One zstd frame of `data` (with its size, so a decoder allocates once)."""
-    compressor = getattr(_local, "compressor", None)
-    if compressor is None:  # a zstd context is not thread-safe: one per worker thread
-        compressor = _local.compressor = zstandard.ZstdCompressor(
-            level=LEVEL, write_content_size=True)
-    out: bytes = compressor.compress(data)
-    return out
+    """One zstd frame of `data`."""
+    return _CODEC.compress(data)
 
 
 def compressed_tag(tag: str) -> str:

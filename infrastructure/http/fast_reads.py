@@ -101,11 +101,13 @@ class FastContextReads:
             if name not in NUMBERS or name in numbers or not _DECIMAL.fullmatch(value):
                 return None
             numbers[name] = value
-        matches = [v for k, v in scope["headers"] if k == b"if-none-match"]
-        if len(matches) > 1 or (matches and len(matches[0]) > IF_NONE_MATCH_MAX):
-            return None
-        accepts = [v for k, v in scope["headers"] if k == b"accept-encoding"]
-        if len(accepts) > 1:
+        wanted: dict[bytes, list[bytes]] = {b"if-none-match": [], b"accept-encoding": []}
+        for name, value in scope["headers"]:
+            if name in wanted:
+                wanted[name].append(value)
+        matches, accepts = wanted[b"if-none-match"], wanted[b"accept-encoding"]
+        if len(matches) > 1 or (matches and len(matches[0]) > IF_NONE_MATCH_MAX) \
+                or len(accepts) > 1:
             return None
         return (agent_id, numbers, matches[0].decode("latin-1") if matches else None,
                 accepts[0].decode("latin-1") if accepts else None)

@@ -10,7 +10,8 @@ except for an agent snapshotted mid-batch whose last link this process does not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 from uuid import UUID
@@ -48,6 +49,8 @@ class ChainedBatch:
         self._links_before = links_before
         self.owners = owners  # agent key -> tenant, filled in as agents join the batch
         self._agents: dict[UUID, _Chained] = {}
+        self.heads: dict[UUID, tuple[int, bytes]] = {}  # each agent's new version, its link
+        self.sizes: dict[UUID, int] = {}  # the stored bytes of each agent's new events
 
     def link_now(self, agent: AgentContext) -> bytes:
         """The chain's link at the agent's current version, its pending events stored and
@@ -66,22 +69,41 @@ class ChainedBatch:
     def finish(self, batches: Sequence[tuple[AgentContext, Sequence[Any]]]) -> Finished:
         """Every agent's events (collected, in order) stored and linked, agent after agent so
         the index rows line up with the stored events."""
+        stored: list[StoredEvent] = []
+        index_rows: list[EventIndexRow] = []
+        for events, rows in self.chunks(batches):
+            stored += events
+            index_rows += rows
+        return Finished(stored, index_rows, self.heads, self.sizes)
+
+    def chunks(self, batches: Sequence[tuple[AgentContext, Sequence[Any]]],
+               size: int | None = None) -> Iterator[tuple[list[StoredEvent], list[EventIndexRow]]]:
+        """`finish`'s events and index rows in chunks of `size` events or more (the last: what
+        is left; None: one chunk), each made when asked for: a writer sends one while the next
+        is made. `heads` and `sizes` are complete once the last is taken."""
         previous = self._links_before([(a.id, events[0].originator_version)
                                        for a, events in batches if a.id not in self._agents])
         stored: list[StoredEvent] = []
         index_rows: list[EventIndexRow] = []
-        heads: dict[UUID, tuple[int, bytes]] = {}
-        sizes: dict[UUID, int] = {}
+        step = size or sys.maxsize
         for agent, events in batches:
             chained = self._agents.get(agent.id)
             if chained is None:
                 chained = self._agents[agent.id] = _Chained(previous[agent.id])
-            self._add(agent, chained, events[len(chained.stored):])
-            stored += chained.stored
-            index_rows += chained.index_rows
-            heads[agent.id] = (agent.version, chained.last)
-            sizes[agent.id] = chained.size
-        return Finished(stored, index_rows, heads, sizes)
+            taken = 0  # the agent's stored events in a chunk so far (link_now stored some)
+            new = events[len(chained.stored):]
+            for start in range(0, len(new) or 1, step):
+                self._add(agent, chained, new[start:start + step])
+                stored += chained.stored[taken:]
+                index_rows += chained.index_rows[taken:]
+                taken = len(chained.stored)
+                if len(stored) >= step:
+                    yield stored, index_rows
+                    stored, index_rows = [], []
+            self.heads[agent.id] = (agent.version, chained.last)
+            self.sizes[agent.id] = chained.size
+        if stored or size is None:
+            yield stored, index_rows
 
     def _add(self, agent: AgentContext, chained: _Chained, events: Sequence[Any]) -> None:
         to_stored, link = self._to_stored, self._link

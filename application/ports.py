@@ -8,7 +8,7 @@ database.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 from uuid import UUID
@@ -150,3 +150,21 @@ class EventWriter(Protocol):
         pruned_package_ids: Sequence[str] = (),
     ) -> Sequence[int] | None:
         """Insert all of it in one transaction; IntegrityError when a version is taken."""
+
+
+class ChunkedEventWriter(Protocol):
+    """A writer that takes a large batch in chunks as they are made, in one transaction.
+
+    A batch's events are stored (compressed, linked) in the client while the database inserts
+    the chunks already sent, where one statement waited for all of them: a writer over a
+    network connection overlaps the two. The agent rows are asked for after the last chunk
+    (they carry each agent's chain head, known only then).
+    """
+
+    def insert_chunks(
+        self,
+        chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]],
+        agent_rows: Callable[[], Sequence[AgentRow]],
+    ) -> None:
+        """Insert every chunk and then the agent rows in one transaction; IntegrityError when
+        a version is taken, and nothing is written."""

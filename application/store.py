@@ -40,7 +40,13 @@ from ctxstore.application.package_port import PackageRecorder, PackageRow
 from ctxstore.application.part_cache import PartCache
 from ctxstore.application.part_content import PartContent
 from ctxstore.application.part_port import PartStore
-from ctxstore.application.ports import AgentRow, AgentSummary, ContextIndex, EventWriter
+from ctxstore.application.ports import (
+    AgentRow,
+    AgentSummary,
+    ChunkedEventWriter,
+    ContextIndex,
+    EventWriter,
+)
 from ctxstore.application.results import EventOutcome, RecordResult
 from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
 from ctxstore.application.schedule_port import ScheduleStore
@@ -85,6 +91,8 @@ UNREAD = Unread.ROW
 __all__ = ["LOCAL_TENANT", "UNREAD", "ContextStore", "from_us", "project", "to_us"]
 
 MIN_REMEMBERED_AGENTS = 1024
+# Events a chunk of a large batch holds where the recorder takes chunks (see _commit).
+WRITE_CHUNK = 256
 
 
 class ContextStore(StoreReads):
@@ -146,6 +154,11 @@ class ContextStore(StoreReads):
         # Forgotten agents' event ids are kept as digests under the integrity key.
         self.event_id_digest = EventIdDigest(self.chain.key)
         self._writer: EventWriter = cast(EventWriter, recorder)
+        # Where the recorder takes a batch in chunks (PostgreSQL), one larger than WRITE_CHUNK
+        # goes so: the database inserts a chunk while the next one is stored and linked here.
+        self._chunked: ChunkedEventWriter | None = (
+            cast(ChunkedEventWriter, recorder)
+            if callable(getattr(recorder, "insert_chunks", None)) else None)
         # Per-agent data keys when the store encrypts (set by the composition root).
         self.data_keys: DataKeys | None = None
         # The scope in which one command's statements share one pooled connection, checked
@@ -465,20 +478,29 @@ class ContextStore(StoreReads):
         batches = [(agent, events) for agent in agents if (events := agent.collect_events())]
         if not batches:
             return
-        stored, index_rows, heads, sizes = chained.finish(batches)
         owners = chained.owners
-        agent_rows = [
-            AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on), to_us(a.modified_on),
-                     owners[a.agent_id], heads[a.id][1] if a.id in heads else None)
-            for a in agents
-        ]
-        self._writer.insert_events(stored, index_rows=index_rows, agent_rows=agent_rows,
-                                   package_rows=package_rows,
-                                   pruned_package_ids=pruned_package_ids)
+
+        def agent_rows(heads: dict[UUID, tuple[int, bytes]]) -> list[AgentRow]:
+            return [AgentRow(a.agent_id, a.id, a.version, to_us(a.created_on),
+                             to_us(a.modified_on), owners[a.agent_id],
+                             heads[a.id][1] if a.id in heads else None)
+                    for a in agents]
+
+        count = sum(len(events) for _, events in batches)
+        if self._chunked is not None and count > WRITE_CHUNK and not package_rows \
+                and not pruned_package_ids:
+            self._chunked.insert_chunks(chained.chunks(batches, WRITE_CHUNK),
+                                        lambda: agent_rows(chained.heads))
+            heads, sizes = chained.heads, chained.sizes
+        else:
+            stored, index_rows, heads, sizes = chained.finish(batches)
+            self._writer.insert_events(stored, index_rows=index_rows,
+                                       agent_rows=agent_rows(heads), package_rows=package_rows,
+                                       pruned_package_ids=pruned_package_ids)
         if self.agent_cache is not None:
             self._cache_committed(batches, sizes, handed)
         self._remember_heads(heads)
-        self.snapshot_policy.recorded(len(stored), sum(sizes.values()))
+        self.snapshot_policy.recorded(count, sum(sizes.values()))
         if snapshots and self.snapshots is not None:
             # Snapshots are derived data: the events are committed, so a failure here costs
             # read speed only and must not make the caller think the batch failed.

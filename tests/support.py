@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.infrastructure.bootstrap import build_store
 from ctxstore.infrastructure.samples import TRACES
 from ctxstore.infrastructure.settings import Settings
+from devtools.services import libpq_dsn
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = TRACES  # the traces bundled in the package
@@ -139,3 +141,17 @@ def calls_of(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list
 
     monkeypatch.setattr(target, name, counted)
     return made
+
+
+def end_backends(dsn: str) -> None:
+    """End every other connection to the test's database, and wait until they are gone."""
+    dbname = dsn.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as admin:
+        assert admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchall()
+        deadline = time.monotonic() + 30
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                            "AND pid <> pg_backend_pid()", (dbname,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the backends did not end"
+            time.sleep(0.05)

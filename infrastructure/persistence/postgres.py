@@ -334,18 +334,69 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                           agent_rows: Sequence[AgentRow]) -> list[int]:
         """The events and their side rows through the record function (one statement, one
         transaction: the connection is in autocommit)."""
+        params = self._record_params(stored_events, index_rows, agent_rows)
+        # Tuple rows: the library's cursor would make a dict of each of the batch's rows.
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._call_record, params, prepare=True)
+            return [r[0] for r in curs.fetchall()]
+
+    def _record_params(self, stored_events: Sequence[StoredEvent],
+                       index_rows: Sequence[EventIndexRow],
+                       agent_rows: Sequence[AgentRow]) -> tuple[PackedArray, ...]:
         events = _binary_rows(self, stored_events)
         aligned = len(index_rows) == len(stored_events) and all(
             r.version == e.originator_version and (r.originator_id is e.originator_id
                                                    or r.originator_id == e.originator_id)
             for r, e in zip(index_rows, stored_events, strict=True))
         # The store's rows line up with its events: their ids and versions are packed once.
-        params = (*events, *self._index_arrays(index_rows, events[:2] if aligned else None),
-                  *self._agent_arrays(agent_rows))
-        # Tuple rows: the library's cursor would make a dict of each of the batch's rows.
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self._call_record, params, prepare=True)
-            return [r[0] for r in curs.fetchall()]
+        return (*events, *self._index_arrays(index_rows, events[:2] if aligned else None),
+                *self._agent_arrays(agent_rows))
+
+    def insert_chunks(
+        self,
+        chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]],
+        agent_rows: Callable[[], Sequence[AgentRow]],
+    ) -> None:
+        """The application.ports ChunkedEventWriter: each chunk through the record function
+        as it comes, pipelined in one transaction (PostgreSQL inserts a chunk while the store
+        makes the next), then the agent rows. On a connection found broken, the whole batch
+        once more in one statement on checked connections (pool_check)."""
+        sent: list[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]] = []
+
+        def taken() -> Iterator[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]]:
+            for chunk in chunks:
+                sent.append(chunk)
+                yield chunk
+
+        def whole() -> list[int]:
+            rest = [*sent, *chunks]  # what was sent, and what was not made yet
+            return self._insert_in_one_statement(
+                [e for events, _ in rest for e in events],
+                [r for _, rows in rest for r in rows], agent_rows())
+
+        _unchecked_first(lambda: self._record_pipelined(taken(), agent_rows), whole)
+
+    def _record_pipelined(
+        self,
+        chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]],
+        agent_rows: Callable[[], Sequence[AgentRow]],
+    ) -> None:
+        # As _insert_pipelined: a failed statement leaves the transaction block as an
+        # exception, so the transaction rolls back and the conflict is reported as itself.
+        exc: Exception | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline():
+                try:
+                    with conn.transaction(), conn.cursor(row_factory=tuple_row) as curs:
+                        for events, rows in chunks:  # each sent before the next is made
+                            curs.execute(self._call_record, self._record_params(events, rows, ()),
+                                         prepare=True)
+                        curs.execute(self._call_record, self._record_params((), (), agent_rows()),
+                                     prepare=True)
+                except Exception as e:  # noqa: BLE001 - re-raised once the pipeline is closed
+                    exc = e
+            if exc is not None:
+                raise exc  # inside get_connection: translated to eventsourcing's errors
 
     def _index_arrays(self, rows: Sequence[EventIndexRow],
                       ids_versions: Sequence[PackedArray] | None = None

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import psycopg_pool.pool
 import pytest
-from support import make_settings
+from support import end_backends, make_settings
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import make_envelope
@@ -79,20 +79,6 @@ def three_events_and_ended_connections(tmp_path: Path, dsn: str, agent: str
         yield store
     finally:
         store.close()
-
-
-def end_backends(dsn: str) -> None:
-    """End every other connection to the test's database, and wait until they are gone."""
-    dbname = dsn.rsplit("/", 1)[1].split("?", 1)[0]
-    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as admin:
-        assert admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchall()
-        deadline = time.monotonic() + 30
-        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                            "AND pid <> pg_backend_pid()", (dbname,)).fetchone() != (0,):
-            assert time.monotonic() < deadline, "the backends did not end"
-            time.sleep(0.05)
 
 
 def test_a_write_to_a_held_agent_and_reads_of_it_take_their_connection_unchecked(

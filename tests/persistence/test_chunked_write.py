@@ -1,0 +1,201 @@
+"""A large batch goes to PostgreSQL in chunks, each sent while the next is made, in one
+transaction (application.ports ChunkedEventWriter, infrastructure.persistence.postgres): what
+it commits is what one statement committed, and a failure anywhere commits none of it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import calls_of, end_backends, make_settings
+
+from ctxstore.application.chained_batch import ChainedBatch
+from ctxstore.application.store import WRITE_CHUNK, ContextStore
+from ctxstore.domain.aggregate import AgentContext
+from ctxstore.domain.events import AnyEnvelope, make_envelope
+from ctxstore.infrastructure.bootstrap import bootstrap, build_store
+from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
+
+AGENTS = ("a", "b", "c", "d", "e")
+
+
+def batch(count: int, start: int = 0) -> list[AnyEnvelope]:
+    """`count` events of AGENTS interleaved, as ingest hands them over: messages, and tool
+    calls with their results (a result needs its call: the fold's check runs as usual)."""
+    out: list[AnyEnvelope] = []
+    for i in range(start, start + count):
+        agent = AGENTS[i % len(AGENTS)]
+        if i % 7 == 3:
+            out.append(make_envelope(agent, "tool_call", {
+                "call_id": f"call-{i}", "tool": "search", "arguments": {"q": str(i)}},
+                event_id=str(uuid.uuid4())))
+        else:
+            out.append(make_envelope(agent, "message", {
+                "role": "user", "content": f"{agent} says {i} " + "x" * (i % 300)},
+                event_id=str(uuid.uuid4())))
+    return out
+
+
+def hashes(store: ContextStore) -> dict[str, tuple[int, str]]:
+    return {a: (s["version"], s["content_hash"]) for a in AGENTS
+            for s in [store.context(a)]}
+
+
+def versions(store: ContextStore, agent: str) -> list[int]:
+    return [h.version for h in store.history(agent, limit=10_000)]
+
+
+@pytest.fixture
+def chunk_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The events of each chunk PostgreSQL is sent."""
+    sizes: list[int] = []
+    real = PostgresIndexedEventRecorder._record_params
+
+    def counted(self: Any, stored: Any, index_rows: Any, agent_rows: Any) -> Any:
+        if stored:
+            sizes.append(len(stored))
+        return real(self, stored, index_rows, agent_rows)
+
+    monkeypatch.setattr(PostgresIndexedEventRecorder, "_record_params", counted)
+    return sizes
+
+
+def test_a_large_batch_commits_in_chunks_what_one_statement_did(
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    events = batch(3 * WRITE_CHUNK + 50)
+    # Snapshots in the middle of the batch: their events were stored and linked before the
+    # commit (ChainedBatch.link_now), and go in the chunks all the same.
+    sqlite = bootstrap(make_settings("sqlite", tmp_path, snapshot_interval=40,
+                                     checkpoint_interval_minutes=0))
+    pg = bootstrap(make_settings("postgres", tmp_path, postgres_dsn, snapshot_interval=40,
+                                 checkpoint_interval_minutes=0))
+    try:
+        chunks = calls_of(monkeypatch, ChainedBatch, "chunks")
+        assert sqlite.store.record(events).recorded == len(events)
+        assert chunk_sizes == []  # SQLite: one transaction of its own, no chunks
+        assert pg.store.record(events).recorded == len(events)
+        assert len(chunks) == 2 and chunks[1][2:] == (WRITE_CHUNK,)  # the second: PostgreSQL's
+        assert sum(chunk_sizes) == len(events) and len(chunk_sizes) >= 3, chunk_sizes
+        assert all(size >= WRITE_CHUNK for size in chunk_sizes[:-1]), chunk_sizes
+        # What it committed: every event at its version, the same contents and hashes as
+        # SQLite's, each agent's catalogue row at its last version, the chain unbroken.
+        expected = hashes(sqlite.store)
+        fresh = build_store(pg.settings)  # reads what PostgreSQL holds, nothing cached
+        try:
+            assert hashes(fresh) == expected
+            for agent in AGENTS:
+                count = sum(1 for e in events if e.agent_id == agent)
+                assert versions(fresh, agent) == list(range(1, count + 1))
+                summary = fresh.summary(agent)
+                assert summary is not None and summary.version == count
+            known = fresh.index.known_event_ids([e.event_id for e in events])
+            assert len(known) == len(events)
+        finally:
+            fresh.close()
+        report = pg.integrity.verify()
+        assert report.clean and report.events == len(events), [
+            f.line() for f in report.findings]
+        # A batch at most one chunk long goes as one statement, as before.
+        chunk_sizes.clear()
+        small = batch(WRITE_CHUNK, start=len(events))
+        assert pg.store.record(small).recorded == WRITE_CHUNK
+        assert chunk_sizes == [WRITE_CHUNK]
+    finally:
+        sqlite.close()
+        pg.close()
+
+
+def test_a_known_event_id_in_the_last_chunk_commits_nothing_then_is_a_duplicate(
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int]) -> None:
+    store = build_store(make_settings("postgres", tmp_path, postgres_dsn))
+    try:
+        first = batch(10)
+        assert store.record(first).recorded == 10
+        events = batch(3 * WRITE_CHUNK, start=10)
+        # The last event reuses an id recorded before: the commit fails on the event-id
+        # index after the chunks before it were sent, and the batch is done again, asking.
+        events[-1] = events[-1].model_copy(update={"event_id": first[3].event_id})
+        chunk_sizes.clear()
+        result = store.record(events)
+        assert len(chunk_sizes) > 3  # the chunked try, then the try that asked
+        assert result.recorded == len(events) - 1 and result.duplicates == 1
+        assert result.outcomes[-1].status == "duplicate"
+        for agent in AGENTS:
+            count = sum(1 for e in first + events[:-1] if e.agent_id == agent)
+            assert versions(store, agent) == list(range(1, count + 1))
+    finally:
+        store.close()
+
+
+def test_a_version_another_writer_took_fails_the_whole_batch_which_is_done_again(
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int]) -> None:
+    settings = make_settings("postgres", tmp_path, postgres_dsn)
+    store, other = build_store(settings), build_store(settings)
+    try:
+        assert store.record(batch(10)).recorded == 10  # held by `store` at these versions
+        # Another process writes to the last agent of the batch: `store`'s first try
+        # conflicts on that agent's next version, in the batch's last chunk.
+        late = make_envelope("e", "message", {"role": "user", "content": "meanwhile"},
+                             event_id=str(uuid.uuid4()))
+        assert other.record([late]).recorded == 1
+        events = batch(3 * WRITE_CHUNK, start=10)
+        result = store.record(events)
+        assert result.recorded == len(events)
+        assert len(chunk_sizes) > 4  # chunks sent twice: the conflict, then the retry
+        fresh = build_store(settings)
+        try:
+            for agent in AGENTS:
+                count = sum(1 for e in batch(10) + events if e.agent_id == agent)
+                count += agent == "e"
+                assert versions(fresh, agent) == list(range(1, count + 1))
+            assert [h.event_id for h in fresh.history("e", limit=10_000)].count(late.event_id) == 1
+        finally:
+            fresh.close()
+        assert bootstrap(settings, store=store).integrity.verify().clean
+    finally:
+        store.close()
+        other.close()
+
+
+def test_connections_ended_while_the_chunks_go_record_the_batch_once(
+        tmp_path: Path, fresh_pg_db: str, full_checks: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server ends the connection after the first chunks were sent (their transaction
+    never commits): the whole batch goes once more in one statement on a checked
+    connection."""
+    settings = make_settings("postgres", tmp_path, fresh_pg_db)
+    store = build_store(settings)
+    try:
+        assert store.record(batch(10)).recorded == 10
+        events = batch(3 * WRITE_CHUNK, start=10)
+        made = 0
+        real = store.mapper.to_stored_event
+
+        def ending(event: Any) -> Any:
+            nonlocal made
+            made += isinstance(event, AgentContext.Recorded)  # not the snapshots
+            if made == 2 * WRITE_CHUNK:  # the first chunk is with the server by now
+                end_backends(fresh_pg_db)
+            return real(event)
+
+        monkeypatch.setattr(store.mapper, "to_stored_event", ending)
+        full_checks.clear()
+        result = store.record(events)
+        assert result.recorded == len(events)
+        assert made == len(events)  # each event stored once: the retry sent what was made
+        assert full_checks, "the second try did not take a checked connection"
+        monkeypatch.undo()
+        fresh = build_store(settings)
+        try:
+            for agent in AGENTS:
+                count = sum(1 for e in batch(10) + events if e.agent_id == agent)
+                assert versions(fresh, agent) == list(range(1, count + 1))
+            known = fresh.index.known_event_ids([e.event_id for e in events])
+            assert len(known) == len(events)
+        finally:
+            fresh.close()
+    finally:
+        store.close()

@@ -108,6 +108,34 @@ def test_a_large_batch_commits_in_chunks_what_one_statement_did(
         pg.close()
 
 
+def test_one_agents_batch_is_cut_within_its_events(
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int]) -> None:
+    """One agent's events, none stored before the commit (no snapshot in the batch), go in
+    chunks of WRITE_CHUNK, the chain running on across them."""
+    events = [e.model_copy(update={"agent_id": "solo"}) for e in batch(2 * WRITE_CHUNK + 90)]
+    sqlite = bootstrap(make_settings("sqlite", tmp_path, snapshot_interval=10_000,
+                                     checkpoint_interval_minutes=0))
+    pg = bootstrap(make_settings("postgres", tmp_path, postgres_dsn, snapshot_interval=10_000,
+                                 checkpoint_interval_minutes=0))
+    try:
+        assert sqlite.store.record(events).recorded == len(events)
+        assert pg.store.record(events).recorded == len(events)
+        assert chunk_sizes == [WRITE_CHUNK, WRITE_CHUNK, 90]
+        fresh = build_store(pg.settings)
+        try:
+            assert fresh.context("solo")["content_hash"] == \
+                sqlite.store.context("solo")["content_hash"]
+            assert versions(fresh, "solo") == list(range(1, len(events) + 1))
+        finally:
+            fresh.close()
+        report = pg.integrity.verify()
+        assert report.clean and report.events == len(events), [
+            f.line() for f in report.findings]
+    finally:
+        sqlite.close()
+        pg.close()
+
+
 def test_a_known_event_id_in_the_last_chunk_commits_nothing_then_is_a_duplicate(
         tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int]) -> None:
     store = build_store(make_settings("postgres", tmp_path, postgres_dsn))

@@ -385,7 +385,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         # exception, so the transaction rolls back and the conflict is reported as itself.
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline():
+            with conn.pipeline() as pipeline:
                 try:
                     with conn.transaction(), conn.cursor(row_factory=tuple_row) as curs:
                         for events, rows in chunks:  # each sent before the next is made
@@ -393,6 +393,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                                          prepare=True)
                         curs.execute(self._call_record, self._record_params((), (), agent_rows()),
                                      prepare=True)
+                        pipeline.sync()  # a conflict raises here, whenever its result came
                 except Exception as e:  # noqa: BLE001 - re-raised once the pipeline is closed
                     exc = e
             if exc is not None:

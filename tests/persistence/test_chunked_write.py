@@ -158,15 +158,16 @@ def test_a_known_event_id_in_the_last_chunk_commits_nothing_then_is_a_duplicate(
         store.close()
 
 
+@pytest.mark.parametrize("taken", ["a", "e"], ids=["first-chunk", "last-chunk"])
 def test_a_version_another_writer_took_fails_the_whole_batch_which_is_done_again(
-        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int]) -> None:
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int], taken: str) -> None:
     settings = make_settings("postgres", tmp_path, postgres_dsn)
     store, other = build_store(settings), build_store(settings)
     try:
         assert store.record(batch(10)).recorded == 10  # held by `store` at these versions
-        # Another process writes to the last agent of the batch: `store`'s first try
-        # conflicts on that agent's next version, in the batch's last chunk.
-        late = make_envelope("e", "message", {"role": "user", "content": "meanwhile"},
+        # Another process writes to the batch's first or last agent: `store`'s first try
+        # conflicts on that agent's next version, in the batch's first or last chunk.
+        late = make_envelope(taken, "message", {"role": "user", "content": "meanwhile"},
                              event_id=str(uuid.uuid4()))
         assert other.record([late]).recorded == 1
         events = batch(3 * WRITE_CHUNK, start=10)
@@ -177,9 +178,10 @@ def test_a_version_another_writer_took_fails_the_whole_batch_which_is_done_again
         try:
             for agent in AGENTS:
                 count = sum(1 for e in batch(10) + events if e.agent_id == agent)
-                count += agent == "e"
+                count += agent == taken
                 assert versions(fresh, agent) == list(range(1, count + 1))
-            assert [h.event_id for h in fresh.history("e", limit=10_000)].count(late.event_id) == 1
+            assert [h.event_id for h in fresh.history(taken, limit=10_000)].count(
+                late.event_id) == 1
         finally:
             fresh.close()
         assert bootstrap(settings, store=store).integrity.verify().clean

@@ -80,12 +80,18 @@ class ChainedBatch:
                size: int | None = None) -> Iterator[tuple[list[StoredEvent], list[EventIndexRow]]]:
         """`finish`'s events and index rows in chunks of `size` events or more (the last: what
         is left; None: one chunk), each made when asked for: a writer sends one while the next
-        is made. `heads` and `sizes` are complete once the last is taken."""
+        is made. `heads` and `sizes` are complete once the last is taken. The links before the
+        batch are read now (a query for those this process does not remember), not when the
+        first chunk is asked for, by when the writer's transaction may be open."""
         previous = self._links_before([(a.id, events[0].originator_version)
                                        for a, events in batches if a.id not in self._agents])
+        return self._chunks(batches, previous, size or sys.maxsize, whole=size is None)
+
+    def _chunks(self, batches: Sequence[tuple[AgentContext, Sequence[Any]]],
+                previous: dict[UUID, bytes], step: int, whole: bool
+                ) -> Iterator[tuple[list[StoredEvent], list[EventIndexRow]]]:
         stored: list[StoredEvent] = []
         index_rows: list[EventIndexRow] = []
-        step = size or sys.maxsize
         for agent, events in batches:
             chained = self._agents.get(agent.id)
             if chained is None:
@@ -102,7 +108,7 @@ class ChainedBatch:
                     stored, index_rows = [], []
             self.heads[agent.id] = (agent.version, chained.last)
             self.sizes[agent.id] = chained.size
-        if stored or size is None:
+        if stored or whole:
             yield stored, index_rows
 
     def _add(self, agent: AgentContext, chained: _Chained, events: Sequence[Any]) -> None:

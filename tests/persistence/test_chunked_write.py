@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.cipher import AESCipher
 from support import calls_of, end_backends, make_settings
 
 from ctxstore.application.chained_batch import ChainedBatch
@@ -134,6 +135,42 @@ def test_one_agents_batch_is_cut_within_its_events(
     finally:
         sqlite.close()
         pg.close()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_a_new_process_chunks_agents_it_does_not_hold(
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int], encrypted: bool) -> None:
+    """A process that holds none of the agents (a restart) loads them, their chain heads and
+    data keys, then sends the batch in chunks: each agent's chain runs on from the first
+    process's events, and encrypted rows read back."""
+    extra: dict[str, Any] = ({"encryption_enabled": True,
+                              "encryption_key": AESCipher.create_key(32)} if encrypted else {})
+    settings = make_settings("postgres", tmp_path, postgres_dsn, integrity_key="chunks",
+                             checkpoint_interval_minutes=0, **extra)
+    first = build_store(settings)
+    try:
+        assert first.record(batch(10)).recorded == 10
+    finally:
+        first.close()
+    events = batch(3 * WRITE_CHUNK, start=10)
+    services = bootstrap(settings)
+    try:
+        assert services.store.record(events).recorded == len(events)
+        assert len(chunk_sizes) >= 4  # the first store's one statement, then chunks
+        report = services.integrity.verify()
+        assert report.clean and report.events == 10 + len(events), [
+            f.line() for f in report.findings]
+        fresh = build_store(settings)
+        try:
+            for agent in AGENTS:
+                count = sum(1 for e in batch(10) + events if e.agent_id == agent)
+                assert versions(fresh, agent) == list(range(1, count + 1))
+                assert fresh.context(agent)["messages"][-1] == \
+                    services.store.context(agent)["messages"][-1]
+        finally:
+            fresh.close()
+    finally:
+        services.close()
 
 
 def test_a_known_event_id_in_the_last_chunk_commits_nothing_then_is_a_duplicate(

@@ -15,7 +15,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
-from psycopg import Pipeline
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable
 
@@ -30,10 +29,9 @@ from ctxstore.application.part_port import (
 )
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
+from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
-# psycopg's pipeline mode needs libpq 14 or later (the binary wheel's is; a system's may not be).
-_PIPELINES = Pipeline.is_supported()
 _TEXTS = 4096  # statement texts kept (one per template and count of marks: a few hundred)
 
 # Statements with `?` parameters and {parts}/{refs} tables, for both backends.
@@ -277,7 +275,7 @@ class TablePartStore(PartStore):
         statements whose results are not read (BEGIN, the lock, the reference rows, the parts,
         COMMIT) go with the next that is, not a round trip each: a keep is then two or three
         round trips, not five to eight. The server still runs them in order, one by one."""
-        if self.dialect != "postgres" or not _PIPELINES:
+        if self.dialect != "postgres" or not PIPELINES:
             with self.datastore.transaction(commit=True) as curs:
                 yield curs
             return

@@ -47,6 +47,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
+from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES
 from ctxstore.infrastructure.persistence.pool_check import first_take_unchecked, use_purging_check
 from ctxstore.infrastructure.persistence.pool_order import hand_out_last_given_back
 from ctxstore.infrastructure.persistence.pool_wait import OneWaitPerCommand
@@ -360,7 +361,14 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         """The application.ports ChunkedEventWriter: each chunk through the record function
         as it comes, pipelined in one transaction (PostgreSQL inserts a chunk while the store
         makes the next), then the agent rows. On a connection found broken, the whole batch
-        once more in one statement on checked connections (pool_check)."""
+        once more in one statement on checked connections (pool_check); without pipeline
+        mode, in one statement from the start."""
+        if not PIPELINES:  # the batch in one statement, as before chunks
+            rest = list(chunks)
+            self.insert_events([e for events, _ in rest for e in events],
+                               index_rows=[r for _, rows in rest for r in rows],
+                               agent_rows=agent_rows())
+            return
         sent: list[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]] = []
 
         def taken() -> Iterator[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]]:

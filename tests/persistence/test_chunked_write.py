@@ -17,6 +17,7 @@ from ctxstore.application.store import WRITE_CHUNK, ContextStore
 from ctxstore.domain.aggregate import AgentContext
 from ctxstore.domain.events import AnyEnvelope, make_envelope
 from ctxstore.infrastructure.bootstrap import bootstrap, build_store
+from ctxstore.infrastructure.persistence import postgres
 from ctxstore.infrastructure.persistence.postgres import PostgresIndexedEventRecorder
 
 AGENTS = ("a", "b", "c", "d", "e")
@@ -171,6 +172,25 @@ def test_a_new_process_chunks_agents_it_does_not_hold(
             fresh.close()
     finally:
         services.close()
+
+
+def test_without_pipeline_mode_a_large_batch_goes_in_one_statement(
+        tmp_path: Path, postgres_dsn: str, chunk_sizes: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A libpq before 14 has no pipeline mode (psycopg's `Pipeline.is_supported()`): the
+    batch goes as one statement, as before chunks, and commits the same."""
+    monkeypatch.setattr(postgres, "PIPELINES", False)
+    pipelined = calls_of(monkeypatch, PostgresIndexedEventRecorder, "_record_pipelined")
+    store = build_store(make_settings("postgres", tmp_path, postgres_dsn))
+    try:
+        events = batch(3 * WRITE_CHUNK)
+        assert store.record(events).recorded == len(events)
+        assert chunk_sizes == [len(events)] and pipelined == []
+        for agent in AGENTS:
+            count = sum(1 for e in events if e.agent_id == agent)
+            assert versions(store, agent) == list(range(1, count + 1))
+    finally:
+        store.close()
 
 
 def test_a_known_event_id_in_the_last_chunk_commits_nothing_then_is_a_duplicate(

@@ -104,6 +104,13 @@ class SQLErasure(AgentEraser):
         a time already."""
 
     @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A cursor for the reads a write or a restore asks first (tombstones, forgotten event
+        ids, data keys): the library's read transaction."""
+        with self.datastore.transaction(commit=False) as curs:
+            yield curs
+
+    @contextmanager
     def _erasing(self) -> Iterator[Any]:
         """A cursor in the write transaction the erasure runs in."""
         with self.datastore.transaction(commit=True) as curs:
@@ -213,7 +220,7 @@ class SQLErasure(AgentEraser):
         found: dict[UUID, bytes] = {}
         by_oid = {self._oid(i): i for i in originator_ids}
         wanted = list(by_oid)
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             for r in self._rows_among(curs, "SELECT originator_id, wrapped FROM {data_keys} "
                                       "WHERE originator_id {in}", (), wanted):
                 found[by_oid[self._oid(UUID(str(r[0])))]] = bytes(r[1])
@@ -236,7 +243,7 @@ class SQLErasure(AgentEraser):
     def tombstones(self, tenant: str, agent_keys: Collection[str]) -> dict[str, Tombstone]:
         found: dict[str, Tombstone] = {}
         keys = sorted(set(agent_keys))
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             for r in self._rows_among(
                     curs, "SELECT agent_id, tenant, forgotten_us, forgotten_by FROM {tombstones} "
                     "WHERE tenant = ? AND agent_id {in}", (tenant,), keys, text_array):
@@ -254,7 +261,7 @@ class SQLErasure(AgentEraser):
         # One row at least (the question about event ids), joined with each tombstone found.
         found: dict[str, Tombstone] = {}
         ids = False
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql(
                 "SELECT t.agent_id, t.tenant, t.forgotten_us, t.forgotten_by, f.ids FROM "
                 "(SELECT EXISTS (SELECT 1 FROM {forgotten_ids} WHERE tenant = ?) AS ids) AS f "
@@ -270,7 +277,7 @@ class SQLErasure(AgentEraser):
     def forgotten_event_ids(self, tenant: str, digests: Collection[bytes]) -> set[bytes]:
         found: set[bytes] = set()
         wanted = sorted(set(digests))
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             found.update(bytes(r[0]) for r in self._rows_among(
                 curs, "SELECT digest FROM {forgotten_ids} WHERE tenant = ? AND digest {in}",
                 (tenant,), wanted, bytea_array))
@@ -410,6 +417,15 @@ class PostgresErasure(SQLErasure):
                 table=SQLLiteral(f'"{self.datastore.schema}"."{prefix}_agents"'),
                 trigger=trigger, agents=agents_table, f=function),
         ]
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A pooled connection (autocommit) outside any transaction: each of these reads is
+        one statement, which sees a snapshot of its own, so BEGIN and ROLLBACK were two round
+        trips more (a fork command into a new agent asks its tombstone, a batch writing new
+        agents theirs)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            yield curs
 
     def _event_tables(self) -> dict[str, str | Composable]:
         r: Any = self

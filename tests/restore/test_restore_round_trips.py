@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.pq import PipelineStatus
+from psycopg.pq import PipelineStatus, TransactionStatus
 from restore_support import Kit, msg, new_agent, snapshot_versions
 from support import calls_of
 
@@ -337,3 +337,31 @@ def test_a_forks_keep_commits_without_waiting_for_the_disk_and_only_it(
             after = curs.fetchone()["s"]
     assert inside == ["on", "off"] and after == "on"
     assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_the_questions_about_forgotten_agents_are_one_statement_outside_a_transaction(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork command asks whether its new target was forgotten, a write of new agents
+    whether they and their event ids were: one statement each, on a connection in no
+    transaction (BEGIN and ROLLBACK around a single read were two round trips more)."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    asked: list[tuple[str, TransactionStatus]] = []
+    real = psycopg.Cursor.execute
+
+    def noting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = query if isinstance(query, str | bytes) else query.as_string(self)
+        text = text.decode() if isinstance(text, bytes) else text
+        if "_tombstones" in text and text.lstrip().upper().startswith("SELECT"):
+            asked.append((text, self.connection.info.transaction_status))
+        return real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", noting)
+    fork = new_agent("fork")
+    result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=7,
+                                                          target_agent_id=fork))
+    assert result.content_hash == kit.hash(agent, 7)
+    kit.store.record([msg(new_agent("new"), "hello")])
+    assert len(asked) == 2, asked  # the fork's target, then the new agent of the write
+    assert {status for _, status in asked} == {TransactionStatus.IDLE}, asked

@@ -255,6 +255,20 @@ class ContextStore(StoreReads):
         """The tombstone of this tenant's agent, when it was forgotten."""
         return self.eraser.tombstones(tenant, [key]).get(key)
 
+    def rows_and_tombstones(self, tenant: str, keys: Sequence[str]
+                            ) -> tuple[dict[str, AgentSummary | None], dict[str, Tombstone]]:
+        """The catalogue rows of these agents by key (None: none) and the tenant's tombstones
+        of those without one: what a restore command checks, in one question where the
+        recorder asks it so (PostgreSQL: a fork command's round trip fewer)."""
+        both = getattr(self.index, "agents_and_tombstones", None)
+        if both is not None:
+            rows, stones = both(tenant, keys)
+        else:
+            rows = self.index.agents_of(keys)
+            missing = [k for k in dict.fromkeys(keys) if k not in rows]
+            stones = self.eraser.tombstones(tenant, missing) if missing else {}
+        return {k: rows.get(k) for k in keys}, stones
+
     def _forget_owners(self, keys: Iterable[str]) -> None:
         for key in keys:
             self._owners.pop(key, None)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.errors import AgentNotFound
+from ctxstore.application.forget_port import Tombstone
 from ctxstore.application.ports import AgentSummary
 from ctxstore.application.store import UNREAD, ContextStore, Unread
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_id, plain_agent_id
@@ -58,10 +59,11 @@ class AccessPolicy:
         check_agent_id(source_id)
         keys = (self.store.key_for(caller.tenant, target_id),
                 self.store.key_for(caller.tenant, source_id))
-        rows = self.store.summaries(list(dict.fromkeys(keys)))
+        rows, stones = self.store.rows_and_tombstones(caller.tenant, list(dict.fromkeys(keys)))
         target = rows[keys[0]]
         writable_agent(self.store, caller, target_id,
-                       owner=target.tenant if target is not None else None)
+                       owner=target.tenant if target is not None else None,
+                       stone=stones.get(keys[0]))
         return keys[0], visible_agent(self.store, caller, source_id, rows[keys[1]]), rows
 
     def checkpoint(self, caller: Caller, package_id: str) -> Checkpoint:
@@ -83,11 +85,13 @@ def visible_agent(store: ContextStore, caller: Caller, agent_id: str,
 
 
 def writable_agent(store: ContextStore, caller: Caller, agent_id: str,
-                   owner: str | None | Unread = UNREAD) -> str:
+                   owner: str | None | Unread = UNREAD,
+                   stone: Tombstone | None | Unread = UNREAD) -> str:
     """The key of the caller's agent of that id (existing or new) if it may write it, else
     AgentNotFound (only the local tenant can meet an agent id it may not write: one kept by
     another tenant before agents had namespaces), or AgentForgotten (one it forgot).
-    `owner`: its tenant as its catalogue row just read says (None: it has none)."""
+    `owner`: its tenant as its catalogue row just read says (None: it has none); `stone`:
+    its tombstone as read with that row (None: none)."""
     check_agent_id(agent_id)
     key = store.key_for(caller.tenant, agent_id)
     if isinstance(owner, Unread):
@@ -95,7 +99,8 @@ def writable_agent(store: ContextStore, caller: Caller, agent_id: str,
     if owner is not None and owner != caller.tenant:
         raise AgentNotFound(agent_id)
     if owner is None:  # new, or forgotten: a forgotten agent's id is refused for ever
-        stone = store.tombstone(caller.tenant, key)
+        if isinstance(stone, Unread):
+            stone = store.tombstone(caller.tenant, key)
         if stone is not None:
             raise stone.error()
     return key

@@ -34,6 +34,7 @@ from ctxstore.application.forget_port import (
     Tombstone,
 )
 from ctxstore.application.part_content import agent_owner
+from ctxstore.application.ports import AgentSummary
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
 from ctxstore.projections.views import VIEW_TABLES
@@ -417,6 +418,33 @@ class PostgresErasure(SQLErasure):
                 table=SQLLiteral(f'"{self.datastore.schema}"."{prefix}_agents"'),
                 trigger=trigger, agents=agents_table, f=function),
         ]
+
+    def agents_and_tombstones(self, tenant: str, keys: Sequence[str]
+                              ) -> tuple[dict[str, AgentSummary], dict[str, Tombstone]]:
+        """The catalogue rows of these agents and the tenant's tombstones of those without
+        one, in one statement (ContextStore.rows_and_tombstones), taken as the index's reads
+        are (without the pool's round trip, again on a checked connection if need be)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}, {}
+        r: Any = self
+        rows = r._fetch(
+            SQL("SELECT k.key, a.agent_id, a.version, a.created_us, a.updated_us, a.tenant, "
+                "t.tenant AS t_tenant, t.forgotten_us, t.forgotten_by "
+                "FROM unnest(%s::text[]) AS k(key) LEFT JOIN {agents} AS a ON a.agent_id = k.key "
+                "LEFT JOIN {stones} AS t ON a.agent_id IS NULL AND t.tenant = %s "
+                "AND t.agent_id = k.key").format(agents=r.agents_table,
+                                                 stones=self.tombstones_table),
+            (text_array(wanted), tenant), as_tuples=True)
+        found: dict[str, AgentSummary] = {}
+        stones: dict[str, Tombstone] = {}
+        for key, agent_id, version, created, updated, owner, t_tenant, t_us, t_by in rows:
+            if agent_id is not None:
+                found[key] = AgentSummary(agent_id=agent_id, version=version,
+                                          created_us=created, updated_us=updated, tenant=owner)
+            elif t_tenant is not None:
+                stones[key] = Tombstone(key, t_tenant, int(t_us), t_by)
+        return found, stones
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:

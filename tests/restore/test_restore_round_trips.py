@@ -15,10 +15,11 @@ from psycopg.pq import PipelineStatus, TransactionStatus
 from restore_support import Kit, msg, new_agent, snapshot_versions
 from support import calls_of
 
-from ctxstore.application.commands import LOCAL
+from ctxstore.application.commands import LOCAL, Caller, ReadContext
 from ctxstore.application.commands.capture import Capture
+from ctxstore.application.commands.forget import Forget
 from ctxstore.application.commands.restore import Restore
-from ctxstore.application.errors import AgentNotFound
+from ctxstore.application.errors import AgentForgotten, AgentNotFound
 from ctxstore.application.operation_log import OperationRecord
 from ctxstore.domain.agent_id import LOCAL_TENANT, aggregate_id
 from ctxstore.domain.points import Point
@@ -57,24 +58,73 @@ def test_a_fork_command_reads_the_rows_once_for_its_checks_and_the_restore(
     """The command every door runs checks it may write the target and read the source on
     their rows asked together, and hands them to the restore, which asks neither again (it
     asked the target's owner, the source's row, then both: three questions a fork). A new
-    target's tombstone is still asked; a rewind's and a fork's answers are the same."""
+    target's tombstone is asked with the rows on PostgreSQL (one question), after them
+    elsewhere; a rewind's and a fork's answers are the same."""
     kit = make_kit()
     agent = seeded(kit, 12)
+    postgres = kit.settings.engine == "postgres"
     together = calls_of(monkeypatch, kit.store.index, "agents_of")
     alone = calls_of(monkeypatch, kit.store.index, "agent")
     stones = calls_of(monkeypatch, kit.store.eraser, "tombstones")
+    with_stones = (calls_of(monkeypatch, kit.store.index, "agents_and_tombstones")
+                   if postgres else [])
     fork = new_agent("fork")
     result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=7,
                                                           target_agent_id=fork))
-    assert together == [([fork, agent],)]
-    assert alone == ([] if kit.settings.engine == "postgres" else [(fork,), (agent,)])
-    assert len(stones) == 1  # a new target: was it forgotten?
+    if postgres:
+        assert with_stones == [(LOCAL_TENANT, [fork, agent])]
+        assert together == [] and stones == [] and alone == []
+    else:
+        assert together == [([fork, agent],)] and alone == [(fork,), (agent,)]
+        assert len(stones) == 1  # a new target: was it forgotten?
     assert result.content_hash == kit.hash(agent, 7) == kit.hash(fork)
     together.clear()
     alone.clear()
+    with_stones.clear()
     result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=3))
-    assert together == [([agent],)]
+    assert (with_stones if postgres else together) == (
+        [(LOCAL_TENANT, [agent])] if postgres else [([agent],)])
     assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
+
+
+def test_a_fork_command_into_a_forgotten_agent_is_refused_by_the_rows_question(
+        make_kit: Callable[..., Kit]) -> None:
+    """The tombstone that comes with the rows (PostgreSQL) or after them refuses a forgotten
+    target, as the separate question did; a forgotten source is not found; another tenant's
+    tombstone of the same id stops nobody."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    gone = seeded(kit, 3)
+    kit.services.commands.forget(LOCAL, Forget(agent_id=gone, by="test"))
+    keys = [kit.store.key_for(LOCAL_TENANT, a) for a in (gone, agent, "never-written")]
+    rows, stones = kit.store.rows_and_tombstones(LOCAL_TENANT, keys)
+    assert rows[keys[0]] is None and rows[keys[2]] is None
+    assert rows[keys[1]] is not None and rows[keys[1]].version == 12
+    assert list(stones) == [keys[0]] and stones[keys[0]].forgotten_by == "test"
+    assert kit.store.rows_and_tombstones("other-tenant", keys)[1] == {}
+    with pytest.raises(AgentForgotten):
+        kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=5,
+                                                     target_agent_id=gone))
+    with pytest.raises(AgentNotFound):
+        kit.services.commands.restore(LOCAL, Restore(source_agent_id=gone, version=1,
+                                                     target_agent_id=new_agent("fork")))
+    other = Caller(tenant="other-tenant", keyed=True)
+    mine = seeded_as(kit, other, 4)
+    fork = kit.services.commands.restore(other, Restore(source_agent_id=mine, version=2,
+                                                        target_agent_id=gone))
+    assert fork.content_hash == kit.services.commands.read(
+        other, ReadContext(agent_id=gone))["content_hash"]
+    result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=5,
+                                                          target_agent_id=new_agent("fork")))
+    assert result.content_hash == kit.hash(agent, 5)
+
+
+def seeded_as(kit: Kit, caller: Caller, n: int) -> str:
+    agent = new_agent()
+    outcomes = kit.services.commands.record_parsed(
+        caller, [msg(agent, f"message {i}") for i in range(n)])
+    assert all(o.status == "recorded" for o in outcomes)
+    return agent
 
 
 def test_a_capture_command_reads_the_agents_row_once(make_kit: Callable[..., Kit],

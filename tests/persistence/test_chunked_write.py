@@ -318,7 +318,9 @@ def test_two_processes_chunking_batches_of_the_same_agents_lose_nothing(
             t.join(timeout=300)
         assert not any(t.is_alive() for t in threads) and errors == [], errors
         everything = sent[0] + sent[1]
-        assert len(chunk_sizes) >= 8 * 3  # each batch in three chunks (or more: a retry)
+        # Each batch in two chunks or more, none whole (how many depends on where the
+        # agents' snapshots fell, which depends on how the two interleaved).
+        assert len(chunk_sizes) >= 8 * 2 and max(chunk_sizes) < 2 * WRITE_CHUNK + 40
         fresh = build_store(settings)
         try:
             known = fresh.index.known_event_ids([e.event_id for e in everything])

@@ -427,21 +427,20 @@ class PostgresErasure(SQLErasure):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}, {}
-        r: Any = self
+        r: Any = self  # the recorder this is mixed into: its agents table, its index reads
+        columns = ", ".join("a." + c for c in r._AGENT_COLUMNS.split(", "))  # AgentSummary's
         rows = r._fetch(
-            SQL("SELECT k.key, a.agent_id, a.version, a.created_us, a.updated_us, a.tenant, "
-                "t.tenant AS t_tenant, t.forgotten_us, t.forgotten_by "
-                "FROM unnest(%s::text[]) AS k(key) LEFT JOIN {agents} AS a ON a.agent_id = k.key "
-                "LEFT JOIN {stones} AS t ON a.agent_id IS NULL AND t.tenant = %s "
-                "AND t.agent_id = k.key").format(agents=r.agents_table,
-                                                 stones=self.tombstones_table),
+            SQL("SELECT k.key, t.tenant, t.forgotten_us, t.forgotten_by, " + columns
+                + " FROM unnest(%s::text[]) AS k(key) LEFT JOIN {agents} AS a "
+                "ON a.agent_id = k.key LEFT JOIN {stones} AS t ON a.agent_id IS NULL "
+                "AND t.tenant = %s AND t.agent_id = k.key").format(
+                    agents=r.agents_table, stones=self.tombstones_table),
             (text_array(wanted), tenant), as_tuples=True)
         found: dict[str, AgentSummary] = {}
         stones: dict[str, Tombstone] = {}
-        for key, agent_id, version, created, updated, owner, t_tenant, t_us, t_by in rows:
-            if agent_id is not None:
-                found[key] = AgentSummary(agent_id=agent_id, version=version,
-                                          created_us=created, updated_us=updated, tenant=owner)
+        for key, t_tenant, t_us, t_by, *row in rows:
+            if row[0] is not None:
+                found[key] = AgentSummary(*row)
             elif t_tenant is not None:
                 stones[key] = Tombstone(key, t_tenant, int(t_us), t_by)
         return found, stones

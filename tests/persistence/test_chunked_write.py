@@ -50,6 +50,13 @@ def versions(store: ContextStore, agent: str) -> list[int]:
     return [h.version for h in store.history(agent, limit=10_000)]
 
 
+def assert_gapless(store: ContextStore, events: list[AnyEnvelope]) -> None:
+    """Each agent of `events` has exactly one version for each of its events, from 1."""
+    for agent in dict.fromkeys(e.agent_id for e in events):
+        count = sum(1 for e in events if e.agent_id == agent)
+        assert versions(store, agent) == list(range(1, count + 1)), agent
+
+
 @pytest.fixture
 def chunk_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The events of each chunk PostgreSQL is sent."""
@@ -89,11 +96,10 @@ def test_a_large_batch_commits_in_chunks_what_one_statement_did(
         fresh = build_store(pg.settings)  # reads what PostgreSQL holds, nothing cached
         try:
             assert hashes(fresh) == expected
+            assert_gapless(fresh, events)
             for agent in AGENTS:
-                count = sum(1 for e in events if e.agent_id == agent)
-                assert versions(fresh, agent) == list(range(1, count + 1))
                 summary = fresh.summary(agent)
-                assert summary is not None and summary.version == count
+                assert summary is not None and summary.version == len(versions(fresh, agent))
             known = fresh.index.known_event_ids([e.event_id for e in events])
             assert len(known) == len(events)
         finally:
@@ -164,9 +170,8 @@ def test_a_new_process_chunks_agents_it_does_not_hold(
             f.line() for f in report.findings]
         fresh = build_store(settings)
         try:
+            assert_gapless(fresh, batch(10) + events)
             for agent in AGENTS:
-                count = sum(1 for e in batch(10) + events if e.agent_id == agent)
-                assert versions(fresh, agent) == list(range(1, count + 1))
                 assert fresh.context(agent)["messages"][-1] == \
                     services.store.context(agent)["messages"][-1]
         finally:
@@ -187,9 +192,7 @@ def test_without_pipeline_mode_a_large_batch_goes_in_one_statement(
         events = batch(3 * WRITE_CHUNK)
         assert store.record(events).recorded == len(events)
         assert chunk_sizes == [len(events)] and pipelined == []
-        for agent in AGENTS:
-            count = sum(1 for e in events if e.agent_id == agent)
-            assert versions(store, agent) == list(range(1, count + 1))
+        assert_gapless(store, events)
     finally:
         store.close()
 
@@ -209,9 +212,7 @@ def test_a_known_event_id_in_the_last_chunk_commits_nothing_then_is_a_duplicate(
         assert len(chunk_sizes) > 3  # the chunked try, then the try that asked
         assert result.recorded == len(events) - 1 and result.duplicates == 1
         assert result.outcomes[-1].status == "duplicate"
-        for agent in AGENTS:
-            count = sum(1 for e in first + events[:-1] if e.agent_id == agent)
-            assert versions(store, agent) == list(range(1, count + 1))
+        assert_gapless(store, first + events[:-1])
     finally:
         store.close()
 
@@ -234,10 +235,7 @@ def test_a_version_another_writer_took_fails_the_whole_batch_which_is_done_again
         assert len(chunk_sizes) > 4  # chunks sent twice: the conflict, then the retry
         fresh = build_store(settings)
         try:
-            for agent in AGENTS:
-                count = sum(1 for e in batch(10) + events if e.agent_id == agent)
-                count += agent == taken
-                assert versions(fresh, agent) == list(range(1, count + 1))
+            assert_gapless(fresh, [*batch(10), late, *events])
             assert [h.event_id for h in fresh.history(taken, limit=10_000)].count(
                 late.event_id) == 1
         finally:
@@ -278,9 +276,7 @@ def test_connections_ended_while_the_chunks_go_record_the_batch_once(
         monkeypatch.undo()
         fresh = build_store(settings)
         try:
-            for agent in AGENTS:
-                count = sum(1 for e in batch(10) + events if e.agent_id == agent)
-                assert versions(fresh, agent) == list(range(1, count + 1))
+            assert_gapless(fresh, batch(10) + events)
             known = fresh.index.known_event_ids([e.event_id for e in events])
             assert len(known) == len(events)
         finally:
@@ -325,9 +321,7 @@ def test_two_processes_chunking_batches_of_the_same_agents_lose_nothing(
         try:
             known = fresh.index.known_event_ids([e.event_id for e in everything])
             assert len(known) == len(everything)
-            for agent in AGENTS:
-                count = sum(1 for e in everything if e.agent_id == agent)
-                assert versions(fresh, agent) == list(range(1, count + 1))
+            assert_gapless(fresh, everything)
         finally:
             fresh.close()
         report = bootstrap(settings, store=stores[0]).integrity.verify()

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from ctxstore.domain.agent_id import LOCAL_TENANT
+from ctxstore.infrastructure import event_loop
 from ctxstore.infrastructure.bootstrap import build_subjects, open_jetstream
 from ctxstore.infrastructure.cli.errors import fail, friendly_errors
 from ctxstore.infrastructure.cli.supervise import Supervisor, share_partitions
@@ -105,7 +106,7 @@ def ingest(
                             lease_seconds=lease_seconds, lease_holder=lease_holder)
     app, runtime = build_messaging_app(settings, partitions=chosen, options=options, rpc=rpc)
     tune_process(settings)
-    asyncio.run(app.run())
+    event_loop.run(app.run())  # on uvloop where installed, as `serve` runs
     if runtime.failure is not None:
         fail(f"ingest stopped: {runtime.failure}")
 

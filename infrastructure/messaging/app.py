@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from ctxstore.application.commands.fields import AgentId
 from ctxstore.application.store import ContextStore
 from ctxstore.infrastructure.container import Services
+from ctxstore.infrastructure.event_loop import loop_name
 from ctxstore.infrastructure.messaging.ingest import (
     IngestOptions,
     IngestWorker,
@@ -199,8 +200,8 @@ def create_app(
                     log.exception("the ingest worker could not start")
                     give_up(e)
                     raise
-                log.info("ingesting partitions %s of %s", worker.partitions,
-                         subjects.events_stream)
+                log.info("ingesting partitions %s of %s (event loop: %s)", worker.partitions,
+                         subjects.events_stream, loop_name())
 
             # In the background: a standby worker waits here, and must still stop on SIGTERM.
             runtime.starting = asyncio.create_task(start(), name="ingest-start")

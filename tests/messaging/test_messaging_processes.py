@@ -62,6 +62,8 @@ async def test_processes_share_partitions_and_a_killed_one_is_restarted(
         # Both workers pull before anything is published, so both get a share of the events.
         await wait_until(lambda: log.read_text().count("ingesting partitions") == 2,
                          timeout=30, what="both workers ingesting")
+        # Each on uvloop (infrastructure.event_loop), as `serve` runs.
+        assert log.read_text().count("(event loop: uvloop)") == 2, log.read_text()[-3000:]
         publisher = await ContextPublisher.connect(settings.nats_url, prefix=settings.nats_prefix)
         await publisher.publish_many(events[:half])  # type: ignore[arg-type]
         await wait_until(lambda: total(store) >= half, timeout=40, what="the first half")
@@ -126,6 +128,8 @@ async def test_workers_stop_when_the_supervisor_is_killed(
         await wait_until(lambda: len(workers_of(parent)) == 2, timeout=30, what="2 workers")
         await wait_until(lambda: log.read_text().count("ingesting partitions") == 2,
                          timeout=30, what="both workers ingesting")
+        # Each on uvloop (infrastructure.event_loop), as `serve` runs.
+        assert log.read_text().count("(event loop: uvloop)") == 2, log.read_text()[-3000:]
         children = [psutil.Process(pid) for pid in workers_of(parent)]
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)

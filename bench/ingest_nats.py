@@ -11,7 +11,8 @@ raw psycopg ``executemany`` of the very rows the run stored (the events table, c
 table, in batches of the same size). Everything shares this machine's cores, so the CPU each
 party spent per event is printed too, and from it the budget those cores leave the workers
 (`cpu_budget`: the rate with workers that cost nothing, and the most a worker may spend per
-event to reach a 0.25 ratio).
+event to reach a 0.25 ratio), and the workers' CPU by thread: the event loop's (receiving,
+decoding, acknowledging, announcing) against the others' (recording).
 
     python bench/ingest_nats.py                      # 60,000 events, live
     python bench/ingest_nats.py --quick              # 10,000 events
@@ -81,6 +82,22 @@ def load_agents(total: int, tag: str = "b") -> list[tuple[str, list[bytes], list
             count += len(bodies)
         copy += 1
     return agents
+
+
+def thread_seconds(pids: list[int]) -> dict[str, float]:
+    """CPU (user + system) used so far by the processes' main threads, where a worker runs its
+    event loop, and by their other threads (the one that records, libraries' own)."""
+    import psutil
+
+    used = {"event_loop": 0.0, "other_threads": 0.0}
+    for pid in pids:
+        try:
+            threads = psutil.Process(pid).threads()
+        except psutil.NoSuchProcess:
+            continue
+        for t in threads:
+            used["event_loop" if t.id == pid else "other_threads"] += t.user_time + t.system_time
+    return used
 
 
 def interleaved(agents: list[tuple[str, list[bytes], list[str]]]
@@ -397,6 +414,7 @@ def main() -> None:
             while time.time() < start_at:
                 await asyncio.sleep(0.001)
             cpu_before = cpu_seconds(worker_pids)
+            threads_before = thread_seconds(worker_pids["workers"])
             query = f'SELECT coalesce(sum(version), 0) FROM "{schema}".ctxstore_agents'
             with psycopg.connect(dsn, autocommit=True) as conn:
                 while True:
@@ -406,6 +424,9 @@ def main() -> None:
                     await asyncio.sleep(0.02)
             finished = time.time()
             cpu_after = cpu_seconds(worker_pids)
+            threads_after = thread_seconds(worker_pids["workers"])
+            threads.update({k: threads_after.get(k, 0.0) - threads_before.get(k, 0.0)
+                            for k in threads_after})
             cpu.update({role: cpu_after[role] - cpu_before[role] for role in cpu_after})
             if not args.preload:
                 await collect_publishers()
@@ -416,6 +437,7 @@ def main() -> None:
             return start_at, finished, sent
 
         cpu: dict[str, float] = {}
+        threads: dict[str, float] = {}
         start_at, finished, sent = asyncio.run(run())
         import psutil
 
@@ -458,6 +480,10 @@ def main() -> None:
         # From the first publication to the last commit: what one event cost each party in
         # CPU (all of them share the machine's cores in this benchmark).
         "cpu_us_per_event": {role: round(used / total * 1e6, 1) for role, used in cpu.items()},
+        # The workers' CPU by thread: the event loop (receiving, decoding and acknowledging
+        # messages, announcing) and the others (the recording thread, libraries' threads).
+        "worker_threads_cpu_us_per_event": {k: round(v / total * 1e6, 1)
+                                            for k, v in threads.items()},
         "cores_busy": round(sum(cpu.values()) / seconds, 2),
         "cpu_budget": cpu_budget(cpu, total, baseline["rows_per_s"]),
         "events_per_transaction": round(total / max(1, transactions - -(-warmed // 1000)), 1),

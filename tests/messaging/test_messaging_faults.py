@@ -28,6 +28,7 @@ from ctxstore.infrastructure.messaging.publisher import ContextPublisher, new_ev
 from ctxstore.infrastructure.messaging.streams import ensure_streams
 from ctxstore.infrastructure.settings import Settings
 from devtools.services import ensure_nats, free_port, libpq_dsn
+from devtools.tcp_proxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -265,3 +266,40 @@ async def holders(url: str, settings: Settings) -> dict[int, str]:
     finally:
         await nc.close()
 
+
+
+async def test_an_ingest_process_whose_nats_connection_breaks_reconnects_and_loses_nothing(
+        settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    """`ctxstore ingest` as users run it (on uvloop: infrastructure.event_loop), its every
+    connection to NATS cut mid-stream: it reconnects on its own, and every event, those
+    published after the cut too, is recorded once, in order; then it stops cleanly."""
+    agents, per_agent = 10, 80
+    direct, run, events, store = scenario(settings_factory, 2, agents, per_agent)
+    host, port = direct.nats_url.rsplit("/", 1)[-1].split(":")
+    proxy = await TcpProxy(host, int(port)).start()  # the worker's only way to NATS
+    log = tmp_path / "worker.log"
+    worker = start_worker(direct.model_copy(update={"nats_url": proxy.url}), log)
+    try:
+        publisher = await ContextPublisher.connect(direct.nats_url, prefix=direct.nats_prefix)
+        await ensure_streams(publisher.nc, subjects_of(direct))
+        half = len(events) // 2
+        await publisher.publish_many(events[:half])  # type: ignore[arg-type]
+        await wait_until(lambda: total(store) >= half // 3, timeout=60,
+                         what="some events recorded before the cut")
+        proxy.cut()  # every connection through the proxy is aborted; new ones go through
+        await publisher.publish_many(events[half:])  # type: ignore[arg-type]
+        await publisher.close()
+        await wait_until(lambda: total(store) >= len(events), timeout=120,
+                         what="every event, through a new connection")
+        await wait_drained(direct)  # anything recorded twice would show up now
+        assert proxy.cuts >= 1 and worker.poll() is None, log.read_text()[-3000:]
+        assert total(store) == len(events)
+        assert_exactly_once_in_order(store, agents, per_agent, run)
+        worker.send_signal(signal.SIGTERM)  # its stop needs NATS, through the proxy: the
+        # loop must keep pumping meanwhile, so the wait is in a thread.
+        assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        await proxy.stop()
+        store.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg._pipeline_base import BasePipeline
 
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.events import AnyEnvelope, make_envelope
@@ -155,3 +156,35 @@ def end_backends(dsn: str) -> None:
                             "AND pid <> pg_backend_pid()", (dbname,)).fetchone() != (0,):
             assert time.monotonic() < deadline, "the backends did not end"
             time.sleep(0.05)
+
+
+def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What each wait of a pipeline on the server was for, as it happens ("sync", or "flush":
+    results asked for before the Sync): a round trip each. A pipeline's exit sends a Sync
+    and then waits for what is left of its answers: one round trip, counted as its Sync."""
+    waits: list[str] = []
+    enqueue_sync = BasePipeline._enqueue_sync
+    fetch_gen = BasePipeline._fetch_gen
+    exit_gen = BasePipeline._exit_gen
+    exiting: set[int] = set()
+
+    def sync(self: BasePipeline) -> None:
+        waits.append("sync")
+        enqueue_sync(self)
+
+    def fetch(self: BasePipeline, *, flush: bool) -> Any:
+        if flush and self.result_queue and id(self) not in exiting:
+            waits.append("flush")
+        return (yield from fetch_gen(self, flush=flush))
+
+    def exit_(self: BasePipeline) -> Any:
+        exiting.add(id(self))
+        try:
+            return (yield from exit_gen(self))
+        finally:
+            exiting.discard(id(self))
+
+    monkeypatch.setattr(BasePipeline, "_enqueue_sync", sync)
+    monkeypatch.setattr(BasePipeline, "_fetch_gen", fetch)
+    monkeypatch.setattr(BasePipeline, "_exit_gen", exit_)
+    return waits

@@ -29,7 +29,7 @@ from ctxstore.application.part_port import (
 )
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
-from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES
+from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES, pipelined_transaction
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
 _TEXTS = 4096  # statement texts kept (one per template and count of marks: a few hundred)
@@ -271,15 +271,16 @@ class TablePartStore(PartStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """The library's transaction, committed; PostgreSQL: in pipeline mode, so the
-        statements whose results are not read (BEGIN, the lock, the reference rows, the parts,
-        COMMIT) go with the next that is, not a round trip each: a keep is then two or three
-        round trips, not five to eight. The server still runs them in order, one by one."""
+        """The library's transaction, committed; PostgreSQL: in one pipeline
+        (`pipelined_transaction`), so the statements whose results are not read (BEGIN, the
+        lock, the reference rows, the parts, COMMIT) go with the next that is, not a round
+        trip each: a keep is then one round trip a question it asks plus the commit's. The
+        server still runs them in order, one by one."""
         if self.dialect != "postgres" or not PIPELINES:
             with self.datastore.transaction(commit=True) as curs:
                 yield curs
             return
-        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
+        with self.datastore.get_connection() as conn, pipelined_transaction(conn):
             yield conn.cursor()
 
     def put_then_ensure(self, tenant: str, levels: Iterable[Mapping[str, bytes]],

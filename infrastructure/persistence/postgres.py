@@ -47,7 +47,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     int8_array,
     text_array,
 )
-from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES
+from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES, pipelined_transaction
 from ctxstore.infrastructure.persistence.pool_check import first_take_unchecked, use_purging_check
 from ctxstore.infrastructure.persistence.pool_order import hand_out_last_given_back
 from ctxstore.infrastructure.persistence.pool_wait import OneWaitPerCommand
@@ -389,23 +389,16 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]],
         agent_rows: Callable[[], Sequence[AgentRow]],
     ) -> None:
-        # As _insert_pipelined: a failed statement leaves the transaction block as an
-        # exception, so the transaction rolls back and the conflict is reported as itself.
-        exc: Exception | None = None
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline:
-                try:
-                    with conn.transaction(), conn.cursor(row_factory=tuple_row) as curs:
-                        for events, rows in chunks:  # each sent before the next is made
-                            curs.execute(self._call_record, self._record_params(events, rows, ()),
-                                         prepare=True)
-                        curs.execute(self._call_record, self._record_params((), (), agent_rows()),
-                                     prepare=True)
-                        pipeline.sync()  # a conflict raises here, whenever its result came
-                except Exception as e:  # noqa: BLE001 - re-raised once the pipeline is closed
-                    exc = e
-            if exc is not None:
-                raise exc  # inside get_connection: translated to eventsourcing's errors
+        # A conflict raises as itself whenever its result comes (at the latest with the
+        # commit's Sync), and the transaction rolls back (pipelined_transaction); inside
+        # get_connection, so translated to eventsourcing's errors.
+        with self.datastore.get_connection() as conn, pipelined_transaction(conn), \
+                conn.cursor(row_factory=tuple_row) as curs:
+            for events, rows in chunks:  # each sent before the next is made
+                curs.execute(self._call_record, self._record_params(events, rows, ()),
+                             prepare=True)
+            curs.execute(self._call_record, self._record_params((), (), agent_rows()),
+                         prepare=True)
 
     def _index_arrays(self, rows: Sequence[EventIndexRow],
                       ids_versions: Sequence[PackedArray] | None = None
@@ -428,29 +421,21 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # eventsourcing's pipelined insert with one change: a failed statement leaves the
-        # transaction block as an exception, so the transaction rolls back. The library
-        # catches it inside the block, which then tries to commit an aborted pipeline and,
-        # depending on when the failed result arrived, raises PipelineAborted (an
-        # OperationalError) instead of the taken version's IntegrityError: a write conflict
-        # reported as a storage failure (seen once in a full run under load).
-        exc: Exception | None = None
+        # transaction block as an exception, so the transaction rolls back
+        # (pipelined_transaction). The library catches it inside the block, which then tries
+        # to commit an aborted pipeline and, depending on when the failed result arrived,
+        # raises PipelineAborted (an OperationalError) instead of the taken version's
+        # IntegrityError: a write conflict reported as a storage failure (seen once in a full
+        # run under load).
         ids: Sequence[int] | None = None
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline:
-                try:
-                    with conn.transaction():
-                        with conn.cursor() as curs:
-                            self._insert_events(curs, stored_events, **kwargs)
-                        if len(stored_events) > 0:
-                            with conn.cursor() as curs:
-                                self._insert_stored_events(curs, stored_events, **kwargs)
-                                pipeline.sync()  # a conflict raises here, as IntegrityError
-                                ids = self._fetch_ids_after_insert_events(
-                                    curs, stored_events, **kwargs)
-                except Exception as e:  # noqa: BLE001 - re-raised once the pipeline is closed
-                    exc = e
-            if exc is not None:
-                raise exc  # inside get_connection: translated to eventsourcing's errors
+        with self.datastore.get_connection() as conn, pipelined_transaction(conn) as pipeline:
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+            if len(stored_events) > 0:
+                with conn.cursor() as curs:
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    pipeline.sync()  # a conflict raises here, as IntegrityError
+                    ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

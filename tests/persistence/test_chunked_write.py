@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from eventsourcing.cipher import AESCipher
-from support import calls_of, end_backends, make_settings
+from support import calls_of, count_round_trips, end_backends, make_settings
 
 from ctxstore.application.chained_batch import ChainedBatch
 from ctxstore.application.store import WRITE_CHUNK, ContextStore
@@ -86,9 +86,21 @@ def test_a_large_batch_commits_in_chunks_what_one_statement_did(
         chunks = calls_of(monkeypatch, ChainedBatch, "chunks")
         assert sqlite.store.record(events).recorded == len(events)
         assert chunk_sizes == []  # SQLite: one transaction of its own, no chunks
+        waits = count_round_trips(monkeypatch)
+        pipelined_waits: list[list[str]] = []
+        pipelined = PostgresIndexedEventRecorder._record_pipelined
+
+        def waited(*args: Any) -> None:
+            waits.clear()
+            pipelined(*args)
+            pipelined_waits.append(list(waits))
+
+        monkeypatch.setattr(PostgresIndexedEventRecorder, "_record_pipelined", waited)
         assert pg.store.record(events).recorded == len(events)
         assert len(chunks) == 2 and chunks[1][2:] == (WRITE_CHUNK,)  # the second: PostgreSQL's
         assert sum(chunk_sizes) == len(events) and len(chunk_sizes) >= 3, chunk_sizes
+        # Every chunk, the agent rows and the commit: one wait on the server, the Sync's.
+        assert pipelined_waits == [["sync"]]
         assert all(size >= WRITE_CHUNK for size in chunk_sizes[:-1]), chunk_sizes
         # What it committed: every event at its version, the same contents and hashes as
         # SQLite's, each agent's catalogue row at its last version, the chain unbroken.

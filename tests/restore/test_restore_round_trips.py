@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.pq import PipelineStatus, TransactionStatus
 from restore_support import Kit, msg, new_agent, snapshot_versions
-from support import calls_of
+from support import calls_of, count_round_trips
 
 from ctxstore.application.commands import LOCAL, Caller, ReadContext
 from ctxstore.application.commands.capture import Capture
@@ -223,12 +223,16 @@ def test_a_keep_is_its_guard_a_statement_a_level_and_one_for_its_parts(
         make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
     """A fork's keep sends the guard (which also lets its commit not wait for the disk), one
     statement a level for its reference rows and its question, and one for all its parts:
-    each statement of the pipeline was ~50 µs of client CPU, and a keep sent 13."""
+    each statement of the pipeline was ~50 µs of client CPU, and a keep sent 13. It waits on
+    the server once a level (its answer) and once for the commit: BEGIN goes with the first
+    level, COMMIT with the Sync (psycopg's transaction() in a pipeline waited three times
+    more: a Sync after BEGIN and one at each of its nested pipelines' exits)."""
     kit = make_kit()  # a snapshot every 5 events
     agent = seeded(kit, 12)
     keeper = kit.store.part_content
     assert keeper is not None
     sent: list[tuple[str, str]] = []
+    waits = count_round_trips(monkeypatch)
 
     def recorded(name: str) -> Callable[..., Any]:
         real = getattr(psycopg.Cursor, name)
@@ -244,11 +248,15 @@ def test_a_keep_is_its_guard_a_statement_a_level_and_one_for_its_parts(
     keeps: list[list[tuple[str, str]]] = []
     keep = keeper.keep
 
+    keep_waits: list[int] = []
+
     def counted(*args: Any, **kwargs: Any) -> Any:
         sent.clear()
+        waits.clear()
         kept = keep(*args, **kwargs)
         assert kept.parts >= 3  # a root, a group node, a page: two levels and a put
         keeps.append(list(sent))
+        keep_waits.append(len(waits))
         return kept
 
     monkeypatch.setattr(keeper, "keep", counted)
@@ -256,8 +264,10 @@ def test_a_keep_is_its_guard_a_statement_a_level_and_one_for_its_parts(
     result = kit.restore.restore(agent, Point.of_version(7), fork)  # snapshot 5, 2 events
     assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)
     [statements] = keeps
-    assert [name for name, _ in statements] == ["execute"] * 4, statements
-    guard, *levels, put = (text for _, text in statements)
+    assert [name for name, _ in statements] == ["execute"] * 6, statements
+    begin, guard, *levels, put, commit = (text for _, text in statements)
+    assert (begin, commit) == ("BEGIN", "COMMIT")
+    assert keep_waits == [len(levels) + 1], waits
     assert "pg_advisory_xact_lock_shared" in guard and "synchronous_commit" in guard
     assert all(t.startswith("WITH r AS (INSERT INTO") and "_part_refs" in t for t in levels)
     assert "INSERT INTO" in put and "unnest(" in put and "_parts" in put

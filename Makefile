@@ -65,10 +65,11 @@ services-down: venv
 services-status: venv
 	$(PY) -m devtools.services status
 
-## lint: ruff over the repository, mypy over the packages
+## lint: ruff over the repository, mypy over the packages and the benchmarks
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(LINT_PACKAGES)
+	$(VENV)/bin/mypy --explicit-package-bases bench
 
 ## bench: every bench/*.py with the venv's python (each prints JSON figures)
 bench: venv

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +158,7 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
             turns_cpu = time.process_time()
             for n, (user, replies) in enumerate(talk, 1):
                 raw += sum(len(canonical_json(m)) for m in (user, *replies))
-                busy += timed_ms(lambda u=user: app.invoke({"messages": [_message(u)]},
-                                                           config))
+                busy += timed_ms(partial(app.invoke, {"messages": [_message(user)]}, config))
                 if n in sizes:
                     size = disk_bytes(dsn, schema)
                     out["disk"][str(n)] = {"raw_bytes": raw, "disk_bytes": size,
@@ -171,14 +171,14 @@ def run(name: str, make: Callable[[str, str], Any], dsn: str, sizes: list[int],
                                    "ms": round((time.perf_counter() - walk_start) * 1000, 1)}
             earlier = [h.config for h in history[len(history) // 10:]]
             out["get_state_earlier"] = cpu_ms_each(lambda: latency_summary(
-                [timed_ms(lambda c=c: app.get_state(c)) for c in rng.sample(
+                [timed_ms(partial(app.get_state, c)) for c in rng.sample(
                     earlier, min(samples, len(earlier)))]))
             out["fork_update_state"] = cpu_ms_each(lambda: latency_summary(
-                [timed_ms(lambda c=c: app.update_state(c, {"messages": [HumanMessage("fork")]}))
+                [timed_ms(partial(app.update_state, c, {"messages": [HumanMessage("fork")]}))
                  for c in rng.sample(earlier, min(samples, len(earlier)))]))
             try:
                 out["copy_thread"] = cpu_ms_each(lambda: latency_summary(
-                    [timed_ms(lambda k=k: saver.copy_thread(THREAD, f"{THREAD}-copy-{k}"))
+                    [timed_ms(partial(saver.copy_thread, THREAD, f"{THREAD}-copy-{k}"))
                      for k in range(samples)]))
                 copy = app.get_state({"configurable": {"thread_id": f"{THREAD}-copy-0"}})
                 out["copy_thread"]["copy_messages"] = len(copy.values.get("messages", []))

@@ -871,9 +871,11 @@ def measure_size(args: argparse.Namespace, make_events: Callable[[str, int],
                 reader, settings, agent_id,
                 rng.sample(sorted(set(range(1, size + 1)) - set(points) - set(unused)),
                            restores))
-            writes = [fork_writes(args.dsn, schema, lambda v=v, i=i: restore(
-                agent_id, v, f"{agent_id}-counted-{i}"))
-                for i, v in enumerate([size - 70, *unused])]
+            def counted_fork(version: int, i: int) -> Callable[[], Any]:
+                return lambda: restore(agent_id, version, f"{agent_id}-counted-{i}")
+
+            writes = [fork_writes(args.dsn, schema, counted_fork(v, i))
+                      for i, v in enumerate([size - 70, *unused])]
             out["fork_writes"] = {
                 "30_events_after_a_snapshot": writes[0],
                 **{f"{key}_max": max(w[key] for w in writes)
@@ -1094,13 +1096,15 @@ def main() -> None:
         large = str(sizes[-1])
         name = "1m" if large == "1000000" else large
         ratios = {}
-        for label, keys in (("agent_at_p50", ("read_with_snapshots", "agent_at", "p50_ms")),
-                            ("agent_at_p99", ("read_with_snapshots", "agent_at", "p99_ms")),
-                            ("context_p50", ("read_with_snapshots", "context", "p50_ms")),
-                            ("context_p99", ("read_with_snapshots", "context", "p99_ms")),
-                            ("restore_p50", ("restore_with_snapshots", "p50_ms")),
-                            ("restore_p99", ("restore_with_snapshots", "p99_ms"))):
-            small_v, large_v = fig("10000", *keys), fig(large, *keys)
+        compared: tuple[tuple[str, tuple[str, ...]], ...] = (
+            ("agent_at_p50", ("read_with_snapshots", "agent_at", "p50_ms")),
+            ("agent_at_p99", ("read_with_snapshots", "agent_at", "p99_ms")),
+            ("context_p50", ("read_with_snapshots", "context", "p50_ms")),
+            ("context_p99", ("read_with_snapshots", "context", "p99_ms")),
+            ("restore_p50", ("restore_with_snapshots", "p50_ms")),
+            ("restore_p99", ("restore_with_snapshots", "p99_ms")))
+        for label, path in compared:
+            small_v, large_v = fig("10000", *path), fig(large, *path)
             if small_v and large_v:
                 ratios[label] = round(large_v / small_v, 2)
         assessment[f"{name}_over_10k"] = ratios

@@ -105,6 +105,17 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
 T = TypeVar("T")
 
 
+def _flattened(chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]]
+               ) -> tuple[list[StoredEvent], list[EventIndexRow]]:
+    """A batch's chunks as one: its events and its index rows, in order."""
+    events: list[StoredEvent] = []
+    rows: list[EventIndexRow] = []
+    for chunk_events, chunk_rows in chunks:
+        events.extend(chunk_events)
+        rows.extend(chunk_rows)
+    return events, rows
+
+
 def _unchecked_first(statement: Callable[[], T], again: Callable[[], T]) -> T:
     """`statement` on a connection taken without the pool's check (pool_check), then `again`
     (on checked connections) when it failed as on a broken connection. Not when its wait for
@@ -364,10 +375,8 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         once more in one statement on checked connections (pool_check); without pipeline
         mode, in one statement from the start."""
         if not PIPELINES:  # the batch in one statement, as before chunks
-            rest = list(chunks)
-            self.insert_events([e for events, _ in rest for e in events],
-                               index_rows=[r for _, rows in rest for r in rows],
-                               agent_rows=agent_rows())
+            events, rows = _flattened(chunks)
+            self.insert_events(events, index_rows=rows, agent_rows=agent_rows())
             return
         sent: list[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]] = []
 
@@ -377,10 +386,8 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                 yield chunk
 
         def whole() -> list[int]:
-            rest = [*sent, *chunks]  # what was sent, and what was not made yet
-            return self._insert_in_one_statement(
-                [e for events, _ in rest for e in events],
-                [r for _, rows in rest for r in rows], agent_rows())
+            # What was sent, and what was not made yet.
+            return self._insert_in_one_statement(*_flattened([*sent, *chunks]), agent_rows())
 
         _unchecked_first(lambda: self._record_pipelined(taken(), agent_rows), whole)
 

@@ -31,9 +31,14 @@ def pipelined_transaction(conn: Connection[Any]) -> Iterator[Pipeline]:
     On an error (the server's, raised where its result is read, or the block's), nothing
     commits: the pipeline is closed (the server skips what follows a failed statement up to
     the Sync) and the transaction rolled back; a ROLLBACK also clears psycopg's prepared
-    statements, as its own transactions' rollbacks do."""
+    statements, as its own transactions' rollbacks do.
+
+    A connection that is not idle in autocommit (within a transaction: a savepoint of it) gets
+    psycopg's own transaction in a pipeline, as before this existed."""
     if not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
-        raise RuntimeError("pipelined_transaction: needs an idle autocommit connection")
+        with conn.pipeline() as pipeline, conn.transaction():
+            yield pipeline
+        return
     done = False
     try:
         with conn.pipeline() as pipeline:

@@ -85,11 +85,25 @@ def test_an_error_of_the_block_commits_nothing(conn: psycopg.Connection) -> None
     assert rows(conn) == 0
 
 
-@pytest.mark.parametrize("state", ["not autocommit", "in a transaction"])
-def test_it_needs_an_idle_autocommit_connection(conn: psycopg.Connection, state: str) -> None:
-    if state == "not autocommit":
-        conn.autocommit = False
-    else:
-        conn.execute("BEGIN")
-    with pytest.raises(RuntimeError, match="idle autocommit"), pipelined_transaction(conn):
-        pass
+def test_within_a_transaction_it_is_a_savepoint_as_psycopgs_own(
+        conn: psycopg.Connection) -> None:
+    conn.execute("BEGIN")
+    conn.execute(INSERT, (1,))
+    with pytest.raises(psycopg.errors.UniqueViolation), pipelined_transaction(conn):
+        conn.execute(INSERT, (2,))
+        conn.execute(INSERT, (1,))
+    with pipelined_transaction(conn):
+        conn.execute(INSERT, (3,))
+    assert rows(conn) == 0  # the outer transaction has not committed
+    conn.execute("COMMIT")
+    assert rows(conn) == 2  # 1 and 3: the failed savepoint's 2 rolled back
+
+
+def test_a_connection_not_in_autocommit_gets_a_transaction_committed(
+        conn: psycopg.Connection) -> None:
+    conn.autocommit = False
+    with pipelined_transaction(conn):
+        conn.execute(INSERT, (1,))
+        conn.execute(INSERT, (2,))
+    assert conn.info.transaction_status == TransactionStatus.IDLE
+    assert rows(conn) == 2

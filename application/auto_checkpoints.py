@@ -121,7 +121,10 @@ class AutoCheckpoints:
             if claimed is None:
                 continue  # another runner has it
             upcoming.append(claimed.next_due_us)
-            self._agent_round(claimed, now_us, report)
+            # The round's statements (retention, the checks, the capture, the round's row)
+            # on one connection, checked once (application.connection_scope).
+            with self.checkpoints.store.one_connection.scope():
+                self._agent_round(claimed, now_us, report)
         if default and self.default_interval_seconds is not None:
             report.default_round, following = self._default_round(
                 now_us, exclude={s.agent_id for s in own})

@@ -147,8 +147,11 @@ class CheckpointService(CheckpointPruning):
                                       shared_with=shared_with, parts=parts, row=row)
 
     def _capture_recorded(self, agent_id: str, automatic: bool, **options: Any) -> Checkpoint:
-        with recorded(self.store.operations, "capture", lambda: agent_id,
-                      lambda: self.store.tenant_of(agent_id), automatic=automatic) as attempt:
+        # One connection for the capture's statements, as a command's (an automatic round's
+        # captures run outside any command: each statement paid the pool's check).
+        with self.store.one_connection.scope(), \
+                recorded(self.store.operations, "capture", lambda: agent_id,
+                         lambda: self.store.tenant_of(agent_id), automatic=automatic) as attempt:
             checkpoint = self._capture(agent_id, **options)
             attempt.package_id = checkpoint.package_id
             attempt.original_size_bytes = checkpoint.original_size_bytes
@@ -273,9 +276,11 @@ class CheckpointService(CheckpointPruning):
         """Apply retention, then checkpoint every agent that changed since its last checkpoint
         (but those in `exclude`: the agents with their own schedule); one failure (e.g. a state
         over the size limit) is reported and does not stop the others."""
-        pruning = self.prune()
+        with self.store.one_connection.scope():  # the round's questions: one connection
+            pruning = self.prune()
+            changed = self.changed_agents()
         report = AutoCaptureReport(pruned=pruning.pruned, failed=dict(pruning.failed))
-        for agent_id in self.changed_agents():
+        for agent_id in changed:
             if agent_id in exclude:
                 continue
             try:

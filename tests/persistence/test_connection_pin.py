@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from support import make_settings
 
 from ctxstore.application.commands import LOCAL, Restore
 from ctxstore.application.connection_scope import WriteLock
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import make_envelope
 from ctxstore.infrastructure.bootstrap import bootstrap
 from ctxstore.infrastructure.persistence.connection_pin import ConnectionPin
@@ -67,6 +69,42 @@ def test_a_restore_command_takes_one_connection(tmp_path: Path, fresh_pg_db: str
         assert pool.get_stats().get("requests_num", 0) - taken == 1
         assert full_checks == []
         assert services.store.context("pinned-fork")["content_hash"] == result.content_hash
+    finally:
+        services.close()
+
+
+def test_an_automatic_round_takes_one_connection_a_capture(tmp_path: Path,
+                                                          fresh_pg_db: str) -> None:
+    """A round of automatic checkpoints runs outside any command: each capture's statements
+    (the agent's rows, the packages held, the event, the package rows, the operation row)
+    share one connection all the same, checked once when the pool hands it out."""
+    services = bootstrap(make_settings("postgres", tmp_path, fresh_pg_db))
+    try:
+        agents = ["auto-1", "auto-2"]
+        services.store.record([make_envelope(agent, "message", {"role": "user",
+                                                                "content": f"hello {i}"},
+                                             event_id=str(uuid.uuid4()))
+                               for agent in agents for i in range(12)])
+        pool = services.store.factory.datastore.pool
+        taken = pool.get_stats().get("requests_num", 0)
+        report = services.checkpoints.capture_changed()
+        assert sorted(c.agent_id for c in report.captured) == agents, report
+        # One for the round's questions (retention, which agents changed), one a capture.
+        requests = pool.get_stats().get("requests_num", 0) - taken
+        assert requests == 1 + len(agents)
+        # An agent's own schedule: its round (retention, the checks, the capture, the round's
+        # row) on one connection too, after the claim of the round.
+        auto = services.commands.use_cases.auto
+        start = datetime(2030, 1, 1, tzinfo=UTC)
+        auto.start(agents[0], LOCAL_TENANT, interval_minutes=1, max_checkpoints=3, now=start)
+        services.store.record([make_envelope(agents[0], "message",
+                                             {"role": "user", "content": "again"},
+                                             event_id=str(uuid.uuid4()))])
+        before = pool.get_stats().get("requests_num", 0)
+        due = auto.run_due(start + timedelta(minutes=2), default=False)
+        assert due.agent_rounds.get(agents[0]), due
+        # The due schedules' question and the claim each take one, the round one.
+        assert pool.get_stats().get("requests_num", 0) - before == 3
     finally:
         services.close()
 

@@ -64,8 +64,6 @@ from ctxstore.infrastructure.persistence.part_lock import (
 )
 from ctxstore.infrastructure.persistence.part_table import TablePartStore
 from ctxstore.infrastructure.persistence.portable import PortableZstd
-from ctxstore.infrastructure.persistence.postgres import one_connection, schema_setup_lock
-from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
 from ctxstore.infrastructure.persistence.views_sqlite import SQLiteContextViews
 from ctxstore.infrastructure.persistence.zstd_compressor import ZstdCompressor
 from ctxstore.infrastructure.settings import Settings
@@ -172,6 +170,8 @@ def creating_tables(settings: Settings) -> AbstractContextManager[None]:
     """Held while the store's or the views' tables are created (or found): processes starting
     together on a new store must not race making them (persistence.ddl_lock)."""
     if settings.engine == "postgres":
+        from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
+
         return schema_setup_lock(store_dsn(settings.database_url), settings.database_schema)
     return folder_lock(settings.storage_path)
 
@@ -190,7 +190,9 @@ def _build_store(settings: Settings, env: dict[str, str],
                          chain=EventChain(settings.integrity_key_bytes))
     use_data_keys(store)
     # A command's statements share one pooled connection, checked once (PostgreSQL).
-    store.one_connection = one_connection(store.factory)
+    pin = getattr(store.factory, "connection_pin", None)
+    if pin is not None:  # ContextPostgresFactory's (persistence.postgres)
+        store.one_connection = pin
     # Snapshots and restores keep their contents as parts of the store's part store.
     store.use_parts(build_parts(settings, store))
     return store
@@ -290,8 +292,12 @@ def build_views(settings: Settings) -> ContextViews:
     """The projections' tables beside the events, as the settings place them."""
     env = Environment(ContextProjection.name, eventsourcing_env(settings))
     factory = InfrastructureFactory[TrackingRecorder].construct(env)
-    views_class = (SQLiteContextViews if settings.engine == "sqlite"
-                   else PostgresContextViews)
+    if settings.engine == "sqlite":
+        views_class: type = SQLiteContextViews
+    else:
+        # The PostgreSQL views import psycopg: on this path alone (persistence.pg_lazy).
+        from ctxstore.infrastructure.persistence.views_postgres import PostgresContextViews
+        views_class = PostgresContextViews
     with creating_tables(settings):
         views = cast(ContextViews, factory.tracking_recorder(cast(Any, views_class)))
     views.factory = factory  # type: ignore[attr-defined]  # keeps the datastore open

@@ -1,6 +1,9 @@
 """The dictionary catalog on SQLite and PostgreSQL (the composition root builds the compressor
 from it: infrastructure/bootstrap.py).
 
+if TYPE_CHECKING:
+    import psycopg
+
 Dictionaries must be loaded before the store reads its first event, so the catalog opens its
 own plain connection from settings (not the eventsourcing datastore, which the store creates
 later) and keeps one small table, `ctxstore_dictionaries`, beside the store's tables.
@@ -13,14 +16,17 @@ from contextlib import closing
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 from eventsourcing.persistence import Cipher
-from psycopg.sql import SQL, Identifier
 
 from ctxstore.application.dictionary_port import CompressionDictionary, DictionaryCatalog
 from ctxstore.infrastructure.persistence.builtin_dictionary import BUILTIN_DICTIONARY_ID
 from ctxstore.infrastructure.persistence.cipher import DecryptionFailed
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
+
+if TYPE_CHECKING:
+    import psycopg
 
 TABLE = "ctxstore_dictionaries"
 ZSTD_DICT_MAGIC = b"\x37\xa4\x30\xec"
@@ -83,6 +89,8 @@ class PostgresDictionaryCatalog(DictionaryCatalog):
             )
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        import psycopg  # noqa: PLC0415 - the PostgreSQL catalog alone (pg_lazy)
+
         return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
 
     def add(self, dictionary: CompressionDictionary) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 
 def libpq_dsn(url: str) -> str:
     """The URL in a form psycopg accepts (``postgresql+psycopg://`` becomes ``postgresql://``)."""
@@ -45,5 +43,8 @@ def store_dsn(url: str) -> str:
     """The store's own connection string for connections made apart from the pool (schema
     set-up, the dictionary catalog): the URL (`libpq_dsn`) with SILENT_NETWORK_DEFAULTS for
     what it does not set, as the pool's connections get them (`libpq_options`)."""
+    # Imported here: a SQLite store never needs psycopg (persistence.pg_lazy).
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     params = conninfo_to_dict(libpq_dsn(url))
     return make_conninfo("", **{**SILENT_NETWORK_DEFAULTS, **params})

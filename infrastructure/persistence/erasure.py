@@ -23,9 +23,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 from uuid import UUID
 
-from psycopg.sql import SQL, Composable, Composed, Identifier
-from psycopg.sql import Literal as SQLLiteral
-
 from ctxstore.application.forget_port import (
     AgentEraser,
     Erased,
@@ -37,6 +34,8 @@ from ctxstore.application.part_content import agent_owner
 from ctxstore.application.ports import AgentSummary
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composable, Composed, Identifier
+from ctxstore.infrastructure.persistence.pg_lazy import Literal as SQLLiteral
 from ctxstore.projections.views import VIEW_TABLES
 
 log = logging.getLogger(__name__)

@@ -8,13 +8,12 @@ business, so it is answered here, beside the recorders, and not by the readers.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
-
 from ctxstore.application.store import ContextStore
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
 
 
 @contextlib.contextmanager
@@ -23,7 +22,9 @@ def insert_waiter(store: ContextStore, stop: threading.Event, poll_interval: flo
     """A function that returns soon after the store's next insert (or after a short timeout,
     so the caller re-checks `stop`); on SQLite, after `poll_interval` or when `stop` is set."""
     recorder = store.recorder
-    if not isinstance(recorder, PostgresApplicationRecorder):
+    # Loaded by any PostgreSQL store: a store of another backend never needs it (pg_lazy).
+    postgres = sys.modules.get("eventsourcing.postgres")
+    if postgres is None or not isinstance(recorder, postgres.PostgresApplicationRecorder):
         def poll() -> None:
             stop.wait(poll_interval)
 

@@ -8,15 +8,16 @@ operation (an outcome is known only then); a row that cannot be written is logge
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-from psycopg import ClientCursor
-from psycopg.sql import SQL, Composed, Identifier
 
 from ctxstore.application.operation_log import OperationGroup, OperationLog, OperationRecord
 from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composed, Identifier
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresDatastore
 
 COLUMNS = ("recorded_us", "tenant", "operation", "outcome", "automatic", "agent_id",
            "package_id", "duration_ms", "original_size_bytes", "compressed_size_bytes", "error")
@@ -116,6 +117,8 @@ class PostgresOperationLog(OperationLog):
         # go as one simple query: one round trip, one implicit transaction, which the
         # setting lasts for (a pipeline around them cost more client CPU than it saved).
         with self.datastore.get_connection() as conn:
+            from psycopg import ClientCursor  # the PostgreSQL path alone (pg_lazy)
+
             ClientCursor(conn).execute(self._insert_operation, _values(record))
 
     def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:

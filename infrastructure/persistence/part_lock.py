@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK_CALL
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresDatastore
 
 PartLock = Callable[[str], AbstractContextManager[Any]]
 

@@ -15,9 +15,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable
-
 from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_port import (
     BASE_OWNER,
@@ -29,7 +26,7 @@ from ctxstore.application.part_port import (
 )
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
-from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES, pipelined_transaction
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composable
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
 _TEXTS = 4096  # statement texts kept (one per template and count of marks: a few hundred)
@@ -159,6 +156,8 @@ class TablePartStore(PartStore):
         if lookup is not None:
             before: list[Any] = self._refer_params(tenant, referring) if referring else []
             # Rows as tuples: the library's cursor makes a dict of each.
+            from psycopg.rows import tuple_row  # the PostgreSQL path alone (pg_lazy)
+
             with curs.connection.cursor(row_factory=tuple_row) as plain:
                 plain.execute(self._sql(_REFERRING + lookup if referring else lookup),
                               [*before, text_array(wanted), tenant, self.scope],
@@ -276,7 +275,15 @@ class TablePartStore(PartStore):
         lock, the reference rows, the parts, COMMIT) go with the next that is, not a round
         trip each: a keep is then one round trip a question it asks plus the commit's. The
         server still runs them in order, one by one."""
-        if self.dialect != "postgres" or not PIPELINES:
+        pipelines = False
+        if self.dialect == "postgres":
+            # psycopg's, imported on this path alone (pg_lazy)
+            from ctxstore.infrastructure.persistence.pipeline_mode import (
+                PIPELINES,
+                pipelined_transaction,
+            )
+            pipelines = PIPELINES
+        if not pipelines:
             with self.datastore.transaction(commit=True) as curs:
                 yield curs
             return

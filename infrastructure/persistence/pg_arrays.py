@@ -14,10 +14,6 @@ from functools import lru_cache
 from typing import ClassVar
 from uuid import UUID
 
-from psycopg import adapters
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
-
 # Element and array type oids (pg_type).
 _BYTEA, _INT8, _TEXT, _UUID = 17, 20, 25, 2950
 _HEADER = struct.Struct(">iiiii")  # ndim, has nulls, element oid, length, lower bound
@@ -37,6 +33,8 @@ class PackedArray:
     oid: ClassVar[int]
 
     def __init__(self, data: bytes):
+        if not _registered:
+            register_dumpers()
         self.data = data
 
 
@@ -110,17 +108,29 @@ def id_array(values: Sequence[UUID | str], id_type: str) -> PackedArray:
     return text_array([str(v) for v in values])
 
 
-class _PackedDumper(Dumper):
-    format = Format.BINARY
-
-    def dump(self, obj: PackedArray) -> bytes:  # type: ignore[override]
-        return obj.data
+_registered = False
 
 
-def _register() -> None:
+def register_dumpers() -> None:
+    """Register psycopg's dumpers of these arrays (once), importing psycopg: the PostgreSQL
+    recorder's module does at its import, before the store connects (a connection whose own
+    adapters were changed since, as eventsourcing's composite types do, no longer sees what is
+    registered globally); and the first array made, if nothing did before. A SQLite store
+    never imports psycopg (persistence.pg_lazy)."""
+    global _registered
+    if _registered:
+        return
+    from psycopg import adapters
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class _PackedDumper(Dumper):
+        format = Format.BINARY
+
+        def dump(self, obj: PackedArray) -> bytes:  # type: ignore[override]
+            return obj.data
+
     for cls in (ByteaArray, Int8Array, TextArray, UuidArray):
         dumper = type(f"{cls.__name__}Dumper", (_PackedDumper,), {"oid": cls.oid})
         adapters.register_dumper(cls, dumper)
-
-
-_register()
+    _registered = True

@@ -29,7 +29,6 @@ from psycopg_pool import PoolTimeout
 
 from ctxstore.application.chain import ChainRow
 from ctxstore.application.chain_port import ChainHead, ChainIndex
-from ctxstore.application.connection_scope import ConnectionScope
 from ctxstore.application.ports import (
     AgentRow,
     AgentSummary,
@@ -45,6 +44,7 @@ from ctxstore.infrastructure.persistence.pg_arrays import (
     bytea_array,
     id_array,
     int8_array,
+    register_dumpers,
     text_array,
 )
 from ctxstore.infrastructure.persistence.pipeline_mode import PIPELINES, pipelined_transaction
@@ -52,6 +52,7 @@ from ctxstore.infrastructure.persistence.pool_check import first_take_unchecked,
 from ctxstore.infrastructure.persistence.pool_order import hand_out_last_given_back
 from ctxstore.infrastructure.persistence.pool_wait import OneWaitPerCommand
 
+register_dumpers()  # before this store's first connection (pg_arrays)
 
 @contextmanager
 def schema_setup_lock(dsn: str, schema: str) -> Iterator[None]:
@@ -182,13 +183,6 @@ def read_transactions_commit(datastore: PostgresDatastore) -> None:
                     conn.close()  # never back in the pool read-only: the pool replaces it
 
     datastore.transaction = transaction  # type: ignore[method-assign]
-
-
-def one_connection(factory: object) -> ConnectionScope:
-    """The scope in which a command's statements share one connection: the pin of a store
-    made by ContextPostgresFactory; nothing to share otherwise (SQLite, memory)."""
-    pin = getattr(factory, "connection_pin", None)
-    return pin if isinstance(pin, ConnectionPin) else ConnectionScope()
 
 
 class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, ChainIndex):

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-from psycopg.sql import SQL, Composed, Identifier
 
 from ctxstore.application.schedule_port import (
     DEFAULT_SCHEDULE,
@@ -27,6 +25,10 @@ from ctxstore.application.schedule_port import (
     ScheduleStore,
     next_slot,
 )
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composed, Identifier
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresDatastore
 
 COLUMNS = ("agent_id", "tenant", "interval_us", "max_checkpoints", "next_due_us", "started_us",
            "last_round_us", "last_package_id", "last_capture_us", "last_error")

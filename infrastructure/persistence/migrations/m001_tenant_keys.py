@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
-
-from psycopg import Cursor
-from psycopg.sql import SQL, Identifier
+from typing import TYPE_CHECKING
 
 from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.infrastructure.persistence.migrations.step import Migration, StoreTables
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
 
 log = logging.getLogger("ctxstore.upgrade")
 

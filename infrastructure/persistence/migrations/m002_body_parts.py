@@ -8,11 +8,13 @@ still refer to (an index on the column). Rows made before keep their bodies in t
 from __future__ import annotations
 
 import sqlite3
-
-from psycopg import Cursor
-from psycopg.sql import SQL, Identifier
+from typing import TYPE_CHECKING
 
 from ctxstore.infrastructure.persistence.migrations.step import Migration, StoreTables
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
 
 
 def on_sqlite(c: sqlite3.Cursor, t: StoreTables) -> str | None:

@@ -10,13 +10,14 @@ body references (`body_part`, migration 2) are copied into the new table.
 from __future__ import annotations
 
 import sqlite3
-
-from psycopg import Cursor
-from psycopg.sql import SQL, Identifier
+from typing import TYPE_CHECKING
 
 from ctxstore.infrastructure.persistence.migrations.step import Migration, StoreTables
-from ctxstore.infrastructure.persistence.packages_postgres import PART_TABLES
 from ctxstore.infrastructure.persistence.packages_sqlite import part_tables
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
 
 _BACKFILL = ("INSERT INTO {refs} (tenant, package_id, address) SELECT tenant, package_id, "
              "body_part FROM {packages} WHERE body_part IS NOT NULL ON CONFLICT DO NOTHING")
@@ -39,6 +40,9 @@ def on_postgres(c: Cursor[tuple[object, ...]], t: StoreTables) -> str | None:
     # Already quoted and qualified names.
     names = {"refs": SQL(t.part_refs), "parts": SQL(t.parts),  # type: ignore[arg-type]
              "refs_package": Identifier("ctxstore_part_refs_package")}
+    # The PostgreSQL recorder's module: imported on this path alone (pg_lazy).
+    from ctxstore.infrastructure.persistence.packages_postgres import PART_TABLES
+
     for statement in PART_TABLES:
         c.execute(SQL(statement).format(**names))  # type: ignore[arg-type]
     c.execute(SQL(_BACKFILL).format(refs=names["refs"],  # type: ignore[arg-type]

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-from psycopg import Cursor
-from psycopg.sql import SQL
 
 from ctxstore.application.chain import GENESIS, EventChain
 from ctxstore.infrastructure.persistence.migrations.step import Migration, StoreTables
+from ctxstore.infrastructure.persistence.pg_lazy import SQL
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
 
 _BATCH = 1000
 _HEADS = ("UPDATE {agents} SET chain_head = (SELECT link FROM {versions} v WHERE "

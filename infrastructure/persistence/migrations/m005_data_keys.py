@@ -9,12 +9,14 @@ key, wrapped under the new one). An unencrypted store gets the (empty) table too
 from __future__ import annotations
 
 import sqlite3
-
-from psycopg import Cursor
-from psycopg.sql import SQL
+from typing import TYPE_CHECKING
 
 from ctxstore.infrastructure.persistence.erasure import data_keys_postgres, data_keys_sqlite
 from ctxstore.infrastructure.persistence.migrations.step import Migration, StoreTables
+from ctxstore.infrastructure.persistence.pg_lazy import SQL
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
 
 
 def on_sqlite(c: sqlite3.Cursor, t: StoreTables) -> str | None:

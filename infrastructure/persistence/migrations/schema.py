@@ -30,13 +30,14 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import psycopg
-from psycopg.sql import SQL, Identifier
+from typing import TYPE_CHECKING, Any
 
 from ctxstore.infrastructure.persistence.migrations.step import Migration, StoreTables
 from ctxstore.infrastructure.persistence.migrations.steps import LATEST, MIGRATIONS
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger("ctxstore.migrate")
 VERSION_TABLE = "ctxstore_schema_version"
@@ -253,6 +254,8 @@ class PostgresSchema(StoreSchema):
         return f"the PostgreSQL schema {self.schema!r}"
 
     def status(self) -> SchemaStatus:
+        import psycopg  # noqa: PLC0415 - the PostgreSQL schema alone (pg_lazy)
+
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             return SchemaStatus(self.status_name(), self._read(conn))
 
@@ -260,6 +263,8 @@ class PostgresSchema(StoreSchema):
     def _locked(self) -> Iterator[psycopg.Connection[Any]]:
         # The lock table creation takes (persistence.postgres.schema_setup_lock): a service
         # starting meanwhile waits for the migration, then finds its tables done.
+        import psycopg  # noqa: PLC0415 - the PostgreSQL schema alone (pg_lazy)
+
         from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
 
         with schema_setup_lock(self.dsn, self.schema), \

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from ctxstore.application.forget_port import (
@@ -34,9 +34,12 @@ from ctxstore.application.part_content import agent_owner
 from ctxstore.application.ports import AgentSummary
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
-from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composable, Composed, Identifier
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
 from ctxstore.infrastructure.persistence.pg_lazy import Literal as SQLLiteral
 from ctxstore.projections.views import VIEW_TABLES
+
+if TYPE_CHECKING:
+    from psycopg.sql import Composable, Composed
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # SQLite's bound-parameter limit
@@ -496,6 +499,8 @@ class PostgresErasure(SQLErasure):
                 for r in sorted(curs.fetchall(), key=_first)]
 
     def reclaim(self) -> None:
+        from psycopg.sql import Composable  # a class here, not an annotation (pg_lazy)
+
         tables: Sequence[Composable] = [
             v for k, v in self._tables().items() if isinstance(v, Composable)
             and k not in ("tombstones", "forgotten_ids")]

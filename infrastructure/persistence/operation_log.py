@@ -14,10 +14,11 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from ctxstore.application.operation_log import OperationGroup, OperationLog, OperationRecord
 from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK
-from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composed, Identifier
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
 
 if TYPE_CHECKING:
     from eventsourcing.postgres import PostgresDatastore
+    from psycopg.sql import Composed
 
 COLUMNS = ("recorded_us", "tenant", "operation", "outcome", "automatic", "agent_id",
            "package_id", "duration_ms", "original_size_bytes", "compressed_size_bytes", "error")

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ctxstore.application.package_port import PackageRecorder
 from ctxstore.application.part_port import (
@@ -26,7 +26,10 @@ from ctxstore.application.part_port import (
 )
 from ctxstore.infrastructure.persistence.part_lock import PartGuard, PartLock
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
-from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composable
+from ctxstore.infrastructure.persistence.pg_lazy import SQL
+
+if TYPE_CHECKING:
+    from psycopg.sql import Composable
 
 _CHUNK = 500  # addresses per statement (SQLite's bound-parameter limit)
 _TEXTS = 4096  # statement texts kept (one per template and count of marks: a few hundred)

@@ -25,10 +25,11 @@ from ctxstore.application.schedule_port import (
     ScheduleStore,
     next_slot,
 )
-from ctxstore.infrastructure.persistence.pg_lazy import SQL, Composed, Identifier
+from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
 
 if TYPE_CHECKING:
     from eventsourcing.postgres import PostgresDatastore
+    from psycopg.sql import Composed
 
 COLUMNS = ("agent_id", "tenant", "interval_us", "max_checkpoints", "next_due_us", "started_us",
            "last_round_us", "last_package_id", "last_capture_us", "last_error")

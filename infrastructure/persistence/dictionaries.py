@@ -1,9 +1,6 @@
 """The dictionary catalog on SQLite and PostgreSQL (the composition root builds the compressor
 from it: infrastructure/bootstrap.py).
 
-if TYPE_CHECKING:
-    import psycopg
-
 Dictionaries must be loaded before the store reads its first event, so the catalog opens its
 own plain connection from settings (not the eventsourcing datastore, which the store creates
 later) and keeps one small table, `ctxstore_dictionaries`, beside the store's tables.
@@ -89,7 +86,7 @@ class PostgresDictionaryCatalog(DictionaryCatalog):
             )
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
-        import psycopg  # noqa: PLC0415 - the PostgreSQL catalog alone (pg_lazy)
+        import psycopg  # the PostgreSQL catalog alone (pg_lazy)
 
         return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
 

@@ -117,9 +117,8 @@ class PostgresStoreRecorder(DeclaredSideRows, PostgresIndexedEventRecorder, Pack
     def _insert_references(self, curs: Cursor[Any], refs: Sequence[tuple[str, str, str]]) -> None:
         """Insert reference rows (tenant, owner, address), each once, in one statement."""
         if refs:
-            curs.execute(self._insert_refs, [text_array([t for t, _, _ in refs]),
-                                             text_array([o for _, o, _ in refs]),
-                                             text_array([a for _, _, a in refs])])
+            curs.execute(self._insert_refs,
+                         [text_array(column) for column in zip(*refs, strict=True)])
 
     def insert_package(self, row: PackageRow) -> None:
         try:

@@ -54,6 +54,7 @@ from ctxstore.infrastructure.persistence.pool_wait import OneWaitPerCommand
 
 register_dumpers()  # before this store's first connection (pg_arrays)
 
+
 @contextmanager
 def schema_setup_lock(dsn: str, schema: str) -> Iterator[None]:
     """Hold a session advisory lock on the schema while tables are created.

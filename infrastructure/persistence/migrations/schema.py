@@ -254,7 +254,7 @@ class PostgresSchema(StoreSchema):
         return f"the PostgreSQL schema {self.schema!r}"
 
     def status(self) -> SchemaStatus:
-        import psycopg  # noqa: PLC0415 - the PostgreSQL schema alone (pg_lazy)
+        import psycopg  # the PostgreSQL schema alone (pg_lazy)
 
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             return SchemaStatus(self.status_name(), self._read(conn))
@@ -263,7 +263,7 @@ class PostgresSchema(StoreSchema):
     def _locked(self) -> Iterator[psycopg.Connection[Any]]:
         # The lock table creation takes (persistence.postgres.schema_setup_lock): a service
         # starting meanwhile waits for the migration, then finds its tables done.
-        import psycopg  # noqa: PLC0415 - the PostgreSQL schema alone (pg_lazy)
+        import psycopg  # the PostgreSQL schema alone (pg_lazy)
 
         from ctxstore.infrastructure.persistence.postgres import schema_setup_lock
 

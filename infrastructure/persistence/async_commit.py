@@ -1,10 +1,12 @@
 """PostgreSQL commits that do not wait for their WAL to reach the disk, and when that is safe.
 
-`SET LOCAL synchronous_commit TO OFF` as a transaction's first statement makes its COMMIT return
-before the WAL flush (for that transaction only: the pooled connection goes back committing
-synchronously). Its writes are visible at once, and reach the disk within wal_writer_delay or
-with the next synchronous commit, whose flush covers every WAL record before its own (on a
-synchronous standby too). So it is used only for writes that are either
+`set_config('synchronous_commit', 'off', true)` (SET LOCAL as an expression) in a transaction
+makes its COMMIT return before the WAL flush (for that transaction only: the pooled connection
+goes back committing synchronously). An expression, it rides in a statement that does something
+else too (a keep's guard, an operation row's RETURNING) and costs no statement of its own. Its
+writes are visible at once, and reach the disk within wal_writer_delay or with the next
+synchronous commit, whose flush covers every WAL record before its own (on a synchronous standby
+too). So it is used only for writes that are either
 
 - relied on solely by writes that commit after them synchronously: a part store keep, whose rows
   the event, snapshot or checkpoint naming its root then makes durable; a crash in between
@@ -18,6 +20,4 @@ must find after a crash once the writer was told it was written.
 
 from __future__ import annotations
 
-WITHOUT_WAITING_FOR_DISK = "SET LOCAL synchronous_commit TO OFF"
-# The same as an expression, for a statement that does something else too (a keep's guard).
 WITHOUT_WAITING_FOR_DISK_CALL = "set_config('synchronous_commit', 'off', true)"

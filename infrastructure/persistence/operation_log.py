@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ctxstore.application.operation_log import OperationGroup, OperationLog, OperationRecord
-from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK
+from ctxstore.infrastructure.persistence.async_commit import WITHOUT_WAITING_FOR_DISK_CALL
 from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
 
 if TYPE_CHECKING:
@@ -95,9 +95,13 @@ class PostgresOperationLog(OperationLog):
         t = self.operations_table = SQL("{}.{}").format(Identifier(self.datastore.schema),
                                                        Identifier(name))
         # Made once, as bytes: psycopg then converts it once (its cache), not at every row.
+        # The setting is the row's RETURNING: one statement, so a prepared one (parsed and
+        # planned once per connection, where the simple query of a SET LOCAL and the
+        # INSERT was parsed and planned at each row), and still ahead of the commit.
         self._insert_operation = SQL(
-            WITHOUT_WAITING_FOR_DISK + "; INSERT INTO {} (" + ", ".join(COLUMNS)
-            + ") VALUES (" + ", ".join(["%s"] * len(COLUMNS)) + ")").format(t).as_bytes(None)
+            "INSERT INTO {} (" + ", ".join(COLUMNS) + ") VALUES ("
+            + ", ".join(["%s"] * len(COLUMNS)) + ") RETURNING "
+            + WITHOUT_WAITING_FOR_DISK_CALL).format(t).as_bytes(None)
         return [
             SQL("CREATE TABLE IF NOT EXISTS {} (id bigint GENERATED ALWAYS AS IDENTITY "
                 "PRIMARY KEY, recorded_us bigint NOT NULL, tenant text NOT NULL, "
@@ -114,13 +118,11 @@ class PostgresOperationLog(OperationLog):
         # whose own writes committed synchronously before it (recording is best effort, see
         # application.operation_log), and waiting cost every restore and capture a WAL flush
         # (0.3-0.5 ms here). What a crash of PostgreSQL can lose is the last fraction of a
-        # second's rows (wal_writer_delay), never an agent's step. The setting and the row
-        # go as one simple query: one round trip, one implicit transaction, which the
-        # setting lasts for (a pipeline around them cost more client CPU than it saved).
+        # second's rows (wal_writer_delay), never an agent's step. The row and the setting
+        # are one statement: one round trip, one implicit transaction, which the setting
+        # lasts for (a pipeline around two statements cost more client CPU than it saved).
         with self.datastore.get_connection() as conn:
-            from psycopg import ClientCursor  # the PostgreSQL path alone (pg_lazy)
-
-            ClientCursor(conn).execute(self._insert_operation, _values(record))
+            conn.execute(self._insert_operation, _values(record), prepare=True)
 
     def operation_groups(self, tenant: str | None = None) -> list[OperationGroup]:
         where, params = ("WHERE tenant = %s", (tenant,)) if tenant is not None else ("", ())

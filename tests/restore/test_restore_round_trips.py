@@ -326,7 +326,8 @@ def test_a_captures_part_references_go_in_one_statement(
 def test_an_operation_row_commits_without_waiting_for_the_disk(
         make_kit: Callable[..., Kit]) -> None:
     """The row's transaction commits asynchronously (persistence.async_commit: seen by a
-    trigger as it runs) and the connection goes back committing synchronously."""
+    trigger as it runs) and the connection goes back committing synchronously. The row and
+    the setting are one statement, prepared: parsed and planned once per connection."""
     kit = make_kit()
     datastore = kit.store.factory.datastore  # type: ignore[attr-defined]
     schema = datastore.schema
@@ -346,7 +347,10 @@ def test_an_operation_row_commits_without_waiting_for_the_disk(
             after = curs.fetchone()["s"]
             curs.execute(f'SELECT setting FROM "{schema}".seen')
             seen = [r["setting"] for r in curs.fetchall()]
+            curs.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [r["statement"] for r in curs.fetchall()]
     assert seen == ["off"] and after == "on"
+    assert [p for p in prepared if "ctxstore_operations" in p and p.startswith("INSERT")]
     groups = kit.store.operations.operation_groups("local")
     assert [(g.operation, g.outcome, g.count, g.duration_ms) for g in groups] == [
         ("restore", "succeeded", 1, 2.5)]
@@ -396,12 +400,17 @@ def test_a_statement_failing_in_a_keeps_pipeline_fails_it_and_the_next_keep_goes
     assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)
 
 
+_SETTINGS = ("SELECT current_setting('synchronous_commit') AS s, "
+             "current_setting('plan_cache_mode') AS p")
+
+
 @pytest.mark.parametrize("backend", ["postgres"])
 def test_a_forks_keep_commits_without_waiting_for_the_disk_and_only_it(
         make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
     """The keep's transaction sets synchronous_commit off for itself alone (what refers to
-    its rows commits after it, synchronously: persistence.async_commit); the
-    connection goes back to the pool committing synchronously, as the fork's event does."""
+    its rows commits after it, synchronously: persistence.async_commit), and runs its
+    prepared statements' generic plans (part_lock.GENERIC_PLANS); the connection goes back
+    to the pool committing synchronously, as the fork's event does, and planning as before."""
     kit = make_kit()
     agent = seeded(kit, 12)
     keeper = kit.store.part_content
@@ -409,14 +418,14 @@ def test_a_forks_keep_commits_without_waiting_for_the_disk_and_only_it(
     parts = keeper.parts
     guard = parts.guard
     assert guard is not None
-    inside: list[str] = []
+    inside: list[tuple[str, str]] = []
 
     def watching(curs: Any, tenant: str) -> None:
-        curs.execute("SELECT current_setting('synchronous_commit') AS s")
-        inside.append(curs.fetchone()["s"])
+        curs.execute(_SETTINGS)
+        inside.append(tuple(curs.fetchone().values()))
         guard(curs, tenant)  # says so in its statement
-        curs.execute("SELECT current_setting('synchronous_commit') AS s")
-        inside.append(curs.fetchone()["s"])
+        curs.execute(_SETTINGS)
+        inside.append(tuple(curs.fetchone().values()))
 
     monkeypatch.setattr(parts, "guard", watching)
     datastore = kit.store.factory.datastore  # type: ignore[attr-defined]
@@ -424,9 +433,10 @@ def test_a_forks_keep_commits_without_waiting_for_the_disk_and_only_it(
         fork = new_agent("fork")
         result = kit.restore.restore(agent, Point.of_version(7), fork)
         with datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT current_setting('synchronous_commit') AS s")
-            after = curs.fetchone()["s"]
-    assert inside == ["on", "off"] and after == "on"
+            curs.execute(_SETTINGS)
+            after = tuple(curs.fetchone().values())
+    assert inside == [("on", "auto"), ("off", "force_generic_plan")]
+    assert after == ("on", "auto")
     assert kit.hash(fork) == result.content_hash == kit.hash(agent, 7)
 
 

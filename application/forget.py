@@ -22,7 +22,7 @@ from ctxstore.application.forget_port import ErasePlan, Tombstone
 from ctxstore.application.store import ContextStore
 from ctxstore.domain.agent_id import aggregate_id, plain_agent_id
 from ctxstore.domain.clock import from_us, to_us
-from ctxstore.domain.pages import RECENT_PARTS
+from ctxstore.domain.pages import forget_recent
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class ForgetService:
                          lambda event_id: digest(tenant, event_id))
         erased = self.store.erase(plan)
         # The bytes of the parts this process hashed last may be its content's.
-        RECENT_PARTS.clear()
+        forget_recent()
         # Those a fork (or another checkpoint) still refers to stay.
         gone = self.bodies.released(tenant, erased.parts)
         if self.store.part_content is not None:

@@ -70,7 +70,7 @@ from ctxstore.domain.content_tree import (
     parts_base,
     tree_lists,
 )
-from ctxstore.domain.pages import TREE_PREFIX, PartHashes, PartsBase
+from ctxstore.domain.pages import TREE_PREFIX, PartHashes, PartsBase, remember_page
 from ctxstore.domain.state import Content
 from ctxstore.domain.window import OpenCalls
 
@@ -394,6 +394,7 @@ class PartContent:
             if check and part_address(raw) != address:
                 raise PartMissing(f"part {address} does not hold the content of its address")
             value = found[address] = orjson.loads(raw)
+            remember_page(address, raw, value)  # a last page, which a fold may grow
             if cache is not None:
                 cache.put(tenant, address, value, len(raw))
         return found

@@ -55,6 +55,8 @@ LIST_FIELDS: tuple[tuple[str, str], ...] = (
 MCP_KEY = "s"
 CHANNEL_KEY = "c|"
 _LIST_OF_CODE = {code: field for field, code in LIST_FIELDS}
+# The first letters of the keys of list pages (a reasoning thread's: `r|<thread>|<k>`).
+_PAGE_CODES = frozenset({*_LIST_OF_CODE, "r"})
 _CODE_OF_LIST = dict(LIST_FIELDS)
 # A content hash of either scheme, as a stored or imported checkpoint may carry it.
 HASH_PATTERN = r"^(sha256|sha256-tree1):[0-9a-f]{64}$"
@@ -98,6 +100,14 @@ class RecentParts:
                 self._bytes -= len(raw)
             return raw
 
+    def get(self, address: str) -> bytes | None:
+        """An entry's bytes, kept (as the newest)."""
+        with self._lock:
+            raw = self._items.get(address)
+            if raw is not None:
+                self._items.move_to_end(address)
+            return raw
+
     def clear(self) -> None:
         """Nothing held (a forget: the bytes may be the forgotten agent's)."""
         with self._lock:
@@ -109,6 +119,27 @@ class RecentParts:
 
 
 RECENT_PARTS = RecentParts(4 * 1024 * 1024)
+# The canonical bytes of pages not full, by address, as hashed or read back (`remember_page`):
+# appends grow such a page, and its new bytes are the old ones with the new items' after
+# them (canonical JSON is compact: a list's bytes are its items' joined by commas), so
+# hashing it encodes only what was appended. A fork at a random version of the real traces'
+# agents hashes two or three pages of ~76 kB its replay grew, each encoded whole before
+# (0.12 ms) and now from its snapshot's bytes (0.03 ms); a live agent's snapshot the pages
+# that grew since its last one. Cleared with RECENT_PARTS (a forget).
+GROWING_PAGES = RecentParts(8 * 1024 * 1024)
+
+
+def remember_page(address: str, raw: bytes, value: Any) -> None:
+    """Hold the bytes of a part read back when it is a page that may grow (a list of fewer
+    than PAGE items that are not addresses: not a group node)."""
+    if type(value) is list and 0 < len(value) < PAGE and type(value[0]) is not str:
+        GROWING_PAGES.put(address, raw)
+
+
+def forget_recent() -> None:
+    """Nothing held of any part's bytes (a forget: they may be the forgotten agent's)."""
+    RECENT_PARTS.clear()
+    GROWING_PAGES.clear()
 
 
 @lru_cache(maxsize=1 << 16)  # every hash of a content read back asks it of each memory
@@ -202,7 +233,8 @@ class PartHashes:
     bucket, the MCP state. Not thread-safe: it lives in one aggregate, changed by its fold.
     """
 
-    __slots__ = ("leaves", "seen", "_members", "_moved", "_lists", "base", "_groups", "_root")
+    __slots__ = ("leaves", "seen", "_members", "_moved", "_lists", "base", "_groups", "_root",
+                 "_before")
 
     def __init__(self, leaves: dict[str, str] | None = None,
                  seen: dict[str, int] | None = None) -> None:
@@ -222,6 +254,10 @@ class PartHashes:
         # last root object made, with its canonical bytes and address (see `tree`).
         self._groups: dict[str, tuple[list[str], list[str]]] = {}
         self._root: tuple[dict[str, Any], bytes, str] | None = None
+        # Page key -> its address when the addresses were last brought up to date, for a
+        # page dropped since only for items appended after that (a new call given its
+        # result): its first items are still those bytes' (`_leaf`'s `grown`).
+        self._before: dict[str, str] = {}
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (what a snapshot keeps), for `from_json`."""
@@ -238,6 +274,7 @@ class PartHashes:
         copied._lists = dict(self._lists)
         copied._groups = dict(self._groups)
         copied._root = self._root
+        copied._before = dict(self._before)
         copied.base = self.base
         if self._members is not None:
             copied._members = {n: set(ids) for n, ids in self._members.items()}
@@ -253,7 +290,8 @@ class PartHashes:
         return cls()
 
     # What the fold calls -----------------------------------------------------------------------
-    def drop(self, key: str) -> None:
+    def drop(self, key: str, at: int | None = None) -> None:
+        """`at`: the index of the item changed in the page (a call given its result)."""
         if key != MCP_KEY and not key.startswith(CHANNEL_KEY):
             # A page changed in place (a tool result's call): its list's addresses as given,
             # each as a leaf first (a list read back keeps them in `_lists` alone).
@@ -261,6 +299,12 @@ class PartHashes:
             for seen_key in ([*self._lists] if field is None else [field]):
                 self._as_leaves(seen_key)
                 self._lists.pop(seen_key, None)
+            was = self.leaves.get(key)
+            if at is not None and field is not None and at >= self.seen.get(field, 0):
+                if was is not None:
+                    self._before.setdefault(key, was)  # an item appended since changed
+            else:
+                self._before.pop(key, None)  # one it held then: its bytes are not its start
         self.leaves.pop(key, None)
 
     def _as_leaves(self, seen_key: str) -> None:
@@ -277,6 +321,7 @@ class PartHashes:
 
     def clear(self) -> None:
         self.base = None
+        self._before.clear()
         self.leaves.clear()
         self.seen.clear()
         self._lists.clear()
@@ -286,12 +331,22 @@ class PartHashes:
         self._moved.clear()
 
     # Reading -----------------------------------------------------------------------------------
-    def _leaf(self, key: str, value: Any) -> str:
+    def _leaf(self, key: str, value: Any, grown: tuple[str, int] | None = None) -> str:
+        """`grown`: (the address, the length) of what this page was before items were
+        appended to it, whose bytes GROWING_PAGES may hold."""
         found = self.leaves.get(key)
         if found is None:
-            raw = canonical_json_of_content(value)
+            was = GROWING_PAGES.get(grown[0]) if grown is not None else None
+            if was is not None and grown is not None and 0 < grown[1] < len(value):
+                # The page's first items are those it held then (appends only; a change in
+                # place drops its address, and then there is no `grown`).
+                raw = was[:-1] + b"," + canonical_json_of_content(value[grown[1]:])[1:]
+            else:
+                raw = canonical_json_of_content(value)
             found = self.leaves[key] = address(raw)
             RECENT_PARTS.put(found, raw)
+            if type(value) is list and len(value) < PAGE and key[0] in _PAGE_CODES:
+                GROWING_PAGES.put(found, raw)
         return found
 
     def _pages(self, seen_key: str, code: str, items: list[Any]) -> list[str]:
@@ -300,6 +355,8 @@ class PartHashes:
         those)."""
         seen = self.seen.get(seen_key, 0)
         known = self._lists.get(seen_key)
+        grown: tuple[str, int] | None = None
+        was = self._before.pop(f"{code}{seen // PAGE}", None) if self._before else None
         if len(items) == seen:
             if known is not None:
                 return known
@@ -308,6 +365,13 @@ class PartHashes:
             # Lists only grow between restores (which forget everything); were one shorter,
             # every page of it is computed again.
             start = seen // PAGE if len(items) > seen else 0
+            if len(items) > seen and seen % PAGE:
+                # The page that held the end, not full: what it was, when its items then are
+                # unchanged (not dropped, or dropped for an item appended since alone).
+                if known is not None and start < len(known):
+                    was = known[start]
+                was = self.leaves.get(f"{code}{start}", was)
+                grown = (was, seen % PAGE) if was is not None else None
             for k in range(start, page_count(max(len(items), seen))):
                 self.leaves.pop(f"{code}{k}", None)
             self.seen[seen_key] = len(items)
@@ -320,7 +384,8 @@ class PartHashes:
             key = f"{code}{k}"
             found = leaves.get(key)
             if found is None:  # the page is sliced only when its address is not known
-                found = self._leaf(key, items[k * PAGE:(k + 1) * PAGE])
+                found = self._leaf(key, items[k * PAGE:(k + 1) * PAGE],
+                                   grown if k == start else None)
             out.append(found)
         self._lists[seen_key] = out
         return out
@@ -494,7 +559,7 @@ def _tool_result(parts: PartHashes, content: Content, data: dict[str, Any]) -> N
 
 def touch_call(parts: PartHashes, at: int) -> None:
     """The tool call at `at` was changed in place (given its result)."""
-    parts.drop(f"t{at // PAGE}")
+    parts.drop(f"t{at // PAGE}", at)
 
 
 def _memory(parts: PartHashes, content: Content, data: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hash_rule import independent_hash, legacy_independent_hash
 from hypothesis import given, settings
@@ -120,10 +121,10 @@ def rehashed(agent: AgentContext) -> set[str]:
     missed: set[str] = set()
     real = PartHashes._leaf
 
-    def leaf(self: PartHashes, key: str, value: Any) -> str:
+    def leaf(self: PartHashes, key: str, value: Any, grown: Any = None) -> str:
         if key not in self.leaves:
             missed.add(key)
-        return real(self, key, value)
+        return real(self, key, value, grown)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PartHashes, "_leaf", leaf)
@@ -289,3 +290,83 @@ def test_a_result_whose_call_was_not_read_goes_where_the_whole_fold_puts_it() ->
     assert want[2]["result"]["output"] == "to the last a" and want[0]["result"] is None
     assert want[1]["result"]["output"] == "to b"
     assert [c["call_id"] for c in want[14:]] == ["a", "d", "never"]
+
+
+def _encoded_lists(patch: pytest.MonkeyPatch) -> list[int]:
+    """The lengths of the lists the hash encodes from here on (pages, or what was appended
+    to one: PartHashes._leaf's `grown`)."""
+    lengths: list[int] = []
+    real = pages.canonical_json_of_content
+
+    def spy(value: Any) -> bytes:
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            lengths.append(len(value))
+        return real(value)
+
+    patch.setattr(pages, "canonical_json_of_content", spy)
+    return lengths
+
+
+def _call(agent: AgentContext, n: int, *, answered: bool) -> None:
+    at = T0 + timedelta(days=1, seconds=n)
+    agent.record(event_id=f"c{n}", type="tool_call",
+                 data={"call_id": f"c{n}", "tool": "t", "arguments": {"n": n}}, timestamp=at)
+    if answered:
+        agent.record(event_id=f"r{n}", type="tool_result",
+                     data={"call_id": f"c{n}", "output": n}, timestamp=at)
+
+
+def test_a_page_grown_by_appends_is_hashed_from_its_earlier_bytes() -> None:
+    """Appends to a page not full encode only what was appended (pages.GROWING_PAGES): a
+    message page, a call page whose new calls got their results; a result for a call the
+    page held before makes it encode the page whole. Every hash is the rule's."""
+    agent = AgentContext.start("g")
+    for n in range(100):
+        agent.record(event_id=f"m{n}", type="message",
+                     data={"role": "user", "content": f"m{n}"}, timestamp=T0)
+    for n in range(70):
+        _call(agent, n, answered=False)
+    agent.content_hash()
+    with pytest.MonkeyPatch.context() as patch:
+        encoded = _encoded_lists(patch)
+        for n in range(100, 103):
+            agent.record(event_id=f"m{n}", type="message",
+                         data={"role": "user", "content": f"m{n}"}, timestamp=T0)
+        _call(agent, 70, answered=True)
+        _call(agent, 71, answered=True)
+        assert agent.content_hash() == independent_hash(agent.content)
+        # 3 messages after the 36 of page 1; 2 calls after the 6 of page 1, answered.
+        assert sorted(encoded) == [2, 3]
+        encoded.clear()
+        _call(agent, 72, answered=False)
+        agent.record(event_id="r65", type="tool_result", data={"call_id": "c65", "output": 0},
+                     timestamp=T0 + timedelta(days=2))  # on page 1, before its end
+        assert agent.content_hash() == independent_hash(agent.content)
+        assert encoded == [9]  # that page, whole
+
+
+def test_a_page_read_back_grows_from_the_bytes_it_was_read_as() -> None:
+    """A content read back from its parts (a fork's snapshot, domain.content_tree), its last
+    page's bytes held as read (pages.remember_page): the events folded onto it encode only
+    what they append."""
+    agent = AgentContext.start("g")
+    for n in range(100):
+        agent.record(event_id=f"m{n}", type="message",
+                     data={"role": "user", "content": f"m{n}"}, timestamp=T0)
+    manifest = agent.part_hashes.manifest(agent.content)
+    last = manifest["messages"][-1]
+    raw = pages.canonical_json_of_content(agent.content["messages"][64:])
+    pages.forget_recent()  # nothing held from this process's own hash
+    read = AgentContext.based_on("g", copy_content(agent.content), agent.version)
+    read.__dict__["_parts"] = PartHashes.of_manifest(manifest, read.content)
+    pages.remember_page(last, raw, orjson.loads(raw))
+    with pytest.MonkeyPatch.context() as patch:
+        encoded = _encoded_lists(patch)
+        read.record(event_id="m100", type="message", data={"role": "user", "content": "x"},
+                    timestamp=T0 + timedelta(days=1))
+        assert read.content_hash() == independent_hash(read.content)
+    assert encoded == [1]
+    # Group nodes (lists of addresses) are never held as pages.
+    pages.forget_recent()
+    pages.remember_page("a" * 64, b'["' + b"b" * 64 + b'"]', ["b" * 64])
+    assert len(pages.GROWING_PAGES) == 0

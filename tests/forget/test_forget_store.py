@@ -16,7 +16,7 @@ from support import make_settings
 from ctxstore.application.commands import LOCAL, Forget
 from ctxstore.application.errors import AgentForgotten
 from ctxstore.domain.events import AnyEnvelope, make_envelope
-from ctxstore.domain.pages import RECENT_PARTS
+from ctxstore.domain.pages import GROWING_PAGES, RECENT_PARTS, remember_page
 from ctxstore.domain.points import Point
 from ctxstore.infrastructure.bootstrap import bootstrap, build_views, memory_services
 from ctxstore.infrastructure.container import Services
@@ -109,8 +109,11 @@ def test_no_canary_is_left_anywhere(settings: Settings, services: Services) -> N
     assert any(m in before for m in marks), "the canary is not where the scan looks"
     services.store.context("leaky")  # hashed: its parts' bytes held a while (RECENT_PARTS)
     assert len(RECENT_PARTS) > 0
+    # And its last pages', which appends grow (GROWING_PAGES).
+    remember_page("0" * 64, b'[{"c":"' + canary.encode() + b'"}]', [{"c": canary}])
+    assert len(GROWING_PAGES) > 0
     result = services.commands.forget(LOCAL, Forget(agent_id="leaky", by="test"))
-    assert len(RECENT_PARTS) == 0  # nor in this process's memory
+    assert len(RECENT_PARTS) == len(GROWING_PAGES) == 0  # nor in this process's memory
     assert (result.events, result.checkpoints) == (6, 1) and result.view_rows > 0
     assert result.stream_messages is None and result.purge_error  # no NATS there
     services.close()

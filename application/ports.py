@@ -128,6 +128,14 @@ class ContextIndex(ABC):
                 found[agent_id] = summary
         return found
 
+    def agents_with_point(self, agent_ids: Sequence[str], originator_id: UUID, upto: int
+                          ) -> tuple[dict[str, AgentSummary], PointRows | None]:
+        """`agents_of` and `point_rows` asked together: one round trip where statements
+        pipeline (PostgreSQL), for a read or restore at a version that knows neither its
+        agents' rows nor its point's yet. The point's None: the reader asks for them apart,
+        as where statements are no round trips (SQLite)."""
+        return self.agents_of(agent_ids), None
+
     def owners(self, agent_ids: Sequence[str]) -> dict[str, str]:
         """The tenant of each of those agents that has been written (recorders do one query)."""
         return {a: summary.tenant for a, summary in self.agents_of(agent_ids).items()}

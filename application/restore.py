@@ -133,11 +133,12 @@ class RestoreService:
         return self._state_at(agent_id, point, level, tenant, summary)
 
     def _state_at(self, agent_id: str | None, point: Point, level: ValidationLevel,
-                  tenant: str, summary: AgentSummary | None, tail: InPart | None = None
-                  ) -> SourceState:
+                  tenant: str, summary: AgentSummary | None, tail: InPart | None = None,
+                  read: PointRows | None = None) -> SourceState:
         """`state_at`; `tail`: a snapshot base read in part (domain.content_tree), for a
         restore by reference alone (the source is then `in_part` when items stand unread;
-        NotRead when an event after the snapshot looks at one)."""
+        NotRead when an event after the snapshot looks at one); `read`: the point's rows
+        read already (with the catalogue rows), used when they are of its version."""
         if point.checkpoint_id is not None:
             return self._state_from_checkpoint(agent_id, point, level, tenant)
         if agent_id is None:
@@ -147,7 +148,8 @@ class RestoreService:
             empty = AgentContext.start(agent_id)
             return self._source(empty, point, "empty", 0, None, 0, level)
         # The snapshot, its chain link and the events after it: one question (PostgreSQL).
-        rows = self.store.point_rows(agent_id, version)
+        rows = (read if read is not None and read.upto == version
+                else self.store.point_rows(agent_id, version))
         base_agent, base, base_version, checkpoint_id = self._base(agent_id, version, tail,
                                                                    rows)
         try:
@@ -319,6 +321,7 @@ class RestoreService:
         tenant: str | None = None,
         source_row: AgentSummary | None = None,
         rows: Mapping[str, AgentSummary | None] | None = None,
+        point_rows: PointRows | None = None,
     ) -> RestoreResult:
         """Give `target_agent_id` (default: the source itself, a rewind) the source's content
         at `point`, replacing its own or merged into it, with one ContextRestored event.
@@ -329,7 +332,9 @@ class RestoreService:
         InvalidRequest; on any error nothing is written. Every attempt's outcome goes to the
         store's operation log (application.operation_log), under the caller's tenant.
         `source_row`: the source's catalogue row when the caller just read it; `rows`: the
-        catalogue rows it just read, by key (None: a key without a row), not asked again.
+        catalogue rows it just read, by key (None: a key without a row), not asked again;
+        `point_rows`: the source's rows at the point's version (StoreReads.point_rows) when
+        the caller read them with its own.
         """
         # The agent written to, by its key ("" for a rewind named by its checkpoint alone).
         target = target_agent_id or source_agent_id or ""
@@ -343,12 +348,14 @@ class RestoreService:
             return self._restore(source_agent_id, point, target_agent_id,
                                  merge_strategy=merge_strategy,
                                  validation_level=validation_level, tenant=tenant,
-                                 source_row=source_row, given=rows or {})
+                                 source_row=source_row, given=rows or {},
+                                 prefetched=point_rows)
 
     def _restore(self, source_agent_id: str | None, point: Point, target_agent_id: str | None,
                  *, merge_strategy: str, validation_level: str, tenant: str | None,
                  source_row: AgentSummary | None,
-                 given: Mapping[str, AgentSummary | None]) -> RestoreResult:
+                 given: Mapping[str, AgentSummary | None],
+                 prefetched: PointRows | None) -> RestoreResult:
         started = time.perf_counter()
         if merge_strategy not in RESTORE_STRATEGIES:
             raise InvalidRequest(f"merge_strategy: must be one of {', '.join(RESTORE_STRATEGIES)}"
@@ -368,9 +375,18 @@ class RestoreService:
             target_key = check_agent_key(target_agent_id or source_agent_id)
             if known is not None:
                 rows[source_key] = known
-            # The rows not given, in one question (a fork: one round trip fewer).
+            # The rows not given, in one question (a fork: one round trip fewer); at a version
+            # other than the latest, with the point's rows (one more: PostgreSQL pipelines
+            # the two), wasted only when that version turns out to be the latest.
             missing = [k for k in dict.fromkeys((source_key, target_key)) if k not in rows]
-            if missing:
+            at_version = point.version is not None and point.version > 0 and (
+                known is None or point.version < known.version)
+            if missing and at_version and prefetched is None:
+                assert point.version is not None
+                found, prefetched = self.store.summaries_with_point(missing, source_key,
+                                                                    point.version)
+                rows.update(found)
+            elif missing:
                 rows.update(self.store.summaries(missing))
             known = rows[source_key]
             done = self._latest_by_reference(source_agent_id, known, point, target_agent_id,
@@ -384,7 +400,7 @@ class RestoreService:
             # as a page the store lacks): read whole instead.
             try:
                 source = self._state_at(source_agent_id, point, "basic", reader, known,
-                                        IN_PART)
+                                        IN_PART, prefetched)
                 return self._restore_source(source, point, target_agent_id, strategy, tenant,
                                             known, started, dict(rows))
             except NotRead:

@@ -46,6 +46,7 @@ from ctxstore.application.ports import (
     ChunkedEventWriter,
     ContextIndex,
     EventWriter,
+    PointRows,
 )
 from ctxstore.application.results import EventOutcome, RecordResult
 from ctxstore.application.retry import MAX_WRITE_ATTEMPTS, retry_on_conflict
@@ -260,14 +261,28 @@ class ContextStore(StoreReads):
         """The catalogue rows of these agents by key (None: none) and the tenant's tombstones
         of those without one: what a restore command checks, in one question where the
         recorder asks it so (PostgreSQL: a fork command's round trip fewer)."""
-        both = getattr(self.index, "agents_and_tombstones", None)
+        rows, stones, _ = self.rows_tombstones_and_point(tenant, keys, None)
+        return rows, stones
+
+    def rows_tombstones_and_point(self, tenant: str, keys: Sequence[str],
+                                  point: tuple[str, int] | None
+                                  ) -> tuple[dict[str, AgentSummary | None],
+                                             dict[str, Tombstone], PointRows | None]:
+        """`rows_and_tombstones`, and `point_rows(*point)` (None: not asked) with them: one
+        round trip where the recorder pipelines them (PostgreSQL), for a restore at a version
+        whose source's rows are read before the caller is known to may read them (and are
+        dropped unused when it may not)."""
+        both = getattr(self.index, "agents_tombstones_and_point", None)
+        wanted = point if self.snapshots is not None else None
         if both is not None:
-            rows, stones = both(tenant, keys)
+            rows, stones, read = both(tenant, keys, None if wanted is None else (
+                aggregate_id(wanted[0]), wanted[1]))
         else:
             rows = self.index.agents_of(keys)
             missing = [k for k in dict.fromkeys(keys) if k not in rows]
             stones = self.eraser.tombstones(tenant, missing) if missing else {}
-        return {k: rows.get(k) for k in keys}, stones
+            read = self.point_rows(*wanted) if wanted is not None else None
+        return {k: rows.get(k) for k in keys}, stones, read
 
     def _forget_owners(self, keys: Iterable[str]) -> None:
         for key in keys:

@@ -460,6 +460,17 @@ class StoreReads(Application[UUID]):
         found = self.index.agents_of(agent_ids)
         return {a: found.get(a) for a in agent_ids}
 
+    def summaries_with_point(self, agent_ids: Sequence[str], agent_id: str, version: int
+                             ) -> tuple[dict[str, AgentSummary | None], PointRows | None]:
+        """`summaries` and `point_rows(agent_id, version)` asked together (one round trip
+        where the index pipelines them), for a caller that will read `agent_id` at `version`
+        if its row says it may: the rows are read before that is known, and dropped then
+        when it may not."""
+        if self.snapshots is None:
+            return self.summaries(agent_ids), None
+        found, rows = self.index.agents_with_point(agent_ids, aggregate_id(agent_id), version)
+        return {a: found.get(a) for a in agent_ids}, rows
+
     def timestamps(self, agent_id: str, versions: Sequence[int]) -> dict[int, datetime]:
         """When the given versions of an agent were recorded."""
         found = self.index.timestamps(aggregate_id(agent_id), versions)

@@ -633,6 +633,7 @@ def breakdown(store: ContextStore, agent_id: str, version: int) -> dict[str, flo
 # A fork's steps, none within another (RestoreService, ContextStore, PartContent and the
 # operation log, by the attribute of the owner `fork_phases` patches): where its time goes.
 FORK_PHASES = (("catalogue_rows", "store", "summaries"),
+               ("catalogue_and_point_rows", "store", "summaries_with_point"),
                ("point_rows", "store", "point_rows"),
                ("snapshot_read_in_part", "restore", "_snapshot"),
                ("replay_after_snapshot", "store", "replay"),

@@ -18,7 +18,7 @@ from ctxstore.application.checkpoint_model import Checkpoint
 from ctxstore.application.checkpoints import CheckpointService
 from ctxstore.application.errors import AgentNotFound
 from ctxstore.application.forget_port import Tombstone
-from ctxstore.application.ports import AgentSummary
+from ctxstore.application.ports import AgentSummary, PointRows
 from ctxstore.application.store import UNREAD, ContextStore, Unread
 from ctxstore.domain.agent_id import LOCAL_TENANT, check_agent_id, plain_agent_id
 
@@ -50,21 +50,28 @@ class AccessPolicy:
     def writable(self, caller: Caller, agent_id: str) -> str:
         return writable_agent(self.store, caller, agent_id)
 
-    def restorable(self, caller: Caller, target_id: str, source_id: str
-                   ) -> tuple[str, AgentSummary, dict[str, AgentSummary | None]]:
+    def restorable(self, caller: Caller, target_id: str, source_id: str,
+                   version: int | None = None
+                   ) -> tuple[str, AgentSummary, dict[str, AgentSummary | None],
+                              PointRows | None]:
         """A restore's checks, `writable` on the target then `visible` on the source, on both
-        catalogue rows read in one question: the target's key, the source's row, and the
-        rows read by key (None: no row), which the restore then does not ask again."""
+        catalogue rows read in one question: the target's key, the source's row, the rows
+        read by key (None: no row), which the restore then does not ask again, and (with a
+        `version`) the rows of a read of the source there, read with them (one round trip
+        where the store pipelines them), which only a caller who may read it gets."""
         check_agent_id(target_id)
         check_agent_id(source_id)
         keys = (self.store.key_for(caller.tenant, target_id),
                 self.store.key_for(caller.tenant, source_id))
-        rows, stones = self.store.rows_and_tombstones(caller.tenant, list(dict.fromkeys(keys)))
+        rows, stones, point = self.store.rows_tombstones_and_point(
+            caller.tenant, list(dict.fromkeys(keys)),
+            (keys[1], version) if version is not None and version > 0 else None)
         target = rows[keys[0]]
         writable_agent(self.store, caller, target_id,
                        owner=target.tenant if target is not None else None,
                        stone=stones.get(keys[0]))
-        return keys[0], visible_agent(self.store, caller, source_id, rows[keys[1]]), rows
+        source = visible_agent(self.store, caller, source_id, rows[keys[1]])
+        return keys[0], source, rows, point
 
     def checkpoint(self, caller: Caller, package_id: str) -> Checkpoint:
         """The checkpoint if the caller may read it, with its agent as the caller sees it;

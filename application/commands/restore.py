@@ -14,7 +14,7 @@ from ctxstore.application.commands.access import Caller
 from ctxstore.application.commands.context import UseCases
 from ctxstore.application.commands.fields import AgentId, Command, OnePoint, PointFields
 from ctxstore.application.errors import InvalidRequest
-from ctxstore.application.ports import AgentSummary
+from ctxstore.application.ports import AgentSummary, PointRows
 from ctxstore.application.restore_model import MergeStrategy, RestoreResult, ValidationLevel
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.domain.points import Point
@@ -66,6 +66,7 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
     source: str | None
     row: AgentSummary | None = None  # the source's catalogue row, read once
     rows: dict[str, AgentSummary | None] = {}  # the catalogue rows read, by key
+    point_rows: PointRows | None = None  # those of a read of the source at the version
     if cmd.package_id is not None:
         checkpoint = uc.checkpoints.get(cmd.package_id, caller.tenant)  # 404 unless readable
         if cmd.source_agent_id is not None and (
@@ -77,10 +78,12 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
         key = uc.policy.writable(caller, cmd.target)
     else:
         # The target's and the source's rows in one question (a fork: two fewer).
-        key, row, rows = uc.policy.restorable(caller, cmd.target,
-                                              cmd.source_agent_id or cmd.target)
+        key, row, rows, point_rows = uc.policy.restorable(
+            caller, cmd.target, cmd.source_agent_id or cmd.target,
+            cmd.version if (cmd.merge_strategy, cmd.validation_level) == ("replace", "basic")
+            else None)
         source = row.agent_id
     point = Point(version=cmd.version, at=cmd.at, checkpoint_id=cmd.package_id)
     return uc.restore.restore(source, point, key, merge_strategy=cmd.merge_strategy,
                               validation_level=cmd.validation_level, tenant=caller.tenant,
-                              source_row=row, rows=rows)
+                              source_row=row, rows=rows, point_rows=point_rows)

@@ -31,7 +31,7 @@ from ctxstore.application.forget_port import (
     Tombstone,
 )
 from ctxstore.application.part_content import agent_owner
-from ctxstore.application.ports import AgentSummary
+from ctxstore.application.ports import AgentSummary, PointRows
 from ctxstore.domain.agent_id import plain_agent_id
 from ctxstore.infrastructure.persistence.pg_arrays import bytea_array, text_array
 from ctxstore.infrastructure.persistence.pg_lazy import SQL, Identifier
@@ -426,26 +426,39 @@ class PostgresErasure(SQLErasure):
         """The catalogue rows of these agents and the tenant's tombstones of those without
         one, in one statement (ContextStore.rows_and_tombstones), taken as the index's reads
         are (without the pool's round trip, again on a checked connection if need be)."""
+        found, stones, _ = self.agents_tombstones_and_point(tenant, keys, None)
+        return found, stones
+
+    def agents_tombstones_and_point(self, tenant: str, keys: Sequence[str],
+                                    point: tuple[UUID, int] | None
+                                    ) -> tuple[dict[str, AgentSummary], dict[str, Tombstone],
+                                               PointRows | None]:
+        """`agents_and_tombstones`, and the rows of a read of agent `point[0]` at version
+        `point[1]` (the index's `point_rows`), the two statements pipelined: one round trip."""
         wanted = list(dict.fromkeys(keys))
-        if not wanted:
-            return {}, {}
         r: Any = self  # the recorder this is mixed into: its agents table, its index reads
-        columns = ", ".join("a." + c for c in r._AGENT_COLUMNS.split(", "))  # AgentSummary's
-        rows = r._fetch(
-            SQL("SELECT k.key, t.tenant, t.forgotten_us, t.forgotten_by, " + columns
-                + " FROM unnest(%s::text[]) AS k(key) LEFT JOIN {agents} AS a "
-                "ON a.agent_id = k.key LEFT JOIN {stones} AS t ON a.agent_id IS NULL "
-                "AND t.tenant = %s AND t.agent_id = k.key").format(
-                    agents=r.agents_table, stones=self.tombstones_table),
-            (text_array(wanted), tenant), as_tuples=True)
+        reads: list[tuple[Any, Sequence[Any], bool]] = []
+        if wanted:
+            columns = ", ".join("a." + c for c in r._AGENT_COLUMNS.split(", "))  # AgentSummary
+            reads.append((
+                SQL("SELECT k.key, t.tenant, t.forgotten_us, t.forgotten_by, " + columns
+                    + " FROM unnest(%s::text[]) AS k(key) LEFT JOIN {agents} AS a "
+                    "ON a.agent_id = k.key LEFT JOIN {stones} AS t ON a.agent_id IS NULL "
+                    "AND t.tenant = %s AND t.agent_id = k.key").format(
+                        agents=r.agents_table, stones=self.tombstones_table),
+                (text_array(wanted), tenant), True))
+        if point is not None:
+            reads.append(r._point_read(*point))
+        results = r._fetch_all(reads) if reads else []
         found: dict[str, AgentSummary] = {}
         stones: dict[str, Tombstone] = {}
-        for key, t_tenant, t_us, t_by, *row in rows:
+        for key, t_tenant, t_us, t_by, *row in results[0] if wanted else ():
             if row[0] is not None:
                 found[key] = AgentSummary(*row)
             elif t_tenant is not None:
                 stones[key] = Tombstone(key, t_tenant, int(t_us), t_by)
-        return found, stones
+        rows = r._point_rows(*point, results[-1]) if point is not None else None
+        return found, stones, rows
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:

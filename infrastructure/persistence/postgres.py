@@ -9,7 +9,7 @@ the side tables' keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -528,16 +528,34 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         return _unchecked_first(lambda: self._fetch_once(query, params, as_tuples),
                                 lambda: self._fetch_once(query, params, as_tuples))
 
+    def _fetch_all(self, reads: Sequence[tuple[Any, Sequence[Any], bool]]) -> list[list[Any]]:
+        """`_fetch` of several reads (query, parameters, rows as tuples) in one round trip
+        (`_fetch_together`)."""
+        return _unchecked_first(lambda: self._fetch_together(reads),
+                                lambda: self._fetch_together(reads))
+
     def _fetch_once(self, query: Any, params: Sequence[Any], as_tuples: bool = False
                     ) -> list[Any]:
         """`as_tuples`: rows as tuples (a point's: tens of rows, each a dict otherwise)."""
-        with self.datastore.get_connection() as conn, conn.cursor(
-                row_factory=tuple_row if as_tuples else conn.row_factory) as curs:
+        [rows] = self._fetch_together([(query, params, as_tuples)])
+        return rows
+
+    def _fetch_together(self, reads: Sequence[tuple[Any, Sequence[Any], bool]]
+                        ) -> list[list[Any]]:
+        """Each read's rows (query, parameters, rows as tuples), the reads pipelined when
+        there are several: one round trip, each statement its own implicit transaction."""
+        with self.datastore.get_connection() as conn, ExitStack() as cursors_open:
+            cursors = [cursors_open.enter_context(conn.cursor(
+                row_factory=tuple_row if as_tuples else conn.row_factory))
+                for _, _, as_tuples in reads]
             # Binary results: a point's rows are bytea (its snapshot and events), which text
             # results send as hex, twice the bytes, for the server to write and this process
             # to unescape.
-            curs.execute(query, params, prepare=True, binary=True)
-            return curs.fetchall()
+            together = len(reads) > 1 and PIPELINES
+            with conn.pipeline() if together else nullcontext():
+                for curs, (query, params, _) in zip(cursors, reads, strict=True):
+                    curs.execute(query, params, prepare=True, binary=True)
+            return [curs.fetchall() for curs in cursors]
 
     def known_event_ids(self, event_ids: Iterable[str], tenant: str = LOCAL_TENANT
                         ) -> dict[str, tuple[UUID, int]]:
@@ -559,9 +577,25 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         return heads
 
     def point_rows(self, originator_id: UUID, upto: int) -> PointRows | None:
+        query, params, as_tuples = self._point_read(originator_id, upto)
+        return self._point_rows(originator_id, upto,
+                                self._fetch(query, params, as_tuples=as_tuples))
+
+    def agents_with_point(self, agent_ids: Sequence[str], originator_id: UUID, upto: int
+                          ) -> tuple[dict[str, AgentSummary], PointRows | None]:
+        if not agent_ids:
+            return {}, self.point_rows(originator_id, upto)
+        agents, point = self._fetch_all([self._agents_read(agent_ids),
+                                         self._point_read(originator_id, upto)])
+        return self._agents(agents), self._point_rows(originator_id, upto, point)
+
+    def _point_read(self, originator_id: UUID, upto: int) -> tuple[Any, Sequence[Any], bool]:
         oid: UUID | str = (originator_id if self.datastore.originator_id_type == "uuid"
                            else str(originator_id))
-        rows = self._fetch(self._select_point, (oid, upto, oid, oid, upto), as_tuples=True)
+        return self._select_point, (oid, upto, oid, oid, upto), True
+
+    @staticmethod
+    def _point_rows(originator_id: UUID, upto: int, rows: list[Any]) -> PointRows:
         snapshot, link, events = None, None, []
         for is_snapshot, version, topic, state, link_bytes in rows:
             stored = StoredEvent(originator_id, version, topic, bytes(state))
@@ -634,11 +668,16 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
     def agents_of(self, agent_ids: Sequence[str]) -> dict[str, AgentSummary]:
         if not agent_ids:
             return {}
-        rows = self._fetch(
-            SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = ANY(%s)").format(
-                self.agents_table),
-            (text_array(list(dict.fromkeys(agent_ids))),),
-        )
+        query, params, _ = self._agents_read(agent_ids)
+        return self._agents(self._fetch(query, params))
+
+    def _agents_read(self, agent_ids: Sequence[str]) -> tuple[Any, Sequence[Any], bool]:
+        return (SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = ANY(%s)"
+                    ).format(self.agents_table),
+                (text_array(list(dict.fromkeys(agent_ids))),), False)
+
+    @staticmethod
+    def _agents(rows: list[Any]) -> dict[str, AgentSummary]:
         return {r["agent_id"]: AgentSummary(**r) for r in rows}
 
     def agent(self, agent_id: str) -> AgentSummary | None:

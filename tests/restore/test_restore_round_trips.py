@@ -34,23 +34,63 @@ def seeded(kit: Kit, n: int) -> str:
 
 def test_a_fork_and_a_rewind_read_the_rows_once(make_kit: Callable[..., Kit],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The source's and the target's catalogue rows in one question, and the append asks
-    for neither again (SQLite, where a statement is no round trip, asks one by one)."""
+    """The source's and the target's catalogue rows in one question, with the rows of the
+    point (PostgreSQL pipelines the two: one round trip), and the append asks for none
+    again (SQLite, where a statement is no round trip, asks one by one)."""
     kit = make_kit()
     agent = seeded(kit, 12)
+    postgres = kit.settings.engine == "postgres"
+    with_point = calls_of(monkeypatch, kit.store.index, "agents_with_point")
     together = calls_of(monkeypatch, kit.store.index, "agents_of")
     alone = calls_of(monkeypatch, kit.store.index, "agent")
-    one_by_one = [] if kit.settings.engine == "postgres" else [(agent,)]
+    points = calls_of(monkeypatch, kit.store.index, "point_rows")
+    one_by_one = [] if postgres else [(agent,)]
     fork = new_agent("fork")
     result = kit.restore.restore(agent, Point.of_version(7), fork)
-    assert together == [([agent, fork],)]
-    assert alone == ([] if kit.settings.engine == "postgres" else [(agent,), (fork,)])
+    assert with_point == [([agent, fork], aggregate_id(agent), 7)]
+    if postgres:
+        assert together == alone == points == []
+    else:  # the port's: the rows one after the other, and the point's asked apart after
+        assert together == [([agent, fork],)] and alone == [(agent,), (fork,)]
+        assert points == [(aggregate_id(agent), 7)]
     assert result.content_hash == kit.hash(agent, 7) == kit.hash(fork)
-    together.clear()
-    alone.clear()
+    for calls in (with_point, together, alone, points):
+        calls.clear()
     result = kit.restore.restore(agent, Point.of_version(3))
-    assert together == [([agent],)] and alone == one_by_one  # a rewind: one row
+    assert with_point == [([agent], aggregate_id(agent), 3)]  # a rewind: one row
+    assert (together, alone) == (([], []) if postgres else ([([agent],)], one_by_one))
     assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
+    for calls in (with_point, together, alone, points):
+        calls.clear()
+    # Of the latest version: no point's rows (the agent as the store holds it).
+    kit.restore.restore(agent, Point.latest(), new_agent("latest"))
+    assert with_point == points == [] and len(together) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_the_rows_and_the_points_rows_are_one_round_trip(
+        make_kit: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catalogue rows (with tombstones, for a command) and a point's rows, pipelined: one
+    wait on the server, and what each read asked apart gives."""
+    kit = make_kit()
+    agent = seeded(kit, 12)
+    gone = seeded(kit, 3)
+    kit.services.commands.forget(LOCAL, Forget(agent_id=gone, by="test"))
+    keys = [agent, gone, "never-written"]
+    index = kit.store.index
+    apart = (index.agents_of(keys), index.point_rows(aggregate_id(agent), 8))
+    stones_apart = kit.store.rows_and_tombstones(LOCAL_TENANT, keys)
+    waits = count_round_trips(monkeypatch)
+    with kit.store.one_connection.scope():
+        assert index.agents_with_point(keys, aggregate_id(agent), 8) == apart
+        assert waits == ["sync"]
+        waits.clear()
+        rows, stones, point = kit.store.rows_tombstones_and_point(LOCAL_TENANT, keys,
+                                                                  (agent, 8))
+        assert waits == ["sync"]
+    assert (rows, stones) == stones_apart and point == apart[1]
+    assert set(stones) == {gone} and rows[agent] is not None and point is not None
+    assert (point.after, [e.originator_version for e in point.events]) == (5, [6, 7, 8])
 
 
 def test_a_fork_command_reads_the_rows_once_for_its_checks_and_the_restore(
@@ -66,14 +106,15 @@ def test_a_fork_command_reads_the_rows_once_for_its_checks_and_the_restore(
     together = calls_of(monkeypatch, kit.store.index, "agents_of")
     alone = calls_of(monkeypatch, kit.store.index, "agent")
     stones = calls_of(monkeypatch, kit.store.eraser, "tombstones")
-    with_stones = (calls_of(monkeypatch, kit.store.index, "agents_and_tombstones")
+    with_stones = (calls_of(monkeypatch, kit.store.index, "agents_tombstones_and_point")
                    if postgres else [])
+    points = calls_of(monkeypatch, kit.store.index, "point_rows")
     fork = new_agent("fork")
     result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=7,
                                                           target_agent_id=fork))
-    if postgres:
-        assert with_stones == [(LOCAL_TENANT, [fork, agent])]
-        assert together == [] and stones == [] and alone == []
+    if postgres:  # with the point's rows, pipelined
+        assert with_stones == [(LOCAL_TENANT, [fork, agent], (aggregate_id(agent), 7))]
+        assert together == [] and stones == [] and alone == [] and points == []
     else:
         assert together == [([fork, agent],)] and alone == [(fork,), (agent,)]
         assert len(stones) == 1  # a new target: was it forgotten?
@@ -83,7 +124,7 @@ def test_a_fork_command_reads_the_rows_once_for_its_checks_and_the_restore(
     with_stones.clear()
     result = kit.services.commands.restore(LOCAL, Restore(source_agent_id=agent, version=3))
     assert (with_stones if postgres else together) == (
-        [(LOCAL_TENANT, [agent])] if postgres else [([agent],)])
+        [(LOCAL_TENANT, [agent], (aggregate_id(agent), 3))] if postgres else [([agent],)])
     assert result.mode == "rewind" and kit.hash(agent) == kit.hash(agent, 3)
 
 
@@ -369,10 +410,14 @@ def test_a_read_and_a_restore_at_a_version_ask_one_question(
              calls_of(monkeypatch, kit.store.index, "select_events"),
              calls_of(monkeypatch, kit.store.chain_index, "chain_links")]
     together = calls_of(monkeypatch, kit.store.index, "point_rows")
+    with_rows = calls_of(monkeypatch, kit.store.index, "agents_with_point")
     read = kit.store.context(agent, version=7)
     fork = new_agent("fork")
     result = kit.restore.restore(agent, Point.of_version(8), fork)
-    assert [args[1] for args in together] == [7, 8] and apart == [[], [], []]
+    # The fork's, with its catalogue rows (on SQLite the port's default asks it after them).
+    assert [args[1] for args in together] == ([7] if kit.settings.engine == "postgres"
+                                              else [7, 8])
+    assert [args[2] for args in with_rows] == [8] and apart == [[], [], []]
     assert (result.base, result.base_version, result.events_replayed) == ("snapshot", 5, 3)
     for version, content_hash in ((7, read["content_hash"]), (8, result.content_hash)):
         folded, _ = kit.store.replay(agent, None, upto=version)  # every event, asked apart

@@ -269,9 +269,9 @@ class ContextStore(StoreReads):
                                   ) -> tuple[dict[str, AgentSummary | None],
                                              dict[str, Tombstone], PointRows | None]:
         """`rows_and_tombstones`, and `point_rows(*point)` (None: not asked) with them: one
-        round trip where the recorder pipelines them (PostgreSQL), for a restore at a version
-        whose source's rows are read before the caller is known to may read them (and are
-        dropped unused when it may not)."""
+        round trip where the recorder pipelines them (PostgreSQL), for a restore at a version:
+        the source's rows are read before it is known that the caller may read them, and
+        dropped unused when it may not."""
         both = getattr(self.index, "agents_tombstones_and_point", None)
         wanted = point if self.snapshots is not None else None
         if both is not None:

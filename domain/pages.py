@@ -123,9 +123,10 @@ RECENT_PARTS = RecentParts(4 * 1024 * 1024)
 # appends grow such a page, and its new bytes are the old ones with the new items' after
 # them (canonical JSON is compact: a list's bytes are its items' joined by commas), so
 # hashing it encodes only what was appended. A fork at a random version of the real traces'
-# agents hashes two or three pages of ~76 kB its replay grew, each encoded whole before
-# (0.12 ms) and now from its snapshot's bytes (0.03 ms); a live agent's snapshot the pages
-# that grew since its last one. Cleared with RECENT_PARTS (a forget).
+# agents hashes one or two pages of ~76 kB its replay grew, each encoded whole before
+# (0.12 ms) and now joined from its snapshot's bytes (0.03 ms; hashing the bytes, 0.04 ms,
+# either way); a live agent's snapshot the pages that grew since its last one. Cleared with
+# RECENT_PARTS (a forget).
 GROWING_PAGES = RecentParts(8 * 1024 * 1024)
 
 

@@ -310,6 +310,13 @@ class RestoreService:
         )
 
     # Restoring -------------------------------------------------------------------------------
+    def by_reference(self, point: Point, merge_strategy: str, validation_level: str) -> bool:
+        """Whether a restore of an agent's point goes by reference (a `replace`, `basic`, of
+        a version or time, with a part store): reading its source's point rows, which a
+        caller may read ahead with its own (`restore`'s `point_rows`)."""
+        return (merge_strategy == "replace" and point.checkpoint_id is None
+                and self.store.part_content is not None and validation_level == "basic")
+
     def restore(
         self,
         source_agent_id: str | None,
@@ -364,9 +371,8 @@ class RestoreService:
         # The source's catalogue row, read once.
         known = source_row if source_agent_id is not None else None
         # A `replace` of an agent's own point, `basic`, with a part store: by reference.
-        by_reference = (strategy == "replace" and source_agent_id is not None
-                        and point.checkpoint_id is None and self.store.part_content is not None
-                        and check_validation_level(validation_level) == "basic")
+        by_reference = source_agent_id is not None and self.by_reference(
+            point, strategy, check_validation_level(validation_level))
         # The catalogue rows read so far, by key: the target's is used by the first attempt.
         rows: dict[str, AgentSummary | None] = dict(given)
         if by_reference:

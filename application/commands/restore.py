@@ -67,6 +67,7 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
     row: AgentSummary | None = None  # the source's catalogue row, read once
     rows: dict[str, AgentSummary | None] = {}  # the catalogue rows read, by key
     point_rows: PointRows | None = None  # those of a read of the source at the version
+    point = Point(version=cmd.version, at=cmd.at, checkpoint_id=cmd.package_id)
     if cmd.package_id is not None:
         checkpoint = uc.checkpoints.get(cmd.package_id, caller.tenant)  # 404 unless readable
         if cmd.source_agent_id is not None and (
@@ -80,10 +81,9 @@ def restore(uc: UseCases, caller: Caller, cmd: Restore) -> RestoreResult:
         # The target's and the source's rows in one question (a fork: two fewer).
         key, row, rows, point_rows = uc.policy.restorable(
             caller, cmd.target, cmd.source_agent_id or cmd.target,
-            cmd.version if (cmd.merge_strategy, cmd.validation_level) == ("replace", "basic")
-            else None)
+            cmd.version if uc.restore.by_reference(point, cmd.merge_strategy,
+                                                   cmd.validation_level) else None)
         source = row.agent_id
-    point = Point(version=cmd.version, at=cmd.at, checkpoint_id=cmd.package_id)
     return uc.restore.restore(source, point, key, merge_strategy=cmd.merge_strategy,
                               validation_level=cmd.validation_level, tenant=caller.tenant,
                               source_row=row, rows=rows, point_rows=point_rows)

@@ -41,6 +41,8 @@ from ctxstore.projections.views import VIEW_TABLES
 if TYPE_CHECKING:
     from psycopg.sql import Composable, Composed
 
+    from ctxstore.infrastructure.persistence.postgres import Read
+
 log = logging.getLogger(__name__)
 _CHUNK = 500  # SQLite's bound-parameter limit
 #: The projections' tables (persistence.views_*) are `<prefix>_<view>`, beside the events;
@@ -437,7 +439,7 @@ class PostgresErasure(SQLErasure):
         `point[1]` (the index's `point_rows`), the two statements pipelined: one round trip."""
         wanted = list(dict.fromkeys(keys))
         r: Any = self  # the recorder this is mixed into: its agents table, its index reads
-        reads: list[tuple[Any, Sequence[Any], bool]] = []
+        reads: list[Read] = []
         if wanted:
             columns = ", ".join("a." + c for c in r._AGENT_COLUMNS.split(", "))  # AgentSummary
             reads.append((

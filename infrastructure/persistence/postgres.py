@@ -105,6 +105,8 @@ class PostgresSnapshotRecorder(PostgresAggregateRecorder):
 
 
 T = TypeVar("T")
+# A read of the index: its query, its parameters, and whether its rows come as tuples.
+Read = tuple[Any, Sequence[Any], bool]
 
 
 def _flattened(chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[EventIndexRow]]]
@@ -528,31 +530,34 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         return _unchecked_first(lambda: self._fetch_once(query, params, as_tuples),
                                 lambda: self._fetch_once(query, params, as_tuples))
 
-    def _fetch_all(self, reads: Sequence[tuple[Any, Sequence[Any], bool]]) -> list[list[Any]]:
-        """`_fetch` of several reads (query, parameters, rows as tuples) in one round trip
-        (`_fetch_together`)."""
+    def _fetch_all(self, reads: Sequence[Read]) -> list[list[Any]]:
+        """`_fetch` of each read, several in one round trip (`_fetch_together`); one alone
+        goes as `_fetch` sends it (a pipeline around one statement costs a Sync more)."""
+        if len(reads) == 1:
+            [(query, params, as_tuples)] = reads
+            return [self._fetch(query, params, as_tuples=as_tuples)]
         return _unchecked_first(lambda: self._fetch_together(reads),
                                 lambda: self._fetch_together(reads))
 
     def _fetch_once(self, query: Any, params: Sequence[Any], as_tuples: bool = False
                     ) -> list[Any]:
         """`as_tuples`: rows as tuples (a point's: tens of rows, each a dict otherwise)."""
-        [rows] = self._fetch_together([(query, params, as_tuples)])
-        return rows
+        with self.datastore.get_connection() as conn, conn.cursor(
+                row_factory=tuple_row if as_tuples else conn.row_factory) as curs:
+            # Binary results: a point's rows are bytea (its snapshot and events), which text
+            # results send as hex, twice the bytes, for the server to write and this process
+            # to unescape.
+            curs.execute(query, params, prepare=True, binary=True)
+            return curs.fetchall()
 
-    def _fetch_together(self, reads: Sequence[tuple[Any, Sequence[Any], bool]]
-                        ) -> list[list[Any]]:
-        """Each read's rows (query, parameters, rows as tuples), the reads pipelined when
-        there are several: one round trip, each statement its own implicit transaction."""
+    def _fetch_together(self, reads: Sequence[Read]) -> list[list[Any]]:
+        """Each read's rows, as `_fetch_once` reads them, the reads pipelined: one round
+        trip, each statement its own implicit transaction (one by one without pipelines)."""
         with self.datastore.get_connection() as conn, ExitStack() as cursors_open:
             cursors = [cursors_open.enter_context(conn.cursor(
                 row_factory=tuple_row if as_tuples else conn.row_factory))
                 for _, _, as_tuples in reads]
-            # Binary results: a point's rows are bytea (its snapshot and events), which text
-            # results send as hex, twice the bytes, for the server to write and this process
-            # to unescape.
-            together = len(reads) > 1 and PIPELINES
-            with conn.pipeline() if together else nullcontext():
+            with conn.pipeline() if PIPELINES else nullcontext():
                 for curs, (query, params, _) in zip(cursors, reads, strict=True):
                     curs.execute(query, params, prepare=True, binary=True)
             return [curs.fetchall() for curs in cursors]
@@ -589,7 +594,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
                                          self._point_read(originator_id, upto)])
         return self._agents(agents), self._point_rows(originator_id, upto, point)
 
-    def _point_read(self, originator_id: UUID, upto: int) -> tuple[Any, Sequence[Any], bool]:
+    def _point_read(self, originator_id: UUID, upto: int) -> Read:
         oid: UUID | str = (originator_id if self.datastore.originator_id_type == "uuid"
                            else str(originator_id))
         return self._select_point, (oid, upto, oid, oid, upto), True
@@ -671,7 +676,7 @@ class PostgresIndexedEventRecorder(PostgresApplicationRecorder, ContextIndex, Ch
         query, params, _ = self._agents_read(agent_ids)
         return self._agents(self._fetch(query, params))
 
-    def _agents_read(self, agent_ids: Sequence[str]) -> tuple[Any, Sequence[Any], bool]:
+    def _agents_read(self, agent_ids: Sequence[str]) -> Read:
         return (SQL("SELECT " + self._AGENT_COLUMNS + " FROM {} WHERE agent_id = ANY(%s)"
                     ).format(self.agents_table),
                 (text_array(list(dict.fromkeys(agent_ids))),), False)

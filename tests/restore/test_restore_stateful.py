@@ -1,6 +1,7 @@
 """Stateful property: whatever mix of writes, forks, rewinds, merges, checkpoints, forgets and
 process restarts an agent's history goes through, every agent reads back, at every version, the
-content a plain fold of its history gives; and its tail window is the window of that content.
+content a plain fold of its history gives (read, restored or compared by a diff); and its tail
+window is the window of that content.
 
 Why a state machine: the single-restore property (test_restore_property) builds one short
 history. The machinery that makes forks cost what changed (contents kept as shared parts,
@@ -312,6 +313,19 @@ class StoreHistories(RuleBasedStateMachine):
         assert whole["content_hash"] == content_hash(
             self.model.content(agent, self.model.version(agent)))
         assert window == tail_window(whole, tail)
+
+    @rule(agent=agents, other=agents, data=st.data())
+    def diff(self, agent: str, other: str, data: st.DataObject) -> None:
+        """Two points compared (of one agent, or of two) read the contents of those points."""
+        if {agent, other} & self.model.forgotten or not {agent, other} <= set(self.model.steps):
+            return
+        before, after = self._point(agent, data), self._point(other, data)
+        got = self.kit.services.diff.diff(agent, Point.of_version(before),
+                                          Point.of_version(after), other_agent_id=other)
+        expected = (content_hash(self.model.content(agent, before)),
+                    content_hash(self.model.content(other, after)))
+        assert (got.base.content_hash, got.other.content_hash) == expected
+        assert got.identical == (expected[0] == expected[1])
 
     @invariant()
     def latest_versions_are_the_models(self) -> None:

@@ -1,7 +1,9 @@
 """Stateful property: whatever mix of writes, forks, rewinds, merges, checkpoints, forgets and
 process restarts an agent's history goes through, every agent reads back, at every version, the
-content a plain fold of its history gives (read, restored or compared by a diff); and its tail
-window is the window of that content.
+content a plain fold of its history gives (read, restored or compared by a diff); its tail
+window is the window of that content; and tenants share nothing (twins in two tenants, with
+the same ids and content, are forgotten and restored apart; a restore across tenants is
+refused and changes nothing).
 
 Why a state machine: the single-restore property (test_restore_property) builds one short
 history. The machinery that makes forks cost what changed (contents kept as shared parts,
@@ -30,10 +32,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
     consumes,
     initialize,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -43,7 +47,9 @@ from support import make_settings
 
 from ctxstore.application import restore as restore_module
 from ctxstore.application import store_reads
-from ctxstore.application.commands import LOCAL, Forget
+from ctxstore.application.commands import Caller, Diff, Forget
+from ctxstore.application.errors import AgentNotFound, ContextStoreError
+from ctxstore.domain.agent_id import LOCAL_TENANT
 from ctxstore.domain.events import make_envelope
 from ctxstore.domain.merge import merge_content
 from ctxstore.domain.pages import GROUP_NODES, PAGE, forget_recent
@@ -60,6 +66,8 @@ KINDS = ["short_term", "long_term", "episodic", "semantic"]
 # by default: restore.IN_PART, store_reads.WINDOW_IN_PART_FROM, lowered by the test), so a
 # bulk write takes an agent past that at once.
 IN_PART_FROM = 3 * PAGE
+TENANTS = (LOCAL_TENANT, "t1", "t2")
+STRATEGIES = ("replace", "merge")
 BULK = 4 * PAGE + 5
 # Snapshots every few events, at versions that do not depend on the events' sizes (which vary
 # with their times and ids: a replay must take the same paths); caches small enough that
@@ -68,7 +76,7 @@ SMALL_CACHES: dict[str, Any] = {"snapshot_interval": 9, "snapshot_growth": 0,
                                 "aggregate_cache_size": 2, "part_cache_bytes": 256 * 1024}
 # Examples per backend, each up to 30 steps on a store of its own (a second or two each);
 # `hybrid` differs from `postgres` in checkpoint bodies alone.
-EXAMPLES = {"postgres": 20, "sqlite": 20, "hybrid": 8}
+EXAMPLES = {"postgres": 16, "sqlite": 12, "hybrid": 6}
 
 # ("event", (type, data)) | ("copy" or "merge", (agent, version)) | ("same", None)
 Step = tuple[str, Any]
@@ -160,7 +168,10 @@ def events_of(rng: random.Random, content: Content, count: int, messages_only: b
 
 class StoreHistories(RuleBasedStateMachine):
     """One store (one process's) on the test's backend; `restart` opens another on the same
-    database, as a new process would."""
+    database, as a new process would. Agents are the local tenant's or one of two tenants',
+    and twins (the same agent id and events in both tenants: the same content, so the same
+    part addresses) show that tenants share nothing: what one forgets, the other keeps, and
+    an agent of one tenant is never the source or target of another's restore or diff."""
 
     new_settings: Callable[[], Settings]  # set by the test: a new store's
     agents = Bundle("agents")
@@ -174,12 +185,26 @@ class StoreHistories(RuleBasedStateMachine):
         self.kit = open_kit(self.new_settings())
         self.model = Model()
         self.numbers = iter(range(10**6))
+        self.owner: dict[str, tuple[str, str]] = {}  # model name -> (tenant, agent id)
 
     def teardown(self) -> None:
         self.kit.services.close()  # the views' connections too, which a forget opens
 
-    def _agent_name(self, prefix: str) -> str:
-        return f"{prefix}{next(self.numbers)}"
+    def _agent_name(self, prefix: str, tenant: str = LOCAL_TENANT) -> str:
+        agent_id = f"{prefix}{next(self.numbers)}"
+        name = agent_id if tenant == LOCAL_TENANT else f"{agent_id}@{tenant}"
+        self.owner[name] = (tenant, agent_id)
+        return name
+
+    def key(self, name: str) -> str:
+        """The store's key of a model agent (its tenant's namespace)."""
+        return self.kit.store.key_for(*self.owner[name])
+
+    def tenant(self, name: str) -> str:
+        return self.owner[name][0]
+
+    def live(self, *names: str) -> bool:
+        return all(n in self.model.steps and n not in self.model.forgotten for n in names)
 
     def _record(self, agent: str, seed: int, count: int, messages_only: bool,
                 batch: int) -> None:
@@ -190,11 +215,12 @@ class StoreHistories(RuleBasedStateMachine):
         events = events_of(rng, content, count, messages_only)
         # Event ids of the example's own making, as everything else it draws: a replay of
         # it (shrinking) then writes the very same rows.
+        tenant, agent_id = self.owner[agent]
         first = self.model.version(agent) if known else 0
-        envelopes = [make_envelope(agent, kind, data, event_id=f"{agent}-{first + n}")
+        envelopes = [make_envelope(agent_id, kind, data, event_id=f"{agent_id}-{first + n}")
                      for n, (kind, data) in enumerate(events)]
         for at in range(0, len(envelopes), batch):
-            result = self.kit.store.record(envelopes[at:at + batch])
+            result = self.kit.store.record(envelopes[at:at + batch], tenant=tenant)
             assert not result.rejected, result.rejected[:3]
         self.model.steps.setdefault(agent, []).extend(("event", e) for e in events)
 
@@ -205,25 +231,35 @@ class StoreHistories(RuleBasedStateMachine):
         self._record(agent, seed, count, False, 50)
         return agent
 
-    @rule(target=agents, seed=st.integers(0, 2**32), count=st.integers(1, 120))
-    def new_agent(self, seed: int, count: int) -> str:
-        agent = self._agent_name("a")
+    @rule(target=agents, seed=st.integers(0, 2**32), count=st.integers(1, 120),
+          tenant=st.sampled_from(TENANTS))
+    def new_agent(self, seed: int, count: int, tenant: str) -> str:
+        agent = self._agent_name("a", tenant)
         self._record(agent, seed, count, False, 50)
         return agent
+
+    @rule(target=agents, seed=st.integers(0, 2**32), count=st.integers(1, 120))
+    def twins(self, seed: int, count: int) -> MultipleResults[str]:
+        """The same agent id and the same events in two tenants."""
+        first = self._agent_name("w", TENANTS[1])
+        agent_id = self.owner[first][1]
+        second = f"{agent_id}@{TENANTS[2]}"
+        self.owner[second] = (TENANTS[2], agent_id)
+        for agent in (first, second):
+            self._record(agent, seed, count, False, 50)
+        return multiple(first, second)
 
     @rule(agent=agents, seed=st.integers(0, 2**32), count=st.integers(1, 150),
           batch=st.sampled_from([1, 7, 64, 500]))
     def write(self, agent: str, seed: int, count: int, batch: int) -> None:
-        if agent in self.model.forgotten:
-            return
-        self._record(agent, seed, count, False, batch)
+        if self.live(agent):
+            self._record(agent, seed, count, False, batch)
 
     @rule(agent=agents, seed=st.integers(0, 2**32))
     def write_in_bulk(self, agent: str, seed: int) -> None:
         """Messages by the hundred (the list past the size a restore reads in part)."""
-        if agent in self.model.forgotten:
-            return
-        self._record(agent, seed, BULK, True, 100)
+        if self.live(agent):
+            self._record(agent, seed, BULK, True, 100)
 
     # Restoring -------------------------------------------------------------------------------
     def _point(self, agent: str, data: st.DataObject) -> int:
@@ -232,59 +268,75 @@ class StoreHistories(RuleBasedStateMachine):
         return data.draw(st.one_of(st.integers(max(latest - 70, 0), latest),
                                    st.integers(0, latest)), label="version")
 
+    def _refused(self, source: str, into: str, attempt: Callable[[], Any]) -> bool:
+        """True (after checking it is refused and changes nothing) when the two agents are
+        of different tenants: `attempt` then asks for the source as the target's tenant."""
+        if self.tenant(source) == self.tenant(into):
+            return False
+        before = self.kit.version(self.key(into))
+        with pytest.raises(ContextStoreError):
+            attempt()
+        assert self.kit.version(self.key(into)) == before
+        return True
+
     @rule(target=agents, source=agents, data=st.data())
     def fork(self, source: str, data: st.DataObject) -> str:
-        target = self._agent_name("f")
-        if source in self.model.forgotten:
+        tenant = self.tenant(source)
+        target = self._agent_name("f", tenant)
+        if not self.live(source):
             return target  # never written: later rules skip it
         version = self._point(source, data)
-        result = self.kit.restore.restore(source, Point.of_version(version), target)
+        result = self.kit.restore.restore(self.key(source), Point.of_version(version),
+                                          self.key(target), tenant=tenant)
         assert result.content_hash == content_hash(self.model.content(source, version))
         self.model.steps[target] = [("copy", (source, version))]
         return target
 
-    @rule(source=agents, into=agents, data=st.data())
-    def restore_into(self, source: str, into: str, data: st.DataObject) -> None:
-        """Into an agent that exists (itself: a rewind)."""
-        if {source, into} & self.model.forgotten or into not in self.model.steps \
-                or source not in self.model.steps:
+    @rule(source=agents, into=agents, data=st.data(), strategy=st.sampled_from(STRATEGIES))
+    def restore_into(self, source: str, into: str, data: st.DataObject, strategy: str) -> None:
+        """Into an agent that exists (itself: a rewind), replacing its content or merged into
+        it (domain.merge)."""
+        if not self.live(source, into):
             return
         version = self._point(source, data)
-        result = self.kit.restore.restore(source, Point.of_version(version), into)
-        assert result.content_hash == content_hash(self.model.content(source, version))
-        self.model.steps[into].append(("copy", (source, version)))
 
-    @rule(source=agents, into=agents, data=st.data())
-    def merge_into(self, source: str, into: str, data: st.DataObject) -> None:
-        """The source's content at a version merged into an agent's (domain.merge)."""
-        if {source, into} & self.model.forgotten or into not in self.model.steps \
-                or source not in self.model.steps:
+        def restore() -> Any:
+            return self.kit.restore.restore(self.key(source), Point.of_version(version),
+                                            self.key(into), tenant=self.tenant(into),
+                                            merge_strategy=strategy)
+
+        if self._refused(source, into, restore):
             return
-        version = self._point(source, data)
-        self.kit.restore.restore(source, Point.of_version(version), into,
-                                 merge_strategy="merge")
-        self.model.steps[into].append(("merge", (source, version)))
+        result = restore()
+        if strategy == "replace":
+            assert result.content_hash == content_hash(self.model.content(source, version))
+        self.model.steps[into].append(
+            ("copy" if strategy == "replace" else "merge", (source, version)))
 
     @rule(target=agents, agent=agents)
     def checkpoint_then_restore(self, agent: str) -> str:
-        """A checkpoint of the agent, restored into a new agent."""
-        target = self._agent_name("c")
-        if agent in self.model.forgotten or agent not in self.model.steps:
+        """A checkpoint of the agent, restored into a new agent of its tenant."""
+        tenant = self.tenant(agent)
+        target = self._agent_name("c", tenant)
+        if not self.live(agent):
             return target
-        checkpoint = self.kit.checkpoints.capture(agent, label="stateful")
+        checkpoint = self.kit.checkpoints.capture(self.key(agent), label="stateful")
         version = checkpoint.version
         self.model.steps[agent].append(("same", None))  # the checkpoint's own event
-        self.kit.restore.restore(None, Point.of_checkpoint(checkpoint.package_id), target)
+        self.kit.restore.restore(None, Point.of_checkpoint(checkpoint.package_id),
+                                 self.key(target), tenant=tenant)
         self.model.steps[target] = [("copy", (agent, version))]
         return target
 
     @precondition(lambda self: len(self.model.live()) > 1)
     @rule(agent=consumes(agents))
     def forget(self, agent: str) -> None:
-        """Its forks, and what they were forked from it, must not notice."""
-        if agent in self.model.forgotten or agent not in self.model.steps:
+        """Its forks, what they were forked from it, and its twin must not notice."""
+        if not self.live(agent):
             return
-        self.kit.services.commands.forget(LOCAL, Forget(agent_id=agent, by="stateful"))
+        tenant, agent_id = self.owner[agent]
+        self.kit.services.commands.forget(Caller(tenant), Forget(agent_id=agent_id,
+                                                                 by="stateful"))
         self.model.forgotten.add(agent)
 
     @rule()
@@ -297,40 +349,54 @@ class StoreHistories(RuleBasedStateMachine):
     # Reading ---------------------------------------------------------------------------------
     @rule(agent=agents, data=st.data())
     def read_at_a_version(self, agent: str, data: st.DataObject) -> None:
-        if agent in self.model.forgotten or agent not in self.model.steps:
+        if not self.live(agent):
             return
         version = data.draw(st.integers(1, self.model.version(agent)), label="read version")
-        got = self.kit.store.context(agent, version=version)
+        got = self.kit.store.context(self.key(agent), version=version)
         assert got["content_hash"] == content_hash(self.model.content(agent, version)), \
             (agent, version)
 
     @rule(agent=agents, tail=st.sampled_from([1, 3, 50, PAGE + 1]))
     def read_the_tail(self, agent: str, tail: int) -> None:
-        if agent in self.model.forgotten or agent not in self.model.steps:
+        if not self.live(agent):
             return
-        window = self.kit.store.context(agent, tail=tail)
-        whole = self.kit.store.context(agent, version=self.model.version(agent))
+        key = self.key(agent)
+        window = self.kit.store.context(key, tail=tail)
+        whole = self.kit.store.context(key, version=self.model.version(agent))
         assert whole["content_hash"] == content_hash(
             self.model.content(agent, self.model.version(agent)))
         assert window == tail_window(whole, tail)
 
     @rule(agent=agents, other=agents, data=st.data())
     def diff(self, agent: str, other: str, data: st.DataObject) -> None:
-        """Two points compared (of one agent, or of two) read the contents of those points."""
-        if {agent, other} & self.model.forgotten or not {agent, other} <= set(self.model.steps):
+        """Two points compared (of one agent, or of two) through the command every door runs,
+        for the first agent's tenant: each agent named by its id, which names the caller's
+        own agent of that id (another tenant's agent is not found; a twin's id names the
+        caller's twin)."""
+        if not self.live(agent):
             return
-        before, after = self._point(agent, data), self._point(other, data)
-        got = self.kit.services.diff.diff(agent, Point.of_version(before),
-                                          Point.of_version(after), other_agent_id=other)
+        tenant = self.tenant(agent)
+        other_id = self.owner[other][1]
+        mine = [n for n, (t, i) in self.owner.items() if t == tenant and i == other_id]
+        seen = mine[0] if mine and self.live(mine[0]) else None
+        before = self._point(agent, data)
+        after = self._point(seen, data) if seen is not None else 1
+        command = Diff(agent_id=self.owner[agent][1], other_agent_id=other_id,
+                       **{"from": str(before)}, to=str(after))
+        if seen is None:
+            with pytest.raises(AgentNotFound):
+                self.kit.services.commands.diff(Caller(tenant), command)
+            return
+        got = self.kit.services.commands.diff(Caller(tenant), command)
         expected = (content_hash(self.model.content(agent, before)),
-                    content_hash(self.model.content(other, after)))
+                    content_hash(self.model.content(seen, after)))
         assert (got.base.content_hash, got.other.content_hash) == expected
         assert got.identical == (expected[0] == expected[1])
 
     @invariant()
     def latest_versions_are_the_models(self) -> None:
         for agent in self.model.live():
-            assert self.kit.version(agent) == self.model.version(agent), agent
+            assert self.kit.version(self.key(agent)) == self.model.version(agent), agent
 
 
 def new_process() -> None:

@@ -410,6 +410,10 @@ def open_kit(settings_: Settings) -> Kit:
     return Kit(settings_, store, bootstrap(settings_, store=store))
 
 
+# A passing run takes seconds; a failing one is shrunk, which Hypothesis bounds at five
+# minutes of its own: past the suite's 300 s per test, the timeout would cut the shrink short
+# and hide the steps that fail behind an "inconsistent data generation" error.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("backend", ["postgres", "sqlite", "hybrid"])
 def test_histories_read_back_as_their_fold(backend: str, tmp_path: Path,
                                            request: pytest.FixtureRequest,

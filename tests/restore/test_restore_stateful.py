@@ -191,7 +191,10 @@ class StoreHistories(RuleBasedStateMachine):
         self.kit.services.close()  # the views' connections too, which a forget opens
 
     def _agent_name(self, prefix: str, tenant: str = LOCAL_TENANT) -> str:
-        agent_id = f"{prefix}{next(self.numbers)}"
+        return self._named(tenant, f"{prefix}{next(self.numbers)}")
+
+    def _named(self, tenant: str, agent_id: str) -> str:
+        """The model's name of a tenant's agent (its id, with the tenant unless local)."""
         name = agent_id if tenant == LOCAL_TENANT else f"{agent_id}@{tenant}"
         self.owner[name] = (tenant, agent_id)
         return name
@@ -242,9 +245,7 @@ class StoreHistories(RuleBasedStateMachine):
     def twins(self, seed: int, count: int) -> MultipleResults[str]:
         """The same agent id and the same events in two tenants."""
         first = self._agent_name("w", TENANTS[1])
-        agent_id = self.owner[first][1]
-        second = f"{agent_id}@{TENANTS[2]}"
-        self.owner[second] = (TENANTS[2], agent_id)
+        second = self._named(TENANTS[2], self.owner[first][1])
         for agent in (first, second):
             self._record(agent, seed, count, False, 50)
         return multiple(first, second)
